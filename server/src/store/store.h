@@ -1,0 +1,208 @@
+#pragma once
+// The storage interface of kithd: users, devices, conversations, members,
+// messages and read state. One interface, several backends (SQLite now,
+// PostgreSQL for scale-out). Owned by the Server; shared by all services.
+//
+// Threading contract
+//  - Reads are synchronous and may be called from any thread; a backend keeps
+//    one database connection per calling thread.
+//  - Writes are asynchronous. Each runs on the backend's single writer thread;
+//    writes that arrive together share one transaction (group commit). The
+//    completion runs on `context`'s thread only after that transaction has
+//    committed durably, so an ack sent from it is an ack after commit. If
+//    `context` is destroyed first, the completion is dropped (the write stays).
+//  - Each write is atomic on its own: one failing write (e.g. a unique-key
+//    clash) does not roll back the others in its batch.
+
+#include "kith/result.h"
+#include "kith/v1/envelope.pb.h"
+
+#include <QByteArray>
+#include <QList>
+#include <QObject>
+#include <QString>
+
+#include <functional>
+#include <optional>
+
+namespace kith::server {
+
+struct UserRecord
+{
+    quint64 id = 0;
+    QString username;  // normalised (lower case)
+    QString displayName;
+    QByteArray passwordHash;  // libsodium crypto_pwhash_str output
+    bool disabled = false;
+    qint64 createdMs = 0;
+};
+
+struct DeviceRecord
+{
+    quint64 id = 0;
+    quint64 userId = 0;
+    QString name;
+    qint64 createdMs = 0;
+    qint64 lastSeenMs = 0;
+    bool revoked = false;
+};
+
+struct MemberRecord
+{
+    quint64 userId = 0;
+    v1::Role role = v1::MEMBER;  // MEMBER for both sides of a direct chat
+    qint64 joinedMs = 0;
+};
+
+// What one user sees of one conversation (the store fills every field of the
+// protocol's ConversationState except presence-derived ones).
+using ConversationView = v1::ConversationState;
+
+struct AppendRequest
+{
+    QString conversationId;  // already validated and membership-checked by the caller
+    quint64 senderUserId = 0;
+    quint64 senderDeviceId = 0;
+    std::string clientMsgId;
+    v1::Content content;     // validated by the caller (reply_to_seq is checked here)
+};
+
+struct AppendResult
+{
+    v1::Message message;     // as stored (the original one for a duplicate)
+    bool duplicate = false;  // (sender, client_msg_id) was already stored
+};
+
+// A group change: the new state and the system message it added to the stream.
+struct GroupChange
+{
+    v1::ConversationState state;  // as the acting user sees it
+    v1::Message event;            // the SystemEvent message (seq assigned)
+    QList<quint64> memberIds;     // members after the change
+    QList<quint64> removedIds;    // who lost access (removed / left)
+    QList<quint64> addedIds;      // who gained access
+};
+
+struct PullQuery
+{
+    QString conversationId;
+    bool backward = false;
+    quint64 fromSeq = 0;    // forward: first seq (0 = 1)
+    quint64 toSeq = 0;      // forward: last seq (0 = unbounded)
+    quint64 beforeSeq = 0;  // backward: strictly below (0 = newest)
+    quint32 limit = 50;     // already clamped to 1..kMaxPullLimit
+};
+
+struct PullPage
+{
+    QList<v1::Message> messages;  // in the requested order
+    quint64 maxSeq = 0;
+    bool hasMore = false;
+};
+
+struct ReadResult
+{
+    quint64 readSeq = 0;      // after the update (never moves back)
+    quint64 unreadCount = 0;  // for the reader
+    bool moved = false;       // false when the marker was already there or beyond
+};
+
+template<class T>
+using Completion = std::function<void(Result<T>)>;
+
+class Store
+{
+public:
+    virtual ~Store() = default;
+
+    // Opens/creates the database and applies pending migrations. Call once, first.
+    [[nodiscard]] virtual Status open() = 0;
+    // Finishes queued writes (their completions still run), then stops the writer.
+    virtual void close() = 0;
+    // Schema version after migrations (for tests and /metrics).
+    [[nodiscard]] virtual int schemaVersion() = 0;
+
+    // ---- reads (synchronous) -------------------------------------------------
+    [[nodiscard]] virtual Result<UserRecord> userById(quint64 id) = 0;
+    [[nodiscard]] virtual Result<UserRecord> userByName(const QString &username) = 0;
+    // Case-insensitive match on user name or display name; at most `limit`.
+    [[nodiscard]] virtual Result<QList<UserRecord>> searchUsers(const QString &query, int limit) = 0;
+    [[nodiscard]] virtual Result<QList<UserRecord>> listUsers() = 0;
+
+    // The live (not revoked) device whose token hashes to tokenHash; NOT_FOUND otherwise.
+    [[nodiscard]] virtual Result<DeviceRecord> deviceByTokenHash(const QByteArray &tokenHash) = 0;
+    [[nodiscard]] virtual Result<QList<DeviceRecord>> devicesOfUser(quint64 userId) = 0;
+
+    // nullopt when the user is not a member (direct chats: not one of the pair).
+    [[nodiscard]] virtual Result<std::optional<MemberRecord>> membership(const QString &conversationId,
+                                                                         quint64 userId) = 0;
+    [[nodiscard]] virtual Result<QList<MemberRecord>> members(const QString &conversationId) = 0;
+    // Every conversation the user belongs to that holds at least one message
+    // (direct chats exist from their first message), as that user sees it.
+    [[nodiscard]] virtual Result<QList<ConversationView>> conversationsOf(quint64 userId) = 0;
+    [[nodiscard]] virtual Result<ConversationView> conversation(const QString &conversationId,
+                                                                quint64 userId) = 0;
+    // Users who share at least one conversation with userId (presence audience).
+    [[nodiscard]] virtual Result<QList<quint64>> contactsOf(quint64 userId) = 0;
+    [[nodiscard]] virtual Result<PullPage> pull(const PullQuery &query) = 0;
+    // The stored message for (sender, clientMsgId), if any.
+    [[nodiscard]] virtual Result<std::optional<v1::Message>> messageByClientId(
+        quint64 senderUserId, const std::string &clientMsgId) = 0;
+
+    // ---- writes (asynchronous, group-committed) ---------------------------------
+    // NAME_TAKEN when the user name exists.
+    virtual void createUser(const QString &username, const QString &displayName,
+                            const QByteArray &passwordHash, QObject *context,
+                            Completion<UserRecord> done) = 0;
+    virtual void setDisplayName(quint64 userId, const QString &displayName, QObject *context,
+                                Completion<UserRecord> done) = 0;
+    virtual void setPasswordHash(quint64 userId, const QByteArray &passwordHash,
+                                 QObject *context, Completion<Done> done) = 0;
+    virtual void setDisabled(quint64 userId, bool disabled, QObject *context,
+                             Completion<Done> done) = 0;
+
+    // tokenHash is stored; the token itself never is.
+    virtual void createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
+                              QObject *context, Completion<DeviceRecord> done) = 0;
+    // NOT_FOUND unless the device belongs to userId and is live.
+    virtual void revokeDevice(quint64 userId, quint64 deviceId, QObject *context,
+                              Completion<Done> done) = 0;
+    virtual void touchDevice(quint64 deviceId, qint64 lastSeenMs) = 0;  // fire and forget
+
+    // Assigns the next seq of the conversation (contiguous), or returns the
+    // original message for a (sender, client_msg_id) already stored. Creates a
+    // direct conversation on its first message. INVALID_ARGUMENT when
+    // content.reply_to_seq is not an earlier seq of the conversation.
+    virtual void appendMessage(const AppendRequest &request, QObject *context,
+                               Completion<AppendResult> done) = 0;
+    // Moves the user's read marker forward to min(seq, max seq).
+    virtual void markRead(const QString &conversationId, quint64 userId, quint64 seq,
+                          QObject *context, Completion<ReadResult> done) = 0;
+
+    // Groups: each change is one transaction that also appends its SystemEvent.
+    // Permission checks (roles) are done here, atomically with the change:
+    // PERMISSION_DENIED / NOT_FOUND / INVALID_ARGUMENT as the protocol says.
+    virtual void createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
+                             QObject *context, Completion<GroupChange> done) = 0;
+    virtual void addMembers(const QString &conversationId, quint64 actorId,
+                            const QList<quint64> &userIds, QObject *context,
+                            Completion<GroupChange> done) = 0;
+    virtual void removeMember(const QString &conversationId, quint64 actorId, quint64 userId,
+                              QObject *context, Completion<GroupChange> done) = 0;
+    virtual void leaveGroup(const QString &conversationId, quint64 userId, QObject *context,
+                            Completion<GroupChange> done) = 0;
+    virtual void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
+                             QObject *context, Completion<GroupChange> done) = 0;
+
+    // ---- statistics (for /metrics) ----------------------------------------------
+    struct Stats
+    {
+        quint64 commits = 0;         // transactions committed by the writer
+        quint64 writesCommitted = 0; // writes in those transactions
+        quint64 maxBatch = 0;        // largest batch so far
+        quint64 messagesStored = 0;  // new (non-duplicate) messages
+    };
+    [[nodiscard]] virtual Stats stats() const = 0;
+};
+
+} // namespace kith::server
