@@ -4,6 +4,7 @@
 
 #include <QCoreApplication>
 #include <QTimer>
+#include <QUuid>
 
 namespace kith::test {
 
@@ -13,6 +14,18 @@ namespace {
 constexpr int kMaxPullPages = 10000;
 
 } // namespace
+
+QByteArray describe(const std::optional<v1::Envelope> &answer)
+{
+    if (!answer)
+        return QByteArrayLiteral("no answer (timeout or connection closed)");
+    return QByteArray::fromStdString(answer->ShortDebugString());
+}
+
+QString newClientMsgId()
+{
+    return QUuid::createUuid().toString(QUuid::WithoutBraces);
+}
 
 TestClient::TestClient(QObject *parent)
     : QObject(parent)
@@ -199,6 +212,17 @@ std::optional<v1::Envelope> TestClient::waitForPush(const Predicate &predicate, 
         },
         timeoutMs);
     return found;
+}
+
+QList<v1::Message> TestClient::messagePushes(const QString &conversationId) const
+{
+    const std::string id = toStd(conversationId);
+    QList<v1::Message> messages;
+    for (const auto &push : m_pushes) {
+        if (push.has_message() && push.message().message().conversation_id() == id)
+            messages.append(push.message().message());
+    }
+    return messages;
 }
 
 void TestClient::sendRaw(const QByteArray &bytes)

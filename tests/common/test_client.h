@@ -25,6 +25,11 @@ namespace kith::test {
 // long has failed anyway.
 constexpr int kDefaultTimeoutMs = 20000;
 
+// One line saying what an answer was, for test failure messages.
+[[nodiscard]] QByteArray describe(const std::optional<v1::Envelope> &answer);
+// A fresh client message id.
+[[nodiscard]] QString newClientMsgId();
+
 class TestClient : public QObject
 {
     Q_OBJECT
@@ -81,6 +86,8 @@ public:
                                             int timeoutMs = kDefaultTimeoutMs);
     [[nodiscard]] const QList<v1::Envelope> &pushes() const { return m_pushes; }
     void clearPushes() { m_pushes.clear(); }
+    // The messages of one conversation among the queued pushes, in arrival order.
+    [[nodiscard]] QList<v1::Message> messagePushes(const QString &conversationId) const;
     // Binary frames from the server that were not an Envelope (a server bug).
     [[nodiscard]] int undecodableFrames() const { return m_undecodableFrames; }
 
