@@ -269,10 +269,11 @@ std::optional<v1::Envelope> TestClient::pull(const QString &conversationId, quin
     return request(std::move(envelope));
 }
 
-std::optional<QList<v1::Message>> TestClient::pullAll(const QString &conversationId)
+std::optional<QList<v1::Message>> TestClient::pullAll(const QString &conversationId,
+                                                      quint64 fromSeq)
 {
     QList<v1::Message> messages;
-    quint64 from = 1;
+    quint64 from = fromSeq;
     for (int page = 0; page < kMaxPullPages; ++page) {
         const auto answer = pull(conversationId, from, kMaxPullLimit);
         if (!answer || !answer->has_pull_response())

@@ -102,8 +102,8 @@ public:
                                      const QString &clientMsgId, int timeoutMs = kDefaultTimeoutMs);
     [[nodiscard]] static v1::Envelope sendRequest(const QString &conversationId,
                                                   const QString &text, const QString &clientMsgId);
-    // The whole history, paging forward 200 at a time; nullopt on any error.
-    std::optional<QList<v1::Message>> pullAll(const QString &conversationId);
+    // The history from fromSeq on, paging forward 200 at a time; nullopt on any error.
+    std::optional<QList<v1::Message>> pullAll(const QString &conversationId, quint64 fromSeq = 1);
     // The answer to a pull of one page (pull_response or error).
     std::optional<v1::Envelope> pull(const QString &conversationId, quint64 fromSeq,
                                      quint32 limit = 200);
