@@ -1,0 +1,1762 @@
+#include "store/sqlite_store.h"
+
+#include "kith/content.h"
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+#include "store/store_logging.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QHash>
+#include <QMetaObject>
+#include <QPointer>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QVariant>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace kith::server {
+
+Q_LOGGING_CATEGORY(lcStore, "kith.store")
+
+namespace {
+
+std::atomic<quint64> g_storeInstances{0};
+std::atomic<quint64> g_threadSerials{0};
+
+// A number per thread that is never reused (thread ids are), so a connection
+// name can never be picked up by a later thread.
+quint64 currentThreadSerial()
+{
+    thread_local const quint64 serial = ++g_threadSerials;
+    return serial;
+}
+
+// SQLite integers are signed 64-bit; every id and seq we store fits.
+QVariant intValue(quint64 v)
+{
+    return QVariant::fromValue(qint64(v));
+}
+
+QVariant nullText()
+{
+    return QVariant(QMetaType::fromType<QString>());
+}
+
+QByteArray serialize(const google::protobuf::MessageLite &message)
+{
+    const std::string bytes = message.SerializeAsString();
+    return QByteArray(bytes.data(), qsizetype(bytes.size()));
+}
+
+// ---- schema migrations ---------------------------------------------------------
+// Append new steps at the end; never edit a step that has shipped. Each step
+// runs in its own transaction and sets PRAGMA user_version to its number.
+struct Migration
+{
+    const char *description;
+    std::vector<const char *> statements;
+};
+
+const std::vector<Migration> &migrations()
+{
+    static const std::vector<Migration> steps = {
+        {"core schema",
+         {
+             "CREATE TABLE users ("
+             " id INTEGER PRIMARY KEY,"
+             " username TEXT NOT NULL UNIQUE,"
+             " display_name TEXT NOT NULL,"
+             " password_hash BLOB NOT NULL,"
+             " disabled INTEGER NOT NULL DEFAULT 0,"
+             " created_ms INTEGER NOT NULL)",
+             "CREATE TABLE devices ("
+             " id INTEGER PRIMARY KEY,"
+             " user_id INTEGER NOT NULL REFERENCES users(id),"
+             " name TEXT NOT NULL,"
+             " token_hash BLOB NOT NULL UNIQUE,"
+             " created_ms INTEGER NOT NULL,"
+             " last_seen_ms INTEGER NOT NULL,"
+             " revoked INTEGER NOT NULL DEFAULT 0)",
+             "CREATE TABLE conversations ("
+             " id TEXT PRIMARY KEY,"
+             " kind INTEGER NOT NULL,"
+             " title TEXT NOT NULL DEFAULT '',"
+             " max_seq INTEGER NOT NULL DEFAULT 0,"
+             " metadata_version INTEGER NOT NULL DEFAULT 0,"
+             " last_activity_ms INTEGER NOT NULL,"
+             " created_ms INTEGER NOT NULL)",
+             // joined_seq: the seq of the event that added the member, so
+             // "longest-standing" is exact even within one millisecond.
+             "CREATE TABLE members ("
+             " conversation_id TEXT NOT NULL REFERENCES conversations(id),"
+             " user_id INTEGER NOT NULL REFERENCES users(id),"
+             " role INTEGER NOT NULL,"
+             " joined_ms INTEGER NOT NULL,"
+             " joined_seq INTEGER NOT NULL,"
+             " read_seq INTEGER NOT NULL DEFAULT 0,"
+             " PRIMARY KEY (conversation_id, user_id)) WITHOUT ROWID",
+             // client_msg_id is NULL for system events, which the unique index allows.
+             "CREATE TABLE messages ("
+             " server_id INTEGER PRIMARY KEY,"
+             " conversation_id TEXT NOT NULL REFERENCES conversations(id),"
+             " seq INTEGER NOT NULL,"
+             " sender_user_id INTEGER NOT NULL,"
+             " sender_device_id INTEGER NOT NULL,"
+             " client_msg_id TEXT,"
+             " server_time_ms INTEGER NOT NULL,"
+             " content BLOB NOT NULL,"
+             " UNIQUE (conversation_id, seq))",
+             "CREATE UNIQUE INDEX messages_by_client_id ON messages (sender_user_id, "
+             "client_msg_id)",
+             "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+             "INSERT INTO counters (name, value) VALUES ('next_group_id', 1)",
+         }},
+        {"indexes for per-user lookups (conversation lists, contacts, devices)",
+         {
+             "CREATE INDEX members_by_user ON members (user_id, conversation_id)",
+             "CREATE INDEX devices_by_user ON devices (user_id)",
+         }},
+    };
+    return steps;
+}
+
+const QString kUserColumns =
+    QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
+const QString kDeviceColumns =
+    QStringLiteral("id, user_id, name, created_ms, last_seen_ms, revoked");
+const QString kMessageColumns =
+    QStringLiteral("conversation_id, seq, server_id, sender_user_id, sender_device_id, "
+                   "client_msg_id, server_time_ms, content");
+
+// One user's view of conversations; m = the viewer's membership (may be NULL
+// for the single-conversation form), p = the peer of a direct chat, lm = the
+// last message. The column order is what viewFromRow reads.
+const QString kViewSelect = QStringLiteral(
+    "SELECT c.id, c.kind, c.title, c.max_seq, c.metadata_version, c.last_activity_ms,"
+    " m.user_id, m.role, m.read_seq, p.user_id, p.read_seq,"
+    " (SELECT COUNT(*) FROM members mc WHERE mc.conversation_id = c.id),"
+    " lm.conversation_id, lm.seq, lm.server_id, lm.sender_user_id, lm.sender_device_id,"
+    " lm.client_msg_id, lm.server_time_ms, lm.content ");
+constexpr int kViewLastMessageColumn = 12;
+
+} // namespace
+
+// ---- connections ------------------------------------------------------------------
+
+struct SqliteStore::Connection
+{
+    QString name;
+    QSqlDatabase db;
+    // Prepared once per connection; node-based so pointers stay valid while
+    // other statements are added.
+    std::map<QString, std::unique_ptr<QSqlQuery>> statements;
+    QString lastPrepareError;
+
+    ~Connection()
+    {
+        statements.clear();
+        if (db.isValid()) {
+            db.close();
+            db = QSqlDatabase();
+            QSqlDatabase::removeDatabase(name);
+        }
+    }
+
+    // The cached prepared statement for sql; nullptr (and lastPrepareError) when it does not
+    // prepare.
+    QSqlQuery *statement(const QString &sql)
+    {
+        auto it = statements.find(sql);
+        if (it == statements.end()) {
+            auto query = std::make_unique<QSqlQuery>(db);
+            query->setForwardOnly(true);
+            if (!query->prepare(sql)) {
+                lastPrepareError = query->lastError().text();
+                return nullptr;
+            }
+            it = statements.emplace(sql, std::move(query)).first;
+        }
+        return it->second.get();
+    }
+};
+
+namespace {
+
+using Connection = SqliteStore::Connection;
+
+// One use of a cached prepared statement: binds positionally, runs, and resets
+// the statement when it goes out of scope so no read transaction stays open.
+class Stmt
+{
+public:
+    Stmt(Connection &connection, const QString &sql)
+        : m_connection(connection)
+        , m_query(connection.statement(sql))
+    {}
+    ~Stmt()
+    {
+        if (m_query)
+            m_query->finish();
+    }
+    Stmt(const Stmt &) = delete;
+    Stmt &operator=(const Stmt &) = delete;
+
+    [[nodiscard]] bool exec(std::initializer_list<QVariant> values = {})
+    {
+        if (!m_query)
+            return false;
+        int position = 0;
+        for (const QVariant &value : values)
+            m_query->bindValue(position++, value);
+        return m_query->exec();
+    }
+    [[nodiscard]] bool next() { return m_query->next(); }
+    [[nodiscard]] QVariant value(int column) const { return m_query->value(column); }
+    [[nodiscard]] quint64 u64(int column) const { return m_query->value(column).toULongLong(); }
+    [[nodiscard]] qint64 i64(int column) const { return m_query->value(column).toLongLong(); }
+    [[nodiscard]] bool isNull(int column) const { return m_query->isNull(column); }
+    [[nodiscard]] int rowsAffected() const { return m_query->numRowsAffected(); }
+    [[nodiscard]] quint64 lastInsertId() const { return m_query->lastInsertId().toULongLong(); }
+
+    [[nodiscard]] Error error(const char *what) const
+    {
+        const QString detail =
+            m_query ? m_query->lastError().text() : m_connection.lastPrepareError;
+        qCWarning(lcStore) << "sqlite:" << what << "failed:" << detail;
+        return makeError(v1::INTERNAL,
+                         QStringLiteral("storage error (%1)").arg(QLatin1StringView(what)));
+    }
+
+private:
+    Connection &m_connection;
+    QSqlQuery *m_query;
+};
+
+Error notFound(const QString &what)
+{
+    return makeError(v1::NOT_FOUND, what);
+}
+
+Error invalid(const QString &what)
+{
+    return makeError(v1::INVALID_ARGUMENT, what);
+}
+
+UserRecord userFromRow(const Stmt &s)
+{
+    UserRecord user;
+    user.id = s.u64(0);
+    user.username = s.value(1).toString();
+    user.displayName = s.value(2).toString();
+    user.passwordHash = s.value(3).toByteArray();
+    user.disabled = s.value(4).toBool();
+    user.createdMs = s.i64(5);
+    return user;
+}
+
+DeviceRecord deviceFromRow(const Stmt &s)
+{
+    DeviceRecord device;
+    device.id = s.u64(0);
+    device.userId = s.u64(1);
+    device.name = s.value(2).toString();
+    device.createdMs = s.i64(3);
+    device.lastSeenMs = s.i64(4);
+    device.revoked = s.value(5).toBool();
+    return device;
+}
+
+v1::Message messageFromRow(const Stmt &s, int first)
+{
+    v1::Message message;
+    message.set_conversation_id(toStd(s.value(first).toString()));
+    message.set_seq(s.u64(first + 1));
+    message.set_server_id(s.u64(first + 2));
+    message.set_sender_user_id(s.u64(first + 3));
+    message.set_sender_device_id(s.u64(first + 4));
+    message.set_client_msg_id(toStd(s.value(first + 5).toString()));
+    message.set_server_time_ms(s.i64(first + 6));
+    const QByteArray content = s.value(first + 7).toByteArray();
+    if (!message.mutable_content()->ParseFromArray(content.constData(), int(content.size())))
+        qCWarning(lcStore) << "undecodable content in" << s.value(first).toString() << "seq"
+                           << message.seq();
+    return message;
+}
+
+// Reads the view columns of kViewSelect. `isMember` tells whether m matched.
+ConversationView viewFromRow(const Stmt &s, bool *isMember)
+{
+    ConversationView view;
+    view.set_id(toStd(s.value(0).toString()));
+    const auto kind = v1::ConversationKind(s.value(1).toInt());
+    view.set_kind(kind);
+    view.set_title(toStd(s.value(2).toString()));
+    view.set_max_seq(s.u64(3));
+    view.set_metadata_version(s.u64(4));
+    view.set_last_activity_ms(s.i64(5));
+    *isMember = !s.isNull(6);
+    if (*isMember) {
+        view.set_read_seq(s.u64(8));
+        // Every send moves the sender's marker to its new seq (and markers never
+        // move back), so all of the viewer's own messages are at or below
+        // read_seq: max_seq - read_seq counts exactly the others' messages.
+        view.set_unread_count(view.max_seq() - std::min(view.max_seq(), view.read_seq()));
+        if (kind == v1::GROUP)
+            view.set_my_role(v1::Role(s.value(7).toInt()));
+    }
+    if (kind == v1::DIRECT) {
+        if (!s.isNull(9)) {
+            view.set_peer_user_id(s.u64(9));
+            view.set_peer_read_seq(s.u64(10));
+        }
+    } else {
+        view.set_member_count(quint32(s.u64(11)));
+    }
+    if (!s.isNull(kViewLastMessageColumn))
+        *view.mutable_last_message() = messageFromRow(s, kViewLastMessageColumn);
+    return view;
+}
+
+Result<UserRecord> loadUser(Connection &c, quint64 id)
+{
+    Stmt s(c, QStringLiteral("SELECT %1 FROM users WHERE id = ?").arg(kUserColumns));
+    if (!s.exec({intValue(id)}))
+        return s.error("user by id");
+    if (!s.next())
+        return notFound(QStringLiteral("no such user"));
+    return userFromRow(s);
+}
+
+// requireMember: NOT_FOUND unless the user is a member (what a reader may see);
+// otherwise also the view of someone who just left (for GroupChange::state).
+Result<ConversationView> loadView(Connection &c, const QString &conversationId, quint64 userId,
+                                  bool requireMember)
+{
+    Stmt s(c, kViewSelect + QStringLiteral(
+                                "FROM conversations c"
+                                " LEFT JOIN members m ON m.conversation_id = c.id AND m.user_id = ?"
+                                " LEFT JOIN members p ON c.kind = 1 AND p.conversation_id = c.id"
+                                "  AND p.user_id <> ?"
+                                " LEFT JOIN messages lm ON lm.conversation_id = c.id"
+                                "  AND lm.seq = c.max_seq"
+                                " WHERE c.id = ?"));
+    if (!s.exec({intValue(userId), intValue(userId), conversationId}))
+        return s.error("conversation view");
+    if (!s.next())
+        return notFound(QStringLiteral("no such conversation"));
+    bool isMember = false;
+    ConversationView view = viewFromRow(s, &isMember);
+    if (requireMember && !isMember)
+        return notFound(QStringLiteral("no such conversation"));
+    return view;
+}
+
+struct MemberRow
+{
+    MemberRecord record;
+    quint64 joinedSeq = 0;
+};
+
+// Members in order of standing: earliest event first, then user id.
+Result<QList<MemberRow>> loadMembers(Connection &c, const QString &conversationId)
+{
+    Stmt s(c, QStringLiteral("SELECT user_id, role, joined_ms, joined_seq FROM members"
+                             " WHERE conversation_id = ? ORDER BY joined_seq, user_id"));
+    if (!s.exec({conversationId}))
+        return s.error("members");
+    QList<MemberRow> rows;
+    while (s.next()) {
+        MemberRow row;
+        row.record.userId = s.u64(0);
+        row.record.role = v1::Role(s.value(1).toInt());
+        row.record.joinedMs = s.i64(2);
+        row.joinedSeq = s.u64(3);
+        rows.append(row);
+    }
+    return rows;
+}
+
+Result<std::optional<v1::Message>> loadMessageByClientId(Connection &c, quint64 senderUserId,
+                                                         const std::string &clientMsgId)
+{
+    Stmt s(c, QStringLiteral("SELECT %1 FROM messages WHERE sender_user_id = ? AND "
+                             "client_msg_id = ?")
+                  .arg(kMessageColumns));
+    if (!s.exec({intValue(senderUserId), toQString(clientMsgId)}))
+        return s.error("message by client id");
+    if (!s.next())
+        return std::optional<v1::Message>();
+    return std::optional<v1::Message>(messageFromRow(s, 0));
+}
+
+Result<QString> pragmaText(Connection &c, const QString &sql)
+{
+    Stmt s(c, sql);
+    if (!s.exec())
+        return s.error("pragma");
+    return s.next() ? s.value(0).toString() : QString();
+}
+
+// Opens a connection on the calling thread (Qt SQL connections are bound to
+// the thread that creates them) and applies the per-connection pragmas.
+Result<std::unique_ptr<Connection>> openConnection(const QString &path, const QString &name,
+                                                   const SqliteStore::Options &options,
+                                                   bool readOnly)
+{
+    auto connection = std::make_unique<Connection>();
+    connection->name = name;
+    connection->db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+    if (!connection->db.isValid())
+        return makeError(v1::INTERNAL, QStringLiteral("the Qt SQLite driver is not available"));
+    connection->db.setDatabaseName(path);
+    QString connectOptions = QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(options.busyTimeoutMs);
+    if (readOnly)
+        connectOptions += QStringLiteral(";QSQLITE_OPEN_READONLY");
+    connection->db.setConnectOptions(connectOptions);
+    if (!connection->db.open())
+        return makeError(
+            v1::INTERNAL,
+            QStringLiteral("cannot open %1: %2").arg(path, connection->db.lastError().text()));
+
+    // Pragmas take no bound values; the texts are constants chosen from options.
+    QStringList pragmas = {QStringLiteral("PRAGMA foreign_keys = ON")};
+    if (!readOnly) {
+        pragmas.append(options.synchronous == SqliteStore::Synchronous::Full
+                           ? QStringLiteral("PRAGMA synchronous = FULL")
+                           : QStringLiteral("PRAGMA synchronous = NORMAL"));
+        const auto mode = pragmaText(*connection, QStringLiteral("PRAGMA journal_mode = WAL"));
+        if (!mode)
+            return mode.error();
+        if (mode->compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0)
+            return makeError(
+                v1::INTERNAL,
+                QStringLiteral("cannot switch %1 to WAL (journal mode %2)").arg(path, *mode));
+    }
+    for (const QString &pragma : pragmas) {
+        const auto done = pragmaText(*connection, pragma);
+        if (!done)
+            return done.error();
+    }
+    return connection;
+}
+
+Result<int> userVersion(Connection &c)
+{
+    const auto text = pragmaText(c, QStringLiteral("PRAGMA user_version"));
+    if (!text)
+        return text.error();
+    return text->toInt();
+}
+
+Status runMigrations(Connection &c, int upTo, int *versionOut)
+{
+    const auto current = userVersion(c);
+    if (!current)
+        return current.error();
+    const int latest = int(migrations().size());
+    if (*current > latest)
+        return makeError(v1::INTERNAL,
+                         QStringLiteral("the database has schema version %1, newer than the %2 "
+                                        "this kithd knows; run a newer kithd")
+                             .arg(*current)
+                             .arg(latest));
+    const int target = upTo > 0 ? std::min(upTo, latest) : latest;
+    int version = *current;
+    while (version < target) {
+        const Migration &step = migrations()[size_t(version)];
+        const int next = version + 1;
+        qCInfo(lcStore) << "migrating schema to version" << next << "-" << step.description;
+        // DDL runs once, so these are prepared on the spot rather than cached.
+        auto run = [&c](const QString &sql) {
+            QSqlQuery query(c.db);
+            if (!query.prepare(sql) || !query.exec()) {
+                qCWarning(lcStore)
+                    << "migration statement failed:" << sql << query.lastError().text();
+                return false;
+            }
+            return true;
+        };
+        if (!run(QStringLiteral("BEGIN IMMEDIATE")))
+            return makeError(v1::INTERNAL, QStringLiteral("cannot begin migration %1").arg(next));
+        bool ok = true;
+        for (const char *statement : step.statements)
+            ok = ok && run(QString::fromUtf8(statement));
+        // user_version cannot be bound; `next` is our own integer.
+        ok = ok && run(QStringLiteral("PRAGMA user_version = %1").arg(next));
+        ok = ok && run(QStringLiteral("COMMIT"));
+        if (!ok) {
+            run(QStringLiteral("ROLLBACK"));
+            return makeError(v1::INTERNAL,
+                             QStringLiteral("schema migration to version %1 (%2) failed")
+                                 .arg(next)
+                                 .arg(QLatin1StringView(step.description)));
+        }
+        version = next;
+    }
+    *versionOut = version;
+    return Done{};
+}
+
+} // namespace
+
+// ---- the writer ---------------------------------------------------------------------
+
+// Owns the write connection and the in-memory counters (max seq per
+// conversation, next server id, next group id) so appends need no extra reads.
+// Lives on the writer thread only.
+class SqliteStore::Writer
+{
+public:
+    Writer(SqliteStore &store, std::unique_ptr<Connection> connection)
+        : m_store(store)
+        , m_c(std::move(connection))
+    {}
+
+    [[nodiscard]] Status loadState();
+    void runBatch(std::deque<WriteJob> &batch);
+
+    // Job bodies: run inside a transaction and the job's savepoint.
+    Result<UserRecord> createUser(const QString &username, const QString &displayName,
+                                  const QByteArray &passwordHash);
+    Result<UserRecord> setDisplayName(quint64 userId, const QString &displayName);
+    Status setPasswordHash(quint64 userId, const QByteArray &passwordHash);
+    Status setDisabled(quint64 userId, bool disabled);
+    Result<DeviceRecord> createDevice(quint64 userId, const QString &name,
+                                      const QByteArray &tokenHash);
+    Status revokeDevice(quint64 userId, quint64 deviceId);
+    Status touchDevice(quint64 deviceId, qint64 lastSeenMs);
+    Result<AppendResult> appendMessage(const AppendRequest &request);
+    Result<ReadResult> markRead(const QString &conversationId, quint64 userId, quint64 seq);
+    Result<GroupChange> createGroup(quint64 ownerId, const QString &name,
+                                    const QList<quint64> &memberIds);
+    Result<GroupChange> addMembers(const QString &conversationId, quint64 actorId,
+                                   const QList<quint64> &userIds);
+    Result<GroupChange> removeMember(const QString &conversationId, quint64 actorId,
+                                     quint64 userId);
+    Result<GroupChange> leaveGroup(const QString &conversationId, quint64 userId);
+    Result<GroupChange> renameGroup(const QString &conversationId, quint64 actorId,
+                                    const QString &name);
+
+private:
+    [[nodiscard]] bool execControl(const QString &sql);
+    [[nodiscard]] Status refreshIfChangedElsewhere();
+    void setMaxSeq(const QString &conversationId, quint64 seq);
+    void undoJob();
+
+    Result<v1::Message> insertMessage(const QString &conversationId, quint64 senderUserId,
+                                      quint64 senderDeviceId, const QVariant &clientMsgId,
+                                      const v1::Content &content, qint64 now);
+    Result<v1::Message> appendSystemEvent(const QString &conversationId, quint64 actorId,
+                                          v1::SystemEvent event);
+    Status createDirect(const QString &conversationId, const ConversationRef &ref, qint64 now);
+    Status insertMember(const QString &conversationId, quint64 userId, v1::Role role, qint64 now,
+                        quint64 joinedSeq, quint64 readSeq);
+    Status checkUsersExist(const QList<quint64> &userIds);
+    // The group and the actor's row; NOT_FOUND when either is missing.
+    Result<QList<MemberRow>> groupMembers(const QString &conversationId, quint64 actorId,
+                                          v1::Role *actorRole);
+    Result<GroupChange> finishChange(const QString &conversationId, quint64 actorId,
+                                     v1::Message event, QList<quint64> added,
+                                     QList<quint64> removed);
+
+    SqliteStore &m_store;
+    std::unique_ptr<Connection> m_c;
+
+    QHash<QString, quint64> m_maxSeq; // every conversation that exists
+    quint64 m_nextServerId = 1;
+    quint64 m_nextGroupId = 1;
+    qint64 m_dataVersion = -1;
+
+    // Per job: what to restore when its savepoint is rolled back.
+    struct Undo
+    {
+        quint64 nextServerId = 0;
+        quint64 nextGroupId = 0;
+        quint64 newMessages = 0;
+        std::vector<std::pair<QString, std::optional<quint64>>> maxSeq;
+    } m_undo;
+    bool m_discard = false; // the job asks to roll back although it succeeded
+    quint64 m_batchNewMessages = 0;
+};
+
+Status SqliteStore::Writer::loadState()
+{
+    m_maxSeq.clear();
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT id, max_seq FROM conversations"));
+        if (!s.exec())
+            return s.error("load conversations");
+        while (s.next())
+            m_maxSeq.insert(s.value(0).toString(), s.u64(1));
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT COALESCE(MAX(server_id), 0) + 1 FROM messages"));
+        if (!s.exec() || !s.next())
+            return s.error("load next server id");
+        m_nextServerId = s.u64(0);
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT value FROM counters WHERE name = 'next_group_id'"));
+        if (!s.exec() || !s.next())
+            return s.error("load next group id");
+        m_nextGroupId = s.u64(0);
+    }
+    const auto version = pragmaText(*m_c, QStringLiteral("PRAGMA data_version"));
+    if (!version)
+        return version.error();
+    m_dataVersion = version->toLongLong();
+    return Done{};
+}
+
+bool SqliteStore::Writer::execControl(const QString &sql)
+{
+    Stmt s(*m_c, sql);
+    if (!s.exec()) {
+        (void)s.error("transaction control");
+        return false;
+    }
+    return true;
+}
+
+// Another process (an admin command) may have committed since our last batch;
+// our counters would then be stale, so reload them. data_version only changes
+// for commits made by other connections.
+Status SqliteStore::Writer::refreshIfChangedElsewhere()
+{
+    const auto version = pragmaText(*m_c, QStringLiteral("PRAGMA data_version"));
+    if (!version)
+        return version.error();
+    if (version->toLongLong() == m_dataVersion)
+        return Done{};
+    qCDebug(lcStore) << "database changed by another process; reloading counters";
+    return loadState();
+}
+
+void SqliteStore::Writer::setMaxSeq(const QString &conversationId, quint64 seq)
+{
+    const auto it = m_maxSeq.constFind(conversationId);
+    m_undo.maxSeq.emplace_back(conversationId, it == m_maxSeq.cend() ? std::optional<quint64>()
+                                                                     : std::optional<quint64>(*it));
+    m_maxSeq.insert(conversationId, seq);
+}
+
+void SqliteStore::Writer::undoJob()
+{
+    for (auto it = m_undo.maxSeq.rbegin(); it != m_undo.maxSeq.rend(); ++it) {
+        if (it->second)
+            m_maxSeq.insert(it->first, *it->second);
+        else
+            m_maxSeq.remove(it->first);
+    }
+    m_nextServerId = m_undo.nextServerId;
+    m_nextGroupId = m_undo.nextGroupId;
+    m_batchNewMessages = m_undo.newMessages;
+}
+
+void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
+{
+    std::optional<Error> failure;
+    m_batchNewMessages = 0;
+    if (!execControl(QStringLiteral("BEGIN IMMEDIATE"))) {
+        failure = makeError(v1::INTERNAL, QStringLiteral("storage busy or unavailable"));
+    } else {
+        if (Status fresh = refreshIfChangedElsewhere(); !fresh)
+            failure = fresh.error();
+        for (WriteJob &job : batch) {
+            if (failure)
+                break;
+            m_undo = Undo{m_nextServerId, m_nextGroupId, m_batchNewMessages, {}};
+            m_discard = false;
+            if (!execControl(QStringLiteral("SAVEPOINT job"))) {
+                failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
+                break;
+            }
+            const bool keep = job.apply(*this) && !m_discard;
+            if (!keep) {
+                undoJob();
+                if (!execControl(QStringLiteral("ROLLBACK TO job")))
+                    failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
+            }
+            if (!execControl(QStringLiteral("RELEASE job")))
+                failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
+        }
+        if (!failure && !execControl(QStringLiteral("COMMIT")))
+            failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
+        if (failure) {
+            (void)execControl(QStringLiteral("ROLLBACK"));
+            // Counters may have moved for rolled-back work: read them back.
+            if (Status reloaded = loadState(); !reloaded)
+                qCCritical(lcStore) << "cannot reload counters after a failed batch";
+        }
+    }
+
+    if (!failure) {
+        const quint64 size = batch.size();
+        m_store.m_commits.fetch_add(1, std::memory_order_relaxed);
+        m_store.m_writesCommitted.fetch_add(size, std::memory_order_relaxed);
+        m_store.m_messagesStored.fetch_add(m_batchNewMessages, std::memory_order_relaxed);
+        if (size > m_store.m_maxBatch.load(std::memory_order_relaxed))
+            m_store.m_maxBatch.store(size, std::memory_order_relaxed);
+        qCDebug(lcStore) << "committed" << size << "writes";
+    } else {
+        qCWarning(lcStore) << "batch of" << batch.size() << "writes failed:" << failure->message;
+    }
+    for (WriteJob &job : batch)
+        job.deliver(failure);
+}
+
+// ---- writer: users and devices ---------------------------------------------------
+
+Result<UserRecord> SqliteStore::Writer::createUser(const QString &username,
+                                                   const QString &displayName,
+                                                   const QByteArray &passwordHash)
+{
+    const QString name = normalizeUsername(username);
+    if (!isValidUsername(name))
+        return invalid(QStringLiteral("invalid user name"));
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT id FROM users WHERE username = ?"));
+        if (!s.exec({name}))
+            return s.error("user name check");
+        if (s.next())
+            return makeError(v1::NAME_TAKEN, QStringLiteral("user name %1 is taken").arg(name));
+    }
+    UserRecord user;
+    user.username = name;
+    user.displayName = displayName.trimmed().isEmpty() ? name : displayName.trimmed();
+    user.passwordHash = passwordHash;
+    user.createdMs = nowMs();
+    Stmt s(*m_c, QStringLiteral("INSERT INTO users (username, display_name, password_hash, "
+                                "disabled, created_ms) VALUES (?, ?, ?, 0, ?)"));
+    if (!s.exec({user.username, user.displayName, user.passwordHash, user.createdMs}))
+        return s.error("insert user");
+    user.id = s.lastInsertId();
+    return user;
+}
+
+Result<UserRecord> SqliteStore::Writer::setDisplayName(quint64 userId, const QString &displayName)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE users SET display_name = ? WHERE id = ?"));
+        if (!s.exec({displayName, intValue(userId)}))
+            return s.error("set display name");
+        if (s.rowsAffected() == 0)
+            return notFound(QStringLiteral("no such user"));
+    }
+    return loadUser(*m_c, userId);
+}
+
+Status SqliteStore::Writer::setPasswordHash(quint64 userId, const QByteArray &passwordHash)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE users SET password_hash = ? WHERE id = ?"));
+    if (!s.exec({passwordHash, intValue(userId)}))
+        return s.error("set password");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such user"));
+    return Done{};
+}
+
+Status SqliteStore::Writer::setDisabled(quint64 userId, bool disabled)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE users SET disabled = ? WHERE id = ?"));
+    if (!s.exec({int(disabled), intValue(userId)}))
+        return s.error("set disabled");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such user"));
+    return Done{};
+}
+
+Result<DeviceRecord> SqliteStore::Writer::createDevice(quint64 userId, const QString &name,
+                                                       const QByteArray &tokenHash)
+{
+    if (const auto user = loadUser(*m_c, userId); !user)
+        return user.error();
+    DeviceRecord device;
+    device.userId = userId;
+    device.name = name;
+    device.createdMs = nowMs();
+    device.lastSeenMs = device.createdMs;
+    Stmt s(*m_c, QStringLiteral("INSERT INTO devices (user_id, name, token_hash, created_ms, "
+                                "last_seen_ms, revoked) VALUES (?, ?, ?, ?, ?, 0)"));
+    if (!s.exec({intValue(userId), name, tokenHash, device.createdMs, device.lastSeenMs}))
+        return s.error("insert device");
+    device.id = s.lastInsertId();
+    return device;
+}
+
+Status SqliteStore::Writer::revokeDevice(quint64 userId, quint64 deviceId)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE devices SET revoked = 1"
+                                " WHERE id = ? AND user_id = ? AND revoked = 0"));
+    if (!s.exec({intValue(deviceId), intValue(userId)}))
+        return s.error("revoke device");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such device"));
+    return Done{};
+}
+
+Status SqliteStore::Writer::touchDevice(quint64 deviceId, qint64 lastSeenMs)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE devices SET last_seen_ms = ?"
+                                " WHERE id = ? AND last_seen_ms < ?"));
+    if (!s.exec({lastSeenMs, intValue(deviceId), lastSeenMs}))
+        return s.error("touch device");
+    return Done{};
+}
+
+// ---- writer: messages -------------------------------------------------------------
+
+Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversationId,
+                                                       quint64 senderUserId, quint64 senderDeviceId,
+                                                       const QVariant &clientMsgId,
+                                                       const v1::Content &content, qint64 now)
+{
+    v1::Message message;
+    message.set_conversation_id(toStd(conversationId));
+    message.set_seq(m_maxSeq.value(conversationId) + 1);
+    message.set_server_id(m_nextServerId);
+    message.set_sender_user_id(senderUserId);
+    message.set_sender_device_id(senderDeviceId);
+    if (!clientMsgId.isNull())
+        message.set_client_msg_id(toStd(clientMsgId.toString()));
+    message.set_server_time_ms(now);
+    *message.mutable_content() = content;
+    {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO messages (server_id, conversation_id, seq, "
+                                    "sender_user_id, sender_device_id, client_msg_id, "
+                                    "server_time_ms, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+        if (!s.exec({intValue(message.server_id()), conversationId, intValue(message.seq()),
+                     intValue(senderUserId), intValue(senderDeviceId), clientMsgId, now,
+                     serialize(content)}))
+            return s.error("insert message");
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE conversations SET max_seq = ?, last_activity_ms = ?"
+                                    " WHERE id = ?"));
+        if (!s.exec({intValue(message.seq()), now, conversationId}))
+            return s.error("advance conversation");
+    }
+    ++m_nextServerId;
+    ++m_batchNewMessages;
+    setMaxSeq(conversationId, message.seq());
+    return message;
+}
+
+Status SqliteStore::Writer::createDirect(const QString &conversationId, const ConversationRef &ref,
+                                         qint64 now)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT COUNT(*) FROM users WHERE id IN (?, ?)"));
+        if (!s.exec({intValue(ref.lowUser), intValue(ref.highUser)}) || !s.next())
+            return s.error("direct users");
+        if (s.u64(0) != 2)
+            return notFound(QStringLiteral("no such user"));
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO conversations (id, kind, title, max_seq, "
+                                    "metadata_version, last_activity_ms, created_ms)"
+                                    " VALUES (?, ?, '', 0, 0, ?, ?)"));
+        if (!s.exec({conversationId, int(v1::DIRECT), now, now}))
+            return s.error("insert direct conversation");
+    }
+    for (quint64 user : {ref.lowUser, ref.highUser})
+        if (Status added = insertMember(conversationId, user, v1::MEMBER, now, 1, 0); !added)
+            return added;
+    setMaxSeq(conversationId, 0);
+    return Done{};
+}
+
+Status SqliteStore::Writer::insertMember(const QString &conversationId, quint64 userId,
+                                         v1::Role role, qint64 now, quint64 joinedSeq,
+                                         quint64 readSeq)
+{
+    Stmt s(*m_c, QStringLiteral("INSERT INTO members (conversation_id, user_id, role, joined_ms,"
+                                " joined_seq, read_seq) VALUES (?, ?, ?, ?, ?, ?)"));
+    if (!s.exec({conversationId, intValue(userId), int(role), now, intValue(joinedSeq),
+                 intValue(readSeq)}))
+        return s.error("insert member");
+    return Done{};
+}
+
+Result<AppendResult> SqliteStore::Writer::appendMessage(const AppendRequest &request)
+{
+    const auto ref = parseConversationId(request.conversationId);
+    if (!ref)
+        return invalid(QStringLiteral("malformed conversation id"));
+    const qint64 now = nowMs();
+    if (!m_maxSeq.contains(request.conversationId)) {
+        if (!ref->involves(request.senderUserId))
+            return notFound(QStringLiteral("no such conversation"));
+        if (Status created = createDirect(request.conversationId, *ref, now); !created)
+            return created.error();
+    }
+    const quint64 maxSeq = m_maxSeq.value(request.conversationId);
+    if (request.content.reply_to_seq() > maxSeq)
+        return invalid(QStringLiteral("reply_to_seq %1 is not in the conversation")
+                           .arg(request.content.reply_to_seq()));
+
+    const QString clientMsgId = toQString(request.clientMsgId);
+    auto stored = insertMessage(request.conversationId, request.senderUserId,
+                                request.senderDeviceId, clientMsgId, request.content, now);
+    if (!stored) {
+        // The usual reason is the (sender, client_msg_id) key: a resend. Its
+        // savepoint is discarded (a direct conversation made above goes too).
+        auto original = loadMessageByClientId(*m_c, request.senderUserId, request.clientMsgId);
+        if (!original)
+            return original.error();
+        if (!*original)
+            return stored.error();
+        m_discard = true;
+        return AppendResult{std::move(**original), true};
+    }
+    // Moving the sender's marker doubles as the atomic membership check.
+    Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
+                                " WHERE conversation_id = ? AND user_id = ?"));
+    if (!s.exec({intValue(stored->seq()), request.conversationId, intValue(request.senderUserId)}))
+        return s.error("sender read marker");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such conversation"));
+    return AppendResult{std::move(*stored), false};
+}
+
+Result<ReadResult> SqliteStore::Writer::markRead(const QString &conversationId, quint64 userId,
+                                                 quint64 seq)
+{
+    const auto it = m_maxSeq.constFind(conversationId);
+    if (it == m_maxSeq.cend())
+        return notFound(QStringLiteral("no such conversation"));
+    const quint64 maxSeq = *it;
+    ReadResult result;
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT read_seq FROM members"
+                                    " WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({conversationId, intValue(userId)}))
+            return s.error("read marker");
+        if (!s.next())
+            return notFound(QStringLiteral("no such conversation"));
+        result.readSeq = s.u64(0);
+    }
+    const quint64 target = std::min(seq, maxSeq);
+    if (target > result.readSeq) {
+        Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
+                                    " WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({intValue(target), conversationId, intValue(userId)}))
+            return s.error("move read marker");
+        result.readSeq = target;
+        result.moved = true;
+    }
+    result.unreadCount = maxSeq - std::min(maxSeq, result.readSeq);
+    return result;
+}
+
+// ---- writer: groups ---------------------------------------------------------------
+
+Result<v1::Message> SqliteStore::Writer::appendSystemEvent(const QString &conversationId,
+                                                           quint64 actorId, v1::SystemEvent event)
+{
+    const qint64 now = nowMs();
+    event.set_actor_user_id(actorId);
+    v1::Content content;
+    *content.mutable_system() = std::move(event);
+    auto stored = insertMessage(conversationId, actorId, 0, nullText(), content, now);
+    if (!stored)
+        return stored.error();
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE conversations SET metadata_version ="
+                                    " metadata_version + 1 WHERE id = ?"));
+        if (!s.exec({conversationId}))
+            return s.error("bump metadata version");
+    }
+    // The actor has seen their own event (no row when they just left).
+    Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
+                                " WHERE conversation_id = ? AND user_id = ?"));
+    if (!s.exec({intValue(stored->seq()), conversationId, intValue(actorId)}))
+        return s.error("actor read marker");
+    return stored;
+}
+
+Status SqliteStore::Writer::checkUsersExist(const QList<quint64> &userIds)
+{
+    for (quint64 id : userIds) {
+        Stmt s(*m_c, QStringLiteral("SELECT 1 FROM users WHERE id = ?"));
+        if (!s.exec({intValue(id)}))
+            return s.error("user exists");
+        if (!s.next())
+            return invalid(QStringLiteral("no such user: %1").arg(id));
+    }
+    return Done{};
+}
+
+Result<QList<MemberRow>> SqliteStore::Writer::groupMembers(const QString &conversationId,
+                                                           quint64 actorId, v1::Role *actorRole)
+{
+    const auto ref = parseConversationId(conversationId);
+    if (!ref || ref->isDirect() || !m_maxSeq.contains(conversationId))
+        return notFound(QStringLiteral("no such group"));
+    auto rows = loadMembers(*m_c, conversationId);
+    if (!rows)
+        return rows.error();
+    const auto actor = std::find_if(rows->cbegin(), rows->cend(), [actorId](const MemberRow &r) {
+        return r.record.userId == actorId;
+    });
+    if (actor == rows->cend())
+        return notFound(QStringLiteral("no such group"));
+    *actorRole = actor->record.role;
+    return rows;
+}
+
+Result<GroupChange> SqliteStore::Writer::finishChange(const QString &conversationId,
+                                                      quint64 actorId, v1::Message event,
+                                                      QList<quint64> added, QList<quint64> removed)
+{
+    auto view = loadView(*m_c, conversationId, actorId, false);
+    if (!view)
+        return view.error();
+    const auto rows = loadMembers(*m_c, conversationId);
+    if (!rows)
+        return rows.error();
+    GroupChange change;
+    change.state = std::move(*view);
+    change.event = std::move(event);
+    for (const MemberRow &row : *rows)
+        change.memberIds.append(row.record.userId);
+    change.addedIds = std::move(added);
+    change.removedIds = std::move(removed);
+    return change;
+}
+
+namespace {
+std::optional<Error> checkGroupName(const QString &name)
+{
+    if (name.isEmpty() || name.size() > kMaxGroupNameChars)
+        return invalid(QStringLiteral("a group name has 1..%1 characters").arg(kMaxGroupNameChars));
+    return std::nullopt;
+}
+
+bool mayManage(v1::Role role)
+{
+    return role == v1::OWNER || role == v1::ADMIN;
+}
+} // namespace
+
+Result<GroupChange> SqliteStore::Writer::createGroup(quint64 ownerId, const QString &name,
+                                                     const QList<quint64> &memberIds)
+{
+    const QString title = name.trimmed();
+    if (const auto bad = checkGroupName(title))
+        return *bad;
+    if (const auto owner = loadUser(*m_c, ownerId); !owner)
+        return owner.error();
+    QList<quint64> initial;
+    for (quint64 id : memberIds)
+        if (id != ownerId && !initial.contains(id))
+            initial.append(id);
+    if (Status known = checkUsersExist(initial); !known)
+        return known.error();
+
+    const quint64 groupId = m_nextGroupId;
+    const QString conversationId = groupConversationId(groupId);
+    const qint64 now = nowMs();
+    {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO conversations (id, kind, title, max_seq, "
+                                    "metadata_version, last_activity_ms, created_ms)"
+                                    " VALUES (?, ?, ?, 0, 0, ?, ?)"));
+        if (!s.exec({conversationId, int(v1::GROUP), title, now, now}))
+            return s.error("insert group");
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE counters SET value = ? WHERE name = 'next_group_id'"));
+        if (!s.exec({intValue(groupId + 1)}))
+            return s.error("group counter");
+    }
+    ++m_nextGroupId;
+    setMaxSeq(conversationId, 0);
+
+    // Everyone joins with the creation event (seq 1); the others have it unread.
+    if (Status added = insertMember(conversationId, ownerId, v1::OWNER, now, 1, 0); !added)
+        return added.error();
+    for (quint64 id : initial)
+        if (Status added = insertMember(conversationId, id, v1::MEMBER, now, 1, 0); !added)
+            return added.error();
+
+    v1::SystemEvent event;
+    event.set_kind(v1::SystemEvent::GROUP_CREATED);
+    for (quint64 id : initial)
+        event.add_user_ids(id);
+    event.set_name(toStd(title));
+    auto stored = appendSystemEvent(conversationId, ownerId, std::move(event));
+    if (!stored)
+        return stored.error();
+    QList<quint64> everyone = {ownerId};
+    everyone.append(initial);
+    return finishChange(conversationId, ownerId, std::move(*stored), everyone, {});
+}
+
+Result<GroupChange> SqliteStore::Writer::addMembers(const QString &conversationId, quint64 actorId,
+                                                    const QList<quint64> &userIds)
+{
+    v1::Role actorRole = v1::ROLE_UNSPECIFIED;
+    const auto rows = groupMembers(conversationId, actorId, &actorRole);
+    if (!rows)
+        return rows.error();
+    if (!mayManage(actorRole))
+        return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may add members"));
+    if (userIds.isEmpty())
+        return invalid(QStringLiteral("no users to add"));
+    if (Status known = checkUsersExist(userIds); !known)
+        return known.error();
+    QList<quint64> added;
+    for (quint64 id : userIds) {
+        const bool present = std::any_of(rows->cbegin(), rows->cend(), [id](const MemberRow &r) {
+            return r.record.userId == id;
+        });
+        if (!present && !added.contains(id))
+            added.append(id);
+    }
+    if (added.isEmpty())
+        return invalid(QStringLiteral("everyone listed is already a member"));
+
+    // New members join with the event announcing them, which they have not read yet.
+    const quint64 eventSeq = m_maxSeq.value(conversationId) + 1;
+    const qint64 now = nowMs();
+    for (quint64 id : added)
+        if (Status inserted =
+                insertMember(conversationId, id, v1::MEMBER, now, eventSeq, eventSeq - 1);
+            !inserted)
+            return inserted.error();
+    v1::SystemEvent event;
+    event.set_kind(v1::SystemEvent::MEMBERS_ADDED);
+    for (quint64 id : added)
+        event.add_user_ids(id);
+    auto stored = appendSystemEvent(conversationId, actorId, std::move(event));
+    if (!stored)
+        return stored.error();
+    return finishChange(conversationId, actorId, std::move(*stored), added, {});
+}
+
+Result<GroupChange> SqliteStore::Writer::removeMember(const QString &conversationId,
+                                                      quint64 actorId, quint64 userId)
+{
+    v1::Role actorRole = v1::ROLE_UNSPECIFIED;
+    const auto rows = groupMembers(conversationId, actorId, &actorRole);
+    if (!rows)
+        return rows.error();
+    if (!mayManage(actorRole))
+        return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may remove members"));
+    if (userId == actorId)
+        return invalid(QStringLiteral("leave the group instead of removing yourself"));
+    const auto target = std::find_if(rows->cbegin(), rows->cend(), [userId](const MemberRow &r) {
+        return r.record.userId == userId;
+    });
+    if (target == rows->cend())
+        return notFound(QStringLiteral("not a member of the group"));
+    if (target->record.role == v1::OWNER)
+        return makeError(v1::PERMISSION_DENIED, QStringLiteral("the owner cannot be removed"));
+    {
+        Stmt s(*m_c,
+               QStringLiteral("DELETE FROM members WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({conversationId, intValue(userId)}))
+            return s.error("remove member");
+    }
+    v1::SystemEvent event;
+    event.set_kind(v1::SystemEvent::MEMBER_REMOVED);
+    event.add_user_ids(userId);
+    auto stored = appendSystemEvent(conversationId, actorId, std::move(event));
+    if (!stored)
+        return stored.error();
+    return finishChange(conversationId, actorId, std::move(*stored), {}, {userId});
+}
+
+Result<GroupChange> SqliteStore::Writer::leaveGroup(const QString &conversationId, quint64 userId)
+{
+    v1::Role role = v1::ROLE_UNSPECIFIED;
+    const auto rows = groupMembers(conversationId, userId, &role);
+    if (!rows)
+        return rows.error();
+    if (role == v1::OWNER) {
+        // Hand over to the longest-standing admin, else the longest-standing member.
+        std::optional<quint64> successor;
+        for (v1::Role wanted : {v1::ADMIN, v1::MEMBER}) {
+            for (const MemberRow &row : *rows) {
+                if (row.record.userId != userId && row.record.role == wanted) {
+                    successor = row.record.userId;
+                    break;
+                }
+            }
+            if (successor)
+                break;
+        }
+        if (successor) {
+            Stmt s(*m_c, QStringLiteral("UPDATE members SET role = ?"
+                                        " WHERE conversation_id = ? AND user_id = ?"));
+            if (!s.exec({int(v1::OWNER), conversationId, intValue(*successor)}))
+                return s.error("hand over ownership");
+        }
+    }
+    {
+        Stmt s(*m_c,
+               QStringLiteral("DELETE FROM members WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({conversationId, intValue(userId)}))
+            return s.error("leave group");
+    }
+    v1::SystemEvent event;
+    event.set_kind(v1::SystemEvent::MEMBER_LEFT);
+    auto stored = appendSystemEvent(conversationId, userId, std::move(event));
+    if (!stored)
+        return stored.error();
+    return finishChange(conversationId, userId, std::move(*stored), {}, {userId});
+}
+
+Result<GroupChange> SqliteStore::Writer::renameGroup(const QString &conversationId, quint64 actorId,
+                                                     const QString &name)
+{
+    const QString title = name.trimmed();
+    if (const auto bad = checkGroupName(title))
+        return *bad;
+    v1::Role actorRole = v1::ROLE_UNSPECIFIED;
+    const auto rows = groupMembers(conversationId, actorId, &actorRole);
+    if (!rows)
+        return rows.error();
+    if (!mayManage(actorRole))
+        return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may rename the group"));
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE conversations SET title = ? WHERE id = ?"));
+        if (!s.exec({title, conversationId}))
+            return s.error("rename group");
+    }
+    v1::SystemEvent event;
+    event.set_kind(v1::SystemEvent::GROUP_RENAMED);
+    event.set_name(toStd(title));
+    auto stored = appendSystemEvent(conversationId, actorId, std::move(event));
+    if (!stored)
+        return stored.error();
+    return finishChange(conversationId, actorId, std::move(*stored), {}, {});
+}
+
+// ---- SqliteStore: lifecycle -----------------------------------------------------------
+
+int SqliteStore::latestSchemaVersion()
+{
+    return int(migrations().size());
+}
+
+SqliteStore::SqliteStore(QString databasePath)
+    : SqliteStore(std::move(databasePath), Options())
+{}
+
+SqliteStore::SqliteStore(QString databasePath, Options options)
+    : m_path(std::move(databasePath))
+    , m_options(options)
+    , m_instance(++g_storeInstances)
+{}
+
+SqliteStore::~SqliteStore()
+{
+    close();
+}
+
+Status SqliteStore::open()
+{
+    if (m_open.load())
+        return makeError(v1::INTERNAL, QStringLiteral("the store is already open"));
+    const QFileInfo file(m_path);
+    if (!QDir().mkpath(file.absolutePath()))
+        return makeError(v1::INTERNAL,
+                         QStringLiteral("cannot create the folder %1").arg(file.absolutePath()));
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_stopping = false;
+    }
+    std::promise<Status> started;
+    std::future<Status> ready = started.get_future();
+    m_writerThread = std::thread([this, &started] { writerMain(&started); });
+    Status status = ready.get();
+    if (!status) {
+        m_writerThread.join();
+        return status;
+    }
+    m_open.store(true);
+    qCInfo(lcStore) << "opened" << m_path << "schema version" << m_schemaVersion.load();
+    return status;
+}
+
+void SqliteStore::writerMain(std::promise<Status> *started)
+{
+    auto connection = openConnection(
+        m_path, QStringLiteral("kith-sqlite-%1-writer").arg(m_instance), m_options, false);
+    if (!connection) {
+        started->set_value(connection.error());
+        return;
+    }
+    int version = 0;
+    if (Status migrated = runMigrations(**connection, m_options.migrateUpTo, &version); !migrated) {
+        started->set_value(migrated.error());
+        return;
+    }
+    m_schemaVersion.store(version);
+    Writer writer(*this, std::move(*connection));
+    if (Status loaded = writer.loadState(); !loaded) {
+        started->set_value(loaded.error());
+        return;
+    }
+    started->set_value(Done{});
+
+    const size_t cap = size_t(std::max(1, m_options.maxBatch));
+    for (;;) {
+        std::deque<WriteJob> batch;
+        {
+            std::unique_lock lock(m_queueMutex);
+            m_queueReady.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+            if (m_queue.empty())
+                break; // stopping, and everything queued has been written
+            const size_t take = std::min(cap, m_queue.size());
+            std::move(m_queue.begin(), m_queue.begin() + qsizetype(take),
+                      std::back_inserter(batch));
+            m_queue.erase(m_queue.begin(), m_queue.begin() + qsizetype(take));
+        }
+        writer.runBatch(batch);
+    }
+}
+
+void SqliteStore::close()
+{
+    m_open.store(false);
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_stopping = true;
+    }
+    m_queueReady.notify_all();
+    if (m_writerThread.joinable())
+        m_writerThread.join();
+    closeReadConnections();
+}
+
+int SqliteStore::schemaVersion()
+{
+    return m_schemaVersion.load();
+}
+
+SqliteStore::Stats SqliteStore::stats() const
+{
+    Stats stats;
+    stats.commits = m_commits.load(std::memory_order_relaxed);
+    stats.writesCommitted = m_writesCommitted.load(std::memory_order_relaxed);
+    stats.maxBatch = m_maxBatch.load(std::memory_order_relaxed);
+    stats.messagesStored = m_messagesStored.load(std::memory_order_relaxed);
+    return stats;
+}
+
+Result<SqliteStore::Connection *> SqliteStore::readConnection()
+{
+    if (!m_open.load())
+        return makeError(v1::INTERNAL, QStringLiteral("the store is not open"));
+    const quint64 serial = currentThreadSerial();
+    std::lock_guard lock(m_readersMutex);
+    auto it = m_readers.find(serial);
+    if (it == m_readers.end()) {
+        auto connection =
+            openConnection(m_path, QStringLiteral("kith-sqlite-%1-r%2").arg(m_instance).arg(serial),
+                           m_options, true);
+        if (!connection)
+            return connection.error();
+        it = m_readers.emplace(serial, std::move(*connection)).first;
+    }
+    return it->second.get();
+}
+
+void SqliteStore::closeReadConnections()
+{
+    std::unordered_map<quint64, std::unique_ptr<Connection>> readers;
+    {
+        std::lock_guard lock(m_readersMutex);
+        readers.swap(m_readers);
+    }
+}
+
+// ---- SqliteStore: writes ----------------------------------------------------------------
+
+void SqliteStore::enqueue(WriteJob job)
+{
+    {
+        std::lock_guard lock(m_queueMutex);
+        if (m_open.load() && !m_stopping) {
+            m_queue.push_back(std::move(job));
+            m_queueReady.notify_one();
+            return;
+        }
+    }
+    job.deliver(makeError(v1::SHUTTING_DOWN, QStringLiteral("the store is closed")));
+}
+
+template<class T, class Body>
+void SqliteStore::submit(QObject *context, Completion<T> done, Body body)
+{
+    auto outcome = std::make_shared<std::optional<Result<T>>>();
+    WriteJob job;
+    job.apply = [outcome, body = std::move(body)](Writer &writer) {
+        outcome->emplace(body(writer));
+        return (*outcome)->ok();
+    };
+    job.deliver = [outcome, guard = QPointer<QObject>(context),
+                   done = std::move(done)](const std::optional<Error> &failure) {
+        QObject *target = guard.data();
+        if (!done || !target)
+            return;
+        // A job that failed on its own keeps its error; one that succeeded
+        // inside a batch that did not commit gets the batch's error.
+        Result<T> result = (failure && (!*outcome || (*outcome)->ok())) ? Result<T>(*failure)
+                                                                        : std::move(**outcome);
+        QMetaObject::invokeMethod(
+            target, [done, result = std::move(result)]() mutable { done(std::move(result)); },
+            Qt::QueuedConnection);
+    };
+    enqueue(std::move(job));
+}
+
+void SqliteStore::createUser(const QString &username, const QString &displayName,
+                             const QByteArray &passwordHash, QObject *context,
+                             Completion<UserRecord> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.createUser(username, displayName, passwordHash); });
+}
+
+void SqliteStore::setDisplayName(quint64 userId, const QString &displayName, QObject *context,
+                                 Completion<UserRecord> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.setDisplayName(userId, displayName); });
+}
+
+void SqliteStore::setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
+                                  Completion<Done> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.setPasswordHash(userId, passwordHash); });
+}
+
+void SqliteStore::setDisabled(quint64 userId, bool disabled, QObject *context,
+                              Completion<Done> done)
+{
+    submit(context, std::move(done), [=](Writer &w) { return w.setDisabled(userId, disabled); });
+}
+
+void SqliteStore::createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
+                               QObject *context, Completion<DeviceRecord> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.createDevice(userId, name, tokenHash); });
+}
+
+void SqliteStore::revokeDevice(quint64 userId, quint64 deviceId, QObject *context,
+                               Completion<Done> done)
+{
+    submit(context, std::move(done), [=](Writer &w) { return w.revokeDevice(userId, deviceId); });
+}
+
+void SqliteStore::touchDevice(quint64 deviceId, qint64 lastSeenMs)
+{
+    submit(nullptr, Completion<Done>(),
+           [=](Writer &w) { return w.touchDevice(deviceId, lastSeenMs); });
+}
+
+void SqliteStore::appendMessage(const AppendRequest &request, QObject *context,
+                                Completion<AppendResult> done)
+{
+    submit(context, std::move(done), [request](Writer &w) { return w.appendMessage(request); });
+}
+
+void SqliteStore::markRead(const QString &conversationId, quint64 userId, quint64 seq,
+                           QObject *context, Completion<ReadResult> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.markRead(conversationId, userId, seq); });
+}
+
+void SqliteStore::createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
+                              QObject *context, Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.createGroup(ownerId, name, memberIds); });
+}
+
+void SqliteStore::addMembers(const QString &conversationId, quint64 actorId,
+                             const QList<quint64> &userIds, QObject *context,
+                             Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.addMembers(conversationId, actorId, userIds); });
+}
+
+void SqliteStore::removeMember(const QString &conversationId, quint64 actorId, quint64 userId,
+                               QObject *context, Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.removeMember(conversationId, actorId, userId); });
+}
+
+void SqliteStore::leaveGroup(const QString &conversationId, quint64 userId, QObject *context,
+                             Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.leaveGroup(conversationId, userId); });
+}
+
+void SqliteStore::renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
+                              QObject *context, Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.renameGroup(conversationId, actorId, name); });
+}
+
+// ---- SqliteStore: reads ---------------------------------------------------------------
+
+Result<UserRecord> SqliteStore::userById(quint64 id)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    return loadUser(**c, id);
+}
+
+Result<UserRecord> SqliteStore::userByName(const QString &username)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT %1 FROM users WHERE username = ?").arg(kUserColumns));
+    if (!s.exec({normalizeUsername(username)}))
+        return s.error("user by name");
+    if (!s.next())
+        return notFound(QStringLiteral("no such user"));
+    return userFromRow(s);
+}
+
+Result<QList<UserRecord>> SqliteStore::searchUsers(const QString &query, int limit)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    QList<UserRecord> users;
+    if (limit <= 0)
+        return users;
+    QString escaped = query.trimmed();
+    escaped.replace(u'\\', QStringLiteral("\\\\"))
+        .replace(u'%', QStringLiteral("\\%"))
+        .replace(u'_', QStringLiteral("\\_"));
+    const QString contains = u'%' + escaped + u'%';
+    const QString prefix = escaped + u'%';
+    // Names that start with the query come first.
+    Stmt s(**c,
+           QStringLiteral("SELECT %1 FROM users WHERE disabled = 0"
+                          " AND (username LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\')"
+                          " ORDER BY (username LIKE ? ESCAPE '\\'"
+                          "  OR display_name LIKE ? ESCAPE '\\') DESC, username LIMIT ?")
+               .arg(kUserColumns));
+    if (!s.exec({contains, contains, prefix, prefix, limit}))
+        return s.error("search users");
+    while (s.next())
+        users.append(userFromRow(s));
+    return users;
+}
+
+Result<QList<UserRecord>> SqliteStore::listUsers()
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT %1 FROM users ORDER BY id").arg(kUserColumns));
+    if (!s.exec())
+        return s.error("list users");
+    QList<UserRecord> users;
+    while (s.next())
+        users.append(userFromRow(s));
+    return users;
+}
+
+Result<DeviceRecord> SqliteStore::deviceByTokenHash(const QByteArray &tokenHash)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT %1 FROM devices WHERE token_hash = ? AND revoked = 0")
+                    .arg(kDeviceColumns));
+    if (!s.exec({tokenHash}))
+        return s.error("device by token");
+    if (!s.next())
+        return notFound(QStringLiteral("no such device"));
+    return deviceFromRow(s);
+}
+
+Result<QList<DeviceRecord>> SqliteStore::devicesOfUser(quint64 userId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(
+        **c,
+        QStringLiteral("SELECT %1 FROM devices WHERE user_id = ? ORDER BY id").arg(kDeviceColumns));
+    if (!s.exec({intValue(userId)}))
+        return s.error("devices of user");
+    QList<DeviceRecord> devices;
+    while (s.next())
+        devices.append(deviceFromRow(s));
+    return devices;
+}
+
+Result<std::optional<MemberRecord>> SqliteStore::membership(const QString &conversationId,
+                                                            quint64 userId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    const auto ref = parseConversationId(conversationId);
+    if (!ref || (ref->isDirect() && !ref->involves(userId)))
+        return std::optional<MemberRecord>();
+    {
+        Stmt s(**c, QStringLiteral("SELECT role, joined_ms FROM members"
+                                   " WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({conversationId, intValue(userId)}))
+            return s.error("membership");
+        if (s.next())
+            return std::optional<MemberRecord>(
+                MemberRecord{userId, v1::Role(s.value(0).toInt()), s.i64(1)});
+    }
+    if (!ref->isDirect())
+        return std::optional<MemberRecord>();
+    // A direct chat before its first message: one of the pair is a member if
+    // both users exist.
+    Stmt s(**c, QStringLiteral("SELECT COUNT(*) FROM users WHERE id IN (?, ?)"));
+    if (!s.exec({intValue(ref->lowUser), intValue(ref->highUser)}) || !s.next())
+        return s.error("direct membership");
+    if (s.u64(0) != 2)
+        return std::optional<MemberRecord>();
+    return std::optional<MemberRecord>(MemberRecord{userId, v1::MEMBER, 0});
+}
+
+Result<QList<MemberRecord>> SqliteStore::members(const QString &conversationId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    const auto rows = loadMembers(**c, conversationId);
+    if (!rows)
+        return rows.error();
+    QList<MemberRecord> records;
+    for (const MemberRow &row : *rows)
+        records.append(row.record);
+    return records;
+}
+
+Result<QList<ConversationView>> SqliteStore::conversationsOf(quint64 userId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, kViewSelect +
+                    QStringLiteral("FROM members m"
+                                   " JOIN conversations c ON c.id = m.conversation_id"
+                                   " LEFT JOIN members p ON c.kind = 1 AND p.conversation_id = c.id"
+                                   "  AND p.user_id <> m.user_id"
+                                   " LEFT JOIN messages lm ON lm.conversation_id = c.id"
+                                   "  AND lm.seq = c.max_seq"
+                                   " WHERE m.user_id = ? AND c.max_seq > 0"
+                                   " ORDER BY c.last_activity_ms DESC, c.id"));
+    if (!s.exec({intValue(userId)}))
+        return s.error("conversations of user");
+    QList<ConversationView> views;
+    while (s.next()) {
+        bool isMember = false;
+        views.append(viewFromRow(s, &isMember));
+    }
+    return views;
+}
+
+Result<ConversationView> SqliteStore::conversation(const QString &conversationId, quint64 userId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    return loadView(**c, conversationId, userId, true);
+}
+
+Result<QList<quint64>> SqliteStore::contactsOf(quint64 userId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT DISTINCT other.user_id FROM members mine"
+                               " JOIN members other ON other.conversation_id = mine.conversation_id"
+                               " WHERE mine.user_id = ? AND other.user_id <> mine.user_id"
+                               " ORDER BY other.user_id"));
+    if (!s.exec({intValue(userId)}))
+        return s.error("contacts");
+    QList<quint64> contacts;
+    while (s.next())
+        contacts.append(s.u64(0));
+    return contacts;
+}
+
+Result<PullPage> SqliteStore::pull(const PullQuery &query)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    constexpr auto kUnbounded = quint64(std::numeric_limits<qint64>::max());
+    const quint32 limit =
+        query.limit == 0 ? kDefaultPullLimit : std::min(query.limit, kMaxPullLimit);
+    PullPage page;
+    {
+        // One row beyond the page tells whether there is more.
+        const QVariant fetch = qint64(limit) + 1;
+        std::unique_ptr<Stmt> s;
+        bool ran = false;
+        if (query.backward) {
+            s = std::make_unique<Stmt>(**c, QStringLiteral("SELECT %1 FROM messages"
+                                                           " WHERE conversation_id = ? AND seq < ?"
+                                                           " ORDER BY seq DESC LIMIT ?")
+                                                .arg(kMessageColumns));
+            const quint64 before = query.beforeSeq == 0 ? kUnbounded : query.beforeSeq;
+            ran = s->exec({query.conversationId, intValue(before), fetch});
+        } else {
+            s = std::make_unique<Stmt>(**c, QStringLiteral("SELECT %1 FROM messages"
+                                                           " WHERE conversation_id = ? AND seq >= ?"
+                                                           " AND seq <= ? ORDER BY seq LIMIT ?")
+                                                .arg(kMessageColumns));
+            const quint64 from = std::max<quint64>(query.fromSeq, 1);
+            const quint64 to = query.toSeq == 0 ? kUnbounded : std::min(query.toSeq, kUnbounded);
+            ran = s->exec({query.conversationId, intValue(from), intValue(to), fetch});
+        }
+        if (!ran)
+            return s->error("pull");
+        while (s->next()) {
+            if (quint32(page.messages.size()) == limit) {
+                page.hasMore = true;
+                break;
+            }
+            page.messages.append(messageFromRow(*s, 0));
+        }
+    }
+    // Read after the page, so max_seq is never below a seq in it.
+    Stmt s(**c, QStringLiteral("SELECT max_seq FROM conversations WHERE id = ?"));
+    if (!s.exec({query.conversationId}))
+        return s.error("pull max seq");
+    page.maxSeq = s.next() ? s.u64(0) : 0;
+    return page;
+}
+
+Result<std::optional<v1::Message>> SqliteStore::messageByClientId(quint64 senderUserId,
+                                                                  const std::string &clientMsgId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    return loadMessageByClientId(**c, senderUserId, clientMsgId);
+}
+
+} // namespace kith::server

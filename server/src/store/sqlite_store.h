@@ -1,0 +1,152 @@
+#pragma once
+// SqliteStore: the embedded SQLite backend of the Store interface (Qt SQL,
+// QSQLITE). One connection per reading thread, one writer thread with group
+// commit. Owned by the Server (or an admin command) for the process lifetime.
+
+#include "store/store.h"
+
+#include <QString>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace kith::server {
+
+class SqliteStore final : public Store
+{
+public:
+    enum class Synchronous {
+        Full,   // every commit is on disk before its completion runs (survives power loss)
+        Normal, // WAL + NORMAL: survives a crash of kithd, may lose the last commits on power loss
+    };
+
+    struct Options
+    {
+        Synchronous synchronous = Synchronous::Full;
+        // Another process (an admin command) may hold the write lock briefly.
+        int busyTimeoutMs = 5000;
+        // Bounds one transaction so a flood of writes still commits (and acks) in steps.
+        int maxBatch = 1024;
+        // Migrate only up to this schema version (0 = the latest). For upgrade tests.
+        int migrateUpTo = 0;
+    };
+
+    // The newest schema version this code knows (the number of migration steps).
+    static int latestSchemaVersion();
+
+    explicit SqliteStore(QString databasePath);
+    SqliteStore(QString databasePath, Options options);
+    ~SqliteStore() override;
+
+    SqliteStore(const SqliteStore &) = delete;
+    SqliteStore &operator=(const SqliteStore &) = delete;
+
+    [[nodiscard]] Status open() override;
+    // Drains the write queue, stops the writer and closes every connection.
+    // Call it when no reads are running on other threads.
+    void close() override;
+    [[nodiscard]] int schemaVersion() override;
+
+    [[nodiscard]] Result<UserRecord> userById(quint64 id) override;
+    [[nodiscard]] Result<UserRecord> userByName(const QString &username) override;
+    // Substring match (ASCII case-insensitive); disabled accounts are not listed.
+    [[nodiscard]] Result<QList<UserRecord>> searchUsers(const QString &query, int limit) override;
+    [[nodiscard]] Result<QList<UserRecord>> listUsers() override;
+
+    [[nodiscard]] Result<DeviceRecord> deviceByTokenHash(const QByteArray &tokenHash) override;
+    // All devices of the user, revoked ones included (see DeviceRecord::revoked).
+    [[nodiscard]] Result<QList<DeviceRecord>> devicesOfUser(quint64 userId) override;
+
+    [[nodiscard]] Result<std::optional<MemberRecord>> membership(const QString &conversationId,
+                                                                 quint64 userId) override;
+    [[nodiscard]] Result<QList<MemberRecord>> members(const QString &conversationId) override;
+    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId) override;
+    [[nodiscard]] Result<ConversationView> conversation(const QString &conversationId,
+                                                        quint64 userId) override;
+    [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId) override;
+    [[nodiscard]] Result<PullPage> pull(const PullQuery &query) override;
+    [[nodiscard]] Result<std::optional<v1::Message>>
+    messageByClientId(quint64 senderUserId, const std::string &clientMsgId) override;
+
+    void createUser(const QString &username, const QString &displayName,
+                    const QByteArray &passwordHash, QObject *context,
+                    Completion<UserRecord> done) override;
+    void setDisplayName(quint64 userId, const QString &displayName, QObject *context,
+                        Completion<UserRecord> done) override;
+    void setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
+                         Completion<Done> done) override;
+    void setDisabled(quint64 userId, bool disabled, QObject *context,
+                     Completion<Done> done) override;
+
+    void createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
+                      QObject *context, Completion<DeviceRecord> done) override;
+    void revokeDevice(quint64 userId, quint64 deviceId, QObject *context,
+                      Completion<Done> done) override;
+    void touchDevice(quint64 deviceId, qint64 lastSeenMs) override;
+
+    void appendMessage(const AppendRequest &request, QObject *context,
+                       Completion<AppendResult> done) override;
+    void markRead(const QString &conversationId, quint64 userId, quint64 seq, QObject *context,
+                  Completion<ReadResult> done) override;
+
+    void createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
+                     QObject *context, Completion<GroupChange> done) override;
+    void addMembers(const QString &conversationId, quint64 actorId, const QList<quint64> &userIds,
+                    QObject *context, Completion<GroupChange> done) override;
+    void removeMember(const QString &conversationId, quint64 actorId, quint64 userId,
+                      QObject *context, Completion<GroupChange> done) override;
+    void leaveGroup(const QString &conversationId, quint64 userId, QObject *context,
+                    Completion<GroupChange> done) override;
+    void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
+                     QObject *context, Completion<GroupChange> done) override;
+
+    [[nodiscard]] Stats stats() const override;
+
+    // Internal to sqlite_store.cpp; declared here so they can be members.
+    struct Connection;
+    class Writer;
+    struct WriteJob
+    {
+        // Runs on the writer thread inside the job's own savepoint; false rolls it back.
+        std::function<bool(Writer &)> apply;
+        // Runs once the batch has ended; `failure` is set when the batch did not commit.
+        std::function<void(const std::optional<Error> &failure)> deliver;
+    };
+
+private:
+    template<class T, class Body> void submit(QObject *context, Completion<T> done, Body body);
+    void enqueue(WriteJob job);
+    void writerMain(std::promise<Status> *started);
+    [[nodiscard]] Result<Connection *> readConnection();
+    void closeReadConnections();
+
+    const QString m_path;
+    const Options m_options;
+    const quint64 m_instance; // makes connection names unique per store
+
+    std::atomic<bool> m_open{false};
+    std::atomic<int> m_schemaVersion{0};
+
+    std::mutex m_readersMutex;
+    std::unordered_map<quint64, std::unique_ptr<Connection>> m_readers; // by thread serial
+
+    std::mutex m_queueMutex;
+    std::condition_variable m_queueReady;
+    std::deque<WriteJob> m_queue;
+    bool m_stopping = false;
+    std::thread m_writerThread;
+
+    std::atomic<quint64> m_commits{0};
+    std::atomic<quint64> m_writesCommitted{0};
+    std::atomic<quint64> m_maxBatch{0};
+    std::atomic<quint64> m_messagesStored{0};
+};
+
+} // namespace kith::server
