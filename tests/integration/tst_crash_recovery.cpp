@@ -1,0 +1,201 @@
+// kill -9 of the server while clients send flat out: after a restart every
+// acked message is in the history, seqs are contiguous, and resending what was
+// in flight stores each message exactly once.
+
+#include "test_client.h"
+#include "test_server.h"
+
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+
+#include <QHash>
+#include <QSet>
+#include <QTest>
+
+#include <memory>
+#include <vector>
+
+using namespace kith;
+using namespace kith::test;
+
+namespace {
+
+// Enough acks before the kill that it lands in the middle of group commits.
+constexpr int kAcksBeforeKill = 400;
+constexpr int kWindow = 16; // requests in flight per sender
+
+// One sender connection and everything it posted.
+struct Sender
+{
+    std::unique_ptr<TestClient> client;
+    QString conversation;
+    QString token;
+    QHash<quint32, QString> inFlight;  // request id -> client message id
+    QHash<QString, v1::SendAck> acked; // client message id -> ack
+    QHash<QString, QString> texts;     // client message id -> text
+    int errors = 0;
+};
+
+} // namespace
+
+class TestCrashRecovery : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void ackedMessagesSurviveKill9();
+
+private:
+    void postNext(Sender &sender);
+
+    bool m_sending = true;
+    int m_totalAcked = 0;
+};
+
+void TestCrashRecovery::postNext(Sender &sender)
+{
+    const QString id = newClientMsgId();
+    const QString text =
+        QStringLiteral("%1 #%2").arg(sender.client->userId()).arg(sender.texts.size());
+    sender.texts.insert(id, text);
+    sender.inFlight.insert(
+        sender.client->post(TestClient::sendRequest(sender.conversation, text, id)), id);
+}
+
+void TestCrashRecovery::ackedMessagesSurviveKill9()
+{
+    // Rate limits are not under test here: let everyone send flat out.
+    TestServer server({QStringLiteral("--send-rate"), QStringLiteral("1000000"),
+                       QStringLiteral("--send-burst"), QStringLiteral("1000000")});
+    QVERIFY(server.start());
+
+    std::vector<Sender> senders(4);
+    for (int i = 0; i < 4; ++i) {
+        senders[i].client = std::make_unique<TestClient>();
+        QVERIFY(senders[i].client->connectAndRegister(server.url(), QStringLiteral("s%1").arg(i)));
+        senders[i].token = senders[i].client->token();
+    }
+    // Two in one direct chat, two in one group: concurrent senders per conversation.
+    const QString direct =
+        directConversationId(senders[0].client->userId(), senders[1].client->userId());
+    v1::Envelope create;
+    create.mutable_create_group()->set_name("crash");
+    for (int i : {0, 1, 3})
+        create.mutable_create_group()->add_member_user_ids(senders[i].client->userId());
+    const auto created = senders[2].client->request(create);
+    QVERIFY2(created && created->has_conversation(), describe(created).constData());
+    const QString group = toQString(created->conversation().state().id());
+    senders[0].conversation = direct;
+    senders[1].conversation = direct;
+    senders[2].conversation = group;
+    senders[3].conversation = group;
+
+    for (Sender &sender : senders) {
+        connect(sender.client.get(), &TestClient::answered, this, [this, &sender](quint32 id) {
+            const auto answer = sender.client->takeAnswer(id);
+            const QString clientMsgId = sender.inFlight.take(id);
+            if (!answer || clientMsgId.isEmpty())
+                return;
+            if (answer->has_send_ack()) {
+                sender.acked.insert(clientMsgId, answer->send_ack());
+                ++m_totalAcked;
+            } else {
+                qWarning("send answered with %s", describe(answer).constData());
+                ++sender.errors;
+            }
+            if (m_sending)
+                postNext(sender);
+        });
+        for (int i = 0; i < kWindow; ++i)
+            postNext(sender);
+    }
+
+    QVERIFY2(TestClient::waitUntil([this] { return m_totalAcked >= kAcksBeforeKill; }, 120000),
+             qPrintable(QStringLiteral("only %1 acks").arg(m_totalAcked)));
+    server.kill9();
+    m_sending = false;
+    // Acks the server wrote before it died are still read from the sockets.
+    for (Sender &sender : senders)
+        QVERIFY(sender.client->waitForDisconnected());
+    for (Sender &sender : senders)
+        QCOMPARE(sender.errors, 0);
+    qInfo("killed with %d acks; %d requests in flight", m_totalAcked,
+          int(senders[0].inFlight.size() + senders[1].inFlight.size() + senders[2].inFlight.size() +
+              senders[3].inFlight.size()));
+
+    QVERIFY(server.start());
+    for (Sender &sender : senders) {
+        sender.client = std::make_unique<TestClient>();
+        QVERIFY(sender.client->connectAndResume(server.url(), sender.token));
+    }
+
+    // Every acked message is there with the seq and server id of its ack, and the
+    // seqs run 1..max without a gap.
+    for (const QString &conversation : {direct, group}) {
+        TestClient *reader =
+            conversation == direct ? senders[0].client.get() : senders[2].client.get();
+        const auto history = reader->pullAll(conversation);
+        QVERIFY(history);
+        QHash<QString, v1::Message> byClientId;
+        for (qsizetype n = 0; n < history->size(); ++n) {
+            const auto &message = history->at(n);
+            QCOMPARE(message.seq(), quint64(n + 1));
+            if (message.content().has_system())
+                continue;
+            const QString id = toQString(message.client_msg_id());
+            QVERIFY2(!byClientId.contains(id), "a message is stored twice");
+            byClientId.insert(id, message);
+        }
+        for (const Sender &sender : senders) {
+            if (sender.conversation != conversation)
+                continue;
+            for (auto it = sender.acked.cbegin(); it != sender.acked.cend(); ++it) {
+                QVERIFY2(byClientId.contains(it.key()),
+                         qPrintable(QStringLiteral("acked seq %1 lost").arg(it->seq())));
+                const auto &stored = byClientId.value(it.key());
+                QCOMPARE(stored.seq(), it->seq());
+                QCOMPARE(stored.server_id(), it->server_id());
+                QCOMPARE(toQString(stored.content().text().body()), sender.texts.value(it.key()));
+            }
+        }
+    }
+
+    // Resending what was in flight (as a client's outbox would) stores each
+    // message once: either it made it before the kill (a duplicate) or it is new.
+    for (Sender &sender : senders) {
+        for (const QString &id : sender.inFlight) {
+            const auto answer =
+                sender.client->send(sender.conversation, sender.texts.value(id), id);
+            QVERIFY2(answer && answer->has_send_ack(), describe(answer).constData());
+            sender.acked.insert(id, answer->send_ack());
+        }
+        sender.inFlight.clear();
+    }
+    for (const QString &conversation : {direct, group}) {
+        const auto history = senders[conversation == direct ? 1 : 3].client->pullAll(conversation);
+        QVERIFY(history);
+        QSet<QString> ids;
+        int expected = 0;
+        for (const Sender &sender : senders)
+            expected += sender.conversation == conversation ? int(sender.texts.size()) : 0;
+        for (qsizetype n = 0; n < history->size(); ++n) {
+            const auto &message = history->at(n);
+            QCOMPARE(message.seq(), quint64(n + 1));
+            if (!message.content().has_system())
+                ids.insert(toQString(message.client_msg_id()));
+        }
+        QCOMPARE(int(ids.size()), expected);
+        for (const Sender &sender : senders) {
+            if (sender.conversation != conversation)
+                continue;
+            for (auto it = sender.acked.cbegin(); it != sender.acked.cend(); ++it) {
+                QVERIFY(ids.contains(it.key()));
+                QCOMPARE(history->at(qsizetype(it->seq() - 1)).client_msg_id(),
+                         it.key().toStdString());
+            }
+        }
+    }
+}
+
+QTEST_GUILESS_MAIN(TestCrashRecovery)
+#include "tst_crash_recovery.moc"
