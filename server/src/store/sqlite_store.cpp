@@ -21,7 +21,7 @@
 
 namespace kith::server {
 
-Q_LOGGING_CATEGORY(lcStore, "kith.store")
+Q_LOGGING_CATEGORY(lcStore, "kith.store", QtInfoMsg)
 
 namespace {
 
@@ -223,11 +223,23 @@ public:
     [[nodiscard]] int rowsAffected() const { return m_query->numRowsAffected(); }
     [[nodiscard]] quint64 lastInsertId() const { return m_query->lastInsertId().toULongLong(); }
 
-    [[nodiscard]] Error error(const char *what) const
+    // SQLITE_CONSTRAINT (any of its extended codes): a unique, foreign or
+    // not-null key refused the statement.
+    [[nodiscard]] bool failedOnConstraint() const
+    {
+        constexpr int kSqliteConstraint = 19;
+        constexpr int kPrimaryCodeMask =
+            0xff; // extended codes keep the primary one in the low byte
+        return m_query && (m_query->lastError().nativeErrorCode().toInt() & kPrimaryCodeMask) ==
+                              kSqliteConstraint;
+    }
+
+    [[nodiscard]] Error error(const char *what, bool log = true) const
     {
         const QString detail =
             m_query ? m_query->lastError().text() : m_connection.lastPrepareError;
-        qCWarning(lcStore) << "sqlite:" << what << "failed:" << detail;
+        if (log)
+            qCWarning(lcStore) << "sqlite:" << what << "failed:" << detail;
         return makeError(v1::INTERNAL,
                          QStringLiteral("storage error (%1)").arg(QLatin1StringView(what)));
     }
@@ -550,7 +562,8 @@ private:
 
     Result<v1::Message> insertMessage(const QString &conversationId, quint64 senderUserId,
                                       quint64 senderDeviceId, const QVariant &clientMsgId,
-                                      const v1::Content &content, qint64 now);
+                                      const v1::Content &content, qint64 now,
+                                      bool *uniqueClash = nullptr);
     Result<v1::Message> appendSystemEvent(const QString &conversationId, quint64 actorId,
                                           v1::SystemEvent event);
     Status createDirect(const QString &conversationId, const ConversationRef &ref, qint64 now);
@@ -814,7 +827,8 @@ Status SqliteStore::Writer::touchDevice(quint64 deviceId, qint64 lastSeenMs)
 Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversationId,
                                                        quint64 senderUserId, quint64 senderDeviceId,
                                                        const QVariant &clientMsgId,
-                                                       const v1::Content &content, qint64 now)
+                                                       const v1::Content &content, qint64 now,
+                                                       bool *uniqueClash)
 {
     v1::Message message;
     message.set_conversation_id(toStd(conversationId));
@@ -832,8 +846,14 @@ Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversati
                                     "server_time_ms, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
         if (!s.exec({intValue(message.server_id()), conversationId, intValue(message.seq()),
                      intValue(senderUserId), intValue(senderDeviceId), clientMsgId, now,
-                     serialize(content)}))
+                     serialize(content)})) {
+            // A resend clashing with (sender, client_msg_id) is routine; the caller decides.
+            if (uniqueClash && s.failedOnConstraint()) {
+                *uniqueClash = true;
+                return s.error("insert message", false);
+            }
             return s.error("insert message");
+        }
     }
     {
         Stmt s(*m_c, QStringLiteral("UPDATE conversations SET max_seq = ?, last_activity_ms = ?"
@@ -901,19 +921,25 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const AppendRequest &req
                            .arg(request.content.reply_to_seq()));
 
     const QString clientMsgId = toQString(request.clientMsgId);
+    bool clash = false;
     auto stored = insertMessage(request.conversationId, request.senderUserId,
-                                request.senderDeviceId, clientMsgId, request.content, now);
-    if (!stored) {
+                                request.senderDeviceId, clientMsgId, request.content, now, &clash);
+    if (!stored && clash) {
         // The usual reason is the (sender, client_msg_id) key: a resend. Its
         // savepoint is discarded (a direct conversation made above goes too).
         auto original = loadMessageByClientId(*m_c, request.senderUserId, request.clientMsgId);
         if (!original)
             return original.error();
-        if (!*original)
+        if (!*original) {
+            qCWarning(lcStore) << "message insert refused by a constraint in"
+                               << request.conversationId;
             return stored.error();
+        }
         m_discard = true;
         return AppendResult{std::move(**original), true};
     }
+    if (!stored)
+        return stored.error();
     // Moving the sender's marker doubles as the atomic membership check.
     Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
                                 " WHERE conversation_id = ? AND user_id = ?"));
