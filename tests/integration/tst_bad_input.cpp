@@ -1,0 +1,259 @@
+// Bad input from one connection — garbage, truncated, oversized, text and
+// unknown frames, a send flood — gets its error (and a close where the protocol
+// says so), while a healthy pair of users keeps chatting through all of it.
+
+#include "test_client.h"
+#include "test_server.h"
+
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+
+#include <QTest>
+#include <QWebSocketProtocol>
+
+#include <memory>
+
+using namespace kith;
+using namespace kith::test;
+
+namespace {
+
+// A low limit so a flood is short: a burst of 50 sends, then 5 per second.
+constexpr int kSendBurst = 50;
+constexpr int kFloodSends = 300;
+
+const QString kPassword = QStringLiteral("password123");
+
+bool isError(const std::optional<v1::Envelope> &e, v1::ErrorCode code)
+{
+    return e && e->has_error() && e->error().code() == code;
+}
+
+} // namespace
+
+class TestBadInput : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void cleanup();
+
+    void garbageBytes();
+    void truncatedFrame();
+    void oversizedFrame_data();
+    void oversizedFrame();
+    void textFrame();
+    void unknownBodyType();
+    void envelopeWithoutBody();
+    void textOverTheContentLimit();
+    void sendFlood();
+
+private:
+    // A logged-in connection of the attacking user.
+    std::unique_ptr<TestClient> attacker();
+    // Waits for the error a bad frame earns (request id 0) and the close after it.
+    void expectErrorAndClose(TestClient &client, v1::ErrorCode code, quint32 requestId);
+
+    TestServer m_server{{QStringLiteral("--send-rate"), QStringLiteral("5"),
+                         QStringLiteral("--send-burst"), QString::number(kSendBurst)}};
+    std::unique_ptr<TestClient> m_alice, m_bob;
+    QString m_conversation;
+    QString m_concurrentId;
+    quint32 m_concurrentRequest = 0;
+};
+
+void TestBadInput::initTestCase()
+{
+    QVERIFY(m_server.start());
+    m_alice = std::make_unique<TestClient>();
+    m_bob = std::make_unique<TestClient>();
+    QVERIFY(m_alice->connectAndRegister(m_server.url(), QStringLiteral("alice")));
+    QVERIFY(m_bob->connectAndRegister(m_server.url(), QStringLiteral("bob")));
+    TestClient mallory;
+    QVERIFY(mallory.connectAndRegister(m_server.url(), QStringLiteral("mallory")));
+    m_conversation = directConversationId(m_alice->userId(), m_bob->userId());
+}
+
+void TestBadInput::init()
+{
+    // A healthy send in flight while the attack arrives.
+    m_concurrentId = newClientMsgId();
+    m_concurrentRequest = m_alice->post(
+        TestClient::sendRequest(m_conversation, QStringLiteral("during"), m_concurrentId));
+}
+
+void TestBadInput::cleanup()
+{
+    // The healthy pair is unaffected: the concurrent send was acked and pushed,
+    // and a fresh round trip in each direction works.
+    const auto during = m_alice->waitForAnswer(m_concurrentRequest);
+    QVERIFY2(during && during->has_send_ack(), describe(during).constData());
+    QVERIFY(m_bob->waitForPush([&](const v1::Envelope &e) {
+        return e.has_message() &&
+               toQString(e.message().message().client_msg_id()) == m_concurrentId;
+    }));
+    for (auto [from, to] :
+         {std::pair{m_alice.get(), m_bob.get()}, std::pair{m_bob.get(), m_alice.get()}}) {
+        const QString id = newClientMsgId();
+        const auto ack = from->send(m_conversation, QStringLiteral("after"), id);
+        QVERIFY2(ack && ack->has_send_ack(), describe(ack).constData());
+        QVERIFY(to->waitForPush([&](const v1::Envelope &e) {
+            return e.has_message() && toQString(e.message().message().client_msg_id()) == id;
+        }));
+    }
+    QVERIFY(m_alice->isConnected());
+    QVERIFY(m_bob->isConnected());
+}
+
+std::unique_ptr<TestClient> TestBadInput::attacker()
+{
+    auto client = std::make_unique<TestClient>();
+    if (!client->connectAndLogin(m_server.url(), QStringLiteral("mallory"), kPassword))
+        return nullptr;
+    return client;
+}
+
+void TestBadInput::expectErrorAndClose(TestClient &client, v1::ErrorCode code, quint32 requestId)
+{
+    const auto error = client.waitForPush([](const v1::Envelope &e) { return e.has_error(); });
+    QVERIFY2(error, "no error frame");
+    QVERIFY2(error->error().code() == code, describe(error).constData());
+    QCOMPARE(error->request_id(), requestId);
+    QVERIFY(client.waitForDisconnected());
+}
+
+void TestBadInput::garbageBytes()
+{
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    // 0xff never ends a varint: not an Envelope however it is read.
+    mallory->sendRaw(QByteArray(64, char(0xff)));
+    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0);
+}
+
+void TestBadInput::truncatedFrame()
+{
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    v1::Envelope envelope =
+        TestClient::sendRequest(m_conversation, QString(100, u'x'), newClientMsgId());
+    envelope.set_request_id(5);
+    QByteArray bytes = encodeEnvelope(envelope);
+    bytes.chop(10); // the text field now claims more bytes than follow
+    mallory->sendRaw(bytes);
+    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0);
+}
+
+void TestBadInput::oversizedFrame_data()
+{
+    QTest::addColumn<qsizetype>("bytes");
+    QTest::newRow("just over the limit") << qsizetype(kMaxFrameBytes + 1024);
+    QTest::newRow("far over the limit") << qsizetype(4 * 1024 * 1024);
+}
+
+void TestBadInput::oversizedFrame()
+{
+    QFETCH(qsizetype, bytes);
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    v1::Envelope envelope =
+        TestClient::sendRequest(m_conversation, QString(bytes, u'x'), newClientMsgId());
+    envelope.set_request_id(6);
+    mallory->sendEnvelope(envelope);
+    QVERIFY(mallory->waitForDisconnected());
+    // Either the server's TOO_LARGE before the close, or WebSocket's own
+    // "message too big" close when the frame is refused at the protocol level.
+    const bool tooLargeError =
+        std::any_of(mallory->pushes().cbegin(), mallory->pushes().cend(), [](const auto &e) {
+            return e.has_error() && e.error().code() == v1::TOO_LARGE;
+        });
+    QVERIFY2(tooLargeError || mallory->closeCode() == QWebSocketProtocol::CloseCodeTooMuchData,
+             qPrintable(QStringLiteral("close code %1").arg(mallory->closeCode())));
+    // The message was not stored.
+    const auto history = m_bob->pullAll(m_conversation);
+    QVERIFY(history);
+    for (const auto &message : *history)
+        QVERIFY(qsizetype(message.content().text().body().size()) < bytes);
+}
+
+void TestBadInput::textFrame()
+{
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    mallory->sendText(QStringLiteral("{\"type\":\"send\"}"));
+    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0);
+}
+
+void TestBadInput::unknownBodyType()
+{
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    // request_id = 7, then field 999 (length-delimited, "abc"): a body from a
+    // newer protocol this server does not know.
+    mallory->sendRaw(QByteArray::fromHex("0807"
+                                         "ba3e"
+                                         "03616263"));
+    expectErrorAndClose(*mallory, v1::UNKNOWN_TYPE, 7);
+}
+
+void TestBadInput::envelopeWithoutBody()
+{
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    mallory->sendRaw(QByteArray::fromHex("0809")); // request_id = 9 and nothing else
+    expectErrorAndClose(*mallory, v1::UNKNOWN_TYPE, 9);
+}
+
+void TestBadInput::textOverTheContentLimit()
+{
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    const QString conversation = directConversationId(mallory->userId(), m_bob->userId());
+    const auto answer =
+        mallory->send(conversation, QString(kMaxTextBytes + 1, u'x'), newClientMsgId());
+    QVERIFY2(isError(answer, v1::TOO_LARGE), describe(answer).constData());
+    // A content error is an answer, not a protocol violation: the connection stays.
+    QVERIFY(mallory->isConnected());
+    const auto fine = mallory->send(conversation, QStringLiteral("short"), newClientMsgId());
+    QVERIFY2(fine && fine->has_send_ack(), describe(fine).constData());
+}
+
+void TestBadInput::sendFlood()
+{
+    auto mallory = attacker();
+    QVERIFY(mallory);
+    const QString conversation = directConversationId(mallory->userId(), m_bob->userId());
+    QList<quint32> requests;
+    for (int i = 0; i < kFloodSends; ++i) {
+        requests.append(mallory->post(TestClient::sendRequest(
+            conversation, QStringLiteral("flood %1").arg(i), newClientMsgId())));
+    }
+    int acked = 0;
+    int limited = 0;
+    quint32 retryAfterMs = 0;
+    for (quint32 requestId : std::as_const(requests)) {
+        const auto answer = mallory->waitForAnswer(requestId);
+        QVERIFY2(answer, "a flooded send got no answer");
+        if (answer->has_send_ack()) {
+            ++acked;
+        } else {
+            QVERIFY2(isError(answer, v1::RATE_LIMITED), describe(answer).constData());
+            QVERIFY(answer->error().retry_after_ms() > 0);
+            retryAfterMs = answer->error().retry_after_ms();
+            ++limited;
+        }
+    }
+    QVERIFY(acked >= 1);
+    QVERIFY(limited >= 1);
+    QVERIFY(mallory->isConnected());
+
+    // After waiting as told, the same connection sends again.
+    QTest::qWait(int(retryAfterMs) + 100);
+    const auto later = mallory->send(conversation, QStringLiteral("calm now"), newClientMsgId());
+    QVERIFY2(later && later->has_send_ack(), describe(later).constData());
+}
+
+QTEST_GUILESS_MAIN(TestBadInput)
+#include "tst_bad_input.moc"
