@@ -1,0 +1,361 @@
+// Running kithd: health and metrics over admin HTTP, the admin user commands,
+// closed registration, presence, read markers, typing, and a graceful stop
+// that keeps what was acked.
+
+#include "test_client.h"
+#include "test_server.h"
+
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QRegularExpression>
+#include <QTest>
+#include <QWebSocketProtocol>
+
+#include <memory>
+
+using namespace kith;
+using namespace kith::test;
+
+namespace {
+
+const QString kPassword = QStringLiteral("password123");
+
+bool isError(const std::optional<v1::Envelope> &e, v1::ErrorCode code)
+{
+    return e && e->has_error() && e->error().code() == code;
+}
+
+struct HttpAnswer
+{
+    int status = 0;
+    QByteArray body;
+};
+
+HttpAnswer httpGet(const QUrl &url)
+{
+    QNetworkAccessManager manager;
+    std::unique_ptr<QNetworkReply> reply(manager.get(QNetworkRequest(url)));
+    TestClient::waitUntil([&] { return reply->isFinished(); });
+    if (!reply->isFinished())
+        return {};
+    return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
+}
+
+// The sum of every sample of one metric (all label sets), or -1 when absent.
+double metricValue(const QByteArray &text, const QString &name)
+{
+    const QRegularExpression sample(
+        QStringLiteral("^%1(\\{[^}]*\\})?\\s+(\\S+)\\s*$").arg(QRegularExpression::escape(name)),
+        QRegularExpression::MultilineOption);
+    double sum = -1;
+    auto it = sample.globalMatch(QString::fromUtf8(text));
+    while (it.hasNext()) {
+        const auto match = it.next();
+        sum = (sum < 0 ? 0 : sum) + match.captured(2).toDouble();
+    }
+    return sum;
+}
+
+} // namespace
+
+class TestOperations : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void healthz();
+    void metricsMoveWithMessages();
+    void adminUserCommands();
+    void closedRegistration();
+    void presenceOfContacts();
+    void readMarkersReachOtherDevicesAndPeer();
+    void typingIsPushedAndNotAnswered();
+    void sigtermKeepsAckedMessages();
+
+private:
+    TestServer m_server;
+    std::unique_ptr<TestClient> m_alice, m_bob;
+    QString m_conversation;
+};
+
+void TestOperations::initTestCase()
+{
+    QVERIFY(m_server.start());
+    m_alice = std::make_unique<TestClient>();
+    m_bob = std::make_unique<TestClient>();
+    QVERIFY(m_alice->connectAndRegister(m_server.url(), QStringLiteral("alice")));
+    QVERIFY(m_bob->connectAndRegister(m_server.url(), QStringLiteral("bob")));
+    m_conversation = directConversationId(m_alice->userId(), m_bob->userId());
+}
+
+void TestOperations::healthz()
+{
+    const auto answer = httpGet(m_server.adminUrl().resolved(QUrl(QStringLiteral("healthz"))));
+    QCOMPARE(answer.status, 200);
+    QCOMPARE(answer.body.trimmed(), QByteArrayLiteral("ok"));
+}
+
+void TestOperations::metricsMoveWithMessages()
+{
+    const QUrl url = m_server.adminUrl().resolved(QUrl(QStringLiteral("metrics")));
+    const auto before = httpGet(url);
+    QCOMPARE(before.status, 200);
+    for (const char *name :
+         {"kith_connections", "kith_messages_stored_total", "kith_messages_pushed_total"}) {
+        QVERIFY2(metricValue(before.body, QString::fromLatin1(name)) >= 0, name);
+    }
+    QVERIFY(metricValue(before.body, QStringLiteral("kith_connections")) >= 2);
+
+    constexpr int kMessages = 3;
+    for (int i = 0; i < kMessages; ++i) {
+        const QString id = newClientMsgId();
+        const auto ack = m_alice->send(m_conversation, QStringLiteral("counted %1").arg(i), id);
+        QVERIFY2(ack && ack->has_send_ack(), describe(ack).constData());
+        QVERIFY(m_bob->waitForPush([&](const v1::Envelope &e) {
+            return e.has_message() && toQString(e.message().message().client_msg_id()) == id;
+        }));
+    }
+    const auto refused =
+        m_alice->send(groupConversationId(999999), QStringLiteral("nowhere"), newClientMsgId());
+    QVERIFY2(isError(refused, v1::NOT_FOUND), describe(refused).constData());
+
+    const auto after = httpGet(url);
+    QCOMPARE(after.status, 200);
+    QVERIFY(metricValue(after.body, QStringLiteral("kith_messages_stored_total")) >=
+            metricValue(before.body, QStringLiteral("kith_messages_stored_total")) + kMessages);
+    QVERIFY(metricValue(after.body, QStringLiteral("kith_messages_pushed_total")) >=
+            metricValue(before.body, QStringLiteral("kith_messages_pushed_total")) + kMessages);
+    // The batch sizes, as a summary or a histogram: its count moved too.
+    QVERIFY2(metricValue(after.body, QStringLiteral("kith_commit_batch_size_count")) >= kMessages,
+             after.body.constData());
+    const QRegularExpression notFound(
+        QStringLiteral(R"(^kith_errors_total\{[^}]*code="not_found"[^}]*\}\s+([0-9.e+]+))"),
+        QRegularExpression::MultilineOption | QRegularExpression::CaseInsensitiveOption);
+    const auto match = notFound.match(QString::fromUtf8(after.body));
+    QVERIFY2(match.hasMatch(), after.body.constData());
+    QVERIFY(match.captured(1).toDouble() >= 1);
+}
+
+void TestOperations::adminUserCommands()
+{
+    QByteArray output;
+    QCOMPARE(
+        m_server.runAdmin({QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("dave"),
+                           QStringLiteral("--display-name"), QStringLiteral("Dave Admin-Made"),
+                           QStringLiteral("--password"), QStringLiteral("davepass123")}),
+        0);
+    // The password from the first line of stdin.
+    QCOMPARE(
+        m_server.runAdmin({QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("erin")},
+                          nullptr, QByteArrayLiteral("erinpass123\n")),
+        0);
+    // A name that is taken is an error.
+    QVERIFY(
+        m_server.runAdmin({QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("alice"),
+                           QStringLiteral("--password"), QStringLiteral("whatever123")}) != 0);
+
+    {
+        TestClient dave;
+        QVERIFY(dave.connectAndLogin(m_server.url(), QStringLiteral("dave"),
+                                     QStringLiteral("davepass123")));
+        TestClient erin;
+        QVERIFY(erin.connectAndLogin(m_server.url(), QStringLiteral("erin"),
+                                     QStringLiteral("erinpass123")));
+        v1::Envelope profile;
+        profile.mutable_get_profile()->set_username("dave");
+        const auto answer = erin.request(profile);
+        QVERIFY2(answer && answer->has_user_profile(), describe(answer).constData());
+        QCOMPARE(toQString(answer->user_profile().user().display_name()),
+                 QStringLiteral("Dave Admin-Made"));
+    }
+
+    QCOMPARE(m_server.runAdmin({QStringLiteral("user"), QStringLiteral("list")}, &output), 0);
+    const QStringList lines = QString::fromUtf8(output).split(u'\n', Qt::SkipEmptyParts);
+    const auto lineOf = [&](const QString &name) {
+        for (const QString &line : lines) {
+            if (line.split(u' ').value(1) == name)
+                return line;
+        }
+        return QString();
+    };
+    QVERIFY2(!lineOf(QStringLiteral("alice")).isEmpty(), output.constData());
+    QVERIFY2(!lineOf(QStringLiteral("dave")).isEmpty(), output.constData());
+    QVERIFY2(!lineOf(QStringLiteral("erin")).isEmpty(), output.constData());
+    QCOMPARE(lineOf(QStringLiteral("alice")).split(u' ').value(0).toULongLong(), m_alice->userId());
+
+    QCOMPARE(m_server.runAdmin(
+                 {QStringLiteral("user"), QStringLiteral("disable"), QStringLiteral("dave")}),
+             0);
+    QCOMPARE(m_server.runAdmin({QStringLiteral("user"), QStringLiteral("list")}, &output), 0);
+    QVERIFY2(output.contains("disabled"), output.constData());
+    {
+        TestClient dave;
+        QVERIFY(dave.connectTo(m_server.url()));
+        QVERIFY(dave.hello());
+        const auto refused = dave.login(QStringLiteral("dave"), QStringLiteral("davepass123"));
+        QVERIFY2(isError(refused, v1::ACCOUNT_DISABLED), describe(refused).constData());
+    }
+    QCOMPARE(m_server.runAdmin(
+                 {QStringLiteral("user"), QStringLiteral("enable"), QStringLiteral("dave")}),
+             0);
+    QCOMPARE(m_server.runAdmin(
+                 {QStringLiteral("user"), QStringLiteral("passwd"), QStringLiteral("dave")},
+                 nullptr, QByteArrayLiteral("davepass456\n")),
+             0);
+    {
+        TestClient dave;
+        QVERIFY(dave.connectTo(m_server.url()));
+        QVERIFY(dave.hello());
+        const auto old = dave.login(QStringLiteral("dave"), QStringLiteral("davepass123"));
+        QVERIFY2(isError(old, v1::AUTH_FAILED), describe(old).constData());
+        const auto fresh = dave.login(QStringLiteral("dave"), QStringLiteral("davepass456"));
+        QVERIFY2(fresh && fresh->has_auth_ok(), describe(fresh).constData());
+    }
+    QVERIFY(m_server.runAdmin({QStringLiteral("user"), QStringLiteral("disable"),
+                               QStringLiteral("nobody")}) != 0);
+}
+
+void TestOperations::closedRegistration()
+{
+    TestServer closed({QStringLiteral("--registration"), QStringLiteral("closed")});
+    QVERIFY(closed.start());
+    TestClient client;
+    QVERIFY(client.connectTo(closed.url()));
+    const auto hello = client.hello();
+    QVERIFY2(hello && hello->has_hello_ok(), describe(hello).constData());
+    QVERIFY(!hello->hello_ok().registration_open());
+    const auto refused = client.registerUser(QStringLiteral("walkin"), kPassword);
+    QVERIFY2(isError(refused, v1::REGISTRATION_CLOSED), describe(refused).constData());
+
+    QCOMPARE(closed.runAdmin({QStringLiteral("user"), QStringLiteral("add"),
+                              QStringLiteral("invited"), QStringLiteral("--password"), kPassword}),
+             0);
+    TestClient invited;
+    QVERIFY(invited.connectAndLogin(closed.url(), QStringLiteral("invited"), kPassword));
+}
+
+void TestOperations::presenceOfContacts()
+{
+    // alice and bob share a conversation (metricsMoveWithMessages wrote to it).
+    const QString bobToken = m_bob->token();
+    const quint64 bobId = m_bob->userId();
+    m_alice->clearPushes();
+    m_bob->close();
+    const auto offline = m_alice->waitForPush(
+        [&](const v1::Envelope &e) { return e.has_presence() && e.presence().user_id() == bobId; });
+    QVERIFY(offline);
+    QVERIFY(!offline->presence().online());
+    QCOMPARE(offline->request_id(), quint32(0));
+
+    m_bob = std::make_unique<TestClient>();
+    QVERIFY(m_bob->connectAndResume(m_server.url(), bobToken));
+    const auto online = m_alice->waitForPush(
+        [&](const v1::Envelope &e) { return e.has_presence() && e.presence().user_id() == bobId; });
+    QVERIFY(online);
+    QVERIFY(online->presence().online());
+}
+
+void TestOperations::readMarkersReachOtherDevicesAndPeer()
+{
+    TestClient alicePhone;
+    QVERIFY(alicePhone.connectAndLogin(m_server.url(), QStringLiteral("alice"), kPassword,
+                                       QStringLiteral("phone")));
+    quint64 last = 0;
+    for (int i = 0; i < 3; ++i) {
+        const auto ack =
+            m_bob->send(m_conversation, QStringLiteral("read me %1").arg(i), newClientMsgId());
+        QVERIFY2(ack && ack->has_send_ack(), describe(ack).constData());
+        last = ack->send_ack().seq();
+    }
+    // Sending moved bob's own marker: nothing of his own is unread.
+    const auto bobSync = m_bob->sync();
+    QVERIFY2(bobSync && bobSync->has_sync_response(), describe(bobSync).constData());
+    bool found = false;
+    for (const auto &state : bobSync->sync_response().changed()) {
+        if (toQString(state.id()) != m_conversation)
+            continue;
+        found = true;
+        QCOMPARE(state.max_seq(), last);
+        QCOMPARE(state.read_seq(), last);
+        QCOMPARE(state.unread_count(), quint64(0));
+    }
+    QVERIFY(found);
+
+    v1::Envelope markRead;
+    markRead.mutable_mark_read()->set_conversation_id(toStd(m_conversation));
+    markRead.mutable_mark_read()->set_seq(last);
+    const auto ok = m_alice->request(markRead);
+    QVERIFY2(ok && ok->has_ok(), describe(ok).constData());
+
+    const auto isAliceRead = [&](const v1::Envelope &e) {
+        return e.has_read() && toQString(e.read().conversation_id()) == m_conversation &&
+               e.read().user_id() == m_alice->userId() && e.read().read_seq() == last;
+    };
+    const auto onPhone = alicePhone.waitForPush(isAliceRead);
+    QVERIFY(onPhone);
+    QCOMPARE(onPhone->read().unread_count(), quint64(0));
+    QVERIFY(m_bob->waitForPush(isAliceRead));
+
+    // The receipt is part of bob's state too.
+    const auto receipt = m_bob->sync();
+    QVERIFY2(receipt && receipt->has_sync_response(), describe(receipt).constData());
+    for (const auto &state : receipt->sync_response().changed()) {
+        if (toQString(state.id()) == m_conversation)
+            QCOMPARE(state.peer_read_seq(), last);
+    }
+}
+
+void TestOperations::typingIsPushedAndNotAnswered()
+{
+    m_alice->clearPushes();
+    v1::Envelope typing;
+    typing.set_request_id(0);
+    typing.mutable_typing()->set_conversation_id(toStd(m_conversation));
+    typing.mutable_typing()->set_typing(true);
+    m_alice->sendEnvelope(typing);
+
+    const auto push = m_bob->waitForPush([](const v1::Envelope &e) { return e.has_typing_push(); });
+    QVERIFY(push);
+    QCOMPARE(toQString(push->typing_push().conversation_id()), m_conversation);
+    QCOMPARE(push->typing_push().user_id(), m_alice->userId());
+    QVERIFY(push->typing_push().typing());
+
+    // The server handles one connection's frames in order: once a ping sent
+    // after the typing is answered, any answer to the typing would have come.
+    v1::Envelope ping;
+    ping.mutable_ping()->set_nonce(42);
+    const auto pong = m_alice->request(ping);
+    QVERIFY2(pong && pong->has_pong(), describe(pong).constData());
+    QCOMPARE(pong->pong().nonce(), quint64(42));
+    for (const auto &frame : m_alice->pushes())
+        QVERIFY2(!frame.has_ok() && !frame.has_error(), describe(frame).constData());
+}
+
+void TestOperations::sigtermKeepsAckedMessages()
+{
+    const QString id = newClientMsgId();
+    const auto ack = m_alice->send(m_conversation, QStringLiteral("before the stop"), id);
+    QVERIFY2(ack && ack->has_send_ack(), describe(ack).constData());
+
+    int exitCode = -1;
+    QVERIFY(m_server.terminate(&exitCode));
+    QCOMPARE(exitCode, 0);
+    QVERIFY(m_alice->waitForDisconnected());
+    QCOMPARE(m_alice->closeCode(), int(QWebSocketProtocol::CloseCodeGoingAway));
+
+    QVERIFY(m_server.start());
+    TestClient bob;
+    QVERIFY(bob.connectAndLogin(m_server.url(), QStringLiteral("bob"), kPassword));
+    const auto history = bob.pullAll(m_conversation);
+    QVERIFY(history);
+    QVERIFY(!history->isEmpty());
+    QCOMPARE(toQString(history->constLast().client_msg_id()), id);
+    QCOMPARE(history->constLast().seq(), ack->send_ack().seq());
+}
+
+QTEST_GUILESS_MAIN(TestOperations)
+#include "tst_operations.moc"
