@@ -1,0 +1,386 @@
+// kith-cli: a headless Kith client for scripts and bots, on the same library
+// as the app. It keeps its own cache and session under the platform's app-data
+// folder (so XDG_DATA_HOME moves it); a stored session means --password is
+// needed only once. Failures exit non-zero with one line on stderr.
+
+#include "kith/client/connection.h"
+#include "kith/client/kith_client.h"
+#include "kith/client/local_store.h"
+#include "kith/client/outbox.h"
+#include "kith/client/sync_engine.h"
+#include "kith/content.h"
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QFile>
+#include <QSettings>
+#include <QTextStream>
+
+#include <cstdio>
+#include <functional>
+
+using namespace kith;
+using namespace kith::client;
+
+namespace {
+
+constexpr auto kUsage = R"(commands:
+  register NAME PASSWORD      create an account (and keep its session)
+  send PEER TEXT              send one message (PEER: user name, group name or id)
+  send PEER --stdin           send one message per line of standard input
+  history PEER                print a conversation, oldest first, after syncing
+  tail                        print incoming messages as they arrive
+  sync                        bring the local cache up to date
+  groups                      list your groups
+  group create NAME MEMBER... create a group
+  group add GROUP USER        add a member
+  group remove GROUP USER     remove a member)";
+
+QString oneLine(QString text)
+{
+    text.replace(u'\\', QStringLiteral("\\\\"));
+    text.replace(u'\n', QStringLiteral("\\n"));
+    text.replace(u'\r', QStringLiteral("\\r"));
+    return text;
+}
+
+class Cli : public QObject
+{
+public:
+    Cli(QUrl server, QString user, QString password, QStringList args, bool readStdin)
+        : m_server(std::move(server))
+        , m_user(std::move(user))
+        , m_password(std::move(password))
+        , m_args(std::move(args))
+        , m_readStdin(readStdin)
+        , m_out(stdout)
+    {
+        m_client.setClientName(QStringLiteral("kith-cli"));
+    }
+
+    void start()
+    {
+        const QString command = m_args.value(0);
+        Connection *connection = m_client.connection();
+        connect(&m_client, &KithClient::authFailed, this,
+                [this](const QString &message) { fail(message); });
+        connect(&m_client, &KithClient::operationFailed, this,
+                [this](const QString &message) { fail(message); });
+        connect(connection, &Connection::stateChanged, this, [this, connection] {
+            if (connection->state() == Connection::State::WaitingToRetry && !m_keepRetrying)
+                fail(connection->lastError().isEmpty() ? QStringLiteral("Connection lost")
+                                                       : connection->lastError());
+        });
+
+        if (command == QLatin1String("register")) {
+            if (m_args.size() != 3)
+                return fail(QStringLiteral("usage: register NAME PASSWORD"));
+            connect(connection, &Connection::authenticated, this, [this](const v1::AuthOk &ok) {
+                m_out << "registered " << toQString(ok.user().username()) << " (user id "
+                      << ok.user().id() << ")\n";
+                finish();
+            });
+            m_client.registerAccount(m_server, m_args.at(1), m_args.at(2));
+            return;
+        }
+        if (m_user.isEmpty()) {
+            QSettings index(m_client.dataDirectory() + QStringLiteral("/session.ini"),
+                            QSettings::IniFormat);
+            if (QUrl(index.value(QStringLiteral("last/server")).toString()) == m_server)
+                m_user = index.value(QStringLiteral("last/username")).toString();
+        }
+        if (m_user.isEmpty())
+            return fail(QStringLiteral("No saved session for %1: pass --user NAME --password PW")
+                            .arg(m_server.toString()));
+
+        connect(m_client.syncEngine(), &SyncEngine::synced, this, [this] {
+            if (!m_ran) {
+                m_ran = true;
+                run();
+            }
+        });
+        connect(m_client.syncEngine(), &SyncEngine::syncFailed, this, [this](const QString &e) {
+            if (!m_ran)
+                fail(QStringLiteral("Sync failed: %1").arg(e));
+        });
+        if (!m_password.isEmpty()) {
+            m_client.login(m_server, m_user, m_password);
+        } else if (!m_client.openAccount(m_server, m_user)) {
+            // openAccount reported why through operationFailed.
+            if (!m_done)
+                fail(QStringLiteral("No saved session for %1: pass --password").arg(m_user));
+        }
+    }
+
+private:
+    void run()
+    {
+        const QString command = m_args.value(0);
+        if (command == QLatin1String("send"))
+            return send();
+        if (command == QLatin1String("history"))
+            return history();
+        if (command == QLatin1String("tail"))
+            return tail();
+        if (command == QLatin1String("sync"))
+            return syncSummary();
+        if (command == QLatin1String("groups"))
+            return groups();
+        if (command == QLatin1String("group"))
+            return group();
+        fail(QStringLiteral("Unknown command %1 (see --help)").arg(command));
+    }
+
+    // PEER: a conversation id, the name of one of your groups, or a user name.
+    void resolvePeer(const QString &peer, std::function<void(QString)> done)
+    {
+        if (parseConversationId(peer))
+            return done(peer);
+        QString match;
+        for (const auto &row : m_client.store()->conversations()) {
+            if (row.kind == v1::GROUP && row.title == peer) {
+                if (!match.isEmpty())
+                    return fail(
+                        QStringLiteral("More than one group is named %1: use its id").arg(peer));
+                match = row.id;
+            }
+        }
+        if (!match.isEmpty())
+            return done(match);
+        m_client.lookupUser(peer, [this, done = std::move(done)](Result<v1::User> user) {
+            if (!user)
+                return fail(user.error().message);
+            done(m_client.directConversationId(qint64(user->id())));
+        });
+    }
+
+    void send()
+    {
+        if (m_readStdin ? m_args.size() != 2 : m_args.size() != 3)
+            return fail(QStringLiteral("usage: send PEER TEXT, or send PEER --stdin"));
+        resolvePeer(m_args.at(1), [this](const QString &conversationId) {
+            QStringList texts;
+            if (m_readStdin) {
+                QFile in;
+                if (!in.open(stdin, QIODevice::ReadOnly))
+                    return fail(QStringLiteral("Cannot read standard input"));
+                while (!in.atEnd()) {
+                    QString text = QString::fromUtf8(in.readLine());
+                    while (text.endsWith(u'\n') || text.endsWith(u'\r'))
+                        text.chop(1);
+                    if (!text.trimmed().isEmpty())
+                        texts << text;
+                }
+            } else {
+                texts << m_args.at(2);
+            }
+            Outbox *outbox = m_client.outbox();
+            connect(
+                outbox, &Outbox::sendFailed, this,
+                [this](const QString &, const QString &, const QString &error) { fail(error); });
+            connect(outbox, &Outbox::idle, this, [this] { finish(); });
+            for (const QString &text : std::as_const(texts)) {
+                v1::Content content;
+                content.mutable_text()->set_body(toStd(text));
+                auto queued = outbox->enqueue(conversationId, content);
+                if (!queued)
+                    return fail(queued.error().message);
+            }
+            if (outbox->isIdle())
+                finish();
+        });
+    }
+
+    QString line(const StoredMessage &m)
+    {
+        const QString time = QDateTime::fromMSecsSinceEpoch(m.serverTimeMs)
+                                 .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+        if (m.content.kind_case() == v1::Content::kSystem)
+            return QStringLiteral("[%1] * %2").arg(time, oneLine(m.text()));
+        return QStringLiteral("[%1] %2: %3")
+            .arg(time, m_client.displayName(qint64(m.senderUserId)), oneLine(m.text()));
+    }
+
+    void history()
+    {
+        if (m_args.size() != 2)
+            return fail(QStringLiteral("usage: history PEER"));
+        resolvePeer(m_args.at(1), [this](const QString &conversationId) {
+            // Show what the server has even if this device never opened the chat.
+            LocalStore *store = m_client.store();
+            quint64 after = 0;
+            for (;;) {
+                const auto page = store->messagesAfter(conversationId, after, 500);
+                for (const auto &m : page)
+                    m_out << line(m) << '\n';
+                if (page.size() < 500)
+                    break;
+                after = page.last().seq;
+            }
+            finish();
+        });
+    }
+
+    void tail()
+    {
+        m_keepRetrying = true;
+        m_out << "listening\n";
+        m_out.flush();
+        connect(m_client.syncEngine(), &SyncEngine::messageArrived, this,
+                [this](const QString &conversationId, quint64 seq) {
+                    const auto m = m_client.store()->message(conversationId, seq);
+                    if (!m)
+                        return;
+                    const auto row = m_client.store()->conversation(conversationId);
+                    const QString where = row && row->kind == v1::GROUP
+                                              ? QStringLiteral("#") + row->title + u' '
+                                              : QString();
+                    m_out << where << line(*m) << '\n';
+                    m_out.flush();
+                });
+    }
+
+    void syncSummary()
+    {
+        LocalStore *store = m_client.store();
+        const auto rows = store->conversations();
+        qint64 messages = 0;
+        for (const auto &row : rows)
+            messages += store->messageCount(row.id);
+        m_out << "synced " << rows.size() << " conversations, " << messages << " messages\n";
+        finish();
+    }
+
+    void groups()
+    {
+        for (const auto &row : m_client.store()->conversations())
+            if (row.kind == v1::GROUP)
+                m_out << row.id << '\t' << row.title << '\t' << row.memberCount << " members\n";
+        finish();
+    }
+
+    void group()
+    {
+        const QString sub = m_args.value(1);
+        if (sub == QLatin1String("create")) {
+            if (m_args.size() < 3)
+                return fail(QStringLiteral("usage: group create NAME MEMBER..."));
+            const QString name = m_args.at(2);
+            m_client.lookupUsers(m_args.mid(3), [this, name](Result<QList<quint64>> ids) {
+                if (!ids)
+                    return fail(ids.error().message);
+                m_client.createGroup(name, *ids, [this](Result<QString> id) {
+                    if (!id)
+                        return fail(id.error().message);
+                    m_out << *id << '\n';
+                    finish();
+                });
+            });
+            return;
+        }
+        if ((sub != QLatin1String("add") && sub != QLatin1String("remove")) || m_args.size() != 4)
+            return fail(QStringLiteral("usage: group add|remove GROUP USER"));
+        resolvePeer(m_args.at(2), [this, sub](const QString &conversationId) {
+            if (!conversationId.startsWith(u'g'))
+                return fail(QStringLiteral("%1 is not a group").arg(m_args.at(2)));
+            m_client.lookupUser(m_args.at(3), [this, sub, conversationId](Result<v1::User> user) {
+                if (!user)
+                    return fail(user.error().message);
+                v1::Envelope env;
+                if (sub == QLatin1String("add")) {
+                    env.mutable_add_members()->set_conversation_id(toStd(conversationId));
+                    env.mutable_add_members()->add_user_ids(user->id());
+                } else {
+                    env.mutable_remove_member()->set_conversation_id(toStd(conversationId));
+                    env.mutable_remove_member()->set_user_id(user->id());
+                }
+                m_client.requestOk(env, [this](Status done) {
+                    if (!done)
+                        return fail(done.error().message);
+                    finish();
+                });
+            });
+        });
+    }
+
+    void finish()
+    {
+        if (m_done)
+            return;
+        m_done = true;
+        m_out.flush();
+        QCoreApplication::exit(0);
+    }
+
+    void fail(const QString &message)
+    {
+        if (m_done)
+            return;
+        m_done = true;
+        m_out.flush();
+        std::fprintf(stderr, "kith-cli: %s\n", qPrintable(message.simplified()));
+        QCoreApplication::exit(1);
+    }
+
+    KithClient m_client;
+    QUrl m_server;
+    QString m_user;
+    QString m_password;
+    QStringList m_args;
+    bool m_readStdin = false;
+    bool m_keepRetrying = false;
+    bool m_ran = false;
+    bool m_done = false;
+    QTextStream m_out;
+};
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("kith-cli"));
+    QCoreApplication::setOrganizationName(QStringLiteral("kith"));
+    QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("A headless Kith client.\n\n") +
+                                     QString::fromLatin1(kUsage));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption serverOption(
+        QStringLiteral("server"),
+        QStringLiteral("Server address (default %1).").arg(KithClient::kDefaultServer.toString()),
+        QStringLiteral("URL"), KithClient::kDefaultServer.toString());
+    const QCommandLineOption userOption(QStringLiteral("user"),
+                                        QStringLiteral("Account (default: the last one used)."),
+                                        QStringLiteral("NAME"));
+    const QCommandLineOption passwordOption(QStringLiteral("password"),
+                                            QStringLiteral("Log in with this password (once)."),
+                                            QStringLiteral("PW"));
+    const QCommandLineOption stdinOption(QStringLiteral("stdin"),
+                                         QStringLiteral("send: one message per input line."));
+    parser.addOptions({serverOption, userOption, passwordOption, stdinOption});
+    parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("See above."));
+    parser.process(app);
+
+    const QStringList args = parser.positionalArguments();
+    if (args.isEmpty()) {
+        std::fprintf(stderr, "kith-cli: no command given (see --help)\n");
+        return 2;
+    }
+    const QUrl server(parser.value(serverOption));
+    if (!server.isValid() ||
+        (server.scheme() != QLatin1String("ws") && server.scheme() != QLatin1String("wss"))) {
+        std::fprintf(stderr, "kith-cli: the server address must be ws://HOST:PORT/ or wss://…\n");
+        return 2;
+    }
+    Cli cli(server, parser.value(userOption), parser.value(passwordOption), args,
+            parser.isSet(stdinOption));
+    QMetaObject::invokeMethod(
+        &cli, [&cli] { cli.start(); }, Qt::QueuedConnection);
+    return app.exec();
+}

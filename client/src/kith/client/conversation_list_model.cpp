@@ -1,0 +1,229 @@
+#include "kith/client/conversation_list_model.h"
+
+#include "kith/client/local_store.h"
+
+#include <algorithm>
+
+namespace kith::client {
+
+ConversationListModel::ConversationListModel(LocalStore *store, QObject *parent)
+    : QAbstractListModel(parent)
+    , m_store(store)
+{
+    connect(m_store, &LocalStore::reset, this, &ConversationListModel::reload);
+    connect(m_store, &LocalStore::conversationChanged, this,
+            &ConversationListModel::onConversationChanged);
+    connect(m_store, &LocalStore::conversationRemoved, this,
+            &ConversationListModel::onConversationRemoved);
+    connect(m_store, &LocalStore::userChanged, this, &ConversationListModel::onUserChanged);
+    reload();
+}
+
+bool ConversationListModel::before(const Row &a, const Row &b)
+{
+    if (a.lastActivityMs != b.lastActivityMs)
+        return a.lastActivityMs > b.lastActivityMs;
+    return a.id < b.id;
+}
+
+std::optional<ConversationListModel::Row>
+ConversationListModel::readRow(const QString &conversationId) const
+{
+    const auto c = m_store->conversation(conversationId);
+    if (!c)
+        return std::nullopt;
+    Row row;
+    row.id = c->id;
+    row.isGroup = c->kind == v1::GROUP;
+    row.peerUserId = c->peerUserId;
+    row.title = c->title;
+    if (!row.isGroup) {
+        const auto peer = m_store->user(c->peerUserId);
+        row.title = peer ? peer->shownName() : QStringLiteral("user %1").arg(c->peerUserId);
+        row.peerOnline = peer && peer->online;
+    }
+    row.lastMessage = c->lastPreview;
+    if (c->lastSenderUserId != 0) {
+        const auto sender = m_store->user(c->lastSenderUserId);
+        row.lastSenderName = sender ? sender->shownName() : QString();
+    }
+    row.lastActivityMs = c->lastActivityMs;
+    row.unread = int(c->unreadCount);
+    row.memberCount = int(c->memberCount);
+    row.myRole = int(c->myRole);
+    for (const auto &entry : m_store->outbox(conversationId)) {
+        if (entry.status == OutboxStatus::Pending)
+            ++row.pending;
+        else
+            ++row.failed;
+        if (entry.createdMs > row.lastActivityMs) {
+            row.lastActivityMs = entry.createdMs;
+            row.lastMessage = StoredMessage{{}, 0, 0, 0, 0, {}, 0, entry.content}.text();
+            row.lastSenderName = m_store->user(m_store->myUserId())
+                                     ? m_store->user(m_store->myUserId())->shownName()
+                                     : QString();
+        }
+    }
+    row.hasDraft = !m_store->draft(conversationId).isEmpty();
+    return row;
+}
+
+void ConversationListModel::reload()
+{
+    beginResetModel();
+    m_rows.clear();
+    if (m_store->isOpen()) {
+        for (const auto &id : m_store->conversationIds())
+            if (auto row = readRow(id))
+                m_rows << *row;
+        std::sort(m_rows.begin(), m_rows.end(), &ConversationListModel::before);
+    }
+    endResetModel();
+    emit countChanged();
+    emit totalUnreadChanged();
+}
+
+int ConversationListModel::indexOf(const QString &conversationId) const
+{
+    for (int i = 0; i < m_rows.size(); ++i)
+        if (m_rows.at(i).id == conversationId)
+            return i;
+    return -1;
+}
+
+void ConversationListModel::onConversationChanged(const QString &conversationId)
+{
+    auto row = readRow(conversationId);
+    if (!row) {
+        onConversationRemoved(conversationId);
+        return;
+    }
+    const int from = indexOf(conversationId);
+    if (from < 0) {
+        const auto pos =
+            std::lower_bound(m_rows.begin(), m_rows.end(), *row, &ConversationListModel::before);
+        const int at = int(pos - m_rows.begin());
+        beginInsertRows({}, at, at);
+        m_rows.insert(at, *row);
+        endInsertRows();
+        emit countChanged();
+        emit totalUnreadChanged();
+        return;
+    }
+    const int oldUnread = m_rows.at(from).unread;
+    QList<Row> without = m_rows;
+    without.removeAt(from);
+    const int to =
+        int(std::lower_bound(without.begin(), without.end(), *row, &ConversationListModel::before) -
+            without.begin());
+    if (to != from) {
+        beginMoveRows({}, from, from, {}, to > from ? to + 1 : to);
+        m_rows.move(from, to);
+        endMoveRows();
+    }
+    m_rows[to] = *row;
+    emit dataChanged(index(to), index(to));
+    if (oldUnread != row->unread)
+        emit totalUnreadChanged();
+}
+
+void ConversationListModel::onConversationRemoved(const QString &conversationId)
+{
+    const int at = indexOf(conversationId);
+    if (at < 0)
+        return;
+    beginRemoveRows({}, at, at);
+    m_rows.removeAt(at);
+    endRemoveRows();
+    emit countChanged();
+    emit totalUnreadChanged();
+}
+
+void ConversationListModel::onUserChanged(quint64 userId)
+{
+    for (int i = 0; i < m_rows.size(); ++i) {
+        if (m_rows.at(i).peerUserId != userId)
+            continue;
+        if (auto row = readRow(m_rows.at(i).id)) {
+            m_rows[i].title = row->title;
+            m_rows[i].peerOnline = row->peerOnline;
+            emit dataChanged(index(i), index(i), {TitleRole, PeerOnlineRole});
+        }
+    }
+}
+
+int ConversationListModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+QVariant ConversationListModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const Row &row = m_rows.at(index.row());
+    switch (role) {
+    case Qt::DisplayRole:
+    case TitleRole:
+        return row.title;
+    case ConversationIdRole:
+        return row.id;
+    case IsGroupRole:
+        return row.isGroup;
+    case PeerUserIdRole:
+        return qint64(row.peerUserId);
+    case PeerOnlineRole:
+        return row.peerOnline;
+    case LastMessageRole:
+        return row.lastMessage;
+    case LastSenderNameRole:
+        return row.lastSenderName;
+    case LastActivityRole:
+        return row.lastActivityMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.lastActivityMs)
+                                      : QDateTime();
+    case UnreadCountRole:
+        return row.unread;
+    case MemberCountRole:
+        return row.memberCount;
+    case MyRoleRole:
+        return row.myRole;
+    case PendingCountRole:
+        return row.pending;
+    case FailedCountRole:
+        return row.failed;
+    case HasDraftRole:
+        return row.hasDraft;
+    default:
+        return {};
+    }
+}
+
+QHash<int, QByteArray> ConversationListModel::roleNames() const
+{
+    return {
+        {ConversationIdRole, "conversationId"},
+        {TitleRole, "title"},
+        {IsGroupRole, "isGroup"},
+        {PeerUserIdRole, "peerUserId"},
+        {PeerOnlineRole, "peerOnline"},
+        {LastMessageRole, "lastMessage"},
+        {LastSenderNameRole, "lastSenderName"},
+        {LastActivityRole, "lastActivity"},
+        {UnreadCountRole, "unreadCount"},
+        {MemberCountRole, "memberCount"},
+        {MyRoleRole, "myRole"},
+        {PendingCountRole, "pendingCount"},
+        {FailedCountRole, "failedCount"},
+        {HasDraftRole, "hasDraft"},
+    };
+}
+
+int ConversationListModel::totalUnread() const
+{
+    int total = 0;
+    for (const auto &row : m_rows)
+        total += row.unread;
+    return total;
+}
+
+} // namespace kith::client

@@ -1,0 +1,86 @@
+#pragma once
+// ConversationListModel: every conversation of the signed-in account, newest
+// activity first, kept in step with LocalStore's change signals (row moves,
+// inserts and removals, never a reset after the first load). Owned by KithClient
+// and exposed to QML as KithClient.conversations.
+
+#include <QAbstractListModel>
+#include <QDateTime>
+#include <QtQml/qqmlregistration.h>
+
+namespace kith::client {
+
+class LocalStore;
+
+class ConversationListModel : public QAbstractListModel
+{
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("Use KithClient.conversations")
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+    Q_PROPERTY(int totalUnread READ totalUnread NOTIFY totalUnreadChanged)
+public:
+    enum Roles {
+        ConversationIdRole = Qt::UserRole + 1, // QString: "d:…" or "g:…"
+        TitleRole,                             // QString: group name, or the peer's display name
+        IsGroupRole,                           // bool
+        PeerUserIdRole,                        // qint64: direct chats, else 0
+        PeerOnlineRole,                        // bool: direct chats, the peer's presence
+        LastMessageRole,                       // QString: one-line preview of the newest message
+        LastSenderNameRole,                    // QString: who wrote it ("" for system events)
+        LastActivityRole,                      // QDateTime: newest message or pending send
+        UnreadCountRole,                       // int
+        MemberCountRole,                       // int: groups
+        MyRoleRole,                            // int: kith::v1::Role in a group
+        PendingCountRole,                      // int: outgoing messages not yet acked
+        FailedCountRole,                       // int: outgoing messages the server refused
+        HasDraftRole,                          // bool
+        LastRole
+    };
+    Q_ENUM(Roles)
+
+    explicit ConversationListModel(LocalStore *store, QObject *parent = nullptr);
+
+    [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
+    [[nodiscard]] QVariant data(const QModelIndex &index, int role) const override;
+    [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
+
+    [[nodiscard]] int totalUnread() const;
+    // Row of a conversation, -1 when absent.
+    Q_INVOKABLE int indexOf(const QString &conversationId) const;
+
+signals:
+    void countChanged();
+    void totalUnreadChanged();
+
+private:
+    struct Row
+    {
+        QString id;
+        QString title;
+        bool isGroup = false;
+        quint64 peerUserId = 0;
+        bool peerOnline = false;
+        QString lastMessage;
+        QString lastSenderName;
+        qint64 lastActivityMs = 0;
+        int unread = 0;
+        int memberCount = 0;
+        int myRole = 0;
+        int pending = 0;
+        int failed = 0;
+        bool hasDraft = false;
+    };
+
+    void reload();
+    [[nodiscard]] std::optional<Row> readRow(const QString &conversationId) const;
+    void onConversationChanged(const QString &conversationId);
+    void onConversationRemoved(const QString &conversationId);
+    void onUserChanged(quint64 userId);
+    [[nodiscard]] static bool before(const Row &a, const Row &b);
+
+    LocalStore *m_store;
+    QList<Row> m_rows;
+};
+
+} // namespace kith::client

@@ -1,0 +1,585 @@
+#include "kith/client/kith_client.h"
+
+#include "kith/client/connection.h"
+#include "kith/client/conversation_list_model.h"
+#include "kith/client/local_store.h"
+#include "kith/client/logging.h"
+#include "kith/client/outbox.h"
+#include "kith/client/sync_engine.h"
+#include "kith/client/user_search_model.h"
+#include "kith/content.h"
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+
+#include <QDateTime>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QSysInfo>
+
+#include <memory>
+
+namespace kith::client {
+
+namespace {
+// A typing signal is repeated by a typing client; without a repeat it lapses.
+constexpr qint64 kTypingLapseMs = 6'000;
+
+QString sessionIndexPath(const QString &dataDir)
+{
+    return dataDir + QStringLiteral("/session.ini");
+}
+} // namespace
+
+KithClient::KithClient(QObject *parent)
+    : QObject(parent)
+    , m_connection(std::make_unique<Connection>())
+    , m_store(std::make_unique<LocalStore>())
+{
+    // The facade learns the account first, so that the sync engine and the
+    // outbox (connected after it) see the user id in the store.
+    connect(m_connection.get(), &Connection::authenticated, this, &KithClient::onAuthenticated);
+    connect(m_connection.get(), &Connection::authRejected, this, &KithClient::onAuthRejected);
+    m_sync = std::make_unique<SyncEngine>(m_connection.get(), m_store.get());
+    m_outbox = std::make_unique<Outbox>(m_connection.get(), m_store.get());
+    connect(m_connection.get(), &Connection::authenticated, m_outbox.get(), &Outbox::flush);
+    m_conversations = std::make_unique<ConversationListModel>(m_store.get());
+    m_userSearch = std::make_unique<UserSearchModel>(m_connection.get(), m_store.get());
+
+    connect(m_connection.get(), &Connection::stateChanged, this,
+            &KithClient::connectionStateChanged);
+    connect(m_connection.get(), &Connection::onlineChanged, this, &KithClient::onlineChanged);
+    connect(m_connection.get(), &Connection::nextRetryInChanged, this,
+            &KithClient::nextRetryInChanged);
+    connect(m_connection.get(), &Connection::lastErrorChanged, this, &KithClient::lastErrorChanged);
+    connect(m_sync.get(), &SyncEngine::syncingChanged, this, &KithClient::syncingChanged);
+    connect(m_sync.get(), &SyncEngine::messageArrived, this,
+            [this](const QString &conversationId, quint64 seq) {
+                const auto m = m_store->message(conversationId, seq);
+                if (!m)
+                    return;
+                emit messageReceived(conversationId, qint64(seq),
+                                     displayName(qint64(m->senderUserId)), previewText(m->content));
+            });
+    connect(m_sync.get(), &SyncEngine::typingChanged, this,
+            [this](const QString &conversationId, quint64 userId, bool typing) {
+                auto &list = m_typing[conversationId];
+                list.removeIf([userId](const TypingEntry &e) { return e.userId == userId; });
+                if (typing)
+                    list.append({userId, nowMs() + kTypingLapseMs});
+                if (!m_typingTimer.isActive())
+                    m_typingTimer.start();
+                emit typingChanged(conversationId);
+            });
+    connect(m_outbox.get(), &Outbox::sendFailed, this,
+            [this](const QString &, const QString &, const QString &error) {
+                emit operationFailed(error);
+            });
+    m_typingTimer.setInterval(1'000);
+    connect(&m_typingTimer, &QTimer::timeout, this, &KithClient::expireTyping);
+}
+
+KithClient::~KithClient()
+{
+    m_connection->stop();
+}
+
+QString KithClient::dataDirectory() const
+{
+    return m_dataDir.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
+                               : m_dataDir;
+}
+
+void KithClient::setClientName(const QString &name)
+{
+    m_connection->setClientName(name);
+}
+
+bool KithClient::openStore(const QUrl &server, const QString &username)
+{
+    const QString name = normalizeUsername(username);
+    if (!isValidUsername(name)) {
+        emit operationFailed(QStringLiteral("Not a valid user name: %1").arg(username));
+        return false;
+    }
+    if (server.scheme() != QLatin1String("ws") && server.scheme() != QLatin1String("wss")) {
+        emit operationFailed(
+            QStringLiteral("The server address must start with ws:// or wss://: %1")
+                .arg(server.toString()));
+        return false;
+    }
+    m_connection->stop();
+    m_typing.clear();
+    const QString path = m_storePathOverride.isEmpty()
+                             ? LocalStore::defaultPath(server, name, dataDirectory())
+                             : m_storePathOverride;
+    if (auto opened = m_store->open(path); !opened) {
+        emit operationFailed(opened.error().message);
+        return false;
+    }
+    m_server = server;
+    m_username = name;
+    (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyServerUrl), server.toString());
+    (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyUsername), name);
+    m_connection->setServerUrl(server);
+    emit sessionChanged();
+    return true;
+}
+
+void KithClient::startConnection(int mode, const QString &password)
+{
+    Connection::Credentials credentials;
+    credentials.mode = Connection::Credentials::Mode(mode);
+    credentials.username = m_username;
+    credentials.password = password;
+    credentials.token = m_store->value(QString::fromLatin1(LocalStore::kKeyToken));
+    credentials.deviceName = QSysInfo::machineHostName();
+    m_connection->start(credentials);
+}
+
+bool KithClient::openAccount(const QUrl &server, const QString &username)
+{
+    if (!openStore(server, username))
+        return false;
+    if (m_store->value(QString::fromLatin1(LocalStore::kKeyToken)).isEmpty()) {
+        emit operationFailed(QStringLiteral("No saved session for %1: log in").arg(m_username));
+        return false;
+    }
+    startConnection(int(Connection::Credentials::Mode::Resume), {});
+    return true;
+}
+
+bool KithClient::restoreSession()
+{
+    QSettings index(sessionIndexPath(dataDirectory()), QSettings::IniFormat);
+    const QUrl server(index.value(QStringLiteral("last/server")).toString());
+    const QString user = index.value(QStringLiteral("last/username")).toString();
+    if (!server.isValid() || user.isEmpty())
+        return false;
+    return openAccount(server, user);
+}
+
+void KithClient::login(const QUrl &server, const QString &username, const QString &password)
+{
+    if (openStore(server, username))
+        startConnection(int(Connection::Credentials::Mode::Login), password);
+}
+
+void KithClient::registerAccount(const QUrl &server, const QString &username,
+                                 const QString &password)
+{
+    if (openStore(server, username))
+        startConnection(int(Connection::Credentials::Mode::Register), password);
+}
+
+void KithClient::onAuthenticated(const v1::AuthOk &authOk)
+{
+    if (!authOk.token().empty()) {
+        (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyToken),
+                                toQString(authOk.token()));
+        (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyDeviceId),
+                                QString::number(authOk.device_id()));
+    }
+    (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyUserId),
+                            QString::number(authOk.user().id()));
+    (void)m_store->upsertUser(authOk.user());
+    rememberLastAccount();
+    emit sessionChanged();
+}
+
+void KithClient::onAuthRejected(const Error &error)
+{
+    qCInfo(lcClient) << "authentication refused:" << error.message;
+    if (error.code == v1::TOKEN_INVALID || error.code == v1::ACCOUNT_DISABLED)
+        forgetSession();
+    emit authFailed(error.message);
+}
+
+void KithClient::rememberLastAccount()
+{
+    QSettings index(sessionIndexPath(dataDirectory()), QSettings::IniFormat);
+    index.setValue(QStringLiteral("last/server"), m_server.toString());
+    index.setValue(QStringLiteral("last/username"), m_username);
+}
+
+void KithClient::forgetSession()
+{
+    if (m_store->isOpen())
+        (void)m_store->removeValue(QString::fromLatin1(LocalStore::kKeyToken));
+    QSettings index(sessionIndexPath(dataDirectory()), QSettings::IniFormat);
+    if (index.value(QStringLiteral("last/username")).toString() == m_username)
+        index.remove(QStringLiteral("last"));
+    emit sessionChanged();
+    emit loggedOut();
+}
+
+void KithClient::logout()
+{
+    if (!m_connection->isOnline()) {
+        m_connection->stop();
+        forgetSession();
+        return;
+    }
+    v1::Envelope env;
+    env.mutable_logout();
+    requestOk(env, [this](Status) {
+        m_connection->stop();
+        forgetSession();
+    });
+}
+
+QString KithClient::sendMessage(const QString &conversationId, const QString &text,
+                                qint64 replyToSeq)
+{
+    if (!m_store->isOpen()) {
+        emit operationFailed(QStringLiteral("Not signed in"));
+        return {};
+    }
+    v1::Content content;
+    content.mutable_text()->set_body(toStd(text));
+    content.set_reply_to_seq(quint64(replyToSeq));
+    auto queued = m_outbox->enqueue(conversationId, content);
+    if (!queued) {
+        emit operationFailed(queued.error().message);
+        return {};
+    }
+    (void)m_store->setDraft(conversationId, {});
+    return *queued;
+}
+
+bool KithClient::retryMessage(const QString &clientMsgId)
+{
+    auto done = m_outbox->retry(clientMsgId);
+    if (!done)
+        emit operationFailed(done.error().message);
+    return done.ok();
+}
+
+bool KithClient::discardMessage(const QString &clientMsgId)
+{
+    auto done = m_outbox->discard(clientMsgId);
+    if (!done)
+        emit operationFailed(done.error().message);
+    return done.ok();
+}
+
+void KithClient::markRead(const QString &conversationId, qint64 seq)
+{
+    const auto row = m_store->conversation(conversationId);
+    if (!row)
+        return;
+    const quint64 target = seq > 0 ? quint64(seq) : row->maxSeq;
+    if (target <= row->readSeq)
+        return;
+    // Locally at once (the badge clears offline too); the server learns it now
+    // or with the next sync's cursor.
+    (void)m_store->setReadSeq(conversationId, target);
+    v1::Envelope env;
+    auto *mark = env.mutable_mark_read();
+    mark->set_conversation_id(toStd(conversationId));
+    mark->set_seq(target);
+    if (m_connection->isOnline())
+        requestOk(env, [](Status) {});
+}
+
+void KithClient::setTyping(const QString &conversationId, bool typing)
+{
+    v1::Envelope env;
+    auto *t = env.mutable_typing();
+    t->set_conversation_id(toStd(conversationId));
+    t->set_typing(typing);
+    m_connection->sendOneWay(env);
+}
+
+QStringList KithClient::typingUsers(const QString &conversationId) const
+{
+    QStringList names;
+    for (const auto &entry : m_typing.value(conversationId))
+        names << const_cast<KithClient *>(this)->displayName(qint64(entry.userId));
+    return names;
+}
+
+void KithClient::expireTyping()
+{
+    const qint64 now = nowMs();
+    for (auto it = m_typing.begin(); it != m_typing.end();) {
+        const auto before = it->size();
+        it->removeIf([now](const TypingEntry &e) { return e.untilMs <= now; });
+        const QString id = it.key();
+        const bool changed = it->size() != before;
+        it = it->isEmpty() ? m_typing.erase(it) : std::next(it);
+        if (changed)
+            emit typingChanged(id);
+    }
+    if (m_typing.isEmpty())
+        m_typingTimer.stop();
+}
+
+QString KithClient::draft(const QString &conversationId)
+{
+    return m_store->isOpen() ? m_store->draft(conversationId) : QString();
+}
+
+void KithClient::setDraft(const QString &conversationId, const QString &text)
+{
+    if (m_store->isOpen())
+        (void)m_store->setDraft(conversationId, text);
+}
+
+QString KithClient::directConversationId(qint64 peerUserId) const
+{
+    return kith::directConversationId(m_store->myUserId(), quint64(peerUserId));
+}
+
+void KithClient::openDirectChat(const QString &username)
+{
+    lookupUser(username, [this](Result<v1::User> user) {
+        if (!user) {
+            emit operationFailed(user.error().message);
+            return;
+        }
+        const QString id = directConversationId(qint64(user->id()));
+        (void)m_store->ensureConversation(id);
+        emit directChatReady(id);
+    });
+}
+
+void KithClient::lookupUser(const QString &username, std::function<void(Result<v1::User>)> done)
+{
+    v1::Envelope env;
+    env.mutable_get_profile()->set_username(toStd(normalizeUsername(username)));
+    m_connection->request(env, [this, done = std::move(done), username](Result<v1::Envelope> a) {
+        if (!a) {
+            done(a.error().code == v1::NOT_FOUND
+                     ? makeError(v1::NOT_FOUND, QStringLiteral("No user named %1").arg(username))
+                     : a.error());
+            return;
+        }
+        if (a->body_case() != v1::Envelope::kUserProfile) {
+            done(makeError(v1::INTERNAL, QStringLiteral("Unexpected answer")));
+            return;
+        }
+        (void)m_store->upsertUser(a->user_profile().user());
+        done(a->user_profile().user());
+    });
+}
+
+void KithClient::lookupUsers(const QStringList &usernames,
+                             std::function<void(Result<QList<quint64>>)> done)
+{
+    struct State
+    {
+        QList<quint64> ids;
+        int remaining = 0;
+        bool failed = false;
+    };
+    auto state = std::make_shared<State>();
+    state->ids.resize(usernames.size());
+    state->remaining = int(usernames.size());
+    if (usernames.isEmpty()) {
+        done(QList<quint64>());
+        return;
+    }
+    for (int i = 0; i < usernames.size(); ++i) {
+        lookupUser(usernames.at(i), [state, i, done](Result<v1::User> user) {
+            if (state->failed)
+                return;
+            if (!user) {
+                state->failed = true;
+                done(user.error());
+                return;
+            }
+            state->ids[i] = user->id();
+            if (--state->remaining == 0)
+                done(state->ids);
+        });
+    }
+}
+
+void KithClient::createGroup(const QString &name, const QList<quint64> &memberIds,
+                             std::function<void(Result<QString>)> done)
+{
+    v1::Envelope env;
+    auto *create = env.mutable_create_group();
+    create->set_name(toStd(name));
+    for (quint64 id : memberIds)
+        create->add_member_user_ids(id);
+    m_connection->request(env, [this, done = std::move(done)](Result<v1::Envelope> a) {
+        if (!a) {
+            done(a.error());
+            return;
+        }
+        if (a->body_case() != v1::Envelope::kConversation) {
+            done(makeError(v1::INTERNAL, QStringLiteral("Unexpected answer")));
+            return;
+        }
+        const auto &state = a->conversation().state();
+        (void)m_store->applyConversationState(state);
+        m_sync->refreshMembers(toQString(state.id()));
+        m_sync->fillGaps(toQString(state.id()));
+        done(toQString(state.id()));
+    });
+}
+
+void KithClient::createGroup(const QString &name, const QStringList &usernames)
+{
+    lookupUsers(usernames, [this, name](Result<QList<quint64>> ids) {
+        if (!ids) {
+            emit operationFailed(ids.error().message);
+            return;
+        }
+        createGroup(name, *ids, [this](Result<QString> id) {
+            if (!id)
+                emit operationFailed(id.error().message);
+            else
+                emit groupCreated(*id);
+        });
+    });
+}
+
+void KithClient::requestOk(v1::Envelope request, std::function<void(Status)> done)
+{
+    m_connection->request(std::move(request), [done = std::move(done)](Result<v1::Envelope> a) {
+        if (!a)
+            done(a.error());
+        else if (a->body_case() != v1::Envelope::kOk)
+            done(makeError(v1::INTERNAL, QStringLiteral("Unexpected answer")));
+        else
+            done(Done{});
+    });
+}
+
+void KithClient::addMembers(const QString &conversationId, const QStringList &usernames)
+{
+    lookupUsers(usernames, [this, conversationId](Result<QList<quint64>> ids) {
+        if (!ids) {
+            emit operationFailed(ids.error().message);
+            return;
+        }
+        v1::Envelope env;
+        auto *add = env.mutable_add_members();
+        add->set_conversation_id(toStd(conversationId));
+        for (quint64 id : *ids)
+            add->add_user_ids(id);
+        requestOk(env, [this, conversationId](Status s) {
+            if (!s)
+                emit operationFailed(s.error().message);
+            m_sync->refreshMembers(conversationId);
+        });
+    });
+}
+
+void KithClient::removeMember(const QString &conversationId, qint64 userId)
+{
+    v1::Envelope env;
+    auto *remove = env.mutable_remove_member();
+    remove->set_conversation_id(toStd(conversationId));
+    remove->set_user_id(quint64(userId));
+    requestOk(env, [this, conversationId](Status s) {
+        if (!s)
+            emit operationFailed(s.error().message);
+        m_sync->refreshMembers(conversationId);
+    });
+}
+
+void KithClient::leaveGroup(const QString &conversationId)
+{
+    v1::Envelope env;
+    env.mutable_leave_group()->set_conversation_id(toStd(conversationId));
+    requestOk(env, [this, conversationId](Status s) {
+        if (!s) {
+            emit operationFailed(s.error().message);
+            return;
+        }
+        (void)m_store->removeConversation(conversationId);
+    });
+}
+
+void KithClient::renameGroup(const QString &conversationId, const QString &name)
+{
+    v1::Envelope env;
+    auto *rename = env.mutable_rename_group();
+    rename->set_conversation_id(toStd(conversationId));
+    rename->set_name(toStd(name));
+    requestOk(env, [this](Status s) {
+        if (!s)
+            emit operationFailed(s.error().message);
+    });
+}
+
+QVariantList KithClient::searchMessages(const QString &query, int limit)
+{
+    QVariantList results;
+    if (!m_store->isOpen())
+        return results;
+    for (const auto &m : m_store->search(query, limit)) {
+        results << QVariantMap{
+            {QStringLiteral("conversationId"), m.conversationId},
+            {QStringLiteral("seq"), qint64(m.seq)},
+            {QStringLiteral("text"), m.text()},
+            {QStringLiteral("senderName"), displayName(qint64(m.senderUserId))},
+            {QStringLiteral("time"), QDateTime::fromMSecsSinceEpoch(m.serverTimeMs)},
+        };
+    }
+    return results;
+}
+
+QString KithClient::displayName(qint64 userId)
+{
+    if (userId == 0)
+        return {};
+    if (m_store->isOpen())
+        if (const auto user = m_store->user(quint64(userId)))
+            return user->shownName();
+    return QStringLiteral("user %1").arg(userId);
+}
+
+KithClient::ConnectionState KithClient::connectionState() const
+{
+    switch (m_connection->state()) {
+    case Connection::State::Idle:
+        return SignedOut;
+    case Connection::State::Connecting:
+    case Connection::State::Authenticating:
+        return Connecting;
+    case Connection::State::Online:
+        return Online;
+    case Connection::State::WaitingToRetry:
+        return Reconnecting;
+    case Connection::State::AuthRequired:
+        return LoginRequired;
+    }
+    return SignedOut;
+}
+
+bool KithClient::isOnline() const
+{
+    return m_connection->isOnline();
+}
+
+int KithClient::nextRetryIn() const
+{
+    return m_connection->nextRetryIn();
+}
+
+QString KithClient::lastError() const
+{
+    return m_connection->lastError();
+}
+
+bool KithClient::isSyncing() const
+{
+    return m_sync->isSyncing();
+}
+
+bool KithClient::hasSession() const
+{
+    return m_store->isOpen() &&
+           !m_store->value(QString::fromLatin1(LocalStore::kKeyToken)).isEmpty();
+}
+
+qint64 KithClient::userId() const
+{
+    return m_store->isOpen() ? qint64(m_store->myUserId()) : 0;
+}
+
+} // namespace kith::client

@@ -1,0 +1,181 @@
+#pragma once
+// KithClient: the one object an app or a tool talks to. It owns the
+// connection, the local store of the signed-in account, the sync engine, the
+// outbox and the conversation list, and offers login/register/logout, send,
+// read markers, typing and group operations. The QML app uses it as the
+// singleton `KithClient` of module Kith.Client; kith-cli and the tests make
+// their own instance.
+
+#include "kith/client/conversation_list_model.h"
+#include "kith/client/user_search_model.h"
+#include "kith/result.h"
+#include "kith/v1/envelope.pb.h"
+
+#include <QHash>
+#include <QObject>
+#include <QTimer>
+#include <QUrl>
+#include <QVariantList>
+#include <QtQml/qqmlregistration.h>
+
+#include <functional>
+#include <memory>
+
+namespace kith::client {
+
+class Connection;
+class LocalStore;
+class Outbox;
+class SyncEngine;
+
+class KithClient : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    QML_SINGLETON
+    Q_PROPERTY(ConnectionState connectionState READ connectionState NOTIFY connectionStateChanged)
+    Q_PROPERTY(bool online READ isOnline NOTIFY onlineChanged)
+    Q_PROPERTY(int nextRetryIn READ nextRetryIn NOTIFY nextRetryInChanged)
+    Q_PROPERTY(QString lastError READ lastError NOTIFY lastErrorChanged)
+    Q_PROPERTY(bool syncing READ isSyncing NOTIFY syncingChanged)
+    Q_PROPERTY(bool hasSession READ hasSession NOTIFY sessionChanged)
+    Q_PROPERTY(QString username READ username NOTIFY sessionChanged)
+    Q_PROPERTY(qint64 userId READ userId NOTIFY sessionChanged)
+    Q_PROPERTY(QUrl serverUrl READ serverUrl NOTIFY sessionChanged)
+    Q_PROPERTY(kith::client::ConversationListModel *conversations READ conversations CONSTANT)
+    Q_PROPERTY(kith::client::UserSearchModel *userSearch READ userSearch CONSTANT)
+public:
+    enum ConnectionState {
+        SignedOut,  // no account open
+        Connecting, // connecting or authenticating
+        Online,
+        Reconnecting, // waiting nextRetryIn seconds; cached data stays usable
+        LoginRequired // the password or the stored session was refused
+    };
+    Q_ENUM(ConnectionState)
+
+    static inline const QUrl kDefaultServer{QStringLiteral("ws://127.0.0.1:7400/")};
+
+    explicit KithClient(QObject *parent = nullptr);
+    ~KithClient() override;
+
+    // Where account caches and the session index live (default: AppDataLocation).
+    void setDataDirectory(const QString &dir) { m_dataDir = dir; }
+    [[nodiscard]] QString dataDirectory() const;
+    // A store file of one's own instead of the per-account default (two
+    // devices of one user in one test process).
+    void setStorePathOverride(const QString &path) { m_storePathOverride = path; }
+    void setClientName(const QString &name);
+
+    // Opens the cache of (server, username) and, with a stored session,
+    // connects and resumes. False (with lastError) when there is no session.
+    Q_INVOKABLE bool openAccount(const QUrl &server, const QString &username);
+    // The account used last (from the session index), if any.
+    Q_INVOKABLE bool restoreSession();
+    Q_INVOKABLE void login(const QUrl &server, const QString &username, const QString &password);
+    Q_INVOKABLE void registerAccount(const QUrl &server, const QString &username,
+                                     const QString &password);
+    // Revokes this device's token (when online), forgets it and disconnects.
+    Q_INVOKABLE void logout();
+
+    // Writes text to the outbox and sends it; returns its client message id
+    // (empty with operationFailed when the text is refused).
+    Q_INVOKABLE QString sendMessage(const QString &conversationId, const QString &text,
+                                    qint64 replyToSeq = 0);
+    Q_INVOKABLE bool retryMessage(const QString &clientMsgId);
+    Q_INVOKABLE bool discardMessage(const QString &clientMsgId);
+    // Moves the read marker to seq (0: the newest message) on every device.
+    Q_INVOKABLE void markRead(const QString &conversationId, qint64 seq = 0);
+    Q_INVOKABLE void setTyping(const QString &conversationId, bool typing);
+    // Display names of who is typing in a conversation right now.
+    Q_INVOKABLE QStringList typingUsers(const QString &conversationId) const;
+    Q_INVOKABLE QString draft(const QString &conversationId);
+    Q_INVOKABLE void setDraft(const QString &conversationId, const QString &text);
+
+    Q_INVOKABLE QString directConversationId(qint64 peerUserId) const;
+    // Looks the user up; directChatReady(conversationId) when found.
+    Q_INVOKABLE void openDirectChat(const QString &username);
+    // groupCreated(conversationId) when done.
+    Q_INVOKABLE void createGroup(const QString &name, const QStringList &usernames);
+    Q_INVOKABLE void addMembers(const QString &conversationId, const QStringList &usernames);
+    Q_INVOKABLE void removeMember(const QString &conversationId, qint64 userId);
+    Q_INVOKABLE void leaveGroup(const QString &conversationId);
+    Q_INVOKABLE void renameGroup(const QString &conversationId, const QString &name);
+    // Local full-text search: a list of {conversationId, seq, text, senderName, time}.
+    Q_INVOKABLE QVariantList searchMessages(const QString &query, int limit = 50);
+    Q_INVOKABLE QString displayName(qint64 userId);
+
+    [[nodiscard]] ConnectionState connectionState() const;
+    [[nodiscard]] bool isOnline() const;
+    [[nodiscard]] int nextRetryIn() const;
+    [[nodiscard]] QString lastError() const;
+    [[nodiscard]] bool isSyncing() const;
+    [[nodiscard]] bool hasSession() const;
+    [[nodiscard]] QString username() const { return m_username; }
+    [[nodiscard]] qint64 userId() const;
+    [[nodiscard]] QUrl serverUrl() const { return m_server; }
+    [[nodiscard]] ConversationListModel *conversations() const { return m_conversations.get(); }
+    [[nodiscard]] UserSearchModel *userSearch() const { return m_userSearch.get(); }
+
+    // The engine parts, for kith-cli, the models and the tests.
+    [[nodiscard]] Connection *connection() const { return m_connection.get(); }
+    [[nodiscard]] LocalStore *store() const { return m_store.get(); }
+    [[nodiscard]] SyncEngine *syncEngine() const { return m_sync.get(); }
+    [[nodiscard]] Outbox *outbox() const { return m_outbox.get(); }
+
+    // Callback forms of the operations above.
+    void lookupUser(const QString &username, std::function<void(Result<v1::User>)> done);
+    void lookupUsers(const QStringList &usernames,
+                     std::function<void(Result<QList<quint64>>)> done);
+    void createGroup(const QString &name, const QList<quint64> &memberIds,
+                     std::function<void(Result<QString>)> done);
+    // Sends a request that is answered with Ok (group changes, mark_read, logout).
+    void requestOk(v1::Envelope request, std::function<void(Status)> done);
+
+signals:
+    void connectionStateChanged();
+    void onlineChanged();
+    void nextRetryInChanged();
+    void lastErrorChanged();
+    void syncingChanged();
+    void sessionChanged();
+    // The server refused the login or the registration, or the stored session.
+    void authFailed(const QString &message);
+    void loggedOut();
+    void messageReceived(const QString &conversationId, qint64 seq, const QString &senderName,
+                         const QString &preview);
+    void typingChanged(const QString &conversationId);
+    void directChatReady(const QString &conversationId);
+    void groupCreated(const QString &conversationId);
+    void operationFailed(const QString &message);
+
+private:
+    [[nodiscard]] bool openStore(const QUrl &server, const QString &username);
+    void startConnection(int mode, const QString &password);
+    void onAuthenticated(const v1::AuthOk &authOk);
+    void onAuthRejected(const Error &error);
+    void forgetSession();
+    void rememberLastAccount();
+    void expireTyping();
+
+    QString m_dataDir;
+    QString m_storePathOverride;
+    QUrl m_server;
+    QString m_username;
+    std::unique_ptr<Connection> m_connection;
+    std::unique_ptr<LocalStore> m_store;
+    std::unique_ptr<SyncEngine> m_sync;
+    std::unique_ptr<Outbox> m_outbox;
+    std::unique_ptr<ConversationListModel> m_conversations;
+    std::unique_ptr<UserSearchModel> m_userSearch;
+
+    struct TypingEntry
+    {
+        quint64 userId = 0;
+        qint64 untilMs = 0;
+    };
+    QHash<QString, QList<TypingEntry>> m_typing;
+    QTimer m_typingTimer;
+};
+
+} // namespace kith::client

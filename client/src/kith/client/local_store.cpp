@@ -1,0 +1,1103 @@
+#include "kith/client/local_store.h"
+
+#include "kith/client/logging.h"
+#include "kith/content.h"
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QRegularExpression>
+#include <QSqlError>
+#include <QStandardPaths>
+#include <QUuid>
+
+#include <algorithm>
+
+namespace kith::client {
+
+namespace {
+
+// One list of statements per schema step; step N takes user_version N-1 to N.
+// Each step runs in one transaction, so a crash never leaves half a migration.
+const QList<QList<const char *>> kMigrations = {
+    {
+        "CREATE TABLE sync_state(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE conversations(id TEXT PRIMARY KEY, kind INTEGER NOT NULL,"
+        " title TEXT NOT NULL DEFAULT '', peer_user_id INTEGER NOT NULL DEFAULT 0,"
+        " max_seq INTEGER NOT NULL DEFAULT 0, read_seq INTEGER NOT NULL DEFAULT 0,"
+        " unread_count INTEGER NOT NULL DEFAULT 0, metadata_version INTEGER NOT NULL DEFAULT 0,"
+        " last_activity_ms INTEGER NOT NULL DEFAULT 0, last_preview TEXT NOT NULL DEFAULT '',"
+        " last_sender_user_id INTEGER NOT NULL DEFAULT 0,"
+        " peer_read_seq INTEGER NOT NULL DEFAULT 0, my_role INTEGER NOT NULL DEFAULT 0,"
+        " member_count INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE messages(id INTEGER PRIMARY KEY, conversation_id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, server_id INTEGER NOT NULL, sender_user_id INTEGER NOT NULL,"
+        " sender_device_id INTEGER NOT NULL, client_msg_id TEXT NOT NULL,"
+        " server_time_ms INTEGER NOT NULL, body TEXT NOT NULL, content BLOB NOT NULL,"
+        " UNIQUE(conversation_id, seq))",
+        "CREATE TABLE held_ranges(conversation_id TEXT NOT NULL, first_seq INTEGER NOT NULL,"
+        " last_seq INTEGER NOT NULL, PRIMARY KEY(conversation_id, first_seq)) WITHOUT ROWID",
+        "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " conversation_id TEXT NOT NULL, client_msg_id TEXT NOT NULL UNIQUE,"
+        " content BLOB NOT NULL, created_ms INTEGER NOT NULL,"
+        " status INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+        " last_error TEXT NOT NULL DEFAULT '')",
+        "CREATE INDEX outbox_by_conversation ON outbox(conversation_id, id)",
+        "CREATE TABLE drafts(conversation_id TEXT PRIMARY KEY, text TEXT NOT NULL,"
+        " updated_ms INTEGER NOT NULL)",
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, username TEXT NOT NULL,"
+        " display_name TEXT NOT NULL DEFAULT '', online INTEGER NOT NULL DEFAULT 0,"
+        " last_seen_ms INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE members(conversation_id TEXT NOT NULL, user_id INTEGER NOT NULL,"
+        " role INTEGER NOT NULL, joined_ms INTEGER NOT NULL,"
+        " PRIMARY KEY(conversation_id, user_id)) WITHOUT ROWID",
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages',"
+        " content_rowid='id')",
+        "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
+        " INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body); END",
+        "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN"
+        " INSERT INTO messages_fts(messages_fts, rowid, body) VALUES('delete', old.id, old.body);"
+        " END",
+    },
+};
+
+QByteArray serialize(const v1::Content &content)
+{
+    QByteArray bytes;
+    bytes.resize(qsizetype(content.ByteSizeLong()));
+    content.SerializeToArray(bytes.data(), int(bytes.size()));
+    return bytes;
+}
+
+v1::Content parseContent(const QByteArray &bytes)
+{
+    v1::Content content;
+    content.ParseFromArray(bytes.constData(), int(bytes.size()));
+    return content;
+}
+
+QString searchableText(const v1::Content &content)
+{
+    return content.kind_case() == v1::Content::kText ? toQString(content.text().body()) : QString();
+}
+
+QString pathSafe(QString part)
+{
+    static const QRegularExpression unsafe(QStringLiteral("[^A-Za-z0-9._-]"));
+    part.replace(unsafe, QStringLiteral("_"));
+    return part.isEmpty() ? QStringLiteral("_") : part;
+}
+
+// An FTS5 query from what a person typed: every word a quoted prefix term, so
+// punctuation and FTS operators in the input are matched as text.
+QString ftsQuery(const QString &typed)
+{
+    QStringList terms;
+    const QStringList words =
+        typed.split(QRegularExpression(QStringLiteral("\\s+")), Qt::SkipEmptyParts);
+    for (QString word : words) {
+        word.replace(u'"', QStringLiteral("\"\""));
+        terms << u'"' + word + QStringLiteral("\"*");
+    }
+    return terms.join(u' ');
+}
+
+qint64 toDb(quint64 v)
+{
+    return qint64(v);
+}
+
+} // namespace
+
+QString StoredMessage::text() const
+{
+    return content.kind_case() == v1::Content::kText ? toQString(content.text().body())
+                                                     : previewText(content);
+}
+
+LocalStore::LocalStore(QObject *parent)
+    : QObject(parent)
+    , m_connectionName(QStringLiteral("kith-store-") + QUuid::createUuid().toString(QUuid::Id128))
+{}
+
+LocalStore::~LocalStore()
+{
+    close();
+}
+
+QString LocalStore::defaultPath(const QUrl &server, const QString &username, const QString &baseDir)
+{
+    const QString base = baseDir.isEmpty()
+                             ? QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
+                             : baseDir;
+    const int defaultPort = server.scheme() == QLatin1String("wss") ? 443 : 80;
+    const QString serverPart =
+        pathSafe(server.host() + u'_' + QString::number(server.port(defaultPort)));
+    return base + QStringLiteral("/accounts/") + serverPart + u'/' +
+           pathSafe(normalizeUsername(username)) + QStringLiteral(".sqlite");
+}
+
+Status LocalStore::open(const QString &path)
+{
+    close();
+    if (!QDir().mkpath(QFileInfo(path).absolutePath()))
+        return makeError(v1::INTERNAL, QStringLiteral("Cannot create the folder of %1").arg(path));
+    m_db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connectionName);
+    m_db.setDatabaseName(path);
+    // Another process (a second kith-cli) may hold the write lock briefly.
+    m_db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=10000"));
+    if (!m_db.open())
+        return makeError(v1::INTERNAL,
+                         QStringLiteral("Cannot open %1: %2").arg(path, m_db.lastError().text()));
+    m_path = path;
+    // The file holds the device token: only its owner may read it.
+    QFile::setPermissions(path, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    for (const char *pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
+        QSqlQuery query(m_db);
+        if (!query.exec(QString::fromLatin1(pragma)))
+            return makeError(v1::INTERNAL, query.lastError().text());
+    }
+    if (auto migrated = migrate(); !migrated)
+        return migrated;
+    m_myUserId = value(QString::fromLatin1(kKeyUserId)).toULongLong();
+    emit reset();
+    return Done{};
+}
+
+void LocalStore::close()
+{
+    m_statements.clear();
+    if (m_db.isValid()) {
+        m_db.close();
+        m_db = QSqlDatabase();
+        QSqlDatabase::removeDatabase(m_connectionName);
+        m_path.clear();
+        m_myUserId = 0;
+        emit reset();
+    }
+}
+
+int LocalStore::schemaVersion()
+{
+    QSqlQuery query(m_db);
+    if (!query.exec(QStringLiteral("PRAGMA user_version")) || !query.next())
+        return -1;
+    return query.value(0).toInt();
+}
+
+Status LocalStore::migrate()
+{
+    const int current = schemaVersion();
+    if (current < 0)
+        return makeError(v1::INTERNAL, QStringLiteral("Cannot read the schema version"));
+    if (current > kSchemaVersion)
+        return makeError(v1::INTERNAL,
+                         QStringLiteral("The cache %1 is from a newer version (schema %2)")
+                             .arg(m_path)
+                             .arg(current));
+    for (int step = current; step < kSchemaVersion; ++step) {
+        if (auto began = beginTransaction(); !began)
+            return began;
+        QSqlQuery query(m_db);
+        for (const char *sql : kMigrations.at(step)) {
+            if (!query.exec(QString::fromLatin1(sql))) {
+                const QString error = query.lastError().text();
+                rollback();
+                return makeError(
+                    v1::INTERNAL,
+                    QStringLiteral("Migration %1 failed: %2").arg(step + 1).arg(error));
+            }
+        }
+        // PRAGMA takes no bound values; the number comes from this code, not from input.
+        if (!query.exec(QStringLiteral("PRAGMA user_version = %1").arg(step + 1))) {
+            rollback();
+            return makeError(v1::INTERNAL, query.lastError().text());
+        }
+        if (auto committed = commit(); !committed)
+            return committed;
+        qCInfo(lcStore) << "migrated" << m_path << "to schema" << step + 1;
+    }
+    return Done{};
+}
+
+QSqlQuery &LocalStore::prepared(const char *sql)
+{
+    auto it = m_statements.find(sql);
+    if (it == m_statements.end()) {
+        QSqlQuery query(m_db);
+        if (!query.prepare(QString::fromLatin1(sql)))
+            qCWarning(lcStore) << "cannot prepare" << sql << query.lastError().text();
+        it = m_statements.emplace(sql, std::move(query)).first;
+    }
+    it->second.finish();
+    return it->second;
+}
+
+Status LocalStore::exec(QSqlQuery &query)
+{
+    if (query.exec())
+        return Done{};
+    const QString error = query.lastError().text();
+    qCWarning(lcStore) << "query failed:" << query.lastQuery() << error;
+    return makeError(v1::INTERNAL, error);
+}
+
+Status LocalStore::beginTransaction()
+{
+    if (!m_db.transaction())
+        return makeError(v1::INTERNAL, m_db.lastError().text());
+    return Done{};
+}
+
+Status LocalStore::commit()
+{
+    if (!m_db.commit()) {
+        const QString error = m_db.lastError().text();
+        m_db.rollback();
+        return makeError(v1::INTERNAL, error);
+    }
+    return Done{};
+}
+
+void LocalStore::rollback()
+{
+    m_db.rollback();
+}
+
+QString LocalStore::value(const QString &key)
+{
+    auto &q = prepared("SELECT value FROM sync_state WHERE key = ?");
+    q.addBindValue(key);
+    if (!q.exec() || !q.next())
+        return {};
+    return q.value(0).toString();
+}
+
+Status LocalStore::setValue(const QString &key, const QString &value)
+{
+    auto &q = prepared("INSERT INTO sync_state(key, value) VALUES(?, ?)"
+                       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    q.addBindValue(key);
+    q.addBindValue(value);
+    auto done = exec(q);
+    if (done && key == QLatin1String(kKeyUserId))
+        m_myUserId = value.toULongLong();
+    return done;
+}
+
+Status LocalStore::removeValue(const QString &key)
+{
+    auto &q = prepared("DELETE FROM sync_state WHERE key = ?");
+    q.addBindValue(key);
+    return exec(q);
+}
+
+quint64 LocalStore::myUserId()
+{
+    return m_myUserId;
+}
+
+// --- conversations -------------------------------------------------------
+
+Status LocalStore::ensureConversationRow(const QString &conversationId)
+{
+    const auto ref = parseConversationId(conversationId);
+    if (!ref)
+        return makeError(v1::INVALID_ARGUMENT,
+                         QStringLiteral("Not a conversation id: %1").arg(conversationId));
+    auto &q =
+        prepared("INSERT OR IGNORE INTO conversations(id, kind, peer_user_id) VALUES(?, ?, ?)");
+    q.addBindValue(conversationId);
+    q.addBindValue(int(ref->isDirect() ? v1::DIRECT : v1::GROUP));
+    q.addBindValue(toDb(ref->peerOf(m_myUserId)));
+    return exec(q);
+}
+
+Status LocalStore::ensureConversation(const QString &conversationId)
+{
+    auto done = ensureConversationRow(conversationId);
+    if (done)
+        emit conversationChanged(conversationId);
+    return done;
+}
+
+Status LocalStore::applyConversationState(const v1::ConversationState &state)
+{
+    const QString id = toQString(state.id());
+    if (auto began = beginTransaction(); !began)
+        return began;
+    auto fail = [this](const Error &e) {
+        rollback();
+        return Status(e);
+    };
+    if (auto done = ensureConversationRow(id); !done)
+        return fail(done.error());
+    auto &q = prepared(
+        "UPDATE conversations SET kind = ?, title = ?, peer_user_id = ?,"
+        " max_seq = MAX(max_seq, ?), read_seq = MAX(read_seq, ?), unread_count = ?,"
+        " metadata_version = ?, last_activity_ms = MAX(last_activity_ms, ?),"
+        " peer_read_seq = MAX(peer_read_seq, ?), my_role = ?, member_count = ? WHERE id = ?");
+    q.addBindValue(int(state.kind()));
+    q.addBindValue(toQString(state.title()));
+    q.addBindValue(toDb(state.peer_user_id()));
+    q.addBindValue(toDb(state.max_seq()));
+    q.addBindValue(toDb(state.read_seq()));
+    q.addBindValue(toDb(state.unread_count()));
+    q.addBindValue(toDb(state.metadata_version()));
+    q.addBindValue(qint64(state.last_activity_ms()));
+    q.addBindValue(toDb(state.peer_read_seq()));
+    q.addBindValue(int(state.my_role()));
+    q.addBindValue(state.member_count());
+    q.addBindValue(id);
+    if (auto done = exec(q); !done)
+        return fail(done.error());
+    bool stored = false;
+    if (state.has_last_message() && state.last_message().seq() > 0) {
+        const auto &last = state.last_message();
+        auto &exists = prepared("SELECT 1 FROM messages WHERE conversation_id = ? AND seq = ?");
+        exists.addBindValue(id);
+        exists.addBindValue(toDb(last.seq()));
+        if (!exists.exec())
+            return fail(makeError(v1::INTERNAL, exists.lastError().text()));
+        if (!exists.next()) {
+            if (auto done = insertMessage(id, last); !done)
+                return fail(done.error());
+            if (auto done = addRange(id, {last.seq(), last.seq()}); !done)
+                return fail(done.error());
+            stored = true;
+        }
+        exists.finish();
+        if (auto done = raiseMaxSeq(id, last); !done)
+            return fail(done.error());
+    }
+    if (auto done = recomputeUnread(id); !done)
+        return fail(done.error());
+    if (auto done = commit(); !done)
+        return done;
+    if (stored)
+        emit messagesStored(id, {state.last_message().seq()});
+    emit conversationChanged(id);
+    return Done{};
+}
+
+Status LocalStore::removeConversation(const QString &conversationId)
+{
+    if (auto began = beginTransaction(); !began)
+        return began;
+    for (const char *sql : {"DELETE FROM messages WHERE conversation_id = ?",
+                            "DELETE FROM held_ranges WHERE conversation_id = ?",
+                            "DELETE FROM members WHERE conversation_id = ?",
+                            "DELETE FROM drafts WHERE conversation_id = ?",
+                            "DELETE FROM outbox WHERE conversation_id = ?",
+                            "DELETE FROM conversations WHERE id = ?"}) {
+        auto &q = prepared(sql);
+        q.addBindValue(conversationId);
+        if (auto done = exec(q); !done) {
+            rollback();
+            return done;
+        }
+    }
+    if (auto done = commit(); !done)
+        return done;
+    emit outboxChanged(conversationId);
+    emit conversationRemoved(conversationId);
+    return Done{};
+}
+
+namespace {
+ConversationRow readConversation(const QSqlQuery &q)
+{
+    ConversationRow row;
+    row.id = q.value(0).toString();
+    row.kind = v1::ConversationKind(q.value(1).toInt());
+    row.title = q.value(2).toString();
+    row.peerUserId = q.value(3).toULongLong();
+    row.maxSeq = q.value(4).toULongLong();
+    row.readSeq = q.value(5).toULongLong();
+    row.unreadCount = q.value(6).toULongLong();
+    row.metadataVersion = q.value(7).toULongLong();
+    row.lastActivityMs = q.value(8).toLongLong();
+    row.lastPreview = q.value(9).toString();
+    row.lastSenderUserId = q.value(10).toULongLong();
+    row.peerReadSeq = q.value(11).toULongLong();
+    row.myRole = v1::Role(q.value(12).toInt());
+    row.memberCount = q.value(13).toUInt();
+    return row;
+}
+#define KITH_CONVERSATION_COLUMNS                                                                  \
+    "id, kind, title, peer_user_id, max_seq, read_seq, unread_count, metadata_version,"            \
+    " last_activity_ms, last_preview, last_sender_user_id, peer_read_seq, my_role, member_count"
+} // namespace
+
+std::optional<ConversationRow> LocalStore::conversation(const QString &conversationId)
+{
+    auto &q = prepared("SELECT " KITH_CONVERSATION_COLUMNS " FROM conversations WHERE id = ?");
+    q.addBindValue(conversationId);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    auto row = readConversation(q);
+    q.finish();
+    return row;
+}
+
+QList<ConversationRow> LocalStore::conversations()
+{
+    QList<ConversationRow> rows;
+    auto &q = prepared("SELECT " KITH_CONVERSATION_COLUMNS
+                       " FROM conversations ORDER BY last_activity_ms DESC, id");
+    if (!q.exec())
+        return rows;
+    while (q.next())
+        rows << readConversation(q);
+    return rows;
+}
+
+QStringList LocalStore::conversationIds()
+{
+    QStringList ids;
+    auto &q = prepared("SELECT id FROM conversations ORDER BY last_activity_ms DESC, id");
+    if (!q.exec())
+        return ids;
+    while (q.next())
+        ids << q.value(0).toString();
+    return ids;
+}
+
+QList<v1::ConversationCursor> LocalStore::cursors()
+{
+    QList<v1::ConversationCursor> result;
+    for (const auto &row : conversations()) {
+        v1::ConversationCursor cursor;
+        cursor.set_conversation_id(toStd(row.id));
+        const auto ranges = heldRanges(row.id);
+        const bool fromStart = !ranges.isEmpty() && ranges.first().first == 1;
+        cursor.set_max_seq(fromStart ? ranges.first().last : 0);
+        cursor.set_read_seq(row.readSeq);
+        cursor.set_metadata_version(row.metadataVersion);
+        cursor.set_peer_read_seq(row.peerReadSeq);
+        result << cursor;
+    }
+    return result;
+}
+
+Status LocalStore::setReadSeq(const QString &conversationId, quint64 readSeq,
+                              std::optional<quint64> unreadCount)
+{
+    if (auto began = beginTransaction(); !began)
+        return began;
+    auto &q = prepared("UPDATE conversations SET read_seq = MAX(read_seq, ?),"
+                       " unread_count = COALESCE(?, unread_count) WHERE id = ?");
+    q.addBindValue(toDb(readSeq));
+    q.addBindValue(unreadCount ? QVariant(toDb(*unreadCount))
+                               : QVariant(QMetaType::fromType<qint64>()));
+    q.addBindValue(conversationId);
+    if (auto done = exec(q); !done) {
+        rollback();
+        return done;
+    }
+    if (auto done = recomputeUnread(conversationId); !done) {
+        rollback();
+        return done;
+    }
+    if (auto done = commit(); !done)
+        return done;
+    emit conversationChanged(conversationId);
+    return Done{};
+}
+
+Status LocalStore::setPeerReadSeq(const QString &conversationId, quint64 seq)
+{
+    auto &q =
+        prepared("UPDATE conversations SET peer_read_seq = MAX(peer_read_seq, ?) WHERE id = ?");
+    q.addBindValue(toDb(seq));
+    q.addBindValue(conversationId);
+    auto done = exec(q);
+    if (done)
+        emit conversationChanged(conversationId);
+    return done;
+}
+
+Status LocalStore::setServerMaxSeq(const QString &conversationId, quint64 maxSeq)
+{
+    auto &q = prepared("UPDATE conversations SET max_seq = ? WHERE id = ?");
+    q.addBindValue(toDb(maxSeq));
+    q.addBindValue(conversationId);
+    auto done = exec(q);
+    if (done)
+        emit conversationChanged(conversationId);
+    return done;
+}
+
+Status LocalStore::raiseMaxSeq(const QString &conversationId, const v1::Message &newest)
+{
+    auto &q = prepared(
+        "UPDATE conversations SET max_seq = MAX(max_seq, ?),"
+        " last_activity_ms = MAX(last_activity_ms, ?), last_preview = ?, last_sender_user_id = ?"
+        " WHERE id = ? AND ? >= (SELECT COALESCE(MAX(seq), 0) FROM messages"
+        " WHERE conversation_id = ?)");
+    q.addBindValue(toDb(newest.seq()));
+    q.addBindValue(qint64(newest.server_time_ms()));
+    q.addBindValue(previewText(newest.content()));
+    q.addBindValue(toDb(newest.sender_user_id()));
+    q.addBindValue(conversationId);
+    q.addBindValue(toDb(newest.seq()));
+    q.addBindValue(conversationId);
+    return exec(q);
+}
+
+Status LocalStore::recomputeUnread(const QString &conversationId)
+{
+    // Exact when every seq after the read marker is on disk; otherwise the
+    // server's count stands until the gap is filled.
+    auto &c = prepared("SELECT read_seq, max_seq FROM conversations WHERE id = ?");
+    c.addBindValue(conversationId);
+    if (!c.exec() || !c.next())
+        return Done{};
+    const quint64 readSeq = c.value(0).toULongLong();
+    const quint64 maxSeq = c.value(1).toULongLong();
+    c.finish();
+    if (readSeq >= maxSeq) {
+        auto &z = prepared("UPDATE conversations SET unread_count = 0 WHERE id = ?");
+        z.addBindValue(conversationId);
+        return exec(z);
+    }
+    bool covered = false;
+    for (const auto &range : rangesInTransaction(conversationId))
+        if (range.first <= readSeq + 1 && range.last >= maxSeq)
+            covered = true;
+    if (!covered)
+        return Done{};
+    auto &q = prepared("UPDATE conversations SET unread_count = (SELECT COUNT(*) FROM messages"
+                       " WHERE conversation_id = ?1 AND seq > ?2 AND sender_user_id != ?3)"
+                       " WHERE id = ?1");
+    q.bindValue(0, conversationId);
+    q.bindValue(1, toDb(readSeq));
+    q.bindValue(2, toDb(m_myUserId));
+    return exec(q);
+}
+
+// --- messages ------------------------------------------------------------
+
+Status LocalStore::insertMessage(const QString &conversationId, const v1::Message &m)
+{
+    auto &q = prepared("INSERT OR IGNORE INTO messages(conversation_id, seq, server_id,"
+                       " sender_user_id, sender_device_id, client_msg_id, server_time_ms, body,"
+                       " content) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    q.addBindValue(conversationId);
+    q.addBindValue(toDb(m.seq()));
+    q.addBindValue(toDb(m.server_id()));
+    q.addBindValue(toDb(m.sender_user_id()));
+    q.addBindValue(toDb(m.sender_device_id()));
+    q.addBindValue(toQString(m.client_msg_id()));
+    q.addBindValue(qint64(m.server_time_ms()));
+    q.addBindValue(searchableText(m.content()));
+    q.addBindValue(serialize(m.content()));
+    return exec(q);
+}
+
+QList<SeqRange> LocalStore::rangesInTransaction(const QString &conversationId)
+{
+    QList<SeqRange> ranges;
+    auto &q = prepared("SELECT first_seq, last_seq FROM held_ranges WHERE conversation_id = ?"
+                       " ORDER BY first_seq");
+    q.addBindValue(conversationId);
+    if (!q.exec())
+        return ranges;
+    while (q.next())
+        ranges << SeqRange{q.value(0).toULongLong(), q.value(1).toULongLong()};
+    q.finish();
+    return ranges;
+}
+
+Status LocalStore::addRange(const QString &conversationId, SeqRange range)
+{
+    if (range.first == 0 || range.last < range.first)
+        return Done{};
+    // Merge with every held range that overlaps or touches this one.
+    auto &find = prepared("SELECT first_seq, last_seq FROM held_ranges WHERE conversation_id = ?"
+                          " AND last_seq >= ? AND first_seq <= ?");
+    find.addBindValue(conversationId);
+    find.addBindValue(toDb(range.first - 1));
+    find.addBindValue(toDb(range.last + 1));
+    if (!find.exec())
+        return makeError(v1::INTERNAL, find.lastError().text());
+    SeqRange merged = range;
+    QList<quint64> starts;
+    while (find.next()) {
+        const quint64 first = find.value(0).toULongLong();
+        const quint64 last = find.value(1).toULongLong();
+        starts << first;
+        merged.first = std::min(merged.first, first);
+        merged.last = std::max(merged.last, last);
+    }
+    find.finish();
+    for (quint64 start : starts) {
+        auto &del = prepared("DELETE FROM held_ranges WHERE conversation_id = ? AND first_seq = ?");
+        del.addBindValue(conversationId);
+        del.addBindValue(toDb(start));
+        if (auto done = exec(del); !done)
+            return done;
+    }
+    auto &ins = prepared("INSERT INTO held_ranges(conversation_id, first_seq, last_seq)"
+                         " VALUES(?, ?, ?)");
+    ins.addBindValue(conversationId);
+    ins.addBindValue(toDb(merged.first));
+    ins.addBindValue(toDb(merged.last));
+    return exec(ins);
+}
+
+Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::Message> &messages,
+                                 SeqRange covered)
+{
+    if (auto began = beginTransaction(); !began)
+        return began;
+    auto fail = [this](const Error &e) {
+        rollback();
+        return Status(e);
+    };
+    if (auto done = ensureConversationRow(conversationId); !done)
+        return fail(done.error());
+    QList<quint64> stored;
+    bool outboxTouched = false;
+    const v1::Message *newest = nullptr;
+    quint64 ownNewest = 0;
+    for (const auto &m : messages) {
+        if (m.seq() == 0)
+            continue;
+        auto &q = prepared("SELECT 1 FROM messages WHERE conversation_id = ? AND seq = ?");
+        q.addBindValue(conversationId);
+        q.addBindValue(toDb(m.seq()));
+        if (!q.exec())
+            return fail(makeError(v1::INTERNAL, q.lastError().text()));
+        const bool exists = q.next();
+        q.finish();
+        if (!exists) {
+            if (auto done = insertMessage(conversationId, m); !done)
+                return fail(done.error());
+            stored << m.seq();
+        }
+        if (!newest || m.seq() > newest->seq())
+            newest = &m;
+        if (m_myUserId != 0 && m.sender_user_id() == m_myUserId) {
+            ownNewest = std::max(ownNewest, quint64(m.seq()));
+            // Our own message came back (another device, or the ack was lost):
+            // the outbox entry with its id is done.
+            if (!m.client_msg_id().empty()) {
+                auto &del = prepared("DELETE FROM outbox WHERE client_msg_id = ?");
+                del.addBindValue(toQString(m.client_msg_id()));
+                if (auto done = exec(del); !done)
+                    return fail(done.error());
+                outboxTouched = outboxTouched || del.numRowsAffected() > 0;
+            }
+        }
+    }
+    if (auto done = addRange(conversationId, covered); !done)
+        return fail(done.error());
+    if (newest) {
+        if (auto done = raiseMaxSeq(conversationId, *newest); !done)
+            return fail(done.error());
+    }
+    if (ownNewest > 0) {
+        // Sending moves the sender's read marker (the server does the same).
+        auto &r = prepared("UPDATE conversations SET read_seq = MAX(read_seq, ?) WHERE id = ?");
+        r.addBindValue(toDb(ownNewest));
+        r.addBindValue(conversationId);
+        if (auto done = exec(r); !done)
+            return fail(done.error());
+    }
+    if (auto done = recomputeUnread(conversationId); !done)
+        return fail(done.error());
+    if (auto done = commit(); !done)
+        return done;
+    std::sort(stored.begin(), stored.end());
+    if (outboxTouched)
+        emit outboxChanged(conversationId);
+    if (!stored.isEmpty())
+        emit messagesStored(conversationId, stored);
+    emit conversationChanged(conversationId);
+    return Done{};
+}
+
+Status LocalStore::acknowledge(const QString &clientMsgId, const v1::SendAck &ack)
+{
+    const auto entry = outboxEntry(clientMsgId);
+    if (!entry)
+        return Done{}; // already settled by a push or pull of the same message
+    v1::Message m;
+    m.set_conversation_id(toStd(entry->conversationId));
+    m.set_seq(ack.seq());
+    m.set_server_id(ack.server_id());
+    m.set_sender_user_id(m_myUserId);
+    m.set_sender_device_id(value(QString::fromLatin1(kKeyDeviceId)).toULongLong());
+    m.set_client_msg_id(toStd(clientMsgId));
+    m.set_server_time_ms(ack.server_time_ms());
+    *m.mutable_content() = entry->content;
+    return storeMessages(entry->conversationId, {m}, {ack.seq(), ack.seq()});
+}
+
+StoredMessage LocalStore::readMessage(const QSqlQuery &q) const
+{
+    StoredMessage m;
+    m.conversationId = q.value(0).toString();
+    m.seq = q.value(1).toULongLong();
+    m.serverId = q.value(2).toULongLong();
+    m.senderUserId = q.value(3).toULongLong();
+    m.senderDeviceId = q.value(4).toULongLong();
+    m.clientMsgId = q.value(5).toString();
+    m.serverTimeMs = q.value(6).toLongLong();
+    m.content = parseContent(q.value(7).toByteArray());
+    return m;
+}
+
+#define KITH_MESSAGE_COLUMNS                                                                       \
+    "conversation_id, seq, server_id, sender_user_id, sender_device_id, client_msg_id,"            \
+    " server_time_ms, content"
+
+std::optional<StoredMessage> LocalStore::message(const QString &conversationId, quint64 seq)
+{
+    auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS
+                       " FROM messages WHERE conversation_id = ? AND seq = ?");
+    q.addBindValue(conversationId);
+    q.addBindValue(toDb(seq));
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    auto m = readMessage(q);
+    q.finish();
+    return m;
+}
+
+QList<StoredMessage> LocalStore::messagesBefore(const QString &conversationId, quint64 beforeSeq,
+                                                int limit)
+{
+    QList<StoredMessage> result;
+    auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
+                       " AND seq < ? ORDER BY seq DESC LIMIT ?");
+    q.addBindValue(conversationId);
+    q.addBindValue(beforeSeq == 0 ? std::numeric_limits<qint64>::max() : toDb(beforeSeq));
+    q.addBindValue(limit);
+    if (!q.exec())
+        return result;
+    while (q.next())
+        result << readMessage(q);
+    std::reverse(result.begin(), result.end());
+    return result;
+}
+
+QList<StoredMessage> LocalStore::messagesAfter(const QString &conversationId, quint64 afterSeq,
+                                               int limit)
+{
+    QList<StoredMessage> result;
+    auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
+                       " AND seq > ? ORDER BY seq LIMIT ?");
+    q.addBindValue(conversationId);
+    q.addBindValue(toDb(afterSeq));
+    q.addBindValue(limit);
+    if (!q.exec())
+        return result;
+    while (q.next())
+        result << readMessage(q);
+    return result;
+}
+
+qint64 LocalStore::messageCount(const QString &conversationId)
+{
+    auto &q = prepared("SELECT COUNT(*) FROM messages WHERE conversation_id = ?");
+    q.addBindValue(conversationId);
+    if (!q.exec() || !q.next())
+        return 0;
+    return q.value(0).toLongLong();
+}
+
+quint64 LocalStore::maxStoredSeq(const QString &conversationId)
+{
+    auto &q = prepared("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?");
+    q.addBindValue(conversationId);
+    if (!q.exec() || !q.next())
+        return 0;
+    return q.value(0).toULongLong();
+}
+
+QList<StoredMessage> LocalStore::search(const QString &query, int limit)
+{
+    QList<StoredMessage> result;
+    const QString fts = ftsQuery(query);
+    if (fts.isEmpty())
+        return result;
+    auto &q = prepared("SELECT m.conversation_id, m.seq, m.server_id, m.sender_user_id,"
+                       " m.sender_device_id, m.client_msg_id, m.server_time_ms, m.content"
+                       " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
+                       " WHERE messages_fts MATCH ? ORDER BY m.server_time_ms DESC, m.id DESC"
+                       " LIMIT ?");
+    q.addBindValue(fts);
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        qCWarning(lcStore) << "search failed:" << q.lastError().text();
+        return result;
+    }
+    while (q.next())
+        result << readMessage(q);
+    return result;
+}
+
+// --- ranges --------------------------------------------------------------
+
+QList<SeqRange> LocalStore::heldRanges(const QString &conversationId)
+{
+    return rangesInTransaction(conversationId);
+}
+
+QList<SeqRange> LocalStore::missingRanges(const QString &conversationId)
+{
+    QList<SeqRange> missing;
+    const auto row = conversation(conversationId);
+    if (!row || row->maxSeq == 0)
+        return missing;
+    quint64 next = 1;
+    for (const auto &range : heldRanges(conversationId)) {
+        if (range.first > next)
+            missing << SeqRange{next, std::min(range.first - 1, row->maxSeq)};
+        next = std::max(next, range.last + 1);
+        if (next > row->maxSeq)
+            break;
+    }
+    if (next <= row->maxSeq)
+        missing << SeqRange{next, row->maxSeq};
+    missing.removeIf([](const SeqRange &r) { return r.last < r.first; });
+    return missing;
+}
+
+// --- outbox --------------------------------------------------------------
+
+namespace {
+OutboxEntry readOutbox(const QSqlQuery &q)
+{
+    OutboxEntry e;
+    e.id = q.value(0).toLongLong();
+    e.conversationId = q.value(1).toString();
+    e.clientMsgId = q.value(2).toString();
+    e.content = parseContent(q.value(3).toByteArray());
+    e.createdMs = q.value(4).toLongLong();
+    e.status = OutboxStatus(q.value(5).toInt());
+    e.attempts = q.value(6).toInt();
+    e.lastError = q.value(7).toString();
+    return e;
+}
+#define KITH_OUTBOX_COLUMNS                                                                        \
+    "id, conversation_id, client_msg_id, content, created_ms, status, attempts, last_error"
+} // namespace
+
+Result<OutboxEntry> LocalStore::enqueue(const QString &conversationId, const v1::Content &content)
+{
+    if (auto invalid = validateUserContent(content))
+        return makeError(invalid->code, invalid->message);
+    if (auto done = ensureConversationRow(conversationId); !done)
+        return done.error();
+    OutboxEntry entry;
+    entry.conversationId = conversationId;
+    // Made once, here, and kept with the entry: every resend reuses it, so the
+    // server stores the message at most once.
+    entry.clientMsgId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    entry.content = content;
+    entry.createdMs = nowMs();
+    auto &q = prepared("INSERT INTO outbox(conversation_id, client_msg_id, content, created_ms)"
+                       " VALUES(?, ?, ?, ?)");
+    q.addBindValue(conversationId);
+    q.addBindValue(entry.clientMsgId);
+    q.addBindValue(serialize(content));
+    q.addBindValue(entry.createdMs);
+    if (auto done = exec(q); !done)
+        return done.error();
+    entry.id = q.lastInsertId().toLongLong();
+    emit outboxChanged(conversationId);
+    emit conversationChanged(conversationId);
+    return entry;
+}
+
+QList<OutboxEntry> LocalStore::outbox(const QString &conversationId)
+{
+    QList<OutboxEntry> result;
+    auto &q = conversationId.isEmpty()
+                  ? prepared("SELECT " KITH_OUTBOX_COLUMNS " FROM outbox ORDER BY id")
+                  : prepared("SELECT " KITH_OUTBOX_COLUMNS
+                             " FROM outbox WHERE conversation_id = ? ORDER BY id");
+    if (!conversationId.isEmpty())
+        q.addBindValue(conversationId);
+    if (!q.exec())
+        return result;
+    while (q.next())
+        result << readOutbox(q);
+    return result;
+}
+
+std::optional<OutboxEntry> LocalStore::outboxEntry(const QString &clientMsgId)
+{
+    auto &q = prepared("SELECT " KITH_OUTBOX_COLUMNS " FROM outbox WHERE client_msg_id = ?");
+    q.addBindValue(clientMsgId);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    auto e = readOutbox(q);
+    q.finish();
+    return e;
+}
+
+Status LocalStore::setOutboxStatus(const QString &clientMsgId, OutboxStatus status,
+                                   const QString &error)
+{
+    const auto entry = outboxEntry(clientMsgId);
+    if (!entry)
+        return makeError(v1::NOT_FOUND, QStringLiteral("No such outgoing message"));
+    auto &q = prepared("UPDATE outbox SET status = ?, last_error = ? WHERE client_msg_id = ?");
+    q.addBindValue(int(status));
+    q.addBindValue(error);
+    q.addBindValue(clientMsgId);
+    auto done = exec(q);
+    if (done) {
+        emit outboxChanged(entry->conversationId);
+        emit conversationChanged(entry->conversationId);
+    }
+    return done;
+}
+
+Status LocalStore::noteOutboxAttempt(const QString &clientMsgId)
+{
+    auto &q = prepared("UPDATE outbox SET attempts = attempts + 1 WHERE client_msg_id = ?");
+    q.addBindValue(clientMsgId);
+    return exec(q);
+}
+
+Status LocalStore::removeOutboxEntry(const QString &clientMsgId)
+{
+    const auto entry = outboxEntry(clientMsgId);
+    if (!entry)
+        return makeError(v1::NOT_FOUND, QStringLiteral("No such outgoing message"));
+    auto &q = prepared("DELETE FROM outbox WHERE client_msg_id = ?");
+    q.addBindValue(clientMsgId);
+    auto done = exec(q);
+    if (done) {
+        emit outboxChanged(entry->conversationId);
+        emit conversationChanged(entry->conversationId);
+    }
+    return done;
+}
+
+// --- drafts --------------------------------------------------------------
+
+QString LocalStore::draft(const QString &conversationId)
+{
+    auto &q = prepared("SELECT text FROM drafts WHERE conversation_id = ?");
+    q.addBindValue(conversationId);
+    if (!q.exec() || !q.next())
+        return {};
+    return q.value(0).toString();
+}
+
+Status LocalStore::setDraft(const QString &conversationId, const QString &text)
+{
+    if (text.isEmpty()) {
+        auto &q = prepared("DELETE FROM drafts WHERE conversation_id = ?");
+        q.addBindValue(conversationId);
+        return exec(q);
+    }
+    auto &q = prepared("INSERT INTO drafts(conversation_id, text, updated_ms) VALUES(?, ?, ?)"
+                       " ON CONFLICT(conversation_id) DO UPDATE SET text = excluded.text,"
+                       " updated_ms = excluded.updated_ms");
+    q.addBindValue(conversationId);
+    q.addBindValue(text);
+    q.addBindValue(nowMs());
+    return exec(q);
+}
+
+// --- users and members ---------------------------------------------------
+
+Status LocalStore::upsertUser(const v1::User &user)
+{
+    if (user.id() == 0)
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("User without an id"));
+    auto &q = prepared("INSERT INTO users(id, username, display_name, online, last_seen_ms)"
+                       " VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                       " username = excluded.username, display_name = excluded.display_name,"
+                       " online = excluded.online, last_seen_ms = excluded.last_seen_ms");
+    q.addBindValue(toDb(user.id()));
+    q.addBindValue(toQString(user.username()));
+    q.addBindValue(toQString(user.display_name()));
+    q.addBindValue(user.online() ? 1 : 0);
+    q.addBindValue(qint64(user.last_seen_ms()));
+    auto done = exec(q);
+    if (done)
+        emit userChanged(user.id());
+    return done;
+}
+
+Status LocalStore::setPresence(quint64 userId, bool online, qint64 lastSeenMs)
+{
+    auto &q = prepared("UPDATE users SET online = ?, last_seen_ms = ? WHERE id = ?");
+    q.addBindValue(online ? 1 : 0);
+    q.addBindValue(lastSeenMs);
+    q.addBindValue(toDb(userId));
+    auto done = exec(q);
+    if (done)
+        emit userChanged(userId);
+    return done;
+}
+
+std::optional<UserRow> LocalStore::user(quint64 userId)
+{
+    auto &q = prepared("SELECT id, username, display_name, online, last_seen_ms FROM users"
+                       " WHERE id = ?");
+    q.addBindValue(toDb(userId));
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    UserRow row{q.value(0).toULongLong(), q.value(1).toString(), q.value(2).toString(),
+                q.value(3).toBool(), q.value(4).toLongLong()};
+    q.finish();
+    return row;
+}
+
+Status LocalStore::replaceMembers(const QString &conversationId, const QList<v1::Member> &members)
+{
+    if (auto began = beginTransaction(); !began)
+        return began;
+    auto &del = prepared("DELETE FROM members WHERE conversation_id = ?");
+    del.addBindValue(conversationId);
+    if (auto done = exec(del); !done) {
+        rollback();
+        return done;
+    }
+    for (const auto &m : members) {
+        auto &ins = prepared("INSERT OR REPLACE INTO members(conversation_id, user_id, role,"
+                             " joined_ms) VALUES(?, ?, ?, ?)");
+        ins.addBindValue(conversationId);
+        ins.addBindValue(toDb(m.user().id()));
+        ins.addBindValue(int(m.role()));
+        ins.addBindValue(qint64(m.joined_ms()));
+        if (auto done = exec(ins); !done) {
+            rollback();
+            return done;
+        }
+    }
+    if (auto done = commit(); !done)
+        return done;
+    for (const auto &m : members)
+        if (auto done = upsertUser(m.user()); !done)
+            return done;
+    emit membersChanged(conversationId);
+    return Done{};
+}
+
+QList<MemberRow> LocalStore::members(const QString &conversationId)
+{
+    QList<MemberRow> rows;
+    auto &q = prepared("SELECT user_id, role, joined_ms FROM members WHERE conversation_id = ?"
+                       " ORDER BY role DESC, joined_ms, user_id");
+    q.addBindValue(conversationId);
+    if (!q.exec())
+        return rows;
+    while (q.next())
+        rows << MemberRow{q.value(0).toULongLong(), v1::Role(q.value(1).toInt()),
+                          q.value(2).toLongLong()};
+    return rows;
+}
+
+} // namespace kith::client

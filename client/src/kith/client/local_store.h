@@ -1,0 +1,227 @@
+#pragma once
+// LocalStore: the client's on-disk cache of one (server, account) — one SQLite
+// file with conversations, messages keyed by (conversation, seq), the seq
+// ranges held, the outbox, drafts, users and sync state. Owned by KithClient;
+// the sync engine, the outbox and the models read and write through it and
+// follow its change signals.
+
+#include "kith/result.h"
+#include "kith/v1/envelope.pb.h"
+
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QSqlDatabase>
+#include <QSqlQuery>
+#include <QString>
+#include <QUrl>
+
+#include <optional>
+#include <unordered_map>
+
+namespace kith::client {
+
+struct SeqRange
+{
+    quint64 first = 0;
+    quint64 last = 0;
+    friend bool operator==(const SeqRange &, const SeqRange &) = default;
+};
+
+struct StoredMessage
+{
+    QString conversationId;
+    quint64 seq = 0;
+    quint64 serverId = 0;
+    quint64 senderUserId = 0;
+    quint64 senderDeviceId = 0;
+    QString clientMsgId;
+    qint64 serverTimeMs = 0;
+    v1::Content content;
+
+    [[nodiscard]] QString text() const;
+};
+
+struct ConversationRow
+{
+    QString id;
+    v1::ConversationKind kind = v1::DIRECT;
+    QString title;
+    quint64 peerUserId = 0;
+    quint64 maxSeq = 0; // the newest seq the server has told us about
+    quint64 readSeq = 0;
+    quint64 unreadCount = 0;
+    quint64 metadataVersion = 0;
+    qint64 lastActivityMs = 0;
+    QString lastPreview;
+    quint64 lastSenderUserId = 0;
+    quint64 peerReadSeq = 0;
+    v1::Role myRole = v1::ROLE_UNSPECIFIED;
+    quint32 memberCount = 0;
+};
+
+enum class OutboxStatus { Pending = 0, Failed = 1 };
+
+struct OutboxEntry
+{
+    qint64 id = 0;
+    QString conversationId;
+    QString clientMsgId;
+    v1::Content content;
+    qint64 createdMs = 0;
+    OutboxStatus status = OutboxStatus::Pending;
+    int attempts = 0;
+    QString lastError;
+};
+
+struct UserRow
+{
+    quint64 id = 0;
+    QString username;
+    QString displayName;
+    bool online = false;
+    qint64 lastSeenMs = 0;
+
+    [[nodiscard]] QString shownName() const
+    {
+        return displayName.isEmpty() ? username : displayName;
+    }
+};
+
+struct MemberRow
+{
+    quint64 userId = 0;
+    v1::Role role = v1::MEMBER;
+    qint64 joinedMs = 0;
+};
+
+class LocalStore : public QObject
+{
+    Q_OBJECT
+public:
+    // Keys of the sync_state table.
+    static constexpr auto kKeyServerUrl = "server_url";
+    static constexpr auto kKeyUsername = "username";
+    static constexpr auto kKeyUserId = "user_id";
+    static constexpr auto kKeyDeviceId = "device_id";
+    static constexpr auto kKeyToken = "token";
+
+    explicit LocalStore(QObject *parent = nullptr);
+    ~LocalStore() override;
+
+    // <AppDataLocation>/accounts/<host>_<port>/<username>.sqlite, so
+    // XDG_DATA_HOME (or another base folder) moves every account's cache.
+    [[nodiscard]] static QString defaultPath(const QUrl &server, const QString &username,
+                                             const QString &baseDir = {});
+
+    // Opens (creating it if needed) and migrates the file to the current schema.
+    [[nodiscard]] Status open(const QString &path);
+    void close();
+    [[nodiscard]] bool isOpen() const { return m_db.isOpen(); }
+    [[nodiscard]] QString path() const { return m_path; }
+    [[nodiscard]] int schemaVersion();
+    static constexpr int kSchemaVersion = 1;
+
+    // sync_state
+    [[nodiscard]] QString value(const QString &key);
+    [[nodiscard]] Status setValue(const QString &key, const QString &value);
+    [[nodiscard]] Status removeValue(const QString &key);
+    [[nodiscard]] quint64 myUserId();
+
+    // Conversations.
+    [[nodiscard]] Status applyConversationState(const v1::ConversationState &state);
+    [[nodiscard]] Status ensureConversation(const QString &conversationId);
+    [[nodiscard]] Status removeConversation(const QString &conversationId);
+    [[nodiscard]] std::optional<ConversationRow> conversation(const QString &conversationId);
+    [[nodiscard]] QList<ConversationRow> conversations();
+    [[nodiscard]] QStringList conversationIds();
+    // What this device holds, for sync: max_seq is the end of the stored run
+    // that starts at seq 1, so a cursor is never ahead of what is on disk.
+    [[nodiscard]] QList<v1::ConversationCursor> cursors();
+    [[nodiscard]] Status setReadSeq(const QString &conversationId, quint64 readSeq,
+                                    std::optional<quint64> unreadCount = std::nullopt);
+    [[nodiscard]] Status setPeerReadSeq(const QString &conversationId, quint64 seq);
+    // The server says the conversation ends at maxSeq (clamps a stale higher value).
+    [[nodiscard]] Status setServerMaxSeq(const QString &conversationId, quint64 maxSeq);
+
+    // Messages: a page and the seq range it covers are stored in one
+    // transaction, so a crash never leaves a range claimed but not stored.
+    // Own messages that match an outbox entry remove that entry.
+    [[nodiscard]] Status storeMessages(const QString &conversationId,
+                                       const QList<v1::Message> &messages, SeqRange covered);
+    // The outbox entry clientMsgId was acked: it becomes message ack.seq.
+    [[nodiscard]] Status acknowledge(const QString &clientMsgId, const v1::SendAck &ack);
+    [[nodiscard]] std::optional<StoredMessage> message(const QString &conversationId, quint64 seq);
+    // Up to limit messages with seq < beforeSeq (0: from the newest), oldest first.
+    [[nodiscard]] QList<StoredMessage> messagesBefore(const QString &conversationId,
+                                                      quint64 beforeSeq, int limit);
+    // Up to limit messages with seq > afterSeq, oldest first.
+    [[nodiscard]] QList<StoredMessage> messagesAfter(const QString &conversationId,
+                                                     quint64 afterSeq, int limit);
+    [[nodiscard]] qint64 messageCount(const QString &conversationId);
+    [[nodiscard]] quint64 maxStoredSeq(const QString &conversationId);
+    // Full-text search over message text (FTS5 query syntax), newest first.
+    [[nodiscard]] QList<StoredMessage> search(const QString &query, int limit = 50);
+
+    // Seq ranges.
+    [[nodiscard]] QList<SeqRange> heldRanges(const QString &conversationId);
+    // Seqs 1..maxSeq that are not held, oldest first.
+    [[nodiscard]] QList<SeqRange> missingRanges(const QString &conversationId);
+
+    // Outbox, oldest first per conversation.
+    [[nodiscard]] Result<OutboxEntry> enqueue(const QString &conversationId,
+                                              const v1::Content &content);
+    [[nodiscard]] QList<OutboxEntry> outbox(const QString &conversationId = {});
+    [[nodiscard]] std::optional<OutboxEntry> outboxEntry(const QString &clientMsgId);
+    [[nodiscard]] Status setOutboxStatus(const QString &clientMsgId, OutboxStatus status,
+                                         const QString &error = {});
+    [[nodiscard]] Status noteOutboxAttempt(const QString &clientMsgId);
+    [[nodiscard]] Status removeOutboxEntry(const QString &clientMsgId);
+
+    // Drafts.
+    [[nodiscard]] QString draft(const QString &conversationId);
+    [[nodiscard]] Status setDraft(const QString &conversationId, const QString &text);
+
+    // Users and group members.
+    [[nodiscard]] Status upsertUser(const v1::User &user);
+    [[nodiscard]] Status setPresence(quint64 userId, bool online, qint64 lastSeenMs);
+    [[nodiscard]] std::optional<UserRow> user(quint64 userId);
+    [[nodiscard]] Status replaceMembers(const QString &conversationId,
+                                        const QList<v1::Member> &members);
+    [[nodiscard]] QList<MemberRow> members(const QString &conversationId);
+
+signals:
+    // The file was opened or closed: everything read before is stale.
+    void reset();
+    void conversationChanged(const QString &conversationId);
+    void conversationRemoved(const QString &conversationId);
+    // Seqs newly stored (or replaced), ascending.
+    void messagesStored(const QString &conversationId, const QList<quint64> &seqs);
+    void outboxChanged(const QString &conversationId);
+    void userChanged(quint64 userId);
+    void membersChanged(const QString &conversationId);
+
+private:
+    [[nodiscard]] QSqlQuery &prepared(const char *sql);
+    [[nodiscard]] Status exec(QSqlQuery &query);
+    [[nodiscard]] Status migrate();
+    [[nodiscard]] Status beginTransaction();
+    [[nodiscard]] Status commit();
+    void rollback();
+    [[nodiscard]] Status insertMessage(const QString &conversationId, const v1::Message &message);
+    [[nodiscard]] Status addRange(const QString &conversationId, SeqRange range);
+    [[nodiscard]] Status raiseMaxSeq(const QString &conversationId, const v1::Message &newest);
+    [[nodiscard]] Status recomputeUnread(const QString &conversationId);
+    [[nodiscard]] Status ensureConversationRow(const QString &conversationId);
+    [[nodiscard]] StoredMessage readMessage(const QSqlQuery &query) const;
+    [[nodiscard]] QList<SeqRange> rangesInTransaction(const QString &conversationId);
+
+    QSqlDatabase m_db;
+    QString m_connectionName;
+    QString m_path;
+    // Prepared once per connection; std::unordered_map keeps references stable.
+    std::unordered_map<const char *, QSqlQuery> m_statements;
+    quint64 m_myUserId = 0;
+};
+
+} // namespace kith::client

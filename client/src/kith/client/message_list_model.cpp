@@ -1,0 +1,408 @@
+#include "kith/client/message_list_model.h"
+
+#include "kith/client/kith_client.h"
+#include "kith/client/sync_engine.h"
+#include "kith/content.h"
+
+#include <algorithm>
+
+namespace kith::client {
+
+MessageListModel::MessageListModel(QObject *parent)
+    : QAbstractListModel(parent)
+{}
+
+MessageListModel::MessageListModel(KithClient *client, const QString &conversationId,
+                                   QObject *parent)
+    : QAbstractListModel(parent)
+    , m_conversationId(conversationId)
+{
+    setClient(client);
+}
+
+LocalStore *MessageListModel::store() const
+{
+    return m_client && m_client->store()->isOpen() ? m_client->store() : nullptr;
+}
+
+void MessageListModel::setClient(KithClient *client)
+{
+    if (m_client == client)
+        return;
+    for (const auto &c : std::as_const(m_connections))
+        disconnect(c);
+    m_connections.clear();
+    m_client = client;
+    if (client) {
+        LocalStore *s = client->store();
+        m_connections
+            << connect(s, &LocalStore::reset, this, &MessageListModel::reload)
+            << connect(s, &LocalStore::messagesStored, this, &MessageListModel::onMessagesStored)
+            << connect(s, &LocalStore::outboxChanged, this, &MessageListModel::onOutboxChanged)
+            << connect(s, &LocalStore::conversationChanged, this,
+                       &MessageListModel::onConversationChanged)
+            << connect(s, &LocalStore::userChanged, this, &MessageListModel::onUserChanged);
+    }
+    emit clientChanged();
+    reload();
+}
+
+void MessageListModel::setConversationId(const QString &conversationId)
+{
+    if (m_conversationId == conversationId)
+        return;
+    m_conversationId = conversationId;
+    emit conversationIdChanged();
+    reload();
+}
+
+void MessageListModel::setAtLatest(bool atLatest)
+{
+    if (m_atLatest == atLatest)
+        return;
+    m_atLatest = atLatest;
+    emit atLatestChanged();
+}
+
+QList<MessageListModel::Row> MessageListModel::outboxRows() const
+{
+    QList<Row> rows;
+    LocalStore *s = store();
+    if (!s)
+        return rows;
+    for (const auto &entry : s->outbox(m_conversationId)) {
+        Row row;
+        row.outgoing = true;
+        row.message.conversationId = entry.conversationId;
+        row.message.clientMsgId = entry.clientMsgId;
+        row.message.content = entry.content;
+        row.message.serverTimeMs = entry.createdMs;
+        row.message.senderUserId = s->myUserId();
+        row.outboxStatus = entry.status;
+        row.error = entry.lastError;
+        rows << row;
+    }
+    return rows;
+}
+
+void MessageListModel::reload()
+{
+    beginResetModel();
+    m_rows.clear();
+    m_stored = 0;
+    m_wantOlder = false;
+    m_readSeq = 0;
+    m_peerReadSeq = 0;
+    LocalStore *s = store();
+    if (s && !m_conversationId.isEmpty()) {
+        if (const auto c = s->conversation(m_conversationId)) {
+            m_readSeq = c->readSeq;
+            m_peerReadSeq = c->peerReadSeq;
+            m_direct = c->kind != v1::GROUP;
+        }
+        for (const auto &m : s->messagesBefore(m_conversationId, 0, kPageRows))
+            m_rows << Row{m, false, OutboxStatus::Pending, {}};
+        m_stored = int(m_rows.size());
+        m_rows << outboxRows();
+    }
+    endResetModel();
+    setAtLatest(true);
+    emit readSeqChanged();
+    emit countChanged();
+}
+
+bool MessageListModel::canFetchMore(const QModelIndex &parent) const
+{
+    if (parent.isValid() || !store() || m_conversationId.isEmpty() || m_wantOlder)
+        return false;
+    if (m_stored > 0)
+        return m_rows.first().message.seq > 1;
+    const auto c = store()->conversation(m_conversationId);
+    return c && c->maxSeq > 0;
+}
+
+void MessageListModel::fetchMore(const QModelIndex &parent)
+{
+    if (!canFetchMore(parent))
+        return;
+    const quint64 oldest = m_stored > 0 ? m_rows.first().message.seq : 0;
+    const auto older = store()->messagesBefore(m_conversationId, oldest, kPageRows);
+    if (older.isEmpty()) {
+        m_wantOlder = true;
+        if (m_client)
+            m_client->syncEngine()->requestOlder(m_conversationId, oldest);
+        return;
+    }
+    beginInsertRows({}, 0, int(older.size()) - 1);
+    for (qsizetype i = older.size() - 1; i >= 0; --i)
+        m_rows.prepend(Row{older.at(i), false, OutboxStatus::Pending, {}});
+    m_stored += int(older.size());
+    endInsertRows();
+    emitNeighbourChanged(int(older.size()));
+    if (m_stored > kMaxWindowRows) {
+        // Keep the window bounded: drop the newest rows (and the outbox rows after them).
+        const int keep = kMaxWindowRows;
+        beginRemoveRows({}, keep, int(m_rows.size()) - 1);
+        m_rows.resize(keep);
+        m_stored = keep;
+        endRemoveRows();
+        setAtLatest(false);
+    }
+    emit countChanged();
+}
+
+void MessageListModel::fetchNewer()
+{
+    LocalStore *s = store();
+    if (!s || m_atLatest)
+        return;
+    const quint64 newest = m_stored > 0 ? m_rows.at(m_stored - 1).message.seq : 0;
+    const auto newer = s->messagesAfter(m_conversationId, newest, kPageRows);
+    if (!newer.isEmpty()) {
+        beginInsertRows({}, m_stored, m_stored + int(newer.size()) - 1);
+        for (const auto &m : newer)
+            m_rows.insert(m_stored++, Row{m, false, OutboxStatus::Pending, {}});
+        endInsertRows();
+    }
+    if (newer.size() < kPageRows) {
+        setAtLatest(true);
+        setOutboxRows(s->outbox(m_conversationId));
+    }
+    trimOldest();
+    emit countChanged();
+}
+
+void MessageListModel::jumpToLatest()
+{
+    if (!m_atLatest)
+        reload();
+}
+
+int MessageListModel::rowOfSeq(qint64 seq) const
+{
+    const auto end = m_rows.begin() + m_stored;
+    const auto it = std::lower_bound(m_rows.begin(), end, quint64(seq),
+                                     [](const Row &r, quint64 s) { return r.message.seq < s; });
+    return it != end && it->message.seq == quint64(seq) ? int(it - m_rows.begin()) : -1;
+}
+
+void MessageListModel::onMessagesStored(const QString &conversationId, const QList<quint64> &seqs)
+{
+    LocalStore *s = store();
+    if (!s || conversationId != m_conversationId)
+        return;
+    const int before = int(m_rows.size());
+    const bool wantedOlder = m_wantOlder;
+    for (quint64 seq : seqs)
+        if (const auto m = s->message(conversationId, seq))
+            insertStored(*m);
+    if (wantedOlder && int(m_rows.size()) > before)
+        m_wantOlder = false;
+    if (m_atLatest)
+        trimOldest();
+    if (int(m_rows.size()) != before)
+        emit countChanged();
+}
+
+void MessageListModel::insertStored(const StoredMessage &message)
+{
+    const auto end = m_rows.begin() + m_stored;
+    const auto it = std::lower_bound(m_rows.begin(), end, message.seq,
+                                     [](const Row &r, quint64 s) { return r.message.seq < s; });
+    if (it != end && it->message.seq == message.seq)
+        return;
+    const int pos = int(it - m_rows.begin());
+    bool accept = false;
+    if (m_stored == 0 || pos == m_stored)
+        accept = m_atLatest; // newer than the window: only when showing the newest
+    else if (pos == 0)
+        accept = m_wantOlder; // older than the window: only when asked for
+    else
+        accept = true; // fills a hole inside the window
+    if (!accept)
+        return;
+    beginInsertRows({}, pos, pos);
+    m_rows.insert(pos, Row{message, false, OutboxStatus::Pending, {}});
+    ++m_stored;
+    endInsertRows();
+    emitNeighbourChanged(pos + 1);
+}
+
+void MessageListModel::trimOldest()
+{
+    if (m_stored <= kMaxWindowRows)
+        return;
+    const int drop = m_stored - kMaxWindowRows;
+    beginRemoveRows({}, 0, drop - 1);
+    m_rows.remove(0, drop);
+    m_stored -= drop;
+    endRemoveRows();
+    emitNeighbourChanged(0);
+}
+
+void MessageListModel::onOutboxChanged(const QString &conversationId)
+{
+    LocalStore *s = store();
+    if (!s || conversationId != m_conversationId || !m_atLatest)
+        return;
+    setOutboxRows(s->outbox(conversationId));
+}
+
+void MessageListModel::setOutboxRows(const QList<OutboxEntry> &entries)
+{
+    const int current = int(m_rows.size()) - m_stored;
+    bool sameIds = current == entries.size();
+    for (int i = 0; sameIds && i < current; ++i)
+        sameIds = m_rows.at(m_stored + i).message.clientMsgId == entries.at(i).clientMsgId;
+    if (sameIds) {
+        for (int i = 0; i < current; ++i) {
+            Row &row = m_rows[m_stored + i];
+            if (row.outboxStatus != entries.at(i).status || row.error != entries.at(i).lastError) {
+                row.outboxStatus = entries.at(i).status;
+                row.error = entries.at(i).lastError;
+                emit dataChanged(index(m_stored + i), index(m_stored + i),
+                                 {SendStatusRole, ErrorRole});
+            }
+        }
+        return;
+    }
+    if (current > 0) {
+        beginRemoveRows({}, m_stored, m_stored + current - 1);
+        m_rows.resize(m_stored);
+        endRemoveRows();
+    }
+    const auto rows = outboxRows();
+    if (!rows.isEmpty()) {
+        beginInsertRows({}, m_stored, m_stored + int(rows.size()) - 1);
+        m_rows << rows;
+        endInsertRows();
+    }
+    emitNeighbourChanged(m_stored);
+    emit countChanged();
+}
+
+void MessageListModel::onConversationChanged(const QString &conversationId)
+{
+    LocalStore *s = store();
+    if (!s || conversationId != m_conversationId)
+        return;
+    const auto c = s->conversation(conversationId);
+    if (!c)
+        return;
+    if (c->readSeq != m_readSeq) {
+        m_readSeq = c->readSeq;
+        emit readSeqChanged();
+    }
+    if (c->peerReadSeq != m_peerReadSeq) {
+        m_peerReadSeq = c->peerReadSeq;
+        if (m_stored > 0)
+            emit dataChanged(index(0), index(m_stored - 1), {SendStatusRole});
+    }
+}
+
+void MessageListModel::onUserChanged(quint64)
+{
+    if (!m_rows.isEmpty())
+        emit dataChanged(index(0), index(int(m_rows.size()) - 1), {SenderNameRole});
+}
+
+void MessageListModel::emitNeighbourChanged(int row)
+{
+    if (row >= 0 && row < m_rows.size())
+        emit dataChanged(index(row), index(row), {DayBoundaryRole, ShowSenderRole});
+}
+
+QString MessageListModel::senderName(quint64 userId) const
+{
+    return userId == 0 || !m_client ? QString() : m_client->displayName(qint64(userId));
+}
+
+int MessageListModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+QVariant MessageListModel::data(const QModelIndex &index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+        return {};
+    const int r = index.row();
+    const Row &row = m_rows.at(r);
+    const StoredMessage &m = row.message;
+    const quint64 me = store() ? store()->myUserId() : 0;
+    const auto day = [this](int i) {
+        return QDateTime::fromMSecsSinceEpoch(m_rows.at(i).message.serverTimeMs).date();
+    };
+    const bool isSystem = m.content.kind_case() == v1::Content::kSystem;
+    switch (role) {
+    case SeqRole:
+        return row.outgoing ? qint64(0) : qint64(m.seq);
+    case ServerIdRole:
+        return qint64(m.serverId);
+    case ClientMsgIdRole:
+        return m.clientMsgId;
+    case SenderIdRole:
+        return qint64(m.senderUserId);
+    case SenderNameRole:
+        return senderName(m.senderUserId);
+    case IsOwnRole:
+        return row.outgoing || (me != 0 && m.senderUserId == me);
+    case Qt::DisplayRole:
+    case TextRole:
+        return m.text();
+    case IsSystemRole:
+        return isSystem;
+    case TimestampRole:
+        return QDateTime::fromMSecsSinceEpoch(m.serverTimeMs);
+    case DayBoundaryRole:
+        return r == 0 || day(r) != day(r - 1);
+    case ShowSenderRole: {
+        if (r == 0 || day(r) != day(r - 1))
+            return true;
+        const StoredMessage &prev = m_rows.at(r - 1).message;
+        return prev.senderUserId != m.senderUserId ||
+               prev.content.kind_case() == v1::Content::kSystem;
+    }
+    case SendStatusRole:
+        if (row.outgoing)
+            return row.outboxStatus == OutboxStatus::Failed ? Failed : Pending;
+        if (me == 0 || m.senderUserId != me)
+            return Received;
+        return m_direct && m.seq <= m_peerReadSeq ? Read : Sent;
+    case ErrorRole:
+        return row.error;
+    case ReplyToSeqRole:
+        return qint64(m.content.reply_to_seq());
+    case ReplyPreviewRole: {
+        if (m.content.reply_to_seq() == 0 || !store())
+            return QString();
+        const auto quoted = store()->message(m_conversationId, m.content.reply_to_seq());
+        return quoted ? previewText(quoted->content) : QString();
+    }
+    default:
+        return {};
+    }
+}
+
+QHash<int, QByteArray> MessageListModel::roleNames() const
+{
+    return {
+        {SeqRole, "seq"},
+        {ServerIdRole, "serverId"},
+        {ClientMsgIdRole, "clientMsgId"},
+        {SenderIdRole, "senderId"},
+        {SenderNameRole, "senderName"},
+        {IsOwnRole, "isOwn"},
+        {TextRole, "text"},
+        {IsSystemRole, "isSystem"},
+        {TimestampRole, "timestamp"},
+        {DayBoundaryRole, "dayBoundary"},
+        {ShowSenderRole, "showSender"},
+        {SendStatusRole, "sendStatus"},
+        {ErrorRole, "error"},
+        {ReplyToSeqRole, "replyToSeq"},
+        {ReplyPreviewRole, "replyPreview"},
+    };
+}
+
+} // namespace kith::client

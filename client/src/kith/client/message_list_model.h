@@ -1,0 +1,130 @@
+#pragma once
+// MessageListModel: the messages of one conversation for a chat view — a
+// bounded window of rows read from LocalStore, oldest at row 0, with the
+// outbox's pending and failed messages after the newest stored one. Older
+// pages come with canFetchMore/fetchMore (from disk, or pulled from the server
+// when not on disk yet); a window that grew past kMaxWindowRows drops rows at
+// the far end and fetchNewer() brings them back. Created by QML
+// (MessageListModel { client: KithClient; conversationId: … }) or by C++.
+
+#include "kith/client/local_store.h"
+
+#include <QAbstractListModel>
+#include <QDateTime>
+#include <QPointer>
+#include <QtQml/qqmlregistration.h>
+
+namespace kith::client {
+
+class KithClient;
+
+class MessageListModel : public QAbstractListModel
+{
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(kith::client::KithClient *client READ client WRITE setClient NOTIFY clientChanged)
+    Q_PROPERTY(QString conversationId READ conversationId WRITE setConversationId NOTIFY
+                   conversationIdChanged)
+    Q_PROPERTY(bool atLatest READ atLatest NOTIFY atLatestChanged)
+    Q_PROPERTY(qint64 readSeq READ readSeq NOTIFY readSeqChanged)
+    Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+public:
+    enum Roles {
+        SeqRole = Qt::UserRole + 1, // qint64: 0 for messages not yet acked
+        ServerIdRole,               // qint64
+        ClientMsgIdRole,            // QString
+        SenderIdRole,               // qint64: 0 for system events
+        SenderNameRole,             // QString
+        IsOwnRole,                  // bool: sent by this account (any device)
+        TextRole,                   // QString: the text, or a sentence for a system event
+        IsSystemRole,               // bool: a group event (created, member added, …)
+        TimestampRole,              // QDateTime: server time (local time while pending)
+        DayBoundaryRole,            // bool: first row of its calendar day in the window
+        ShowSenderRole,             // bool: first of a run of rows by the same sender
+        SendStatusRole,             // SendStatus
+        ErrorRole,                  // QString: why a failed message was refused
+        ReplyToSeqRole,             // qint64: quoted seq, 0 for none
+        ReplyPreviewRole,           // QString: one line of the quoted message, when on disk
+        LastRole
+    };
+    Q_ENUM(Roles)
+
+    enum SendStatus {
+        Received, // someone else's message
+        Pending,  // in the outbox, not acked yet
+        Sent,     // stored by the server
+        Read,     // direct chats: the peer has read up to here
+        Failed    // refused by the server: retry or discard
+    };
+    Q_ENUM(SendStatus)
+
+    // Rows read from disk per page, and the most kept in memory at once.
+    static constexpr int kPageRows = 50;
+    static constexpr int kMaxWindowRows = 500;
+
+    explicit MessageListModel(QObject *parent = nullptr);
+    MessageListModel(KithClient *client, const QString &conversationId, QObject *parent = nullptr);
+
+    [[nodiscard]] KithClient *client() const { return m_client; }
+    void setClient(KithClient *client);
+    [[nodiscard]] QString conversationId() const { return m_conversationId; }
+    void setConversationId(const QString &conversationId);
+    [[nodiscard]] bool atLatest() const { return m_atLatest; }
+    [[nodiscard]] qint64 readSeq() const { return qint64(m_readSeq); }
+
+    [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
+    [[nodiscard]] QVariant data(const QModelIndex &index, int role) const override;
+    [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
+    [[nodiscard]] bool canFetchMore(const QModelIndex &parent) const override;
+    void fetchMore(const QModelIndex &parent) override;
+
+    // After older pages pushed the newest rows out of the window.
+    Q_INVOKABLE void fetchNewer();
+    Q_INVOKABLE void jumpToLatest();
+    // Row of a seq in the window, -1 when absent.
+    Q_INVOKABLE int rowOfSeq(qint64 seq) const;
+
+signals:
+    void clientChanged();
+    void conversationIdChanged();
+    void atLatestChanged();
+    void readSeqChanged();
+    void countChanged();
+
+private:
+    struct Row
+    {
+        StoredMessage message;
+        bool outgoing = false; // an outbox row
+        OutboxStatus outboxStatus = OutboxStatus::Pending;
+        QString error;
+    };
+
+    void reload();
+    void onMessagesStored(const QString &conversationId, const QList<quint64> &seqs);
+    void onOutboxChanged(const QString &conversationId);
+    void onConversationChanged(const QString &conversationId);
+    void onUserChanged(quint64 userId);
+    void insertStored(const StoredMessage &message);
+    void trimOldest();
+    void setOutboxRows(const QList<OutboxEntry> &entries);
+    void emitNeighbourChanged(int row);
+    void setAtLatest(bool atLatest);
+    [[nodiscard]] QList<Row> outboxRows() const;
+    [[nodiscard]] int storedCount() const { return m_stored; }
+    [[nodiscard]] LocalStore *store() const;
+    [[nodiscard]] QString senderName(quint64 userId) const;
+
+    QPointer<KithClient> m_client;
+    QString m_conversationId;
+    QList<Row> m_rows; // stored rows [0, m_stored), then outbox rows
+    int m_stored = 0;
+    bool m_atLatest = true;
+    bool m_wantOlder = false; // fetchMore found nothing on disk and asked the server
+    quint64 m_readSeq = 0;
+    quint64 m_peerReadSeq = 0;
+    bool m_direct = true;
+    QList<QMetaObject::Connection> m_connections;
+};
+
+} // namespace kith::client

@@ -1,0 +1,147 @@
+#include "kith/client/outbox.h"
+
+#include "kith/client/connection.h"
+#include "kith/client/local_store.h"
+#include "kith/client/logging.h"
+#include "kith/protocol.h"
+
+namespace kith::client {
+
+namespace {
+// Errors that resending the same request cannot fix.
+bool isPermanent(v1::ErrorCode code)
+{
+    switch (code) {
+    case v1::INVALID_ARGUMENT:
+    case v1::NOT_FOUND:
+    case v1::PERMISSION_DENIED:
+    case v1::TOO_LARGE:
+        return true;
+    default:
+        return false;
+    }
+}
+} // namespace
+
+Outbox::Outbox(Connection *connection, LocalStore *store, QObject *parent)
+    : QObject(parent)
+    , m_connection(connection)
+    , m_store(store)
+{
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, &Outbox::flush);
+    connect(m_connection, &Connection::onlineChanged, this, [this](bool online) {
+        if (!online)
+            m_inFlight.clear(); // their handlers fail; they are resent on reconnect
+    });
+}
+
+Result<QString> Outbox::enqueue(const QString &conversationId, const v1::Content &content)
+{
+    auto entry = m_store->enqueue(conversationId, content);
+    if (!entry)
+        return entry.error();
+    qCDebug(lcOutbox) << "queued" << entry->clientMsgId << "for" << conversationId;
+    sendHead(conversationId);
+    return entry->clientMsgId;
+}
+
+Status Outbox::retry(const QString &clientMsgId)
+{
+    const auto entry = m_store->outboxEntry(clientMsgId);
+    if (!entry)
+        return makeError(v1::NOT_FOUND, QStringLiteral("No such outgoing message"));
+    if (auto done = m_store->setOutboxStatus(clientMsgId, OutboxStatus::Pending); !done)
+        return done;
+    sendHead(entry->conversationId);
+    return Done{};
+}
+
+Status Outbox::discard(const QString &clientMsgId)
+{
+    auto done = m_store->removeOutboxEntry(clientMsgId);
+    checkIdle();
+    return done;
+}
+
+bool Outbox::isIdle() const
+{
+    for (const auto &entry : m_store->outbox())
+        if (entry.status == OutboxStatus::Pending)
+            return false;
+    return true;
+}
+
+void Outbox::flush()
+{
+    QSet<QString> conversations;
+    for (const auto &entry : m_store->outbox())
+        if (entry.status == OutboxStatus::Pending)
+            conversations.insert(entry.conversationId);
+    for (const auto &id : std::as_const(conversations))
+        sendHead(id);
+    checkIdle();
+}
+
+void Outbox::sendHead(const QString &conversationId)
+{
+    if (!m_connection->isOnline() || m_inFlight.contains(conversationId))
+        return;
+    std::optional<OutboxEntry> head;
+    for (const auto &entry : m_store->outbox(conversationId)) {
+        if (entry.status == OutboxStatus::Pending) {
+            head = entry;
+            break;
+        }
+    }
+    if (!head) {
+        checkIdle();
+        return;
+    }
+    m_inFlight.insert(conversationId);
+    (void)m_store->noteOutboxAttempt(head->clientMsgId);
+    v1::Envelope env;
+    auto *send = env.mutable_send();
+    send->set_conversation_id(toStd(conversationId));
+    send->set_client_msg_id(toStd(head->clientMsgId));
+    *send->mutable_content() = head->content;
+    const QString clientMsgId = head->clientMsgId;
+    m_connection->request(env, [this, conversationId, clientMsgId](Result<v1::Envelope> answer) {
+        onAnswer(conversationId, clientMsgId, std::move(answer));
+    });
+}
+
+void Outbox::onAnswer(const QString &conversationId, const QString &clientMsgId,
+                      Result<v1::Envelope> answer)
+{
+    m_inFlight.remove(conversationId);
+    if (answer && answer->body_case() == v1::Envelope::kSendAck) {
+        qCDebug(lcOutbox) << "acked" << clientMsgId << "seq" << answer->send_ack().seq()
+                          << (answer->send_ack().duplicate() ? "(duplicate)" : "");
+        if (auto done = m_store->acknowledge(clientMsgId, answer->send_ack()); !done)
+            qCWarning(lcOutbox) << "cannot store the ack of" << clientMsgId << done.error().message;
+        sendHead(conversationId);
+        return;
+    }
+    const Error error =
+        answer ? makeError(v1::INTERNAL, QStringLiteral("Unexpected answer")) : answer.error();
+    if (isPermanent(error.code)) {
+        qCInfo(lcOutbox) << "refused" << clientMsgId << error.message;
+        (void)m_store->setOutboxStatus(clientMsgId, OutboxStatus::Failed, error.message);
+        emit sendFailed(conversationId, clientMsgId, error.message);
+        sendHead(conversationId);
+        return;
+    }
+    // Transient: keep it pending and at the head; try again shortly (or on reconnect).
+    qCDebug(lcOutbox) << "will resend" << clientMsgId << error.message;
+    if (m_connection->isOnline())
+        m_retryTimer.start(std::max<int>(kRetryDelayMs, int(error.retryAfterMs)));
+}
+
+void Outbox::checkIdle()
+{
+    if (m_inFlight.isEmpty() && isIdle())
+        emit idle();
+}
+
+} // namespace kith::client

@@ -1,0 +1,317 @@
+#include "kith/client/sync_engine.h"
+
+#include "kith/client/connection.h"
+#include "kith/client/local_store.h"
+#include "kith/client/logging.h"
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+
+#include <algorithm>
+
+namespace kith::client {
+
+namespace {
+// The sync answer lists every changed conversation; a server with many of
+// them may take a while to assemble it.
+constexpr int kSyncTimeoutMs = 60'000;
+} // namespace
+
+SyncEngine::SyncEngine(Connection *connection, LocalStore *store, QObject *parent)
+    : QObject(parent)
+    , m_connection(connection)
+    , m_store(store)
+{
+    connect(m_connection, &Connection::authenticated, this, &SyncEngine::startSync);
+    connect(m_connection, &Connection::pushReceived, this, &SyncEngine::onPush);
+    connect(m_connection, &Connection::onlineChanged, this, [this](bool online) {
+        if (!online) {
+            m_synced = false;
+            m_awaitingSyncAnswer = false;
+            setSyncing(false);
+        }
+    });
+}
+
+void SyncEngine::setSyncing(bool syncing)
+{
+    if (m_syncing == syncing)
+        return;
+    m_syncing = syncing;
+    emit syncingChanged(syncing);
+}
+
+void SyncEngine::startSync()
+{
+    m_synced = false;
+    m_awaitingSyncAnswer = true;
+    setSyncing(true);
+    v1::Envelope env;
+    auto *sync = env.mutable_sync();
+    for (const auto &cursor : m_store->cursors())
+        *sync->add_held() = cursor;
+    qCInfo(lcSync) << "sync with" << sync->held_size() << "held conversations";
+    m_connection->request(
+        env,
+        [this](Result<v1::Envelope> answer) {
+            m_awaitingSyncAnswer = false;
+            if (!answer || answer->body_case() != v1::Envelope::kSyncResponse) {
+                const QString error =
+                    answer ? QStringLiteral("Bad sync answer") : answer.error().message;
+                qCInfo(lcSync) << "sync failed:" << error;
+                setSyncing(false);
+                emit syncFailed(error);
+                return;
+            }
+            applySync(answer->sync_response());
+        },
+        kSyncTimeoutMs);
+}
+
+void SyncEngine::applySync(const v1::SyncResponse &response)
+{
+    QList<quint64> users;
+    for (const auto &state : response.changed()) {
+        if (auto done = m_store->applyConversationState(state); !done) {
+            qCWarning(lcSync) << "cannot store conversation" << toQString(state.id())
+                              << done.error().message;
+            continue;
+        }
+        if (state.peer_user_id() != 0)
+            users << state.peer_user_id();
+        if (state.has_last_message() && state.last_message().sender_user_id() != 0)
+            users << state.last_message().sender_user_id();
+    }
+    for (const auto &gone : response.gone_conversation_ids())
+        (void)m_store->removeConversation(toQString(gone));
+    qCInfo(lcSync) << "sync answer:" << response.changed_size() << "changed,"
+                   << response.gone_conversation_ids_size() << "gone";
+    resolveUsers(users);
+    // Every conversation, not only the changed ones: a crash or an earlier
+    // drop may have left holes that the server cannot know about.
+    for (const auto &id : m_store->conversationIds())
+        fillGaps(id);
+    checkDone();
+}
+
+void SyncEngine::fillGaps(const QString &conversationId)
+{
+    if (!m_queued.contains(conversationId) && !m_pulling.contains(conversationId)) {
+        m_queued.insert(conversationId);
+        m_fillQueue.append(conversationId);
+    }
+    pumpPulls();
+}
+
+void SyncEngine::requestOlder(const QString &conversationId, quint64 beforeSeq)
+{
+    Q_UNUSED(beforeSeq)
+    // History is filled newest page first; a reader scrolling back moves the
+    // conversation to the front of the queue.
+    if (m_queued.contains(conversationId)) {
+        m_fillQueue.removeAll(conversationId);
+        m_fillQueue.prepend(conversationId);
+    } else if (!m_pulling.contains(conversationId)) {
+        m_queued.insert(conversationId);
+        m_fillQueue.prepend(conversationId);
+    }
+    pumpPulls();
+}
+
+void SyncEngine::pumpPulls()
+{
+    if (!m_connection->isOnline())
+        return;
+    while (m_pulling.size() < kMaxConcurrentPulls && !m_fillQueue.isEmpty()) {
+        const QString id = m_fillQueue.takeFirst();
+        m_queued.remove(id);
+        pullNext(id);
+    }
+    checkDone();
+}
+
+void SyncEngine::pullNext(const QString &conversationId)
+{
+    const auto missing = m_store->missingRanges(conversationId);
+    if (missing.isEmpty())
+        return;
+    // The newest page of the newest gap first: what a reader sees first.
+    const SeqRange gap = missing.last();
+    const quint64 from =
+        gap.last - gap.first + 1 > kMaxPullLimit ? gap.last - kMaxPullLimit + 1 : gap.first;
+    v1::Envelope env;
+    auto *pull = env.mutable_pull();
+    pull->set_conversation_id(toStd(conversationId));
+    pull->set_direction(v1::PullRequest::FORWARD);
+    pull->set_from_seq(from);
+    pull->set_to_seq(gap.last);
+    pull->set_limit(kMaxPullLimit);
+    m_pulling.insert(conversationId);
+    qCDebug(lcSync) << "pull" << conversationId << from << "…" << gap.last;
+    m_connection->request(env, [this, conversationId, from](Result<v1::Envelope> answer) {
+        onPullAnswer(conversationId, from, std::move(answer));
+    });
+}
+
+void SyncEngine::onPullAnswer(const QString &conversationId, quint64 fromSeq,
+                              Result<v1::Envelope> answer)
+{
+    m_pulling.remove(conversationId);
+    if (!answer || answer->body_case() != v1::Envelope::kPullResponse) {
+        const QString error = answer ? QStringLiteral("Bad pull answer") : answer.error().message;
+        qCInfo(lcSync) << "pull of" << conversationId << "failed:" << error;
+        if (!answer && answer.error().code == v1::NOT_FOUND)
+            (void)m_store->removeConversation(conversationId);
+        else if (m_connection->isOnline())
+            emit syncFailed(error);
+        pumpPulls();
+        return;
+    }
+    const auto &page = answer->pull_response();
+    QList<v1::Message> messages(page.messages().begin(), page.messages().end());
+    std::sort(messages.begin(), messages.end(),
+              [](const v1::Message &a, const v1::Message &b) { return a.seq() < b.seq(); });
+    // The range claimed is only the run of seqs actually received from fromSeq on.
+    quint64 next = fromSeq;
+    QList<quint64> senders;
+    for (const auto &m : messages) {
+        if (m.seq() == next)
+            ++next;
+        if (m.sender_user_id() != 0)
+            senders << m.sender_user_id();
+    }
+    const auto row = m_store->conversation(conversationId);
+    if (row && page.max_seq() > row->maxSeq)
+        (void)m_store->setServerMaxSeq(conversationId, page.max_seq());
+    if (next == fromSeq) {
+        if (page.max_seq() < fromSeq) {
+            // The server holds less than we believed (a stale max): trust it.
+            (void)m_store->setServerMaxSeq(conversationId, page.max_seq());
+        } else {
+            qCWarning(lcSync) << "pull of" << conversationId << "from" << fromSeq
+                              << "returned no usable page; leaving it for the next sync";
+        }
+        pumpPulls();
+        return;
+    }
+    if (auto done = m_store->storeMessages(conversationId, messages, {fromSeq, next - 1}); !done) {
+        qCWarning(lcSync) << "cannot store page of" << conversationId << done.error().message;
+        pumpPulls();
+        return;
+    }
+    resolveUsers(senders);
+    fillGaps(conversationId);
+}
+
+void SyncEngine::onPush(const v1::Envelope &env)
+{
+    if (m_pushFilter && !m_pushFilter(env))
+        return;
+    switch (env.body_case()) {
+    case v1::Envelope::kMessage: {
+        const auto &m = env.message().message();
+        const QString id = toQString(m.conversation_id());
+        const bool known = m_store->conversation(id).has_value();
+        if (auto done = m_store->storeMessages(id, {m}, {m.seq(), m.seq()}); !done) {
+            qCWarning(lcSync) << "cannot store pushed message" << done.error().message;
+            return;
+        }
+        QList<quint64> users{m.sender_user_id()};
+        if (!known) {
+            if (const auto ref = parseConversationId(id); ref && ref->isDirect())
+                users << ref->peerOf(m_store->myUserId());
+        }
+        resolveUsers(users);
+        if (m.sender_user_id() != m_store->myUserId())
+            emit messageArrived(id, m.seq());
+        // A seq beyond local max + 1 leaves a hole: pull it.
+        if (!m_store->missingRanges(id).isEmpty())
+            fillGaps(id);
+        if (!known && id.startsWith(u'g'))
+            refreshMembers(id);
+        break;
+    }
+    case v1::Envelope::kRead: {
+        const auto &read = env.read();
+        const QString id = toQString(read.conversation_id());
+        if (read.user_id() == m_store->myUserId())
+            (void)m_store->setReadSeq(id, read.read_seq(), read.unread_count());
+        else
+            (void)m_store->setPeerReadSeq(id, read.read_seq());
+        break;
+    }
+    case v1::Envelope::kTypingPush: {
+        const auto &typing = env.typing_push();
+        emit typingChanged(toQString(typing.conversation_id()), typing.user_id(), typing.typing());
+        break;
+    }
+    case v1::Envelope::kPresence: {
+        const auto &presence = env.presence();
+        if (m_store->user(presence.user_id()))
+            (void)m_store->setPresence(presence.user_id(), presence.online(),
+                                       presence.last_seen_ms());
+        else
+            resolveUsers({presence.user_id()});
+        emit presenceChanged(presence.user_id(), presence.online());
+        break;
+    }
+    case v1::Envelope::kConversation: {
+        const auto &state = env.conversation().state();
+        const QString id = toQString(state.id());
+        if (auto done = m_store->applyConversationState(state); !done)
+            return;
+        if (state.peer_user_id() != 0)
+            resolveUsers({state.peer_user_id()});
+        if (state.kind() == v1::GROUP)
+            refreshMembers(id);
+        fillGaps(id);
+        break;
+    }
+    case v1::Envelope::kConversationRemoved:
+        (void)m_store->removeConversation(toQString(env.conversation_removed().conversation_id()));
+        break;
+    default:
+        qCDebug(lcSync) << "ignoring push" << bodyName(env.body_case());
+        break;
+    }
+}
+
+void SyncEngine::resolveUsers(const QList<quint64> &userIds)
+{
+    for (quint64 id : userIds) {
+        if (id == 0 || m_resolving.contains(id) || m_store->user(id))
+            continue;
+        m_resolving.insert(id);
+        v1::Envelope env;
+        env.mutable_get_profile()->set_user_id(id);
+        m_connection->request(env, [this, id](Result<v1::Envelope> answer) {
+            m_resolving.remove(id);
+            if (answer && answer->body_case() == v1::Envelope::kUserProfile)
+                (void)m_store->upsertUser(answer->user_profile().user());
+        });
+    }
+}
+
+void SyncEngine::refreshMembers(const QString &conversationId)
+{
+    v1::Envelope env;
+    env.mutable_list_members()->set_conversation_id(toStd(conversationId));
+    m_connection->request(env, [this, conversationId](Result<v1::Envelope> answer) {
+        if (!answer || answer->body_case() != v1::Envelope::kMemberList)
+            return;
+        const auto &list = answer->member_list();
+        (void)m_store->replaceMembers(
+            conversationId, QList<v1::Member>(list.members().begin(), list.members().end()));
+    });
+}
+
+void SyncEngine::checkDone()
+{
+    if (!m_syncing || m_awaitingSyncAnswer || !m_fillQueue.isEmpty() || !m_pulling.isEmpty())
+        return;
+    setSyncing(false);
+    m_synced = true;
+    qCInfo(lcSync) << "in sync";
+    emit synced();
+}
+
+} // namespace kith::client
