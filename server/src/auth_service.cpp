@@ -1,0 +1,287 @@
+#include "auth_service.h"
+
+#include "conversation_access.h"
+#include "kith/content.h"
+#include "kith/protocol.h"
+#include "logging.h"
+#include "password_hasher.h"
+#include "presence_service.h"
+#include "session_registry.h"
+#include "user_service.h"
+
+namespace kith::server {
+
+namespace {
+constexpr int kMinPasswordBytes = 8;    // below this a password is a PIN
+constexpr int kMaxPasswordBytes = 1024; // bounds the hashing input
+constexpr int kMaxDeviceNameChars = 64;
+
+Error shuttingDown()
+{
+    return makeError(v1::SHUTTING_DOWN, QStringLiteral("The server is stopping; reconnect later"));
+}
+
+Error authFailed()
+{
+    return makeError(v1::AUTH_FAILED, QStringLiteral("Wrong user name or password"));
+}
+
+std::optional<Error> checkPassword(const std::string &password)
+{
+    if (password.size() < size_t(kMinPasswordBytes) || password.size() > size_t(kMaxPasswordBytes))
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("A password has %1 to %2 bytes")
+                                                   .arg(kMinPasswordBytes)
+                                                   .arg(kMaxPasswordBytes));
+    return std::nullopt;
+}
+
+QString cleanDeviceName(const std::string &utf8)
+{
+    QString name = toQString(utf8).simplified();
+    name.removeIf([](QChar c) { return c.category() == QChar::Other_Control; });
+    if (name.isEmpty())
+        return QStringLiteral("device");
+    return name.left(kMaxDeviceNameChars);
+}
+} // namespace
+
+AuthService::AuthService(Store &store, SessionRegistry &registry, PasswordHasher &hasher,
+                         PresenceService &presence, AuthPolicy policy, QObject *parent)
+    : QObject(parent)
+    , m_store(store)
+    , m_registry(registry)
+    , m_hasher(hasher)
+    , m_presence(presence)
+    , m_policy(policy)
+    , m_accountThrottle(policy.accountFailuresBeforeLockout, policy.baseLockoutMs,
+                        policy.maxLockoutMs)
+    , m_addressThrottle(policy.addressFailuresBeforeLockout, policy.baseLockoutMs,
+                        policy.maxLockoutMs)
+{}
+
+void AuthService::registerUser(const v1::RegisterRequest &request, const QString &remoteAddress,
+                               QObject *context, Completion<AuthGrant> done)
+{
+    if (m_stopped)
+        return done(shuttingDown());
+    if (!m_policy.registrationOpen)
+        return done(
+            makeError(v1::REGISTRATION_CLOSED,
+                      QStringLiteral("Registration is closed; ask the admin for an account")));
+    const QString username = normalizeUsername(toQString(request.username()));
+    if (!isValidUsername(username))
+        return done(makeError(v1::INVALID_ARGUMENT,
+                              QStringLiteral("A user name has 3 to 32 of a-z 0-9 . _ - and starts "
+                                             "with a letter or digit")));
+    if (const auto bad = checkPassword(request.password()))
+        return done(*bad);
+    QString displayName = username;
+    if (!request.display_name().empty()) {
+        const Result<QString> cleaned = cleanDisplayName(request.display_name());
+        if (!cleaned)
+            return done(cleaned.error());
+        displayName = *cleaned;
+    }
+    // Checked here to spare a hash; the store's unique key still decides races.
+    const Result<UserRecord> existing = m_store.userByName(username);
+    if (existing)
+        return done(makeError(v1::NAME_TAKEN, QStringLiteral("That user name is taken")));
+    if (existing.error().code != v1::NOT_FOUND)
+        return done(storeError(existing.error()));
+
+    const std::string deviceName = request.device_name();
+    auto guardedDone = whileAlive<AuthGrant>(context, std::move(done));
+    m_hasher.hash(toQString(request.password()), this,
+                  [this, username, displayName, deviceName, remoteAddress,
+                   done = guardedDone](Result<QByteArray> hash) {
+                      if (m_stopped)
+                          return done(shuttingDown());
+                      if (!hash)
+                          return done(hash.error());
+                      m_store.createUser(
+                          username, displayName, *hash, this,
+                          [this, deviceName, remoteAddress, done](Result<UserRecord> user) {
+                              if (!user)
+                                  return done(storeError(user.error()));
+                              qCInfo(lcAuth) << "registered" << user->username << "id" << user->id
+                                             << "from" << remoteAddress;
+                              issueDevice(*user, deviceName, done);
+                          });
+                  });
+}
+
+void AuthService::login(const v1::LoginRequest &request, const QString &remoteAddress,
+                        QObject *context, Completion<AuthGrant> done)
+{
+    if (m_stopped)
+        return done(shuttingDown());
+    const QString username = normalizeUsername(toQString(request.username()));
+    const QString accountKey = QStringLiteral("user:") + username;
+    const QString addressKey = QStringLiteral("addr:") + remoteAddress;
+    const qint64 now = monotonicMs();
+    const quint32 wait = qMax(m_accountThrottle.retryAfterMs(accountKey, now),
+                              m_addressThrottle.retryAfterMs(addressKey, now));
+    if (wait > 0)
+        return done(makeError(v1::RATE_LIMITED,
+                              QStringLiteral("Too many failed logins; try again later"), wait));
+    if (request.password().empty() || request.password().size() > size_t(kMaxPasswordBytes))
+        return done(authFailed());
+
+    const Result<UserRecord> user = m_store.userByName(username);
+    if (!user) {
+        if (user.error().code != v1::NOT_FOUND)
+            return done(storeError(user.error()));
+        // User names are public (the directory is searchable), so answering
+        // an unknown one without spending a hash reveals nothing new.
+        recordLoginFailure(accountKey, addressKey);
+        qCInfo(lcAuth) << "login for unknown user from" << remoteAddress;
+        return done(authFailed());
+    }
+
+    const UserRecord record = *user;
+    const std::string deviceName = request.device_name();
+    auto guardedDone = whileAlive<AuthGrant>(context, std::move(done));
+    m_hasher.verify(record.passwordHash, toQString(request.password()), this,
+                    [this, record, deviceName, accountKey, addressKey, remoteAddress,
+                     done = guardedDone](bool ok) {
+                        if (m_stopped)
+                            return done(shuttingDown());
+                        if (!ok) {
+                            recordLoginFailure(accountKey, addressKey);
+                            qCInfo(lcAuth) << "wrong password for" << record.username << "from"
+                                           << remoteAddress;
+                            return done(authFailed());
+                        }
+                        if (record.disabled)
+                            return done(makeError(v1::ACCOUNT_DISABLED,
+                                                  QStringLiteral("This account is disabled")));
+                        m_accountThrottle.recordSuccess(accountKey);
+                        issueDevice(record, deviceName, done);
+                    });
+}
+
+void AuthService::issueDevice(const UserRecord &user, const std::string &deviceName,
+                              Completion<AuthGrant> done)
+{
+    const QByteArray token = newDeviceToken();
+    m_store.createDevice(user.id, cleanDeviceName(deviceName), hashDeviceToken(token), this,
+                         [this, user, token, done = std::move(done)](Result<DeviceRecord> device) {
+                             if (!device)
+                                 return done(storeError(device.error()));
+                             AuthGrant grant;
+                             grant.userId = user.id;
+                             grant.deviceId = device->id;
+                             *grant.answer.mutable_user() = m_presence.toUser(user);
+                             grant.answer.mutable_user()->set_online(true);
+                             grant.answer.set_device_id(device->id);
+                             grant.answer.set_token(token.toStdString());
+                             qCInfo(lcAuth)
+                                 << "user" << user.id << "logged in as device" << device->id;
+                             done(grant);
+                         });
+}
+
+Result<AuthGrant> AuthService::resume(const v1::ResumeRequest &request)
+{
+    if (m_stopped)
+        return shuttingDown();
+    const Error invalid =
+        makeError(v1::TOKEN_INVALID, QStringLiteral("Unknown or revoked token; log in again"));
+    if (request.token().empty() || request.token().size() > 256)
+        return invalid;
+    const QByteArray tokenHash =
+        hashDeviceToken(QByteArrayView(request.token().data(), qsizetype(request.token().size())));
+    const Result<DeviceRecord> device = m_store.deviceByTokenHash(tokenHash);
+    if (!device)
+        return device.error().code == v1::NOT_FOUND ? invalid : storeError(device.error());
+    const Result<UserRecord> user = m_store.userById(device->userId);
+    if (!user)
+        return user.error().code == v1::NOT_FOUND ? invalid : storeError(user.error());
+    if (user->disabled)
+        return makeError(v1::ACCOUNT_DISABLED, QStringLiteral("This account is disabled"));
+    m_store.touchDevice(device->id, nowMs());
+    AuthGrant grant;
+    grant.userId = user->id;
+    grant.deviceId = device->id;
+    *grant.answer.mutable_user() = m_presence.toUser(*user);
+    grant.answer.mutable_user()->set_online(true);
+    grant.answer.set_device_id(device->id);
+    return grant;
+}
+
+void AuthService::logout(const Caller &caller, QObject *context, Completion<Done> done)
+{
+    if (m_stopped)
+        return done(shuttingDown());
+    const quint64 deviceId = caller.deviceId;
+    const quint64 connectionId = caller.connectionId;
+    m_store.revokeDevice(caller.userId, deviceId, this,
+                         [this, deviceId, connectionId,
+                          done = whileAlive<Done>(context, std::move(done))](Status status) {
+                             if (!status)
+                                 return done(storeError(status.error()));
+                             qCInfo(lcAuth) << "device" << deviceId << "logged out";
+                             done(Done{});
+                             closeDeviceConnections(deviceId, connectionId);
+                         });
+}
+
+Result<v1::DeviceList> AuthService::listDevices(const Caller &caller)
+{
+    const Result<QList<DeviceRecord>> devices = m_store.devicesOfUser(caller.userId);
+    if (!devices)
+        return storeError(devices.error());
+    v1::DeviceList list;
+    for (const DeviceRecord &record : *devices) {
+        if (record.revoked)
+            continue;
+        auto *device = list.add_devices();
+        device->set_id(record.id);
+        device->set_name(toStd(record.name));
+        device->set_created_ms(record.createdMs);
+        device->set_last_seen_ms(record.lastSeenMs);
+        device->set_current(record.id == caller.deviceId);
+        device->set_online(m_registry.isDeviceOnline(record.id));
+    }
+    return list;
+}
+
+void AuthService::revokeDevice(const Caller &caller, const v1::RevokeDeviceRequest &request,
+                               QObject *context, Completion<Done> done)
+{
+    if (m_stopped)
+        return done(shuttingDown());
+    if (request.device_id() == 0)
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Which device?")));
+    const quint64 deviceId = request.device_id();
+    m_store.revokeDevice(
+        caller.userId, deviceId, this,
+        [this, deviceId, done = whileAlive<Done>(context, std::move(done))](Status status) {
+            if (!status) {
+                if (status.error().code == v1::NOT_FOUND)
+                    return done(makeError(v1::NOT_FOUND, QStringLiteral("No such device")));
+                return done(storeError(status.error()));
+            }
+            qCInfo(lcAuth) << "device" << deviceId << "revoked";
+            done(Done{});
+            closeDeviceConnections(deviceId, 0);
+        });
+}
+
+void AuthService::closeDeviceConnections(quint64 deviceId, quint64 exceptConnectionId)
+{
+    for (Connection *connection : m_registry.connectionsOfDevice(deviceId)) {
+        if (connection->connectionId() != exceptConnectionId)
+            connection->terminate(v1::TOKEN_INVALID,
+                                  QStringLiteral("This device was logged out or revoked"));
+    }
+}
+
+void AuthService::recordLoginFailure(const QString &accountKey, const QString &addressKey)
+{
+    const qint64 now = monotonicMs();
+    m_accountThrottle.recordFailure(accountKey, now);
+    m_addressThrottle.recordFailure(addressKey, now);
+}
+
+} // namespace kith::server

@@ -1,0 +1,79 @@
+#pragma once
+// Accounts and devices: register (per the registration policy), password login
+// with Argon2id, resume with a device token, logout, list and revoke devices,
+// and the failed-login throttle. Owned by the Server; plain service, no socket code.
+
+#include "caller.h"
+#include "rate_limit.h"
+
+#include <QObject>
+
+namespace kith::server {
+
+class PasswordHasher;
+class PresenceService;
+class SessionRegistry;
+
+struct AuthPolicy
+{
+    bool registrationOpen = true;
+    // Per account: 5 free failures, then a lockout doubling from 30 s to 15 min.
+    int accountFailuresBeforeLockout = 5;
+    // Per remote address: more headroom, as a LAN or NAT puts many people behind one.
+    int addressFailuresBeforeLockout = 20;
+    qint64 baseLockoutMs = 30 * 1000;
+    qint64 maxLockoutMs = 15 * 60 * 1000;
+};
+
+// What a successful register/login/resume gives the session.
+struct AuthGrant
+{
+    v1::AuthOk answer;
+    quint64 userId = 0;
+    quint64 deviceId = 0;
+};
+
+class AuthService : public QObject
+{
+    Q_OBJECT
+public:
+    AuthService(Store &store, SessionRegistry &registry, PasswordHasher &hasher,
+                PresenceService &presence, AuthPolicy policy, QObject *parent = nullptr);
+
+    [[nodiscard]] bool registrationOpen() const { return m_policy.registrationOpen; }
+
+    void registerUser(const v1::RegisterRequest &request, const QString &remoteAddress,
+                      QObject *context, Completion<AuthGrant> done);
+    void login(const v1::LoginRequest &request, const QString &remoteAddress, QObject *context,
+               Completion<AuthGrant> done);
+    [[nodiscard]] Result<AuthGrant> resume(const v1::ResumeRequest &request);
+
+    // Revokes the caller's device; its other connections get TOKEN_INVALID.
+    // The caller's own connection is left to the caller to close after the answer.
+    void logout(const Caller &caller, QObject *context, Completion<Done> done);
+    [[nodiscard]] Result<v1::DeviceList> listDevices(const Caller &caller);
+    // Revokes one of the caller's devices; every live connection of it gets
+    // TOKEN_INVALID and is closed (after `done` ran, so the answer goes first).
+    void revokeDevice(const Caller &caller, const v1::RevokeDeviceRequest &request,
+                      QObject *context, Completion<Done> done);
+
+    // Refuses new work with SHUTTING_DOWN (the store is about to close).
+    void stop() { m_stopped = true; }
+
+private:
+    void issueDevice(const UserRecord &user, const std::string &deviceName,
+                     Completion<AuthGrant> done);
+    void closeDeviceConnections(quint64 deviceId, quint64 exceptConnectionId);
+    void recordLoginFailure(const QString &accountKey, const QString &addressKey);
+
+    Store &m_store;
+    SessionRegistry &m_registry;
+    PasswordHasher &m_hasher;
+    PresenceService &m_presence;
+    AuthPolicy m_policy;
+    LoginThrottle m_accountThrottle;
+    LoginThrottle m_addressThrottle;
+    bool m_stopped = false;
+};
+
+} // namespace kith::server

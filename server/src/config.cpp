@@ -1,0 +1,232 @@
+#include "config.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QSettings>
+
+#include <functional>
+
+namespace kith::server {
+
+namespace {
+// Below these a timer would fire before a client on a slow link could answer.
+constexpr int kMinTimeoutMs = 100;
+
+Error invalid(const QString &message)
+{
+    return makeError(v1::INVALID_ARGUMENT, message);
+}
+
+// One option: its value comes from the flag, else from the file, else stays default.
+struct Source
+{
+    const QCommandLineParser &parser;
+    const QSettings *file;
+
+    [[nodiscard]] std::optional<QString> value(const QString &name) const
+    {
+        if (parser.isSet(name))
+            return parser.value(name);
+        if (file && file->contains(name))
+            return file->value(name).toString();
+        return std::nullopt;
+    }
+};
+
+Status readInt(const Source &source, const QString &name, qint64 min, qint64 max,
+               const std::function<void(qint64)> &set)
+{
+    const auto text = source.value(name);
+    if (!text)
+        return Done{};
+    bool ok = false;
+    const qint64 value = text->trimmed().toLongLong(&ok);
+    if (!ok || value < min || value > max)
+        return invalid(QStringLiteral("--%1 must be a whole number from %2 to %3, not '%4'")
+                           .arg(name)
+                           .arg(min)
+                           .arg(max)
+                           .arg(*text));
+    set(value);
+    return Done{};
+}
+
+Status readDouble(const Source &source, const QString &name, double min,
+                  const std::function<void(double)> &set)
+{
+    const auto text = source.value(name);
+    if (!text)
+        return Done{};
+    bool ok = false;
+    const double value = text->trimmed().toDouble(&ok);
+    if (!ok || value < min)
+        return invalid(QStringLiteral("--%1 must be a number of at least %2, not '%3'")
+                           .arg(name)
+                           .arg(min)
+                           .arg(*text));
+    set(value);
+    return Done{};
+}
+} // namespace
+
+QString databasePathIn(const QString &dataDir)
+{
+    return QDir(dataDir).filePath(QStringLiteral("kith.sqlite3"));
+}
+
+QString Config::databasePath() const
+{
+    return databasePathIn(dataDir);
+}
+
+Result<CommandLine> parseCommandLine(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("kithd: the Kith instant-messaging server.\n\n"
+                       "Admin commands (work on the data folder, also while kithd runs):\n"
+                       "  kithd user add NAME [--display-name X] [--password PW]\n"
+                       "  kithd user list | passwd NAME | disable NAME | enable NAME\n"
+                       "  (passwords are read from the first line of stdin unless --password is "
+                       "given; all take --data DIR)"));
+    const QCommandLineOption help = parser.addHelpOption();
+    const QCommandLineOption version = parser.addVersionOption();
+    const Config defaults;
+    parser.addOptions({
+        {QStringLiteral("port"),
+         QStringLiteral("WebSocket port (0 picks a free one). Default %1.").arg(defaults.port),
+         QStringLiteral("N")},
+        {QStringLiteral("listen"),
+         QStringLiteral("Address to listen on. Default %1.").arg(defaults.listenAddress.toString()),
+         QStringLiteral("ADDR")},
+        {QStringLiteral("admin-port"),
+         QStringLiteral("Admin HTTP port on 127.0.0.1 (/healthz, /metrics; 0 picks a free one). "
+                        "Default %1.")
+             .arg(defaults.adminPort),
+         QStringLiteral("N")},
+        {QStringLiteral("data"),
+         QStringLiteral("Data folder (created on first start). Default ./%1.")
+             .arg(defaults.dataDir),
+         QStringLiteral("DIR")},
+        {QStringLiteral("config"),
+         QStringLiteral("INI file with any of these options as keys (e.g. port=7400); flags win "
+                        "over the file."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("registration"),
+         QStringLiteral("open: anyone may register; closed: only the admin creates users. "
+                        "Default open."),
+         QStringLiteral("open|closed")},
+        {QStringLiteral("cert"), QStringLiteral("PEM certificate (chain) for wss; needs --key."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("key"), QStringLiteral("PEM private key for wss; needs --cert."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("auth-timeout-ms"),
+         QStringLiteral("Time a connection has to say hello and authenticate. Default %1.")
+             .arg(defaults.authTimeoutMs),
+         QStringLiteral("N")},
+        {QStringLiteral("idle-timeout-ms"),
+         QStringLiteral("A connection that sends nothing this long is closed (the server pings "
+                        "half-way). Default %1.")
+             .arg(defaults.idleTimeoutMs),
+         QStringLiteral("N")},
+        {QStringLiteral("send-rate"),
+         QStringLiteral("Sends per second allowed per connection (token bucket). Default %1.")
+             .arg(defaults.sendRate),
+         QStringLiteral("N")},
+        {QStringLiteral("send-burst"),
+         QStringLiteral("Sends a connection may burst before --send-rate applies. Default %1.")
+             .arg(defaults.sendBurst),
+         QStringLiteral("N")},
+        {QStringLiteral("argon2-memory-kib"),
+         QStringLiteral("Argon2id memory per password hash in KiB (at least %1). Default %1.")
+             .arg(Argon2Params::kMinMemoryKib),
+         QStringLiteral("N")},
+        {QStringLiteral("argon2-ops"),
+         QStringLiteral("Argon2id passes (at least %1). Default %1.").arg(Argon2Params::kMinOps),
+         QStringLiteral("N")},
+        {QStringLiteral("log-rules"),
+         QStringLiteral("Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
+                        "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
+                        "kith.presence, kith.admin)."),
+         QStringLiteral("RULES")},
+    });
+
+    if (!parser.parse(args))
+        return invalid(parser.errorText());
+    CommandLine result;
+    if (parser.isSet(help)) {
+        result.printAndExit = parser.helpText();
+        return result;
+    }
+    if (parser.isSet(version)) {
+        result.printAndExit = QCoreApplication::applicationName() + QLatin1Char(' ') +
+                              QCoreApplication::applicationVersion() + QLatin1Char('\n');
+        return result;
+    }
+    if (!parser.positionalArguments().isEmpty())
+        return invalid(QStringLiteral("Unexpected argument '%1' (see --help)")
+                           .arg(parser.positionalArguments().constFirst()));
+
+    std::unique_ptr<QSettings> file;
+    if (parser.isSet(QStringLiteral("config"))) {
+        const QString path = parser.value(QStringLiteral("config"));
+        if (!QFileInfo(path).isReadable())
+            return invalid(QStringLiteral("Cannot read config file %1").arg(path));
+        file = std::make_unique<QSettings>(path, QSettings::IniFormat);
+        if (file->status() != QSettings::NoError)
+            return invalid(QStringLiteral("Config file %1 is not valid INI").arg(path));
+    }
+    const Source source{parser, file.get()};
+    Config &config = result.config;
+
+    for (const Status &status : {
+             readInt(source, QStringLiteral("port"), 0, 65535,
+                     [&](qint64 v) { config.port = quint16(v); }),
+             readInt(source, QStringLiteral("admin-port"), 0, 65535,
+                     [&](qint64 v) { config.adminPort = quint16(v); }),
+             readInt(source, QStringLiteral("auth-timeout-ms"), kMinTimeoutMs, 3600 * 1000,
+                     [&](qint64 v) { config.authTimeoutMs = int(v); }),
+             readInt(source, QStringLiteral("idle-timeout-ms"), kMinTimeoutMs, 24 * 3600 * 1000,
+                     [&](qint64 v) { config.idleTimeoutMs = int(v); }),
+             readInt(source, QStringLiteral("argon2-memory-kib"), Argon2Params::kMinMemoryKib,
+                     4 * 1024 * 1024, [&](qint64 v) { config.argon2.memoryKib = quint32(v); }),
+             readInt(source, QStringLiteral("argon2-ops"), Argon2Params::kMinOps, 100,
+                     [&](qint64 v) { config.argon2.ops = quint32(v); }),
+             readDouble(source, QStringLiteral("send-rate"), 0.01,
+                        [&](double v) { config.sendRate = v; }),
+             readDouble(source, QStringLiteral("send-burst"), 1,
+                        [&](double v) { config.sendBurst = v; }),
+         }) {
+        if (!status)
+            return status.error();
+    }
+
+    if (const auto listen = source.value(QStringLiteral("listen"))) {
+        QHostAddress address;
+        if (!address.setAddress(listen->trimmed()))
+            return invalid(QStringLiteral("--listen must be an IP address, not '%1'").arg(*listen));
+        config.listenAddress = address;
+    }
+    if (const auto data = source.value(QStringLiteral("data"))) {
+        if (data->trimmed().isEmpty())
+            return invalid(QStringLiteral("--data must name a folder"));
+        config.dataDir = *data;
+    }
+    if (const auto registration = source.value(QStringLiteral("registration"))) {
+        const QString value = registration->trimmed().toLower();
+        if (value != QLatin1String("open") && value != QLatin1String("closed"))
+            return invalid(QStringLiteral("--registration must be open or closed, not '%1'")
+                               .arg(*registration));
+        config.registrationOpen = value == QLatin1String("open");
+    }
+    config.certFile = source.value(QStringLiteral("cert")).value_or(QString());
+    config.keyFile = source.value(QStringLiteral("key")).value_or(QString());
+    if (config.certFile.isEmpty() != config.keyFile.isEmpty())
+        return invalid(QStringLiteral("--cert and --key go together"));
+    config.logRules = source.value(QStringLiteral("log-rules")).value_or(QString());
+    return result;
+}
+
+} // namespace kith::server

@@ -1,0 +1,49 @@
+#pragma once
+// kithd's configuration: defaults that work out of the box, an optional INI
+// file (keys named like the long options), and command-line flags, which win
+// over the file. Built once in main() and handed to the Server.
+
+#include "credentials.h"
+#include "kith/result.h"
+
+#include <QHostAddress>
+#include <QString>
+#include <QStringList>
+
+namespace kith::server {
+
+struct Config
+{
+    QHostAddress listenAddress = QHostAddress(QHostAddress::AnyIPv4);
+    quint16 port = 7400;
+    quint16 adminPort = 7401;
+    QString dataDir = QStringLiteral("kith-data");
+    bool registrationOpen = true;
+    QString certFile;
+    QString keyFile;
+    int authTimeoutMs = 10000;
+    int idleTimeoutMs = 90000;
+    double sendRate = 100;
+    double sendBurst = 500;
+    Argon2Params argon2;
+    QString logRules;
+
+    // Where the database lives inside the data folder.
+    [[nodiscard]] QString databasePath() const;
+};
+
+// The outcome of reading the command line: run with a config, or just print.
+struct CommandLine
+{
+    Config config;
+    QString printAndExit; // --help / --version text; empty to run the server
+};
+
+// Parses kithd's server command line (args[0] is the program). INVALID_ARGUMENT
+// with a one-line message for anything wrong, including in the config file.
+[[nodiscard]] Result<CommandLine> parseCommandLine(const QStringList &args);
+
+// Shared with the admin command line: the database file of a data folder.
+[[nodiscard]] QString databasePathIn(const QString &dataDir);
+
+} // namespace kith::server

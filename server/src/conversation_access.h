@@ -1,0 +1,19 @@
+#pragma once
+// The one membership check every conversation request goes through, so that a
+// user who is not in a conversation learns nothing about it: NOT_FOUND, exactly
+// as for a conversation that does not exist.
+
+#include "kith/conversation_id.h"
+#include "store/store.h"
+
+namespace kith::server {
+
+// INVALID_ARGUMENT for a malformed id; NOT_FOUND when `userId` is not a member
+// (for a direct id: not one of the pair, or the other user does not exist).
+[[nodiscard]] Result<ConversationRef>
+checkConversationAccess(Store &store, const std::string &conversationId, quint64 userId);
+
+// Maps a store error of a read onto the wire (store faults become INTERNAL).
+[[nodiscard]] Error storeError(const Error &error);
+
+} // namespace kith::server

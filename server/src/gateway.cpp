@@ -1,0 +1,164 @@
+#include "gateway.h"
+
+#include "logging.h"
+#include "metrics.h"
+
+#include <QFile>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QSslSocket>
+#include <QTimer>
+
+namespace kith::server {
+
+namespace {
+// Qt's own ceiling, far above kMaxFrameBytes: frames between the two get our
+// TOO_LARGE answer; only absurd ones are cut off by Qt (close code 1009).
+constexpr quint64 kQtMaxIncomingBytes = 1024 * 1024;
+// A client gets this long for the HTTP upgrade (and TLS handshake).
+constexpr int kHandshakeTimeoutMs = 10000;
+// Out of file descriptors: stop accepting this long instead of spinning on
+// the listening socket, while the existing sessions keep being served.
+constexpr int kAcceptPauseMs = 500;
+
+Result<QSslConfiguration> loadTls(const QString &certFile, const QString &keyFile)
+{
+    if (!QSslSocket::supportsSsl())
+        return makeError(v1::INTERNAL, QStringLiteral("This Qt has no TLS support"));
+    const QList<QSslCertificate> chain = QSslCertificate::fromPath(certFile, QSsl::Pem);
+    if (chain.isEmpty())
+        return makeError(v1::INVALID_ARGUMENT,
+                         QStringLiteral("No PEM certificate in %1").arg(certFile));
+    QFile file(keyFile);
+    if (!file.open(QIODevice::ReadOnly))
+        return makeError(v1::INVALID_ARGUMENT,
+                         QStringLiteral("Cannot read key %1: %2").arg(keyFile, file.errorString()));
+    const QByteArray pem = file.readAll();
+    QSslKey key(pem, QSsl::Rsa, QSsl::Pem);
+    if (key.isNull())
+        key = QSslKey(pem, QSsl::Ec, QSsl::Pem);
+    if (key.isNull())
+        return makeError(v1::INVALID_ARGUMENT,
+                         QStringLiteral("No RSA or EC private key (PEM) in %1").arg(keyFile));
+    QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+    tls.setLocalCertificateChain(chain);
+    tls.setPrivateKey(key);
+    tls.setPeerVerifyMode(QSslSocket::VerifyNone);
+    return tls;
+}
+} // namespace
+
+Gateway::Gateway(const ServiceSet &services, GatewayOptions options, QObject *parent)
+    : QObject(parent)
+    , m_services(services)
+    , m_options(std::move(options))
+{}
+
+Gateway::~Gateway()
+{
+    // Sessions detach from the registry as they go; delete them before it does.
+    const auto sessions = m_sessions;
+    m_sessions.clear();
+    qDeleteAll(sessions);
+}
+
+bool Gateway::secure() const
+{
+    return !m_options.certFile.isEmpty() && !m_options.keyFile.isEmpty();
+}
+
+Status Gateway::listen()
+{
+    const auto mode = secure() ? QWebSocketServer::SecureMode : QWebSocketServer::NonSecureMode;
+    m_server = std::make_unique<QWebSocketServer>(QStringLiteral("kithd"), mode);
+    if (secure()) {
+        Result<QSslConfiguration> tls = loadTls(m_options.certFile, m_options.keyFile);
+        if (!tls)
+            return tls.error();
+        m_server->setSslConfiguration(*tls);
+        connect(
+            m_server.get(), &QWebSocketServer::sslErrors, this,
+            [](const QList<QSslError> &errors) { qCDebug(lcGateway) << "TLS errors:" << errors; });
+    }
+    m_server->setHandshakeTimeout(kHandshakeTimeoutMs);
+    connect(m_server.get(), &QWebSocketServer::newConnection, this, &Gateway::onNewConnection);
+    connect(m_server.get(), &QWebSocketServer::acceptError, this, &Gateway::onAcceptError);
+    connect(m_server.get(), &QWebSocketServer::serverError, this,
+            [this](QWebSocketProtocol::CloseCode code) {
+                qCDebug(lcGateway) << "handshake refused:" << code << m_server->errorString();
+            });
+    if (!m_server->listen(m_options.address, m_options.port))
+        return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
+                                           .arg(m_options.address.toString())
+                                           .arg(m_options.port)
+                                           .arg(m_server->errorString()));
+    qCInfo(lcGateway) << "listening on" << m_options.address.toString() << port()
+                      << (secure() ? "(wss)" : "(ws)");
+    return Done{};
+}
+
+quint16 Gateway::port() const
+{
+    return m_server ? m_server->serverPort() : 0;
+}
+
+void Gateway::onNewConnection()
+{
+    while (QWebSocket *socket = m_server->nextPendingConnection()) {
+        // Limits first: nothing has been read from this socket yet.
+        socket->setMaxAllowedIncomingFrameSize(kQtMaxIncomingBytes);
+        socket->setMaxAllowedIncomingMessageSize(kQtMaxIncomingBytes);
+        if (m_stopping) {
+            socket->close(QWebSocketProtocol::CloseCodeGoingAway,
+                          QStringLiteral("Server stopping"));
+            socket->deleteLater();
+            continue;
+        }
+        auto *session = new Session(socket, m_services, m_options.limits, m_nextConnectionId++);
+        m_sessions.insert(session);
+        connect(session, &Session::finished, this, [this](Session *finished) {
+            m_sessions.remove(finished);
+            if (m_sessions.isEmpty())
+                emit allSessionsClosed();
+        });
+    }
+}
+
+void Gateway::onAcceptError(QAbstractSocket::SocketError error)
+{
+    m_services.metrics.acceptFailed();
+    qCWarning(lcGateway) << "accept failed:" << error << m_server->errorString() << "- pausing for"
+                         << kAcceptPauseMs << "ms";
+    m_server->pauseAccepting();
+    QTimer::singleShot(kAcceptPauseMs, this, [this] {
+        if (!m_stopping && m_server)
+            m_server->resumeAccepting();
+    });
+}
+
+void Gateway::stopAccepting()
+{
+    m_stopping = true;
+    if (m_server)
+        m_server->close();
+}
+
+void Gateway::refuseNewRequests()
+{
+    for (Session *session : std::as_const(m_sessions))
+        session->refuseNewRequests();
+}
+
+void Gateway::closeAll()
+{
+    if (m_sessions.isEmpty()) {
+        emit allSessionsClosed();
+        return;
+    }
+    const auto sessions = m_sessions;
+    for (Session *session : sessions)
+        session->closeForShutdown();
+}
+
+} // namespace kith::server

@@ -1,0 +1,65 @@
+// kithd: the Kith server. `kithd [options]` serves; `kithd user ...` administers
+// accounts on the data folder (see --help).
+
+#include "admin_cli.h"
+#include "config.h"
+#include "logging.h"
+#include "server.h"
+#include "signal_watcher.h"
+#include "store/sqlite_store.h"
+
+#include <QCoreApplication>
+#include <QLoggingCategory>
+
+#include <cstdio>
+
+using namespace kith::server;
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("kithd"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(KITH_VERSION));
+
+    QTextStream in(stdin);
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+    const QStringList args = QCoreApplication::arguments();
+    if (args.size() > 1 && args.at(1) == QLatin1String("user")) {
+        return runUserCommand(args, in, out, err, [](const QString &path) {
+            return std::make_unique<SqliteStore>(path);
+        });
+    }
+
+    const kith::Result<CommandLine> commandLine = parseCommandLine(args);
+    if (!commandLine) {
+        err << "kithd: " << commandLine.error().message << '\n';
+        return 2;
+    }
+    if (!commandLine->printAndExit.isEmpty()) {
+        out << commandLine->printAndExit;
+        return 0;
+    }
+    const Config &config = commandLine->config;
+    if (!config.logRules.isEmpty())
+        QLoggingCategory::setFilterRules(
+            QString(config.logRules).replace(QLatin1Char(';'), QLatin1Char('\n')));
+
+    Server server(config, std::make_unique<SqliteStore>(config.databasePath()));
+    if (const kith::Status started = server.start(); !started) {
+        err << "kithd: " << started.error().message << '\n';
+        return 1;
+    }
+    SignalWatcher watcher;
+    QObject::connect(&watcher, &SignalWatcher::terminationRequested, &server,
+                     [&server](int signal) {
+                         qCInfo(lcGateway) << "signal" << signal << "received";
+                         server.stop();
+                     });
+    QObject::connect(&server, &Server::stopped, &app, [] { QCoreApplication::exit(0); });
+
+    out << server.readyLine() << '\n';
+    out.flush();
+    std::fflush(stdout);
+    return app.exec();
+}

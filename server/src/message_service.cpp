@@ -1,0 +1,216 @@
+#include "message_service.h"
+
+#include "conversation_access.h"
+#include "kith/content.h"
+#include "kith/protocol.h"
+#include "logging.h"
+#include "rate_limit.h"
+#include "session_registry.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+namespace kith::server {
+
+namespace {
+v1::SendAck ackFor(const AppendResult &result)
+{
+    v1::SendAck ack;
+    ack.set_conversation_id(result.message.conversation_id());
+    ack.set_client_msg_id(result.message.client_msg_id());
+    ack.set_seq(result.message.seq());
+    ack.set_server_id(result.message.server_id());
+    ack.set_server_time_ms(result.message.server_time_ms());
+    ack.set_duplicate(result.duplicate);
+    return ack;
+}
+
+bool differs(const v1::ConversationState &state, const v1::ConversationCursor &held)
+{
+    return state.max_seq() != held.max_seq() || state.read_seq() != held.read_seq() ||
+           state.metadata_version() != held.metadata_version() ||
+           state.peer_read_seq() != held.peer_read_seq();
+}
+} // namespace
+
+MessageService::MessageService(Store &store, SessionRegistry &registry, QObject *parent)
+    : QObject(parent)
+    , m_store(store)
+    , m_registry(registry)
+{}
+
+void MessageService::send(const Caller &caller, const v1::SendMessageRequest &request,
+                          QObject *context, Completion<v1::SendAck> done)
+{
+    if (caller.sendBucket) {
+        if (const quint32 wait = caller.sendBucket->take(monotonicMs()))
+            return done(
+                makeError(v1::RATE_LIMITED, QStringLiteral("Sending too fast; slow down"), wait));
+    }
+    if (!isValidClientMsgId(request.client_msg_id()))
+        return done(makeError(v1::INVALID_ARGUMENT,
+                              QStringLiteral("client_msg_id must be 1 to %1 printable characters")
+                                  .arg(kMaxClientMsgIdBytes)));
+    if (const auto bad = validateUserContent(request.content()))
+        return done(makeError(bad->code, bad->message));
+    const Result<ConversationRef> ref =
+        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+    if (!ref)
+        return done(ref.error());
+
+    AppendRequest append;
+    append.conversationId = toQString(request.conversation_id());
+    append.senderUserId = caller.userId;
+    append.senderDeviceId = caller.deviceId;
+    append.clientMsgId = request.client_msg_id();
+    append.content = request.content();
+    m_store.appendMessage(
+        append, this,
+        [this, ref = *ref, connectionId = caller.connectionId,
+         done = whileAlive<v1::SendAck>(context, std::move(done))](Result<AppendResult> result) {
+            if (!result)
+                return done(storeError(result.error()));
+            done(ackFor(*result));
+            if (result->duplicate)
+                return;
+            const Result<QList<quint64>> members = memberIdsOf(ref);
+            if (!members) {
+                // Stored and acked; members pull it on their next sync.
+                qCWarning(lcMessages)
+                    << "no fan-out for" << ref.toString() << members.error().message;
+                return;
+            }
+            fanOut(result->message, *members, connectionId);
+        });
+}
+
+void MessageService::fanOut(const v1::Message &message, const QList<quint64> &memberIds,
+                            quint64 exceptConnectionId)
+{
+    v1::Envelope push;
+    *push.mutable_message()->mutable_message() = message;
+    m_registry.push(memberIds, push, exceptConnectionId);
+}
+
+Result<v1::PullResponse> MessageService::pull(const Caller &caller, const v1::PullRequest &request)
+{
+    const Result<ConversationRef> ref =
+        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+    if (!ref)
+        return ref.error();
+    PullQuery query;
+    query.conversationId = toQString(request.conversation_id());
+    query.backward = request.direction() == v1::PullRequest::BACKWARD;
+    query.fromSeq = request.from_seq();
+    query.toSeq = request.to_seq();
+    query.beforeSeq = request.before_seq();
+    query.limit =
+        request.limit() == 0 ? kDefaultPullLimit : qBound(1u, request.limit(), kMaxPullLimit);
+    const Result<PullPage> page = m_store.pull(query);
+    if (!page)
+        return storeError(page.error());
+    v1::PullResponse response;
+    response.set_conversation_id(request.conversation_id());
+    for (const v1::Message &message : page->messages)
+        *response.add_messages() = message;
+    response.set_max_seq(page->maxSeq);
+    response.set_has_more(page->hasMore);
+    return response;
+}
+
+Result<v1::SyncResponse> MessageService::sync(const Caller &caller, const v1::SyncRequest &request)
+{
+    const Result<QList<ConversationView>> views = m_store.conversationsOf(caller.userId);
+    if (!views)
+        return storeError(views.error());
+    std::unordered_map<std::string, const v1::ConversationCursor *> held;
+    held.reserve(size_t(request.held_size()));
+    for (const v1::ConversationCursor &cursor : request.held())
+        held.emplace(cursor.conversation_id(), &cursor);
+
+    v1::SyncResponse response;
+    std::unordered_set<std::string> visible;
+    for (const ConversationView &view : *views) {
+        visible.insert(view.id());
+        const auto it = held.find(view.id());
+        if (it == held.end() || differs(view, *it->second))
+            *response.add_changed() = view;
+    }
+    for (const v1::ConversationCursor &cursor : request.held()) {
+        if (visible.contains(cursor.conversation_id()))
+            continue;
+        // Not listed: either gone for this user, or a direct chat that holds
+        // no message yet (still theirs to see).
+        if (!checkConversationAccess(m_store, cursor.conversation_id(), caller.userId))
+            response.add_gone_conversation_ids(cursor.conversation_id());
+    }
+    response.set_server_time_ms(nowMs());
+    return response;
+}
+
+void MessageService::markRead(const Caller &caller, const v1::MarkReadRequest &request,
+                              QObject *context, Completion<Done> done)
+{
+    const Result<ConversationRef> ref =
+        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+    if (!ref)
+        return done(ref.error());
+    if (request.seq() == 0)
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Mark read up to which seq?")));
+    const QString id = toQString(request.conversation_id());
+    m_store.markRead(id, caller.userId, request.seq(), this,
+                     [this, ref = *ref, caller, done = whileAlive<Done>(context, std::move(done))](
+                         Result<ReadResult> result) {
+                         if (!result)
+                             return done(storeError(result.error()));
+                         done(Done{});
+                         if (!result->moved)
+                             return;
+                         v1::Envelope push;
+                         auto *read = push.mutable_read();
+                         read->set_conversation_id(toStd(ref.toString()));
+                         read->set_user_id(caller.userId);
+                         read->set_read_seq(result->readSeq);
+                         read->set_unread_count(result->unreadCount);
+                         m_registry.push(QList<quint64>{caller.userId}, push, caller.connectionId);
+                         if (const quint64 peer = ref.peerOf(caller.userId)) {
+                             read->clear_unread_count();
+                             m_registry.push(QList<quint64>{peer}, push);
+                         }
+                     });
+}
+
+Status MessageService::typing(const Caller &caller, const v1::TypingRequest &request)
+{
+    const Result<ConversationRef> ref =
+        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+    if (!ref)
+        return ref.error();
+    Result<QList<quint64>> members = memberIdsOf(*ref);
+    if (!members)
+        return members.error();
+    members->removeAll(caller.userId);
+    v1::Envelope push;
+    auto *typing = push.mutable_typing_push();
+    typing->set_conversation_id(request.conversation_id());
+    typing->set_user_id(caller.userId);
+    typing->set_typing(request.typing());
+    m_registry.push(*members, push);
+    return Done{};
+}
+
+Result<QList<quint64>> MessageService::memberIdsOf(const ConversationRef &ref)
+{
+    if (ref.isDirect())
+        return QList<quint64>{ref.lowUser, ref.highUser};
+    const Result<QList<MemberRecord>> members = m_store.members(ref.toString());
+    if (!members)
+        return storeError(members.error());
+    QList<quint64> ids;
+    ids.reserve(members->size());
+    for (const MemberRecord &member : *members)
+        ids.append(member.userId);
+    return ids;
+}
+
+} // namespace kith::server

@@ -1,0 +1,46 @@
+#pragma once
+// Messages: send (validated, membership-checked, rate-limited, acked after
+// commit, fanned out), pull, sync, read markers and typing. Owned by the
+// Server; plain service, no socket code.
+
+#include "caller.h"
+#include "kith/conversation_id.h"
+
+#include <QObject>
+
+namespace kith::server {
+
+class SessionRegistry;
+
+class MessageService : public QObject
+{
+    Q_OBJECT
+public:
+    MessageService(Store &store, SessionRegistry &registry, QObject *parent = nullptr);
+
+    // `done` gets the ack only after the message is committed; a resend of
+    // (sender, client_msg_id) gets the original ack with duplicate = true.
+    void send(const Caller &caller, const v1::SendMessageRequest &request, QObject *context,
+              Completion<v1::SendAck> done);
+    [[nodiscard]] Result<v1::PullResponse> pull(const Caller &caller,
+                                                const v1::PullRequest &request);
+    [[nodiscard]] Result<v1::SyncResponse> sync(const Caller &caller,
+                                                const v1::SyncRequest &request);
+    void markRead(const Caller &caller, const v1::MarkReadRequest &request, QObject *context,
+                  Completion<Done> done);
+    // Ephemeral: pushed to the other members' connections, never stored.
+    [[nodiscard]] Status typing(const Caller &caller, const v1::TypingRequest &request);
+
+    // Pushes a stored message to every connection of `memberIds` except the
+    // one that sent it (it has the ack). Also used for group events.
+    void fanOut(const v1::Message &message, const QList<quint64> &memberIds,
+                quint64 exceptConnectionId);
+
+private:
+    [[nodiscard]] Result<QList<quint64>> memberIdsOf(const ConversationRef &ref);
+
+    Store &m_store;
+    SessionRegistry &m_registry;
+};
+
+} // namespace kith::server

@@ -1,0 +1,88 @@
+#include "metrics.h"
+
+#include "kith/protocol.h"
+
+namespace kith::server {
+
+namespace {
+void family(QByteArray &out, const char *name, const char *type, const char *help)
+{
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels = {})
+{
+    out += name;
+    out += labels;
+    out += ' ';
+    out += QByteArray::number(value);
+    out += '\n';
+}
+} // namespace
+
+void Metrics::errorSent(v1::ErrorCode code)
+{
+    if (v1::ErrorCode_IsValid(code))
+        ++m_errors[size_t(code)];
+}
+
+quint64 Metrics::errorsSent(v1::ErrorCode code) const
+{
+    return v1::ErrorCode_IsValid(code) ? m_errors[size_t(code)].load() : 0;
+}
+
+QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &gauges) const
+{
+    QByteArray out;
+    out.reserve(4096);
+    family(out, "kith_connections", "gauge", "Open WebSocket connections.");
+    sample(out, "kith_connections", m_connectionsOpen);
+    family(out, "kith_connections_accepted_total", "counter",
+           "WebSocket connections accepted since start.");
+    sample(out, "kith_connections_accepted_total", m_connectionsTotal);
+    family(out, "kith_accept_errors_total", "counter",
+           "Failed accepts (e.g. out of file descriptors).");
+    sample(out, "kith_accept_errors_total", m_acceptErrors);
+    family(out, "kith_sessions_authenticated", "gauge", "Connections past authentication.");
+    sample(out, "kith_sessions_authenticated", gauges.authenticatedSessions);
+    family(out, "kith_users_online", "gauge", "Users with at least one authenticated connection.");
+    sample(out, "kith_users_online", gauges.onlineUsers);
+    family(out, "kith_frames_received_total", "counter", "Frames received from clients.");
+    sample(out, "kith_frames_received_total", m_framesIn);
+    family(out, "kith_messages_stored_total", "counter",
+           "Messages committed to storage since start (resends not counted).");
+    sample(out, "kith_messages_stored_total", store.messagesStored);
+    family(out, "kith_messages_pushed_total", "counter",
+           "Message pushes delivered to sessions (one per recipient connection).");
+    sample(out, "kith_messages_pushed_total", m_messagesPushed);
+    family(out, "kith_pushes_total", "counter",
+           "All pushes delivered to sessions (messages, read, typing, presence, ...).");
+    sample(out, "kith_pushes_total", m_pushes);
+    family(out, "kith_commit_batch_size", "summary",
+           "Writes per storage transaction (group commit).");
+    sample(out, "kith_commit_batch_size_sum", store.writesCommitted);
+    sample(out, "kith_commit_batch_size_count", store.commits);
+    family(out, "kith_commit_batch_size_max", "gauge", "Largest storage transaction so far.");
+    sample(out, "kith_commit_batch_size_max", store.maxBatch);
+    family(out, "kith_store_schema_version", "gauge", "Storage schema version.");
+    sample(out, "kith_store_schema_version", quint64(qMax(0, gauges.schemaVersion)));
+    family(out, "kith_errors_total", "counter", "Error answers sent, by code.");
+    for (int code = v1::ErrorCode_MIN + 1; code <= v1::ErrorCode_MAX; ++code) {
+        if (!v1::ErrorCode_IsValid(code))
+            continue;
+        const QByteArray labels =
+            QByteArray("{code=\"") + errorCodeName(v1::ErrorCode(code)) + "\"}";
+        sample(out, "kith_errors_total", m_errors[size_t(code)], labels);
+    }
+    return out;
+}
+
+} // namespace kith::server

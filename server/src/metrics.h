@@ -1,0 +1,54 @@
+#pragma once
+// Counters for /metrics, in Prometheus text format. Owned by the Server;
+// sessions, the registry and the gateway bump them.
+
+#include "store/store.h"
+
+#include <QByteArray>
+
+#include <array>
+#include <atomic>
+
+namespace kith::server {
+
+class Metrics
+{
+public:
+    // Live numbers that are not counters, read when /metrics is rendered.
+    struct Gauges
+    {
+        quint64 authenticatedSessions = 0;
+        quint64 onlineUsers = 0;
+        int schemaVersion = 0;
+    };
+
+    void connectionOpened()
+    {
+        ++m_connectionsOpen;
+        ++m_connectionsTotal;
+    }
+    void connectionClosed() { --m_connectionsOpen; }
+    void acceptFailed() { ++m_acceptErrors; }
+    void framesReceived(quint64 n = 1) { m_framesIn += n; }
+    void messagesPushed(quint64 deliveries) { m_messagesPushed += deliveries; }
+    void pushesDelivered(quint64 deliveries) { m_pushes += deliveries; }
+    void errorSent(v1::ErrorCode code);
+
+    [[nodiscard]] quint64 connectionsOpen() const { return m_connectionsOpen; }
+    [[nodiscard]] quint64 messagesPushed() const { return m_messagesPushed; }
+    [[nodiscard]] quint64 errorsSent(v1::ErrorCode code) const;
+
+    [[nodiscard]] QByteArray renderPrometheus(const Store::Stats &store,
+                                              const Gauges &gauges) const;
+
+private:
+    std::atomic<quint64> m_connectionsOpen{0};
+    std::atomic<quint64> m_connectionsTotal{0};
+    std::atomic<quint64> m_acceptErrors{0};
+    std::atomic<quint64> m_framesIn{0};
+    std::atomic<quint64> m_messagesPushed{0};
+    std::atomic<quint64> m_pushes{0};
+    std::array<std::atomic<quint64>, v1::ErrorCode_ARRAYSIZE> m_errors{};
+};
+
+} // namespace kith::server

@@ -1,0 +1,62 @@
+#include "password_hasher.h"
+
+#include <QPointer>
+#include <QThread>
+
+namespace kith::server {
+
+PasswordHasher::PasswordHasher(Argon2Params params, QObject *parent)
+    : QObject(parent)
+    , m_params(params)
+{
+    (void)initCrypto();
+    // Each job holds memoryKib of RAM; one per core bounds memory and leaves
+    // the event loop its share of the CPU.
+    m_pool.setMaxThreadCount(qMax(1, QThread::idealThreadCount()));
+}
+
+PasswordHasher::~PasswordHasher()
+{
+    m_pool.waitForDone();
+}
+
+void PasswordHasher::hash(const QString &password, QObject *context,
+                          std::function<void(Result<QByteArray>)> done)
+{
+    QPointer<QObject> guard(context);
+    m_pool.start([this, utf8 = password.toUtf8(), params = m_params, guard,
+                  done = std::move(done)]() mutable {
+        Result<QByteArray> result = hashPassword(utf8, params);
+        QMetaObject::invokeMethod(
+            this,
+            [guard, done = std::move(done), result = std::move(result)]() mutable {
+                if (guard)
+                    done(std::move(result));
+            },
+            Qt::QueuedConnection);
+    });
+}
+
+void PasswordHasher::verify(const QByteArray &storedHash, const QString &password, QObject *context,
+                            std::function<void(bool)> done)
+{
+    QPointer<QObject> guard(context);
+    m_pool.start(
+        [this, storedHash, utf8 = password.toUtf8(), guard, done = std::move(done)]() mutable {
+            const bool ok = verifyPassword(storedHash, utf8);
+            QMetaObject::invokeMethod(
+                this,
+                [guard, done = std::move(done), ok]() {
+                    if (guard)
+                        done(ok);
+                },
+                Qt::QueuedConnection);
+        });
+}
+
+void PasswordHasher::waitForIdle()
+{
+    m_pool.waitForDone();
+}
+
+} // namespace kith::server

@@ -1,0 +1,40 @@
+#pragma once
+// Presence: a user is online while any of their connections is authenticated.
+// On a user's first-online / last-offline it pushes `presence` to everyone who
+// shares a conversation with them. Owned by the Server; never stored.
+
+#include "store/store.h"
+
+#include <QHash>
+#include <QObject>
+
+namespace kith::server {
+
+class SessionRegistry;
+
+class PresenceService : public QObject
+{
+    Q_OBJECT
+public:
+    PresenceService(Store &store, SessionRegistry &registry, QObject *parent = nullptr);
+
+    [[nodiscard]] bool isOnline(quint64 userId) const;
+    // When the user was last seen going offline since kithd started (0 = unknown).
+    [[nodiscard]] qint64 lastSeenMs(quint64 userId) const { return m_lastSeen.value(userId); }
+
+    // Stops pushing presence (the server is shutting down; the store is closing).
+    void stop() { m_stopped = true; }
+
+    // A protocol User from a record, with presence filled in.
+    [[nodiscard]] v1::User toUser(const UserRecord &record) const;
+
+private:
+    void announce(quint64 userId, bool online);
+
+    Store &m_store;
+    SessionRegistry &m_registry;
+    QHash<quint64, qint64> m_lastSeen;
+    bool m_stopped = false;
+};
+
+} // namespace kith::server

@@ -1,0 +1,56 @@
+#pragma once
+// Rate limits: a token bucket (per-connection sends) and a failed-login
+// throttle keyed by account or remote address. Times are monotonic
+// milliseconds passed in by the caller, so tests can drive the clock.
+
+#include <QHash>
+#include <QString>
+
+namespace kith::server {
+
+// Milliseconds from a monotonic clock (never jumps with the wall clock).
+[[nodiscard]] qint64 monotonicMs();
+
+class TokenBucket
+{
+public:
+    TokenBucket(double ratePerSecond, double burst);
+
+    // Takes one token: 0 when allowed, else how many ms until one is available.
+    [[nodiscard]] quint32 take(qint64 nowMs);
+
+private:
+    double m_rate;
+    double m_burst;
+    double m_tokens;
+    qint64 m_lastMs = -1;
+};
+
+class LoginThrottle
+{
+public:
+    // `threshold` failures are free; each further one doubles the lockout,
+    // starting at baseLockoutMs and capped at maxLockoutMs.
+    LoginThrottle(int threshold, qint64 baseLockoutMs, qint64 maxLockoutMs);
+
+    // 0 when an attempt for `key` may proceed, else ms until it may.
+    [[nodiscard]] quint32 retryAfterMs(const QString &key, qint64 nowMs) const;
+    void recordFailure(const QString &key, qint64 nowMs);
+    void recordSuccess(const QString &key);
+
+private:
+    struct Entry
+    {
+        int failures = 0;
+        qint64 lastFailureMs = 0;
+        qint64 lockedUntilMs = 0;
+    };
+    void forgetStale(qint64 nowMs);
+
+    int m_threshold;
+    qint64 m_baseLockoutMs;
+    qint64 m_maxLockoutMs;
+    QHash<QString, Entry> m_entries;
+};
+
+} // namespace kith::server

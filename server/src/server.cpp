@@ -1,0 +1,172 @@
+#include "server.h"
+
+#include "admin_http.h"
+#include "auth_service.h"
+#include "gateway.h"
+#include "group_service.h"
+#include "logging.h"
+#include "message_service.h"
+#include "password_hasher.h"
+#include "presence_service.h"
+#include "session_registry.h"
+#include "user_service.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QTimer>
+
+namespace kith::server {
+
+namespace {
+// Clients that do not finish the close handshake do not hold up the exit.
+constexpr int kShutdownGraceMs = 3000;
+} // namespace
+
+Server::Server(Config config, std::unique_ptr<Store> store, QObject *parent)
+    : QObject(parent)
+    , m_config(std::move(config))
+    , m_store(std::move(store))
+{}
+
+Server::~Server()
+{
+    // Sessions and the admin endpoint go first; the store closes last.
+    m_admin.reset();
+    m_gateway.reset();
+    m_users.reset();
+    m_groups.reset();
+    m_messages.reset();
+    m_auth.reset();
+    m_presence.reset();
+    m_registry.reset();
+    m_hasher.reset();
+    if (!m_stopping && m_store)
+        m_store->close();
+}
+
+Status Server::start()
+{
+    QDir dir(m_config.dataDir);
+    if (!dir.exists()) {
+        if (!QDir().mkpath(m_config.dataDir))
+            return makeError(v1::INTERNAL,
+                             QStringLiteral("Cannot create data folder %1").arg(m_config.dataDir));
+        // Password hashes and token hashes live here: owner only.
+        QFile::setPermissions(m_config.dataDir,
+                              QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    }
+    if (const Status opened = m_store->open(); !opened)
+        return makeError(opened.error().code, QStringLiteral("Cannot open the store in %1: %2")
+                                                  .arg(m_config.dataDir, opened.error().message));
+    m_schemaVersion = m_store->schemaVersion();
+
+    m_hasher = std::make_unique<PasswordHasher>(m_config.argon2);
+    m_registry = std::make_unique<SessionRegistry>(&m_metrics);
+    m_presence = std::make_unique<PresenceService>(*m_store, *m_registry);
+    AuthPolicy policy;
+    policy.registrationOpen = m_config.registrationOpen;
+    m_auth = std::make_unique<AuthService>(*m_store, *m_registry, *m_hasher, *m_presence, policy);
+    m_messages = std::make_unique<MessageService>(*m_store, *m_registry);
+    m_groups = std::make_unique<GroupService>(*m_store, *m_registry, *m_messages, *m_presence);
+    m_users = std::make_unique<UserService>(*m_store, *m_presence);
+
+    GatewayOptions options;
+    options.address = m_config.listenAddress;
+    options.port = m_config.port;
+    options.certFile = m_config.certFile;
+    options.keyFile = m_config.keyFile;
+    options.limits.authTimeoutMs = m_config.authTimeoutMs;
+    options.limits.idleTimeoutMs = m_config.idleTimeoutMs;
+    options.limits.sendRate = m_config.sendRate;
+    options.limits.sendBurst = m_config.sendBurst;
+    const ServiceSet services{*m_auth, *m_messages, *m_groups, *m_users, *m_registry, m_metrics};
+    m_gateway = std::make_unique<Gateway>(services, options);
+    if (const Status listening = m_gateway->listen(); !listening)
+        return listening;
+
+    m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
+    if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
+        return listening;
+    qCInfo(lcGateway) << "kithd started; data in" << QDir(m_config.dataDir).absolutePath()
+                      << "schema" << m_schemaVersion << "registration"
+                      << (m_config.registrationOpen ? "open" : "closed");
+    return Done{};
+}
+
+quint16 Server::port() const
+{
+    return m_gateway ? m_gateway->port() : 0;
+}
+
+quint16 Server::adminPort() const
+{
+    return m_admin ? m_admin->port() : 0;
+}
+
+QString Server::readyLine() const
+{
+    QString host = m_config.listenAddress.toString();
+    if (m_config.listenAddress.protocol() == QAbstractSocket::IPv6Protocol)
+        host = QLatin1Char('[') + host + QLatin1Char(']');
+    const QString scheme =
+        m_gateway && m_gateway->secure() ? QStringLiteral("wss") : QStringLiteral("ws");
+    return QStringLiteral("kithd ready: %1://%2:%3/ admin=http://127.0.0.1:%4/")
+        .arg(scheme, host)
+        .arg(port())
+        .arg(adminPort());
+}
+
+QByteArray Server::renderMetrics() const
+{
+    Metrics::Gauges gauges;
+    if (m_registry) {
+        gauges.authenticatedSessions = m_registry->authenticatedCount();
+        gauges.onlineUsers = m_registry->onlineUserCount();
+    }
+    gauges.schemaVersion = m_schemaVersion;
+    return m_metrics.renderPrometheus(m_store->stats(), gauges);
+}
+
+void Server::stop()
+{
+    if (m_stopping)
+        return;
+    m_stopping = true;
+    if (!m_gateway) {
+        m_store->close();
+        emit stopped();
+        return;
+    }
+    qCInfo(lcGateway) << "stopping: no new connections or requests";
+    m_gateway->stopAccepting();
+    m_gateway->refuseNewRequests();
+    m_auth->stop();
+    m_presence->stop();
+    // Hashes in flight finish and post their completions (answered SHUTTING_DOWN).
+    m_hasher->waitForIdle();
+    QCoreApplication::sendPostedEvents();
+    // Queued writes commit; their completions (acks, pushes) are then delivered.
+    m_store->close();
+    QCoreApplication::sendPostedEvents();
+    qCInfo(lcGateway) << "store closed; closing" << m_gateway->sessionCount() << "connections";
+
+    auto *grace = new QTimer(this);
+    grace->setSingleShot(true);
+    const auto finish = [this, grace] {
+        if (m_stopEmitted)
+            return;
+        m_stopEmitted = true;
+        grace->stop();
+        grace->deleteLater();
+        disconnect(m_gateway.get(), &Gateway::allSessionsClosed, this, nullptr);
+        qCInfo(lcGateway) << "stopped";
+        emit stopped();
+    };
+    connect(grace, &QTimer::timeout, this, finish);
+    connect(m_gateway.get(), &Gateway::allSessionsClosed, this, finish, Qt::QueuedConnection);
+    grace->start(kShutdownGraceMs);
+    m_gateway->closeAll();
+}
+
+} // namespace kith::server

@@ -1,0 +1,473 @@
+#include "session.h"
+
+#include "group_service.h"
+#include "kith/protocol.h"
+#include "logging.h"
+#include "message_service.h"
+#include "metrics.h"
+#include "user_service.h"
+
+#include <QCoreApplication>
+#include <QRandomGenerator>
+
+namespace kith::server {
+
+namespace {
+// A client that stops reading while pushes pile up is cut off rather than
+// allowed to hold the server's memory hostage.
+constexpr qint64 kMaxQueuedOutBytes = 16 * 1024 * 1024;
+// How long a closing peer has to finish the close handshake.
+constexpr int kCloseGraceMs = 5000;
+
+bool isServerOnly(v1::Envelope::BodyCase body)
+{
+    switch (body) {
+    case v1::Envelope::kError:
+    case v1::Envelope::kOk:
+    case v1::Envelope::kHelloOk:
+    case v1::Envelope::kAuthOk:
+    case v1::Envelope::kDeviceList:
+    case v1::Envelope::kUserList:
+    case v1::Envelope::kUserProfile:
+    case v1::Envelope::kPresence:
+    case v1::Envelope::kSendAck:
+    case v1::Envelope::kMessage:
+    case v1::Envelope::kPullResponse:
+    case v1::Envelope::kSyncResponse:
+    case v1::Envelope::kRead:
+    case v1::Envelope::kTypingPush:
+    case v1::Envelope::kConversation:
+    case v1::Envelope::kConversationRemoved:
+    case v1::Envelope::kMemberList:
+        return true;
+    default:
+        return false;
+    }
+}
+} // namespace
+
+Session::Session(QWebSocket *socket, const ServiceSet &services, const SessionLimits &limits,
+                 quint64 connectionId, QObject *parent)
+    : QObject(parent)
+    , m_socket(socket)
+    , m_services(services)
+    , m_limits(limits)
+    , m_connectionId(connectionId)
+    , m_remoteAddress(socket->peerAddress().toString())
+    , m_sendBucket(limits.sendRate, limits.sendBurst)
+{
+    socket->setParent(this);
+    m_services.metrics.connectionOpened();
+    m_caller.connectionId = m_connectionId;
+    m_caller.sendBucket = &m_sendBucket;
+
+    connect(socket, &QWebSocket::binaryMessageReceived, this, &Session::onBinaryMessage);
+    connect(socket, &QWebSocket::textMessageReceived, this, &Session::onTextMessage);
+    connect(socket, &QWebSocket::disconnected, this, &Session::onDisconnected);
+
+    m_authTimer.setSingleShot(true);
+    m_authTimer.setInterval(m_limits.authTimeoutMs);
+    connect(&m_authTimer, &QTimer::timeout, this, &Session::onAuthTimeout);
+    m_authTimer.start();
+
+    m_idleTimer.setSingleShot(true);
+    // Half the idle time without a frame: ping; the other half: give up.
+    m_idleTimer.setInterval(qMax(1, m_limits.idleTimeoutMs / 2));
+    connect(&m_idleTimer, &QTimer::timeout, this, &Session::onIdleTimeout);
+    m_idleTimer.start();
+
+    qCDebug(lcSession) << "connection" << m_connectionId << "from" << m_remoteAddress;
+}
+
+Session::~Session()
+{
+    if (m_attached)
+        m_services.registry.detach(this);
+    m_services.metrics.connectionClosed();
+}
+
+void Session::deliver(const QByteArray &frame)
+{
+    if (!m_socket || m_state == State::Closing)
+        return;
+    if (m_socket->bytesToWrite() > kMaxQueuedOutBytes) {
+        qCWarning(lcSession) << "connection" << m_connectionId << "does not read; closing";
+        close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("Not reading"));
+        return;
+    }
+    m_socket->sendBinaryMessage(frame);
+}
+
+void Session::terminate(v1::ErrorCode code, const QString &message)
+{
+    fail(0, code, message, QWebSocketProtocol::CloseCodePolicyViolated);
+}
+
+void Session::closeForShutdown()
+{
+    close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("Server stopping"));
+}
+
+void Session::onBinaryMessage(const QByteArray &frame)
+{
+    if (m_state == State::Closing)
+        return;
+    m_services.metrics.framesReceived();
+    restartIdleTimer();
+    if (frame.size() > kMaxFrameBytes)
+        return fail(0, v1::TOO_LARGE,
+                    QStringLiteral("Frame is larger than %1 bytes").arg(kMaxFrameBytes),
+                    QWebSocketProtocol::CloseCodeTooMuchData);
+    const std::optional<v1::Envelope> request = decodeEnvelope(frame);
+    if (!request)
+        return fail(0, v1::BAD_FRAME, QStringLiteral("Not a Kith protocol frame"),
+                    QWebSocketProtocol::CloseCodeProtocolError);
+    if (request->body_case() == v1::Envelope::BODY_NOT_SET)
+        return fail(request->request_id(), v1::UNKNOWN_TYPE,
+                    QStringLiteral("Unknown or missing frame type"),
+                    QWebSocketProtocol::CloseCodeProtocolError);
+    qCDebug(lcSession) << "connection" << m_connectionId << "<-" << bodyName(request->body_case())
+                       << request->request_id();
+
+    switch (m_state) {
+    case State::AwaitHello:
+        return handleHello(*request);
+    case State::AwaitAuth:
+    case State::Authenticating:
+        return handleUnauthenticated(*request);
+    case State::Ready:
+        return handleReady(*request);
+    case State::Closing:
+        return;
+    }
+}
+
+void Session::onTextMessage()
+{
+    if (m_state == State::Closing)
+        return;
+    fail(0, v1::BAD_FRAME, QStringLiteral("Text frames are not part of the protocol"),
+         QWebSocketProtocol::CloseCodeDatatypeNotSupported);
+}
+
+void Session::onDisconnected()
+{
+    m_state = State::Closing;
+    m_authTimer.stop();
+    m_idleTimer.stop();
+    if (m_attached) {
+        m_attached = false;
+        m_services.registry.detach(this);
+    }
+    qCDebug(lcSession) << "connection" << m_connectionId << "closed";
+    emit finished(this);
+    deleteLater();
+}
+
+void Session::onAuthTimeout()
+{
+    if (m_state == State::Ready || m_state == State::Closing)
+        return;
+    fail(0, v1::AUTH_TIMEOUT,
+         QStringLiteral("Not authenticated within %1 ms").arg(m_limits.authTimeoutMs),
+         QWebSocketProtocol::CloseCodePolicyViolated);
+}
+
+void Session::onIdleTimeout()
+{
+    if (m_state == State::Closing)
+        return;
+    if (m_pingOutstanding)
+        return fail(0, v1::IDLE_TIMEOUT,
+                    QStringLiteral("Nothing received for %1 ms").arg(m_limits.idleTimeoutMs),
+                    QWebSocketProtocol::CloseCodeGoingAway);
+    m_pingOutstanding = true;
+    v1::Envelope ping;
+    ping.mutable_ping()->set_nonce(QRandomGenerator::global()->generate64());
+    send(ping);
+    m_idleTimer.start();
+}
+
+void Session::handleHello(const v1::Envelope &request)
+{
+    if (request.body_case() != v1::Envelope::kHello)
+        return fail(request.request_id(), v1::HELLO_REQUIRED,
+                    QStringLiteral("The first frame must be hello"),
+                    QWebSocketProtocol::CloseCodePolicyViolated);
+    const v1::Hello &hello = request.hello();
+    if (hello.protocol_major() != kProtocolMajor)
+        return fail(request.request_id(), v1::UNSUPPORTED_VERSION,
+                    QStringLiteral("This server speaks protocol %1, not %2")
+                        .arg(kProtocolMajor)
+                        .arg(hello.protocol_major()),
+                    QWebSocketProtocol::CloseCodePolicyViolated);
+    if (m_refusing)
+        return fail(request.request_id(), v1::SHUTTING_DOWN,
+                    QStringLiteral("The server is stopping; reconnect later"),
+                    QWebSocketProtocol::CloseCodeGoingAway);
+    v1::Envelope answer;
+    answer.set_request_id(request.request_id());
+    auto *ok = answer.mutable_hello_ok();
+    ok->set_protocol_major(kProtocolMajor);
+    ok->set_protocol_minor(kProtocolMinor);
+    ok->set_server_name("kithd");
+    ok->set_server_version(toStd(QCoreApplication::applicationVersion()));
+    ok->set_registration_open(m_services.auth.registrationOpen());
+    ok->set_max_frame_bytes(quint32(kMaxFrameBytes));
+    ok->set_max_text_bytes(quint32(kMaxTextBytes));
+    ok->set_max_pull_limit(kMaxPullLimit);
+    ok->set_auth_timeout_ms(quint32(m_limits.authTimeoutMs));
+    ok->set_idle_timeout_ms(quint32(m_limits.idleTimeoutMs));
+    m_state = State::AwaitAuth;
+    qCDebug(lcSession) << "connection" << m_connectionId << "hello from"
+                       << toQString(hello.client_name()) << toQString(hello.client_version());
+    send(answer);
+}
+
+void Session::handleUnauthenticated(const v1::Envelope &request)
+{
+    const quint32 rid = request.request_id();
+    const auto body = request.body_case();
+    if (body == v1::Envelope::kPing) {
+        v1::Envelope pong;
+        pong.set_request_id(rid);
+        pong.mutable_pong()->set_nonce(request.ping().nonce());
+        return send(pong);
+    }
+    if (body == v1::Envelope::kPong)
+        return;
+    if (m_refusing)
+        return sendError(rid, makeError(v1::SHUTTING_DOWN,
+                                        QStringLiteral("The server is stopping; reconnect later")));
+    const bool isAuth = body == v1::Envelope::kRegister || body == v1::Envelope::kLogin ||
+                        body == v1::Envelope::kResume;
+    if (!isAuth) {
+        if (body == v1::Envelope::kHello || isServerOnly(body))
+            return sendError(rid, makeError(v1::INVALID_ARGUMENT,
+                                            QStringLiteral("Not a request at this point")));
+        return sendError(rid, makeError(v1::NOT_AUTHENTICATED,
+                                        QStringLiteral("Log in, register or resume first")));
+    }
+    if (m_state == State::Authenticating)
+        return sendError(rid, makeError(v1::INVALID_ARGUMENT,
+                                        QStringLiteral("An authentication is already running")));
+
+    m_state = State::Authenticating;
+    auto done = [this, rid](Result<AuthGrant> result) { onAuthResult(rid, std::move(result)); };
+    switch (body) {
+    case v1::Envelope::kRegister:
+        m_services.auth.registerUser(request.register_(), m_remoteAddress, this, done);
+        break;
+    case v1::Envelope::kLogin:
+        m_services.auth.login(request.login(), m_remoteAddress, this, done);
+        break;
+    default:
+        done(m_services.auth.resume(request.resume()));
+        break;
+    }
+}
+
+void Session::onAuthResult(quint32 requestId, Result<AuthGrant> result)
+{
+    if (m_state == State::Closing)
+        return;
+    if (!result) {
+        m_state = State::AwaitAuth;
+        return sendError(requestId, result.error());
+    }
+    m_state = State::Ready;
+    m_authTimer.stop();
+    m_caller.userId = result->userId;
+    m_caller.deviceId = result->deviceId;
+    v1::Envelope answer;
+    answer.set_request_id(requestId);
+    *answer.mutable_auth_ok() = result->answer;
+    send(answer);
+    // Attached after the answer so pushes reach a client that knows who it is.
+    m_attached = true;
+    m_services.registry.attach(this, m_caller.userId, m_caller.deviceId);
+    qCDebug(lcSession) << "connection" << m_connectionId << "is user" << m_caller.userId << "device"
+                       << m_caller.deviceId;
+}
+
+void Session::handleReady(const v1::Envelope &request)
+{
+    const quint32 rid = request.request_id();
+    const auto body = request.body_case();
+    if (body == v1::Envelope::kPing) {
+        v1::Envelope pong;
+        pong.set_request_id(rid);
+        pong.mutable_pong()->set_nonce(request.ping().nonce());
+        return send(pong);
+    }
+    if (body == v1::Envelope::kPong)
+        return;
+    if (m_refusing) {
+        if (body != v1::Envelope::kTyping || rid != 0)
+            sendError(rid, makeError(v1::SHUTTING_DOWN,
+                                     QStringLiteral("The server is stopping; reconnect later")));
+        return;
+    }
+
+    switch (body) {
+    case v1::Envelope::kSend:
+        return m_services.messages.send(caller(), request.send(), this,
+                                        [this, rid](Result<v1::SendAck> result) {
+                                            answer(rid, result, &v1::Envelope::mutable_send_ack);
+                                        });
+    case v1::Envelope::kPull:
+        return answer(rid, m_services.messages.pull(caller(), request.pull()),
+                      &v1::Envelope::mutable_pull_response);
+    case v1::Envelope::kSync:
+        return answer(rid, m_services.messages.sync(caller(), request.sync()),
+                      &v1::Envelope::mutable_sync_response);
+    case v1::Envelope::kMarkRead:
+        return m_services.messages.markRead(caller(), request.mark_read(), this,
+                                            [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kTyping: {
+        const Status status = m_services.messages.typing(caller(), request.typing());
+        // Typing is fire and forget: with request_id 0 not even an error comes back.
+        if (rid != 0)
+            answerOk(rid, status);
+        return;
+    }
+    case v1::Envelope::kCreateGroup:
+        return m_services.groups.createGroup(caller(), request.create_group(), this,
+                                             [this, rid](Result<v1::ConversationState> result) {
+                                                 if (!result)
+                                                     return sendError(rid, result.error());
+                                                 v1::Envelope answer;
+                                                 answer.set_request_id(rid);
+                                                 *answer.mutable_conversation()->mutable_state() =
+                                                     *result;
+                                                 send(answer);
+                                             });
+    case v1::Envelope::kAddMembers:
+        return m_services.groups.addMembers(caller(), request.add_members(), this,
+                                            [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kRemoveMember:
+        return m_services.groups.removeMember(
+            caller(), request.remove_member(), this,
+            [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kLeaveGroup:
+        return m_services.groups.leaveGroup(caller(), request.leave_group(), this,
+                                            [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kRenameGroup:
+        return m_services.groups.renameGroup(caller(), request.rename_group(), this,
+                                             [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kListMembers:
+        return answer(rid, m_services.groups.listMembers(caller(), request.list_members()),
+                      &v1::Envelope::mutable_member_list);
+    case v1::Envelope::kSearchUsers:
+        return answer(rid, m_services.users.search(caller(), request.search_users()),
+                      &v1::Envelope::mutable_user_list);
+    case v1::Envelope::kGetProfile:
+        return answer(rid, m_services.users.profile(caller(), request.get_profile()),
+                      &v1::Envelope::mutable_user_profile);
+    case v1::Envelope::kSetDisplayName:
+        return m_services.users.setDisplayName(caller(), request.set_display_name(), this,
+                                               [this, rid](Result<v1::UserProfile> result) {
+                                                   answer(rid, result,
+                                                          &v1::Envelope::mutable_user_profile);
+                                               });
+    case v1::Envelope::kListDevices:
+        return answer(rid, m_services.auth.listDevices(caller()),
+                      &v1::Envelope::mutable_device_list);
+    case v1::Envelope::kRevokeDevice:
+        return m_services.auth.revokeDevice(caller(), request.revoke_device(), this,
+                                            [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kLogout:
+        return m_services.auth.logout(caller(), this, [this, rid](Status status) {
+            answerOk(rid, status);
+            if (status)
+                close(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("Logged out"));
+        });
+    case v1::Envelope::kHello:
+    case v1::Envelope::kRegister:
+    case v1::Envelope::kLogin:
+    case v1::Envelope::kResume:
+        return sendError(rid,
+                         makeError(v1::INVALID_ARGUMENT,
+                                   QStringLiteral("This connection is already authenticated")));
+    default:
+        return sendError(rid, makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not a request")));
+    }
+}
+
+void Session::send(const v1::Envelope &envelope)
+{
+    if (!m_socket || m_state == State::Closing)
+        return;
+    m_socket->sendBinaryMessage(encodeEnvelope(envelope));
+}
+
+void Session::sendError(quint32 requestId, const Error &error)
+{
+    m_services.metrics.errorSent(error.code);
+    qCDebug(lcSession) << "connection" << m_connectionId << "error" << errorCodeName(error.code)
+                       << error.message;
+    send(errorEnvelope(requestId, error.code, error.message, error.retryAfterMs));
+}
+
+void Session::answerOk(quint32 requestId, const Status &status)
+{
+    if (!status)
+        return sendError(requestId, status.error());
+    v1::Envelope answer;
+    answer.set_request_id(requestId);
+    answer.mutable_ok();
+    send(answer);
+}
+
+template<class T>
+void Session::answer(quint32 requestId, const Result<T> &result, T *(v1::Envelope::*field)())
+{
+    if (!result)
+        return sendError(requestId, result.error());
+    v1::Envelope answer;
+    answer.set_request_id(requestId);
+    *(answer.*field)() = *result;
+    send(answer);
+}
+
+void Session::fail(quint32 requestId, v1::ErrorCode code, const QString &message,
+                   QWebSocketProtocol::CloseCode closeCode)
+{
+    if (m_state == State::Closing)
+        return;
+    qCInfo(lcSession) << "closing connection" << m_connectionId << "from" << m_remoteAddress
+                      << errorCodeName(code) << message;
+    sendError(requestId, makeError(code, message));
+    close(closeCode, message);
+}
+
+void Session::close(QWebSocketProtocol::CloseCode closeCode, const QString &reason)
+{
+    if (m_state == State::Closing)
+        return;
+    m_state = State::Closing;
+    m_authTimer.stop();
+    m_idleTimer.stop();
+    if (m_attached) {
+        // Gone for pushes and presence now, not when the close handshake ends.
+        m_attached = false;
+        m_services.registry.detach(this);
+    }
+    if (!m_socket)
+        return;
+    // A close reason must fit a control frame (123 bytes); ours are ASCII.
+    m_socket->close(closeCode, reason.left(120));
+    // A peer that never answers the close handshake is cut off.
+    QTimer::singleShot(kCloseGraceMs, this, [this] {
+        if (m_socket)
+            m_socket->abort();
+    });
+}
+
+void Session::restartIdleTimer()
+{
+    m_pingOutstanding = false;
+    m_idleTimer.start();
+}
+
+} // namespace kith::server

@@ -1,0 +1,108 @@
+#pragma once
+// One client connection: the protocol state machine (hello -> auth -> ready),
+// frame limits, auth and idle timers, decoding requests, calling the services
+// and encoding their answers. Owned by the Gateway; deletes itself after its
+// socket closes.
+
+#include "auth_service.h"
+#include "caller.h"
+#include "rate_limit.h"
+#include "session_registry.h"
+
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+#include <QWebSocket>
+
+namespace kith::server {
+
+class AuthService;
+class GroupService;
+class MessageService;
+class Metrics;
+class PresenceService;
+class UserService;
+
+// What a session needs from the server, all owned by the Server.
+struct ServiceSet
+{
+    AuthService &auth;
+    MessageService &messages;
+    GroupService &groups;
+    UserService &users;
+    SessionRegistry &registry;
+    Metrics &metrics;
+};
+
+struct SessionLimits
+{
+    int authTimeoutMs = 10000;
+    int idleTimeoutMs = 90000;
+    double sendRate = 100;
+    double sendBurst = 500;
+};
+
+class Session : public QObject, public Connection
+{
+    Q_OBJECT
+public:
+    // Takes ownership of `socket`, whose limits the Gateway already set.
+    Session(QWebSocket *socket, const ServiceSet &services, const SessionLimits &limits,
+            quint64 connectionId, QObject *parent = nullptr);
+    ~Session() override;
+
+    [[nodiscard]] quint64 connectionId() const override { return m_connectionId; }
+    void deliver(const QByteArray &frame) override;
+    void terminate(v1::ErrorCode code, const QString &message) override;
+
+    // The server is stopping: new requests get SHUTTING_DOWN from now on.
+    void refuseNewRequests() { m_refusing = true; }
+    // Closes with 1001 (going away); in-flight answers were already sent.
+    void closeForShutdown();
+
+signals:
+    // The socket is gone; the session deletes itself right after.
+    void finished(kith::server::Session *session);
+
+private:
+    enum class State { AwaitHello, AwaitAuth, Authenticating, Ready, Closing };
+
+    void onBinaryMessage(const QByteArray &frame);
+    void onTextMessage();
+    void onDisconnected();
+    void onAuthTimeout();
+    void onIdleTimeout();
+
+    void handleHello(const v1::Envelope &request);
+    void handleUnauthenticated(const v1::Envelope &request);
+    void handleReady(const v1::Envelope &request);
+    void onAuthResult(quint32 requestId, Result<AuthGrant> result);
+
+    void send(const v1::Envelope &envelope);
+    void sendError(quint32 requestId, const Error &error);
+    void answerOk(quint32 requestId, const Status &status);
+    template<class T>
+    void answer(quint32 requestId, const Result<T> &result, T *(v1::Envelope::*field)());
+    // Sends an error frame, then closes the socket with `closeCode`.
+    void fail(quint32 requestId, v1::ErrorCode code, const QString &message,
+              QWebSocketProtocol::CloseCode closeCode);
+    void close(QWebSocketProtocol::CloseCode closeCode, const QString &reason);
+    void restartIdleTimer();
+    [[nodiscard]] Caller caller() { return m_caller; }
+
+    QPointer<QWebSocket> m_socket;
+    ServiceSet m_services;
+    SessionLimits m_limits;
+    quint64 m_connectionId;
+    QString m_remoteAddress;
+    State m_state = State::AwaitHello;
+    bool m_refusing = false;
+    bool m_pingOutstanding = false;
+    bool m_attached = false;
+    QTimer m_authTimer;
+    QTimer m_idleTimer;
+    TokenBucket m_sendBucket;
+    Caller m_caller;
+};
+
+} // namespace kith::server

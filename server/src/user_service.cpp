@@ -1,0 +1,95 @@
+#include "user_service.h"
+
+#include "conversation_access.h"
+#include "kith/content.h"
+#include "kith/protocol.h"
+#include "presence_service.h"
+
+namespace kith::server {
+
+namespace {
+constexpr quint32 kDefaultSearchLimit = 20;
+constexpr quint32 kMaxSearchLimit = 100; // a page of a people picker, not a dump
+constexpr int kMaxSearchQueryChars = 64;
+} // namespace
+
+Result<QString> cleanDisplayName(const std::string &utf8)
+{
+    const QString name = toQString(utf8).trimmed();
+    if (name.isEmpty() || name.size() > kMaxDisplayNameChars)
+        return makeError(
+            v1::INVALID_ARGUMENT,
+            QStringLiteral("A display name has 1 to %1 characters").arg(kMaxDisplayNameChars));
+    for (QChar c : name) {
+        if (c.category() == QChar::Other_Control)
+            return makeError(v1::INVALID_ARGUMENT,
+                             QStringLiteral("A display name cannot hold control characters"));
+    }
+    return name;
+}
+
+UserService::UserService(Store &store, PresenceService &presence, QObject *parent)
+    : QObject(parent)
+    , m_store(store)
+    , m_presence(presence)
+{}
+
+Result<v1::UserList> UserService::search(const Caller &, const v1::SearchUsersRequest &request)
+{
+    const QString query = toQString(request.query()).trimmed();
+    if (query.isEmpty() || query.size() > kMaxSearchQueryChars)
+        return makeError(
+            v1::INVALID_ARGUMENT,
+            QStringLiteral("A search needs 1 to %1 characters").arg(kMaxSearchQueryChars));
+    const quint32 limit =
+        request.limit() == 0 ? kDefaultSearchLimit : qMin(request.limit(), kMaxSearchLimit);
+    const Result<QList<UserRecord>> found = m_store.searchUsers(query, int(limit));
+    if (!found)
+        return storeError(found.error());
+    v1::UserList list;
+    for (const UserRecord &record : *found) {
+        if (!record.disabled)
+            *list.add_users() = m_presence.toUser(record);
+    }
+    return list;
+}
+
+Result<v1::UserProfile> UserService::profile(const Caller &, const v1::GetProfileRequest &request)
+{
+    Result<UserRecord> record =
+        makeError(v1::INVALID_ARGUMENT, QStringLiteral("Give a user id or a user name"));
+    if (request.user_id() != 0)
+        record = m_store.userById(request.user_id());
+    else if (!request.username().empty())
+        record = m_store.userByName(normalizeUsername(toQString(request.username())));
+    if (!record) {
+        if (record.error().code == v1::NOT_FOUND)
+            return makeError(v1::NOT_FOUND, QStringLiteral("No such user"));
+        return storeError(record.error());
+    }
+    v1::UserProfile profile;
+    *profile.mutable_user() = m_presence.toUser(*record);
+    return profile;
+}
+
+void UserService::setDisplayName(const Caller &caller, const v1::SetDisplayNameRequest &request,
+                                 QObject *context, Completion<v1::UserProfile> done)
+{
+    const Result<QString> name = cleanDisplayName(request.display_name());
+    if (!name) {
+        done(name.error());
+        return;
+    }
+    m_store.setDisplayName(caller.userId, *name, this,
+                           whileAlive<UserRecord>(context, [this, done](Result<UserRecord> record) {
+                               if (!record) {
+                                   done(storeError(record.error()));
+                                   return;
+                               }
+                               v1::UserProfile profile;
+                               *profile.mutable_user() = m_presence.toUser(*record);
+                               done(profile);
+                           }));
+}
+
+} // namespace kith::server
