@@ -1,0 +1,434 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import Qt.labs.settings
+import Kith.Client
+import Kith.Theme
+import Kith.Login
+import Kith.Conversations
+import Kith.Chat
+import Kith.Groups
+import Kith.Search
+
+// The window: log in until there is a session, then the conversation list
+// and the open chat side by side (or stacked on a narrow window). It is the
+// only place that talks to the client facade; the views below take
+// properties and models and answer with signals.
+ApplicationWindow {
+    id: window
+
+    // Set by main() from the command line: log in (or register) at start
+    // instead of resuming the saved session, and force a palette.
+    property string startServer
+    property string startUser
+    property string startPassword
+    property bool startRegister: false
+    property string startTheme
+
+    property string currentConversationId
+    property string authError
+    // Shown in the chat header until the conversation list knows the chat.
+    property string pendingTitle
+
+    readonly property bool signedIn: KithClient.hasSession
+    readonly property bool wide: layout.wide
+
+    width: 1040
+    height: 700
+    minimumWidth: 360
+    minimumHeight: 480
+    visible: true
+    title: KithClient.conversations.totalUnread > 0 ? qsTr("Kith (%1)").arg(KithClient.conversations.totalUnread) : "Kith"
+    color: Theme.window
+
+    Settings {
+        id: settings
+        category: "ui"
+        property string serverUrl: "ws://127.0.0.1:7400/"
+        property string username
+        property string theme: "system"
+        property real listWidth: 320
+        property bool hideNotificationContent: false
+    }
+
+    Binding {
+        target: Theme
+        property: "scheme"
+        value: window.startTheme.length > 0 ? window.startTheme : settings.theme
+    }
+
+    // The open conversation's row in the conversation list, re-read whenever
+    // the list changes.
+    property int listRevision: 0
+    Connections {
+        target: KithClient.conversations
+        function onDataChanged() { window.listRevision++; }
+        function onRowsInserted() { window.listRevision++; }
+        function onRowsRemoved() { window.listRevision++; }
+        function onRowsMoved() { window.listRevision++; }
+        function onModelReset() { window.listRevision++; }
+    }
+
+    function conversationRole(id, role) {
+        const model = KithClient.conversations;
+        const row = model.indexOf(id);
+        return row < 0 ? undefined : model.data(model.index(row, 0), role);
+    }
+
+    readonly property var current: {
+        listRevision;
+        const id = currentConversationId;
+        const title = conversationRole(id, ConversationListModel.TitleRole);
+        return {
+            known: title !== undefined,
+            title: title !== undefined ? title : pendingTitle,
+            isGroup: conversationRole(id, ConversationListModel.IsGroupRole) === true || id.startsWith("g:"),
+            peerOnline: conversationRole(id, ConversationListModel.PeerOnlineRole) === true,
+            memberCount: conversationRole(id, ConversationListModel.MemberCountRole) || 0,
+            myRole: conversationRole(id, ConversationListModel.MyRoleRole) || 1,
+            unread: conversationRole(id, ConversationListModel.UnreadCountRole) || 0
+        };
+    }
+
+    property string typingText
+    function refreshTyping() {
+        const names = currentConversationId.length > 0 ? KithClient.typingUsers(currentConversationId) : [];
+        if (names.length === 0)
+            typingText = "";
+        else if (names.length === 1)
+            typingText = current.isGroup ? qsTr("%1 is typing…").arg(names[0]) : qsTr("typing…");
+        else
+            typingText = qsTr("%1 and %2 are typing…").arg(names[0]).arg(names.length > 2 ? qsTr("%n others", "", names.length - 1) : names[1]);
+    }
+
+    function openConversation(id) {
+        if (id === currentConversationId) {
+            layout.chatOpen = true;
+            return;
+        }
+        currentConversationId = id;
+        chatView.readSeqAtOpen = messages.readSeq;
+        layout.chatOpen = true;
+        refreshTyping();
+        chatView.focusComposer();
+    }
+
+    function closeConversation() {
+        layout.chatOpen = false;
+        if (layout.wide)
+            currentConversationId = "";
+    }
+
+    // Alt+Up / Alt+Down: the neighbour in the list's order.
+    function stepConversation(step) {
+        const model = KithClient.conversations;
+        if (model.count === 0)
+            return;
+        const at = model.indexOf(currentConversationId);
+        const next = at < 0 ? 0 : Math.max(0, Math.min(model.count - 1, at + step));
+        openConversation(model.data(model.index(next, 0), ConversationListModel.ConversationIdRole));
+    }
+
+    function markReadIfSeen() {
+        if (window.active && currentConversationId.length > 0 && chatView.visible && messageTimelineAtBottom() && current.unread > 0)
+            KithClient.markRead(currentConversationId, 0);
+    }
+    function messageTimelineAtBottom() {
+        return chatView.timeline.atBottom;
+    }
+
+    function raiseWindow() {
+        window.show();
+        window.raise();
+        window.requestActivate();
+    }
+
+    onActiveChanged: markReadIfSeen()
+    onCurrentChanged: markReadIfSeen()
+
+    Component.onCompleted: {
+        if (startServer.length > 0 && startUser.length > 0 && startPassword.length > 0) {
+            if (startRegister)
+                KithClient.registerAccount(startServer, startUser, startPassword);
+            else
+                KithClient.login(startServer, startUser, startPassword);
+        } else {
+            KithClient.restoreSession();
+        }
+    }
+
+    Connections {
+        target: KithClient
+        function onAuthFailed(message) { window.authError = message; }
+        function onSessionChanged() {
+            if (KithClient.hasSession) {
+                window.authError = "";
+                settings.serverUrl = KithClient.serverUrl.toString();
+                settings.username = KithClient.username;
+            }
+        }
+        function onLoggedOut() {
+            window.currentConversationId = "";
+            layout.chatOpen = false;
+        }
+        function onTypingChanged(conversationId) {
+            if (conversationId === window.currentConversationId)
+                window.refreshTyping();
+        }
+        function onDirectChatReady(conversationId) {
+            newChatSheet.close();
+            window.openConversation(conversationId);
+        }
+        function onGroupCreated(conversationId) {
+            newGroupSheet.busy = false;
+            newGroupSheet.close();
+            window.openConversation(conversationId);
+        }
+        function onOperationFailed(message) {
+            if (newChatSheet.opened)
+                newChatSheet.errorText = message;
+            else if (newGroupSheet.opened) {
+                newGroupSheet.busy = false;
+                newGroupSheet.errorText = message;
+            } else {
+                toast.show(message);
+            }
+        }
+        function onMessageReceived(conversationId, seq, senderName, preview) {
+            if (window.active && conversationId === window.currentConversationId)
+                return;
+            if (settings.hideNotificationContent)
+                tray.showMessage("Kith", qsTr("New message"));
+            else
+                tray.showMessage(senderName, preview);
+        }
+    }
+
+    TrayIcon {
+        id: tray
+        unreadCount: KithClient.conversations.totalUnread
+        onActivated: window.raiseWindow()
+        onQuitRequested: Qt.quit()
+    }
+
+    // With a tray icon, closing the window keeps Kith running in the tray.
+    onClosing: close => {
+        if (tray.available && window.signedIn) {
+            close.accepted = false;
+            window.hide();
+        }
+    }
+
+    MessageListModel {
+        id: messages
+        client: KithClient
+        conversationId: window.currentConversationId
+    }
+    MemberListModel {
+        id: members
+        client: KithClient
+        conversationId: groupDetails.opened ? window.currentConversationId : ""
+    }
+
+    Shortcut {
+        sequence: "Ctrl+K"
+        enabled: window.signedIn
+        onActivated: switcher.open()
+    }
+    Shortcut {
+        sequence: "Alt+Up"
+        enabled: window.signedIn
+        onActivated: window.stepConversation(-1)
+    }
+    Shortcut {
+        sequence: "Alt+Down"
+        enabled: window.signedIn
+        onActivated: window.stepConversation(1)
+    }
+    Shortcut {
+        sequences: ["Ctrl+F"]
+        enabled: window.signedIn
+        onActivated: searchSheet.open()
+    }
+    Shortcut {
+        sequence: "Ctrl+N"
+        enabled: window.signedIn
+        onActivated: newChatSheet.open()
+    }
+    Shortcut {
+        sequence: "Esc"
+        enabled: window.signedIn && window.currentConversationId.length > 0
+        onActivated: window.closeConversation()
+    }
+
+    LoginPage {
+        id: loginPage
+        objectName: "loginPage"
+        anchors.fill: parent
+        visible: !window.signedIn
+        serverUrl: window.startServer.length > 0 ? window.startServer : settings.serverUrl
+        username: window.startUser.length > 0 ? window.startUser : settings.username
+        busy: KithClient.connectionState === KithClient.Connecting
+        errorText: {
+            if (window.authError.length > 0)
+                return window.authError;
+            if (KithClient.connectionState === KithClient.Reconnecting && KithClient.lastError.length > 0)
+                return qsTr("%1 — retrying in %2 s").arg(KithClient.lastError).arg(KithClient.nextRetryIn);
+            return "";
+        }
+        onLoginRequested: (server, user, password) => {
+            window.authError = "";
+            KithClient.login(server, user, password);
+        }
+        onRegisterRequested: (server, user, password) => {
+            window.authError = "";
+            KithClient.registerAccount(server, user, password);
+        }
+    }
+
+    AdaptiveLayout {
+        id: layout
+        objectName: "adaptiveLayout"
+        anchors.fill: parent
+        visible: window.signedIn
+        listWidth: settings.listWidth
+        onListWidthChanged: settings.listWidth = listWidth
+
+        listContent: ConversationListPane {
+            id: listPane
+            objectName: "conversationPane"
+            anchors.fill: parent
+            model: KithClient.conversations
+            currentConversationId: window.currentConversationId
+            selfName: KithClient.username
+            selfKey: String(KithClient.userId)
+            online: KithClient.online
+            connecting: KithClient.connectionState === KithClient.Connecting
+            nextRetryIn: KithClient.nextRetryIn
+            lastError: KithClient.lastError
+            onConversationActivated: id => window.openConversation(id)
+            onNewChatRequested: newChatSheet.open()
+            onNewGroupRequested: newGroupSheet.open()
+            onSearchRequested: searchSheet.open()
+            onLogoutRequested: KithClient.logout()
+        }
+
+        chatContent: [
+            EmptyChat {
+                anchors.fill: parent
+                visible: window.currentConversationId.length === 0
+            },
+            ChatView {
+                id: chatView
+                objectName: "chatView"
+                anchors.fill: parent
+                visible: window.currentConversationId.length > 0
+                conversationId: window.currentConversationId
+                title: window.current.title
+                avatarKey: window.currentConversationId
+                isGroup: window.current.isGroup
+                peerOnline: window.current.peerOnline
+                statusText: window.current.isGroup ? qsTr("%n members", "", window.current.memberCount) : window.current.peerOnline ? qsTr("online") : qsTr("offline")
+                typingText: window.typingText
+                messages: messages
+                unreadCount: window.current.unread
+                showBack: !layout.wide
+                draftStore: KithClient
+                onSendRequested: (text, replyToSeq) => KithClient.sendMessage(window.currentConversationId, text, replyToSeq)
+                onRetryRequested: id => KithClient.retryMessage(id)
+                onDiscardRequested: id => KithClient.discardMessage(id)
+                onTypingChanged: typing => KithClient.setTyping(window.currentConversationId, typing)
+                onReadRequested: window.markReadIfSeen()
+                onBackRequested: window.closeConversation()
+                onDetailsRequested: groupDetails.open()
+                onSearchRequested: searchSheet.open()
+            }
+        ]
+    }
+
+    QuickSwitcher {
+        id: switcher
+        model: KithClient.conversations
+        onConversationChosen: id => window.openConversation(id)
+    }
+
+    NewChatSheet {
+        id: newChatSheet
+        searchModel: KithClient.userSearch
+        onQueryEdited: query => KithClient.userSearch.query = query
+        onUserChosen: username => {
+            window.pendingTitle = username;
+            KithClient.openDirectChat(username);
+        }
+    }
+
+    NewGroupSheet {
+        id: newGroupSheet
+        searchModel: KithClient.userSearch
+        onQueryEdited: query => KithClient.userSearch.query = query
+        onCreateRequested: (name, usernames) => {
+            busy = true;
+            window.pendingTitle = name;
+            KithClient.createGroup(name, usernames);
+        }
+    }
+
+    GroupDetailsSheet {
+        id: groupDetails
+        groupName: window.current.title
+        conversationId: window.currentConversationId
+        members: members
+        searchModel: KithClient.userSearch
+        myRole: window.current.myRole
+        onQueryEdited: query => KithClient.userSearch.query = query
+        onRenameRequested: name => KithClient.renameGroup(window.currentConversationId, name)
+        onAddRequested: usernames => KithClient.addMembers(window.currentConversationId, usernames)
+        onRemoveRequested: userId => KithClient.removeMember(window.currentConversationId, userId)
+        onLeaveRequested: {
+            KithClient.leaveGroup(window.currentConversationId);
+            close();
+            window.closeConversation();
+        }
+    }
+
+    MessageSearchSheet {
+        id: searchSheet
+        titleOf: id => window.conversationRole(id, ConversationListModel.TitleRole) || id
+        onQueryEdited: query => results = query.trim().length > 1 ? KithClient.searchMessages(query.trim(), 50) : []
+        onResultChosen: (conversationId, seq) => {
+            close();
+            window.openConversation(conversationId);
+            Qt.callLater(() => chatView.jumpToSeq(seq));
+        }
+    }
+
+    // Errors that belong to no form: shown for a few seconds at the bottom.
+    Rectangle {
+        id: toast
+        function show(message) {
+            toastLabel.text = message;
+            toastTimer.restart();
+        }
+        visible: toastTimer.running
+        anchors.horizontalCenter: parent.horizontalCenter
+        anchors.bottom: parent.bottom
+        anchors.bottomMargin: 88
+        width: Math.min(toastLabel.implicitWidth + 2 * Theme.spacingL, parent.width - 2 * Theme.spacingL)
+        height: toastLabel.implicitHeight + 2 * Theme.spacingS
+        radius: Theme.radiusS
+        color: Theme.dark ? "#e8eaed" : "#2b2f36"
+        Label {
+            id: toastLabel
+            anchors.fill: parent
+            anchors.margins: Theme.spacingS
+            anchors.leftMargin: Theme.spacingL
+            anchors.rightMargin: Theme.spacingL
+            color: Theme.dark ? "#1b1f24" : "#ffffff"
+            wrapMode: Text.Wrap
+            horizontalAlignment: Text.AlignHCenter
+        }
+        Timer {
+            id: toastTimer
+            interval: 5000
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import QtQuick.Layouts
+import Kith.Theme
+
+// One open conversation: header, timeline and composer. It holds the reply
+// being written and the "new messages" marker; everything else comes in as
+// properties and leaves as signals.
+Rectangle {
+    id: chat
+
+    property string conversationId
+    property string title
+    property string avatarKey: conversationId
+    property bool isGroup: false
+    property bool peerOnline: false
+    property string statusText
+    property string typingText
+    property var messages
+    property int unreadCount: 0
+    // The conversation's read seq when it was opened (0: nothing read yet).
+    property real readSeqAtOpen: 0
+    property bool showBack: false
+    property var draftStore: null
+
+    readonly property alias composer: composerBox
+    readonly property alias timeline: messageList
+
+    signal sendRequested(string text, int replyToSeq)
+    signal retryRequested(string clientMsgId)
+    signal discardRequested(string clientMsgId)
+    signal typingChanged(bool typing)
+    signal readRequested
+    signal backRequested
+    signal detailsRequested
+    signal searchRequested
+
+    property int replyToSeq: 0
+    property string replySender
+    property string replyText
+
+    function cancelReply() {
+        replyToSeq = 0;
+        replySender = "";
+        replyText = "";
+    }
+
+    function jumpToSeq(seq) {
+        return messageList.jumpToSeq(seq);
+    }
+
+    function focusComposer() {
+        composerBox.focusInput();
+    }
+
+    onConversationIdChanged: {
+        cancelReply();
+        messageList.highlightSeq = 0;
+        messageList.scrollToBottom();
+    }
+
+    color: Theme.chatBackground
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        ChatHeader {
+            id: header
+            Layout.fillWidth: true
+            title: chat.title
+            avatarKey: chat.avatarKey
+            isGroup: chat.isGroup
+            peerOnline: chat.peerOnline
+            statusText: chat.statusText
+            typingText: chat.typingText
+            showBack: chat.showBack
+            onBackRequested: chat.backRequested()
+            onDetailsRequested: chat.detailsRequested()
+            onSearchRequested: chat.searchRequested()
+        }
+
+        MessageTimeline {
+            id: messageList
+            objectName: "messageList"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            model: chat.messages
+            isGroup: chat.isGroup
+            markerSeq: chat.readSeqAtOpen + 1
+            unreadCount: chat.unreadCount
+            onRetryRequested: id => chat.retryRequested(id)
+            onDiscardRequested: id => chat.discardRequested(id)
+            onReplyRequested: (seq, senderName, text) => {
+                chat.replyToSeq = seq;
+                chat.replySender = senderName;
+                chat.replyText = text;
+                composerBox.focusInput();
+            }
+            onCopyRequested: text => {
+                clipboardHelper.text = text;
+                clipboardHelper.selectAll();
+                clipboardHelper.copy();
+            }
+            onQuoteActivated: seq => jumpToSeq(seq)
+            onReachedBottom: chat.readRequested()
+        }
+
+        Composer {
+            id: composerBox
+            objectName: "composer"
+            Layout.fillWidth: true
+            conversationId: chat.conversationId
+            draftStore: chat.draftStore
+            replyToSeq: chat.replyToSeq
+            replySender: chat.replySender
+            replyText: chat.replyText
+            onSendRequested: (text, replyToSeq) => {
+                chat.sendRequested(text, replyToSeq);
+                chat.cancelReply();
+                messageList.scrollToBottom();
+            }
+            onTypingChanged: typing => chat.typingChanged(typing)
+            onReplyCancelled: chat.cancelReply()
+        }
+    }
+
+    // QML has no clipboard API of its own; a hidden text editor has one.
+    TextEdit {
+        id: clipboardHelper
+        visible: false
+    }
+}

@@ -1,0 +1,249 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import QtQuick.Layouts
+import Kith.Theme
+
+// The message box under a chat. Enter sends, Shift+Enter starts a new line,
+// Esc cancels a reply. The draft is kept per conversation: switching away
+// saves it to `draftStore` (anything with draft(id) and setDraft(id, text),
+// e.g. the client facade), switching back restores it.
+Rectangle {
+    id: composer
+
+    property string conversationId
+    property var draftStore: null
+    // The message being replied to, if any (0: none).
+    property int replyToSeq: 0
+    property string replySender
+    property string replyText
+
+    property alias text: input.text
+    readonly property alias inputItem: input
+
+    signal sendRequested(string text, int replyToSeq)
+    signal typingChanged(bool typing)
+    signal replyCancelled
+
+    // Without a store the drafts live here, for as long as the composer does.
+    property var localDrafts: ({})
+    property string loadedId
+    property bool typingNow: false
+
+    function saveDraft(id) {
+        if (id.length === 0)
+            return;
+        if (draftStore)
+            draftStore.setDraft(id, input.text);
+        else
+            localDrafts[id] = input.text;
+    }
+
+    function loadDraft(id) {
+        if (id.length === 0)
+            return "";
+        if (draftStore)
+            return draftStore.draft(id) || "";
+        return localDrafts[id] || "";
+    }
+
+    function send() {
+        const body = input.text.trim();
+        if (body.length === 0 || !enabled)
+            return false;
+        sendRequested(body, replyToSeq);
+        input.clear();
+        saveDraft(conversationId);
+        setTyping(false);
+        return true;
+    }
+
+    function setTyping(on) {
+        if (typingNow === on)
+            return;
+        typingNow = on;
+        typingChanged(on);
+    }
+
+    function focusInput() {
+        input.forceActiveFocus();
+    }
+
+    onConversationIdChanged: {
+        saveTimer.stop();
+        saveDraft(loadedId);
+        setTyping(false);
+        loadedId = conversationId;
+        input.text = loadDraft(conversationId);
+        input.cursorPosition = input.length;
+    }
+    Component.onDestruction: saveDraft(loadedId)
+
+    implicitHeight: column.implicitHeight + 2 * Theme.spacingS
+    color: Theme.window
+
+    Rectangle {
+        anchors.left: parent.left
+        anchors.right: parent.right
+        anchors.top: parent.top
+        height: 1
+        color: Theme.border
+    }
+
+    // Drafts are written a moment after typing pauses, so a crash loses little.
+    Timer {
+        id: saveTimer
+        interval: 800
+        onTriggered: composer.saveDraft(composer.loadedId)
+    }
+    // Typing stops counting a few seconds after the last key.
+    Timer {
+        id: typingTimer
+        interval: 5000
+        onTriggered: composer.setTyping(false)
+    }
+
+    ColumnLayout {
+        id: column
+        anchors.left: parent.left
+        anchors.right: parent.right
+        anchors.verticalCenter: parent.verticalCenter
+        anchors.leftMargin: Theme.spacingM
+        anchors.rightMargin: Theme.spacingM
+        spacing: Theme.spacingS
+
+        RowLayout {
+            objectName: "replyBar"
+            Layout.fillWidth: true
+            visible: composer.replyToSeq > 0
+            spacing: Theme.spacingS
+
+            Icon {
+                name: "reply"
+                color: Theme.accent
+                width: 18
+                height: 18
+            }
+            Rectangle {
+                Layout.preferredWidth: 3
+                Layout.fillHeight: true
+                color: Theme.accent
+                radius: 1.5
+            }
+            ColumnLayout {
+                Layout.fillWidth: true
+                spacing: 0
+                Label {
+                    Layout.fillWidth: true
+                    text: qsTr("Reply to %1").arg(composer.replySender)
+                    color: Theme.accent
+                    font.pixelSize: Theme.fontSmall
+                    font.weight: Font.DemiBold
+                    elide: Text.ElideRight
+                }
+                Label {
+                    Layout.fillWidth: true
+                    text: composer.replyText.replace(/\s+/g, " ")
+                    color: Theme.textMuted
+                    font.pixelSize: Theme.fontSmall
+                    elide: Text.ElideRight
+                }
+            }
+            IconButton {
+                iconName: "close"
+                tip: qsTr("Cancel reply (Esc)")
+                width: 28
+                height: 28
+                onClicked: composer.replyCancelled()
+            }
+        }
+
+        RowLayout {
+            Layout.fillWidth: true
+            spacing: Theme.spacingS
+
+            ScrollView {
+                id: scroller
+                Layout.fillWidth: true
+                Layout.preferredHeight: Math.min(input.implicitHeight, 160)
+                ScrollBar.horizontal.policy: ScrollBar.AlwaysOff
+
+                TextArea {
+                    id: input
+                    objectName: "composerInput"
+                    enabled: composer.enabled
+                    placeholderText: qsTr("Write a message…")
+                    placeholderTextColor: Theme.placeholder
+                    color: Theme.text
+                    selectionColor: Theme.accent
+                    selectedTextColor: Theme.accentText
+                    font.pixelSize: Theme.fontBody
+                    wrapMode: TextEdit.Wrap
+                    textFormat: TextEdit.PlainText
+                    leftPadding: Theme.spacingM
+                    rightPadding: Theme.spacingM
+                    topPadding: 10
+                    bottomPadding: 10
+                    Accessible.name: qsTr("Message")
+                    background: Rectangle {
+                        radius: 20
+                        color: Theme.field
+                    }
+
+                    onTextChanged: {
+                        if (composer.loadedId !== composer.conversationId)
+                            return;
+                        saveTimer.restart();
+                        if (text.length > 0) {
+                            composer.setTyping(true);
+                            typingTimer.restart();
+                        } else {
+                            composer.setTyping(false);
+                        }
+                    }
+
+                    Keys.onPressed: event => {
+                        if (event.key !== Qt.Key_Return && event.key !== Qt.Key_Enter) {
+                            if (event.key === Qt.Key_Escape && composer.replyToSeq > 0) {
+                                composer.replyCancelled();
+                                event.accepted = true;
+                            }
+                            return;
+                        }
+                        if (event.modifiers & Qt.ShiftModifier) {
+                            input.insert(input.cursorPosition, "\n");
+                        } else {
+                            composer.send();
+                        }
+                        event.accepted = true;
+                    }
+                }
+            }
+
+            AbstractButton {
+                id: sendButton
+                objectName: "sendButton"
+                Layout.alignment: Qt.AlignBottom
+                implicitWidth: 40
+                implicitHeight: 40
+                enabled: composer.enabled && input.text.trim().length > 0
+                Accessible.name: qsTr("Send")
+                focusPolicy: Qt.NoFocus
+                onClicked: composer.send()
+                background: Rectangle {
+                    radius: width / 2
+                    color: sendButton.enabled ? (sendButton.pressed ? Theme.accentPressed : Theme.accent) : Theme.field
+                }
+                contentItem: Item {
+                    Icon {
+                        anchors.centerIn: parent
+                        anchors.horizontalCenterOffset: -1
+                        width: 20
+                        height: 20
+                        name: "send"
+                        color: sendButton.enabled ? Theme.accentText : Theme.placeholder
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import Kith.Theme
+
+// The messages of one conversation, oldest at the top. Older pages are asked
+// for (fetchMore) as the view nears the top; new messages keep the view at the
+// bottom only when it already was there. Rows use the message model's roles:
+// seq, clientMsgId, senderId, senderName, isOwn, text, isSystem, timestamp,
+// dayBoundary, showSender, sendStatus, replyToSeq, replyPreview.
+ListView {
+    id: timeline
+
+    property bool isGroup: false
+    // The first unread seq when the chat was opened: the "new messages" line goes above it.
+    property real markerSeq: 0
+    // A message to flash after a jump from search or a quote.
+    property real highlightSeq: 0
+    property int unreadCount: 0
+
+    readonly property bool atBottom: contentHeight <= height || contentY + height >= contentHeight + originY - 24
+
+    signal retryRequested(string clientMsgId)
+    signal discardRequested(string clientMsgId)
+    signal replyRequested(int seq, string senderName, string text)
+    signal copyRequested(string text)
+    signal quoteActivated(int seq)
+    signal reachedBottom
+
+    // The model's SendStatus enum, in its order.
+    readonly property var statusNames: ["", "pending", "sent", "read", "failed"]
+
+    property bool stickToBottom: true
+
+    function scrollToBottom() {
+        stickToBottom = true;
+        positionViewAtEnd();
+    }
+
+    function jumpToSeq(seq) {
+        if (!model || model.rowOfSeq === undefined)
+            return false;
+        const row = model.rowOfSeq(seq);
+        if (row < 0)
+            return false;
+        stickToBottom = false;
+        highlightSeq = seq;
+        positionViewAtIndex(row, ListView.Center);
+        return true;
+    }
+
+    function fetchOlderIfNear() {
+        if (!model || model.canFetchMore === undefined || count === 0)
+            return;
+        if (contentY - originY < height && model.canFetchMore(model.index(-1, -1)))
+            model.fetchMore(model.index(-1, -1));
+    }
+
+    clip: true
+    spacing: 0
+    boundsBehavior: Flickable.StopAtBounds
+    cacheBuffer: 800
+    topMargin: Theme.spacingM
+    bottomMargin: Theme.spacingM
+    ScrollBar.vertical: ScrollBar {}
+
+    onContentYChanged: {
+        if (moving || dragging || flicking)
+            stickToBottom = atBottom;
+        Qt.callLater(fetchOlderIfNear);
+    }
+    onAtBottomChanged: if (atBottom) reachedBottom()
+    onCountChanged: if (stickToBottom) Qt.callLater(positionViewAtEnd)
+    onContentHeightChanged: if (stickToBottom) Qt.callLater(positionViewAtEnd)
+    onHeightChanged: if (stickToBottom) Qt.callLater(positionViewAtEnd)
+
+    delegate: MessageDelegate {
+        required property var model
+        required property int index
+        width: ListView.view.width - 2 * Theme.spacingL
+        x: Theme.spacingL
+        maxBubbleWidth: Math.max(200, ListView.view.width * 0.7)
+        text: model.text
+        senderName: model.senderName
+        senderKey: String(model.senderId)
+        own: model.isOwn
+        timeMs: Number(model.timestamp)
+        status: timeline.statusNames[model.sendStatus] || ""
+        isGroup: timeline.isGroup
+        startsRun: model.showSender || model.dayBoundary
+        isSystem: model.isSystem
+        replyText: model.replyToSeq > 0 ? (model.replyPreview || qsTr("An earlier message")) : ""
+        showDay: model.dayBoundary
+        dayLabel: showDay ? Format.day(timeMs) : ""
+        showUnreadLine: timeline.markerSeq > 0 && model.seq === timeline.markerSeq && !model.isOwn
+        highlighted: timeline.highlightSeq > 0 && model.seq === timeline.highlightSeq
+        onRetryRequested: timeline.retryRequested(model.clientMsgId)
+        onDiscardRequested: timeline.discardRequested(model.clientMsgId)
+        onReplyRequested: timeline.replyRequested(model.seq, model.senderName, model.text)
+        onCopyRequested: timeline.copyRequested(model.text)
+        onQuoteActivated: timeline.quoteActivated(model.replyToSeq)
+    }
+
+    // Jump back to the newest message, with the unread count while scrolled up.
+    AbstractButton {
+        id: jumpButton
+        objectName: "jumpToBottom"
+        visible: !timeline.atBottom
+        anchors.right: parent.right
+        anchors.bottom: parent.bottom
+        anchors.margins: Theme.spacingL
+        width: 40
+        height: 40
+        Accessible.name: qsTr("Jump to the newest message")
+        onClicked: {
+            if (timeline.model && timeline.model.atLatest === false)
+                timeline.model.jumpToLatest();
+            timeline.scrollToBottom();
+        }
+        background: Rectangle {
+            radius: 20
+            color: Theme.surface
+            border.color: Theme.border
+        }
+        contentItem: Item {
+            Icon {
+                anchors.centerIn: parent
+                name: "down"
+                color: Theme.textMuted
+            }
+        }
+        Badge {
+            anchors.horizontalCenter: parent.horizontalCenter
+            anchors.bottom: parent.top
+            anchors.bottomMargin: -6
+            count: timeline.unreadCount
+        }
+    }
+}

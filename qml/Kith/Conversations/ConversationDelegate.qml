@@ -1,0 +1,101 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import QtQuick.Layouts
+import Kith.Theme
+
+// One row of the conversation list: avatar (with presence for direct peers),
+// name, time of the last activity, preview of the last message, unread badge
+// and a marker for messages still pending or failed.
+ItemDelegate {
+    id: row
+
+    property string conversationId
+    property string title
+    property string avatarKey: conversationId
+    property bool isGroup: false
+    property bool peerOnline: false
+    property string preview
+    property real lastActivityMs: 0
+    property int unreadCount: 0
+    property bool muted: false
+    // "", "pending" or "failed": the state of this device's unsent messages.
+    property string outboxState
+    property bool selected: false
+
+    implicitHeight: Theme.listRowHeight
+    leftPadding: Theme.spacingL + Theme.spacingS
+    rightPadding: Theme.spacingL + Theme.spacingS
+    topPadding: 0
+    bottomPadding: 0
+    hoverEnabled: true
+    Accessible.name: title
+
+    background: Rectangle {
+        color: row.selected ? Theme.selection : row.hovered ? Theme.hover : "transparent"
+        radius: Theme.radiusS
+        anchors.fill: parent
+        anchors.leftMargin: Theme.spacingS
+        anchors.rightMargin: Theme.spacingS
+    }
+
+    contentItem: RowLayout {
+        spacing: Theme.spacingM
+
+        Avatar {
+            size: 44
+            name: row.title
+            colorKey: row.avatarKey
+            showPresence: !row.isGroup
+            online: row.peerOnline
+            ringColor: row.selected ? Theme.selection : row.hovered ? Theme.hover : Theme.sidebar
+        }
+
+        ColumnLayout {
+            Layout.fillWidth: true
+            spacing: 2
+
+            RowLayout {
+                Layout.fillWidth: true
+                spacing: Theme.spacingS
+                Label {
+                    Layout.fillWidth: true
+                    text: row.title
+                    color: Theme.text
+                    font.pixelSize: Theme.fontBody
+                    font.weight: Font.DemiBold
+                    elide: Text.ElideRight
+                }
+                Label {
+                    text: Format.listTime(row.lastActivityMs)
+                    color: row.unreadCount > 0 && !row.muted ? Theme.accent : Theme.textMuted
+                    font.pixelSize: Theme.fontSmall
+                }
+            }
+            RowLayout {
+                Layout.fillWidth: true
+                spacing: Theme.spacingS
+                Label {
+                    objectName: "outboxMarker"
+                    visible: row.outboxState.length > 0
+                    text: row.outboxState === "failed" ? "!" : "◷"
+                    color: row.outboxState === "failed" ? Theme.danger : Theme.textMuted
+                    font.pixelSize: Theme.fontSmall
+                    font.weight: Font.Bold
+                }
+                Label {
+                    Layout.fillWidth: true
+                    text: row.outboxState === "failed" ? qsTr("Not sent") : row.preview.replace(/\s+/g, " ")
+                    color: row.outboxState === "failed" ? Theme.danger : Theme.textMuted
+                    font.pixelSize: Theme.fontSmall + 1
+                    elide: Text.ElideRight
+                    maximumLineCount: 1
+                    textFormat: Text.PlainText
+                }
+                Badge {
+                    count: row.unreadCount
+                    muted: row.muted
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import QtQuick.Layouts
+import Kith.Theme
+
+// The left pane: who I am, the connection banner, a filter box and the
+// conversations sorted by last activity (the model's order).
+Rectangle {
+    id: pane
+
+    // A list model with the conversation roles (see ConversationDelegate).
+    property var model
+    property string currentConversationId
+    property string selfName
+    property string selfKey: selfName
+
+    property bool online: false
+    property bool connecting: false
+    property int nextRetryIn: 0
+    property string lastError
+
+    readonly property alias filterText: filterField.text
+    readonly property alias count: list.count
+
+    signal conversationActivated(string conversationId)
+    signal newChatRequested
+    signal newGroupRequested
+    signal searchRequested
+    signal logoutRequested
+    signal retryNowRequested
+
+    function focusFilter() {
+        filterField.forceActiveFocus();
+        filterField.selectAll();
+    }
+
+    // "You: see you", "Ann: on my way" in groups, the bare text in direct chats.
+    function preview(isGroup, senderName, text) {
+        if (!text || senderName.length === 0)
+            return text || "";
+        if (senderName === selfName)
+            return qsTr("You: %1").arg(text);
+        return isGroup ? "%1: %2".arg(senderName).arg(text) : text;
+    }
+
+    function matches(title, preview) {
+        const needle = filterText.trim().toLowerCase();
+        return needle.length === 0 || String(title).toLowerCase().indexOf(needle) >= 0
+                || String(preview).toLowerCase().indexOf(needle) >= 0;
+    }
+
+    color: Theme.sidebar
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        RowLayout {
+            Layout.fillWidth: true
+            Layout.preferredHeight: Theme.headerHeight
+            Layout.leftMargin: Theme.spacingL
+            Layout.rightMargin: Theme.spacingS
+            spacing: Theme.spacingS
+
+            Avatar {
+                size: 32
+                name: pane.selfName
+                colorKey: pane.selfKey
+                ringColor: Theme.sidebar
+            }
+            Label {
+                Layout.fillWidth: true
+                text: qsTr("Chats")
+                color: Theme.text
+                font.pixelSize: Theme.fontTitle + 2
+                font.weight: Font.DemiBold
+            }
+            IconButton {
+                objectName: "newChatButton"
+                iconName: "compose"
+                tip: qsTr("New chat")
+                onClicked: pane.newChatRequested()
+            }
+            IconButton {
+                objectName: "newGroupButton"
+                iconName: "group"
+                tip: qsTr("New group")
+                onClicked: pane.newGroupRequested()
+            }
+            IconButton {
+                id: menuButton
+                iconName: "more"
+                tip: qsTr("More")
+                onClicked: menu.open()
+
+                Menu {
+                    id: menu
+                    y: menuButton.height
+                    MenuItem {
+                        text: qsTr("Search messages")
+                        onTriggered: pane.searchRequested()
+                    }
+                    MenuItem {
+                        text: qsTr("Log out %1").arg(pane.selfName)
+                        onTriggered: pane.logoutRequested()
+                    }
+                }
+            }
+        }
+
+        ConnectionBanner {
+            objectName: "connectionBanner"
+            Layout.fillWidth: true
+            online: pane.online
+            connecting: pane.connecting
+            nextRetryIn: pane.nextRetryIn
+            lastError: pane.lastError
+            onRetryNowRequested: pane.retryNowRequested()
+        }
+
+        SearchField {
+            id: filterField
+            objectName: "filterField"
+            Layout.fillWidth: true
+            Layout.margins: Theme.spacingM
+            Layout.leftMargin: Theme.spacingL
+            Layout.rightMargin: Theme.spacingL
+            placeholderText: qsTr("Filter")
+            Keys.onEscapePressed: text = ""
+            Keys.onDownPressed: list.forceActiveFocus()
+        }
+
+        ListView {
+            id: list
+            objectName: "conversationList"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            clip: true
+            model: pane.model
+            boundsBehavior: Flickable.StopAtBounds
+            ScrollBar.vertical: ScrollBar {}
+
+            delegate: ConversationDelegate {
+                required property var model
+                width: ListView.view.width
+                visible: pane.matches(model.title, pane.preview(model.isGroup, model.lastSenderName, model.lastMessage))
+                height: visible ? implicitHeight : 0
+                conversationId: model.conversationId
+                title: model.title
+                isGroup: model.isGroup
+                peerOnline: model.peerOnline
+                preview: pane.preview(model.isGroup, model.lastSenderName, model.lastMessage)
+                lastActivityMs: Number(model.lastActivity)
+                unreadCount: model.unreadCount
+                outboxState: model.failedCount > 0 ? "failed" : model.pendingCount > 0 ? "pending" : ""
+                selected: model.conversationId === pane.currentConversationId
+                onClicked: pane.conversationActivated(conversationId)
+            }
+
+            Label {
+                anchors.centerIn: parent
+                width: parent.width - 2 * Theme.spacingXl
+                visible: list.count === 0
+                text: qsTr("No conversations yet.\nStart one with the pencil button.")
+                horizontalAlignment: Text.AlignHCenter
+                color: Theme.textMuted
+                font.pixelSize: Theme.fontBody
+                wrapMode: Text.Wrap
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import QtQuick.Layouts
+import Kith.Theme
+
+// Connect, log in or register: server address, user name, password. Errors
+// from the server are shown in place, under the form, as sentences.
+Rectangle {
+    id: page
+
+    property string serverUrl: "ws://127.0.0.1:7400/"
+    property string username
+    // True while a login or registration is in flight.
+    property bool busy: false
+    property string errorText
+    property bool registering: false
+
+    signal loginRequested(string serverUrl, string username, string password)
+    signal registerRequested(string serverUrl, string username, string password)
+
+    // What is wrong with the form before anything is sent: the field and a sentence.
+    readonly property var problem: {
+        if (serverField.text.trim().length === 0)
+            return { field: "server", text: qsTr("Enter the address of your Kith server.") };
+        if (!/^wss?:\/\/[^\s\/]+/.test(normalizedServer))
+            return { field: "server", text: qsTr("The server address should look like ws://host:7400 or wss://host.") };
+        if (userField.text.trim().length === 0)
+            return { field: "user", text: qsTr("Enter your user name.") };
+        if (passwordField.text.length === 0)
+            return { field: "password", text: qsTr("Enter your password.") };
+        if (registering && passwordField.text !== confirmField.text)
+            return { field: "confirm", text: qsTr("The passwords do not match.") };
+        return { field: "", text: "" };
+    }
+    // "chat.example.org:7400" is taken to mean ws://chat.example.org:7400.
+    readonly property string normalizedServer: {
+        const server = serverField.text.trim();
+        return /^[a-z]+:\/\//i.test(server) ? server : "ws://" + server;
+    }
+    property bool triedSubmit: false
+    // A server error stays hidden once the user switched between log in and register.
+    property string dismissedError
+    readonly property bool showProblem: triedSubmit && problem.field.length > 0
+    readonly property string shownError: showProblem ? problem.text : errorText !== dismissedError ? errorText : ""
+
+    function submit() {
+        triedSubmit = true;
+        dismissedError = "";
+        if (busy || problem.field.length > 0)
+            return;
+        if (registering)
+            registerRequested(normalizedServer, userField.text.trim(), passwordField.text);
+        else
+            loginRequested(normalizedServer, userField.text.trim(), passwordField.text);
+    }
+
+    color: Theme.sidebar
+
+    Rectangle {
+        id: card
+        anchors.centerIn: parent
+        width: Math.min(400, page.width - 2 * Theme.spacingL)
+        height: form.implicitHeight + 2 * Theme.spacingXl
+        radius: Theme.radiusM
+        color: Theme.window
+        border.width: page.width > 440 ? 1 : 0
+        border.color: Theme.border
+
+        ColumnLayout {
+            id: form
+            anchors.fill: parent
+            anchors.margins: Theme.spacingXl
+            spacing: Theme.spacingL
+
+            Column {
+                Layout.fillWidth: true
+                spacing: Theme.spacingXs
+                Label {
+                    text: page.registering ? qsTr("Create your account") : qsTr("Welcome to Kith")
+                    color: Theme.text
+                    font.pixelSize: Theme.fontHeadline
+                    font.weight: Font.DemiBold
+                }
+                Label {
+                    width: parent.width
+                    text: page.registering ? qsTr("Pick a user name your colleagues will find you by.") : qsTr("Log in to your team's server.")
+                    color: Theme.textMuted
+                    font.pixelSize: Theme.fontBody
+                    wrapMode: Text.Wrap
+                }
+            }
+
+            FormField {
+                id: serverField
+                objectName: "serverField"
+                Layout.fillWidth: true
+                label: qsTr("Server")
+                placeholderText: "ws://chat.example.org:7400"
+                text: page.serverUrl
+                error: page.showProblem && page.problem.field === "server"
+                onAccepted: userField.field.forceActiveFocus()
+            }
+            FormField {
+                id: userField
+                objectName: "userField"
+                Layout.fillWidth: true
+                label: qsTr("User name")
+                text: page.username
+                error: page.showProblem && page.problem.field === "user"
+                onAccepted: passwordField.field.forceActiveFocus()
+            }
+            FormField {
+                id: passwordField
+                objectName: "passwordField"
+                Layout.fillWidth: true
+                label: qsTr("Password")
+                echoMode: TextInput.Password
+                error: page.showProblem && page.problem.field === "password"
+                onAccepted: page.registering ? confirmField.field.forceActiveFocus() : page.submit()
+            }
+            FormField {
+                id: confirmField
+                objectName: "confirmField"
+                Layout.fillWidth: true
+                visible: page.registering
+                label: qsTr("Repeat the password")
+                echoMode: TextInput.Password
+                error: page.showProblem && page.problem.field === "confirm"
+                onAccepted: page.submit()
+            }
+
+            Rectangle {
+                objectName: "loginError"
+                Layout.fillWidth: true
+                visible: page.shownError.length > 0
+                implicitHeight: errorLabel.implicitHeight + 2 * Theme.spacingS
+                radius: Theme.radiusS
+                color: Theme.dangerSurface
+                Label {
+                    id: errorLabel
+                    anchors.fill: parent
+                    anchors.margins: Theme.spacingS
+                    text: page.shownError
+                    color: Theme.danger
+                    font.pixelSize: Theme.fontSmall + 1
+                    wrapMode: Text.Wrap
+                }
+            }
+
+            PrimaryButton {
+                objectName: "submitButton"
+                Layout.fillWidth: true
+                text: page.busy ? (page.registering ? qsTr("Creating account…") : qsTr("Connecting…")) : page.registering ? qsTr("Create account") : qsTr("Log in")
+                enabled: !page.busy
+                onClicked: page.submit()
+            }
+            PrimaryButton {
+                Layout.fillWidth: true
+                flat: true
+                text: page.registering ? qsTr("I have an account — log in") : qsTr("New here? Create an account")
+                enabled: !page.busy
+                onClicked: {
+                    page.registering = !page.registering;
+                    page.triedSubmit = false;
+                    page.dismissedError = page.errorText;
+                }
+            }
+        }
+    }
+
+    Component.onCompleted: (page.username.length > 0 ? passwordField : userField).field.forceActiveFocus()
+}

@@ -1,0 +1,53 @@
+import QtQuick
+import QtQuick.Shapes
+
+// A line icon drawn from a 24×24 vector path, so it takes the palette's colour
+// and stays sharp at any size.
+Item {
+    id: icon
+
+    property string name
+    property color color: Theme.text
+    property real lineWidth: 2
+
+    implicitWidth: 20
+    implicitHeight: 20
+
+    readonly property var paths: ({
+            "plus": "M12 5v14M5 12h14",
+            "search": "M10.5 4a6.5 6.5 0 1 0 0 13a6.5 6.5 0 1 0 0-13zM15.5 15.5l4.5 4.5",
+            "back": "M15 5l-7 7l7 7",
+            "send": "M4 11.5l16-7l-7 16l-2.2-6.8z",
+            "compose": "M4 20h4l10.5-10.5l-4-4L4 16zM13 7l4 4",
+            "group": "M9 11a3.5 3.5 0 1 0 0-7a3.5 3.5 0 1 0 0 7zM2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6M15.5 4.3a3.5 3.5 0 0 1 0 6.4M18 14.3c2.1.8 3.5 2.8 3.5 5.7",
+            "close": "M6 6l12 12M18 6L6 18",
+            "more": "M12 5.5v.01M12 12v.01M12 18.5v.01",
+            "reply": "M9.5 7L4.5 12l5 5M4.5 12H14a5.5 5.5 0 0 1 5.5 5.5V19",
+            "down": "M6 9.5l6 6l6-6",
+            "info": "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 11v5.5M12 7.5v.01",
+            "logout": "M14 4h4a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-4M9.5 16.5L5 12l4.5-4.5M5 12h10",
+            "check": "M5 12.5l4.5 4.5L19 7.5",
+            "retry": "M19.5 12a7.5 7.5 0 1 1-2.2-5.3M19.5 4.5v4.5H15"
+        })
+
+    Shape {
+        anchors.centerIn: parent
+        width: 24
+        height: 24
+        scale: Math.min(icon.width, icon.height) / 24
+        layer.enabled: true
+        layer.samples: 4
+        layer.smooth: true
+
+        ShapePath {
+            strokeColor: icon.color
+            strokeWidth: icon.name === "more" ? 3 : icon.lineWidth
+            fillColor: "transparent"
+            capStyle: ShapePath.RoundCap
+            joinStyle: ShapePath.RoundJoin
+            PathSvg {
+                path: icon.paths[icon.name] || ""
+            }
+        }
+    }
+}

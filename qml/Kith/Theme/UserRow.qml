@@ -1,0 +1,80 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import QtQuick.Layouts
+
+// A person in a list (search results, group members): avatar with presence,
+// name, a secondary line, and room on the right for a trailing control.
+ItemDelegate {
+    id: row
+
+    property string name
+    property string colorKey: name
+    property string detail
+    property bool online: false
+    property bool checked: false
+    property bool checkable: false
+    default property alias trailing: trailingRow.data
+
+    implicitHeight: 56
+    leftPadding: Theme.spacingL
+    rightPadding: Theme.spacingL
+    hoverEnabled: true
+    Accessible.name: name
+
+    background: Rectangle {
+        color: row.hovered || row.visualFocus ? Theme.hover : "transparent"
+    }
+
+    contentItem: RowLayout {
+        spacing: Theme.spacingM
+        Avatar {
+            size: 36
+            name: row.name
+            colorKey: row.colorKey
+            showPresence: true
+            online: row.online
+            ringColor: row.hovered ? Theme.hover : Theme.window
+        }
+        ColumnLayout {
+            Layout.fillWidth: true
+            spacing: 0
+            Label {
+                Layout.fillWidth: true
+                text: row.name
+                color: Theme.text
+                font.pixelSize: Theme.fontBody
+                font.weight: Font.DemiBold
+                elide: Text.ElideRight
+            }
+            Label {
+                Layout.fillWidth: true
+                visible: text.length > 0
+                text: row.detail
+                color: Theme.textMuted
+                font.pixelSize: Theme.fontSmall
+                elide: Text.ElideRight
+            }
+        }
+        Rectangle {
+            visible: row.checkable
+            width: 22
+            height: 22
+            radius: 11
+            color: row.checked ? Theme.accent : "transparent"
+            border.width: row.checked ? 0 : 2
+            border.color: Theme.placeholder
+            Icon {
+                anchors.centerIn: parent
+                visible: row.checked
+                width: 16
+                height: 16
+                name: "check"
+                color: Theme.accentText
+            }
+        }
+        Row {
+            id: trailingRow
+            spacing: Theme.spacingXs
+        }
+    }
+}
