@@ -985,6 +985,45 @@ private slots:
         worker.wait();
     }
 
+    void contextDeletedOnItsOwnThreadMidStream()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QThread worker;
+        worker.start();
+        auto *context = new QObject;
+        context->moveToThread(&worker);
+        std::atomic<bool> deleted{false};
+        std::atomic<int> calls{0};
+        std::atomic<int> callsAfterDeletion{0};
+        connect(
+            context, &QObject::destroyed, context, [&deleted] { deleted = true; },
+            Qt::DirectConnection);
+        constexpr int kWrites = 300;
+        constexpr int kDieAfter = 10;
+        for (int i = 0; i < kWrites; ++i) {
+            m_store->appendMessage(AppendRequest{direct, alice.id, 1,
+                                                 QStringLiteral("w%1").arg(i).toStdString(),
+                                                 text(QStringLiteral("x"))},
+                                   context, [&, context](Result<AppendResult>) {
+                                       if (deleted)
+                                           ++callsAfterDeletion;
+                                       // Dies on its own thread while later completions are queued
+                                       // for it.
+                                       if (++calls == kDieAfter)
+                                           delete context;
+                                   });
+        }
+        QVERIFY(send(direct, bob.id, QStringLiteral("sentinel")).ok());
+        QTRY_VERIFY_WITH_TIMEOUT(deleted, kWaitMs);
+        worker.quit();
+        QVERIFY(worker.wait(kWaitMs));
+        QCOMPARE(calls.load(), kDieAfter);
+        QCOMPARE(callsAfterDeletion.load(), 0);
+        QCOMPARE(pullAllSeqs(direct).size(), kWrites + 1); // every write stayed
+    }
+
     void closeDrainsTheQueue()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

@@ -3,13 +3,12 @@
 #include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
+#include "store/completion_relay.h"
 #include "store/store_logging.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QHash>
-#include <QMetaObject>
-#include <QPointer>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -1428,18 +1427,16 @@ void SqliteStore::submit(QObject *context, Completion<T> done, Body body)
         outcome->emplace(body(writer));
         return (*outcome)->ok();
     };
-    job.deliver = [outcome, guard = QPointer<QObject>(context),
+    job.deliver = [outcome, target = CompletionRelay::targetOf(context),
                    done = std::move(done)](const std::optional<Error> &failure) {
-        QObject *target = guard.data();
-        if (!done || !target)
+        if (!done || !target.thread)
             return;
         // A job that failed on its own keeps its error; one that succeeded
         // inside a batch that did not commit gets the batch's error.
         Result<T> result = (failure && (!*outcome || (*outcome)->ok())) ? Result<T>(*failure)
                                                                         : std::move(**outcome);
-        QMetaObject::invokeMethod(
-            target, [done, result = std::move(result)]() mutable { done(std::move(result)); },
-            Qt::QueuedConnection);
+        CompletionRelay::post(
+            target, [done, result = std::move(result)]() mutable { done(std::move(result)); });
     };
     enqueue(std::move(job));
 }

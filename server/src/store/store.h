@@ -13,6 +13,14 @@
 //    `context` is destroyed first, the completion is dropped (the write stays).
 //  - Each write is atomic on its own: one failing write (e.g. a unique-key
 //    clash) does not roll back the others in its batch.
+//  - Writes run in the order they were called. `context` must be alive when
+//    the write is called; its thread at that moment is where the completion
+//    runs (that thread needs an event loop). A null context or an empty
+//    completion means nobody is told. After close(), writes complete at once
+//    with SHUTTING_DOWN.
+//  - Unread counts: sending (and acting in a group) moves the sender's read
+//    marker to the new seq, so max_seq - read_seq counts exactly the others'
+//    messages after the marker.
 
 #include "kith/result.h"
 #include "kith/v1/envelope.pb.h"
@@ -80,7 +88,7 @@ struct GroupChange
     v1::Message event;            // the SystemEvent message (seq assigned)
     QList<quint64> memberIds;     // members after the change
     QList<quint64> removedIds;    // who lost access (removed / left)
-    QList<quint64> addedIds;      // who gained access
+    QList<quint64> addedIds;      // who gained access (createGroup: everyone, creator included)
 };
 
 struct PullQuery
@@ -182,6 +190,13 @@ public:
     // Groups: each change is one transaction that also appends its SystemEvent.
     // Permission checks (roles) are done here, atomically with the change:
     // PERMISSION_DENIED / NOT_FOUND / INVALID_ARGUMENT as the protocol says.
+    //  - NOT_FOUND: no such group, or the actor is not a member (also for the
+    //    target of removeMember); PERMISSION_DENIED: a plain member managing,
+    //    or anyone removing the owner; INVALID_ARGUMENT: a bad name, unknown
+    //    users, nobody new to add, removing yourself (leave instead).
+    //  - New members have the event that added them unread; the actor has read it.
+    //  - An owner who leaves hands ownership to the longest-standing admin,
+    //    else member; GroupChange::state is then the leaver's view (no role).
     virtual void createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
                              QObject *context, Completion<GroupChange> done) = 0;
     virtual void addMembers(const QString &conversationId, quint64 actorId,

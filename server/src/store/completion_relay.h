@@ -1,0 +1,37 @@
+#pragma once
+// CompletionRelay: hands a store's completions from its writer thread to the
+// thread of each completion's context object. Shared by the store backends.
+//
+// Posting straight to a context object from another thread races with that
+// object being deleted on its own thread. The relay instead posts to one
+// long-lived QObject per target thread (retired when the thread finishes),
+// and the completion checks its context guard on the target thread itself,
+// where the check cannot race with the deletion.
+
+#include <QObject>
+#include <QPointer>
+
+#include <functional>
+
+class QThread;
+
+namespace kith::server {
+
+class CompletionRelay
+{
+public:
+    // Where to deliver later: call on a thread where `context` is alive (the
+    // caller's). Empty when context is null or has no thread.
+    struct Target
+    {
+        QThread *thread = nullptr; // a key only; never dereferenced after capture
+        QPointer<QObject> context;
+    };
+    [[nodiscard]] static Target targetOf(QObject *context);
+
+    // Runs `fn` on the target's thread if its context is still alive then;
+    // otherwise (context gone, thread finished) drops it. Callable from any thread.
+    static void post(const Target &target, std::function<void()> fn);
+};
+
+} // namespace kith::server
