@@ -1,0 +1,237 @@
+// AuthService: register per policy, password login, resume, the failed-login
+// throttle, disabled accounts, device listing and revocation.
+
+#include "service_fixture.h"
+
+#include <QTest>
+
+using namespace kith;
+using namespace kith::server;
+using namespace kith::server::test;
+
+namespace {
+const QString kAddress = QStringLiteral("192.0.2.7");
+
+v1::RegisterRequest registration(const std::string &name, const std::string &password)
+{
+    v1::RegisterRequest request;
+    request.set_username(name);
+    request.set_password(password);
+    request.set_device_name("laptop");
+    return request;
+}
+
+v1::LoginRequest login(const std::string &name, const std::string &password)
+{
+    v1::LoginRequest request;
+    request.set_username(name);
+    request.set_password(password);
+    request.set_device_name("phone");
+    return request;
+}
+} // namespace
+
+class TestAuth : public QObject
+{
+    Q_OBJECT
+
+    static Result<AuthGrant> registerUser(ServiceFixture &f, const v1::RegisterRequest &request,
+                                          const QString &address = kAddress)
+    {
+        return await<AuthGrant>([&](QObject *context, auto done) {
+            f.auth->registerUser(request, address, context, done);
+        });
+    }
+    static Result<AuthGrant> logIn(ServiceFixture &f, const v1::LoginRequest &request,
+                                   const QString &address = kAddress)
+    {
+        return await<AuthGrant>(
+            [&](QObject *context, auto done) { f.auth->login(request, address, context, done); });
+    }
+    static Result<AuthGrant> resume(ServiceFixture &f, const std::string &token)
+    {
+        v1::ResumeRequest request;
+        request.set_token(token);
+        return f.auth->resume(request);
+    }
+
+private slots:
+    void registerLoginResume()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const auto registered = registerUser(f, registration("Alice", "correct horse"));
+        QVERIFY2(registered.ok(),
+                 qPrintable(registered.ok() ? QString() : registered.error().message));
+        QCOMPARE(registered->answer.user().username(), "alice"); // normalised
+        QVERIFY(registered->deviceId != 0);
+        QVERIFY(registered->answer.token().size() >= 43); // 32 bytes, base64url
+
+        const auto loggedIn = logIn(f, login("alice", "correct horse"));
+        QVERIFY(loggedIn.ok());
+        QCOMPARE(loggedIn->userId, registered->userId);
+        QVERIFY(loggedIn->deviceId != registered->deviceId);
+        QVERIFY(loggedIn->answer.token() != registered->answer.token());
+
+        const auto resumed = resume(f, registered->answer.token());
+        QVERIFY(resumed.ok());
+        QCOMPARE(resumed->deviceId, registered->deviceId);
+        QVERIFY(resumed->answer.token().empty());
+
+        QCOMPARE(resume(f, "not-a-token").error().code, v1::TOKEN_INVALID);
+        QCOMPARE(resume(f, "").error().code, v1::TOKEN_INVALID);
+    }
+
+    void registerRefusesBadInput()
+    {
+        ServiceFixture f;
+        QVERIFY(registerUser(f, registration("bob", "long enough")).ok());
+        QCOMPARE(registerUser(f, registration("BOB", "long enough")).error().code, v1::NAME_TAKEN);
+        QCOMPARE(registerUser(f, registration("b", "long enough")).error().code,
+                 v1::INVALID_ARGUMENT);
+        QCOMPARE(registerUser(f, registration("has space", "long enough")).error().code,
+                 v1::INVALID_ARGUMENT);
+        QCOMPARE(registerUser(f, registration("carol", "short")).error().code,
+                 v1::INVALID_ARGUMENT);
+    }
+
+    void closedRegistration()
+    {
+        AuthPolicy policy;
+        policy.registrationOpen = false;
+        ServiceFixture f(policy);
+        QCOMPARE(registerUser(f, registration("dave", "long enough")).error().code,
+                 v1::REGISTRATION_CLOSED);
+    }
+
+    void wrongPasswordAndUnknownUser()
+    {
+        ServiceFixture f;
+        QVERIFY(registerUser(f, registration("erin", "the password")).ok());
+        QCOMPARE(logIn(f, login("erin", "not the password")).error().code, v1::AUTH_FAILED);
+        QCOMPARE(logIn(f, login("nobody", "the password")).error().code, v1::AUTH_FAILED);
+        QCOMPARE(logIn(f, login("erin", "")).error().code, v1::AUTH_FAILED);
+        QVERIFY(logIn(f, login("erin", "the password")).ok());
+    }
+
+    void failedLoginsAreRateLimitedPerAccount()
+    {
+        ServiceFixture f;
+        QVERIFY(registerUser(f, registration("frank", "the password")).ok());
+        QVERIFY(registerUser(f, registration("grace", "the password")).ok());
+        for (int i = 0; i < 5; ++i)
+            QCOMPARE(logIn(f, login("frank", "wrong password")).error().code, v1::AUTH_FAILED);
+        // Locked now, even with the right password...
+        const auto locked = logIn(f, login("frank", "the password"));
+        QVERIFY(!locked.ok());
+        QCOMPARE(locked.error().code, v1::RATE_LIMITED);
+        QVERIFY(locked.error().retryAfterMs > 0);
+        // ...while another account from the same address is not.
+        QVERIFY(logIn(f, login("grace", "the password")).ok());
+    }
+
+    void failedLoginsAreRateLimitedPerAddress()
+    {
+        AuthPolicy policy;
+        policy.addressFailuresBeforeLockout = 3;
+        ServiceFixture f(policy);
+        QVERIFY(registerUser(f, registration("heidi", "the password")).ok());
+        const QString attacker = QStringLiteral("198.51.100.1");
+        for (const char *name : {"u1x", "u2x", "u3x"})
+            QCOMPARE(logIn(f, login(name, "guess guess"), attacker).error().code, v1::AUTH_FAILED);
+        QCOMPARE(logIn(f, login("heidi", "the password"), attacker).error().code, v1::RATE_LIMITED);
+        QVERIFY(logIn(f, login("heidi", "the password"), kAddress).ok());
+    }
+
+    void disabledAccount()
+    {
+        ServiceFixture f;
+        const auto registered = registerUser(f, registration("ivan", "the password"));
+        QVERIFY(registered.ok());
+        const Status disabled = await<Done>([&](QObject *context, auto done) {
+            f.store->setDisabled(registered->userId, true, context, done);
+        });
+        QVERIFY(disabled.ok());
+        QCOMPARE(logIn(f, login("ivan", "the password")).error().code, v1::ACCOUNT_DISABLED);
+        QCOMPARE(resume(f, registered->answer.token()).error().code, v1::ACCOUNT_DISABLED);
+        // A wrong password still says only that.
+        QCOMPARE(logIn(f, login("ivan", "bad password")).error().code, v1::AUTH_FAILED);
+    }
+
+    void revokeDeviceClosesItsConnections()
+    {
+        ServiceFixture f;
+        const auto laptop = registerUser(f, registration("judy", "the password"));
+        QVERIFY(laptop.ok());
+        const auto phone = logIn(f, login("judy", "the password"));
+        QVERIFY(phone.ok());
+        RecordingConnection *laptopConnection = f.connect(laptop->userId, laptop->deviceId);
+        RecordingConnection *phoneConnection = f.connect(phone->userId, phone->deviceId);
+
+        const Caller caller = f.callerFor(laptop->userId, laptopConnection, laptop->deviceId);
+        const auto devices = f.auth->listDevices(caller);
+        QVERIFY(devices.ok());
+        QCOMPARE(devices->devices_size(), 2);
+        for (const v1::Device &device : devices->devices()) {
+            QCOMPARE(device.current(), device.id() == laptop->deviceId);
+            QVERIFY(device.online());
+        }
+
+        v1::RevokeDeviceRequest revoke;
+        revoke.set_device_id(phone->deviceId);
+        const Status revoked = await<Done>([&](QObject *context, auto done) {
+            f.auth->revokeDevice(caller, revoke, context, done);
+        });
+        QVERIFY(revoked.ok());
+        QCOMPARE(phoneConnection->terminatedWith, std::optional(v1::TOKEN_INVALID));
+        QVERIFY(!laptopConnection->terminatedWith);
+        QCOMPARE(resume(f, phone->answer.token()).error().code, v1::TOKEN_INVALID);
+        QVERIFY(resume(f, laptop->answer.token()).ok());
+
+        const auto after = f.auth->listDevices(caller);
+        QVERIFY(after.ok());
+        QCOMPARE(after->devices_size(), 1);
+        QCOMPARE(after->devices(0).id(), laptop->deviceId);
+
+        // Someone else's device, or one already revoked: NOT_FOUND.
+        const auto other = registerUser(f, registration("mallory", "the password"));
+        QVERIFY(other.ok());
+        revoke.set_device_id(other->deviceId);
+        const Status foreign = await<Done>([&](QObject *context, auto done) {
+            f.auth->revokeDevice(caller, revoke, context, done);
+        });
+        QCOMPARE(foreign.error().code, v1::NOT_FOUND);
+        QVERIFY(resume(f, other->answer.token()).ok());
+    }
+
+    void logoutRevokesTheToken()
+    {
+        ServiceFixture f;
+        const auto grant = registerUser(f, registration("kate", "the password"));
+        QVERIFY(grant.ok());
+        RecordingConnection *current = f.connect(grant->userId, grant->deviceId);
+        RecordingConnection *sameDevice = f.connect(grant->userId, grant->deviceId);
+        const Caller caller = f.callerFor(grant->userId, current, grant->deviceId);
+        const Status loggedOut = await<Done>(
+            [&](QObject *context, auto done) { f.auth->logout(caller, context, done); });
+        QVERIFY(loggedOut.ok());
+        QCOMPARE(resume(f, grant->answer.token()).error().code, v1::TOKEN_INVALID);
+        // The asking connection is closed by its session; others of the device now.
+        QVERIFY(!current->terminatedWith);
+        QCOMPARE(sameDevice->terminatedWith, std::optional(v1::TOKEN_INVALID));
+    }
+
+    void passwordsAreStoredAsArgon2id()
+    {
+        ServiceFixture f;
+        QVERIFY(registerUser(f, registration("liam", "the password")).ok());
+        const auto user = f.store->userByName(QStringLiteral("liam"));
+        QVERIFY(user.ok());
+        QVERIFY(user->passwordHash.startsWith("$argon2id$"));
+        QVERIFY(user->passwordHash.contains("m=19456,t=2"));
+        QVERIFY(!user->passwordHash.contains("the password"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAuth)
+#include "tst_auth.moc"

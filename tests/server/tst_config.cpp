@@ -1,0 +1,107 @@
+// kithd's command line and config file: defaults, the INI file, flags over the
+// file, and refusals of values that would weaken the server.
+
+#include "config.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace kith::server;
+
+class TestConfig : public QObject
+{
+    Q_OBJECT
+
+    static QStringList argv(QStringList args)
+    {
+        args.prepend(QStringLiteral("kithd"));
+        return args;
+    }
+
+private slots:
+    void defaults()
+    {
+        const auto parsed = parseCommandLine(argv({}));
+        QVERIFY(parsed.ok());
+        const Config &config = parsed->config;
+        QCOMPARE(config.port, 7400);
+        QCOMPARE(config.adminPort, 7401);
+        QCOMPARE(config.listenAddress, QHostAddress(QHostAddress::AnyIPv4));
+        QCOMPARE(config.dataDir, QStringLiteral("kith-data"));
+        QVERIFY(config.registrationOpen);
+        QCOMPARE(config.authTimeoutMs, 10000);
+        QCOMPARE(config.idleTimeoutMs, 90000);
+        QCOMPARE(config.sendRate, 100.0);
+        QCOMPARE(config.sendBurst, 500.0);
+        QCOMPARE(config.argon2.memoryKib, 19456u);
+        QCOMPARE(config.argon2.ops, 2u);
+        QVERIFY(config.certFile.isEmpty());
+    }
+
+    void helpListsEveryOption()
+    {
+        const auto parsed = parseCommandLine(argv({QStringLiteral("--help")}));
+        QVERIFY(parsed.ok());
+        for (const char *option :
+             {"--port", "--listen", "--admin-port", "--data", "--config", "--registration",
+              "--cert", "--key", "--auth-timeout-ms", "--idle-timeout-ms", "--send-rate",
+              "--send-burst", "--argon2-memory-kib", "--argon2-ops", "--log-rules",
+              "kithd user add"})
+            QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
+    }
+
+    void fileThenFlags()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("kithd.ini"));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("port=7500\nregistration=closed\ndata=/srv/kith\nsend-rate=5\n"
+                   "log-rules=kith.session.debug=true\n");
+        file.close();
+        const auto parsed = parseCommandLine(
+            argv({QStringLiteral("--config"), path, QStringLiteral("--port"), QStringLiteral("0"),
+                  QStringLiteral("--listen"), QStringLiteral("127.0.0.1")}));
+        QVERIFY2(parsed.ok(), qPrintable(parsed.ok() ? QString() : parsed.error().message));
+        QCOMPARE(parsed->config.port, 0); // the flag wins
+        QVERIFY(!parsed->config.registrationOpen);
+        QCOMPARE(parsed->config.dataDir, QStringLiteral("/srv/kith"));
+        QCOMPARE(parsed->config.sendRate, 5.0);
+        QCOMPARE(parsed->config.listenAddress, QHostAddress(QHostAddress::LocalHost));
+        QCOMPARE(parsed->config.logRules, QStringLiteral("kith.session.debug=true"));
+    }
+
+    void refusals_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::newRow("weak argon2 memory")
+            << QStringList{QStringLiteral("--argon2-memory-kib"), QStringLiteral("8192")};
+        QTest::newRow("one argon2 pass")
+            << QStringList{QStringLiteral("--argon2-ops"), QStringLiteral("1")};
+        QTest::newRow("port out of range")
+            << QStringList{QStringLiteral("--port"), QStringLiteral("70000")};
+        QTest::newRow("port not a number")
+            << QStringList{QStringLiteral("--port"), QStringLiteral("http")};
+        QTest::newRow("registration")
+            << QStringList{QStringLiteral("--registration"), QStringLiteral("sometimes")};
+        QTest::newRow("listen") << QStringList{QStringLiteral("--listen"),
+                                               QStringLiteral("example.org")};
+        QTest::newRow("cert without key")
+            << QStringList{QStringLiteral("--cert"), QStringLiteral("/tmp/c.pem")};
+        QTest::newRow("unknown option") << QStringList{QStringLiteral("--frobnicate")};
+        QTest::newRow("missing config file")
+            << QStringList{QStringLiteral("--config"), QStringLiteral("/nonexistent/kithd.ini")};
+        QTest::newRow("stray argument") << QStringList{QStringLiteral("serve")};
+    }
+
+    void refusals()
+    {
+        QFETCH(QStringList, args);
+        const auto parsed = parseCommandLine(argv(args));
+        QVERIFY(!parsed.ok());
+        QVERIFY(!parsed.error().message.isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestConfig)
+#include "tst_config.moc"

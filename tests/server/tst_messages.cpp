@@ -1,0 +1,393 @@
+// MessageService: send validation and membership, idempotent resend, fan-out,
+// the per-connection send limit, pull paging, sync answers, read markers, typing.
+
+#include "service_fixture.h"
+
+#include "kith/conversation_id.h"
+#include "rate_limit.h"
+
+#include <QTest>
+
+using namespace kith;
+using namespace kith::server;
+using namespace kith::server::test;
+
+class TestMessages : public QObject
+{
+    Q_OBJECT
+
+    static v1::PullRequest pullRequest(const QString &id, v1::PullRequest::Direction direction,
+                                       quint64 seq, quint32 limit)
+    {
+        v1::PullRequest request;
+        request.set_conversation_id(toStd(id));
+        request.set_direction(direction);
+        if (direction == v1::PullRequest::FORWARD)
+            request.set_from_seq(seq);
+        else
+            request.set_before_seq(seq);
+        request.set_limit(limit);
+        return request;
+    }
+
+    static QList<quint64> seqsOf(const v1::PullResponse &page)
+    {
+        QList<quint64> seqs;
+        for (const v1::Message &message : page.messages())
+            seqs.append(message.seq());
+        return seqs;
+    }
+
+private slots:
+    void sendAcksAndFansOut()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 carol = f.addUser(QStringLiteral("carol"));
+        RecordingConnection *aliceLaptop = f.connect(alice, 1);
+        RecordingConnection *alicePhone = f.connect(alice, 2);
+        RecordingConnection *bobPhone = f.connect(bob, 3);
+        RecordingConnection *carolPhone = f.connect(carol, 4);
+        const QString chat = directConversationId(alice, bob);
+
+        const auto first = f.sendText(f.callerFor(alice, aliceLaptop, 1), chat, "m1", "hello");
+        QVERIFY2(first.ok(), qPrintable(first.ok() ? QString() : first.error().message));
+        QCOMPARE(first->seq(), 1u);
+        QVERIFY(!first->duplicate());
+        QVERIFY(first->server_id() != 0);
+        const auto second = f.sendText(f.callerFor(bob, bobPhone, 3), chat, "m1", "hi alice");
+        QVERIFY(second.ok());
+        QCOMPARE(second->seq(), 2u); // same client id, other sender: a new message
+
+        // Everyone's devices but the sending connection got each message once.
+        QCOMPARE(aliceLaptop->of(v1::Envelope::kMessage).size(), 1);
+        QCOMPARE(alicePhone->of(v1::Envelope::kMessage).size(), 2);
+        QCOMPARE(bobPhone->of(v1::Envelope::kMessage).size(), 1);
+        QCOMPARE(carolPhone->frames.size(), 0);
+        const v1::Message pushed = bobPhone->of(v1::Envelope::kMessage).at(0).message().message();
+        QCOMPARE(pushed.seq(), 1u);
+        QCOMPARE(pushed.sender_user_id(), alice);
+        QCOMPARE(pushed.content().text().body(), "hello");
+        QCOMPARE(bobPhone->of(v1::Envelope::kMessage).at(0).request_id(), 0u);
+        QVERIFY(f.metrics.messagesPushed() >= 3);
+    }
+
+    void resendIsIdempotent()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        RecordingConnection *bobPhone = f.connect(bob, 3);
+        const QString chat = directConversationId(alice, bob);
+        const Caller caller = f.callerFor(alice);
+
+        const auto original = f.sendText(caller, chat, "same-id", "once");
+        QVERIFY(original.ok());
+        for (int i = 0; i < 3; ++i) {
+            const auto again = f.sendText(caller, chat, "same-id", "once");
+            QVERIFY(again.ok());
+            QVERIFY(again->duplicate());
+            QCOMPARE(again->seq(), original->seq());
+            QCOMPARE(again->server_id(), original->server_id());
+            QCOMPARE(again->server_time_ms(), original->server_time_ms());
+        }
+        QCOMPARE(bobPhone->of(v1::Envelope::kMessage).size(), 1);
+        const auto page =
+            f.messages->pull(f.callerFor(bob), pullRequest(chat, v1::PullRequest::FORWARD, 0, 0));
+        QVERIFY(page.ok());
+        QCOMPARE(page->messages_size(), 1);
+        QCOMPARE(page->max_seq(), 1u);
+    }
+
+    void sendValidation()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 eve = f.addUser(QStringLiteral("eve"));
+        const QString chat = directConversationId(alice, bob);
+        const Caller caller = f.callerFor(alice);
+
+        QCOMPARE(f.sendText(caller, chat, "", "text").error().code, v1::INVALID_ARGUMENT);
+        QCOMPARE(f.sendText(caller, chat, "bad id", "text").error().code, v1::INVALID_ARGUMENT);
+        QCOMPARE(f.sendText(caller, chat, "c1", "   ").error().code, v1::INVALID_ARGUMENT);
+        QCOMPARE(f.sendText(caller, chat, "c1", std::string(kMaxTextBytes + 1, 'x')).error().code,
+                 v1::TOO_LARGE);
+        QCOMPARE(f.sendText(caller, QStringLiteral("x:1"), "c1", "text").error().code,
+                 v1::INVALID_ARGUMENT);
+        QCOMPARE(f.sendText(caller, QStringLiteral("d:5:5"), "c1", "text").error().code,
+                 v1::INVALID_ARGUMENT);
+
+        v1::SendMessageRequest system;
+        system.set_conversation_id(toStd(chat));
+        system.set_client_msg_id("c2");
+        system.mutable_content()->mutable_system()->set_kind(v1::SystemEvent::GROUP_RENAMED);
+        const auto forged = await<v1::SendAck>(
+            [&](QObject *context, auto done) { f.messages->send(caller, system, context, done); });
+        QCOMPARE(forged.error().code, v1::INVALID_ARGUMENT);
+
+        // Not one of the pair, a peer that does not exist, a group one is not
+        // in, a group that does not exist: all the same NOT_FOUND.
+        QCOMPARE(f.sendText(f.callerFor(eve), chat, "c3", "sneak").error().code, v1::NOT_FOUND);
+        QCOMPARE(f.sendText(caller, directConversationId(alice, 999), "c4", "void").error().code,
+                 v1::NOT_FOUND);
+        QCOMPARE(f.sendText(caller, QStringLiteral("g:424242"), "c5", "void").error().code,
+                 v1::NOT_FOUND);
+        v1::CreateGroupRequest create;
+        create.set_name("bob and eve");
+        create.add_member_user_ids(eve);
+        const auto group = await<v1::ConversationState>([&](QObject *context, auto done) {
+            f.groups->createGroup(f.callerFor(bob), create, context, done);
+        });
+        QVERIFY(group.ok());
+        QCOMPARE(f.sendText(caller, toQString(group->id()), "c6", "in?").error().code,
+                 v1::NOT_FOUND);
+        QVERIFY(f.sendText(f.callerFor(eve), toQString(group->id()), "c6", "in").ok());
+
+        // A reply must quote an earlier seq of the same conversation.
+        QVERIFY(f.sendText(caller, chat, "c7", "first").ok());
+        v1::SendMessageRequest reply;
+        reply.set_conversation_id(toStd(chat));
+        reply.set_client_msg_id("c8");
+        reply.mutable_content()->mutable_text()->set_body("re");
+        reply.mutable_content()->set_reply_to_seq(7);
+        const auto badReply = await<v1::SendAck>(
+            [&](QObject *context, auto done) { f.messages->send(caller, reply, context, done); });
+        QCOMPARE(badReply.error().code, v1::INVALID_ARGUMENT);
+        reply.mutable_content()->set_reply_to_seq(1);
+        const auto goodReply = await<v1::SendAck>(
+            [&](QObject *context, auto done) { f.messages->send(caller, reply, context, done); });
+        QVERIFY(goodReply.ok());
+        QCOMPARE(goodReply->seq(), 2u);
+    }
+
+    void sendRateLimitPerConnection()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const QString chat = directConversationId(alice, bob);
+        // A bucket so slow that it cannot refill during the test.
+        TokenBucket bucket(0.001, 3);
+        Caller caller = f.callerFor(alice);
+        caller.sendBucket = &bucket;
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(f.sendText(caller, chat, "r" + std::to_string(i), "burst").ok());
+        const auto limited = f.sendText(caller, chat, "r3", "one too many");
+        QCOMPARE(limited.error().code, v1::RATE_LIMITED);
+        QVERIFY(limited.error().retryAfterMs > 0);
+        // Another connection of the same user has its own bucket.
+        QVERIFY(f.sendText(f.callerFor(alice), chat, "r3", "from elsewhere").ok());
+    }
+
+    void pullPagesAndClamps()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 eve = f.addUser(QStringLiteral("eve"));
+        const QString chat = directConversationId(alice, bob);
+        // 205 sends at once: they share commits, and ack one by one.
+        QObject context;
+        int acked = 0;
+        for (int i = 0; i < 205; ++i) {
+            v1::SendMessageRequest request;
+            request.set_conversation_id(toStd(chat));
+            request.set_client_msg_id("p" + std::to_string(i));
+            request.mutable_content()->mutable_text()->set_body("n" + std::to_string(i));
+            f.messages->send(f.callerFor(alice), request, &context,
+                             [&acked](Result<v1::SendAck> ack) { acked += ack.ok() ? 1 : 0; });
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(acked, 205, kWaitMs);
+
+        const Caller reader = f.callerFor(bob);
+        auto page = f.messages->pull(reader, pullRequest(chat, v1::PullRequest::FORWARD, 0, 1000));
+        QVERIFY(page.ok());
+        QCOMPARE(page->messages_size(), int(kMaxPullLimit));
+        QVERIFY(page->has_more());
+        QCOMPARE(page->max_seq(), 205u);
+        QCOMPARE(page->messages(0).seq(), 1u);
+        QCOMPARE(page->messages(199).seq(), 200u);
+
+        page = f.messages->pull(reader, pullRequest(chat, v1::PullRequest::FORWARD, 201, 0));
+        QVERIFY(page.ok());
+        QCOMPARE(seqsOf(*page), (QList<quint64>{201, 202, 203, 204, 205}));
+        QVERIFY(!page->has_more());
+
+        page = f.messages->pull(reader, pullRequest(chat, v1::PullRequest::BACKWARD, 0, 3));
+        QVERIFY(page.ok());
+        QCOMPARE(seqsOf(*page), (QList<quint64>{205, 204, 203}));
+        QVERIFY(page->has_more());
+
+        page = f.messages->pull(reader, pullRequest(chat, v1::PullRequest::BACKWARD, 3, 10));
+        QVERIFY(page.ok());
+        QCOMPARE(seqsOf(*page), (QList<quint64>{2, 1}));
+        QVERIFY(!page->has_more());
+
+        v1::PullRequest bounded = pullRequest(chat, v1::PullRequest::FORWARD, 10, 0);
+        bounded.set_to_seq(12);
+        page = f.messages->pull(reader, bounded);
+        QVERIFY(page.ok());
+        QCOMPARE(seqsOf(*page), (QList<quint64>{10, 11, 12}));
+
+        QCOMPARE(
+            f.messages->pull(f.callerFor(eve), pullRequest(chat, v1::PullRequest::FORWARD, 0, 10))
+                .error()
+                .code,
+            v1::NOT_FOUND);
+    }
+
+    void syncAnswersWhatChanged()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 carol = f.addUser(QStringLiteral("carol"));
+        const QString withBob = directConversationId(alice, bob);
+        const QString withCarol = directConversationId(alice, carol);
+        QVERIFY(f.sendText(f.callerFor(alice), withBob, "s1", "one").ok());
+        QVERIFY(f.sendText(f.callerFor(alice), withBob, "s2", "two").ok());
+        QVERIFY(f.sendText(f.callerFor(carol), withCarol, "s3", "hey").ok());
+
+        // Holding nothing: everything is new.
+        auto sync = f.messages->sync(f.callerFor(alice), v1::SyncRequest());
+        QVERIFY(sync.ok());
+        QCOMPARE(sync->changed_size(), 2);
+        QVERIFY(sync->server_time_ms() > 0);
+        v1::SyncRequest held;
+        for (const v1::ConversationState &state : sync->changed()) {
+            auto *cursor = held.add_held();
+            cursor->set_conversation_id(state.id());
+            cursor->set_max_seq(state.max_seq());
+            cursor->set_read_seq(state.read_seq());
+            cursor->set_metadata_version(state.metadata_version());
+            cursor->set_peer_read_seq(state.peer_read_seq());
+            if (state.id() == toStd(withBob)) {
+                QCOMPARE(state.max_seq(), 2u);
+                QCOMPARE(state.read_seq(), 2u); // sending moves one's own marker
+                QCOMPARE(state.unread_count(), 0u);
+                QCOMPARE(state.peer_user_id(), bob);
+                QCOMPARE(state.kind(), v1::DIRECT);
+            } else {
+                QCOMPARE(state.unread_count(), 1u);
+            }
+        }
+
+        // Holding exactly the server's state: nothing.
+        sync = f.messages->sync(f.callerFor(alice), held);
+        QVERIFY(sync.ok());
+        QCOMPARE(sync->changed_size(), 0);
+        QCOMPARE(sync->gone_conversation_ids_size(), 0);
+
+        // One new message, and a read receipt from the peer: exactly those.
+        QVERIFY(f.sendText(f.callerFor(carol), withCarol, "s4", "again").ok());
+        v1::MarkReadRequest read;
+        read.set_conversation_id(toStd(withBob));
+        read.set_seq(2);
+        QVERIFY(await<Done>([&](QObject *context, auto done) {
+                    f.messages->markRead(f.callerFor(bob), read, context, done);
+                }).ok());
+        sync = f.messages->sync(f.callerFor(alice), held);
+        QVERIFY(sync.ok());
+        QCOMPARE(sync->changed_size(), 2);
+        for (const v1::ConversationState &state : sync->changed()) {
+            if (state.id() == toStd(withBob))
+                QCOMPARE(state.peer_read_seq(), 2u);
+            else
+                QCOMPARE(state.max_seq(), 2u);
+        }
+
+        // Held ids one cannot see are gone; an empty direct chat with a real peer is not.
+        v1::SyncRequest odd;
+        odd.add_held()->set_conversation_id("g:777");
+        odd.add_held()->set_conversation_id("nonsense");
+        odd.add_held()->set_conversation_id(toStd(directConversationId(bob, carol)));
+        odd.add_held()->set_conversation_id(toStd(directConversationId(alice, 12345)));
+        const quint64 dave = f.addUser(QStringLiteral("dave"));
+        odd.add_held()->set_conversation_id(toStd(directConversationId(alice, dave)));
+        sync = f.messages->sync(f.callerFor(alice), odd);
+        QVERIFY(sync.ok());
+        QStringList gone;
+        for (const std::string &id : sync->gone_conversation_ids())
+            gone.append(toQString(id));
+        gone.sort();
+        QStringList expected{QStringLiteral("g:777"), QStringLiteral("nonsense"),
+                             directConversationId(bob, carol), directConversationId(alice, 12345)};
+        expected.sort();
+        QCOMPARE(gone, expected);
+    }
+
+    void markReadPushesToOwnDevicesAndPeer()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 eve = f.addUser(QStringLiteral("eve"));
+        const QString chat = directConversationId(alice, bob);
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(f.sendText(f.callerFor(alice), chat, "k" + std::to_string(i), "msg").ok());
+        RecordingConnection *aliceLaptop = f.connect(alice, 1);
+        RecordingConnection *bobLaptop = f.connect(bob, 2);
+        RecordingConnection *bobPhone = f.connect(bob, 3);
+
+        const auto markRead = [&](quint64 user, const RecordingConnection *connection,
+                                  const QString &id, quint64 seq) {
+            v1::MarkReadRequest request;
+            request.set_conversation_id(toStd(id));
+            request.set_seq(seq);
+            return await<Done>([&](QObject *context, auto done) {
+                f.messages->markRead(f.callerFor(user, connection), request, context, done);
+            });
+        };
+        QVERIFY(markRead(bob, bobLaptop, chat, 2).ok());
+        QCOMPARE(bobLaptop->of(v1::Envelope::kRead).size(), 0);
+        QCOMPARE(bobPhone->of(v1::Envelope::kRead).size(), 1);
+        const v1::ReadPush own = bobPhone->of(v1::Envelope::kRead).at(0).read();
+        QCOMPARE(own.read_seq(), 2u);
+        QCOMPARE(own.unread_count(), 1u);
+        QCOMPARE(own.user_id(), bob);
+        QCOMPARE(aliceLaptop->of(v1::Envelope::kRead).size(), 1);
+        const v1::ReadPush receipt = aliceLaptop->of(v1::Envelope::kRead).at(0).read();
+        QCOMPARE(receipt.read_seq(), 2u);
+        QCOMPARE(receipt.unread_count(), 0u); // not the peer's business
+
+        // Never backwards, and no push when nothing moved.
+        QVERIFY(markRead(bob, bobLaptop, chat, 1).ok());
+        QCOMPARE(bobPhone->of(v1::Envelope::kRead).size(), 1);
+        // Beyond the end: clamped to max seq.
+        QVERIFY(markRead(bob, bobLaptop, chat, 99).ok());
+        QCOMPARE(bobPhone->of(v1::Envelope::kRead).last().read().read_seq(), 3u);
+
+        QCOMPARE(markRead(eve, nullptr, chat, 1).error().code, v1::NOT_FOUND);
+        QCOMPARE(markRead(bob, nullptr, chat, 0).error().code, v1::INVALID_ARGUMENT);
+    }
+
+    void typingGoesToTheOthers()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 eve = f.addUser(QStringLiteral("eve"));
+        RecordingConnection *aliceLaptop = f.connect(alice, 1);
+        RecordingConnection *aliceOther = f.connect(alice, 2);
+        RecordingConnection *bobLaptop = f.connect(bob, 3);
+        RecordingConnection *eveLaptop = f.connect(eve, 4);
+        const QString chat = directConversationId(alice, bob);
+        v1::TypingRequest typing;
+        typing.set_conversation_id(toStd(chat));
+        typing.set_typing(true);
+        QVERIFY(f.messages->typing(f.callerFor(alice, aliceLaptop), typing).ok());
+        QCOMPARE(bobLaptop->of(v1::Envelope::kTypingPush).size(), 1);
+        QCOMPARE(bobLaptop->of(v1::Envelope::kTypingPush).at(0).typing_push().user_id(), alice);
+        QCOMPARE(aliceOther->of(v1::Envelope::kTypingPush).size(), 0);
+        QCOMPARE(aliceLaptop->of(v1::Envelope::kTypingPush).size(), 0);
+        QCOMPARE(f.messages->typing(f.callerFor(eve, eveLaptop), typing).error().code,
+                 v1::NOT_FOUND);
+        QCOMPARE(aliceLaptop->of(v1::Envelope::kTypingPush).size(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestMessages)
+#include "tst_messages.moc"

@@ -1,0 +1,108 @@
+// UserService and PresenceService: directory search, profiles, display names,
+// online flags and presence pushes to those who share a conversation.
+
+#include "service_fixture.h"
+
+#include <QTest>
+
+using namespace kith;
+using namespace kith::server;
+using namespace kith::server::test;
+
+class TestUsers : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void searchAndProfile()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        f.addUser(QStringLiteral("alicia"));
+        f.addUser(QStringLiteral("bob"));
+        f.connect(alice, 1);
+
+        v1::SearchUsersRequest search;
+        search.set_query("ALI");
+        auto found = f.users->search(f.callerFor(alice), search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 2);
+        for (const v1::User &user : found->users())
+            QCOMPARE(user.online(), user.id() == alice);
+        search.set_limit(1);
+        found = f.users->search(f.callerFor(alice), search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 1);
+        search.set_query("  ");
+        QCOMPARE(f.users->search(f.callerFor(alice), search).error().code, v1::INVALID_ARGUMENT);
+
+        v1::GetProfileRequest byName;
+        byName.set_username("Bob");
+        const auto bob = f.users->profile(f.callerFor(alice), byName);
+        QVERIFY(bob.ok());
+        QCOMPARE(bob->user().username(), "bob");
+        QVERIFY(!bob->user().online());
+        v1::GetProfileRequest byId;
+        byId.set_user_id(alice);
+        const auto self = f.users->profile(f.callerFor(alice), byId);
+        QVERIFY(self.ok());
+        QVERIFY(self->user().online());
+        byId.set_user_id(4040);
+        QCOMPARE(f.users->profile(f.callerFor(alice), byId).error().code, v1::NOT_FOUND);
+        QCOMPARE(f.users->profile(f.callerFor(alice), v1::GetProfileRequest()).error().code,
+                 v1::INVALID_ARGUMENT);
+    }
+
+    void setDisplayName()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const auto set = [&](const std::string &name) {
+            v1::SetDisplayNameRequest request;
+            request.set_display_name(name);
+            return await<v1::UserProfile>([&](QObject *context, auto done) {
+                f.users->setDisplayName(f.callerFor(alice), request, context, done);
+            });
+        };
+        const auto renamed = set("  Alice Liddell ");
+        QVERIFY(renamed.ok());
+        QCOMPARE(renamed->user().display_name(), "Alice Liddell");
+        QCOMPARE(f.store->userById(alice)->displayName, QStringLiteral("Alice Liddell"));
+        QCOMPARE(set("").error().code, v1::INVALID_ARGUMENT);
+        QCOMPARE(set(std::string(kMaxDisplayNameChars + 1, 'a')).error().code,
+                 v1::INVALID_ARGUMENT);
+        QCOMPARE(set("bell\a").error().code, v1::INVALID_ARGUMENT);
+    }
+
+    void presenceGoesToContactsOnly()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 stranger = f.addUser(QStringLiteral("stranger"));
+        QVERIFY(f.sendText(f.callerFor(alice), directConversationId(alice, bob), "p1", "hi").ok());
+        RecordingConnection *bobPhone = f.connect(bob, 2);
+        RecordingConnection *strangerPhone = f.connect(stranger, 3);
+
+        RecordingConnection *aliceLaptop = f.connect(alice, 1);
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 1);
+        QVERIFY(bobPhone->of(v1::Envelope::kPresence).at(0).presence().online());
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).at(0).presence().user_id(), alice);
+        QVERIFY(f.presence->isOnline(alice));
+
+        // A second connection is not news; losing one of two is not either.
+        RecordingConnection *alicePhone = f.connect(alice, 4);
+        f.registry->detach(aliceLaptop);
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 1);
+        f.registry->detach(alicePhone);
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 2);
+        QVERIFY(!bobPhone->of(v1::Envelope::kPresence).at(1).presence().online());
+        QVERIFY(!f.presence->isOnline(alice));
+        QVERIFY(f.presence->lastSeenMs(alice) > 0);
+        QCOMPARE(strangerPhone->of(v1::Envelope::kPresence).size(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestUsers)
+#include "tst_users.moc"
