@@ -139,9 +139,11 @@ bool TestClient::connectAndRegister(const QUrl &url, const QString &username,
     if (!connectTo(url))
         return false;
     const auto helloAnswer = hello();
-    if (!helloAnswer || !helloAnswer->has_hello_ok())
+    if (!helloAnswer || !helloAnswer->has_hello_ok()) {
+        qWarning("TestClient: hello answered %s", describe(helloAnswer).constData());
         return false;
-    return authOk(registerUser(username, password));
+    }
+    return authOk(registerUser(username, password), "register");
 }
 
 bool TestClient::connectAndLogin(const QUrl &url, const QString &username, const QString &password,
@@ -150,9 +152,11 @@ bool TestClient::connectAndLogin(const QUrl &url, const QString &username, const
     if (!connectTo(url))
         return false;
     const auto helloAnswer = hello();
-    if (!helloAnswer || !helloAnswer->has_hello_ok())
+    if (!helloAnswer || !helloAnswer->has_hello_ok()) {
+        qWarning("TestClient: hello answered %s", describe(helloAnswer).constData());
         return false;
-    return authOk(login(username, password, deviceName));
+    }
+    return authOk(login(username, password, deviceName), "login");
 }
 
 bool TestClient::connectAndResume(const QUrl &url, const QString &token)
@@ -160,9 +164,11 @@ bool TestClient::connectAndResume(const QUrl &url, const QString &token)
     if (!connectTo(url))
         return false;
     const auto helloAnswer = hello();
-    if (!helloAnswer || !helloAnswer->has_hello_ok())
+    if (!helloAnswer || !helloAnswer->has_hello_ok()) {
+        qWarning("TestClient: hello answered %s", describe(helloAnswer).constData());
         return false;
-    return authOk(resume(token));
+    }
+    return authOk(resume(token), "resume");
 }
 
 std::optional<v1::Envelope> TestClient::request(v1::Envelope envelope, int timeoutMs)
@@ -352,9 +358,13 @@ void TestClient::rememberAuth(const std::optional<v1::Envelope> &answer)
         m_token = toQString(ok.token());
 }
 
-bool TestClient::authOk(const std::optional<v1::Envelope> &answer) const
+bool TestClient::authOk(const std::optional<v1::Envelope> &answer, const char *what) const
 {
-    return answer && answer->has_auth_ok();
+    if (answer && answer->has_auth_ok())
+        return true;
+    if (what)
+        qWarning("TestClient: %s answered %s", what, describe(answer).constData());
+    return false;
 }
 
 } // namespace kith::test

@@ -120,7 +120,9 @@ signals:
 private:
     void onBinaryMessage(const QByteArray &bytes);
     void rememberAuth(const std::optional<v1::Envelope> &answer);
-    [[nodiscard]] bool authOk(const std::optional<v1::Envelope> &answer) const;
+    // Whether the answer is auth_ok; when not and `what` is given, says why in the log.
+    [[nodiscard]] bool authOk(const std::optional<v1::Envelope> &answer,
+                              const char *what = nullptr) const;
 
     QWebSocket m_socket;
     quint32 m_nextRequestId = 0;

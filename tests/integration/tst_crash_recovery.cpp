@@ -72,7 +72,8 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
     std::vector<Sender> senders(4);
     for (int i = 0; i < 4; ++i) {
         senders[i].client = std::make_unique<TestClient>();
-        QVERIFY(senders[i].client->connectAndRegister(server.url(), QStringLiteral("s%1").arg(i)));
+        QVERIFY(
+            senders[i].client->connectAndRegister(server.url(), QStringLiteral("sender%1").arg(i)));
         senders[i].token = senders[i].client->token();
     }
     // Two in one direct chat, two in one group: concurrent senders per conversation.
