@@ -1,0 +1,203 @@
+// Session and Gateway through a real socket, on an in-process Server: the
+// server's pings and idle timeout, frame size limits, and the graceful stop
+// (close code 1001).
+
+#include "server.h"
+#include "store/sqlite_store.h"
+
+#include "kith/protocol.h"
+
+#include <QLoggingCategory>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QWebSocket>
+
+using namespace kith;
+using namespace kith::server;
+
+namespace {
+constexpr int kWaitMs = 30000;
+// Short enough to watch a ping and an idle close happen within a test.
+constexpr int kIdleTimeoutMs = 800;
+
+// A raw protocol client that records every frame it receives.
+class RawClient : public QObject
+{
+public:
+    explicit RawClient(quint16 port)
+    {
+        connect(&socket, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &frame) {
+            if (auto envelope = decodeEnvelope(frame)) {
+                received.append(*envelope);
+                if (answerPings && envelope->has_ping()) {
+                    v1::Envelope pong;
+                    pong.set_request_id(envelope->request_id());
+                    pong.mutable_pong()->set_nonce(envelope->ping().nonce());
+                    send(pong);
+                }
+            }
+        });
+        socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(port)));
+    }
+
+    bool waitConnected()
+    {
+        QSignalSpy connected(&socket, &QWebSocket::connected);
+        return socket.state() == QAbstractSocket::ConnectedState || connected.wait(kWaitMs);
+    }
+    void send(const v1::Envelope &envelope) { socket.sendBinaryMessage(encodeEnvelope(envelope)); }
+    bool hello()
+    {
+        v1::Envelope hello;
+        hello.set_request_id(1);
+        hello.mutable_hello()->set_protocol_major(kProtocolMajor);
+        send(hello);
+        return waitFor([](const v1::Envelope &e) { return e.has_hello_ok(); });
+    }
+    bool waitFor(const std::function<bool(const v1::Envelope &)> &match)
+    {
+        QDeadlineTimer deadline(kWaitMs);
+        qsizetype seen = 0;
+        while (!deadline.hasExpired()) {
+            for (; seen < received.size(); ++seen) {
+                if (match(received.at(seen)))
+                    return true;
+            }
+            QTest::qWait(20);
+        }
+        return false;
+    }
+    bool waitDisconnected()
+    {
+        if (socket.state() == QAbstractSocket::UnconnectedState)
+            return true;
+        QSignalSpy disconnected(&socket, &QWebSocket::disconnected);
+        return disconnected.wait(kWaitMs);
+    }
+    [[nodiscard]] bool hasError(v1::ErrorCode code) const
+    {
+        for (const v1::Envelope &envelope : received) {
+            if (envelope.has_error() && envelope.error().code() == code)
+                return true;
+        }
+        return false;
+    }
+    [[nodiscard]] int pings() const
+    {
+        return int(std::count_if(received.cbegin(), received.cend(),
+                                 [](const v1::Envelope &e) { return e.has_ping(); }));
+    }
+
+    QWebSocket socket;
+    QList<v1::Envelope> received;
+    bool answerPings = false;
+};
+} // namespace
+
+class TestSession : public QObject
+{
+    Q_OBJECT
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<Server> m_server;
+
+    void startServer()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        Config config;
+        config.listenAddress = QHostAddress(QHostAddress::LocalHost);
+        config.port = 0;
+        config.adminPort = 0;
+        config.dataDir = m_dir->filePath(QStringLiteral("data"));
+        config.idleTimeoutMs = kIdleTimeoutMs;
+        m_server =
+            std::make_unique<Server>(config, std::make_unique<SqliteStore>(config.databasePath()));
+        const Status started = m_server->start();
+        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().message));
+        QVERIFY(m_server->readyLine().startsWith(QLatin1String("kithd ready: ws://127.0.0.1:")));
+    }
+
+private slots:
+    void initTestCase() { QLoggingCategory::setFilterRules(QStringLiteral("kith.*.info=false")); }
+    void init() { startServer(); }
+    void cleanup() { m_server.reset(); }
+
+    void silentClientIsPingedThenClosed()
+    {
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.hello());
+        QVERIFY(client.waitFor([](const v1::Envelope &e) { return e.has_ping(); }));
+        QVERIFY(client.waitDisconnected());
+        QVERIFY(client.hasError(v1::IDLE_TIMEOUT));
+        QCOMPARE(client.socket.closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+    }
+
+    void answeringPingsKeepsTheConnection()
+    {
+        RawClient client(m_server->port());
+        client.answerPings = true;
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.hello());
+        // Several idle periods go by; every ping is answered, so the server stays.
+        QTRY_VERIFY_WITH_TIMEOUT(client.pings() >= 4, kWaitMs);
+        QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
+        QVERIFY(!client.hasError(v1::IDLE_TIMEOUT));
+
+        // And the server answers a client's ping with its nonce.
+        v1::Envelope ping;
+        ping.set_request_id(77);
+        ping.mutable_ping()->set_nonce(12345);
+        client.send(ping);
+        QVERIFY(client.waitFor([](const v1::Envelope &e) {
+            return e.has_pong() && e.request_id() == 77 && e.pong().nonce() == 12345;
+        }));
+    }
+
+    void oversizedFrameIsRefused()
+    {
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.hello());
+        // Valid protobuf bytes would not matter: the size is checked first.
+        client.socket.sendBinaryMessage(QByteArray(int(kMaxFrameBytes) + 1, '\0'));
+        QVERIFY(client.waitDisconnected());
+        QVERIFY(client.hasError(v1::TOO_LARGE));
+        QCOMPARE(client.socket.closeCode(), QWebSocketProtocol::CloseCodeTooMuchData);
+
+        // A healthy client of the same server is unaffected.
+        RawClient other(m_server->port());
+        QVERIFY(other.waitConnected());
+        QVERIFY(other.hello());
+    }
+
+    void stopClosesWithGoingAway()
+    {
+        RawClient client(m_server->port());
+        client.answerPings = true;
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.hello());
+        v1::Envelope registration;
+        registration.set_request_id(2);
+        registration.mutable_register_()->set_username("stopper");
+        registration.mutable_register_()->set_password("long enough");
+        client.send(registration);
+        QVERIFY(client.waitFor([](const v1::Envelope &e) { return e.has_auth_ok(); }));
+
+        QSignalSpy stopped(m_server.get(), &Server::stopped);
+        m_server->stop();
+        QVERIFY(client.waitDisconnected());
+        QCOMPARE(client.socket.closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+        QVERIFY(stopped.count() == 1 || stopped.wait(kWaitMs));
+
+        // Nobody is accepted any more.
+        RawClient late(m_server->port());
+        QSignalSpy lateConnected(&late.socket, &QWebSocket::connected);
+        QTRY_COMPARE_WITH_TIMEOUT(late.socket.state(), QAbstractSocket::UnconnectedState, kWaitMs);
+        QCOMPARE(lateConnected.count(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSession)
+#include "tst_session.moc"
