@@ -1048,6 +1048,28 @@ private slots:
         QCOMPARE(pullAllSeqs(direct).size(), 100);
     }
 
+    void readConnectionsCloseWithTheirThread()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        QCOMPARE(m_store->openReadConnections(), 0);
+        std::atomic<int> good{0};
+        for (int round = 0; round < 5; ++round) {
+            std::unique_ptr<QThread> reader(QThread::create([&] {
+                if (m_store->userById(alice.id).ok())
+                    ++good;
+            }));
+            reader->start();
+            QVERIFY(reader->wait(kWaitMs));
+        }
+        QCOMPARE(good.load(), 5);
+        // Each closes as its thread ends (thread-local cleanup may run just after wait()).
+        QTRY_COMPARE_WITH_TIMEOUT(m_store->openReadConnections(), 0, kWaitMs);
+        QVERIFY(m_store->userById(alice.id).ok());
+        QCOMPARE(m_store->openReadConnections(), 1);
+        m_store->close();
+        QCOMPARE(m_store->openReadConnections(), 0);
+    }
+
     void readsFromManyThreads()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

@@ -17,6 +17,9 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 namespace kith::server {
 
@@ -184,9 +187,40 @@ struct SqliteStore::Connection
     }
 };
 
+struct SqliteStore::ReaderRegistry
+{
+    std::mutex mutex;
+    std::unordered_map<quint64, std::unique_ptr<Connection>> connections; // by thread serial
+
+    void dropThread(quint64 serial)
+    {
+        std::unique_ptr<Connection> gone;
+        std::lock_guard lock(mutex);
+        const auto it = connections.find(serial);
+        if (it == connections.end())
+            return;
+        gone = std::move(it->second);
+        connections.erase(it);
+    }
+};
+
 namespace {
 
 using Connection = SqliteStore::Connection;
+
+// Runs at the exit of a thread that has read from one or more stores and
+// closes its connections there (Qt SQL connections belong to their thread).
+struct ThreadExitHook
+{
+    std::vector<std::pair<std::weak_ptr<SqliteStore::ReaderRegistry>, quint64>> registries;
+    ~ThreadExitHook()
+    {
+        for (auto &[weak, serial] : registries)
+            if (const auto registry = weak.lock())
+                registry->dropThread(serial);
+    }
+};
+thread_local ThreadExitHook t_exitHook;
 
 // One use of a cached prepared statement: binds positionally, runs, and resets
 // the statement when it goes out of scope so no read transaction stays open.
@@ -1278,6 +1312,7 @@ SqliteStore::SqliteStore(QString databasePath, Options options)
     : m_path(std::move(databasePath))
     , m_options(options)
     , m_instance(++g_storeInstances)
+    , m_readers(std::make_shared<ReaderRegistry>())
 {}
 
 SqliteStore::~SqliteStore()
@@ -1366,6 +1401,12 @@ int SqliteStore::schemaVersion()
     return m_schemaVersion.load();
 }
 
+int SqliteStore::openReadConnections() const
+{
+    std::lock_guard lock(m_readers->mutex);
+    return int(m_readers->connections.size());
+}
+
 SqliteStore::Stats SqliteStore::stats() const
 {
     Stats stats;
@@ -1381,15 +1422,17 @@ Result<SqliteStore::Connection *> SqliteStore::readConnection()
     if (!m_open.load())
         return makeError(v1::INTERNAL, QStringLiteral("the store is not open"));
     const quint64 serial = currentThreadSerial();
-    std::lock_guard lock(m_readersMutex);
-    auto it = m_readers.find(serial);
-    if (it == m_readers.end()) {
+    std::lock_guard lock(m_readers->mutex);
+    auto &connections = m_readers->connections;
+    auto it = connections.find(serial);
+    if (it == connections.end()) {
         auto connection =
             openConnection(m_path, QStringLiteral("kith-sqlite-%1-r%2").arg(m_instance).arg(serial),
                            m_options, true);
         if (!connection)
             return connection.error();
-        it = m_readers.emplace(serial, std::move(*connection)).first;
+        it = connections.emplace(serial, std::move(*connection)).first;
+        t_exitHook.registries.emplace_back(m_readers, serial);
     }
     return it->second.get();
 }
@@ -1398,8 +1441,8 @@ void SqliteStore::closeReadConnections()
 {
     std::unordered_map<quint64, std::unique_ptr<Connection>> readers;
     {
-        std::lock_guard lock(m_readersMutex);
-        readers.swap(m_readers);
+        std::lock_guard lock(m_readers->mutex);
+        readers.swap(m_readers->connections);
     }
 }
 

@@ -15,7 +15,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 namespace kith::server {
 
@@ -108,9 +107,12 @@ public:
                      QObject *context, Completion<GroupChange> done) override;
 
     [[nodiscard]] Stats stats() const override;
+    // Read connections currently open (one per thread that has read and not yet exited).
+    [[nodiscard]] int openReadConnections() const;
 
     // Internal to sqlite_store.cpp; declared here so they can be members.
     struct Connection;
+    struct ReaderRegistry;
     class Writer;
     struct WriteJob
     {
@@ -134,8 +136,9 @@ private:
     std::atomic<bool> m_open{false};
     std::atomic<int> m_schemaVersion{0};
 
-    std::mutex m_readersMutex;
-    std::unordered_map<quint64, std::unique_ptr<Connection>> m_readers; // by thread serial
+    // Shared with each reading thread's exit hook, which closes that thread's
+    // connection on the thread itself (pool threads come and go).
+    std::shared_ptr<ReaderRegistry> m_readers;
 
     std::mutex m_queueMutex;
     std::condition_variable m_queueReady;
