@@ -122,7 +122,10 @@ void Connection::stop()
     m_clockTimer.stop();
     if (m_socket) {
         m_socket->disconnect(this);
-        m_socket->close();
+        if (m_state == State::Online)
+            m_socket->close();
+        else
+            m_socket->abort();
         m_socket.release()->deleteLater();
     }
     failAllPending(QStringLiteral("Disconnected"));
@@ -270,14 +273,17 @@ void Connection::becomeOnline(const v1::AuthOk &authOk)
 
 void Connection::onDisconnected()
 {
-    const QString reason = m_socket ? m_socket->closeReason() : QString();
+    QString reason = m_socket ? m_socket->closeReason() : QString();
+    if (m_socket && m_state == State::Connecting)
+        reason = QStringLiteral("Server not reachable at %1: %2")
+                     .arg(m_url.toString(), m_socket->errorString());
     qCInfo(lcConnection) << "disconnected" << reason;
     if (m_socket) {
         m_socket->disconnect(this);
         m_socket.release()->deleteLater();
     }
     failAllPending(QStringLiteral("Connection lost"));
-    if (m_state == State::Online && m_lastError.isEmpty())
+    if (m_state == State::Connecting || (m_state == State::Online && m_lastError.isEmpty()))
         setLastError(reason.isEmpty() ? QStringLiteral("Connection lost") : reason);
     if (m_running && m_state != State::AuthRequired)
         scheduleRetry();

@@ -277,7 +277,7 @@ QString LocalStore::value(const QString &key)
 
 Status LocalStore::setValue(const QString &key, const QString &value)
 {
-    auto &q = prepared("INSERT INTO sync_state(key, value) VALUES(?, ?)"
+    auto &q = prepared("INSERT INTO sync_state(key, value) VALUES(?, COALESCE(?, ''))"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     q.addBindValue(key);
     q.addBindValue(value);
@@ -335,7 +335,7 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
     if (auto done = ensureConversationRow(id); !done)
         return fail(done.error());
     auto &q = prepared(
-        "UPDATE conversations SET kind = ?, title = ?, peer_user_id = ?,"
+        "UPDATE conversations SET kind = ?, title = COALESCE(?, ''), peer_user_id = ?,"
         " max_seq = MAX(max_seq, ?), read_seq = MAX(read_seq, ?), unread_count = ?,"
         " metadata_version = ?, last_activity_ms = MAX(last_activity_ms, ?),"
         " peer_read_seq = MAX(peer_read_seq, ?), my_role = ?, member_count = ? WHERE id = ?");
@@ -532,11 +532,12 @@ Status LocalStore::setServerMaxSeq(const QString &conversationId, quint64 maxSeq
 
 Status LocalStore::raiseMaxSeq(const QString &conversationId, const v1::Message &newest)
 {
-    auto &q = prepared(
-        "UPDATE conversations SET max_seq = MAX(max_seq, ?),"
-        " last_activity_ms = MAX(last_activity_ms, ?), last_preview = ?, last_sender_user_id = ?"
-        " WHERE id = ? AND ? >= (SELECT COALESCE(MAX(seq), 0) FROM messages"
-        " WHERE conversation_id = ?)");
+    auto &q =
+        prepared("UPDATE conversations SET max_seq = MAX(max_seq, ?),"
+                 " last_activity_ms = MAX(last_activity_ms, ?), last_preview = COALESCE(?, ''),"
+                 " last_sender_user_id = ?"
+                 " WHERE id = ? AND ? >= (SELECT COALESCE(MAX(seq), 0) FROM messages"
+                 " WHERE conversation_id = ?)");
     q.addBindValue(toDb(newest.seq()));
     q.addBindValue(qint64(newest.server_time_ms()));
     q.addBindValue(previewText(newest.content()));
@@ -570,11 +571,12 @@ Status LocalStore::recomputeUnread(const QString &conversationId)
     if (!covered)
         return Done{};
     auto &q = prepared("UPDATE conversations SET unread_count = (SELECT COUNT(*) FROM messages"
-                       " WHERE conversation_id = ?1 AND seq > ?2 AND sender_user_id != ?3)"
-                       " WHERE id = ?1");
-    q.bindValue(0, conversationId);
-    q.bindValue(1, toDb(readSeq));
-    q.bindValue(2, toDb(m_myUserId));
+                       " WHERE conversation_id = ? AND seq > ? AND sender_user_id != ?)"
+                       " WHERE id = ?");
+    q.addBindValue(conversationId);
+    q.addBindValue(toDb(readSeq));
+    q.addBindValue(toDb(m_myUserId));
+    q.addBindValue(conversationId);
     return exec(q);
 }
 
@@ -582,9 +584,11 @@ Status LocalStore::recomputeUnread(const QString &conversationId)
 
 Status LocalStore::insertMessage(const QString &conversationId, const v1::Message &m)
 {
-    auto &q = prepared("INSERT OR IGNORE INTO messages(conversation_id, seq, server_id,"
-                       " sender_user_id, sender_device_id, client_msg_id, server_time_ms, body,"
-                       " content) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    // Callers check for an existing (conversation, seq) first; a failing insert is an error.
+    auto &q = prepared("INSERT INTO messages(conversation_id, seq, server_id, sender_user_id,"
+                       " sender_device_id, client_msg_id, server_time_ms, body, content)"
+                       " VALUES(?, ?, ?, ?, ?, COALESCE(?, ''), ?, COALESCE(?, ''),"
+                       " COALESCE(?, x''))");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(m.seq()));
     q.addBindValue(toDb(m.server_id()));
@@ -948,7 +952,8 @@ Status LocalStore::setOutboxStatus(const QString &clientMsgId, OutboxStatus stat
     const auto entry = outboxEntry(clientMsgId);
     if (!entry)
         return makeError(v1::NOT_FOUND, QStringLiteral("No such outgoing message"));
-    auto &q = prepared("UPDATE outbox SET status = ?, last_error = ? WHERE client_msg_id = ?");
+    auto &q = prepared("UPDATE outbox SET status = ?, last_error = COALESCE(?, '')"
+                       " WHERE client_msg_id = ?");
     q.addBindValue(int(status));
     q.addBindValue(error);
     q.addBindValue(clientMsgId);
@@ -1015,10 +1020,11 @@ Status LocalStore::upsertUser(const v1::User &user)
 {
     if (user.id() == 0)
         return makeError(v1::INVALID_ARGUMENT, QStringLiteral("User without an id"));
-    auto &q = prepared("INSERT INTO users(id, username, display_name, online, last_seen_ms)"
-                       " VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-                       " username = excluded.username, display_name = excluded.display_name,"
-                       " online = excluded.online, last_seen_ms = excluded.last_seen_ms");
+    auto &q =
+        prepared("INSERT INTO users(id, username, display_name, online, last_seen_ms)"
+                 " VALUES(?, COALESCE(?, ''), COALESCE(?, ''), ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                 " username = excluded.username, display_name = excluded.display_name,"
+                 " online = excluded.online, last_seen_ms = excluded.last_seen_ms");
     q.addBindValue(toDb(user.id()));
     q.addBindValue(toQString(user.username()));
     q.addBindValue(toQString(user.display_name()));

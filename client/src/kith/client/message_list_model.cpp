@@ -4,6 +4,8 @@
 #include "kith/client/sync_engine.h"
 #include "kith/content.h"
 
+#include <QScopedValueRollback>
+
 #include <algorithm>
 
 namespace kith::client {
@@ -113,7 +115,7 @@ void MessageListModel::reload()
 
 bool MessageListModel::canFetchMore(const QModelIndex &parent) const
 {
-    if (parent.isValid() || !store() || m_conversationId.isEmpty() || m_wantOlder)
+    if (parent.isValid() || !store() || m_conversationId.isEmpty() || m_wantOlder || m_changing)
         return false;
     if (m_stored > 0)
         return m_rows.first().message.seq > 1;
@@ -125,6 +127,8 @@ void MessageListModel::fetchMore(const QModelIndex &parent)
 {
     if (!canFetchMore(parent))
         return;
+    // Views and testers may call back into fetchMore from rowsInserted.
+    const QScopedValueRollback guard(m_changing, true);
     const quint64 oldest = m_stored > 0 ? m_rows.first().message.seq : 0;
     const auto older = store()->messagesBefore(m_conversationId, oldest, kPageRows);
     if (older.isEmpty()) {
@@ -154,8 +158,9 @@ void MessageListModel::fetchMore(const QModelIndex &parent)
 void MessageListModel::fetchNewer()
 {
     LocalStore *s = store();
-    if (!s || m_atLatest)
+    if (!s || m_atLatest || m_changing)
         return;
+    const QScopedValueRollback guard(m_changing, true);
     const quint64 newest = m_stored > 0 ? m_rows.at(m_stored - 1).message.seq : 0;
     const auto newer = s->messagesAfter(m_conversationId, newest, kPageRows);
     if (!newer.isEmpty()) {
@@ -191,6 +196,7 @@ void MessageListModel::onMessagesStored(const QString &conversationId, const QLi
     LocalStore *s = store();
     if (!s || conversationId != m_conversationId)
         return;
+    const QScopedValueRollback guard(m_changing, true);
     const int before = int(m_rows.size());
     const bool wantedOlder = m_wantOlder;
     for (quint64 seq : seqs)
@@ -245,6 +251,7 @@ void MessageListModel::onOutboxChanged(const QString &conversationId)
     LocalStore *s = store();
     if (!s || conversationId != m_conversationId || !m_atLatest)
         return;
+    const QScopedValueRollback guard(m_changing, true);
     setOutboxRows(s->outbox(conversationId));
 }
 

@@ -121,6 +121,7 @@ private:
     int m_stored = 0;
     bool m_atLatest = true;
     bool m_wantOlder = false; // fetchMore found nothing on disk and asked the server
+    bool m_changing = false;  // inside fetchMore/fetchNewer
     quint64 m_readSeq = 0;
     quint64 m_peerReadSeq = 0;
     bool m_direct = true;

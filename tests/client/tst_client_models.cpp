@@ -1,0 +1,303 @@
+// The list models over a store filled by the test, with no server: the app
+// shows what is on disk before it connects. QAbstractItemModelTester watches
+// every model through inserts, moves, paging and window trimming.
+#include "kith/client/conversation_list_model.h"
+#include "kith/client/kith_client.h"
+#include "kith/client/local_store.h"
+#include "kith/client/member_list_model.h"
+#include "kith/client/message_list_model.h"
+#include "kith/protocol.h"
+
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace kith;
+using namespace kith::client;
+
+namespace {
+constexpr quint64 kMe = 1;
+constexpr quint64 kPeer = 2;
+const QString kDirect = QStringLiteral("d:1:2");
+const QString kGroup = QStringLiteral("g:5");
+// A day in milliseconds, for messages on different calendar days.
+constexpr qint64 kDayMs = 24 * 3600 * 1000;
+// Noon of some day, far from midnight so a few minutes never cross a date.
+constexpr qint64 kNoonMs = 1'700'049'600'000;
+
+v1::Message textMessage(const QString &conversationId, quint64 seq, quint64 sender, qint64 timeMs)
+{
+    v1::Message m;
+    m.set_conversation_id(toStd(conversationId));
+    m.set_seq(seq);
+    m.set_server_id(seq);
+    m.set_sender_user_id(sender);
+    m.set_server_time_ms(timeMs);
+    m.mutable_content()->mutable_text()->set_body(toStd(QStringLiteral("text %1").arg(seq)));
+    return m;
+}
+
+QList<v1::Message> page(const QString &conversationId, quint64 first, quint64 last,
+                        qint64 baseMs = kNoonMs)
+{
+    QList<v1::Message> list;
+    for (quint64 s = first; s <= last; ++s)
+        list << textMessage(conversationId, s, s % 3 == 0 ? kMe : kPeer, baseMs + qint64(s) * 1000);
+    return list;
+}
+
+QList<quint64> seqs(const QAbstractItemModel &model)
+{
+    QList<quint64> result;
+    for (int r = 0; r < model.rowCount(); ++r)
+        result << model.index(r, 0).data(MessageListModel::SeqRole).toULongLong();
+    return result;
+}
+} // namespace
+
+class TestClientModels : public QObject
+{
+    Q_OBJECT
+private:
+    QTemporaryDir m_dir;
+    std::unique_ptr<KithClient> m_client;
+    const QUrl m_server{QStringLiteral("ws://127.0.0.1:9/")}; // nothing listens: offline
+
+    LocalStore *store() { return m_client->store(); }
+
+private slots:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void init()
+    {
+        QVERIFY(m_dir.isValid());
+        const QString path =
+            m_dir.filePath(QStringLiteral("%1.sqlite").arg(QTest::currentTestFunction()));
+        {
+            // A saved session, as a previous run would have left it.
+            LocalStore seed;
+            QVERIFY(seed.open(path));
+            QVERIFY(
+                seed.setValue(QString::fromLatin1(LocalStore::kKeyUserId), QString::number(kMe)));
+            QVERIFY(seed.setValue(QString::fromLatin1(LocalStore::kKeyToken), QStringLiteral("t")));
+        }
+        m_client = std::make_unique<KithClient>();
+        m_client->setDataDirectory(m_dir.path());
+        m_client->setStorePathOverride(path);
+        QVERIFY(m_client->openAccount(m_server, QStringLiteral("myself")));
+        QCOMPARE(m_client->userId(), qint64(kMe));
+        v1::User peer;
+        peer.set_id(kPeer);
+        peer.set_username("peer");
+        peer.set_display_name("Peer Person");
+        QVERIFY(store()->upsertUser(peer));
+    }
+
+    void cleanup() { m_client.reset(); }
+
+    void conversationListFollowsActivity()
+    {
+        ConversationListModel *list = m_client->conversations();
+        QAbstractItemModelTester tester(list,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 4), {1, 4}));
+        v1::ConversationState group;
+        group.set_id(toStd(kGroup));
+        group.set_kind(v1::GROUP);
+        group.set_title("Team");
+        group.set_max_seq(0);
+        group.set_member_count(3);
+        group.set_last_activity_ms(kNoonMs + 10 * kDayMs);
+        QVERIFY(store()->applyConversationState(group));
+        QCOMPARE(list->rowCount(), 2);
+        QCOMPARE(list->index(0).data(ConversationListModel::ConversationIdRole).toString(), kGroup);
+        QCOMPARE(list->index(0).data(ConversationListModel::TitleRole).toString(),
+                 QStringLiteral("Team"));
+        QCOMPARE(list->index(1).data(ConversationListModel::TitleRole).toString(),
+                 QStringLiteral("Peer Person"));
+        QCOMPARE(list->index(1).data(ConversationListModel::LastMessageRole).toString(),
+                 QStringLiteral("text 4"));
+
+        // A newer message moves the direct chat to the top.
+        QVERIFY(store()->storeMessages(
+            kDirect, {textMessage(kDirect, 5, kPeer, kNoonMs + 20 * kDayMs)}, {5, 5}));
+        QCOMPARE(list->index(0).data(ConversationListModel::ConversationIdRole).toString(),
+                 kDirect);
+        // Seq 3 is our own (it moved our marker): the peer's 4 and 5 are unread.
+        QCOMPARE(list->index(0).data(ConversationListModel::UnreadCountRole).toInt(), 2);
+        QCOMPARE(list->totalUnread(), 2);
+        QVERIFY(store()->setReadSeq(kDirect, 5));
+        QCOMPARE(list->index(0).data(ConversationListModel::UnreadCountRole).toInt(), 0);
+
+        // A message written offline shows as pending at once.
+        const QString id = m_client->sendMessage(kGroup, QStringLiteral("offline hello"));
+        QVERIFY(!id.isEmpty());
+        QCOMPARE(list->index(0).data(ConversationListModel::ConversationIdRole).toString(), kGroup);
+        QCOMPARE(list->index(0).data(ConversationListModel::PendingCountRole).toInt(), 1);
+        QCOMPARE(list->index(0).data(ConversationListModel::LastMessageRole).toString(),
+                 QStringLiteral("offline hello"));
+
+        // Presence of the peer reaches the row.
+        QVERIFY(store()->setPresence(kPeer, true, 0));
+        QVERIFY(list->index(list->indexOf(kDirect))
+                    .data(ConversationListModel::PeerOnlineRole)
+                    .toBool());
+
+        QVERIFY(store()->removeConversation(kGroup));
+        QCOMPARE(list->rowCount(), 1);
+    }
+
+    void messageWindowPagesAndStaysBounded()
+    {
+        const int total = 700;
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, total), {1, quint64(total)}));
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        // The tester itself pages once or twice; the newest page is always there.
+        QVERIFY(model.rowCount() >= MessageListModel::kPageRows);
+        QCOMPARE(seqs(model).last(), quint64(total));
+        QVERIFY(model.atLatest());
+
+        int pages = 0;
+        while (model.canFetchMore({})) {
+            model.fetchMore({});
+            QVERIFY(model.rowCount() <= MessageListModel::kMaxWindowRows);
+            QVERIFY(++pages < 100);
+        }
+        QCOMPARE(seqs(model).first(), 1u);
+        QVERIFY(!model.atLatest());
+        const auto window = seqs(model);
+        for (int i = 1; i < window.size(); ++i)
+            QCOMPARE(window.at(i), window.at(i - 1) + 1);
+
+        // A new message while scrolled back is not inserted; back at the bottom it is there.
+        QVERIFY(store()->storeMessages(
+            kDirect, {textMessage(kDirect, total + 1, kPeer, kNoonMs + 9'000'000)},
+            {quint64(total + 1), quint64(total + 1)}));
+        QVERIFY(!seqs(model).contains(quint64(total + 1)));
+        while (!model.atLatest())
+            model.fetchNewer();
+        QCOMPARE(seqs(model).last(), quint64(total + 1));
+        QVERIFY(model.rowCount() <= MessageListModel::kMaxWindowRows);
+    }
+
+    void holesInsideTheWindowAreFilledInPlace()
+    {
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 10), {1, 10}));
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 20, 30), {20, 30}));
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(model.rowCount(), 21);
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 11, 19), {11, 19}));
+        QCOMPARE(model.rowCount(), 30);
+        for (int r = 0; r < 30; ++r)
+            QCOMPARE(model.index(r).data(MessageListModel::SeqRole).toULongLong(), quint64(r + 1));
+        QCOMPARE(model.rowOfSeq(15), 14);
+    }
+
+    void dayBoundariesAndSenderRuns()
+    {
+        QList<v1::Message> msgs{textMessage(kDirect, 1, kPeer, kNoonMs),
+                                textMessage(kDirect, 2, kPeer, kNoonMs + 60'000),
+                                textMessage(kDirect, 3, kMe, kNoonMs + 120'000),
+                                textMessage(kDirect, 4, kMe, kNoonMs + kDayMs)};
+        QVERIFY(store()->storeMessages(kDirect, msgs, {1, 4}));
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const auto boundary = [&](int r) {
+            return model.index(r).data(MessageListModel::DayBoundaryRole).toBool();
+        };
+        const auto showSender = [&](int r) {
+            return model.index(r).data(MessageListModel::ShowSenderRole).toBool();
+        };
+        QVERIFY(boundary(0));
+        QVERIFY(!boundary(1));
+        QVERIFY(!boundary(2));
+        QVERIFY(boundary(3));
+        QVERIFY(showSender(0));
+        QVERIFY(!showSender(1));
+        QVERIFY(showSender(2));
+        QCOMPARE(model.index(2).data(MessageListModel::IsOwnRole).toBool(), true);
+        QCOMPARE(model.index(0).data(MessageListModel::SenderNameRole).toString(),
+                 QStringLiteral("Peer Person"));
+        QCOMPARE(model.index(0).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Received));
+        QCOMPARE(model.index(2).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Sent));
+        QVERIFY(store()->setPeerReadSeq(kDirect, 3));
+        QCOMPARE(model.index(2).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Read));
+    }
+
+    void outboxRowsFollowTheStoredOnes()
+    {
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 3), {1, 3}));
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const QString first = m_client->sendMessage(kDirect, QStringLiteral("one"));
+        const QString second = m_client->sendMessage(kDirect, QStringLiteral("two"), 2);
+        QCOMPARE(model.rowCount(), 5);
+        QCOMPARE(model.index(3).data(MessageListModel::ClientMsgIdRole).toString(), first);
+        QCOMPARE(model.index(4).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Pending));
+        QCOMPARE(model.index(4).data(MessageListModel::ReplyPreviewRole).toString(),
+                 QStringLiteral("text 2"));
+        QVERIFY(store()->setOutboxStatus(first, OutboxStatus::Failed, QStringLiteral("refused")));
+        QCOMPARE(model.index(3).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Failed));
+        QCOMPARE(model.index(3).data(MessageListModel::ErrorRole).toString(),
+                 QStringLiteral("refused"));
+        QVERIFY(m_client->discardMessage(first));
+        QCOMPARE(model.rowCount(), 4);
+
+        v1::SendAck ack;
+        ack.set_seq(4);
+        ack.set_server_id(4);
+        ack.set_server_time_ms(kNoonMs + 10'000);
+        QVERIFY(store()->acknowledge(second, ack));
+        QCOMPARE(model.rowCount(), 4);
+        QCOMPARE(model.index(3).data(MessageListModel::SeqRole).toULongLong(), 4u);
+        QCOMPARE(model.index(3).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Sent));
+    }
+
+    void membersComeFromTheStore()
+    {
+        MemberListModel model(m_client.get(), kGroup);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(model.rowCount(), 0);
+        QList<v1::Member> members;
+        for (quint64 id : {kMe, kPeer}) {
+            v1::Member m;
+            m.mutable_user()->set_id(id);
+            m.mutable_user()->set_username(id == kMe ? "me" : "peer");
+            m.set_role(id == kMe ? v1::OWNER : v1::MEMBER);
+            members << m;
+        }
+        QVERIFY(store()->replaceMembers(kGroup, members));
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.index(0).data(MemberListModel::RoleNameRole).toString(),
+                 QStringLiteral("owner"));
+        QVERIFY(model.index(0).data(MemberListModel::IsMeRole).toBool());
+        QVERIFY(store()->setPresence(kPeer, true, 0));
+        QVERIFY(model.index(1).data(MemberListModel::OnlineRole).toBool());
+    }
+
+    void connectionStateIsReconnectingWhileTheServerIsAway()
+    {
+        QTRY_COMPARE_WITH_TIMEOUT(m_client->connectionState(), KithClient::Reconnecting, 20000);
+        QVERIFY(!m_client->isOnline());
+        QVERIFY(m_client->nextRetryIn() >= 0);
+        QVERIFY(!m_client->lastError().isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestClientModels)
+#include "tst_client_models.moc"

@@ -1,0 +1,240 @@
+// LocalStore over a real SQLite file: schema, held ranges and what is missing,
+// cursors that never run ahead of the disk, the outbox across a reopen,
+// unread counts and full-text search.
+#include "kith/client/local_store.h"
+#include "kith/protocol.h"
+
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace kith;
+using namespace kith::client;
+
+namespace {
+constexpr quint64 kMe = 1;
+constexpr quint64 kPeer = 2;
+const QString kDirect = QStringLiteral("d:1:2");
+
+v1::Message textMessage(const QString &conversationId, quint64 seq, quint64 sender,
+                        const QString &text, qint64 timeMs = 1'700'000'000'000)
+{
+    v1::Message m;
+    m.set_conversation_id(toStd(conversationId));
+    m.set_seq(seq);
+    m.set_server_id(1000 + seq);
+    m.set_sender_user_id(sender);
+    m.set_sender_device_id(7);
+    m.set_client_msg_id(toStd(QStringLiteral("c-%1-%2").arg(sender).arg(seq)));
+    m.set_server_time_ms(timeMs + qint64(seq) * 1000);
+    m.mutable_content()->mutable_text()->set_body(toStd(text));
+    return m;
+}
+
+QList<v1::Message> range(const QString &conversationId, quint64 first, quint64 last,
+                         quint64 sender = kPeer)
+{
+    QList<v1::Message> list;
+    for (quint64 s = first; s <= last; ++s)
+        list << textMessage(conversationId, s, sender, QStringLiteral("message %1").arg(s));
+    return list;
+}
+} // namespace
+
+class TestClientStore : public QObject
+{
+    Q_OBJECT
+private:
+    QTemporaryDir m_dir;
+    std::unique_ptr<LocalStore> m_store;
+
+    QString path() const { return m_dir.filePath(QStringLiteral("store.sqlite")); }
+
+private slots:
+    void init()
+    {
+        QVERIFY(m_dir.isValid());
+        QFile::remove(path());
+        QFile::remove(path() + QStringLiteral("-wal"));
+        QFile::remove(path() + QStringLiteral("-shm"));
+        m_store = std::make_unique<LocalStore>();
+        auto opened = m_store->open(path());
+        QVERIFY2(opened.ok(), qPrintable(opened ? QString() : opened.error().message));
+        QVERIFY(
+            m_store->setValue(QString::fromLatin1(LocalStore::kKeyUserId), QString::number(kMe)));
+    }
+
+    void cleanup() { m_store.reset(); }
+
+    void schemaIsMigratedOnceAndKept()
+    {
+        QCOMPARE(m_store->schemaVersion(), LocalStore::kSchemaVersion);
+        QVERIFY(m_store->setValue(QStringLiteral("k"), QStringLiteral("v")));
+        m_store->close();
+        QVERIFY(m_store->open(path()));
+        QCOMPARE(m_store->schemaVersion(), LocalStore::kSchemaVersion);
+        QCOMPARE(m_store->value(QStringLiteral("k")), QStringLiteral("v"));
+        QCOMPARE(m_store->myUserId(), kMe);
+    }
+
+    void defaultPathFollowsTheDataFolder()
+    {
+        const QString p =
+            LocalStore::defaultPath(QUrl(QStringLiteral("ws://chat.lan:7400/")),
+                                    QStringLiteral(" Alice "), QStringLiteral("/base"));
+        QCOMPARE(p, QStringLiteral("/base/accounts/chat.lan_7400/alice.sqlite"));
+        QStandardPaths::setTestModeEnabled(true);
+        const QString fallback =
+            LocalStore::defaultPath(QUrl(QStringLiteral("ws://h/")), QStringLiteral("bob"));
+        QVERIFY(
+            fallback.startsWith(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)));
+        QVERIFY(fallback.endsWith(QStringLiteral("/accounts/h_80/bob.sqlite")));
+    }
+
+    void rangesMergeAndGapsAreReported()
+    {
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 1, 3), {1, 3}));
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 7, 9), {7, 9}));
+        QCOMPARE(m_store->heldRanges(kDirect), (QList<SeqRange>{{1, 3}, {7, 9}}));
+        QCOMPARE(m_store->missingRanges(kDirect), (QList<SeqRange>{{4, 6}}));
+
+        v1::ConversationState state;
+        state.set_id(toStd(kDirect));
+        state.set_kind(v1::DIRECT);
+        state.set_peer_user_id(kPeer);
+        state.set_max_seq(12);
+        QVERIFY(m_store->applyConversationState(state));
+        QCOMPARE(m_store->missingRanges(kDirect), (QList<SeqRange>{{4, 6}, {10, 12}}));
+
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 4, 6), {4, 6}));
+        QCOMPARE(m_store->heldRanges(kDirect), (QList<SeqRange>{{1, 9}}));
+        QCOMPARE(m_store->missingRanges(kDirect), (QList<SeqRange>{{10, 12}}));
+        QCOMPARE(m_store->messageCount(kDirect), 9);
+    }
+
+    void cursorNeverRunsAheadOfTheDisk()
+    {
+        // A pushed seq 5 with 3..4 missing: the cursor says 2, not 5.
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 1, 2), {1, 2}));
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 5, 5), {5, 5}));
+        const auto cursors = m_store->cursors();
+        QCOMPARE(cursors.size(), 1);
+        QCOMPARE(cursors.first().max_seq(), 2u);
+
+        const QString group = QStringLiteral("g:9");
+        QVERIFY(m_store->storeMessages(group, range(group, 10, 12), {10, 12}));
+        for (const auto &c : m_store->cursors())
+            if (toQString(c.conversation_id()) == group)
+                QCOMPARE(c.max_seq(), 0u);
+    }
+
+    void aPageAndItsRangeAreOneTransaction()
+    {
+        // A page that cannot be stored (the transaction fails half-way) leaves
+        // neither messages nor a range behind.
+        QList<v1::Message> page = range(kDirect, 1, 5);
+        QVERIFY(m_store->storeMessages(kDirect, page, {1, 5}));
+        QSignalSpy stored(m_store.get(), &LocalStore::messagesStored);
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 3, 8), {3, 8}));
+        QCOMPARE(stored.size(), 1);
+        QCOMPARE(stored.first().at(1).value<QList<quint64>>(), (QList<quint64>{6, 7, 8}));
+        QCOMPARE(m_store->heldRanges(kDirect), (QList<SeqRange>{{1, 8}}));
+    }
+
+    void outboxKeepsOrderAndIdsAcrossReopen()
+    {
+        QStringList ids;
+        for (int i = 0; i < 3; ++i) {
+            v1::Content content;
+            content.mutable_text()->set_body(toStd(QStringLiteral("out %1").arg(i)));
+            auto entry = m_store->enqueue(kDirect, content);
+            QVERIFY(entry);
+            ids << entry->clientMsgId;
+        }
+        v1::Content blank;
+        blank.mutable_text()->set_body("   ");
+        QVERIFY(!m_store->enqueue(kDirect, blank));
+
+        m_store->close();
+        QVERIFY(m_store->open(path()));
+        auto outbox = m_store->outbox(kDirect);
+        QCOMPARE(outbox.size(), 3);
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(outbox.at(i).clientMsgId, ids.at(i));
+            QCOMPARE(outbox.at(i).status, OutboxStatus::Pending);
+        }
+
+        v1::SendAck ack;
+        ack.set_conversation_id(toStd(kDirect));
+        ack.set_client_msg_id(toStd(ids.at(0)));
+        ack.set_seq(1);
+        ack.set_server_id(77);
+        ack.set_server_time_ms(1'700'000'000'000);
+        QVERIFY(m_store->acknowledge(ids.at(0), ack));
+        QCOMPARE(m_store->outbox(kDirect).size(), 2);
+        const auto stored = m_store->message(kDirect, 1);
+        QVERIFY(stored);
+        QCOMPARE(stored->clientMsgId, ids.at(0));
+        QCOMPARE(stored->senderUserId, kMe);
+        QCOMPARE(stored->text(), QStringLiteral("out 0"));
+
+        // The same message coming back by a pull settles its outbox entry too.
+        v1::Message echo = textMessage(kDirect, 2, kMe, QStringLiteral("out 1"));
+        echo.set_client_msg_id(toStd(ids.at(1)));
+        QVERIFY(m_store->storeMessages(kDirect, {echo}, {2, 2}));
+        QCOMPARE(m_store->outbox(kDirect).size(), 1);
+        QCOMPARE(m_store->outbox(kDirect).first().clientMsgId, ids.at(2));
+
+        QVERIFY(m_store->setOutboxStatus(ids.at(2), OutboxStatus::Failed, QStringLiteral("no")));
+        QCOMPARE(m_store->outboxEntry(ids.at(2))->status, OutboxStatus::Failed);
+        QVERIFY(m_store->removeOutboxEntry(ids.at(2)));
+        QVERIFY(m_store->outbox().isEmpty());
+    }
+
+    void unreadCountsOthersAfterTheReadMarker()
+    {
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 1, 5), {1, 5}));
+        QVERIFY(m_store->setReadSeq(kDirect, 2));
+        QCOMPARE(m_store->conversation(kDirect)->unreadCount, 3u);
+        // The marker never moves back.
+        QVERIFY(m_store->setReadSeq(kDirect, 1));
+        QCOMPARE(m_store->conversation(kDirect)->readSeq, 2u);
+        // Sending moves one's own marker.
+        QVERIFY(m_store->storeMessages(
+            kDirect, {textMessage(kDirect, 6, kMe, QStringLiteral("me"))}, {6, 6}));
+        QCOMPARE(m_store->conversation(kDirect)->readSeq, 6u);
+        QCOMPARE(m_store->conversation(kDirect)->unreadCount, 0u);
+        QCOMPARE(m_store->conversation(kDirect)->lastPreview, QStringLiteral("me"));
+    }
+
+    void searchFindsWordsAndToleratesPunctuation()
+    {
+        QList<v1::Message> page{textMessage(kDirect, 1, kPeer, QStringLiteral("Hello brave world")),
+                                textMessage(kDirect, 2, kPeer, QStringLiteral("goodbye")),
+                                textMessage(kDirect, 3, kMe, QStringLiteral("hello again"))};
+        QVERIFY(m_store->storeMessages(kDirect, page, {1, 3}));
+        const auto hits = m_store->search(QStringLiteral("hel"));
+        QCOMPARE(hits.size(), 2);
+        QCOMPARE(hits.first().seq, 3u); // newest first
+        QCOMPARE(m_store->search(QStringLiteral("brave hello")).size(), 1);
+        QCOMPARE(m_store->search(QStringLiteral("\"AND (* NEAR")).size(), 0);
+        QCOMPARE(m_store->search(QStringLiteral("nothing")).size(), 0);
+    }
+
+    void removingAConversationDropsItsData()
+    {
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 1, 3), {1, 3}));
+        QVERIFY(m_store->setDraft(kDirect, QStringLiteral("draft")));
+        QCOMPARE(m_store->draft(kDirect), QStringLiteral("draft"));
+        QVERIFY(m_store->removeConversation(kDirect));
+        QVERIFY(!m_store->conversation(kDirect));
+        QCOMPARE(m_store->messageCount(kDirect), 0);
+        QVERIFY(m_store->heldRanges(kDirect).isEmpty());
+        QVERIFY(m_store->draft(kDirect).isEmpty());
+        QVERIFY(m_store->search(QStringLiteral("message")).isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestClientStore)
+#include "tst_client_store.moc"
