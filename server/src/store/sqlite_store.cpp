@@ -136,8 +136,9 @@ const QString kMessageColumns =
                    "client_msg_id, server_time_ms, content");
 
 // One user's view of conversations; m = the viewer's membership (may be NULL
-// for the single-conversation form), p = the peer of a direct chat, lm = the
-// last message. The column order is what viewFromRow reads.
+// for the single-conversation form), p = the peer of a direct chat (kind 1 is
+// v1::DIRECT in the joins below), lm = the last message. The column order is
+// what viewFromRow reads.
 const QString kViewSelect = QStringLiteral(
     "SELECT c.id, c.kind, c.title, c.max_seq, c.metadata_version, c.last_activity_ms,"
     " m.user_id, m.role, m.read_seq, p.user_id, p.read_seq,"
@@ -145,6 +146,7 @@ const QString kViewSelect = QStringLiteral(
     " lm.conversation_id, lm.seq, lm.server_id, lm.sender_user_id, lm.sender_device_id,"
     " lm.client_msg_id, lm.server_time_ms, lm.content ");
 constexpr int kViewLastMessageColumn = 12;
+static_assert(v1::DIRECT == 1, "the view joins spell DIRECT as 1");
 
 } // namespace
 
@@ -169,8 +171,7 @@ struct SqliteStore::Connection
         }
     }
 
-    // The cached prepared statement for sql; nullptr (and lastPrepareError) when it does not
-    // prepare.
+    // The cached prepared statement; nullptr (see lastPrepareError) if it does not prepare.
     QSqlQuery *statement(const QString &sql)
     {
         auto it = statements.find(sql);
