@@ -419,6 +419,43 @@ private slots:
         QCOMPARE(next->message.seq(), 3u);
     }
 
+    // An admin command opens the same file while kithd runs: each writer picks
+    // up the other's commits before its next batch.
+    void twoStoresOnOneFileKeepCountersInStep()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(direct, alice.id, QStringLiteral("a1")).ok());
+        const auto first = group(alice.id, QStringLiteral("one"), {});
+        QVERIFY(first.ok());
+
+        SqliteStore other(dbPath());
+        QVERIFY(other.open().ok());
+        std::optional<Result<GroupChange>> otherGroup;
+        other.createGroup(bob.id, QStringLiteral("two"), {}, this,
+                          [&](Result<GroupChange> r) { otherGroup.emplace(r); });
+        std::optional<Result<AppendResult>> otherSend;
+        other.appendMessage(AppendRequest{direct, bob.id, 9, "b1", text(QStringLiteral("b1"))},
+                            this, [&](Result<AppendResult> r) { otherSend.emplace(r); });
+        QTRY_VERIFY_WITH_TIMEOUT(otherGroup && otherSend, kWaitMs);
+        QVERIFY(otherGroup->ok() && otherSend->ok());
+        QCOMPARE((*otherSend)->message.seq(), 2u);
+        other.close();
+
+        const auto third = group(alice.id, QStringLiteral("three"), {});
+        QVERIFY2(third.ok(), qPrintable(third.ok() ? QString() : third.error().message));
+        const auto ids = QSet<QString>{QString::fromStdString(first->state.id()),
+                                       QString::fromStdString((*otherGroup)->state.id()),
+                                       QString::fromStdString(third->state.id())};
+        QCOMPARE(ids.size(), 3);
+        const auto next = send(direct, alice.id, QStringLiteral("a2"));
+        QVERIFY(next.ok());
+        QCOMPARE(next->message.seq(), 3u);
+        QVERIFY(next->message.server_id() > (*otherSend)->message.server_id());
+        QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2, 3}));
+    }
+
     void resendIsIdempotentAcrossRestart()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));
