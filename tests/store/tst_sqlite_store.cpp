@@ -406,8 +406,8 @@ private slots:
         QCOMPARE(nonMember->error().code, v1::NOT_FOUND);
         QVERIFY(!clash->ok());
         QVERIFY(last->ok());
-        QCOMPARE((*last)->message.seq(), 2u); // the intruder's seq 2 was rolled back
-        QVERIFY(m_store->stats().maxBatch >= 4);
+        QCOMPARE((*last)->message.seq(), 2u);    // the intruder's seq 2 was rolled back
+        QVERIFY(m_store->stats().maxBatch >= 3); // five writes, at most two batches
 
         reopen();
         QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
