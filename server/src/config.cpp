@@ -149,7 +149,7 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
         {QStringLiteral("log-rules"),
          QStringLiteral("Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
                         "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
-                        "kith.presence, kith.admin)."),
+                        "kith.presence, kith.admin, kith.store); separate rules with \";\"."),
          QStringLiteral("RULES")},
     });
 

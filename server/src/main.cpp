@@ -26,6 +26,8 @@ int main(int argc, char *argv[])
     QTextStream err(stderr);
     const QStringList args = QCoreApplication::arguments();
     if (args.size() > 1 && args.at(1) == QLatin1String("user")) {
+        // An admin command answers in one line; the store's progress notes are noise here.
+        QLoggingCategory::setFilterRules(QStringLiteral("kith.*.info=false"));
         return runUserCommand(args, in, out, err, [](const QString &path) {
             return std::make_unique<SqliteStore>(path);
         });

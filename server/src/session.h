@@ -88,7 +88,7 @@ private:
               QWebSocketProtocol::CloseCode closeCode);
     void close(QWebSocketProtocol::CloseCode closeCode, const QString &reason);
     void restartIdleTimer();
-    [[nodiscard]] Caller caller() { return m_caller; }
+    [[nodiscard]] Caller caller() const { return m_caller; }
 
     QPointer<QWebSocket> m_socket;
     ServiceSet m_services;
