@@ -197,19 +197,35 @@ private slots:
 
     void upgradesFromVersionOne()
     {
+        // A file at schema version 1 with data in it, written the way that
+        // version's code wrote it.
         m_store.reset();
         QFile::remove(dbPath());
         SqliteStore::Options v1Only;
         v1Only.migrateUpTo = 1;
         reopen(v1Only);
         QCOMPARE(m_store->schemaVersion(), 1);
-        const UserRecord alice = addUser(QStringLiteral("alice"));
-        const UserRecord bob = addUser(QStringLiteral("bob"));
-        QVERIFY(send(directConversationId(alice.id, bob.id), alice.id, QStringLiteral("m1")).ok());
         m_store->close();
+        const QString direct = directConversationId(1, 2);
         {
             RawDb raw(dbPath());
-            QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 1);
+            QVERIFY(raw.exec(QStringLiteral("INSERT INTO users (id, username, display_name, "
+                                            "password_hash, created_ms) VALUES (1, 'alice', "
+                                            "'Émile Alice', 'h', 1), (2, 'bob', 'Bob', 'h', 1)")));
+            QVERIFY(raw.exec(QStringLiteral("INSERT INTO conversations (id, kind, max_seq, "
+                                            "last_activity_ms, created_ms) VALUES (?, 1, 1, 5, 5)"),
+                             {direct}));
+            QVERIFY(raw.exec(QStringLiteral("INSERT INTO members (conversation_id, user_id, role, "
+                                            "joined_ms, joined_seq, read_seq) VALUES (?, 1, 1, 5, "
+                                            "1, 1), (?, 2, 1, 5, 1, 0)"),
+                             {direct, direct}));
+            const std::string content = text(QStringLiteral("from v1")).SerializeAsString();
+            QVERIFY(
+                raw.exec(QStringLiteral("INSERT INTO messages (server_id, conversation_id, seq, "
+                                        "sender_user_id, sender_device_id, client_msg_id, "
+                                        "server_time_ms, content) VALUES (7, ?, 1, 1, 1, 'c1', "
+                                        "5, ?)"),
+                         {direct, QByteArray::fromStdString(content)}));
             QCOMPARE(raw.scalar(QStringLiteral("SELECT COUNT(*) FROM sqlite_master WHERE name = "
                                                "'members_by_user'"))
                          .toInt(),
@@ -218,15 +234,27 @@ private slots:
 
         reopen();
         QCOMPARE(m_store->schemaVersion(), SqliteStore::latestSchemaVersion());
-        QCOMPARE(m_store->userByName(QStringLiteral("alice"))->id, alice.id);
-        QCOMPARE(pullAllSeqs(directConversationId(alice.id, bob.id)), QList<quint64>{1});
+        QCOMPARE(m_store->userByName(QStringLiteral("alice"))->id, 1u);
+        QCOMPARE(m_store->conversation(direct, 2)->unread_count(), 1u);
+        QCOMPARE(m_store->conversation(direct, 2)->last_message().content().text().body(),
+                 "from v1");
+        // The backfilled search key finds names by any case of any letter.
+        QCOMPARE(m_store->searchUsers(QStringLiteral("ÉMILE"), 5)->size(), 1);
         // The writer picked up where the old file left off.
-        const auto next =
-            send(directConversationId(alice.id, bob.id), bob.id, QStringLiteral("m2"));
+        const auto next = send(direct, 2, QStringLiteral("m2"));
         QVERIFY(next.ok());
         QCOMPARE(next->message.seq(), 2u);
+        QCOMPARE(next->message.server_id(), 8u);
+        const auto resend = wait<AppendResult>([&](QObject *ctx, Completion<AppendResult> done) {
+            m_store->appendMessage(AppendRequest{direct, 1, 1, "c1", text(QStringLiteral("x"))},
+                                   ctx, done);
+        });
+        QVERIFY(resend.ok() && resend->duplicate);
+        QCOMPARE(resend->message.server_id(), 7u);
         m_store->close();
         RawDb raw(dbPath());
+        QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(),
+                 SqliteStore::latestSchemaVersion());
         QCOMPARE(raw.scalar(QStringLiteral("SELECT COUNT(*) FROM sqlite_master WHERE name = "
                                            "'members_by_user'"))
                      .toInt(),
@@ -916,6 +944,12 @@ private slots:
         QCOMPARE(m_store->searchUsers(QStringLiteral("al"), 2)->size(), 2);
         QCOMPARE(names(*m_store->searchUsers(QStringLiteral("liddell"), 10)),
                  QStringList{QStringLiteral("alice")});
+        const UserRecord emile = addUser(QStringLiteral("emile"), QStringLiteral("Émile Ørsted"));
+        QCOMPARE(names(*m_store->searchUsers(QStringLiteral("éMILE øRS"), 10)),
+                 QStringList{QStringLiteral("emile")});
+        QVERIFY((wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                     m_store->setDisabled(emile.id, true, ctx, done);
+                 }).ok()));
         QCOMPARE(m_store->searchUsers(QStringLiteral("%"), 10)->size(), 0);
         QCOMPARE(m_store->searchUsers(QStringLiteral("_"), 10)->size(), 0);
         QCOMPARE(m_store->searchUsers(QStringLiteral("al"), 0)->size(), 0);
@@ -924,7 +958,7 @@ private slots:
         QCOMPARE(m_store->userByName(QStringLiteral("nobody")).error().code, v1::NOT_FOUND);
         QCOMPARE(m_store->userById(9999).error().code, v1::NOT_FOUND);
         QVERIFY(m_store->userById(alvin.id)->disabled);
-        QCOMPARE(m_store->listUsers()->size(), 5);
+        QCOMPARE(m_store->listUsers()->size(), 6);
 
         const auto renamed = wait<UserRecord>([&](QObject *ctx, Completion<UserRecord> done) {
             m_store->setDisplayName(bob.id, QStringLiteral("Robert"), ctx, done);

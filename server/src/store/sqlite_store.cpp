@@ -58,10 +58,21 @@ QByteArray serialize(const google::protobuf::MessageLite &message)
 // ---- schema migrations ---------------------------------------------------------
 // Append new steps at the end; never edit a step that has shipped. Each step
 // runs in its own transaction and sets PRAGMA user_version to its number.
+// SQLite's LIKE folds ASCII only; display names are matched through a
+// Unicode case-folded copy kept next to them.
+QString displayKey(const QString &displayName)
+{
+    return displayName.toCaseFolded();
+}
+
+bool backfillDisplayKeys(QSqlDatabase &db);
+
 struct Migration
 {
     const char *description;
     std::vector<const char *> statements;
+    // Data work that SQL alone cannot do; runs after the statements, in the same transaction.
+    bool (*backfill)(QSqlDatabase &db) = nullptr;
 };
 
 const std::vector<Migration> &migrations()
@@ -123,8 +134,36 @@ const std::vector<Migration> &migrations()
              "CREATE INDEX members_by_user ON members (user_id, conversation_id)",
              "CREATE INDEX devices_by_user ON devices (user_id)",
          }},
+        {"case-folded display names for user search",
+         {
+             "ALTER TABLE users ADD COLUMN display_key TEXT NOT NULL DEFAULT ''",
+         },
+         backfillDisplayKeys},
     };
     return steps;
+}
+
+bool backfillDisplayKeys(QSqlDatabase &db)
+{
+    QList<std::pair<qint64, QString>> users;
+    {
+        QSqlQuery read(db);
+        read.setForwardOnly(true);
+        if (!read.prepare(QStringLiteral("SELECT id, display_name FROM users")) || !read.exec())
+            return false;
+        while (read.next())
+            users.append({read.value(0).toLongLong(), read.value(1).toString()});
+    }
+    QSqlQuery write(db);
+    if (!write.prepare(QStringLiteral("UPDATE users SET display_key = ? WHERE id = ?")))
+        return false;
+    for (const auto &[id, name] : users) {
+        write.bindValue(0, displayKey(name));
+        write.bindValue(1, id);
+        if (!write.exec())
+            return false;
+    }
+    return true;
 }
 
 const QString kUserColumns =
@@ -532,6 +571,7 @@ Status runMigrations(Connection &c, int upTo, int *versionOut)
         bool ok = true;
         for (const char *statement : step.statements)
             ok = ok && run(QString::fromUtf8(statement));
+        ok = ok && (!step.backfill || step.backfill(c.db));
         // user_version cannot be bound; `next` is our own integer.
         ok = ok && run(QStringLiteral("PRAGMA user_version = %1").arg(next));
         ok = ok && run(QStringLiteral("COMMIT"));
@@ -778,9 +818,10 @@ Result<UserRecord> SqliteStore::Writer::createUser(const QString &username,
     user.displayName = displayName.trimmed().isEmpty() ? name : displayName.trimmed();
     user.passwordHash = passwordHash;
     user.createdMs = nowMs();
-    Stmt s(*m_c, QStringLiteral("INSERT INTO users (username, display_name, password_hash, "
-                                "disabled, created_ms) VALUES (?, ?, ?, 0, ?)"));
-    if (!s.exec({user.username, user.displayName, user.passwordHash, user.createdMs}))
+    Stmt s(*m_c, QStringLiteral("INSERT INTO users (username, display_name, display_key, "
+                                "password_hash, disabled, created_ms) VALUES (?, ?, ?, ?, 0, ?)"));
+    if (!s.exec({user.username, user.displayName, displayKey(user.displayName), user.passwordHash,
+                 user.createdMs}))
         return s.error("insert user");
     user.id = s.lastInsertId();
     return user;
@@ -789,8 +830,9 @@ Result<UserRecord> SqliteStore::Writer::createUser(const QString &username,
 Result<UserRecord> SqliteStore::Writer::setDisplayName(quint64 userId, const QString &displayName)
 {
     {
-        Stmt s(*m_c, QStringLiteral("UPDATE users SET display_name = ? WHERE id = ?"));
-        if (!s.exec({displayName, intValue(userId)}))
+        Stmt s(*m_c, QStringLiteral("UPDATE users SET display_name = ?, display_key = ?"
+                                    " WHERE id = ?"));
+        if (!s.exec({displayName, displayKey(displayName), intValue(userId)}))
             return s.error("set display name");
         if (s.rowsAffected() == 0)
             return notFound(QStringLiteral("no such user"));
@@ -1612,7 +1654,7 @@ Result<QList<UserRecord>> SqliteStore::searchUsers(const QString &query, int lim
     QList<UserRecord> users;
     if (limit <= 0)
         return users;
-    QString escaped = query.trimmed();
+    QString escaped = displayKey(query.trimmed());
     escaped.replace(u'\\', QStringLiteral("\\\\"))
         .replace(u'%', QStringLiteral("\\%"))
         .replace(u'_', QStringLiteral("\\_"));
@@ -1621,9 +1663,9 @@ Result<QList<UserRecord>> SqliteStore::searchUsers(const QString &query, int lim
     // Names that start with the query come first.
     Stmt s(**c,
            QStringLiteral("SELECT %1 FROM users WHERE disabled = 0"
-                          " AND (username LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\')"
+                          " AND (username LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\')"
                           " ORDER BY (username LIKE ? ESCAPE '\\'"
-                          "  OR display_name LIKE ? ESCAPE '\\') DESC, username LIMIT ?")
+                          "  OR display_key LIKE ? ESCAPE '\\') DESC, username LIMIT ?")
                .arg(kUserColumns));
     if (!s.exec({contains, contains, prefix, prefix, limit}))
         return s.error("search users");

@@ -33,7 +33,8 @@ public:
         int busyTimeoutMs = 5000;
         // Bounds one transaction so a flood of writes still commits (and acks) in steps.
         int maxBatch = 1024;
-        // Migrate only up to this schema version (0 = the latest). For upgrade tests.
+        // Migrate only up to this schema version (0 = the latest), so tests can
+        // build files of an older schema; the store's own statements expect the latest.
         int migrateUpTo = 0;
     };
 
@@ -55,7 +56,7 @@ public:
 
     [[nodiscard]] Result<UserRecord> userById(quint64 id) override;
     [[nodiscard]] Result<UserRecord> userByName(const QString &username) override;
-    // Substring match (ASCII case-insensitive); disabled accounts are not listed.
+    // Substring match, case-insensitive (Unicode case folding); disabled accounts are not listed.
     [[nodiscard]] Result<QList<UserRecord>> searchUsers(const QString &query, int limit) override;
     [[nodiscard]] Result<QList<UserRecord>> listUsers() override;
 
