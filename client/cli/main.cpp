@@ -16,6 +16,7 @@
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QFile>
+#include <QLoggingCategory>
 #include <QSettings>
 #include <QTextStream>
 
@@ -229,18 +230,47 @@ private:
         m_keepRetrying = true;
         m_out << "listening\n";
         m_out.flush();
-        connect(m_client.syncEngine(), &SyncEngine::messageArrived, this,
-                [this](const QString &conversationId, quint64 seq) {
-                    const auto m = m_client.store()->message(conversationId, seq);
-                    if (!m)
-                        return;
-                    const auto row = m_client.store()->conversation(conversationId);
-                    const QString where = row && row->kind == v1::GROUP
-                                              ? QStringLiteral("#") + row->title + u' '
-                                              : QString();
-                    m_out << where << line(*m) << '\n';
-                    m_out.flush();
+        // Whatever reaches the store from others: pushes, and pulls after a
+        // gap or a reconnect; printed in arrival order once the sender's name is known.
+        LocalStore *store = m_client.store();
+        connect(store, &LocalStore::messagesStored, this,
+                [this, store](const QString &conversationId, const QList<quint64> &seqs) {
+                    for (quint64 seq : seqs)
+                        if (const auto m = store->message(conversationId, seq);
+                            m && m->senderUserId != store->myUserId())
+                            m_tailQueue.append(*m);
+                    printTail();
                 });
+    }
+
+    void printTail()
+    {
+        LocalStore *store = m_client.store();
+        while (!m_tailQueue.isEmpty()) {
+            const StoredMessage &m = m_tailQueue.first();
+            if (m.senderUserId != 0 && !store->user(m.senderUserId)) {
+                if (m_resolvingSender)
+                    return;
+                m_resolvingSender = true;
+                v1::Envelope env;
+                env.mutable_get_profile()->set_user_id(m.senderUserId);
+                m_client.connection()->request(env, [this, store](Result<v1::Envelope> answer) {
+                    m_resolvingSender = false;
+                    if (answer && answer->body_case() == v1::Envelope::kUserProfile)
+                        (void)store->upsertUser(answer->user_profile().user());
+                    else if (!m_tailQueue.isEmpty())
+                        m_tailQueue.first().senderUserId = 0; // print it without a name
+                    printTail();
+                });
+                return;
+            }
+            const auto row = store->conversation(m.conversationId);
+            const QString where =
+                row && row->kind == v1::GROUP ? QStringLiteral("#") + row->title + u' ' : QString();
+            m_out << where << line(m) << '\n';
+            m_tailQueue.removeFirst();
+        }
+        m_out.flush();
     }
 
     void syncSummary()
@@ -332,6 +362,8 @@ private:
     QStringList m_args;
     bool m_readStdin = false;
     bool m_keepRetrying = false;
+    QList<StoredMessage> m_tailQueue;
+    bool m_resolvingSender = false;
     bool m_ran = false;
     bool m_done = false;
     QTextStream m_out;
@@ -368,10 +400,20 @@ int main(int argc, char *argv[])
     parser.process(app);
 
     const QStringList args = parser.positionalArguments();
-    if (args.isEmpty()) {
-        std::fprintf(stderr, "kith-cli: no command given (see --help)\n");
+    const QStringList commands{QStringLiteral("register"), QStringLiteral("send"),
+                               QStringLiteral("history"),  QStringLiteral("tail"),
+                               QStringLiteral("sync"),     QStringLiteral("groups"),
+                               QStringLiteral("group")};
+    if (args.isEmpty() || !commands.contains(args.first())) {
+        std::fprintf(stderr, "kith-cli: %s (see --help)\n",
+                     args.isEmpty()
+                         ? "no command given"
+                         : qPrintable(QStringLiteral("unknown command ") + args.first()));
         return 2;
     }
+    // The library's progress lines are for debugging, not for scripts'
+    // stderr (QT_LOGGING_RULES still turns them on).
+    QLoggingCategory::setFilterRules(QStringLiteral("kith.client*.info=false"));
     const QUrl server(parser.value(serverOption));
     if (!server.isValid() ||
         (server.scheme() != QLatin1String("ws") && server.scheme() != QLatin1String("wss"))) {

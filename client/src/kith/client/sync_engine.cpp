@@ -287,6 +287,7 @@ void SyncEngine::resolveUsers(const QList<quint64> &userIds)
             m_resolving.remove(id);
             if (answer && answer->body_case() == v1::Envelope::kUserProfile)
                 (void)m_store->upsertUser(answer->user_profile().user());
+            checkDone();
         });
     }
 }
@@ -306,7 +307,9 @@ void SyncEngine::refreshMembers(const QString &conversationId)
 
 void SyncEngine::checkDone()
 {
-    if (!m_syncing || m_awaitingSyncAnswer || !m_fillQueue.isEmpty() || !m_pulling.isEmpty())
+    // Names count too: a synced store can show every sender.
+    if (!m_syncing || m_awaitingSyncAnswer || !m_fillQueue.isEmpty() || !m_pulling.isEmpty() ||
+        !m_resolving.isEmpty())
         return;
     setSyncing(false);
     m_synced = true;

@@ -1,0 +1,192 @@
+// kith-cli end to end: two users, each with their own data folder
+// (XDG_DATA_HOME), register, exchange messages through a real kithd, read
+// their histories, watch with tail, manage a group, and get one-line errors.
+#include "client_fixture.h"
+#include "test_server.h"
+
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace kith;
+using namespace kith::test;
+
+class TestClientCli : public QObject
+{
+    Q_OBJECT
+private:
+    std::unique_ptr<TestServer> m_server;
+    QTemporaryDir m_dir;
+    QString m_alice;
+    QString m_bob;
+
+    QStringList withServer(QStringList args) const
+    {
+        return QStringList{QStringLiteral("--server"), m_server->url().toString()} + args;
+    }
+
+    // Runs kith-cli for one user; fails the test on a non-zero exit.
+    QStringList run(const QString &home, const QStringList &args, const QByteArray &input = {})
+    {
+        QByteArray out;
+        QByteArray err;
+        const int code = runCli(home, withServer(args), &out, &err, input);
+        if (code != 0)
+            qWarning() << "kith-cli" << args << "exited" << code << err;
+        m_lastCode = code;
+        return QString::fromUtf8(out).split(u'\n', Qt::SkipEmptyParts);
+    }
+    int m_lastCode = 0;
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        m_server = std::make_unique<TestServer>();
+        QVERIFY(m_server->start());
+        m_alice = m_dir.filePath(QStringLiteral("alice"));
+        m_bob = m_dir.filePath(QStringLiteral("bob"));
+    }
+
+    void registerKeepsTheSession()
+    {
+        auto out = run(m_alice, {QStringLiteral("register"), QStringLiteral("alice"), kPassword});
+        QCOMPARE(m_lastCode, 0);
+        QVERIFY(out.value(0).startsWith(QStringLiteral("registered alice")));
+        out = run(m_bob, {QStringLiteral("register"), QStringLiteral("bob"), kPassword});
+        QCOMPARE(m_lastCode, 0);
+        // The cache lives under XDG_DATA_HOME.
+        QVERIFY(QFileInfo::exists(m_alice + QStringLiteral("/kith/kith-cli/session.ini")));
+        // A stored session: no password needed.
+        run(m_alice, {QStringLiteral("sync")});
+        QCOMPARE(m_lastCode, 0);
+    }
+
+    void twoUsersExchangeMessages()
+    {
+        QProcess tail;
+        tail.setProcessEnvironment(cliEnvironment(m_bob));
+        tail.start(cliPath(), withServer({QStringLiteral("tail")}));
+        QVERIFY(tail.waitForStarted());
+        QByteArray tailOut;
+        QVERIFY(TestClient::waitUntil(
+            [&] {
+                tailOut += tail.readAllStandardOutput();
+                return tailOut.contains("listening");
+            },
+            kClientTimeoutMs));
+
+        run(m_alice, {QStringLiteral("send"), QStringLiteral("bob"), QStringLiteral("hello bob")});
+        QCOMPARE(m_lastCode, 0);
+        QVERIFY(TestClient::waitUntil(
+            [&] {
+                tailOut += tail.readAllStandardOutput();
+                return tailOut.contains("alice: hello bob");
+            },
+            kClientTimeoutMs));
+        tail.kill();
+        tail.waitForFinished();
+
+        run(m_alice, {QStringLiteral("send"), QStringLiteral("bob"), QStringLiteral("--stdin")},
+            "line one\n\nline two\nline three\n");
+        QCOMPARE(m_lastCode, 0);
+        run(m_bob,
+            {QStringLiteral("send"), QStringLiteral("alice"), QStringLiteral("hi alice\nbye")});
+        QCOMPARE(m_lastCode, 0);
+
+        const QStringList expected{
+            QStringLiteral("alice: hello bob"), QStringLiteral("alice: line one"),
+            QStringLiteral("alice: line two"), QStringLiteral("alice: line three"),
+            QStringLiteral("bob: hi alice\\nbye")};
+        for (const QString &home : {m_alice, m_bob}) {
+            const QString peer = home == m_alice ? QStringLiteral("bob") : QStringLiteral("alice");
+            const QStringList lines = run(home, {QStringLiteral("history"), peer});
+            QCOMPARE(m_lastCode, 0);
+            QCOMPARE(lines.size(), expected.size());
+            for (int i = 0; i < lines.size(); ++i)
+                QVERIFY2(lines.at(i).endsWith(expected.at(i)), qPrintable(lines.at(i)));
+        }
+    }
+
+    void groupsAreManaged()
+    {
+        QStringList out = run(m_alice, {QStringLiteral("group"), QStringLiteral("create"),
+                                        QStringLiteral("team"), QStringLiteral("bob")});
+        QCOMPARE(m_lastCode, 0);
+        const QString group = out.value(0);
+        QVERIFY2(group.startsWith(QStringLiteral("g:")), qPrintable(group));
+        out = run(m_bob, {QStringLiteral("groups")});
+        QCOMPARE(m_lastCode, 0);
+        QVERIFY(out.value(0).startsWith(group + QStringLiteral("\tteam\t2 members")));
+
+        run(m_bob, {QStringLiteral("send"), QStringLiteral("team"), QStringLiteral("team hello")});
+        QCOMPARE(m_lastCode, 0);
+        out = run(m_alice, {QStringLiteral("history"), QStringLiteral("team")});
+        QCOMPARE(m_lastCode, 0);
+        QVERIFY(!out.isEmpty());
+        QVERIFY2(out.last().endsWith(QStringLiteral("bob: team hello")), qPrintable(out.last()));
+
+        run(m_alice,
+            {QStringLiteral("group"), QStringLiteral("remove"), group, QStringLiteral("bob")});
+        QCOMPARE(m_lastCode, 0);
+        out = run(m_bob, {QStringLiteral("groups")});
+        QCOMPARE(m_lastCode, 0);
+        QVERIFY(out.isEmpty());
+        run(m_alice, {QStringLiteral("group"), QStringLiteral("add"), QStringLiteral("team"),
+                      QStringLiteral("bob")});
+        QCOMPARE(m_lastCode, 0);
+        out = run(m_bob, {QStringLiteral("groups")});
+        QCOMPARE(out.size(), 1);
+    }
+
+    void failuresExitNonZeroWithOneLine_data()
+    {
+        QTest::addColumn<QString>("home");
+        QTest::addColumn<QStringList>("args");
+        QTest::newRow("no session") << QStringLiteral("nobody")
+                                    << QStringList{QStringLiteral("--user"),
+                                                   QStringLiteral("carol"), QStringLiteral("sync")};
+        QTest::newRow("wrong password")
+            << QStringLiteral("alice2")
+            << QStringList{QStringLiteral("--user"), QStringLiteral("alice"),
+                           QStringLiteral("--password"), QStringLiteral("wrong-password"),
+                           QStringLiteral("sync")};
+        QTest::newRow("unknown peer")
+            << QStringLiteral("alice")
+            << QStringList{QStringLiteral("send"), QStringLiteral("nosuchuser"),
+                           QStringLiteral("x")};
+        QTest::newRow("name taken")
+            << QStringLiteral("other")
+            << QStringList{QStringLiteral("register"), QStringLiteral("bob"), kPassword};
+        QTest::newRow("unknown command")
+            << QStringLiteral("alice") << QStringList{QStringLiteral("dance")};
+    }
+
+    void failuresExitNonZeroWithOneLine()
+    {
+        QFETCH(QString, home);
+        QFETCH(QStringList, args);
+        QByteArray out;
+        QByteArray err;
+        const int code = runCli(m_dir.filePath(home), withServer(args), &out, &err);
+        QVERIFY2(code > 0, err.constData());
+        QVERIFY2(err.startsWith("kith-cli: "), err.constData());
+        QCOMPARE(err.count('\n'), 1);
+    }
+
+    void unreachableServerFails()
+    {
+        QByteArray err;
+        const int code = runCli(m_alice,
+                                {QStringLiteral("--server"), QStringLiteral("ws://127.0.0.1:9/"),
+                                 QStringLiteral("--user"), QStringLiteral("alice"),
+                                 QStringLiteral("--password"), kPassword, QStringLiteral("sync")},
+                                nullptr, &err);
+        QVERIFY(code > 0);
+        QVERIFY2(err.contains("not reachable"), err.constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestClientCli)
+#include "tst_client_cli.moc"
