@@ -182,7 +182,12 @@ bool TestServer::terminate(int *exitCode)
     appendStderr(m_process->readAllStandardError());
     if (exitCode)
         *exitCode = m_process->exitCode();
-    return m_process->exitStatus() == QProcess::NormalExit;
+    if (m_process->exitStatus() != QProcess::NormalExit) {
+        qWarning("TestServer: kithd crashed on SIGTERM; stderr tail:\n%s",
+                 m_stderr.right(4000).constData());
+        return false;
+    }
+    return true;
 }
 
 bool TestServer::isRunning() const
