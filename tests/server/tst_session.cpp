@@ -172,6 +172,47 @@ private slots:
         QVERIFY(other.hello());
     }
 
+    void closingWhileAPasswordIsHashedIsHarmless()
+    {
+        for (int i = 0; i < 3; ++i) {
+            RawClient client(m_server->port());
+            QVERIFY(client.waitConnected());
+            QVERIFY(client.hello());
+            v1::Envelope registration;
+            registration.set_request_id(2);
+            registration.mutable_register_()->set_username("gone" + std::to_string(i));
+            registration.mutable_register_()->set_password("long enough");
+            client.send(registration);
+            client.socket.flush();
+            client.socket.abort();
+        }
+        // The server outlived its askers, and the accounts were made all the same.
+        RawClient watcher(m_server->port());
+        QVERIFY(watcher.waitConnected());
+        QVERIFY(watcher.hello());
+        v1::Envelope registration;
+        registration.set_request_id(2);
+        registration.mutable_register_()->set_username("watcher");
+        registration.mutable_register_()->set_password("long enough");
+        watcher.send(registration);
+        QVERIFY(watcher.waitFor([](const v1::Envelope &e) { return e.has_auth_ok(); }));
+        quint32 requestId = 100;
+        const auto found = [&] {
+            v1::Envelope profile;
+            profile.set_request_id(++requestId);
+            profile.mutable_get_profile()->set_username("gone2");
+            watcher.send(profile);
+            const quint32 asked = requestId;
+            bool isProfile = false;
+            const bool answered = watcher.waitFor([asked, &isProfile](const v1::Envelope &e) {
+                isProfile = e.has_user_profile();
+                return e.request_id() == asked;
+            });
+            return answered && isProfile;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(found(), kWaitMs);
+    }
+
     void stopClosesWithGoingAway()
     {
         RawClient client(m_server->port());
