@@ -56,9 +56,11 @@ private slots:
     void nonMemberLearnsNothing();
     void nonMemberSyncSeesNothing();
     void nonMemberGetsNoPushes();
+    void plainMemberCannotManageTheGroup();
     void removedMemberLosesAccess();
     void revokedDeviceIsClosedAndRefused();
     void logoutEndsTheDevice();
+    void failedLoginsAreRateLimited();
 
 private:
     TestServer m_server;
@@ -277,6 +279,32 @@ void TestAuthorization::nonMemberGetsNoPushes()
     }
 }
 
+void TestAuthorization::plainMemberCannotManageTheGroup()
+{
+    // bob is a member, not an admin: he may see the group but not change it.
+    v1::Envelope add;
+    add.mutable_add_members()->set_conversation_id(toStd(m_group));
+    add.mutable_add_members()->add_user_ids(m_carol->userId());
+    v1::Envelope remove;
+    remove.mutable_remove_member()->set_conversation_id(toStd(m_group));
+    remove.mutable_remove_member()->set_user_id(m_alice->userId());
+    v1::Envelope rename;
+    rename.mutable_rename_group()->set_conversation_id(toStd(m_group));
+    rename.mutable_rename_group()->set_name("bob's now");
+    for (const v1::Envelope &request : {add, remove, rename}) {
+        const auto answer = m_bob->request(request);
+        QVERIFY2(isError(answer, v1::PERMISSION_DENIED), describe(answer).constData());
+    }
+    v1::Envelope list;
+    list.mutable_list_members()->set_conversation_id(toStd(m_group));
+    const auto members = m_bob->request(list);
+    QVERIFY2(members && members->has_member_list(), describe(members).constData());
+    QCOMPARE(members->member_list().members_size(), 2);
+    for (const auto &member : members->member_list().members()) {
+        QCOMPARE(member.role(), member.user().id() == m_alice->userId() ? v1::OWNER : v1::MEMBER);
+    }
+}
+
 void TestAuthorization::removedMemberLosesAccess()
 {
     v1::Envelope remove;
@@ -367,6 +395,37 @@ void TestAuthorization::logoutEndsTheDevice()
     QVERIFY(again.hello());
     const auto refused = again.resume(token);
     QVERIFY2(isError(refused, v1::TOKEN_INVALID), describe(refused).constData());
+}
+
+void TestAuthorization::failedLoginsAreRateLimited()
+{
+    // A server of its own: the lockout would otherwise hit the other tests'
+    // logins from the same address.
+    TestServer server;
+    QVERIFY(server.start());
+    TestClient victim;
+    QVERIFY(victim.connectAndRegister(server.url(), QStringLiteral("victim")));
+
+    constexpr int kMaxAttempts = 30; // far more than any sane lockout threshold
+    TestClient guesser;
+    QVERIFY(guesser.connectTo(server.url()));
+    QVERIFY(guesser.hello());
+    std::optional<v1::Envelope> limited;
+    for (int attempt = 0; attempt < kMaxAttempts && !limited; ++attempt) {
+        const auto answer =
+            guesser.login(QStringLiteral("victim"),
+                          QStringLiteral("guess%1").arg(attempt, 4, 10, QLatin1Char('0')));
+        QVERIFY2(answer && answer->has_error(), describe(answer).constData());
+        if (answer->error().code() == v1::RATE_LIMITED)
+            limited = answer;
+        else
+            QCOMPARE(answer->error().code(), v1::AUTH_FAILED);
+    }
+    QVERIFY2(limited, "no lockout after 30 wrong passwords");
+    QVERIFY(limited->error().retry_after_ms() > 0);
+    // The logged-in session of the account is not affected.
+    const auto sync = victim.sync();
+    QVERIFY2(sync && sync->has_sync_response(), describe(sync).constData());
 }
 
 QTEST_GUILESS_MAIN(TestAuthorization)

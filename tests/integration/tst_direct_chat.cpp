@@ -41,6 +41,8 @@ private slots:
     void initTestCase();
     void everyDeviceGetsEveryMessageInOrder();
     void syncShowsTheConversationToBoth();
+    void pullPagesBothWays();
+    void replyQuotesAnEarlierSeq();
 
 private:
     TestServer m_server;
@@ -188,6 +190,95 @@ void TestDirectChat::syncShowsTheConversationToBoth()
         QCOMPARE(state.max_seq(), quint64(2 * kMessagesPerSender));
         QCOMPARE(state.last_message().seq(), quint64(2 * kMessagesPerSender));
     }
+}
+
+void TestDirectChat::pullPagesBothWays()
+{
+    const quint64 total = 2 * kMessagesPerSender;
+    const auto forward = m_bob1->pullAll(m_conversation);
+    QVERIFY(forward);
+    QCOMPARE(quint64(forward->size()), total);
+
+    // Newest first in pages of 7, each page continuing below the last one.
+    QList<v1::Message> backward;
+    quint64 before = 0; // from the newest message
+    for (int page = 0; page < 20; ++page) {
+        v1::Envelope request;
+        auto *pull = request.mutable_pull();
+        pull->set_conversation_id(toStd(m_conversation));
+        pull->set_direction(v1::PullRequest::BACKWARD);
+        pull->set_before_seq(before);
+        pull->set_limit(7);
+        const auto answer = m_alice2->request(request);
+        QVERIFY2(answer && answer->has_pull_response(), describe(answer).constData());
+        const auto &response = answer->pull_response();
+        QVERIFY(response.messages_size() <= 7);
+        QCOMPARE(response.max_seq(), total);
+        for (const auto &message : response.messages())
+            backward.append(message);
+        if (!response.has_more())
+            break;
+        QVERIFY(response.messages_size() > 0);
+        before = response.messages().rbegin()->seq();
+    }
+    QCOMPARE(quint64(backward.size()), total);
+    for (qsizetype n = 0; n < backward.size(); ++n) {
+        QCOMPARE(backward.at(n).SerializeAsString(),
+                 forward->at(forward->size() - 1 - n).SerializeAsString());
+    }
+
+    // A bounded forward range, and the default page size for limit 0.
+    v1::Envelope range;
+    range.mutable_pull()->set_conversation_id(toStd(m_conversation));
+    range.mutable_pull()->set_from_seq(10);
+    range.mutable_pull()->set_to_seq(14);
+    const auto ranged = m_bob2->request(range);
+    QVERIFY2(ranged && ranged->has_pull_response(), describe(ranged).constData());
+    QCOMPARE(ranged->pull_response().messages_size(), 5);
+    QCOMPARE(ranged->pull_response().messages(0).seq(), quint64(10));
+    QCOMPARE(ranged->pull_response().messages(4).seq(), quint64(14));
+    QVERIFY(!ranged->pull_response().has_more());
+
+    v1::Envelope defaults;
+    defaults.mutable_pull()->set_conversation_id(toStd(m_conversation));
+    const auto page = m_bob2->request(defaults);
+    QVERIFY2(page && page->has_pull_response(), describe(page).constData());
+    QCOMPARE(quint32(page->pull_response().messages_size()),
+             qMin<quint32>(kDefaultPullLimit, total));
+    QCOMPARE(page->pull_response().messages(0).seq(), quint64(1));
+
+    // More than a page may hold is refused or cut to the maximum, never served whole.
+    v1::Envelope greedy;
+    greedy.mutable_pull()->set_conversation_id(toStd(m_conversation));
+    greedy.mutable_pull()->set_limit(kMaxPullLimit + 1);
+    const auto greedyAnswer = m_bob2->request(greedy);
+    QVERIFY2(greedyAnswer, "no answer");
+    if (greedyAnswer->has_error())
+        QCOMPARE(greedyAnswer->error().code(), v1::INVALID_ARGUMENT);
+    else
+        QVERIFY(quint32(greedyAnswer->pull_response().messages_size()) <= kMaxPullLimit);
+}
+
+void TestDirectChat::replyQuotesAnEarlierSeq()
+{
+    v1::Envelope reply =
+        TestClient::sendRequest(m_conversation, QStringLiteral("agreed"), newClientMsgId());
+    reply.mutable_send()->mutable_content()->set_reply_to_seq(3);
+    const auto ack = m_bob1->request(reply);
+    QVERIFY2(ack && ack->has_send_ack(), describe(ack).constData());
+    const auto pushed = m_alice1->waitForPush([&](const v1::Envelope &e) {
+        return e.has_message() && e.message().message().seq() == ack->send_ack().seq();
+    });
+    QVERIFY(pushed);
+    QCOMPARE(pushed->message().message().content().reply_to_seq(), quint64(3));
+
+    // A quote of a seq the conversation does not have yet is refused.
+    v1::Envelope dangling =
+        TestClient::sendRequest(m_conversation, QStringLiteral("what?"), newClientMsgId());
+    dangling.mutable_send()->mutable_content()->set_reply_to_seq(ack->send_ack().seq() + 100);
+    const auto refused = m_bob1->request(dangling);
+    QVERIFY2(refused && refused->has_error(), describe(refused).constData());
+    QCOMPARE(refused->error().code(), v1::INVALID_ARGUMENT);
 }
 
 QTEST_GUILESS_MAIN(TestDirectChat)
