@@ -29,8 +29,13 @@ struct Source
     {
         if (parser.isSet(name))
             return parser.value(name);
-        if (file && file->contains(name))
-            return file->value(name).toString();
+        if (file && file->contains(name)) {
+            const QVariant value = file->value(name);
+            // QSettings splits unquoted INI values at commas; a value is one string here.
+            if (value.typeId() == QMetaType::QStringList)
+                return value.toStringList().join(QLatin1Char(','));
+            return value.toString();
+        }
         return std::nullopt;
     }
 };

@@ -56,8 +56,9 @@ private slots:
         const QString path = dir.filePath(QStringLiteral("kithd.ini"));
         QFile file(path);
         QVERIFY(file.open(QIODevice::WriteOnly));
-        file.write("port=7500\nregistration=closed\ndata=/srv/kith\nsend-rate=5\n"
-                   "log-rules=kith.session.debug=true\n");
+        file.write(
+            "port=7500\nregistration=closed\ndata=/srv/kith\nsend-rate=5\n"
+            "log-rules=kith.session.debug=true\ncert=/etc/kith/a,b.pem\nkey=/etc/kith/key.pem\n");
         file.close();
         const auto parsed = parseCommandLine(
             argv({QStringLiteral("--config"), path, QStringLiteral("--port"), QStringLiteral("0"),
@@ -69,6 +70,7 @@ private slots:
         QCOMPARE(parsed->config.sendRate, 5.0);
         QCOMPARE(parsed->config.listenAddress, QHostAddress(QHostAddress::LocalHost));
         QCOMPARE(parsed->config.logRules, QStringLiteral("kith.session.debug=true"));
+        QCOMPARE(parsed->config.certFile, QStringLiteral("/etc/kith/a,b.pem"));
     }
 
     void refusals_data()
