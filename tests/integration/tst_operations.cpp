@@ -72,6 +72,7 @@ private slots:
     void adminUserCommands();
     void closedRegistration();
     void presenceOfContacts();
+    void directoryAndDisplayNames();
     void readMarkersReachOtherDevicesAndPeer();
     void typingIsPushedAndNotAnswered();
     void sigtermKeepsAckedMessages();
@@ -257,6 +258,42 @@ void TestOperations::presenceOfContacts()
         [&](const v1::Envelope &e) { return e.has_presence() && e.presence().user_id() == bobId; });
     QVERIFY(online);
     QVERIFY(online->presence().online());
+}
+
+void TestOperations::directoryAndDisplayNames()
+{
+    v1::Envelope search;
+    search.mutable_search_users()->set_query("ali");
+    const auto found = m_bob->request(search);
+    QVERIFY2(found && found->has_user_list(), describe(found).constData());
+    bool sawAlice = false;
+    for (const auto &user : found->user_list().users()) {
+        sawAlice |= user.id() == m_alice->userId();
+        QVERIFY(
+            toQString(user.username()).contains(QStringLiteral("ali")) ||
+            toQString(user.display_name()).contains(QStringLiteral("ali"), Qt::CaseInsensitive));
+    }
+    QVERIFY(sawAlice);
+
+    v1::Envelope rename;
+    rename.mutable_set_display_name()->set_display_name("Alice in Kith");
+    const auto renamed = m_alice->request(rename);
+    QVERIFY2(renamed && renamed->has_user_profile(), describe(renamed).constData());
+    QCOMPARE(toQString(renamed->user_profile().user().display_name()),
+             QStringLiteral("Alice in Kith"));
+
+    v1::Envelope profile;
+    profile.mutable_get_profile()->set_user_id(m_alice->userId());
+    const auto seen = m_bob->request(profile);
+    QVERIFY2(seen && seen->has_user_profile(), describe(seen).constData());
+    QCOMPARE(toQString(seen->user_profile().user().username()), QStringLiteral("alice"));
+    QCOMPARE(toQString(seen->user_profile().user().display_name()),
+             QStringLiteral("Alice in Kith"));
+
+    v1::Envelope nobody;
+    nobody.mutable_get_profile()->set_username("nobody-here");
+    const auto missing = m_bob->request(nobody);
+    QVERIFY2(isError(missing, v1::NOT_FOUND), describe(missing).constData());
 }
 
 void TestOperations::readMarkersReachOtherDevicesAndPeer()
