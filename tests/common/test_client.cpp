@@ -40,6 +40,11 @@ TestClient::TestClient(QObject *parent)
 
 TestClient::~TestClient() = default;
 
+void TestClient::setSslConfiguration(const QSslConfiguration &configuration)
+{
+    m_socket.setSslConfiguration(configuration);
+}
+
 bool TestClient::connectTo(const QUrl &url, int timeoutMs)
 {
     m_outstanding.clear();

@@ -10,6 +10,7 @@
 #include <QList>
 #include <QObject>
 #include <QSet>
+#include <QSslConfiguration>
 #include <QString>
 #include <QUrl>
 #include <QWebSocket>
@@ -40,6 +41,8 @@ public:
     explicit TestClient(QObject *parent = nullptr);
     ~TestClient() override;
 
+    // TLS settings for wss (e.g. the test's own CA); before connectTo.
+    void setSslConfiguration(const QSslConfiguration &configuration);
     // Opens the WebSocket; false when it is not connected within the timeout.
     [[nodiscard]] bool connectTo(const QUrl &url, int timeoutMs = kDefaultTimeoutMs);
     void close();

@@ -127,15 +127,16 @@ bool TestServer::start()
 bool TestServer::waitForReady()
 {
     static const QRegularExpression readyLine(
-        QStringLiteral(R"(kithd ready: wss?://[^\s/]+:(\d+)/ admin=http://127\.0\.0\.1:(\d+)/)"));
+        QStringLiteral(R"(kithd ready: (wss?)://[^\s/]+:(\d+)/ admin=http://127\.0\.0\.1:(\d+)/)"));
     QProcess *process = m_process.get();
     QDeadlineTimer deadline(kReadyTimeoutMs);
     while (!deadline.hasExpired()) {
         m_stdout += process->readAllStandardOutput();
         const auto match = readyLine.match(QString::fromUtf8(m_stdout));
         if (match.hasMatch()) {
-            m_port = quint16(match.captured(1).toUInt());
-            m_adminPort = quint16(match.captured(2).toUInt());
+            m_scheme = match.captured(1);
+            m_port = quint16(match.captured(2).toUInt());
+            m_adminPort = quint16(match.captured(3).toUInt());
             // From now on stdout is not interesting; keep the pipe drained.
             QObject::connect(process, &QProcess::readyReadStandardOutput, process,
                              [process] { process->readAllStandardOutput(); });
@@ -197,7 +198,7 @@ bool TestServer::isRunning() const
 
 QUrl TestServer::url() const
 {
-    return QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(m_port));
+    return QUrl(QStringLiteral("%1://127.0.0.1:%2/").arg(m_scheme).arg(m_port));
 }
 
 QUrl TestServer::adminUrl() const

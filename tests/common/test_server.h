@@ -59,6 +59,7 @@ private:
     std::unique_ptr<QProcess> m_process;
     QByteArray m_stdout;
     QByteArray m_stderr;
+    QString m_scheme = QStringLiteral("ws"); // wss when kithd serves TLS
     quint16 m_port = 0;
     quint16 m_adminPort = 0;
 };
