@@ -34,6 +34,7 @@ class TestGroupFanout : public QObject
 
 private slots:
     void everyMemberSeesEverySeqOnceInOrder();
+    void membershipChangesReachEveryone();
 };
 
 void TestGroupFanout::everyMemberSeesEverySeqOnceInOrder()
@@ -185,6 +186,122 @@ void TestGroupFanout::everyMemberSeesEverySeqOnceInOrder()
     const auto memberList = members[7]->request(list);
     QVERIFY2(memberList && memberList->has_member_list(), describe(memberList).constData());
     QCOMPARE(memberList->member_list().members_size(), kMembers);
+}
+
+void TestGroupFanout::membershipChangesReachEveryone()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    TestClient alice, bob, bobPhone, carol, dave;
+    QVERIFY(alice.connectAndRegister(server.url(), QStringLiteral("alice")));
+    QVERIFY(bob.connectAndRegister(server.url(), QStringLiteral("bob")));
+    QVERIFY(bobPhone.connectAndLogin(server.url(), QStringLiteral("bob"),
+                                     QStringLiteral("password123"), QStringLiteral("phone")));
+    QVERIFY(carol.connectAndRegister(server.url(), QStringLiteral("carol")));
+    QVERIFY(dave.connectAndRegister(server.url(), QStringLiteral("dave")));
+
+    v1::Envelope create;
+    create.mutable_create_group()->set_name("trio");
+    create.mutable_create_group()->add_member_user_ids(bob.userId());
+    create.mutable_create_group()->add_member_user_ids(carol.userId());
+    const auto created = alice.request(create);
+    QVERIFY2(created && created->has_conversation(), describe(created).constData());
+    const QString group = toQString(created->conversation().state().id());
+    const auto isGroupPush = [&](const v1::Envelope &e) {
+        return e.has_conversation() && toQString(e.conversation().state().id()) == group;
+    };
+    const auto systemEvent = [&](TestClient &member, v1::SystemEvent::Kind kind) {
+        return member.waitForPush([&](const v1::Envelope &e) {
+            return e.has_message() && toQString(e.message().message().conversation_id()) == group &&
+                   e.message().message().content().system().kind() == kind;
+        });
+    };
+    for (TestClient *member : {&bob, &bobPhone, &carol}) {
+        const auto push = member->waitForPush(isGroupPush);
+        QVERIFY(push);
+        QCOMPARE(toQString(push->conversation().state().title()), QStringLiteral("trio"));
+        QCOMPARE(push->conversation().state().my_role(), v1::MEMBER);
+        QCOMPARE(push->conversation().state().member_count(), quint32(3));
+    }
+
+    v1::Envelope add;
+    add.mutable_add_members()->set_conversation_id(toStd(group));
+    add.mutable_add_members()->add_user_ids(dave.userId());
+    const auto added = alice.request(add);
+    QVERIFY2(added && added->has_ok(), describe(added).constData());
+    const auto daveSees = dave.waitForPush(isGroupPush);
+    QVERIFY(daveSees);
+    QCOMPARE(daveSees->conversation().state().member_count(), quint32(4));
+    for (TestClient *member : {&bob, &carol, &dave}) {
+        const auto event = systemEvent(*member, v1::SystemEvent::MEMBERS_ADDED);
+        QVERIFY(event);
+        QCOMPARE(event->message().message().content().system().actor_user_id(), alice.userId());
+        QCOMPARE(event->message().message().content().system().user_ids(0), dave.userId());
+    }
+
+    // bob leaves from his laptop: his phone loses the group, the others see him go.
+    v1::Envelope leave;
+    leave.mutable_leave_group()->set_conversation_id(toStd(group));
+    const auto left = bob.request(leave);
+    QVERIFY2(left && left->has_ok(), describe(left).constData());
+    QVERIFY(bobPhone.waitForPush([&](const v1::Envelope &e) {
+        return e.has_conversation_removed() &&
+               toQString(e.conversation_removed().conversation_id()) == group;
+    }));
+    for (TestClient *member : {&carol, &dave}) {
+        const auto event = systemEvent(*member, v1::SystemEvent::MEMBER_LEFT);
+        QVERIFY(event);
+        QCOMPARE(event->message().message().content().system().actor_user_id(), bob.userId());
+    }
+
+    // The owner leaves: the longest-standing member (carol, there from the
+    // start; dave came later) becomes owner and may rename.
+    const auto ownerLeft = alice.request(leave);
+    QVERIFY2(ownerLeft && ownerLeft->has_ok(), describe(ownerLeft).constData());
+    v1::Envelope list;
+    list.mutable_list_members()->set_conversation_id(toStd(group));
+    const auto members = dave.request(list);
+    QVERIFY2(members && members->has_member_list(), describe(members).constData());
+    QCOMPARE(members->member_list().members_size(), 2);
+    for (const auto &member : members->member_list().members())
+        QCOMPARE(member.role(), member.user().id() == carol.userId() ? v1::OWNER : v1::MEMBER);
+
+    v1::Envelope rename;
+    rename.mutable_rename_group()->set_conversation_id(toStd(group));
+    rename.mutable_rename_group()->set_name("duo");
+    const auto renamed = carol.request(rename);
+    QVERIFY2(renamed && renamed->has_ok(), describe(renamed).constData());
+    const auto renameEvent = systemEvent(dave, v1::SystemEvent::GROUP_RENAMED);
+    QVERIFY(renameEvent);
+    QCOMPARE(toQString(renameEvent->message().message().content().system().name()),
+             QStringLiteral("duo"));
+
+    // dave's view after a sync: the new name, and a history of every change in order.
+    const auto sync = dave.sync();
+    QVERIFY2(sync && sync->has_sync_response(), describe(sync).constData());
+    QCOMPARE(sync->sync_response().changed_size(), 1);
+    const auto &state = sync->sync_response().changed(0);
+    QCOMPARE(toQString(state.title()), QStringLiteral("duo"));
+    QCOMPARE(state.member_count(), quint32(2));
+    QVERIFY(state.metadata_version() > daveSees->conversation().state().metadata_version());
+    const auto history = dave.pullAll(group);
+    QVERIFY(history);
+    QList<v1::SystemEvent::Kind> kinds;
+    for (qsizetype n = 0; n < history->size(); ++n) {
+        QCOMPARE(history->at(n).seq(), quint64(n + 1));
+        kinds.append(history->at(n).content().system().kind());
+    }
+    const QList<v1::SystemEvent::Kind> expected{
+        v1::SystemEvent::GROUP_CREATED, v1::SystemEvent::MEMBERS_ADDED,
+        v1::SystemEvent::MEMBER_LEFT, v1::SystemEvent::MEMBER_LEFT, v1::SystemEvent::GROUP_RENAMED};
+    QCOMPARE(kinds, expected);
+
+    // Those who left can no longer read it.
+    for (TestClient *gone : {&alice, &bob}) {
+        const auto pull = gone->pull(group, 1);
+        QVERIFY2(pull && pull->has_error() && pull->error().code() == v1::NOT_FOUND,
+                 describe(pull).constData());
+    }
 }
 
 QTEST_GUILESS_MAIN(TestGroupFanout)
