@@ -91,7 +91,7 @@ public:
 
     QWebSocket socket;
     QList<v1::Envelope> received;
-    bool answerPings = false;
+    bool answerPings = true;
 };
 } // namespace
 
@@ -126,6 +126,7 @@ private slots:
     void silentClientIsPingedThenClosed()
     {
         RawClient client(m_server->port());
+        client.answerPings = false;
         QVERIFY(client.waitConnected());
         QVERIFY(client.hello());
         QVERIFY(client.waitFor([](const v1::Envelope &e) { return e.has_ping(); }));
@@ -137,7 +138,6 @@ private slots:
     void answeringPingsKeepsTheConnection()
     {
         RawClient client(m_server->port());
-        client.answerPings = true;
         QVERIFY(client.waitConnected());
         QVERIFY(client.hello());
         // Several idle periods go by; every ping is answered, so the server stays.
@@ -216,7 +216,6 @@ private slots:
     void stopClosesWithGoingAway()
     {
         RawClient client(m_server->port());
-        client.answerPings = true;
         QVERIFY(client.waitConnected());
         QVERIFY(client.hello());
         v1::Envelope registration;
