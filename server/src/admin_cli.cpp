@@ -11,6 +11,8 @@
 #include <QDir>
 #include <QEventLoop>
 #include <QFile>
+#include <QFileInfo>
+#include <QSettings>
 
 namespace kith::server {
 
@@ -24,7 +26,8 @@ const char *const kUsage =
     "       kithd user passwd NAME [--password PW] [--data DIR]\n"
     "       kithd user disable NAME [--data DIR]\n"
     "       kithd user enable NAME [--data DIR]\n"
-    "Passwords are read from the first line of stdin unless --password is given.\n";
+    "Passwords are read from the first line of stdin unless --password is given.\n"
+    "All take --config FILE (the server's INI: data, argon2-memory-kib, argon2-ops).\n";
 
 // Runs one asynchronous store write to completion.
 template<class T, class Start> Result<T> await(Start start)
@@ -62,6 +65,8 @@ public:
             {QStringLiteral("argon2-memory-kib"), QStringLiteral("Argon2id memory in KiB."),
              QStringLiteral("N")},
             {QStringLiteral("argon2-ops"), QStringLiteral("Argon2id passes."), QStringLiteral("N")},
+            {QStringLiteral("config"), QStringLiteral("The server's INI file (data, argon2-*)."),
+             QStringLiteral("FILE")},
         });
         if (!parser.parse(args))
             return fail(parser.errorText());
@@ -74,21 +79,38 @@ public:
             return usage();
         const QString name = needsName ? normalizeUsername(words.at(2)) : QString();
 
+        // Same settings as the server: its config file, overridden by flags.
+        std::unique_ptr<QSettings> file;
+        if (parser.isSet(QStringLiteral("config"))) {
+            const QString path = parser.value(QStringLiteral("config"));
+            if (!QFileInfo(path).isReadable())
+                return fail(QStringLiteral("cannot read config file %1").arg(path));
+            file = std::make_unique<QSettings>(path, QSettings::IniFormat);
+        }
+        const auto option = [&](const QString &key) -> std::optional<QString> {
+            if (parser.isSet(key))
+                return parser.value(key);
+            if (file && file->contains(key))
+                return file->value(key).toString();
+            return std::nullopt;
+        };
+
         Argon2Params params;
-        if (parser.isSet(QStringLiteral("argon2-memory-kib"))) {
-            params.memoryKib = parser.value(QStringLiteral("argon2-memory-kib")).toUInt();
+        if (const auto memory = option(QStringLiteral("argon2-memory-kib"))) {
+            params.memoryKib = memory->trimmed().toUInt();
             if (params.memoryKib < Argon2Params::kMinMemoryKib)
                 return fail(QStringLiteral("--argon2-memory-kib must be at least %1")
                                 .arg(Argon2Params::kMinMemoryKib));
         }
-        if (parser.isSet(QStringLiteral("argon2-ops"))) {
-            params.ops = parser.value(QStringLiteral("argon2-ops")).toUInt();
+        if (const auto ops = option(QStringLiteral("argon2-ops"))) {
+            params.ops = ops->trimmed().toUInt();
             if (params.ops < Argon2Params::kMinOps)
                 return fail(
                     QStringLiteral("--argon2-ops must be at least %1").arg(Argon2Params::kMinOps));
         }
 
-        const QString dataDir = parser.value(QStringLiteral("data"));
+        const QString dataDir =
+            option(QStringLiteral("data")).value_or(parser.value(QStringLiteral("data")));
         if (!QDir().mkpath(dataDir))
             return fail(QStringLiteral("cannot create data folder %1").arg(dataDir));
         std::unique_ptr<Store> store = openStore(databasePathIn(dataDir));

@@ -95,7 +95,7 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                        "  kithd user add NAME [--display-name X] [--password PW]\n"
                        "  kithd user list | passwd NAME | disable NAME | enable NAME\n"
                        "  (passwords are read from the first line of stdin unless --password is "
-                       "given; all take --data DIR)"));
+                       "given; all take --data DIR or --config FILE)"));
     const QCommandLineOption help = parser.addHelpOption();
     const QCommandLineOption version = parser.addVersionOption();
     const Config defaults;
