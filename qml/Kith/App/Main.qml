@@ -2,6 +2,7 @@ import QtQuick
 import QtQuick.Controls.Basic
 import Qt.labs.settings
 import Kith.Client
+import Kith.App
 import Kith.Theme
 import Kith.Login
 import Kith.Conversations
@@ -39,6 +40,25 @@ ApplicationWindow {
     visible: true
     title: KithClient.conversations.totalUnread > 0 ? qsTr("Kith (%1)").arg(KithClient.conversations.totalUnread) : "Kith"
     color: Theme.window
+
+    // The controls' own parts (menus, tooltips, scroll bars) follow our palette.
+    palette.window: Theme.window
+    palette.windowText: Theme.text
+    palette.base: Theme.surface
+    palette.alternateBase: Theme.sidebar
+    palette.text: Theme.text
+    palette.button: Theme.field
+    palette.buttonText: Theme.text
+    palette.highlight: Theme.accent
+    palette.highlightedText: Theme.accentText
+    palette.placeholderText: Theme.placeholder
+    palette.toolTipBase: Theme.dark ? "#e8eaed" : "#2b2f36"
+    palette.toolTipText: Theme.dark ? "#1b1f24" : "#ffffff"
+    palette.light: Theme.hover
+    palette.midlight: Theme.hover
+    palette.mid: Theme.border
+    palette.dark: Theme.textMuted
+    palette.shadow: Qt.rgba(0, 0, 0, 0.3)
 
     Settings {
         id: settings
@@ -82,6 +102,7 @@ ApplicationWindow {
             known: title !== undefined,
             title: title !== undefined ? title : pendingTitle,
             isGroup: conversationRole(id, ConversationListModel.IsGroupRole) === true || id.startsWith("g:"),
+            peerUserId: conversationRole(id, ConversationListModel.PeerUserIdRole) || 0,
             peerOnline: conversationRole(id, ConversationListModel.PeerOnlineRole) === true,
             memberCount: conversationRole(id, ConversationListModel.MemberCountRole) || 0,
             myRole: conversationRole(id, ConversationListModel.MyRoleRole) || 1,
@@ -110,6 +131,8 @@ ApplicationWindow {
         layout.chatOpen = true;
         refreshTyping();
         chatView.focusComposer();
+        Qt.callLater(chatView.showFirstUnread);
+        readCheck.restart();
     }
 
     function closeConversation() {
@@ -129,11 +152,8 @@ ApplicationWindow {
     }
 
     function markReadIfSeen() {
-        if (window.active && currentConversationId.length > 0 && chatView.visible && messageTimelineAtBottom() && current.unread > 0)
+        if (window.active && currentConversationId.length > 0 && layout.chatVisible && chatView.timeline.atBottom && current.unread > 0)
             KithClient.markRead(currentConversationId, 0);
-    }
-    function messageTimelineAtBottom() {
-        return chatView.timeline.atBottom;
     }
 
     function raiseWindow() {
@@ -142,8 +162,14 @@ ApplicationWindow {
         window.requestActivate();
     }
 
-    onActiveChanged: markReadIfSeen()
-    onCurrentChanged: markReadIfSeen()
+    // Read state is checked once the view has settled (layout, visibility).
+    Timer {
+        id: readCheck
+        interval: 250
+        onTriggered: window.markReadIfSeen()
+    }
+    onActiveChanged: readCheck.restart()
+    onCurrentChanged: readCheck.restart()
 
     Component.onCompleted: {
         if (startServer.length > 0 && startUser.length > 0 && startPassword.length > 0) {
@@ -310,6 +336,10 @@ ApplicationWindow {
             onNewGroupRequested: newGroupSheet.open()
             onSearchRequested: searchSheet.open()
             onLogoutRequested: KithClient.logout()
+            hideNotificationContent: settings.hideNotificationContent
+            themeScheme: settings.theme
+            onHideNotificationContentToggled: hide => settings.hideNotificationContent = hide
+            onThemeSchemePicked: scheme => settings.theme = scheme
         }
 
         chatContent: [
@@ -324,7 +354,7 @@ ApplicationWindow {
                 visible: window.currentConversationId.length > 0
                 conversationId: window.currentConversationId
                 title: window.current.title
-                avatarKey: window.currentConversationId
+                avatarKey: window.current.isGroup ? window.currentConversationId : String(window.current.peerUserId)
                 isGroup: window.current.isGroup
                 peerOnline: window.current.peerOnline
                 statusText: window.current.isGroup ? qsTr("%n members", "", window.current.memberCount) : window.current.peerOnline ? qsTr("online") : qsTr("offline")
@@ -337,7 +367,7 @@ ApplicationWindow {
                 onRetryRequested: id => KithClient.retryMessage(id)
                 onDiscardRequested: id => KithClient.discardMessage(id)
                 onTypingChanged: typing => KithClient.setTyping(window.currentConversationId, typing)
-                onReadRequested: window.markReadIfSeen()
+                onReadRequested: readCheck.restart()
                 onBackRequested: window.closeConversation()
                 onDetailsRequested: groupDetails.open()
                 onSearchRequested: searchSheet.open()

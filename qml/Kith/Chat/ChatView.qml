@@ -49,6 +49,10 @@ Rectangle {
         return messageList.jumpToSeq(seq);
     }
 
+    function showFirstUnread() {
+        messageList.showFirstUnread();
+    }
+
     function focusComposer() {
         composerBox.focusInput();
     }

@@ -313,27 +313,27 @@ Item {
         id: contextMenu
         active: false
         sourceComponent: Menu {
-        MenuItem {
-            text: qsTr("Reply")
-            enabled: message.status !== "pending" && message.status !== "failed"
-            onTriggered: message.replyRequested()
+            MenuItem {
+                text: qsTr("Reply")
+                enabled: message.status !== "pending" && message.status !== "failed"
+                onTriggered: message.replyRequested()
+            }
+            MenuItem {
+                text: qsTr("Copy text")
+                onTriggered: message.copyRequested()
+            }
+            MenuItem {
+                visible: message.status === "failed"
+                height: visible ? implicitHeight : 0
+                text: qsTr("Retry")
+                onTriggered: message.retryRequested()
+            }
+            MenuItem {
+                visible: message.status === "failed"
+                height: visible ? implicitHeight : 0
+                text: qsTr("Discard")
+                onTriggered: message.discardRequested()
+            }
         }
-        MenuItem {
-            text: qsTr("Copy text")
-            onTriggered: message.copyRequested()
-        }
-        MenuItem {
-            visible: message.status === "failed"
-            height: visible ? implicitHeight : 0
-            text: qsTr("Retry")
-            onTriggered: message.retryRequested()
-        }
-        MenuItem {
-            visible: message.status === "failed"
-            height: visible ? implicitHeight : 0
-            text: qsTr("Discard")
-            onTriggered: message.discardRequested()
-        }
-    }
     }
 }

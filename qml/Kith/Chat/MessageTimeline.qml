@@ -48,6 +48,18 @@ ListView {
         return true;
     }
 
+    // Opens a chat at its first unread message ("new messages" line on top)
+    // when there is one in the window, else at the bottom.
+    function showFirstUnread() {
+        const row = markerSeq > 0 && model && model.rowOfSeq !== undefined ? model.rowOfSeq(markerSeq) : -1;
+        if (unreadCount === 0 || row < 0) {
+            scrollToBottom();
+            return;
+        }
+        stickToBottom = false;
+        positionViewAtIndex(row, ListView.Beginning);
+    }
+
     function fetchOlderIfNear() {
         if (!model || model.canFetchMore === undefined || count === 0)
             return;

@@ -19,6 +19,10 @@ Rectangle {
     property int nextRetryIn: 0
     property string lastError
 
+    // Settings offered in the menu.
+    property bool hideNotificationContent: false
+    property string themeScheme: "system"
+
     readonly property alias filterText: filterField.text
     readonly property alias count: list.count
 
@@ -28,6 +32,8 @@ Rectangle {
     signal searchRequested
     signal logoutRequested
     signal retryNowRequested
+    signal hideNotificationContentToggled(bool hide)
+    signal themeSchemePicked(string scheme)
 
     function focusFilter() {
         filterField.forceActiveFocus();
@@ -100,6 +106,35 @@ Rectangle {
                         text: qsTr("Search messages")
                         onTriggered: pane.searchRequested()
                     }
+                    MenuSeparator {}
+                    MenuItem {
+                        text: qsTr("Hide message text in notifications")
+                        checkable: true
+                        checked: pane.hideNotificationContent
+                        onTriggered: pane.hideNotificationContentToggled(checked)
+                    }
+                    Menu {
+                        title: qsTr("Appearance")
+                        MenuItem {
+                            text: qsTr("Follow the system")
+                            checkable: true
+                            checked: pane.themeScheme === "system"
+                            onTriggered: pane.themeSchemePicked("system")
+                        }
+                        MenuItem {
+                            text: qsTr("Light")
+                            checkable: true
+                            checked: pane.themeScheme === "light"
+                            onTriggered: pane.themeSchemePicked("light")
+                        }
+                        MenuItem {
+                            text: qsTr("Dark")
+                            checkable: true
+                            checked: pane.themeScheme === "dark"
+                            onTriggered: pane.themeSchemePicked("dark")
+                        }
+                    }
+                    MenuSeparator {}
                     MenuItem {
                         text: qsTr("Log out %1").arg(pane.selfName)
                         onTriggered: pane.logoutRequested()
@@ -146,6 +181,7 @@ Rectangle {
                 visible: pane.matches(model.title, pane.preview(model.isGroup, model.lastSenderName, model.lastMessage))
                 height: visible ? implicitHeight : 0
                 conversationId: model.conversationId
+                avatarKey: model.isGroup ? model.conversationId : String(model.peerUserId)
                 title: model.title
                 isGroup: model.isGroup
                 peerOnline: model.peerOnline

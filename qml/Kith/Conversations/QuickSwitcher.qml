@@ -67,9 +67,6 @@ Popup {
         color: Theme.window
         border.color: Theme.border
     }
-    Overlay.modal: Rectangle {
-        color: Qt.rgba(0, 0, 0, 0.35)
-    }
 
     contentItem: ColumnLayout {
         spacing: Theme.spacingS
@@ -98,6 +95,7 @@ Popup {
                 visible: switcher.matches(model.title)
                 height: visible ? 52 : 0
                 conversationId: model.conversationId
+                avatarKey: model.isGroup ? model.conversationId : String(model.peerUserId)
                 title: model.title
                 isGroup: model.isGroup
                 peerOnline: model.peerOnline

@@ -128,8 +128,8 @@ Sheet {
                 colorKey: String(model.userId)
                 detail: "@" + model.username
                 online: model.online
-                checkable: true
-                checked: sheet.picked[model.username] !== undefined
+                selectable: true
+                selected: sheet.picked[model.username] !== undefined
                 onClicked: sheet.toggle(model.username, model.displayName)
             }
         }

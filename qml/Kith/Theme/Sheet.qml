@@ -27,9 +27,6 @@ Popup {
         color: Theme.window
         border.color: sheet.fullScreen ? "transparent" : Theme.border
     }
-    Overlay.modal: Rectangle {
-        color: Qt.rgba(0, 0, 0, 0.35)
-    }
 
     contentItem: ColumnLayout {
         spacing: 0

@@ -11,8 +11,8 @@ ItemDelegate {
     property string colorKey: name
     property string detail
     property bool online: false
-    property bool checked: false
-    property bool checkable: false
+    property bool selected: false
+    property bool selectable: false
     default property alias trailing: trailingRow.data
 
     implicitHeight: 56
@@ -56,16 +56,16 @@ ItemDelegate {
             }
         }
         Rectangle {
-            visible: row.checkable
+            visible: row.selectable
             width: 22
             height: 22
             radius: 11
-            color: row.checked ? Theme.accent : "transparent"
-            border.width: row.checked ? 0 : 2
+            color: row.selected ? Theme.accent : "transparent"
+            border.width: row.selected ? 0 : 2
             border.color: Theme.placeholder
             Icon {
                 anchors.centerIn: parent
-                visible: row.checked
+                visible: row.selected
                 width: 16
                 height: 16
                 name: "check"
