@@ -227,13 +227,23 @@ void AppEndToEnd::messagesFlowBothWays()
         kUiTimeoutMs);
     QVERIFY(history.contains(hello.toUtf8()));
 
-    // A picture of the window for people to look at.
+    // Pictures of the window for people to look at: wide and light, then
+    // phone-sized (the chat stacked over the list) and dark.
+    QVERIFY(QDir().mkpath(QStringLiteral(KITH_ARTIFACT_DIR)));
     const QImage shot = m_window->grabWindow();
     QVERIFY(!shot.isNull());
-    const QString path = QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e.png");
-    QVERIFY(QDir().mkpath(QStringLiteral(KITH_ARTIFACT_DIR)));
-    QVERIFY(shot.save(path));
-    qInfo("screenshot: %s", qPrintable(path));
+    QVERIFY(shot.save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e.png")));
+
+    QQuickItem *layout = item("adaptiveLayout");
+    m_window->setWidth(400);
+    QTRY_VERIFY(!layout->property("wide").toBool());
+    QTRY_VERIFY(!layout->property("listVisible").toBool());
+    QVERIFY(layout->property("chatVisible").toBool());
+    m_window->setProperty("startTheme", QStringLiteral("dark"));
+    QTRY_COMPARE(item("chatSlot")->x(), 0.0); // the slide-in has finished
+    QVERIFY(
+        m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-narrow-dark.png")));
+    qInfo("screenshots in %s", KITH_ARTIFACT_DIR);
 }
 
 QTEST_MAIN(AppEndToEnd)

@@ -57,7 +57,7 @@ Popup {
 
     onOpened: {
         queryField.text = "";
-        highlightedId = "";
+        highlightedId = visibleIds()[0] || "";
         queryField.forceActiveFocus();
     }
     onQueryChanged: highlightedId = visibleIds()[0] || ""

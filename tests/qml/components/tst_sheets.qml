@@ -1,0 +1,119 @@
+import QtQuick
+import QtTest
+import Kith.Conversations
+import Kith.Groups
+import Kith.Search
+
+// The pickers: the quick switcher filters and opens with Enter, a new group
+// needs a name and members, a new chat opens the user picked.
+Item {
+    id: root
+    width: 800
+    height: 600
+
+    ListModel {
+        id: conversations
+        ListElement { conversationId: "d:1:2"; title: "Bob Stone"; isGroup: false; peerUserId: 2; peerOnline: true; lastMessage: "hi"; lastActivity: 0; unreadCount: 0 }
+        ListElement { conversationId: "g:5"; title: "Release crew"; isGroup: true; peerUserId: 0; peerOnline: false; lastMessage: "ok"; lastActivity: 0; unreadCount: 2 }
+        ListElement { conversationId: "d:1:3"; title: "Carol Reed"; isGroup: false; peerUserId: 3; peerOnline: false; lastMessage: "yes"; lastActivity: 0; unreadCount: 0 }
+    }
+    ListModel {
+        id: users
+        ListElement { userId: 2; username: "bob"; displayName: "Bob Stone"; online: true }
+        ListElement { userId: 3; username: "carol"; displayName: "Carol Reed"; online: false }
+    }
+
+    QuickSwitcher {
+        id: switcher
+        parent: root
+        model: conversations
+    }
+    NewGroupSheet {
+        id: newGroup
+        parent: root
+        searchModel: users
+    }
+    NewChatSheet {
+        id: newChat
+        parent: root
+        searchModel: users
+    }
+
+    SignalSpy { id: chosenSpy; target: switcher; signalName: "conversationChosen" }
+    SignalSpy { id: createSpy; target: newGroup; signalName: "createRequested" }
+    SignalSpy { id: userSpy; target: newChat; signalName: "userChosen" }
+
+    TestCase {
+        name: "Sheets"
+        when: windowShown
+
+        function typeText(text) {
+            for (let i = 0; i < text.length; ++i)
+                keyClick(text[i]);
+        }
+
+        function test_switcherFiltersAndOpens() {
+            switcher.open();
+            tryCompare(switcher, "opened", true);
+            typeText("rel");
+            tryCompare(switcher, "highlightedId", "g:5");
+            keyClick(Qt.Key_Return);
+            compare(chosenSpy.count, 1);
+            compare(chosenSpy.signalArguments[0][0], "g:5");
+            tryCompare(switcher, "visible", false);
+        }
+
+        function test_switcherArrowKeys() {
+            chosenSpy.clear();
+            switcher.open();
+            tryCompare(switcher, "opened", true);
+            compare(switcher.query, "");
+            keyClick(Qt.Key_Down);
+            keyClick(Qt.Key_Down);
+            keyClick(Qt.Key_Up);
+            keyClick(Qt.Key_Return);
+            compare(chosenSpy.signalArguments[0][0], "g:5");
+        }
+
+        function test_switcherEscapeCloses() {
+            chosenSpy.clear();
+            switcher.open();
+            tryCompare(switcher, "opened", true);
+            keyClick(Qt.Key_Escape);
+            tryCompare(switcher, "visible", false);
+            compare(chosenSpy.count, 0);
+        }
+
+        function test_newGroupNeedsNameAndMembers() {
+            newGroup.open();
+            tryCompare(newGroup, "opened", true);
+            const button = findChild(newGroup.contentItem, "createGroupButton");
+            verify(button);
+            verify(!button.enabled);
+            newGroup.toggle("bob", "Bob Stone");
+            verify(!button.enabled, "a name is still missing");
+            typeText("Crew");
+            verify(button.enabled);
+            newGroup.toggle("carol", "Carol Reed");
+            newGroup.toggle("bob", "Bob Stone");
+            newGroup.toggle("bob", "Bob Stone");
+            mouseClick(button);
+            compare(createSpy.count, 1);
+            compare(createSpy.signalArguments[0][0], "Crew");
+            compare(createSpy.signalArguments[0][1].length, 2);
+            verify(createSpy.signalArguments[0][1].indexOf("carol") >= 0);
+            verify(createSpy.signalArguments[0][1].indexOf("bob") >= 0);
+            newGroup.close();
+        }
+
+        function test_newChatEnterPicksFirstResult() {
+            newChat.open();
+            tryCompare(newChat, "opened", true);
+            typeText("b");
+            keyClick(Qt.Key_Return);
+            compare(userSpy.count, 1);
+            compare(userSpy.signalArguments[0][0], "bob");
+            newChat.close();
+        }
+    }
+}
