@@ -1,0 +1,140 @@
+#include "kithd_process.h"
+
+#include "event_loop.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <regex>
+#include <vector>
+
+namespace kith::bench {
+
+namespace {
+// Argon2 at the minimum kithd accepts: registration is setup, not the subject.
+constexpr const char *kArgon2MemoryKiB = "19456";
+// High enough that no benchmark sender is ever rate limited.
+constexpr const char *kSendRate = "10000000";
+// A cold start on a loaded machine (schema creation, first fsync) is slow.
+constexpr int64_t kReadyTimeoutNs = 30'000'000'000;
+constexpr int64_t kStopTimeoutNs = 15'000'000'000;
+} // namespace
+
+KithdProcess::~KithdProcess()
+{
+    stop();
+}
+
+bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDir,
+                         std::string *error)
+{
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+        *error = "pipe failed";
+        return false;
+    }
+    const std::string logPath = dataDir + "/kithd-bench.log";
+    std::vector<std::string> args{kithdPath,
+                                  "--data",
+                                  dataDir,
+                                  "--listen",
+                                  "127.0.0.1",
+                                  "--port",
+                                  "0",
+                                  "--admin-port",
+                                  "0",
+                                  "--send-rate",
+                                  kSendRate,
+                                  "--send-burst",
+                                  kSendRate,
+                                  "--argon2-memory-kib",
+                                  kArgon2MemoryKiB,
+                                  "--argon2-ops",
+                                  "2"};
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        *error = "fork failed";
+        return false;
+    }
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::dup2(out[1], STDOUT_FILENO);
+        const int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (log >= 0)
+            ::dup2(log, STDERR_FILENO);
+        std::vector<char *> argv;
+        for (std::string &a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    m_pid = pid;
+
+    static const std::regex readyLine(R"(kithd ready: ws://[^\s/]+:(\d+)/)");
+    std::string seen;
+    const int64_t deadline = monoNs() + kReadyTimeoutNs;
+    while (monoNs() < deadline) {
+        pollfd p{out[0], POLLIN, 0};
+        if (::poll(&p, 1, 200) <= 0)
+            continue;
+        char chunk[1024];
+        const ssize_t n = ::read(out[0], chunk, sizeof chunk);
+        if (n <= 0)
+            break;
+        seen.append(chunk, size_t(n));
+        std::smatch match;
+        if (std::regex_search(seen, match, readyLine)) {
+            m_port = uint16_t(std::stoi(match[1].str()));
+            // kithd keeps writing to stdout only at startup; the pipe may close.
+            ::close(out[0]);
+            return true;
+        }
+    }
+    ::close(out[0]);
+    *error = "kithd did not print its ready line (see " + logPath + ")";
+    stop();
+    return false;
+}
+
+void KithdProcess::stop()
+{
+    if (m_pid <= 0)
+        return;
+    ::kill(m_pid, SIGTERM);
+    int status = 0;
+    const int64_t deadline = monoNs() + kStopTimeoutNs;
+    while (::waitpid(m_pid, &status, WNOHANG) == 0) {
+        if (monoNs() > deadline) {
+            ::kill(m_pid, SIGKILL);
+            ::waitpid(m_pid, &status, 0);
+            break;
+        }
+        ::usleep(20'000);
+    }
+    m_pid = -1;
+}
+
+int64_t residentKiB(pid_t pid)
+{
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string key;
+    while (status >> key) {
+        if (key == "VmRSS:") {
+            int64_t kib = -1;
+            status >> kib;
+            return kib;
+        }
+        status.ignore(4096, '\n');
+    }
+    return -1;
+}
+
+} // namespace kith::bench

@@ -1,0 +1,38 @@
+#pragma once
+// KithdProcess starts the kithd under test on a free loopback port with the
+// send rate limit raised for benchmarking, waits for its ready line, and
+// stops it (SIGTERM, then SIGKILL) when the run ends. Its pid is what the
+// connect scenario reads VmRSS from.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace kith::bench {
+
+class KithdProcess
+{
+public:
+    KithdProcess() = default;
+    ~KithdProcess();
+    KithdProcess(const KithdProcess &) = delete;
+    KithdProcess &operator=(const KithdProcess &) = delete;
+
+    // kithd's stderr goes to DATA/kithd-bench.log.
+    [[nodiscard]] bool start(const std::string &kithdPath, const std::string &dataDir,
+                             std::string *error);
+    void stop();
+
+    [[nodiscard]] pid_t pid() const { return m_pid; }
+    [[nodiscard]] uint16_t port() const { return m_port; }
+
+private:
+    pid_t m_pid = -1;
+    uint16_t m_port = 0;
+};
+
+// Resident set of a process in KiB from /proc/<pid>/status; -1 when unknown.
+[[nodiscard]] int64_t residentKiB(pid_t pid);
+
+} // namespace kith::bench

@@ -1,0 +1,83 @@
+#include "latency_histogram.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace kith::bench {
+
+namespace {
+// Bucket edges grow by 1 %: percentiles are exact to about that.
+const double kLogBase = std::log(1.01);
+
+int bucketOf(int64_t ns)
+{
+    const double us = std::max<double>(1.0, double(ns) / 1000.0);
+    return int(std::log(us) / kLogBase);
+}
+
+double upperEdgeMs(int bucket)
+{
+    return std::exp(double(bucket + 1) * kLogBase) / 1000.0;
+}
+} // namespace
+
+void LatencyHistogram::add(int64_t nanoseconds)
+{
+    ++m_buckets[bucketOf(nanoseconds)];
+    ++m_count;
+}
+
+void LatencyHistogram::merge(const LatencyHistogram &other)
+{
+    for (const auto &[bucket, n] : other.m_buckets)
+        m_buckets[bucket] += n;
+    m_count += other.m_count;
+}
+
+double LatencyHistogram::percentileMs(double fraction) const
+{
+    if (m_count == 0)
+        return 0;
+    const auto rank = uint64_t(std::ceil(fraction * double(m_count)));
+    uint64_t seen = 0;
+    for (const auto &[bucket, n] : m_buckets) {
+        seen += n;
+        if (seen >= rank)
+            return upperEdgeMs(bucket);
+    }
+    return maxMs();
+}
+
+double LatencyHistogram::maxMs() const
+{
+    return m_buckets.empty() ? 0 : upperEdgeMs(m_buckets.rbegin()->first);
+}
+
+std::string LatencyHistogram::serialize() const
+{
+    std::string text;
+    for (const auto &[bucket, n] : m_buckets) {
+        if (!text.empty())
+            text += ',';
+        text += std::to_string(bucket) + ':' + std::to_string(n);
+    }
+    return text.empty() ? "-" : text;
+}
+
+LatencyHistogram LatencyHistogram::parse(const std::string &text)
+{
+    LatencyHistogram h;
+    std::istringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        const size_t colon = item.find(':');
+        if (colon == std::string::npos)
+            continue;
+        const uint64_t n = std::stoull(item.substr(colon + 1));
+        h.m_buckets[std::stoi(item.substr(0, colon))] += n;
+        h.m_count += n;
+    }
+    return h;
+}
+
+} // namespace kith::bench

@@ -1,0 +1,211 @@
+// kith-bench: load generator for kithd. See docs/performance.md.
+
+#include "event_loop.h"
+#include "kithd_process.h"
+#include "scenarios.h"
+
+#include <QCommandLineParser>
+#include <QStringList>
+#include <QUrl>
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+using namespace kith::bench;
+
+namespace {
+
+constexpr const char *kScenarios = "connect | direct | relay | latency | fanout | storm";
+
+bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
+{
+    const QUrl url(text);
+    in_addr addr{};
+    if (url.scheme() != QLatin1String("ws") || url.port() <= 0 ||
+        inet_pton(AF_INET, url.host().toLatin1().constData(), &addr) != 1)
+        return false;
+    // Benchmarks only ever load this machine.
+    if ((ntohl(addr.s_addr) >> 24) != 127)
+        return false;
+    target->sin_family = AF_INET;
+    target->sin_addr = addr;
+    target->sin_port = htons(uint16_t(url.port()));
+    return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    // A worker whose parent stopped reading must not die of a broken pipe mid-report.
+    ::signal(SIGPIPE, SIG_IGN);
+
+    QStringList arguments;
+    for (int i = 0; i < argc; ++i)
+        arguments << QString::fromLocal8Bit(argv[i]);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("kith-bench: load generator for kithd (loopback only)."));
+    parser.addHelpOption();
+    parser.addPositionalArgument(QStringLiteral("scenario"), QString::fromLatin1(kScenarios));
+    const QCommandLineOption kithd(QStringLiteral("kithd"),
+                                   QStringLiteral("Start this kithd binary for the run."),
+                                   QStringLiteral("PATH"));
+    const QCommandLineOption data(
+        QStringLiteral("data"),
+        QStringLiteral("Data folder for the kithd started with --kithd (kept, so users "
+                       "registered once are reused); a temporary one by default."),
+        QStringLiteral("DIR"));
+    const QCommandLineOption url(QStringLiteral("url"),
+                                 QStringLiteral("A running kithd, e.g. ws://127.0.0.1:7400/ "
+                                                "(its send rate limit must be raised)."),
+                                 QStringLiteral("URL"));
+    const QCommandLineOption pid(QStringLiteral("pid"),
+                                 QStringLiteral("Pid of the kithd at --url (connect: RSS)."),
+                                 QStringLiteral("PID"));
+    const QCommandLineOption tokenCache(
+        QStringLiteral("token-cache"),
+        QStringLiteral("File of registered users and tokens (default: in the data folder, or "
+                       "./kith-bench-tokens.tsv with --url)."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption workers(QStringLiteral("workers"),
+                                     QStringLiteral("Worker processes (default: enough for "
+                                                    "15,000 sockets each)."),
+                                     QStringLiteral("N"));
+    const QCommandLineOption deadline(QStringLiteral("deadline"),
+                                      QStringLiteral("Hard stop of a scenario in seconds."),
+                                      QStringLiteral("S"), QStringLiteral("300"));
+    const QCommandLineOption registerConcurrency(
+        QStringLiteral("register-concurrency"),
+        QStringLiteral("Password hashes in flight while registering users."), QStringLiteral("N"),
+        QStringLiteral("4"));
+    const QCommandLineOption users(QStringLiteral("users"), QStringLiteral("connect: users."),
+                                   QStringLiteral("N"), QStringLiteral("200"));
+    const QCommandLineOption pairs(QStringLiteral("pairs"),
+                                   QStringLiteral("direct, relay, latency: user pairs."),
+                                   QStringLiteral("N"), QStringLiteral("10"));
+    const QCommandLineOption seconds(QStringLiteral("seconds"),
+                                     QStringLiteral("direct, relay, latency: sending time."),
+                                     QStringLiteral("S"), QStringLiteral("5"));
+    const QCommandLineOption window(QStringLiteral("window"),
+                                    QStringLiteral("direct, relay: unacknowledged sends per "
+                                                   "sender."),
+                                    QStringLiteral("N"), QStringLiteral("16"));
+    const QCommandLineOption rate(QStringLiteral("rate"),
+                                  QStringLiteral("latency: offered messages per second."),
+                                  QStringLiteral("N"), QStringLiteral("1000"));
+    const QCommandLineOption members(QStringLiteral("members"),
+                                     QStringLiteral("fanout: group members (all online)."),
+                                     QStringLiteral("N"), QStringLiteral("100"));
+    const QCommandLineOption messages(QStringLiteral("messages"),
+                                      QStringLiteral("fanout: messages sent to the group."),
+                                      QStringLiteral("N"), QStringLiteral("5"));
+    const QCommandLineOption clients(QStringLiteral("clients"),
+                                     QStringLiteral("storm: clients reconnecting at once."),
+                                     QStringLiteral("N"), QStringLiteral("100"));
+    const QCommandLineOption missed(QStringLiteral("missed"),
+                                    QStringLiteral("storm: messages each client missed."),
+                                    QStringLiteral("N"), QStringLiteral("10"));
+    const QCommandLineOption withRelay(
+        QStringLiteral("with-relay"),
+        QStringLiteral("direct: also run the bare relay and print the ratio."));
+    parser.addOptions({kithd, data, url, pid, tokenCache, workers, deadline, registerConcurrency,
+                       users, pairs, seconds, window, rate, members, messages, clients, missed,
+                       withRelay});
+    if (!parser.parse(arguments)) {
+        std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
+        return 2;
+    }
+    if (parser.isSet(QStringLiteral("help")) || parser.positionalArguments().size() != 1) {
+        std::fputs(qPrintable(parser.helpText()),
+                   parser.isSet(QStringLiteral("help")) ? stdout : stderr);
+        return parser.isSet(QStringLiteral("help")) ? 0 : 2;
+    }
+    const QString scenario = parser.positionalArguments().constFirst();
+
+    Options o;
+    o.workers = parser.value(workers).toInt();
+    o.deadlineSeconds = parser.value(deadline).toUInt();
+    o.registerConcurrency = std::max(1, parser.value(registerConcurrency).toInt());
+    o.users = parser.value(users).toInt();
+    o.pairs = parser.value(pairs).toInt();
+    o.seconds = parser.value(seconds).toDouble();
+    o.window = std::max(1, parser.value(window).toInt());
+    o.rate = parser.value(rate).toDouble();
+    o.members = parser.value(members).toInt();
+    o.fanoutMessages = std::max(1, parser.value(messages).toInt());
+    o.clients = parser.value(clients).toInt();
+    o.missed = std::max(1, parser.value(missed).toInt());
+    o.withRelay = parser.isSet(withRelay);
+    o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
+    if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1) {
+        std::fprintf(stderr, "kith-bench: sizes and the deadline must be positive\n");
+        return 2;
+    }
+
+    KithdProcess server;
+    std::string tempDir;
+    const bool needsKithd = scenario != QLatin1String("relay");
+    if (needsKithd && parser.isSet(kithd)) {
+        std::string dataDir = parser.value(data).toStdString();
+        if (dataDir.empty()) {
+            char pattern[] = "/tmp/kith-bench-XXXXXX";
+            if (!::mkdtemp(pattern)) {
+                std::perror("kith-bench: mkdtemp");
+                return 2;
+            }
+            tempDir = dataDir = pattern;
+        }
+        std::filesystem::create_directories(dataDir);
+        std::string error;
+        if (!server.start(parser.value(kithd).toStdString(), dataDir, &error)) {
+            std::fprintf(stderr, "kith-bench: %s\n", error.c_str());
+            return 2;
+        }
+        o.target.sin_family = AF_INET;
+        o.target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        o.target.sin_port = htons(server.port());
+        o.kithdPid = server.pid();
+        o.tokenCache = dataDir + "/kith-bench-tokens.tsv";
+    } else if (needsKithd && parser.isSet(url)) {
+        if (!parseLoopbackUrl(parser.value(url), &o.target)) {
+            std::fprintf(stderr, "kith-bench: --url must be ws://127.x.x.x:PORT/\n");
+            return 2;
+        }
+        o.kithdPid = parser.isSet(pid) ? parser.value(pid).toInt() : -1;
+        o.tokenCache = "kith-bench-tokens.tsv";
+    } else if (needsKithd) {
+        std::fprintf(stderr, "kith-bench: give --kithd PATH or --url URL\n");
+        return 2;
+    }
+    if (parser.isSet(tokenCache))
+        o.tokenCache = parser.value(tokenCache).toStdString();
+
+    int status = 2;
+    if (scenario == QLatin1String("connect"))
+        status = runConnect(o);
+    else if (scenario == QLatin1String("direct"))
+        status = runDirect(o);
+    else if (scenario == QLatin1String("relay"))
+        status = runRelay(o);
+    else if (scenario == QLatin1String("latency"))
+        status = runLatency(o);
+    else if (scenario == QLatin1String("fanout"))
+        status = runFanout(o);
+    else if (scenario == QLatin1String("storm"))
+        status = runStorm(o);
+    else
+        std::fprintf(stderr, "kith-bench: unknown scenario; one of %s\n", kScenarios);
+
+    server.stop();
+    if (!tempDir.empty())
+        std::filesystem::remove_all(tempDir);
+    return status;
+}

@@ -1,0 +1,44 @@
+#pragma once
+// The kith-bench scenarios. Each sets up its users (registered once, then
+// resumed), spreads its clients over worker processes, prints a table for
+// people and one JSON line for scripts, and returns non-zero when a count
+// check failed (a lost, duplicated or reordered message, a client that never
+// caught up), never because something was slow.
+
+#include <netinet/in.h>
+#include <sys/types.h>
+
+#include <string>
+
+namespace kith::bench {
+
+struct Options
+{
+    sockaddr_in target{};   // kithd's WebSocket address (loopback)
+    pid_t kithdPid = -1;    // for RSS; -1 when unknown
+    std::string tokenCache; // file of registered users and their tokens
+    std::string runTag;     // makes client message ids unique per run
+    int workers = 0;        // 0: as many as the per-process fd cap needs
+    unsigned deadlineSeconds = 300;
+    int registerConcurrency = 4;
+
+    int users = 200;        // connect
+    int pairs = 10;         // direct, relay, latency
+    double seconds = 5;     // direct, relay, latency
+    int window = 16;        // direct, relay: in-flight sends per sender
+    double rate = 1000;     // latency: offered messages per second
+    int members = 100;      // fanout
+    int fanoutMessages = 5; // fanout
+    int clients = 100;      // storm
+    int missed = 10;        // storm: messages each client missed
+    bool withRelay = false; // direct: also run the relay, print the ratio
+};
+
+[[nodiscard]] int runConnect(const Options &options);
+[[nodiscard]] int runDirect(const Options &options);
+[[nodiscard]] int runRelay(const Options &options);
+[[nodiscard]] int runLatency(const Options &options);
+[[nodiscard]] int runFanout(const Options &options);
+[[nodiscard]] int runStorm(const Options &options);
+
+} // namespace kith::bench

@@ -1,0 +1,411 @@
+#include "ws_connection.h"
+
+#include <QByteArray>
+#include <QCryptographicHash>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace kith::bench {
+
+namespace {
+constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65";
+// kithd's own frame limit is 256 KiB; anything larger from a peer is a fault.
+constexpr uint64_t kMaxFrameBytes = 4 * 1024 * 1024;
+// An upgrade request or answer is a few hundred bytes.
+constexpr size_t kMaxHandshakeBytes = 16 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;
+
+enum Opcode : uint8_t {
+    kContinuation = 0x0,
+    kText = 0x1,
+    kBinary = 0x2,
+    kClose = 0x8,
+    kPing = 0x9,
+    kPong = 0xA,
+};
+
+std::string acceptFor(std::string_view key)
+{
+    QByteArray material(key.data(), qsizetype(key.size()));
+    material.append(kAcceptGuid.data(), qsizetype(kAcceptGuid.size()));
+    return QCryptographicHash::hash(material, QCryptographicHash::Sha1).toBase64().toStdString();
+}
+
+// Value of an HTTP header (case-insensitive name) in the head of a request or answer.
+std::string headerValue(std::string_view head, std::string_view name)
+{
+    size_t pos = 0;
+    while (pos < head.size()) {
+        const size_t end = head.find("\r\n", pos);
+        const std::string_view line =
+            head.substr(pos, end == std::string_view::npos ? head.size() - pos : end - pos);
+        const size_t colon = line.find(':');
+        if (colon == name.size() &&
+            std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
+                return std::tolower(uint8_t(a)) == std::tolower(uint8_t(b));
+            })) {
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && value.front() == ' ')
+                value.remove_prefix(1);
+            while (!value.empty() && value.back() == ' ')
+                value.remove_suffix(1);
+            return std::string(value);
+        }
+        if (end == std::string_view::npos)
+            break;
+        pos = end + 2;
+    }
+    return {};
+}
+} // namespace
+
+WsConnection::WsConnection(EventLoop &loop, Role role)
+    : m_loop(loop)
+    , m_role(role)
+    , m_maskState(std::random_device{}() | 1u)
+{}
+
+WsConnection::~WsConnection()
+{
+    if (m_fd >= 0) {
+        m_loop.remove(m_fd);
+        ::close(m_fd);
+    }
+}
+
+bool WsConnection::connectTo(const sockaddr_in &target, in_addr_t sourceAddr,
+                             const std::string &path)
+{
+    m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (m_fd < 0) {
+        m_closeReason = std::string("socket: ") + std::strerror(errno);
+        m_state = State::Closed;
+        return false;
+    }
+    // Pick the source port at connect time, per destination, so several
+    // 127.0.0.x source addresses each get the whole ephemeral range.
+    const int one = 1;
+    setsockopt(m_fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    setsockopt(m_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    source.sin_addr.s_addr = sourceAddr;
+    if (::bind(m_fd, reinterpret_cast<const sockaddr *>(&source), sizeof source) != 0) {
+        fail("bind");
+        return false;
+    }
+    if (::connect(m_fd, reinterpret_cast<const sockaddr *>(&target), sizeof target) != 0 &&
+        errno != EINPROGRESS) {
+        fail("connect");
+        return false;
+    }
+    m_state = State::Connecting;
+
+    std::random_device random;
+    QByteArray nonce(16, Qt::Uninitialized);
+    for (char &c : nonce)
+        c = char(random());
+    const std::string key = nonce.toBase64().toStdString();
+    m_expectedAccept = acceptFor(key);
+    char host[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &target.sin_addr, host, sizeof host);
+    m_out = "GET " + path + " HTTP/1.1\r\nHost: " + std::string(host) + ":" +
+            std::to_string(ntohs(target.sin_port)) +
+            "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+            "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    return m_loop.add(m_fd, this);
+}
+
+bool WsConnection::adopt(int fd)
+{
+    m_fd = fd;
+    const int one = 1;
+    setsockopt(m_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    m_state = State::Handshaking;
+    return m_loop.add(m_fd, this);
+}
+
+void WsConnection::sendBinary(std::string_view payload)
+{
+    if (m_state != State::Open)
+        return;
+    queueFrame(kBinary, payload);
+    flush();
+}
+
+void WsConnection::close()
+{
+    if (m_state == State::Closed)
+        return;
+    if (m_state == State::Open) {
+        queueFrame(kClose, std::string_view("\x03\xe8", 2));
+        flush();
+    }
+    m_state = State::Closed;
+    if (m_fd >= 0) {
+        m_loop.remove(m_fd);
+        ::shutdown(m_fd, SHUT_RDWR);
+        ::close(m_fd);
+        m_fd = -1;
+    }
+}
+
+void WsConnection::fail(const char *reason)
+{
+    if (m_closeReason.empty())
+        m_closeReason =
+            std::string(reason) + (errno ? std::string(": ") + std::strerror(errno) : "");
+    const bool wasOpen = m_state != State::Closed;
+    close();
+    if (wasOpen && onClosed)
+        onClosed();
+}
+
+void WsConnection::handleEvents(uint32_t events)
+{
+    if (m_state == State::Closed)
+        return;
+    if (m_state == State::Connecting && (events & (EPOLLOUT | EPOLLERR))) {
+        int error = 0;
+        socklen_t len = sizeof error;
+        getsockopt(m_fd, SOL_SOCKET, SO_ERROR, &error, &len);
+        if (error != 0) {
+            errno = error;
+            fail("connect");
+            return;
+        }
+        m_state = State::Handshaking;
+    }
+    if (events & EPOLLOUT)
+        flush();
+    if (m_state != State::Closed && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        readAvailable();
+}
+
+void WsConnection::flush()
+{
+    if (m_state == State::Connecting || m_fd < 0)
+        return;
+    while (m_outPos < m_out.size()) {
+        const ssize_t n =
+            ::send(m_fd, m_out.data() + m_outPos, m_out.size() - m_outPos, MSG_NOSIGNAL);
+        if (n > 0) {
+            m_outPos += size_t(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        fail("send");
+        return;
+    }
+    m_out.clear();
+    m_outPos = 0;
+}
+
+void WsConnection::readAvailable()
+{
+    for (;;) {
+        const size_t old = m_in.size();
+        m_in.resize(old + kReadChunk);
+        const ssize_t n = ::recv(m_fd, m_in.data() + old, kReadChunk, 0);
+        m_in.resize(old + size_t(std::max<ssize_t>(n, 0)));
+        if (n > 0) {
+            if (m_state == State::Handshaking && !parseHandshake())
+                return;
+            if (m_state == State::Open)
+                parseFrames();
+            if (m_state == State::Closed)
+                return;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        errno = n == 0 ? 0 : errno;
+        fail(n == 0 ? "peer closed the connection" : "recv");
+        return;
+    }
+}
+
+bool WsConnection::parseHandshake()
+{
+    const size_t end = m_in.find("\r\n\r\n");
+    if (end == std::string::npos) {
+        if (m_in.size() > kMaxHandshakeBytes) {
+            errno = 0;
+            fail("handshake too long");
+        }
+        return false;
+    }
+    const std::string head = m_in.substr(0, end);
+    m_in.erase(0, end + 4);
+    if (m_role == Role::Client) {
+        if (head.rfind("HTTP/1.1 101", 0) != 0 ||
+            headerValue(head, "Sec-WebSocket-Accept") != m_expectedAccept) {
+            errno = 0;
+            fail("handshake refused");
+            return false;
+        }
+    } else {
+        const std::string key = headerValue(head, "Sec-WebSocket-Key");
+        const size_t pathStart = head.find(' ');
+        const size_t pathEnd = head.find(' ', pathStart + 1);
+        if (key.empty() || head.rfind("GET ", 0) != 0 || pathEnd == std::string::npos) {
+            errno = 0;
+            fail("bad upgrade request");
+            return false;
+        }
+        m_path = head.substr(pathStart + 1, pathEnd - pathStart - 1);
+        m_out += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                 "Upgrade\r\nSec-WebSocket-Accept: " +
+                 acceptFor(key) + "\r\n\r\n";
+        flush();
+    }
+    m_state = State::Open;
+    if (onOpen)
+        onOpen();
+    return m_state == State::Open;
+}
+
+void WsConnection::parseFrames()
+{
+    while (m_state == State::Open) {
+        const size_t avail = m_in.size() - m_inPos;
+        const auto *p = reinterpret_cast<const uint8_t *>(m_in.data() + m_inPos);
+        if (avail < 2)
+            break;
+        const bool fin = p[0] & 0x80;
+        const uint8_t opcode = p[0] & 0x0F;
+        const bool masked = p[1] & 0x80;
+        uint64_t length = p[1] & 0x7F;
+        size_t header = 2;
+        if (length == 126) {
+            if (avail < 4)
+                break;
+            length = (uint64_t(p[2]) << 8) | p[3];
+            header = 4;
+        } else if (length == 127) {
+            if (avail < 10)
+                break;
+            length = 0;
+            for (int i = 0; i < 8; ++i)
+                length = (length << 8) | p[2 + i];
+            header = 10;
+        }
+        if (length > kMaxFrameBytes) {
+            errno = 0;
+            fail("frame too large");
+            return;
+        }
+        const size_t maskBytes = masked ? 4 : 0;
+        if (avail < header + maskBytes + length)
+            break;
+        char *payload = m_in.data() + m_inPos + header + maskBytes;
+        if (masked) {
+            const uint8_t *mask = p + header;
+            for (uint64_t i = 0; i < length; ++i)
+                payload[i] = char(uint8_t(payload[i]) ^ mask[i & 3]);
+        }
+        const std::string_view body(payload, size_t(length));
+        m_inPos += header + maskBytes + size_t(length);
+
+        switch (opcode) {
+        case kPing:
+            queueFrame(kPong, body);
+            flush();
+            break;
+        case kPong:
+            break;
+        case kClose:
+            m_closeReason = "closed by peer";
+            fail("closed by peer");
+            return;
+        case kText:
+        case kBinary:
+        case kContinuation:
+            if (fin && m_fragments.empty()) {
+                if (onMessage)
+                    onMessage(body);
+            } else {
+                m_fragments.append(body);
+                if (fin) {
+                    const std::string whole = std::move(m_fragments);
+                    m_fragments.clear();
+                    if (onMessage)
+                        onMessage(whole);
+                }
+            }
+            break;
+        default:
+            errno = 0;
+            fail("unknown opcode");
+            return;
+        }
+    }
+    // Drop what was parsed once it is most of the buffer, so long runs do not
+    // move bytes on every frame.
+    if (m_inPos == m_in.size()) {
+        m_in.clear();
+        m_inPos = 0;
+    } else if (m_inPos > 64 * 1024) {
+        m_in.erase(0, m_inPos);
+        m_inPos = 0;
+    }
+}
+
+void WsConnection::queueFrame(uint8_t opcode, std::string_view payload)
+{
+    if (m_outPos > 0 && m_outPos == m_out.size()) {
+        m_out.clear();
+        m_outPos = 0;
+    }
+    const bool mask = m_role == Role::Client;
+    uint8_t header[14];
+    size_t n = 0;
+    header[n++] = uint8_t(0x80 | opcode);
+    const uint8_t maskBit = mask ? 0x80 : 0;
+    const uint64_t len = payload.size();
+    if (len < 126) {
+        header[n++] = uint8_t(maskBit | len);
+    } else if (len <= 0xFFFF) {
+        header[n++] = uint8_t(maskBit | 126);
+        header[n++] = uint8_t(len >> 8);
+        header[n++] = uint8_t(len);
+    } else {
+        header[n++] = uint8_t(maskBit | 127);
+        for (int i = 7; i >= 0; --i)
+            header[n++] = uint8_t(len >> (8 * i));
+    }
+    uint8_t key[4] = {};
+    if (mask) {
+        // xorshift: masking only has to be unpredictable to proxies, not secret.
+        m_maskState ^= m_maskState << 13;
+        m_maskState ^= m_maskState >> 17;
+        m_maskState ^= m_maskState << 5;
+        std::memcpy(key, &m_maskState, 4);
+        std::memcpy(header + n, key, 4);
+        n += 4;
+    }
+    m_out.append(reinterpret_cast<const char *>(header), n);
+    const size_t start = m_out.size();
+    m_out.append(payload);
+    if (mask) {
+        for (size_t i = 0; i < payload.size(); ++i)
+            m_out[start + i] = char(uint8_t(m_out[start + i]) ^ key[i & 3]);
+    }
+}
+
+} // namespace kith::bench
