@@ -61,6 +61,8 @@ int main(int argc, char *argv[])
     QObject::connect(&server, &Server::stopped, &app, [] { QCoreApplication::exit(0); });
 
     out << server.readyLine() << '\n';
+    for (const QString &url : server.connectUrls())
+        out << "connect to " << url << '\n';
     out.flush();
     std::fflush(stdout);
     return app.exec();

@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <QNetworkInterface>
+
 #include "admin_http.h"
 #include "auth_service.h"
 #include "gateway.h"
@@ -115,6 +117,32 @@ QString Server::readyLine() const
         .arg(scheme, host)
         .arg(port())
         .arg(adminPort());
+}
+
+QStringList Server::connectUrls() const
+{
+    const QString scheme =
+        m_gateway && m_gateway->secure() ? QStringLiteral("wss") : QStringLiteral("ws");
+    const auto url = [&](const QHostAddress &address) {
+        QString host = address.toString();
+        if (address.protocol() == QAbstractSocket::IPv6Protocol)
+            host = QLatin1Char('[') + host + QLatin1Char(']');
+        return QStringLiteral("%1://%2:%3/").arg(scheme, host).arg(port());
+    };
+    const QHostAddress listen = m_config.listenAddress;
+    const bool wildcard = listen == QHostAddress::Any || listen == QHostAddress::AnyIPv4 ||
+                          listen == QHostAddress::AnyIPv6;
+    if (!wildcard)
+        return {url(listen)};
+    // A wildcard address is not something a client can dial: name the
+    // machine's own IPv4 addresses, LAN first, then loopback.
+    QStringList urls;
+    for (const QHostAddress &address : QNetworkInterface::allAddresses()) {
+        if (address.protocol() == QAbstractSocket::IPv4Protocol && !address.isLoopback())
+            urls.append(url(address));
+    }
+    urls.append(url(QHostAddress::LocalHost));
+    return urls;
 }
 
 QByteArray Server::renderMetrics() const

@@ -34,6 +34,8 @@ public:
     [[nodiscard]] Status start();
     // "kithd ready: ws://HOST:PORT/ admin=http://127.0.0.1:APORT/"
     [[nodiscard]] QString readyLine() const;
+    // Addresses a client on this machine or the LAN can connect to.
+    [[nodiscard]] QStringList connectUrls() const;
     [[nodiscard]] quint16 port() const;
     [[nodiscard]] quint16 adminPort() const;
 
