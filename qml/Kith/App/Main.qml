@@ -283,7 +283,8 @@ ApplicationWindow {
     Shortcut {
         sequence: "Esc"
         enabled: window.signedIn && window.currentConversationId.length > 0
-        onActivated: window.closeConversation()
+        // Esc first drops a reply being written, then closes the chat.
+        onActivated: chatView.replyToSeq > 0 ? chatView.cancelReply() : window.closeConversation()
     }
 
     LoginPage {

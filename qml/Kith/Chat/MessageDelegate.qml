@@ -170,6 +170,7 @@ Item {
                             width: parent.width - x - Theme.spacingXs
                             Text {
                                 id: quoteSender
+                                visible: text.length > 0
                                 width: parent.width
                                 text: message.replySender
                                 color: message.own ? Theme.accentText : Theme.accent
