@@ -193,6 +193,23 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT((*m_laptop)->store()->messageCount(group), 2, kClientTimeoutMs);
     }
 
+    void readMarkerSetOfflineReachesTheServer()
+    {
+        QList<QPair<QString, QString>> texts{qMakePair(m_direct, QStringLiteral("while away 1")),
+                                             qMakePair(m_direct, QStringLiteral("while away 2"))};
+        QVERIFY(sendMany(*m_bob, texts));
+        const quint64 newest = m_bob->pullAll(m_direct)->last().seq();
+        QTRY_COMPARE_WITH_TIMEOUT((*m_laptop)->store()->maxStoredSeq(m_direct), newest,
+                                  kClientTimeoutMs);
+        (*m_laptop)->connection()->stop();
+        (*m_laptop)->markRead(m_direct);
+        QCOMPARE((*m_laptop)->store()->conversation(m_direct)->unreadCount, 0u);
+        QVERIFY((*m_phone)->store()->conversation(m_direct)->readSeq < newest);
+        QVERIFY(m_laptop->resume(m_server->url(), QStringLiteral("alice")));
+        QTRY_COMPARE_WITH_TIMEOUT((*m_phone)->store()->conversation(m_direct)->readSeq, newest,
+                                  kClientTimeoutMs);
+    }
+
     void revokedDeviceMustLogInAgain()
     {
         QSignalSpy loggedOut(m_phone->get(), &KithClient::loggedOut);

@@ -166,6 +166,7 @@ void Connection::openSocket()
 
 void Connection::onConnected()
 {
+    m_effectivePingMs = m_pingIntervalMs;
     m_sinceReceive.start();
     m_pingInFlight = false;
     sendHello();
@@ -191,6 +192,11 @@ void Connection::sendHello()
                                   return;
                               }
                               m_helloOk = answer->hello_ok();
+                              // Speak well within the server's idle timeout.
+                              m_effectivePingMs = m_pingIntervalMs;
+                              if (m_helloOk.idle_timeout_ms() > 0)
+                                  m_effectivePingMs = std::min<int>(
+                                      m_pingIntervalMs, int(m_helloOk.idle_timeout_ms() / 3));
                               sendAuth();
                           },
                           QDeadlineTimer(kConnectTimeoutMs)});
@@ -441,11 +447,11 @@ void Connection::checkTimers()
     if (m_state != State::Online && m_state != State::Authenticating)
         return;
     const qint64 silent = m_sinceReceive.elapsed();
-    if (silent > m_pingIntervalMs + m_pongTimeoutMs) {
+    if (silent > m_effectivePingMs + m_pongTimeoutMs) {
         dropSocket(QStringLiteral("The server stopped answering"));
         return;
     }
-    if (silent > m_pingIntervalMs && !m_pingInFlight) {
+    if (silent > m_effectivePingMs && !m_pingInFlight) {
         m_pingInFlight = true;
         v1::Envelope ping;
         ping.mutable_ping()->set_nonce(QRandomGenerator::global()->generate64());

@@ -146,6 +146,7 @@ private:
     QDeadlineTimer m_connectDeadline;
     bool m_pingInFlight = false;
     int m_pingIntervalMs = 20'000;
+    int m_effectivePingMs = 20'000; // lowered to a third of the server's idle timeout
     int m_pongTimeoutMs = 15'000;
 
     QTimer m_clockTimer; // wall clock vs monotonic: detects suspend/resume and clock jumps

@@ -23,6 +23,8 @@ namespace kith::client {
 namespace {
 // A typing signal is repeated by a typing client; without a repeat it lapses.
 constexpr qint64 kTypingLapseMs = 6'000;
+// sync_state keys of read markers set offline, sent after the next sign-in.
+const QString kPendingReadPrefix = QStringLiteral("pending_read:");
 
 QString sessionIndexPath(const QString &dataDir)
 {
@@ -183,6 +185,7 @@ void KithClient::onAuthenticated(const v1::AuthOk &authOk)
                             QString::number(authOk.user().id()));
     (void)m_store->upsertUser(authOk.user());
     rememberLastAccount();
+    sendPendingReadMarkers();
     emit sessionChanged();
 }
 
@@ -270,15 +273,37 @@ void KithClient::markRead(const QString &conversationId, qint64 seq)
     const quint64 target = seq > 0 ? quint64(seq) : row->maxSeq;
     if (target <= row->readSeq)
         return;
-    // Locally at once (the badge clears offline too); the server learns it now
-    // or with the next sync's cursor.
+    // Locally at once (the badge clears offline too); the server learns it now,
+    // or after the next sign-in when offline.
     (void)m_store->setReadSeq(conversationId, target);
+    (void)m_store->setValue(kPendingReadPrefix + conversationId, QString::number(target));
+    sendReadMarker(conversationId, target);
+}
+
+void KithClient::sendReadMarker(const QString &conversationId, quint64 seq)
+{
+    if (!m_connection->isOnline())
+        return;
     v1::Envelope env;
     auto *mark = env.mutable_mark_read();
     mark->set_conversation_id(toStd(conversationId));
-    mark->set_seq(target);
-    if (m_connection->isOnline())
-        requestOk(env, [](Status) {});
+    mark->set_seq(seq);
+    requestOk(env, [this, conversationId, seq](Status done) {
+        const QString key = kPendingReadPrefix + conversationId;
+        // Settled: sent, or refused for good (the conversation is gone).
+        if ((done || done.error().code == v1::NOT_FOUND) &&
+            m_store->value(key).toULongLong() == seq)
+            (void)m_store->removeValue(key);
+    });
+}
+
+void KithClient::sendPendingReadMarkers()
+{
+    for (const QString &id : m_store->conversationIds()) {
+        const quint64 seq = m_store->value(kPendingReadPrefix + id).toULongLong();
+        if (seq > 0)
+            sendReadMarker(id, seq);
+    }
 }
 
 void KithClient::setTyping(const QString &conversationId, bool typing)

@@ -156,6 +156,8 @@ private:
     void onAuthRejected(const Error &error);
     void forgetSession();
     void rememberLastAccount();
+    void sendReadMarker(const QString &conversationId, quint64 seq);
+    void sendPendingReadMarkers();
     void expireTyping();
 
     QString m_dataDir;

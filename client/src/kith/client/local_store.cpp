@@ -1003,7 +1003,10 @@ Status LocalStore::setDraft(const QString &conversationId, const QString &text)
     if (text.isEmpty()) {
         auto &q = prepared("DELETE FROM drafts WHERE conversation_id = ?");
         q.addBindValue(conversationId);
-        return exec(q);
+        auto done = exec(q);
+        if (done && q.numRowsAffected() > 0)
+            emit conversationChanged(conversationId);
+        return done;
     }
     auto &q = prepared("INSERT INTO drafts(conversation_id, text, updated_ms) VALUES(?, ?, ?)"
                        " ON CONFLICT(conversation_id) DO UPDATE SET text = excluded.text,"
@@ -1011,7 +1014,10 @@ Status LocalStore::setDraft(const QString &conversationId, const QString &text)
     q.addBindValue(conversationId);
     q.addBindValue(text);
     q.addBindValue(nowMs());
-    return exec(q);
+    auto done = exec(q);
+    if (done)
+        emit conversationChanged(conversationId);
+    return done;
 }
 
 // --- users and members ---------------------------------------------------
