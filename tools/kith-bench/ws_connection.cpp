@@ -18,7 +18,7 @@
 namespace kith::bench {
 
 namespace {
-constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65";
+constexpr std::string_view kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // kithd's own frame limit is 256 KiB; anything larger from a peer is a fault.
 constexpr uint64_t kMaxFrameBytes = 4 * 1024 * 1024;
 // An upgrade request or answer is a few hundred bytes.

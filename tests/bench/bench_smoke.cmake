@@ -1,0 +1,60 @@
+# Runs each kith-bench scenario at a tiny size and checks what its JSON line
+# counts: nothing lost, duplicated or reordered, every client connected and
+# caught up. Timings are printed by kith-bench and never checked here.
+#
+# Inputs: KITH_BENCH, KITHD, WORK_DIR.
+
+cmake_minimum_required(VERSION 3.25)
+
+# One data folder for the whole test, so each user is registered (Argon2) once.
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}/data")
+
+# Per scenario: its arguments, then the JSON fields that must be zero and the
+# fields that must equal a given count.
+function(run_scenario name)
+  cmake_parse_arguments(ARG "" "" "ARGS;ZERO;EQUAL" ${ARGN})
+  execute_process(
+    COMMAND "${KITH_BENCH}" ${name} --kithd "${KITHD}" --data "${WORK_DIR}/data"
+            --deadline 60 ${ARG_ARGS}
+    OUTPUT_VARIABLE out
+    ERROR_VARIABLE err
+    RESULT_VARIABLE rc
+    TIMEOUT 80)
+  message(STATUS "${name}:\n${out}${err}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "kith-bench ${name} failed (${rc})")
+  endif()
+  string(REGEX MATCH "{\"scenario\":\"${name}\"[^\n]*}" json "${out}")
+  if(json STREQUAL "")
+    message(FATAL_ERROR "kith-bench ${name} printed no JSON line")
+  endif()
+  foreach(field ${ARG_ZERO})
+    string(JSON value ERROR_VARIABLE jsonError GET "${json}" ${field})
+    if(jsonError OR NOT value EQUAL 0)
+      message(FATAL_ERROR "${name}: ${field} is '${value}' (${jsonError}), expected 0")
+    endif()
+  endforeach()
+  foreach(pair ${ARG_EQUAL})
+    string(REPLACE "=" ";" parts "${pair}")
+    list(GET parts 0 field)
+    list(GET parts 1 expected)
+    string(JSON value ERROR_VARIABLE jsonError GET "${json}" ${field})
+    if(jsonError OR NOT value EQUAL expected)
+      message(FATAL_ERROR "${name}: ${field} is '${value}' (${jsonError}), expected ${expected}")
+    endif()
+  endforeach()
+endfunction()
+
+run_scenario(connect ARGS --users 20 --workers 2
+  ZERO failed EQUAL connected=20)
+run_scenario(direct ARGS --pairs 4 --seconds 1 --window 8 --with-relay
+  ZERO lost duplicates reordered errors relay_lost)
+run_scenario(relay ARGS --pairs 4 --seconds 1
+  ZERO lost duplicates reordered errors)
+run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200
+  ZERO lost duplicates reordered errors)
+run_scenario(fanout ARGS --members 12 --messages 3 --workers 2
+  ZERO missing duplicates errors EQUAL deliveries=33)
+run_scenario(storm ARGS --clients 10 --missed 5 --workers 2
+  ZERO gaps duplicates errors EQUAL caught_up=10 received=50)
