@@ -110,6 +110,9 @@ ApplicationWindow {
         };
     }
 
+    // conversation id -> the seq in the middle of the view when it was left.
+    property var savedPositions: ({})
+
     property string typingText
     function refreshTyping() {
         const names = currentConversationId.length > 0 ? KithClient.typingUsers(currentConversationId) : [];
@@ -126,12 +129,18 @@ ApplicationWindow {
             layout.chatOpen = true;
             return;
         }
+        if (currentConversationId.length > 0)
+            savedPositions[currentConversationId] = chatView.timeline.anchorSeq();
         currentConversationId = id;
         chatView.readSeqAtOpen = messages.readSeq;
         layout.chatOpen = true;
         refreshTyping();
         chatView.focusComposer();
-        Qt.callLater(chatView.showFirstUnread);
+        // Unread messages come first; otherwise back to where the reader left it.
+        Qt.callLater(() => {
+            if (current.unread > 0 || !chatView.timeline.restorePosition(savedPositions[id] || 0))
+                chatView.showFirstUnread();
+        });
         readCheck.restart();
     }
 

@@ -60,6 +60,24 @@ ListView {
         positionViewAtIndex(row, ListView.Beginning);
     }
 
+    // The seq in the middle of the view, to come back to later; 0 at the bottom.
+    function anchorSeq() {
+        if (atBottom)
+            return 0;
+        const item = itemAt(width / 2, contentY + height / 2);
+        return item ? item.rowSeq : 0;
+    }
+
+    // Back to where the reader was; false when that message left the window.
+    function restorePosition(seq) {
+        const row = seq > 0 && model && model.rowOfSeq !== undefined ? model.rowOfSeq(seq) : -1;
+        if (row < 0)
+            return false;
+        stickToBottom = false;
+        positionViewAtIndex(row, ListView.Center);
+        return true;
+    }
+
     function fetchOlderIfNear() {
         if (!model || model.canFetchMore === undefined || count === 0)
             return;
@@ -88,6 +106,7 @@ ListView {
     delegate: MessageDelegate {
         required property var model
         required property int index
+        readonly property real rowSeq: model.seq
         width: ListView.view.width - 2 * Theme.spacingL
         x: Theme.spacingL
         maxBubbleWidth: Math.max(200, ListView.view.width * 0.7)
