@@ -268,6 +268,26 @@ void AuthService::revokeDevice(const Caller &caller, const v1::RevokeDeviceReque
         });
 }
 
+int AuthService::closeDisabledAccounts()
+{
+    if (m_stopped || m_registry.onlineUserCount() == 0)
+        return 0;
+    const Result<QList<quint64>> disabled = m_store.disabledUserIds();
+    if (!disabled) {
+        qCWarning(lcAuth) << "cannot list disabled accounts:" << disabled.error().message;
+        return 0;
+    }
+    int closed = 0;
+    for (const quint64 userId : *disabled) {
+        for (Connection *connection : m_registry.connectionsOfUser(userId)) {
+            connection->terminate(v1::ACCOUNT_DISABLED,
+                                  QStringLiteral("This account was disabled by the admin"));
+            ++closed;
+        }
+    }
+    return closed;
+}
+
 void AuthService::closeDeviceConnections(quint64 deviceId, quint64 exceptConnectionId)
 {
     for (Connection *connection : m_registry.connectionsOfDevice(deviceId)) {

@@ -57,6 +57,11 @@ public:
     void revokeDevice(const Caller &caller, const v1::RevokeDeviceRequest &request,
                       QObject *context, Completion<Done> done);
 
+    // Closes, with ACCOUNT_DISABLED, the live connections of accounts the admin
+    // has disabled (possibly from another process: `kithd user disable`).
+    // Returns how many connections were closed.
+    int closeDisabledAccounts();
+
     // Refuses new work with SHUTTING_DOWN (the store is about to close).
     void stop() { m_stopped = true; }
 

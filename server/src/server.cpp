@@ -23,6 +23,8 @@ namespace kith::server {
 namespace {
 // Clients that do not finish the close handshake do not hold up the exit.
 constexpr int kShutdownGraceMs = 3000;
+// How soon a running server notices an account disabled from another process.
+constexpr int kAccountSweepMs = 5000;
 } // namespace
 
 Server::Server(Config config, std::unique_ptr<Store> store, QObject *parent)
@@ -86,6 +88,15 @@ Status Server::start()
     m_gateway = std::make_unique<Gateway>(services, options);
     if (const Status listening = m_gateway->listen(); !listening)
         return listening;
+
+    // `kithd user disable` writes the database from another process; the
+    // running server notices on this beat and closes that user's sessions.
+    auto *accountSweep = new QTimer(this);
+    connect(accountSweep, &QTimer::timeout, this, [this] {
+        if (const int closed = m_auth->closeDisabledAccounts())
+            qCInfo(lcAuth) << "closed" << closed << "connections of disabled accounts";
+    });
+    accountSweep->start(kAccountSweepMs);
 
     m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)

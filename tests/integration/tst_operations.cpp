@@ -70,6 +70,7 @@ private slots:
     void healthz();
     void metricsMoveWithMessages();
     void adminUserCommands();
+    void disablingClosesLiveSessions();
     void closedRegistration();
     void presenceOfContacts();
     void directoryAndDisplayNames();
@@ -218,6 +219,29 @@ void TestOperations::adminUserCommands()
     }
     QVERIFY(m_server.runAdmin({QStringLiteral("user"), QStringLiteral("disable"),
                                QStringLiteral("nobody")}) != 0);
+}
+
+void TestOperations::disablingClosesLiveSessions()
+{
+    TestClient frank;
+    QVERIFY(frank.connectAndRegister(m_server.url(), QStringLiteral("frank")));
+    TestClient bystander;
+    QVERIFY(bystander.connectAndRegister(m_server.url(), QStringLiteral("grace")));
+
+    // Disabled from another process while frank is connected: the server
+    // notices within its account sweep and closes frank's session only.
+    QCOMPARE(m_server.runAdmin(
+                 {QStringLiteral("user"), QStringLiteral("disable"), QStringLiteral("frank")}),
+             0);
+    const auto closing =
+        frank.waitForPush([](const v1::Envelope &e) { return e.has_error(); }, 20000);
+    QVERIFY2(isError(closing, v1::ACCOUNT_DISABLED), describe(closing).constData());
+    QVERIFY(frank.waitForDisconnected());
+
+    QVERIFY(bystander.isConnected());
+    const auto answer = bystander.send(directConversationId(bystander.userId(), m_alice->userId()),
+                                       QStringLiteral("still here"), newClientMsgId());
+    QVERIFY2(answer && answer->has_send_ack(), describe(answer).constData());
 }
 
 void TestOperations::closedRegistration()

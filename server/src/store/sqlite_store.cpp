@@ -1688,6 +1688,20 @@ Result<QList<UserRecord>> SqliteStore::listUsers()
     return users;
 }
 
+Result<QList<quint64>> SqliteStore::disabledUserIds()
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT id FROM users WHERE disabled = 1 ORDER BY id"));
+    if (!s.exec())
+        return s.error("disabled users");
+    QList<quint64> ids;
+    while (s.next())
+        ids.append(s.u64(0));
+    return ids;
+}
+
 Result<DeviceRecord> SqliteStore::deviceByTokenHash(const QByteArray &tokenHash)
 {
     auto c = readConnection();

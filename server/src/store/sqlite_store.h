@@ -59,6 +59,7 @@ public:
     // Substring match, case-insensitive (Unicode case folding); disabled accounts are not listed.
     [[nodiscard]] Result<QList<UserRecord>> searchUsers(const QString &query, int limit) override;
     [[nodiscard]] Result<QList<UserRecord>> listUsers() override;
+    [[nodiscard]] Result<QList<quint64>> disabledUserIds() override;
 
     [[nodiscard]] Result<DeviceRecord> deviceByTokenHash(const QByteArray &tokenHash) override;
     // All devices of the user, revoked ones included (see DeviceRecord::revoked).

@@ -38,9 +38,9 @@ namespace kith::server {
 struct UserRecord
 {
     quint64 id = 0;
-    QString username;  // normalised (lower case)
+    QString username; // normalised (lower case)
     QString displayName;
-    QByteArray passwordHash;  // libsodium crypto_pwhash_str output
+    QByteArray passwordHash; // libsodium crypto_pwhash_str output
     bool disabled = false;
     qint64 createdMs = 0;
 };
@@ -58,7 +58,7 @@ struct DeviceRecord
 struct MemberRecord
 {
     quint64 userId = 0;
-    v1::Role role = v1::MEMBER;  // MEMBER for both sides of a direct chat
+    v1::Role role = v1::MEMBER; // MEMBER for both sides of a direct chat
     qint64 joinedMs = 0;
 };
 
@@ -68,55 +68,54 @@ using ConversationView = v1::ConversationState;
 
 struct AppendRequest
 {
-    QString conversationId;  // already validated and membership-checked by the caller
+    QString conversationId; // already validated and membership-checked by the caller
     quint64 senderUserId = 0;
     quint64 senderDeviceId = 0;
     std::string clientMsgId;
-    v1::Content content;     // validated by the caller (reply_to_seq is checked here)
+    v1::Content content; // validated by the caller (reply_to_seq is checked here)
 };
 
 struct AppendResult
 {
-    v1::Message message;     // as stored (the original one for a duplicate)
-    bool duplicate = false;  // (sender, client_msg_id) was already stored
+    v1::Message message;    // as stored (the original one for a duplicate)
+    bool duplicate = false; // (sender, client_msg_id) was already stored
 };
 
 // A group change: the new state and the system message it added to the stream.
 struct GroupChange
 {
-    v1::ConversationState state;  // as the acting user sees it
-    v1::Message event;            // the SystemEvent message (seq assigned)
-    QList<quint64> memberIds;     // members after the change
-    QList<quint64> removedIds;    // who lost access (removed / left)
-    QList<quint64> addedIds;      // who gained access (createGroup: everyone, creator included)
+    v1::ConversationState state; // as the acting user sees it
+    v1::Message event;           // the SystemEvent message (seq assigned)
+    QList<quint64> memberIds;    // members after the change
+    QList<quint64> removedIds;   // who lost access (removed / left)
+    QList<quint64> addedIds;     // who gained access (createGroup: everyone, creator included)
 };
 
 struct PullQuery
 {
     QString conversationId;
     bool backward = false;
-    quint64 fromSeq = 0;    // forward: first seq (0 = 1)
-    quint64 toSeq = 0;      // forward: last seq (0 = unbounded)
-    quint64 beforeSeq = 0;  // backward: strictly below (0 = newest)
-    quint32 limit = 50;     // already clamped to 1..kMaxPullLimit
+    quint64 fromSeq = 0;   // forward: first seq (0 = 1)
+    quint64 toSeq = 0;     // forward: last seq (0 = unbounded)
+    quint64 beforeSeq = 0; // backward: strictly below (0 = newest)
+    quint32 limit = 50;    // already clamped to 1..kMaxPullLimit
 };
 
 struct PullPage
 {
-    QList<v1::Message> messages;  // in the requested order
+    QList<v1::Message> messages; // in the requested order
     quint64 maxSeq = 0;
     bool hasMore = false;
 };
 
 struct ReadResult
 {
-    quint64 readSeq = 0;      // after the update (never moves back)
-    quint64 unreadCount = 0;  // for the reader
-    bool moved = false;       // false when the marker was already there or beyond
+    quint64 readSeq = 0;     // after the update (never moves back)
+    quint64 unreadCount = 0; // for the reader
+    bool moved = false;      // false when the marker was already there or beyond
 };
 
-template<class T>
-using Completion = std::function<void(Result<T>)>;
+template<class T> using Completion = std::function<void(Result<T>)>;
 
 class Store
 {
@@ -134,16 +133,19 @@ public:
     [[nodiscard]] virtual Result<UserRecord> userById(quint64 id) = 0;
     [[nodiscard]] virtual Result<UserRecord> userByName(const QString &username) = 0;
     // Case-insensitive match on user name or display name; at most `limit`.
-    [[nodiscard]] virtual Result<QList<UserRecord>> searchUsers(const QString &query, int limit) = 0;
+    [[nodiscard]] virtual Result<QList<UserRecord>> searchUsers(const QString &query,
+                                                                int limit) = 0;
     [[nodiscard]] virtual Result<QList<UserRecord>> listUsers() = 0;
+    // Ids of disabled accounts (the admin may disable one from another process).
+    [[nodiscard]] virtual Result<QList<quint64>> disabledUserIds() = 0;
 
     // The live (not revoked) device whose token hashes to tokenHash; NOT_FOUND otherwise.
     [[nodiscard]] virtual Result<DeviceRecord> deviceByTokenHash(const QByteArray &tokenHash) = 0;
     [[nodiscard]] virtual Result<QList<DeviceRecord>> devicesOfUser(quint64 userId) = 0;
 
     // nullopt when the user is not a member (direct chats: not one of the pair).
-    [[nodiscard]] virtual Result<std::optional<MemberRecord>> membership(const QString &conversationId,
-                                                                         quint64 userId) = 0;
+    [[nodiscard]] virtual Result<std::optional<MemberRecord>>
+    membership(const QString &conversationId, quint64 userId) = 0;
     [[nodiscard]] virtual Result<QList<MemberRecord>> members(const QString &conversationId) = 0;
     // Every conversation the user belongs to that holds at least one message
     // (direct chats exist from their first message), as that user sees it.
@@ -154,8 +156,8 @@ public:
     [[nodiscard]] virtual Result<QList<quint64>> contactsOf(quint64 userId) = 0;
     [[nodiscard]] virtual Result<PullPage> pull(const PullQuery &query) = 0;
     // The stored message for (sender, clientMsgId), if any.
-    [[nodiscard]] virtual Result<std::optional<v1::Message>> messageByClientId(
-        quint64 senderUserId, const std::string &clientMsgId) = 0;
+    [[nodiscard]] virtual Result<std::optional<v1::Message>>
+    messageByClientId(quint64 senderUserId, const std::string &clientMsgId) = 0;
 
     // ---- writes (asynchronous, group-committed) ---------------------------------
     // NAME_TAKEN when the user name exists.
@@ -164,8 +166,8 @@ public:
                             Completion<UserRecord> done) = 0;
     virtual void setDisplayName(quint64 userId, const QString &displayName, QObject *context,
                                 Completion<UserRecord> done) = 0;
-    virtual void setPasswordHash(quint64 userId, const QByteArray &passwordHash,
-                                 QObject *context, Completion<Done> done) = 0;
+    virtual void setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
+                                 Completion<Done> done) = 0;
     virtual void setDisabled(quint64 userId, bool disabled, QObject *context,
                              Completion<Done> done) = 0;
 
@@ -175,7 +177,7 @@ public:
     // NOT_FOUND unless the device belongs to userId and is live.
     virtual void revokeDevice(quint64 userId, quint64 deviceId, QObject *context,
                               Completion<Done> done) = 0;
-    virtual void touchDevice(quint64 deviceId, qint64 lastSeenMs) = 0;  // fire and forget
+    virtual void touchDevice(quint64 deviceId, qint64 lastSeenMs) = 0; // fire and forget
 
     // Assigns the next seq of the conversation (contiguous), or returns the
     // original message for a (sender, client_msg_id) already stored. Creates a
