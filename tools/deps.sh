@@ -4,7 +4,7 @@
 set -euo pipefail
 
 KITH_APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config ccache git
+  build-essential cmake ninja-build pkg-config ccache git clang-format
   qt6-base-dev qt6-websockets-dev qt6-httpserver-dev
   libqt6sql6-sqlite libqt6sql6-psql
   qt6-declarative-dev qt6-declarative-dev-tools

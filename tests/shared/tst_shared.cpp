@@ -72,17 +72,17 @@ private slots:
     void contentRules()
     {
         v1::Content c;
-        QVERIFY(validateUserContent(c));  // empty
+        QVERIFY(validateUserContent(c)); // empty
         c.mutable_text()->set_body("   ");
-        QVERIFY(validateUserContent(c));  // blank
+        QVERIFY(validateUserContent(c)); // blank
         c.mutable_text()->set_body("hi");
         QVERIFY(!validateUserContent(c));
         c.mutable_text()->set_body(std::string("\xc3\x28", 2));
-        QCOMPARE(validateUserContent(c)->code, v1::INVALID_ARGUMENT);  // bad UTF-8
+        QCOMPARE(validateUserContent(c)->code, v1::INVALID_ARGUMENT); // bad UTF-8
         c.mutable_text()->set_body(std::string(size_t(kMaxTextBytes) + 1, 'a'));
         QCOMPARE(validateUserContent(c)->code, v1::TOO_LARGE);
         c.mutable_system()->set_kind(v1::SystemEvent::GROUP_RENAMED);
-        QVERIFY(validateUserContent(c));  // server-only
+        QVERIFY(validateUserContent(c)); // server-only
     }
 
     void usernames()

@@ -21,8 +21,8 @@ std::optional<ContentError> validateUserContent(const v1::Content &content)
     case v1::Content::kText: {
         const std::string &body = content.text().body();
         if (body.size() > size_t(kMaxTextBytes))
-            return ContentError{v1::TOO_LARGE, QStringLiteral("Text is longer than %1 bytes")
-                                                   .arg(kMaxTextBytes)};
+            return ContentError{v1::TOO_LARGE,
+                                QStringLiteral("Text is longer than %1 bytes").arg(kMaxTextBytes)};
         if (!isValidUtf8(body))
             return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Text is not valid UTF-8")};
         if (toQString(body).trimmed().isEmpty())

@@ -14,9 +14,9 @@ struct ConversationRef
 {
     enum class Kind { Direct, Group };
     Kind kind = Kind::Direct;
-    quint64 groupId = 0;   // Group
-    quint64 lowUser = 0;   // Direct: the smaller user id
-    quint64 highUser = 0;  // Direct: the larger user id
+    quint64 groupId = 0;  // Group
+    quint64 lowUser = 0;  // Direct: the smaller user id
+    quint64 highUser = 0; // Direct: the larger user id
 
     [[nodiscard]] bool isDirect() const { return kind == Kind::Direct; }
     [[nodiscard]] bool involves(quint64 userId) const

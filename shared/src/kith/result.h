@@ -18,12 +18,15 @@ struct Error
     quint32 retryAfterMs = 0;
 };
 
-template<class T>
-class [[nodiscard]] Result
+template<class T> class [[nodiscard]] Result
 {
 public:
-    Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}
-    Result(Error error) : m_v(std::in_place_index<1>, std::move(error)) {}
+    Result(T value)
+        : m_v(std::in_place_index<0>, std::move(value))
+    {}
+    Result(Error error)
+        : m_v(std::in_place_index<1>, std::move(error))
+    {}
 
     [[nodiscard]] bool ok() const { return m_v.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -44,8 +47,7 @@ private:
 
 // For operations that return nothing but may fail.
 struct Done
-{
-};
+{};
 using Status = Result<Done>;
 
 [[nodiscard]] inline Error makeError(v1::ErrorCode code, QString message, quint32 retryAfterMs = 0)
