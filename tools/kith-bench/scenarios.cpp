@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -80,7 +79,7 @@ public:
     {
         std::printf("\n%s\n", m_scenario.c_str());
         for (const auto &[key, value] : m_rows)
-            std::printf("  %-24s %s\n", key.c_str(), text(value, false).c_str());
+            std::printf("  %-28s %s\n", key.c_str(), text(value, false).c_str());
         std::string json = "{\"scenario\":\"" + m_scenario + "\"";
         for (const auto &[key, value] : m_rows)
             json += ",\"" + key + "\":" + text(value, true);
@@ -631,7 +630,7 @@ int runConnect(const Options &o)
             [&](size_t i) { sessions[i]->start(o.target, sourceAddress(size_t(first) + i)); },
             ready, failed, deadline);
         const int64_t endNs = wallNs();
-        // Keep answering while the parent reads kithd's memory.
+        // Hold the idle connections while the parent reads kithd's memory.
         link.report({{"ready", std::to_string(ready)},
                      {"failed", std::to_string(failed)},
                      {"start_ns", std::to_string(startNs)},
