@@ -917,6 +917,7 @@ int runStorm(const Options &o)
     const bool started = pool.start(workers, o.deadlineSeconds, [&](WorkerLink &link) {
         const auto [first, end] = link.slice(o.clients);
         EventLoop loop;
+        // One reconnecting client: where its pulls are and where they must end.
         struct Catcher
         {
             std::unique_ptr<KithSession> session;
