@@ -88,6 +88,10 @@ int main(int argc, char **argv)
         QStringLiteral("4"));
     const QCommandLineOption users(QStringLiteral("users"), QStringLiteral("connect: users."),
                                    QStringLiteral("N"), QStringLiteral("200"));
+    const QCommandLineOption perUser(
+        QStringLiteral("connections-per-user"),
+        QStringLiteral("connect: sockets each user opens with its token."), QStringLiteral("N"),
+        QStringLiteral("1"));
     const QCommandLineOption pairs(QStringLiteral("pairs"),
                                    QStringLiteral("direct, relay, latency: user pairs."),
                                    QStringLiteral("N"), QStringLiteral("10"));
@@ -117,8 +121,8 @@ int main(int argc, char **argv)
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
     parser.addOptions({kithd, data, url, pid, tokenCache, workers, deadline, registerConcurrency,
-                       users, pairs, seconds, window, rate, members, messages, clients, missed,
-                       withRelay});
+                       users, perUser, pairs, seconds, window, rate, members, messages, clients,
+                       missed, withRelay});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -135,6 +139,7 @@ int main(int argc, char **argv)
     o.deadlineSeconds = parser.value(deadline).toUInt();
     o.registerConcurrency = std::max(1, parser.value(registerConcurrency).toInt());
     o.users = parser.value(users).toInt();
+    o.connectionsPerUser = std::max(1, parser.value(perUser).toInt());
     o.pairs = parser.value(pairs).toInt();
     o.seconds = parser.value(seconds).toDouble();
     o.window = std::max(1, parser.value(window).toInt());

@@ -22,16 +22,17 @@ struct Options
     unsigned deadlineSeconds = 300;
     int registerConcurrency = 4;
 
-    int users = 200;        // connect
-    int pairs = 10;         // direct, relay, latency
-    double seconds = 5;     // direct, relay, latency
-    int window = 16;        // direct, relay: in-flight sends per sender
-    double rate = 1000;     // latency: offered messages per second
-    int members = 100;      // fanout
-    int fanoutMessages = 5; // fanout
-    int clients = 100;      // storm
-    int missed = 10;        // storm: messages each client missed
-    bool withRelay = false; // direct: also run the relay, print the ratio
+    int users = 200;            // connect
+    int connectionsPerUser = 1; // connect: sockets per user (one device token each)
+    int pairs = 10;             // direct, relay, latency
+    double seconds = 5;         // direct, relay, latency
+    int window = 16;            // direct, relay: in-flight sends per sender
+    double rate = 1000;         // latency: offered messages per second
+    int members = 100;          // fanout
+    int fanoutMessages = 5;     // fanout
+    int clients = 100;          // storm
+    int missed = 10;            // storm: messages each client missed
+    bool withRelay = false;     // direct: also run the relay, print the ratio
 };
 
 [[nodiscard]] int runConnect(const Options &options);
