@@ -117,12 +117,18 @@ int main(int argc, char **argv)
     const QCommandLineOption missed(QStringLiteral("missed"),
                                     QStringLiteral("storm: messages each client missed."),
                                     QStringLiteral("N"), QStringLiteral("10"));
+    const QCommandLineOption idle(
+        QStringLiteral("idle"),
+        QStringLiteral("direct: idle connections held open during the run (users of "
+                       "connect; --users of them)."),
+        QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
-    parser.addOptions({kithd, data, url, pid, tokenCache, workers, deadline, registerConcurrency,
-                       users, perUser, pairs, seconds, window, rate, members, messages, clients,
-                       missed, withRelay});
+    parser.addOptions(
+        {kithd,   data,    url,       pid,     tokenCache, workers, deadline, registerConcurrency,
+         users,   perUser, pairs,     seconds, window,     rate,    members,  messages,
+         clients, missed,  withRelay, idle});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -149,6 +155,7 @@ int main(int argc, char **argv)
     o.clients = parser.value(clients).toInt();
     o.missed = std::max(1, parser.value(missed).toInt());
     o.withRelay = parser.isSet(withRelay);
+    o.idle = std::max(0, parser.value(idle).toInt());
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
     if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1) {
         std::fprintf(stderr, "kith-bench: sizes and the deadline must be positive\n");

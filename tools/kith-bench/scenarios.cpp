@@ -538,6 +538,57 @@ std::optional<PairTotals> relayRun(const Options &o)
     return runPairs(o, nobody, target, true, PairMode::Window);
 }
 
+// Holds `count` idle, authenticated connections (spread over the connect
+// scenario's users) in worker processes of their own until it is destroyed;
+// they keep answering kithd's pings, so a long run does not lose them.
+class IdleLoad
+{
+public:
+    bool start(const Options &o, int count)
+    {
+        const auto users = usersFor(o, "bc", std::min(o.users, count));
+        if (!users)
+            return false;
+        const int workers = std::max(1, (count + kClientsPerWorker - 1) / kClientsPerWorker);
+        const int64_t deadline = monoNs() + int64_t(o.deadlineSeconds) * 1'000'000'000;
+        const bool started = m_pool.start(workers, o.deadlineSeconds, [&](WorkerLink &link) {
+            const auto [first, end] = link.slice(count);
+            EventLoop loop;
+            std::vector<std::unique_ptr<KithSession>> sessions;
+            int ready = 0, failed = 0;
+            for (int i = first; i < end; ++i) {
+                sessions.push_back(
+                    std::make_unique<KithSession>(loop, (*users)[size_t(i) % users->size()]));
+                sessions.back()->onReady = [&](KithSession &) { ++ready; };
+                sessions.back()->onFailed = [&](KithSession &) { ++failed; };
+            }
+            connectBounded(
+                loop, sessions.size(),
+                [&](size_t i) { sessions[i]->start(o.target, sourceAddress(size_t(first) + i)); },
+                ready, failed, deadline);
+            link.report({{"ready", std::to_string(ready)}, {"failed", std::to_string(failed)}});
+            loop.runUntil([&] { return link.commandPending(); }, deadline);
+            return 0;
+        });
+        const auto connected = started ? m_pool.gather(deadline) : std::nullopt;
+        if (!connected)
+            return false;
+        for (const Fields &f : *connected)
+            m_ready += fieldInt(f, "ready");
+        return m_ready == count;
+    }
+    ~IdleLoad()
+    {
+        m_pool.command('q');
+        m_pool.finish(monoNs() + 10'000'000'000);
+    }
+    [[nodiscard]] int64_t ready() const { return m_ready; }
+
+private:
+    WorkerPool m_pool;
+    int64_t m_ready = 0;
+};
+
 } // namespace
 
 int runDirect(const Options &o)
@@ -545,6 +596,11 @@ int runDirect(const Options &o)
     const auto users = usersFor(o, "bp", 2 * o.pairs);
     if (!users)
         return 2;
+    IdleLoad idle;
+    if (o.idle > 0 && !idle.start(o, o.idle)) {
+        fail("could not hold the idle connections");
+        return 2;
+    }
     std::optional<PairTotals> relay;
     if (o.withRelay) {
         relay = relayRun(o);
@@ -556,6 +612,7 @@ int runDirect(const Options &o)
         return 2;
     Report report("direct");
     report.add("pairs", int64_t(o.pairs));
+    report.add("idle_connections", idle.ready());
     report.add("window", int64_t(o.window));
     addPairRows(report, *kith);
     if (relay) {

@@ -33,6 +33,7 @@ struct Options
     int clients = 100;          // storm
     int missed = 10;            // storm: messages each client missed
     bool withRelay = false;     // direct: also run the relay, print the ratio
+    int idle = 0;               // direct: idle connections held open during the run
 };
 
 [[nodiscard]] int runConnect(const Options &options);

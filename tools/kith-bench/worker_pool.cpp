@@ -70,6 +70,12 @@ char WorkerLink::waitCommand()
     }
 }
 
+bool WorkerLink::commandPending() const
+{
+    pollfd p{m_fromParent, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
 std::pair<int, int> WorkerLink::slice(int total) const
 {
     const int begin = int(int64_t(total) * m_index / m_count);

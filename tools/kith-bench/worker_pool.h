@@ -26,6 +26,8 @@ public:
     void report(const Fields &fields);
     // Blocks for the parent's next command byte; 0 when the parent is gone.
     char waitCommand();
+    // True when a command (or the parent's exit) is waiting to be read.
+    [[nodiscard]] bool commandPending() const;
 
     [[nodiscard]] int index() const { return m_index; }
     [[nodiscard]] int count() const { return m_count; }
