@@ -224,17 +224,24 @@ void Session::handleHello(const v1::Envelope &request)
     send(answer);
 }
 
+bool Session::answerKeepAlive(const v1::Envelope &request)
+{
+    if (request.body_case() == v1::Envelope::kPing) {
+        v1::Envelope pong;
+        pong.set_request_id(request.request_id());
+        pong.mutable_pong()->set_nonce(request.ping().nonce());
+        send(pong);
+        return true;
+    }
+    // A pong needs no answer; receiving it already restarted the idle timer.
+    return request.body_case() == v1::Envelope::kPong;
+}
+
 void Session::handleUnauthenticated(const v1::Envelope &request)
 {
     const quint32 rid = request.request_id();
     const auto body = request.body_case();
-    if (body == v1::Envelope::kPing) {
-        v1::Envelope pong;
-        pong.set_request_id(rid);
-        pong.mutable_pong()->set_nonce(request.ping().nonce());
-        return send(pong);
-    }
-    if (body == v1::Envelope::kPong)
+    if (answerKeepAlive(request))
         return;
     if (m_refusing)
         return sendError(rid, makeError(v1::SHUTTING_DOWN,
@@ -294,13 +301,7 @@ void Session::handleReady(const v1::Envelope &request)
 {
     const quint32 rid = request.request_id();
     const auto body = request.body_case();
-    if (body == v1::Envelope::kPing) {
-        v1::Envelope pong;
-        pong.set_request_id(rid);
-        pong.mutable_pong()->set_nonce(request.ping().nonce());
-        return send(pong);
-    }
-    if (body == v1::Envelope::kPong)
+    if (answerKeepAlive(request))
         return;
     if (m_refusing) {
         if (body != v1::Envelope::kTyping || rid != 0)

@@ -74,6 +74,8 @@ private:
     void onIdleTimeout();
 
     void handleHello(const v1::Envelope &request);
+    // Answers a ping, swallows a pong; true when the frame was one of them.
+    bool answerKeepAlive(const v1::Envelope &request);
     void handleUnauthenticated(const v1::Envelope &request);
     void handleReady(const v1::Envelope &request);
     void onAuthResult(quint32 requestId, Result<AuthGrant> result);
