@@ -48,8 +48,8 @@ endfunction()
 
 run_scenario(connect ARGS --users 20 --workers 2
   ZERO failed EQUAL connected=20)
-run_scenario(direct ARGS --pairs 4 --seconds 1 --window 8 --with-relay
-  ZERO lost duplicates reordered errors relay_lost)
+run_scenario(direct ARGS --pairs 4 --seconds 1 --window 8 --with-relay --idle 10 --users 20
+  ZERO lost duplicates reordered errors relay_lost EQUAL idle_connections=10)
 run_scenario(relay ARGS --pairs 4 --seconds 1
   ZERO lost duplicates reordered errors)
 run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200
