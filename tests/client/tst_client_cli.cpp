@@ -2,8 +2,10 @@
 // (XDG_DATA_HOME), register, exchange messages through a real kithd, read
 // their histories, watch with tail, manage a group, and get one-line errors.
 #include "client_fixture.h"
+#include "kith/client/local_store.h"
 #include "test_server.h"
 
+#include <QDir>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -58,6 +60,22 @@ private slots:
         QCOMPARE(m_lastCode, 0);
         // The cache lives under XDG_DATA_HOME.
         QVERIFY(QFileInfo::exists(m_alice + QStringLiteral("/kith/kith-cli/session.ini")));
+        // Without a keychain (KITH_NO_KEYCHAIN in the test environment) the
+        // token is in an owner-only file beside the store, not in the store.
+        const QString accounts = m_alice + QStringLiteral("/kith/kith-cli/accounts/");
+        const QString serverDir =
+            QDir(accounts).entryList(QDir::Dirs | QDir::NoDotAndDotDot).value(0);
+        const QString tokenFile = accounts + serverDir + QStringLiteral("/alice.token");
+        QVERIFY2(QFileInfo::exists(tokenFile), qPrintable(tokenFile));
+        const auto permissions = QFile(tokenFile).permissions();
+        QVERIFY(permissions.testFlags(QFileDevice::ReadOwner | QFileDevice::WriteOwner));
+        QVERIFY(!(permissions & (QFileDevice::ReadGroup | QFileDevice::ReadOther)));
+        {
+            client::LocalStore store;
+            QVERIFY(store.open(accounts + serverDir + QStringLiteral("/alice.sqlite")));
+            QVERIFY(
+                store.value(QString::fromLatin1(client::LocalStore::kKeyLegacyToken)).isEmpty());
+        }
         // A stored session: no password needed.
         run(m_alice, {QStringLiteral("sync")});
         QCOMPARE(m_lastCode, 0);

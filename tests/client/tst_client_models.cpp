@@ -81,7 +81,8 @@ private slots:
             QVERIFY(seed.open(path));
             QVERIFY(
                 seed.setValue(QString::fromLatin1(LocalStore::kKeyUserId), QString::number(kMe)));
-            QVERIFY(seed.setValue(QString::fromLatin1(LocalStore::kKeyToken), QStringLiteral("t")));
+            QVERIFY(seed.setValue(QString::fromLatin1(LocalStore::kKeyLegacyToken),
+                                  QStringLiteral("t")));
         }
         m_client = std::make_unique<KithClient>();
         m_client->setDataDirectory(m_dir.path());

@@ -6,12 +6,14 @@
 #include "kith/client/logging.h"
 #include "kith/client/outbox.h"
 #include "kith/client/sync_engine.h"
+#include "kith/client/token_vault.h"
 #include "kith/client/user_search_model.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 
 #include <QDateTime>
+#include <QFileInfo>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QSysInfo>
@@ -36,6 +38,7 @@ KithClient::KithClient(QObject *parent)
     : QObject(parent)
     , m_connection(std::make_unique<Connection>())
     , m_store(std::make_unique<LocalStore>())
+    , m_vault(std::make_unique<TokenVault>())
 {
     // The facade learns the account first, so that the sync engine and the
     // outbox (connected after it) see the user id in the store.
@@ -120,6 +123,16 @@ bool KithClient::openStore(const QUrl &server, const QString &username)
     }
     m_server = server;
     m_username = name;
+    ++m_accountGeneration;
+    m_vault->setAccount(name + u'@' + server.toString(QUrl::RemoveUserInfo) + u' ' + path,
+                        QFileInfo(path).absolutePath() + u'/' + QFileInfo(path).completeBaseName() +
+                            QStringLiteral(".token"));
+    // Earlier versions kept the token in sync_state: move it to the vault.
+    m_token = m_store->value(QString::fromLatin1(LocalStore::kKeyLegacyToken));
+    if (!m_token.isEmpty()) {
+        m_vault->write(m_token);
+        (void)m_store->removeValue(QString::fromLatin1(LocalStore::kKeyLegacyToken));
+    }
     (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyServerUrl), server.toString());
     (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyUsername), name);
     m_connection->setServerUrl(server);
@@ -133,7 +146,7 @@ void KithClient::startConnection(int mode, const QString &password)
     credentials.mode = Connection::Credentials::Mode(mode);
     credentials.username = m_username;
     credentials.password = password;
-    credentials.token = m_store->value(QString::fromLatin1(LocalStore::kKeyToken));
+    credentials.token = m_token;
     credentials.deviceName = QSysInfo::machineHostName();
     m_connection->start(credentials);
 }
@@ -142,12 +155,26 @@ bool KithClient::openAccount(const QUrl &server, const QString &username)
 {
     if (!openStore(server, username))
         return false;
-    if (m_store->value(QString::fromLatin1(LocalStore::kKeyToken)).isEmpty()) {
-        emit operationFailed(QStringLiteral("No saved session for %1: log in").arg(m_username));
-        return false;
+    if (!m_token.isEmpty()) {
+        resumeWith(m_token);
+        return true;
     }
-    startConnection(int(Connection::Credentials::Mode::Resume), {});
+    m_vault->read([this, generation = m_accountGeneration](const QString &token) {
+        if (generation == m_accountGeneration && m_store->isOpen())
+            resumeWith(token);
+    });
     return true;
+}
+
+void KithClient::resumeWith(const QString &token)
+{
+    if (token.isEmpty()) {
+        emit operationFailed(QStringLiteral("No saved session for %1: log in").arg(m_username));
+        return;
+    }
+    m_token = token;
+    emit sessionChanged();
+    startConnection(int(Connection::Credentials::Mode::Resume), {});
 }
 
 bool KithClient::restoreSession()
@@ -176,8 +203,8 @@ void KithClient::registerAccount(const QUrl &server, const QString &username,
 void KithClient::onAuthenticated(const v1::AuthOk &authOk)
 {
     if (!authOk.token().empty()) {
-        (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyToken),
-                                toQString(authOk.token()));
+        m_token = toQString(authOk.token());
+        m_vault->write(m_token);
         (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyDeviceId),
                                 QString::number(authOk.device_id()));
     }
@@ -206,8 +233,9 @@ void KithClient::rememberLastAccount()
 
 void KithClient::forgetSession()
 {
+    m_token.clear();
     if (m_store->isOpen())
-        (void)m_store->removeValue(QString::fromLatin1(LocalStore::kKeyToken));
+        m_vault->remove();
     QSettings index(sessionIndexPath(dataDirectory()), QSettings::IniFormat);
     if (index.value(QStringLiteral("last/username")).toString() == m_username)
         index.remove(QStringLiteral("last"));
@@ -598,8 +626,7 @@ bool KithClient::isSyncing() const
 
 bool KithClient::hasSession() const
 {
-    return m_store->isOpen() &&
-           !m_store->value(QString::fromLatin1(LocalStore::kKeyToken)).isEmpty();
+    return m_store->isOpen() && !m_token.isEmpty();
 }
 
 qint64 KithClient::userId() const

@@ -27,6 +27,7 @@ class Connection;
 class LocalStore;
 class Outbox;
 class SyncEngine;
+class TokenVault;
 
 class KithClient : public QObject
 {
@@ -67,8 +68,9 @@ public:
     void setStorePathOverride(const QString &path) { m_storePathOverride = path; }
     void setClientName(const QString &name);
 
-    // Opens the cache of (server, username) and, with a stored session,
-    // connects and resumes. False (with lastError) when there is no session.
+    // Opens the cache of (server, username) and looks the stored session up:
+    // with one it connects and resumes, without one it reports
+    // operationFailed. False when the cache cannot be opened.
     Q_INVOKABLE bool openAccount(const QUrl &server, const QString &username);
     // The account used last (from the session index), if any.
     Q_INVOKABLE bool restoreSession();
@@ -118,6 +120,7 @@ public:
     [[nodiscard]] UserSearchModel *userSearch() const { return m_userSearch.get(); }
 
     // The engine parts, for kith-cli, the models and the tests.
+    [[nodiscard]] TokenVault *tokenVault() const { return m_vault.get(); }
     [[nodiscard]] Connection *connection() const { return m_connection.get(); }
     [[nodiscard]] LocalStore *store() const { return m_store.get(); }
     [[nodiscard]] SyncEngine *syncEngine() const { return m_sync.get(); }
@@ -154,6 +157,7 @@ private:
     void startConnection(int mode, const QString &password);
     void onAuthenticated(const v1::AuthOk &authOk);
     void onAuthRejected(const Error &error);
+    void resumeWith(const QString &token);
     void forgetSession();
     void rememberLastAccount();
     void sendReadMarker(const QString &conversationId, quint64 seq);
@@ -178,6 +182,13 @@ private:
     };
     QHash<QString, QList<TypingEntry>> m_typing;
     QTimer m_typingTimer;
+    QString m_token;
+    // Bumped per opened account: a late keychain answer for an account no
+    // longer open is dropped.
+    quint64 m_accountGeneration = 0;
+    // Last member: destroyed first, waiting for its keychain writes while the
+    // rest of the client is still whole.
+    std::unique_ptr<TokenVault> m_vault;
 };
 
 } // namespace kith::client

@@ -152,7 +152,7 @@ Status LocalStore::open(const QString &path)
         return makeError(v1::INTERNAL,
                          QStringLiteral("Cannot open %1: %2").arg(path, m_db.lastError().text()));
     m_path = path;
-    // The file holds the device token: only its owner may read it.
+    // The file holds the account's private history: only its owner may read it.
     QFile::setPermissions(path, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
     for (const char *pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
         QSqlQuery query(m_db);

@@ -104,7 +104,8 @@ public:
     static constexpr auto kKeyUsername = "username";
     static constexpr auto kKeyUserId = "user_id";
     static constexpr auto kKeyDeviceId = "device_id";
-    static constexpr auto kKeyToken = "token";
+    // Read only to move a token of an earlier version into the TokenVault.
+    static constexpr auto kKeyLegacyToken = "token";
 
     explicit LocalStore(QObject *parent = nullptr);
     ~LocalStore() override;
