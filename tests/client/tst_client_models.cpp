@@ -145,6 +145,11 @@ private slots:
         QVERIFY(list->index(list->indexOf(kDirect))
                     .data(ConversationListModel::PeerOnlineRole)
                     .toBool());
+        QVERIFY(store()->setPresence(kPeer, false, kNoonMs));
+        QCOMPARE(list->index(list->indexOf(kDirect))
+                     .data(ConversationListModel::PeerLastSeenRole)
+                     .toDateTime(),
+                 QDateTime::fromMSecsSinceEpoch(kNoonMs));
 
         QVERIFY(store()->removeConversation(kGroup));
         QCOMPARE(list->rowCount(), 1);
@@ -249,6 +254,9 @@ private slots:
                  int(MessageListModel::Pending));
         QCOMPARE(model.index(4).data(MessageListModel::ReplyPreviewRole).toString(),
                  QStringLiteral("text 2"));
+        QCOMPARE(model.index(4).data(MessageListModel::ReplySenderNameRole).toString(),
+                 QStringLiteral("Peer Person"));
+        QCOMPARE(model.index(3).data(MessageListModel::ReplySenderNameRole).toString(), QString());
         QVERIFY(store()->setOutboxStatus(first, OutboxStatus::Failed, QStringLiteral("refused")));
         QCOMPARE(model.index(3).data(MessageListModel::SendStatusRole).toInt(),
                  int(MessageListModel::Failed));

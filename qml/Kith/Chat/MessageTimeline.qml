@@ -6,7 +6,7 @@ import Kith.Theme
 // for (fetchMore) as the view nears the top; new messages keep the view at the
 // bottom only when it already was there. Rows use the message model's roles:
 // seq, clientMsgId, senderId, senderName, isOwn, text, isSystem, timestamp,
-// dayBoundary, showSender, sendStatus, replyToSeq, replyPreview.
+// dayBoundary, showSender, sendStatus, replyToSeq, replyPreview, replySenderName.
 ListView {
     id: timeline
 
@@ -120,6 +120,7 @@ ListView {
         startsRun: model.showSender || model.dayBoundary
         isSystem: model.isSystem
         replyText: model.replyToSeq > 0 ? (model.replyPreview || qsTr("An earlier message")) : ""
+        replySender: model.replySenderName
         showDay: model.dayBoundary
         dayLabel: showDay ? Format.day(timeMs) : ""
         showUnreadLine: timeline.markerSeq > 0 && model.seq === timeline.markerSeq && !model.isOwn

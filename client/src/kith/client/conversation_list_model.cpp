@@ -41,6 +41,7 @@ ConversationListModel::readRow(const QString &conversationId) const
         const auto peer = m_store->user(c->peerUserId);
         row.title = peer ? peer->shownName() : QStringLiteral("user %1").arg(c->peerUserId);
         row.peerOnline = peer && peer->online;
+        row.peerLastSeenMs = peer ? peer->lastSeenMs : 0;
     }
     row.lastMessage = c->lastPreview;
     if (c->lastSenderUserId != 0) {
@@ -147,7 +148,8 @@ void ConversationListModel::onUserChanged(quint64 userId)
         if (auto row = readRow(m_rows.at(i).id)) {
             m_rows[i].title = row->title;
             m_rows[i].peerOnline = row->peerOnline;
-            emit dataChanged(index(i), index(i), {TitleRole, PeerOnlineRole});
+            m_rows[i].peerLastSeenMs = row->peerLastSeenMs;
+            emit dataChanged(index(i), index(i), {TitleRole, PeerOnlineRole, PeerLastSeenRole});
         }
     }
 }
@@ -193,6 +195,9 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
         return row.failed;
     case HasDraftRole:
         return row.hasDraft;
+    case PeerLastSeenRole:
+        return row.peerLastSeenMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
+                                      : QDateTime();
     default:
         return {};
     }
@@ -206,6 +211,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const
         {IsGroupRole, "isGroup"},
         {PeerUserIdRole, "peerUserId"},
         {PeerOnlineRole, "peerOnline"},
+        {PeerLastSeenRole, "peerLastSeen"},
         {LastMessageRole, "lastMessage"},
         {LastSenderNameRole, "lastSenderName"},
         {LastActivityRole, "lastActivity"},

@@ -35,6 +35,8 @@ public:
         PendingCountRole,                      // int: outgoing messages not yet acked
         FailedCountRole,                       // int: outgoing messages the server refused
         HasDraftRole,                          // bool
+        PeerLastSeenRole, // QDateTime: direct chats, when the peer was last online (invalid:
+                          // unknown)
         LastRole
     };
     Q_ENUM(Roles)
@@ -61,6 +63,7 @@ private:
         bool isGroup = false;
         quint64 peerUserId = 0;
         bool peerOnline = false;
+        qint64 peerLastSeenMs = 0;
         QString lastMessage;
         QString lastSenderName;
         qint64 lastActivityMs = 0;

@@ -310,7 +310,8 @@ void MessageListModel::onConversationChanged(const QString &conversationId)
 void MessageListModel::onUserChanged(quint64)
 {
     if (!m_rows.isEmpty())
-        emit dataChanged(index(0), index(int(m_rows.size()) - 1), {SenderNameRole});
+        emit dataChanged(index(0), index(int(m_rows.size()) - 1),
+                         {SenderNameRole, ReplySenderNameRole});
 }
 
 void MessageListModel::emitNeighbourChanged(int row)
@@ -386,6 +387,12 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         const auto quoted = store()->message(m_conversationId, m.content.reply_to_seq());
         return quoted ? previewText(quoted->content) : QString();
     }
+    case ReplySenderNameRole: {
+        if (m.content.reply_to_seq() == 0 || !store())
+            return QString();
+        const auto quoted = store()->message(m_conversationId, m.content.reply_to_seq());
+        return quoted ? senderName(quoted->senderUserId) : QString();
+    }
     default:
         return {};
     }
@@ -409,6 +416,7 @@ QHash<int, QByteArray> MessageListModel::roleNames() const
         {ErrorRole, "error"},
         {ReplyToSeqRole, "replyToSeq"},
         {ReplyPreviewRole, "replyPreview"},
+        {ReplySenderNameRole, "replySenderName"},
     };
 }
 

@@ -45,6 +45,7 @@ public:
         ErrorRole,                  // QString: why a failed message was refused
         ReplyToSeqRole,             // qint64: quoted seq, 0 for none
         ReplyPreviewRole,           // QString: one line of the quoted message, when on disk
+        ReplySenderNameRole,        // QString: who wrote the quoted message, when on disk
         LastRole
     };
     Q_ENUM(Roles)
