@@ -43,8 +43,14 @@ class TestClientSession : public QObject
 private:
     QTemporaryDir m_dir;
 
-    [[nodiscard]] QString storePath() const { return m_dir.filePath(QStringLiteral("myself.sqlite")); }
-    [[nodiscard]] QString tokenPath() const { return m_dir.filePath(QStringLiteral("myself.token")); }
+    [[nodiscard]] QString storePath() const
+    {
+        return m_dir.filePath(QStringLiteral("myself.sqlite"));
+    }
+    [[nodiscard]] QString tokenPath() const
+    {
+        return m_dir.filePath(QStringLiteral("myself.token"));
+    }
 
 private slots:
     void init()
