@@ -190,6 +190,54 @@ private slots:
         QVERIFY(model.rowCount() <= MessageListModel::kMaxWindowRows);
     }
 
+    void loadAroundRecentresTheWindow()
+    {
+        const int total = 700;
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 600), {1, 600}));
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy loaded(&model, &MessageListModel::loadedAround);
+        QCOMPARE(model.rowOfSeq(100), -1);
+
+        // Held on disk: at once.
+        model.loadAround(100);
+        QCOMPARE(loaded.size(), 1);
+        QCOMPARE(loaded.at(0).at(0).toLongLong(), 100);
+        const int row = loaded.at(0).at(1).toInt();
+        QCOMPARE(model.index(row).data(MessageListModel::SeqRole).toLongLong(), 100);
+        QVERIFY(!model.atLatest());
+        auto window = seqs(model);
+        for (int i = 1; i < window.size(); ++i)
+            QCOMPARE(window.at(i), window.at(i - 1) + 1);
+        // Paging continues from there both ways.
+        model.fetchMore({});
+        QVERIFY(seqs(model).first() < window.first());
+        while (!model.atLatest())
+            model.fetchNewer();
+        QCOMPARE(seqs(model).last(), 600u);
+        QVERIFY(model.rowCount() <= MessageListModel::kMaxWindowRows);
+
+        // Already in the window: only where it is.
+        model.loadAround(590);
+        QCOMPARE(loaded.size(), 2);
+        QCOMPARE(loaded.at(1).at(1).toInt(), model.rowOfSeq(590));
+
+        // Not held yet: once the server's page is stored.
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 651, total), {651, quint64(total)}));
+        model.jumpToLatest();
+        model.loadAround(620);
+        QCOMPARE(loaded.size(), 2);
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 601, 650), {601, 650}));
+        QCOMPARE(loaded.size(), 3);
+        QCOMPARE(
+            model.index(loaded.at(2).at(1).toInt()).data(MessageListModel::SeqRole).toLongLong(),
+            620);
+        window = seqs(model);
+        for (int i = 1; i < window.size(); ++i)
+            QCOMPARE(window.at(i), window.at(i - 1) + 1);
+    }
+
     void holesInsideTheWindowAreFilledInPlace()
     {
         QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 10), {1, 10}));

@@ -40,12 +40,26 @@ ListView {
         if (!model || model.rowOfSeq === undefined)
             return false;
         const row = model.rowOfSeq(seq);
-        if (row < 0)
-            return false;
         stickToBottom = false;
         highlightSeq = seq;
-        positionViewAtIndex(row, ListView.Center);
+        if (row >= 0) {
+            positionViewAtIndex(row, ListView.Center);
+            return true;
+        }
+        // Older than the window: the model re-centres on it (onLoadedAround).
+        if (model.loadAround === undefined)
+            return false;
+        model.loadAround(seq);
         return true;
+    }
+
+    Connections {
+        target: timeline.model
+        ignoreUnknownSignals: true
+        function onLoadedAround(seq, row) {
+            if (seq === timeline.highlightSeq && row >= 0)
+                timeline.positionViewAtIndex(row, ListView.Center);
+        }
     }
 
     // Opens a chat at its first unread message ("new messages" line on top)

@@ -93,6 +93,7 @@ void MessageListModel::reload()
     m_rows.clear();
     m_stored = 0;
     m_wantOlder = false;
+    m_wantAround = 0;
     m_readSeq = 0;
     m_peerReadSeq = 0;
     LocalStore *s = store();
@@ -183,6 +184,49 @@ void MessageListModel::jumpToLatest()
         reload();
 }
 
+void MessageListModel::loadAround(qint64 seq)
+{
+    LocalStore *s = store();
+    if (!s || seq <= 0)
+        return;
+    if (const int row = rowOfSeq(seq); row >= 0) {
+        emit loadedAround(seq, row);
+        return;
+    }
+    if (s->message(m_conversationId, quint64(seq))) {
+        centreOn(quint64(seq));
+        return;
+    }
+    m_wantAround = quint64(seq);
+    if (m_client)
+        m_client->syncEngine()->requestOlder(m_conversationId, quint64(seq) + 1);
+}
+
+void MessageListModel::centreOn(quint64 seq)
+{
+    LocalStore *s = store();
+    const QScopedValueRollback guard(m_changing, true);
+    m_wantAround = 0;
+    // Half a page either side: the view can scroll both ways before paging.
+    const auto older = s->messagesBefore(m_conversationId, seq + 1, kPageRows / 2 + 1);
+    const auto newer = s->messagesAfter(m_conversationId, seq, kPageRows / 2);
+    const bool latest = newer.size() < kPageRows / 2;
+    beginResetModel();
+    m_rows.clear();
+    m_wantOlder = false;
+    for (const auto &m : older)
+        m_rows << Row{m, false, OutboxStatus::Pending, {}};
+    for (const auto &m : newer)
+        m_rows << Row{m, false, OutboxStatus::Pending, {}};
+    m_stored = int(m_rows.size());
+    if (latest)
+        m_rows << outboxRows();
+    endResetModel();
+    setAtLatest(latest);
+    emit countChanged();
+    emit loadedAround(qint64(seq), rowOfSeq(qint64(seq)));
+}
+
 int MessageListModel::rowOfSeq(qint64 seq) const
 {
     const auto end = m_rows.begin() + m_stored;
@@ -196,6 +240,8 @@ void MessageListModel::onMessagesStored(const QString &conversationId, const QLi
     LocalStore *s = store();
     if (!s || conversationId != m_conversationId)
         return;
+    if (m_wantAround != 0 && seqs.contains(m_wantAround))
+        return centreOn(m_wantAround);
     const QScopedValueRollback guard(m_changing, true);
     const int before = int(m_rows.size());
     const bool wantedOlder = m_wantOlder;

@@ -84,6 +84,10 @@ public:
     Q_INVOKABLE void jumpToLatest();
     // Row of a seq in the window, -1 when absent.
     Q_INVOKABLE int rowOfSeq(qint64 seq) const;
+    // Re-centres the window on seq (a search result, a quote older than the
+    // window): from disk when held, else once the server's pages bring it.
+    // loadedAround tells the view where the row is.
+    Q_INVOKABLE void loadAround(qint64 seq);
 
 signals:
     void clientChanged();
@@ -91,6 +95,7 @@ signals:
     void atLatestChanged();
     void readSeqChanged();
     void countChanged();
+    void loadedAround(qint64 seq, int row);
 
 private:
     struct Row
@@ -102,6 +107,7 @@ private:
     };
 
     void reload();
+    void centreOn(quint64 seq);
     void onMessagesStored(const QString &conversationId, const QList<quint64> &seqs);
     void onOutboxChanged(const QString &conversationId);
     void onConversationChanged(const QString &conversationId);
@@ -122,6 +128,7 @@ private:
     int m_stored = 0;
     bool m_atLatest = true;
     bool m_wantOlder = false; // fetchMore found nothing on disk and asked the server
+    quint64 m_wantAround = 0; // loadAround's seq, until the server's pages bring it
     bool m_changing = false;  // inside fetchMore/fetchNewer
     quint64 m_readSeq = 0;
     quint64 m_peerReadSeq = 0;
