@@ -118,9 +118,10 @@ void TokenVault::warnFallback(const QString &why, const QString &path)
     if (m_warned)
         return;
     m_warned = true;
-    qCWarning(lcClient).noquote() << "system keychain not available (" << why
-                                  << "): the session token is kept in" << path
-                                  << "readable only by its owner";
+    qCWarning(lcClient).noquote() << QStringLiteral("system keychain not available (%1): the "
+                                                    "session token is kept in %2, readable only "
+                                                    "by its owner")
+                                         .arg(why, path);
 }
 
 } // namespace kith::client
