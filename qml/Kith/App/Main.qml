@@ -104,6 +104,8 @@ ApplicationWindow {
             isGroup: conversationRole(id, ConversationListModel.IsGroupRole) === true || id.startsWith("g:"),
             peerUserId: conversationRole(id, ConversationListModel.PeerUserIdRole) || 0,
             peerOnline: conversationRole(id, ConversationListModel.PeerOnlineRole) === true,
+            // An invalid or missing date gives NaN: "offline" without a time.
+            peerLastSeenMs: Number(conversationRole(id, ConversationListModel.PeerLastSeenRole)) || 0,
             memberCount: conversationRole(id, ConversationListModel.MemberCountRole) || 0,
             myRole: conversationRole(id, ConversationListModel.MyRoleRole) || 1,
             unread: conversationRole(id, ConversationListModel.UnreadCountRole) || 0
@@ -367,7 +369,7 @@ ApplicationWindow {
                 avatarKey: window.current.isGroup ? window.currentConversationId : String(window.current.peerUserId)
                 isGroup: window.current.isGroup
                 peerOnline: window.current.peerOnline
-                statusText: window.current.isGroup ? qsTr("%n members", "", window.current.memberCount) : window.current.peerOnline ? qsTr("online") : qsTr("offline")
+                statusText: window.current.isGroup ? qsTr("%n members", "", window.current.memberCount) : Format.presence(window.current.peerOnline, window.current.peerLastSeenMs)
                 typingText: window.typingText
                 messages: messages
                 unreadCount: window.current.unread
