@@ -946,23 +946,28 @@ std::optional<OutboxEntry> LocalStore::outboxEntry(const QString &clientMsgId)
     return e;
 }
 
-Status LocalStore::setOutboxStatus(const QString &clientMsgId, OutboxStatus status,
-                                   const QString &error)
+Status LocalStore::changeOutboxEntry(const QString &clientMsgId, QSqlQuery &statement)
 {
     const auto entry = outboxEntry(clientMsgId);
     if (!entry)
         return makeError(v1::NOT_FOUND, QStringLiteral("No such outgoing message"));
-    auto &q = prepared("UPDATE outbox SET status = ?, last_error = COALESCE(?, '')"
-                       " WHERE client_msg_id = ?");
-    q.addBindValue(int(status));
-    q.addBindValue(error);
-    q.addBindValue(clientMsgId);
-    auto done = exec(q);
+    auto done = exec(statement);
     if (done) {
         emit outboxChanged(entry->conversationId);
         emit conversationChanged(entry->conversationId);
     }
     return done;
+}
+
+Status LocalStore::setOutboxStatus(const QString &clientMsgId, OutboxStatus status,
+                                   const QString &error)
+{
+    auto &q = prepared("UPDATE outbox SET status = ?, last_error = COALESCE(?, '')"
+                       " WHERE client_msg_id = ?");
+    q.addBindValue(int(status));
+    q.addBindValue(error);
+    q.addBindValue(clientMsgId);
+    return changeOutboxEntry(clientMsgId, q);
 }
 
 Status LocalStore::noteOutboxAttempt(const QString &clientMsgId)
@@ -974,17 +979,9 @@ Status LocalStore::noteOutboxAttempt(const QString &clientMsgId)
 
 Status LocalStore::removeOutboxEntry(const QString &clientMsgId)
 {
-    const auto entry = outboxEntry(clientMsgId);
-    if (!entry)
-        return makeError(v1::NOT_FOUND, QStringLiteral("No such outgoing message"));
     auto &q = prepared("DELETE FROM outbox WHERE client_msg_id = ?");
     q.addBindValue(clientMsgId);
-    auto done = exec(q);
-    if (done) {
-        emit outboxChanged(entry->conversationId);
-        emit conversationChanged(entry->conversationId);
-    }
-    return done;
+    return changeOutboxEntry(clientMsgId, q);
 }
 
 // --- drafts --------------------------------------------------------------

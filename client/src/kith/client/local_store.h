@@ -205,6 +205,9 @@ signals:
 private:
     [[nodiscard]] QSqlQuery &prepared(const char *sql);
     [[nodiscard]] Status exec(QSqlQuery &query);
+    // Runs a bound statement on one outbox entry (NOT_FOUND when there is none) and
+    // tells the views of its conversation.
+    [[nodiscard]] Status changeOutboxEntry(const QString &clientMsgId, QSqlQuery &statement);
     [[nodiscard]] Status migrate();
     [[nodiscard]] Status beginTransaction();
     [[nodiscard]] Status commit();
