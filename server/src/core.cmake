@@ -20,6 +20,7 @@ add_library(kithd_core STATIC
   ${KITHD_SRC}/gateway.h ${KITHD_SRC}/gateway.cpp
   ${KITHD_SRC}/admin_http.h ${KITHD_SRC}/admin_http.cpp
   ${KITHD_SRC}/admin_cli.h ${KITHD_SRC}/admin_cli.cpp
+  ${KITHD_SRC}/epoll_dispatcher.h ${KITHD_SRC}/epoll_dispatcher.cpp
   ${KITHD_SRC}/signal_watcher.h ${KITHD_SRC}/signal_watcher.cpp
   ${KITHD_SRC}/server.h ${KITHD_SRC}/server.cpp
 )

@@ -3,6 +3,7 @@
 
 #include "admin_cli.h"
 #include "config.h"
+#include "epoll_dispatcher.h"
 #include "logging.h"
 #include "server.h"
 #include "signal_watcher.h"
@@ -15,8 +16,24 @@
 
 using namespace kith::server;
 
+namespace {
+// kithd's main loop runs on epoll unless KITHD_EVENT_DISPATCHER=qt asks for
+// Qt's own dispatcher (kept for comparing the two with kith-bench).
+void installEventDispatcher()
+{
+    if (qgetenv("KITHD_EVENT_DISPATCHER") == "qt")
+        return;
+    auto *dispatcher = new EpollDispatcher;
+    if (dispatcher->isValid())
+        QCoreApplication::setEventDispatcher(dispatcher);
+    else
+        delete dispatcher;
+}
+} // namespace
+
 int main(int argc, char *argv[])
 {
+    installEventDispatcher();
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kithd"));
     QCoreApplication::setApplicationVersion(QStringLiteral(KITH_VERSION));
