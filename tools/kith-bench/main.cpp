@@ -21,7 +21,7 @@ using namespace kith::bench;
 
 namespace {
 
-constexpr const char *kScenarios = "connect | direct | relay | latency | fanout | storm";
+constexpr const char *kScenarios = "connect | direct | relay | latency | fanout | storm | history";
 
 bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
 {
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption pullDepth(
         QStringLiteral("pull-depth"),
-        QStringLiteral("latency --pullers: messages in the seeded history group "
+        QStringLiteral("latency --pullers, history: messages in the seeded history group "
                        "(written once per data folder, topped up when a run asks for more)."),
         QStringLiteral("M"), QStringLiteral("10000"));
     const QCommandLineOption withRelay(
@@ -225,6 +225,8 @@ int main(int argc, char **argv)
         status = runFanout(o);
     else if (scenario == QLatin1String("storm"))
         status = runStorm(o);
+    else if (scenario == QLatin1String("history"))
+        status = runHistory(o);
     else
         std::fprintf(stderr, "kith-bench: unknown scenario; one of %s\n", kScenarios);
 

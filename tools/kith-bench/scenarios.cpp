@@ -169,15 +169,21 @@ bool connectBounded(EventLoop &loop, size_t count, const std::function<void(size
 class SetupClient
 {
 public:
-    SetupClient(const Credentials &credentials, const sockaddr_in &target)
+    SetupClient(const Credentials &credentials, const sockaddr_in &target,
+                std::vector<std::string> features = {})
         : m_session(m_loop, credentials)
     {
-        m_session.onEnvelope = [this](KithSession &, const v1::Envelope &env) {
-            if (env.request_id() != 0 && env.request_id() == m_waitingFor)
+        m_session.onEnvelope = [this](KithSession &s, const v1::Envelope &env) {
+            if (env.request_id() != 0 && env.request_id() == m_waitingFor) {
                 m_answer = env;
-            else if (onPush)
+                m_answerWireBytes = s.frameWireBytes();
+                m_answerRawBytes = s.frameRawBytes();
+                m_answerCompressed = s.frameWasCompressed();
+            } else if (onPush) {
                 onPush(env);
+            }
         };
+        m_session.requestFeatures(std::move(features));
         m_session.start(target, htonl(INADDR_LOOPBACK));
     }
 
@@ -207,11 +213,19 @@ public:
     KithSession &session() { return m_session; }
     std::function<void(const v1::Envelope &)> onPush;
 
+    // The last answer's frame: as received, and inflated.
+    [[nodiscard]] int64_t answerWireBytes() const { return int64_t(m_answerWireBytes); }
+    [[nodiscard]] int64_t answerRawBytes() const { return int64_t(m_answerRawBytes); }
+    [[nodiscard]] bool answerCompressed() const { return m_answerCompressed; }
+
 private:
     EventLoop m_loop;
     KithSession m_session;
     uint32_t m_waitingFor = 0;
     std::optional<v1::Envelope> m_answer;
+    size_t m_answerWireBytes = 0;
+    size_t m_answerRawBytes = 0;
+    bool m_answerCompressed = false;
 };
 
 // "<tag>-<user index>-<k>" -> (user index, k)
@@ -1041,6 +1055,82 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     return without->clean() && with->clean() && pullsClean ? 0 : 1;
 }
 
+// ---------------------------------------------------------------- history
+
+// One pass over the whole seeded history on one connection: what came, and
+// how many bytes it took as received and once inflated.
+struct HistoryPass
+{
+    bool deflateGranted = false;
+    int64_t pages = 0, fullPages = 0, compressedFrames = 0, gaps = 0;
+    int64_t rawBytes = 0, wireBytes = 0, fullPageRawBytes = 0, fullPageWireBytes = 0;
+    int64_t syncRawBytes = 0, syncWireBytes = 0;
+    bool syncCompressed = false;
+    double seconds = 0;
+    std::vector<std::string> messages; // every Message encoded, in seq order
+};
+
+std::optional<HistoryPass> readHistory(const Options &o, const Credentials &reader,
+                                       const std::string &conversation, bool deflate)
+{
+    SetupClient client(reader, o.target,
+                       deflate ? std::vector<std::string>{"deflate"} : std::vector<std::string>{});
+    if (!client.waitReady()) {
+        fail("the history reader could not log in: " + client.session().failure());
+        return std::nullopt;
+    }
+    HistoryPass pass;
+    pass.deflateGranted = client.session().granted("deflate");
+    auto refused = [&](const std::optional<v1::Envelope> &answer, const char *what) {
+        fail(std::string(what) +
+             " failed: " + (answer ? answer->error().message() : client.session().failure()));
+        return std::nullopt;
+    };
+
+    v1::Envelope sync;
+    sync.mutable_sync();
+    auto answer = client.request(sync);
+    if (!answer || answer->body_case() != v1::Envelope::kSyncResponse)
+        return refused(answer, "sync");
+    pass.syncRawBytes = client.answerRawBytes();
+    pass.syncWireBytes = client.answerWireBytes();
+    pass.syncCompressed = client.answerCompressed();
+
+    const int64_t start = monoNs();
+    uint64_t next = 1;
+    for (;;) {
+        v1::Envelope env;
+        auto *request = env.mutable_pull();
+        request->set_conversation_id(conversation);
+        request->set_direction(v1::PullRequest::FORWARD);
+        request->set_from_seq(next);
+        request->set_limit(kPullPage);
+        answer = client.request(env);
+        if (!answer || answer->body_case() != v1::Envelope::kPullResponse)
+            return refused(answer, "pulling the history");
+        const v1::PullResponse &page = answer->pull_response();
+        ++pass.pages;
+        pass.rawBytes += client.answerRawBytes();
+        pass.wireBytes += client.answerWireBytes();
+        pass.compressedFrames += client.answerCompressed() ? 1 : 0;
+        if (page.messages_size() == int(kPullPage)) {
+            ++pass.fullPages;
+            pass.fullPageRawBytes += client.answerRawBytes();
+            pass.fullPageWireBytes += client.answerWireBytes();
+        }
+        for (const v1::Message &m : page.messages()) {
+            if (m.seq() != next)
+                ++pass.gaps;
+            next = m.seq() + 1;
+            pass.messages.push_back(m.SerializeAsString());
+        }
+        if (!page.has_more() || page.messages().empty())
+            break;
+    }
+    pass.seconds = double(monoNs() - start) / 1e9;
+    return pass;
+}
+
 } // namespace
 
 int runDirect(const Options &o)
@@ -1578,6 +1668,67 @@ int runStorm(const Options &o)
                    received == int64_t(o.clients) * missed
                ? 0
                : 1;
+}
+
+// ---------------------------------------------------------------- history
+
+int runHistory(const Options &o)
+{
+    const auto readers = usersFor(o, "bh", 1);
+    if (!readers)
+        return 2;
+    const auto history = ensureHistory(o, *readers, o.pullDepth);
+    if (!history)
+        return 2;
+    const Credentials &reader = (*readers)[0];
+    const auto plain = readHistory(o, reader, history->conversationId, false);
+    if (!plain)
+        return 2;
+    const auto deflated = readHistory(o, reader, history->conversationId, true);
+    if (!deflated)
+        return 2;
+
+    // Both connections must have been given exactly the same messages.
+    int64_t mismatches =
+        std::abs(int64_t(plain->messages.size()) - int64_t(deflated->messages.size()));
+    for (size_t i = 0; i < std::min(plain->messages.size(), deflated->messages.size()); ++i)
+        mismatches += plain->messages[i] != deflated->messages[i] ? 1 : 0;
+    const int64_t messages = int64_t(deflated->messages.size());
+    const double ratio =
+        deflated->rawBytes > 0 ? double(deflated->wireBytes) / double(deflated->rawBytes) : 1.0;
+    auto mean = [](int64_t bytes, int64_t pages) {
+        return pages > 0 ? double(bytes) / double(pages) : 0.0;
+    };
+
+    if (!deflated->deflateGranted)
+        std::printf("kithd did not grant \"deflate\": every frame came plain, ratio 1.0\n");
+    Report report("history");
+    report.add("history_messages", int64_t(history->maxSeq));
+    report.add("history_reused", int64_t(history->reused ? 1 : 0));
+    report.add("deflate_granted", int64_t(deflated->deflateGranted ? 1 : 0));
+    report.add("pages", deflated->pages);
+    report.add("messages", messages);
+    report.add("plain_pages", plain->pages);
+    report.add("plain_messages", int64_t(plain->messages.size()));
+    report.add("mismatches", mismatches);
+    report.add("gaps", plain->gaps + deflated->gaps);
+    report.add("compressed_frames", deflated->compressedFrames);
+    report.add("raw_bytes", deflated->rawBytes);
+    report.add("wire_bytes", deflated->wireBytes);
+    report.add("plain_wire_bytes", plain->wireBytes);
+    report.add("ratio", ratio);
+    report.add("saved_pct", (1.0 - ratio) * 100.0);
+    report.add("full_pages", deflated->fullPages);
+    report.add("page_raw_bytes_mean", mean(deflated->fullPageRawBytes, deflated->fullPages));
+    report.add("page_wire_bytes_mean", mean(deflated->fullPageWireBytes, deflated->fullPages));
+    report.add("sync_raw_bytes", deflated->syncRawBytes);
+    report.add("sync_wire_bytes", deflated->syncWireBytes);
+    report.add("sync_compressed", int64_t(deflated->syncCompressed ? 1 : 0));
+    report.add("plain_seconds", plain->seconds);
+    report.add("deflate_seconds", deflated->seconds);
+    report.print();
+    const bool complete = messages >= int64_t(history->maxSeq) && plain->pages == deflated->pages;
+    return mismatches == 0 && plain->gaps == 0 && deflated->gaps == 0 && complete ? 0 : 1;
 }
 
 } // namespace kith::bench
