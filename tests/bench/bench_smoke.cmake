@@ -54,6 +54,17 @@ run_scenario(relay ARGS --pairs 4 --seconds 1
   ZERO lost duplicates reordered errors)
 run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200
   ZERO lost duplicates reordered errors)
+# Seeds the 500-message history group (plus its creation event, seq 501),
+# then measures without and with two pullers paging it.
+run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200 --pullers 2 --pull-depth 500
+  ZERO lost_without lost_with duplicates_without duplicates_with reordered_without
+       reordered_with errors_without errors_with pull_gaps pull_errors
+  EQUAL history_messages=501 history_reused=0)
+# Reuses that history; both passes (without and, when kithd grants it, with
+# deflate) must bring the same 501 messages in three pages.
+run_scenario(history ARGS --pull-depth 500
+  ZERO mismatches gaps
+  EQUAL history_reused=1 history_messages=501 messages=501 plain_messages=501 pages=3)
 run_scenario(fanout ARGS --members 12 --messages 3 --workers 2
   ZERO missing duplicates errors EQUAL deliveries=33)
 run_scenario(storm ARGS --clients 10 --missed 5 --workers 2

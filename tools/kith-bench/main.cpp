@@ -21,7 +21,7 @@ using namespace kith::bench;
 
 namespace {
 
-constexpr const char *kScenarios = "connect | direct | relay | latency | fanout | storm";
+constexpr const char *kScenarios = "connect | direct | relay | latency | fanout | storm | history";
 
 bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
 {
@@ -122,13 +122,23 @@ int main(int argc, char **argv)
         QStringLiteral("direct: idle connections held open during the run (users of "
                        "connect; --users of them)."),
         QStringLiteral("N"), QStringLiteral("0"));
+    const QCommandLineOption pullers(
+        QStringLiteral("pullers"),
+        QStringLiteral("latency: measure twice, the second time while N clients page the "
+                       "seeded history (pages of 200, one in flight each); 0: once, no pullers."),
+        QStringLiteral("N"), QStringLiteral("0"));
+    const QCommandLineOption pullDepth(
+        QStringLiteral("pull-depth"),
+        QStringLiteral("latency --pullers, history: messages in the seeded history group "
+                       "(written once per data folder, topped up when a run asks for more)."),
+        QStringLiteral("M"), QStringLiteral("10000"));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
     parser.addOptions(
-        {kithd,   data,    url,       pid,     tokenCache, workers, deadline, registerConcurrency,
-         users,   perUser, pairs,     seconds, window,     rate,    members,  messages,
-         clients, missed,  withRelay, idle});
+        {kithd,   data,    url,       pid,     tokenCache, workers,  deadline, registerConcurrency,
+         users,   perUser, pairs,     seconds, window,     rate,     members,  messages,
+         clients, missed,  withRelay, idle,    pullers,    pullDepth});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -156,8 +166,10 @@ int main(int argc, char **argv)
     o.missed = std::max(1, parser.value(missed).toInt());
     o.withRelay = parser.isSet(withRelay);
     o.idle = std::max(0, parser.value(idle).toInt());
+    o.pullers = std::max(0, parser.value(pullers).toInt());
+    o.pullDepth = parser.value(pullDepth).toInt();
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
-    if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1) {
+    if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1) {
         std::fprintf(stderr, "kith-bench: sizes and the deadline must be positive\n");
         return 2;
     }
@@ -213,6 +225,8 @@ int main(int argc, char **argv)
         status = runFanout(o);
     else if (scenario == QLatin1String("storm"))
         status = runStorm(o);
+    else if (scenario == QLatin1String("history"))
+        status = runHistory(o);
     else
         std::fprintf(stderr, "kith-bench: unknown scenario; one of %s\n", kScenarios);
 

@@ -1,5 +1,6 @@
 #include "scenarios.h"
 
+#include "chat_text.h"
 #include "event_loop.h"
 #include "kith_session.h"
 #include "kithd_process.h"
@@ -15,10 +16,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 #include <variant>
 
 namespace kith::bench {
@@ -39,6 +44,7 @@ constexpr int kPacedMaxInflight = 256;
 constexpr int64_t kSetupTimeoutNs = 120'000'000'000;
 constexpr int kMaxMembersPerRequest = 500; // kithd's limit per group request
 constexpr int kStormFeedWindow = 256;
+constexpr int kHistoryFeedWindow = 256;
 constexpr uint32_t kPullPage = 200;
 constexpr int64_t kFanoutGapNs = 500'000'000; // between fanout messages
 
@@ -72,17 +78,42 @@ public:
     {}
     void add(std::string key, Value value)
     {
-        m_rows.emplace_back(std::move(key), std::move(value));
+        m_rows.push_back({key, std::move(value), key, std::nullopt, std::string()});
+    }
+
+    // A report of one measurement made twice names its two columns here;
+    // addBoth rows print side by side, and their JSON keys are
+    // <name>_<first key><unit> and <name>_<second key><unit>.
+    void setColumns(std::string first, std::string firstKey, std::string second,
+                    std::string secondKey)
+    {
+        m_columns = {std::move(first), std::move(firstKey), std::move(second),
+                     std::move(secondKey)};
+    }
+    void addBoth(const std::string &name, const std::string &unit, Value first, Value second)
+    {
+        m_rows.push_back({name + unit, std::move(first), name + "_" + m_columns[1] + unit,
+                          std::move(second), name + "_" + m_columns[3] + unit});
     }
 
     void print() const
     {
         std::printf("\n%s\n", m_scenario.c_str());
-        for (const auto &[key, value] : m_rows)
-            std::printf("  %-28s %s\n", key.c_str(), text(value, false).c_str());
+        if (!m_columns[0].empty())
+            std::printf("  %-28s %-18s %s\n", "", m_columns[0].c_str(), m_columns[2].c_str());
+        for (const Row &row : m_rows) {
+            if (row.second)
+                std::printf("  %-28s %-18s %s\n", row.label.c_str(), text(row.value, false).c_str(),
+                            text(*row.second, false).c_str());
+            else
+                std::printf("  %-28s %s\n", row.label.c_str(), text(row.value, false).c_str());
+        }
         std::string json = "{\"scenario\":\"" + m_scenario + "\"";
-        for (const auto &[key, value] : m_rows)
-            json += ",\"" + key + "\":" + text(value, true);
+        for (const Row &row : m_rows) {
+            json += ",\"" + row.jsonKey + "\":" + text(row.value, true);
+            if (row.second)
+                json += ",\"" + row.secondJsonKey + "\":" + text(*row.second, true);
+        }
         std::printf("%s}\n", json.c_str());
         std::fflush(stdout);
     }
@@ -101,8 +132,18 @@ private:
         return json ? "\"" + s + "\"" : s;
     }
 
+    struct Row
+    {
+        std::string label;
+        Value value;
+        std::string jsonKey;
+        std::optional<Value> second;
+        std::string secondJsonKey;
+    };
+
     std::string m_scenario;
-    std::vector<std::pair<std::string, Value>> m_rows;
+    std::array<std::string, 4> m_columns; // first title, first key, second title, second key
+    std::vector<Row> m_rows;
 };
 
 void fail(const std::string &what)
@@ -128,15 +169,21 @@ bool connectBounded(EventLoop &loop, size_t count, const std::function<void(size
 class SetupClient
 {
 public:
-    SetupClient(const Credentials &credentials, const sockaddr_in &target)
+    SetupClient(const Credentials &credentials, const sockaddr_in &target,
+                std::vector<std::string> features = {})
         : m_session(m_loop, credentials)
     {
-        m_session.onEnvelope = [this](KithSession &, const v1::Envelope &env) {
-            if (env.request_id() != 0 && env.request_id() == m_waitingFor)
+        m_session.onEnvelope = [this](KithSession &s, const v1::Envelope &env) {
+            if (env.request_id() != 0 && env.request_id() == m_waitingFor) {
                 m_answer = env;
-            else if (onPush)
+                m_answerWireBytes = s.frameWireBytes();
+                m_answerRawBytes = s.frameRawBytes();
+                m_answerCompressed = s.frameWasCompressed();
+            } else if (onPush) {
                 onPush(env);
+            }
         };
+        m_session.requestFeatures(std::move(features));
         m_session.start(target, htonl(INADDR_LOOPBACK));
     }
 
@@ -166,11 +213,19 @@ public:
     KithSession &session() { return m_session; }
     std::function<void(const v1::Envelope &)> onPush;
 
+    // The last answer's frame: as received, and inflated.
+    [[nodiscard]] int64_t answerWireBytes() const { return int64_t(m_answerWireBytes); }
+    [[nodiscard]] int64_t answerRawBytes() const { return int64_t(m_answerRawBytes); }
+    [[nodiscard]] bool answerCompressed() const { return m_answerCompressed; }
+
 private:
     EventLoop m_loop;
     KithSession m_session;
     uint32_t m_waitingFor = 0;
     std::optional<v1::Envelope> m_answer;
+    size_t m_answerWireBytes = 0;
+    size_t m_answerRawBytes = 0;
+    bool m_answerCompressed = false;
 };
 
 // "<tag>-<user index>-<k>" -> (user index, k)
@@ -589,6 +644,493 @@ private:
     int64_t m_ready = 0;
 };
 
+// ---------------------------------------------------------------- seeded history
+
+// The group conversation the priority and history scenarios page through. A
+// feeder writes it once; DATA/kith-bench-history.tsv (next to the token cache)
+// remembers its id and how many texts it holds, so later runs on the same
+// data folder reuse it and only top it up.
+struct SeededHistory
+{
+    std::string conversationId;
+    int64_t texts = 0;   // feeder messages in it
+    uint64_t maxSeq = 0; // its newest seq: the texts plus membership events
+    bool reused = false;
+};
+
+std::string historyFile(const Options &o)
+{
+    return (std::filesystem::path(o.tokenCache).parent_path() / "kith-bench-history.tsv").string();
+}
+
+// Adds `ids` to the group (creating it when conversationId is empty) in
+// requests of at most kMaxMembersPerRequest.
+bool addToGroup(SetupClient &owner, std::string &conversationId, const std::vector<uint64_t> &ids,
+                const std::string &groupName)
+{
+    for (size_t first = 0; first < ids.size() || conversationId.empty();
+         first += kMaxMembersPerRequest) {
+        v1::Envelope env;
+        google::protobuf::RepeatedField<uint64_t> *added = nullptr;
+        if (conversationId.empty()) {
+            env.mutable_create_group()->set_name(groupName);
+            added = env.mutable_create_group()->mutable_member_user_ids();
+        } else {
+            env.mutable_add_members()->set_conversation_id(conversationId);
+            added = env.mutable_add_members()->mutable_user_ids();
+        }
+        for (size_t i = first; i < std::min(ids.size(), first + kMaxMembersPerRequest); ++i)
+            added->Add(ids[i]);
+        const auto answer = owner.request(env);
+        if (!answer || answer->body_case() == v1::Envelope::kError) {
+            fail("setting up the history group failed" +
+                 (answer ? ": " + answer->error().message() : std::string()));
+            return false;
+        }
+        if (conversationId.empty())
+            conversationId = answer->conversation().state().id();
+    }
+    return true;
+}
+
+// Makes sure the history group exists on this kithd, holds at least `depth`
+// feeder texts and has every reader as a member.
+std::optional<SeededHistory> ensureHistory(const Options &o,
+                                           const std::vector<Credentials> &readers, int depth)
+{
+    const auto feeders = usersFor(o, "bhf", 1);
+    if (!feeders)
+        return std::nullopt;
+    SetupClient feeder((*feeders)[0], o.target);
+    if (!feeder.waitReady()) {
+        fail("the history feeder could not log in: " + feeder.session().failure());
+        return std::nullopt;
+    }
+
+    SeededHistory history;
+    {
+        std::ifstream in(historyFile(o));
+        std::string id;
+        int64_t texts = 0;
+        while (in >> id >> texts) {
+            history.conversationId = id;
+            history.texts = texts;
+        }
+    }
+    // A remembered group counts only when this kithd still has it.
+    if (!history.conversationId.empty()) {
+        v1::Envelope env;
+        env.mutable_sync();
+        const auto answer = feeder.request(env);
+        if (answer && answer->body_case() == v1::Envelope::kSyncResponse) {
+            for (const v1::ConversationState &state : answer->sync_response().changed())
+                history.reused |= state.id() == history.conversationId;
+        }
+        if (!history.reused)
+            history = {};
+    }
+
+    std::vector<uint64_t> missing;
+    if (history.reused) {
+        v1::Envelope env;
+        env.mutable_list_members()->set_conversation_id(history.conversationId);
+        const auto answer = feeder.request(env);
+        if (!answer || answer->body_case() != v1::Envelope::kMemberList) {
+            fail("listing the history group's members failed");
+            return std::nullopt;
+        }
+        std::unordered_set<uint64_t> members;
+        for (const v1::Member &member : answer->member_list().members())
+            members.insert(member.user().id());
+        for (const Credentials &reader : readers) {
+            if (!members.contains(reader.userId))
+                missing.push_back(reader.userId);
+        }
+    } else {
+        for (const Credentials &reader : readers)
+            missing.push_back(reader.userId);
+    }
+    if ((!missing.empty() || history.conversationId.empty()) &&
+        !addToGroup(feeder, history.conversationId, missing, "kith-bench history"))
+        return std::nullopt;
+
+    if (history.texts < depth) {
+        const int64_t total = depth - history.texts;
+        int64_t next = 0, acked = 0, errors = 0;
+        int inflight = 0;
+        feeder.onPush = [&](const v1::Envelope &in) {
+            if (in.body_case() == v1::Envelope::kError) {
+                ++errors;
+                --inflight;
+                fail(std::string("seeding the history failed: ") + in.error().message());
+            } else if (in.body_case() == v1::Envelope::kSendAck) {
+                ++acked;
+                --inflight;
+            }
+        };
+        auto feed = [&] {
+            while (inflight < kHistoryFeedWindow && next < total && errors == 0) {
+                v1::Envelope env;
+                env.set_request_id(feeder.session().nextRequestId());
+                auto *send = env.mutable_send();
+                send->set_conversation_id(history.conversationId);
+                send->set_client_msg_id(o.runTag + "-h-" + std::to_string(next));
+                send->mutable_content()->mutable_text()->set_body(
+                    chatText(uint64_t(history.texts + next)));
+                feeder.session().send(env);
+                ++inflight;
+                ++next;
+            }
+        };
+        feeder.loop().runUntil([&] { return errors > 0 || acked == total; },
+                               monoNs() + kSetupTimeoutNs, feed);
+        feeder.onPush = nullptr;
+        if (acked != total) {
+            fail("seeding the history did not finish");
+            return std::nullopt;
+        }
+        history.texts = depth;
+        std::ofstream(historyFile(o), std::ios::app)
+            << history.conversationId << '\t' << history.texts << '\n';
+    }
+
+    v1::Envelope newest;
+    newest.mutable_pull()->set_conversation_id(history.conversationId);
+    newest.mutable_pull()->set_direction(v1::PullRequest::BACKWARD);
+    newest.mutable_pull()->set_limit(1);
+    const auto answer = feeder.request(newest);
+    if (!answer || answer->body_case() != v1::Envelope::kPullResponse ||
+        answer->pull_response().max_seq() < uint64_t(history.texts)) {
+        fail("the history group holds fewer messages than it was given");
+        return std::nullopt;
+    }
+    history.maxSeq = answer->pull_response().max_seq();
+    return history;
+}
+
+// ---------------------------------------------------------------- pullers
+
+struct PullTotals
+{
+    int64_t ready = 0, failed = 0, pages = 0, messages = 0, laps = 0, gaps = 0, errors = 0;
+    double seconds = 0;
+
+    [[nodiscard]] double pagesPerSecond() const
+    {
+        return seconds > 0 ? double(pages) / seconds : 0;
+    }
+    [[nodiscard]] double messagesPerSecond() const
+    {
+        return seconds > 0 ? double(messages) / seconds : 0;
+    }
+};
+
+// Bulk work for the priority measurement: reader connections in worker
+// processes of their own, each paging the whole seeded history from start()
+// until stop(): forward from seq 1 in pages of kPullPage, the next page from
+// the last seq + 1, back to seq 1 at the head, one page in flight each.
+class PullLoad
+{
+public:
+    bool start(const Options &o, const std::vector<Credentials> &readers,
+               const SeededHistory &history)
+    {
+        const int count = int(readers.size());
+        const int workers = std::max(1, (count + kClientsPerWorker - 1) / kClientsPerWorker);
+        m_deadline = monoNs() + int64_t(o.deadlineSeconds) * 1'000'000'000;
+        const std::string &conversation = history.conversationId;
+        const bool started = m_pool.start(workers, o.deadlineSeconds, [&](WorkerLink &link) {
+            const auto [first, end] = link.slice(count);
+            EventLoop loop;
+            struct Puller
+            {
+                std::unique_ptr<KithSession> session;
+                uint64_t next = 1; // the seq the next page starts from
+            };
+            std::vector<Puller> pullers(size_t(end - first));
+            int ready = 0, failed = 0;
+            int64_t pages = 0, messages = 0, laps = 0, gaps = 0, errors = 0;
+            bool pulling = false;
+            auto pull = [&](Puller &p) {
+                v1::Envelope env;
+                env.set_request_id(p.session->nextRequestId());
+                auto *request = env.mutable_pull();
+                request->set_conversation_id(conversation);
+                request->set_direction(v1::PullRequest::FORWARD);
+                request->set_from_seq(p.next);
+                request->set_limit(kPullPage);
+                p.session->send(env);
+            };
+            for (int i = first; i < end; ++i) {
+                Puller &p = pullers[size_t(i - first)];
+                p.session = std::make_unique<KithSession>(loop, readers[size_t(i)]);
+                p.session->onReady = [&](KithSession &) { ++ready; };
+                p.session->onFailed = [&](KithSession &s) {
+                    if (failed++ == 0)
+                        fail("puller failed: " + s.failure());
+                };
+                p.session->onEnvelope = [&, pp = &p](KithSession &, const v1::Envelope &in) {
+                    if (in.body_case() == v1::Envelope::kError) {
+                        // This puller stops: it has no page in flight any more.
+                        if (errors++ == 0)
+                            fail(std::string("pull refused: ") + errorCodeName(in.error().code()) +
+                                 " " + in.error().message());
+                        return;
+                    }
+                    if (in.body_case() != v1::Envelope::kPullResponse)
+                        return;
+                    const v1::PullResponse &page = in.pull_response();
+                    for (const v1::Message &m : page.messages()) {
+                        if (m.seq() != pp->next)
+                            ++gaps;
+                        pp->next = m.seq() + 1;
+                        ++messages;
+                    }
+                    ++pages;
+                    if (!page.has_more() || page.messages().empty()) {
+                        pp->next = 1;
+                        ++laps;
+                    }
+                    if (pulling)
+                        pull(*pp);
+                };
+            }
+            connectBounded(
+                loop, pullers.size(),
+                [&](size_t i) {
+                    pullers[i].session->start(o.target, sourceAddress(size_t(first) + i));
+                },
+                ready, failed, m_deadline);
+            link.report({{"ready", std::to_string(ready)}, {"failed", std::to_string(failed)}});
+            if (link.waitCommand() != 'g')
+                return 1;
+            pulling = true;
+            const int64_t startNs = wallNs();
+            for (Puller &p : pullers) {
+                if (p.session->state() == KithSession::State::Ready)
+                    pull(p);
+            }
+            loop.runUntil([&] { return link.commandPending(); }, m_deadline);
+            pulling = false;
+            link.waitCommand(); // the stop
+            link.report({{"ready", std::to_string(ready)},
+                         {"failed", std::to_string(failed)},
+                         {"pages", std::to_string(pages)},
+                         {"messages", std::to_string(messages)},
+                         {"laps", std::to_string(laps)},
+                         {"gaps", std::to_string(gaps)},
+                         {"errors", std::to_string(errors)},
+                         {"start_ns", std::to_string(startNs)},
+                         {"end_ns", std::to_string(wallNs())}});
+            link.waitCommand();
+            return 0;
+        });
+        const auto connected = started ? m_pool.gather(m_deadline) : std::nullopt;
+        if (!connected)
+            return false;
+        int64_t ready = 0;
+        for (const Fields &f : *connected)
+            ready += fieldInt(f, "ready");
+        if (ready != count)
+            return false;
+        m_pool.command('g');
+        m_pulling = true;
+        return true;
+    }
+
+    // Stops the pulling and adds up what every worker did.
+    [[nodiscard]] std::optional<PullTotals> stop()
+    {
+        if (!m_pulling)
+            return std::nullopt;
+        m_pulling = false;
+        m_pool.command('s');
+        const auto results = m_pool.gather(m_deadline);
+        if (!results)
+            return std::nullopt;
+        PullTotals totals;
+        int64_t startNs = INT64_MAX, endNs = 0;
+        for (const Fields &f : *results) {
+            totals.ready += fieldInt(f, "ready");
+            totals.failed += fieldInt(f, "failed");
+            totals.pages += fieldInt(f, "pages");
+            totals.messages += fieldInt(f, "messages");
+            totals.laps += fieldInt(f, "laps");
+            totals.gaps += fieldInt(f, "gaps");
+            totals.errors += fieldInt(f, "errors");
+            startNs = std::min(startNs, fieldInt(f, "start_ns"));
+            endNs = std::max(endNs, fieldInt(f, "end_ns"));
+        }
+        totals.seconds = endNs > startNs ? double(endNs - startNs) / 1e9 : 0;
+        return totals;
+    }
+
+    ~PullLoad()
+    {
+        if (m_pulling)
+            m_pool.command('s');
+        m_pool.command('q');
+        m_pool.finish(monoNs() + 10'000'000'000);
+    }
+
+private:
+    WorkerPool m_pool;
+    int64_t m_deadline = 0;
+    bool m_pulling = false;
+};
+
+// The priority measurement: the latency run without pullers, then again while
+// the pullers page the seeded history, side by side.
+int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users)
+{
+    const auto readers = usersFor(o, "bh", o.pullers);
+    if (!readers)
+        return 2;
+    const auto history = ensureHistory(o, *readers, o.pullDepth);
+    if (!history)
+        return 2;
+    // Each phase needs client_msg_ids of its own: kithd answers a repeated one
+    // as a resend.
+    Options quiet = o;
+    quiet.runTag = o.runTag + "q";
+    Options loaded = o;
+    loaded.runTag = o.runTag + "l";
+
+    const auto without = runPairs(quiet, users, o.target, false, PairMode::Paced);
+    if (!without)
+        return 2;
+    PullLoad pulls;
+    if (!pulls.start(o, *readers, *history)) {
+        fail("the pullers could not connect");
+        return 2;
+    }
+    const auto with = runPairs(loaded, users, o.target, false, PairMode::Paced);
+    const auto pulled = pulls.stop();
+    if (!with || !pulled) {
+        if (!pulled)
+            fail("a puller worker died or the deadline passed");
+        return 2;
+    }
+
+    auto deliveredRatio = [](const PairTotals &t) {
+        return t.sent > 0 ? double(t.delivered) / double(t.sent) : 0.0;
+    };
+    const double p99Without = without->latency.percentileMs(0.99);
+    const double p99With = with->latency.percentileMs(0.99);
+    Report report("latency");
+    report.setColumns("without pullers", "without", "with pullers", "with");
+    report.add("users", int64_t(2 * o.pairs));
+    report.add("offered_per_s", o.rate);
+    report.add("pullers", int64_t(o.pullers));
+    report.add("history_conversations", int64_t(1));
+    report.add("history_messages", int64_t(history->maxSeq));
+    report.add("history_reused", int64_t(history->reused ? 1 : 0));
+    report.addBoth("sent", "", without->sent, with->sent);
+    report.addBoth("acked", "", without->acked, with->acked);
+    report.addBoth("delivered", "", without->delivered, with->delivered);
+    report.addBoth("lost", "", without->lost, with->lost);
+    report.addBoth("duplicates", "", without->duplicates, with->duplicates);
+    report.addBoth("reordered", "", without->reordered, with->reordered);
+    report.addBoth("errors", "", without->errors + without->failed, with->errors + with->failed);
+    report.addBoth("delivered_ratio", "", deliveredRatio(*without), deliveredRatio(*with));
+    report.addBoth("msgs_per_s", "", without->perSecond(), with->perSecond());
+    report.addBoth("p50", "_ms", without->latency.percentileMs(0.50),
+                   with->latency.percentileMs(0.50));
+    report.addBoth("p99", "_ms", p99Without, p99With);
+    report.addBoth("p999", "_ms", without->latency.percentileMs(0.999),
+                   with->latency.percentileMs(0.999));
+    report.addBoth("max", "_ms", without->latency.maxMs(), with->latency.maxMs());
+    report.add("p99_ratio", p99Without > 0 ? p99With / p99Without : 0.0);
+    report.add("pull_pages", pulled->pages);
+    report.add("pull_messages", pulled->messages);
+    report.add("pull_laps", pulled->laps);
+    report.add("pull_gaps", pulled->gaps);
+    report.add("pull_errors", pulled->errors + pulled->failed);
+    report.add("pull_seconds", pulled->seconds);
+    report.add("pull_pages_per_s", pulled->pagesPerSecond());
+    report.add("pull_messages_per_s", pulled->messagesPerSecond());
+    report.print();
+    const bool pullsClean =
+        pulled->gaps == 0 && pulled->errors == 0 && pulled->failed == 0 && pulled->pages > 0;
+    return without->clean() && with->clean() && pullsClean ? 0 : 1;
+}
+
+// ---------------------------------------------------------------- history
+
+// One pass over the whole seeded history on one connection: what came, and
+// how many bytes it took as received and once inflated.
+struct HistoryPass
+{
+    bool deflateGranted = false;
+    int64_t pages = 0, fullPages = 0, compressedFrames = 0, gaps = 0;
+    int64_t rawBytes = 0, wireBytes = 0, fullPageRawBytes = 0, fullPageWireBytes = 0;
+    int64_t syncRawBytes = 0, syncWireBytes = 0;
+    bool syncCompressed = false;
+    double seconds = 0;
+    std::vector<std::string> messages; // every Message encoded, in seq order
+};
+
+std::optional<HistoryPass> readHistory(const Options &o, const Credentials &reader,
+                                       const std::string &conversation, bool deflate)
+{
+    SetupClient client(reader, o.target,
+                       deflate ? std::vector<std::string>{"deflate"} : std::vector<std::string>{});
+    if (!client.waitReady()) {
+        fail("the history reader could not log in: " + client.session().failure());
+        return std::nullopt;
+    }
+    HistoryPass pass;
+    pass.deflateGranted = client.session().granted("deflate");
+    auto refused = [&](const std::optional<v1::Envelope> &answer, const char *what) {
+        fail(std::string(what) +
+             " failed: " + (answer ? answer->error().message() : client.session().failure()));
+        return std::nullopt;
+    };
+
+    v1::Envelope sync;
+    sync.mutable_sync();
+    auto answer = client.request(sync);
+    if (!answer || answer->body_case() != v1::Envelope::kSyncResponse)
+        return refused(answer, "sync");
+    pass.syncRawBytes = client.answerRawBytes();
+    pass.syncWireBytes = client.answerWireBytes();
+    pass.syncCompressed = client.answerCompressed();
+
+    const int64_t start = monoNs();
+    uint64_t next = 1;
+    for (;;) {
+        v1::Envelope env;
+        auto *request = env.mutable_pull();
+        request->set_conversation_id(conversation);
+        request->set_direction(v1::PullRequest::FORWARD);
+        request->set_from_seq(next);
+        request->set_limit(kPullPage);
+        answer = client.request(env);
+        if (!answer || answer->body_case() != v1::Envelope::kPullResponse)
+            return refused(answer, "pulling the history");
+        const v1::PullResponse &page = answer->pull_response();
+        ++pass.pages;
+        pass.rawBytes += client.answerRawBytes();
+        pass.wireBytes += client.answerWireBytes();
+        pass.compressedFrames += client.answerCompressed() ? 1 : 0;
+        if (page.messages_size() == int(kPullPage)) {
+            ++pass.fullPages;
+            pass.fullPageRawBytes += client.answerRawBytes();
+            pass.fullPageWireBytes += client.answerWireBytes();
+        }
+        for (const v1::Message &m : page.messages()) {
+            if (m.seq() != next)
+                ++pass.gaps;
+            next = m.seq() + 1;
+            pass.messages.push_back(m.SerializeAsString());
+        }
+        if (!page.has_more() || page.messages().empty())
+            break;
+    }
+    pass.seconds = double(monoNs() - start) / 1e9;
+    return pass;
+}
+
 } // namespace
 
 int runDirect(const Options &o)
@@ -643,6 +1185,8 @@ int runLatency(const Options &o)
     const auto users = usersFor(o, "bp", 2 * o.pairs);
     if (!users)
         return 2;
+    if (o.pullers > 0)
+        return runLatencyUnderPulls(o, *users);
     const auto t = runPairs(o, *users, o.target, false, PairMode::Paced);
     if (!t)
         return 2;
@@ -1124,6 +1668,67 @@ int runStorm(const Options &o)
                    received == int64_t(o.clients) * missed
                ? 0
                : 1;
+}
+
+// ---------------------------------------------------------------- history
+
+int runHistory(const Options &o)
+{
+    const auto readers = usersFor(o, "bh", 1);
+    if (!readers)
+        return 2;
+    const auto history = ensureHistory(o, *readers, o.pullDepth);
+    if (!history)
+        return 2;
+    const Credentials &reader = (*readers)[0];
+    const auto plain = readHistory(o, reader, history->conversationId, false);
+    if (!plain)
+        return 2;
+    const auto deflated = readHistory(o, reader, history->conversationId, true);
+    if (!deflated)
+        return 2;
+
+    // Both connections must have been given exactly the same messages.
+    int64_t mismatches =
+        std::abs(int64_t(plain->messages.size()) - int64_t(deflated->messages.size()));
+    for (size_t i = 0; i < std::min(plain->messages.size(), deflated->messages.size()); ++i)
+        mismatches += plain->messages[i] != deflated->messages[i] ? 1 : 0;
+    const int64_t messages = int64_t(deflated->messages.size());
+    const double ratio =
+        deflated->rawBytes > 0 ? double(deflated->wireBytes) / double(deflated->rawBytes) : 1.0;
+    auto mean = [](int64_t bytes, int64_t pages) {
+        return pages > 0 ? double(bytes) / double(pages) : 0.0;
+    };
+
+    if (!deflated->deflateGranted)
+        std::printf("kithd did not grant \"deflate\": every frame came plain, ratio 1.0\n");
+    Report report("history");
+    report.add("history_messages", int64_t(history->maxSeq));
+    report.add("history_reused", int64_t(history->reused ? 1 : 0));
+    report.add("deflate_granted", int64_t(deflated->deflateGranted ? 1 : 0));
+    report.add("pages", deflated->pages);
+    report.add("messages", messages);
+    report.add("plain_pages", plain->pages);
+    report.add("plain_messages", int64_t(plain->messages.size()));
+    report.add("mismatches", mismatches);
+    report.add("gaps", plain->gaps + deflated->gaps);
+    report.add("compressed_frames", deflated->compressedFrames);
+    report.add("raw_bytes", deflated->rawBytes);
+    report.add("wire_bytes", deflated->wireBytes);
+    report.add("plain_wire_bytes", plain->wireBytes);
+    report.add("ratio", ratio);
+    report.add("saved_pct", (1.0 - ratio) * 100.0);
+    report.add("full_pages", deflated->fullPages);
+    report.add("page_raw_bytes_mean", mean(deflated->fullPageRawBytes, deflated->fullPages));
+    report.add("page_wire_bytes_mean", mean(deflated->fullPageWireBytes, deflated->fullPages));
+    report.add("sync_raw_bytes", deflated->syncRawBytes);
+    report.add("sync_wire_bytes", deflated->syncWireBytes);
+    report.add("sync_compressed", int64_t(deflated->syncCompressed ? 1 : 0));
+    report.add("plain_seconds", plain->seconds);
+    report.add("deflate_seconds", deflated->seconds);
+    report.print();
+    const bool complete = messages >= int64_t(history->maxSeq) && plain->pages == deflated->pages;
+    return mismatches == 0 && plain->gaps == 0 && deflated->gaps == 0 && complete ? 0 : 1;
 }
 
 } // namespace kith::bench

@@ -34,6 +34,8 @@ struct Options
     int missed = 10;            // storm: messages each client missed
     bool withRelay = false;     // direct: also run the relay, print the ratio
     int idle = 0;               // direct: idle connections held open during the run
+    int pullers = 0;            // latency: clients paging the seeded history in phase 2
+    int pullDepth = 10000;      // latency with pullers, history: messages in the seeded history
 };
 
 [[nodiscard]] int runConnect(const Options &options);
@@ -42,5 +44,6 @@ struct Options
 [[nodiscard]] int runLatency(const Options &options);
 [[nodiscard]] int runFanout(const Options &options);
 [[nodiscard]] int runStorm(const Options &options);
+[[nodiscard]] int runHistory(const Options &options);
 
 } // namespace kith::bench
