@@ -10,6 +10,13 @@
 #include <QSslSocket>
 #include <QTimer>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace kith::server {
 
 namespace {
@@ -21,6 +28,17 @@ constexpr int kHandshakeTimeoutMs = 10000;
 // Out of file descriptors: stop accepting this long instead of spinning on
 // the listening socket, while the existing sessions keep being served.
 constexpr int kAcceptPauseMs = 500;
+
+// Answers are small frames written one after another (an ack, then a push);
+// with Nagle's algorithm on, the second waits for the peer's delayed ACK (40 ms
+// on Linux). QWebSocket has no option for it, but Linux hands TCP_NODELAY of a
+// listening socket down to every socket it accepts.
+void setLowDelay(qintptr listeningSocket)
+{
+    const int one = 1;
+    if (setsockopt(int(listeningSocket), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        qCWarning(lcGateway) << "cannot turn Nagle's algorithm off:" << strerror(errno);
+}
 
 Result<QSslConfiguration> loadTls(const QString &certFile, const QString &keyFile)
 {
@@ -93,6 +111,7 @@ Status Gateway::listen()
                                            .arg(m_options.address.toString())
                                            .arg(m_options.port)
                                            .arg(m_server->errorString()));
+    setLowDelay(m_server->socketDescriptor());
     qCInfo(lcGateway) << "listening on" << m_options.address.toString() << port()
                       << (secure() ? "(wss)" : "(ws)");
     return Done{};
