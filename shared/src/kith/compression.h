@@ -16,8 +16,8 @@ namespace kith {
 // echoed in HelloOk.features by a server that will send them.
 inline constexpr char kDeflateFeature[] = "deflate";
 
-// Below this the zlib header, the checksum and the wrapper eat most of what
-// deflate could save on a few hundred bytes of protobuf.
+// Smaller answers could save a few hundred bytes at best: not worth zlib's
+// time on both ends, nor an extra unwrap on the client.
 constexpr qsizetype kMinCompressBytes = 512;
 // A pull page of 200 messages at the 64 KiB text limit is about 13 MiB; a
 // raw_size beyond this is refused before a byte is inflated.
