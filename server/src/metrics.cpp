@@ -66,6 +66,15 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
     family(out, "kith_pushes_total", "counter",
            "All pushes delivered to sessions (messages, read, typing, presence, ...).");
     sample(out, "kith_pushes_total", m_pushes);
+    family(out, "kith_compressed_frames_total", "counter",
+           "Answers sent as Compressed frames (deflate feature).");
+    sample(out, "kith_compressed_frames_total", m_compressedFrames);
+    family(out, "kith_compression_raw_bytes_total", "counter",
+           "Encoded size of the answers sent compressed, before compression.");
+    sample(out, "kith_compression_raw_bytes_total", m_compressionRawBytes);
+    family(out, "kith_compression_wire_bytes_total", "counter",
+           "Size on the wire of the Compressed frames that carried them.");
+    sample(out, "kith_compression_wire_bytes_total", m_compressionWireBytes);
     family(out, "kith_commit_batch_size", "summary",
            "Writes per storage transaction (group commit).");
     sample(out, "kith_commit_batch_size_sum", store.writesCommitted);

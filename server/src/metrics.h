@@ -33,6 +33,13 @@ public:
     void messagesPushed(quint64 deliveries) { m_messagesPushed += deliveries; }
     void pushesDelivered(quint64 deliveries) { m_pushes += deliveries; }
     void errorSent(v1::ErrorCode code);
+    // A frame sent as Compressed: its encoded size before and after.
+    void frameCompressed(quint64 rawBytes, quint64 wireBytes)
+    {
+        ++m_compressedFrames;
+        m_compressionRawBytes += rawBytes;
+        m_compressionWireBytes += wireBytes;
+    }
 
     [[nodiscard]] quint64 connectionsOpen() const { return m_connectionsOpen; }
     [[nodiscard]] quint64 messagesPushed() const { return m_messagesPushed; }
@@ -48,6 +55,9 @@ private:
     std::atomic<quint64> m_framesIn{0};
     std::atomic<quint64> m_messagesPushed{0};
     std::atomic<quint64> m_pushes{0};
+    std::atomic<quint64> m_compressedFrames{0};
+    std::atomic<quint64> m_compressionRawBytes{0};
+    std::atomic<quint64> m_compressionWireBytes{0};
     std::array<std::atomic<quint64>, v1::ErrorCode_ARRAYSIZE> m_errors{};
 };
 

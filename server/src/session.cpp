@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include "group_service.h"
+#include "kith/compression.h"
 #include "kith/protocol.h"
 #include "logging.h"
 #include "message_service.h"
@@ -39,6 +40,7 @@ bool isServerOnly(v1::Envelope::BodyCase body)
     case v1::Envelope::kConversation:
     case v1::Envelope::kConversationRemoved:
     case v1::Envelope::kMemberList:
+    case v1::Envelope::kCompressed:
         return true;
     default:
         return false;
@@ -128,6 +130,13 @@ void Session::onBinaryMessage(const QByteArray &frame)
                     QWebSocketProtocol::CloseCodeProtocolError);
     qCDebug(lcSession) << "connection" << m_connectionId << "<-" << bodyName(request->body_case())
                        << request->request_id();
+    // Like every other server-only body past hello: refused, and the session
+    // goes on. The server never inflates what a client sends.
+    if (request->body_case() == v1::Envelope::kCompressed && m_state != State::AwaitHello)
+        return sendError(
+            request->request_id(),
+            makeError(v1::INVALID_ARGUMENT,
+                      QStringLiteral("Compressed frames are only sent by the server")));
 
     switch (m_state) {
     case State::AwaitHello:
@@ -218,6 +227,13 @@ void Session::handleHello(const v1::Envelope &request)
     ok->set_max_pull_limit(kMaxPullLimit);
     ok->set_auth_timeout_ms(quint32(m_limits.authTimeoutMs));
     ok->set_idle_timeout_ms(quint32(m_limits.idleTimeoutMs));
+    // Features the client listed and this server has; anything else is ignored.
+    for (const std::string &feature : hello.features()) {
+        if (feature == kDeflateFeature && !m_deflate) {
+            m_deflate = true;
+            ok->add_features(kDeflateFeature);
+        }
+    }
     m_state = State::AwaitAuth;
     qCDebug(lcSession) << "connection" << m_connectionId << "hello from"
                        << toQString(hello.client_name()) << toQString(hello.client_version());
@@ -399,7 +415,23 @@ void Session::send(const v1::Envelope &envelope)
 {
     if (!m_socket || m_state == State::Closing)
         return;
-    m_socket->sendBinaryMessage(encodeEnvelope(envelope));
+    m_socket->sendBinaryMessage(frameFor(envelope));
+}
+
+QByteArray Session::frameFor(const v1::Envelope &envelope)
+{
+    QByteArray encoded = encodeEnvelope(envelope);
+    // History pages and sync answers are the only answers that grow with the
+    // data; acks, pushes and errors are small and latency-bound.
+    const bool bulky = envelope.body_case() == v1::Envelope::kPullResponse ||
+                       envelope.body_case() == v1::Envelope::kSyncResponse;
+    if (!m_deflate || !bulky)
+        return encoded;
+    QByteArray compressed = compressEncodedEnvelope(encoded, envelope.request_id());
+    if (compressed.isEmpty())
+        return encoded;
+    m_services.metrics.frameCompressed(quint64(encoded.size()), quint64(compressed.size()));
+    return compressed;
 }
 
 void Session::sendError(quint32 requestId, const Error &error)

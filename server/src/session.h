@@ -81,6 +81,9 @@ private:
     void onAuthResult(quint32 requestId, Result<AuthGrant> result);
 
     void send(const v1::Envelope &envelope);
+    // The bytes that go on the wire for `envelope`: Compressed when the client
+    // asked for deflate and it is a big enough history or sync answer.
+    [[nodiscard]] QByteArray frameFor(const v1::Envelope &envelope);
     void sendError(quint32 requestId, const Error &error);
     void answerOk(quint32 requestId, const Status &status);
     template<class T>
@@ -101,6 +104,7 @@ private:
     bool m_refusing = false;
     bool m_pingOutstanding = false;
     bool m_attached = false;
+    bool m_deflate = false; // the client listed "deflate" in its hello
     QTimer m_authTimer;
     QTimer m_idleTimer;
     TokenBucket m_sendBucket;

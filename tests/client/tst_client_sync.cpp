@@ -10,10 +10,14 @@
 #include "kith/client/local_store.h"
 #include "kith/client/message_list_model.h"
 #include "kith/client/sync_engine.h"
+#include "kith/compression.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 
 #include <QAbstractItemModelTester>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -22,6 +26,21 @@
 using namespace kith;
 using namespace kith::client;
 using namespace kith::test;
+
+namespace {
+// kith_compressed_frames_total from the server's /metrics; -1 when unreadable.
+double compressedFramesSent(const TestServer &server)
+{
+    QNetworkAccessManager manager;
+    std::unique_ptr<QNetworkReply> reply(
+        manager.get(QNetworkRequest(server.adminUrl().resolved(QUrl(QStringLiteral("metrics"))))));
+    TestClient::waitUntil([&] { return reply->isFinished(); });
+    const QRegularExpression sample(QStringLiteral("^kith_compressed_frames_total\\s+(\\S+)$"),
+                                    QRegularExpression::MultilineOption);
+    const auto match = sample.match(QString::fromUtf8(reply->readAll()));
+    return match.hasMatch() ? match.captured(1).toDouble() : -1;
+}
+} // namespace
 
 class TestClientSync : public QObject
 {
@@ -60,6 +79,8 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(alice->store()->conversationIds().size(), 50, kClientTimeoutMs);
 
         alice.stop();
+        const double compressedBefore = compressedFramesSent(server);
+        QVERIFY(compressedBefore >= 0);
         QList<QPair<QString, QString>> late;
         for (int i = 0; i < 40; ++i)
             for (const auto &c : conversations)
@@ -78,6 +99,13 @@ private slots:
         QAbstractItemModelTester messageTester(
             &messages, QAbstractItemModelTester::FailureReportingMode::QtTest);
         QVERIFY(alice.waitSynced());
+        // The catch-up came compressed: the client asked for deflate, the
+        // server agreed, and the big answers (the sync of 50 conversations,
+        // 40-message pages) were sent as Compressed frames.
+        const auto &features = alice->connection()->helloOk().features();
+        QVERIFY(std::find(features.begin(), features.end(), std::string(kDeflateFeature)) !=
+                features.end());
+        QVERIFY(compressedFramesSent(server) > compressedBefore);
 
         for (const auto &c : conversations) {
             QString why;

@@ -49,6 +49,7 @@ bool TestClient::connectTo(const QUrl &url, int timeoutMs)
 {
     m_outstanding.clear();
     m_answers.clear();
+    m_answerFrameBytes.clear();
     m_socket.open(url);
     waitUntil(
         [this] {
@@ -97,6 +98,8 @@ std::optional<v1::Envelope> TestClient::hello(quint32 protocolMajor)
     hello->set_protocol_minor(kProtocolMinor);
     hello->set_client_name("kith-tests");
     hello->set_client_version("0");
+    for (const QString &feature : std::as_const(m_helloFeatures))
+        hello->add_features(toStd(feature));
     return request(std::move(envelope));
 }
 
@@ -345,6 +348,7 @@ void TestClient::onBinaryMessage(const QByteArray &bytes)
     const quint32 requestId = envelope->request_id();
     if (requestId != 0 && m_outstanding.remove(requestId)) {
         m_answers.insert(requestId, std::move(*envelope));
+        m_answerFrameBytes.insert(requestId, bytes.size());
         emit answered(requestId);
     } else {
         m_pushes.append(std::move(*envelope));

@@ -3,7 +3,8 @@
 // QWebSocket, for tests. Requests wait in a nested event loop for the answer
 // with their request id; everything else the server sends (pushes, errors with
 // request id 0, answers nobody waits for) is queued for waitForPush. Server
-// pings are answered automatically. Owned by the test.
+// pings are answered automatically. Frames are kept exactly as they came: a
+// Compressed one (see setHelloFeatures) is the test's to unwrap. Owned by the test.
 
 #include <QByteArray>
 #include <QHash>
@@ -12,6 +13,7 @@
 #include <QSet>
 #include <QSslConfiguration>
 #include <QString>
+#include <QStringList>
 #include <QUrl>
 #include <QWebSocket>
 
@@ -52,6 +54,8 @@ public:
     // The close code of the last closed connection (1005 when none was given).
     [[nodiscard]] int closeCode() const;
 
+    // Optional features listed in every later Hello (e.g. "deflate"); none by default.
+    void setHelloFeatures(const QStringList &features) { m_helloFeatures = features; }
     // The answer to a Hello with the given protocol major (hello_ok or error).
     std::optional<v1::Envelope> hello(quint32 protocolMajor = 1);
     // Auth requests; on auth_ok the client remembers user id, device id and token.
@@ -82,6 +86,11 @@ public:
     quint32 post(v1::Envelope envelope);
     std::optional<v1::Envelope> waitForAnswer(quint32 requestId, int timeoutMs = kDefaultTimeoutMs);
     std::optional<v1::Envelope> takeAnswer(quint32 requestId);
+    // How many bytes the answer to a request had on the wire; 0 before it came.
+    [[nodiscard]] qsizetype answerFrameBytes(quint32 requestId) const
+    {
+        return m_answerFrameBytes.value(requestId);
+    }
 
     // The first queued frame matching the predicate (removed from the queue),
     // waiting for it when none is queued yet.
@@ -131,6 +140,8 @@ private:
     quint32 m_nextRequestId = 0;
     QSet<quint32> m_outstanding; // posted requests without an answer yet
     QHash<quint32, v1::Envelope> m_answers;
+    QHash<quint32, qsizetype> m_answerFrameBytes;
+    QStringList m_helloFeatures;
     QList<v1::Envelope> m_pushes;
     int m_undecodableFrames = 0;
     quint64 m_userId = 0;

@@ -1,6 +1,7 @@
 #include "kith/client/connection.h"
 
 #include "kith/client/logging.h"
+#include "kith/compression.h"
 #include "kith/protocol.h"
 
 #include <QDateTime>
@@ -180,6 +181,8 @@ void Connection::sendHello()
     hello->set_protocol_minor(kProtocolMinor);
     hello->set_client_name(toStd(m_clientName));
     hello->set_client_version("0.1.0");
+    // Pull pages and sync answers come compressed; decodeServerFrame unwraps them.
+    hello->add_features(kDeflateFeature);
     const quint32 id = m_nextRequestId++;
     env.set_request_id(id);
     m_pending.insert(id, {[this](Result<v1::Envelope> answer) {
@@ -340,8 +343,11 @@ void Connection::onBinaryMessage(const QByteArray &bytes)
 {
     m_sinceReceive.start();
     m_pingInFlight = false;
-    auto decoded = decodeEnvelope(bytes);
+    // A Compressed frame is unwrapped here, before anything else sees it; one
+    // that does not unwrap is as bad as any other undecodable frame.
+    auto decoded = decodeServerFrame(bytes);
     if (!decoded) {
+        qCWarning(lcConnection) << "undecodable frame:" << decoded.error().message;
         dropSocket(QStringLiteral("The server sent a frame that is not a Kith envelope"));
         return;
     }
