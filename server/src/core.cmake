@@ -16,6 +16,7 @@ add_library(kithd_core STATIC
   ${KITHD_SRC}/message_service.h ${KITHD_SRC}/message_service.cpp
   ${KITHD_SRC}/group_service.h ${KITHD_SRC}/group_service.cpp
   ${KITHD_SRC}/user_service.h ${KITHD_SRC}/user_service.cpp
+  ${KITHD_SRC}/bulk_lane.h ${KITHD_SRC}/bulk_lane.cpp
   ${KITHD_SRC}/session.h ${KITHD_SRC}/session.cpp
   ${KITHD_SRC}/gateway.h ${KITHD_SRC}/gateway.cpp
   ${KITHD_SRC}/admin_http.h ${KITHD_SRC}/admin_http.cpp

@@ -4,6 +4,7 @@
 
 #include "admin_http.h"
 #include "auth_service.h"
+#include "bulk_lane.h"
 #include "gateway.h"
 #include "group_service.h"
 #include "logging.h"
@@ -44,6 +45,7 @@ Server::~Server()
     m_auth.reset();
     m_presence.reset();
     m_registry.reset();
+    m_bulk.reset(); // waits for reads in flight
     m_hasher.reset();
     if (!m_stopping && m_store)
         m_store->close();
@@ -84,7 +86,9 @@ Status Server::start()
     options.limits.idleTimeoutMs = m_config.idleTimeoutMs;
     options.limits.sendRate = m_config.sendRate;
     options.limits.sendBurst = m_config.sendBurst;
-    const ServiceSet services{*m_auth, *m_messages, *m_groups, *m_users, *m_registry, m_metrics};
+    m_bulk = std::make_unique<BulkLane>();
+    const ServiceSet services{*m_auth,     *m_messages, *m_groups, *m_users,
+                              *m_registry, *m_bulk,     m_metrics};
     m_gateway = std::make_unique<Gateway>(services, options);
     if (const Status listening = m_gateway->listen(); !listening)
         return listening;
@@ -184,6 +188,8 @@ void Server::stop()
     m_presence->stop();
     // Hashes in flight finish and post their completions (answered SHUTTING_DOWN).
     m_hasher->waitForIdle();
+    // History reads in flight finish before the store closes under them.
+    m_bulk->drain();
     QCoreApplication::sendPostedEvents();
     // Queued writes commit; their completions (acks, pushes) are then delivered.
     m_store->close();

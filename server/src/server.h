@@ -15,6 +15,7 @@ namespace kith::server {
 
 class AdminHttp;
 class AuthService;
+class BulkLane;
 class Gateway;
 class GroupService;
 class MessageService;
@@ -57,6 +58,7 @@ private:
     bool m_stopEmitted = false;
     // Declared in dependency order: destroyed sessions-first.
     std::unique_ptr<PasswordHasher> m_hasher;
+    std::unique_ptr<BulkLane> m_bulk;
     std::unique_ptr<SessionRegistry> m_registry;
     std::unique_ptr<PresenceService> m_presence;
     std::unique_ptr<AuthService> m_auth;

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include "bulk_lane.h"
 #include "group_service.h"
 #include "kith/compression.h"
 #include "kith/protocol.h"
@@ -45,6 +46,26 @@ bool isServerOnly(v1::Envelope::BodyCase body)
     default:
         return false;
     }
+}
+// The frame for `envelope`: compressed when the client asked for deflate and
+// it is a history page or a sync answer, the only answers that grow with the
+// data (acks, pushes and errors are small and latency-bound). Touches no
+// session state, so the bulk lane calls it too.
+BulkAnswer encodeForWire(const v1::Envelope &envelope, bool deflate)
+{
+    BulkAnswer answer;
+    answer.frame = encodeEnvelope(envelope);
+    const bool bulky = envelope.body_case() == v1::Envelope::kPullResponse ||
+                       envelope.body_case() == v1::Envelope::kSyncResponse;
+    if (!deflate || !bulky)
+        return answer;
+    QByteArray compressed = compressEncodedEnvelope(answer.frame, envelope.request_id());
+    if (compressed.isEmpty())
+        return answer;
+    answer.rawBytes = quint64(answer.frame.size());
+    answer.frame = std::move(compressed);
+    answer.compressed = true;
+    return answer;
 }
 } // namespace
 
@@ -333,11 +354,19 @@ void Session::handleReady(const v1::Envelope &request)
                                             answer(rid, result, &v1::Envelope::mutable_send_ack);
                                         });
     case v1::Envelope::kPull:
-        return answer(rid, m_services.messages.pull(caller(), request.pull()),
-                      &v1::Envelope::mutable_pull_response);
+        return answerBulk<v1::PullResponse>(
+            rid,
+            [messages = &m_services.messages, who = caller(), pull = request.pull()] {
+                return messages->pull(who, pull);
+            },
+            &v1::Envelope::mutable_pull_response);
     case v1::Envelope::kSync:
-        return answer(rid, m_services.messages.sync(caller(), request.sync()),
-                      &v1::Envelope::mutable_sync_response);
+        return answerBulk<v1::SyncResponse>(
+            rid,
+            [messages = &m_services.messages, who = caller(), sync = request.sync()] {
+                return messages->sync(who, sync);
+            },
+            &v1::Envelope::mutable_sync_response);
     case v1::Envelope::kMarkRead:
         return m_services.messages.markRead(caller(), request.mark_read(), this,
                                             [this, rid](Status status) { answerOk(rid, status); });
@@ -420,18 +449,45 @@ void Session::send(const v1::Envelope &envelope)
 
 QByteArray Session::frameFor(const v1::Envelope &envelope)
 {
-    QByteArray encoded = encodeEnvelope(envelope);
-    // History pages and sync answers are the only answers that grow with the
-    // data; acks, pushes and errors are small and latency-bound.
-    const bool bulky = envelope.body_case() == v1::Envelope::kPullResponse ||
-                       envelope.body_case() == v1::Envelope::kSyncResponse;
-    if (!m_deflate || !bulky)
-        return encoded;
-    QByteArray compressed = compressEncodedEnvelope(encoded, envelope.request_id());
-    if (compressed.isEmpty())
-        return encoded;
-    m_services.metrics.frameCompressed(quint64(encoded.size()), quint64(compressed.size()));
-    return compressed;
+    BulkAnswer answer = encodeForWire(envelope, m_deflate);
+    if (answer.compressed)
+        m_services.metrics.frameCompressed(answer.rawBytes, quint64(answer.frame.size()));
+    return std::move(answer.frame);
+}
+
+template<class T>
+void Session::answerBulk(quint32 requestId, std::function<Result<T>()> build,
+                         T *(v1::Envelope::*field)())
+{
+    const bool deflate = m_deflate;
+    m_services.bulk.post(
+        this,
+        [requestId, build = std::move(build), field, deflate] {
+            const Result<T> result = build();
+            if (!result) {
+                const Error &error = result.error();
+                BulkAnswer answer = encodeForWire(
+                    errorEnvelope(requestId, error.code, error.message, error.retryAfterMs), false);
+                answer.errorCode = error.code;
+                return answer;
+            }
+            v1::Envelope envelope;
+            envelope.set_request_id(requestId);
+            *(envelope.*field)() = *result;
+            return encodeForWire(envelope, deflate);
+        },
+        [this](BulkAnswer answer) { sendBulk(answer); });
+}
+
+void Session::sendBulk(const BulkAnswer &answer)
+{
+    if (answer.errorCode != 0)
+        m_services.metrics.errorSent(v1::ErrorCode(answer.errorCode));
+    if (answer.compressed)
+        m_services.metrics.frameCompressed(answer.rawBytes, quint64(answer.frame.size()));
+    if (!m_socket || m_state == State::Closing)
+        return;
+    m_socket->sendBinaryMessage(answer.frame);
 }
 
 void Session::sendError(quint32 requestId, const Error &error)

@@ -17,6 +17,8 @@
 namespace kith::server {
 
 class AuthService;
+class BulkLane;
+struct BulkAnswer;
 class GroupService;
 class MessageService;
 class Metrics;
@@ -31,6 +33,7 @@ struct ServiceSet
     GroupService &groups;
     UserService &users;
     SessionRegistry &registry;
+    BulkLane &bulk;
     Metrics &metrics;
 };
 
@@ -81,6 +84,12 @@ private:
     void onAuthResult(quint32 requestId, Result<AuthGrant> result);
 
     void send(const v1::Envelope &envelope);
+    // Runs `build` (reads only) on the bulk lane, encodes and compresses its
+    // answer there, and sends it from here when it comes back.
+    template<class T>
+    void answerBulk(quint32 requestId, std::function<Result<T>()> build,
+                    T *(v1::Envelope::*field)());
+    void sendBulk(const BulkAnswer &answer);
     // The bytes that go on the wire for `envelope`: Compressed when the client
     // asked for deflate and it is a big enough history or sync answer.
     [[nodiscard]] QByteArray frameFor(const v1::Envelope &envelope);
