@@ -7,12 +7,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+
 namespace kith::server {
 
 namespace {
 // Under CFS a nice-10 thread gets about a tenth of the CPU a nice-0 one does
 // when both want it, and all of it when the session loop is idle.
 constexpr int kBulkNice = 10;
+constexpr int kMaxNice = 19;
 
 void lowerThisThreadsPriority()
 {
@@ -20,8 +24,15 @@ void lowerThisThreadsPriority()
     if (lowered)
         return;
     lowered = true;
-    // On Linux, PRIO_PROCESS with a thread id sets that one thread's nice value.
-    setpriority(PRIO_PROCESS, id_t(gettid()), kBulkNice);
+    // On Linux, PRIO_PROCESS with a thread id reads and sets that one
+    // thread's nice value; relative, so a kithd started under nice keeps the
+    // lane below its loop.
+    const id_t self = id_t(gettid());
+    errno = 0;
+    const int current = getpriority(PRIO_PROCESS, self);
+    if (current == -1 && errno != 0)
+        return;
+    setpriority(PRIO_PROCESS, self, std::min(kMaxNice, current + kBulkNice));
 }
 } // namespace
 

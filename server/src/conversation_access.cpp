@@ -37,6 +37,16 @@ Result<ConversationRef> checkConversationAccess(Store &store, const std::string 
     return *ref;
 }
 
+Result<ConversationRef> parseSendTarget(const std::string &conversationId, quint64 userId)
+{
+    const std::optional<ConversationRef> ref = parseConversationId(toQString(conversationId));
+    if (!ref)
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Malformed conversation id"));
+    if (ref->isDirect() && ref->peerOf(userId) == 0)
+        return notFound();
+    return *ref;
+}
+
 Error storeError(const Error &error)
 {
     switch (error.code) {

@@ -13,6 +13,12 @@ namespace kith::server {
 [[nodiscard]] Result<ConversationRef>
 checkConversationAccess(Store &store, const std::string &conversationId, quint64 userId);
 
+// The part of that check a send makes before the store's own (see
+// MessageService::send): INVALID_ARGUMENT for a malformed id, NOT_FOUND for a
+// direct id `userId` is not one of. Membership itself is left to the writer.
+[[nodiscard]] Result<ConversationRef> parseSendTarget(const std::string &conversationId,
+                                                      quint64 userId);
+
 // Maps a store error of a read onto the wire (store faults become INTERNAL).
 [[nodiscard]] Error storeError(const Error &error);
 

@@ -53,8 +53,12 @@ void MessageService::send(const Caller &caller, const v1::SendMessageRequest &re
                                   .arg(kMaxClientMsgIdBytes)));
     if (const auto bad = validateUserContent(request.content()))
         return done(makeError(bad->code, bad->message));
-    const Result<ConversationRef> ref =
-        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+    // No store read here: the writer's append is the membership check (it
+    // moves the sender's read marker, which fails for a non-member, and a new
+    // direct chat is only made between two existing users), inside the
+    // transaction. Repeating it on the session loop cost one SQLite read per
+    // message. Only what needs no storage is checked up front.
+    const Result<ConversationRef> ref = parseSendTarget(request.conversation_id(), caller.userId);
     if (!ref)
         return done(ref.error());
 
@@ -68,8 +72,13 @@ void MessageService::send(const Caller &caller, const v1::SendMessageRequest &re
         append, this,
         [this, ref = *ref, connectionId = caller.connectionId,
          done = whileAlive<v1::SendAck>(context, std::move(done))](Result<AppendResult> result) {
-            if (!result)
+            if (!result) {
+                // One answer for "not a member" and "no such chat or user", as
+                // checkConversationAccess gives.
+                if (result.error().code == v1::NOT_FOUND)
+                    return done(makeError(v1::NOT_FOUND, QStringLiteral("No such conversation")));
                 return done(storeError(result.error()));
+            }
             done(ackFor(*result));
             if (result->duplicate)
                 return;
