@@ -776,6 +776,38 @@ private slots:
         QCOMPARE(m_store->contactsOf(eve.id)->size(), 0);
     }
 
+    void presenceAudienceLeavesOutLargeGroups()
+    {
+        // u[0] owns a group of exactly kPresenceGroupLimit members and one of
+        // one more; only u[limit] is in the big one alone.
+        const int limit = kPresenceGroupLimit;
+        QList<UserRecord> u;
+        for (int i = 0; i <= limit; ++i)
+            u << addUser(QStringLiteral("member%1").arg(i));
+        QList<quint64> exact, big;
+        for (int i = 1; i <= limit; ++i) {
+            if (i < limit)
+                exact << u[i].id;
+            big << u[i].id;
+        }
+        for (const auto &[name, members] :
+             {std::pair{QStringLiteral("exact"), exact}, std::pair{QStringLiteral("big"), big}}) {
+            const auto made = group(u[0].id, name, members);
+            QVERIFY2(made.ok(), qPrintable(made.ok() ? QString() : made.error().message));
+        }
+
+        QCOMPARE(m_store->contactsOf(u[limit].id)->size(), 0);
+        const QList<quint64> ofFirst = *m_store->contactsOf(u[1].id);
+        QCOMPARE(ofFirst.size(), limit - 1);
+        QVERIFY(ofFirst.contains(u[0].id));
+        QVERIFY(!ofFirst.contains(u[limit].id));
+
+        // A direct chat always counts.
+        QVERIFY(
+            send(directConversationId(u[0].id, u[limit].id), u[0].id, QStringLiteral("hi")).ok());
+        QCOMPARE(*m_store->contactsOf(u[limit].id), QList<quint64>{u[0].id});
+    }
+
     // ---- groups ----------------------------------------------------------------------------
 
     void groupLifecycleAndPermissions()

@@ -1813,11 +1813,17 @@ Result<QList<quint64>> SqliteStore::contactsOf(quint64 userId)
     auto c = readConnection();
     if (!c)
         return c.error();
+    // Direct chats and groups up to kPresenceGroupLimit members: in a bigger
+    // group every login would tell every online member, N² pushes for N
+    // members coming online; there presence is read with the member list.
     Stmt s(**c, QStringLiteral("SELECT DISTINCT other.user_id FROM members mine"
+                               " JOIN conversations conv ON conv.id = mine.conversation_id"
                                " JOIN members other ON other.conversation_id = mine.conversation_id"
                                " WHERE mine.user_id = ? AND other.user_id <> mine.user_id"
+                               " AND (conv.kind = ? OR (SELECT COUNT(*) FROM members m"
+                               "      WHERE m.conversation_id = conv.id) <= ?)"
                                " ORDER BY other.user_id"));
-    if (!s.exec({intValue(userId)}))
+    if (!s.exec({intValue(userId), int(v1::DIRECT), kPresenceGroupLimit}))
         return s.error("contacts");
     QList<quint64> contacts;
     while (s.next())

@@ -35,6 +35,10 @@
 
 namespace kith::server {
 
+// Groups larger than this do not broadcast their members' presence (see
+// Store::contactsOf); their members see it in the member list.
+inline constexpr int kPresenceGroupLimit = 256;
+
 struct UserRecord
 {
     quint64 id = 0;
@@ -152,7 +156,8 @@ public:
     [[nodiscard]] virtual Result<QList<ConversationView>> conversationsOf(quint64 userId) = 0;
     [[nodiscard]] virtual Result<ConversationView> conversation(const QString &conversationId,
                                                                 quint64 userId) = 0;
-    // Users who share at least one conversation with userId (presence audience).
+    // Who hears userId's presence: the peers of userId's direct chats and the
+    // members of its groups of at most kPresenceGroupLimit members.
     [[nodiscard]] virtual Result<QList<quint64>> contactsOf(quint64 userId) = 0;
     [[nodiscard]] virtual Result<PullPage> pull(const PullQuery &query) = 0;
     // The stored message for (sender, clientMsgId), if any.
