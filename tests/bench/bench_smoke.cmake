@@ -56,7 +56,7 @@ run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200
   ZERO lost duplicates reordered errors)
 # Seeds the 500-message history group (plus its creation event, seq 501),
 # then measures without and with two pullers paging it.
-run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200 --pullers 2 --pull-depth 500
+run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200 --pullers 2 --pull-depth 500 --pull-deflate
   ZERO lost_without lost_with duplicates_without duplicates_with reordered_without
        reordered_with errors_without errors_with pull_gaps pull_errors
   EQUAL history_messages=501 history_reused=0)

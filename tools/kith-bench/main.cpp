@@ -132,13 +132,19 @@ int main(int argc, char **argv)
         QStringLiteral("latency --pullers, history: messages in the seeded history group "
                        "(written once per data folder, topped up when a run asks for more)."),
         QStringLiteral("M"), QStringLiteral("10000"));
+    const QCommandLineOption pullDeflate(
+        QStringLiteral("pull-deflate"),
+        QStringLiteral("latency --pullers: the pullers ask for \"deflate\" in their hello, as "
+                       "libkithclient does, and get compressed pages."));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
-    parser.addOptions(
-        {kithd,   data,    url,       pid,     tokenCache, workers,  deadline, registerConcurrency,
-         users,   perUser, pairs,     seconds, window,     rate,     members,  messages,
-         clients, missed,  withRelay, idle,    pullers,    pullDepth});
+    parser.addOptions({kithd,      data,      url,        pid,
+                       tokenCache, workers,   deadline,   registerConcurrency,
+                       users,      perUser,   pairs,      seconds,
+                       window,     rate,      members,    messages,
+                       clients,    missed,    withRelay,  idle,
+                       pullers,    pullDepth, pullDeflate});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -168,6 +174,7 @@ int main(int argc, char **argv)
     o.idle = std::max(0, parser.value(idle).toInt());
     o.pullers = std::max(0, parser.value(pullers).toInt());
     o.pullDepth = parser.value(pullDepth).toInt();
+    o.pullDeflate = parser.isSet(pullDeflate);
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
     if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1) {
         std::fprintf(stderr, "kith-bench: sizes and the deadline must be positive\n");

@@ -864,6 +864,8 @@ public:
             for (int i = first; i < end; ++i) {
                 Puller &p = pullers[size_t(i - first)];
                 p.session = std::make_unique<KithSession>(loop, readers[size_t(i)]);
+                if (o.pullDeflate)
+                    p.session->requestFeatures({"deflate"});
                 p.session->onReady = [&](KithSession &) { ++ready; };
                 p.session->onFailed = [&](KithSession &s) {
                     if (failed++ == 0)
@@ -1022,6 +1024,7 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     report.add("users", int64_t(2 * o.pairs));
     report.add("offered_per_s", o.rate);
     report.add("pullers", int64_t(o.pullers));
+    report.add("pull_deflate", int64_t(o.pullDeflate ? 1 : 0));
     report.add("history_conversations", int64_t(1));
     report.add("history_messages", int64_t(history->maxSeq));
     report.add("history_reused", int64_t(history->reused ? 1 : 0));

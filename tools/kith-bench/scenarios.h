@@ -35,6 +35,7 @@ struct Options
     bool withRelay = false;     // direct: also run the relay, print the ratio
     int idle = 0;               // direct: idle connections held open during the run
     int pullers = 0;            // latency: clients paging the seeded history in phase 2
+    bool pullDeflate = false;   // latency with pullers: pullers ask for "deflate" as the app does
     int pullDepth = 10000;      // latency with pullers, history: messages in the seeded history
 };
 
