@@ -11,6 +11,11 @@
 
 #include <QCoreApplication>
 #include <QRandomGenerator>
+#include <QTimer>
+#include <QTimerEvent>
+
+#include <algorithm>
+#include <climits>
 
 namespace kith::server {
 
@@ -88,16 +93,12 @@ Session::Session(QWebSocket *socket, const ServiceSet &services, const SessionLi
     connect(socket, &QWebSocket::textMessageReceived, this, &Session::onTextMessage);
     connect(socket, &QWebSocket::disconnected, this, &Session::onDisconnected);
 
-    m_authTimer.setSingleShot(true);
-    m_authTimer.setInterval(m_limits.authTimeoutMs);
-    connect(&m_authTimer, &QTimer::timeout, this, &Session::onAuthTimeout);
-    m_authTimer.start();
+    const qint64 now = monotonicMs();
+    m_authDeadline = now + m_limits.authTimeoutMs;
 
-    m_idleTimer.setSingleShot(true);
     // Half the idle time without a frame: ping; the other half: give up.
-    m_idleTimer.setInterval(qMax(1, m_limits.idleTimeoutMs / 2));
-    connect(&m_idleTimer, &QTimer::timeout, this, &Session::onIdleTimeout);
-    m_idleTimer.start();
+    m_idleDeadline = now + idleHalf();
+    armTimer(now);
 
     qCDebug(lcSession) << "connection" << m_connectionId << "from" << m_remoteAddress;
 }
@@ -136,7 +137,7 @@ void Session::onBinaryMessage(const QByteArray &frame)
     if (m_state == State::Closing)
         return;
     m_services.metrics.framesReceived();
-    restartIdleTimer();
+    noteActivity();
     if (frame.size() > kMaxFrameBytes)
         return fail(0, v1::TOO_LARGE,
                     QStringLiteral("Frame is larger than %1 bytes").arg(kMaxFrameBytes),
@@ -183,8 +184,7 @@ void Session::onTextMessage()
 void Session::onDisconnected()
 {
     m_state = State::Closing;
-    m_authTimer.stop();
-    m_idleTimer.stop();
+    m_timer.stop();
     if (m_attached) {
         m_attached = false;
         m_services.registry.detach(this);
@@ -215,7 +215,36 @@ void Session::onIdleTimeout()
     v1::Envelope ping;
     ping.mutable_ping()->set_nonce(QRandomGenerator::global()->generate64());
     send(ping);
-    m_idleTimer.start();
+    m_idleDeadline = monotonicMs() + idleHalf();
+}
+
+void Session::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() == m_timer.timerId())
+        return onDeadline();
+    QObject::timerEvent(event);
+}
+
+void Session::onDeadline()
+{
+    m_timer.stop();
+    if (m_state == State::Closing)
+        return;
+    const qint64 now = monotonicMs();
+    if (m_authDeadline != 0 && now >= m_authDeadline)
+        return onAuthTimeout();
+    if (now >= m_idleDeadline) {
+        onIdleTimeout();
+        if (m_state == State::Closing)
+            return;
+    }
+    armTimer(now);
+}
+
+void Session::armTimer(qint64 now)
+{
+    const qint64 next = m_authDeadline != 0 ? qMin(m_authDeadline, m_idleDeadline) : m_idleDeadline;
+    m_timer.start(int(std::clamp<qint64>(next - now, 1, INT_MAX)), this);
 }
 
 void Session::handleHello(const v1::Envelope &request)
@@ -320,7 +349,7 @@ void Session::onAuthResult(quint32 requestId, Result<AuthGrant> result)
         return sendError(requestId, result.error());
     }
     m_state = State::Ready;
-    m_authTimer.stop();
+    m_authDeadline = 0; // the timer, when it fires, re-arms for the idle deadline only
     m_caller.userId = result->userId;
     m_caller.deviceId = result->deviceId;
     v1::Envelope answer;
@@ -535,8 +564,7 @@ void Session::close(QWebSocketProtocol::CloseCode closeCode, const QString &reas
     if (m_state == State::Closing)
         return;
     m_state = State::Closing;
-    m_authTimer.stop();
-    m_idleTimer.stop();
+    m_timer.stop();
     if (m_attached) {
         // Gone for pushes and presence now, not when the close handshake ends.
         m_attached = false;
@@ -553,10 +581,10 @@ void Session::close(QWebSocketProtocol::CloseCode closeCode, const QString &reas
     });
 }
 
-void Session::restartIdleTimer()
+void Session::noteActivity()
 {
     m_pingOutstanding = false;
-    m_idleTimer.start();
+    m_idleDeadline = monotonicMs() + idleHalf();
 }
 
 } // namespace kith::server

@@ -9,9 +9,9 @@
 #include "rate_limit.h"
 #include "session_registry.h"
 
+#include <QBasicTimer>
 #include <QObject>
 #include <QPointer>
-#include <QTimer>
 #include <QWebSocket>
 
 namespace kith::server {
@@ -73,8 +73,12 @@ private:
     void onBinaryMessage(const QByteArray &frame);
     void onTextMessage();
     void onDisconnected();
+    void timerEvent(QTimerEvent *event) override;
+    void onDeadline();
     void onAuthTimeout();
     void onIdleTimeout();
+    // One timer per session, for whichever deadline comes first.
+    void armTimer(qint64 now);
 
     void handleHello(const v1::Envelope &request);
     // Answers a ping, swallows a pong; true when the frame was one of them.
@@ -101,7 +105,8 @@ private:
     void fail(quint32 requestId, v1::ErrorCode code, const QString &message,
               QWebSocketProtocol::CloseCode closeCode);
     void close(QWebSocketProtocol::CloseCode closeCode, const QString &reason);
-    void restartIdleTimer();
+    void noteActivity();
+    [[nodiscard]] qint64 idleHalf() const { return qMax(1, m_limits.idleTimeoutMs / 2); }
     [[nodiscard]] Caller caller() const { return m_caller; }
 
     QPointer<QWebSocket> m_socket;
@@ -114,8 +119,11 @@ private:
     bool m_pingOutstanding = false;
     bool m_attached = false;
     bool m_deflate = false; // the client listed "deflate" in its hello
-    QTimer m_authTimer;
-    QTimer m_idleTimer;
+    // Deadlines on monotonicMs(). A frame only moves m_idleDeadline; the timer
+    // is re-armed when it fires, not per frame (no timer churn per message).
+    QBasicTimer m_timer;
+    qint64 m_authDeadline = 0; // 0 once authenticated
+    qint64 m_idleDeadline = 0; // half the idle timeout after the last frame
     TokenBucket m_sendBucket;
     Caller m_caller;
 };
