@@ -2,9 +2,12 @@
 
 #include "logging.h"
 
+#include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QPointer>
+#include <QScopeGuard>
 #include <QSocketNotifier>
+#include <QThread>
 #include <QTimer>
 #include <QtEndian>
 
@@ -37,6 +40,18 @@ constexpr qsizetype kMaxControlPayload = 125;
 constexpr int kMaxIoVectors = 64;
 // Queued frames smaller than this are appended to the last queued chunk.
 constexpr qsizetype kCoalesceBytes = 16 * 1024;
+
+// Frames are queued and written together: at the end of the read being
+// handled, or else from one event posted for the whole thread, so the acks and
+// pushes that a read or a batch of store results produces leave in one
+// sendmsg() per socket, not one each (what QTcpSocket's buffer did too).
+struct WriteBatch
+{
+    int depth = 0;          // reads being handled
+    bool scheduled = false; // a flush event is posted
+    QList<QPointer<WsSocket>> pending;
+};
+thread_local WriteBatch t_writeBatch;
 
 void unmask(QByteArray &payload, const std::array<char, 4> &mask)
 {
@@ -152,6 +167,9 @@ WsSocket::WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObje
 
 WsSocket::~WsSocket()
 {
+    // What is still queued (a close frame, say) gets one try.
+    if (!m_out.isEmpty())
+        flush();
     if (m_fd >= 0) {
         // The notifiers must leave the dispatcher before the descriptor goes.
         delete m_readNotifier;
@@ -194,6 +212,11 @@ void WsSocket::onReadable()
     if (m_discardInput)
         return;
     const QPointer<WsSocket> alive(this);
+    ++t_writeBatch.depth;
+    const auto writeBatched = qScopeGuard([] {
+        if (--t_writeBatch.depth == 0)
+            flushPending();
+    });
     if (m_in.isEmpty()) {
         const QByteArrayView data(scratch.data(), got);
         const qsizetype used = consume(data);
@@ -480,6 +503,15 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
 {
     if (m_state == State::Closed)
         return;
+    if (m_out.isEmpty() && (t_writeBatch.depth > 0 || scheduleFlush())) {
+        t_writeBatch.pending.append(this);
+        QByteArray chunk;
+        chunk.reserve(head.size() + body.size());
+        chunk.append(head).append(body);
+        m_outBytes = chunk.size();
+        m_out.append(std::move(chunk));
+        return;
+    }
     if (!m_out.isEmpty()) {
         // Small frames behind a short write share one chunk.
         QByteArray &last = m_out.last();
@@ -526,8 +558,38 @@ void WsSocket::onWritable()
     flush();
 }
 
+bool WsSocket::scheduleFlush()
+{
+    if (t_writeBatch.scheduled)
+        return true;
+    // Sockets of other threads (none in kithd) write at once.
+    QCoreApplication *app = QCoreApplication::instance();
+    if (!app || app->thread() != QThread::currentThread())
+        return false;
+    t_writeBatch.scheduled = true;
+    QMetaObject::invokeMethod(
+        app,
+        [] {
+            t_writeBatch.scheduled = false;
+            flushPending();
+        },
+        Qt::QueuedConnection);
+    return true;
+}
+
+void WsSocket::flushPending()
+{
+    const QList<QPointer<WsSocket>> pending = std::exchange(t_writeBatch.pending, {});
+    for (const QPointer<WsSocket> &socket : pending) {
+        if (socket)
+            socket->flush();
+    }
+}
+
 void WsSocket::flush()
 {
+    if (m_state == State::Closed)
+        return;
     while (!m_out.isEmpty()) {
         std::array<iovec, kMaxIoVectors> parts;
         int count = 0;
@@ -542,7 +604,7 @@ void WsSocket::flush()
         ssize_t sent = ::sendmsg(m_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return;
+                return setWriteNotifier(true);
             return hangUp();
         }
         m_outBytes -= sent;

@@ -76,6 +76,10 @@ private:
     // queues what the kernel did not take.
     void write(QByteArrayView head, QByteArrayView body);
     void flush();
+    // Posts one flush of every queued socket of the thread, unless one is
+    // posted already; false when this thread cannot (write at once then).
+    static bool scheduleFlush();
+    static void flushPending();
     // Everything queued has been written: the deferred hang-up or shutdown.
     void onDrained();
     // Hangs up after kCloseGraceMs unless the connection ended before.
