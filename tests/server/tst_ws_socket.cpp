@@ -315,6 +315,24 @@ private slots:
         QCOMPARE(pong.first().at(1).toByteArray(), QByteArray("are you there"));
     }
 
+    void pipelinedFramesAreAllAnswered()
+    {
+        // Three pings and a message in one write: the answers leave together.
+        QTcpSocket raw;
+        QVERIFY(openRaw(raw));
+        m_echo = true;
+        raw.write(clientFrame(0x9, "one") + clientFrame(0x9, "two") + clientFrame(0x2, "msg") +
+                  clientFrame(0x9, "three"));
+        const QByteArray expected = QByteArray("\x8a\x03one\x8a\x03two\x82\x03msg\x8a\x05three");
+        QByteArray answer;
+        QDeadlineTimer deadline(kWaitMs);
+        while (answer.size() < expected.size() && !deadline.hasExpired()) {
+            QTest::qWait(5);
+            answer += raw.readAll();
+        }
+        QCOMPARE(answer, expected);
+    }
+
     void clientCloseIsEchoed()
     {
         QTcpSocket raw;
