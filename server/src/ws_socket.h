@@ -72,8 +72,9 @@ private:
     void sendClose(QWebSocketProtocol::CloseCode code, const QString &reason);
 
     void sendFrame(Opcode opcode, QByteArrayView payload);
-    // Writes `head` then `body` straight to the socket when nothing is queued;
-    // queues what the kernel did not take.
+    // Queues `head` then `body` for the next batched flush; writes them
+    // straight away only where no flush can be posted, queueing what the
+    // kernel did not take.
     void write(QByteArrayView head, QByteArrayView body);
     void flush();
     // Posts one flush of every queued socket of the thread, unless one is
