@@ -17,6 +17,9 @@ add_library(kithd_core STATIC
   ${KITHD_SRC}/group_service.h ${KITHD_SRC}/group_service.cpp
   ${KITHD_SRC}/user_service.h ${KITHD_SRC}/user_service.cpp
   ${KITHD_SRC}/bulk_lane.h ${KITHD_SRC}/bulk_lane.cpp
+  ${KITHD_SRC}/wire_socket.h ${KITHD_SRC}/wire_socket.cpp
+  ${KITHD_SRC}/ws_socket.h ${KITHD_SRC}/ws_socket.cpp
+  ${KITHD_SRC}/ws_listener.h ${KITHD_SRC}/ws_listener.cpp
   ${KITHD_SRC}/session.h ${KITHD_SRC}/session.cpp
   ${KITHD_SRC}/gateway.h ${KITHD_SRC}/gateway.cpp
   ${KITHD_SRC}/admin_http.h ${KITHD_SRC}/admin_http.cpp

@@ -2,6 +2,8 @@
 
 #include "logging.h"
 #include "metrics.h"
+#include "ws_listener.h"
+#include "ws_socket.h"
 
 #include <QFile>
 #include <QSslCertificate>
@@ -9,6 +11,7 @@
 #include <QSslKey>
 #include <QSslSocket>
 #include <QTimer>
+#include <QWebSocket>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,8 +23,9 @@
 namespace kith::server {
 
 namespace {
-// Qt's own ceiling, far above kMaxFrameBytes: frames between the two get our
-// TOO_LARGE answer; only absurd ones are cut off by Qt (close code 1009).
+// The transport's ceiling, far above kMaxFrameBytes: frames between the two
+// get our TOO_LARGE answer; only absurd ones are cut off by the WebSocket layer
+// (close code 1009).
 constexpr quint64 kQtMaxIncomingBytes = 1024 * 1024;
 // A client gets this long for the HTTP upgrade (and TLS handshake).
 constexpr int kHandshakeTimeoutMs = 10000;
@@ -88,17 +92,38 @@ bool Gateway::secure() const
 
 Status Gateway::listen()
 {
-    const auto mode = secure() ? QWebSocketServer::SecureMode : QWebSocketServer::NonSecureMode;
-    m_server = std::make_unique<QWebSocketServer>(QStringLiteral("kithd"), mode);
-    if (secure()) {
-        Result<QSslConfiguration> tls = loadTls(m_options.certFile, m_options.keyFile);
-        if (!tls)
-            return tls.error();
-        m_server->setSslConfiguration(*tls);
-        connect(
-            m_server.get(), &QWebSocketServer::sslErrors, this,
+    const Status listening = secure() ? listenSecure() : listenPlain();
+    if (!listening)
+        return listening;
+    qCInfo(lcGateway) << "listening on" << m_options.address.toString() << port()
+                      << (secure() ? "(wss)" : "(ws)");
+    return Done{};
+}
+
+Status Gateway::listenPlain()
+{
+    m_listener = std::make_unique<WsListener>(qint64(kQtMaxIncomingBytes), kHandshakeTimeoutMs);
+    connect(m_listener.get(), &WsListener::newWebSocket, this, &Gateway::onNewWebSocket);
+    connect(m_listener.get(), &WsListener::acceptError, this, &Gateway::onAcceptError);
+    if (!m_listener->listen(m_options.address, m_options.port))
+        return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
+                                           .arg(m_options.address.toString())
+                                           .arg(m_options.port)
+                                           .arg(m_listener->errorString()));
+    setLowDelay(m_listener->socketDescriptor());
+    return Done{};
+}
+
+Status Gateway::listenSecure()
+{
+    m_server =
+        std::make_unique<QWebSocketServer>(QStringLiteral("kithd"), QWebSocketServer::SecureMode);
+    Result<QSslConfiguration> tls = loadTls(m_options.certFile, m_options.keyFile);
+    if (!tls)
+        return tls.error();
+    m_server->setSslConfiguration(*tls);
+    connect(m_server.get(), &QWebSocketServer::sslErrors, this,
             [](const QList<QSslError> &errors) { qCDebug(lcGateway) << "TLS errors:" << errors; });
-    }
     m_server->setHandshakeTimeout(kHandshakeTimeoutMs);
     connect(m_server.get(), &QWebSocketServer::newConnection, this, &Gateway::onNewConnection);
     connect(m_server.get(), &QWebSocketServer::acceptError, this, &Gateway::onAcceptError);
@@ -112,13 +137,13 @@ Status Gateway::listen()
                                            .arg(m_options.port)
                                            .arg(m_server->errorString()));
     setLowDelay(m_server->socketDescriptor());
-    qCInfo(lcGateway) << "listening on" << m_options.address.toString() << port()
-                      << (secure() ? "(wss)" : "(ws)");
     return Done{};
 }
 
 quint16 Gateway::port() const
 {
+    if (m_listener)
+        return m_listener->serverPort();
     return m_server ? m_server->serverPort() : 0;
 }
 
@@ -128,37 +153,67 @@ void Gateway::onNewConnection()
         // Limits first: nothing has been read from this socket yet.
         socket->setMaxAllowedIncomingFrameSize(kQtMaxIncomingBytes);
         socket->setMaxAllowedIncomingMessageSize(kQtMaxIncomingBytes);
-        if (m_stopping) {
-            socket->close(QWebSocketProtocol::CloseCodeGoingAway,
-                          QStringLiteral("Server stopping"));
-            socket->deleteLater();
-            continue;
-        }
-        auto *session = new Session(socket, m_services, m_options.limits, m_nextConnectionId++);
-        m_sessions.insert(session);
-        connect(session, &Session::finished, this, [this](Session *finished) {
-            m_sessions.remove(finished);
-            if (m_sessions.isEmpty())
-                emit allSessionsClosed();
-        });
+        adopt(new QtWireSocket(socket));
     }
+}
+
+void Gateway::onNewWebSocket(WsSocket *socket)
+{
+    // The listener already applied kQtMaxIncomingBytes before the first read.
+    socket->setParent(nullptr);
+    adopt(socket);
+}
+
+void Gateway::adopt(WireSocket *socket)
+{
+    if (m_stopping) {
+        socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("Server stopping"));
+        socket->deleteLater();
+        return;
+    }
+    auto *session = new Session(socket, m_services, m_options.limits, m_nextConnectionId++);
+    m_sessions.insert(session);
+    connect(session, &Session::finished, this, [this](Session *finished) {
+        m_sessions.remove(finished);
+        if (m_sessions.isEmpty())
+            emit allSessionsClosed();
+    });
 }
 
 void Gateway::onAcceptError(QAbstractSocket::SocketError error)
 {
     m_services.metrics.acceptFailed();
-    qCWarning(lcGateway) << "accept failed:" << error << m_server->errorString() << "- pausing for"
-                         << kAcceptPauseMs << "ms";
-    m_server->pauseAccepting();
+    const QString reason = m_listener ? m_listener->errorString() : m_server->errorString();
+    qCWarning(lcGateway) << "accept failed:" << error << reason << "- pausing for" << kAcceptPauseMs
+                         << "ms";
+    pauseAccepting();
     QTimer::singleShot(kAcceptPauseMs, this, [this] {
-        if (!m_stopping && m_server)
-            m_server->resumeAccepting();
+        if (!m_stopping)
+            resumeAccepting();
     });
+}
+
+void Gateway::pauseAccepting()
+{
+    if (m_listener)
+        m_listener->pauseAccepting();
+    if (m_server)
+        m_server->pauseAccepting();
+}
+
+void Gateway::resumeAccepting()
+{
+    if (m_listener)
+        m_listener->resumeAccepting();
+    if (m_server)
+        m_server->resumeAccepting();
 }
 
 void Gateway::stopAccepting()
 {
     m_stopping = true;
+    if (m_listener)
+        m_listener->close();
     if (m_server)
         m_server->close();
 }

@@ -1,7 +1,8 @@
 #pragma once
-// The WebSocket front door: listens (ws, or wss with a certificate), sets each
-// accepted socket's limits before it reads a byte, and gives it a Session.
-// Owned by the Server; owns the sessions.
+// The WebSocket front door: listens (ws on kithd's own WsListener, or wss with
+// a certificate on QWebSocketServer), sets each accepted socket's limits before
+// it reads a byte, and gives it a Session. Owned by the Server; owns the
+// sessions.
 
 #include "kith/result.h"
 #include "session.h"
@@ -24,6 +25,9 @@ struct GatewayOptions
     SessionLimits limits;
 };
 
+class WsListener;
+class WsSocket;
+
 class Gateway : public QObject
 {
     Q_OBJECT
@@ -45,12 +49,20 @@ signals:
     void allSessionsClosed();
 
 private:
+    [[nodiscard]] Status listenSecure();
+    [[nodiscard]] Status listenPlain();
     void onNewConnection();
+    void onNewWebSocket(WsSocket *socket);
+    // Gives `socket` a Session, or closes it when the server is stopping.
+    void adopt(WireSocket *socket);
     void onAcceptError(QAbstractSocket::SocketError error);
+    void pauseAccepting();
+    void resumeAccepting();
 
     ServiceSet m_services;
     GatewayOptions m_options;
-    std::unique_ptr<QWebSocketServer> m_server;
+    std::unique_ptr<QWebSocketServer> m_server; // wss
+    std::unique_ptr<WsListener> m_listener;     // ws
     QSet<Session *> m_sessions;
     quint64 m_nextConnectionId = 1;
     bool m_stopping = false;

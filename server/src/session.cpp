@@ -74,7 +74,7 @@ BulkAnswer encodeForWire(const v1::Envelope &envelope, bool deflate)
 }
 } // namespace
 
-Session::Session(QWebSocket *socket, const ServiceSet &services, const SessionLimits &limits,
+Session::Session(WireSocket *socket, const ServiceSet &services, const SessionLimits &limits,
                  quint64 connectionId, QObject *parent)
     : QObject(parent)
     , m_socket(socket)
@@ -89,9 +89,9 @@ Session::Session(QWebSocket *socket, const ServiceSet &services, const SessionLi
     m_caller.connectionId = m_connectionId;
     m_caller.sendBucket = &m_sendBucket;
 
-    connect(socket, &QWebSocket::binaryMessageReceived, this, &Session::onBinaryMessage);
-    connect(socket, &QWebSocket::textMessageReceived, this, &Session::onTextMessage);
-    connect(socket, &QWebSocket::disconnected, this, &Session::onDisconnected);
+    connect(socket, &WireSocket::binaryMessageReceived, this, &Session::onBinaryMessage);
+    connect(socket, &WireSocket::textMessageReceived, this, &Session::onTextMessage);
+    connect(socket, &WireSocket::disconnected, this, &Session::onDisconnected);
 
     const qint64 now = monotonicMs();
     m_authDeadline = now + m_limits.authTimeoutMs;

@@ -8,11 +8,11 @@
 #include "caller.h"
 #include "rate_limit.h"
 #include "session_registry.h"
+#include "wire_socket.h"
 
 #include <QBasicTimer>
 #include <QObject>
 #include <QPointer>
-#include <QWebSocket>
 
 namespace kith::server {
 
@@ -50,7 +50,7 @@ class Session : public QObject, public Connection
     Q_OBJECT
 public:
     // Takes ownership of `socket`, whose limits the Gateway already set.
-    Session(QWebSocket *socket, const ServiceSet &services, const SessionLimits &limits,
+    Session(WireSocket *socket, const ServiceSet &services, const SessionLimits &limits,
             quint64 connectionId, QObject *parent = nullptr);
     ~Session() override;
 
@@ -109,7 +109,7 @@ private:
     [[nodiscard]] qint64 idleHalf() const { return qMax(1, m_limits.idleTimeoutMs / 2); }
     [[nodiscard]] Caller caller() const { return m_caller; }
 
-    QPointer<QWebSocket> m_socket;
+    QPointer<WireSocket> m_socket;
     ServiceSet m_services;
     SessionLimits m_limits;
     quint64 m_connectionId;

@@ -1,0 +1,673 @@
+#include "ws_socket.h"
+
+#include "logging.h"
+
+#include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QPointer>
+#include <QScopeGuard>
+#include <QSocketNotifier>
+#include <QThread>
+#include <QTimer>
+#include <QtEndian>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace kith::server {
+
+namespace {
+// RFC 6455 section 1.3: appended to the client's key before hashing.
+constexpr QByteArrayView kAcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+// An upgrade request is a few hundred bytes; anything near this is not one.
+constexpr qsizetype kMaxRequestHeadBytes = 8 * 1024;
+// How long a peer has to answer our close frame (or to hang up after a
+// refusal) before the connection is dropped.
+constexpr int kCloseGraceMs = 5000;
+// One read takes at most this much; a busy peer waits for the next wake-up
+// while the others get their turn.
+constexpr qsizetype kReadChunkBytes = 64 * 1024;
+// Control frames carry at most this much payload (RFC 6455 section 5.5).
+constexpr qsizetype kMaxControlPayload = 125;
+// Queued chunks handed to the kernel in one sendmsg().
+constexpr int kMaxIoVectors = 64;
+// Queued frames smaller than this are appended to the last queued chunk.
+constexpr qsizetype kCoalesceBytes = 16 * 1024;
+
+// Frames are queued and written together: at the end of the read being
+// handled, or else from one event posted for the whole thread, so the acks and
+// pushes that a read or a batch of store results produces leave in one
+// sendmsg() per socket, not one each (what QTcpSocket's buffer did too).
+struct WriteBatch
+{
+    int depth = 0;          // reads being handled
+    bool scheduled = false; // a flush event is posted
+    QList<QPointer<WsSocket>> pending;
+};
+thread_local WriteBatch t_writeBatch;
+
+void unmask(QByteArray &payload, const std::array<char, 4> &mask)
+{
+    char *data = payload.data();
+    const qsizetype size = payload.size();
+    qsizetype i = 0;
+    // Eight bytes at a time, then the tail byte by byte.
+    quint64 wide = 0;
+    for (int k = 0; k < 8; ++k)
+        reinterpret_cast<char *>(&wide)[k] = mask[k % 4];
+    for (; i + 8 <= size; i += 8) {
+        quint64 chunk;
+        std::memcpy(&chunk, data + i, 8);
+        chunk ^= wide;
+        std::memcpy(data + i, &chunk, 8);
+    }
+    for (; i < size; ++i)
+        data[i] = char(data[i] ^ mask[i % 4]);
+}
+
+// True when the comma-separated header value lists `token` (case-insensitive).
+bool listsToken(QByteArrayView value, QByteArrayView token)
+{
+    while (!value.isEmpty()) {
+        const qsizetype comma = value.indexOf(',');
+        const QByteArrayView item = (comma < 0 ? value : value.first(comma)).trimmed();
+        if (item.compare(token, Qt::CaseInsensitive) == 0)
+            return true;
+        if (comma < 0)
+            break;
+        value = value.sliced(comma + 1);
+    }
+    return false;
+}
+
+struct UpgradeRequest
+{
+    QByteArray upgrade;
+    QByteArray connection;
+    QByteArray version;
+    QByteArray key;
+};
+
+// The request head without its final blank line; nullptr when it is a valid
+// WebSocket upgrade, else what is wrong with it.
+const char *checkUpgrade(QByteArrayView head, UpgradeRequest &request)
+{
+    qsizetype lineEnd = head.indexOf("\r\n");
+    const QByteArrayView requestLine = lineEnd < 0 ? head : head.first(lineEnd);
+    if (!requestLine.startsWith("GET "))
+        return "not a GET request";
+    if (!requestLine.endsWith(" HTTP/1.1"))
+        return "not HTTP/1.1";
+    while (lineEnd >= 0) {
+        head = head.sliced(lineEnd + 2);
+        lineEnd = head.indexOf("\r\n");
+        const QByteArrayView line = lineEnd < 0 ? head : head.first(lineEnd);
+        const qsizetype colon = line.indexOf(':');
+        if (colon <= 0)
+            return "malformed header line";
+        const QByteArrayView name = line.first(colon).trimmed();
+        const QByteArrayView value = line.sliced(colon + 1).trimmed();
+        auto is = [&name](QByteArrayView wanted) {
+            return name.compare(wanted, Qt::CaseInsensitive) == 0;
+        };
+        QByteArray *field = nullptr;
+        if (is("upgrade"))
+            field = &request.upgrade;
+        else if (is("connection"))
+            field = &request.connection;
+        else if (is("sec-websocket-version"))
+            field = &request.version;
+        else if (is("sec-websocket-key"))
+            field = &request.key;
+        if (!field)
+            continue;
+        // A header that comes twice is one comma-separated list (RFC 9110 5.3).
+        if (!field->isEmpty())
+            field->append(',');
+        field->append(value.data(), value.size());
+    }
+    if (!listsToken(request.upgrade, "websocket"))
+        return "no Upgrade: websocket";
+    if (!listsToken(request.connection, "upgrade"))
+        return "no Connection: upgrade";
+    if (request.version != "13")
+        return "not WebSocket version 13";
+    const auto key =
+        QByteArray::fromBase64Encoding(request.key, QByteArray::AbortOnBase64DecodingErrors);
+    if (!key || key.decoded.size() != 16)
+        return "no valid Sec-WebSocket-Key";
+    return nullptr;
+}
+} // namespace
+
+WsSocket::WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObject *parent)
+    : WireSocket(parent)
+    , m_fd(fd)
+    , m_maxMessageBytes(maxMessageBytes)
+{
+    const int flags = ::fcntl(m_fd, F_GETFL);
+    if (flags < 0 || ::fcntl(m_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        qCWarning(lcGateway) << "cannot make a socket non-blocking:" << strerror(errno);
+    m_readNotifier = new QSocketNotifier(qintptr(m_fd), QSocketNotifier::Read, this);
+    connect(m_readNotifier, &QSocketNotifier::activated, this, &WsSocket::onReadable);
+    QTimer::singleShot(handshakeTimeoutMs, this, [this] {
+        if (m_state == State::Handshake) {
+            qCDebug(lcGateway) << "upgrade not finished in time";
+            hangUp();
+        }
+    });
+}
+
+WsSocket::~WsSocket()
+{
+    // What is still queued (a close frame, say) gets one try.
+    if (!m_out.isEmpty())
+        flush();
+    if (m_fd >= 0) {
+        // The notifiers must leave the dispatcher before the descriptor goes.
+        delete m_readNotifier;
+        delete m_writeNotifier;
+        ::close(m_fd);
+    }
+}
+
+QHostAddress WsSocket::peerAddress() const
+{
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (m_fd < 0 || ::getpeername(m_fd, reinterpret_cast<sockaddr *>(&address), &length) != 0)
+        return {};
+    return QHostAddress(reinterpret_cast<const sockaddr *>(&address));
+}
+
+qsizetype WsSocket::bufferCapacity() const
+{
+    qsizetype total =
+        m_in.capacity() + m_message.capacity() + m_out.capacity() * qsizetype(sizeof(QByteArray));
+    for (const QByteArray &chunk : m_out)
+        total += chunk.capacity();
+    return total;
+}
+
+void WsSocket::onReadable()
+{
+    // Shared by every socket of the thread: a read lands here first, and only
+    // what is left of an incomplete frame is copied into m_in.
+    static thread_local std::array<char, kReadChunkBytes> scratch;
+    const ssize_t got = ::recv(m_fd, scratch.data(), scratch.size(), 0);
+    if (got == 0)
+        return hangUp();
+    if (got < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        return hangUp();
+    }
+    if (m_discardInput)
+        return;
+    const QPointer<WsSocket> alive(this);
+    ++t_writeBatch.depth;
+    const auto writeBatched = qScopeGuard([] {
+        if (--t_writeBatch.depth == 0)
+            flushPending();
+    });
+    if (m_in.isEmpty()) {
+        const QByteArrayView data(scratch.data(), got);
+        const qsizetype used = consume(data);
+        if (alive && used < data.size())
+            m_in = data.sliced(used).toByteArray();
+        return;
+    }
+    m_in.append(scratch.data(), got);
+    const qsizetype used = consume(m_in);
+    // Keep only the rest, in a buffer of its own size.
+    if (alive && used > 0)
+        m_in = used < m_in.size() ? m_in.sliced(used) : QByteArray();
+}
+
+qsizetype WsSocket::consume(QByteArrayView data)
+{
+    // Whatever is past a hang-up, a failure or the peer's close is not read:
+    // those clear m_in, which `data` may be a view of.
+    qsizetype used = 0;
+    if (m_state == State::Handshake) {
+        used = consumeHandshake(data);
+        if (m_state == State::Handshake)
+            return used;
+        if (m_state != State::Open)
+            return data.size();
+    }
+    if (m_discardInput || m_hangUpWhenFlushed || m_state == State::Closed)
+        return data.size();
+    return used + consumeFrames(data.sliced(used));
+}
+
+qsizetype WsSocket::consumeHandshake(QByteArrayView data)
+{
+    const qsizetype end = data.indexOf("\r\n\r\n");
+    if (end < 0) {
+        if (data.size() > kMaxRequestHeadBytes)
+            refuseHandshake("request head too large");
+        return 0;
+    }
+    if (end + 4 > kMaxRequestHeadBytes) {
+        refuseHandshake("request head too large");
+        return 0;
+    }
+    UpgradeRequest request;
+    if (const char *why = checkUpgrade(data.first(end), request)) {
+        refuseHandshake(why);
+        return 0;
+    }
+    const QByteArray accept = QCryptographicHash::hash(QByteArray(request.key).append(kAcceptGuid),
+                                                       QCryptographicHash::Sha1)
+                                  .toBase64();
+    const QByteArray answer = "HTTP/1.1 101 Switching Protocols\r\n"
+                              "Upgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Accept: " +
+                              accept + "\r\n\r\n";
+    m_state = State::Open;
+    write(answer, {});
+    if (m_state != State::Open)
+        return 0;
+    emit opened();
+    return end + 4;
+}
+
+qsizetype WsSocket::consumeFrames(QByteArrayView data)
+{
+    const QPointer<WsSocket> alive(this);
+    const auto *bytes = reinterpret_cast<const uchar *>(data.data());
+    qsizetype pos = 0;
+    while (data.size() - pos >= 2) {
+        const uchar b0 = bytes[pos];
+        const uchar b1 = bytes[pos + 1];
+        const bool fin = b0 & 0x80;
+        const auto opcode = Opcode(b0 & 0x0F);
+        if (b0 & 0x70) {
+            failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                           QStringLiteral("Reserved bits set"));
+            return data.size();
+        }
+        if (!(b1 & 0x80)) {
+            failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                           QStringLiteral("Client frames must be masked"));
+            return data.size();
+        }
+        qsizetype header = 2;
+        quint64 length = b1 & 0x7F;
+        if (length == 126)
+            header += 2;
+        else if (length == 127)
+            header += 8;
+        header += 4; // the mask
+        if (data.size() - pos < header)
+            break;
+        if (length == 126) {
+            length = qFromBigEndian<quint16>(bytes + pos + 2);
+        } else if (length == 127) {
+            length = qFromBigEndian<quint64>(bytes + pos + 2);
+            if (length >> 63) {
+                failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                               QStringLiteral("Frame length out of range"));
+                return data.size();
+            }
+        }
+        const bool control = quint8(opcode) & 0x8;
+        if (control) {
+            if (opcode != Opcode::Close && opcode != Opcode::Ping && opcode != Opcode::Pong) {
+                failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                               QStringLiteral("Unknown opcode"));
+                return data.size();
+            }
+            if (!fin || length > quint64(kMaxControlPayload)) {
+                failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                               QStringLiteral("Fragmented or oversized control frame"));
+                return data.size();
+            }
+        } else {
+            const bool inMessage = m_messageOpcode != Opcode::Continuation;
+            if (opcode != Opcode::Continuation && opcode != Opcode::Text &&
+                opcode != Opcode::Binary) {
+                failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                               QStringLiteral("Unknown opcode"));
+                return data.size();
+            }
+            if (inMessage == (opcode != Opcode::Continuation)) {
+                failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                               QStringLiteral("Unexpected continuation frame"));
+                return data.size();
+            }
+            // Refused on the header: a too-large message is never buffered.
+            if (length > quint64(m_maxMessageBytes - m_message.size())) {
+                failConnection(QWebSocketProtocol::CloseCodeTooMuchData,
+                               QStringLiteral("Message too large"));
+                return data.size();
+            }
+        }
+        if (quint64(data.size() - pos - header) < length)
+            break;
+        std::array<char, 4> mask;
+        std::memcpy(mask.data(), bytes + pos + header - 4, 4);
+        QByteArray payload(data.data() + pos + header, qsizetype(length));
+        unmask(payload, mask);
+        pos += header + qsizetype(length);
+        handleFrame(opcode, fin, std::move(payload));
+        if (!alive || m_discardInput || m_hangUpWhenFlushed || m_state == State::Closed)
+            return data.size();
+    }
+    return pos;
+}
+
+void WsSocket::handleFrame(Opcode opcode, bool fin, QByteArray payload)
+{
+    switch (opcode) {
+    case Opcode::Close:
+        if (payload.size() == 1)
+            return failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                                  QStringLiteral("Malformed close frame"));
+        if (m_state == State::Open) {
+            // Echo the peer's code, then hang up once the echo is out.
+            m_state = State::Closing;
+            m_hangUpWhenFlushed = true;
+            sendFrame(Opcode::Close, QByteArrayView(payload).first(qMin(payload.size(), 2)));
+        } else {
+            hangUp();
+        }
+        return;
+    case Opcode::Ping:
+        if (m_state == State::Open)
+            sendFrame(Opcode::Pong, payload);
+        return;
+    case Opcode::Pong:
+        return;
+    case Opcode::Text:
+    case Opcode::Binary:
+        if (!fin) {
+            m_messageOpcode = opcode;
+            m_message = std::move(payload);
+            return;
+        }
+        break;
+    case Opcode::Continuation:
+        m_message.append(payload);
+        if (!fin)
+            return;
+        opcode = m_messageOpcode;
+        m_messageOpcode = Opcode::Continuation;
+        payload = std::exchange(m_message, QByteArray());
+        break;
+    }
+    // Data after our close frame is not delivered; the peer's close may follow.
+    if (m_state != State::Open)
+        return;
+    if (opcode == Opcode::Text)
+        emit textMessageReceived(QString::fromUtf8(payload));
+    else
+        emit binaryMessageReceived(payload);
+}
+
+void WsSocket::refuseHandshake(const char *why)
+{
+    qCDebug(lcGateway) << "upgrade refused:" << why;
+    m_state = State::Closing;
+    m_discardInput = true;
+    m_shutdownWhenFlushed = true;
+    m_in = QByteArray();
+    startCloseGrace();
+    write("HTTP/1.1 400 Bad Request\r\n"
+          "Connection: close\r\n"
+          "Content-Length: 0\r\n"
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+          {});
+}
+
+void WsSocket::failConnection(QWebSocketProtocol::CloseCode code, const QString &reason)
+{
+    qCDebug(lcGateway) << "closing a connection:" << code << reason;
+    m_discardInput = true;
+    m_in = QByteArray();
+    m_message = QByteArray();
+    if (m_state != State::Open)
+        return;
+    m_shutdownWhenFlushed = true;
+    sendClose(code, reason);
+}
+
+void WsSocket::close(QWebSocketProtocol::CloseCode code, const QString &reason)
+{
+    if (m_state == State::Handshake)
+        return hangUp();
+    if (m_state == State::Open)
+        sendClose(code, reason);
+}
+
+void WsSocket::sendClose(QWebSocketProtocol::CloseCode code, const QString &reason)
+{
+    m_state = State::Closing;
+    QByteArray payload(2, Qt::Uninitialized);
+    qToBigEndian<quint16>(quint16(code), payload.data());
+    payload += reason.toUtf8().left(kMaxControlPayload - 2);
+    startCloseGrace();
+    sendFrame(Opcode::Close, payload);
+}
+
+void WsSocket::startCloseGrace()
+{
+    QTimer::singleShot(kCloseGraceMs, this, [this] {
+        if (m_state != State::Closed)
+            hangUp();
+    });
+}
+
+void WsSocket::abort()
+{
+    hangUp();
+}
+
+void WsSocket::sendBinaryMessage(const QByteArray &message)
+{
+    if (m_state == State::Open)
+        sendFrame(Opcode::Binary, message);
+}
+
+void WsSocket::sendFrame(Opcode opcode, QByteArrayView payload)
+{
+    // Server frames are never masked (RFC 6455 section 5.1).
+    std::array<char, 10> head;
+    head[0] = char(0x80 | quint8(opcode));
+    qsizetype headSize = 2;
+    const auto length = quint64(payload.size());
+    if (length < 126) {
+        head[1] = char(length);
+    } else if (length <= 0xFFFF) {
+        head[1] = char(126);
+        qToBigEndian<quint16>(quint16(length), head.data() + 2);
+        headSize = 4;
+    } else {
+        head[1] = char(127);
+        qToBigEndian<quint64>(length, head.data() + 2);
+        headSize = 10;
+    }
+    write(QByteArrayView(head.data(), headSize), payload);
+}
+
+void WsSocket::write(QByteArrayView head, QByteArrayView body)
+{
+    if (m_state == State::Closed)
+        return;
+    if (m_out.isEmpty() && (t_writeBatch.depth > 0 || scheduleFlush())) {
+        t_writeBatch.pending.append(this);
+        QByteArray chunk;
+        chunk.reserve(head.size() + body.size());
+        chunk.append(head).append(body);
+        m_outBytes = chunk.size();
+        m_out.append(std::move(chunk));
+        return;
+    }
+    if (!m_out.isEmpty()) {
+        // Small frames behind a short write share one chunk.
+        QByteArray &last = m_out.last();
+        if (last.size() + head.size() + body.size() <= kCoalesceBytes) {
+            last.append(head).append(body);
+            m_outBytes += head.size() + body.size();
+            return;
+        }
+        QByteArray chunk;
+        chunk.reserve(head.size() + body.size());
+        chunk.append(head).append(body);
+        m_out.append(std::move(chunk));
+        m_outBytes += head.size() + body.size();
+        return;
+    }
+    std::array<iovec, 2> parts{{{const_cast<char *>(head.data()), size_t(head.size())},
+                                {const_cast<char *>(body.data()), size_t(body.size())}}};
+    msghdr message{};
+    message.msg_iov = parts.data();
+    message.msg_iovlen = body.isEmpty() ? 1 : 2;
+    ssize_t sent = ::sendmsg(m_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return hangUp();
+        sent = 0;
+    }
+    const qsizetype total = head.size() + body.size();
+    if (sent == total)
+        return onDrained();
+    // Keep only the unwritten rest.
+    QByteArray rest;
+    rest.reserve(total - sent);
+    if (sent < head.size())
+        rest.append(head.sliced(sent)).append(body);
+    else
+        rest.append(body.sliced(sent - head.size()));
+    m_outBytes = rest.size();
+    m_out.append(std::move(rest));
+    setWriteNotifier(true);
+}
+
+void WsSocket::onWritable()
+{
+    flush();
+}
+
+bool WsSocket::scheduleFlush()
+{
+    if (t_writeBatch.scheduled)
+        return true;
+    // Sockets of other threads (none in kithd) write at once.
+    QCoreApplication *app = QCoreApplication::instance();
+    if (!app || app->thread() != QThread::currentThread())
+        return false;
+    t_writeBatch.scheduled = true;
+    QMetaObject::invokeMethod(
+        app,
+        [] {
+            t_writeBatch.scheduled = false;
+            flushPending();
+        },
+        Qt::QueuedConnection);
+    return true;
+}
+
+void WsSocket::flushPending()
+{
+    const QList<QPointer<WsSocket>> pending = std::exchange(t_writeBatch.pending, {});
+    for (const QPointer<WsSocket> &socket : pending) {
+        if (socket)
+            socket->flush();
+    }
+}
+
+void WsSocket::flush()
+{
+    if (m_state == State::Closed)
+        return;
+    while (!m_out.isEmpty()) {
+        std::array<iovec, kMaxIoVectors> parts;
+        int count = 0;
+        for (; count < kMaxIoVectors && count < m_out.size(); ++count) {
+            const QByteArray &chunk = m_out.at(count);
+            const qsizetype skip = count == 0 ? m_outHead : 0;
+            parts[count] = {const_cast<char *>(chunk.data() + skip), size_t(chunk.size() - skip)};
+        }
+        msghdr message{};
+        message.msg_iov = parts.data();
+        message.msg_iovlen = size_t(count);
+        ssize_t sent = ::sendmsg(m_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return setWriteNotifier(true);
+            return hangUp();
+        }
+        m_outBytes -= sent;
+        while (sent > 0) {
+            const qsizetype left = m_out.first().size() - m_outHead;
+            if (sent < left) {
+                m_outHead += sent;
+                break;
+            }
+            sent -= left;
+            m_out.removeFirst();
+            m_outHead = 0;
+        }
+    }
+    // Drained: give the memory back, including the list's own.
+    m_out = QList<QByteArray>();
+    m_outHead = 0;
+    setWriteNotifier(false);
+    onDrained();
+}
+
+void WsSocket::onDrained()
+{
+    if (m_hangUpWhenFlushed)
+        return hangUp();
+    if (m_shutdownWhenFlushed) {
+        // Our last bytes, then FIN; the peer's remaining input is read and
+        // dropped until its end of stream, so no reset destroys what we sent.
+        m_shutdownWhenFlushed = false;
+        ::shutdown(m_fd, SHUT_WR);
+    }
+}
+
+void WsSocket::setWriteNotifier(bool enabled)
+{
+    if (!m_writeNotifier) {
+        if (!enabled)
+            return;
+        m_writeNotifier = new QSocketNotifier(qintptr(m_fd), QSocketNotifier::Write, this);
+        connect(m_writeNotifier, &QSocketNotifier::activated, this, &WsSocket::onWritable);
+    }
+    m_writeNotifier->setEnabled(enabled);
+}
+
+void WsSocket::hangUp()
+{
+    if (m_state == State::Closed)
+        return;
+    m_state = State::Closed;
+    // Out of the dispatcher before the descriptor is closed; deleted with us.
+    m_readNotifier->setEnabled(false);
+    if (m_writeNotifier)
+        m_writeNotifier->setEnabled(false);
+    ::close(m_fd);
+    m_fd = -1;
+    m_in = QByteArray();
+    m_message = QByteArray();
+    m_out = QList<QByteArray>();
+    m_outHead = 0;
+    m_outBytes = 0;
+    // From the event loop: the owner may be in the middle of a call to us.
+    QMetaObject::invokeMethod(
+        this, [this] { emit disconnected(); }, Qt::QueuedConnection);
+}
+
+} // namespace kith::server

@@ -1,0 +1,108 @@
+#pragma once
+// kithd's own server side of a plain ws:// connection (RFC 6455) on a raw,
+// non-blocking TCP socket: the HTTP/1.1 upgrade, then frames. It exists for
+// memory: QWebSocket's QTcpSocket keeps a 32 KiB write chunk for good once it
+// has written anything, while here the read and write buffers hold memory only
+// while they hold bytes. Made by the WsListener, handed on once the upgrade is
+// done; owned by whoever holds it then (the Session).
+
+#include "wire_socket.h"
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QList>
+
+class QSocketNotifier;
+
+namespace kith::server {
+
+class WsSocket final : public WireSocket
+{
+    Q_OBJECT
+public:
+    // Takes `fd`, a connected TCP socket; it is made non-blocking here.
+    // Messages larger than `maxMessageBytes` close the connection with 1009.
+    // A client that has not finished the upgrade after `handshakeTimeoutMs` is
+    // dropped.
+    WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObject *parent = nullptr);
+    ~WsSocket() override;
+
+    void sendBinaryMessage(const QByteArray &message) override;
+    [[nodiscard]] qint64 bytesToWrite() const override { return m_outBytes; }
+    void close(QWebSocketProtocol::CloseCode code, const QString &reason) override;
+    void abort() override;
+    [[nodiscard]] QHostAddress peerAddress() const override;
+
+    // True until the upgrade succeeds or fails.
+    [[nodiscard]] bool isHandshaking() const { return m_state == State::Handshake; }
+    // Memory the read, message and write buffers hold right now, in bytes.
+    [[nodiscard]] qsizetype bufferCapacity() const;
+
+signals:
+    // The upgrade succeeded; frames flow from now on.
+    void opened();
+
+private:
+    // Closing: a close frame (or a refusal) went out; waiting for the peer's
+    // close frame or its end of stream, for a grace period at most.
+    enum class State { Handshake, Open, Closing, Closed };
+    enum class Opcode : quint8 {
+        Continuation = 0x0,
+        Text = 0x1,
+        Binary = 0x2,
+        Close = 0x8,
+        Ping = 0x9,
+        Pong = 0xA,
+    };
+
+    void onReadable();
+    void onWritable();
+    // Each consumes what it can of `data` and returns how many bytes it used.
+    qsizetype consume(QByteArrayView data);
+    qsizetype consumeHandshake(QByteArrayView data);
+    qsizetype consumeFrames(QByteArrayView data);
+    // A complete frame, unmasked.
+    void handleFrame(Opcode opcode, bool fin, QByteArray payload);
+    // Answers a bad upgrade request with 400 and hangs up.
+    void refuseHandshake(const char *why);
+    // The peer broke the protocol: a close frame with `code`, whatever else it
+    // sends is ignored, and the connection ends with its end of stream or the
+    // grace period.
+    void failConnection(QWebSocketProtocol::CloseCode code, const QString &reason);
+    void sendClose(QWebSocketProtocol::CloseCode code, const QString &reason);
+
+    void sendFrame(Opcode opcode, QByteArrayView payload);
+    // Queues `head` then `body` for the next batched flush; writes them
+    // straight away only where no flush can be posted, queueing what the
+    // kernel did not take.
+    void write(QByteArrayView head, QByteArrayView body);
+    void flush();
+    // Posts one flush of every queued socket of the thread, unless one is
+    // posted already; false when this thread cannot (write at once then).
+    static bool scheduleFlush();
+    static void flushPending();
+    // Everything queued has been written: the deferred hang-up or shutdown.
+    void onDrained();
+    // Hangs up after kCloseGraceMs unless the connection ended before.
+    void startCloseGrace();
+    void setWriteNotifier(bool enabled);
+    // Closes the socket now; disconnected() is emitted from the event loop.
+    void hangUp();
+
+    int m_fd;
+    State m_state = State::Handshake;
+    bool m_hangUpWhenFlushed = false;
+    bool m_shutdownWhenFlushed = false;
+    bool m_discardInput = false;
+    Opcode m_messageOpcode = Opcode::Continuation; // of the fragmented message in m_message
+    qint64 m_maxMessageBytes;
+    QSocketNotifier *m_readNotifier = nullptr;
+    QSocketNotifier *m_writeNotifier = nullptr; // made on the first short write
+    QByteArray m_in;                            // an incomplete frame or request head
+    QByteArray m_message;                       // the fragments so far of an unfinished message
+    QList<QByteArray> m_out;                    // what the kernel has not taken yet, oldest first
+    qsizetype m_outHead = 0;                    // bytes of m_out.first() already written
+    qint64 m_outBytes = 0;
+};
+
+} // namespace kith::server

@@ -1,0 +1,445 @@
+// kithd's own ws:// layer (WsListener, WsSocket) against Qt's QWebSocket as
+// the client, and against raw bytes where QWebSocket would never send them:
+// the upgrade, framing, limits, the close handshake, a peer that stops reading,
+// and buffers that are given back once drained.
+
+#include "ws_listener.h"
+#include "ws_socket.h"
+
+#include <QPointer>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+#include <QWebSocket>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace kith::server;
+
+namespace {
+constexpr int kWaitMs = 20000;
+constexpr qint64 kMaxMessageBytes = 1024 * 1024; // what kithd's Gateway sets
+constexpr int kHandshakeTimeoutMs = 10000;
+// The example key and answer of RFC 6455 section 1.3.
+constexpr QByteArrayView kSampleKey = "dGhlIHNhbXBsZSBub25jZQ==";
+constexpr QByteArrayView kSampleAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+QByteArray upgradeRequest(quint16 port)
+{
+    return "GET /chat HTTP/1.1\r\n"
+           "Host: 127.0.0.1:" +
+           QByteArray::number(port) +
+           "\r\n"
+           "upgrade: WebSocket\r\n"
+           "Connection: keep-alive, Upgrade\r\n"
+           "Sec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: " +
+           kSampleKey.toByteArray() + "\r\n\r\n";
+}
+
+// A client frame as raw bytes; `masked` false breaks the protocol on purpose.
+QByteArray clientFrame(quint8 opcode, const QByteArray &payload, bool fin = true,
+                       bool masked = true)
+{
+    QByteArray frame;
+    frame.append(char((fin ? 0x80 : 0) | opcode));
+    const char maskBit = masked ? char(0x80) : 0;
+    if (payload.size() < 126) {
+        frame.append(char(maskBit | char(payload.size())));
+    } else {
+        frame.append(char(maskBit | 126));
+        frame.append(char(payload.size() >> 8)).append(char(payload.size() & 0xFF));
+    }
+    if (!masked)
+        return frame + payload;
+    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    frame.append(mask, 4);
+    for (qsizetype i = 0; i < payload.size(); ++i)
+        frame.append(char(payload[i] ^ mask[i % 4]));
+    return frame;
+}
+
+QByteArray pattern(qsizetype size)
+{
+    QByteArray bytes(size, Qt::Uninitialized);
+    for (qsizetype i = 0; i < size; ++i)
+        bytes[i] = char((i * 7 + i / 251) & 0xFF);
+    return bytes;
+}
+} // namespace
+
+class TestWsSocket : public QObject
+{
+    Q_OBJECT
+
+private:
+    WsListener *m_listener = nullptr;
+    QList<QPointer<WsSocket>> m_accepted;
+    QList<QByteArray> m_received; // every binary message the server got
+    QStringList m_texts;
+    bool m_echo = true;
+
+    [[nodiscard]] quint16 port() const { return m_listener->serverPort(); }
+    [[nodiscard]] QUrl url() const
+    {
+        return QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(port()));
+    }
+
+    bool open(QWebSocket &client)
+    {
+        QSignalSpy connected(&client, &QWebSocket::connected);
+        client.open(url());
+        return connected.wait(kWaitMs);
+    }
+
+    // A raw client that has done the upgrade by hand.
+    bool openRaw(QTcpSocket &raw)
+    {
+        raw.connectToHost(QHostAddress::LocalHost, port());
+        if (!raw.waitForConnected(kWaitMs))
+            return false;
+        raw.write(upgradeRequest(port()));
+        // The server runs on this thread: wait in the event loop, not in
+        // QTcpSocket's blocking calls.
+        QByteArray head;
+        QDeadlineTimer deadline(kWaitMs);
+        while (!head.contains("\r\n\r\n") && !deadline.hasExpired()) {
+            QTest::qWait(5);
+            head += raw.readAll(); // nothing follows the 101 until we send
+        }
+        return head.startsWith("HTTP/1.1 101 ") &&
+               head.contains("Sec-WebSocket-Accept: " + kSampleAccept.toByteArray() + "\r\n");
+    }
+
+    // Reads from `raw` until the server hangs up; returns all it sent.
+    static QByteArray readUntilClosed(QTcpSocket &raw)
+    {
+        QByteArray all;
+        QDeadlineTimer deadline(kWaitMs);
+        while (raw.state() == QAbstractSocket::ConnectedState && !deadline.hasExpired()) {
+            QTest::qWait(5);
+            all += raw.readAll();
+        }
+        return all + raw.readAll();
+    }
+
+    WsSocket *lastAccepted() { return m_accepted.isEmpty() ? nullptr : m_accepted.last().data(); }
+
+private slots:
+    void init()
+    {
+        m_listener = new WsListener(kMaxMessageBytes, kHandshakeTimeoutMs, this);
+        m_accepted.clear();
+        m_received.clear();
+        m_texts.clear();
+        m_echo = true;
+        connect(m_listener, &WsListener::newWebSocket, this, [this](WsSocket *socket) {
+            socket->setParent(this);
+            m_accepted.append(socket);
+            connect(socket, &WsSocket::binaryMessageReceived, this,
+                    [this, socket](const QByteArray &message) {
+                        m_received.append(message);
+                        if (m_echo)
+                            socket->sendBinaryMessage(message);
+                    });
+            connect(socket, &WsSocket::textMessageReceived, this,
+                    [this](const QString &text) { m_texts.append(text); });
+            connect(socket, &WsSocket::disconnected, socket, &QObject::deleteLater);
+        });
+        QVERIFY(m_listener->listen(QHostAddress::LocalHost, 0));
+    }
+
+    void cleanup()
+    {
+        for (const QPointer<WsSocket> &socket : std::as_const(m_accepted))
+            delete socket.data();
+        delete m_listener;
+        m_listener = nullptr;
+    }
+
+    void upgradeSucceeds()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        QCOMPARE(lastAccepted()->peerAddress(), QHostAddress(QHostAddress::LocalHost));
+
+        QTcpSocket raw; // and the accept value is the one RFC 6455 gives
+        QVERIFY(openRaw(raw));
+    }
+
+    void badUpgradeIsRefused_data()
+    {
+        QTest::addColumn<QByteArray>("request");
+        const QByteArray key = "Sec-WebSocket-Key: " + kSampleKey.toByteArray() + "\r\n";
+        const QByteArray common = "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+        QTest::newRow("no key") << "GET / HTTP/1.1\r\n" + common +
+                                       "Sec-WebSocket-Version: 13\r\n\r\n";
+        QTest::newRow("version 8")
+            << "GET / HTTP/1.1\r\n" + common + "Sec-WebSocket-Version: 8\r\n" + key + "\r\n";
+        QTest::newRow("POST") << "POST / HTTP/1.1\r\n" + common + "Sec-WebSocket-Version: 13\r\n" +
+                                     key + "\r\n";
+        QTest::newRow("no upgrade") << "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n"
+                                       "Sec-WebSocket-Version: 13\r\n" +
+                                           key + "\r\n";
+        QTest::newRow("short key") << "GET / HTTP/1.1\r\n" + common +
+                                          "Sec-WebSocket-Version: 13\r\n"
+                                          "Sec-WebSocket-Key: c2hvcnQ=\r\n\r\n";
+        QTest::newRow("head over 8 KiB") << "GET / HTTP/1.1\r\n" + common +
+                                                "X-Padding: " + QByteArray(9000, 'a') + "\r\n" +
+                                                "Sec-WebSocket-Version: 13\r\n" + key + "\r\n";
+        QTest::newRow("endless head")
+            << "GET / HTTP/1.1\r\n" + common + "X-Padding: " + QByteArray(9000, 'a');
+    }
+
+    void badUpgradeIsRefused()
+    {
+        QFETCH(QByteArray, request);
+        QTcpSocket raw;
+        raw.connectToHost(QHostAddress::LocalHost, port());
+        QVERIFY(raw.waitForConnected(kWaitMs));
+        raw.write(request);
+        const QByteArray answer = readUntilClosed(raw);
+        QVERIFY2(answer.startsWith("HTTP/1.1 400 Bad Request\r\n"), answer.constData());
+        QCOMPARE(raw.state(), QAbstractSocket::UnconnectedState);
+        QVERIFY(m_accepted.isEmpty());
+    }
+
+    void binaryRoundTrip_data()
+    {
+        QTest::addColumn<int>("size");
+        for (int size : {0, 1, 125, 126, 65535, 65536, 300 * 1024})
+            QTest::addRow("%d bytes", size) << size;
+    }
+
+    void binaryRoundTrip()
+    {
+        QFETCH(int, size);
+        QWebSocket client;
+        QVERIFY(open(client));
+        QSignalSpy echoed(&client, &QWebSocket::binaryMessageReceived);
+        const QByteArray message = pattern(size);
+        client.sendBinaryMessage(message);
+        client.sendBinaryMessage("after");
+        QTRY_COMPARE_WITH_TIMEOUT(echoed.size(), 2, kWaitMs);
+        QCOMPARE(echoed.at(0).at(0).toByteArray(), message);
+        QCOMPARE(echoed.at(1).at(0).toByteArray(), QByteArray("after"));
+    }
+
+    void fragmentedMessageIsReassembled()
+    {
+        QWebSocket client;
+        client.setOutgoingFrameSize(1000);
+        QVERIFY(open(client));
+        QSignalSpy echoed(&client, &QWebSocket::binaryMessageReceived);
+        const QByteArray message = pattern(10 * 1000 + 17);
+        client.sendBinaryMessage(message);
+        QTRY_COMPARE_WITH_TIMEOUT(echoed.size(), 1, kWaitMs);
+        QCOMPARE(m_received, QList<QByteArray>{message});
+        QCOMPARE(echoed.at(0).at(0).toByteArray(), message);
+    }
+
+    void textMessageIsReported()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        client.sendTextMessage(QStringLiteral("grüße"));
+        QTRY_COMPARE_WITH_TIMEOUT(m_texts, QStringList{QStringLiteral("grüße")}, kWaitMs);
+        QVERIFY(m_received.isEmpty());
+    }
+
+    void protocolErrorsClose_data()
+    {
+        QTest::addColumn<QByteArray>("frames");
+        QTest::addColumn<int>("closeCode");
+        QTest::newRow("unmasked") << clientFrame(0x2, "abc", true, false) << 1002;
+        QByteArray rsv = clientFrame(0x2, "abc");
+        rsv[0] = char(rsv[0] | 0x40);
+        QTest::newRow("reserved bit") << rsv << 1002;
+        QTest::newRow("unknown opcode") << clientFrame(0x3, "abc") << 1002;
+        QTest::newRow("fragmented ping") << clientFrame(0x9, "abc", false) << 1002;
+        QTest::newRow("long ping") << clientFrame(0x9, QByteArray(126, 'p')) << 1002;
+        QTest::newRow("lone continuation") << clientFrame(0x0, "abc") << 1002;
+        QTest::newRow("binary inside a message")
+            << clientFrame(0x2, "ab", false) + clientFrame(0x2, "cd") << 1002;
+    }
+
+    void protocolErrorsClose()
+    {
+        QFETCH(QByteArray, frames);
+        QFETCH(int, closeCode);
+        QTcpSocket raw;
+        QVERIFY(openRaw(raw));
+        raw.write(frames);
+        const QByteArray answer = readUntilClosed(raw);
+        // One unmasked close frame carrying the code, then the end of stream.
+        QVERIFY2(answer.size() >= 4, answer.toHex().constData());
+        QCOMPARE(quint8(answer[0]), quint8(0x88));
+        QVERIFY(!(quint8(answer[1]) & 0x80));
+        QCOMPARE((quint8(answer[2]) << 8) | quint8(answer[3]), closeCode);
+        QCOMPARE(raw.state(), QAbstractSocket::UnconnectedState);
+        QVERIFY(m_received.isEmpty());
+    }
+
+    void oversizedMessageCloses1009()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QSignalSpy disconnected(&client, &QWebSocket::disconnected);
+        client.sendBinaryMessage(pattern(kMaxMessageBytes + 1));
+        QVERIFY(disconnected.wait(kWaitMs));
+        QCOMPARE(client.closeCode(), QWebSocketProtocol::CloseCodeTooMuchData);
+        QVERIFY(m_received.isEmpty());
+    }
+
+    void messageAtTheLimitIsDelivered()
+    {
+        QWebSocket client;
+        client.setOutgoingFrameSize(100 * 1000);
+        QVERIFY(open(client));
+        m_echo = false;
+        client.sendBinaryMessage(pattern(kMaxMessageBytes));
+        QTRY_COMPARE_WITH_TIMEOUT(m_received.size(), 1, kWaitMs);
+        QCOMPARE(m_received.first(), pattern(kMaxMessageBytes));
+    }
+
+    void pingIsAnswered()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QSignalSpy pong(&client, &QWebSocket::pong);
+        client.ping("are you there");
+        QVERIFY(pong.wait(kWaitMs));
+        QCOMPARE(pong.first().at(1).toByteArray(), QByteArray("are you there"));
+    }
+
+    void pipelinedFramesAreAllAnswered()
+    {
+        // Three pings and a message in one write: the answers leave together.
+        QTcpSocket raw;
+        QVERIFY(openRaw(raw));
+        m_echo = true;
+        raw.write(clientFrame(0x9, "one") + clientFrame(0x9, "two") + clientFrame(0x2, "msg") +
+                  clientFrame(0x9, "three"));
+        const QByteArray expected = QByteArray("\x8a\x03one\x8a\x03two\x82\x03msg\x8a\x05three");
+        QByteArray answer;
+        QDeadlineTimer deadline(kWaitMs);
+        while (answer.size() < expected.size() && !deadline.hasExpired()) {
+            QTest::qWait(5);
+            answer += raw.readAll();
+        }
+        QCOMPARE(answer, expected);
+    }
+
+    void clientCloseIsEchoed()
+    {
+        QTcpSocket raw;
+        QVERIFY(openRaw(raw));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        QSignalSpy serverGone(lastAccepted(), &WsSocket::disconnected);
+        QByteArray payload(2, Qt::Uninitialized);
+        payload[0] = char(1000 >> 8);
+        payload[1] = char(1000 & 0xFF);
+        raw.write(clientFrame(0x8, payload + "bye"));
+        const QByteArray answer = readUntilClosed(raw);
+        QCOMPARE(answer, QByteArray("\x88\x02\x03\xe8", 4));
+        QVERIFY(serverGone.size() == 1 || serverGone.wait(kWaitMs));
+    }
+
+    void serverCloseEndsConnection()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        QSignalSpy serverGone(lastAccepted(), &WsSocket::disconnected);
+        QSignalSpy clientGone(&client, &QWebSocket::disconnected);
+        lastAccepted()->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("stopping"));
+        QVERIFY(clientGone.wait(kWaitMs));
+        QCOMPARE(client.closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+        QCOMPARE(client.closeReason(), QStringLiteral("stopping"));
+        QVERIFY(serverGone.size() == 1 || serverGone.wait(kWaitMs));
+    }
+
+    void abortDropsAtOnce()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        QSignalSpy clientGone(&client, &QWebSocket::disconnected);
+        lastAccepted()->abort();
+        QVERIFY(clientGone.wait(kWaitMs));
+    }
+
+    void peerThatStopsReadingDoesNotBlockOthers()
+    {
+        // A client that upgrades, then never reads again.
+        const int stalled = ::socket(AF_INET, SOCK_STREAM, 0);
+        QVERIFY(stalled >= 0);
+        const auto closeStalled = qScopeGuard([stalled] { ::close(stalled); });
+        const int small = 4096;
+        ::setsockopt(stalled, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port());
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        QCOMPARE(::connect(stalled, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+        const QByteArray request = upgradeRequest(port());
+        QCOMPARE(::write(stalled, request.data(), size_t(request.size())), ssize_t(request.size()));
+        QTRY_COMPARE_WITH_TIMEOUT(m_accepted.size(), 1, kWaitMs);
+        WsSocket *slow = lastAccepted();
+
+        const QByteArray megabyte = pattern(1024 * 1024);
+        for (int i = 0; i < 32; ++i)
+            slow->sendBinaryMessage(megabyte); // returns at once, queueing the rest
+        QVERIFY(slow->bytesToWrite() > 16 * 1024 * 1024);
+
+        QWebSocket other;
+        QVERIFY(open(other));
+        QSignalSpy echoed(&other, &QWebSocket::binaryMessageReceived);
+        other.sendBinaryMessage("still served");
+        QVERIFY(echoed.wait(kWaitMs));
+        QCOMPARE(echoed.first().at(0).toByteArray(), QByteArray("still served"));
+        QVERIFY(slow->bytesToWrite() > 16 * 1024 * 1024);
+    }
+
+    void buffersAreGivenBackWhenDrained()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        WsSocket *server = lastAccepted();
+
+        // Inbound: a 1 MiB message in 64 KiB frames is buffered, then released.
+        m_echo = false;
+        client.setOutgoingFrameSize(64 * 1024);
+        client.sendBinaryMessage(pattern(kMaxMessageBytes));
+        QTRY_COMPARE_WITH_TIMEOUT(m_received.size(), 1, kWaitMs);
+        QCOMPARE(server->bufferCapacity(), 0);
+
+        // Outbound: a 1 MiB message, whatever the kernel did not take at once.
+        QSignalSpy got(&client, &QWebSocket::binaryMessageReceived);
+        server->sendBinaryMessage(pattern(kMaxMessageBytes));
+        QVERIFY(got.wait(kWaitMs));
+        QCOMPARE(got.first().at(0).toByteArray().size(), kMaxMessageBytes);
+        QTRY_COMPARE_WITH_TIMEOUT(server->bytesToWrite(), 0, kWaitMs);
+        QCOMPARE(server->bufferCapacity(), 0);
+    }
+
+    void unfinishedUpgradeTimesOut()
+    {
+        // A listener with a short handshake timeout, for this test only.
+        WsListener quick(kMaxMessageBytes, 200);
+        QVERIFY(quick.listen(QHostAddress::LocalHost, 0));
+        QTcpSocket raw;
+        raw.connectToHost(QHostAddress::LocalHost, quick.serverPort());
+        QVERIFY(raw.waitForConnected(kWaitMs));
+        raw.write("GET / HTTP/1.1\r\n");
+        QSignalSpy gone(&raw, &QTcpSocket::disconnected);
+        QVERIFY(gone.wait(kWaitMs));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWsSocket)
+#include "tst_ws_socket.moc"
