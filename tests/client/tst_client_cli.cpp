@@ -3,6 +3,7 @@
 // their histories, watch with tail, manage a group, and get one-line errors.
 #include "client_fixture.h"
 #include "kith/client/local_store.h"
+#include "kith/conversation_id.h"
 #include "test_server.h"
 
 #include <QDir>
@@ -10,6 +11,9 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <csignal>
+#include <sys/types.h>
 
 using namespace kith;
 using namespace kith::test;
@@ -203,6 +207,59 @@ private slots:
                                 nullptr, &err);
         QVERIFY(code > 0);
         QVERIFY2(err.contains("not reachable"), err.constData());
+    }
+
+    // A client that stops reading (here: kith-cli tail, stopped with SIGSTOP)
+    // while pushes pile up for it is cut off once 16 MiB wait in kithd for
+    // it; the sender meanwhile gets every ack and sees the reader go offline.
+    void aReaderThatStopsReadingIsCutOffAlone()
+    {
+        QProcess tail;
+        tail.setProcessEnvironment(cliEnvironment(m_alice));
+        tail.start(cliPath(), withServer({QStringLiteral("tail")}));
+        QVERIFY(tail.waitForStarted());
+        QByteArray tailOut;
+        QVERIFY(TestClient::waitUntil(
+            [&] {
+                tailOut += tail.readAllStandardOutput();
+                return tailOut.contains("listening");
+            },
+            kClientTimeoutMs));
+
+        TestClient bob;
+        QVERIFY(bob.connectAndLogin(m_server->url(), QStringLiteral("bob"), kPassword));
+        v1::Envelope search;
+        search.mutable_search_users()->set_query("alice");
+        const auto found = bob.request(search);
+        QVERIFY(found && found->user_list().users_size() == 1);
+        const quint64 alice = found->user_list().users(0).id();
+        const QString chat = directConversationId(bob.userId(), alice);
+
+        QVERIFY(::kill(pid_t(tail.processId()), SIGSTOP) == 0);
+        // 480 texts of 65,000 bytes: about 31 MB, of which the kernel's socket
+        // buffers hold a few; the rest waits in kithd for the stopped reader.
+        const QString text(65000, QLatin1Char('x'));
+        QList<quint32> sent;
+        for (int i = 0; i < 480; ++i)
+            sent << bob.post(
+                TestClient::sendRequest(chat, text, QStringLiteral("flood-%1").arg(i)));
+        for (quint32 id : sent) {
+            const auto ack = bob.waitForAnswer(id, kClientTimeoutMs);
+            QVERIFY2(ack && ack->has_send_ack(), "every send is acked");
+        }
+        const auto offline = bob.waitForPush(
+            [alice](const v1::Envelope &e) {
+                return e.has_presence() && e.presence().user_id() == alice &&
+                       !e.presence().online();
+            },
+            kClientTimeoutMs);
+        ::kill(pid_t(tail.processId()), SIGCONT);
+        tail.kill();
+        tail.waitForFinished();
+        QVERIFY2(offline, "the stopped reader was cut off");
+        // Bob's own session went on throughout.
+        QVERIFY(bob.isConnected());
+        QVERIFY(bob.send(chat, QStringLiteral("still here"), QStringLiteral("after-flood")));
     }
 };
 
