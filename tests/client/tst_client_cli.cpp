@@ -45,6 +45,22 @@ private:
     }
     int m_lastCode = 0;
 
+    // Starts `kith-cli tail` for one user and waits until it listens; what it
+    // printed so far is in `out`.
+    bool startTail(QProcess &tail, const QString &home, QByteArray *out)
+    {
+        tail.setProcessEnvironment(cliEnvironment(home));
+        tail.start(cliPath(), withServer({QStringLiteral("tail")}));
+        if (!tail.waitForStarted())
+            return false;
+        return TestClient::waitUntil(
+            [&] {
+                *out += tail.readAllStandardOutput();
+                return out->contains("listening");
+            },
+            kClientTimeoutMs);
+    }
+
 private slots:
     void initTestCase()
     {
@@ -88,16 +104,8 @@ private slots:
     void twoUsersExchangeMessages()
     {
         QProcess tail;
-        tail.setProcessEnvironment(cliEnvironment(m_bob));
-        tail.start(cliPath(), withServer({QStringLiteral("tail")}));
-        QVERIFY(tail.waitForStarted());
         QByteArray tailOut;
-        QVERIFY(TestClient::waitUntil(
-            [&] {
-                tailOut += tail.readAllStandardOutput();
-                return tailOut.contains("listening");
-            },
-            kClientTimeoutMs));
+        QVERIFY(startTail(tail, m_bob, &tailOut));
 
         run(m_alice, {QStringLiteral("send"), QStringLiteral("bob"), QStringLiteral("hello bob")});
         QCOMPARE(m_lastCode, 0);
@@ -215,16 +223,8 @@ private slots:
     void aReaderThatStopsReadingIsCutOffAlone()
     {
         QProcess tail;
-        tail.setProcessEnvironment(cliEnvironment(m_alice));
-        tail.start(cliPath(), withServer({QStringLiteral("tail")}));
-        QVERIFY(tail.waitForStarted());
         QByteArray tailOut;
-        QVERIFY(TestClient::waitUntil(
-            [&] {
-                tailOut += tail.readAllStandardOutput();
-                return tailOut.contains("listening");
-            },
-            kClientTimeoutMs));
+        QVERIFY(startTail(tail, m_alice, &tailOut));
 
         TestClient bob;
         QVERIFY(bob.connectAndLogin(m_server->url(), QStringLiteral("bob"), kPassword));
