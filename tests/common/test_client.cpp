@@ -271,8 +271,7 @@ std::optional<v1::Envelope> TestClient::send(const QString &conversationId, cons
     return request(sendRequest(conversationId, text, clientMsgId), timeoutMs);
 }
 
-std::optional<v1::Envelope> TestClient::pull(const QString &conversationId, quint64 fromSeq,
-                                             quint32 limit)
+v1::Envelope TestClient::pullRequest(const QString &conversationId, quint64 fromSeq, quint32 limit)
 {
     v1::Envelope envelope;
     auto *pull = envelope.mutable_pull();
@@ -280,7 +279,13 @@ std::optional<v1::Envelope> TestClient::pull(const QString &conversationId, quin
     pull->set_direction(v1::PullRequest::FORWARD);
     pull->set_from_seq(fromSeq);
     pull->set_limit(limit);
-    return request(std::move(envelope));
+    return envelope;
+}
+
+std::optional<v1::Envelope> TestClient::pull(const QString &conversationId, quint64 fromSeq,
+                                             quint32 limit)
+{
+    return request(pullRequest(conversationId, fromSeq, limit));
 }
 
 std::optional<QList<v1::Message>> TestClient::pullAll(const QString &conversationId,

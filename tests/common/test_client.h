@@ -114,6 +114,9 @@ public:
                                      const QString &clientMsgId, int timeoutMs = kDefaultTimeoutMs);
     [[nodiscard]] static v1::Envelope sendRequest(const QString &conversationId,
                                                   const QString &text, const QString &clientMsgId);
+    // A forward pull of up to `limit` messages from fromSeq, without a request id.
+    [[nodiscard]] static v1::Envelope pullRequest(const QString &conversationId, quint64 fromSeq,
+                                                  quint32 limit = 200);
     // The history from fromSeq on, paging forward 200 at a time; nullopt on any error.
     std::optional<QList<v1::Message>> pullAll(const QString &conversationId, quint64 fromSeq = 1);
     // The answer to a pull of one page (pull_response or error).

@@ -93,17 +93,6 @@ std::pair<std::optional<v1::Envelope>, qsizetype> requestSized(TestClient &clien
     return {std::move(answer), client.answerFrameBytes(id)};
 }
 
-v1::Envelope pullRequest(const QString &conversationId, quint64 fromSeq, quint32 limit)
-{
-    v1::Envelope envelope;
-    auto *pull = envelope.mutable_pull();
-    pull->set_conversation_id(toStd(conversationId));
-    pull->set_direction(v1::PullRequest::FORWARD);
-    pull->set_from_seq(fromSeq);
-    pull->set_limit(limit);
-    return envelope;
-}
-
 QByteArray metricsText(const QUrl &url)
 {
     QNetworkAccessManager manager;
@@ -227,11 +216,11 @@ void TestDeflate::historyPageComesCompressedAndIdentical()
     QVERIFY(plain && deflate);
 
     const auto [plainAnswer, plainBytes] =
-        requestSized(*plain, pullRequest(m_direct, 1, kMaxPullLimit));
+        requestSized(*plain, TestClient::pullRequest(m_direct, 1, kMaxPullLimit));
     QVERIFY2(plainAnswer && plainAnswer->has_pull_response(), describe(plainAnswer).constData());
     QCOMPARE(plainAnswer->pull_response().messages_size(), int(kMaxPullLimit));
 
-    const quint32 id = deflate->post(pullRequest(m_direct, 1, kMaxPullLimit));
+    const quint32 id = deflate->post(TestClient::pullRequest(m_direct, 1, kMaxPullLimit));
     const auto outer = deflate->waitForAnswer(id);
     QVERIFY2(outer && outer->has_compressed(), describe(outer).constData());
     QCOMPARE(outer->request_id(), id);
@@ -288,7 +277,7 @@ void TestDeflate::smallPagesStayPlain()
 {
     auto deflate = aliceConnection(true);
     QVERIFY(deflate);
-    const auto [answer, bytes] = requestSized(*deflate, pullRequest(m_direct, 5, 1));
+    const auto [answer, bytes] = requestSized(*deflate, TestClient::pullRequest(m_direct, 5, 1));
     QVERIFY2(answer && answer->has_pull_response(), describe(answer).constData());
     QCOMPARE(answer->pull_response().messages_size(), 1);
     QVERIFY(bytes < kMinCompressBytes);
@@ -325,7 +314,7 @@ void TestDeflate::compressedFromAClientIsRefused()
     auto deflate = aliceConnection(true);
     QVERIFY(deflate);
     const QByteArray frame = compressEnvelope([this] {
-        v1::Envelope page = pullRequest(m_direct, 1, kMaxPullLimit);
+        v1::Envelope page = TestClient::pullRequest(m_direct, 1, kMaxPullLimit);
         page.mutable_pull()->set_conversation_id(std::string(1000, 'x'));
         return page;
     }());
@@ -375,7 +364,8 @@ void TestDeflate::metricsCountTheBytes()
 
     auto deflate = aliceConnection(true);
     QVERIFY(deflate);
-    const auto [answer, wireBytes] = requestSized(*deflate, pullRequest(m_direct, 1, 100));
+    const auto [answer, wireBytes] =
+        requestSized(*deflate, TestClient::pullRequest(m_direct, 1, 100));
     QVERIFY2(answer && answer->has_compressed(), describe(answer).constData());
 
     const QByteArray after = metricsText(url);
