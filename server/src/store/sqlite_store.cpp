@@ -7,12 +7,12 @@
 #include "store/store_logging.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QHash>
-#include <QSqlDatabase>
-#include <QSqlError>
-#include <QSqlQuery>
-#include <QVariant>
+#include <QVarLengthArray>
+
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <limits>
@@ -27,7 +27,6 @@ Q_LOGGING_CATEGORY(lcStore, "kith.store", QtInfoMsg)
 
 namespace {
 
-std::atomic<quint64> g_storeInstances{0};
 std::atomic<quint64> g_threadSerials{0};
 
 // A number per thread that is never reused (thread ids are), so a connection
@@ -39,20 +38,16 @@ quint64 currentThreadSerial()
 }
 
 // SQLite integers are signed 64-bit; every id and seq we store fits.
-QVariant intValue(quint64 v)
+qint64 intValue(quint64 v)
 {
-    return QVariant::fromValue(qint64(v));
-}
-
-QVariant nullText()
-{
-    return QVariant(QMetaType::fromType<QString>());
+    return qint64(v);
 }
 
 QByteArray serialize(const google::protobuf::MessageLite &message)
 {
-    const std::string bytes = message.SerializeAsString();
-    return QByteArray(bytes.data(), qsizetype(bytes.size()));
+    QByteArray bytes(qsizetype(message.ByteSizeLong()), Qt::Uninitialized);
+    message.SerializeWithCachedSizesToArray(reinterpret_cast<quint8 *>(bytes.data()));
+    return bytes;
 }
 
 // ---- schema migrations ---------------------------------------------------------
@@ -65,14 +60,14 @@ QString displayKey(const QString &displayName)
     return displayName.toCaseFolded();
 }
 
-bool backfillDisplayKeys(QSqlDatabase &db);
+bool backfillDisplayKeys(SqliteStore::Connection &c);
 
 struct Migration
 {
     const char *description;
     std::vector<const char *> statements;
     // Data work that SQL alone cannot do; runs after the statements, in the same transaction.
-    bool (*backfill)(QSqlDatabase &db) = nullptr;
+    bool (*backfill)(SqliteStore::Connection &c) = nullptr;
 };
 
 const std::vector<Migration> &migrations()
@@ -143,29 +138,6 @@ const std::vector<Migration> &migrations()
     return steps;
 }
 
-bool backfillDisplayKeys(QSqlDatabase &db)
-{
-    QList<std::pair<qint64, QString>> users;
-    {
-        QSqlQuery read(db);
-        read.setForwardOnly(true);
-        if (!read.prepare(QStringLiteral("SELECT id, display_name FROM users")) || !read.exec())
-            return false;
-        while (read.next())
-            users.append({read.value(0).toLongLong(), read.value(1).toString()});
-    }
-    QSqlQuery write(db);
-    if (!write.prepare(QStringLiteral("UPDATE users SET display_key = ? WHERE id = ?")))
-        return false;
-    for (const auto &[id, name] : users) {
-        write.bindValue(0, displayKey(name));
-        write.bindValue(1, id);
-        if (!write.exec())
-            return false;
-    }
-    return true;
-}
-
 const QString kUserColumns =
     QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
 const QString kDeviceColumns =
@@ -193,37 +165,43 @@ static_assert(v1::DIRECT == 1, "the view joins spell DIRECT as 1");
 
 struct SqliteStore::Connection
 {
-    QString name;
-    QSqlDatabase db;
-    // Prepared once per connection; node-based so pointers stay valid while
-    // other statements are added.
-    std::map<QString, std::unique_ptr<QSqlQuery>> statements;
+    sqlite3 *db = nullptr;
+    // Prepared once per connection and kept for its lifetime.
+    QHash<QString, sqlite3_stmt *> statements;
     QString lastPrepareError;
 
+    Connection() = default;
+    Connection(const Connection &) = delete;
+    Connection &operator=(const Connection &) = delete;
     ~Connection()
     {
+        for (sqlite3_stmt *statement : std::as_const(statements))
+            sqlite3_finalize(statement);
         statements.clear();
-        if (db.isValid()) {
-            db.close();
-            db = QSqlDatabase();
-            QSqlDatabase::removeDatabase(name);
-        }
+        if (db)
+            sqlite3_close_v2(db);
+    }
+
+    [[nodiscard]] QString errorText() const
+    {
+        return db ? QString::fromUtf8(sqlite3_errmsg(db)) : QStringLiteral("no connection");
     }
 
     // The cached prepared statement; nullptr (see lastPrepareError) if it does not prepare.
-    QSqlQuery *statement(const QString &sql)
+    sqlite3_stmt *statement(const QString &sql)
     {
-        auto it = statements.find(sql);
-        if (it == statements.end()) {
-            auto query = std::make_unique<QSqlQuery>(db);
-            query->setForwardOnly(true);
-            if (!query->prepare(sql)) {
-                lastPrepareError = query->lastError().text();
-                return nullptr;
-            }
-            it = statements.emplace(sql, std::move(query)).first;
+        if (const auto it = statements.constFind(sql); it != statements.cend())
+            return *it;
+        const QByteArray utf8 = sql.toUtf8();
+        sqlite3_stmt *statement = nullptr;
+        if (sqlite3_prepare_v3(db, utf8.constData(), int(utf8.size()), SQLITE_PREPARE_PERSISTENT,
+                               &statement, nullptr) != SQLITE_OK) {
+            lastPrepareError = errorText();
+            sqlite3_finalize(statement);
+            return nullptr;
         }
-        return it->second.get();
+        statements.insert(sql, statement);
+        return statement;
     }
 };
 
@@ -249,7 +227,7 @@ namespace {
 using Connection = SqliteStore::Connection;
 
 // Runs at the exit of a thread that has read from one or more stores and
-// closes its connections there (Qt SQL connections belong to their thread).
+// closes its connections there, so pool threads that come and go leave none behind.
 struct ThreadExitHook
 {
     std::vector<std::pair<std::weak_ptr<SqliteStore::ReaderRegistry>, quint64>> registries;
@@ -262,55 +240,141 @@ struct ThreadExitHook
 };
 thread_local ThreadExitHook t_exitHook;
 
+// A value for one statement parameter. It points at the caller's string or
+// bytes, which live until the end of the exec() call that binds it; a null
+// QString or QByteArray binds NULL.
+class Value
+{
+public:
+    Value(int v)
+        : m_kind(Kind::Integer)
+        , m_integer(v)
+    {}
+    Value(qint64 v)
+        : m_kind(Kind::Integer)
+        , m_integer(v)
+    {}
+    Value(const QString &v)
+        : m_kind(v.isNull() ? Kind::Null : Kind::Text)
+        , m_text(&v)
+    {}
+    Value(const std::string &v)
+        : m_kind(Kind::Utf8)
+        , m_utf8(&v)
+    {}
+    Value(const QByteArray &v)
+        : m_kind(v.isNull() ? Kind::Null : Kind::Blob)
+        , m_blob(&v)
+    {}
+    static Value null() { return Value(); }
+
+private:
+    friend class Stmt;
+    enum class Kind { Null, Integer, Text, Utf8, Blob };
+    Value() = default;
+
+    Kind m_kind = Kind::Null;
+    qint64 m_integer = 0;
+    const QString *m_text = nullptr;
+    const std::string *m_utf8 = nullptr;
+    const QByteArray *m_blob = nullptr;
+};
+
 // One use of a cached prepared statement: binds positionally, runs, and resets
 // the statement when it goes out of scope so no read transaction stays open.
+// exec() takes the first step; next() walks the rows from there.
 class Stmt
 {
 public:
     Stmt(Connection &connection, const QString &sql)
         : m_connection(connection)
-        , m_query(connection.statement(sql))
+        , m_statement(connection.statement(sql))
     {}
-    ~Stmt()
-    {
-        if (m_query)
-            m_query->finish();
-    }
+    ~Stmt() { release(); }
     Stmt(const Stmt &) = delete;
     Stmt &operator=(const Stmt &) = delete;
 
-    [[nodiscard]] bool exec(std::initializer_list<QVariant> values = {})
+    [[nodiscard]] bool exec(std::initializer_list<Value> values = {})
     {
-        if (!m_query)
+        if (!m_statement)
             return false;
+        release();
         int position = 0;
-        for (const QVariant &value : values)
-            m_query->bindValue(position++, value);
-        return m_query->exec();
+        for (const Value &value : values) {
+            if (bind(++position, value) != SQLITE_OK) {
+                noteError();
+                return false;
+            }
+        }
+        m_step = sqlite3_step(m_statement);
+        m_firstRowPending = m_step == SQLITE_ROW;
+        if (m_step != SQLITE_ROW && m_step != SQLITE_DONE) {
+            noteError();
+            return false;
+        }
+        return true;
     }
-    [[nodiscard]] bool next() { return m_query->next(); }
-    [[nodiscard]] QVariant value(int column) const { return m_query->value(column); }
-    [[nodiscard]] quint64 u64(int column) const { return m_query->value(column).toULongLong(); }
-    [[nodiscard]] qint64 i64(int column) const { return m_query->value(column).toLongLong(); }
-    [[nodiscard]] bool isNull(int column) const { return m_query->isNull(column); }
-    [[nodiscard]] int rowsAffected() const { return m_query->numRowsAffected(); }
-    [[nodiscard]] quint64 lastInsertId() const { return m_query->lastInsertId().toULongLong(); }
+
+    [[nodiscard]] bool next()
+    {
+        if (m_firstRowPending) {
+            m_firstRowPending = false;
+            return true;
+        }
+        if (m_step != SQLITE_ROW)
+            return false;
+        m_step = sqlite3_step(m_statement);
+        if (m_step == SQLITE_ROW)
+            return true;
+        if (m_step != SQLITE_DONE) {
+            noteError();
+            qCWarning(lcStore) << "sqlite: reading rows failed:" << m_errorText;
+        }
+        return false;
+    }
+
+    [[nodiscard]] qint64 i64(int column) const { return sqlite3_column_int64(m_statement, column); }
+    [[nodiscard]] quint64 u64(int column) const { return quint64(i64(column)); }
+    [[nodiscard]] int integer(int column) const { return sqlite3_column_int(m_statement, column); }
+    [[nodiscard]] bool isNull(int column) const
+    {
+        return sqlite3_column_type(m_statement, column) == SQLITE_NULL;
+    }
+    [[nodiscard]] QString text(int column) const
+    {
+        const auto *data = reinterpret_cast<const char *>(sqlite3_column_text(m_statement, column));
+        return QString::fromUtf8(data, sqlite3_column_bytes(m_statement, column));
+    }
+    [[nodiscard]] std::string stdText(int column) const
+    {
+        const auto *data = reinterpret_cast<const char *>(sqlite3_column_text(m_statement, column));
+        return data ? std::string(data, size_t(sqlite3_column_bytes(m_statement, column)))
+                    : std::string();
+    }
+    // Valid until the next step or the end of this Stmt.
+    [[nodiscard]] QByteArrayView blobView(int column) const
+    {
+        const auto *data = static_cast<const char *>(sqlite3_column_blob(m_statement, column));
+        return {data, sqlite3_column_bytes(m_statement, column)};
+    }
+    [[nodiscard]] QByteArray blob(int column) const { return blobView(column).toByteArray(); }
+
+    [[nodiscard]] int rowsAffected() const { return sqlite3_changes(m_connection.db); }
+    [[nodiscard]] quint64 lastInsertId() const
+    {
+        return quint64(sqlite3_last_insert_rowid(m_connection.db));
+    }
 
     // SQLITE_CONSTRAINT (any of its extended codes): a unique, foreign or
     // not-null key refused the statement.
     [[nodiscard]] bool failedOnConstraint() const
     {
-        constexpr int kSqliteConstraint = 19;
-        constexpr int kPrimaryCodeMask =
-            0xff; // extended codes keep the primary one in the low byte
-        return m_query && (m_query->lastError().nativeErrorCode().toInt() & kPrimaryCodeMask) ==
-                              kSqliteConstraint;
+        return (m_errorCode & 0xff) == SQLITE_CONSTRAINT;
     }
 
     [[nodiscard]] Error error(const char *what, bool log = true) const
     {
-        const QString detail =
-            m_query ? m_query->lastError().text() : m_connection.lastPrepareError;
+        const QString detail = m_statement ? m_errorText : m_connection.lastPrepareError;
         if (log)
             qCWarning(lcStore) << "sqlite:" << what << "failed:" << detail;
         return makeError(v1::INTERNAL,
@@ -318,9 +382,74 @@ public:
     }
 
 private:
+    int bind(int position, const Value &value)
+    {
+        switch (value.m_kind) {
+        case Value::Kind::Null:
+            return sqlite3_bind_null(m_statement, position);
+        case Value::Kind::Integer:
+            return sqlite3_bind_int64(m_statement, position, value.m_integer);
+        case Value::Kind::Text:
+            // Kept here, not copied by SQLite: later steps may read it again.
+            m_kept.append(value.m_text->toUtf8());
+            return sqlite3_bind_text(m_statement, position, m_kept.last().constData(),
+                                     int(m_kept.last().size()), SQLITE_STATIC);
+        case Value::Kind::Utf8:
+            return sqlite3_bind_text(m_statement, position, value.m_utf8->data(),
+                                     int(value.m_utf8->size()), SQLITE_TRANSIENT);
+        case Value::Kind::Blob:
+            m_kept.append(*value.m_blob); // shares, no copy
+            return sqlite3_bind_blob(m_statement, position, m_kept.last().constData(),
+                                     int(m_kept.last().size()), SQLITE_STATIC);
+        }
+        return SQLITE_MISUSE;
+    }
+
+    void noteError()
+    {
+        m_errorCode = sqlite3_extended_errcode(m_connection.db);
+        m_errorText = m_connection.errorText();
+    }
+
+    // Ends this use: the statement is reset (closing any read it holds) and
+    // unbound before the bound bytes go.
+    void release()
+    {
+        if (!m_statement)
+            return;
+        sqlite3_reset(m_statement);
+        sqlite3_clear_bindings(m_statement);
+        m_kept.clear();
+        m_step = SQLITE_DONE;
+        m_firstRowPending = false;
+    }
+
     Connection &m_connection;
-    QSqlQuery *m_query;
+    sqlite3_stmt *m_statement;
+    QVarLengthArray<QByteArray, 4> m_kept;
+    int m_step = SQLITE_DONE;
+    bool m_firstRowPending = false;
+    int m_errorCode = SQLITE_OK;
+    QString m_errorText;
 };
+
+bool backfillDisplayKeys(Connection &c)
+{
+    QList<std::pair<qint64, QString>> users;
+    {
+        Stmt read(c, QStringLiteral("SELECT id, display_name FROM users"));
+        if (!read.exec())
+            return false;
+        while (read.next())
+            users.append({read.i64(0), read.text(1)});
+    }
+    for (const auto &[id, name] : users) {
+        Stmt write(c, QStringLiteral("UPDATE users SET display_key = ? WHERE id = ?"));
+        if (!write.exec({displayKey(name), id}))
+            return false;
+    }
+    return true;
+}
 
 Error notFound(const QString &what)
 {
@@ -336,10 +465,10 @@ UserRecord userFromRow(const Stmt &s)
 {
     UserRecord user;
     user.id = s.u64(0);
-    user.username = s.value(1).toString();
-    user.displayName = s.value(2).toString();
-    user.passwordHash = s.value(3).toByteArray();
-    user.disabled = s.value(4).toBool();
+    user.username = s.text(1);
+    user.displayName = s.text(2);
+    user.passwordHash = s.blob(3);
+    user.disabled = s.i64(4) != 0;
     user.createdMs = s.i64(5);
     return user;
 }
@@ -349,27 +478,26 @@ DeviceRecord deviceFromRow(const Stmt &s)
     DeviceRecord device;
     device.id = s.u64(0);
     device.userId = s.u64(1);
-    device.name = s.value(2).toString();
+    device.name = s.text(2);
     device.createdMs = s.i64(3);
     device.lastSeenMs = s.i64(4);
-    device.revoked = s.value(5).toBool();
+    device.revoked = s.i64(5) != 0;
     return device;
 }
 
 v1::Message messageFromRow(const Stmt &s, int first)
 {
     v1::Message message;
-    message.set_conversation_id(toStd(s.value(first).toString()));
+    message.set_conversation_id(s.stdText(first));
     message.set_seq(s.u64(first + 1));
     message.set_server_id(s.u64(first + 2));
     message.set_sender_user_id(s.u64(first + 3));
     message.set_sender_device_id(s.u64(first + 4));
-    message.set_client_msg_id(toStd(s.value(first + 5).toString()));
+    message.set_client_msg_id(s.stdText(first + 5));
     message.set_server_time_ms(s.i64(first + 6));
-    const QByteArray content = s.value(first + 7).toByteArray();
-    if (!message.mutable_content()->ParseFromArray(content.constData(), int(content.size())))
-        qCWarning(lcStore) << "undecodable content in" << s.value(first).toString() << "seq"
-                           << message.seq();
+    const QByteArrayView content = s.blobView(first + 7);
+    if (!message.mutable_content()->ParseFromArray(content.data(), int(content.size())))
+        qCWarning(lcStore) << "undecodable content in" << s.text(first) << "seq" << message.seq();
     return message;
 }
 
@@ -377,10 +505,10 @@ v1::Message messageFromRow(const Stmt &s, int first)
 ConversationView viewFromRow(const Stmt &s, bool *isMember)
 {
     ConversationView view;
-    view.set_id(toStd(s.value(0).toString()));
-    const auto kind = v1::ConversationKind(s.value(1).toInt());
+    view.set_id(s.stdText(0));
+    const auto kind = v1::ConversationKind(s.integer(1));
     view.set_kind(kind);
-    view.set_title(toStd(s.value(2).toString()));
+    view.set_title(s.stdText(2));
     view.set_max_seq(s.u64(3));
     view.set_metadata_version(s.u64(4));
     view.set_last_activity_ms(s.i64(5));
@@ -392,7 +520,7 @@ ConversationView viewFromRow(const Stmt &s, bool *isMember)
         // read_seq: max_seq - read_seq counts exactly the others' messages.
         view.set_unread_count(view.max_seq() - std::min(view.max_seq(), view.read_seq()));
         if (kind == v1::GROUP)
-            view.set_my_role(v1::Role(s.value(7).toInt()));
+            view.set_my_role(v1::Role(s.integer(7)));
     }
     if (kind == v1::DIRECT) {
         if (!s.isNull(9)) {
@@ -458,7 +586,7 @@ Result<QList<MemberRow>> loadMembers(Connection &c, const QString &conversationI
     while (s.next()) {
         MemberRow row;
         row.record.userId = s.u64(0);
-        row.record.role = v1::Role(s.value(1).toInt());
+        row.record.role = v1::Role(s.integer(1));
         row.record.joinedMs = s.i64(2);
         row.joinedSeq = s.u64(3);
         rows.append(row);
@@ -472,7 +600,7 @@ Result<std::optional<v1::Message>> loadMessageByClientId(Connection &c, quint64 
     Stmt s(c, QStringLiteral("SELECT %1 FROM messages WHERE sender_user_id = ? AND "
                              "client_msg_id = ?")
                   .arg(kMessageColumns));
-    if (!s.exec({intValue(senderUserId), toQString(clientMsgId)}))
+    if (!s.exec({intValue(senderUserId), clientMsgId}))
         return s.error("message by client id");
     if (!s.next())
         return std::optional<v1::Message>();
@@ -484,32 +612,32 @@ Result<QString> pragmaText(Connection &c, const QString &sql)
     Stmt s(c, sql);
     if (!s.exec())
         return s.error("pragma");
-    return s.next() ? s.value(0).toString() : QString();
+    return s.next() ? s.text(0) : QString();
 }
 
-// Opens a connection on the calling thread (Qt SQL connections are bound to
-// the thread that creates them) and applies the per-connection pragmas.
-Result<std::unique_ptr<Connection>> openConnection(const QString &path, const QString &name,
-                                                   const SqliteStore::Options &options,
-                                                   bool readOnly)
+// Opens a connection and applies the per-connection pragmas. A connection is
+// used by one thread at a time (the writer's, or one reading thread's).
+Result<std::unique_ptr<Connection>>
+openConnection(const QString &path, const SqliteStore::Options &options, bool readOnly)
 {
     auto connection = std::make_unique<Connection>();
-    connection->name = name;
-    connection->db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-    if (!connection->db.isValid())
-        return makeError(v1::INTERNAL, QStringLiteral("the Qt SQLite driver is not available"));
-    connection->db.setDatabaseName(path);
-    QString connectOptions = QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(options.busyTimeoutMs);
-    if (readOnly)
-        connectOptions += QStringLiteral(";QSQLITE_OPEN_READONLY");
-    connection->db.setConnectOptions(connectOptions);
-    if (!connection->db.open())
-        return makeError(
-            v1::INTERNAL,
-            QStringLiteral("cannot open %1: %2").arg(path, connection->db.lastError().text()));
+    const int flags =
+        (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+        SQLITE_OPEN_NOMUTEX;
+    const int opened =
+        sqlite3_open_v2(QFile::encodeName(path).constData(), &connection->db, flags, nullptr);
+    if (opened != SQLITE_OK)
+        return makeError(v1::INTERNAL,
+                         QStringLiteral("cannot open %1: %2").arg(path, connection->errorText()));
+    sqlite3_extended_result_codes(connection->db, 1);
+    sqlite3_busy_timeout(connection->db, options.busyTimeoutMs);
 
     // Pragmas take no bound values; the texts are constants chosen from options.
-    QStringList pragmas = {QStringLiteral("PRAGMA foreign_keys = ON")};
+    // The page cache is per connection: the writer's holds the hot ends of the
+    // message indexes so appends rarely read pages back from the file.
+    QStringList pragmas = {QStringLiteral("PRAGMA foreign_keys = ON"),
+                           readOnly ? QStringLiteral("PRAGMA cache_size = -8192")
+                                    : QStringLiteral("PRAGMA cache_size = -65536")};
     if (!readOnly) {
         pragmas.append(options.synchronous == SqliteStore::Synchronous::Full
                            ? QStringLiteral("PRAGMA synchronous = FULL")
@@ -558,10 +686,12 @@ Status runMigrations(Connection &c, int upTo, int *versionOut)
         qCInfo(lcStore) << "migrating schema to version" << next << "-" << step.description;
         // DDL runs once, so these are prepared on the spot rather than cached.
         auto run = [&c](const QString &sql) {
-            QSqlQuery query(c.db);
-            if (!query.prepare(sql) || !query.exec()) {
-                qCWarning(lcStore)
-                    << "migration statement failed:" << sql << query.lastError().text();
+            char *message = nullptr;
+            if (sqlite3_exec(c.db, sql.toUtf8().constData(), nullptr, nullptr, &message) !=
+                SQLITE_OK) {
+                qCWarning(lcStore) << "migration statement failed:" << sql
+                                   << QString::fromUtf8(message ? message : "");
+                sqlite3_free(message);
                 return false;
             }
             return true;
@@ -571,7 +701,7 @@ Status runMigrations(Connection &c, int upTo, int *versionOut)
         bool ok = true;
         for (const char *statement : step.statements)
             ok = ok && run(QString::fromUtf8(statement));
-        ok = ok && (!step.backfill || step.backfill(c.db));
+        ok = ok && (!step.backfill || step.backfill(c));
         // user_version cannot be bound; `next` is our own integer.
         ok = ok && run(QStringLiteral("PRAGMA user_version = %1").arg(next));
         ok = ok && run(QStringLiteral("COMMIT"));
@@ -629,13 +759,15 @@ public:
                                     const QString &name);
 
 private:
+    [[nodiscard]] std::optional<Error> runTransaction(std::deque<WriteJob> &batch, bool savepoints,
+                                                      bool *retry);
     [[nodiscard]] bool execControl(const QString &sql);
     [[nodiscard]] Status refreshIfChangedElsewhere();
     void setMaxSeq(const QString &conversationId, quint64 seq);
     void undoJob();
 
     Result<v1::Message> insertMessage(const QString &conversationId, quint64 senderUserId,
-                                      quint64 senderDeviceId, const QVariant &clientMsgId,
+                                      quint64 senderDeviceId, const std::string *clientMsgId,
                                       const v1::Content &content, qint64 now,
                                       bool *uniqueClash = nullptr);
     Result<v1::Message> appendSystemEvent(const QString &conversationId, quint64 actorId,
@@ -679,7 +811,7 @@ Status SqliteStore::Writer::loadState()
         if (!s.exec())
             return s.error("load conversations");
         while (s.next())
-            m_maxSeq.insert(s.value(0).toString(), s.u64(1));
+            m_maxSeq.insert(s.text(0), s.u64(1));
     }
     {
         Stmt s(*m_c, QStringLiteral("SELECT COALESCE(MAX(server_id), 0) + 1 FROM messages"));
@@ -745,42 +877,75 @@ void SqliteStore::Writer::undoJob()
     m_batchNewMessages = m_undo.newMessages;
 }
 
+// Runs the batch as one transaction. With savepoints each job that fails is
+// undone alone; without them the first such job rolls the whole transaction
+// back (counters included) and sets `retry`, so nothing is committed.
+std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &batch,
+                                                         bool savepoints, bool *retry)
+{
+    *retry = false;
+    m_batchNewMessages = 0;
+    if (!execControl(QStringLiteral("BEGIN IMMEDIATE")))
+        return makeError(v1::INTERNAL, QStringLiteral("storage busy or unavailable"));
+    std::optional<Error> failure;
+    if (Status fresh = refreshIfChangedElsewhere(); !fresh)
+        failure = fresh.error();
+    // Without savepoints the undo record spans the whole batch.
+    m_undo = Undo{m_nextServerId, m_nextGroupId, 0, {}};
+    for (WriteJob &job : batch) {
+        if (failure)
+            break;
+        m_discard = false;
+        if (!savepoints) {
+            if (!job.apply(*this) || m_discard) {
+                *retry = true;
+                break;
+            }
+            continue;
+        }
+        m_undo = Undo{m_nextServerId, m_nextGroupId, m_batchNewMessages, {}};
+        if (!execControl(QStringLiteral("SAVEPOINT job"))) {
+            failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
+            break;
+        }
+        const bool keep = job.apply(*this) && !m_discard;
+        if (!keep) {
+            undoJob();
+            if (!execControl(QStringLiteral("ROLLBACK TO job")))
+                failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
+        }
+        if (!execControl(QStringLiteral("RELEASE job")))
+            failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
+    }
+    if (*retry && !failure) {
+        if (execControl(QStringLiteral("ROLLBACK"))) {
+            undoJob();
+            return std::nullopt;
+        }
+        *retry = false;
+        failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
+    }
+    if (!failure && !execControl(QStringLiteral("COMMIT")))
+        failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
+    if (failure) {
+        (void)execControl(QStringLiteral("ROLLBACK"));
+        // Counters may have moved for rolled-back work: read them back.
+        if (Status reloaded = loadState(); !reloaded)
+            qCCritical(lcStore) << "cannot reload counters after a failed batch";
+    }
+    return failure;
+}
+
 void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
 {
-    std::optional<Error> failure;
-    m_batchNewMessages = 0;
-    if (!execControl(QStringLiteral("BEGIN IMMEDIATE"))) {
-        failure = makeError(v1::INTERNAL, QStringLiteral("storage busy or unavailable"));
-    } else {
-        if (Status fresh = refreshIfChangedElsewhere(); !fresh)
-            failure = fresh.error();
-        for (WriteJob &job : batch) {
-            if (failure)
-                break;
-            m_undo = Undo{m_nextServerId, m_nextGroupId, m_batchNewMessages, {}};
-            m_discard = false;
-            if (!execControl(QStringLiteral("SAVEPOINT job"))) {
-                failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
-                break;
-            }
-            const bool keep = job.apply(*this) && !m_discard;
-            if (!keep) {
-                undoJob();
-                if (!execControl(QStringLiteral("ROLLBACK TO job")))
-                    failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
-            }
-            if (!execControl(QStringLiteral("RELEASE job")))
-                failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
-        }
-        if (!failure && !execControl(QStringLiteral("COMMIT")))
-            failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
-        if (failure) {
-            (void)execControl(QStringLiteral("ROLLBACK"));
-            // Counters may have moved for rolled-back work: read them back.
-            if (Status reloaded = loadState(); !reloaded)
-                qCCritical(lcStore) << "cannot reload counters after a failed batch";
-        }
-    }
+    // Most batches have no job that fails or asks to be undone, so they run as
+    // one plain transaction. Per-job savepoints (two more statements and a
+    // pager savepoint per job) are paid only by a batch that has such a job:
+    // it is rolled back and run again with them.
+    bool retry = false;
+    std::optional<Error> failure = runTransaction(batch, false, &retry);
+    if (retry)
+        failure = runTransaction(batch, true, &retry);
 
     if (!failure) {
         const quint64 size = batch.size();
@@ -902,7 +1067,7 @@ Status SqliteStore::Writer::touchDevice(quint64 deviceId, qint64 lastSeenMs)
 
 Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversationId,
                                                        quint64 senderUserId, quint64 senderDeviceId,
-                                                       const QVariant &clientMsgId,
+                                                       const std::string *clientMsgId,
                                                        const v1::Content &content, qint64 now,
                                                        bool *uniqueClash)
 {
@@ -912,8 +1077,8 @@ Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversati
     message.set_server_id(m_nextServerId);
     message.set_sender_user_id(senderUserId);
     message.set_sender_device_id(senderDeviceId);
-    if (!clientMsgId.isNull())
-        message.set_client_msg_id(toStd(clientMsgId.toString()));
+    if (clientMsgId)
+        message.set_client_msg_id(*clientMsgId);
     message.set_server_time_ms(now);
     *message.mutable_content() = content;
     {
@@ -921,8 +1086,8 @@ Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversati
                                     "sender_user_id, sender_device_id, client_msg_id, "
                                     "server_time_ms, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
         if (!s.exec({intValue(message.server_id()), conversationId, intValue(message.seq()),
-                     intValue(senderUserId), intValue(senderDeviceId), clientMsgId, now,
-                     serialize(content)})) {
+                     intValue(senderUserId), intValue(senderDeviceId),
+                     clientMsgId ? Value(*clientMsgId) : Value::null(), now, serialize(content)})) {
             // A resend clashing with (sender, client_msg_id) is routine; the caller decides.
             if (uniqueClash && s.failedOnConstraint()) {
                 *uniqueClash = true;
@@ -996,10 +1161,10 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const AppendRequest &req
         return invalid(QStringLiteral("reply_to_seq %1 is not in the conversation")
                            .arg(request.content.reply_to_seq()));
 
-    const QString clientMsgId = toQString(request.clientMsgId);
     bool clash = false;
-    auto stored = insertMessage(request.conversationId, request.senderUserId,
-                                request.senderDeviceId, clientMsgId, request.content, now, &clash);
+    auto stored =
+        insertMessage(request.conversationId, request.senderUserId, request.senderDeviceId,
+                      &request.clientMsgId, request.content, now, &clash);
     if (!stored && clash) {
         // The usual reason is the (sender, client_msg_id) key: a resend. Its
         // savepoint is discarded (a direct conversation made above goes too).
@@ -1065,7 +1230,7 @@ Result<v1::Message> SqliteStore::Writer::appendSystemEvent(const QString &conver
     event.set_actor_user_id(actorId);
     v1::Content content;
     *content.mutable_system() = std::move(event);
-    auto stored = insertMessage(conversationId, actorId, 0, nullText(), content, now);
+    auto stored = insertMessage(conversationId, actorId, 0, nullptr, content, now);
     if (!stored)
         return stored.error();
     {
@@ -1354,7 +1519,6 @@ SqliteStore::SqliteStore(QString databasePath)
 SqliteStore::SqliteStore(QString databasePath, Options options)
     : m_path(std::move(databasePath))
     , m_options(options)
-    , m_instance(++g_storeInstances)
     , m_readers(std::make_shared<ReaderRegistry>())
 {}
 
@@ -1390,8 +1554,7 @@ Status SqliteStore::open()
 
 void SqliteStore::writerMain(std::promise<Status> *started)
 {
-    auto connection = openConnection(
-        m_path, QStringLiteral("kith-sqlite-%1-writer").arg(m_instance), m_options, false);
+    auto connection = openConnection(m_path, m_options, false);
     if (!connection) {
         started->set_value(connection.error());
         return;
@@ -1417,10 +1580,13 @@ void SqliteStore::writerMain(std::promise<Status> *started)
             m_queueReady.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
             if (m_queue.empty())
                 break; // stopping, and everything queued has been written
-            const size_t take = std::min(cap, m_queue.size());
-            std::move(m_queue.begin(), m_queue.begin() + qsizetype(take),
-                      std::back_inserter(batch));
-            m_queue.erase(m_queue.begin(), m_queue.begin() + qsizetype(take));
+            if (m_queue.size() <= cap) {
+                batch.swap(m_queue);
+            } else {
+                std::move(m_queue.begin(), m_queue.begin() + qsizetype(cap),
+                          std::back_inserter(batch));
+                m_queue.erase(m_queue.begin(), m_queue.begin() + qsizetype(cap));
+            }
         }
         writer.runBatch(batch);
     }
@@ -1469,9 +1635,7 @@ Result<SqliteStore::Connection *> SqliteStore::readConnection()
     auto &connections = m_readers->connections;
     auto it = connections.find(serial);
     if (it == connections.end()) {
-        auto connection =
-            openConnection(m_path, QStringLiteral("kith-sqlite-%1-r%2").arg(m_instance).arg(serial),
-                           m_options, true);
+        auto connection = openConnection(m_path, m_options, true);
         if (!connection)
             return connection.error();
         it = connections.emplace(serial, std::move(*connection)).first;
@@ -1513,16 +1677,19 @@ void SqliteStore::submit(QObject *context, Completion<T> done, Body body)
         outcome->emplace(body(writer));
         return (*outcome)->ok();
     };
+    // deliver runs once, so it hands its completion on rather than copying it.
     job.deliver = [outcome, target = CompletionRelay::targetOf(context),
-                   done = std::move(done)](const std::optional<Error> &failure) {
+                   done = std::move(done)](const std::optional<Error> &failure) mutable {
         if (!done || !target.thread)
             return;
         // A job that failed on its own keeps its error; one that succeeded
         // inside a batch that did not commit gets the batch's error.
         Result<T> result = (failure && (!*outcome || (*outcome)->ok())) ? Result<T>(*failure)
                                                                         : std::move(**outcome);
-        CompletionRelay::post(
-            target, [done, result = std::move(result)]() mutable { done(std::move(result)); });
+        CompletionRelay::post(target,
+                              [done = std::move(done), result = std::move(result)]() mutable {
+                                  done(std::move(result));
+                              });
     };
     enqueue(std::move(job));
 }
@@ -1748,7 +1915,7 @@ Result<std::optional<MemberRecord>> SqliteStore::membership(const QString &conve
             return s.error("membership");
         if (s.next())
             return std::optional<MemberRecord>(
-                MemberRecord{userId, v1::Role(s.value(0).toInt()), s.i64(1)});
+                MemberRecord{userId, v1::Role(s.integer(0)), s.i64(1)});
     }
     if (!ref->isDirect())
         return std::optional<MemberRecord>();
@@ -1842,7 +2009,7 @@ Result<PullPage> SqliteStore::pull(const PullQuery &query)
     PullPage page;
     {
         // One row beyond the page tells whether there is more.
-        const QVariant fetch = qint64(limit) + 1;
+        const qint64 fetch = qint64(limit) + 1;
         std::unique_ptr<Stmt> s;
         bool ran = false;
         if (query.backward) {

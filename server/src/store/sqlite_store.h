@@ -1,7 +1,7 @@
 #pragma once
-// SqliteStore: the embedded SQLite backend of the Store interface (Qt SQL,
-// QSQLITE). One connection per reading thread, one writer thread with group
-// commit. Owned by the Server (or an admin command) for the process lifetime.
+// SqliteStore: the embedded SQLite backend of the Store interface, on
+// SQLite's C API. One connection per reading thread, one writer thread with
+// group commit. Owned by the Server (or an admin command) for the process lifetime.
 
 #include "store/store.h"
 
@@ -133,7 +133,6 @@ private:
 
     const QString m_path;
     const Options m_options;
-    const quint64 m_instance; // makes connection names unique per store
 
     std::atomic<bool> m_open{false};
     std::atomic<int> m_schemaVersion{0};
