@@ -3,6 +3,8 @@
 #include <QMetaObject>
 #include <QThread>
 
+#include <algorithm>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 
@@ -69,6 +71,33 @@ CompletionRelay::Target CompletionRelay::targetOf(QObject *context)
         return {};
     registry().ensure(context->thread());
     return Target{context->thread(), QPointer<QObject>(context)};
+}
+
+void CompletionRelay::Batch::add(const Target &target, std::function<void()> fn)
+{
+    if (!target.thread)
+        return;
+    auto it = std::find_if(m_byThread.begin(), m_byThread.end(),
+                           [&](const auto &group) { return group.first == target.thread; });
+    if (it == m_byThread.end()) {
+        m_byThread.emplace_back(target.thread, std::vector<Entry>());
+        it = std::prev(m_byThread.end());
+    }
+    it->second.push_back(Entry{target.context, std::move(fn)});
+}
+
+void CompletionRelay::Batch::flush()
+{
+    for (auto &[thread, entries] : m_byThread) {
+        auto shared = std::make_shared<std::vector<Entry>>(std::move(entries));
+        registry().post(thread, [shared] {
+            for (Entry &entry : *shared) {
+                if (entry.context)
+                    std::exchange(entry.fn, {})();
+            }
+        });
+    }
+    m_byThread.clear();
 }
 
 void CompletionRelay::post(const Target &target, std::function<void()> fn)

@@ -12,6 +12,8 @@
 #include <QPointer>
 
 #include <functional>
+#include <utility>
+#include <vector>
 
 class QThread;
 
@@ -32,6 +34,29 @@ public:
     // Runs `fn` on the target's thread if its context is still alive then;
     // otherwise (context gone, thread finished) drops it. Callable from any thread.
     static void post(const Target &target, std::function<void()> fn);
+
+    // Completions gathered by one thread (a writer's batch) and posted with
+    // one event per target thread, which runs them in the order added.
+    class Batch
+    {
+    public:
+        Batch() = default;
+        Batch(const Batch &) = delete;
+        Batch &operator=(const Batch &) = delete;
+        ~Batch() { flush(); }
+
+        void add(const Target &target, std::function<void()> fn);
+        void flush();
+
+    private:
+        struct Entry
+        {
+            QPointer<QObject> context;
+            std::function<void()> fn;
+        };
+        // Usually one target thread (the session loop's).
+        std::vector<std::pair<QThread *, std::vector<Entry>>> m_byThread;
+    };
 };
 
 } // namespace kith::server

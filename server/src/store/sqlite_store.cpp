@@ -958,8 +958,10 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
     } else {
         qCWarning(lcStore) << "batch of" << batch.size() << "writes failed:" << failure->message;
     }
+    // One event to the session loop for the whole batch.
+    CompletionRelay::Batch completions;
     for (WriteJob &job : batch)
-        job.deliver(failure);
+        job.deliver(failure, completions);
 }
 
 // ---- writer: users and devices ---------------------------------------------------
@@ -1665,7 +1667,8 @@ void SqliteStore::enqueue(WriteJob job)
             return;
         }
     }
-    job.deliver(makeError(v1::SHUTTING_DOWN, QStringLiteral("the store is closed")));
+    CompletionRelay::Batch completions;
+    job.deliver(makeError(v1::SHUTTING_DOWN, QStringLiteral("the store is closed")), completions);
 }
 
 template<class T, class Body>
@@ -1679,17 +1682,17 @@ void SqliteStore::submit(QObject *context, Completion<T> done, Body body)
     };
     // deliver runs once, so it hands its completion on rather than copying it.
     job.deliver = [outcome, target = CompletionRelay::targetOf(context),
-                   done = std::move(done)](const std::optional<Error> &failure) mutable {
+                   done = std::move(done)](const std::optional<Error> &failure,
+                                           CompletionRelay::Batch &completions) mutable {
         if (!done || !target.thread)
             return;
         // A job that failed on its own keeps its error; one that succeeded
         // inside a batch that did not commit gets the batch's error.
         Result<T> result = (failure && (!*outcome || (*outcome)->ok())) ? Result<T>(*failure)
                                                                         : std::move(**outcome);
-        CompletionRelay::post(target,
-                              [done = std::move(done), result = std::move(result)]() mutable {
-                                  done(std::move(result));
-                              });
+        completions.add(target, [done = std::move(done), result = std::move(result)]() mutable {
+            done(std::move(result));
+        });
     };
     enqueue(std::move(job));
 }

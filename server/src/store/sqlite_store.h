@@ -3,6 +3,7 @@
 // SQLite's C API. One connection per reading thread, one writer thread with
 // group commit. Owned by the Server (or an admin command) for the process lifetime.
 
+#include "store/completion_relay.h"
 #include "store/store.h"
 
 #include <QString>
@@ -120,8 +121,11 @@ public:
     {
         // Runs on the writer thread inside the job's own savepoint; false rolls it back.
         std::function<bool(Writer &)> apply;
-        // Runs once the batch has ended; `failure` is set when the batch did not commit.
-        std::function<void(const std::optional<Error> &failure)> deliver;
+        // Runs once the batch has ended; `failure` is set when the batch did not
+        // commit. Adds the job's completion to `completions`.
+        std::function<void(const std::optional<Error> &failure,
+                           CompletionRelay::Batch &completions)>
+            deliver;
     };
 
 private:
