@@ -447,6 +447,98 @@ private slots:
         QCOMPARE(next->message.seq(), 3u);
     }
 
+    // In one batch, appends write a conversation's max_seq and the sender's
+    // marker once at the end; a mark-read and a group change between them see
+    // the rows as they stand, and what is committed matches the messages.
+    void batchedAppendsLeaveTheRowsExact()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const UserRecord carol = addUser(QStringLiteral("carol"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        const auto created = group(alice.id, QStringLiteral("team"), {bob.id});
+        QVERIFY(created.ok());
+        const QString team = QString::fromStdString(created->state.id());
+
+        auto request = [](const QString &conversation, quint64 sender, const QString &id) {
+            AppendRequest r;
+            r.conversationId = conversation;
+            r.senderUserId = sender;
+            r.clientMsgId = id.toStdString();
+            r.content = text(id);
+            return r;
+        };
+        std::vector<std::optional<Result<AppendResult>>> sends(12);
+        std::optional<Result<ReadResult>> bobRead, aliceRead;
+        std::optional<Result<GroupChange>> added;
+        int next = 0;
+        auto append = [&](const QString &conversation, quint64 sender) {
+            const int i = next++;
+            m_store->appendMessage(request(conversation, sender, QStringLiteral("m%1").arg(i)),
+                                   this,
+                                   [&sends, i](Result<AppendResult> r) { sends[i].emplace(r); });
+        };
+        {
+            RawDb blocker(dbPath());
+            QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
+            for (int i = 0; i < 4; ++i) // direct seqs 1-4
+                append(direct, alice.id);
+            // Reads bob's marker and max_seq after alice's four sends, and
+            // alice's own marker, which her sends moved to 4.
+            m_store->markRead(direct, bob.id, 3, this,
+                              [&](Result<ReadResult> r) { bobRead.emplace(r); });
+            m_store->markRead(direct, alice.id, 2, this,
+                              [&](Result<ReadResult> r) { aliceRead.emplace(r); });
+            append(direct, bob.id);   // direct seq 5
+            append(direct, alice.id); // direct seq 6
+            append(team, bob.id);     // team seq 2 (1 is the creation event)
+            m_store->addMembers(team, alice.id, {carol.id}, this,
+                                [&](Result<GroupChange> r) { added.emplace(r); });
+            append(team, carol.id); // team seq 4, after the join event (3)
+            append(team, alice.id); // team seq 5
+            append(direct, bob.id); // direct seq 7
+            append(team, carol.id); // team seq 6
+            QTest::qWait(100);
+            QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(
+            std::all_of(sends.begin(), sends.begin() + next, [](const auto &r) { return r; }) &&
+                bobRead && aliceRead && added,
+            kWaitMs);
+        QVERIFY(m_store->stats().maxBatch >= 14);
+        const QList<quint64> seqs = {1, 2, 3, 4, 5, 6, 2, 4, 5, 7, 6};
+        for (int i = 0; i < next; ++i) {
+            QVERIFY2(sends[size_t(i)]->ok(), qPrintable(QString::number(i)));
+            QCOMPARE((*sends[size_t(i)])->message.seq(), seqs[i]);
+        }
+        QVERIFY(bobRead->ok());
+        QCOMPARE((*bobRead)->readSeq, 3u);
+        QCOMPARE((*bobRead)->unreadCount, 1u);
+        QVERIFY(aliceRead->ok());
+        QVERIFY(!(*aliceRead)->moved);
+        QCOMPARE((*aliceRead)->readSeq, 4u);
+        QVERIFY(added->ok());
+        QCOMPARE((*added)->event.seq(), 3u);
+
+        const auto aliceDirect = m_store->conversation(direct, alice.id);
+        QCOMPARE(aliceDirect->max_seq(), 7u);
+        QCOMPARE(aliceDirect->last_message().seq(), 7u);
+        QCOMPARE(aliceDirect->read_seq(), 6u);
+        QCOMPARE(aliceDirect->unread_count(), 1u);
+        QCOMPARE(aliceDirect->peer_read_seq(), 7u);
+        const auto carolTeam = m_store->conversation(team, carol.id);
+        QCOMPARE(carolTeam->max_seq(), 6u);
+        QCOMPARE(carolTeam->read_seq(), 6u);
+        QCOMPARE(m_store->conversation(team, alice.id)->read_seq(), 5u);
+        QCOMPARE(m_store->conversation(team, bob.id)->read_seq(), 2u);
+        QCOMPARE(m_store->conversation(team, bob.id)->unread_count(), 4u);
+
+        // What a restart loads agrees: the next sends continue the seqs.
+        reopen();
+        QCOMPARE(send(direct, alice.id, QStringLiteral("after-1"))->message.seq(), 8u);
+        QCOMPARE(send(team, bob.id, QStringLiteral("after-2"))->message.seq(), 7u);
+    }
+
     // An admin command opens the same file while kithd runs: each writer picks
     // up the other's commits before its next batch.
     void twoStoresOnOneFileKeepCountersInStep()

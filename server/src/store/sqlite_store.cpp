@@ -765,6 +765,12 @@ private:
     [[nodiscard]] Status refreshIfChangedElsewhere();
     void setMaxSeq(const QString &conversationId, quint64 seq);
     void undoJob();
+    [[nodiscard]] Status flushDeferred();
+    void dropDeferred();
+    [[nodiscard]] Status advanceConversation(const QString &conversationId, quint64 seq,
+                                             qint64 now);
+    // NOT_FOUND when the user is not a member.
+    [[nodiscard]] Status moveReadMarker(const QString &conversationId, quint64 userId, quint64 seq);
 
     Result<v1::Message> insertMessage(const QString &conversationId, quint64 senderUserId,
                                       quint64 senderDeviceId, const std::string *clientMsgId,
@@ -800,6 +806,19 @@ private:
         std::vector<std::pair<QString, std::optional<quint64>>> maxSeq;
     } m_undo;
     bool m_discard = false; // the job asks to roll back although it succeeded
+
+    // Appends in a plain batch put off the row updates that only move
+    // forward: a conversation's max_seq and last activity, and the sender's
+    // read marker. flushDeferred writes each once, before any other kind of
+    // job runs and before COMMIT, so nothing in the transaction reads them stale.
+    struct PendingMarker
+    {
+        quint64 written = 0; // by the membership check
+        quint64 latest = 0;
+    };
+    bool m_deferUpdates = false;
+    QHash<QString, std::pair<quint64, qint64>> m_pendingConversations; // max_seq, last activity
+    QHash<std::pair<QString, quint64>, PendingMarker> m_pendingMarkers;
     quint64 m_batchNewMessages = 0;
 };
 
@@ -877,6 +896,49 @@ void SqliteStore::Writer::undoJob()
     m_batchNewMessages = m_undo.newMessages;
 }
 
+Status SqliteStore::Writer::advanceConversation(const QString &conversationId, quint64 seq,
+                                                qint64 now)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE conversations SET max_seq = ?, last_activity_ms = ?"
+                                " WHERE id = ?"));
+    if (!s.exec({intValue(seq), now, conversationId}))
+        return s.error("advance conversation");
+    return Done{};
+}
+
+Status SqliteStore::Writer::moveReadMarker(const QString &conversationId, quint64 userId,
+                                           quint64 seq)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
+                                " WHERE conversation_id = ? AND user_id = ?"));
+    if (!s.exec({intValue(seq), conversationId, intValue(userId)}))
+        return s.error("read marker");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such conversation"));
+    return Done{};
+}
+
+Status SqliteStore::Writer::flushDeferred()
+{
+    for (auto it = m_pendingConversations.cbegin(); it != m_pendingConversations.cend(); ++it)
+        if (Status advanced = advanceConversation(it.key(), it->first, it->second); !advanced)
+            return advanced;
+    for (auto it = m_pendingMarkers.cbegin(); it != m_pendingMarkers.cend(); ++it) {
+        if (it->latest == it->written)
+            continue;
+        if (Status moved = moveReadMarker(it.key().first, it.key().second, it->latest); !moved)
+            return makeError(v1::INTERNAL, QStringLiteral("storage error (read marker)"));
+    }
+    dropDeferred();
+    return Done{};
+}
+
+void SqliteStore::Writer::dropDeferred()
+{
+    m_pendingConversations.clear();
+    m_pendingMarkers.clear();
+}
+
 // Runs the batch as one transaction. With savepoints each job that fails is
 // undone alone; without them the first such job rolls the whole transaction
 // back (counters included) and sets `retry`, so nothing is committed.
@@ -896,6 +958,13 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
         if (failure)
             break;
         m_discard = false;
+        if (!job.appendOnly || savepoints) {
+            if (Status flushed = flushDeferred(); !flushed) {
+                failure = flushed.error();
+                break;
+            }
+        }
+        m_deferUpdates = job.appendOnly && !savepoints;
         if (!savepoints) {
             if (!job.apply(*this) || m_discard) {
                 *retry = true;
@@ -916,6 +985,12 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
         }
         if (!execControl(QStringLiteral("RELEASE job")))
             failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
+    }
+    m_deferUpdates = false;
+    if (*retry || failure) {
+        dropDeferred();
+    } else if (Status flushed = flushDeferred(); !flushed) {
+        failure = flushed.error();
     }
     if (*retry && !failure) {
         if (execControl(QStringLiteral("ROLLBACK"))) {
@@ -1098,11 +1173,11 @@ Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversati
             return s.error("insert message");
         }
     }
-    {
-        Stmt s(*m_c, QStringLiteral("UPDATE conversations SET max_seq = ?, last_activity_ms = ?"
-                                    " WHERE id = ?"));
-        if (!s.exec({intValue(message.seq()), now, conversationId}))
-            return s.error("advance conversation");
+    if (m_deferUpdates) {
+        m_pendingConversations.insert(conversationId, {message.seq(), now});
+    } else if (Status advanced = advanceConversation(conversationId, message.seq(), now);
+               !advanced) {
+        return advanced.error();
     }
     ++m_nextServerId;
     ++m_batchNewMessages;
@@ -1183,13 +1258,21 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const AppendRequest &req
     }
     if (!stored)
         return stored.error();
-    // Moving the sender's marker doubles as the atomic membership check.
-    Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
-                                " WHERE conversation_id = ? AND user_id = ?"));
-    if (!s.exec({intValue(stored->seq()), request.conversationId, intValue(request.senderUserId)}))
-        return s.error("sender read marker");
-    if (s.rowsAffected() == 0)
-        return notFound(QStringLiteral("no such conversation"));
+    // Moving the sender's marker doubles as the atomic membership check. In a
+    // plain batch it is checked (and moved) once per sender and conversation;
+    // later sends only note the new marker for flushDeferred.
+    const std::pair<QString, quint64> member(request.conversationId, request.senderUserId);
+    if (m_deferUpdates) {
+        if (const auto it = m_pendingMarkers.find(member); it != m_pendingMarkers.end()) {
+            it->latest = stored->seq();
+            return AppendResult{std::move(*stored), false};
+        }
+    }
+    if (Status moved = moveReadMarker(request.conversationId, request.senderUserId, stored->seq());
+        !moved)
+        return moved.error();
+    if (m_deferUpdates)
+        m_pendingMarkers.insert(member, PendingMarker{stored->seq(), stored->seq()});
     return AppendResult{std::move(*stored), false};
 }
 
@@ -1672,10 +1755,11 @@ void SqliteStore::enqueue(WriteJob job)
 }
 
 template<class T, class Body>
-void SqliteStore::submit(QObject *context, Completion<T> done, Body body)
+void SqliteStore::submit(QObject *context, Completion<T> done, Body body, bool appendOnly)
 {
     auto outcome = std::make_shared<std::optional<Result<T>>>();
     WriteJob job;
+    job.appendOnly = appendOnly;
     job.apply = [outcome, body = std::move(body)](Writer &writer) {
         outcome->emplace(body(writer));
         return (*outcome)->ok();
@@ -1747,7 +1831,8 @@ void SqliteStore::touchDevice(quint64 deviceId, qint64 lastSeenMs)
 void SqliteStore::appendMessage(const AppendRequest &request, QObject *context,
                                 Completion<AppendResult> done)
 {
-    submit(context, std::move(done), [request](Writer &w) { return w.appendMessage(request); });
+    submit(
+        context, std::move(done), [request](Writer &w) { return w.appendMessage(request); }, true);
 }
 
 void SqliteStore::markRead(const QString &conversationId, quint64 userId, quint64 seq,

@@ -121,6 +121,9 @@ public:
     {
         // Runs on the writer thread inside the job's own savepoint; false rolls it back.
         std::function<bool(Writer &)> apply;
+        // Only appends messages: its forward-only row updates may be put off
+        // to the end of the batch (see Writer::flushDeferred).
+        bool appendOnly = false;
         // Runs once the batch has ended; `failure` is set when the batch did not
         // commit. Adds the job's completion to `completions`.
         std::function<void(const std::optional<Error> &failure,
@@ -129,7 +132,8 @@ public:
     };
 
 private:
-    template<class T, class Body> void submit(QObject *context, Completion<T> done, Body body);
+    template<class T, class Body>
+    void submit(QObject *context, Completion<T> done, Body body, bool appendOnly = false);
     void enqueue(WriteJob job);
     void writerMain(std::promise<Status> *started);
     [[nodiscard]] Result<Connection *> readConnection();
