@@ -138,6 +138,9 @@ const std::vector<Migration> &migrations()
     return steps;
 }
 
+// SQLite's default auto-checkpoint size (4 MiB of pages).
+constexpr int kCheckpointFrames = 1000;
+
 const QString kUserColumns =
     QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
 const QString kDeviceColumns =
@@ -166,6 +169,8 @@ static_assert(v1::DIRECT == 1, "the view joins spell DIRECT as 1");
 struct SqliteStore::Connection
 {
     sqlite3 *db = nullptr;
+    // Frames in the write-ahead log after the last commit (writer connection only).
+    int walFrames = 0;
     // Prepared once per connection and kept for its lifetime.
     QHash<QString, sqlite3_stmt *> statements;
     QString lastPrepareError;
@@ -630,6 +635,16 @@ openConnection(const QString &path, const SqliteStore::Options &options, bool re
         return makeError(v1::INTERNAL,
                          QStringLiteral("cannot open %1: %2").arg(path, connection->errorText()));
     sqlite3_extended_result_codes(connection->db, 1);
+    if (!readOnly) {
+        // Replaces SQLite's auto-checkpoint: the writer checkpoints between batches.
+        sqlite3_wal_hook(
+            connection->db,
+            [](void *frames, sqlite3 *, const char *, int count) {
+                *static_cast<int *>(frames) = count;
+                return SQLITE_OK;
+            },
+            &connection->walFrames);
+    }
     sqlite3_busy_timeout(connection->db, options.busyTimeoutMs);
 
     // Pragmas take no bound values; the texts are constants chosen from options.
@@ -1034,9 +1049,21 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
         qCWarning(lcStore) << "batch of" << batch.size() << "writes failed:" << failure->message;
     }
     // One event to the session loop for the whole batch.
-    CompletionRelay::Batch completions;
-    for (WriteJob &job : batch)
-        job.deliver(failure, completions);
+    {
+        CompletionRelay::Batch completions;
+        for (WriteJob &job : batch)
+            job.deliver(failure, completions);
+    }
+    // Checkpoint once the acks are on their way, not inside the COMMIT that
+    // crossed the threshold (SQLite's own auto-checkpoint would hold them back).
+    if (m_c->walFrames >= kCheckpointFrames) {
+        int logFrames = 0;
+        int copied = 0;
+        if (sqlite3_wal_checkpoint_v2(m_c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
+                                      &copied) != SQLITE_OK)
+            qCWarning(lcStore) << "checkpoint failed:" << m_c->errorText();
+        m_c->walFrames = 0;
+    }
 }
 
 // ---- writer: users and devices ---------------------------------------------------
