@@ -39,8 +39,8 @@ MessageService::MessageService(Store &store, SessionRegistry &registry, QObject 
     , m_registry(registry)
 {}
 
-void MessageService::send(const Caller &caller, const v1::SendMessageRequest &request,
-                          QObject *context, Completion<v1::SendAck> done)
+void MessageService::send(const Caller &caller, v1::SendMessageRequest request, QObject *context,
+                          Completion<v1::SendAck> done)
 {
     if (caller.sendBucket) {
         if (const quint32 wait = caller.sendBucket->take(monotonicMs()))
@@ -67,9 +67,9 @@ void MessageService::send(const Caller &caller, const v1::SendMessageRequest &re
     append.senderUserId = caller.userId;
     append.senderDeviceId = caller.deviceId;
     append.clientMsgId = request.client_msg_id();
-    append.content = request.content();
+    append.content = std::move(*request.mutable_content());
     m_store.appendMessage(
-        append, this,
+        std::move(append), this,
         [this, ref = *ref, connectionId = caller.connectionId,
          done = whileAlive<v1::SendAck>(context, std::move(done))](Result<AppendResult> result) {
             if (!result) {
@@ -89,15 +89,15 @@ void MessageService::send(const Caller &caller, const v1::SendMessageRequest &re
                     << "no fan-out for" << ref.toString() << members.error().message;
                 return;
             }
-            fanOut(result->message, *members, connectionId);
+            fanOut(std::move(result->message), *members, connectionId);
         });
 }
 
-void MessageService::fanOut(const v1::Message &message, const QList<quint64> &memberIds,
+void MessageService::fanOut(v1::Message message, const QList<quint64> &memberIds,
                             quint64 exceptConnectionId)
 {
     v1::Envelope push;
-    *push.mutable_message()->mutable_message() = message;
+    *push.mutable_message()->mutable_message() = std::move(message);
     m_registry.push(memberIds, push, exceptConnectionId);
 }
 

@@ -20,7 +20,7 @@ public:
 
     // `done` gets the ack only after the message is committed; a resend of
     // (sender, client_msg_id) gets the original ack with duplicate = true.
-    void send(const Caller &caller, const v1::SendMessageRequest &request, QObject *context,
+    void send(const Caller &caller, v1::SendMessageRequest request, QObject *context,
               Completion<v1::SendAck> done);
     [[nodiscard]] Result<v1::PullResponse> pull(const Caller &caller,
                                                 const v1::PullRequest &request);
@@ -33,8 +33,7 @@ public:
 
     // Pushes a stored message to every connection of `memberIds` except the
     // one that sent it (it has the ack). Also used for group events.
-    void fanOut(const v1::Message &message, const QList<quint64> &memberIds,
-                quint64 exceptConnectionId);
+    void fanOut(v1::Message message, const QList<quint64> &memberIds, quint64 exceptConnectionId);
 
 private:
     [[nodiscard]] Result<QList<quint64>> memberIdsOf(const ConversationRef &ref);

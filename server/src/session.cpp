@@ -142,7 +142,7 @@ void Session::onBinaryMessage(const QByteArray &frame)
         return fail(0, v1::TOO_LARGE,
                     QStringLiteral("Frame is larger than %1 bytes").arg(kMaxFrameBytes),
                     QWebSocketProtocol::CloseCodeTooMuchData);
-    const std::optional<v1::Envelope> request = decodeEnvelope(frame);
+    std::optional<v1::Envelope> request = decodeEnvelope(frame);
     if (!request)
         return fail(0, v1::BAD_FRAME, QStringLiteral("Not a Kith protocol frame"),
                     QWebSocketProtocol::CloseCodeProtocolError);
@@ -363,7 +363,7 @@ void Session::onAuthResult(quint32 requestId, Result<AuthGrant> result)
                        << m_caller.deviceId;
 }
 
-void Session::handleReady(const v1::Envelope &request)
+void Session::handleReady(v1::Envelope &request)
 {
     const quint32 rid = request.request_id();
     const auto body = request.body_case();
@@ -378,7 +378,7 @@ void Session::handleReady(const v1::Envelope &request)
 
     switch (body) {
     case v1::Envelope::kSend:
-        return m_services.messages.send(caller(), request.send(), this,
+        return m_services.messages.send(caller(), std::move(*request.mutable_send()), this,
                                         [this, rid](Result<v1::SendAck> result) {
                                             answer(rid, result, &v1::Envelope::mutable_send_ack);
                                         });

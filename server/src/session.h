@@ -84,7 +84,7 @@ private:
     // Answers a ping, swallows a pong; true when the frame was one of them.
     bool answerKeepAlive(const v1::Envelope &request);
     void handleUnauthenticated(const v1::Envelope &request);
-    void handleReady(const v1::Envelope &request);
+    void handleReady(v1::Envelope &request);
     void onAuthResult(quint32 requestId, Result<AuthGrant> result);
 
     void send(const v1::Envelope &envelope);

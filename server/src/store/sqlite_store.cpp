@@ -1855,11 +1855,12 @@ void SqliteStore::touchDevice(quint64 deviceId, qint64 lastSeenMs)
            [=](Writer &w) { return w.touchDevice(deviceId, lastSeenMs); });
 }
 
-void SqliteStore::appendMessage(const AppendRequest &request, QObject *context,
+void SqliteStore::appendMessage(AppendRequest request, QObject *context,
                                 Completion<AppendResult> done)
 {
     submit(
-        context, std::move(done), [request](Writer &w) { return w.appendMessage(request); }, true);
+        context, std::move(done),
+        [request = std::move(request)](Writer &w) { return w.appendMessage(request); }, true);
 }
 
 void SqliteStore::markRead(const QString &conversationId, quint64 userId, quint64 seq,

@@ -93,7 +93,7 @@ public:
                       Completion<Done> done) override;
     void touchDevice(quint64 deviceId, qint64 lastSeenMs) override;
 
-    void appendMessage(const AppendRequest &request, QObject *context,
+    void appendMessage(AppendRequest request, QObject *context,
                        Completion<AppendResult> done) override;
     void markRead(const QString &conversationId, quint64 userId, quint64 seq, QObject *context,
                   Completion<ReadResult> done) override;

@@ -188,7 +188,7 @@ public:
     // original message for a (sender, client_msg_id) already stored. Creates a
     // direct conversation on its first message. INVALID_ARGUMENT when
     // content.reply_to_seq is not an earlier seq of the conversation.
-    virtual void appendMessage(const AppendRequest &request, QObject *context,
+    virtual void appendMessage(AppendRequest request, QObject *context,
                                Completion<AppendResult> done) = 0;
     // Moves the user's read marker forward to min(seq, max seq).
     virtual void markRead(const QString &conversationId, quint64 userId, quint64 seq,
