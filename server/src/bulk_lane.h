@@ -1,12 +1,14 @@
 #pragma once
 // The bulk lane: history pages and sync answers are read, encoded and
-// compressed on a thread of their own, at a lower CPU priority (nice 10), so
-// that clients paging deep history never hold up sends, acks and pushes on the
-// session loop. One thread keeps each session's bulk answers in request order.
+// compressed on a thread of their own, at the lowest CPU priority and paced
+// while sends flow (see noteInteractive), so that clients paging deep history
+// never hold up sends, acks and pushes on the session loop. One thread keeps each session's bulk
+// answers in request order.
 
 #include <QByteArray>
 #include <QThreadPool>
 
+#include <atomic>
 #include <functional>
 
 class QObject;
@@ -39,8 +41,13 @@ public:
     // still be queued). The store must outlive the jobs: call before closing it.
     void drain();
 
+    // Interactive traffic (a send) just happened: for a while the lane gives
+    // the cores back between jobs. Cheap; call on the session loop.
+    void noteInteractive();
+
 private:
     QThreadPool m_pool;
+    std::atomic<qint64> m_interactiveUntilNs{0};
 };
 
 } // namespace kith::server

@@ -378,6 +378,7 @@ void Session::handleReady(v1::Envelope &request)
 
     switch (body) {
     case v1::Envelope::kSend:
+        m_services.bulk.noteInteractive();
         return m_services.messages.send(caller(), std::move(*request.mutable_send()), this,
                                         [this, rid](Result<v1::SendAck> result) {
                                             answer(rid, result, &v1::Envelope::mutable_send_ack);
