@@ -136,15 +136,21 @@ int main(int argc, char **argv)
         QStringLiteral("pull-deflate"),
         QStringLiteral("latency --pullers: the pullers ask for \"deflate\" in their hello, as "
                        "libkithclient does, and get compressed pages."));
+    const QCommandLineOption pullerNice(
+        QStringLiteral("puller-nice"),
+        QStringLiteral("latency --pullers: nice value of the pullers' worker processes (0-19; "
+                       "default 19). They stand for devices elsewhere, so their own decoding "
+                       "yields to the latency clients sharing this machine's cores."),
+        QStringLiteral("N"), QStringLiteral("19"));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
-    parser.addOptions({kithd,      data,      url,        pid,
-                       tokenCache, workers,   deadline,   registerConcurrency,
-                       users,      perUser,   pairs,      seconds,
-                       window,     rate,      members,    messages,
-                       clients,    missed,    withRelay,  idle,
-                       pullers,    pullDepth, pullDeflate});
+    parser.addOptions({kithd,      data,      url,         pid,
+                       tokenCache, workers,   deadline,    registerConcurrency,
+                       users,      perUser,   pairs,       seconds,
+                       window,     rate,      members,     messages,
+                       clients,    missed,    withRelay,   idle,
+                       pullers,    pullDepth, pullDeflate, pullerNice});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -175,6 +181,7 @@ int main(int argc, char **argv)
     o.pullers = std::max(0, parser.value(pullers).toInt());
     o.pullDepth = parser.value(pullDepth).toInt();
     o.pullDeflate = parser.isSet(pullDeflate);
+    o.pullerNice = std::clamp(parser.value(pullerNice).toInt(), 0, 19);
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
     if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1) {
         std::fprintf(stderr, "kith-bench: sizes and the deadline must be positive\n");

@@ -36,6 +36,7 @@ struct Options
     int idle = 0;               // direct: idle connections held open during the run
     int pullers = 0;            // latency: clients paging the seeded history in phase 2
     bool pullDeflate = false;   // latency with pullers: pullers ask for "deflate" as the app does
+    int pullerNice = 19;        // latency with pullers: nice value of the pullers' worker processes
     int pullDepth = 10000;      // latency with pullers, history: messages in the seeded history
 };
 
