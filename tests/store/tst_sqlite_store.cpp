@@ -134,6 +134,38 @@ private:
         });
     }
 
+    static AppendRequest appendRequest(const QString &conversation, quint64 sender,
+                                       const QString &clientId, quint64 replyTo = 0)
+    {
+        AppendRequest r;
+        r.conversationId = conversation;
+        r.senderUserId = sender;
+        r.clientMsgId = clientId.toStdString();
+        r.content = text(clientId, replyTo);
+        return r;
+    }
+
+    // alice, bob and carol; alice and bob's direct chat (no messages yet) and
+    // a group of alice (owner) and bob.
+    struct ThreeUsers
+    {
+        UserRecord alice, bob, carol;
+        QString direct, team;
+    };
+    ThreeUsers threeUsersAndTwoChats()
+    {
+        ThreeUsers t{addUser(QStringLiteral("alice")),
+                     addUser(QStringLiteral("bob")),
+                     addUser(QStringLiteral("carol")),
+                     {},
+                     {}};
+        t.direct = directConversationId(t.alice.id, t.bob.id);
+        const auto created = group(t.alice.id, QStringLiteral("team"), {t.bob.id});
+        if (created.ok())
+            t.team = QString::fromStdString(created->state.id());
+        return t;
+    }
+
     Result<GroupChange> group(quint64 owner, const QString &name, const QList<quint64> &members)
     {
         return wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> done) {
@@ -384,43 +416,29 @@ private slots:
 
     void failingWriteDoesNotRollBackItsBatch()
     {
-        const UserRecord alice = addUser(QStringLiteral("alice"));
-        const UserRecord bob = addUser(QStringLiteral("bob"));
-        const UserRecord carol = addUser(QStringLiteral("carol"));
-        const QString direct = directConversationId(alice.id, bob.id);
-        const auto created = group(alice.id, QStringLiteral("ab"), {bob.id});
-        QVERIFY(created.ok());
-        const QString team = QString::fromStdString(created->state.id());
+        const auto [alice, bob, carol, direct, team] = threeUsersAndTwoChats();
+        QVERIFY(!team.isEmpty());
         const auto device = wait<DeviceRecord>([&](QObject *ctx, Completion<DeviceRecord> done) {
             m_store->createDevice(alice.id, QStringLiteral("phone"), "token-1", ctx, done);
         });
         QVERIFY(device.ok());
 
-        auto request = [](const QString &conversation, quint64 sender, const QString &id,
-                          quint64 replyTo = 0) {
-            AppendRequest r;
-            r.conversationId = conversation;
-            r.senderUserId = sender;
-            r.clientMsgId = id.toStdString();
-            r.content = text(id, replyTo);
-            return r;
-        };
         std::optional<Result<AppendResult>> first, badReply, nonMember, last;
         std::optional<Result<DeviceRecord>> clash;
         {
             RawDb blocker(dbPath());
             QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
-            m_store->appendMessage(request(direct, alice.id, QStringLiteral("ok-1")), this,
+            m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("ok-1")), this,
                                    [&](Result<AppendResult> r) { first.emplace(r); });
-            m_store->appendMessage(request(direct, alice.id, QStringLiteral("bad-reply"), 7), this,
-                                   [&](Result<AppendResult> r) { badReply.emplace(r); });
+            m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("bad-reply"), 7),
+                                   this, [&](Result<AppendResult> r) { badReply.emplace(r); });
             // Writes the message row, then fails the membership check: rolled back alone.
-            m_store->appendMessage(request(team, carol.id, QStringLiteral("intruder")), this,
+            m_store->appendMessage(appendRequest(team, carol.id, QStringLiteral("intruder")), this,
                                    [&](Result<AppendResult> r) { nonMember.emplace(r); });
             // A unique-key clash inside SQLite.
             m_store->createDevice(bob.id, QStringLiteral("copy"), "token-1", this,
                                   [&](Result<DeviceRecord> r) { clash.emplace(r); });
-            m_store->appendMessage(request(team, bob.id, QStringLiteral("ok-2")), this,
+            m_store->appendMessage(appendRequest(team, bob.id, QStringLiteral("ok-2")), this,
                                    [&](Result<AppendResult> r) { last.emplace(r); });
             QTest::qWait(100);
             QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
@@ -452,31 +470,17 @@ private slots:
     // the rows as they stand, and what is committed matches the messages.
     void batchedAppendsLeaveTheRowsExact()
     {
-        const UserRecord alice = addUser(QStringLiteral("alice"));
-        const UserRecord bob = addUser(QStringLiteral("bob"));
-        const UserRecord carol = addUser(QStringLiteral("carol"));
-        const QString direct = directConversationId(alice.id, bob.id);
-        const auto created = group(alice.id, QStringLiteral("team"), {bob.id});
-        QVERIFY(created.ok());
-        const QString team = QString::fromStdString(created->state.id());
-
-        auto request = [](const QString &conversation, quint64 sender, const QString &id) {
-            AppendRequest r;
-            r.conversationId = conversation;
-            r.senderUserId = sender;
-            r.clientMsgId = id.toStdString();
-            r.content = text(id);
-            return r;
-        };
+        const auto [alice, bob, carol, direct, team] = threeUsersAndTwoChats();
+        QVERIFY(!team.isEmpty());
         std::vector<std::optional<Result<AppendResult>>> sends(12);
         std::optional<Result<ReadResult>> bobRead, aliceRead;
         std::optional<Result<GroupChange>> added;
         int next = 0;
         auto append = [&](const QString &conversation, quint64 sender) {
             const int i = next++;
-            m_store->appendMessage(request(conversation, sender, QStringLiteral("m%1").arg(i)),
-                                   this,
-                                   [&sends, i](Result<AppendResult> r) { sends[i].emplace(r); });
+            m_store->appendMessage(
+                appendRequest(conversation, sender, QStringLiteral("m%1").arg(i)), this,
+                [&sends, i](Result<AppendResult> r) { sends[i].emplace(r); });
         };
         {
             RawDb blocker(dbPath());
