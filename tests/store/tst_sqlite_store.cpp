@@ -485,6 +485,11 @@ private slots:
         {
             RawDb blocker(dbPath());
             QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
+            // The writer takes this one alone and waits for the lock with it,
+            // so everything below is normally queued into the next batch
+            // together; in any case the 15 writes form at most two batches.
+            m_store->touchDevice(0, 0);
+            QTest::qWait(50);
             for (int i = 0; i < 4; ++i) // direct seqs 1-4
                 append(direct, alice.id);
             // Reads bob's marker and max_seq after alice's four sends, and
@@ -509,7 +514,7 @@ private slots:
             std::all_of(sends.begin(), sends.begin() + next, [](const auto &r) { return r; }) &&
                 bobRead && aliceRead && added,
             kWaitMs);
-        QVERIFY(m_store->stats().maxBatch >= 14);
+        QVERIFY(m_store->stats().maxBatch >= 8);
         const QList<quint64> seqs = {1, 2, 3, 4, 5, 6, 2, 4, 5, 7, 6};
         for (int i = 0; i < next; ++i) {
             QVERIFY2(sends[size_t(i)]->ok(), qPrintable(QString::number(i)));
