@@ -90,14 +90,17 @@ void CompletionRelay::Batch::flush()
 {
     for (auto &[thread, entries] : m_byThread) {
         auto shared = std::make_shared<std::vector<Entry>>(std::move(entries));
-        registry().post(thread, [shared] {
+        registry().post(thread, [shared, owned = std::exchange(m_owned, {})]() mutable {
             for (Entry &entry : *shared) {
                 if (entry.context)
                     std::exchange(entry.fn, {})();
             }
+            shared.reset();
+            owned.reset();
         });
     }
     m_byThread.clear();
+    m_owned.reset();
 }
 
 void CompletionRelay::post(const Target &target, std::function<void()> fn)

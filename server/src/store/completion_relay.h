@@ -12,6 +12,7 @@
 #include <QPointer>
 
 #include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -46,6 +47,9 @@ public:
         ~Batch() { flush(); }
 
         void add(const Target &target, std::function<void()> fn);
+        // Keeps `owned` alive until the completions have run and releases it
+        // on their thread: what that thread allocated is freed there too.
+        void releaseAfter(std::shared_ptr<void> owned) { m_owned = std::move(owned); }
         void flush();
 
     private:
@@ -56,6 +60,7 @@ public:
         };
         // Usually one target thread (the session loop's).
         std::vector<std::pair<QThread *, std::vector<Entry>>> m_byThread;
+        std::shared_ptr<void> m_owned;
     };
 };
 

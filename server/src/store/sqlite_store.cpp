@@ -737,6 +737,21 @@ Status runMigrations(Connection &c, int upTo, int *versionOut)
 
 // ---- the writer ---------------------------------------------------------------------
 
+namespace {
+// An append as the writer takes it: the content already encoded, on the
+// caller's thread (the session loop, which has time to spare where the writer
+// has none), and put back into the result there.
+struct EncodedAppend
+{
+    QString conversationId;
+    quint64 senderUserId = 0;
+    quint64 senderDeviceId = 0;
+    std::string clientMsgId;
+    quint64 replyToSeq = 0;
+    QByteArray content;
+};
+} // namespace
+
 // Owns the write connection and the in-memory counters (max seq per
 // conversation, next server id, next group id) so appends need no extra reads.
 // Lives on the writer thread only.
@@ -761,7 +776,7 @@ public:
                                       const QByteArray &tokenHash);
     Status revokeDevice(quint64 userId, quint64 deviceId);
     Status touchDevice(quint64 deviceId, qint64 lastSeenMs);
-    Result<AppendResult> appendMessage(const AppendRequest &request);
+    Result<AppendResult> appendMessage(const EncodedAppend &request);
     Result<ReadResult> markRead(const QString &conversationId, quint64 userId, quint64 seq);
     Result<GroupChange> createGroup(quint64 ownerId, const QString &name,
                                     const QList<quint64> &memberIds);
@@ -789,7 +804,7 @@ private:
 
     Result<v1::Message> insertMessage(const QString &conversationId, quint64 senderUserId,
                                       quint64 senderDeviceId, const std::string *clientMsgId,
-                                      const v1::Content &content, qint64 now,
+                                      const QByteArray &content, qint64 now,
                                       bool *uniqueClash = nullptr);
     Result<v1::Message> appendSystemEvent(const QString &conversationId, quint64 actorId,
                                           v1::SystemEvent event);
@@ -1053,6 +1068,9 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
         CompletionRelay::Batch completions;
         for (WriteJob &job : batch)
             job.deliver(failure, completions);
+        // The jobs were made on the session loop; they are freed there too,
+        // after their completions (freeing across threads costs the writer).
+        completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(batch)));
     }
     // Checkpoint once the acks are on their way, not inside the COMMIT that
     // crossed the threshold (SQLite's own auto-checkpoint would hold them back).
@@ -1172,7 +1190,7 @@ Status SqliteStore::Writer::touchDevice(quint64 deviceId, qint64 lastSeenMs)
 Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversationId,
                                                        quint64 senderUserId, quint64 senderDeviceId,
                                                        const std::string *clientMsgId,
-                                                       const v1::Content &content, qint64 now,
+                                                       const QByteArray &content, qint64 now,
                                                        bool *uniqueClash)
 {
     v1::Message message;
@@ -1184,14 +1202,13 @@ Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversati
     if (clientMsgId)
         message.set_client_msg_id(*clientMsgId);
     message.set_server_time_ms(now);
-    *message.mutable_content() = content;
     {
         Stmt s(*m_c, QStringLiteral("INSERT INTO messages (server_id, conversation_id, seq, "
                                     "sender_user_id, sender_device_id, client_msg_id, "
                                     "server_time_ms, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
         if (!s.exec({intValue(message.server_id()), conversationId, intValue(message.seq()),
                      intValue(senderUserId), intValue(senderDeviceId),
-                     clientMsgId ? Value(*clientMsgId) : Value::null(), now, serialize(content)})) {
+                     clientMsgId ? Value(*clientMsgId) : Value::null(), now, content})) {
             // A resend clashing with (sender, client_msg_id) is routine; the caller decides.
             if (uniqueClash && s.failedOnConstraint()) {
                 *uniqueClash = true;
@@ -1248,7 +1265,7 @@ Status SqliteStore::Writer::insertMember(const QString &conversationId, quint64 
     return Done{};
 }
 
-Result<AppendResult> SqliteStore::Writer::appendMessage(const AppendRequest &request)
+Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &request)
 {
     const auto ref = parseConversationId(request.conversationId);
     if (!ref)
@@ -1261,9 +1278,9 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const AppendRequest &req
             return created.error();
     }
     const quint64 maxSeq = m_maxSeq.value(request.conversationId);
-    if (request.content.reply_to_seq() > maxSeq)
-        return invalid(QStringLiteral("reply_to_seq %1 is not in the conversation")
-                           .arg(request.content.reply_to_seq()));
+    if (request.replyToSeq > maxSeq)
+        return invalid(
+            QStringLiteral("reply_to_seq %1 is not in the conversation").arg(request.replyToSeq));
 
     bool clash = false;
     auto stored =
@@ -1342,9 +1359,10 @@ Result<v1::Message> SqliteStore::Writer::appendSystemEvent(const QString &conver
     event.set_actor_user_id(actorId);
     v1::Content content;
     *content.mutable_system() = std::move(event);
-    auto stored = insertMessage(conversationId, actorId, 0, nullptr, content, now);
+    auto stored = insertMessage(conversationId, actorId, 0, nullptr, serialize(content), now);
     if (!stored)
         return stored.error();
+    *stored->mutable_content() = std::move(content);
     {
         Stmt s(*m_c, QStringLiteral("UPDATE conversations SET metadata_version ="
                                     " metadata_version + 1 WHERE id = ?"));
@@ -1858,9 +1876,25 @@ void SqliteStore::touchDevice(quint64 deviceId, qint64 lastSeenMs)
 void SqliteStore::appendMessage(AppendRequest request, QObject *context,
                                 Completion<AppendResult> done)
 {
+    EncodedAppend encoded{std::move(request.conversationId),
+                          request.senderUserId,
+                          request.senderDeviceId,
+                          std::move(request.clientMsgId),
+                          request.content.reply_to_seq(),
+                          serialize(request.content)};
+    // The content goes back into the stored message on this thread; a
+    // duplicate comes back with the original's content, read by the writer.
+    if (done) {
+        done = [done = std::move(done),
+                content = std::move(request.content)](Result<AppendResult> result) mutable {
+            if (result && !result->duplicate)
+                *result->message.mutable_content() = std::move(content);
+            done(std::move(result));
+        };
+    }
     submit(
         context, std::move(done),
-        [request = std::move(request)](Writer &w) { return w.appendMessage(request); }, true);
+        [encoded = std::move(encoded)](Writer &w) { return w.appendMessage(encoded); }, true);
 }
 
 void SqliteStore::markRead(const QString &conversationId, quint64 userId, quint64 seq,
