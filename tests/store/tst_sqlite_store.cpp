@@ -4,6 +4,7 @@
 #include "kith/protocol.h"
 #include "store/sqlite_store.h"
 
+#include <QFileInfo>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -546,6 +547,40 @@ private slots:
         reopen();
         QCOMPARE(send(direct, alice.id, QStringLiteral("after-1"))->message.seq(), 8u);
         QCOMPARE(send(team, bob.id, QStringLiteral("after-2"))->message.seq(), 7u);
+    }
+
+    // Enough writes to fill the WAL several times over: the checkpointer
+    // thread copies it into the database beside the writer, the log is
+    // started over instead of growing, and every message is there afterwards.
+    void checkpointsRunBesideTheWriter()
+    {
+        SqliteStore::Options options;
+        options.checkpointFrames = 500;
+        reopen(options);
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        const QString body(2000, u'x'); // about half a page per message
+        constexpr int kMessages = 6000;
+        int acked = 0;
+        for (int i = 0; i < kMessages; ++i) {
+            AppendRequest r = appendRequest(direct, alice.id, QStringLiteral("c%1").arg(i));
+            r.content.mutable_text()->set_body(body.toStdString());
+            m_store->appendMessage(r, this, [&acked](Result<AppendResult> result) {
+                if (result)
+                    ++acked;
+            });
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(acked, kMessages, kWaitMs);
+        QVERIFY(m_store->backgroundCheckpoints() > 0);
+        // 6,000 half pages are some 3,000 frames or more; started over, the
+        // log holds far fewer than it would have without checkpoints.
+        const qint64 walBytes = QFileInfo(dbPath() + QStringLiteral("-wal")).size();
+        QVERIFY2(walBytes < qint64(kMessages) * 2048, qPrintable(QString::number(walBytes)));
+        QCOMPARE(pullAllSeqs(direct).size(), kMessages);
+        reopen(options);
+        QCOMPARE(pullAllSeqs(direct).size(), kMessages);
+        QCOMPARE(m_store->conversation(direct, alice.id)->max_seq(), quint64(kMessages));
     }
 
     // An admin command opens the same file while kithd runs: each writer picks

@@ -138,8 +138,9 @@ const std::vector<Migration> &migrations()
     return steps;
 }
 
-// SQLite's default auto-checkpoint size (4 MiB of pages).
-constexpr int kCheckpointFrames = 1000;
+// The writer copies frames itself when the log holds this many times more
+// than Options::checkpointFrames.
+constexpr int kWalFramesCapFactor = 8;
 
 const QString kUserColumns =
     QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
@@ -795,6 +796,8 @@ private:
     [[nodiscard]] Status refreshIfChangedElsewhere();
     void setMaxSeq(const QString &conversationId, quint64 seq);
     void undoJob();
+    void maybeCheckpoint();
+    void checkpointHere();
     [[nodiscard]] Status flushDeferred();
     void dropDeferred();
     [[nodiscard]] Status advanceConversation(const QString &conversationId, quint64 seq,
@@ -1041,6 +1044,52 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
     return failure;
 }
 
+void SqliteStore::Writer::checkpointHere()
+{
+    int logFrames = 0;
+    int copied = 0;
+    if (sqlite3_wal_checkpoint_v2(m_c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
+                                  &copied) != SQLITE_OK)
+        qCWarning(lcStore) << "checkpoint failed:" << m_c->errorText();
+    m_c->walFrames = 0;
+}
+
+// Called between batches, once their acks are on their way (SQLite's own
+// auto-checkpoint would copy frames inside the COMMIT that crossed the
+// threshold and hold those acks back). The bulk of the copy runs on the
+// checkpointer thread, beside the writer; the writer then copies what was
+// appended meanwhile, a few batches' worth, so its next transaction can start
+// the WAL over from the beginning.
+void SqliteStore::Writer::maybeCheckpoint()
+{
+    if (!m_store.m_checkpointerRunning.load()) {
+        if (m_c->walFrames >= m_store.m_options.checkpointFrames)
+            checkpointHere();
+        return;
+    }
+    std::unique_lock lock(m_store.m_checkpointMutex);
+    switch (m_store.m_checkpoint) {
+    case Checkpoint::Idle:
+        if (m_c->walFrames >= m_store.m_options.checkpointFrames) {
+            m_store.m_checkpoint = Checkpoint::Requested;
+            lock.unlock();
+            m_store.m_checkpointWake.notify_one();
+        }
+        return;
+    case Checkpoint::Requested:
+        // Still copying: let it, unless the log has grown far beyond the
+        // threshold meanwhile (then the writer also copies, to bound it).
+        if (m_c->walFrames < m_store.m_options.checkpointFrames * kWalFramesCapFactor)
+            return;
+        break;
+    case Checkpoint::Copied:
+        m_store.m_checkpoint = Checkpoint::Idle;
+        break;
+    }
+    lock.unlock();
+    checkpointHere();
+}
+
 void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
 {
     // Most batches have no job that fails or asks to be undone, so they run as
@@ -1072,16 +1121,7 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
         // after their completions (freeing across threads costs the writer).
         completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(batch)));
     }
-    // Checkpoint once the acks are on their way, not inside the COMMIT that
-    // crossed the threshold (SQLite's own auto-checkpoint would hold them back).
-    if (m_c->walFrames >= kCheckpointFrames) {
-        int logFrames = 0;
-        int copied = 0;
-        if (sqlite3_wal_checkpoint_v2(m_c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
-                                      &copied) != SQLITE_OK)
-            qCWarning(lcStore) << "checkpoint failed:" << m_c->errorText();
-        m_c->walFrames = 0;
-    }
+    maybeCheckpoint();
 }
 
 // ---- writer: users and devices ---------------------------------------------------
@@ -1677,6 +1717,15 @@ Status SqliteStore::open()
         m_writerThread.join();
         return status;
     }
+    {
+        std::lock_guard lock(m_checkpointMutex);
+        m_checkpoint = Checkpoint::Idle;
+        m_checkpointStopping = false;
+    }
+    std::promise<bool> checkpointer;
+    std::future<bool> checkpointerReady = checkpointer.get_future();
+    m_checkpointThread = std::thread([this, &checkpointer] { checkpointerMain(&checkpointer); });
+    m_checkpointerRunning.store(checkpointerReady.get());
     m_open.store(true);
     qCInfo(lcStore) << "opened" << m_path << "schema version" << m_schemaVersion.load();
     return status;
@@ -1722,6 +1771,52 @@ void SqliteStore::writerMain(std::promise<Status> *started)
     }
 }
 
+void SqliteStore::checkpointerMain(std::promise<bool> *started)
+{
+    auto connection = openConnection(m_path, m_options, false);
+    if (!connection) {
+        qCWarning(lcStore) << "no checkpointer connection; the writer checkpoints alone:"
+                           << connection.error().message;
+        started->set_value(false);
+        return;
+    }
+    started->set_value(true);
+    sqlite3 *db = (*connection)->db;
+    for (;;) {
+        {
+            std::unique_lock lock(m_checkpointMutex);
+            m_checkpointWake.wait(lock, [this] {
+                return m_checkpointStopping || m_checkpoint == Checkpoint::Requested;
+            });
+            if (m_checkpointStopping)
+                return;
+        }
+        // PASSIVE: copies what no reader still needs and never waits for the
+        // writer, which goes on appending meanwhile.
+        int logFrames = 0;
+        int copied = 0;
+        if (sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
+                                      &copied) != SQLITE_OK)
+            qCWarning(lcStore) << "background checkpoint failed:" << (*connection)->errorText();
+        m_backgroundCheckpoints.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(m_checkpointMutex);
+        if (m_checkpoint == Checkpoint::Requested)
+            m_checkpoint = Checkpoint::Copied;
+    }
+}
+
+void SqliteStore::stopCheckpointer()
+{
+    {
+        std::lock_guard lock(m_checkpointMutex);
+        m_checkpointStopping = true;
+    }
+    m_checkpointWake.notify_all();
+    if (m_checkpointThread.joinable())
+        m_checkpointThread.join();
+    m_checkpointerRunning.store(false);
+}
+
 void SqliteStore::close()
 {
     m_open.store(false);
@@ -1732,6 +1827,7 @@ void SqliteStore::close()
     m_queueReady.notify_all();
     if (m_writerThread.joinable())
         m_writerThread.join();
+    stopCheckpointer();
     closeReadConnections();
 }
 

@@ -34,6 +34,11 @@ public:
         int busyTimeoutMs = 5000;
         // Bounds one transaction so a flood of writes still commits (and acks) in steps.
         int maxBatch = 1024;
+        // WAL frames (pages) after which the checkpointer copies the log into
+        // the database. Above SQLite's 1,000: with the copy beside the writer,
+        // a bigger log costs disk, not latency, and each page that many
+        // commits touched is copied and synced once.
+        int checkpointFrames = 8000;
         // Migrate only up to this schema version (0 = the latest), so tests can
         // build files of an older schema; the store's own statements expect the latest.
         int migrateUpTo = 0;
@@ -112,6 +117,11 @@ public:
     [[nodiscard]] Stats stats() const override;
     // Read connections currently open (one per thread that has read and not yet exited).
     [[nodiscard]] int openReadConnections() const;
+    // WAL checkpoints the checkpointer thread has run since open().
+    [[nodiscard]] quint64 backgroundCheckpoints() const
+    {
+        return m_backgroundCheckpoints.load(std::memory_order_relaxed);
+    }
 
     // Internal to sqlite_store.cpp; declared here so they can be members.
     struct Connection;
@@ -136,6 +146,8 @@ private:
     void submit(QObject *context, Completion<T> done, Body body, bool appendOnly = false);
     void enqueue(WriteJob job);
     void writerMain(std::promise<Status> *started);
+    void checkpointerMain(std::promise<bool> *started);
+    void stopCheckpointer();
     [[nodiscard]] Result<Connection *> readConnection();
     void closeReadConnections();
 
@@ -154,6 +166,18 @@ private:
     std::deque<WriteJob> m_queue;
     bool m_stopping = false;
     std::thread m_writerThread;
+
+    // The checkpointer copies WAL frames into the database beside the writer
+    // (see Writer::maybeCheckpoint). State: Idle, Requested (or running),
+    // Copied (the writer finishes what was appended meanwhile).
+    enum class Checkpoint { Idle, Requested, Copied };
+    std::thread m_checkpointThread;
+    std::mutex m_checkpointMutex;
+    std::condition_variable m_checkpointWake;
+    Checkpoint m_checkpoint = Checkpoint::Idle; // guarded by m_checkpointMutex
+    bool m_checkpointStopping = false;          // guarded by m_checkpointMutex
+    std::atomic<bool> m_checkpointerRunning{false};
+    std::atomic<quint64> m_backgroundCheckpoints{0};
 
     std::atomic<quint64> m_commits{0};
     std::atomic<quint64> m_writesCommitted{0};
