@@ -555,7 +555,7 @@ private slots:
     void checkpointsRunBesideTheWriter()
     {
         SqliteStore::Options options;
-        options.checkpointFrames = 500;
+        options.checkpointFrames = 250;
         reopen(options);
         const UserRecord alice = addUser(QStringLiteral("alice"));
         const UserRecord bob = addUser(QStringLiteral("bob"));

@@ -138,9 +138,9 @@ const std::vector<Migration> &migrations()
     return steps;
 }
 
-// The writer copies frames itself when the log holds this many times more
-// than Options::checkpointFrames.
-constexpr int kWalFramesCapFactor = 8;
+// The log starts over (the writer waits for the last copy and the database's
+// sync) when it holds this many times Options::checkpointFrames.
+constexpr int kWalFramesCapFactor = 4;
 
 const QString kUserColumns =
     QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
@@ -838,7 +838,9 @@ private:
         quint64 newMessages = 0;
         std::vector<std::pair<QString, std::optional<quint64>>> maxSeq;
     } m_undo;
-    bool m_discard = false; // the job asks to roll back although it succeeded
+    bool m_discard = false;      // the job asks to roll back although it succeeded
+    int m_requestedAtFrames = 0; // log length when the checkpointer was last asked
+    int m_framesAtLastLook = 0;
 
     // Appends in a plain batch put off the row updates that only move
     // forward: a conversation's max_seq and last activity, and the sender's
@@ -1056,38 +1058,42 @@ void SqliteStore::Writer::checkpointHere()
 
 // Called between batches, once their acks are on their way (SQLite's own
 // auto-checkpoint would copy frames inside the COMMIT that crossed the
-// threshold and hold those acks back). The bulk of the copy runs on the
-// checkpointer thread, beside the writer; the writer then copies what was
-// appended meanwhile, a few batches' worth, so its next transaction can start
-// the WAL over from the beginning.
+// threshold and hold those acks back). Every checkpointFrames new frames the
+// checkpointer thread copies the log into the database beside the writer.
+// The log can only start over once all of it is in the database and synced,
+// which the writer must wait for (the sync alone takes milliseconds), so it
+// does that only when the log has grown kWalFramesCapFactor times as long;
+// by then the checkpointer has copied all but the last few batches.
 void SqliteStore::Writer::maybeCheckpoint()
 {
+    const int every = m_store.m_options.checkpointFrames;
+    const int frames = m_c->walFrames;
     if (!m_store.m_checkpointerRunning.load()) {
-        if (m_c->walFrames >= m_store.m_options.checkpointFrames)
+        if (frames >= every)
             checkpointHere();
         return;
     }
+    if (frames < m_framesAtLastLook)
+        m_requestedAtFrames = 0; // the log started over
+    m_framesAtLastLook = frames;
     std::unique_lock lock(m_store.m_checkpointMutex);
-    switch (m_store.m_checkpoint) {
-    case Checkpoint::Idle:
-        if (m_c->walFrames >= m_store.m_options.checkpointFrames) {
-            m_store.m_checkpoint = Checkpoint::Requested;
-            lock.unlock();
-            m_store.m_checkpointWake.notify_one();
-        }
-        return;
-    case Checkpoint::Requested:
-        // Still copying: let it, unless the log has grown far beyond the
-        // threshold meanwhile (then the writer also copies, to bound it).
-        if (m_c->walFrames < m_store.m_options.checkpointFrames * kWalFramesCapFactor)
-            return;
-        break;
-    case Checkpoint::Copied:
+    if (m_store.m_checkpoint == Checkpoint::Copied)
         m_store.m_checkpoint = Checkpoint::Idle;
-        break;
+    if (m_store.m_checkpoint != Checkpoint::Idle)
+        return;
+    if (frames >= every * kWalFramesCapFactor && m_requestedAtFrames > 0) {
+        lock.unlock();
+        checkpointHere();
+        m_requestedAtFrames = 0;
+        m_framesAtLastLook = 0;
+        return;
     }
-    lock.unlock();
-    checkpointHere();
+    if (frames >= m_requestedAtFrames + every) {
+        m_requestedAtFrames = frames;
+        m_store.m_checkpoint = Checkpoint::Requested;
+        lock.unlock();
+        m_store.m_checkpointWake.notify_one();
+    }
 }
 
 void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)

@@ -34,10 +34,11 @@ public:
         int busyTimeoutMs = 5000;
         // Bounds one transaction so a flood of writes still commits (and acks) in steps.
         int maxBatch = 1024;
-        // WAL frames (pages) after which the checkpointer copies the log into
-        // the database. Above SQLite's 1,000: with the copy beside the writer,
-        // a bigger log costs disk, not latency, and each page that many
-        // commits touched is copied and synced once.
+        // Every this many new WAL frames (pages) the checkpointer copies the
+        // log into the database, beside the writer; the log starts over at
+        // four times as many (128 MiB by default). Above SQLite's 1,000: with
+        // the copy off the writer a longer log costs disk, not latency, and a
+        // page that many commits touched is copied and synced once.
         int checkpointFrames = 8000;
         // Migrate only up to this schema version (0 = the latest), so tests can
         // build files of an older schema; the store's own statements expect the latest.
