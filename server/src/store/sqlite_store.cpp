@@ -141,6 +141,9 @@ const std::vector<Migration> &migrations()
 // The log starts over (the writer waits for the last copy and the database's
 // sync) when it holds this many times Options::checkpointFrames.
 constexpr int kWalFramesCapFactor = 4;
+// ... right after a background copy that left at most checkpointFrames / this
+// many frames for the writer.
+constexpr int kRecentCopyDivisor = 8;
 
 const QString kUserColumns =
     QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
@@ -1081,14 +1084,20 @@ void SqliteStore::Writer::maybeCheckpoint()
         m_store.m_checkpoint = Checkpoint::Idle;
     if (m_store.m_checkpoint != Checkpoint::Idle)
         return;
-    if (frames >= every * kWalFramesCapFactor && m_requestedAtFrames > 0) {
+    // Starting over: right after a copy, so that only the last few batches'
+    // frames are left for the writer (unless the log has grown to twice the
+    // limit meanwhile, which bounds it under any load).
+    const int limit = every * kWalFramesCapFactor;
+    const bool justCopied =
+        m_requestedAtFrames > 0 && frames - m_requestedAtFrames <= every / kRecentCopyDivisor;
+    if (frames >= limit && (justCopied || frames >= 2 * limit)) {
         lock.unlock();
         checkpointHere();
         m_requestedAtFrames = 0;
         m_framesAtLastLook = 0;
         return;
     }
-    if (frames >= m_requestedAtFrames + every) {
+    if (frames >= m_requestedAtFrames + every || frames >= limit) {
         m_requestedAtFrames = frames;
         m_store.m_checkpoint = Checkpoint::Requested;
         lock.unlock();
