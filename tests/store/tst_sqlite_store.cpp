@@ -573,6 +573,7 @@ private slots:
         }
         QTRY_COMPARE_WITH_TIMEOUT(acked, kMessages, kWaitMs);
         QVERIFY(m_store->backgroundCheckpoints() > 0);
+        QVERIFY(m_store->backgroundSyncs() > 0);
         // 6,000 half pages are some 3,000 frames or more; started over, the
         // log holds far fewer than it would have without checkpoints.
         const qint64 walBytes = QFileInfo(dbPath() + QStringLiteral("-wal")).size();

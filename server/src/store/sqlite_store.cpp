@@ -1786,6 +1786,25 @@ void SqliteStore::writerMain(std::promise<Status> *started)
     }
 }
 
+namespace {
+
+// Flushes the database file through SQLite's own file handle (its VFS picks
+// fdatasync or F_FULLFSYNC). An extra sync never conflicts with SQLite's locks.
+bool syncDatabaseFile(sqlite3 *db)
+{
+    sqlite3_file *file = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+        file == nullptr || file->pMethods == nullptr)
+        return false;
+    if (file->pMethods->xSync(file, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+        qCWarning(lcStore) << "cannot sync the database file after a background checkpoint";
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
 void SqliteStore::checkpointerMain(std::promise<bool> *started)
 {
     auto connection = openConnection(m_path, m_options, false);
@@ -1813,6 +1832,13 @@ void SqliteStore::checkpointerMain(std::promise<bool> *started)
         if (sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
                                       &copied) != SQLITE_OK)
             qCWarning(lcStore) << "background checkpoint failed:" << (*connection)->errorText();
+        // SQLite syncs the database only when a checkpoint reaches the end of
+        // the log, which a copy beside a busy writer rarely does; the pages it
+        // copied would then all be flushed by the writer's own checkpoint when
+        // the log starts over (9-11 ms at 10,000 msgs/s, with sends waiting).
+        // Flushed here, they leave that sync only the last few batches.
+        else if (copied > 0 && syncDatabaseFile(db))
+            m_backgroundSyncs.fetch_add(1, std::memory_order_relaxed);
         m_backgroundCheckpoints.fetch_add(1, std::memory_order_relaxed);
         std::lock_guard lock(m_checkpointMutex);
         if (m_checkpoint == Checkpoint::Requested)

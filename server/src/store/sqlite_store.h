@@ -123,6 +123,11 @@ public:
     {
         return m_backgroundCheckpoints.load(std::memory_order_relaxed);
     }
+    // Of those, the ones after which the checkpointer synced the database file.
+    [[nodiscard]] quint64 backgroundSyncs() const
+    {
+        return m_backgroundSyncs.load(std::memory_order_relaxed);
+    }
 
     // Internal to sqlite_store.cpp; declared here so they can be members.
     struct Connection;
@@ -179,6 +184,7 @@ private:
     bool m_checkpointStopping = false;          // guarded by m_checkpointMutex
     std::atomic<bool> m_checkpointerRunning{false};
     std::atomic<quint64> m_backgroundCheckpoints{0};
+    std::atomic<quint64> m_backgroundSyncs{0};
 
     std::atomic<quint64> m_commits{0};
     std::atomic<quint64> m_writesCommitted{0};
