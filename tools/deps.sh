@@ -13,7 +13,7 @@ KITH_APT_PACKAGES=(
   qml6-module-qtqml-workerscript qml6-module-qttest qml6-module-qt-labs-platform
   qml6-module-qt-labs-settings qml6-module-qtqml-models qml6-module-qtquick-shapes
   qtkeychain-qt6-dev
-  libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl
+  libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
   xvfb xauth
 )
 
