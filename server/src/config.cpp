@@ -136,6 +136,11 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                         "half-way). Default %1.")
              .arg(defaults.idleTimeoutMs),
          QStringLiteral("N")},
+        {QStringLiteral("max-connections"),
+         QStringLiteral("Connections served at once; past it a new one is answered 503 and "
+                        "closed. Default 0: the open-file limit (raised to its maximum) less a "
+                        "reserve for the database and threads."),
+         QStringLiteral("N")},
         {QStringLiteral("send-rate"),
          QStringLiteral("Sends per second allowed per connection (token bucket). Default %1.")
              .arg(defaults.sendRate),
@@ -199,6 +204,8 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                      4 * 1024 * 1024, [&](qint64 v) { config.argon2.memoryKib = quint32(v); }),
              readInt(source, QStringLiteral("argon2-ops"), Argon2Params::kMinOps, 100,
                      [&](qint64 v) { config.argon2.ops = quint32(v); }),
+             readInt(source, QStringLiteral("max-connections"), 0, 10'000'000,
+                     [&](qint64 v) { config.maxConnections = int(v); }),
              readDouble(source, QStringLiteral("send-rate"), 0.01,
                         [&](double v) { config.sendRate = v; }),
              readDouble(source, QStringLiteral("send-burst"), 1,

@@ -25,6 +25,7 @@ struct Config
     int idleTimeoutMs = 90000;
     double sendRate = 100;
     double sendBurst = 500;
+    int maxConnections = 0; // 0: from the open-file limit (see Server::start)
     Argon2Params argon2;
     QString logRules;
 

@@ -32,6 +32,10 @@ constexpr int kHandshakeTimeoutMs = 10000;
 // Out of file descriptors: stop accepting this long instead of spinning on
 // the listening socket, while the existing sessions keep being served.
 constexpr int kAcceptPauseMs = 500;
+// At the connection limit, one log line per this long says how many were turned away.
+constexpr qint64 kRefusalLogMs = 10000;
+// RFC 6455's registry: "Try Again Later" (Qt's enum has no name for it).
+constexpr auto kCloseTryAgainLater = QWebSocketProtocol::CloseCode(1013);
 
 // Answers are small frames written one after another (an ack, then a push);
 // with Nagle's algorithm on, the second waits for the peer's delayed ACK (40 ms
@@ -105,6 +109,8 @@ Status Gateway::listenPlain()
     m_listener = std::make_unique<WsListener>(qint64(kQtMaxIncomingBytes), kHandshakeTimeoutMs);
     connect(m_listener.get(), &WsListener::newWebSocket, this, &Gateway::onNewWebSocket);
     connect(m_listener.get(), &WsListener::acceptError, this, &Gateway::onAcceptError);
+    connect(m_listener.get(), &WsListener::refused, this, &Gateway::onRefused);
+    m_listener->setConnectionLimit(m_options.maxConnections);
     if (!m_listener->listen(m_options.address, m_options.port))
         return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
                                            .arg(m_options.address.toString())
@@ -150,6 +156,12 @@ quint16 Gateway::port() const
 void Gateway::onNewConnection()
 {
     while (QWebSocket *socket = m_server->nextPendingConnection()) {
+        if (m_options.maxConnections > 0 && m_sessions.size() >= m_options.maxConnections) {
+            socket->close(kCloseTryAgainLater, QStringLiteral("Server full"));
+            socket->deleteLater();
+            onRefused(int(m_sessions.size()));
+            continue;
+        }
         // Limits first: nothing has been read from this socket yet.
         socket->setMaxAllowedIncomingFrameSize(kQtMaxIncomingBytes);
         socket->setMaxAllowedIncomingMessageSize(kQtMaxIncomingBytes);
@@ -191,6 +203,19 @@ void Gateway::onAcceptError(QAbstractSocket::SocketError error)
         if (!m_stopping)
             resumeAccepting();
     });
+}
+
+void Gateway::onRefused(int open)
+{
+    m_services.metrics.connectionRefused();
+    ++m_refusedUnlogged;
+    if (m_lastRefusalLog.isValid() && m_lastRefusalLog.elapsed() < kRefusalLogMs)
+        return;
+    qCWarning(lcGateway).nospace()
+        << "connection limit reached (" << open << " open, limit " << m_options.maxConnections
+        << "): refused " << m_refusedUnlogged << " new connection(s)";
+    m_refusedUnlogged = 0;
+    m_lastRefusalLog.start();
 }
 
 void Gateway::pauseAccepting()

@@ -7,6 +7,7 @@
 #include "kith/result.h"
 #include "session.h"
 
+#include <QElapsedTimer>
 #include <QHostAddress>
 #include <QObject>
 #include <QSet>
@@ -23,6 +24,8 @@ struct GatewayOptions
     QString certFile; // both set: wss
     QString keyFile;
     SessionLimits limits;
+    // Connections open at once; past it new ones are turned away. <= 0: no limit.
+    int maxConnections = 0;
 };
 
 class WsListener;
@@ -56,6 +59,7 @@ private:
     // Gives `socket` a Session, or closes it when the server is stopping.
     void adopt(WireSocket *socket);
     void onAcceptError(QAbstractSocket::SocketError error);
+    void onRefused(int open);
     void pauseAccepting();
     void resumeAccepting();
 
@@ -66,6 +70,8 @@ private:
     QSet<Session *> m_sessions;
     quint64 m_nextConnectionId = 1;
     bool m_stopping = false;
+    QElapsedTimer m_lastRefusalLog; // refusals are logged at most every kRefusalLogMs
+    int m_refusedUnlogged = 0;
 };
 
 } // namespace kith::server

@@ -51,6 +51,9 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
     family(out, "kith_accept_errors_total", "counter",
            "Failed accepts (e.g. out of file descriptors).");
     sample(out, "kith_accept_errors_total", m_acceptErrors);
+    family(out, "kith_connections_refused_total", "counter",
+           "Connections turned away at the connection limit.");
+    sample(out, "kith_connections_refused_total", m_connectionsRefused);
     family(out, "kith_sessions_authenticated", "gauge", "Connections past authentication.");
     sample(out, "kith_sessions_authenticated", gauges.authenticatedSessions);
     family(out, "kith_users_online", "gauge", "Users with at least one authenticated connection.");

@@ -29,6 +29,7 @@ public:
     }
     void connectionClosed() { --m_connectionsOpen; }
     void acceptFailed() { ++m_acceptErrors; }
+    void connectionRefused() { ++m_connectionsRefused; }
     void framesReceived(quint64 n = 1) { m_framesIn += n; }
     void messagesPushed(quint64 deliveries) { m_messagesPushed += deliveries; }
     void pushesDelivered(quint64 deliveries) { m_pushes += deliveries; }
@@ -52,6 +53,7 @@ private:
     std::atomic<quint64> m_connectionsOpen{0};
     std::atomic<quint64> m_connectionsTotal{0};
     std::atomic<quint64> m_acceptErrors{0};
+    std::atomic<quint64> m_connectionsRefused{0};
     std::atomic<quint64> m_framesIn{0};
     std::atomic<quint64> m_messagesPushed{0};
     std::atomic<quint64> m_pushes{0};

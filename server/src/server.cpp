@@ -19,6 +19,10 @@
 #include <QFile>
 #include <QTimer>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 namespace kith::server {
 
 namespace {
@@ -26,6 +30,35 @@ namespace {
 constexpr int kShutdownGraceMs = 3000;
 // How soon a running server notices an account disabled from another process.
 constexpr int kAccountSweepMs = 5000;
+// Descriptors kept back from connections, at most: database files of the
+// writer, checkpointer and reader threads, the admin endpoint, the log.
+constexpr qint64 kReservedFiles = 512;
+
+struct FileLimit
+{
+    qint64 files = 0;    // the open-file limit after raising it; 0: none
+    int connections = 0; // connections that leave the reserve free
+};
+
+// A server wants every descriptor it may have: the soft open-file limit goes
+// up to the hard one. Connections get all but a reserve (a quarter of a
+// small limit).
+FileLimit connectionLimitFromFiles()
+{
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0)
+        return {};
+    if (files.rlim_cur < files.rlim_max) {
+        rlimit raised = files;
+        raised.rlim_cur = files.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            files = raised;
+    }
+    if (files.rlim_cur == RLIM_INFINITY)
+        return {};
+    const qint64 limit = qint64(std::min<rlim_t>(files.rlim_cur, 10'000'000));
+    return {limit, int(std::max<qint64>(1, limit - std::min(kReservedFiles, limit / 4)))};
+}
 } // namespace
 
 Server::Server(Config config, std::unique_ptr<Store> store, QObject *parent)
@@ -86,12 +119,20 @@ Status Server::start()
     options.limits.idleTimeoutMs = m_config.idleTimeoutMs;
     options.limits.sendRate = m_config.sendRate;
     options.limits.sendBurst = m_config.sendBurst;
+    const FileLimit files = connectionLimitFromFiles();
+    options.maxConnections =
+        m_config.maxConnections > 0 ? m_config.maxConnections : files.connections;
     m_bulk = std::make_unique<BulkLane>();
     const ServiceSet services{*m_auth,     *m_messages, *m_groups, *m_users,
                               *m_registry, *m_bulk,     m_metrics};
     m_gateway = std::make_unique<Gateway>(services, options);
     if (const Status listening = m_gateway->listen(); !listening)
         return listening;
+    if (options.maxConnections > 0)
+        qCInfo(lcGateway).noquote()
+            << QStringLiteral("serving up to %1 connections (open-file limit %2)")
+                   .arg(options.maxConnections)
+                   .arg(files.files);
 
     // `kithd user disable` writes the database from another process; the
     // running server notices on this beat and closes that user's sessions.

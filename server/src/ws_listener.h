@@ -2,6 +2,9 @@
 // The listening side of kithd's own ws:// layer: a QTcpServer that takes each
 // accepted descriptor as it is (no QTcpSocket) and runs the upgrade on a
 // WsSocket. Owned by the Gateway; owns each socket until its upgrade succeeds.
+// It counts the sockets it made that are still open, and past the connection
+// limit answers a new connection with 503 and closes it at once, so the
+// descriptors kithd keeps in reserve (database files, threads) stay free.
 
 #include <QTcpServer>
 
@@ -15,10 +18,16 @@ class WsListener final : public QTcpServer
 public:
     explicit WsListener(qint64 maxMessageBytes, int handshakeTimeoutMs, QObject *parent = nullptr);
 
+    // Open connections allowed at once (upgrading or upgraded); <= 0: no limit.
+    void setConnectionLimit(int limit) { m_limit = limit; }
+    [[nodiscard]] int openConnections() const { return m_open; }
+
 signals:
     // `socket` finished its upgrade; whoever connects here takes it over
     // (setParent), or it stays the listener's until it closes.
     void newWebSocket(kith::server::WsSocket *socket);
+    // A connection was turned away at the limit; `open` were open then.
+    void refused(int open);
 
 protected:
     void incomingConnection(qintptr socketDescriptor) override;
@@ -26,6 +35,8 @@ protected:
 private:
     qint64 m_maxMessageBytes;
     int m_handshakeTimeoutMs;
+    int m_limit = 0;
+    int m_open = 0;
 };
 
 } // namespace kith::server

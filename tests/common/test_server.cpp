@@ -7,6 +7,7 @@
 #include <QTimer>
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
@@ -94,7 +95,13 @@ bool TestServer::start()
                          QStringLiteral("--argon2-ops"), QStringLiteral("2")};
         args += m_extraArgs;
         m_process->setArguments(args);
-        m_process->setChildProcessModifier(dieWithParent);
+        m_process->setChildProcessModifier([files = m_openFileLimit] {
+            dieWithParent();
+            if (files > 0) {
+                const rlimit limit{rlim_t(files), rlim_t(files)};
+                ::setrlimit(RLIMIT_NOFILE, &limit);
+            }
+        });
         QObject::connect(m_process.get(), &QProcess::readyReadStandardError, m_process.get(),
                          [this] { appendStderr(m_process->readAllStandardError()); });
         m_stdout.clear();

@@ -50,6 +50,10 @@ public:
     // The kithd binary under test.
     [[nodiscard]] static QString kithdPath();
 
+    // Starts kithd with this open-file limit (soft and hard), as a service
+    // manager's LimitNOFILE would; 0 (the default) keeps the test's own.
+    void setOpenFileLimit(int files) { m_openFileLimit = files; }
+
 private:
     [[nodiscard]] bool waitForReady();
     void appendStderr(const QByteArray &bytes);
@@ -62,6 +66,7 @@ private:
     QString m_scheme = QStringLiteral("ws"); // wss when kithd serves TLS
     quint16 m_port = 0;
     quint16 m_adminPort = 0;
+    int m_openFileLimit = 0;
 };
 
 } // namespace kith::test
