@@ -937,6 +937,12 @@ public:
                 if (p.session->state() == KithSession::State::Ready)
                     pull(p);
             }
+            // The loaded run starts once pages flow (kithd's bulk lane yields
+            // to everything else, so on a busy machine the first ones can take
+            // a while), or it would measure no load at all.
+            loop.runUntil([&] { return pages > 0 || errors > 0 || link.commandPending(); },
+                          m_deadline);
+            link.report({{"paging", std::to_string(pages > 0 ? 1 : 0)}});
             loop.runUntil([&] { return link.commandPending(); }, m_deadline);
             pulling = false;
             link.waitCommand(); // the stop
@@ -962,6 +968,13 @@ public:
             return false;
         m_pool.command('g');
         m_pulling = true;
+        const auto paging = m_pool.gather(m_deadline);
+        if (!paging)
+            return false;
+        for (const Fields &f : *paging) {
+            if (fieldInt(f, "paging") != 1)
+                return false;
+        }
         return true;
     }
 
@@ -1033,7 +1046,7 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
         return 2;
     PullLoad pulls;
     if (!pulls.start(o, *readers, *history)) {
-        fail("the pullers could not connect");
+        fail("the pullers could not connect, or got no page before the deadline");
         return 2;
     }
     const auto with = runPairs(loaded, users, o.target, false, PairMode::Paced);
