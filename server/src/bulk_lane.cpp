@@ -1,9 +1,5 @@
 #include "bulk_lane.h"
 
-#include "store/completion_relay.h"
-
-#include <QRunnable>
-
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -61,15 +57,19 @@ void lowerThisThreadsPriority()
 } // namespace
 
 BulkLane::BulkLane()
-{
-    m_pool.setMaxThreadCount(1);
-    m_pool.setExpiryTimeout(-1);
-    m_pool.setObjectName(QStringLiteral("kithd-bulk"));
-}
+    : m_steady([this] { workerMain(Worker::Steady); })
+    , m_yielding([this] { workerMain(Worker::Yielding); })
+{}
 
 BulkLane::~BulkLane()
 {
-    m_pool.waitForDone();
+    {
+        std::lock_guard lock(m_mutex);
+        m_stopping = true; // the jobs still queued run first, on either thread
+    }
+    m_wake.notify_all();
+    m_steady.join();
+    m_yielding.join();
 }
 
 void BulkLane::noteInteractive()
@@ -80,24 +80,69 @@ void BulkLane::noteInteractive()
 void BulkLane::post(QObject *context, std::function<BulkAnswer()> job,
                     std::function<void(BulkAnswer)> done)
 {
-    const CompletionRelay::Target target = CompletionRelay::targetOf(context);
-    m_pool.start([this, target, job = std::move(job), done = std::move(done)]() mutable {
-        lowerThisThreadsPriority();
-        const qint64 started = monotonicNs();
-        BulkAnswer answer = job();
-        const qint64 took = monotonicNs() - started;
-        if (started < m_interactiveUntilNs.load(std::memory_order_relaxed))
-            std::this_thread::sleep_for(std::chrono::nanoseconds(took * kYieldFactor));
-        CompletionRelay::post(target,
-                              [done = std::move(done), answer = std::move(answer)]() mutable {
-                                  done(std::move(answer));
-                              });
-    });
+    {
+        std::lock_guard lock(m_mutex);
+        m_jobs.push_back({CompletionRelay::targetOf(context), std::move(job), std::move(done)});
+    }
+    m_wake.notify_all();
 }
 
 void BulkLane::drain()
 {
-    m_pool.waitForDone();
+    std::unique_lock lock(m_mutex);
+    m_idle.wait(lock, [this] { return m_jobs.empty() && !m_running; });
+}
+
+// Whose turn the next job is: the yielding thread's while sends flow, the
+// steady one's otherwise. A job queued while sends flow waits for the
+// yielding thread, however busy the machine, until they stop; then the
+// steady thread takes it.
+void BulkLane::workerMain(Worker self)
+{
+    pthread_setname_np(pthread_self(), self == Worker::Yielding ? "kithd-bulk-idle" : "kithd-bulk");
+    if (self == Worker::Yielding)
+        lowerThisThreadsPriority();
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        const qint64 until = m_interactiveUntilNs.load(std::memory_order_relaxed);
+        const bool interactive = monotonicNs() < until;
+        const bool myTurn = m_stopping || interactive == (self == Worker::Yielding);
+        if (!m_jobs.empty() && !m_running && myTurn) {
+            Job job = std::move(m_jobs.front());
+            m_jobs.pop_front();
+            m_running = true;
+            lock.unlock();
+            run(job);
+            lock.lock();
+            m_running = false;
+            if (m_jobs.empty())
+                m_idle.notify_all();
+            m_wake.notify_all(); // the next job may be the other thread's
+            continue;
+        }
+        if (m_stopping && m_jobs.empty() && !m_running)
+            return;
+        if (self == Worker::Steady && interactive && !m_jobs.empty() && !m_running) {
+            m_wake.wait_until(
+                lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+        } else {
+            m_wake.wait(lock);
+        }
+    }
+}
+
+void BulkLane::run(Job &job)
+{
+    const qint64 started = monotonicNs();
+    BulkAnswer answer = job.work();
+    const qint64 took = monotonicNs() - started;
+    if (started < m_interactiveUntilNs.load(std::memory_order_relaxed))
+        std::this_thread::sleep_for(std::chrono::nanoseconds(took * kYieldFactor));
+    CompletionRelay::post(job.target,
+                          [done = std::move(job.done), answer = std::move(answer)]() mutable {
+                              done(std::move(answer));
+                          });
+    job = Job{}; // the job's captures go here, off the session loop
 }
 
 } // namespace kith::server

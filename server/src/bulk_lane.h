@@ -1,15 +1,23 @@
 #pragma once
 // The bulk lane: history pages and sync answers are read, encoded and
-// compressed on a thread of their own, at the lowest CPU priority and paced
-// while sends flow (see noteInteractive), so that clients paging deep history
-// never hold up sends, acks and pushes on the session loop. One thread keeps each session's bulk
-// answers in request order.
+// compressed off the session loop, one job at a time in posting order (so each
+// session's bulk answers keep their request order). While sends flow (see
+// noteInteractive) the jobs run on a thread at the lowest CPU priority and
+// pace themselves, so clients paging deep history never hold up sends, acks
+// and pushes; otherwise they run on a thread at kithd's own priority, so that
+// other busy programs on the machine cannot starve history and sync (an
+// unprivileged thread cannot raise its priority back, hence two threads).
+
+#include "store/completion_relay.h"
 
 #include <QByteArray>
-#include <QThreadPool>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <mutex>
+#include <thread>
 
 class QObject;
 
@@ -46,8 +54,26 @@ public:
     void noteInteractive();
 
 private:
-    QThreadPool m_pool;
+    enum class Worker { Steady, Yielding };
+    struct Job
+    {
+        CompletionRelay::Target target;
+        std::function<BulkAnswer()> work;
+        std::function<void(BulkAnswer)> done;
+    };
+
+    void workerMain(Worker self);
+    void run(Job &job);
+
+    std::mutex m_mutex;
+    std::condition_variable m_wake; // a job, a turn or the stop
+    std::condition_variable m_idle; // nothing queued or running (drain)
+    std::deque<Job> m_jobs;         // guarded by m_mutex, as are the two below
+    bool m_running = false;         // a job (or its pacing pause) is under way
+    bool m_stopping = false;
     std::atomic<qint64> m_interactiveUntilNs{0};
+    std::thread m_steady;
+    std::thread m_yielding;
 };
 
 } // namespace kith::server
