@@ -67,7 +67,8 @@ BulkLane::~BulkLane()
         std::lock_guard lock(m_mutex);
         m_stopping = true; // the jobs still queued run first, on either thread
     }
-    m_wake.notify_all();
+    m_wakeSteady.notify_all();
+    m_wakeYielding.notify_all();
     m_steady.join();
     m_yielding.join();
 }
@@ -80,11 +81,9 @@ void BulkLane::noteInteractive()
 void BulkLane::post(QObject *context, std::function<BulkAnswer()> job,
                     std::function<void(BulkAnswer)> done)
 {
-    {
-        std::lock_guard lock(m_mutex);
-        m_jobs.push_back({CompletionRelay::targetOf(context), std::move(job), std::move(done)});
-    }
-    m_wake.notify_all();
+    std::lock_guard lock(m_mutex);
+    m_jobs.push_back({CompletionRelay::targetOf(context), std::move(job), std::move(done)});
+    wakeFor(whoseTurn());
 }
 
 void BulkLane::drain()
@@ -93,21 +92,31 @@ void BulkLane::drain()
     m_idle.wait(lock, [this] { return m_jobs.empty() && !m_running; });
 }
 
-// Whose turn the next job is: the yielding thread's while sends flow, the
-// steady one's otherwise. A job queued while sends flow waits for the
-// yielding thread, however busy the machine, until they stop; then the
-// steady thread takes it.
+// The yielding thread's while sends flow, the steady one's otherwise.
+BulkLane::Worker BulkLane::whoseTurn() const
+{
+    return monotonicNs() < m_interactiveUntilNs.load(std::memory_order_relaxed) ? Worker::Yielding
+                                                                                : Worker::Steady;
+}
+
+void BulkLane::wakeFor(Worker worker)
+{
+    (worker == Worker::Yielding ? m_wakeYielding : m_wakeSteady).notify_one();
+}
+
+// A job queued while sends flow waits for the yielding thread, however busy
+// the machine, until they stop; then the steady thread takes it. A thread
+// that finds the next job is the other's wakes that one.
 void BulkLane::workerMain(Worker self)
 {
     pthread_setname_np(pthread_self(), self == Worker::Yielding ? "kithd-bulk-idle" : "kithd-bulk");
     if (self == Worker::Yielding)
         lowerThisThreadsPriority();
+    std::condition_variable &wake = self == Worker::Yielding ? m_wakeYielding : m_wakeSteady;
     std::unique_lock lock(m_mutex);
     for (;;) {
-        const qint64 until = m_interactiveUntilNs.load(std::memory_order_relaxed);
-        const bool interactive = monotonicNs() < until;
-        const bool myTurn = m_stopping || interactive == (self == Worker::Yielding);
-        if (!m_jobs.empty() && !m_running && myTurn) {
+        const Worker turn = whoseTurn();
+        if (!m_jobs.empty() && !m_running && (m_stopping || turn == self)) {
             Job job = std::move(m_jobs.front());
             m_jobs.pop_front();
             m_running = true;
@@ -117,16 +126,18 @@ void BulkLane::workerMain(Worker self)
             m_running = false;
             if (m_jobs.empty())
                 m_idle.notify_all();
-            m_wake.notify_all(); // the next job may be the other thread's
             continue;
         }
         if (m_stopping && m_jobs.empty() && !m_running)
             return;
-        if (self == Worker::Steady && interactive && !m_jobs.empty() && !m_running) {
-            m_wake.wait_until(
-                lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+        if (!m_jobs.empty() && !m_running && turn != self)
+            wakeFor(turn);
+        if (self == Worker::Steady && turn == Worker::Yielding && !m_jobs.empty()) {
+            const qint64 until = m_interactiveUntilNs.load(std::memory_order_relaxed);
+            wake.wait_until(lock,
+                            std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
         } else {
-            m_wake.wait(lock);
+            wake.wait(lock);
         }
     }
 }

@@ -62,14 +62,17 @@ private:
         std::function<void(BulkAnswer)> done;
     };
 
+    [[nodiscard]] Worker whoseTurn() const;
+    void wakeFor(Worker worker); // with m_mutex held
     void workerMain(Worker self);
     void run(Job &job);
 
     std::mutex m_mutex;
-    std::condition_variable m_wake; // a job, a turn or the stop
-    std::condition_variable m_idle; // nothing queued or running (drain)
-    std::deque<Job> m_jobs;         // guarded by m_mutex, as are the two below
-    bool m_running = false;         // a job (or its pacing pause) is under way
+    std::condition_variable m_wakeSteady;   // a job, its turn or the stop
+    std::condition_variable m_wakeYielding; // likewise
+    std::condition_variable m_idle;         // nothing queued or running (drain)
+    std::deque<Job> m_jobs;                 // guarded by m_mutex, as are the two below
+    bool m_running = false;                 // a job (or its pacing pause) is under way
     bool m_stopping = false;
     std::atomic<qint64> m_interactiveUntilNs{0};
     std::thread m_steady;
