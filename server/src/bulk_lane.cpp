@@ -35,12 +35,9 @@ qint64 monotonicNs()
         .count();
 }
 
+// Called once, by the yielding thread as it starts.
 void lowerThisThreadsPriority()
 {
-    thread_local bool lowered = false;
-    if (lowered)
-        return;
-    lowered = true;
     sched_param idle{};
     if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) == 0)
         return;
