@@ -1310,6 +1310,23 @@ private slots:
         QCOMPARE(m_store->openReadConnections(), 0);
     }
 
+    void closeFoldsTheLogIntoTheDatabase()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(direct, bob.id, QStringLiteral("fold")).ok());
+        // A read connection is open on this thread when the store closes.
+        QVERIFY(m_store->userById(alice.id).ok());
+        QCOMPARE(m_store->openReadConnections(), 1);
+        const QString log = dbPath() + QStringLiteral("-wal");
+        QVERIFY(QFile::exists(log));
+        m_store->close();
+        QVERIFY2(!QFile::exists(log), "the write-ahead log outlived the store");
+        reopen();
+        QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
+    }
+
     void readsFromManyThreads()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

@@ -1858,6 +1858,10 @@ void SqliteStore::stopCheckpointer()
     m_checkpointerRunning.store(false);
 }
 
+// The writer's connection closes last: SQLite folds the write-ahead log into
+// the database and removes it when the last connection to the file closes,
+// but only if that one can write. A read-only reader closing last would leave
+// the whole log behind, for the next start to read back in.
 void SqliteStore::close()
 {
     m_open.store(false);
@@ -1866,10 +1870,10 @@ void SqliteStore::close()
         m_stopping = true;
     }
     m_queueReady.notify_all();
+    closeReadConnections();
+    stopCheckpointer();
     if (m_writerThread.joinable())
         m_writerThread.join();
-    stopCheckpointer();
-    closeReadConnections();
 }
 
 int SqliteStore::schemaVersion()
