@@ -55,11 +55,13 @@ run_scenario(relay ARGS --pairs 4 --seconds 1
 run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200
   ZERO lost duplicates reordered errors)
 # Seeds the 500-message history group (plus its creation event, seq 501),
-# then measures without and with two pullers paging it.
+# then measures in two rounds: quiet, with two pullers paging it, quiet, with
+# them, quiet; every page asked for is answered before the next quiet run.
 run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200 --pullers 2 --pull-depth 500 --pull-deflate
+  --pull-rounds 2
   ZERO lost_without lost_with duplicates_without duplicates_with reordered_without
-       reordered_with errors_without errors_with pull_gaps pull_errors
-  EQUAL history_messages=501 history_reused=0)
+       reordered_with errors_without errors_with pull_gaps pull_errors pull_unanswered
+  EQUAL history_messages=501 history_reused=0 rounds=2 sent_without=600 sent_with=400)
 # Reuses that history; both passes (without and, when kithd grants it, with
 # deflate) must bring the same 501 messages in three pages.
 run_scenario(history ARGS --pull-depth 500

@@ -124,8 +124,8 @@ int main(int argc, char **argv)
         QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption pullers(
         QStringLiteral("pullers"),
-        QStringLiteral("latency: measure twice, the second time while N clients page the "
-                       "seeded history (pages of 200, one in flight each); 0: once, no pullers."),
+        QStringLiteral("latency: measure without and with N clients paging the seeded "
+                       "history (pages of 200, one in flight each); 0: once, no pullers."),
         QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption pullDepth(
         QStringLiteral("pull-depth"),
@@ -142,6 +142,12 @@ int main(int argc, char **argv)
                        "default 19). They stand for devices elsewhere, so their own decoding "
                        "yields to the latency clients sharing this machine's cores."),
         QStringLiteral("N"), QStringLiteral("19"));
+    const QCommandLineOption pullRounds(
+        QStringLiteral("pull-rounds"),
+        QStringLiteral("latency --pullers: loaded runs, each followed by a quiet one (default 1: "
+                       "quiet, loaded, quiet). More rounds spread the machine's drift evenly "
+                       "over both sides; raise --deadline to fit them."),
+        QStringLiteral("N"), QStringLiteral("1"));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
@@ -150,7 +156,8 @@ int main(int argc, char **argv)
                        users,      perUser,   pairs,       seconds,
                        window,     rate,      members,     messages,
                        clients,    missed,    withRelay,   idle,
-                       pullers,    pullDepth, pullDeflate, pullerNice});
+                       pullers,    pullDepth, pullDeflate, pullerNice,
+                       pullRounds});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -182,8 +189,10 @@ int main(int argc, char **argv)
     o.pullDepth = parser.value(pullDepth).toInt();
     o.pullDeflate = parser.isSet(pullDeflate);
     o.pullerNice = std::clamp(parser.value(pullerNice).toInt(), 0, 19);
+    o.pullRounds = parser.value(pullRounds).toInt();
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
-    if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1) {
+    if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1 ||
+        o.pullRounds < 1) {
         std::fprintf(stderr, "kith-bench: sizes and the deadline must be positive\n");
         return 2;
     }

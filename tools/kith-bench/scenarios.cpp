@@ -274,23 +274,24 @@ struct PairTotals
                delivered == acked && acked > 0;
     }
 
-    // Two separate runs of the same load as one: counts and latencies add up,
-    // and the rate is over the two runs' own durations only.
-    [[nodiscard]] static PairTotals combined(const PairTotals &a, const PairTotals &b)
+    // Adds a separate run of the same load: counts and latencies add up, and
+    // the rate is over the runs' own durations only (kept as a duration
+    // counted from 0).
+    void add(const PairTotals &run)
     {
-        PairTotals t = a;
-        t.sent += b.sent;
-        t.acked += b.acked;
-        t.delivered += b.delivered;
-        t.lost += b.lost;
-        t.duplicates += b.duplicates;
-        t.reordered += b.reordered;
-        t.errors += b.errors;
-        t.failed += b.failed;
-        t.latency.merge(b.latency);
-        t.firstSendNs = 0;
-        t.lastDeliveryNs = int64_t((a.seconds() + b.seconds()) * 1e9);
-        return t;
+        const double total = seconds() + run.seconds();
+        sent += run.sent;
+        acked += run.acked;
+        delivered += run.delivered;
+        lost += run.lost;
+        duplicates += run.duplicates;
+        reordered += run.reordered;
+        errors += run.errors;
+        failed += run.failed;
+        workers = std::max(workers, run.workers);
+        latency.merge(run.latency);
+        firstSendNs = 0;
+        lastDeliveryNs = int64_t(total * 1e9);
     }
 };
 
@@ -832,8 +833,9 @@ std::optional<SeededHistory> ensureHistory(const Options &o,
 
 struct PullTotals
 {
-    int64_t ready = 0, failed = 0, pages = 0, messages = 0, laps = 0, gaps = 0, errors = 0;
-    double seconds = 0;
+    int64_t ready = 0, failed = 0, pages = 0, messages = 0, laps = 0, gaps = 0, errors = 0,
+            inFlight = 0; // pages still unanswered when a phase ended
+    double seconds = 0;   // time spent paging, over all phases
 
     [[nodiscard]] double pagesPerSecond() const
     {
@@ -846,14 +848,16 @@ struct PullTotals
 };
 
 // Bulk work for the priority measurement: reader connections in worker
-// processes of their own, each paging the whole seeded history from start()
-// until stop(): forward from seq 1 in pages of kPullPage, the next page from
-// the last seq + 1, back to seq 1 at the head, one page in flight each.
+// processes of their own, each paging the whole seeded history while resumed:
+// forward from seq 1 in pages of kPullPage, the next page from the last seq +
+// 1, back to seq 1 at the head, one page in flight each. pause() waits for
+// the pages in flight, so nothing of the load spills into a quiet run.
 class PullLoad
 {
 public:
-    bool start(const Options &o, const std::vector<Credentials> &readers,
-               const SeededHistory &history)
+    // Connects the pullers; they page only once resumed.
+    bool connect(const Options &o, const std::vector<Credentials> &readers,
+                 const SeededHistory &history)
     {
         const int count = int(readers.size());
         const int workers = std::max(1, (count + kClientsPerWorker - 1) / kClientsPerWorker);
@@ -870,11 +874,12 @@ public:
             struct Puller
             {
                 std::unique_ptr<KithSession> session;
-                uint64_t next = 1; // the seq the next page starts from
+                uint64_t next = 1;    // the seq the next page starts from
+                bool waiting = false; // a page is in flight
             };
             std::vector<Puller> pullers(size_t(end - first));
-            int ready = 0, failed = 0;
-            int64_t pages = 0, messages = 0, laps = 0, gaps = 0, errors = 0;
+            int ready = 0, failed = 0, inFlight = 0;
+            int64_t pages = 0, messages = 0, laps = 0, gaps = 0, errors = 0, pagingNs = 0;
             bool pulling = false;
             auto pull = [&](Puller &p) {
                 v1::Envelope env;
@@ -885,6 +890,8 @@ public:
                 request->set_from_seq(p.next);
                 request->set_limit(kPullPage);
                 p.session->send(env);
+                p.waiting = true;
+                ++inFlight;
             };
             for (int i = first; i < end; ++i) {
                 Puller &p = pullers[size_t(i - first)];
@@ -892,20 +899,29 @@ public:
                 if (o.pullDeflate)
                     p.session->requestFeatures({"deflate"});
                 p.session->onReady = [&](KithSession &) { ++ready; };
-                p.session->onFailed = [&](KithSession &s) {
+                p.session->onFailed = [&, pp = &p](KithSession &s) {
                     if (failed++ == 0)
                         fail("puller failed: " + s.failure());
+                    if (pp->waiting) {
+                        pp->waiting = false;
+                        --inFlight;
+                    }
                 };
                 p.session->onEnvelope = [&, pp = &p](KithSession &, const v1::Envelope &in) {
-                    if (in.body_case() == v1::Envelope::kError) {
+                    const auto kind = in.body_case();
+                    if (kind != v1::Envelope::kError && kind != v1::Envelope::kPullResponse)
+                        return;
+                    if (pp->waiting) {
+                        pp->waiting = false;
+                        --inFlight;
+                    }
+                    if (kind == v1::Envelope::kError) {
                         // This puller stops: it has no page in flight any more.
                         if (errors++ == 0)
                             fail(std::string("pull refused: ") + errorCodeName(in.error().code()) +
                                  " " + in.error().message());
                         return;
                     }
-                    if (in.body_case() != v1::Envelope::kPullResponse)
-                        return;
                     const v1::PullResponse &page = in.pull_response();
                     for (const v1::Message &m : page.messages()) {
                         if (m.seq() != pp->next)
@@ -929,33 +945,38 @@ public:
                 },
                 ready, failed, m_deadline);
             link.report({{"ready", std::to_string(ready)}, {"failed", std::to_string(failed)}});
-            if (link.waitCommand() != 'g')
-                return 1;
-            pulling = true;
-            const int64_t startNs = wallNs();
-            for (Puller &p : pullers) {
-                if (p.session->state() == KithSession::State::Ready)
-                    pull(p);
+            // 'g' starts a paging phase, 's' ends it; anything else ends the worker.
+            while (link.waitCommand() == 'g') {
+                pulling = true;
+                const int64_t startNs = monoNs();
+                const int64_t pagesBefore = pages;
+                for (Puller &p : pullers) {
+                    if (p.session->state() == KithSession::State::Ready)
+                        pull(p);
+                }
+                // The loaded run starts once pages flow (kithd's bulk lane
+                // yields to everything else, so on a busy machine the first
+                // ones can take a while), or it would measure no load at all.
+                loop.runUntil(
+                    [&] { return pages > pagesBefore || errors > 0 || link.commandPending(); },
+                    m_deadline);
+                link.report({{"paging", std::to_string(pages > pagesBefore ? 1 : 0)}});
+                loop.runUntil([&] { return link.commandPending(); }, m_deadline);
+                pulling = false;
+                if (link.waitCommand() != 's')
+                    return 1;
+                pagingNs += monoNs() - startNs;
+                loop.runUntil([&] { return inFlight == 0; }, m_deadline);
+                link.report({{"ready", std::to_string(ready)},
+                             {"failed", std::to_string(failed)},
+                             {"pages", std::to_string(pages)},
+                             {"messages", std::to_string(messages)},
+                             {"laps", std::to_string(laps)},
+                             {"gaps", std::to_string(gaps)},
+                             {"errors", std::to_string(errors)},
+                             {"in_flight", std::to_string(inFlight)},
+                             {"paging_ns", std::to_string(pagingNs)}});
             }
-            // The loaded run starts once pages flow (kithd's bulk lane yields
-            // to everything else, so on a busy machine the first ones can take
-            // a while), or it would measure no load at all.
-            loop.runUntil([&] { return pages > 0 || errors > 0 || link.commandPending(); },
-                          m_deadline);
-            link.report({{"paging", std::to_string(pages > 0 ? 1 : 0)}});
-            loop.runUntil([&] { return link.commandPending(); }, m_deadline);
-            pulling = false;
-            link.waitCommand(); // the stop
-            link.report({{"ready", std::to_string(ready)},
-                         {"failed", std::to_string(failed)},
-                         {"pages", std::to_string(pages)},
-                         {"messages", std::to_string(messages)},
-                         {"laps", std::to_string(laps)},
-                         {"gaps", std::to_string(gaps)},
-                         {"errors", std::to_string(errors)},
-                         {"start_ns", std::to_string(startNs)},
-                         {"end_ns", std::to_string(wallNs())}});
-            link.waitCommand();
             return 0;
         });
         const auto connected = started ? m_pool.gather(m_deadline) : std::nullopt;
@@ -964,22 +985,24 @@ public:
         int64_t ready = 0;
         for (const Fields &f : *connected)
             ready += fieldInt(f, "ready");
-        if (ready != count)
-            return false;
+        return ready == count;
+    }
+
+    // Starts a paging phase; true once every worker has pages flowing.
+    bool resume()
+    {
         m_pool.command('g');
         m_pulling = true;
         const auto paging = m_pool.gather(m_deadline);
         if (!paging)
             return false;
-        for (const Fields &f : *paging) {
-            if (fieldInt(f, "paging") != 1)
-                return false;
-        }
-        return true;
+        return std::all_of(paging->cbegin(), paging->cend(),
+                           [](const Fields &f) { return fieldInt(f, "paging") == 1; });
     }
 
-    // Stops the pulling and adds up what every worker did.
-    [[nodiscard]] std::optional<PullTotals> stop()
+    // Ends the phase once the pages in flight are in, and adds up what every
+    // worker did in all phases so far.
+    [[nodiscard]] std::optional<PullTotals> pause()
     {
         if (!m_pulling)
             return std::nullopt;
@@ -989,7 +1012,7 @@ public:
         if (!results)
             return std::nullopt;
         PullTotals totals;
-        int64_t startNs = INT64_MAX, endNs = 0;
+        int64_t pagingNs = 0;
         for (const Fields &f : *results) {
             totals.ready += fieldInt(f, "ready");
             totals.failed += fieldInt(f, "failed");
@@ -998,10 +1021,10 @@ public:
             totals.laps += fieldInt(f, "laps");
             totals.gaps += fieldInt(f, "gaps");
             totals.errors += fieldInt(f, "errors");
-            startNs = std::min(startNs, fieldInt(f, "start_ns"));
-            endNs = std::max(endNs, fieldInt(f, "end_ns"));
+            totals.inFlight += fieldInt(f, "in_flight");
+            pagingNs = std::max(pagingNs, fieldInt(f, "paging_ns"));
         }
-        totals.seconds = endNs > startNs ? double(endNs - startNs) / 1e9 : 0;
+        totals.seconds = double(pagingNs) / 1e9;
         return totals;
     }
 
@@ -1019,11 +1042,13 @@ private:
     bool m_pulling = false;
 };
 
-// The priority measurement: the latency run without pullers, again while the
-// pullers page the seeded history, and once more without them. "Without" is
-// the first and last runs together, so what drifts over the invocation (a
+// The priority measurement: the latency run without pullers, then
+// --pull-rounds times a run while the pullers page the seeded history and
+// one without them again. "Without" is all the quiet runs together and
+// "with" all the loaded ones, so what drifts over the invocation (a
 // write-ahead log that grows during the first run, a neighbour's load on
-// this machine) weighs on both sides alike.
+// this machine) weighs on both sides alike; more, shorter rounds spread it
+// more evenly.
 int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users)
 {
     const auto readers = usersFor(o, "bh", o.pullers);
@@ -1032,42 +1057,67 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     const auto history = ensureHistory(o, *readers, o.pullDepth);
     if (!history)
         return 2;
-    // Each phase needs client_msg_ids of its own: kithd answers a repeated one
-    // as a resend.
-    Options quiet = o;
-    quiet.runTag = o.runTag + "q";
-    Options loaded = o;
-    loaded.runTag = o.runTag + "l";
-    Options quietAgain = o;
-    quietAgain.runTag = o.runTag + "r";
-
-    const auto before = runPairs(quiet, users, o.target, false, PairMode::Paced);
-    if (!before)
-        return 2;
     PullLoad pulls;
-    if (!pulls.start(o, *readers, *history)) {
-        fail("the pullers could not connect, or got no page before the deadline");
+    if (!pulls.connect(o, *readers, *history)) {
+        fail("the pullers could not connect before the deadline");
         return 2;
     }
-    const auto with = runPairs(loaded, users, o.target, false, PairMode::Paced);
-    const auto pulled = pulls.stop();
-    if (!with || !pulled) {
-        if (!pulled)
+
+    PairTotals without, with;
+    std::vector<double> p99Quiet, p99Loaded;
+    std::string phases; // each run's p99, in the order run: "q 4.81 l 5.02 q ..."
+    // Each run needs client_msg_ids of its own: kithd answers a repeated one
+    // as a resend.
+    auto measure = [&](bool loaded) {
+        Options run = o;
+        run.runTag =
+            o.runTag + (loaded ? "l" : "q") + std::to_string(p99Quiet.size() + p99Loaded.size());
+        const auto t = runPairs(run, users, o.target, false, PairMode::Paced);
+        if (!t)
+            return false;
+        const double p99 = t->latency.percentileMs(0.99);
+        (loaded ? p99Loaded : p99Quiet).push_back(p99);
+        (loaded ? with : without).add(*t);
+        char text[32];
+        std::snprintf(text, sizeof text, "%s%c %.2f", phases.empty() ? "" : " ", loaded ? 'l' : 'q',
+                      p99);
+        phases += text;
+        return true;
+    };
+    if (!measure(false))
+        return 2;
+    std::optional<PullTotals> pulled;
+    for (int round = 0; round < o.pullRounds; ++round) {
+        if (!pulls.resume()) {
+            fail("the pullers got no page before the deadline");
+            return 2;
+        }
+        const bool measured = measure(true);
+        pulled = pulls.pause();
+        if (!pulled) {
             fail("a puller worker died or the deadline passed");
-        return 2;
+            return 2;
+        }
+        if (!measured || !measure(false))
+            return 2;
     }
-    const auto after = runPairs(quietAgain, users, o.target, false, PairMode::Paced);
-    if (!after)
-        return 2;
-    const PairTotals without = PairTotals::combined(*before, *after);
+    // Each loaded run against the quiet runs on either side of it.
+    std::vector<double> roundRatios;
+    for (size_t i = 0; i < p99Loaded.size(); ++i)
+        roundRatios.push_back(2 * p99Loaded[i] / (p99Quiet[i] + p99Quiet[i + 1]));
+    std::sort(roundRatios.begin(), roundRatios.end());
+    const size_t middle = roundRatios.size() / 2;
+    const double medianRatio = roundRatios.size() % 2
+                                   ? roundRatios[middle]
+                                   : (roundRatios[middle - 1] + roundRatios[middle]) / 2;
 
     auto deliveredRatio = [](const PairTotals &t) {
         return t.sent > 0 ? double(t.delivered) / double(t.sent) : 0.0;
     };
     const double p99Without = without.latency.percentileMs(0.99);
-    const double p99With = with->latency.percentileMs(0.99);
+    const double p99With = with.latency.percentileMs(0.99);
     Report report("latency");
-    report.setColumns("without (before + after)", "without", "with pullers", "with");
+    report.setColumns("without (quiet runs)", "without", "with pullers", "with");
     report.add("users", int64_t(2 * o.pairs));
     report.add("offered_per_s", o.rate);
     report.add("pullers", int64_t(o.pullers));
@@ -1076,36 +1126,40 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     report.add("history_conversations", int64_t(1));
     report.add("history_messages", int64_t(history->maxSeq));
     report.add("history_reused", int64_t(history->reused ? 1 : 0));
-    report.addBoth("sent", "", without.sent, with->sent);
-    report.addBoth("acked", "", without.acked, with->acked);
-    report.addBoth("delivered", "", without.delivered, with->delivered);
-    report.addBoth("lost", "", without.lost, with->lost);
-    report.addBoth("duplicates", "", without.duplicates, with->duplicates);
-    report.addBoth("reordered", "", without.reordered, with->reordered);
-    report.addBoth("errors", "", without.errors + without.failed, with->errors + with->failed);
-    report.addBoth("delivered_ratio", "", deliveredRatio(without), deliveredRatio(*with));
-    report.addBoth("msgs_per_s", "", without.perSecond(), with->perSecond());
+    report.addBoth("sent", "", without.sent, with.sent);
+    report.addBoth("acked", "", without.acked, with.acked);
+    report.addBoth("delivered", "", without.delivered, with.delivered);
+    report.addBoth("lost", "", without.lost, with.lost);
+    report.addBoth("duplicates", "", without.duplicates, with.duplicates);
+    report.addBoth("reordered", "", without.reordered, with.reordered);
+    report.addBoth("errors", "", without.errors + without.failed, with.errors + with.failed);
+    report.addBoth("delivered_ratio", "", deliveredRatio(without), deliveredRatio(with));
+    report.addBoth("msgs_per_s", "", without.perSecond(), with.perSecond());
     report.addBoth("p50", "_ms", without.latency.percentileMs(0.50),
-                   with->latency.percentileMs(0.50));
+                   with.latency.percentileMs(0.50));
     report.addBoth("p99", "_ms", p99Without, p99With);
     report.addBoth("p999", "_ms", without.latency.percentileMs(0.999),
-                   with->latency.percentileMs(0.999));
-    report.addBoth("max", "_ms", without.latency.maxMs(), with->latency.maxMs());
-    report.add("p99_without_first_ms", before->latency.percentileMs(0.99));
-    report.add("p99_without_last_ms", after->latency.percentileMs(0.99));
+                   with.latency.percentileMs(0.999));
+    report.addBoth("max", "_ms", without.latency.maxMs(), with.latency.maxMs());
+    report.add("p99_without_first_ms", p99Quiet.front());
+    report.add("p99_without_last_ms", p99Quiet.back());
     report.add("p99_ratio", p99Without > 0 ? p99With / p99Without : 0.0);
+    report.add("rounds", int64_t(o.pullRounds));
+    report.add("p99_ratio_round_median", medianRatio);
+    report.add("p99_runs", phases);
     report.add("pull_pages", pulled->pages);
     report.add("pull_messages", pulled->messages);
     report.add("pull_laps", pulled->laps);
     report.add("pull_gaps", pulled->gaps);
     report.add("pull_errors", pulled->errors + pulled->failed);
+    report.add("pull_unanswered", pulled->inFlight);
     report.add("pull_seconds", pulled->seconds);
     report.add("pull_pages_per_s", pulled->pagesPerSecond());
     report.add("pull_messages_per_s", pulled->messagesPerSecond());
     report.print();
-    const bool pullsClean =
-        pulled->gaps == 0 && pulled->errors == 0 && pulled->failed == 0 && pulled->pages > 0;
-    return without.clean() && with->clean() && pullsClean ? 0 : 1;
+    const bool pullsClean = pulled->gaps == 0 && pulled->errors == 0 && pulled->failed == 0 &&
+                            pulled->pages > 0 && pulled->inFlight == 0;
+    return without.clean() && with.clean() && pullsClean ? 0 : 1;
 }
 
 // ---------------------------------------------------------------- history

@@ -34,10 +34,11 @@ struct Options
     int missed = 10;            // storm: messages each client missed
     bool withRelay = false;     // direct: also run the relay, print the ratio
     int idle = 0;               // direct: idle connections held open during the run
-    int pullers = 0;            // latency: clients paging the seeded history in phase 2
+    int pullers = 0;            // latency: clients paging the seeded history in loaded runs
     bool pullDeflate = false;   // latency with pullers: pullers ask for "deflate" as the app does
     int pullerNice = 19;        // latency with pullers: nice value of the pullers' worker processes
     int pullDepth = 10000;      // latency with pullers, history: messages in the seeded history
+    int pullRounds = 1;         // latency with pullers: loaded runs, each followed by a quiet one
 };
 
 [[nodiscard]] int runConnect(const Options &options);
