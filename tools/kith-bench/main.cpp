@@ -142,6 +142,10 @@ int main(int argc, char **argv)
                        "default 19). They stand for devices elsewhere, so their own decoding "
                        "yields to the latency clients sharing this machine's cores."),
         QStringLiteral("N"), QStringLiteral("19"));
+    const QCommandLineOption pullerIdle(
+        QStringLiteral("puller-idle"),
+        QStringLiteral("latency --pullers: the pullers' worker processes run under SCHED_IDLE, "
+                       "taking only CPU time nothing else on the machine wants."));
     const QCommandLineOption pullRounds(
         QStringLiteral("pull-rounds"),
         QStringLiteral("latency --pullers: loaded runs, each followed by a quiet one (default 1: "
@@ -157,7 +161,7 @@ int main(int argc, char **argv)
                        window,     rate,      members,     messages,
                        clients,    missed,    withRelay,   idle,
                        pullers,    pullDepth, pullDeflate, pullerNice,
-                       pullRounds});
+                       pullRounds, pullerIdle});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -190,6 +194,7 @@ int main(int argc, char **argv)
     o.pullDeflate = parser.isSet(pullDeflate);
     o.pullerNice = std::clamp(parser.value(pullerNice).toInt(), 0, 19);
     o.pullRounds = parser.value(pullRounds).toInt();
+    o.pullerIdle = parser.isSet(pullerIdle);
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
     if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1 ||
         o.pullRounds < 1) {

@@ -13,6 +13,7 @@
 #include "kith/protocol.h"
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -869,6 +870,11 @@ public:
             // the run compares is kithd's handling of the bulk work.
             if (o.pullerNice > 0)
                 setpriority(PRIO_PROCESS, 0, o.pullerNice);
+            if (o.pullerIdle) {
+                const sched_param idle{};
+                if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0)
+                    fail("the pullers could not switch to SCHED_IDLE");
+            }
             const auto [first, end] = link.slice(count);
             EventLoop loop;
             struct Puller
@@ -1122,6 +1128,7 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     report.add("offered_per_s", o.rate);
     report.add("pullers", int64_t(o.pullers));
     report.add("puller_nice", int64_t(o.pullerNice));
+    report.add("puller_idle", int64_t(o.pullerIdle ? 1 : 0));
     report.add("pull_deflate", int64_t(o.pullDeflate ? 1 : 0));
     report.add("history_conversations", int64_t(1));
     report.add("history_messages", int64_t(history->maxSeq));

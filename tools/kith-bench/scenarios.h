@@ -38,6 +38,7 @@ struct Options
     bool pullDeflate = false;   // latency with pullers: pullers ask for "deflate" as the app does
     int pullerNice = 19;        // latency with pullers: nice value of the pullers' worker processes
     int pullDepth = 10000;      // latency with pullers, history: messages in the seeded history
+    bool pullerIdle = false;    // latency with pullers: their workers run under SCHED_IDLE
     int pullRounds = 1;         // latency with pullers: loaded runs, each followed by a quiet one
 };
 
