@@ -884,7 +884,7 @@ public:
                 bool waiting = false; // a page is in flight
             };
             std::vector<Puller> pullers(size_t(end - first));
-            int ready = 0, failed = 0, inFlight = 0;
+            int ready = 0, failed = 0;
             int64_t pages = 0, messages = 0, laps = 0, gaps = 0, errors = 0, pagingNs = 0;
             bool pulling = false;
             auto pull = [&](Puller &p) {
@@ -897,7 +897,6 @@ public:
                 request->set_limit(kPullPage);
                 p.session->send(env);
                 p.waiting = true;
-                ++inFlight;
             };
             for (int i = first; i < end; ++i) {
                 Puller &p = pullers[size_t(i - first)];
@@ -908,19 +907,13 @@ public:
                 p.session->onFailed = [&, pp = &p](KithSession &s) {
                     if (failed++ == 0)
                         fail("puller failed: " + s.failure());
-                    if (pp->waiting) {
-                        pp->waiting = false;
-                        --inFlight;
-                    }
+                    pp->waiting = false;
                 };
                 p.session->onEnvelope = [&, pp = &p](KithSession &, const v1::Envelope &in) {
                     const auto kind = in.body_case();
                     if (kind != v1::Envelope::kError && kind != v1::Envelope::kPullResponse)
                         return;
-                    if (pp->waiting) {
-                        pp->waiting = false;
-                        --inFlight;
-                    }
+                    pp->waiting = false;
                     if (kind == v1::Envelope::kError) {
                         // This puller stops: it has no page in flight any more.
                         if (errors++ == 0)
@@ -972,7 +965,11 @@ public:
                 if (link.waitCommand() != 's')
                     return 1;
                 pagingNs += monoNs() - startNs;
-                loop.runUntil([&] { return inFlight == 0; }, m_deadline);
+                auto unanswered = [&] {
+                    return std::count_if(pullers.cbegin(), pullers.cend(),
+                                         [](const Puller &p) { return p.waiting; });
+                };
+                loop.runUntil([&] { return unanswered() == 0; }, m_deadline);
                 link.report({{"ready", std::to_string(ready)},
                              {"failed", std::to_string(failed)},
                              {"pages", std::to_string(pages)},
@@ -980,7 +977,7 @@ public:
                              {"laps", std::to_string(laps)},
                              {"gaps", std::to_string(gaps)},
                              {"errors", std::to_string(errors)},
-                             {"in_flight", std::to_string(inFlight)},
+                             {"in_flight", std::to_string(unanswered())},
                              {"paging_ns", std::to_string(pagingNs)}});
             }
             return 0;
