@@ -78,8 +78,11 @@ void BulkLane::noteInteractive()
 void BulkLane::post(QObject *context, std::function<BulkAnswer()> job,
                     std::function<void(BulkAnswer)> done)
 {
-    std::lock_guard lock(m_mutex);
-    m_jobs.push_back({CompletionRelay::targetOf(context), std::move(job), std::move(done)});
+    {
+        std::lock_guard lock(m_mutex);
+        m_jobs.push_back({CompletionRelay::targetOf(context), std::move(job), std::move(done)});
+    }
+    // After unlocking, so the worker woken does not block on the mutex at once.
     wakeFor(whoseTurn());
 }
 

@@ -1928,13 +1928,19 @@ void SqliteStore::closeReadConnections()
 
 void SqliteStore::enqueue(WriteJob job)
 {
+    bool queued = false;
     {
         std::lock_guard lock(m_queueMutex);
         if (m_open.load() && !m_stopping) {
             m_queue.push_back(std::move(job));
-            m_queueReady.notify_one();
-            return;
+            queued = true;
         }
+    }
+    // Woken with the mutex still held, the writer would run (often on this
+    // thread's core, pushing it aside) only to block on the mutex again.
+    if (queued) {
+        m_queueReady.notify_one();
+        return;
     }
     CompletionRelay::Batch completions;
     job.deliver(makeError(v1::SHUTTING_DOWN, QStringLiteral("the store is closed")), completions);
