@@ -147,13 +147,15 @@ void BulkLane::run(Job &job)
     const qint64 started = monotonicNs();
     BulkAnswer answer = job.work();
     const qint64 took = monotonicNs() - started;
-    if (started < m_interactiveUntilNs.load(std::memory_order_relaxed))
-        std::this_thread::sleep_for(std::chrono::nanoseconds(took * kYieldFactor));
     CompletionRelay::post(job.target,
                           [done = std::move(job.done), answer = std::move(answer)]() mutable {
                               done(std::move(answer));
                           });
     job = Job{}; // the job's captures go here, off the session loop
+    // The pause comes after the answer is on its way: it slows the next job,
+    // not this one.
+    if (started < m_interactiveUntilNs.load(std::memory_order_relaxed))
+        std::this_thread::sleep_for(std::chrono::nanoseconds(took * kYieldFactor));
 }
 
 } // namespace kith::server

@@ -31,6 +31,9 @@ struct BulkAnswer
     int errorCode = 0;    // a v1::ErrorCode when the answer is an error
     quint64 rawBytes = 0; // with compression: the encoded size before it
     bool compressed = false;
+    // Written by the lane itself (DirectWriter): all of it, or all but `rest`.
+    bool sentDirect = false;
+    QByteArray rest;
 };
 
 class BulkLane

@@ -490,9 +490,13 @@ void Session::answerBulk(quint32 requestId, std::function<Result<T>()> build,
                          T *(v1::Envelope::*field)())
 {
     const bool deflate = m_deflate;
+    // The answer leaves from the lane's thread when the connection allows it,
+    // so pages never wait in (or hold up) the loop that carries sends.
+    std::shared_ptr<DirectWriter> direct = m_socket ? m_socket->directWriter() : nullptr;
     m_services.bulk.post(
         this,
-        [requestId, build = std::move(build), field, deflate] {
+        [requestId, build = std::move(build), field, deflate, direct = std::move(direct),
+         metrics = &m_services.metrics] {
             const Result<T> result = build();
             if (!result) {
                 const Error &error = result.error();
@@ -504,7 +508,15 @@ void Session::answerBulk(quint32 requestId, std::function<Result<T>()> build,
             v1::Envelope envelope;
             envelope.set_request_id(requestId);
             *(envelope.*field)() = *result;
-            return encodeForWire(envelope, deflate);
+            BulkAnswer answer = encodeForWire(envelope, deflate);
+            // Counted here, before the client can see the answer.
+            if (answer.compressed)
+                metrics->frameCompressed(answer.rawBytes, quint64(answer.frame.size()));
+            if (direct) {
+                const DirectWriter::Outcome outcome = direct->trySend(answer.frame, &answer.rest);
+                answer.sentDirect = outcome != DirectWriter::Outcome::NotSent;
+            }
+            return answer;
         },
         [this](BulkAnswer answer) { sendBulk(answer); });
 }
@@ -513,9 +525,15 @@ void Session::sendBulk(const BulkAnswer &answer)
 {
     if (answer.errorCode != 0)
         m_services.metrics.errorSent(v1::ErrorCode(answer.errorCode));
-    if (answer.compressed)
-        m_services.metrics.frameCompressed(answer.rawBytes, quint64(answer.frame.size()));
-    if (!m_socket || m_state == State::Closing)
+    if (!m_socket)
+        return;
+    if (answer.sentDirect) {
+        // A tail must follow, even on a closing session: the frame is begun.
+        if (!answer.rest.isEmpty())
+            m_socket->finishDirect(answer.rest);
+        return;
+    }
+    if (m_state == State::Closing)
         return;
     m_socket->sendBinaryMessage(answer.frame);
 }

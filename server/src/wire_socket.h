@@ -10,9 +10,30 @@
 #include <QString>
 #include <QWebSocketProtocol>
 
+#include <memory>
+
 class QWebSocket;
 
 namespace kith::server {
+
+// Writes binary messages to a connection from a thread other than its owner's
+// (the bulk lane's, so that history pages do not pass through the session
+// loop that carries sends, acks and pushes). Outlives the connection: once
+// that is gone, or closing, nothing more is written.
+class DirectWriter
+{
+public:
+    virtual ~DirectWriter() = default;
+
+    enum class Outcome {
+        Sent,    // the whole message is on its way
+        NotSent, // nothing written (output already queued, or the connection
+                 // is not open): send it on the owner's thread as usual
+        Partial, // the kernel took part of it: `rest` must go out next, by
+                 // WireSocket::finishDirect on the owner's thread
+    };
+    virtual Outcome trySend(QByteArrayView message, QByteArray *rest) = 0;
+};
 
 class WireSocket : public QObject
 {
@@ -28,6 +49,11 @@ public:
     // Drops the connection at once; disconnected() follows.
     virtual void abort() = 0;
     [[nodiscard]] virtual QHostAddress peerAddress() const = 0;
+    // Null where only the owner's thread may write (Qt's sockets).
+    [[nodiscard]] virtual std::shared_ptr<DirectWriter> directWriter() { return nullptr; }
+    // After DirectWriter::trySend came out Partial: writes `rest` before
+    // anything queued since, and lets the rest of the output go.
+    virtual void finishDirect(const QByteArray &rest) { Q_UNUSED(rest); }
 
 signals:
     void binaryMessageReceived(const QByteArray &message);

@@ -53,6 +53,25 @@ struct WriteBatch
 };
 thread_local WriteBatch t_writeBatch;
 
+// A server frame's head (never masked, RFC 6455 section 5.1): FIN, `opcode`
+// and the payload length; returns its size.
+qsizetype frameHead(quint8 opcode, quint64 length, std::array<char, 10> &head)
+{
+    head[0] = char(0x80 | opcode);
+    if (length < 126) {
+        head[1] = char(length);
+        return 2;
+    }
+    if (length <= 0xFFFF) {
+        head[1] = char(126);
+        qToBigEndian<quint16>(quint16(length), head.data() + 2);
+        return 4;
+    }
+    head[1] = char(127);
+    qToBigEndian<quint64>(length, head.data() + 2);
+    return 10;
+}
+
 void unmask(QByteArray &payload, const std::array<char, 4> &mask)
 {
     char *data = payload.data();
@@ -152,6 +171,7 @@ WsSocket::WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObje
     , m_fd(fd)
     , m_maxMessageBytes(maxMessageBytes)
 {
+    m_shared->fd = fd;
     const int flags = ::fcntl(m_fd, F_GETFL);
     if (flags < 0 || ::fcntl(m_fd, F_SETFL, flags | O_NONBLOCK) < 0)
         qCWarning(lcGateway) << "cannot make a socket non-blocking:" << strerror(errno);
@@ -174,8 +194,71 @@ WsSocket::~WsSocket()
         // The notifiers must leave the dispatcher before the descriptor goes.
         delete m_readNotifier;
         delete m_writeNotifier;
+        std::lock_guard lock(m_shared->mutex);
+        m_shared->fd = -1;
+        m_shared->open = false;
         ::close(m_fd);
     }
+}
+
+void WsSocket::setState(State state)
+{
+    std::lock_guard lock(m_shared->mutex);
+    m_state = state;
+    m_shared->open = state == State::Open;
+}
+
+std::shared_ptr<DirectWriter> WsSocket::directWriter()
+{
+    return m_shared;
+}
+
+// Another thread's write: only into an idle connection (nothing queued here,
+// no earlier direct write unfinished), so frames never interleave.
+DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArray *rest)
+{
+    std::array<char, 10> head;
+    const qsizetype headSize = frameHead(quint8(Opcode::Binary), quint64(message.size()), head);
+    std::lock_guard lock(mutex);
+    if (fd < 0 || !open || queued || partialAhead)
+        return Outcome::NotSent;
+    std::array<iovec, 2> parts{{{head.data(), size_t(headSize)},
+                                {const_cast<char *>(message.data()), size_t(message.size())}}};
+    msghdr header{};
+    header.msg_iov = parts.data();
+    header.msg_iovlen = 2;
+    const ssize_t sent = ::sendmsg(fd, &header, MSG_NOSIGNAL | MSG_DONTWAIT);
+    // A failure other than a full buffer shows again on the owner's next
+    // read or write, which hangs up.
+    if (sent <= 0)
+        return Outcome::NotSent;
+    const qsizetype total = headSize + message.size();
+    if (sent == total)
+        return Outcome::Sent;
+    rest->clear();
+    if (sent < headSize)
+        rest->append(head.data() + sent, headSize - sent).append(message);
+    else
+        rest->append(message.sliced(sent - headSize));
+    partialAhead = true;
+    return Outcome::Partial;
+}
+
+void WsSocket::finishDirect(const QByteArray &rest)
+{
+    {
+        std::lock_guard lock(m_shared->mutex);
+        if (!m_shared->partialAhead)
+            return;
+        m_shared->partialAhead = false;
+        if (m_state == State::Closed)
+            return;
+        // Nothing was written while the tail was outstanding, so m_outHead is 0.
+        m_out.prepend(rest);
+        m_outBytes += rest.size();
+        m_shared->queued = true;
+    }
+    flush();
 }
 
 QHostAddress WsSocket::peerAddress() const
@@ -273,7 +356,7 @@ qsizetype WsSocket::consumeHandshake(QByteArrayView data)
                               "Connection: Upgrade\r\n"
                               "Sec-WebSocket-Accept: " +
                               accept + "\r\n\r\n";
-    m_state = State::Open;
+    setState(State::Open);
     write(answer, {});
     if (m_state != State::Open)
         return 0;
@@ -375,7 +458,7 @@ void WsSocket::handleFrame(Opcode opcode, bool fin, QByteArray payload)
                                   QStringLiteral("Malformed close frame"));
         if (m_state == State::Open) {
             // Echo the peer's code, then hang up once the echo is out.
-            m_state = State::Closing;
+            setState(State::Closing);
             m_hangUpWhenFlushed = true;
             sendFrame(Opcode::Close, QByteArrayView(payload).first(qMin(payload.size(), 2)));
         } else {
@@ -417,7 +500,7 @@ void WsSocket::handleFrame(Opcode opcode, bool fin, QByteArray payload)
 void WsSocket::refuseHandshake(const char *why)
 {
     qCDebug(lcGateway) << "upgrade refused:" << why;
-    m_state = State::Closing;
+    setState(State::Closing);
     m_discardInput = true;
     m_shutdownWhenFlushed = true;
     m_in = QByteArray();
@@ -451,7 +534,7 @@ void WsSocket::close(QWebSocketProtocol::CloseCode code, const QString &reason)
 
 void WsSocket::sendClose(QWebSocketProtocol::CloseCode code, const QString &reason)
 {
-    m_state = State::Closing;
+    setState(State::Closing);
     QByteArray payload(2, Qt::Uninitialized);
     qToBigEndian<quint16>(quint16(code), payload.data());
     payload += reason.toUtf8().left(kMaxControlPayload - 2);
@@ -480,22 +563,8 @@ void WsSocket::sendBinaryMessage(const QByteArray &message)
 
 void WsSocket::sendFrame(Opcode opcode, QByteArrayView payload)
 {
-    // Server frames are never masked (RFC 6455 section 5.1).
     std::array<char, 10> head;
-    head[0] = char(0x80 | quint8(opcode));
-    qsizetype headSize = 2;
-    const auto length = quint64(payload.size());
-    if (length < 126) {
-        head[1] = char(length);
-    } else if (length <= 0xFFFF) {
-        head[1] = char(126);
-        qToBigEndian<quint16>(quint16(length), head.data() + 2);
-        headSize = 4;
-    } else {
-        head[1] = char(127);
-        qToBigEndian<quint64>(length, head.data() + 2);
-        headSize = 10;
-    }
+    const qsizetype headSize = frameHead(quint8(opcode), quint64(payload.size()), head);
     write(QByteArrayView(head.data(), headSize), payload);
 }
 
@@ -503,20 +572,31 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
 {
     if (m_state == State::Closed)
         return;
-    if (m_out.isEmpty() && (t_writeBatch.depth > 0 || scheduleFlush())) {
+    // Another thread writing a page to this connection right now means
+    // queueing behind it, not waiting for it (that thread may be one that
+    // every other yields to).
+    std::unique_lock lock(m_shared->mutex, std::try_to_lock);
+    // Behind a direct write's unfinished tail everything waits in m_out, and
+    // finishDirect flushes it.
+    bool behind = !m_out.isEmpty() || (lock.owns_lock() && m_shared->partialAhead);
+    if (!behind && (t_writeBatch.depth > 0 || scheduleFlush())) {
         t_writeBatch.pending.append(this);
         QByteArray chunk;
         chunk.reserve(head.size() + body.size());
         chunk.append(head).append(body);
         m_outBytes = chunk.size();
         m_out.append(std::move(chunk));
+        m_shared->queued = true;
         return;
     }
-    if (!m_out.isEmpty()) {
+    if (!behind && !lock.owns_lock()) {
+        lock.lock(); // no flush can come back for it: wait for the other thread
+        behind = m_shared->partialAhead;
+    }
+    if (behind) {
         // Small frames behind a short write share one chunk.
-        QByteArray &last = m_out.last();
-        if (last.size() + head.size() + body.size() <= kCoalesceBytes) {
-            last.append(head).append(body);
+        if (!m_out.isEmpty() && m_out.last().size() + head.size() + body.size() <= kCoalesceBytes) {
+            m_out.last().append(head).append(body);
             m_outBytes += head.size() + body.size();
             return;
         }
@@ -525,6 +605,7 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
         chunk.append(head).append(body);
         m_out.append(std::move(chunk));
         m_outBytes += head.size() + body.size();
+        m_shared->queued = true;
         return;
     }
     std::array<iovec, 2> parts{{{const_cast<char *>(head.data()), size_t(head.size())},
@@ -534,13 +615,17 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
     message.msg_iovlen = body.isEmpty() ? 1 : 2;
     ssize_t sent = ::sendmsg(m_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            lock.unlock();
             return hangUp();
+        }
         sent = 0;
     }
     const qsizetype total = head.size() + body.size();
-    if (sent == total)
+    if (sent == total) {
+        lock.unlock();
         return onDrained();
+    }
     // Keep only the unwritten rest.
     QByteArray rest;
     rest.reserve(total - sent);
@@ -550,6 +635,8 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
         rest.append(body.sliced(sent - head.size()));
     m_outBytes = rest.size();
     m_out.append(std::move(rest));
+    m_shared->queued = true;
+    lock.unlock();
     setWriteNotifier(true);
 }
 
@@ -590,6 +677,11 @@ void WsSocket::flush()
 {
     if (m_state == State::Closed)
         return;
+    // Waits at most for one sendmsg() of another thread's page to this
+    // connection (write() queues rather than wait; the flush comes later).
+    std::unique_lock lock(m_shared->mutex);
+    if (m_shared->partialAhead)
+        return; // finishDirect writes the tail first, then flushes
     while (!m_out.isEmpty()) {
         std::array<iovec, kMaxIoVectors> parts;
         int count = 0;
@@ -603,7 +695,9 @@ void WsSocket::flush()
         message.msg_iovlen = size_t(count);
         ssize_t sent = ::sendmsg(m_fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            const bool full = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+            lock.unlock();
+            if (full)
                 return setWriteNotifier(true);
             return hangUp();
         }
@@ -622,6 +716,8 @@ void WsSocket::flush()
     // Drained: give the memory back, including the list's own.
     m_out = QList<QByteArray>();
     m_outHead = 0;
+    m_shared->queued = false;
+    lock.unlock();
     setWriteNotifier(false);
     onDrained();
 }
@@ -653,12 +749,19 @@ void WsSocket::hangUp()
 {
     if (m_state == State::Closed)
         return;
-    m_state = State::Closed;
     // Out of the dispatcher before the descriptor is closed; deleted with us.
     m_readNotifier->setEnabled(false);
     if (m_writeNotifier)
         m_writeNotifier->setEnabled(false);
-    ::close(m_fd);
+    {
+        // No other thread writes to the descriptor once closed (or reused).
+        std::lock_guard lock(m_shared->mutex);
+        m_state = State::Closed;
+        m_shared->open = false;
+        m_shared->queued = false;
+        m_shared->fd = -1;
+        ::close(m_fd);
+    }
     m_fd = -1;
     m_in = QByteArray();
     m_message = QByteArray();

@@ -12,6 +12,10 @@
 #include <QByteArrayView>
 #include <QList>
 
+#include <atomic>
+#include <memory>
+#include <mutex>
+
 class QSocketNotifier;
 
 namespace kith::server {
@@ -32,6 +36,8 @@ public:
     void close(QWebSocketProtocol::CloseCode code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override;
+    [[nodiscard]] std::shared_ptr<DirectWriter> directWriter() override;
+    void finishDirect(const QByteArray &rest) override;
 
     // True until the upgrade succeeds or fails.
     [[nodiscard]] bool isHandshaking() const { return m_state == State::Handshake; }
@@ -55,6 +61,22 @@ private:
         Pong = 0xA,
     };
 
+    // What another thread's writes share with this one's, under `mutex`: the
+    // descriptor (-1 once closed) and whether a frame may go out at once. This
+    // thread takes the mutex whenever it writes to the descriptor or closes it,
+    // and never waits for it to write: it queues instead.
+    struct Shared final : DirectWriter
+    {
+        Outcome trySend(QByteArrayView message, QByteArray *rest) override;
+
+        std::mutex mutex;
+        int fd = -1;
+        bool open = false;               // State::Open
+        std::atomic<bool> queued{false}; // m_out holds bytes (set without the mutex too)
+        bool partialAhead = false;       // a direct write's tail is still to come
+    };
+
+    void setState(State state);
     void onReadable();
     void onWritable();
     // Each consumes what it can of `data` and returns how many bytes it used.
@@ -90,6 +112,7 @@ private:
     void hangUp();
 
     int m_fd;
+    std::shared_ptr<Shared> m_shared = std::make_shared<Shared>();
     State m_state = State::Handshake;
     bool m_hangUpWhenFlushed = false;
     bool m_shutdownWhenFlushed = false;

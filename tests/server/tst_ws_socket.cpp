@@ -7,14 +7,18 @@
 #include "ws_socket.h"
 
 #include <QPointer>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTcpSocket>
 #include <QTest>
 #include <QWebSocket>
+#include <QtEndian>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <thread>
 
 using namespace kith::server;
 
@@ -59,6 +63,34 @@ QByteArray clientFrame(quint8 opcode, const QByteArray &payload, bool fin = true
     for (qsizetype i = 0; i < payload.size(); ++i)
         frame.append(char(payload[i] ^ mask[i % 4]));
     return frame;
+}
+
+// The payloads of the complete server frames (unmasked, unfragmented) at the
+// start of `bytes`.
+QList<QByteArray> serverFrames(const QByteArray &bytes)
+{
+    QList<QByteArray> payloads;
+    qsizetype at = 0;
+    while (bytes.size() - at >= 2) {
+        quint64 length = quint8(bytes[at + 1]) & 0x7F;
+        qsizetype head = 2;
+        if (length == 126) {
+            if (bytes.size() - at < 4)
+                break;
+            length = qFromBigEndian<quint16>(bytes.constData() + at + 2);
+            head = 4;
+        } else if (length == 127) {
+            if (bytes.size() - at < 10)
+                break;
+            length = qFromBigEndian<quint64>(bytes.constData() + at + 2);
+            head = 10;
+        }
+        if (quint64(bytes.size() - at - head) < length)
+            break;
+        payloads.append(bytes.mid(at + head, qsizetype(length)));
+        at += head + qsizetype(length);
+    }
+    return payloads;
 }
 
 QByteArray pattern(qsizetype size)
@@ -123,6 +155,46 @@ private:
             all += raw.readAll();
         }
         return all + raw.readAll();
+    }
+
+    // A raw client that upgrades by hand with a small receive buffer and reads
+    // nothing until told to; returns its descriptor (owned by the caller) and
+    // leaves the 101 answer unread.
+    int stalledClient()
+    {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        const int small = 4096;
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port());
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0)
+            return -1;
+        const QByteArray request = upgradeRequest(port());
+        if (::write(fd, request.data(), size_t(request.size())) != ssize_t(request.size()))
+            return -1;
+        return fd;
+    }
+
+    // Reads from `fd` (serving this thread's events meanwhile) until the
+    // server's frames after the 101 answer hold `count` messages.
+    static QList<QByteArray> readFrames(int fd, int count)
+    {
+        QByteArray all;
+        QList<QByteArray> frames;
+        QDeadlineTimer deadline(kWaitMs);
+        while (frames.size() < count && !deadline.hasExpired()) {
+            QTest::qWait(1);
+            char chunk[64 * 1024];
+            ssize_t got = 0;
+            while ((got = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT)) > 0)
+                all.append(chunk, got);
+            const qsizetype body = all.indexOf("\r\n\r\n");
+            if (body >= 0)
+                frames = serverFrames(all.mid(body + 4));
+        }
+        return frames;
     }
 
     WsSocket *lastAccepted() { return m_accepted.isEmpty() ? nullptr : m_accepted.last().data(); }
@@ -425,6 +497,92 @@ private slots:
         QCOMPARE(got.first().at(0).toByteArray().size(), kMaxMessageBytes);
         QTRY_COMPARE_WITH_TIMEOUT(server->bytesToWrite(), 0, kWaitMs);
         QCOMPARE(server->bufferCapacity(), 0);
+    }
+
+    void directWriteFromAnotherThread()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        const std::shared_ptr<DirectWriter> writer = lastAccepted()->directWriter();
+        QVERIFY(writer);
+        const QByteArray message = pattern(100 * 1024);
+        DirectWriter::Outcome outcome = DirectWriter::Outcome::NotSent;
+        QByteArray rest;
+        std::thread([&] { outcome = writer->trySend(message, &rest); }).join();
+        QCOMPARE(outcome, DirectWriter::Outcome::Sent);
+        QSignalSpy got(&client, &QWebSocket::binaryMessageReceived);
+        QVERIFY(got.wait(kWaitMs));
+        QCOMPARE(got.first().at(0).toByteArray(), message);
+    }
+
+    void directWriteWaitsForQueuedOutput()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        WsSocket *server = lastAccepted();
+        QSignalSpy got(&client, &QWebSocket::binaryMessageReceived);
+        // Queued for the flush posted to this thread: a direct write now
+        // would overtake it.
+        server->sendBinaryMessage("first");
+        QByteArray rest;
+        QCOMPARE(server->directWriter()->trySend("second", &rest), DirectWriter::Outcome::NotSent);
+        QTRY_COMPARE_WITH_TIMEOUT(got.size(), 1, kWaitMs);
+        QCOMPARE(server->directWriter()->trySend("second", &rest), DirectWriter::Outcome::Sent);
+        QTRY_COMPARE_WITH_TIMEOUT(got.size(), 2, kWaitMs);
+        QCOMPARE(got.at(0).at(0).toByteArray(), QByteArray("first"));
+        QCOMPARE(got.at(1).at(0).toByteArray(), QByteArray("second"));
+    }
+
+    void partialDirectWriteIsFinishedBeforeLaterFrames()
+    {
+        const int raw = stalledClient();
+        QVERIFY(raw >= 0);
+        const auto closeRaw = qScopeGuard([raw] { ::close(raw); });
+        QTRY_COMPARE_WITH_TIMEOUT(m_accepted.size(), 1, kWaitMs);
+        WsSocket *server = lastAccepted();
+        QTRY_VERIFY_WITH_TIMEOUT(!server->isHandshaking(), kWaitMs);
+        const std::shared_ptr<DirectWriter> writer = server->directWriter();
+
+        // More than the kernel takes while the client reads nothing.
+        const QByteArray big = pattern(16 * 1024 * 1024);
+        DirectWriter::Outcome outcome = DirectWriter::Outcome::NotSent;
+        QByteArray rest;
+        std::thread([&] { outcome = writer->trySend(big, &rest); }).join();
+        QCOMPARE(outcome, DirectWriter::Outcome::Partial);
+        QVERIFY(!rest.isEmpty() && rest.size() < big.size());
+
+        // Until the tail is written nothing may go out: not this thread's
+        // frames, not another direct write.
+        server->sendBinaryMessage("after");
+        QByteArray ignored;
+        QCOMPARE(writer->trySend("overtaking", &ignored), DirectWriter::Outcome::NotSent);
+        QTest::qWait(50);
+        server->finishDirect(rest);
+
+        const QList<QByteArray> frames = readFrames(raw, 2);
+        QCOMPARE(frames.size(), 2);
+        QVERIFY(frames.at(0) == big);
+        QCOMPARE(frames.at(1), QByteArray("after"));
+    }
+
+    void directWriterStopsWithTheConnection()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        WsSocket *server = lastAccepted();
+        const std::shared_ptr<DirectWriter> writer = server->directWriter();
+        QByteArray rest;
+        // Closing: nothing may follow the close frame.
+        server->close(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("bye"));
+        QCOMPARE(writer->trySend("late", &rest), DirectWriter::Outcome::NotSent);
+        // Gone: the writer outlives the socket, and writes nothing.
+        QSignalSpy closed(&client, &QWebSocket::disconnected);
+        QVERIFY(closed.wait(kWaitMs));
+        QTRY_VERIFY_WITH_TIMEOUT(m_accepted.last().isNull(), kWaitMs);
+        QCOMPARE(writer->trySend("later", &rest), DirectWriter::Outcome::NotSent);
     }
 
     void unfinishedUpgradeTimesOut()
