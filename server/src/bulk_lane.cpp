@@ -147,10 +147,14 @@ void BulkLane::run(Job &job)
     const qint64 started = monotonicNs();
     BulkAnswer answer = job.work();
     const qint64 took = monotonicNs() - started;
-    CompletionRelay::post(job.target,
-                          [done = std::move(job.done), answer = std::move(answer)]() mutable {
-                              done(std::move(answer));
-                          });
+    // An answer the lane wrote whole leaves the session's thread nothing to
+    // do, and that thread is not woken for it.
+    if (!answer.sentDirect || !answer.rest.isEmpty() || answer.errorCode != 0) {
+        CompletionRelay::post(job.target,
+                              [done = std::move(job.done), answer = std::move(answer)]() mutable {
+                                  done(std::move(answer));
+                              });
+    }
     job = Job{}; // the job's captures go here, off the session loop
     // The pause comes after the answer is on its way: it slows the next job,
     // not this one.
