@@ -34,6 +34,8 @@ struct BulkAnswer
     // Written by the lane itself (DirectWriter): all of it, or all but `rest`.
     bool sentDirect = false;
     QByteArray rest;
+    // Left for the session's thread to send: DirectWriter::sentByOwner after.
+    bool heldForOwner = false;
 };
 
 class BulkLane

@@ -503,6 +503,10 @@ void Session::answerBulk(quint32 requestId, std::function<Result<T>()> build,
                 BulkAnswer answer = encodeForWire(
                     errorEnvelope(requestId, error.code, error.message, error.retryAfterMs), false);
                 answer.errorCode = error.code;
+                if (direct) {
+                    direct->holdForOwner(); // later pages must not overtake it
+                    answer.heldForOwner = true;
+                }
                 return answer;
             }
             v1::Envelope envelope;
@@ -515,6 +519,7 @@ void Session::answerBulk(quint32 requestId, std::function<Result<T>()> build,
             if (direct) {
                 const DirectWriter::Outcome outcome = direct->trySend(answer.frame, &answer.rest);
                 answer.sentDirect = outcome != DirectWriter::Outcome::NotSent;
+                answer.heldForOwner = !answer.sentDirect;
             }
             return answer;
         },
@@ -533,9 +538,12 @@ void Session::sendBulk(const BulkAnswer &answer)
             m_socket->finishDirect(answer.rest);
         return;
     }
-    if (m_state == State::Closing)
-        return;
-    m_socket->sendBinaryMessage(answer.frame);
+    if (m_state != State::Closing)
+        m_socket->sendBinaryMessage(answer.frame);
+    if (answer.heldForOwner) {
+        if (const std::shared_ptr<DirectWriter> direct = m_socket->directWriter())
+            direct->sentByOwner();
+    }
 }
 
 void Session::sendError(quint32 requestId, const Error &error)

@@ -33,6 +33,11 @@ public:
                  // WireSocket::finishDirect on the owner's thread
     };
     virtual Outcome trySend(QByteArrayView message, QByteArray *rest) = 0;
+    // Messages keep their order: after NotSent, or holdForOwner() for a
+    // message that was never offered, every later trySend is NotSent too
+    // until the owner's thread has called sentByOwner() once for each.
+    virtual void holdForOwner() = 0;
+    virtual void sentByOwner() = 0;
 };
 
 class WireSocket : public QObject

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -220,8 +221,10 @@ DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArr
     std::array<char, 10> head;
     const qsizetype headSize = frameHead(quint8(Opcode::Binary), quint64(message.size()), head);
     std::lock_guard lock(mutex);
-    if (fd < 0 || !open || queued || partialAhead)
+    if (fd < 0 || !open || queued || partialAhead || heldForOwner > 0) {
+        ++heldForOwner;
         return Outcome::NotSent;
+    }
     std::array<iovec, 2> parts{{{head.data(), size_t(headSize)},
                                 {const_cast<char *>(message.data()), size_t(message.size())}}};
     msghdr header{};
@@ -230,8 +233,10 @@ DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArr
     const ssize_t sent = ::sendmsg(fd, &header, MSG_NOSIGNAL | MSG_DONTWAIT);
     // A failure other than a full buffer shows again on the owner's next
     // read or write, which hangs up.
-    if (sent <= 0)
+    if (sent <= 0) {
+        ++heldForOwner;
         return Outcome::NotSent;
+    }
     const qsizetype total = headSize + message.size();
     if (sent == total)
         return Outcome::Sent;
@@ -242,6 +247,18 @@ DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArr
         rest->append(message.sliced(sent - headSize));
     partialAhead = true;
     return Outcome::Partial;
+}
+
+void WsSocket::Shared::holdForOwner()
+{
+    std::lock_guard lock(mutex);
+    ++heldForOwner;
+}
+
+void WsSocket::Shared::sentByOwner()
+{
+    std::lock_guard lock(mutex);
+    heldForOwner = std::max(0, heldForOwner - 1);
 }
 
 void WsSocket::finishDirect(const QByteArray &rest)

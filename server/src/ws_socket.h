@@ -68,12 +68,15 @@ private:
     struct Shared final : DirectWriter
     {
         Outcome trySend(QByteArrayView message, QByteArray *rest) override;
+        void holdForOwner() override;
+        void sentByOwner() override;
 
         std::mutex mutex;
         int fd = -1;
         bool open = false;               // State::Open
         std::atomic<bool> queued{false}; // m_out holds bytes (set without the mutex too)
         bool partialAhead = false;       // a direct write's tail is still to come
+        int heldForOwner = 0;            // messages NotSent and not yet sent by the owner
     };
 
     void setState(State state);

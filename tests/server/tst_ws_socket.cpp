@@ -522,17 +522,45 @@ private slots:
         QVERIFY(open(client));
         QTRY_COMPARE(m_accepted.size(), 1);
         WsSocket *server = lastAccepted();
+        const std::shared_ptr<DirectWriter> writer = server->directWriter();
         QSignalSpy got(&client, &QWebSocket::binaryMessageReceived);
         // Queued for the flush posted to this thread: a direct write now
         // would overtake it.
         server->sendBinaryMessage("first");
         QByteArray rest;
-        QCOMPARE(server->directWriter()->trySend("second", &rest), DirectWriter::Outcome::NotSent);
+        QCOMPARE(writer->trySend("second", &rest), DirectWriter::Outcome::NotSent);
         QTRY_COMPARE_WITH_TIMEOUT(got.size(), 1, kWaitMs);
-        QCOMPARE(server->directWriter()->trySend("second", &rest), DirectWriter::Outcome::Sent);
-        QTRY_COMPARE_WITH_TIMEOUT(got.size(), 2, kWaitMs);
-        QCOMPARE(got.at(0).at(0).toByteArray(), QByteArray("first"));
-        QCOMPARE(got.at(1).at(0).toByteArray(), QByteArray("second"));
+        // "second" is now the owner's to send: nothing may overtake it.
+        QCOMPARE(writer->trySend("third", &rest), DirectWriter::Outcome::NotSent);
+        server->sendBinaryMessage("second");
+        writer->sentByOwner();
+        server->sendBinaryMessage("third");
+        writer->sentByOwner();
+        QTRY_COMPARE_WITH_TIMEOUT(got.size(), 3, kWaitMs);
+        QCOMPARE(writer->trySend("fourth", &rest), DirectWriter::Outcome::Sent);
+        QTRY_COMPARE_WITH_TIMEOUT(got.size(), 4, kWaitMs);
+        QStringList order;
+        for (const QList<QVariant> &message : std::as_const(got))
+            order.append(QString::fromLatin1(message.at(0).toByteArray()));
+        QCOMPARE(order, QStringList({"first", "second", "third", "fourth"}));
+    }
+
+    void heldMessageKeepsLaterOnesBack()
+    {
+        QWebSocket client;
+        QVERIFY(open(client));
+        QTRY_COMPARE(m_accepted.size(), 1);
+        const std::shared_ptr<DirectWriter> writer = lastAccepted()->directWriter();
+        QByteArray rest;
+        // An error answer the owner sends: the next page waits for it, and
+        // goes to the owner too.
+        writer->holdForOwner();
+        QCOMPARE(writer->trySend("page 1", &rest), DirectWriter::Outcome::NotSent);
+        writer->sentByOwner(); // the error
+        QCOMPARE(writer->trySend("page 2", &rest), DirectWriter::Outcome::NotSent);
+        writer->sentByOwner(); // page 1
+        writer->sentByOwner(); // page 2
+        QCOMPARE(writer->trySend("page 3", &rest), DirectWriter::Outcome::Sent);
     }
 
     void partialDirectWriteIsFinishedBeforeLaterFrames()
