@@ -197,6 +197,14 @@ private:
         return frames;
     }
 
+    // Opens `client` and returns the server's side of it (null on failure).
+    WsSocket *openAccepted(QWebSocket &client)
+    {
+        if (!open(client) || !QTest::qWaitFor([this] { return !m_accepted.isEmpty(); }, kWaitMs))
+            return nullptr;
+        return lastAccepted();
+    }
+
     WsSocket *lastAccepted() { return m_accepted.isEmpty() ? nullptr : m_accepted.last().data(); }
 
 private slots:
@@ -502,16 +510,16 @@ private slots:
     void directWriteFromAnotherThread()
     {
         QWebSocket client;
-        QVERIFY(open(client));
-        QTRY_COMPARE(m_accepted.size(), 1);
-        const std::shared_ptr<DirectWriter> writer = lastAccepted()->directWriter();
+        WsSocket *server = openAccepted(client);
+        QVERIFY(server);
+        const std::shared_ptr<DirectWriter> writer = server->directWriter();
         QVERIFY(writer);
         const QByteArray message = pattern(100 * 1024);
         DirectWriter::Outcome outcome = DirectWriter::Outcome::NotSent;
         QByteArray rest;
+        QSignalSpy got(&client, &QWebSocket::binaryMessageReceived);
         std::thread([&] { outcome = writer->trySend(message, &rest); }).join();
         QCOMPARE(outcome, DirectWriter::Outcome::Sent);
-        QSignalSpy got(&client, &QWebSocket::binaryMessageReceived);
         QVERIFY(got.wait(kWaitMs));
         QCOMPARE(got.first().at(0).toByteArray(), message);
     }
@@ -519,9 +527,8 @@ private slots:
     void directWriteWaitsForQueuedOutput()
     {
         QWebSocket client;
-        QVERIFY(open(client));
-        QTRY_COMPARE(m_accepted.size(), 1);
-        WsSocket *server = lastAccepted();
+        WsSocket *server = openAccepted(client);
+        QVERIFY(server);
         const std::shared_ptr<DirectWriter> writer = server->directWriter();
         QSignalSpy got(&client, &QWebSocket::binaryMessageReceived);
         // Queued for the flush posted to this thread: a direct write now
@@ -548,9 +555,9 @@ private slots:
     void heldMessageKeepsLaterOnesBack()
     {
         QWebSocket client;
-        QVERIFY(open(client));
-        QTRY_COMPARE(m_accepted.size(), 1);
-        const std::shared_ptr<DirectWriter> writer = lastAccepted()->directWriter();
+        WsSocket *server = openAccepted(client);
+        QVERIFY(server);
+        const std::shared_ptr<DirectWriter> writer = server->directWriter();
         QByteArray rest;
         // An error answer the owner sends: the next page waits for it, and
         // goes to the owner too.
@@ -598,9 +605,8 @@ private slots:
     void directWriterStopsWithTheConnection()
     {
         QWebSocket client;
-        QVERIFY(open(client));
-        QTRY_COMPARE(m_accepted.size(), 1);
-        WsSocket *server = lastAccepted();
+        WsSocket *server = openAccepted(client);
+        QVERIFY(server);
         const std::shared_ptr<DirectWriter> writer = server->directWriter();
         QByteArray rest;
         // Closing: nothing may follow the close frame.
