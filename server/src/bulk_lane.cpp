@@ -149,7 +149,7 @@ void BulkLane::run(Job &job)
     const qint64 took = monotonicNs() - started;
     // An answer the lane wrote whole leaves the session's thread nothing to
     // do, and that thread is not woken for it.
-    if (!answer.sentDirect || !answer.rest.isEmpty() || answer.errorCode != 0) {
+    if (answer.needsSession()) {
         CompletionRelay::post(job.target,
                               [done = std::move(job.done), answer = std::move(answer)]() mutable {
                                   done(std::move(answer));

@@ -36,6 +36,12 @@ struct BulkAnswer
     QByteArray rest;
     // Left for the session's thread to send: DirectWriter::sentByOwner after.
     bool heldForOwner = false;
+
+    // False for an answer the lane wrote whole: nothing left for the session.
+    [[nodiscard]] bool needsSession() const
+    {
+        return !sentDirect || !rest.isEmpty() || errorCode != 0;
+    }
 };
 
 class BulkLane

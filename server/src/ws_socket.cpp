@@ -598,13 +598,7 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
     bool behind = !m_out.isEmpty() || (lock.owns_lock() && m_shared->partialAhead);
     if (!behind && (t_writeBatch.depth > 0 || scheduleFlush())) {
         t_writeBatch.pending.append(this);
-        QByteArray chunk;
-        chunk.reserve(head.size() + body.size());
-        chunk.append(head).append(body);
-        m_outBytes = chunk.size();
-        m_out.append(std::move(chunk));
-        m_shared->queued = true;
-        return;
+        return queueChunk(head, body);
     }
     if (!behind && !lock.owns_lock()) {
         lock.lock(); // no flush can come back for it: wait for the other thread
@@ -617,13 +611,7 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
             m_outBytes += head.size() + body.size();
             return;
         }
-        QByteArray chunk;
-        chunk.reserve(head.size() + body.size());
-        chunk.append(head).append(body);
-        m_out.append(std::move(chunk));
-        m_outBytes += head.size() + body.size();
-        m_shared->queued = true;
-        return;
+        return queueChunk(head, body);
     }
     std::array<iovec, 2> parts{{{const_cast<char *>(head.data()), size_t(head.size())},
                                 {const_cast<char *>(body.data()), size_t(body.size())}}};
@@ -655,6 +643,16 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
     m_shared->queued = true;
     lock.unlock();
     setWriteNotifier(true);
+}
+
+void WsSocket::queueChunk(QByteArrayView head, QByteArrayView body)
+{
+    QByteArray chunk;
+    chunk.reserve(head.size() + body.size());
+    chunk.append(head).append(body);
+    m_outBytes += chunk.size();
+    m_out.append(std::move(chunk));
+    m_shared->queued = true;
 }
 
 void WsSocket::onWritable()

@@ -101,6 +101,9 @@ private:
     // straight away only where no flush can be posted, queueing what the
     // kernel did not take.
     void write(QByteArrayView head, QByteArrayView body);
+    // Appends `head` then `body` to m_out as a chunk of their own (the caller
+    // holds the shared mutex or has found another thread holding it).
+    void queueChunk(QByteArrayView head, QByteArrayView body);
     void flush();
     // Posts one flush of every queued socket of the thread, unless one is
     // posted already; false when this thread cannot (write at once then).
