@@ -55,14 +55,15 @@ v1::Envelope historyPage(int messages, quint32 requestId = 7)
     return envelope;
 }
 
-// The zlib stream of `bytes`, made here with zlib itself rather than the code under test.
-std::string deflateBytes(const QByteArray &bytes)
+// The zlib stream of `bytes`, made here with zlib itself rather than the code
+// under test, on a stream of its own.
+std::string deflateBytes(const QByteArray &bytes, int level = Z_DEFAULT_COMPRESSION)
 {
     uLongf size = compressBound(uLong(bytes.size()));
     std::string out(size, '\0');
     if (compress2(reinterpret_cast<Bytef *>(out.data()), &size,
                   reinterpret_cast<const Bytef *>(bytes.constData()), uLong(bytes.size()),
-                  Z_DEFAULT_COMPRESSION) != Z_OK)
+                  level) != Z_OK)
         return {};
     out.resize(size);
     return out;
@@ -198,6 +199,32 @@ private slots:
         const Result<v1::Envelope> decoded = decodeServerFrame(frame);
         QVERIFY(!decoded);
         QCOMPARE(decoded.error().code, v1::BAD_FRAME);
+
+        // The thread's inflate stream, left wherever the bad frame stopped
+        // it, starts the next frame afresh.
+        const v1::Envelope page = historyPage(20, 9);
+        const Result<v1::Envelope> next = decodeServerFrame(compressEnvelope(page));
+        QVERIFY(next);
+        QCOMPARE(next->SerializeAsString(), page.SerializeAsString());
+    }
+
+    void reusedStreamsDeflateLikeFreshOnes()
+    {
+        // Each thread keeps its deflate stream between frames: whatever came
+        // before (another page, another level), a frame's bytes must be
+        // exactly what a stream of its own makes of them.
+        const v1::Envelope big = historyPage(200, 3);
+        const v1::Envelope small = historyPage(12, 4);
+        const int levels[] = {kDeflateLevel, 1, kDeflateLevel, 9, 9, kDeflateLevel};
+        for (const int level : levels) {
+            for (const v1::Envelope *page : {&big, &small}) {
+                const std::optional<v1::Envelope> outer =
+                    decodeEnvelope(compressEnvelope(*page, level));
+                QVERIFY(outer && outer->has_compressed());
+                QCOMPARE(outer->compressed().deflated(),
+                         deflateBytes(encodeEnvelope(*page), level));
+            }
+        }
     }
 
     void rawSizeOverTheLimitIsRefusedEvenWhenTrue()

@@ -12,19 +12,87 @@ Error badFrame(const char *why)
     return makeError(v1::BAD_FRAME,
                      QStringLiteral("Compressed frame refused: %1").arg(QString::fromLatin1(why)));
 }
+
+// One deflate stream per thread and level, reset between frames. Setting one
+// up allocates about 270 KiB (window, hash chains, pending buffer); done for
+// every history page, those allocations came back to the kernel and faulted in
+// again, and each release flushed the TLB of the cores running kithd's
+// other threads.
+class Deflater
+{
+public:
+    Deflater() = default;
+    Deflater(const Deflater &) = delete;
+    Deflater &operator=(const Deflater &) = delete;
+    ~Deflater()
+    {
+        if (m_level >= 0)
+            deflateEnd(&m_stream);
+    }
+
+    // A stream at `level`, ready for a new input; null when zlib cannot make one.
+    z_stream *start(int level)
+    {
+        if (m_level == level)
+            return deflateReset(&m_stream) == Z_OK ? &m_stream : nullptr;
+        if (m_level >= 0)
+            deflateEnd(&m_stream);
+        m_stream = z_stream{};
+        m_level = deflateInit(&m_stream, level) == Z_OK ? level : -1;
+        return m_level >= 0 ? &m_stream : nullptr;
+    }
+
+private:
+    z_stream m_stream{};
+    int m_level = -1; // -1: no stream set up
+};
+
+// The same for inflating: about 40 KiB per stream (state and window).
+class Inflater
+{
+public:
+    Inflater() = default;
+    Inflater(const Inflater &) = delete;
+    Inflater &operator=(const Inflater &) = delete;
+    ~Inflater()
+    {
+        if (m_ready)
+            inflateEnd(&m_stream);
+    }
+
+    z_stream *start()
+    {
+        if (m_ready)
+            return inflateReset(&m_stream) == Z_OK ? &m_stream : nullptr;
+        m_ready = inflateInit(&m_stream) == Z_OK;
+        return m_ready ? &m_stream : nullptr;
+    }
+
+private:
+    z_stream m_stream{};
+    bool m_ready = false;
+};
+
+thread_local Deflater t_deflater;
+thread_local Inflater t_inflater;
 } // namespace
 
 QByteArray compressEncodedEnvelope(QByteArrayView encoded, quint32 requestId, int level)
 {
     if (encoded.size() < kMinCompressBytes || encoded.size() > qsizetype(kMaxInflatedBytes))
         return {};
-    uLongf deflatedSize = compressBound(uLong(encoded.size()));
-    std::string deflated(deflatedSize, '\0');
-    if (compress2(reinterpret_cast<Bytef *>(deflated.data()), &deflatedSize,
-                  reinterpret_cast<const Bytef *>(encoded.data()), uLong(encoded.size()),
-                  level) != Z_OK)
+    z_stream *stream = t_deflater.start(level);
+    if (!stream)
         return {};
-    deflated.resize(deflatedSize);
+    std::string deflated(deflateBound(stream, uLong(encoded.size())), '\0');
+    stream->next_in = reinterpret_cast<Bytef *>(const_cast<char *>(encoded.data()));
+    stream->avail_in = uInt(encoded.size());
+    stream->next_out = reinterpret_cast<Bytef *>(deflated.data());
+    stream->avail_out = uInt(deflated.size());
+    // deflateBound leaves room for all of it, so one call finishes the stream.
+    if (deflate(stream, Z_FINISH) != Z_STREAM_END)
+        return {};
+    deflated.resize(stream->total_out);
 
     v1::Envelope outer;
     outer.set_request_id(requestId);
@@ -52,17 +120,16 @@ Result<v1::Envelope> inflateEnvelope(const v1::Compressed &compressed)
     // One byte more than announced, so that a stream that inflates to more
     // than raw_size shows as a length mismatch instead of a full buffer.
     QByteArray raw(qsizetype(rawSize) + 1, Qt::Uninitialized);
-    z_stream stream{};
-    if (inflateInit(&stream) != Z_OK)
+    z_stream *stream = t_inflater.start();
+    if (!stream)
         return makeError(v1::INTERNAL, QStringLiteral("zlib could not start inflating"));
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(deflated.data()));
-    stream.avail_in = uInt(deflated.size());
-    stream.next_out = reinterpret_cast<Bytef *>(raw.data());
-    stream.avail_out = uInt(raw.size());
-    const int status = inflate(&stream, Z_FINISH);
-    const uLong produced = stream.total_out;
-    const uInt leftOver = stream.avail_in;
-    inflateEnd(&stream);
+    stream->next_in = reinterpret_cast<Bytef *>(const_cast<char *>(deflated.data()));
+    stream->avail_in = uInt(deflated.size());
+    stream->next_out = reinterpret_cast<Bytef *>(raw.data());
+    stream->avail_out = uInt(raw.size());
+    const int status = inflate(stream, Z_FINISH);
+    const uLong produced = stream->total_out;
+    const uInt leftOver = stream->avail_in;
 
     if (produced > rawSize)
         return badFrame("inflates to more than raw_size");
