@@ -62,6 +62,13 @@ run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200 --pullers 2 --pull-de
   ZERO lost_without lost_with duplicates_without duplicates_with reordered_without
        reordered_with errors_without errors_with pull_gaps pull_errors pull_unanswered
   EQUAL history_messages=501 history_reused=0 rounds=2 sent_without=600 sent_with=400)
+# The control: the same rounds with the pullers connected but idle, so no
+# page is asked for and both sides are quiet runs.
+run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200 --pullers 2 --pull-depth 500
+  --pull-rounds 2 --pull-control
+  ZERO lost_without lost_with duplicates_without duplicates_with reordered_without
+       reordered_with errors_without errors_with pull_pages pull_errors pull_unanswered
+  EQUAL pull_control=1 history_reused=1 rounds=2 sent_without=600 sent_with=400)
 # Reuses that history; both passes (without and, when kithd grants it, with
 # deflate) must bring the same 501 messages in three pages.
 run_scenario(history ARGS --pull-depth 500

@@ -1,6 +1,8 @@
 #include "latency_histogram.h"
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <sstream>
 
 namespace kith::bench {
@@ -78,6 +80,38 @@ LatencyHistogram LatencyHistogram::parse(const std::string &text)
         h.m_count += n;
     }
     return h;
+}
+
+RatioInterval bootstrapPercentileRatio(const std::vector<LatencyHistogram> &numerator,
+                                       const std::vector<LatencyHistogram> &denominator,
+                                       double fraction, double coverage, int draws, uint64_t seed)
+{
+    if (numerator.empty() || denominator.empty() || draws < 1)
+        return {};
+    std::mt19937_64 random(seed);
+    auto resampled = [&random](const std::vector<LatencyHistogram> &runs, double f) {
+        std::uniform_int_distribution<size_t> pick(0, runs.size() - 1);
+        LatencyHistogram pooled;
+        for (size_t i = 0; i < runs.size(); ++i)
+            pooled.merge(runs[pick(random)]);
+        return pooled.percentileMs(f);
+    };
+    std::vector<double> ratios;
+    ratios.reserve(size_t(draws));
+    for (int i = 0; i < draws; ++i) {
+        const double top = resampled(numerator, fraction);
+        const double bottom = resampled(denominator, fraction);
+        if (bottom > 0)
+            ratios.push_back(top / bottom);
+    }
+    if (ratios.empty())
+        return {};
+    std::sort(ratios.begin(), ratios.end());
+    auto quantile = [&ratios](double q) {
+        const auto at = size_t(std::clamp(q, 0.0, 1.0) * double(ratios.size() - 1) + 0.5);
+        return ratios[at];
+    };
+    return {quantile((1 - coverage) / 2), quantile((1 + coverage) / 2)};
 }
 
 } // namespace kith::bench

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kith::bench {
 
@@ -27,5 +29,21 @@ private:
     std::map<int, uint64_t> m_buckets;
     uint64_t m_count = 0;
 };
+
+// How far the ratio of two pooled percentiles (all of `numerator`'s runs
+// together over all of `denominator`'s) can be trusted, when each run carries
+// its own drift (a slow disk spell, a neighbour's load): the ratio over
+// `draws` resamplings of each side's runs with replacement, and the
+// `(1 - coverage) / 2` and `(1 + coverage) / 2` quantiles of those ratios.
+// The same seed gives the same interval. {0, 0} when a side has no samples.
+struct RatioInterval
+{
+    double low = 0;
+    double high = 0;
+};
+[[nodiscard]] RatioInterval
+bootstrapPercentileRatio(const std::vector<LatencyHistogram> &numerator,
+                         const std::vector<LatencyHistogram> &denominator, double fraction,
+                         double coverage = 0.9, int draws = 2000, uint64_t seed = 1);
 
 } // namespace kith::bench

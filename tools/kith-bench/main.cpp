@@ -152,16 +152,21 @@ int main(int argc, char **argv)
                        "quiet, loaded, quiet). More rounds spread the machine's drift evenly "
                        "over both sides; raise --deadline to fit them."),
         QStringLiteral("N"), QStringLiteral("1"));
+    const QCommandLineOption pullControl(
+        QStringLiteral("pull-control"),
+        QStringLiteral("latency --pullers: a control run. The pullers connect but never page, "
+                       "so the \"loaded\" runs are quiet ones too, and the ratio and its "
+                       "interval show what the machine's own drift alone makes of them."));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
-    parser.addOptions({kithd,      data,      url,         pid,
-                       tokenCache, workers,   deadline,    registerConcurrency,
-                       users,      perUser,   pairs,       seconds,
-                       window,     rate,      members,     messages,
-                       clients,    missed,    withRelay,   idle,
-                       pullers,    pullDepth, pullDeflate, pullerNice,
-                       pullRounds, pullerIdle});
+    parser.addOptions({kithd,      data,       url,         pid,
+                       tokenCache, workers,    deadline,    registerConcurrency,
+                       users,      perUser,    pairs,       seconds,
+                       window,     rate,       members,     messages,
+                       clients,    missed,     withRelay,   idle,
+                       pullers,    pullDepth,  pullDeflate, pullerNice,
+                       pullRounds, pullerIdle, pullControl});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -195,6 +200,7 @@ int main(int argc, char **argv)
     o.pullerNice = std::clamp(parser.value(pullerNice).toInt(), 0, 19);
     o.pullRounds = parser.value(pullRounds).toInt();
     o.pullerIdle = parser.isSet(pullerIdle);
+    o.pullControl = parser.isSet(pullControl);
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
     if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1 ||
         o.pullRounds < 1) {

@@ -1051,7 +1051,9 @@ private:
 // "with" all the loaded ones, so what drifts over the invocation (a
 // write-ahead log that grows during the first run, a neighbour's load on
 // this machine) weighs on both sides alike; more, shorter rounds spread it
-// more evenly.
+// more evenly. What drift remains shows in the ratio's bootstrap interval
+// over the runs, and --pull-control measures it alone: the same rounds with
+// the pullers connected but idle.
 int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users)
 {
     const auto readers = usersFor(o, "bh", o.pullers);
@@ -1068,6 +1070,7 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
 
     PairTotals without, with;
     std::vector<double> p99Quiet, p99Loaded;
+    std::vector<LatencyHistogram> quietRuns, loadedRuns;
     std::string phases; // each run's p99, in the order run: "q 4.81 l 5.02 q ..."
     // Each run needs client_msg_ids of its own: kithd answers a repeated one
     // as a resend.
@@ -1080,6 +1083,7 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
             return false;
         const double p99 = t->latency.percentileMs(0.99);
         (loaded ? p99Loaded : p99Quiet).push_back(p99);
+        (loaded ? loadedRuns : quietRuns).push_back(t->latency);
         (loaded ? with : without).add(*t);
         char text[32];
         std::snprintf(text, sizeof text, "%s%c %.2f", phases.empty() ? "" : " ", loaded ? 'l' : 'q',
@@ -1089,14 +1093,16 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     };
     if (!measure(false))
         return 2;
-    std::optional<PullTotals> pulled;
+    // A control run leaves the pullers idle, so its totals stay at zero.
+    std::optional<PullTotals> pulled = PullTotals{};
     for (int round = 0; round < o.pullRounds; ++round) {
-        if (!pulls.resume()) {
+        if (!o.pullControl && !pulls.resume()) {
             fail("the pullers got no page before the deadline");
             return 2;
         }
         const bool measured = measure(true);
-        pulled = pulls.pause();
+        if (!o.pullControl)
+            pulled = pulls.pause();
         if (!pulled) {
             fail("a puller worker died or the deadline passed");
             return 2;
@@ -1119,14 +1125,17 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     };
     const double p99Without = without.latency.percentileMs(0.99);
     const double p99With = with.latency.percentileMs(0.99);
+    const RatioInterval interval = bootstrapPercentileRatio(loadedRuns, quietRuns, 0.99);
     Report report("latency");
-    report.setColumns("without (quiet runs)", "without", "with pullers", "with");
+    report.setColumns("without (quiet runs)", "without",
+                      o.pullControl ? "with (pullers idle)" : "with pullers", "with");
     report.add("users", int64_t(2 * o.pairs));
     report.add("offered_per_s", o.rate);
     report.add("pullers", int64_t(o.pullers));
     report.add("puller_nice", int64_t(o.pullerNice));
     report.add("puller_idle", int64_t(o.pullerIdle ? 1 : 0));
     report.add("pull_deflate", int64_t(o.pullDeflate ? 1 : 0));
+    report.add("pull_control", int64_t(o.pullControl ? 1 : 0));
     report.add("history_conversations", int64_t(1));
     report.add("history_messages", int64_t(history->maxSeq));
     report.add("history_reused", int64_t(history->reused ? 1 : 0));
@@ -1148,6 +1157,9 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     report.add("p99_without_first_ms", p99Quiet.front());
     report.add("p99_without_last_ms", p99Quiet.back());
     report.add("p99_ratio", p99Without > 0 ? p99With / p99Without : 0.0);
+    // 90 % bootstrap interval over the runs (each side's resampled apart).
+    report.add("p99_ratio_low", interval.low);
+    report.add("p99_ratio_high", interval.high);
     report.add("rounds", int64_t(o.pullRounds));
     report.add("p99_ratio_round_median", medianRatio);
     report.add("p99_runs", phases);
@@ -1162,7 +1174,7 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     report.add("pull_messages_per_s", pulled->messagesPerSecond());
     report.print();
     const bool pullsClean = pulled->gaps == 0 && pulled->errors == 0 && pulled->failed == 0 &&
-                            pulled->pages > 0 && pulled->inFlight == 0;
+                            (pulled->pages > 0) != o.pullControl && pulled->inFlight == 0;
     return without.clean() && with.clean() && pullsClean ? 0 : 1;
 }
 

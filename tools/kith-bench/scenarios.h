@@ -40,6 +40,7 @@ struct Options
     int pullDepth = 10000;      // latency with pullers, history: messages in the seeded history
     bool pullerIdle = false;    // latency with pullers: their workers run under SCHED_IDLE
     int pullRounds = 1;         // latency with pullers: loaded runs, each followed by a quiet one
+    bool pullControl = false;   // latency with pullers: they stay idle in the "loaded" runs too
 };
 
 [[nodiscard]] int runConnect(const Options &options);
