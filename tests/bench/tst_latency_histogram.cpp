@@ -4,6 +4,7 @@
 
 #include <QTest>
 
+using kith::bench::bootstrapMean;
 using kith::bench::bootstrapPercentileRatio;
 using kith::bench::LatencyHistogram;
 
@@ -68,6 +69,29 @@ private slots:
         const auto again = bootstrapPercentileRatio(loaded, quiet, 0.99);
         QCOMPARE(again.low, interval.low); // same seed, same draws
         QCOMPARE(again.high, interval.high);
+    }
+
+    void meanIntervalCoversTheMeanAndNarrowsWithMoreValues()
+    {
+        const std::vector<double> same(10, 0.05);
+        const auto point = bootstrapMean(same);
+        QCOMPARE(point.low, 0.05);
+        QCOMPARE(point.high, 0.05);
+
+        // Alternating -0.1 / +0.2: mean 0.05, and with 4 times the values
+        // the interval is about half as wide.
+        std::vector<double> few, many;
+        for (int i = 0; i < 16; ++i)
+            few.push_back(i % 2 ? 0.2 : -0.1);
+        for (int i = 0; i < 64; ++i)
+            many.push_back(i % 2 ? 0.2 : -0.1);
+        const auto wide = bootstrapMean(few);
+        const auto narrow = bootstrapMean(many);
+        QVERIFY(wide.low < 0.05 && wide.high > 0.05);
+        QVERIFY(narrow.low < 0.05 && narrow.high > 0.05);
+        const double ratio = (wide.high - wide.low) / (narrow.high - narrow.low);
+        QVERIFY2(ratio > 1.6 && ratio < 2.5, qPrintable(QString::number(ratio)));
+        QCOMPARE(bootstrapMean({}).high, 0.0);
     }
 
     void noSamplesGiveNoInterval()

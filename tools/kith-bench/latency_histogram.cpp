@@ -21,6 +21,19 @@ double upperEdgeMs(int bucket)
 {
     return std::exp(double(bucket + 1) * kLogBase) / 1000.0;
 }
+
+// The middle `coverage` of `draws`: its two end quantiles.
+RatioInterval centralInterval(std::vector<double> &draws, double coverage)
+{
+    if (draws.empty())
+        return {};
+    std::sort(draws.begin(), draws.end());
+    auto quantile = [&draws](double q) {
+        const auto at = size_t(std::clamp(q, 0.0, 1.0) * double(draws.size() - 1) + 0.5);
+        return draws[at];
+    };
+    return {quantile((1 - coverage) / 2), quantile((1 + coverage) / 2)};
+}
 } // namespace
 
 void LatencyHistogram::add(int64_t nanoseconds)
@@ -104,14 +117,25 @@ RatioInterval bootstrapPercentileRatio(const std::vector<LatencyHistogram> &nume
         if (bottom > 0)
             ratios.push_back(top / bottom);
     }
-    if (ratios.empty())
+    return centralInterval(ratios, coverage);
+}
+
+RatioInterval bootstrapMean(const std::vector<double> &values, double coverage, int draws,
+                            uint64_t seed)
+{
+    if (values.empty() || draws < 1)
         return {};
-    std::sort(ratios.begin(), ratios.end());
-    auto quantile = [&ratios](double q) {
-        const auto at = size_t(std::clamp(q, 0.0, 1.0) * double(ratios.size() - 1) + 0.5);
-        return ratios[at];
-    };
-    return {quantile((1 - coverage) / 2), quantile((1 + coverage) / 2)};
+    std::mt19937_64 random(seed);
+    std::uniform_int_distribution<size_t> pick(0, values.size() - 1);
+    std::vector<double> means;
+    means.reserve(size_t(draws));
+    for (int i = 0; i < draws; ++i) {
+        double sum = 0;
+        for (size_t k = 0; k < values.size(); ++k)
+            sum += values[pick(random)];
+        means.push_back(sum / double(values.size()));
+    }
+    return centralInterval(means, coverage);
 }
 
 } // namespace kith::bench

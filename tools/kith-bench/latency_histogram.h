@@ -46,4 +46,10 @@ bootstrapPercentileRatio(const std::vector<LatencyHistogram> &numerator,
                          const std::vector<LatencyHistogram> &denominator, double fraction,
                          double coverage = 0.9, int draws = 2000, uint64_t seed = 1);
 
+// The same kind of interval for the mean of `values` (say, each round's log
+// ratio against the quiet runs on either side of it, which cancels the drift
+// the rounds share): the quantiles of the mean over `draws` resamplings.
+[[nodiscard]] RatioInterval bootstrapMean(const std::vector<double> &values, double coverage = 0.9,
+                                          int draws = 2000, uint64_t seed = 1);
+
 } // namespace kith::bench
