@@ -1069,20 +1069,19 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     }
 
     PairTotals without, with;
-    std::vector<double> p99Quiet, p99Loaded;
-    std::vector<LatencyHistogram> quietRuns, loadedRuns;
+    std::vector<LatencyHistogram> quietRuns, loadedRuns; // each run's latencies, in order
+    auto p99Of = [](const LatencyHistogram &run) { return run.percentileMs(0.99); };
     std::string phases; // each run's p99, in the order run: "q 4.81 l 5.02 q ..."
     // Each run needs client_msg_ids of its own: kithd answers a repeated one
     // as a resend.
     auto measure = [&](bool loaded) {
         Options run = o;
         run.runTag =
-            o.runTag + (loaded ? "l" : "q") + std::to_string(p99Quiet.size() + p99Loaded.size());
+            o.runTag + (loaded ? "l" : "q") + std::to_string(quietRuns.size() + loadedRuns.size());
         const auto t = runPairs(run, users, o.target, false, PairMode::Paced);
         if (!t)
             return false;
-        const double p99 = t->latency.percentileMs(0.99);
-        (loaded ? p99Loaded : p99Quiet).push_back(p99);
+        const double p99 = p99Of(t->latency);
         (loaded ? loadedRuns : quietRuns).push_back(t->latency);
         (loaded ? with : without).add(*t);
         char text[32];
@@ -1112,10 +1111,12 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     }
     // Each loaded run against the quiet runs on either side of it.
     std::vector<double> roundRatios, roundLogRatios;
-    for (size_t i = 0; i < p99Loaded.size(); ++i) {
-        roundRatios.push_back(2 * p99Loaded[i] / (p99Quiet[i] + p99Quiet[i + 1]));
-        roundLogRatios.push_back(std::log(p99Loaded[i]) -
-                                 (std::log(p99Quiet[i]) + std::log(p99Quiet[i + 1])) / 2);
+    for (size_t i = 0; i < loadedRuns.size(); ++i) {
+        const double loaded = p99Of(loadedRuns[i]);
+        const double before = p99Of(quietRuns[i]);
+        const double after = p99Of(quietRuns[i + 1]);
+        roundRatios.push_back(2 * loaded / (before + after));
+        roundLogRatios.push_back(std::log(loaded) - (std::log(before) + std::log(after)) / 2);
     }
     double meanLog = 0;
     for (const double r : roundLogRatios)
@@ -1161,8 +1162,8 @@ int runLatencyUnderPulls(const Options &o, const std::vector<Credentials> &users
     report.addBoth("p999", "_ms", without.latency.percentileMs(0.999),
                    with.latency.percentileMs(0.999));
     report.addBoth("max", "_ms", without.latency.maxMs(), with.latency.maxMs());
-    report.add("p99_without_first_ms", p99Quiet.front());
-    report.add("p99_without_last_ms", p99Quiet.back());
+    report.add("p99_without_first_ms", p99Of(quietRuns.front()));
+    report.add("p99_without_last_ms", p99Of(quietRuns.back()));
     report.add("p99_ratio", p99Without > 0 ? p99With / p99Without : 0.0);
     // 90 % bootstrap interval over the runs (each side's resampled apart).
     report.add("p99_ratio_low", interval.low);
