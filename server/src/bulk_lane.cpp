@@ -128,8 +128,12 @@ void BulkLane::workerMain(Worker self)
                 m_idle.notify_all();
             continue;
         }
-        if (m_stopping && m_jobs.empty() && !m_running)
+        if (m_stopping && m_jobs.empty() && !m_running) {
+            // The other thread may have seen the stop while this one still
+            // ran a job, and gone back to waiting: it must look again.
+            wakeFor(self == Worker::Steady ? Worker::Yielding : Worker::Steady);
             return;
+        }
         if (!m_jobs.empty() && !m_running && turn != self)
             wakeFor(turn);
         if (self == Worker::Steady && turn == Worker::Yielding && !m_jobs.empty()) {

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <thread>
 
 using kith::server::BulkAnswer;
 using kith::server::BulkLane;
@@ -34,26 +35,27 @@ struct JobSeen
     bool answered = false;
 };
 
+// Shared with the job, which may still run after a timed-out wait returns.
 JobSeen runOneJob(BulkLane &lane, const std::function<void()> &beforePost)
 {
-    JobSeen seen;
+    auto seen = std::make_shared<JobSeen>();
     QObject context;
     beforePost();
     lane.post(
         &context,
-        [&seen] {
-            seen.jobThread = QThread::currentThread();
-            seen.nice = getpriority(PRIO_PROCESS, id_t(gettid()));
+        [seen] {
+            seen->jobThread = QThread::currentThread();
+            seen->nice = getpriority(PRIO_PROCESS, id_t(gettid()));
             sched_param param{};
-            pthread_getschedparam(pthread_self(), &seen.policy, &param);
+            pthread_getschedparam(pthread_self(), &seen->policy, &param);
             return BulkAnswer{};
         },
-        [&](BulkAnswer) {
-            seen.doneThread = QThread::currentThread();
-            seen.answered = true;
+        [seen](BulkAnswer) {
+            seen->doneThread = QThread::currentThread();
+            seen->answered = true;
         });
-    (void)QTest::qWaitFor([&seen] { return seen.answered; }, 20000);
-    return seen;
+    (void)QTest::qWaitFor([&seen] { return seen->answered; }, 20000);
+    return *seen;
 }
 
 } // namespace
@@ -174,6 +176,41 @@ private slots:
         QCoreApplication::sendPostedEvents();
         QTest::qWait(20);
         QVERIFY(!answered);
+    }
+
+    // The stop reaches the idle thread while the other still runs a job: that
+    // thread goes back to waiting, and must be woken again when the job ends,
+    // or the destructor (kithd's shutdown) waits for it forever.
+    void stopDuringAJobEndsBothThreads()
+    {
+        auto lane = std::make_unique<BulkLane>();
+        std::atomic<bool> started{false};
+        std::atomic<bool> release{false};
+        lane->post(
+            this,
+            [&] {
+                started = true;
+                while (!release.load())
+                    QThread::usleep(100);
+                return BulkAnswer{};
+            },
+            [](BulkAnswer) {});
+        QTRY_VERIFY(started.load());
+        auto destroyed = std::make_shared<std::atomic<bool>>(false);
+        std::thread destroyer([&lane, destroyed] {
+            lane.reset();
+            *destroyed = true;
+        });
+        // Orders the stop before the job's end; nothing here is timed.
+        QThread::msleep(100);
+        release = true;
+        const bool ended = QTest::qWaitFor([&destroyed] { return destroyed->load(); }, 30000);
+        if (!ended) {
+            destroyer.detach(); // stuck in join: let the process end without it
+            (void)lane.release();
+            QFAIL("the lane's destructor did not return");
+        }
+        destroyer.join();
     }
 
     void drainWaitsForJobsInFlight()
