@@ -1,6 +1,6 @@
 // Running kithd: health and metrics over admin HTTP, the admin user commands,
 // closed registration, presence, read markers, typing, and a graceful stop
-// that keeps what was acked.
+// that keeps what was acked, also while history pages are being served.
 
 #include "test_client.h"
 #include "test_server.h"
@@ -77,6 +77,7 @@ private slots:
     void readMarkersReachOtherDevicesAndPeer();
     void typingIsPushedAndNotAnswered();
     void sigtermKeepsAckedMessages();
+    void sigtermWhilePagesAreServed();
 
 private:
     TestServer m_server;
@@ -416,6 +417,72 @@ void TestOperations::sigtermKeepsAckedMessages()
     QVERIFY(!history->isEmpty());
     QCOMPARE(toQString(history->constLast().client_msg_id()), id);
     QCOMPARE(history->constLast().seq(), ack->send_ack().seq());
+}
+
+// A stop that comes while history pages are read off the loop and sends flow:
+// kithd finishes the work in hand and exits cleanly, and every send it acked
+// is there after the restart, at the seq in its ack.
+void TestOperations::sigtermWhilePagesAreServed()
+{
+    QVERIFY(m_server.isRunning());
+    TestClient alice;
+    TestClient bob;
+    QVERIFY(alice.connectAndLogin(m_server.url(), QStringLiteral("alice"), kPassword));
+    QVERIFY(bob.connectAndLogin(m_server.url(), QStringLiteral("bob"), kPassword));
+
+    // Enough history that every pull is a full page.
+    QList<quint32> filling;
+    for (int i = 0; i < 200; ++i) {
+        filling << alice.post(TestClient::sendRequest(
+            m_conversation, QStringLiteral("history %1").arg(i), newClientMsgId()));
+    }
+    for (const quint32 requestId : filling) {
+        const auto ack = alice.waitForAnswer(requestId);
+        QVERIFY2(ack && ack->has_send_ack(), describe(ack).constData());
+    }
+
+    QHash<quint32, QString> sends; // request id -> client message id
+    QList<quint32> sendOrder;
+    for (int i = 0; i < 50; ++i) {
+        const QString id = newClientMsgId();
+        const quint32 requestId = alice.post(TestClient::sendRequest(
+            m_conversation, QStringLiteral("during the stop %1").arg(i), id));
+        sends.insert(requestId, id);
+        sendOrder << requestId;
+    }
+    QList<quint32> pulls;
+    for (int i = 0; i < 400; ++i)
+        pulls << bob.post(TestClient::pullRequest(m_conversation, 1, 200));
+    // The first page answered: the lane is still at work on the others.
+    const auto firstPage = bob.waitForAnswer(pulls.first());
+    QVERIFY2(firstPage && firstPage->has_pull_response(), describe(firstPage).constData());
+    QHash<QString, quint64> acked; // client message id -> seq
+    const auto firstAck = alice.waitForAnswer(sendOrder.first());
+    QVERIFY2(firstAck && firstAck->has_send_ack(), describe(firstAck).constData());
+    acked.insert(sends.value(sendOrder.first()), firstAck->send_ack().seq());
+    int exitCode = -1;
+    QVERIFY(m_server.terminate(&exitCode));
+    QCOMPARE(exitCode, 0);
+    QVERIFY(alice.waitForDisconnected());
+
+    for (auto it = sends.cbegin(); it != sends.cend(); ++it) {
+        const auto answer = alice.takeAnswer(it.key());
+        if (answer && answer->has_send_ack())
+            acked.insert(it.value(), answer->send_ack().seq());
+    }
+
+    QVERIFY(m_server.start());
+    TestClient reader;
+    QVERIFY(reader.connectAndLogin(m_server.url(), QStringLiteral("bob"), kPassword));
+    const auto history = reader.pullAll(m_conversation);
+    QVERIFY(history);
+    QHash<QString, quint64> stored;
+    for (const v1::Message &message : *history)
+        stored.insert(toQString(message.client_msg_id()), message.seq());
+    for (auto it = acked.cbegin(); it != acked.cend(); ++it) {
+        QVERIFY2(stored.contains(it.key()), qPrintable(it.key()));
+        QCOMPARE(stored.value(it.key()), it.value());
+    }
 }
 
 QTEST_GUILESS_MAIN(TestOperations)
