@@ -1864,14 +1864,17 @@ void SqliteStore::stopCheckpointer()
 // the whole log behind, for the next start to read back in.
 void SqliteStore::close()
 {
-    m_open.store(false);
+    m_open.store(false); // no new reads or writes from here
+    closeReadConnections();
+    stopCheckpointer();
+    // Only now may the writer finish: told first, it could close its
+    // connection at the same moment as the checkpointer, each would see the
+    // other still open, and neither would fold the log.
     {
         std::lock_guard lock(m_queueMutex);
         m_stopping = true;
     }
     m_queueReady.notify_all();
-    closeReadConnections();
-    stopCheckpointer();
     if (m_writerThread.joinable())
         m_writerThread.join();
 }
@@ -1903,6 +1906,10 @@ Result<SqliteStore::Connection *> SqliteStore::readConnection()
         return makeError(v1::INTERNAL, QStringLiteral("the store is not open"));
     const quint64 serial = currentThreadSerial();
     std::lock_guard lock(m_readers->mutex);
+    // Again under the lock: close() empties the table under it after m_open
+    // falls, so no connection opens behind its back.
+    if (!m_open.load())
+        return makeError(v1::INTERNAL, QStringLiteral("the store is not open"));
     auto &connections = m_readers->connections;
     auto it = connections.find(serial);
     if (it == connections.end()) {
