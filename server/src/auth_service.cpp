@@ -57,6 +57,7 @@ AuthService::AuthService(Store &store, SessionRegistry &registry, PasswordHasher
                         policy.maxLockoutMs)
     , m_addressThrottle(policy.addressFailuresBeforeLockout, policy.baseLockoutMs,
                         policy.maxLockoutMs)
+    , m_registrations(policy.registrationsPerHour / 3600.0, policy.registrationsPerHour)
 {}
 
 void AuthService::registerUser(const v1::RegisterRequest &request, const QString &remoteAddress,
@@ -88,6 +89,19 @@ void AuthService::registerUser(const v1::RegisterRequest &request, const QString
         return done(makeError(v1::NAME_TAKEN, QStringLiteral("That user name is taken")));
     if (existing.error().code != v1::NOT_FOUND)
         return done(storeError(existing.error()));
+    // Counted only for a registration that would go ahead: each costs a hash.
+    if (m_policy.registrationsPerHour > 0) {
+        const quint32 wait =
+            m_registrations.take(QStringLiteral("addr:") + remoteAddress, monotonicMs());
+        if (wait > 0) {
+            qCInfo(lcAuth) << "registration refused: too many from" << remoteAddress;
+            return done(makeError(v1::RATE_LIMITED,
+                                  QStringLiteral("Too many new accounts from this address; "
+                                                 "try again in %1 min")
+                                      .arg(qMax(1U, (wait + 59'999) / 60'000)),
+                                  wait));
+        }
+    }
 
     const std::string deviceName = request.device_name();
     auto guardedDone = whileAlive<AuthGrant>(context, std::move(done));

@@ -17,6 +17,9 @@ class SessionRegistry;
 struct AuthPolicy
 {
     bool registrationOpen = true;
+    // New accounts per remote address per hour, all at once if need be (a
+    // class setting up); then one every 3600/N s. 0: no limit.
+    int registrationsPerHour = 30;
     // Per account: 5 free failures, then a lockout doubling from 30 s to 15 min.
     int accountFailuresBeforeLockout = 5;
     // Per remote address: more headroom, as a LAN or NAT puts many people behind one.
@@ -78,6 +81,7 @@ private:
     AuthPolicy m_policy;
     LoginThrottle m_accountThrottle;
     LoginThrottle m_addressThrottle;
+    KeyedBuckets m_registrations; // by remote address
     bool m_stopped = false;
 };
 

@@ -123,6 +123,11 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
          QStringLiteral("open: anyone may register; closed: only the admin creates users. "
                         "Default open."),
          QStringLiteral("open|closed")},
+        {QStringLiteral("registrations-per-hour"),
+         QStringLiteral("New accounts one remote address may register per hour (all at once "
+                        "if need be); 0: no limit. Default %1.")
+             .arg(defaults.registrationsPerHour),
+         QStringLiteral("N")},
         {QStringLiteral("cert"), QStringLiteral("PEM certificate (chain) for wss; needs --key."),
          QStringLiteral("FILE")},
         {QStringLiteral("key"), QStringLiteral("PEM private key for wss; needs --cert."),
@@ -206,6 +211,8 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                      [&](qint64 v) { config.argon2.ops = quint32(v); }),
              readInt(source, QStringLiteral("max-connections"), 0, 10'000'000,
                      [&](qint64 v) { config.maxConnections = int(v); }),
+             readInt(source, QStringLiteral("registrations-per-hour"), 0, 1'000'000,
+                     [&](qint64 v) { config.registrationsPerHour = int(v); }),
              readDouble(source, QStringLiteral("send-rate"), 0.01,
                         [&](double v) { config.sendRate = v; }),
              readDouble(source, QStringLiteral("send-burst"), 1,

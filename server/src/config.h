@@ -19,6 +19,7 @@ struct Config
     quint16 adminPort = 7401;
     QString dataDir = QStringLiteral("kith-data");
     bool registrationOpen = true;
+    int registrationsPerHour = 30; // per remote address; 0: no limit
     QString certFile;
     QString keyFile;
     int authTimeoutMs = 10000;

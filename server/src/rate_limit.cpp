@@ -26,7 +26,7 @@ qint64 monotonicMs()
 }
 
 TokenBucket::TokenBucket(double ratePerSecond, double burst)
-    : m_rate(std::max(ratePerSecond, 0.001))
+    : m_rate(std::max(ratePerSecond, 1e-6)) // a floor against zero: one in 11 days
     , m_burst(std::max(burst, 1.0))
     , m_tokens(m_burst)
 {}
@@ -42,6 +42,41 @@ quint32 TokenBucket::take(qint64 nowMs)
     }
     const double waitMs = std::ceil((1.0 - m_tokens) * 1000.0 / m_rate);
     return quint32(std::max(1.0, waitMs));
+}
+
+bool TokenBucket::fullAt(qint64 nowMs) const
+{
+    if (m_lastMs < 0)
+        return true;
+    const double refilled = double(std::max<qint64>(0, nowMs - m_lastMs)) * m_rate / 1000.0;
+    return m_tokens + refilled >= m_burst;
+}
+
+KeyedBuckets::KeyedBuckets(double ratePerSecond, double burst)
+    : m_rate(ratePerSecond)
+    , m_burst(burst)
+{}
+
+quint32 KeyedBuckets::take(const QString &key, qint64 nowMs)
+{
+    auto it = m_buckets.find(key);
+    if (it == m_buckets.end()) {
+        if (m_buckets.size() >= kMaxThrottleEntries) {
+            forgetRefilled(nowMs);
+            // Still over half full (very many keys at once): start over, so
+            // that the next scan is at least that many new keys away.
+            if (m_buckets.size() > kMaxThrottleEntries / 2)
+                m_buckets.clear();
+        }
+        it = m_buckets.insert(key, TokenBucket(m_rate, m_burst));
+    }
+    return it->take(nowMs);
+}
+
+void KeyedBuckets::forgetRefilled(qint64 nowMs)
+{
+    m_buckets.removeIf(
+        [nowMs](const QHash<QString, TokenBucket>::iterator &it) { return it->fullAt(nowMs); });
 }
 
 LoginThrottle::LoginThrottle(int threshold, qint64 baseLockoutMs, qint64 maxLockoutMs)

@@ -105,6 +105,7 @@ Status Server::start()
     m_presence = std::make_unique<PresenceService>(*m_store, *m_registry);
     AuthPolicy policy;
     policy.registrationOpen = m_config.registrationOpen;
+    policy.registrationsPerHour = m_config.registrationsPerHour;
     m_auth = std::make_unique<AuthService>(*m_store, *m_registry, *m_hasher, *m_presence, policy);
     m_messages = std::make_unique<MessageService>(*m_store, *m_registry);
     m_groups = std::make_unique<GroupService>(*m_store, *m_registry, *m_messages, *m_presence);

@@ -1,6 +1,7 @@
 // Two devices of one user against a real kithd: messages sent on one appear
 // on the other, read state moves on both, typing and group membership reach
-// the right people, and a revoked device ends in a clean "log in again" state.
+// the right people, and a revoked device (or a registration past the server's
+// limit) ends in a clean "log in again" state.
 // QAbstractItemModelTester watches the models of the second device.
 #include "client_fixture.h"
 #include "test_server.h"
@@ -234,6 +235,23 @@ private slots:
         QVERIFY(m_phone->loginOn(m_server->url(), QStringLiteral("alice")));
         // The laptop was never affected.
         QVERIFY((*m_laptop)->isOnline());
+    }
+
+    // Past the server's registrations per hour, the app does not wait half an
+    // hour to try again behind a spinner: it asks again, saying why.
+    void registrationPastTheLimitAsksAgainWithTheReason()
+    {
+        TestServer limited({QStringLiteral("--registrations-per-hour"), QStringLiteral("1")});
+        QVERIFY(limited.start());
+        ClientDevice first(m_dir.filePath(QStringLiteral("first")));
+        QVERIFY(first.registerOn(limited.url(), QStringLiteral("carol")));
+        ClientDevice second(m_dir.filePath(QStringLiteral("second")));
+        second->registerAccount(limited.url(), QStringLiteral("dave"), kPassword);
+        QTRY_COMPARE_WITH_TIMEOUT(second->connectionState(), KithClient::LoginRequired,
+                                  kClientTimeoutMs);
+        QVERIFY2(second->lastError().contains(QStringLiteral("try again")),
+                 qPrintable(second->lastError()));
+        QVERIFY(!second->isOnline());
     }
 };
 

@@ -1,5 +1,5 @@
 // Running kithd: health and metrics over admin HTTP, the admin user commands,
-// closed registration, presence, read markers, typing, and a graceful stop
+// closed and rate-limited registration, presence, read markers, typing, and a graceful stop
 // that keeps what was acked, also while history pages are being served.
 
 #include "test_client.h"
@@ -72,6 +72,7 @@ private slots:
     void adminUserCommands();
     void disablingClosesLiveSessions();
     void closedRegistration();
+    void registrationsPerHour();
     void presenceOfContacts();
     void directoryAndDisplayNames();
     void readMarkersReachOtherDevicesAndPeer();
@@ -262,6 +263,30 @@ void TestOperations::closedRegistration()
              0);
     TestClient invited;
     QVERIFY(invited.connectAndLogin(closed.url(), QStringLiteral("invited"), kPassword));
+}
+
+// Past the hour's registrations from one address, a register is refused with
+// a hint, the connection stays usable, and the accounts made log in.
+void TestOperations::registrationsPerHour()
+{
+    TestServer limited({QStringLiteral("--registrations-per-hour"), QStringLiteral("2")});
+    QVERIFY(limited.start());
+    TestClient first;
+    TestClient second;
+    QVERIFY(first.connectAndRegister(limited.url(), QStringLiteral("early1")));
+    QVERIFY(second.connectAndRegister(limited.url(), QStringLiteral("early2")));
+
+    TestClient late;
+    QVERIFY(late.connectTo(limited.url()));
+    const auto hello = late.hello();
+    QVERIFY2(hello && hello->has_hello_ok(), describe(hello).constData());
+    const auto refused = late.registerUser(QStringLiteral("late"), kPassword);
+    QVERIFY2(isError(refused, v1::RATE_LIMITED), describe(refused).constData());
+    QVERIFY(refused->error().retry_after_ms() > 0);
+    QVERIFY(late.isConnected());
+    const auto loggedIn = late.login(QStringLiteral("early1"), kPassword);
+    QVERIFY2(loggedIn && loggedIn->has_auth_ok(), describe(loggedIn).constData());
+    QVERIFY(limited.stderrLog().contains("registration refused"));
 }
 
 void TestOperations::presenceOfContacts()

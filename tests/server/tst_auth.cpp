@@ -1,5 +1,6 @@
-// AuthService: register per policy, password login, resume, the failed-login
-// throttle, disabled accounts, device listing and revocation.
+// AuthService: register per policy (open or closed, a limit per address),
+// password login, resume, the failed-login throttle, disabled accounts, device listing and
+// revocation.
 
 #include "service_fixture.h"
 
@@ -141,6 +142,45 @@ private slots:
             QCOMPARE(logIn(f, login(name, "guess guess"), attacker).error().code, v1::AUTH_FAILED);
         QCOMPARE(logIn(f, login("heidi", "the password"), attacker).error().code, v1::RATE_LIMITED);
         QVERIFY(logIn(f, login("heidi", "the password"), kAddress).ok());
+    }
+
+    // Each address may open a few accounts at once, then waits; refused
+    // input and taken names spend nothing, and other addresses are not held up.
+    void registrationsAreRateLimitedPerAddress()
+    {
+        AuthPolicy policy;
+        policy.registrationsPerHour = 2;
+        ServiceFixture f(policy);
+        const QString crowd = QStringLiteral("198.51.100.9");
+        QVERIFY(registerUser(f, registration("ivan", "the password"), crowd).ok());
+        QCOMPARE(registerUser(f, registration("ivan", "the password"), crowd).error().code,
+                 v1::NAME_TAKEN);
+        QCOMPARE(registerUser(f, registration("judy", "short"), crowd).error().code,
+                 v1::INVALID_ARGUMENT);
+        QVERIFY(registerUser(f, registration("judy", "the password"), crowd).ok());
+
+        const auto refused = registerUser(f, registration("mallory", "the password"), crowd);
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, v1::RATE_LIMITED);
+        // One more every half hour: the hint says so.
+        QVERIFY(refused.error().retryAfterMs > 25 * 60 * 1000);
+        QVERIFY(refused.error().retryAfterMs <= 30 * 60 * 1000);
+        QVERIFY(refused.error().message.contains(QStringLiteral("try again")));
+
+        QVERIFY(registerUser(f, registration("mallory", "the password"), kAddress).ok());
+        // Logging in is not registering.
+        QVERIFY(logIn(f, login("ivan", "the password"), crowd).ok());
+    }
+
+    void registrationLimitZeroMeansNone()
+    {
+        AuthPolicy policy;
+        policy.registrationsPerHour = 0;
+        ServiceFixture f(policy);
+        for (int i = 0; i < 5; ++i) {
+            const std::string name = "open" + std::to_string(i);
+            QVERIFY(registerUser(f, registration(name, "the password")).ok());
+        }
     }
 
     void disabledAccount()

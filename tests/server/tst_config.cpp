@@ -29,6 +29,7 @@ private slots:
         QCOMPARE(config.listenAddress, QHostAddress(QHostAddress::AnyIPv4));
         QCOMPARE(config.dataDir, QStringLiteral("kith-data"));
         QVERIFY(config.registrationOpen);
+        QCOMPARE(config.registrationsPerHour, 30);
         QCOMPARE(config.authTimeoutMs, 10000);
         QCOMPARE(config.idleTimeoutMs, 90000);
         QCOMPARE(config.sendRate, 100.0);
@@ -46,7 +47,7 @@ private slots:
              {"--port", "--listen", "--admin-port", "--data", "--config", "--registration",
               "--cert", "--key", "--auth-timeout-ms", "--idle-timeout-ms", "--send-rate",
               "--send-burst", "--argon2-memory-kib", "--argon2-ops", "--log-rules",
-              "kithd user add"})
+              "--registrations-per-hour", "kithd user add"})
             QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
     }
 
@@ -58,6 +59,7 @@ private slots:
         QVERIFY(file.open(QIODevice::WriteOnly));
         file.write(
             "port=7500\nregistration=closed\ndata=/srv/kith\nsend-rate=5\n"
+            "registrations-per-hour=0\n"
             "log-rules=kith.session.debug=true\ncert=/etc/kith/a,b.pem\nkey=/etc/kith/key.pem\n");
         file.close();
         const auto parsed = parseCommandLine(
@@ -68,6 +70,7 @@ private slots:
         QVERIFY(!parsed->config.registrationOpen);
         QCOMPARE(parsed->config.dataDir, QStringLiteral("/srv/kith"));
         QCOMPARE(parsed->config.sendRate, 5.0);
+        QCOMPARE(parsed->config.registrationsPerHour, 0);
         QCOMPARE(parsed->config.listenAddress, QHostAddress(QHostAddress::LocalHost));
         QCOMPARE(parsed->config.logRules, QStringLiteral("kith.session.debug=true"));
         QCOMPARE(parsed->config.certFile, QStringLiteral("/etc/kith/a,b.pem"));
@@ -86,6 +89,8 @@ private slots:
             << QStringList{QStringLiteral("--port"), QStringLiteral("http")};
         QTest::newRow("registration")
             << QStringList{QStringLiteral("--registration"), QStringLiteral("sometimes")};
+        QTest::newRow("negative registrations per hour")
+            << QStringList{QStringLiteral("--registrations-per-hour"), QStringLiteral("-1")};
         QTest::newRow("listen") << QStringList{QStringLiteral("--listen"),
                                                QStringLiteral("example.org")};
         QTest::newRow("cert without key")

@@ -1,5 +1,6 @@
-// The rate limits on a driven clock: the per-connection send bucket and the
-// failed-login throttle (free failures, doubling lockout, cap, forgetting).
+// The rate limits on a driven clock: the per-connection send bucket, the
+// per-address buckets, and the failed-login throttle (free failures, doubling lockout, cap,
+// forgetting).
 
 #include "rate_limit.h"
 
@@ -27,6 +28,39 @@ private slots:
         for (int i = 0; i < 3; ++i)
             QCOMPARE(bucket.take(now), 0u);
         QVERIFY(bucket.take(now) > 0);
+    }
+
+    void slowRatesAreKept()
+    {
+        TokenBucket hourly(1.0 / 3600, 1); // one an hour
+        QCOMPARE(hourly.take(0), 0u);
+        QCOMPARE(hourly.take(0), 3'600'000u);
+        QCOMPARE(hourly.take(1'800'000), 1'800'000u);
+        QCOMPARE(hourly.take(3'600'000), 0u);
+    }
+
+    void keyedBucketsAreIndependentAndForgetRefilledKeys()
+    {
+        KeyedBuckets buckets(1, 2); // 1/s, burst 2, per key
+        const QString a = QStringLiteral("addr:a");
+        const QString b = QStringLiteral("addr:b");
+        qint64 now = 5000;
+        QCOMPARE(buckets.take(a, now), 0u);
+        QCOMPARE(buckets.take(a, now), 0u);
+        QCOMPARE(buckets.take(a, now), 1000u);
+        QCOMPARE(buckets.take(b, now), 0u); // b has its own bucket
+        QCOMPARE(buckets.size(), 2);
+
+        now += 1000; // b is full again, a has one token
+        buckets.forgetRefilled(now);
+        QCOMPARE(buckets.size(), 1);
+        QCOMPARE(buckets.take(a, now), 0u);
+        QVERIFY(buckets.take(a, now) > 0); // a was not forgotten: still empty
+        now += 2000;
+        buckets.forgetRefilled(now);
+        QCOMPARE(buckets.size(), 0);
+        QCOMPARE(buckets.take(a, now), 0u); // as good as new
+        QCOMPARE(buckets.take(a, now), 0u);
     }
 
     void throttleLocksOutAndDoubles()

@@ -235,7 +235,12 @@ void Connection::sendAuth()
     m_pending.insert(id, {[this](Result<v1::Envelope> answer) {
                               if (!answer) {
                                   const Error &e = answer.error();
-                                  if (isPermanentAuthError(e.code)) {
+                                  // A registration refused for now goes back to
+                                  // the person at the form, with the reason.
+                                  const bool refusedRegistration =
+                                      e.code == v1::RATE_LIMITED &&
+                                      m_credentials.mode == Credentials::Mode::Register;
+                                  if (isPermanentAuthError(e.code) || refusedRegistration) {
                                       m_running = false;
                                       setLastError(e.message);
                                       if (m_socket) {
