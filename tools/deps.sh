@@ -15,6 +15,7 @@ KITH_APT_PACKAGES=(
   qtkeychain-qt6-dev
   libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
   xvfb xauth
+  desktop-file-utils appstream qt6-qpa-plugins
 )
 
 kith_install_deps() {
