@@ -91,8 +91,7 @@ void AuthService::registerUser(const v1::RegisterRequest &request, const QString
         return done(storeError(existing.error()));
     // Counted only for a registration that would go ahead: each costs a hash.
     if (m_policy.registrationsPerHour > 0) {
-        const quint32 wait =
-            m_registrations.take(QStringLiteral("addr:") + remoteAddress, monotonicMs());
+        const quint32 wait = m_registrations.take(remoteAddress, monotonicMs());
         if (wait > 0) {
             qCInfo(lcAuth) << "registration refused: too many from" << remoteAddress;
             return done(makeError(v1::RATE_LIMITED,
