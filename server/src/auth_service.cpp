@@ -156,7 +156,7 @@ void AuthService::login(const v1::LoginRequest &request, const QString &remoteAd
     auto guardedDone = whileAlive<AuthGrant>(context, std::move(done));
     m_hasher.verify(record.passwordHash, toQString(request.password()), this,
                     [this, record, deviceName, accountKey, addressKey, remoteAddress,
-                     done = guardedDone](bool ok) {
+                     done = guardedDone](bool ok, const QByteArray &upgradedHash) {
                         if (m_stopped)
                             return done(shuttingDown());
                         if (!ok) {
@@ -169,6 +169,8 @@ void AuthService::login(const v1::LoginRequest &request, const QString &remoteAd
                             return done(makeError(v1::ACCOUNT_DISABLED,
                                                   QStringLiteral("This account is disabled")));
                         m_accountThrottle.recordSuccess(accountKey);
+                        if (!upgradedHash.isEmpty())
+                            upgradePasswordHash(record, upgradedHash);
                         issueDevice(record, deviceName, done);
                     });
 }
@@ -308,6 +310,22 @@ void AuthService::closeDeviceConnections(quint64 deviceId, quint64 exceptConnect
             connection->terminate(v1::TOKEN_INVALID,
                                   QStringLiteral("This device was logged out or revoked"));
     }
+}
+
+// After the admin changed the Argon2 settings, each account's hash is redone
+// with them at its next login; the login does not wait for the write.
+void AuthService::upgradePasswordHash(const UserRecord &user, const QByteArray &upgradedHash)
+{
+    m_store.replacePasswordHash(user.id, user.passwordHash, upgradedHash, this,
+                                [username = user.username](Result<bool> replaced) {
+                                    if (!replaced)
+                                        qCWarning(lcAuth)
+                                            << "cannot store the upgraded password hash of"
+                                            << username << replaced.error().message;
+                                    else if (*replaced)
+                                        qCInfo(lcAuth) << "password hash of" << username
+                                                       << "redone with the current Argon2 settings";
+                                });
 }
 
 void AuthService::recordLoginFailure(const QString &accountKey, const QString &addressKey)

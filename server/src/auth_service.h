@@ -72,6 +72,7 @@ private:
     void issueDevice(const UserRecord &user, const std::string &deviceName,
                      Completion<AuthGrant> done);
     void closeDeviceConnections(quint64 deviceId, quint64 exceptConnectionId);
+    void upgradePasswordHash(const UserRecord &user, const QByteArray &upgradedHash);
     void recordLoginFailure(const QString &accountKey, const QString &addressKey);
 
     Store &m_store;

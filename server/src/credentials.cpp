@@ -34,6 +34,14 @@ bool verifyPassword(const QByteArray &storedHash, QByteArrayView passwordUtf8)
                                     static_cast<unsigned long long>(passwordUtf8.size())) == 0;
 }
 
+bool needsRehash(const QByteArray &storedHash, Argon2Params params)
+{
+    if (storedHash.isEmpty() || storedHash.size() >= qsizetype(crypto_pwhash_STRBYTES))
+        return false;
+    return crypto_pwhash_str_needs_rehash(storedHash.constData(), params.ops,
+                                          size_t(params.memoryKib) * 1024) == 1;
+}
+
 QByteArray newDeviceToken()
 {
     QByteArray raw(qsizetype(kTokenBytes), Qt::Uninitialized);

@@ -26,6 +26,9 @@ struct Argon2Params
 // crypto_pwhash_str output (self-describing: algorithm, parameters, salt).
 [[nodiscard]] Result<QByteArray> hashPassword(QByteArrayView passwordUtf8, Argon2Params params);
 [[nodiscard]] bool verifyPassword(const QByteArray &storedHash, QByteArrayView passwordUtf8);
+// Whether a stored hash was made with other parameters than these (after the
+// admin changed them), so that a login should store a fresh one.
+[[nodiscard]] bool needsRehash(const QByteArray &storedHash, Argon2Params params);
 
 // A new random device token: 32 bytes, base64url without padding.
 [[nodiscard]] QByteArray newDeviceToken();

@@ -38,20 +38,25 @@ void PasswordHasher::hash(const QString &password, QObject *context,
 }
 
 void PasswordHasher::verify(const QByteArray &storedHash, const QString &password, QObject *context,
-                            std::function<void(bool)> done)
+                            std::function<void(bool, QByteArray)> done)
 {
     QPointer<QObject> guard(context);
-    m_pool.start(
-        [this, storedHash, utf8 = password.toUtf8(), guard, done = std::move(done)]() mutable {
-            const bool ok = verifyPassword(storedHash, utf8);
-            QMetaObject::invokeMethod(
-                this,
-                [guard, done = std::move(done), ok]() {
-                    if (guard)
-                        done(ok);
-                },
-                Qt::QueuedConnection);
-        });
+    m_pool.start([this, params = m_params, storedHash, utf8 = password.toUtf8(), guard,
+                  done = std::move(done)]() mutable {
+        const bool ok = verifyPassword(storedHash, utf8);
+        QByteArray upgraded;
+        if (ok && needsRehash(storedHash, params)) {
+            if (const Result<QByteArray> fresh = hashPassword(utf8, params))
+                upgraded = *fresh;
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [guard, done = std::move(done), ok, upgraded = std::move(upgraded)]() {
+                if (guard)
+                    done(ok, upgraded);
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 void PasswordHasher::waitForIdle()

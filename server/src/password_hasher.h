@@ -22,8 +22,11 @@ public:
     // (a connection may close while its hash is being computed).
     void hash(const QString &password, QObject *context,
               std::function<void(Result<QByteArray>)> done);
+    // On a match with a hash made with other parameters than this hasher's,
+    // `upgradedHash` is a fresh hash of the password with them (made on the
+    // pool, so the password goes no further); otherwise it is empty.
     void verify(const QByteArray &storedHash, const QString &password, QObject *context,
-                std::function<void(bool)> done);
+                std::function<void(bool ok, QByteArray upgradedHash)> done);
 
     // Blocks until no job is running (their completions are then queued).
     void waitForIdle();

@@ -184,6 +184,37 @@ private slots:
         }
     }
 
+    // After the admin changes the Argon2 settings, a login redoes the
+    // account's hash with them; later logins and wrong passwords leave it be.
+    void loginRedoesAHashMadeWithOtherSettings()
+    {
+        ServiceFixture f; // hashes with Argon2Params{}
+        Argon2Params before;
+        before.ops = Argon2Params::kMinOps + 1;
+        const Result<QByteArray> oldHash = hashPassword("the password", before);
+        QVERIFY(oldHash.ok());
+        QVERIFY(needsRehash(*oldHash, Argon2Params{}));
+        const auto created = await<UserRecord>([&](QObject *context, auto done) {
+            f.store->createUser(QStringLiteral("oscar"), QStringLiteral("Oscar"), *oldHash, context,
+                                done);
+        });
+        QVERIFY(created.ok());
+
+        QCOMPARE(logIn(f, login("oscar", "wrong password")).error().code, v1::AUTH_FAILED);
+        QCOMPARE(f.store->userById(created->id)->passwordHash, *oldHash);
+
+        // The upgrade is queued before the login's device, so it is stored
+        // by the time the login is answered.
+        QVERIFY(logIn(f, login("oscar", "the password")).ok());
+        const QByteArray upgraded = f.store->userById(created->id)->passwordHash;
+        QVERIFY(upgraded != *oldHash);
+        QVERIFY(!needsRehash(upgraded, Argon2Params{}));
+        QVERIFY(verifyPassword(upgraded, "the password"));
+
+        QVERIFY(logIn(f, login("oscar", "the password")).ok());
+        QCOMPARE(f.store->userById(created->id)->passwordHash, upgraded);
+    }
+
     void disabledAccount()
     {
         ServiceFixture f;

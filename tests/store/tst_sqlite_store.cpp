@@ -1138,6 +1138,17 @@ private slots:
                      m_store->setPasswordHash(bob.id, "new-hash", ctx, done);
                  }).ok()));
         QCOMPARE(m_store->userById(bob.id)->passwordHash, QByteArray("new-hash"));
+        // Replaced only while it is still the hash expected.
+        const auto replace = [&](quint64 id, const char *expected, const char *hash) {
+            return wait<bool>([&](QObject *ctx, Completion<bool> done) {
+                m_store->replacePasswordHash(id, expected, hash, ctx, done);
+            });
+        };
+        QCOMPARE(*replace(bob.id, "new-hash", "upgraded"), true);
+        QCOMPARE(m_store->userById(bob.id)->passwordHash, QByteArray("upgraded"));
+        QCOMPARE(*replace(bob.id, "new-hash", "stale upgrade"), false);
+        QCOMPARE(m_store->userById(bob.id)->passwordHash, QByteArray("upgraded"));
+        QCOMPARE(replace(9999, "x", "y").error().code, v1::NOT_FOUND);
         QCOMPARE((wait<Done>([&](QObject *ctx, Completion<Done> done) {
                       m_store->setPasswordHash(9999, "x", ctx, done);
                   })

@@ -775,6 +775,8 @@ public:
                                   const QByteArray &passwordHash);
     Result<UserRecord> setDisplayName(quint64 userId, const QString &displayName);
     Status setPasswordHash(quint64 userId, const QByteArray &passwordHash);
+    Result<bool> replacePasswordHash(quint64 userId, const QByteArray &expected,
+                                     const QByteArray &passwordHash);
     Status setDisabled(quint64 userId, bool disabled);
     Result<DeviceRecord> createDevice(quint64 userId, const QString &name,
                                       const QByteArray &tokenHash);
@@ -1190,6 +1192,25 @@ Status SqliteStore::Writer::setPasswordHash(quint64 userId, const QByteArray &pa
     if (s.rowsAffected() == 0)
         return notFound(QStringLiteral("no such user"));
     return Done{};
+}
+
+Result<bool> SqliteStore::Writer::replacePasswordHash(quint64 userId, const QByteArray &expected,
+                                                      const QByteArray &passwordHash)
+{
+    {
+        Stmt s(*m_c, QStringLiteral(
+                         "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?"));
+        if (!s.exec({passwordHash, intValue(userId), expected}))
+            return s.error("replace password");
+        if (s.rowsAffected() == 1)
+            return true;
+    }
+    Stmt s(*m_c, QStringLiteral("SELECT 1 FROM users WHERE id = ?"));
+    if (!s.exec({intValue(userId)}))
+        return s.error("user check");
+    if (!s.next())
+        return notFound(QStringLiteral("no such user"));
+    return false;
 }
 
 Status SqliteStore::Writer::setDisabled(quint64 userId, bool disabled)
@@ -2000,6 +2021,14 @@ void SqliteStore::setPasswordHash(quint64 userId, const QByteArray &passwordHash
 {
     submit(context, std::move(done),
            [=](Writer &w) { return w.setPasswordHash(userId, passwordHash); });
+}
+
+void SqliteStore::replacePasswordHash(quint64 userId, const QByteArray &expected,
+                                      const QByteArray &passwordHash, QObject *context,
+                                      Completion<bool> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.replacePasswordHash(userId, expected, passwordHash); });
 }
 
 void SqliteStore::setDisabled(quint64 userId, bool disabled, QObject *context,

@@ -90,6 +90,9 @@ public:
                         Completion<UserRecord> done) override;
     void setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
                          Completion<Done> done) override;
+    void replacePasswordHash(quint64 userId, const QByteArray &expected,
+                             const QByteArray &passwordHash, QObject *context,
+                             Completion<bool> done) override;
     void setDisabled(quint64 userId, bool disabled, QObject *context,
                      Completion<Done> done) override;
 

@@ -173,6 +173,12 @@ public:
                                 Completion<UserRecord> done) = 0;
     virtual void setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
                                  Completion<Done> done) = 0;
+    // Replaces the hash only while it is still `expected`, so that a login's
+    // upgrade cannot undo a password the admin set meanwhile: true when
+    // replaced, false when left alone; NOT_FOUND without the user.
+    virtual void replacePasswordHash(quint64 userId, const QByteArray &expected,
+                                     const QByteArray &passwordHash, QObject *context,
+                                     Completion<bool> done) = 0;
     virtual void setDisabled(quint64 userId, bool disabled, QObject *context,
                              Completion<Done> done) = 0;
 
