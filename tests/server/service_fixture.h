@@ -11,7 +11,7 @@
 #include "password_hasher.h"
 #include "presence_service.h"
 #include "session_registry.h"
-#include "store/sqlite_store.h"
+#include "sqlite_store.h"
 #include "user_service.h"
 
 #include <QCoreApplication>

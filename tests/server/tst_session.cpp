@@ -3,7 +3,7 @@
 // (close code 1001).
 
 #include "server.h"
-#include "store/sqlite_store.h"
+#include "sqlite_store.h"
 
 #include "kith/protocol.h"
 

@@ -2,7 +2,7 @@
 // commit, migrations, paging, read state, membership, groups, users, devices.
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
-#include "store/sqlite_store.h"
+#include "sqlite_store.h"
 
 #include <QFileInfo>
 #include <QSqlDatabase>

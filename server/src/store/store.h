@@ -22,53 +22,18 @@
 //    marker to the new seq, so max_seq - read_seq counts exactly the others'
 //    messages after the marker.
 
+#include "completion.h"
 #include "kith/result.h"
-#include "kith/v1/envelope.pb.h"
+#include "records.h"
 
 #include <QByteArray>
 #include <QList>
 #include <QObject>
 #include <QString>
 
-#include <functional>
 #include <optional>
 
 namespace kith::server {
-
-// Groups larger than this do not broadcast their members' presence (see
-// Store::contactsOf); their members see it in the member list.
-inline constexpr int kPresenceGroupLimit = 256;
-
-struct UserRecord
-{
-    quint64 id = 0;
-    QString username; // normalised (lower case)
-    QString displayName;
-    QByteArray passwordHash; // libsodium crypto_pwhash_str output
-    bool disabled = false;
-    qint64 createdMs = 0;
-};
-
-struct DeviceRecord
-{
-    quint64 id = 0;
-    quint64 userId = 0;
-    QString name;
-    qint64 createdMs = 0;
-    qint64 lastSeenMs = 0;
-    bool revoked = false;
-};
-
-struct MemberRecord
-{
-    quint64 userId = 0;
-    v1::Role role = v1::MEMBER; // MEMBER for both sides of a direct chat
-    qint64 joinedMs = 0;
-};
-
-// What one user sees of one conversation (the store fills every field of the
-// protocol's ConversationState except presence-derived ones).
-using ConversationView = v1::ConversationState;
 
 struct AppendRequest
 {
@@ -77,22 +42,6 @@ struct AppendRequest
     quint64 senderDeviceId = 0;
     std::string clientMsgId;
     v1::Content content; // validated by the caller (reply_to_seq is checked here)
-};
-
-struct AppendResult
-{
-    v1::Message message;    // as stored (the original one for a duplicate)
-    bool duplicate = false; // (sender, client_msg_id) was already stored
-};
-
-// A group change: the new state and the system message it added to the stream.
-struct GroupChange
-{
-    v1::ConversationState state; // as the acting user sees it
-    v1::Message event;           // the SystemEvent message (seq assigned)
-    QList<quint64> memberIds;    // members after the change
-    QList<quint64> removedIds;   // who lost access (removed / left)
-    QList<quint64> addedIds;     // who gained access (createGroup: everyone, creator included)
 };
 
 struct PullQuery
@@ -104,22 +53,6 @@ struct PullQuery
     quint64 beforeSeq = 0; // backward: strictly below (0 = newest)
     quint32 limit = 50;    // already clamped to 1..kMaxPullLimit
 };
-
-struct PullPage
-{
-    QList<v1::Message> messages; // in the requested order
-    quint64 maxSeq = 0;
-    bool hasMore = false;
-};
-
-struct ReadResult
-{
-    quint64 readSeq = 0;     // after the update (never moves back)
-    quint64 unreadCount = 0; // for the reader
-    bool moved = false;      // false when the marker was already there or beyond
-};
-
-template<class T> using Completion = std::function<void(Result<T>)>;
 
 class Store
 {

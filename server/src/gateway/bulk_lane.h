@@ -8,7 +8,7 @@
 // other busy programs on the machine cannot starve history and sync (an
 // unprivileged thread cannot raise its priority back, hence two threads).
 
-#include "store/completion_relay.h"
+#include "completion_relay.h"
 
 #include <QByteArray>
 

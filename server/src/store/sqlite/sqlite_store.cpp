@@ -1,10 +1,10 @@
-#include "store/sqlite_store.h"
+#include "sqlite_store.h"
 
+#include "completion_relay.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
-#include "store/completion_relay.h"
-#include "store/store_logging.h"
+#include "store_logging.h"
 
 #include <QDir>
 #include <QFile>

@@ -3,7 +3,7 @@
 // On a user's first-online / last-offline it pushes `presence` to everyone who
 // shares a conversation with them. Owned by the Server; never stored.
 
-#include "store/store.h"
+#include "store.h"
 
 #include <QHash>
 #include <QObject>

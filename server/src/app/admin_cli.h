@@ -3,7 +3,7 @@
 // on the data folder's store (also while the server runs: SQLite's WAL and
 // busy timeout let both write). Called from main() for `kithd user ...`.
 
-#include "store/store.h"
+#include "store.h"
 
 #include <QStringList>
 #include <QTextStream>

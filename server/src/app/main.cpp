@@ -7,7 +7,7 @@
 #include "logging.h"
 #include "server.h"
 #include "signal_watcher.h"
-#include "store/sqlite_store.h"
+#include "sqlite_store.h"
 
 #include <QCoreApplication>
 #include <QLoggingCategory>

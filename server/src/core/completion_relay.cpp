@@ -1,4 +1,4 @@
-#include "store/completion_relay.h"
+#include "completion_relay.h"
 
 #include <QMetaObject>
 #include <QThread>

@@ -1,21 +1,18 @@
 #pragma once
-// Who is asking: what a Session hands to the services with every request.
+// How asynchronous work reports back in kithd: a Completion gets the result
+// once, and whileAlive() drops it when the asker is gone by then. Used by the
+// store's writes, the services and the sessions.
 
-#include "store/store.h"
+#include "kith/result.h"
 
+#include <QObject>
 #include <QPointer>
+
+#include <functional>
 
 namespace kith::server {
 
-class TokenBucket;
-
-struct Caller
-{
-    quint64 userId = 0;
-    quint64 deviceId = 0;
-    quint64 connectionId = 0;          // 0 for none: pushes then skip no connection
-    TokenBucket *sendBucket = nullptr; // the connection's send limit; null = unlimited
-};
+template<class T> using Completion = std::function<void(Result<T>)>;
 
 // Wraps a completion so that it runs only while `context` (usually the asking
 // Session) is alive. Services give the store themselves as the context, so

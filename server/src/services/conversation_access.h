@@ -4,7 +4,7 @@
 // as for a conversation that does not exist.
 
 #include "kith/conversation_id.h"
-#include "store/store.h"
+#include "store.h"
 
 namespace kith::server {
 

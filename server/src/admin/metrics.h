@@ -2,7 +2,7 @@
 // Counters for /metrics, in Prometheus text format. Owned by the Server;
 // sessions, the registry and the gateway bump them.
 
-#include "store/store.h"
+#include "store.h"
 
 #include <QByteArray>
 

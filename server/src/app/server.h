@@ -5,7 +5,7 @@
 
 #include "config.h"
 #include "metrics.h"
-#include "store/store.h"
+#include "store.h"
 
 #include <QObject>
 

@@ -3,8 +3,8 @@
 // SQLite's C API. One connection per reading thread, one writer thread with
 // group commit. Owned by the Server (or an admin command) for the process lifetime.
 
-#include "store/completion_relay.h"
-#include "store/store.h"
+#include "completion_relay.h"
+#include "store.h"
 
 #include <QString>
 
