@@ -132,7 +132,7 @@ public:
         return m_backgroundSyncs.load(std::memory_order_relaxed);
     }
 
-    // Internal to sqlite_store.cpp; declared here so they can be members.
+    // Internal to the backend (sqlite_*.h); declared here so they can be members.
     struct Connection;
     struct ReaderRegistry;
     class Writer;

@@ -1,0 +1,586 @@
+#include "sqlite_writer.h"
+
+#include "kith/content.h"
+#include "kith/protocol.h"
+#include "sqlite_schema.h"
+
+#include <algorithm>
+
+namespace kith::server {
+
+using namespace sqlite;
+
+namespace {
+// The log starts over (the writer waits for the last copy and the database's
+// sync) when it holds this many times Options::checkpointFrames.
+constexpr int kWalFramesCapFactor = 4;
+// ... right after a background copy that left at most checkpointFrames / this
+// many frames for the writer.
+constexpr int kRecentCopyDivisor = 8;
+} // namespace
+
+Status SqliteStore::Writer::loadState()
+{
+    m_maxSeq.clear();
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT id, max_seq FROM conversations"));
+        if (!s.exec())
+            return s.error("load conversations");
+        while (s.next())
+            m_maxSeq.insert(s.text(0), s.u64(1));
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT COALESCE(MAX(server_id), 0) + 1 FROM messages"));
+        if (!s.exec() || !s.next())
+            return s.error("load next server id");
+        m_nextServerId = s.u64(0);
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT value FROM counters WHERE name = 'next_group_id'"));
+        if (!s.exec() || !s.next())
+            return s.error("load next group id");
+        m_nextGroupId = s.u64(0);
+    }
+    const auto version = pragmaText(*m_c, QStringLiteral("PRAGMA data_version"));
+    if (!version)
+        return version.error();
+    m_dataVersion = version->toLongLong();
+    return Done{};
+}
+
+bool SqliteStore::Writer::execControl(const QString &sql)
+{
+    Stmt s(*m_c, sql);
+    if (!s.exec()) {
+        (void)s.error("transaction control");
+        return false;
+    }
+    return true;
+}
+
+// Another process (an admin command) may have committed since our last batch;
+// our counters would then be stale, so reload them. data_version only changes
+// for commits made by other connections.
+Status SqliteStore::Writer::refreshIfChangedElsewhere()
+{
+    const auto version = pragmaText(*m_c, QStringLiteral("PRAGMA data_version"));
+    if (!version)
+        return version.error();
+    if (version->toLongLong() == m_dataVersion)
+        return Done{};
+    qCDebug(lcStore) << "database changed by another process; reloading counters";
+    return loadState();
+}
+
+void SqliteStore::Writer::setMaxSeq(const QString &conversationId, quint64 seq)
+{
+    const auto it = m_maxSeq.constFind(conversationId);
+    m_undo.maxSeq.emplace_back(conversationId, it == m_maxSeq.cend() ? std::optional<quint64>()
+                                                                     : std::optional<quint64>(*it));
+    m_maxSeq.insert(conversationId, seq);
+}
+
+void SqliteStore::Writer::undoJob()
+{
+    for (auto it = m_undo.maxSeq.rbegin(); it != m_undo.maxSeq.rend(); ++it) {
+        if (it->second)
+            m_maxSeq.insert(it->first, *it->second);
+        else
+            m_maxSeq.remove(it->first);
+    }
+    m_nextServerId = m_undo.nextServerId;
+    m_nextGroupId = m_undo.nextGroupId;
+    m_batchNewMessages = m_undo.newMessages;
+}
+
+Status SqliteStore::Writer::advanceConversation(const QString &conversationId, quint64 seq,
+                                                qint64 now)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE conversations SET max_seq = ?, last_activity_ms = ?"
+                                " WHERE id = ?"));
+    if (!s.exec({intValue(seq), now, conversationId}))
+        return s.error("advance conversation");
+    return Done{};
+}
+
+Status SqliteStore::Writer::moveReadMarker(const QString &conversationId, quint64 userId,
+                                           quint64 seq)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
+                                " WHERE conversation_id = ? AND user_id = ?"));
+    if (!s.exec({intValue(seq), conversationId, intValue(userId)}))
+        return s.error("read marker");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such conversation"));
+    return Done{};
+}
+
+Status SqliteStore::Writer::flushDeferred()
+{
+    for (auto it = m_pendingConversations.cbegin(); it != m_pendingConversations.cend(); ++it)
+        if (Status advanced = advanceConversation(it.key(), it->first, it->second); !advanced)
+            return advanced;
+    for (auto it = m_pendingMarkers.cbegin(); it != m_pendingMarkers.cend(); ++it) {
+        if (it->latest == it->written)
+            continue;
+        if (Status moved = moveReadMarker(it.key().first, it.key().second, it->latest); !moved)
+            return makeError(v1::INTERNAL, QStringLiteral("storage error (read marker)"));
+    }
+    dropDeferred();
+    return Done{};
+}
+
+void SqliteStore::Writer::dropDeferred()
+{
+    m_pendingConversations.clear();
+    m_pendingMarkers.clear();
+}
+
+// Runs the batch as one transaction. With savepoints each job that fails is
+// undone alone; without them the first such job rolls the whole transaction
+// back (counters included) and sets `retry`, so nothing is committed.
+std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &batch,
+                                                         bool savepoints, bool *retry)
+{
+    *retry = false;
+    m_batchNewMessages = 0;
+    if (!execControl(QStringLiteral("BEGIN IMMEDIATE")))
+        return makeError(v1::INTERNAL, QStringLiteral("storage busy or unavailable"));
+    std::optional<Error> failure;
+    if (Status fresh = refreshIfChangedElsewhere(); !fresh)
+        failure = fresh.error();
+    // Without savepoints the undo record spans the whole batch.
+    m_undo = Undo{m_nextServerId, m_nextGroupId, 0, {}};
+    for (WriteJob &job : batch) {
+        if (failure)
+            break;
+        m_discard = false;
+        if (!job.appendOnly || savepoints) {
+            if (Status flushed = flushDeferred(); !flushed) {
+                failure = flushed.error();
+                break;
+            }
+        }
+        m_deferUpdates = job.appendOnly && !savepoints;
+        if (!savepoints) {
+            if (!job.apply(*this) || m_discard) {
+                *retry = true;
+                break;
+            }
+            continue;
+        }
+        m_undo = Undo{m_nextServerId, m_nextGroupId, m_batchNewMessages, {}};
+        if (!execControl(QStringLiteral("SAVEPOINT job"))) {
+            failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
+            break;
+        }
+        const bool keep = job.apply(*this) && !m_discard;
+        if (!keep) {
+            undoJob();
+            if (!execControl(QStringLiteral("ROLLBACK TO job")))
+                failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
+        }
+        if (!execControl(QStringLiteral("RELEASE job")))
+            failure = makeError(v1::INTERNAL, QStringLiteral("storage savepoint failed"));
+    }
+    m_deferUpdates = false;
+    if (*retry || failure) {
+        dropDeferred();
+    } else if (Status flushed = flushDeferred(); !flushed) {
+        failure = flushed.error();
+    }
+    if (*retry && !failure) {
+        if (execControl(QStringLiteral("ROLLBACK"))) {
+            undoJob();
+            return std::nullopt;
+        }
+        *retry = false;
+        failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
+    }
+    if (!failure && !execControl(QStringLiteral("COMMIT")))
+        failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
+    if (failure) {
+        (void)execControl(QStringLiteral("ROLLBACK"));
+        // Counters may have moved for rolled-back work: read them back.
+        if (Status reloaded = loadState(); !reloaded)
+            qCCritical(lcStore) << "cannot reload counters after a failed batch";
+    }
+    return failure;
+}
+
+void SqliteStore::Writer::checkpointHere()
+{
+    int logFrames = 0;
+    int copied = 0;
+    if (sqlite3_wal_checkpoint_v2(m_c->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames,
+                                  &copied) != SQLITE_OK)
+        qCWarning(lcStore) << "checkpoint failed:" << m_c->errorText();
+    m_c->walFrames = 0;
+}
+
+// Called between batches, once their acks are on their way (SQLite's own
+// auto-checkpoint would copy frames inside the COMMIT that crossed the
+// threshold and hold those acks back). Every checkpointFrames new frames the
+// checkpointer thread copies the log into the database beside the writer.
+// The log can only start over once all of it is in the database and synced,
+// which the writer must wait for (the sync alone takes milliseconds), so it
+// does that only when the log has grown kWalFramesCapFactor times as long;
+// by then the checkpointer has copied all but the last few batches.
+void SqliteStore::Writer::maybeCheckpoint()
+{
+    const int every = m_store.m_options.checkpointFrames;
+    const int frames = m_c->walFrames;
+    if (!m_store.m_checkpointerRunning.load()) {
+        if (frames >= every)
+            checkpointHere();
+        return;
+    }
+    if (frames < m_framesAtLastLook)
+        m_requestedAtFrames = 0; // the log started over
+    m_framesAtLastLook = frames;
+    std::unique_lock lock(m_store.m_checkpointMutex);
+    if (m_store.m_checkpoint == Checkpoint::Copied)
+        m_store.m_checkpoint = Checkpoint::Idle;
+    if (m_store.m_checkpoint != Checkpoint::Idle)
+        return;
+    // Starting over: right after a copy, so that only the last few batches'
+    // frames are left for the writer (unless the log has grown to twice the
+    // limit meanwhile, which bounds it under any load).
+    const int limit = every * kWalFramesCapFactor;
+    const bool justCopied =
+        m_requestedAtFrames > 0 && frames - m_requestedAtFrames <= every / kRecentCopyDivisor;
+    if (frames >= limit && (justCopied || frames >= 2 * limit)) {
+        lock.unlock();
+        checkpointHere();
+        m_requestedAtFrames = 0;
+        m_framesAtLastLook = 0;
+        return;
+    }
+    if (frames >= m_requestedAtFrames + every || frames >= limit) {
+        m_requestedAtFrames = frames;
+        m_store.m_checkpoint = Checkpoint::Requested;
+        lock.unlock();
+        m_store.m_checkpointWake.notify_one();
+    }
+}
+
+void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
+{
+    // Most batches have no job that fails or asks to be undone, so they run as
+    // one plain transaction. Per-job savepoints (two more statements and a
+    // pager savepoint per job) are paid only by a batch that has such a job:
+    // it is rolled back and run again with them.
+    bool retry = false;
+    std::optional<Error> failure = runTransaction(batch, false, &retry);
+    if (retry)
+        failure = runTransaction(batch, true, &retry);
+
+    if (!failure) {
+        const quint64 size = batch.size();
+        m_store.m_commits.fetch_add(1, std::memory_order_relaxed);
+        m_store.m_writesCommitted.fetch_add(size, std::memory_order_relaxed);
+        m_store.m_messagesStored.fetch_add(m_batchNewMessages, std::memory_order_relaxed);
+        if (size > m_store.m_maxBatch.load(std::memory_order_relaxed))
+            m_store.m_maxBatch.store(size, std::memory_order_relaxed);
+        qCDebug(lcStore) << "committed" << size << "writes";
+    } else {
+        qCWarning(lcStore) << "batch of" << batch.size() << "writes failed:" << failure->message;
+    }
+    // One event to the session loop for the whole batch.
+    {
+        CompletionRelay::Batch completions;
+        for (WriteJob &job : batch)
+            job.deliver(failure, completions);
+        // The jobs were made on the session loop; they are freed there too,
+        // after their completions (freeing across threads costs the writer).
+        completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(batch)));
+    }
+    maybeCheckpoint();
+}
+
+// ---- writer: users and devices ---------------------------------------------------
+
+Result<UserRecord> SqliteStore::Writer::createUser(const QString &username,
+                                                   const QString &displayName,
+                                                   const QByteArray &passwordHash)
+{
+    const QString name = normalizeUsername(username);
+    if (!isValidUsername(name))
+        return invalid(QStringLiteral("invalid user name"));
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT id FROM users WHERE username = ?"));
+        if (!s.exec({name}))
+            return s.error("user name check");
+        if (s.next())
+            return makeError(v1::NAME_TAKEN, QStringLiteral("user name %1 is taken").arg(name));
+    }
+    UserRecord user;
+    user.username = name;
+    user.displayName = displayName.trimmed().isEmpty() ? name : displayName.trimmed();
+    user.passwordHash = passwordHash;
+    user.createdMs = nowMs();
+    Stmt s(*m_c, QStringLiteral("INSERT INTO users (username, display_name, display_key, "
+                                "password_hash, disabled, created_ms) VALUES (?, ?, ?, ?, 0, ?)"));
+    if (!s.exec({user.username, user.displayName, displayKey(user.displayName), user.passwordHash,
+                 user.createdMs}))
+        return s.error("insert user");
+    user.id = s.lastInsertId();
+    return user;
+}
+
+Result<UserRecord> SqliteStore::Writer::setDisplayName(quint64 userId, const QString &displayName)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE users SET display_name = ?, display_key = ?"
+                                    " WHERE id = ?"));
+        if (!s.exec({displayName, displayKey(displayName), intValue(userId)}))
+            return s.error("set display name");
+        if (s.rowsAffected() == 0)
+            return notFound(QStringLiteral("no such user"));
+    }
+    return loadUser(*m_c, userId);
+}
+
+Status SqliteStore::Writer::setPasswordHash(quint64 userId, const QByteArray &passwordHash)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE users SET password_hash = ? WHERE id = ?"));
+    if (!s.exec({passwordHash, intValue(userId)}))
+        return s.error("set password");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such user"));
+    return Done{};
+}
+
+Result<bool> SqliteStore::Writer::replacePasswordHash(quint64 userId, const QByteArray &expected,
+                                                      const QByteArray &passwordHash)
+{
+    {
+        Stmt s(*m_c, QStringLiteral(
+                         "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?"));
+        if (!s.exec({passwordHash, intValue(userId), expected}))
+            return s.error("replace password");
+        if (s.rowsAffected() == 1)
+            return true;
+    }
+    Stmt s(*m_c, QStringLiteral("SELECT 1 FROM users WHERE id = ?"));
+    if (!s.exec({intValue(userId)}))
+        return s.error("user check");
+    if (!s.next())
+        return notFound(QStringLiteral("no such user"));
+    return false;
+}
+
+Status SqliteStore::Writer::setDisabled(quint64 userId, bool disabled)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE users SET disabled = ? WHERE id = ?"));
+    if (!s.exec({int(disabled), intValue(userId)}))
+        return s.error("set disabled");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such user"));
+    return Done{};
+}
+
+Result<DeviceRecord> SqliteStore::Writer::createDevice(quint64 userId, const QString &name,
+                                                       const QByteArray &tokenHash)
+{
+    if (const auto user = loadUser(*m_c, userId); !user)
+        return user.error();
+    DeviceRecord device;
+    device.userId = userId;
+    device.name = name;
+    device.createdMs = nowMs();
+    device.lastSeenMs = device.createdMs;
+    Stmt s(*m_c, QStringLiteral("INSERT INTO devices (user_id, name, token_hash, created_ms, "
+                                "last_seen_ms, revoked) VALUES (?, ?, ?, ?, ?, 0)"));
+    if (!s.exec({intValue(userId), name, tokenHash, device.createdMs, device.lastSeenMs}))
+        return s.error("insert device");
+    device.id = s.lastInsertId();
+    return device;
+}
+
+Status SqliteStore::Writer::revokeDevice(quint64 userId, quint64 deviceId)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE devices SET revoked = 1"
+                                " WHERE id = ? AND user_id = ? AND revoked = 0"));
+    if (!s.exec({intValue(deviceId), intValue(userId)}))
+        return s.error("revoke device");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such device"));
+    return Done{};
+}
+
+Status SqliteStore::Writer::touchDevice(quint64 deviceId, qint64 lastSeenMs)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE devices SET last_seen_ms = ?"
+                                " WHERE id = ? AND last_seen_ms < ?"));
+    if (!s.exec({lastSeenMs, intValue(deviceId), lastSeenMs}))
+        return s.error("touch device");
+    return Done{};
+}
+
+// ---- writer: messages -------------------------------------------------------------
+
+Result<v1::Message> SqliteStore::Writer::insertMessage(const QString &conversationId,
+                                                       quint64 senderUserId, quint64 senderDeviceId,
+                                                       const std::string *clientMsgId,
+                                                       const QByteArray &content, qint64 now,
+                                                       bool *uniqueClash)
+{
+    v1::Message message;
+    message.set_conversation_id(toStd(conversationId));
+    message.set_seq(m_maxSeq.value(conversationId) + 1);
+    message.set_server_id(m_nextServerId);
+    message.set_sender_user_id(senderUserId);
+    message.set_sender_device_id(senderDeviceId);
+    if (clientMsgId)
+        message.set_client_msg_id(*clientMsgId);
+    message.set_server_time_ms(now);
+    {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO messages (server_id, conversation_id, seq, "
+                                    "sender_user_id, sender_device_id, client_msg_id, "
+                                    "server_time_ms, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+        if (!s.exec({intValue(message.server_id()), conversationId, intValue(message.seq()),
+                     intValue(senderUserId), intValue(senderDeviceId),
+                     clientMsgId ? Value(*clientMsgId) : Value::null(), now, content})) {
+            // A resend clashing with (sender, client_msg_id) is routine; the caller decides.
+            if (uniqueClash && s.failedOnConstraint()) {
+                *uniqueClash = true;
+                return s.error("insert message", false);
+            }
+            return s.error("insert message");
+        }
+    }
+    if (m_deferUpdates) {
+        m_pendingConversations.insert(conversationId, {message.seq(), now});
+    } else if (Status advanced = advanceConversation(conversationId, message.seq(), now);
+               !advanced) {
+        return advanced.error();
+    }
+    ++m_nextServerId;
+    ++m_batchNewMessages;
+    setMaxSeq(conversationId, message.seq());
+    return message;
+}
+
+Status SqliteStore::Writer::createDirect(const QString &conversationId, const ConversationRef &ref,
+                                         qint64 now)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT COUNT(*) FROM users WHERE id IN (?, ?)"));
+        if (!s.exec({intValue(ref.lowUser), intValue(ref.highUser)}) || !s.next())
+            return s.error("direct users");
+        if (s.u64(0) != 2)
+            return notFound(QStringLiteral("no such user"));
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO conversations (id, kind, title, max_seq, "
+                                    "metadata_version, last_activity_ms, created_ms)"
+                                    " VALUES (?, ?, '', 0, 0, ?, ?)"));
+        if (!s.exec({conversationId, int(v1::DIRECT), now, now}))
+            return s.error("insert direct conversation");
+    }
+    for (quint64 user : {ref.lowUser, ref.highUser})
+        if (Status added = insertMember(conversationId, user, v1::MEMBER, now, 1, 0); !added)
+            return added;
+    setMaxSeq(conversationId, 0);
+    return Done{};
+}
+
+Status SqliteStore::Writer::insertMember(const QString &conversationId, quint64 userId,
+                                         v1::Role role, qint64 now, quint64 joinedSeq,
+                                         quint64 readSeq)
+{
+    Stmt s(*m_c, QStringLiteral("INSERT INTO members (conversation_id, user_id, role, joined_ms,"
+                                " joined_seq, read_seq) VALUES (?, ?, ?, ?, ?, ?)"));
+    if (!s.exec({conversationId, intValue(userId), int(role), now, intValue(joinedSeq),
+                 intValue(readSeq)}))
+        return s.error("insert member");
+    return Done{};
+}
+
+Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &request)
+{
+    const auto ref = parseConversationId(request.conversationId);
+    if (!ref)
+        return invalid(QStringLiteral("malformed conversation id"));
+    const qint64 now = nowMs();
+    if (!m_maxSeq.contains(request.conversationId)) {
+        if (!ref->involves(request.senderUserId))
+            return notFound(QStringLiteral("no such conversation"));
+        if (Status created = createDirect(request.conversationId, *ref, now); !created)
+            return created.error();
+    }
+    const quint64 maxSeq = m_maxSeq.value(request.conversationId);
+    if (request.replyToSeq > maxSeq)
+        return invalid(
+            QStringLiteral("reply_to_seq %1 is not in the conversation").arg(request.replyToSeq));
+
+    bool clash = false;
+    auto stored =
+        insertMessage(request.conversationId, request.senderUserId, request.senderDeviceId,
+                      &request.clientMsgId, request.content, now, &clash);
+    if (!stored && clash) {
+        // The usual reason is the (sender, client_msg_id) key: a resend. Its
+        // savepoint is discarded (a direct conversation made above goes too).
+        auto original = loadMessageByClientId(*m_c, request.senderUserId, request.clientMsgId);
+        if (!original)
+            return original.error();
+        if (!*original) {
+            qCWarning(lcStore) << "message insert refused by a constraint in"
+                               << request.conversationId;
+            return stored.error();
+        }
+        m_discard = true;
+        return AppendResult{std::move(**original), true};
+    }
+    if (!stored)
+        return stored.error();
+    // Moving the sender's marker doubles as the atomic membership check. In a
+    // plain batch it is checked (and moved) once per sender and conversation;
+    // later sends only note the new marker for flushDeferred.
+    const std::pair<QString, quint64> member(request.conversationId, request.senderUserId);
+    if (m_deferUpdates) {
+        if (const auto it = m_pendingMarkers.find(member); it != m_pendingMarkers.end()) {
+            it->latest = stored->seq();
+            return AppendResult{std::move(*stored), false};
+        }
+    }
+    if (Status moved = moveReadMarker(request.conversationId, request.senderUserId, stored->seq());
+        !moved)
+        return moved.error();
+    if (m_deferUpdates)
+        m_pendingMarkers.insert(member, PendingMarker{stored->seq(), stored->seq()});
+    return AppendResult{std::move(*stored), false};
+}
+
+Result<ReadResult> SqliteStore::Writer::markRead(const QString &conversationId, quint64 userId,
+                                                 quint64 seq)
+{
+    const auto it = m_maxSeq.constFind(conversationId);
+    if (it == m_maxSeq.cend())
+        return notFound(QStringLiteral("no such conversation"));
+    const quint64 maxSeq = *it;
+    ReadResult result;
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT read_seq FROM members"
+                                    " WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({conversationId, intValue(userId)}))
+            return s.error("read marker");
+        if (!s.next())
+            return notFound(QStringLiteral("no such conversation"));
+        result.readSeq = s.u64(0);
+    }
+    const quint64 target = std::min(seq, maxSeq);
+    if (target > result.readSeq) {
+        Stmt s(*m_c, QStringLiteral("UPDATE members SET read_seq = ?"
+                                    " WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({intValue(target), conversationId, intValue(userId)}))
+            return s.error("move read marker");
+        result.readSeq = target;
+        result.moved = true;
+    }
+    result.unreadCount = maxSeq - std::min(maxSeq, result.readSeq);
+    return result;
+}
+
+} // namespace kith::server
