@@ -1,18 +1,14 @@
 #pragma once
 // What the kithd service tests share: a real SqliteStore in a temporary
-// folder, the services wired as the Server wires them, connections that
-// record what is pushed to them, and a helper to wait for a completion.
+// folder, the services built by Services (the Server's composition root) over
+// a LocalPushRouter of connections that record what is pushed to them, and a
+// helper to wait for a completion.
 
-#include "auth_service.h"
-#include "group_service.h"
 #include "kith/protocol.h"
-#include "message_service.h"
+#include "local_push_router.h"
 #include "metrics.h"
-#include "password_hasher.h"
-#include "presence_service.h"
-#include "session_registry.h"
+#include "services.h"
 #include "sqlite_store.h"
-#include "user_service.h"
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -82,23 +78,20 @@ public:
         store =
             std::make_unique<SqliteStore>(dir.filePath(QStringLiteral("kith.sqlite3")), options);
         opened = store->open().ok();
-        hasher = std::make_unique<PasswordHasher>(Argon2Params{});
-        registry = std::make_unique<SessionRegistry>(&metrics);
-        presence = std::make_unique<PresenceService>(*store, *registry);
-        auth = std::make_unique<AuthService>(*store, *registry, *hasher, *presence, policy);
-        messages = std::make_unique<MessageService>(*store, *registry);
-        groups = std::make_unique<GroupService>(*store, *registry, *messages, *presence);
-        users = std::make_unique<UserService>(*store, *presence);
+        router = std::make_unique<LocalPushRouter>(&metrics);
+        ServicesOptions wiring;
+        wiring.auth = policy;
+        services = std::make_unique<Services>(*store, *router, wiring);
+        auth = &services->auth;
+        messages = &services->messages;
+        groups = &services->groups;
+        users = &services->users;
+        presence = &services->presence;
     }
     ~ServiceFixture()
     {
-        users.reset();
-        groups.reset();
-        messages.reset();
-        auth.reset();
-        presence.reset();
-        registry.reset();
-        hasher.reset();
+        services.reset();
+        router.reset();
         store->close();
     }
 
@@ -111,12 +104,12 @@ public:
         return user ? user->id : 0;
     }
 
-    // A connection of `userId` on a device of its own, attached to the registry.
+    // A connection of `userId` on a device of its own, attached to the router.
     RecordingConnection *connect(quint64 userId, quint64 deviceId)
     {
         connections.push_back(std::make_unique<RecordingConnection>(nextConnectionId++));
         RecordingConnection *connection = connections.back().get();
-        registry->attach(connection, userId, deviceId);
+        router->attach(connection, userId, deviceId);
         return connection;
     }
 
@@ -126,7 +119,8 @@ public:
         Caller caller;
         caller.userId = userId;
         caller.deviceId = deviceId;
-        caller.connectionId = connection ? connection->connectionId() : 0;
+        if (connection)
+            caller.connection = router->refOf(*connection);
         return caller;
     }
 
@@ -145,13 +139,13 @@ public:
     bool opened = false;
     Metrics metrics;
     std::unique_ptr<SqliteStore> store;
-    std::unique_ptr<PasswordHasher> hasher;
-    std::unique_ptr<SessionRegistry> registry;
-    std::unique_ptr<PresenceService> presence;
-    std::unique_ptr<AuthService> auth;
-    std::unique_ptr<MessageService> messages;
-    std::unique_ptr<GroupService> groups;
-    std::unique_ptr<UserService> users;
+    std::unique_ptr<LocalPushRouter> router;
+    std::unique_ptr<Services> services;
+    AuthService *auth = nullptr;
+    MessageService *messages = nullptr;
+    GroupService *groups = nullptr;
+    UserService *users = nullptr;
+    PresenceService *presence = nullptr;
     std::vector<std::unique_ptr<RecordingConnection>> connections;
     quint64 nextConnectionId = 1;
 };

@@ -93,9 +93,9 @@ private slots:
 
         // A second connection is not news; losing one of two is not either.
         RecordingConnection *alicePhone = f.connect(alice, 4);
-        f.registry->detach(aliceLaptop);
+        f.router->detach(aliceLaptop);
         QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 1);
-        f.registry->detach(alicePhone);
+        f.router->detach(alicePhone);
         QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 2);
         QVERIFY(!bobPhone->of(v1::Envelope::kPresence).at(1).presence().online());
         QVERIFY(!f.presence->isOnline(alice));

@@ -3,16 +3,11 @@
 #include <QNetworkInterface>
 
 #include "admin_http.h"
-#include "auth_service.h"
 #include "bulk_lane.h"
 #include "gateway.h"
-#include "group_service.h"
+#include "local_push_router.h"
 #include "logging.h"
-#include "message_service.h"
-#include "password_hasher.h"
-#include "presence_service.h"
-#include "session_registry.h"
-#include "user_service.h"
+#include "services.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -72,14 +67,9 @@ Server::~Server()
     // Sessions and the admin endpoint go first; the store closes last.
     m_admin.reset();
     m_gateway.reset();
-    m_users.reset();
-    m_groups.reset();
-    m_messages.reset();
-    m_auth.reset();
-    m_presence.reset();
-    m_registry.reset();
     m_bulk.reset(); // waits for reads in flight
-    m_hasher.reset();
+    m_services.reset();
+    m_router.reset();
     if (!m_stopping && m_store)
         m_store->close();
 }
@@ -100,16 +90,12 @@ Status Server::start()
                                                   .arg(m_config.dataDir, opened.error().message));
     m_schemaVersion = m_store->schemaVersion();
 
-    m_hasher = std::make_unique<PasswordHasher>(m_config.argon2);
-    m_registry = std::make_unique<SessionRegistry>(&m_metrics);
-    m_presence = std::make_unique<PresenceService>(*m_store, *m_registry);
-    AuthPolicy policy;
-    policy.registrationOpen = m_config.registrationOpen;
-    policy.registrationsPerHour = m_config.registrationsPerHour;
-    m_auth = std::make_unique<AuthService>(*m_store, *m_registry, *m_hasher, *m_presence, policy);
-    m_messages = std::make_unique<MessageService>(*m_store, *m_registry);
-    m_groups = std::make_unique<GroupService>(*m_store, *m_registry, *m_messages, *m_presence);
-    m_users = std::make_unique<UserService>(*m_store, *m_presence);
+    m_router = std::make_unique<LocalPushRouter>(&m_metrics);
+    ServicesOptions services;
+    services.argon2 = m_config.argon2;
+    services.auth.registrationOpen = m_config.registrationOpen;
+    services.auth.registrationsPerHour = m_config.registrationsPerHour;
+    m_services = std::make_unique<Services>(*m_store, *m_router, services);
 
     GatewayOptions options;
     options.address = m_config.listenAddress;
@@ -124,9 +110,11 @@ Status Server::start()
     options.maxConnections =
         m_config.maxConnections > 0 ? m_config.maxConnections : files.connections;
     m_bulk = std::make_unique<BulkLane>();
-    const ServiceSet services{*m_auth,     *m_messages, *m_groups, *m_users,
-                              *m_registry, *m_bulk,     m_metrics};
-    m_gateway = std::make_unique<Gateway>(services, options);
+    const ServiceSet sessionServices{m_services->auth,   m_services->messages,
+                                     m_services->groups, m_services->users,
+                                     *m_router,          *m_bulk,
+                                     m_metrics};
+    m_gateway = std::make_unique<Gateway>(sessionServices, options);
     if (const Status listening = m_gateway->listen(); !listening)
         return listening;
     if (options.maxConnections > 0)
@@ -135,14 +123,17 @@ Status Server::start()
                    .arg(options.maxConnections)
                    .arg(files.files);
 
-    // `kithd user disable` writes the database from another process; the
-    // running server notices on this beat and closes that user's sessions.
-    auto *accountSweep = new QTimer(this);
-    connect(accountSweep, &QTimer::timeout, this, [this] {
-        if (const int closed = m_auth->closeDisabledAccounts())
-            qCInfo(lcAuth) << "closed" << closed << "connections of disabled accounts";
-    });
-    accountSweep->start(kAccountSweepMs);
+    // `kithd user disable` may write the database from another process; the
+    // running server then notices on this beat and closes that user's
+    // sessions. A store that cannot be changed behind its back needs no beat.
+    if (m_store->changedByOtherProcesses()) {
+        auto *accountSweep = new QTimer(this);
+        connect(accountSweep, &QTimer::timeout, this, [this] {
+            if (const int closed = m_services->auth.closeDisabledAccounts())
+                qCInfo(lcAuth) << "closed" << closed << "connections of disabled accounts";
+        });
+        accountSweep->start(kAccountSweepMs);
+    }
 
     m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
@@ -205,9 +196,9 @@ QStringList Server::connectUrls() const
 QByteArray Server::renderMetrics() const
 {
     Metrics::Gauges gauges;
-    if (m_registry) {
-        gauges.authenticatedSessions = m_registry->authenticatedCount();
-        gauges.onlineUsers = m_registry->onlineUserCount();
+    if (m_router) {
+        gauges.authenticatedSessions = m_router->authenticatedCount();
+        gauges.onlineUsers = m_router->onlineUserCount();
     }
     gauges.schemaVersion = m_schemaVersion;
     return m_metrics.renderPrometheus(m_store->stats(), gauges);
@@ -226,10 +217,9 @@ void Server::stop()
     qCInfo(lcGateway) << "stopping: no new connections or requests";
     m_gateway->stopAccepting();
     m_gateway->refuseNewRequests();
-    m_auth->stop();
-    m_presence->stop();
+    m_services->stop();
     // Hashes in flight finish and post their completions (answered SHUTTING_DOWN).
-    m_hasher->waitForIdle();
+    m_services->hasher.waitForIdle();
     // History reads in flight finish before the store closes under them.
     m_bulk->drain();
     QCoreApplication::sendPostedEvents();

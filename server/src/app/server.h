@@ -1,6 +1,7 @@
 #pragma once
-// kithd as a whole: owns the store, the services, the session registry, the
-// WebSocket gateway and the admin HTTP endpoint, and runs the graceful stop.
+// kithd as a whole: owns the store, the node's push router, the services (one
+// Services), the WebSocket gateway and the admin HTTP endpoint, and runs the
+// graceful stop.
 // Created by main() (and by tests that want a whole server in-process).
 
 #include "config.h"
@@ -14,15 +15,10 @@
 namespace kith::server {
 
 class AdminHttp;
-class AuthService;
 class BulkLane;
 class Gateway;
-class GroupService;
-class MessageService;
-class PasswordHasher;
-class PresenceService;
-class SessionRegistry;
-class UserService;
+class LocalPushRouter;
+class Services;
 
 class Server : public QObject
 {
@@ -57,14 +53,9 @@ private:
     bool m_stopping = false;
     bool m_stopEmitted = false;
     // Declared in dependency order: destroyed sessions-first.
-    std::unique_ptr<PasswordHasher> m_hasher;
     std::unique_ptr<BulkLane> m_bulk;
-    std::unique_ptr<SessionRegistry> m_registry;
-    std::unique_ptr<PresenceService> m_presence;
-    std::unique_ptr<AuthService> m_auth;
-    std::unique_ptr<MessageService> m_messages;
-    std::unique_ptr<GroupService> m_groups;
-    std::unique_ptr<UserService> m_users;
+    std::unique_ptr<LocalPushRouter> m_router;
+    std::unique_ptr<Services> m_services;
     std::unique_ptr<Gateway> m_gateway;
     std::unique_ptr<AdminHttp> m_admin;
 };

@@ -9,7 +9,13 @@
 #include <QList>
 #include <QString>
 
+#include <limits>
+
 namespace kith::server {
+
+// The largest seq a store holds (its integers are signed 64-bit). Seqs come
+// as uint64 from the wire: where they enter, larger ones are clamped to this.
+inline constexpr quint64 kMaxSeq = quint64(std::numeric_limits<qint64>::max());
 
 // Groups larger than this do not broadcast their members' presence (see
 // Store::contactsOf); their members see it in the member list.
@@ -50,6 +56,9 @@ struct AppendResult
 {
     v1::Message message;    // as stored (the original one for a duplicate)
     bool duplicate = false; // (sender, client_msg_id) was already stored
+    // Who was a member when it committed (the sender included): the push goes
+    // to them with no second trip to the store. Empty for a duplicate.
+    QList<quint64> recipients;
 };
 
 // A group change: the new state and the system message it added to the stream.
@@ -58,6 +67,7 @@ struct GroupChange
     v1::ConversationState state; // as the acting user sees it
     v1::Message event;           // the SystemEvent message (seq assigned)
     QList<quint64> memberIds;    // members after the change
+    QList<MemberRecord> members; // the same, with roles, in order of standing
     QList<quint64> removedIds;   // who lost access (removed / left)
     QList<quint64> addedIds;     // who gained access (createGroup: everyone, creator included)
 };

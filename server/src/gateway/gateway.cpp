@@ -83,7 +83,7 @@ Gateway::Gateway(const ServiceSet &services, GatewayOptions options, QObject *pa
 
 Gateway::~Gateway()
 {
-    // Sessions detach from the registry as they go; delete them before it does.
+    // Sessions detach from the router as they go; delete them before it does.
     const auto sessions = m_sessions;
     m_sessions.clear();
     qDeleteAll(sessions);

@@ -86,7 +86,7 @@ Session::Session(WireSocket *socket, const ServiceSet &services, const SessionLi
 {
     socket->setParent(this);
     m_services.metrics.connectionOpened();
-    m_caller.connectionId = m_connectionId;
+    m_caller.connection = {m_services.router.node(), m_connectionId};
     m_caller.sendBucket = &m_sendBucket;
 
     connect(socket, &WireSocket::binaryMessageReceived, this, &Session::onBinaryMessage);
@@ -106,7 +106,7 @@ Session::Session(WireSocket *socket, const ServiceSet &services, const SessionLi
 Session::~Session()
 {
     if (m_attached)
-        m_services.registry.detach(this);
+        m_services.router.detach(this);
     m_services.metrics.connectionClosed();
 }
 
@@ -187,7 +187,7 @@ void Session::onDisconnected()
     m_timer.stop();
     if (m_attached) {
         m_attached = false;
-        m_services.registry.detach(this);
+        m_services.router.detach(this);
     }
     qCDebug(lcSession) << "connection" << m_connectionId << "closed";
     emit finished(this);
@@ -358,7 +358,7 @@ void Session::onAuthResult(quint32 requestId, Result<AuthGrant> result)
     send(answer);
     // Attached after the answer so pushes reach a client that knows who it is.
     m_attached = true;
-    m_services.registry.attach(this, m_caller.userId, m_caller.deviceId);
+    m_services.router.attach(this, m_caller.userId, m_caller.deviceId);
     qCDebug(lcSession) << "connection" << m_connectionId << "is user" << m_caller.userId << "device"
                        << m_caller.deviceId;
 }
@@ -595,7 +595,7 @@ void Session::close(QWebSocketProtocol::CloseCode closeCode, const QString &reas
     if (m_attached) {
         // Gone for pushes and presence now, not when the close handshake ends.
         m_attached = false;
-        m_services.registry.detach(this);
+        m_services.router.detach(this);
     }
     if (!m_socket)
         return;

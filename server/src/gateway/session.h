@@ -6,8 +6,8 @@
 
 #include "auth_service.h"
 #include "caller.h"
+#include "local_push_router.h"
 #include "rate_limit.h"
-#include "session_registry.h"
 #include "wire_socket.h"
 
 #include <QBasicTimer>
@@ -25,14 +25,15 @@ class Metrics;
 class PresenceService;
 class UserService;
 
-// What a session needs from the server, all owned by the Server.
+// What a session needs from the server: the services (owned by Services),
+// the node's router, the bulk lane and the counters (owned by the Server).
 struct ServiceSet
 {
     AuthService &auth;
     MessageService &messages;
     GroupService &groups;
     UserService &users;
-    SessionRegistry &registry;
+    LocalPushRouter &router;
     BulkLane &bulk;
     Metrics &metrics;
 };

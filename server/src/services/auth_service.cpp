@@ -1,12 +1,13 @@
 #include "auth_service.h"
 
 #include "conversation_access.h"
+#include "event_router.h"
 #include "kith/content.h"
 #include "kith/protocol.h"
 #include "logging.h"
 #include "password_hasher.h"
 #include "presence_service.h"
-#include "session_registry.h"
+#include "push_router.h"
 #include "user_service.h"
 
 namespace kith::server {
@@ -45,11 +46,13 @@ QString cleanDeviceName(const std::string &utf8)
 }
 } // namespace
 
-AuthService::AuthService(Store &store, SessionRegistry &registry, PasswordHasher &hasher,
-                         PresenceService &presence, AuthPolicy policy, QObject *parent)
+AuthService::AuthService(Store &store, PushRouter &router, EventRouter &events,
+                         PasswordHasher &hasher, PresenceService &presence, AuthPolicy policy,
+                         QObject *parent)
     : QObject(parent)
     , m_store(store)
-    , m_registry(registry)
+    , m_router(router)
+    , m_events(events)
     , m_hasher(hasher)
     , m_presence(presence)
     , m_policy(policy)
@@ -229,16 +232,16 @@ void AuthService::logout(const Caller &caller, QObject *context, Completion<Done
     if (m_stopped)
         return done(shuttingDown());
     const quint64 deviceId = caller.deviceId;
-    const quint64 connectionId = caller.connectionId;
-    m_store.revokeDevice(caller.userId, deviceId, this,
-                         [this, deviceId, connectionId,
-                          done = whileAlive<Done>(context, std::move(done))](Status status) {
-                             if (!status)
-                                 return done(storeError(status.error()));
-                             qCInfo(lcAuth) << "device" << deviceId << "logged out";
-                             done(Done{});
-                             closeDeviceConnections(deviceId, connectionId);
-                         });
+    const ConnectionRef origin = caller.connection;
+    m_store.revokeDevice(
+        caller.userId, deviceId, this,
+        [this, deviceId, origin, done = whileAlive<Done>(context, std::move(done))](Status status) {
+            if (!status)
+                return done(storeError(status.error()));
+            qCInfo(lcAuth) << "device" << deviceId << "logged out";
+            done(Done{});
+            m_events.deviceRevoked(DeviceRevoked{deviceId, origin});
+        });
 }
 
 Result<v1::DeviceList> AuthService::listDevices(const Caller &caller)
@@ -256,7 +259,7 @@ Result<v1::DeviceList> AuthService::listDevices(const Caller &caller)
         device->set_created_ms(record.createdMs);
         device->set_last_seen_ms(record.lastSeenMs);
         device->set_current(record.id == caller.deviceId);
-        device->set_online(m_registry.isDeviceOnline(record.id));
+        device->set_online(m_router.isDeviceOnline(record.id));
     }
     return list;
 }
@@ -279,13 +282,13 @@ void AuthService::revokeDevice(const Caller &caller, const v1::RevokeDeviceReque
             }
             qCInfo(lcAuth) << "device" << deviceId << "revoked";
             done(Done{});
-            closeDeviceConnections(deviceId, 0);
+            m_events.deviceRevoked(DeviceRevoked{deviceId, {}});
         });
 }
 
 int AuthService::closeDisabledAccounts()
 {
-    if (m_stopped || m_registry.onlineUserCount() == 0)
+    if (m_stopped || m_router.onlineUserCount() == 0)
         return 0;
     const Result<QList<quint64>> disabled = m_store.disabledUserIds();
     if (!disabled) {
@@ -294,22 +297,10 @@ int AuthService::closeDisabledAccounts()
     }
     int closed = 0;
     for (const quint64 userId : *disabled) {
-        for (Connection *connection : m_registry.connectionsOfUser(userId)) {
-            connection->terminate(v1::ACCOUNT_DISABLED,
-                                  QStringLiteral("This account was disabled by the admin"));
-            ++closed;
-        }
+        if (m_router.isOnline(userId))
+            closed += m_events.accountDisabled(AccountDisabled{userId});
     }
     return closed;
-}
-
-void AuthService::closeDeviceConnections(quint64 deviceId, quint64 exceptConnectionId)
-{
-    for (Connection *connection : m_registry.connectionsOfDevice(deviceId)) {
-        if (connection->connectionId() != exceptConnectionId)
-            connection->terminate(v1::TOKEN_INVALID,
-                                  QStringLiteral("This device was logged out or revoked"));
-    }
 }
 
 // After the admin changed the Argon2 settings, each account's hash is redone

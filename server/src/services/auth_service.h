@@ -1,7 +1,7 @@
 #pragma once
 // Accounts and devices: register (per the registration policy), password login
 // with Argon2id, resume with a device token, logout, list and revoke devices,
-// and the failed-login throttle. Owned by the Server; plain service, no socket code.
+// and the failed-login throttle. Owned by Services; plain service, no socket code.
 
 #include "caller.h"
 #include "rate_limit.h"
@@ -10,9 +10,10 @@
 
 namespace kith::server {
 
+class EventRouter;
 class PasswordHasher;
 class PresenceService;
-class SessionRegistry;
+class PushRouter;
 
 struct AuthPolicy
 {
@@ -40,7 +41,7 @@ class AuthService : public QObject
 {
     Q_OBJECT
 public:
-    AuthService(Store &store, SessionRegistry &registry, PasswordHasher &hasher,
+    AuthService(Store &store, PushRouter &router, EventRouter &events, PasswordHasher &hasher,
                 PresenceService &presence, AuthPolicy policy, QObject *parent = nullptr);
 
     [[nodiscard]] bool registrationOpen() const { return m_policy.registrationOpen; }
@@ -61,8 +62,8 @@ public:
                       QObject *context, Completion<Done> done);
 
     // Closes, with ACCOUNT_DISABLED, the live connections of accounts the admin
-    // has disabled (possibly from another process: `kithd user disable`).
-    // Returns how many connections were closed.
+    // has disabled from another process (`kithd user disable` on SQLite's
+    // file; see Store::changedByOtherProcesses). Returns how many were closed.
     int closeDisabledAccounts();
 
     // Refuses new work with SHUTTING_DOWN (the store is about to close).
@@ -71,12 +72,12 @@ public:
 private:
     void issueDevice(const UserRecord &user, const std::string &deviceName,
                      Completion<AuthGrant> done);
-    void closeDeviceConnections(quint64 deviceId, quint64 exceptConnectionId);
     void upgradePasswordHash(const UserRecord &user, const QByteArray &upgradedHash);
     void recordLoginFailure(const QString &accountKey, const QString &addressKey);
 
     Store &m_store;
-    SessionRegistry &m_registry;
+    PushRouter &m_router;
+    EventRouter &m_events;
     PasswordHasher &m_hasher;
     PresenceService &m_presence;
     AuthPolicy m_policy;

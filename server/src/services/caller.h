@@ -1,6 +1,7 @@
 #pragma once
 // Who is asking: what a Session hands to the services with every request.
 
+#include "events.h"
 #include "store.h"
 
 namespace kith::server {
@@ -11,7 +12,7 @@ struct Caller
 {
     quint64 userId = 0;
     quint64 deviceId = 0;
-    quint64 connectionId = 0;          // 0 for none: pushes then skip no connection
+    ConnectionRef connection;          // none: pushes then skip no connection
     TokenBucket *sendBucket = nullptr; // the connection's send limit; null = unlimited
 };
 

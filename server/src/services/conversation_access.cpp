@@ -2,6 +2,7 @@
 
 #include "kith/protocol.h"
 #include "logging.h"
+#include "membership_cache.h"
 
 namespace kith::server {
 
@@ -12,8 +13,12 @@ Error notFound()
 }
 } // namespace
 
-Result<ConversationRef> checkConversationAccess(Store &store, const std::string &conversationId,
-                                                quint64 userId)
+namespace {
+// The check, with where the answers come from left to `Source`: the store or
+// the membership cache (both answer userExists and membership).
+template<class Source>
+Result<ConversationRef> checkAccess(Source &source, const std::string &conversationId,
+                                    quint64 userId)
 {
     const QString id = toQString(conversationId);
     const std::optional<ConversationRef> ref = parseConversationId(id);
@@ -23,18 +28,51 @@ Result<ConversationRef> checkConversationAccess(Store &store, const std::string 
         const quint64 peer = ref->peerOf(userId);
         if (peer == 0)
             return notFound();
-        const Result<UserRecord> peerRecord = store.userById(peer);
-        if (!peerRecord)
-            return peerRecord.error().code == v1::NOT_FOUND ? notFound()
-                                                            : storeError(peerRecord.error());
+        const Result<bool> exists = source.userExists(peer);
+        if (!exists)
+            return storeError(exists.error());
+        if (!*exists)
+            return notFound();
         return *ref;
     }
-    const Result<std::optional<MemberRecord>> member = store.membership(id, userId);
+    const Result<std::optional<MemberRecord>> member = source.membership(id, userId);
     if (!member)
         return member.error().code == v1::NOT_FOUND ? notFound() : storeError(member.error());
     if (!member->has_value())
         return notFound();
     return *ref;
+}
+
+// The store as a Source.
+struct StoreSource
+{
+    Store &store;
+    Result<bool> userExists(quint64 userId)
+    {
+        const Result<UserRecord> user = store.userById(userId);
+        if (!user)
+            return user.error().code == v1::NOT_FOUND ? Result<bool>(false)
+                                                      : Result<bool>(user.error());
+        return true;
+    }
+    Result<std::optional<MemberRecord>> membership(const QString &id, quint64 userId)
+    {
+        return store.membership(id, userId);
+    }
+};
+} // namespace
+
+Result<ConversationRef> checkConversationAccess(Store &store, const std::string &conversationId,
+                                                quint64 userId)
+{
+    StoreSource source{store};
+    return checkAccess(source, conversationId, userId);
+}
+
+Result<ConversationRef> checkConversationAccess(MembershipCache &members,
+                                                const std::string &conversationId, quint64 userId)
+{
+    return checkAccess(members, conversationId, userId);
 }
 
 Result<ConversationRef> parseSendTarget(const std::string &conversationId, quint64 userId)

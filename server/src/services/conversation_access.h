@@ -8,10 +8,17 @@
 
 namespace kith::server {
 
+class MembershipCache;
+
 // INVALID_ARGUMENT for a malformed id; NOT_FOUND when `userId` is not a member
 // (for a direct id: not one of the pair, or the other user does not exist).
+// This form reads the store: for work off the session loop (history, sync).
 [[nodiscard]] Result<ConversationRef>
 checkConversationAccess(Store &store, const std::string &conversationId, quint64 userId);
+// The same through the membership cache: for the session loop.
+[[nodiscard]] Result<ConversationRef> checkConversationAccess(MembershipCache &members,
+                                                              const std::string &conversationId,
+                                                              quint64 userId);
 
 // The part of that check a send makes before the store's own (see
 // MessageService::send): INVALID_ARGUMENT for a malformed id, NOT_FOUND for a

@@ -1,28 +1,20 @@
 #include "group_service.h"
 
 #include "conversation_access.h"
+#include "event_router.h"
+#include "group_rules.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "logging.h"
-#include "message_service.h"
+#include "membership_cache.h"
 #include "presence_service.h"
-#include "session_registry.h"
+#include "push_router.h"
 
 namespace kith::server {
 
 namespace {
 // Bounds one request's work (and its system message); add more in batches.
 constexpr int kMaxMembersPerRequest = 500;
-
-Result<QString> cleanGroupName(const std::string &utf8)
-{
-    const QString name = toQString(utf8).simplified();
-    if (name.isEmpty() || name.size() > kMaxGroupNameChars)
-        return makeError(
-            v1::INVALID_ARGUMENT,
-            QStringLiteral("A group name has 1 to %1 characters").arg(kMaxGroupNameChars));
-    return name;
-}
 
 Result<QList<quint64>> cleanUserIds(const google::protobuf::RepeatedField<uint64_t> &ids,
                                     quint64 exclude)
@@ -42,26 +34,27 @@ Result<QList<quint64>> cleanUserIds(const google::protobuf::RepeatedField<uint64
 }
 } // namespace
 
-GroupService::GroupService(Store &store, SessionRegistry &registry, MessageService &messages,
-                           PresenceService &presence, QObject *parent)
+GroupService::GroupService(Store &store, MembershipCache &members, EventRouter &events,
+                           PushRouter &router, PresenceService &presence, QObject *parent)
     : QObject(parent)
     , m_store(store)
-    , m_registry(registry)
-    , m_messages(messages)
+    , m_members(members)
+    , m_events(events)
+    , m_router(router)
     , m_presence(presence)
 {}
 
 void GroupService::createGroup(const Caller &caller, const v1::CreateGroupRequest &request,
                                QObject *context, Completion<v1::ConversationState> done)
 {
-    const Result<QString> name = cleanGroupName(request.name());
+    const Result<QString> name = normalizeGroupName(toQString(request.name()));
     if (!name)
         return done(name.error());
     const Result<QList<quint64>> members = cleanUserIds(request.member_user_ids(), caller.userId);
     if (!members)
         return done(members.error());
     m_store.createGroup(caller.userId, *name, *members, this,
-                        [this, connectionId = caller.connectionId,
+                        [this, origin = caller.connection,
                          done = whileAlive<v1::ConversationState>(context, std::move(done))](
                             Result<GroupChange> change) {
                             if (!change)
@@ -70,7 +63,7 @@ void GroupService::createGroup(const Caller &caller, const v1::CreateGroupReques
                                 << "group" << toQString(change->state.id()) << "created with"
                                 << change->memberIds.size() << "members";
                             done(change->state);
-                            announce(*change, connectionId);
+                            announce(std::move(*change), origin);
                         });
 }
 
@@ -115,7 +108,7 @@ void GroupService::renameGroup(const Caller &caller, const v1::RenameGroupReques
 {
     if (const Status ok = checkGroup(request.conversation_id(), caller.userId); !ok)
         return done(ok.error());
-    const Result<QString> name = cleanGroupName(request.name());
+    const Result<QString> name = normalizeGroupName(toQString(request.name()));
     if (!name)
         return done(name.error());
     m_store.renameGroup(toQString(request.conversation_id()), caller.userId, *name, this,
@@ -126,7 +119,7 @@ Result<v1::MemberList> GroupService::listMembers(const Caller &caller,
                                                  const v1::ListMembersRequest &request)
 {
     const Result<ConversationRef> ref =
-        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+        checkConversationAccess(m_members, request.conversation_id(), caller.userId);
     if (!ref)
         return ref.error();
     v1::MemberList list;
@@ -143,7 +136,7 @@ Result<v1::MemberList> GroupService::listMembers(const Caller &caller,
         return list;
     }
     const Result<QList<MemberRecord>> members =
-        m_store.members(toQString(request.conversation_id()));
+        m_members.members(toQString(request.conversation_id()));
     if (!members)
         return storeError(members.error());
     for (const MemberRecord &record : *members) {
@@ -164,7 +157,7 @@ Status GroupService::checkGroup(const std::string &conversationId, quint64 actor
     if (ref && ref->isDirect())
         return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not a group"));
     const Result<ConversationRef> access =
-        checkConversationAccess(m_store, conversationId, actorId);
+        checkConversationAccess(m_members, conversationId, actorId);
     if (!access)
         return access.error();
     return Done{};
@@ -173,7 +166,7 @@ Status GroupService::checkGroup(const std::string &conversationId, quint64 actor
 Completion<GroupChange> GroupService::announceThen(const Caller &caller, QObject *context,
                                                    Completion<Done> done)
 {
-    return [this, connectionId = caller.connectionId,
+    return [this, origin = caller.connection,
             done = whileAlive<Done>(context, std::move(done))](Result<GroupChange> change) {
         if (!change)
             return done(storeError(change.error()));
@@ -181,34 +174,28 @@ Completion<GroupChange> GroupService::announceThen(const Caller &caller, QObject
             << "group" << toQString(change->state.id()) << "changed:"
             << v1::SystemEvent::Kind_Name(change->event.content().system().kind()).c_str();
         done(Done{});
-        announce(*change, connectionId);
+        announce(std::move(*change), origin);
     };
 }
 
-void GroupService::announce(const GroupChange &change, quint64 actingConnectionId)
+void GroupService::announce(GroupChange change, ConnectionRef origin)
 {
+    GroupChanged event;
+    event.origin = origin;
+    // Each user who gained access and is online gets the group as they see it.
     const QString id = toQString(change.state.id());
-    // Who gained access learns of the group first (each sees it with their
-    // own role and read state), then everyone gets the event as a message.
     for (quint64 userId : change.addedIds) {
-        if (!m_registry.isOnline(userId))
+        if (!m_router.isOnline(userId))
             continue;
         const Result<ConversationView> view = m_store.conversation(id, userId);
         if (!view) {
             qCWarning(lcGroups) << "no state of" << id << "for" << userId << view.error().message;
             continue;
         }
-        v1::Envelope push;
-        *push.mutable_conversation()->mutable_state() = *view;
-        m_registry.push(QList<quint64>{userId}, push, actingConnectionId);
+        event.views.append({userId, *view});
     }
-    if (!change.removedIds.isEmpty()) {
-        v1::Envelope push;
-        push.mutable_conversation_removed()->set_conversation_id(change.state.id());
-        m_registry.push(change.removedIds, push);
-    }
-    // The acting connection gets the event too: its answer carries no seq.
-    m_messages.fanOut(change.event, change.memberIds, 0);
+    event.change = std::move(change);
+    m_events.groupChanged(event);
 }
 
 } // namespace kith::server

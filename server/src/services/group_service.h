@@ -1,8 +1,9 @@
 #pragma once
 // Groups: create, add members, remove a member, leave, rename, list members.
-// Role checks happen in the store, atomically with each change; this service
-// validates input and tells the members (event message, conversation and
-// conversation_removed pushes). Owned by the Server; no socket code.
+// Role checks happen in the store (by the rules of domain/group_rules.h),
+// atomically with each change; this service validates input and emits the
+// committed change, which tells the members (event message, conversation and
+// conversation_removed pushes). Owned by Services; no socket code.
 
 #include "caller.h"
 
@@ -10,15 +11,16 @@
 
 namespace kith::server {
 
-class MessageService;
+class EventRouter;
+class MembershipCache;
 class PresenceService;
-class SessionRegistry;
+class PushRouter;
 
 class GroupService : public QObject
 {
     Q_OBJECT
 public:
-    GroupService(Store &store, SessionRegistry &registry, MessageService &messages,
+    GroupService(Store &store, MembershipCache &members, EventRouter &events, PushRouter &router,
                  PresenceService &presence, QObject *parent = nullptr);
 
     // Answers the new group's state as the creator sees it.
@@ -41,11 +43,12 @@ private:
     [[nodiscard]] Status checkGroup(const std::string &conversationId, quint64 actorId);
     [[nodiscard]] Completion<GroupChange> announceThen(const Caller &caller, QObject *context,
                                                        Completion<Done> done);
-    void announce(const GroupChange &change, quint64 actingConnectionId);
+    void announce(GroupChange change, ConnectionRef origin);
 
     Store &m_store;
-    SessionRegistry &m_registry;
-    MessageService &m_messages;
+    MembershipCache &m_members;
+    EventRouter &m_events;
+    PushRouter &m_router;
     PresenceService &m_presence;
 };
 

@@ -1,12 +1,14 @@
 #include "message_service.h"
 
 #include "conversation_access.h"
+#include "event_router.h"
 #include "kith/content.h"
 #include "kith/protocol.h"
 #include "logging.h"
+#include "membership_cache.h"
 #include "rate_limit.h"
-#include "session_registry.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -33,10 +35,12 @@ bool differs(const v1::ConversationState &state, const v1::ConversationCursor &h
 }
 } // namespace
 
-MessageService::MessageService(Store &store, SessionRegistry &registry, QObject *parent)
+MessageService::MessageService(Store &store, MembershipCache &members, EventRouter &events,
+                               QObject *parent)
     : QObject(parent)
     , m_store(store)
-    , m_registry(registry)
+    , m_members(members)
+    , m_events(events)
 {}
 
 void MessageService::send(const Caller &caller, v1::SendMessageRequest request, QObject *context,
@@ -70,7 +74,7 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
     append.content = std::move(*request.mutable_content());
     m_store.appendMessage(
         std::move(append), this,
-        [this, ref = *ref, connectionId = caller.connectionId,
+        [this, origin = caller.connection,
          done = whileAlive<v1::SendAck>(context, std::move(done))](Result<AppendResult> result) {
             if (!result) {
                 // One answer for "not a member" and "no such chat or user", as
@@ -82,23 +86,10 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
             done(ackFor(*result));
             if (result->duplicate)
                 return;
-            const Result<QList<quint64>> members = memberIdsOf(ref);
-            if (!members) {
-                // Stored and acked; members pull it on their next sync.
-                qCWarning(lcMessages)
-                    << "no fan-out for" << ref.toString() << members.error().message;
-                return;
-            }
-            fanOut(std::move(result->message), *members, connectionId);
+            // The recipients came with the append, read in its transaction.
+            m_events.messageCommitted(MessageCommitted{std::move(result->message),
+                                                       std::move(result->recipients), origin});
         });
-}
-
-void MessageService::fanOut(v1::Message message, const QList<quint64> &memberIds,
-                            quint64 exceptConnectionId)
-{
-    v1::Envelope push;
-    *push.mutable_message()->mutable_message() = std::move(message);
-    m_registry.push(memberIds, push, exceptConnectionId);
 }
 
 Result<v1::PullResponse> MessageService::pull(const Caller &caller, const v1::PullRequest &request)
@@ -110,9 +101,11 @@ Result<v1::PullResponse> MessageService::pull(const Caller &caller, const v1::Pu
     PullQuery query;
     query.conversationId = toQString(request.conversation_id());
     query.backward = request.direction() == v1::PullRequest::BACKWARD;
-    query.fromSeq = request.from_seq();
-    query.toSeq = request.to_seq();
-    query.beforeSeq = request.before_seq();
+    // Seqs are uint64 on the wire; no store holds one past kMaxSeq, so a
+    // larger bound means the same as kMaxSeq (past the end / unbounded).
+    query.fromSeq = std::min<quint64>(request.from_seq(), kMaxSeq);
+    query.toSeq = std::min<quint64>(request.to_seq(), kMaxSeq);
+    query.beforeSeq = std::min<quint64>(request.before_seq(), kMaxSeq);
     query.limit =
         request.limit() == 0 ? kDefaultPullLimit : qBound(1u, request.limit(), kMaxPullLimit);
     const Result<PullPage> page = m_store.pull(query);
@@ -161,50 +154,39 @@ void MessageService::markRead(const Caller &caller, const v1::MarkReadRequest &r
                               QObject *context, Completion<Done> done)
 {
     const Result<ConversationRef> ref =
-        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+        checkConversationAccess(m_members, request.conversation_id(), caller.userId);
     if (!ref)
         return done(ref.error());
     if (request.seq() == 0)
         return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Mark read up to which seq?")));
     const QString id = toQString(request.conversation_id());
-    m_store.markRead(id, caller.userId, request.seq(), this,
-                     [this, ref = *ref, caller, done = whileAlive<Done>(context, std::move(done))](
-                         Result<ReadResult> result) {
-                         if (!result)
-                             return done(storeError(result.error()));
-                         done(Done{});
-                         if (!result->moved)
-                             return;
-                         v1::Envelope push;
-                         auto *read = push.mutable_read();
-                         read->set_conversation_id(toStd(ref.toString()));
-                         read->set_user_id(caller.userId);
-                         read->set_read_seq(result->readSeq);
-                         read->set_unread_count(result->unreadCount);
-                         m_registry.push(QList<quint64>{caller.userId}, push, caller.connectionId);
-                         if (const quint64 peer = ref.peerOf(caller.userId)) {
-                             read->clear_unread_count();
-                             m_registry.push(QList<quint64>{peer}, push);
-                         }
-                     });
+    m_store.markRead(
+        id, caller.userId, request.seq(), this,
+        [this, id, peer = ref->peerOf(caller.userId), userId = caller.userId,
+         origin = caller.connection,
+         done = whileAlive<Done>(context, std::move(done))](Result<ReadResult> result) {
+            if (!result)
+                return done(storeError(result.error()));
+            done(Done{});
+            if (!result->moved)
+                return;
+            m_events.readMoved(
+                ReadMoved{id, userId, result->readSeq, result->unreadCount, peer, origin});
+        });
 }
 
 Status MessageService::typing(const Caller &caller, const v1::TypingRequest &request)
 {
     const Result<ConversationRef> ref =
-        checkConversationAccess(m_store, request.conversation_id(), caller.userId);
+        checkConversationAccess(m_members, request.conversation_id(), caller.userId);
     if (!ref)
         return ref.error();
     Result<QList<quint64>> members = memberIdsOf(*ref);
     if (!members)
         return members.error();
     members->removeAll(caller.userId);
-    v1::Envelope push;
-    auto *typing = push.mutable_typing_push();
-    typing->set_conversation_id(request.conversation_id());
-    typing->set_user_id(caller.userId);
-    typing->set_typing(request.typing());
-    m_registry.push(*members, push);
+    m_events.typingChanged(TypingChanged{request.conversation_id(), caller.userId, request.typing(),
+                                         std::move(*members)});
     return Done{};
 }
 
@@ -212,7 +194,7 @@ Result<QList<quint64>> MessageService::memberIdsOf(const ConversationRef &ref)
 {
     if (ref.isDirect())
         return QList<quint64>{ref.lowUser, ref.highUser};
-    const Result<QList<MemberRecord>> members = m_store.members(ref.toString());
+    const Result<QList<MemberRecord>> members = m_members.members(ref.toString());
     if (!members)
         return storeError(members.error());
     QList<quint64> ids;

@@ -1,7 +1,7 @@
 #pragma once
 // Messages: send (validated, membership-checked, rate-limited, acked after
-// commit, fanned out), pull, sync, read markers and typing. Owned by the
-// Server; plain service, no socket code.
+// commit, fanned out), pull, sync, read markers and typing. Owned by
+// Services; plain service, no socket code.
 
 #include "caller.h"
 #include "kith/conversation_id.h"
@@ -10,13 +10,15 @@
 
 namespace kith::server {
 
-class SessionRegistry;
+class EventRouter;
+class MembershipCache;
 
 class MessageService : public QObject
 {
     Q_OBJECT
 public:
-    MessageService(Store &store, SessionRegistry &registry, QObject *parent = nullptr);
+    MessageService(Store &store, MembershipCache &members, EventRouter &events,
+                   QObject *parent = nullptr);
 
     // `done` gets the ack only after the message is committed; a resend of
     // (sender, client_msg_id) gets the original ack with duplicate = true.
@@ -31,15 +33,12 @@ public:
     // Ephemeral: pushed to the other members' connections, never stored.
     [[nodiscard]] Status typing(const Caller &caller, const v1::TypingRequest &request);
 
-    // Pushes a stored message to every connection of `memberIds` except the
-    // one that sent it (it has the ack). Also used for group events.
-    void fanOut(v1::Message message, const QList<quint64> &memberIds, quint64 exceptConnectionId);
-
 private:
     [[nodiscard]] Result<QList<quint64>> memberIdsOf(const ConversationRef &ref);
 
     Store &m_store;
-    SessionRegistry &m_registry;
+    MembershipCache &m_members;
+    EventRouter &m_events;
 };
 
 } // namespace kith::server

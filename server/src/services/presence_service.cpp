@@ -1,27 +1,34 @@
 #include "presence_service.h"
 
+#include "event_router.h"
 #include "kith/protocol.h"
 #include "logging.h"
-#include "session_registry.h"
+#include "push_router.h"
 
 namespace kith::server {
 
-PresenceService::PresenceService(Store &store, SessionRegistry &registry, QObject *parent)
+PresenceService::PresenceService(Store &store, PushRouter &router, EventRouter &events,
+                                 QObject *parent)
     : QObject(parent)
     , m_store(store)
-    , m_registry(registry)
+    , m_router(router)
+    , m_events(events)
 {
-    connect(&m_registry, &SessionRegistry::userOnline, this,
-            [this](quint64 userId) { announce(userId, true); });
-    connect(&m_registry, &SessionRegistry::userOffline, this, [this](quint64 userId) {
-        m_lastSeen.insert(userId, nowMs());
-        announce(userId, false);
+    m_router.setPresenceListener([this](quint64 userId, bool online) {
+        if (!online)
+            m_lastSeen.insert(userId, nowMs());
+        announce(userId, online);
     });
+}
+
+PresenceService::~PresenceService()
+{
+    m_router.setPresenceListener({});
 }
 
 bool PresenceService::isOnline(quint64 userId) const
 {
-    return m_registry.isOnline(userId);
+    return m_router.isOnline(userId);
 }
 
 v1::User PresenceService::toUser(const UserRecord &record) const
@@ -44,12 +51,8 @@ void PresenceService::announce(quint64 userId, bool online)
         qCWarning(lcPresence) << "cannot list contacts of" << userId << contacts.error().message;
         return;
     }
-    v1::Envelope push;
-    auto *presence = push.mutable_presence();
-    presence->set_user_id(userId);
-    presence->set_online(online);
-    presence->set_last_seen_ms(nowMs());
-    const int deliveries = m_registry.push(*contacts, push);
+    const int deliveries =
+        m_events.presenceChanged(PresenceChanged{userId, online, nowMs(), *contacts});
     qCDebug(lcPresence) << "user" << userId << (online ? "online" : "offline") << "told"
                         << deliveries << "connections";
 }

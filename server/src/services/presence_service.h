@@ -1,7 +1,7 @@
 #pragma once
 // Presence: a user is online while any of their connections is authenticated.
 // On a user's first-online / last-offline it pushes `presence` to everyone who
-// shares a conversation with them. Owned by the Server; never stored.
+// shares a conversation with them. Owned by Services; never stored.
 
 #include "store.h"
 
@@ -10,13 +10,16 @@
 
 namespace kith::server {
 
-class SessionRegistry;
+class EventRouter;
+class PushRouter;
 
 class PresenceService : public QObject
 {
     Q_OBJECT
 public:
-    PresenceService(Store &store, SessionRegistry &registry, QObject *parent = nullptr);
+    PresenceService(Store &store, PushRouter &router, EventRouter &events,
+                    QObject *parent = nullptr);
+    ~PresenceService() override;
 
     [[nodiscard]] bool isOnline(quint64 userId) const;
     // When the user was last seen going offline since kithd started (0 = unknown).
@@ -32,7 +35,8 @@ private:
     void announce(quint64 userId, bool online);
 
     Store &m_store;
-    SessionRegistry &m_registry;
+    PushRouter &m_router;
+    EventRouter &m_events;
     QHash<quint64, qint64> m_lastSeen;
     bool m_stopped = false;
 };

@@ -48,6 +48,7 @@ struct PullQuery
 {
     QString conversationId;
     bool backward = false;
+    // Seqs at most kMaxSeq (the caller clamps what comes from the wire).
     quint64 fromSeq = 0;   // forward: first seq (0 = 1)
     quint64 toSeq = 0;     // forward: last seq (0 = unbounded)
     quint64 beforeSeq = 0; // backward: strictly below (0 = newest)
@@ -126,7 +127,8 @@ public:
     // Assigns the next seq of the conversation (contiguous), or returns the
     // original message for a (sender, client_msg_id) already stored. Creates a
     // direct conversation on its first message. INVALID_ARGUMENT when
-    // content.reply_to_seq is not an earlier seq of the conversation.
+    // content.reply_to_seq is not an earlier seq of the conversation. A new
+    // message comes with its recipients, read in the same transaction.
     virtual void appendMessage(AppendRequest request, QObject *context,
                                Completion<AppendResult> done) = 0;
     // Moves the user's read marker forward to min(seq, max seq).
@@ -134,7 +136,8 @@ public:
                           QObject *context, Completion<ReadResult> done) = 0;
 
     // Groups: each change is one transaction that also appends its SystemEvent.
-    // Permission checks (roles) are done here, atomically with the change:
+    // Permission checks (roles, the rules of domain/group_rules.h) are done
+    // here, atomically with the change:
     // PERMISSION_DENIED / NOT_FOUND / INVALID_ARGUMENT as the protocol says.
     //  - NOT_FOUND: no such group, or the actor is not a member (also for the
     //    target of removeMember); PERMISSION_DENIED: a plain member managing,
@@ -154,6 +157,11 @@ public:
                             Completion<GroupChange> done) = 0;
     virtual void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                              QObject *context, Completion<GroupChange> done) = 0;
+
+    // Whether another process may change the data behind this store's back
+    // (SQLite: `kithd user disable` on the same file), so that a running
+    // server has to look for accounts disabled there.
+    [[nodiscard]] virtual bool changedByOtherProcesses() const { return false; }
 
     // ---- statistics (for /metrics) ----------------------------------------------
     struct Stats

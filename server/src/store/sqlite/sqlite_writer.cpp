@@ -11,6 +11,10 @@ namespace kith::server {
 using namespace sqlite;
 
 namespace {
+// Conversations whose members the writer keeps at once; past it they are
+// read again as needed (a bound, not a tuning: one read per conversation).
+constexpr qsizetype kMaxCachedRecipients = 65536;
+
 // The log starts over (the writer waits for the last copy and the database's
 // sync) when it holds this many times Options::checkpointFrames.
 constexpr int kWalFramesCapFactor = 4;
@@ -22,6 +26,7 @@ constexpr int kRecentCopyDivisor = 8;
 Status SqliteStore::Writer::loadState()
 {
     m_maxSeq.clear();
+    m_recipients.clear();
     {
         Stmt s(*m_c, QStringLiteral("SELECT id, max_seq FROM conversations"));
         if (!s.exec())
@@ -80,8 +85,31 @@ void SqliteStore::Writer::setMaxSeq(const QString &conversationId, quint64 seq)
     m_maxSeq.insert(conversationId, seq);
 }
 
+Result<QList<quint64>> SqliteStore::Writer::recipientsOf(const QString &conversationId,
+                                                         const ConversationRef &ref)
+{
+    if (const auto it = m_recipients.constFind(conversationId); it != m_recipients.cend())
+        return *it;
+    QList<quint64> ids;
+    if (ref.isDirect()) {
+        ids = {ref.lowUser, ref.highUser};
+    } else {
+        Stmt s(*m_c, QStringLiteral("SELECT user_id FROM members WHERE conversation_id = ?"));
+        if (!s.exec({conversationId}))
+            return s.error("recipients");
+        while (s.next())
+            ids.append(s.u64(0));
+    }
+    if (m_recipients.size() >= kMaxCachedRecipients)
+        m_recipients.clear();
+    m_recipients.insert(conversationId, ids);
+    return ids;
+}
+
 void SqliteStore::Writer::undoJob()
 {
+    // Members read or forgotten by the undone work may not be the committed ones.
+    m_recipients.clear();
     for (auto it = m_undo.maxSeq.rbegin(); it != m_undo.maxSeq.rend(); ++it) {
         if (it->second)
             m_maxSeq.insert(it->first, *it->second);
@@ -531,7 +559,7 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
             return stored.error();
         }
         m_discard = true;
-        return AppendResult{std::move(**original), true};
+        return AppendResult{std::move(**original), true, {}};
     }
     if (!stored)
         return stored.error();
@@ -539,18 +567,25 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
     // plain batch it is checked (and moved) once per sender and conversation;
     // later sends only note the new marker for flushDeferred.
     const std::pair<QString, quint64> member(request.conversationId, request.senderUserId);
+    bool checked = false;
     if (m_deferUpdates) {
         if (const auto it = m_pendingMarkers.find(member); it != m_pendingMarkers.end()) {
             it->latest = stored->seq();
-            return AppendResult{std::move(*stored), false};
+            checked = true;
         }
     }
-    if (Status moved = moveReadMarker(request.conversationId, request.senderUserId, stored->seq());
-        !moved)
-        return moved.error();
-    if (m_deferUpdates)
-        m_pendingMarkers.insert(member, PendingMarker{stored->seq(), stored->seq()});
-    return AppendResult{std::move(*stored), false};
+    if (!checked) {
+        if (Status moved =
+                moveReadMarker(request.conversationId, request.senderUserId, stored->seq());
+            !moved)
+            return moved.error();
+        if (m_deferUpdates)
+            m_pendingMarkers.insert(member, PendingMarker{stored->seq(), stored->seq()});
+    }
+    Result<QList<quint64>> recipients = recipientsOf(request.conversationId, *ref);
+    if (!recipients)
+        return recipients.error();
+    return AppendResult{std::move(*stored), false, std::move(*recipients)};
 }
 
 Result<ReadResult> SqliteStore::Writer::markRead(const QString &conversationId, quint64 userId,

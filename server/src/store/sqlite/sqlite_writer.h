@@ -74,6 +74,9 @@ private:
     [[nodiscard]] bool execControl(const QString &sql);
     [[nodiscard]] Status refreshIfChangedElsewhere();
     void setMaxSeq(const QString &conversationId, quint64 seq);
+    [[nodiscard]] Result<QList<quint64>> recipientsOf(const QString &conversationId,
+                                                      const ConversationRef &ref);
+    void forgetRecipients(const QString &conversationId) { m_recipients.remove(conversationId); }
     void undoJob();
     void maybeCheckpoint();
     void checkpointHere();
@@ -105,6 +108,10 @@ private:
     std::unique_ptr<sqlite::Connection> m_c;
 
     QHash<QString, quint64> m_maxSeq; // every conversation that exists
+    // Members of the conversations appended to lately, read in the writer's
+    // transaction when first needed and forgotten when a group changes, so an
+    // append hands back its recipients without a read per message.
+    QHash<QString, QList<quint64>> m_recipients;
     quint64 m_nextServerId = 1;
     quint64 m_nextGroupId = 1;
     qint64 m_dataVersion = -1;

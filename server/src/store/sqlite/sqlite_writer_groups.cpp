@@ -1,5 +1,7 @@
 #include "sqlite_writer.h"
 
+#include "group_rules.h"
+
 #include "kith/content.h"
 #include "kith/protocol.h"
 
@@ -77,33 +79,25 @@ Result<GroupChange> SqliteStore::Writer::finishChange(const QString &conversatio
     GroupChange change;
     change.state = std::move(*view);
     change.event = std::move(event);
-    for (const MemberRow &row : *rows)
+    change.memberIds.reserve(rows->size());
+    change.members.reserve(rows->size());
+    for (const MemberRow &row : *rows) {
         change.memberIds.append(row.record.userId);
+        change.members.append(row.record);
+    }
+    // The next append to the group reads its new members in its own transaction.
+    forgetRecipients(conversationId);
     change.addedIds = std::move(added);
     change.removedIds = std::move(removed);
     return change;
 }
 
-namespace {
-std::optional<Error> checkGroupName(const QString &name)
-{
-    if (name.isEmpty() || name.size() > kMaxGroupNameChars)
-        return invalid(QStringLiteral("a group name has 1..%1 characters").arg(kMaxGroupNameChars));
-    return std::nullopt;
-}
-
-bool mayManage(v1::Role role)
-{
-    return role == v1::OWNER || role == v1::ADMIN;
-}
-} // namespace
-
 Result<GroupChange> SqliteStore::Writer::createGroup(quint64 ownerId, const QString &name,
                                                      const QList<quint64> &memberIds)
 {
-    const QString title = name.trimmed();
-    if (const auto bad = checkGroupName(title))
-        return *bad;
+    const Result<QString> title = normalizeGroupName(name);
+    if (!title)
+        return title.error();
     if (const auto owner = loadUser(*m_c, ownerId); !owner)
         return owner.error();
     QList<quint64> initial;
@@ -120,7 +114,7 @@ Result<GroupChange> SqliteStore::Writer::createGroup(quint64 ownerId, const QStr
         Stmt s(*m_c, QStringLiteral("INSERT INTO conversations (id, kind, title, max_seq, "
                                     "metadata_version, last_activity_ms, created_ms)"
                                     " VALUES (?, ?, ?, 0, 0, ?, ?)"));
-        if (!s.exec({conversationId, int(v1::GROUP), title, now, now}))
+        if (!s.exec({conversationId, int(v1::GROUP), *title, now, now}))
             return s.error("insert group");
     }
     {
@@ -142,7 +136,7 @@ Result<GroupChange> SqliteStore::Writer::createGroup(quint64 ownerId, const QStr
     event.set_kind(v1::SystemEvent::GROUP_CREATED);
     for (quint64 id : initial)
         event.add_user_ids(id);
-    event.set_name(toStd(title));
+    event.set_name(toStd(*title));
     auto stored = appendSystemEvent(conversationId, ownerId, std::move(event));
     if (!stored)
         return stored.error();
@@ -158,7 +152,7 @@ Result<GroupChange> SqliteStore::Writer::addMembers(const QString &conversationI
     const auto rows = groupMembers(conversationId, actorId, &actorRole);
     if (!rows)
         return rows.error();
-    if (!mayManage(actorRole))
+    if (!mayManageGroup(actorRole))
         return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may add members"));
     if (userIds.isEmpty())
         return invalid(QStringLiteral("no users to add"));
@@ -200,17 +194,18 @@ Result<GroupChange> SqliteStore::Writer::removeMember(const QString &conversatio
     const auto rows = groupMembers(conversationId, actorId, &actorRole);
     if (!rows)
         return rows.error();
-    if (!mayManage(actorRole))
-        return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may remove members"));
-    if (userId == actorId)
-        return invalid(QStringLiteral("leave the group instead of removing yourself"));
+    MemberRecord actor;
+    actor.userId = actorId;
+    actor.role = actorRole;
+    if (userId == actorId || !mayManageGroup(actorRole))
+        return checkRemoval(actor, actor).error(); // the error that applies, whoever the target
     const auto target = std::find_if(rows->cbegin(), rows->cend(), [userId](const MemberRow &r) {
         return r.record.userId == userId;
     });
     if (target == rows->cend())
         return notFound(QStringLiteral("not a member of the group"));
-    if (target->record.role == v1::OWNER)
-        return makeError(v1::PERMISSION_DENIED, QStringLiteral("the owner cannot be removed"));
+    if (Status allowed = checkRemoval(actor, target->record); !allowed)
+        return allowed.error();
     {
         Stmt s(*m_c,
                QStringLiteral("DELETE FROM members WHERE conversation_id = ? AND user_id = ?"));
@@ -233,18 +228,11 @@ Result<GroupChange> SqliteStore::Writer::leaveGroup(const QString &conversationI
     if (!rows)
         return rows.error();
     if (role == v1::OWNER) {
-        // Hand over to the longest-standing admin, else the longest-standing member.
-        std::optional<quint64> successor;
-        for (v1::Role wanted : {v1::ADMIN, v1::MEMBER}) {
-            for (const MemberRow &row : *rows) {
-                if (row.record.userId != userId && row.record.role == wanted) {
-                    successor = row.record.userId;
-                    break;
-                }
-            }
-            if (successor)
-                break;
-        }
+        QList<MemberRecord> standing;
+        standing.reserve(rows->size());
+        for (const MemberRow &row : *rows)
+            standing.append(row.record);
+        const std::optional<quint64> successor = successorOf(standing, userId);
         if (successor) {
             Stmt s(*m_c, QStringLiteral("UPDATE members SET role = ?"
                                         " WHERE conversation_id = ? AND user_id = ?"));
@@ -269,23 +257,23 @@ Result<GroupChange> SqliteStore::Writer::leaveGroup(const QString &conversationI
 Result<GroupChange> SqliteStore::Writer::renameGroup(const QString &conversationId, quint64 actorId,
                                                      const QString &name)
 {
-    const QString title = name.trimmed();
-    if (const auto bad = checkGroupName(title))
-        return *bad;
+    const Result<QString> title = normalizeGroupName(name);
+    if (!title)
+        return title.error();
     v1::Role actorRole = v1::ROLE_UNSPECIFIED;
     const auto rows = groupMembers(conversationId, actorId, &actorRole);
     if (!rows)
         return rows.error();
-    if (!mayManage(actorRole))
+    if (!mayManageGroup(actorRole))
         return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may rename the group"));
     {
         Stmt s(*m_c, QStringLiteral("UPDATE conversations SET title = ? WHERE id = ?"));
-        if (!s.exec({title, conversationId}))
+        if (!s.exec({*title, conversationId}))
             return s.error("rename group");
     }
     v1::SystemEvent event;
     event.set_kind(v1::SystemEvent::GROUP_RENAMED);
-    event.set_name(toStd(title));
+    event.set_name(toStd(*title));
     auto stored = appendSystemEvent(conversationId, actorId, std::move(event));
     if (!stored)
         return stored.error();

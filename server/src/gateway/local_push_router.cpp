@@ -1,4 +1,4 @@
-#include "session_registry.h"
+#include "local_push_router.h"
 
 #include "kith/protocol.h"
 #include "metrics.h"
@@ -7,12 +7,12 @@
 
 namespace kith::server {
 
-SessionRegistry::SessionRegistry(Metrics *metrics, QObject *parent)
-    : QObject(parent)
-    , m_metrics(metrics)
+LocalPushRouter::LocalPushRouter(Metrics *metrics, quint32 node)
+    : m_metrics(metrics)
+    , m_node(node)
 {}
 
-void SessionRegistry::attach(Connection *connection, quint64 userId, quint64 deviceId)
+void LocalPushRouter::attach(Connection *connection, quint64 userId, quint64 deviceId)
 {
     if (m_entries.contains(connection))
         detach(connection);
@@ -21,11 +21,11 @@ void SessionRegistry::attach(Connection *connection, quint64 userId, quint64 dev
     const bool first = ofUser.isEmpty();
     ofUser.append(connection);
     m_byDevice[deviceId].append(connection);
-    if (first)
-        emit userOnline(userId);
+    if (first && m_presence)
+        m_presence(userId, true);
 }
 
-void SessionRegistry::detach(Connection *connection)
+void LocalPushRouter::detach(Connection *connection)
 {
     const auto it = m_entries.constFind(connection);
     if (it == m_entries.cend())
@@ -44,23 +44,14 @@ void SessionRegistry::detach(Connection *connection)
         user->removeAll(connection);
         if (user->isEmpty()) {
             m_byUser.erase(user);
-            emit userOffline(entry.userId);
+            if (m_presence)
+                m_presence(entry.userId, false);
         }
     }
 }
 
-QList<Connection *> SessionRegistry::connectionsOfUser(quint64 userId) const
-{
-    return m_byUser.value(userId);
-}
-
-QList<Connection *> SessionRegistry::connectionsOfDevice(quint64 deviceId) const
-{
-    return m_byDevice.value(deviceId);
-}
-
-int SessionRegistry::push(const QList<quint64> &userIds, const v1::Envelope &push,
-                          quint64 exceptConnectionId)
+int LocalPushRouter::pushToUsers(const QList<quint64> &userIds, const v1::Envelope &push,
+                                 ConnectionRef except)
 {
     QList<Connection *> targets;
     QSet<quint64> seen;
@@ -72,16 +63,16 @@ int SessionRegistry::push(const QList<quint64> &userIds, const v1::Envelope &pus
         if (it != m_byUser.cend())
             targets += *it;
     }
-    return this->push(targets, push, exceptConnectionId);
+    return deliver(targets, push, except);
 }
 
-int SessionRegistry::push(const QList<Connection *> &connections, const v1::Envelope &push,
-                          quint64 exceptConnectionId)
+int LocalPushRouter::deliver(const QList<Connection *> &connections, const v1::Envelope &push,
+                             ConnectionRef except)
 {
     QByteArray frame;
     int deliveries = 0;
     for (Connection *connection : connections) {
-        if (exceptConnectionId != 0 && connection->connectionId() == exceptConnectionId)
+        if (isExcepted(connection, except))
             continue;
         if (frame.isEmpty())
             frame = encodeEnvelope(push);
@@ -92,7 +83,32 @@ int SessionRegistry::push(const QList<Connection *> &connections, const v1::Enve
     return deliveries;
 }
 
-void SessionRegistry::countDeliveries(const v1::Envelope &push, int deliveries)
+int LocalPushRouter::closeDevice(quint64 deviceId, v1::ErrorCode code, const QString &message,
+                                 ConnectionRef except)
+{
+    return closeAll(m_byDevice.value(deviceId), code, message, except);
+}
+
+int LocalPushRouter::closeUser(quint64 userId, v1::ErrorCode code, const QString &message)
+{
+    return closeAll(m_byUser.value(userId), code, message, {});
+}
+
+// A copy of the list: a connection may detach while it is being closed.
+int LocalPushRouter::closeAll(const QList<Connection *> &connections, v1::ErrorCode code,
+                              const QString &message, ConnectionRef except)
+{
+    int closed = 0;
+    for (Connection *connection : connections) {
+        if (isExcepted(connection, except))
+            continue;
+        connection->terminate(code, message);
+        ++closed;
+    }
+    return closed;
+}
+
+void LocalPushRouter::countDeliveries(const v1::Envelope &push, int deliveries)
 {
     if (!m_metrics || deliveries == 0)
         return;

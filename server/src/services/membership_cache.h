@@ -1,0 +1,45 @@
+#pragma once
+// The members of groups as the session loop asks for them (mark read, typing,
+// member lists, group checks), kept from committed group changes so a request
+// makes no store read of its own; a group not seen yet is read once. Also the
+// users known to exist (accounts are never deleted), for direct chats.
+// Owned by Services; session loop only.
+
+#include "store.h"
+
+#include <QHash>
+#include <QSet>
+
+#include <optional>
+
+namespace kith::server {
+
+class MembershipCache
+{
+public:
+    explicit MembershipCache(Store &store);
+
+    // The members of a group in order of standing; NOT_FOUND for a group that
+    // does not exist or has no member.
+    [[nodiscard]] Result<QList<MemberRecord>> members(const QString &groupId);
+    // nullopt when `userId` is not a member of the group.
+    [[nodiscard]] Result<std::optional<MemberRecord>> membership(const QString &groupId,
+                                                                 quint64 userId);
+    // Whether the account exists (disabled ones included).
+    [[nodiscard]] Result<bool> userExists(quint64 userId);
+
+    // A committed change: its member list replaces what was kept.
+    void groupChanged(const GroupChange &change);
+
+    [[nodiscard]] qsizetype groupsKept() const { return m_groups.size(); }
+    // Store reads made on a miss (for tests: a hit makes none).
+    [[nodiscard]] quint64 loads() const { return m_loads; }
+
+private:
+    Store &m_store;
+    QHash<QString, QList<MemberRecord>> m_groups;
+    QSet<quint64> m_users;
+    quint64 m_loads = 0;
+};
+
+} // namespace kith::server

@@ -1,0 +1,24 @@
+#include "services.h"
+
+namespace kith::server {
+
+Services::Services(Store &store_, PushRouter &router_, const ServicesOptions &options)
+    : store(store_)
+    , router(router_)
+    , hasher(options.argon2)
+    , members(store_)
+    , events(router_, members)
+    , presence(store_, router_, events)
+    , auth(store_, router_, events, hasher, presence, options.auth)
+    , messages(store_, members, events)
+    , groups(store_, members, events, router_, presence)
+    , users(store_, presence)
+{}
+
+void Services::stop()
+{
+    auth.stop();
+    presence.stop();
+}
+
+} // namespace kith::server

@@ -1,0 +1,49 @@
+#pragma once
+// Services: the one composition root of kithd's use cases, built from a store,
+// a push router and options. The Server builds one over its store and the
+// gateway's LocalPushRouter; the service tests build one over a test store and
+// a router of recording connections, so both wire the services the same way.
+// Members are declared in dependency order (destroyed the other way round).
+
+#include "auth_service.h"
+#include "event_router.h"
+#include "group_service.h"
+#include "membership_cache.h"
+#include "message_service.h"
+#include "password_hasher.h"
+#include "presence_service.h"
+#include "user_service.h"
+
+namespace kith::server {
+
+class PushRouter;
+
+struct ServicesOptions
+{
+    AuthPolicy auth;
+    Argon2Params argon2;
+};
+
+class Services
+{
+public:
+    Services(Store &store, PushRouter &router, const ServicesOptions &options);
+    Services(const Services &) = delete;
+    Services &operator=(const Services &) = delete;
+
+    // Refuses new auth work and stops presence pushes (the store is about to close).
+    void stop();
+
+    Store &store;
+    PushRouter &router;
+    PasswordHasher hasher;
+    MembershipCache members;
+    EventRouter events;
+    PresenceService presence;
+    AuthService auth;
+    MessageService messages;
+    GroupService groups;
+    UserService users;
+};
+
+} // namespace kith::server
