@@ -217,6 +217,49 @@ private slots:
             QCOMPARE(page->messages(i).seq(), quint64(i + 1));
     }
 
+    // Mark read, typing and member lists ask the membership cache, which the
+    // committed group changes keep current: no store read per request, and
+    // a removed member is refused at once.
+    void membershipFollowsGroupChanges()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 carol = f.addUser(QStringLiteral("carol"));
+        RecordingConnection *bobLaptop = f.connect(bob, 2);
+        const Caller owner = f.callerFor(alice);
+        const auto group = create(f, owner, "team", {bob});
+        QVERIFY(group.ok());
+        const std::string id = group->id();
+        const quint64 loadsAfterCreate = f.services->members.loads();
+
+        v1::TypingRequest typing;
+        typing.set_conversation_id(id);
+        typing.set_typing(true);
+        QVERIFY(f.messages->typing(f.callerFor(bob, bobLaptop), typing).ok());
+        QCOMPARE(f.messages->typing(f.callerFor(carol), typing).error().code, v1::NOT_FOUND);
+
+        QVERIFY(add(f, owner, id, {carol}).ok());
+        QVERIFY(f.messages->typing(f.callerFor(carol), typing).ok());
+        QCOMPARE(roles(f, f.callerFor(carol), id).size(), 3);
+
+        QVERIFY(remove(f, owner, id, bob).ok());
+        QCOMPARE(f.messages->typing(f.callerFor(bob, bobLaptop), typing).error().code,
+                 v1::NOT_FOUND);
+        v1::MarkReadRequest read;
+        read.set_conversation_id(id);
+        read.set_seq(1);
+        QCOMPARE(await<Done>([&](QObject *context, auto done) {
+                     f.messages->markRead(f.callerFor(bob), read, context, done);
+                 })
+                     .error()
+                     .code,
+                 v1::NOT_FOUND);
+        QCOMPARE(roles(f, owner, id).keys(), (QList<quint64>{alice, carol}));
+        // Every answer above came from the members the changes carried.
+        QCOMPARE(f.services->members.loads(), loadsAfterCreate);
+    }
+
     void listMembersOfADirectChat()
     {
         ServiceFixture f;

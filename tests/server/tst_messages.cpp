@@ -8,6 +8,8 @@
 
 #include <QTest>
 
+#include <limits>
+
 using namespace kith;
 using namespace kith::server;
 using namespace kith::server::test;
@@ -237,6 +239,46 @@ private slots:
                 .error()
                 .code,
             v1::NOT_FOUND);
+    }
+
+    // Seqs are uint64 on the wire and signed 64-bit in the store: bounds at
+    // and past 2^63 mean "past the end" (forward) and "from the newest"
+    // (backward), never a wrap to the start.
+    void pullBoundsPastTheStoresRange_data()
+    {
+        QTest::addColumn<quint64>("bound");
+        QTest::newRow("2^63-1") << quint64(std::numeric_limits<qint64>::max());
+        QTest::newRow("2^63") << (quint64(1) << 63);
+        QTest::newRow("2^64-1") << std::numeric_limits<quint64>::max();
+    }
+    void pullBoundsPastTheStoresRange()
+    {
+        QFETCH(quint64, bound);
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const QString chat = directConversationId(alice, bob);
+        for (int i = 1; i <= 3; ++i)
+            QVERIFY(f.sendText(f.callerFor(alice), chat, "r" + std::to_string(i), "hi").ok());
+        const Caller reader = f.callerFor(bob);
+
+        auto page =
+            f.messages->pull(reader, pullRequest(chat, v1::PullRequest::FORWARD, bound, 10));
+        QVERIFY(page.ok());
+        QCOMPARE(seqsOf(*page), QList<quint64>{});
+        QCOMPARE(page->max_seq(), 3u);
+        QVERIFY(!page->has_more());
+
+        page = f.messages->pull(reader, pullRequest(chat, v1::PullRequest::BACKWARD, bound, 2));
+        QVERIFY(page.ok());
+        QCOMPARE(seqsOf(*page), (QList<quint64>{3, 2}));
+        QVERIFY(page->has_more());
+
+        v1::PullRequest upTo = pullRequest(chat, v1::PullRequest::FORWARD, 2, 10);
+        upTo.set_to_seq(bound);
+        page = f.messages->pull(reader, upTo);
+        QVERIFY(page.ok());
+        QCOMPARE(seqsOf(*page), (QList<quint64>{2, 3}));
     }
 
     void syncAnswersWhatChanged()
