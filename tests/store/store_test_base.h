@@ -1,0 +1,131 @@
+#pragma once
+// What the store tests share: a test object that runs a Store's writes and
+// waits for them, and helpers that set up users, chats and groups through the
+// Store interface alone (so they serve every backend).
+
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+#include "store.h"
+
+#include <QTest>
+
+#include <memory>
+#include <optional>
+
+namespace kith::server::test {
+
+constexpr int kWaitMs = 30000; // generous: the box is shared and fsync may be slow
+
+inline v1::Content text(const QString &body, quint64 replyTo = 0)
+{
+    v1::Content content;
+    content.mutable_text()->set_body(body.toStdString());
+    content.set_reply_to_seq(replyTo);
+    return content;
+}
+
+class StoreTestBase : public QObject
+{
+protected:
+    std::unique_ptr<Store> m_store;
+
+    // Runs one asynchronous write and waits for its completion.
+    template<class T, class Call> Result<T> wait(Call call)
+    {
+        std::optional<Result<T>> out;
+        call(this, [&out](Result<T> r) { out.emplace(std::move(r)); });
+        if (!QTest::qWaitFor([&out] { return out.has_value(); }, kWaitMs))
+            return makeError(v1::INTERNAL, QStringLiteral("no completion"));
+        return std::move(*out);
+    }
+
+    UserRecord addUser(const QString &name, const QString &display = {})
+    {
+        auto r = wait<UserRecord>([&](QObject *ctx, Completion<UserRecord> done) {
+            m_store->createUser(name, display, "hash", ctx, done);
+        });
+        if (!r.ok())
+            qWarning() << "createUser failed" << r.error().message;
+        return r.ok() ? *r : UserRecord{};
+    }
+
+    Result<AppendResult> send(const QString &conversation, quint64 sender, const QString &clientId,
+                              const QString &body = QStringLiteral("hi"), quint64 replyTo = 0)
+    {
+        AppendRequest request;
+        request.conversationId = conversation;
+        request.senderUserId = sender;
+        request.senderDeviceId = 1;
+        request.clientMsgId = clientId.toStdString();
+        request.content = text(body, replyTo);
+        return wait<AppendResult>([&](QObject *ctx, Completion<AppendResult> done) {
+            m_store->appendMessage(request, ctx, done);
+        });
+    }
+
+    static AppendRequest appendRequest(const QString &conversation, quint64 sender,
+                                       const QString &clientId, quint64 replyTo = 0)
+    {
+        AppendRequest r;
+        r.conversationId = conversation;
+        r.senderUserId = sender;
+        r.clientMsgId = clientId.toStdString();
+        r.content = text(clientId, replyTo);
+        return r;
+    }
+
+    // alice, bob and carol; alice and bob's direct chat (no messages yet) and
+    // a group of alice (owner) and bob.
+    struct ThreeUsers
+    {
+        UserRecord alice, bob, carol;
+        QString direct, team;
+    };
+    ThreeUsers threeUsersAndTwoChats()
+    {
+        ThreeUsers t{addUser(QStringLiteral("alice")),
+                     addUser(QStringLiteral("bob")),
+                     addUser(QStringLiteral("carol")),
+                     {},
+                     {}};
+        t.direct = directConversationId(t.alice.id, t.bob.id);
+        const auto created = group(t.alice.id, QStringLiteral("team"), {t.bob.id});
+        if (created.ok())
+            t.team = QString::fromStdString(created->state.id());
+        return t;
+    }
+
+    Result<GroupChange> group(quint64 owner, const QString &name, const QList<quint64> &members)
+    {
+        return wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> done) {
+            m_store->createGroup(owner, name, members, ctx, done);
+        });
+    }
+
+    Result<ReadResult> markRead(const QString &conversation, quint64 user, quint64 seq)
+    {
+        return wait<ReadResult>([&](QObject *ctx, Completion<ReadResult> done) {
+            m_store->markRead(conversation, user, seq, ctx, done);
+        });
+    }
+
+    QList<quint64> pullAllSeqs(const QString &conversation)
+    {
+        QList<quint64> seqs;
+        PullQuery query;
+        query.conversationId = conversation;
+        query.limit = kMaxPullLimit;
+        for (;;) {
+            const auto page = m_store->pull(query);
+            if (!page.ok())
+                return {};
+            for (const v1::Message &m : page->messages)
+                seqs.append(m.seq());
+            if (!page->hasMore || page->messages.isEmpty())
+                return seqs;
+            query.fromSeq = page->messages.last().seq() + 1;
+        }
+    }
+};
+
+} // namespace kith::server::test
