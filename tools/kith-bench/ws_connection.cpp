@@ -1,5 +1,7 @@
 #include "ws_connection.h"
 
+#include "kith/ws_frame.h"
+
 #include <QByteArray>
 #include <QCryptographicHash>
 
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -25,15 +28,7 @@ constexpr uint64_t kMaxFrameBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxHandshakeBytes = 16 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
 
-enum Opcode : uint8_t {
-    kContinuation = 0x0,
-    kText = 0x1,
-    kBinary = 0x2,
-    kClose = 0x8,
-    kPing = 0x9,
-    kPong = 0xA,
-};
-
+using namespace kith::ws; // the opcodes
 std::string acceptFor(std::string_view key)
 {
     QByteArray material(key.data(), qsizetype(key.size()));
@@ -284,43 +279,25 @@ void WsConnection::parseFrames()
 {
     while (m_state == State::Open) {
         const size_t avail = m_in.size() - m_inPos;
-        const auto *p = reinterpret_cast<const uint8_t *>(m_in.data() + m_inPos);
-        if (avail < 2)
+        ws::FrameHead head;
+        const ws::HeadRead read = ws::readFrameHead(m_in.data() + m_inPos, avail, head);
+        if (read == ws::HeadRead::Incomplete)
             break;
-        const bool fin = p[0] & 0x80;
-        const uint8_t opcode = p[0] & 0x0F;
-        const bool masked = p[1] & 0x80;
-        uint64_t length = p[1] & 0x7F;
-        size_t header = 2;
-        if (length == 126) {
-            if (avail < 4)
-                break;
-            length = (uint64_t(p[2]) << 8) | p[3];
-            header = 4;
-        } else if (length == 127) {
-            if (avail < 10)
-                break;
-            length = 0;
-            for (int i = 0; i < 8; ++i)
-                length = (length << 8) | p[2 + i];
-            header = 10;
-        }
-        if (length > kMaxFrameBytes) {
+        if (read == ws::HeadRead::LengthOutOfRange || head.length > kMaxFrameBytes) {
             errno = 0;
             fail("frame too large");
             return;
         }
-        const size_t maskBytes = masked ? 4 : 0;
-        if (avail < header + maskBytes + length)
+        const bool fin = head.fin;
+        const uint8_t opcode = head.opcode;
+        const uint64_t length = head.length;
+        if (avail < head.size + length)
             break;
-        char *payload = m_in.data() + m_inPos + header + maskBytes;
-        if (masked) {
-            const uint8_t *mask = p + header;
-            for (uint64_t i = 0; i < length; ++i)
-                payload[i] = char(uint8_t(payload[i]) ^ mask[i & 3]);
-        }
+        char *payload = m_in.data() + m_inPos + head.size;
+        if (head.masked)
+            ws::applyMask(payload, size_t(length), head.mask);
         const std::string_view body(payload, size_t(length));
-        m_inPos += header + maskBytes + size_t(length);
+        m_inPos += head.size + size_t(length);
 
         switch (opcode) {
         case kPing:
@@ -373,39 +350,22 @@ void WsConnection::queueFrame(uint8_t opcode, std::string_view payload)
         m_outPos = 0;
     }
     const bool mask = m_role == Role::Client;
-    uint8_t header[14];
-    size_t n = 0;
-    header[n++] = uint8_t(0x80 | opcode);
-    const uint8_t maskBit = mask ? 0x80 : 0;
-    const uint64_t len = payload.size();
-    if (len < 126) {
-        header[n++] = uint8_t(maskBit | len);
-    } else if (len <= 0xFFFF) {
-        header[n++] = uint8_t(maskBit | 126);
-        header[n++] = uint8_t(len >> 8);
-        header[n++] = uint8_t(len);
-    } else {
-        header[n++] = uint8_t(maskBit | 127);
-        for (int i = 7; i >= 0; --i)
-            header[n++] = uint8_t(len >> (8 * i));
-    }
-    uint8_t key[4] = {};
+    ws::Mask key{};
     if (mask) {
         // xorshift: masking only has to be unpredictable to proxies, not secret.
         m_maskState ^= m_maskState << 13;
         m_maskState ^= m_maskState >> 17;
         m_maskState ^= m_maskState << 5;
-        std::memcpy(key, &m_maskState, 4);
-        std::memcpy(header + n, key, 4);
-        n += 4;
+        std::memcpy(key.data(), &m_maskState, 4);
     }
-    m_out.append(reinterpret_cast<const char *>(header), n);
+    std::array<char, ws::kMaxFrameHeadBytes> header;
+    const size_t n =
+        ws::writeFrameHead(opcode, payload.size(), header.data(), mask ? &key : nullptr);
+    m_out.append(header.data(), n);
     const size_t start = m_out.size();
     m_out.append(payload);
-    if (mask) {
-        for (size_t i = 0; i < payload.size(); ++i)
-            m_out[start + i] = char(uint8_t(m_out[start + i]) ^ key[i & 3]);
-    }
+    if (mask)
+        ws::applyMask(m_out.data() + start, payload.size(), key);
 }
 
 } // namespace kith::bench

@@ -1,5 +1,6 @@
 #include "ws_socket.h"
 
+#include "kith/ws_frame.h"
 #include "logging.h"
 
 #include <QCoreApplication>
@@ -53,44 +54,6 @@ struct WriteBatch
     QList<QPointer<WsSocket>> pending;
 };
 thread_local WriteBatch t_writeBatch;
-
-// A server frame's head (never masked, RFC 6455 section 5.1): FIN, `opcode`
-// and the payload length; returns its size.
-qsizetype frameHead(quint8 opcode, quint64 length, std::array<char, 10> &head)
-{
-    head[0] = char(0x80 | opcode);
-    if (length < 126) {
-        head[1] = char(length);
-        return 2;
-    }
-    if (length <= 0xFFFF) {
-        head[1] = char(126);
-        qToBigEndian<quint16>(quint16(length), head.data() + 2);
-        return 4;
-    }
-    head[1] = char(127);
-    qToBigEndian<quint64>(length, head.data() + 2);
-    return 10;
-}
-
-void unmask(QByteArray &payload, const std::array<char, 4> &mask)
-{
-    char *data = payload.data();
-    const qsizetype size = payload.size();
-    qsizetype i = 0;
-    // Eight bytes at a time, then the tail byte by byte.
-    quint64 wide = 0;
-    for (int k = 0; k < 8; ++k)
-        reinterpret_cast<char *>(&wide)[k] = mask[k % 4];
-    for (; i + 8 <= size; i += 8) {
-        quint64 chunk;
-        std::memcpy(&chunk, data + i, 8);
-        chunk ^= wide;
-        std::memcpy(data + i, &chunk, 8);
-    }
-    for (; i < size; ++i)
-        data[i] = char(data[i] ^ mask[i % 4]);
-}
 
 // True when the comma-separated header value lists `token` (case-insensitive).
 bool listsToken(QByteArrayView value, QByteArrayView token)
@@ -218,8 +181,10 @@ std::shared_ptr<DirectWriter> WsSocket::directWriter()
 // no earlier direct write unfinished), so frames never interleave.
 DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArray *rest)
 {
-    std::array<char, 10> head;
-    const qsizetype headSize = frameHead(quint8(Opcode::Binary), quint64(message.size()), head);
+    // A server frame is never masked (RFC 6455 section 5.1).
+    std::array<char, ws::kMaxFrameHeadBytes> head;
+    const auto headSize =
+        qsizetype(ws::writeFrameHead(quint8(Opcode::Binary), quint64(message.size()), head.data()));
     std::lock_guard lock(mutex);
     if (fd < 0 || !open || queued || partialAhead || heldForOwner > 0) {
         ++heldForOwner;
@@ -384,43 +349,33 @@ qsizetype WsSocket::consumeHandshake(QByteArrayView data)
 qsizetype WsSocket::consumeFrames(QByteArrayView data)
 {
     const QPointer<WsSocket> alive(this);
-    const auto *bytes = reinterpret_cast<const uchar *>(data.data());
     qsizetype pos = 0;
     while (data.size() - pos >= 2) {
-        const uchar b0 = bytes[pos];
-        const uchar b1 = bytes[pos + 1];
-        const bool fin = b0 & 0x80;
-        const auto opcode = Opcode(b0 & 0x0F);
-        if (b0 & 0x70) {
+        ws::FrameHead head;
+        const ws::HeadRead read =
+            ws::readFrameHead(data.data() + pos, size_t(data.size() - pos), head);
+        const bool fin = head.fin;
+        const auto opcode = Opcode(head.opcode);
+        if (head.reserved) {
             failConnection(QWebSocketProtocol::CloseCodeProtocolError,
                            QStringLiteral("Reserved bits set"));
             return data.size();
         }
-        if (!(b1 & 0x80)) {
+        if (!head.masked) {
             failConnection(QWebSocketProtocol::CloseCodeProtocolError,
                            QStringLiteral("Client frames must be masked"));
             return data.size();
         }
-        qsizetype header = 2;
-        quint64 length = b1 & 0x7F;
-        if (length == 126)
-            header += 2;
-        else if (length == 127)
-            header += 8;
-        header += 4; // the mask
-        if (data.size() - pos < header)
+        if (read == ws::HeadRead::Incomplete)
             break;
-        if (length == 126) {
-            length = qFromBigEndian<quint16>(bytes + pos + 2);
-        } else if (length == 127) {
-            length = qFromBigEndian<quint64>(bytes + pos + 2);
-            if (length >> 63) {
-                failConnection(QWebSocketProtocol::CloseCodeProtocolError,
-                               QStringLiteral("Frame length out of range"));
-                return data.size();
-            }
+        if (read == ws::HeadRead::LengthOutOfRange) {
+            failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                           QStringLiteral("Frame length out of range"));
+            return data.size();
         }
-        const bool control = quint8(opcode) & 0x8;
+        const quint64 length = head.length;
+        const auto header = qsizetype(head.size);
+        const bool control = ws::isControl(quint8(opcode));
         if (control) {
             if (opcode != Opcode::Close && opcode != Opcode::Ping && opcode != Opcode::Pong) {
                 failConnection(QWebSocketProtocol::CloseCodeProtocolError,
@@ -454,10 +409,8 @@ qsizetype WsSocket::consumeFrames(QByteArrayView data)
         }
         if (quint64(data.size() - pos - header) < length)
             break;
-        std::array<char, 4> mask;
-        std::memcpy(mask.data(), bytes + pos + header - 4, 4);
         QByteArray payload(data.data() + pos + header, qsizetype(length));
-        unmask(payload, mask);
+        ws::applyMask(payload.data(), size_t(payload.size()), head.mask);
         pos += header + qsizetype(length);
         handleFrame(opcode, fin, std::move(payload));
         if (!alive || m_discardInput || m_hangUpWhenFlushed || m_state == State::Closed)
@@ -580,9 +533,10 @@ void WsSocket::sendBinaryMessage(const QByteArray &message)
 
 void WsSocket::sendFrame(Opcode opcode, QByteArrayView payload)
 {
-    std::array<char, 10> head;
-    const qsizetype headSize = frameHead(quint8(opcode), quint64(payload.size()), head);
-    write(QByteArrayView(head.data(), headSize), payload);
+    std::array<char, ws::kMaxFrameHeadBytes> head;
+    const size_t headSize =
+        ws::writeFrameHead(quint8(opcode), quint64(payload.size()), head.data());
+    write(QByteArrayView(head.data(), qsizetype(headSize)), payload);
 }
 
 void WsSocket::write(QByteArrayView head, QByteArrayView body)

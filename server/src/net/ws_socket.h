@@ -6,6 +6,7 @@
 // while they hold bytes. Made by the WsListener, handed on once the upgrade is
 // done; owned by whoever holds it then (the Session).
 
+#include "kith/ws_frame.h"
 #include "wire_socket.h"
 
 #include <QByteArray>
@@ -53,12 +54,12 @@ private:
     // close frame or its end of stream, for a grace period at most.
     enum class State { Handshake, Open, Closing, Closed };
     enum class Opcode : quint8 {
-        Continuation = 0x0,
-        Text = 0x1,
-        Binary = 0x2,
-        Close = 0x8,
-        Ping = 0x9,
-        Pong = 0xA,
+        Continuation = ws::kContinuation,
+        Text = ws::kText,
+        Binary = ws::kBinary,
+        Close = ws::kClose,
+        Ping = ws::kPing,
+        Pong = ws::kPong,
     };
 
     // What another thread's writes share with this one's, under `mutex`: the
