@@ -102,6 +102,40 @@ private slots:
         QVERIFY(f.presence->lastSeenMs(alice) > 0);
         QCOMPARE(strangerPhone->of(v1::Envelope::kPresence).size(), 0);
     }
+
+    // The contacts a user's presence goes to are kept from committed events:
+    // a first direct message and a group change show at once, with no store
+    // read of their own.
+    void presenceContactsFollowNewChats()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 carol = f.addUser(QStringLiteral("carol"));
+        RecordingConnection *bobPhone = f.connect(bob, 2);
+        RecordingConnection *carolPhone = f.connect(carol, 3);
+        RecordingConnection *aliceLaptop = f.connect(alice, 1); // nobody to tell yet
+        f.router->detach(aliceLaptop);
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 0);
+        const quint64 loads = f.services->members.loads();
+
+        QVERIFY(f.sendText(f.callerFor(alice), directConversationId(alice, bob), "c1", "hi").ok());
+        aliceLaptop = f.connect(alice, 1);
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 1);
+        QCOMPARE(carolPhone->of(v1::Envelope::kPresence).size(), 0);
+        QCOMPARE(f.services->members.loads(), loads);
+
+        f.router->detach(aliceLaptop);
+        v1::CreateGroupRequest create;
+        create.set_name("pair");
+        create.add_member_user_ids(carol);
+        QVERIFY(await<v1::ConversationState>([&](QObject *context, auto done) {
+                    f.groups->createGroup(f.callerFor(alice), create, context, done);
+                }).ok());
+        aliceLaptop = f.connect(alice, 1);
+        QCOMPARE(carolPhone->of(v1::Envelope::kPresence).size(), 1);
+        QVERIFY(carolPhone->of(v1::Envelope::kPresence).at(0).presence().online());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestUsers)

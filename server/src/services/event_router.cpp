@@ -13,6 +13,10 @@ EventRouter::EventRouter(PushRouter &router, MembershipCache &members)
 
 void EventRouter::messageCommitted(MessageCommitted event)
 {
+    // A direct chat exists from its first message on: its pair are contacts now.
+    if (event.message.seq() == 1 && event.recipients.size() == 2 &&
+        event.message.conversation_id().starts_with("d:"))
+        m_members.directChatStarted(event.recipients[0], event.recipients[1]);
     v1::Envelope push;
     *push.mutable_message()->mutable_message() = std::move(event.message);
     m_router.pushToUsers(event.recipients, push, event.origin);

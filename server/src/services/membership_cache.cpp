@@ -9,6 +9,7 @@ namespace {
 // then read again once). A bound on memory, not a tuning.
 constexpr qsizetype kMaxGroups = 16384;
 constexpr qsizetype kMaxUsers = 1 << 20;
+constexpr qsizetype kMaxContactLists = 65536;
 } // namespace
 
 MembershipCache::MembershipCache(Store &store)
@@ -64,8 +65,39 @@ Result<bool> MembershipCache::userExists(quint64 userId)
     return true;
 }
 
+Result<QList<quint64>> MembershipCache::contactsOf(quint64 userId)
+{
+    if (const auto it = m_contacts.constFind(userId); it != m_contacts.cend())
+        return *it;
+    ++m_loads;
+    Result<QList<quint64>> loaded = m_store.contactsOf(userId);
+    if (!loaded)
+        return loaded.error();
+    if (m_contacts.size() >= kMaxContactLists)
+        m_contacts.clear();
+    m_contacts.insert(userId, *loaded);
+    return loaded;
+}
+
+void MembershipCache::directChatStarted(quint64 lowUser, quint64 highUser)
+{
+    const auto meet = [this](quint64 user, quint64 other) {
+        const auto it = m_contacts.find(user);
+        if (it != m_contacts.end() && !it->contains(other))
+            it->append(other);
+    };
+    meet(lowUser, highUser);
+    meet(highUser, lowUser);
+}
+
 void MembershipCache::groupChanged(const GroupChange &change)
 {
+    // Whether a group counts for presence depends on its size, so everyone it
+    // touches has their contacts read again when next needed.
+    for (quint64 userId : change.memberIds)
+        m_contacts.remove(userId);
+    for (quint64 userId : change.removedIds)
+        m_contacts.remove(userId);
     const QString id = toQString(change.state.id());
     if (change.members.isEmpty()) {
         m_groups.remove(id);

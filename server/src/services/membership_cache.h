@@ -2,7 +2,8 @@
 // The members of groups as the session loop asks for them (mark read, typing,
 // member lists, group checks), kept from committed group changes so a request
 // makes no store read of its own; a group not seen yet is read once. Also the
-// users known to exist (accounts are never deleted), for direct chats.
+// users known to exist (accounts are never deleted), for direct chats, and
+// each user's presence contacts, kept from the same events.
 // Owned by Services; session loop only.
 
 #include "store.h"
@@ -28,8 +29,14 @@ public:
     // Whether the account exists (disabled ones included).
     [[nodiscard]] Result<bool> userExists(quint64 userId);
 
-    // A committed change: its member list replaces what was kept.
+    // Who hears the user's presence (see Store::contactsOf).
+    [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId);
+
+    // A committed change: its member list replaces what was kept, and the
+    // contacts of everyone in or just out of the group are read again.
     void groupChanged(const GroupChange &change);
+    // The first message of a direct chat made its two users contacts.
+    void directChatStarted(quint64 lowUser, quint64 highUser);
 
     [[nodiscard]] qsizetype groupsKept() const { return m_groups.size(); }
     // Store reads made on a miss (for tests: a hit makes none).
@@ -39,6 +46,7 @@ private:
     Store &m_store;
     QHash<QString, QList<MemberRecord>> m_groups;
     QSet<quint64> m_users;
+    QHash<quint64, QList<quint64>> m_contacts;
     quint64 m_loads = 0;
 };
 

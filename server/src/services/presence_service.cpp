@@ -3,14 +3,15 @@
 #include "event_router.h"
 #include "kith/protocol.h"
 #include "logging.h"
+#include "membership_cache.h"
 #include "push_router.h"
 
 namespace kith::server {
 
-PresenceService::PresenceService(Store &store, PushRouter &router, EventRouter &events,
+PresenceService::PresenceService(MembershipCache &members, PushRouter &router, EventRouter &events,
                                  QObject *parent)
     : QObject(parent)
-    , m_store(store)
+    , m_members(members)
     , m_router(router)
     , m_events(events)
 {
@@ -46,7 +47,7 @@ void PresenceService::announce(quint64 userId, bool online)
 {
     if (m_stopped)
         return;
-    const Result<QList<quint64>> contacts = m_store.contactsOf(userId);
+    const Result<QList<quint64>> contacts = m_members.contactsOf(userId);
     if (!contacts) {
         qCWarning(lcPresence) << "cannot list contacts of" << userId << contacts.error().message;
         return;

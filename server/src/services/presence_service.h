@@ -11,13 +11,14 @@
 namespace kith::server {
 
 class EventRouter;
+class MembershipCache;
 class PushRouter;
 
 class PresenceService : public QObject
 {
     Q_OBJECT
 public:
-    PresenceService(Store &store, PushRouter &router, EventRouter &events,
+    PresenceService(MembershipCache &members, PushRouter &router, EventRouter &events,
                     QObject *parent = nullptr);
     ~PresenceService() override;
 
@@ -34,7 +35,7 @@ public:
 private:
     void announce(quint64 userId, bool online);
 
-    Store &m_store;
+    MembershipCache &m_members;
     PushRouter &m_router;
     EventRouter &m_events;
     QHash<quint64, qint64> m_lastSeen;

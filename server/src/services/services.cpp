@@ -8,7 +8,7 @@ Services::Services(Store &store_, PushRouter &router_, const ServicesOptions &op
     , hasher(options.argon2)
     , members(store_)
     , events(router_, members)
-    , presence(store_, router_, events)
+    , presence(members, router_, events)
     , auth(store_, router_, events, hasher, presence, options.auth)
     , messages(store_, members, events)
     , groups(store_, members, events, router_, presence)
