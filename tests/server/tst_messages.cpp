@@ -279,6 +279,29 @@ private slots:
         page = f.messages->pull(reader, upTo);
         QVERIFY(page.ok());
         QCOMPARE(seqsOf(*page), (QList<quint64>{2, 3}));
+
+        // A read marker that far moves to the newest seq, no further.
+        v1::MarkReadRequest read;
+        read.set_conversation_id(toStd(chat));
+        read.set_seq(bound);
+        QVERIFY(await<Done>([&](QObject *context, auto done) {
+                    f.messages->markRead(reader, read, context, done);
+                }).ok());
+        QCOMPARE(f.store->conversation(chat, bob)->read_seq(), 3u);
+        QCOMPARE(f.store->conversation(chat, bob)->unread_count(), 0u);
+
+        // A reply can only quote a seq that exists.
+        v1::SendMessageRequest reply;
+        reply.set_conversation_id(toStd(chat));
+        reply.set_client_msg_id("reply-far");
+        reply.mutable_content()->mutable_text()->set_body("which one?");
+        reply.mutable_content()->set_reply_to_seq(bound);
+        QCOMPARE(await<v1::SendAck>([&](QObject *context, auto done) {
+                     f.messages->send(reader, reply, context, done);
+                 })
+                     .error()
+                     .code,
+                 v1::INVALID_ARGUMENT);
     }
 
     void syncAnswersWhatChanged()
