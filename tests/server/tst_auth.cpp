@@ -230,6 +230,30 @@ private slots:
         QCOMPARE(logIn(f, login("ivan", "bad password")).error().code, v1::AUTH_FAILED);
     }
 
+    // Disabled elsewhere: the account's open connections close with
+    // ACCOUNT_DISABLED, whether the store told of it or a look at the store
+    // found it; other accounts' stay.
+    void disabledAccountLosesItsConnections()
+    {
+        ServiceFixture f;
+        const quint64 ivan = f.addUser(QStringLiteral("ivan"));
+        const quint64 jane = f.addUser(QStringLiteral("jane"));
+        RecordingConnection *laptop = f.connect(ivan, 1);
+        RecordingConnection *phone = f.connect(ivan, 2);
+        RecordingConnection *other = f.connect(jane, 3);
+        QCOMPARE(f.auth->accountDisabled(ivan), 2);
+        QCOMPARE(laptop->terminatedWith, std::optional(v1::ACCOUNT_DISABLED));
+        QCOMPARE(phone->terminatedWith, std::optional(v1::ACCOUNT_DISABLED));
+        QVERIFY(!other->terminatedWith);
+
+        QCOMPARE(f.auth->closeDisabledAccounts(), 0); // nothing disabled in the store yet
+        QVERIFY(await<Done>([&](QObject *context, auto done) {
+                    f.store->setDisabled(jane, true, context, done);
+                }).ok());
+        QCOMPARE(f.auth->closeDisabledAccounts(), 1);
+        QCOMPARE(other->terminatedWith, std::optional(v1::ACCOUNT_DISABLED));
+    }
+
     void revokeDeviceClosesItsConnections()
     {
         ServiceFixture f;

@@ -123,10 +123,17 @@ Status Server::start()
                    .arg(options.maxConnections)
                    .arg(files.files);
 
-    // `kithd user disable` may write the database from another process; the
-    // running server then notices on this beat and closes that user's
-    // sessions. A store that cannot be changed behind its back needs no beat.
-    if (m_store->changedByOtherProcesses()) {
+    // An account disabled elsewhere (`kithd user disable`, another node)
+    // loses its connections: told by the store where it can tell, else
+    // noticed on this beat (SQLite: the command writes the file from another
+    // process).
+    const bool told = m_store->watchDisabledAccounts(this, [this](quint64 userId) {
+        const int closed = userId == 0 ? m_services->auth.closeDisabledAccounts()
+                                       : m_services->auth.accountDisabled(userId);
+        if (closed)
+            qCInfo(lcAuth) << "closed" << closed << "connections of disabled accounts";
+    });
+    if (!told) {
         auto *accountSweep = new QTimer(this);
         connect(accountSweep, &QTimer::timeout, this, [this] {
             if (const int closed = m_services->auth.closeDisabledAccounts())

@@ -296,11 +296,16 @@ int AuthService::closeDisabledAccounts()
         return 0;
     }
     int closed = 0;
-    for (const quint64 userId : *disabled) {
-        if (m_router.isOnline(userId))
-            closed += m_events.accountDisabled(AccountDisabled{userId});
-    }
+    for (const quint64 userId : *disabled)
+        closed += accountDisabled(userId);
     return closed;
+}
+
+int AuthService::accountDisabled(quint64 userId)
+{
+    if (m_stopped || !m_router.isOnline(userId))
+        return 0;
+    return m_events.accountDisabled(AccountDisabled{userId});
 }
 
 // After the admin changed the Argon2 settings, each account's hash is redone

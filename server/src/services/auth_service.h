@@ -62,9 +62,11 @@ public:
                       QObject *context, Completion<Done> done);
 
     // Closes, with ACCOUNT_DISABLED, the live connections of accounts the admin
-    // has disabled from another process (`kithd user disable` on SQLite's
-    // file; see Store::changedByOtherProcesses). Returns how many were closed.
+    // has disabled elsewhere: of all of them (a look at the store, for a store
+    // that cannot tell; see Store::watchDisabledAccounts), or of the one the
+    // store told of. Returns how many were closed.
     int closeDisabledAccounts();
+    int accountDisabled(quint64 userId);
 
     // Refuses new work with SHUTTING_DOWN (the store is about to close).
     void stop() { m_stopped = true; }

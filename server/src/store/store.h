@@ -31,6 +31,7 @@
 #include <QObject>
 #include <QString>
 
+#include <functional>
 #include <optional>
 
 namespace kith::server {
@@ -158,10 +159,18 @@ public:
     virtual void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                              QObject *context, Completion<GroupChange> done) = 0;
 
-    // Whether another process may change the data behind this store's back
-    // (SQLite: `kithd user disable` on the same file), so that a running
-    // server has to look for accounts disabled there.
-    [[nodiscard]] virtual bool changedByOtherProcesses() const { return false; }
+    // Tells `onDisabled`, on `context`'s thread, of each account disabled from
+    // now on by anyone (an admin command, another node); with 0 when some may
+    // have been missed (check them all). False when this store cannot tell:
+    // the server then looks for disabled accounts on a beat (SQLite, where
+    // `kithd user disable` writes the file from another process).
+    [[nodiscard]] virtual bool watchDisabledAccounts(QObject *context,
+                                                     std::function<void(quint64 userId)> onDisabled)
+    {
+        Q_UNUSED(context);
+        Q_UNUSED(onDisabled);
+        return false;
+    }
 
     // ---- statistics (for /metrics) ----------------------------------------------
     struct Stats

@@ -118,8 +118,6 @@ public:
     void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                      QObject *context, Completion<GroupChange> done) override;
 
-    // The admin command line writes the same file from another process.
-    [[nodiscard]] bool changedByOtherProcesses() const override { return true; }
     [[nodiscard]] Stats stats() const override;
     // Read connections currently open (one per thread that has read and not yet exited).
     [[nodiscard]] int openReadConnections() const;
