@@ -94,6 +94,10 @@ Error storeError(const Error &error)
     case v1::NAME_TAKEN:
     case v1::TOO_LARGE:
         return error;
+    case v1::UNAVAILABLE:
+        // The database is away for now; clients retry with the same ids.
+        return makeError(v1::UNAVAILABLE, QStringLiteral("Storage unavailable; retry later"),
+                         error.retryAfterMs);
     default:
         qCWarning(lcSession) << "storage error:" << error.message;
         return makeError(v1::INTERNAL, QStringLiteral("Storage error; safe to retry"));
