@@ -14,6 +14,7 @@ KITH_APT_PACKAGES=(
   qml6-module-qt-labs-settings qml6-module-qtqml-models qml6-module-qtquick-shapes
   qtkeychain-qt6-dev
   libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
+  libpq-dev postgresql libhiredis-dev redis-server haproxy
   xvfb xauth
   desktop-file-utils appstream qt6-qpa-plugins
 )
