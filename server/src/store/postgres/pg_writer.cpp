@@ -1,0 +1,271 @@
+#include "pg_writer.h"
+
+#include "pg_logging.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace kith::server::pg {
+
+namespace {
+
+// A batch that keeps meeting deadlocks or another node's duplicates gives up
+// after this many runs (its writes fail with UNAVAILABLE; clients retry).
+constexpr int kMaxAttempts = 5;
+// After a failed connect, batches fail at once for this long instead of
+// each waiting for a database that is still down.
+constexpr auto kReconnectInterval = std::chrono::milliseconds(250);
+// The direct conversations known to exist are a cache; past this many it
+// starts over (an unknown one only costs a no-op insert).
+constexpr qsizetype kMaxKnownConversations = 1 << 16;
+
+} // namespace
+
+Result<Rows> Received::next()
+{
+    if (m_read >= int(m_statements.size())) {
+        qCCritical(lcPostgres) << "postgresql: a job read more results than it sent";
+        return makeError(v1::INTERNAL, QStringLiteral("storage error (pipeline)"));
+    }
+    auto rows = m_c.receive(m_statements[size_t(m_read++)].what);
+    if (!rows && m_failure == Failure::None)
+        m_failure = m_c.lastFailure();
+    return rows;
+}
+
+PgWriter::PgWriter(QByteArray url, QString name, WriterStats &stats)
+    : m_url(std::move(url))
+    , m_name(std::move(name))
+    , m_stats(stats)
+{}
+
+PgWriter::~PgWriter() = default;
+
+Status PgWriter::connect()
+{
+    m_c.reset();
+    auto connection = PgConnection::connect(m_url, m_name);
+    if (!connection) {
+        m_connectFailed = true;
+        m_lastConnectFailure = std::chrono::steady_clock::now();
+        return connection.error();
+    }
+    m_connectFailed = false;
+    m_c = std::move(*connection);
+    return Done{};
+}
+
+void PgWriter::disconnect()
+{
+    m_c.reset();
+}
+
+PgWriter::Outcome PgWriter::abort(Failure failure, std::optional<Error> *error, const char *what)
+{
+    if (m_c && !m_c->isBroken())
+        (void)m_c->command(QStringLiteral("ROLLBACK"), "rollback");
+    if (m_c && m_c->isBroken())
+        failure = Failure::Connection;
+    switch (failure) {
+    case Failure::Connection:
+        // Whatever this batch sent is gone with the transaction (or, if the
+        // connection broke during COMMIT, perhaps committed: the clients'
+        // retries with the same ids find it then).
+        m_c.reset();
+        *error = unavailableError();
+        return Outcome::Failed;
+    case Failure::Unique:
+    case Failure::Conflict:
+        // Another node got there first (the same client id sent twice at
+        // once), or a deadlock chose this batch: run it again.
+        return Outcome::Retry;
+    case Failure::None:
+    case Failure::Aborted:
+    case Failure::Other:
+        break;
+    }
+    *error = makeError(v1::INTERNAL, QStringLiteral("storage error (%1)").arg(QLatin1String(what)));
+    return Outcome::Failed;
+}
+
+bool PgWriter::runPipelined(std::deque<WriteJob> &batch, size_t first, size_t last,
+                            Failure *failure)
+{
+    // Stable: the jobs of one conversation keep their order, so do their seqs.
+    std::vector<size_t> order(last - first);
+    std::iota(order.begin(), order.end(), first);
+    std::stable_sort(order.begin(), order.end(),
+                     [&batch](size_t a, size_t b) { return batch[a].lockKey < batch[b].lockKey; });
+
+    std::vector<Pipeline> pipelines(order.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        batch[order[i]].queue(*this, pipelines[i]);
+    // Statements are prepared outside the pipeline (once per connection).
+    for (const Pipeline &pipeline : pipelines) {
+        for (const Pipeline::Statement &statement : pipeline.statements()) {
+            if (Status prepared = m_c->prepare(statement.sql, statement.params); !prepared) {
+                *failure = m_c->lastFailure();
+                return false;
+            }
+        }
+    }
+    if (!m_c->beginPipeline()) {
+        *failure = Failure::Connection;
+        return false;
+    }
+    bool sent = true;
+    for (const Pipeline &pipeline : pipelines) {
+        for (const Pipeline::Statement &statement : pipeline.statements()) {
+            if (!(sent = m_c->send(statement.sql, statement.params)))
+                break;
+        }
+        if (!sent)
+            break;
+    }
+    if (!sent || !m_c->flushPipeline()) {
+        *failure = m_c->lastFailure() == Failure::None ? Failure::Connection : m_c->lastFailure();
+        (void)m_c->endPipeline();
+        return false;
+    }
+    *failure = Failure::None;
+    for (size_t i = 0; i < order.size(); ++i) {
+        Received received(*m_c, pipelines[i].statements());
+        batch[order[i]].receive(*this, received);
+        while (received.left() > 0)
+            (void)received.next();
+        if (*failure == Failure::None && received.failure() != Failure::None)
+            *failure = received.failure();
+    }
+    if (!m_c->endPipeline() && *failure == Failure::None)
+        *failure = Failure::Connection;
+    // A skipped statement only says that an earlier one failed.
+    return *failure == Failure::None;
+}
+
+bool PgWriter::runProcedure(WriteJob &job, Failure *failure)
+{
+    *failure = Failure::None;
+    if (Status saved = m_c->command(QStringLiteral("SAVEPOINT job"), "savepoint"); !saved) {
+        *failure = m_c->lastFailure();
+        return false;
+    }
+    if (job.apply(*this)) {
+        if (Status released = m_c->command(QStringLiteral("RELEASE job"), "release"); !released) {
+            *failure = m_c->lastFailure();
+            return false;
+        }
+        return true;
+    }
+    // The job failed on its own (a refusal) or met an error of the database.
+    const Failure met = m_c->lastFailure();
+    if (m_c->isBroken() || met == Failure::Conflict) {
+        *failure = m_c->isBroken() ? Failure::Connection : met;
+        return false;
+    }
+    if (Status undone = m_c->command(QStringLiteral("ROLLBACK TO job"), "rollback to savepoint");
+        !undone) {
+        *failure = m_c->lastFailure();
+        return false;
+    }
+    if (Status released = m_c->command(QStringLiteral("RELEASE job"), "release"); !released) {
+        *failure = m_c->lastFailure();
+        return false;
+    }
+    return true;
+}
+
+PgWriter::Outcome PgWriter::runOnce(std::deque<WriteJob> &batch, std::optional<Error> *error)
+{
+    m_knownInBatch.clear();
+    m_newMessages = 0;
+    for (WriteJob &job : batch)
+        if (job.forget)
+            job.forget();
+    if (!m_c || m_c->isBroken()) {
+        // Lost in an earlier batch (or never there): try again, but not
+        // more often than every kReconnectInterval after a failed attempt.
+        if (m_connectFailed &&
+            std::chrono::steady_clock::now() - m_lastConnectFailure < kReconnectInterval) {
+            *error = unavailableError();
+            return Outcome::Failed;
+        }
+        if (Status connected = connect(); !connected) {
+            *error = unavailableError();
+            return Outcome::Failed;
+        }
+        m_stats.reconnects.fetch_add(1, std::memory_order_relaxed);
+        qCInfo(lcPostgres) << "postgresql: the writer is connected again";
+    }
+    if (Status begun = m_c->command(QStringLiteral("BEGIN"), "begin"); !begun) {
+        // An idle connection that died with a restarted database: nothing of
+        // this batch was sent, so it may run at once on a new connection.
+        if (m_c->isBroken()) {
+            m_c.reset();
+            m_connectFailed = false;
+            return Outcome::Retry;
+        }
+        return abort(m_c->lastFailure(), error, "begin");
+    }
+    size_t i = 0;
+    while (i < batch.size()) {
+        Failure failure = Failure::None;
+        if (batch[i].queue) {
+            size_t end = i;
+            while (end < batch.size() && batch[end].queue)
+                ++end;
+            if (!runPipelined(batch, i, end, &failure))
+                return abort(failure, error, "pipeline");
+            i = end;
+        } else {
+            if (!runProcedure(batch[i], &failure))
+                return abort(failure, error, "write");
+            ++i;
+        }
+    }
+    if (Status committed = m_c->command(QStringLiteral("COMMIT"), "commit"); !committed)
+        return abort(m_c->lastFailure(), error, "commit");
+    return Outcome::Committed;
+}
+
+void PgWriter::runBatch(std::deque<WriteJob> &batch)
+{
+    std::optional<Error> failure;
+    Outcome outcome = Outcome::Retry;
+    for (int attempt = 1; outcome == Outcome::Retry; ++attempt) {
+        failure.reset();
+        outcome = runOnce(batch, &failure);
+        if (outcome == Outcome::Retry) {
+            m_stats.batchRetries.fetch_add(1, std::memory_order_relaxed);
+            if (attempt == kMaxAttempts) {
+                qCWarning(lcPostgres)
+                    << "postgresql: a batch of" << batch.size()
+                    << "writes kept conflicting; giving up after" << attempt << "runs";
+                failure = unavailableError();
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    if (outcome == Outcome::Committed) {
+        if (m_known.size() + m_knownInBatch.size() > kMaxKnownConversations)
+            m_known.clear();
+        for (const QString &id : std::as_const(m_knownInBatch))
+            m_known.insert(id);
+        const quint64 size = batch.size();
+        m_stats.commits.fetch_add(1, std::memory_order_relaxed);
+        m_stats.writesCommitted.fetch_add(size, std::memory_order_relaxed);
+        m_stats.messagesStored.fetch_add(m_newMessages, std::memory_order_relaxed);
+        if (size > m_stats.maxBatch.load(std::memory_order_relaxed))
+            m_stats.maxBatch.store(size, std::memory_order_relaxed);
+        qCDebug(lcPostgres) << "postgresql: committed" << size << "writes";
+    } else {
+        qCWarning(lcPostgres) << "postgresql: batch of" << batch.size()
+                           << "writes failed:" << failure->message;
+    }
+    // One event to each completion thread for the whole batch.
+    CompletionRelay::Batch completions;
+    for (WriteJob &job : batch)
+        job.deliver(failure, completions);
+    completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(batch)));
+}
+
+} // namespace kith::server::pg

@@ -1,0 +1,424 @@
+#include "postgres_store.h"
+
+#include "kith/content.h"
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+#include "pg_pool.h"
+#include "pg_rows.h"
+#include "pg_schema.h"
+#include "pg_logging.h"
+
+#include <QUrl>
+
+#include <limits>
+
+namespace kith::server {
+
+Q_LOGGING_CATEGORY(lcPostgres, "kith.store.postgres", QtInfoMsg)
+
+using namespace pg;
+
+namespace {
+// Seqs and ids are bigint in the database; a seq from the wire past that is
+// "beyond everything".
+constexpr auto kUnbounded = quint64(std::numeric_limits<qint64>::max());
+} // namespace
+
+bool PostgresStore::isUrl(const QString &location)
+{
+    return location.startsWith(QLatin1String("postgresql://")) ||
+           location.startsWith(QLatin1String("postgres://"));
+}
+
+int PostgresStore::latestSchemaVersion()
+{
+    return pg::latestSchemaVersion();
+}
+
+PostgresStore::PostgresStore(QString url)
+    : PostgresStore(std::move(url), Options())
+{}
+
+PostgresStore::PostgresStore(QString url, Options options)
+    : m_url(url.toUtf8())
+    , m_options(std::move(options))
+{}
+
+PostgresStore::~PostgresStore()
+{
+    close();
+}
+
+Status PostgresStore::open()
+{
+    if (m_open.load())
+        return makeError(v1::INTERNAL, QStringLiteral("the store is already open"));
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_stopping = false;
+    }
+    std::promise<Status> started;
+    std::future<Status> ready = started.get_future();
+    m_writerThread = std::thread([this, &started] { writerMain(&started); });
+    Status status = ready.get();
+    if (!status) {
+        m_writerThread.join();
+        return status;
+    }
+    m_pool = std::make_unique<PgPool>(m_url, m_options.name + QStringLiteral(" reader"),
+                                      m_options.readConnections, m_options.acquireTimeoutMs);
+    m_open.store(true);
+    qCInfo(lcPostgres) << "postgresql: opened, schema version" << m_schemaVersion.load();
+    return status;
+}
+
+void PostgresStore::writerMain(std::promise<Status> *started)
+{
+    PgWriter writer(m_url, m_options.name + QStringLiteral(" writer"), m_stats);
+    if (Status connected = writer.connect(); !connected) {
+        started->set_value(connected.error());
+        return;
+    }
+    const auto version = migrate(writer.connection(), m_options.migrateUpTo);
+    if (!version) {
+        started->set_value(version.error());
+        return;
+    }
+    m_schemaVersion.store(*version);
+    started->set_value(Done{});
+
+    const size_t cap = size_t(std::max(1, m_options.maxBatch));
+    for (;;) {
+        std::deque<WriteJob> batch;
+        {
+            std::unique_lock lock(m_queueMutex);
+            m_queueReady.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+            if (m_queue.empty())
+                break; // stopping, and everything queued has been written
+            if (m_queue.size() <= cap) {
+                batch.swap(m_queue);
+            } else {
+                std::move(m_queue.begin(), m_queue.begin() + qsizetype(cap),
+                          std::back_inserter(batch));
+                m_queue.erase(m_queue.begin(), m_queue.begin() + qsizetype(cap));
+            }
+        }
+        writer.runBatch(batch);
+    }
+    writer.disconnect();
+}
+
+void PostgresStore::close()
+{
+    m_open.store(false); // no new reads or writes from here
+    if (m_pool)
+        m_pool->close();
+    {
+        std::lock_guard lock(m_queueMutex);
+        m_stopping = true;
+    }
+    m_queueReady.notify_all();
+    if (m_writerThread.joinable())
+        m_writerThread.join();
+}
+
+int PostgresStore::schemaVersion()
+{
+    return m_schemaVersion.load();
+}
+
+PostgresStore::Stats PostgresStore::stats() const
+{
+    Stats stats;
+    stats.commits = m_stats.commits.load(std::memory_order_relaxed);
+    stats.writesCommitted = m_stats.writesCommitted.load(std::memory_order_relaxed);
+    stats.maxBatch = m_stats.maxBatch.load(std::memory_order_relaxed);
+    stats.messagesStored = m_stats.messagesStored.load(std::memory_order_relaxed);
+    return stats;
+}
+
+int PostgresStore::openReadConnections() const
+{
+    return m_pool ? m_pool->openConnections() : 0;
+}
+
+int PostgresStore::peakReadConnections() const
+{
+    return m_pool ? m_pool->peakConnections() : 0;
+}
+
+quint64 PostgresStore::batchRetries() const
+{
+    return m_stats.batchRetries.load(std::memory_order_relaxed);
+}
+
+quint64 PostgresStore::writerReconnects() const
+{
+    return m_stats.reconnects.load(std::memory_order_relaxed);
+}
+
+template<class T>
+Result<T> PostgresStore::read(const std::function<Result<T>(PgConnection &)> &read)
+{
+    if (!m_open.load() || !m_pool)
+        return makeError(v1::INTERNAL, QStringLiteral("the store is not open"));
+    return m_pool->run<T>(read);
+}
+
+// ---- reads ------------------------------------------------------------------------------
+
+Result<UserRecord> PostgresStore::userById(quint64 id)
+{
+    return read<UserRecord>([id](PgConnection &c) { return loadUser(c, id); });
+}
+
+Result<UserRecord> PostgresStore::userByName(const QString &username)
+{
+    const QString name = normalizeUsername(username);
+    return read<UserRecord>([&name](PgConnection &c) -> Result<UserRecord> {
+        auto r =
+            c.query(QStringLiteral("SELECT %1 FROM users WHERE username = $1").arg(kUserColumns),
+                    {name}, "user by name");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return notFound(QStringLiteral("no such user"));
+        return userFromRow(*r);
+    });
+}
+
+Result<QList<UserRecord>> PostgresStore::searchUsers(const QString &query, int limit)
+{
+    QString escaped = displayKey(query.trimmed());
+    escaped.replace(u'\\', QStringLiteral("\\\\"))
+        .replace(u'%', QStringLiteral("\\%"))
+        .replace(u'_', QStringLiteral("\\_"));
+    const QString contains = u'%' + escaped + u'%';
+    const QString prefix = escaped + u'%';
+    return read<QList<UserRecord>>([&](PgConnection &c) -> Result<QList<UserRecord>> {
+        QList<UserRecord> users;
+        if (limit <= 0)
+            return users;
+        // Names that start with the query come first.
+        auto r = c.query(
+            QStringLiteral("SELECT %1 FROM users WHERE NOT disabled"
+                           " AND (username LIKE $1 ESCAPE '\\' OR display_key LIKE $1 ESCAPE '\\')"
+                           " ORDER BY (username LIKE $2 ESCAPE '\\'"
+                           "  OR display_key LIKE $2 ESCAPE '\\') DESC, username LIMIT $3")
+                .arg(kUserColumns),
+            {contains, prefix, limit}, "search users");
+        if (!r)
+            return r.error();
+        while (r->next())
+            users.append(userFromRow(*r));
+        return users;
+    });
+}
+
+Result<QList<UserRecord>> PostgresStore::listUsers()
+{
+    return read<QList<UserRecord>>([](PgConnection &c) -> Result<QList<UserRecord>> {
+        auto r = c.query(QStringLiteral("SELECT %1 FROM users ORDER BY id").arg(kUserColumns), {},
+                         "list users");
+        if (!r)
+            return r.error();
+        QList<UserRecord> users;
+        while (r->next())
+            users.append(userFromRow(*r));
+        return users;
+    });
+}
+
+Result<QList<quint64>> PostgresStore::disabledUserIds()
+{
+    return read<QList<quint64>>([](PgConnection &c) -> Result<QList<quint64>> {
+        auto r = c.query(QStringLiteral("SELECT id FROM users WHERE disabled ORDER BY id"), {},
+                         "disabled users");
+        if (!r)
+            return r.error();
+        QList<quint64> ids;
+        while (r->next())
+            ids.append(r->u64(0));
+        return ids;
+    });
+}
+
+Result<DeviceRecord> PostgresStore::deviceByTokenHash(const QByteArray &tokenHash)
+{
+    return read<DeviceRecord>([&tokenHash](PgConnection &c) -> Result<DeviceRecord> {
+        auto r = c.query(QStringLiteral("SELECT %1 FROM devices WHERE token_hash = $1"
+                                        " AND NOT revoked")
+                             .arg(kDeviceColumns),
+                         {tokenHash}, "device by token");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return notFound(QStringLiteral("no such device"));
+        return deviceFromRow(*r);
+    });
+}
+
+Result<QList<DeviceRecord>> PostgresStore::devicesOfUser(quint64 userId)
+{
+    return read<QList<DeviceRecord>>([userId](PgConnection &c) -> Result<QList<DeviceRecord>> {
+        auto r = c.query(QStringLiteral("SELECT %1 FROM devices WHERE user_id = $1 ORDER BY id")
+                             .arg(kDeviceColumns),
+                         {userId}, "devices of user");
+        if (!r)
+            return r.error();
+        QList<DeviceRecord> devices;
+        while (r->next())
+            devices.append(deviceFromRow(*r));
+        return devices;
+    });
+}
+
+Result<std::optional<MemberRecord>> PostgresStore::membership(const QString &conversationId,
+                                                              quint64 userId)
+{
+    using Answer = std::optional<MemberRecord>;
+    const auto ref = parseConversationId(conversationId);
+    if (!ref || (ref->isDirect() && !ref->involves(userId)))
+        return Answer();
+    return read<Answer>([&](PgConnection &c) -> Result<Answer> {
+        {
+            auto r = c.query(QStringLiteral("SELECT role, joined_ms FROM members"
+                                            " WHERE conversation_id = $1 AND user_id = $2"),
+                             {conversationId, userId}, "membership");
+            if (!r)
+                return r.error();
+            if (r->next())
+                return Answer(MemberRecord{userId, v1::Role(r->integer(0)), r->i64(1)});
+        }
+        if (!ref->isDirect())
+            return Answer();
+        // A direct chat before its first message: one of the pair is a member
+        // if both users exist.
+        auto r = c.query(QStringLiteral("SELECT COUNT(*) FROM users WHERE id IN ($1, $2)"),
+                         {ref->lowUser, ref->highUser}, "direct membership");
+        if (!r)
+            return r.error();
+        if (!r->next() || r->u64(0) != 2)
+            return Answer();
+        return Answer(MemberRecord{userId, v1::MEMBER, 0});
+    });
+}
+
+Result<QList<MemberRecord>> PostgresStore::members(const QString &conversationId)
+{
+    return read<QList<MemberRecord>>([&](PgConnection &c) -> Result<QList<MemberRecord>> {
+        const auto rows = loadMembers(c, conversationId);
+        if (!rows)
+            return rows.error();
+        QList<MemberRecord> records;
+        for (const MemberRow &row : *rows)
+            records.append(row.record);
+        return records;
+    });
+}
+
+Result<QList<ConversationView>> PostgresStore::conversationsOf(quint64 userId)
+{
+    return read<QList<ConversationView>>(
+        [userId](PgConnection &c) -> Result<QList<ConversationView>> {
+            auto r = c.query(
+                kViewSelect + QStringLiteral("FROM members m"
+                                             " JOIN conversations c ON c.id = m.conversation_id"
+                                             " LEFT JOIN members p ON c.kind = 1"
+                                             "  AND p.conversation_id = c.id"
+                                             "  AND p.user_id <> m.user_id"
+                                             " LEFT JOIN messages lm ON lm.conversation_id = c.id"
+                                             "  AND lm.seq = c.max_seq"
+                                             " WHERE m.user_id = $1 AND c.max_seq > 0"
+                                             " ORDER BY c.last_activity_ms DESC, c.id"),
+                {userId}, "conversations of user");
+            if (!r)
+                return r.error();
+            QList<ConversationView> views;
+            while (r->next()) {
+                bool isMember = false;
+                views.append(viewFromRow(*r, &isMember));
+            }
+            return views;
+        });
+}
+
+Result<ConversationView> PostgresStore::conversation(const QString &conversationId, quint64 userId)
+{
+    return read<ConversationView>(
+        [&](PgConnection &c) { return loadView(c, conversationId, userId, true); });
+}
+
+Result<QList<quint64>> PostgresStore::contactsOf(quint64 userId)
+{
+    return read<QList<quint64>>([userId](PgConnection &c) -> Result<QList<quint64>> {
+        // Direct chats and groups up to kPresenceGroupLimit members (see Store).
+        auto r = c.query(
+            QStringLiteral("SELECT DISTINCT other.user_id FROM members mine"
+                           " JOIN conversations conv ON conv.id = mine.conversation_id"
+                           " JOIN members other ON other.conversation_id = mine.conversation_id"
+                           " WHERE mine.user_id = $1 AND other.user_id <> mine.user_id"
+                           " AND (conv.kind = $2 OR (SELECT COUNT(*) FROM members m"
+                           "      WHERE m.conversation_id = conv.id) <= $3)"
+                           " ORDER BY other.user_id"),
+            {userId, int(v1::DIRECT), kPresenceGroupLimit}, "contacts");
+        if (!r)
+            return r.error();
+        QList<quint64> contacts;
+        while (r->next())
+            contacts.append(r->u64(0));
+        return contacts;
+    });
+}
+
+Result<PullPage> PostgresStore::pull(const PullQuery &query)
+{
+    const quint32 limit =
+        query.limit == 0 ? kDefaultPullLimit : std::min(query.limit, kMaxPullLimit);
+    return read<PullPage>([&](PgConnection &c) -> Result<PullPage> {
+        PullPage page;
+        // One row beyond the page tells whether there is more.
+        const qint64 fetch = qint64(limit) + 1;
+        Result<Rows> r = makeError(v1::INTERNAL, QString());
+        if (query.backward) {
+            const quint64 before =
+                query.beforeSeq == 0 ? kUnbounded : std::min(query.beforeSeq, kUnbounded);
+            r = c.query(QStringLiteral("SELECT %1 FROM messages WHERE conversation_id = $1"
+                                       " AND seq < $2 ORDER BY seq DESC LIMIT $3")
+                            .arg(kMessageColumns),
+                        {query.conversationId, before, fetch}, "pull");
+        } else {
+            const quint64 from = std::clamp<quint64>(query.fromSeq, 1, kUnbounded);
+            const quint64 to = query.toSeq == 0 ? kUnbounded : std::min(query.toSeq, kUnbounded);
+            r = c.query(QStringLiteral("SELECT %1 FROM messages WHERE conversation_id = $1"
+                                       " AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4")
+                            .arg(kMessageColumns),
+                        {query.conversationId, from, to, fetch}, "pull");
+        }
+        if (!r)
+            return r.error();
+        while (r->next()) {
+            if (quint32(page.messages.size()) == limit) {
+                page.hasMore = true;
+                break;
+            }
+            page.messages.append(messageFromRow(*r, 0));
+        }
+        // Read after the page, so max_seq is never below a seq in it.
+        auto max = c.query(QStringLiteral("SELECT max_seq FROM conversations WHERE id = $1"),
+                           {query.conversationId}, "pull max seq");
+        if (!max)
+            return max.error();
+        page.maxSeq = max->next() ? max->u64(0) : 0;
+        return page;
+    });
+}
+
+Result<std::optional<v1::Message>> PostgresStore::messageByClientId(quint64 senderUserId,
+                                                                    const std::string &clientMsgId)
+{
+    return read<std::optional<v1::Message>>(
+        [&](PgConnection &c) { return loadMessageByClientId(c, senderUserId, clientMsgId); });
+}
+
+} // namespace kith::server

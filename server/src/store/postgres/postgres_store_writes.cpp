@@ -1,0 +1,493 @@
+// PostgresStore's writes: how each one becomes a job for the writer (see
+// PgWriter), and the statements of users, devices, messages and read markers.
+#include "postgres_store.h"
+
+#include "kith/content.h"
+#include "kith/conversation_id.h"
+#include "kith/protocol.h"
+#include "pg_group_writes.h"
+#include "pg_rows.h"
+#include "pg_logging.h"
+
+#include <limits>
+
+namespace kith::server {
+
+using namespace pg;
+
+namespace {
+
+// Where the store tells the other nodes that an admin disabled an account
+// (payload: the user id); see PostgresStore::watchAccounts.
+const QString kAccountsChannel = QStringLiteral("kith_accounts");
+
+QByteArray serialize(const google::protobuf::MessageLite &message)
+{
+    QByteArray bytes(qsizetype(message.ByteSizeLong()), Qt::Uninitialized);
+    message.SerializeWithCachedSizesToArray(reinterpret_cast<quint8 *>(bytes.data()));
+    return bytes;
+}
+
+// Creates a direct conversation and its two members if both users exist and
+// it is not there yet; a no-op otherwise (also when another node creates it
+// at the same moment: the second insert waits for the first and skips).
+const QString kCreateDirect = QStringLiteral(
+    "WITH c AS (INSERT INTO conversations (id, kind, title, max_seq, metadata_version,"
+    "  last_activity_ms, created_ms)"
+    " SELECT $1, 1, '', 0, 0, $4, $4 WHERE (SELECT COUNT(*) FROM users WHERE id IN ($2, $3)) = 2"
+    " ON CONFLICT (id) DO NOTHING RETURNING id)"
+    " INSERT INTO members (conversation_id, user_id, role, joined_ms, joined_seq, read_seq)"
+    " SELECT c.id, u.id, $5, $4, 1, 0 FROM c CROSS JOIN users u WHERE u.id IN ($2, $3)");
+
+// Locks the sender's membership row before the append reads it: a group
+// change on another node either finished first (the append then sees it)
+// or waits for this transaction. Group changes lock members before the
+// conversation row, as appends do, so the two never wait on each other in a circle.
+const QString kLockMember =
+    QStringLiteral("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2"
+                   " FOR NO KEY UPDATE");
+
+// One append, atomic in one statement: the next seq from the conversation's
+// row (whose lock orders the writers of one conversation on every node), the
+// message, the sender's read marker. Nothing is written for a resend (the
+// original comes back), a sender who is not a member, or a reply_to_seq that
+// is not an earlier seq; the last columns say which.
+//   $1 conversation, $2 sender, $3 device, $4 client id, $5 reply_to_seq,
+//   $6 time, $7 content
+// Columns: 0-1 the new message's server id and seq; 2 the conversation's
+// max_seq (NULL: none), 3 whether the sender is a member; 4-11 the original
+// of a resend (kMessageColumns).
+const QString kAppend =
+    QStringLiteral(
+        "WITH dup AS (SELECT %1 FROM messages WHERE sender_user_id = $2 AND client_msg_id = $4),"
+        " conv AS (UPDATE conversations c SET max_seq = c.max_seq + 1, last_activity_ms = $6"
+        "  WHERE c.id = $1 AND c.max_seq >= $5 AND NOT EXISTS (SELECT 1 FROM dup)"
+        "  AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $1 AND m.user_id = $2)"
+        "  RETURNING c.max_seq),"
+        " ins AS (INSERT INTO messages (conversation_id, seq, sender_user_id, sender_device_id,"
+        "  client_msg_id, server_time_ms, content)"
+        "  SELECT $1, conv.max_seq, $2, $3, $4, $6, $7 FROM conv RETURNING server_id, seq),"
+        " mark AS (UPDATE members m SET read_seq = conv.max_seq FROM conv"
+        "  WHERE m.conversation_id = $1 AND m.user_id = $2 AND m.read_seq < conv.max_seq)"
+        " SELECT i.server_id, i.seq, (SELECT max_seq FROM conversations WHERE id = $1),"
+        "  EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2),"
+        "  d.conversation_id, d.seq, d.server_id, d.sender_user_id, d.sender_device_id,"
+        "  d.client_msg_id, d.server_time_ms, d.content"
+        " FROM (VALUES (1)) one LEFT JOIN ins i ON true LEFT JOIN dup d ON true")
+        .arg(kMessageColumns);
+constexpr int kAppendDuplicateColumn = 4;
+
+// Moves a read marker forward to min(seq, max_seq). No row: not a member (or
+// no such conversation). Columns: max_seq, the marker before, the marker
+// after when it moved (NULL otherwise).
+const QString kMarkRead = QStringLiteral(
+    "WITH c AS (SELECT max_seq FROM conversations WHERE id = $1),"
+    " m AS (SELECT read_seq FROM members WHERE conversation_id = $1 AND user_id = $2),"
+    " u AS (UPDATE members SET read_seq = LEAST($3, c.max_seq) FROM c"
+    "  WHERE conversation_id = $1 AND user_id = $2 AND read_seq < LEAST($3, c.max_seq)"
+    "  RETURNING members.read_seq)"
+    " SELECT c.max_seq, m.read_seq, u.read_seq FROM c CROSS JOIN m LEFT JOIN u ON true");
+
+// An append as the writer takes it: the content already encoded on the
+// caller's thread (the session loop), and put back into the result there.
+struct EncodedAppend
+{
+    QString conversationId;
+    quint64 senderUserId = 0;
+    quint64 senderDeviceId = 0;
+    std::string clientMsgId;
+    quint64 replyToSeq = 0;
+    QByteArray content;
+    std::optional<ConversationRef> ref;
+    // Set by the job's queue step for its receive step.
+    bool createsDirect = false;
+    bool locksMember = false;
+    qint64 now = 0;
+};
+
+void queueAppend(PgWriter &writer, Pipeline &pipeline, EncodedAppend &a)
+{
+    a.createsDirect = false;
+    a.locksMember = false;
+    if (!a.ref || (a.ref->isDirect() && !a.ref->involves(a.senderUserId)))
+        return; // refused without asking the database
+    a.now = nowMs();
+    if (a.ref->isDirect() && !writer.knowsConversation(a.conversationId)) {
+        a.createsDirect = true;
+        pipeline.add(kCreateDirect,
+                     {a.conversationId, a.ref->lowUser, a.ref->highUser, a.now, int(v1::MEMBER)},
+                     "create direct conversation");
+    }
+    if (!a.ref->isDirect()) {
+        a.locksMember = true;
+        pipeline.add(kLockMember, {a.conversationId, a.senderUserId}, "lock member");
+    }
+    pipeline.add(kAppend,
+                 {a.conversationId, a.senderUserId, a.senderDeviceId, a.clientMsgId,
+                  std::min(a.replyToSeq, kMaxSeq), a.now, a.content},
+                 "append");
+}
+
+Result<AppendResult> receiveAppend(PgWriter &writer, Received &received, const EncodedAppend &a)
+{
+    if (!a.ref)
+        return invalid(QStringLiteral("malformed conversation id"));
+    if (a.ref->isDirect() && !a.ref->involves(a.senderUserId))
+        return notFound(QStringLiteral("no such conversation"));
+    for (bool before : {a.createsDirect, a.locksMember}) {
+        if (!before)
+            continue;
+        if (auto r = received.next(); !r)
+            return r.error();
+    }
+    auto r = received.next();
+    if (!r)
+        return r.error();
+    if (!r->next())
+        return makeError(v1::INTERNAL, QStringLiteral("storage error (append)"));
+    if (!r->isNull(0)) {
+        v1::Message message;
+        message.set_conversation_id(toStd(a.conversationId));
+        message.set_server_id(r->u64(0));
+        message.set_seq(r->u64(1));
+        message.set_sender_user_id(a.senderUserId);
+        message.set_sender_device_id(a.senderDeviceId);
+        message.set_client_msg_id(a.clientMsgId);
+        message.set_server_time_ms(a.now);
+        writer.countNewMessage();
+        if (a.ref->isDirect())
+            writer.noteConversation(a.conversationId);
+        return AppendResult{std::move(message), false};
+    }
+    if (!r->isNull(kAppendDuplicateColumn))
+        return AppendResult{messageFromRow(*r, kAppendDuplicateColumn), true};
+    if (r->isNull(2) || !r->boolean(3))
+        return notFound(QStringLiteral("no such conversation"));
+    return invalid(QStringLiteral("reply_to_seq %1 is not in the conversation").arg(a.replyToSeq));
+}
+
+} // namespace
+
+// ---- job plumbing ------------------------------------------------------------------------
+
+void PostgresStore::enqueue(WriteJob job)
+{
+    bool queued = false;
+    {
+        std::lock_guard lock(m_queueMutex);
+        if (m_open.load() && !m_stopping) {
+            m_queue.push_back(std::move(job));
+            queued = true;
+        }
+    }
+    if (queued) {
+        m_queueReady.notify_one();
+        return;
+    }
+    CompletionRelay::Batch completions;
+    job.deliver(makeError(v1::SHUTTING_DOWN, QStringLiteral("the store is closed")), completions);
+}
+
+template<class T>
+void PostgresStore::finishJob(WriteJob &job, QObject *context, Completion<T> done,
+                              std::shared_ptr<std::optional<Result<T>>> outcome)
+{
+    job.forget = [outcome] { outcome->reset(); };
+    // deliver runs once, so it hands its completion on rather than copying it.
+    job.deliver = [outcome, target = CompletionRelay::targetOf(context),
+                   done = std::move(done)](const std::optional<Error> &failure,
+                                           CompletionRelay::Batch &completions) mutable {
+        if (!done || !target.thread)
+            return;
+        // A job that failed on its own keeps its error; one that succeeded (or
+        // never ran) inside a batch that did not commit gets the batch's error.
+        Result<T> result = (failure && (!*outcome || (*outcome)->ok())) ? Result<T>(*failure)
+                                                                        : std::move(**outcome);
+        completions.add(target, [done = std::move(done), result = std::move(result)]() mutable {
+            done(std::move(result));
+        });
+    };
+}
+
+template<class T, class Body>
+void PostgresStore::submit(QObject *context, Completion<T> done, Body body)
+{
+    auto outcome = std::make_shared<std::optional<Result<T>>>();
+    WriteJob job;
+    job.apply = [outcome, body = std::move(body)](PgWriter &writer) {
+        outcome->emplace(body(writer.connection()));
+        return (*outcome)->ok();
+    };
+    finishJob(job, context, std::move(done), outcome);
+    enqueue(std::move(job));
+}
+
+template<class T, class Queue, class Receive>
+void PostgresStore::submitPipelined(QObject *context, Completion<T> done, QString lockKey,
+                                    Queue queue, Receive receive)
+{
+    auto outcome = std::make_shared<std::optional<Result<T>>>();
+    WriteJob job;
+    job.lockKey = std::move(lockKey);
+    job.queue = std::move(queue);
+    job.receive = [outcome, receive = std::move(receive)](PgWriter &writer, Received &received) {
+        outcome->emplace(receive(writer, received));
+    };
+    finishJob(job, context, std::move(done), outcome);
+    enqueue(std::move(job));
+}
+
+// ---- users and devices --------------------------------------------------------------------
+
+void PostgresStore::createUser(const QString &username, const QString &displayName,
+                               const QByteArray &passwordHash, QObject *context,
+                               Completion<UserRecord> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Result<UserRecord> {
+        const QString name = normalizeUsername(username);
+        if (!isValidUsername(name))
+            return invalid(QStringLiteral("invalid user name"));
+        UserRecord user;
+        user.username = name;
+        user.displayName = displayName.trimmed().isEmpty() ? name : displayName.trimmed();
+        user.passwordHash = passwordHash;
+        user.createdMs = nowMs();
+        // A name taken meanwhile by another node is skipped, not an error.
+        auto r = c.query(QStringLiteral("INSERT INTO users (username, display_name, display_key,"
+                                        " password_hash, disabled, created_ms)"
+                                        " VALUES ($1, $2, $3, $4, false, $5)"
+                                        " ON CONFLICT (username) DO NOTHING RETURNING id"),
+                         {user.username, user.displayName, displayKey(user.displayName),
+                          user.passwordHash, user.createdMs},
+                         "insert user");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return makeError(v1::NAME_TAKEN, QStringLiteral("user name %1 is taken").arg(name));
+        user.id = r->u64(0);
+        return user;
+    });
+}
+
+void PostgresStore::setDisplayName(quint64 userId, const QString &displayName, QObject *context,
+                                   Completion<UserRecord> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Result<UserRecord> {
+        auto r = c.query(QStringLiteral("UPDATE users SET display_name = $1, display_key = $2"
+                                        " WHERE id = $3 RETURNING %1")
+                             .arg(kUserColumns),
+                         {displayName, displayKey(displayName), userId}, "set display name");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return notFound(QStringLiteral("no such user"));
+        return userFromRow(*r);
+    });
+}
+
+void PostgresStore::setPasswordHash(quint64 userId, const QByteArray &passwordHash,
+                                    QObject *context, Completion<Done> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Status {
+        auto r = c.query(QStringLiteral("UPDATE users SET password_hash = $1 WHERE id = $2"),
+                         {passwordHash, userId}, "set password");
+        if (!r)
+            return r.error();
+        if (r->affected() == 0)
+            return notFound(QStringLiteral("no such user"));
+        return Done{};
+    });
+}
+
+void PostgresStore::replacePasswordHash(quint64 userId, const QByteArray &expected,
+                                        const QByteArray &passwordHash, QObject *context,
+                                        Completion<bool> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Result<bool> {
+        auto r = c.query(QStringLiteral("UPDATE users SET password_hash = $1"
+                                        " WHERE id = $2 AND password_hash = $3"),
+                         {passwordHash, userId, expected}, "replace password");
+        if (!r)
+            return r.error();
+        if (r->affected() == 1)
+            return true;
+        auto user =
+            c.query(QStringLiteral("SELECT 1 FROM users WHERE id = $1"), {userId}, "user check");
+        if (!user)
+            return user.error();
+        if (!user->next())
+            return notFound(QStringLiteral("no such user"));
+        return false;
+    });
+}
+
+void PostgresStore::setDisabled(quint64 userId, bool disabled, QObject *context,
+                                Completion<Done> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Status {
+        auto r = c.query(QStringLiteral("UPDATE users SET disabled = $1 WHERE id = $2"),
+                         {Value::boolean(disabled), userId}, "set disabled");
+        if (!r)
+            return r.error();
+        if (r->affected() == 0)
+            return notFound(QStringLiteral("no such user"));
+        if (disabled) {
+            // Delivered to every listening node when this transaction commits.
+            auto told = c.query(QStringLiteral("SELECT pg_notify($1, $2)"),
+                                {kAccountsChannel, QString::number(userId)}, "notify disabled");
+            if (!told)
+                return told.error();
+        }
+        return Done{};
+    });
+}
+
+void PostgresStore::createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
+                                 QObject *context, Completion<DeviceRecord> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Result<DeviceRecord> {
+        DeviceRecord device;
+        device.userId = userId;
+        device.name = name;
+        device.createdMs = nowMs();
+        device.lastSeenMs = device.createdMs;
+        auto r = c.query(QStringLiteral("INSERT INTO devices (user_id, name, token_hash,"
+                                        " created_ms, last_seen_ms, revoked)"
+                                        " SELECT id, $2, $3, $4, $4, false FROM users"
+                                        " WHERE id = $1 RETURNING id"),
+                         {userId, name, tokenHash, device.createdMs}, "insert device");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return notFound(QStringLiteral("no such user"));
+        device.id = r->u64(0);
+        return device;
+    });
+}
+
+void PostgresStore::revokeDevice(quint64 userId, quint64 deviceId, QObject *context,
+                                 Completion<Done> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Status {
+        auto r = c.query(QStringLiteral("UPDATE devices SET revoked = true"
+                                        " WHERE id = $1 AND user_id = $2 AND NOT revoked"),
+                         {deviceId, userId}, "revoke device");
+        if (!r)
+            return r.error();
+        if (r->affected() == 0)
+            return notFound(QStringLiteral("no such device"));
+        return Done{};
+    });
+}
+
+void PostgresStore::touchDevice(quint64 deviceId, qint64 lastSeenMs)
+{
+    submitPipelined(
+        nullptr, Completion<Done>(), QString(),
+        [=](PgWriter &, Pipeline &pipeline) {
+            pipeline.add(QStringLiteral("UPDATE devices SET last_seen_ms = $1"
+                                        " WHERE id = $2 AND last_seen_ms < $1"),
+                         {lastSeenMs, deviceId}, "touch device");
+        },
+        [](PgWriter &, Received &received) -> Status {
+            if (auto r = received.next(); !r)
+                return r.error();
+            return Done{};
+        });
+}
+
+// ---- messages and read markers ---------------------------------------------------------------
+
+void PostgresStore::appendMessage(AppendRequest request, QObject *context,
+                                  Completion<AppendResult> done)
+{
+    auto append = std::make_shared<EncodedAppend>();
+    append->conversationId = std::move(request.conversationId);
+    append->senderUserId = request.senderUserId;
+    append->senderDeviceId = request.senderDeviceId;
+    append->clientMsgId = std::move(request.clientMsgId);
+    append->replyToSeq = request.content.reply_to_seq();
+    append->content = serialize(request.content);
+    append->ref = parseConversationId(append->conversationId);
+    // The content goes back into the stored message on this thread; a
+    // duplicate comes back with the original's content, read by the writer.
+    if (done) {
+        done = [done = std::move(done),
+                content = std::move(request.content)](Result<AppendResult> result) mutable {
+            if (result && !result->duplicate)
+                *result->message.mutable_content() = std::move(content);
+            done(std::move(result));
+        };
+    }
+    const QString lockKey = append->conversationId;
+    submitPipelined(
+        context, std::move(done), lockKey,
+        [append](PgWriter &writer, Pipeline &pipeline) { queueAppend(writer, pipeline, *append); },
+        [append](PgWriter &writer, Received &received) {
+            return receiveAppend(writer, received, *append);
+        });
+}
+
+void PostgresStore::markRead(const QString &conversationId, quint64 userId, quint64 seq,
+                             QObject *context, Completion<ReadResult> done)
+{
+    submitPipelined(
+        context, std::move(done), conversationId,
+        [=](PgWriter &, Pipeline &pipeline) {
+            pipeline.add(kMarkRead, {conversationId, userId, std::min(seq, kMaxSeq)}, "mark read");
+        },
+        [](PgWriter &, Received &received) -> Result<ReadResult> {
+            auto r = received.next();
+            if (!r)
+                return r.error();
+            if (!r->next())
+                return notFound(QStringLiteral("no such conversation"));
+            const quint64 maxSeq = r->u64(0);
+            ReadResult result;
+            result.moved = !r->isNull(2);
+            result.readSeq = result.moved ? r->u64(2) : r->u64(1);
+            result.unreadCount = maxSeq - std::min(maxSeq, result.readSeq);
+            return result;
+        });
+}
+
+// ---- groups (the rules and statements are in pg_group_writes) ----------------------------------
+
+void PostgresStore::createGroup(quint64 ownerId, const QString &name,
+                                const QList<quint64> &memberIds, QObject *context,
+                                Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::createGroup(c, ownerId, name, memberIds); });
+}
+
+void PostgresStore::addMembers(const QString &conversationId, quint64 actorId,
+                               const QList<quint64> &userIds, QObject *context,
+                               Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::addMembers(c, conversationId, actorId, userIds); });
+}
+
+void PostgresStore::removeMember(const QString &conversationId, quint64 actorId, quint64 userId,
+                                 QObject *context, Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::removeMember(c, conversationId, actorId, userId); });
+}
+
+void PostgresStore::leaveGroup(const QString &conversationId, quint64 userId, QObject *context,
+                               Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::leaveGroup(c, conversationId, userId); });
+}
+
+void PostgresStore::renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
+                                QObject *context, Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::renameGroup(c, conversationId, actorId, name); });
+}
+
+} // namespace kith::server
