@@ -9,9 +9,12 @@
 #include "postgres_store.h"
 #include "test_postgres.h"
 
+#include <QScopeGuard>
 #include <QTest>
+#include <QTimer>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -242,6 +245,412 @@ private slots:
         QCOMPARE(opened.load(), kNodes);
         QCOMPARE(sql(QStringLiteral("SELECT COUNT(*) FROM kith_schema_version")),
                  QByteArray::number(PostgresStore::latestSchemaVersion()));
+    }
+
+    // ---- several nodes ------------------------------------------------------------------------
+
+    // Two stores on one database, as two kithd nodes: their writers append to
+    // the same conversations at once, and resend the same client ids at once.
+    void twoNodesWritingOneConversationKeepSeqsContiguous()
+    {
+        auto nodeA = openStore();
+        auto nodeB = openStore();
+        QVERIFY(nodeA && nodeB);
+        const UserRecord alice = addUser(*nodeA, QStringLiteral("alice"));
+        const UserRecord bob = addUser(*nodeB, QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        const QString team = makeGroup(*nodeA, alice.id, {bob.id});
+        QVERIFY(!team.isEmpty());
+
+        constexpr int kThreadsPerNode = 2;
+        constexpr int kPerThread = 150;
+        constexpr int kShared = 100; // client ids both nodes send
+        struct Ack
+        {
+            AppendResult result;
+            quint64 sender;
+        };
+        QList<Ack> acks;
+        QList<QString> failures;
+        std::vector<std::thread> threads;
+        for (PostgresStore *node : {nodeA.get(), nodeB.get()}) {
+            for (int t = 0; t < kThreadsPerNode; ++t) {
+                threads.emplace_back([&, node, t] {
+                    const int n = node == nodeA.get() ? t : kThreadsPerNode + t;
+                    for (int i = 0; i < kPerThread; ++i) {
+                        const quint64 sender = (i % 3) ? alice.id : bob.id;
+                        AppendRequest r = appendRequest((i % 2) ? direct : team, sender,
+                                                        QStringLiteral("n%1-%2").arg(n).arg(i));
+                        node->appendMessage(r, this, [&, sender](Result<AppendResult> result) {
+                            if (result.ok())
+                                acks.append({*result, sender});
+                            else
+                                failures.append(result.error().message);
+                        });
+                    }
+                });
+            }
+            // The same resends through both nodes at the same moment.
+            threads.emplace_back([&, node] {
+                for (int i = 0; i < kShared; ++i) {
+                    AppendRequest r = appendRequest((i % 2) ? direct : team, alice.id,
+                                                    QStringLiteral("shared-%1").arg(i));
+                    node->appendMessage(r, this, [&](Result<AppendResult> result) {
+                        if (result.ok())
+                            acks.append({*result, alice.id});
+                        else
+                            failures.append(result.error().message);
+                    });
+                }
+            });
+        }
+        for (auto &thread : threads)
+            thread.join();
+        const int total = 2 * (kThreadsPerNode * kPerThread + kShared);
+        QTRY_COMPARE_WITH_TIMEOUT(acks.size() + failures.size(), total, kWaitMs);
+        QVERIFY2(failures.isEmpty(), qPrintable(failures.join(QStringLiteral("; "))));
+
+        // Each (sender, client id) is stored once, every ack names the stored copy.
+        std::map<std::pair<quint64, std::string>, std::pair<quint64, quint64>> acked;
+        int originals = 0;
+        for (const Ack &ack : std::as_const(acks)) {
+            const v1::Message &m = ack.result.message;
+            const auto key = std::make_pair(ack.sender, m.client_msg_id());
+            const auto value = std::pair<quint64, quint64>(m.seq(), m.server_id());
+            const auto [it, fresh] = acked.emplace(key, value);
+            if (!fresh)
+                QCOMPARE(it->second, value);
+            originals += ack.result.duplicate ? 0 : 1;
+        }
+        const int distinct = 2 * kThreadsPerNode * kPerThread + kShared;
+        QCOMPARE(int(acked.size()), distinct);
+        QCOMPARE(originals, distinct);
+
+        // Storage agrees: 1..N in each conversation, each message once.
+        const QList<v1::Message> directMessages = pullAll(*nodeB, direct);
+        const QList<v1::Message> teamMessages = pullAll(*nodeA, team);
+        QCOMPARE(seqsOf(directMessages), oneTo(quint64(directMessages.size())));
+        QCOMPARE(seqsOf(teamMessages), oneTo(quint64(teamMessages.size())));
+        QCOMPARE(directMessages.size() + teamMessages.size(), distinct + 1); // + GROUP_CREATED
+        for (const QList<v1::Message> *messages : {&directMessages, &teamMessages}) {
+            for (const v1::Message &m : *messages) {
+                if (m.content().has_system())
+                    continue;
+                const auto it = acked.find({quint64(m.sender_user_id()), m.client_msg_id()});
+                QVERIFY(it != acked.end());
+                QCOMPARE(it->second, (std::pair<quint64, quint64>(m.seq(), m.server_id())));
+            }
+        }
+        QCOMPARE(nodeA->conversation(direct, bob.id)->max_seq(), quint64(directMessages.size()));
+    }
+
+    // The same resends reach two nodes while their writers wait for the same
+    // lock, so both read "not stored yet" and both insert: the unique
+    // (sender, client_msg_id) key refuses the second, whose batch runs again
+    // and answers with the original. Nothing is doubled, no seq is skipped.
+    void resendsRacingOnTwoNodesAreStoredOnce()
+    {
+        PostgresStore::Options a;
+        a.name = QStringLiteral("node-a");
+        PostgresStore::Options b;
+        b.name = QStringLiteral("node-b");
+        auto nodeA = openStore(a);
+        auto nodeB = openStore(b);
+        QVERIFY(nodeA && nodeB);
+        const UserRecord alice = addUser(*nodeA, QStringLiteral("alice"));
+        const UserRecord bob = addUser(*nodeA, QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        // Both nodes have seen the conversation (so neither first creates it,
+        // which would order them).
+        QVERIFY(send(*nodeA, appendRequest(direct, bob.id, QStringLiteral("b1"))).ok());
+        QVERIFY(send(*nodeB, appendRequest(direct, bob.id, QStringLiteral("b2"))).ok());
+
+        auto blocker = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
+        QVERIFY(blocker);
+        QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
+        QVERIFY((*blocker)
+                    ->command(QStringLiteral("LOCK TABLE conversations IN EXCLUSIVE MODE"), "lock")
+                    .ok());
+        constexpr int kResends = 20;
+        QList<AppendResult> results;
+        QList<QString> failures;
+        for (PostgresStore *node : {nodeA.get(), nodeB.get()}) {
+            for (int i = 0; i < kResends; ++i)
+                node->appendMessage(
+                    appendRequest(direct, alice.id, QStringLiteral("same-%1").arg(i)), this,
+                    [&](Result<AppendResult> r) {
+                        if (r.ok())
+                            results.append(*r);
+                        else
+                            failures.append(r.error().message);
+                    });
+        }
+        // Both writers wait for the lock with their batch.
+        QTRY_COMPARE_WITH_TIMEOUT(
+            sql(QStringLiteral(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name"
+                " IN ('node-a writer', 'node-b writer') AND wait_event_type = 'Lock'")),
+            QByteArray("2"), kWaitMs);
+        QVERIFY(results.isEmpty()); // nothing is acknowledged before it is committed
+        QVERIFY((*blocker)->command(QStringLiteral("COMMIT"), "commit").ok());
+
+        QTRY_COMPARE_WITH_TIMEOUT(results.size() + failures.size(), 2 * kResends, kWaitMs);
+        QVERIFY2(failures.isEmpty(), qPrintable(failures.join(QStringLiteral("; "))));
+        std::map<std::string, quint64> seqOf;
+        int originals = 0;
+        for (const AppendResult &r : std::as_const(results)) {
+            const auto [it, fresh] = seqOf.emplace(r.message.client_msg_id(), r.message.seq());
+            if (!fresh)
+                QCOMPARE(it->second, quint64(r.message.seq()));
+            originals += r.duplicate ? 0 : 1;
+        }
+        QCOMPARE(originals, kResends);
+        QCOMPARE(int(seqOf.size()), kResends);
+        QCOMPARE(seqsOf(pullAll(*nodeB, direct)), oneTo(2 + kResends));
+        // The race did happen: one writer's batch was refused and ran again.
+        QVERIFY(nodeA->batchRetries() + nodeB->batchRetries() >= 1);
+    }
+
+    // ---- the read pool and group commit -------------------------------------------------------
+
+    // Reads lease from a pool of at most readConnections; past that a read
+    // waits for one to come back and, when none does in time, fails with
+    // UNAVAILABLE instead of opening another connection.
+    void readPoolIsBounded()
+    {
+        PostgresStore::Options options;
+        options.name = QStringLiteral("pooled");
+        options.readConnections = 2;
+        options.acquireTimeoutMs = 300;
+        auto store = openStore(options);
+        QVERIFY(store);
+        const UserRecord alice = addUser(*store, QStringLiteral("alice"));
+
+        // Reads of users wait behind this lock, holding their connections.
+        auto blocker = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
+        QVERIFY(blocker);
+        QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
+        QVERIFY((*blocker)
+                    ->command(QStringLiteral("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"), "lock")
+                    .ok());
+        constexpr int kReaders = 3;
+        std::vector<std::optional<Result<UserRecord>>> reads(kReaders);
+        std::atomic<int> finished{0};
+        std::vector<std::thread> readers;
+        // Whatever happens below, the lock goes and the readers are joined.
+        const auto joinReaders = qScopeGuard([&] {
+            blocker->reset();
+            for (auto &reader : readers)
+                if (reader.joinable())
+                    reader.join();
+        });
+        for (int i = 0; i < kReaders; ++i)
+            readers.emplace_back([&, i] {
+                reads[size_t(i)].emplace(store->userById(alice.id));
+                ++finished;
+            });
+        // Two readers wait in the database; the third gives up on the pool.
+        QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 1, kWaitMs);
+        QCOMPARE(sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity"
+                                    " WHERE application_name = 'pooled reader'")),
+                 QByteArray("2"));
+        QCOMPARE(store->openReadConnections(), 2);
+        QVERIFY((*blocker)->command(QStringLiteral("COMMIT"), "commit").ok());
+        for (auto &reader : readers)
+            reader.join();
+        int unavailable = 0;
+        for (const auto &read : reads) {
+            if (read->ok())
+                QCOMPARE((*read)->id, alice.id);
+            else
+                unavailable += read->error().code == v1::UNAVAILABLE ? 1 : 0;
+        }
+        QCOMPARE(unavailable, 1);
+
+        // Under a burst the readers take turns on the two connections.
+        std::atomic<int> failed{0};
+        readers.clear();
+        for (int t = 0; t < 6; ++t)
+            readers.emplace_back([&] {
+                for (int i = 0; i < 50; ++i)
+                    if (!store->userById(alice.id).ok())
+                        ++failed;
+            });
+        for (auto &reader : readers)
+            reader.join();
+        QCOMPARE(failed.load(), 0);
+        QCOMPARE(store->peakReadConnections(), 2);
+    }
+
+    // Writes queued while the writer waits are committed together, and none
+    // is acknowledged before its transaction commits.
+    void groupCommitBatchesQueuedWrites()
+    {
+        PostgresStore::Options options;
+        options.name = QStringLiteral("batching");
+        auto store = openStore(options);
+        QVERIFY(store);
+        const UserRecord alice = addUser(*store, QStringLiteral("alice"));
+        const UserRecord bob = addUser(*store, QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(*store, appendRequest(direct, alice.id, QStringLiteral("first"))).ok());
+        const auto before = store->stats();
+
+        auto blocker = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
+        QVERIFY(blocker);
+        QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
+        QVERIFY((*blocker)
+                    ->command(QStringLiteral("LOCK TABLE conversations IN EXCLUSIVE MODE"), "lock")
+                    .ok());
+        constexpr int kWrites = 200;
+        int done = 0;
+        for (int i = 0; i < kWrites; ++i)
+            store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("b%1").arg(i)),
+                                 this, [&done](Result<AppendResult> r) {
+                                     if (r.ok())
+                                         ++done;
+                                 });
+        QTRY_COMPARE_WITH_TIMEOUT(
+            sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
+                               " 'batching writer' AND wait_event_type = 'Lock'")),
+            QByteArray("1"), kWaitMs);
+        QCOMPARE(done, 0);
+        QVERIFY((*blocker)->command(QStringLiteral("COMMIT"), "commit").ok());
+        QTRY_COMPARE_WITH_TIMEOUT(done, kWrites, kWaitMs);
+        const auto after = store->stats();
+        QCOMPARE(after.writesCommitted - before.writesCommitted, quint64(kWrites));
+        QVERIFY2(after.commits - before.commits < quint64(kWrites) / 2,
+                 qPrintable(QString::number(after.commits - before.commits)));
+        QCOMPARE(after.messagesStored - before.messagesStored, quint64(kWrites));
+        QCOMPARE(seqsOf(pullAll(*store, direct)), oneTo(kWrites + 1));
+    }
+
+    // ---- the database going away -------------------------------------------------------------
+
+    // Senders keep sending while PostgreSQL stops (fast shutdown) and later
+    // crashes (immediate shutdown) and comes back each time: what is in
+    // flight fails with UNAVAILABLE, the senders retry with the same client
+    // ids, and afterwards every acked message is stored exactly once at the
+    // seq its ack named, with no gap.
+    void restartUnderLoadLosesAndDoublesNothing()
+    {
+        PostgresStore::Options options;
+        options.name = QStringLiteral("restarting");
+        auto store = openStore(options);
+        QVERIFY(store);
+        const UserRecord alice = addUser(*store, QStringLiteral("alice"));
+        const UserRecord bob = addUser(*store, QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        const QString team = makeGroup(*store, alice.id, {bob.id});
+        QVERIFY(!team.isEmpty());
+
+        constexpr int kEach = 80;
+        struct Sender
+        {
+            QString conversation;
+            quint64 user;
+            int acked = 0;
+        };
+        std::vector<Sender> senders = {
+            {direct, alice.id}, {direct, bob.id}, {team, alice.id}, {team, bob.id}};
+        std::map<std::string, quint64> ackedSeq; // client id -> the seq its ack named
+        int unavailable = 0;
+        QStringList unexpected;
+        int acked = 0;
+        std::function<void(size_t)> sendNext = [&](size_t i) {
+            Sender &s = senders[i];
+            if (s.acked == kEach)
+                return;
+            const QString id = QStringLiteral("s%1-%2").arg(i).arg(s.acked);
+            store->appendMessage(appendRequest(s.conversation, s.user, id), this,
+                                 [&, i, id](Result<AppendResult> r) {
+                                     if (r.ok()) {
+                                         const auto [it, fresh] =
+                                             ackedSeq.emplace(id.toStdString(), r->message.seq());
+                                         if (!fresh)
+                                             unexpected << QStringLiteral("%1 acked twice").arg(id);
+                                         ++senders[i].acked;
+                                         ++acked;
+                                         sendNext(i);
+                                         return;
+                                     }
+                                     if (r.error().code == v1::UNAVAILABLE)
+                                         ++unavailable;
+                                     else
+                                         unexpected << r.error().message;
+                                     // Again with the same client id, as a client's outbox does.
+                                     QTimer::singleShot(20, this, [&sendNext, i] { sendNext(i); });
+                                 });
+        };
+        for (size_t i = 0; i < senders.size(); ++i)
+            sendNext(i);
+
+        QTRY_VERIFY_WITH_TIMEOUT(acked >= 60, kWaitMs);
+        // The writer is inside a transaction (waiting for a lock) when the
+        // database stops: that batch fails in flight.
+        auto blocker = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
+        QVERIFY(blocker);
+        QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
+        QVERIFY((*blocker)
+                    ->command(QStringLiteral("LOCK TABLE conversations IN EXCLUSIVE MODE"), "lock")
+                    .ok());
+        QTRY_COMPARE_WITH_TIMEOUT(
+            sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
+                               " 'restarting writer' AND wait_event_type = 'Lock'")),
+            QByteArray("1"), kWaitMs);
+        QVERIFY(m_postgres->stop());
+        QTRY_VERIFY_WITH_TIMEOUT(unavailable >= 1, kWaitMs);
+        const auto read = store->userById(alice.id);
+        QVERIFY(!read.ok());
+        QCOMPARE(read.error().code, v1::UNAVAILABLE);
+        QVERIFY(m_postgres->start());
+
+        const int beforeCrash = acked;
+        QTRY_VERIFY_WITH_TIMEOUT(acked >= beforeCrash + 60, kWaitMs);
+        const int unavailableBefore = unavailable;
+        QVERIFY(m_postgres->crash());
+        QTRY_VERIFY_WITH_TIMEOUT(unavailable > unavailableBefore, kWaitMs);
+        QVERIFY(m_postgres->start());
+
+        QTRY_COMPARE_WITH_TIMEOUT(acked, int(senders.size()) * kEach, kWaitMs);
+        QVERIFY2(unexpected.isEmpty(), qPrintable(unexpected.join(QStringLiteral("; "))));
+        QVERIFY(store->writerReconnects() >= 2);
+
+        int stored = 0;
+        for (const QString &conversation : {direct, team}) {
+            const QList<v1::Message> messages = pullAll(*store, conversation);
+            QCOMPARE(seqsOf(messages), oneTo(quint64(messages.size())));
+            for (const v1::Message &m : messages) {
+                if (m.content().has_system())
+                    continue;
+                ++stored;
+                const auto it = ackedSeq.find(m.client_msg_id());
+                QVERIFY2(it != ackedSeq.end(), m.client_msg_id().c_str());
+                QCOMPARE(it->second, quint64(m.seq()));
+            }
+        }
+        QCOMPARE(stored, int(senders.size()) * kEach);
+    }
+
+    // A read connection left idle across a restart of the database is dead;
+    // the first read afterwards runs again on a new one instead of failing.
+    void readsRecoverAfterRestart()
+    {
+        auto store = openStore();
+        QVERIFY(store);
+        const UserRecord alice = addUser(*store, QStringLiteral("alice"));
+        QVERIFY(store->userById(alice.id).ok());
+        QCOMPARE(store->openReadConnections(), 1);
+        QVERIFY(m_postgres->stop());
+        QVERIFY(m_postgres->start());
+        const auto again = store->userById(alice.id);
+        QVERIFY2(again.ok(), again.ok() ? "" : qPrintable(again.error().message));
+        QCOMPARE(again->username, QStringLiteral("alice"));
+        // Writes too: the first batch after the restart finds its connection dead
+        // before sending anything and runs on a new one.
+        QVERIFY(wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                    store->setDisabled(alice.id, true, ctx, done);
+                }).ok());
     }
 
     void cannotOpenWithoutTheDatabase()

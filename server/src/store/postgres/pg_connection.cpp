@@ -237,7 +237,8 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const QByteArray &ur
     if (PQstatus(conn) != CONNECTION_OK) {
         const QString reason = QString::fromUtf8(PQerrorMessage(conn)).trimmed();
         PQfinish(conn);
-        qCWarning(lcPostgres) << "postgresql: cannot connect:" << reason;
+        // The caller reports it (once per outage, not once per attempt).
+        qCDebug(lcPostgres) << "postgresql: cannot connect:" << reason;
         Error error = unavailableError();
         error.message = QStringLiteral("cannot connect to the database: %1").arg(reason);
         return error;

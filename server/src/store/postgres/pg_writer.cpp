@@ -129,12 +129,17 @@ bool PgWriter::runPipelined(std::deque<WriteJob> &batch, size_t first, size_t la
     }
     *failure = Failure::None;
     for (size_t i = 0; i < order.size(); ++i) {
+        WriteJob &job = batch[order[i]];
         Received received(*m_c, pipelines[i].statements());
-        batch[order[i]].receive(*this, received);
+        job.receive(*this, received);
         while (received.left() > 0)
             (void)received.next();
-        if (*failure == Failure::None && received.failure() != Failure::None)
-            *failure = received.failure();
+        if (received.failure() != Failure::None) {
+            // Not the job's own answer: the batch's failure is.
+            job.forget();
+            if (*failure == Failure::None)
+                *failure = received.failure();
+        }
     }
     if (!m_c->endPipeline() && *failure == Failure::None)
         *failure = Failure::Connection;
@@ -159,6 +164,7 @@ bool PgWriter::runProcedure(WriteJob &job, Failure *failure)
     // The job failed on its own (a refusal) or met an error of the database.
     const Failure met = m_c->lastFailure();
     if (m_c->isBroken() || met == Failure::Conflict) {
+        job.forget(); // the batch's failure is its answer
         *failure = m_c->isBroken() ? Failure::Connection : met;
         return false;
     }
@@ -190,7 +196,7 @@ PgWriter::Outcome PgWriter::runOnce(std::deque<WriteJob> &batch, std::optional<E
             return Outcome::Failed;
         }
         if (Status connected = connect(); !connected) {
-            *error = unavailableError();
+            *error = connected.error();
             return Outcome::Failed;
         }
         m_stats.reconnects.fetch_add(1, std::memory_order_relaxed);
@@ -257,6 +263,16 @@ void PgWriter::runBatch(std::deque<WriteJob> &batch)
         if (size > m_stats.maxBatch.load(std::memory_order_relaxed))
             m_stats.maxBatch.store(size, std::memory_order_relaxed);
         qCDebug(lcPostgres) << "postgresql: committed" << size << "writes";
+        if (m_failedWhileDown > 0) {
+            qCInfo(lcPostgres) << "postgresql: the database is back;" << m_failedWhileDown
+                            << "batches failed with UNAVAILABLE meanwhile";
+            m_failedWhileDown = 0;
+        }
+    } else if (failure->code == v1::UNAVAILABLE) {
+        if (m_failedWhileDown++ == 0)
+            qCWarning(lcPostgres) << "postgresql: the database is unavailable; writes fail with"
+                                  " UNAVAILABLE until it is back:"
+                               << failure->message;
     } else {
         qCWarning(lcPostgres) << "postgresql: batch of" << batch.size()
                            << "writes failed:" << failure->message;

@@ -138,6 +138,8 @@ private:
     std::unique_ptr<PgConnection> m_c;
     std::chrono::steady_clock::time_point m_lastConnectFailure{};
     bool m_connectFailed = false;
+    // Batches failed since the database went away (reported once, then summed up).
+    quint64 m_failedWhileDown = 0;
 
     QSet<QString> m_known;
     QList<QString> m_knownInBatch;
