@@ -3,10 +3,11 @@
 #include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
+#include "pg_logging.h"
+#include "pg_notifier.h"
 #include "pg_pool.h"
 #include "pg_rows.h"
 #include "pg_schema.h"
-#include "pg_logging.h"
 
 #include <QUrl>
 
@@ -111,6 +112,8 @@ void PostgresStore::writerMain(std::promise<Status> *started)
 void PostgresStore::close()
 {
     m_open.store(false); // no new reads or writes from here
+    if (m_notifier)
+        m_notifier->stop();
     if (m_pool)
         m_pool->close();
     {
@@ -120,6 +123,30 @@ void PostgresStore::close()
     m_queueReady.notify_all();
     if (m_writerThread.joinable())
         m_writerThread.join();
+}
+
+bool PostgresStore::watchDisabledAccounts(QObject *context,
+                                          std::function<void(quint64 userId)> onDisabled)
+{
+    if (m_notifier)
+        m_notifier->stop();
+    const CompletionRelay::Target target = CompletionRelay::targetOf(context);
+    auto handler = std::make_shared<std::function<void(quint64)>>(std::move(onDisabled));
+    PgNotifier::Callbacks callbacks;
+    callbacks.notified = [target, handler](const QByteArray &payload) {
+        bool ok = false;
+        const quint64 userId = payload.toULongLong(&ok);
+        if (ok && userId != 0)
+            CompletionRelay::post(target, [handler, userId] { (*handler)(userId); });
+    };
+    callbacks.mayHaveMissed = [target, handler] {
+        CompletionRelay::post(target, [handler] { (*handler)(0); });
+    };
+    m_notifier = std::make_unique<PgNotifier>(
+        m_url, m_options.name + QStringLiteral(" listener"),
+        QByteArray(kAccountsChannel.data(), kAccountsChannel.size()), std::move(callbacks));
+    m_notifier->start();
+    return true;
 }
 
 int PostgresStore::schemaVersion()

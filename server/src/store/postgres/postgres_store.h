@@ -121,6 +121,13 @@ public:
 
     [[nodiscard]] Stats stats() const override;
 
+    // `kithd user disable` and the other nodes write the same database; they
+    // are heard through LISTEN/NOTIFY on a connection of its own (see Store). Call
+    // after open(); close() ends it. Always true.
+    [[nodiscard]] bool
+    watchDisabledAccounts(QObject *context,
+                          std::function<void(quint64 userId)> onDisabled) override;
+
     // For tests and /metrics: read connections open now and at most so far.
     [[nodiscard]] int openReadConnections() const;
     [[nodiscard]] int peakReadConnections() const;
@@ -151,6 +158,7 @@ private:
     std::atomic<bool> m_open{false};
     std::atomic<int> m_schemaVersion{0};
     std::unique_ptr<pg::PgPool> m_pool;
+    std::unique_ptr<pg::PgNotifier> m_notifier;
 
     std::mutex m_queueMutex;
     std::condition_variable m_queueReady;

@@ -6,6 +6,7 @@
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "pg_group_writes.h"
+#include "pg_notifier.h"
 #include "pg_rows.h"
 #include "pg_logging.h"
 
@@ -17,9 +18,6 @@ using namespace pg;
 
 namespace {
 
-// Where the store tells the other nodes that an admin disabled an account
-// (payload: the user id); see PostgresStore::watchAccounts.
-const QString kAccountsChannel = QStringLiteral("kith_accounts");
 
 QByteArray serialize(const google::protobuf::MessageLite &message)
 {
@@ -333,8 +331,9 @@ void PostgresStore::setDisabled(quint64 userId, bool disabled, QObject *context,
             return notFound(QStringLiteral("no such user"));
         if (disabled) {
             // Delivered to every listening node when this transaction commits.
-            auto told = c.query(QStringLiteral("SELECT pg_notify($1, $2)"),
-                                {kAccountsChannel, QString::number(userId)}, "notify disabled");
+            auto told =
+                c.query(QStringLiteral("SELECT pg_notify($1, $2)"),
+                        {QString(kAccountsChannel), QString::number(userId)}, "notify disabled");
             if (!told)
                 return told.error();
         }
