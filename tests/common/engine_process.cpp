@@ -1,5 +1,6 @@
 #include "engine_process.h"
 
+#include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QEventLoop>
 #include <QTcpServer>
@@ -30,11 +31,14 @@ void childSetup(const RunAs &runAs)
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-// Runs the event loop until the process has finished or the deadline passes.
+// Runs the event loop until the process has finished or the deadline passes
+// (without an application, or while it goes, just waits).
 bool waitForExit(QProcess &process, int timeoutMs)
 {
     if (process.state() == QProcess::NotRunning)
         return true;
+    if (!QCoreApplication::instance() || QCoreApplication::closingDown())
+        return process.waitForFinished(timeoutMs);
     QEventLoop loop;
     QObject::connect(&process, &QProcess::finished, &loop, &QEventLoop::quit);
     QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);

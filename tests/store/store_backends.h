@@ -34,7 +34,7 @@ struct StoreBackend
     std::function<std::unique_ptr<BackendUnderTest>(QString *whyNot)> make;
 };
 
-// SQLite first.
+// SQLite first, then PostgreSQL (on a server the tests start).
 [[nodiscard]] const std::vector<StoreBackend> &storeBackends();
 
 } // namespace kith::server::test

@@ -13,6 +13,7 @@
 #include <QTest>
 #include <QTimer>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -409,6 +410,47 @@ private slots:
         QCOMPARE(seqsOf(pullAll(*nodeB, direct)), oneTo(2 + kResends));
         // The race did happen: one writer's batch was refused and ran again.
         QVERIFY(nodeA->batchRetries() + nodeB->batchRetries() >= 1);
+    }
+
+    // A node keeps a group's members for its pushes while the group's
+    // metadata version stays the same; a change made on another node bumps
+    // it, and the next append here comes back with the new members.
+    void recipientsFollowGroupChangesOnAnotherNode()
+    {
+        auto nodeA = openStore();
+        auto nodeB = openStore();
+        QVERIFY(nodeA && nodeB);
+        const UserRecord alice = addUser(*nodeA, QStringLiteral("alice"));
+        const UserRecord bob = addUser(*nodeA, QStringLiteral("bob"));
+        const UserRecord carol = addUser(*nodeA, QStringLiteral("carol"));
+        const QString team = makeGroup(*nodeA, alice.id, {bob.id});
+        QVERIFY(!team.isEmpty());
+        auto sorted = [](QList<quint64> ids) {
+            std::sort(ids.begin(), ids.end());
+            return ids;
+        };
+        for (const QString &id : {QStringLiteral("a1"), QStringLiteral("a2")}) {
+            const auto sent = send(*nodeA, appendRequest(team, alice.id, id));
+            QVERIFY(sent.ok());
+            QCOMPARE(sorted(sent->recipients), sorted({alice.id, bob.id}));
+        }
+        const auto added = wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> done) {
+            nodeB->addMembers(team, alice.id, {carol.id}, ctx, done);
+        });
+        QVERIFY(added.ok());
+        const auto afterAdd = send(*nodeA, appendRequest(team, bob.id, QStringLiteral("b1")));
+        QVERIFY(afterAdd.ok());
+        QCOMPARE(sorted(afterAdd->recipients), sorted({alice.id, bob.id, carol.id}));
+        const auto left = wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> done) {
+            nodeB->leaveGroup(team, bob.id, ctx, done);
+        });
+        QVERIFY(left.ok());
+        const auto afterLeave = send(*nodeA, appendRequest(team, carol.id, QStringLiteral("c1")));
+        QVERIFY(afterLeave.ok());
+        QCOMPARE(sorted(afterLeave->recipients), sorted({alice.id, carol.id}));
+        // Someone who left cannot send there, from any node.
+        const auto refused = send(*nodeA, appendRequest(team, bob.id, QStringLiteral("b2")));
+        QCOMPARE(refused.error().code, v1::NOT_FOUND);
     }
 
     // ---- the read pool and group commit -------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "pg_group_writes.h"
 
+#include "group_rules.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "pg_rows.h"
@@ -15,18 +16,6 @@ QByteArray serialize(const google::protobuf::MessageLite &message)
     QByteArray bytes(qsizetype(message.ByteSizeLong()), Qt::Uninitialized);
     message.SerializeWithCachedSizesToArray(reinterpret_cast<quint8 *>(bytes.data()));
     return bytes;
-}
-
-std::optional<Error> checkGroupName(const QString &name)
-{
-    if (name.isEmpty() || name.size() > kMaxGroupNameChars)
-        return invalid(QStringLiteral("a group name has 1..%1 characters").arg(kMaxGroupNameChars));
-    return std::nullopt;
-}
-
-bool mayManage(v1::Role role)
-{
-    return role == v1::OWNER || role == v1::ADMIN;
 }
 
 Status insertMember(PgConnection &c, const QString &conversationId, quint64 userId, v1::Role role,
@@ -124,8 +113,12 @@ Result<GroupChange> finishChange(PgConnection &c, const QString &conversationId,
     GroupChange change;
     change.state = std::move(*view);
     change.event = std::move(event);
-    for (const MemberRow &row : *rows)
+    change.memberIds.reserve(rows->size());
+    change.members.reserve(rows->size());
+    for (const MemberRow &row : *rows) {
         change.memberIds.append(row.record.userId);
+        change.members.append(row.record);
+    }
     change.addedIds = std::move(added);
     change.removedIds = std::move(removed);
     return change;
@@ -146,9 +139,9 @@ Status deleteMember(PgConnection &c, const QString &conversationId, quint64 user
 Result<GroupChange> createGroup(PgConnection &c, quint64 ownerId, const QString &name,
                                 const QList<quint64> &memberIds)
 {
-    const QString title = name.trimmed();
-    if (const auto bad = checkGroupName(title))
-        return *bad;
+    const Result<QString> title = normalizeGroupName(name);
+    if (!title)
+        return title.error();
     if (const auto owner = loadUser(c, ownerId); !owner)
         return owner.error();
     QList<quint64> initial;
@@ -170,7 +163,7 @@ Result<GroupChange> createGroup(PgConnection &c, quint64 ownerId, const QString 
     auto inserted = c.query(QStringLiteral("INSERT INTO conversations (id, kind, title, max_seq,"
                                            " metadata_version, last_activity_ms, created_ms)"
                                            " VALUES ($1, $2, $3, 0, 0, $4, $4)"),
-                            {conversationId, int(v1::GROUP), title, now}, "insert group");
+                            {conversationId, int(v1::GROUP), *title, now}, "insert group");
     if (!inserted)
         return inserted.error();
 
@@ -185,7 +178,7 @@ Result<GroupChange> createGroup(PgConnection &c, quint64 ownerId, const QString 
     event.set_kind(v1::SystemEvent::GROUP_CREATED);
     for (quint64 member : initial)
         event.add_user_ids(member);
-    event.set_name(toStd(title));
+    event.set_name(toStd(*title));
     auto stored = appendSystemEvent(c, conversationId, ownerId, std::move(event));
     if (!stored)
         return stored.error();
@@ -201,7 +194,7 @@ Result<GroupChange> addMembers(PgConnection &c, const QString &conversationId, q
     const auto rows = groupMembers(c, conversationId, actorId, &actorRole);
     if (!rows)
         return rows.error();
-    if (!mayManage(actorRole))
+    if (!mayManageGroup(actorRole))
         return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may add members"));
     if (userIds.isEmpty())
         return invalid(QStringLiteral("no users to add"));
@@ -250,17 +243,18 @@ Result<GroupChange> removeMember(PgConnection &c, const QString &conversationId,
     const auto rows = groupMembers(c, conversationId, actorId, &actorRole);
     if (!rows)
         return rows.error();
-    if (!mayManage(actorRole))
-        return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may remove members"));
-    if (userId == actorId)
-        return invalid(QStringLiteral("leave the group instead of removing yourself"));
+    MemberRecord actor;
+    actor.userId = actorId;
+    actor.role = actorRole;
+    if (userId == actorId || !mayManageGroup(actorRole))
+        return checkRemoval(actor, actor).error(); // the error that applies, whoever the target
     const auto target = std::find_if(rows->cbegin(), rows->cend(), [userId](const MemberRow &r) {
         return r.record.userId == userId;
     });
     if (target == rows->cend())
         return notFound(QStringLiteral("not a member of the group"));
-    if (target->record.role == v1::OWNER)
-        return makeError(v1::PERMISSION_DENIED, QStringLiteral("the owner cannot be removed"));
+    if (Status allowed = checkRemoval(actor, target->record); !allowed)
+        return allowed.error();
     if (Status removed = deleteMember(c, conversationId, userId); !removed)
         return removed.error();
     v1::SystemEvent event;
@@ -279,19 +273,11 @@ Result<GroupChange> leaveGroup(PgConnection &c, const QString &conversationId, q
     if (!rows)
         return rows.error();
     if (role == v1::OWNER) {
-        // Hand over to the longest-standing admin, else the longest-standing member.
-        std::optional<quint64> successor;
-        for (v1::Role wanted : {v1::ADMIN, v1::MEMBER}) {
-            for (const MemberRow &row : *rows) {
-                if (row.record.userId != userId && row.record.role == wanted) {
-                    successor = row.record.userId;
-                    break;
-                }
-            }
-            if (successor)
-                break;
-        }
-        if (successor) {
+        QList<MemberRecord> standing;
+        standing.reserve(rows->size());
+        for (const MemberRow &row : *rows)
+            standing.append(row.record);
+        if (const std::optional<quint64> successor = successorOf(standing, userId)) {
             auto r = c.query(QStringLiteral("UPDATE members SET role = $1"
                                             " WHERE conversation_id = $2 AND user_id = $3"),
                              {int(v1::OWNER), conversationId, *successor}, "hand over ownership");
@@ -312,22 +298,22 @@ Result<GroupChange> leaveGroup(PgConnection &c, const QString &conversationId, q
 Result<GroupChange> renameGroup(PgConnection &c, const QString &conversationId, quint64 actorId,
                                 const QString &name)
 {
-    const QString title = name.trimmed();
-    if (const auto bad = checkGroupName(title))
-        return *bad;
+    const Result<QString> title = normalizeGroupName(name);
+    if (!title)
+        return title.error();
     v1::Role actorRole = v1::ROLE_UNSPECIFIED;
     const auto rows = groupMembers(c, conversationId, actorId, &actorRole);
     if (!rows)
         return rows.error();
-    if (!mayManage(actorRole))
+    if (!mayManageGroup(actorRole))
         return makeError(v1::PERMISSION_DENIED, QStringLiteral("only admins may rename the group"));
     auto r = c.query(QStringLiteral("UPDATE conversations SET title = $1 WHERE id = $2"),
-                     {title, conversationId}, "rename group");
+                     {*title, conversationId}, "rename group");
     if (!r)
         return r.error();
     v1::SystemEvent event;
     event.set_kind(v1::SystemEvent::GROUP_RENAMED);
-    event.set_name(toStd(title));
+    event.set_name(toStd(*title));
     auto stored = appendSystemEvent(c, conversationId, actorId, std::move(event));
     if (!stored)
         return stored.error();

@@ -42,7 +42,7 @@ Result<PgPool::Lease> PgPool::acquire()
         if (m_returned.wait_until(lock, deadline) == std::cv_status::timeout && m_idle.empty() &&
             m_open >= m_max) {
             qCWarning(lcPostgres) << "postgresql: all" << m_max
-                               << "read connections stayed busy; a read gave up";
+                                  << "read connections stayed busy; a read gave up";
             Error error = unavailableError();
             error.message = QStringLiteral("all database connections are busy; retry later");
             return error;

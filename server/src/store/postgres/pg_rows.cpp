@@ -59,7 +59,8 @@ v1::Message messageFromRow(const Rows &r, int first)
     message.set_server_time_ms(r.i64(first + 6));
     const QByteArrayView content = r.bytesView(first + 7);
     if (!message.mutable_content()->ParseFromArray(content.data(), int(content.size())))
-        qCWarning(lcPostgres) << "undecodable content in" << r.text(first) << "seq" << message.seq();
+        qCWarning(lcPostgres) << "undecodable content in" << r.text(first) << "seq"
+                              << message.seq();
     return message;
 }
 

@@ -136,7 +136,8 @@ Status migrateOneStep(PgConnection &c, int target, int *version)
 
     const int next = *current + 1;
     const Migration &step = migrations()[size_t(*current)];
-    qCInfo(lcPostgres) << "postgresql: migrating schema to version" << next << "-" << step.description;
+    qCInfo(lcPostgres) << "postgresql: migrating schema to version" << next << "-"
+                       << step.description;
     for (const char *statement : step.statements) {
         if (Status done = c.command(QString::fromUtf8(statement), "migration"); !done)
             return rollback(

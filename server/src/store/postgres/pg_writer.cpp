@@ -18,6 +18,9 @@ constexpr auto kReconnectInterval = std::chrono::milliseconds(250);
 // The direct conversations known to exist are a cache; past this many it
 // starts over (an unknown one only costs a no-op insert).
 constexpr qsizetype kMaxKnownConversations = 1 << 16;
+// Groups whose members are cached; past this many the cache starts over (a
+// group not in it has its members read by its next append).
+constexpr qsizetype kMaxCachedRecipients = 4096;
 
 } // namespace
 
@@ -31,6 +34,23 @@ Result<Rows> Received::next()
     if (!rows && m_failure == Failure::None)
         m_failure = m_c.lastFailure();
     return rows;
+}
+
+qint64 PgWriter::recipientsVersion(const QString &conversationId) const
+{
+    const auto it = m_recipients.constFind(conversationId);
+    return it == m_recipients.cend() ? -1 : qint64(it->version);
+}
+
+QList<quint64> PgWriter::recipients(const QString &conversationId) const
+{
+    return m_recipients.value(conversationId).members;
+}
+
+void PgWriter::noteRecipients(const QString &conversationId, quint64 version,
+                              QList<quint64> members)
+{
+    m_recipientsInBatch.append({conversationId, Recipients{version, std::move(members)}});
 }
 
 PgWriter::PgWriter(QByteArray url, QString name, WriterStats &stats)
@@ -183,6 +203,7 @@ bool PgWriter::runProcedure(WriteJob &job, Failure *failure)
 PgWriter::Outcome PgWriter::runOnce(std::deque<WriteJob> &batch, std::optional<Error> *error)
 {
     m_knownInBatch.clear();
+    m_recipientsInBatch.clear();
     m_newMessages = 0;
     for (WriteJob &job : batch)
         if (job.forget)
@@ -256,6 +277,16 @@ void PgWriter::runBatch(std::deque<WriteJob> &batch)
             m_known.clear();
         for (const QString &id : std::as_const(m_knownInBatch))
             m_known.insert(id);
+        if (m_recipients.size() + m_recipientsInBatch.size() > kMaxCachedRecipients)
+            m_recipients.clear();
+        for (auto &[id, recipients] : m_recipientsInBatch) {
+            // A later version may come first: appends of one run are read in
+            // order of their lock keys, group changes in between.
+            const auto it = m_recipients.constFind(id);
+            if (it == m_recipients.cend() || it->version <= recipients.version)
+                m_recipients.insert(id, std::move(recipients));
+        }
+        m_recipientsInBatch.clear();
         const quint64 size = batch.size();
         m_stats.commits.fetch_add(1, std::memory_order_relaxed);
         m_stats.writesCommitted.fetch_add(size, std::memory_order_relaxed);
@@ -265,17 +296,17 @@ void PgWriter::runBatch(std::deque<WriteJob> &batch)
         qCDebug(lcPostgres) << "postgresql: committed" << size << "writes";
         if (m_failedWhileDown > 0) {
             qCInfo(lcPostgres) << "postgresql: the database is back;" << m_failedWhileDown
-                            << "batches failed with UNAVAILABLE meanwhile";
+                               << "batches failed with UNAVAILABLE meanwhile";
             m_failedWhileDown = 0;
         }
     } else if (failure->code == v1::UNAVAILABLE) {
         if (m_failedWhileDown++ == 0)
             qCWarning(lcPostgres) << "postgresql: the database is unavailable; writes fail with"
-                                  " UNAVAILABLE until it is back:"
-                               << failure->message;
+                                     " UNAVAILABLE until it is back:"
+                                  << failure->message;
     } else {
         qCWarning(lcPostgres) << "postgresql: batch of" << batch.size()
-                           << "writes failed:" << failure->message;
+                              << "writes failed:" << failure->message;
     }
     // One event to each completion thread for the whole batch.
     CompletionRelay::Batch completions;

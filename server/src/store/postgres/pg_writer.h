@@ -14,6 +14,8 @@
 #include "store.h"
 
 #include <QByteArray>
+#include <QHash>
+#include <QList>
 #include <QSet>
 #include <QString>
 
@@ -123,6 +125,15 @@ public:
     void noteConversation(const QString &id) { m_knownInBatch.append(id); }
     void countNewMessage() { ++m_newMessages; }
 
+    // The members of a group as of one metadata version (every change of
+    // members bumps it in the same transaction), so that an append whose
+    // conversation row shows that version needs not read them again.
+    // -1 when none is cached.
+    [[nodiscard]] qint64 recipientsVersion(const QString &conversationId) const;
+    [[nodiscard]] QList<quint64> recipients(const QString &conversationId) const;
+    // Kept once the batch commits (what a rolled-back batch read may never have existed).
+    void noteRecipients(const QString &conversationId, quint64 version, QList<quint64> members);
+
 private:
     enum class Outcome { Committed, Retry, Failed };
     [[nodiscard]] Outcome runOnce(std::deque<WriteJob> &batch, std::optional<Error> *failure);
@@ -143,6 +154,13 @@ private:
 
     QSet<QString> m_known;
     QList<QString> m_knownInBatch;
+    struct Recipients
+    {
+        quint64 version = 0;
+        QList<quint64> members;
+    };
+    QHash<QString, Recipients> m_recipients;
+    QList<std::pair<QString, Recipients>> m_recipientsInBatch;
     quint64 m_newMessages = 0;
 };
 

@@ -19,12 +19,6 @@ Q_LOGGING_CATEGORY(lcPostgres, "kith.store.postgres", QtInfoMsg)
 
 using namespace pg;
 
-namespace {
-// Seqs and ids are bigint in the database; a seq from the wire past that is
-// "beyond everything".
-constexpr auto kUnbounded = quint64(std::numeric_limits<qint64>::max());
-} // namespace
-
 bool PostgresStore::isUrl(const QString &location)
 {
     return location.startsWith(QLatin1String("postgresql://")) ||
@@ -409,14 +403,14 @@ Result<PullPage> PostgresStore::pull(const PullQuery &query)
         Result<Rows> r = makeError(v1::INTERNAL, QString());
         if (query.backward) {
             const quint64 before =
-                query.beforeSeq == 0 ? kUnbounded : std::min(query.beforeSeq, kUnbounded);
+                query.beforeSeq == 0 ? kMaxSeq : std::min(query.beforeSeq, kMaxSeq);
             r = c.query(QStringLiteral("SELECT %1 FROM messages WHERE conversation_id = $1"
                                        " AND seq < $2 ORDER BY seq DESC LIMIT $3")
                             .arg(kMessageColumns),
                         {query.conversationId, before, fetch}, "pull");
         } else {
-            const quint64 from = std::clamp<quint64>(query.fromSeq, 1, kUnbounded);
-            const quint64 to = query.toSeq == 0 ? kUnbounded : std::min(query.toSeq, kUnbounded);
+            const quint64 from = std::clamp<quint64>(query.fromSeq, 1, kMaxSeq);
+            const quint64 to = query.toSeq == 0 ? kMaxSeq : std::min(query.toSeq, kMaxSeq);
             r = c.query(QStringLiteral("SELECT %1 FROM messages WHERE conversation_id = $1"
                                        " AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4")
                             .arg(kMessageColumns),

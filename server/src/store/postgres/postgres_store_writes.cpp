@@ -6,9 +6,9 @@
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "pg_group_writes.h"
+#include "pg_logging.h"
 #include "pg_notifier.h"
 #include "pg_rows.h"
-#include "pg_logging.h"
 
 #include <limits>
 
@@ -17,7 +17,6 @@ namespace kith::server {
 using namespace pg;
 
 namespace {
-
 
 QByteArray serialize(const google::protobuf::MessageLite &message)
 {
@@ -50,18 +49,22 @@ const QString kLockMember =
 // message, the sender's read marker. Nothing is written for a resend (the
 // original comes back), a sender who is not a member, or a reply_to_seq that
 // is not an earlier seq; the last columns say which.
+// The recipients (the members at commit: a group change must first lock the
+// sender's member row, which the append holds) come back only when the
+// group's metadata version is not the one whose members the writer has.
 //   $1 conversation, $2 sender, $3 device, $4 client id, $5 reply_to_seq,
-//   $6 time, $7 content
+//   $6 time, $7 content, $8 the metadata version of the cached members (-1: none)
 // Columns: 0-1 the new message's server id and seq; 2 the conversation's
 // max_seq (NULL: none), 3 whether the sender is a member; 4-11 the original
-// of a resend (kMessageColumns).
+// of a resend (kMessageColumns); 12 the metadata version; 13 the members
+// ("1,2,3"), NULL when the cached ones are current.
 const QString kAppend =
     QStringLiteral(
         "WITH dup AS (SELECT %1 FROM messages WHERE sender_user_id = $2 AND client_msg_id = $4),"
         " conv AS (UPDATE conversations c SET max_seq = c.max_seq + 1, last_activity_ms = $6"
         "  WHERE c.id = $1 AND c.max_seq >= $5 AND NOT EXISTS (SELECT 1 FROM dup)"
         "  AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $1 AND m.user_id = $2)"
-        "  RETURNING c.max_seq),"
+        "  RETURNING c.max_seq, c.metadata_version),"
         " ins AS (INSERT INTO messages (conversation_id, seq, sender_user_id, sender_device_id,"
         "  client_msg_id, server_time_ms, content)"
         "  SELECT $1, conv.max_seq, $2, $3, $4, $6, $7 FROM conv RETURNING server_id, seq),"
@@ -70,10 +73,16 @@ const QString kAppend =
         " SELECT i.server_id, i.seq, (SELECT max_seq FROM conversations WHERE id = $1),"
         "  EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2),"
         "  d.conversation_id, d.seq, d.server_id, d.sender_user_id, d.sender_device_id,"
-        "  d.client_msg_id, d.server_time_ms, d.content"
+        "  d.client_msg_id, d.server_time_ms, d.content,"
+        "  (SELECT metadata_version FROM conv),"
+        "  CASE WHEN (SELECT metadata_version FROM conv) IS DISTINCT FROM $8 THEN"
+        "   (SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM members"
+        "    WHERE conversation_id = $1) END"
         " FROM (VALUES (1)) one LEFT JOIN ins i ON true LEFT JOIN dup d ON true")
         .arg(kMessageColumns);
 constexpr int kAppendDuplicateColumn = 4;
+constexpr int kAppendVersionColumn = 12;
+constexpr int kAppendMembersColumn = 13;
 
 // Moves a read marker forward to min(seq, max_seq). No row: not a member (or
 // no such conversation). Columns: max_seq, the marker before, the marker
@@ -120,9 +129,11 @@ void queueAppend(PgWriter &writer, Pipeline &pipeline, EncodedAppend &a)
         a.locksMember = true;
         pipeline.add(kLockMember, {a.conversationId, a.senderUserId}, "lock member");
     }
+    // A direct chat's recipients are its pair: no members to read.
+    const qint64 cachedVersion = a.ref->isDirect() ? 0 : writer.recipientsVersion(a.conversationId);
     pipeline.add(kAppend,
                  {a.conversationId, a.senderUserId, a.senderDeviceId, a.clientMsgId,
-                  std::min(a.replyToSeq, kMaxSeq), a.now, a.content},
+                  std::min(a.replyToSeq, kMaxSeq), a.now, a.content, cachedVersion},
                  "append");
 }
 
@@ -153,12 +164,23 @@ Result<AppendResult> receiveAppend(PgWriter &writer, Received &received, const E
         message.set_client_msg_id(a.clientMsgId);
         message.set_server_time_ms(a.now);
         writer.countNewMessage();
-        if (a.ref->isDirect())
+        QList<quint64> recipients;
+        if (a.ref->isDirect()) {
             writer.noteConversation(a.conversationId);
-        return AppendResult{std::move(message), false};
+            recipients = {a.ref->lowUser, a.ref->highUser};
+        } else if (r->isNull(kAppendMembersColumn)) {
+            recipients = writer.recipients(a.conversationId);
+        } else {
+            const QList<QByteArray> ids = r->bytes(kAppendMembersColumn).split(',');
+            recipients.reserve(ids.size());
+            for (const QByteArray &id : ids)
+                recipients.append(id.toULongLong());
+            writer.noteRecipients(a.conversationId, r->u64(kAppendVersionColumn), recipients);
+        }
+        return AppendResult{std::move(message), false, std::move(recipients)};
     }
     if (!r->isNull(kAppendDuplicateColumn))
-        return AppendResult{messageFromRow(*r, kAppendDuplicateColumn), true};
+        return AppendResult{messageFromRow(*r, kAppendDuplicateColumn), true, {}};
     if (r->isNull(2) || !r->boolean(3))
         return notFound(QStringLiteral("no such conversation"));
     return invalid(QStringLiteral("reply_to_seq %1 is not in the conversation").arg(a.replyToSeq));
