@@ -37,6 +37,26 @@ private slots:
         QCOMPARE(config.argon2.memoryKib, 19456u);
         QCOMPARE(config.argon2.ops, 2u);
         QVERIFY(config.certFile.isEmpty());
+        // SQLite in the data folder unless --store names a database.
+        QVERIFY(config.store.isEmpty());
+        QCOMPARE(config.storeLocation(), config.databasePath());
+    }
+
+    void storeUrl()
+    {
+        const QString url = QStringLiteral("postgresql://kith:secret@db.example:5432/kith");
+        const auto parsed =
+            parseCommandLine(argv({QStringLiteral("--store"), url,
+                                   QStringLiteral("--store-connections"), QStringLiteral("4")}));
+        QVERIFY2(parsed.ok(), qPrintable(parsed.ok() ? QString() : parsed.error().message));
+        QCOMPARE(parsed->config.store, url);
+        QCOMPARE(parsed->config.storeLocation(), url);
+        QCOMPARE(parsed->config.storeConnections, 4);
+        // A refusal does not repeat the password.
+        const auto refused = parseCommandLine(
+            argv({QStringLiteral("--store"), QStringLiteral("mysql://u:pw@h/db")}));
+        QVERIFY(!refused.ok());
+        QVERIFY(!refused.error().message.contains(QStringLiteral("pw@")));
     }
 
     void helpListsEveryOption()
@@ -47,7 +67,7 @@ private slots:
              {"--port", "--listen", "--admin-port", "--data", "--config", "--registration",
               "--cert", "--key", "--auth-timeout-ms", "--idle-timeout-ms", "--send-rate",
               "--send-burst", "--argon2-memory-kib", "--argon2-ops", "--log-rules",
-              "--registrations-per-hour", "kithd user add"})
+              "--registrations-per-hour", "--store", "--store-connections", "kithd user add"})
             QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
     }
 
@@ -99,6 +119,10 @@ private slots:
         QTest::newRow("missing config file")
             << QStringList{QStringLiteral("--config"), QStringLiteral("/nonexistent/kithd.ini")};
         QTest::newRow("stray argument") << QStringList{QStringLiteral("serve")};
+        QTest::newRow("store not a url")
+            << QStringList{QStringLiteral("--store"), QStringLiteral("/var/lib/kith/db")};
+        QTest::newRow("no store connections")
+            << QStringList{QStringLiteral("--store-connections"), QStringLiteral("0")};
     }
 
     void refusals()

@@ -5,6 +5,7 @@
 #include "kith/content.h"
 #include "kith/protocol.h"
 #include "logging.h"
+#include "store_factory.h"
 #include "user_service.h"
 
 #include <QCommandLineParser>
@@ -27,7 +28,8 @@ const char *const kUsage =
     "       kithd user disable NAME [--data DIR]\n"
     "       kithd user enable NAME [--data DIR]\n"
     "Passwords are read from the first line of stdin unless --password is given.\n"
-    "All take --config FILE (the server's INI: data, argon2-memory-kib, argon2-ops).\n";
+    "All take --store URL instead of --data DIR for a PostgreSQL database, and\n"
+    "--config FILE (the server's INI: data, store, argon2-memory-kib, argon2-ops).\n";
 
 // Runs one asynchronous store write to completion.
 template<class T, class Start> Result<T> await(Start start)
@@ -65,7 +67,10 @@ public:
             {QStringLiteral("argon2-memory-kib"), QStringLiteral("Argon2id memory in KiB."),
              QStringLiteral("N")},
             {QStringLiteral("argon2-ops"), QStringLiteral("Argon2id passes."), QStringLiteral("N")},
-            {QStringLiteral("config"), QStringLiteral("The server's INI file (data, argon2-*)."),
+            {QStringLiteral("store"), QStringLiteral("PostgreSQL database URL (else --data)."),
+             QStringLiteral("URL")},
+            {QStringLiteral("config"),
+             QStringLiteral("The server's INI file (data, store, argon2-*)."),
              QStringLiteral("FILE")},
         });
         if (!parser.parse(args))
@@ -109,14 +114,23 @@ public:
                     QStringLiteral("--argon2-ops must be at least %1").arg(Argon2Params::kMinOps));
         }
 
-        const QString dataDir =
-            option(QStringLiteral("data")).value_or(parser.value(QStringLiteral("data")));
-        if (!QDir().mkpath(dataDir))
-            return fail(QStringLiteral("cannot create data folder %1").arg(dataDir));
-        std::unique_ptr<Store> store = openStore(databasePathIn(dataDir));
+        QString location;
+        if (const auto url = option(QStringLiteral("store"))) {
+            const Result<QString> parsed = parseStoreUrl(*url);
+            if (!parsed)
+                return fail(parsed.error().message);
+            location = *parsed;
+        } else {
+            const QString dataDir =
+                option(QStringLiteral("data")).value_or(parser.value(QStringLiteral("data")));
+            if (!QDir().mkpath(dataDir))
+                return fail(QStringLiteral("cannot create data folder %1").arg(dataDir));
+            location = databasePathIn(dataDir);
+        }
+        std::unique_ptr<Store> store = openStore(location);
         if (const Status opened = store->open(); !opened)
-            return fail(QStringLiteral("cannot open the store in %1: %2")
-                            .arg(dataDir, opened.error().message));
+            return fail(QStringLiteral("cannot open the store %1: %2")
+                            .arg(describeStoreLocation(location), opened.error().message));
         m_store = store.get();
 
         int status = 2;

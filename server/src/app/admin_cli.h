@@ -13,7 +13,8 @@
 
 namespace kith::server {
 
-using StoreFactory = std::function<std::unique_ptr<Store>(const QString &databasePath)>;
+// Makes the store at a location: a database file or a postgresql:// URL.
+using StoreFactory = std::function<std::unique_ptr<Store>(const QString &location)>;
 
 // args as given to kithd ("kithd", "user", ...). Returns the exit status;
 // writes results to `out` and a one-line error to `err`.

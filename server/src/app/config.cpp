@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "store_factory.h"
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDir>
@@ -86,6 +88,11 @@ QString Config::databasePath() const
     return databasePathIn(dataDir);
 }
 
+QString Config::storeLocation() const
+{
+    return store.isEmpty() ? databasePath() : store;
+}
+
 Result<CommandLine> parseCommandLine(const QStringList &args)
 {
     QCommandLineParser parser;
@@ -161,10 +168,22 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
         {QStringLiteral("argon2-ops"),
          QStringLiteral("Argon2id passes (at least %1). Default %1.").arg(Argon2Params::kMinOps),
          QStringLiteral("N")},
+        {QStringLiteral("store"),
+         QStringLiteral("PostgreSQL database as a URL (postgresql://USER[:PASSWORD]@HOST[:PORT]/DB"
+                        "[?sslmode=...]), for several kithd nodes sharing it. Default: SQLite "
+                        "in the data folder."),
+         QStringLiteral("URL")},
+        {QStringLiteral("store-connections"),
+         QStringLiteral("PostgreSQL: read connections at most, per node (the writer and the "
+                        "listener have one each besides). Default %1.")
+             .arg(defaults.storeConnections),
+         QStringLiteral("N")},
         {QStringLiteral("log-rules"),
-         QStringLiteral("Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
-                        "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
-                        "kith.presence, kith.admin, kith.store); separate rules with \";\"."),
+         QStringLiteral(
+             "Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
+             "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
+             "kith.presence, kith.admin, kith.store, kith.store.postgres); separate rules "
+             "with \";\"."),
          QStringLiteral("RULES")},
     });
 
@@ -211,6 +230,8 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                      [&](qint64 v) { config.argon2.ops = quint32(v); }),
              readInt(source, QStringLiteral("max-connections"), 0, 10'000'000,
                      [&](qint64 v) { config.maxConnections = int(v); }),
+             readInt(source, QStringLiteral("store-connections"), 1, 1000,
+                     [&](qint64 v) { config.storeConnections = int(v); }),
              readInt(source, QStringLiteral("registrations-per-hour"), 0, 1'000'000,
                      [&](qint64 v) { config.registrationsPerHour = int(v); }),
              readDouble(source, QStringLiteral("send-rate"), 0.01,
@@ -245,6 +266,12 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
     if (config.certFile.isEmpty() != config.keyFile.isEmpty())
         return invalid(QStringLiteral("--cert and --key go together"));
     config.logRules = source.value(QStringLiteral("log-rules")).value_or(QString());
+    if (const auto store = source.value(QStringLiteral("store"))) {
+        const Result<QString> url = parseStoreUrl(*store);
+        if (!url)
+            return url.error();
+        config.store = *url;
+    }
     return result;
 }
 

@@ -29,9 +29,15 @@ struct Config
     int maxConnections = 0; // 0: from the open-file limit (see Server::start)
     Argon2Params argon2;
     QString logRules;
+    // A postgresql:// URL (several nodes share that database); empty for
+    // SQLite in the data folder.
+    QString store;
+    int storeConnections = 8; // PostgreSQL: read connections at most
 
     // Where the database lives inside the data folder.
     [[nodiscard]] QString databasePath() const;
+    // What the store opens: the PostgreSQL URL, else the database file.
+    [[nodiscard]] QString storeLocation() const;
 };
 
 // The outcome of reading the command line: run with a config, or just print.

@@ -7,7 +7,7 @@
 #include "logging.h"
 #include "server.h"
 #include "signal_watcher.h"
-#include "sqlite_store.h"
+#include "store_factory.h"
 
 #include <QCoreApplication>
 #include <QLoggingCategory>
@@ -45,8 +45,9 @@ int main(int argc, char *argv[])
     if (args.size() > 1 && args.at(1) == QLatin1String("user")) {
         // An admin command answers in one line; the store's progress notes are noise here.
         QLoggingCategory::setFilterRules(QStringLiteral("kith.*.info=false"));
-        return runUserCommand(args, in, out, err, [](const QString &path) {
-            return std::make_unique<SqliteStore>(path);
+        return runUserCommand(args, in, out, err, [](const QString &location) {
+            // One command, one connection at a time.
+            return makeStore(location, 1);
         });
     }
 
@@ -64,7 +65,7 @@ int main(int argc, char *argv[])
         QLoggingCategory::setFilterRules(
             QString(config.logRules).replace(QLatin1Char(';'), QLatin1Char('\n')));
 
-    Server server(config, std::make_unique<SqliteStore>(config.databasePath()));
+    Server server(config, makeStore(config.storeLocation(), config.storeConnections));
     if (const kith::Status started = server.start(); !started) {
         err << "kithd: " << started.error().message << '\n';
         return 1;

@@ -8,6 +8,7 @@
 #include "local_push_router.h"
 #include "logging.h"
 #include "services.h"
+#include "store_factory.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -86,8 +87,10 @@ Status Server::start()
                               QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
     }
     if (const Status opened = m_store->open(); !opened)
-        return makeError(opened.error().code, QStringLiteral("Cannot open the store in %1: %2")
-                                                  .arg(m_config.dataDir, opened.error().message));
+        return makeError(
+            opened.error().code,
+            QStringLiteral("Cannot open the store %1: %2")
+                .arg(describeStoreLocation(m_config.storeLocation()), opened.error().message));
     m_schemaVersion = m_store->schemaVersion();
 
     m_router = std::make_unique<LocalPushRouter>(&m_metrics);
@@ -146,7 +149,8 @@ Status Server::start()
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
         return listening;
     qCInfo(lcGateway) << "kithd started; data in" << QDir(m_config.dataDir).absolutePath()
-                      << "schema" << m_schemaVersion << "registration"
+                      << "store" << describeStoreLocation(m_config.storeLocation()) << "schema"
+                      << m_schemaVersion << "registration"
                       << (m_config.registrationOpen ? "open" : "closed");
     return Done{};
 }
