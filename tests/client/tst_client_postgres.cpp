@@ -157,6 +157,41 @@ private slots:
         QCOMPARE(lines.size(), 3);
     }
 
+    // While PostgreSQL is down, sends and reads fail with UNAVAILABLE and a
+    // retry hint (not INTERNAL); the same send again once it is back is
+    // stored once.
+    void sendsWhileTheDatabaseIsDown()
+    {
+        TestClient alice;
+        QVERIFY(alice.connectAndLogin(m_node1->url(), QStringLiteral("alice"), kPassword));
+        const QString chat =
+            directConversationId(alice.userId(), userIdOf(alice, QStringLiteral("bob")));
+        QVERIFY(m_postgres->stop());
+        const QString clientId = newClientMsgId();
+        const auto refused = alice.send(chat, QStringLiteral("while down"), clientId);
+        QVERIFY2(refused && refused->has_error(), refused ? refused->DebugString().c_str() : "");
+        QCOMPARE(refused->error().code(), v1::UNAVAILABLE);
+        QVERIFY(refused->error().retry_after_ms() > 0);
+        const auto pulled = alice.request(TestClient::pullRequest(chat, 1, 10));
+        QVERIFY2(pulled && pulled->has_error(), pulled ? pulled->DebugString().c_str() : "");
+        QCOMPARE(pulled->error().code(), v1::UNAVAILABLE);
+        QVERIFY(alice.isConnected());
+
+        QVERIFY(m_postgres->start());
+        const auto stored = alice.send(chat, QStringLiteral("while down"), clientId);
+        QVERIFY2(stored && stored->has_send_ack(), stored ? stored->DebugString().c_str() : "");
+        QVERIFY(!stored->send_ack().duplicate());
+        const auto again = alice.send(chat, QStringLiteral("while down"), clientId);
+        QVERIFY(again && again->has_send_ack() && again->send_ack().duplicate());
+        QCOMPARE(again->send_ack().seq(), stored->send_ack().seq());
+        // (Client ids are UUIDs: nothing to quote.)
+        QCOMPARE(
+            m_postgres->psql(QStringLiteral("kith"), QStringLiteral("SELECT COUNT(*) FROM messages"
+                                                                    " WHERE client_msg_id = '%1'")
+                                                         .arg(clientId)),
+            QByteArray("1"));
+    }
+
     // `kithd user disable` is another process; every node holding the
     // user's connections hears of it from PostgreSQL and closes them.
     void disablingClosesSessionsOnEveryNode()
@@ -178,11 +213,16 @@ private slots:
             QVERIFY(client->waitForDisconnected());
         }
         QVERIFY(bystander.isConnected());
+        const quint64 next =
+            m_postgres
+                ->psql(QStringLiteral("kith"), QStringLiteral("SELECT MAX(seq) FROM messages"))
+                .toULongLong() +
+            1;
         const auto answer =
             bystander.send(directConversationId(bystander.userId(), onNode1.userId()),
                            QStringLiteral("still here"), newClientMsgId());
         QVERIFY(answer && answer->has_send_ack());
-        QCOMPARE(answer->send_ack().seq(), 4u);
+        QCOMPARE(answer->send_ack().seq(), next);
     }
 };
 

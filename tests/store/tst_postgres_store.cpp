@@ -678,11 +678,35 @@ private slots:
     // the first read afterwards runs again on a new one instead of failing.
     void readsRecoverAfterRestart()
     {
-        auto store = openStore();
+        PostgresStore::Options options;
+        options.name = QStringLiteral("recovering");
+        auto store = openStore(options);
         QVERIFY(store);
         const UserRecord alice = addUser(*store, QStringLiteral("alice"));
-        QVERIFY(store->userById(alice.id).ok());
-        QCOMPARE(store->openReadConnections(), 1);
+        // Two idle read connections: two reads held at once behind a lock.
+        {
+            auto blocker = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
+            QVERIFY(blocker);
+            QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
+            QVERIFY(
+                (*blocker)
+                    ->command(QStringLiteral("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"), "lock")
+                    .ok());
+            std::atomic<int> ok{0};
+            std::vector<std::thread> readers;
+            const auto joinReaders = qScopeGuard([&] {
+                blocker->reset();
+                for (auto &reader : readers)
+                    reader.join();
+            });
+            for (int i = 0; i < 2; ++i)
+                readers.emplace_back([&] { ok += store->userById(alice.id).ok() ? 1 : 0; });
+            QTRY_COMPARE_WITH_TIMEOUT(
+                sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
+                                   " 'recovering reader' AND wait_event_type = 'Lock'")),
+                QByteArray("2"), kWaitMs);
+        }
+        QCOMPARE(store->openReadConnections(), 2);
         QVERIFY(m_postgres->stop());
         QVERIFY(m_postgres->start());
         const auto again = store->userById(alice.id);

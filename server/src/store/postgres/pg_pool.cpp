@@ -92,6 +92,17 @@ void PgPool::close()
     m_returned.notify_all();
 }
 
+void PgPool::closeIdle()
+{
+    std::vector<std::unique_ptr<PgConnection>> idle;
+    {
+        std::lock_guard lock(m_mutex);
+        idle.swap(m_idle);
+        m_open -= int(idle.size());
+    }
+    m_returned.notify_all();
+}
+
 int PgPool::openConnections() const
 {
     std::lock_guard lock(m_mutex);

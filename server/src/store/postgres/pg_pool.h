@@ -58,7 +58,8 @@ public:
     [[nodiscard]] Result<Lease> acquire();
 
     // Runs `read` on a leased connection. A read that finds an idle
-    // connection dead (the database restarted since) runs once more on a new one.
+    // connection dead (the database restarted since) runs once more on a new
+    // one; the other idle ones are closed first, as they died the same way.
     template<class T>
     [[nodiscard]] Result<T> run(const std::function<Result<T>(PgConnection &)> &read)
     {
@@ -70,12 +71,16 @@ public:
             if (result.ok() || attempt > 0 || !lease->reused() ||
                 (*lease)->lastFailure() != Failure::Connection)
                 return result;
+            closeIdle();
         }
     }
 
     // Closes the idle connections and refuses new leases; leased ones close
     // when they come back.
     void close();
+
+    // Closes the idle connections (new ones are opened as needed).
+    void closeIdle();
 
     [[nodiscard]] int openConnections() const;
     // The most connections open at once since the pool was made.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <thread>
 
 namespace kith::server::pg {
 
@@ -210,11 +211,12 @@ PgWriter::Outcome PgWriter::runOnce(std::deque<WriteJob> &batch, std::optional<E
             job.forget();
     if (!m_c || m_c->isBroken()) {
         // Lost in an earlier batch (or never there): try again, but not
-        // more often than every kReconnectInterval after a failed attempt.
-        if (m_connectFailed &&
-            std::chrono::steady_clock::now() - m_lastConnectFailure < kReconnectInterval) {
-            *error = unavailableError();
-            return Outcome::Failed;
+        // more often than every kReconnectInterval after a failed attempt;
+        // what arrives meanwhile waits for that attempt in this batch.
+        if (m_connectFailed) {
+            const auto due = m_lastConnectFailure + kReconnectInterval;
+            if (std::chrono::steady_clock::now() < due)
+                std::this_thread::sleep_until(due);
         }
         if (Status connected = connect(); !connected) {
             *error = connected.error();
