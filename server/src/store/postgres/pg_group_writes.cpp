@@ -51,7 +51,13 @@ Result<QList<MemberRow>> groupMembers(PgConnection &c, const QString &conversati
     const auto ref = parseConversationId(conversationId);
     if (!ref || ref->isDirect())
         return notFound(QStringLiteral("no such group"));
-    auto rows = loadMembers(c, conversationId, true);
+    // In user order, as a writer's member locks are taken (see PgWriter).
+    auto locked = c.query(QStringLiteral("SELECT 1 FROM members WHERE conversation_id = $1"
+                                         " ORDER BY user_id FOR UPDATE"),
+                          {conversationId}, "lock members");
+    if (!locked)
+        return locked.error();
+    auto rows = loadMembers(c, conversationId);
     if (!rows)
         return rows.error();
     const auto actor = std::find_if(rows->cbegin(), rows->cend(), [actorId](const MemberRow &r) {

@@ -133,11 +133,10 @@ Result<ConversationView> loadView(PgConnection &c, const QString &conversationId
     return view;
 }
 
-Result<QList<MemberRow>> loadMembers(PgConnection &c, const QString &conversationId, bool forUpdate)
+Result<QList<MemberRow>> loadMembers(PgConnection &c, const QString &conversationId)
 {
     const QString sql = QStringLiteral("SELECT user_id, role, joined_ms, joined_seq FROM members"
-                                       " WHERE conversation_id = $1 ORDER BY joined_seq, user_id") +
-                        (forUpdate ? QStringLiteral(" FOR UPDATE") : QString());
+                                       " WHERE conversation_id = $1 ORDER BY joined_seq, user_id");
     auto r = c.query(sql, {conversationId}, "members");
     if (!r)
         return r.error();

@@ -55,9 +55,7 @@ struct MemberRow
     quint64 joinedSeq = 0;
 };
 // Members in order of standing: earliest event first, then user id.
-// forUpdate locks their rows until the transaction ends.
-[[nodiscard]] Result<QList<MemberRow>> loadMembers(PgConnection &c, const QString &conversationId,
-                                                   bool forUpdate = false);
+[[nodiscard]] Result<QList<MemberRow>> loadMembers(PgConnection &c, const QString &conversationId);
 [[nodiscard]] Result<std::optional<v1::Message>>
 loadMessageByClientId(PgConnection &c, quint64 senderUserId, const std::string &clientMsgId);
 

@@ -109,6 +109,28 @@ PgWriter::Outcome PgWriter::abort(Failure failure, std::optional<Error> *error, 
     return Outcome::Failed;
 }
 
+namespace {
+
+// Locks the member rows a run's jobs of one conversation will write (their
+// senders' and readers'), in user order, before any of them takes the
+// conversation's row: with the runs' conversations in id order too, every
+// node takes these locks in one global order and never waits in a circle.
+//   $1 conversation, $2 the users ("1,2,3")
+const QString kLockMembers = QStringLiteral(
+    "SELECT 1 FROM members WHERE conversation_id = $1"
+    " AND user_id = ANY (string_to_array($2, ',')::bigint[]) ORDER BY user_id FOR NO KEY UPDATE");
+
+// The statements of one conversation in a run: the writer's own (a direct
+// conversation's creation, the member locks), then each job's.
+struct Segment
+{
+    Pipeline prelude;
+    std::vector<size_t> jobs;           // indexes into the batch
+    std::vector<Pipeline> jobPipelines; // one per job
+};
+
+} // namespace
+
 bool PgWriter::runPipelined(std::deque<WriteJob> &batch, size_t first, size_t last,
                             Failure *failure)
 {
@@ -118,30 +140,64 @@ bool PgWriter::runPipelined(std::deque<WriteJob> &batch, size_t first, size_t la
     std::stable_sort(order.begin(), order.end(),
                      [&batch](size_t a, size_t b) { return batch[a].lockKey < batch[b].lockKey; });
 
-    std::vector<Pipeline> pipelines(order.size());
-    for (size_t i = 0; i < order.size(); ++i)
-        batch[order[i]].queue(*this, pipelines[i]);
+    std::vector<Segment> segments;
+    for (size_t i = 0; i < order.size();) {
+        const QString &key = batch[order[i]].lockKey;
+        Segment segment;
+        QList<quint64> users;
+        bool prepared = false;
+        for (; i < order.size() && batch[order[i]].lockKey == key; ++i) {
+            WriteJob &job = batch[order[i]];
+            // One creation per conversation and run is enough.
+            if (!prepared && job.prelude)
+                prepared = job.prelude(*this, segment.prelude);
+            if (job.lockUser != 0 && !users.contains(job.lockUser))
+                users.append(job.lockUser);
+            segment.jobs.push_back(order[i]);
+            segment.jobPipelines.emplace_back();
+            job.queue(*this, segment.jobPipelines.back());
+        }
+        if (!key.isEmpty() && !users.isEmpty()) {
+            std::sort(users.begin(), users.end());
+            QStringList ids;
+            for (quint64 user : std::as_const(users))
+                ids.append(QString::number(user));
+            segment.prelude.add(kLockMembers, {key, ids.join(u',')}, "lock members");
+        }
+        segments.push_back(std::move(segment));
+    }
+
     // Statements are prepared outside the pipeline (once per connection).
-    for (const Pipeline &pipeline : pipelines) {
-        for (const Pipeline::Statement &statement : pipeline.statements()) {
-            if (Status prepared = m_c->prepare(statement.sql, statement.params); !prepared) {
-                *failure = m_c->lastFailure();
+    const auto prepare = [this](const Pipeline &pipeline) {
+        for (const Pipeline::Statement &statement : pipeline.statements())
+            if (!m_c->prepare(statement.sql, statement.params).ok())
                 return false;
-            }
+        return true;
+    };
+    for (const Segment &segment : segments) {
+        bool ok = prepare(segment.prelude);
+        for (const Pipeline &pipeline : segment.jobPipelines)
+            ok = ok && prepare(pipeline);
+        if (!ok) {
+            *failure = m_c->lastFailure();
+            return false;
         }
     }
     if (!m_c->beginPipeline()) {
         *failure = Failure::Connection;
         return false;
     }
+    const auto send = [this](const Pipeline &pipeline) {
+        for (const Pipeline::Statement &statement : pipeline.statements())
+            if (!m_c->send(statement.sql, statement.params))
+                return false;
+        return true;
+    };
     bool sent = true;
-    for (const Pipeline &pipeline : pipelines) {
-        for (const Pipeline::Statement &statement : pipeline.statements()) {
-            if (!(sent = m_c->send(statement.sql, statement.params)))
-                break;
-        }
-        if (!sent)
-            break;
+    for (const Segment &segment : segments) {
+        sent = sent && send(segment.prelude);
+        for (const Pipeline &pipeline : segment.jobPipelines)
+            sent = sent && send(pipeline);
     }
     if (!sent || !m_c->flushPipeline()) {
         *failure = m_c->lastFailure() == Failure::None ? Failure::Connection : m_c->lastFailure();
@@ -149,17 +205,24 @@ bool PgWriter::runPipelined(std::deque<WriteJob> &batch, size_t first, size_t la
         return false;
     }
     *failure = Failure::None;
-    for (size_t i = 0; i < order.size(); ++i) {
-        WriteJob &job = batch[order[i]];
-        Received received(*m_c, pipelines[i].statements());
-        job.receive(*this, received);
-        while (received.left() > 0)
-            (void)received.next();
-        if (received.failure() != Failure::None) {
-            // Not the job's own answer: the batch's failure is.
-            job.forget();
-            if (*failure == Failure::None)
-                *failure = received.failure();
+    for (Segment &segment : segments) {
+        Received prelude(*m_c, segment.prelude.statements());
+        while (prelude.left() > 0)
+            (void)prelude.next();
+        if (*failure == Failure::None)
+            *failure = prelude.failure();
+        for (size_t j = 0; j < segment.jobs.size(); ++j) {
+            WriteJob &job = batch[segment.jobs[j]];
+            Received received(*m_c, segment.jobPipelines[j].statements());
+            job.receive(*this, received);
+            while (received.left() > 0)
+                (void)received.next();
+            if (received.failure() != Failure::None || prelude.failure() != Failure::None) {
+                // Not the job's own answer: the batch's failure is.
+                job.forget();
+                if (*failure == Failure::None)
+                    *failure = received.failure();
+            }
         }
     }
     if (!m_c->endPipeline() && *failure == Failure::None)

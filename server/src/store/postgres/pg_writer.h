@@ -80,9 +80,16 @@ struct WriteJob
     // statement, so a job that fails leaves nothing to undo.
     std::function<void(PgWriter &, Pipeline &)> queue;
     std::function<void(PgWriter &, Received &)> receive;
-    // Pipelined jobs of one run are sent in order of this key (stable), so
-    // that writers on several nodes take conversation row locks in one order.
+    // Pipelined jobs of one run are sent in order of this key (stable), the
+    // conversation they write, so that writers on several nodes take its
+    // rows' locks in one order; before the first job of a conversation the
+    // writer locks the member rows (lockKey, lockUser) of all its jobs.
     QString lockKey;
+    quint64 lockUser = 0;
+    // Statements that must run before those member locks (a direct
+    // conversation's creation); the writer reads their results. True when
+    // it added any: the conversation's later jobs are not asked.
+    std::function<bool(PgWriter &, Pipeline &)> prelude;
     // Any other job: runs statement by statement inside its own savepoint;
     // false rolls it back to there.
     std::function<bool(PgWriter &)> apply;

@@ -139,9 +139,10 @@ public:
 private:
     // A write that runs statement by statement in its own savepoint.
     template<class T, class Body> void submit(QObject *context, Completion<T> done, Body body);
-    // A write made of single statements, sent in the batch's pipeline.
+    // A write made of single statements, sent in the batch's pipeline; `job`
+    // holds its lock key and user and its prelude, if any.
     template<class T, class Queue, class Receive>
-    void submitPipelined(QObject *context, Completion<T> done, QString lockKey, Queue queue,
+    void submitPipelined(QObject *context, Completion<T> done, pg::WriteJob job, Queue queue,
                          Receive receive);
     template<class T>
     void finishJob(pg::WriteJob &job, QObject *context, Completion<T> done,

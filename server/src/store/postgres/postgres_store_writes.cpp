@@ -36,17 +36,13 @@ const QString kCreateDirect = QStringLiteral(
     " INSERT INTO members (conversation_id, user_id, role, joined_ms, joined_seq, read_seq)"
     " SELECT c.id, u.id, $5, $4, 1, 0 FROM c CROSS JOIN users u WHERE u.id IN ($2, $3)");
 
-// Locks the sender's membership row before the append reads it: a group
-// change on another node either finished first (the append then sees it)
-// or waits for this transaction. Group changes lock members before the
-// conversation row, as appends do, so the two never wait on each other in a circle.
-const QString kLockMember =
-    QStringLiteral("SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2"
-                   " FOR NO KEY UPDATE");
-
 // One append, atomic in one statement: the next seq from the conversation's
 // row (whose lock orders the writers of one conversation on every node), the
-// message, the sender's read marker. Nothing is written for a resend (the
+// message, the sender's read marker. The writer has locked the sender's
+// member row first (see PgWriter): a group change on another node either
+// committed before (and this statement sees it) or waits for this
+// transaction, and group changes lock members before the conversation row
+// too, so the two never wait on each other in a circle. Nothing is written for a resend (the
 // original comes back), a sender who is not a member, or a reply_to_seq that
 // is not an earlier seq; the last columns say which.
 // The recipients (the members at commit: a group change must first lock the
@@ -106,29 +102,32 @@ struct EncodedAppend
     quint64 replyToSeq = 0;
     QByteArray content;
     std::optional<ConversationRef> ref;
-    // Set by the job's queue step for its receive step.
-    bool createsDirect = false;
-    bool locksMember = false;
-    qint64 now = 0;
+    qint64 now = 0; // set by the job's queue step for its receive step
 };
+
+// Refused without asking the database.
+bool refusedHere(const EncodedAppend &a)
+{
+    return !a.ref || (a.ref->isDirect() && !a.ref->involves(a.senderUserId));
+}
+
+// Before the member locks: a direct conversation not known to exist is
+// created (with its two members) if it is not there yet.
+bool queueCreation(PgWriter &writer, Pipeline &pipeline, const EncodedAppend &a)
+{
+    if (refusedHere(a) || !a.ref->isDirect() || writer.knowsConversation(a.conversationId))
+        return false;
+    pipeline.add(kCreateDirect,
+                 {a.conversationId, a.ref->lowUser, a.ref->highUser, nowMs(), int(v1::MEMBER)},
+                 "create direct conversation");
+    return true;
+}
 
 void queueAppend(PgWriter &writer, Pipeline &pipeline, EncodedAppend &a)
 {
-    a.createsDirect = false;
-    a.locksMember = false;
-    if (!a.ref || (a.ref->isDirect() && !a.ref->involves(a.senderUserId)))
-        return; // refused without asking the database
+    if (refusedHere(a))
+        return;
     a.now = nowMs();
-    if (a.ref->isDirect() && !writer.knowsConversation(a.conversationId)) {
-        a.createsDirect = true;
-        pipeline.add(kCreateDirect,
-                     {a.conversationId, a.ref->lowUser, a.ref->highUser, a.now, int(v1::MEMBER)},
-                     "create direct conversation");
-    }
-    if (!a.ref->isDirect()) {
-        a.locksMember = true;
-        pipeline.add(kLockMember, {a.conversationId, a.senderUserId}, "lock member");
-    }
     // A direct chat's recipients are its pair: no members to read.
     const qint64 cachedVersion = a.ref->isDirect() ? 0 : writer.recipientsVersion(a.conversationId);
     pipeline.add(kAppend,
@@ -143,12 +142,6 @@ Result<AppendResult> receiveAppend(PgWriter &writer, Received &received, const E
         return invalid(QStringLiteral("malformed conversation id"));
     if (a.ref->isDirect() && !a.ref->involves(a.senderUserId))
         return notFound(QStringLiteral("no such conversation"));
-    for (bool before : {a.createsDirect, a.locksMember}) {
-        if (!before)
-            continue;
-        if (auto r = received.next(); !r)
-            return r.error();
-    }
     auto r = received.next();
     if (!r)
         return r.error();
@@ -243,12 +236,10 @@ void PostgresStore::submit(QObject *context, Completion<T> done, Body body)
 }
 
 template<class T, class Queue, class Receive>
-void PostgresStore::submitPipelined(QObject *context, Completion<T> done, QString lockKey,
+void PostgresStore::submitPipelined(QObject *context, Completion<T> done, pg::WriteJob job,
                                     Queue queue, Receive receive)
 {
     auto outcome = std::make_shared<std::optional<Result<T>>>();
-    WriteJob job;
-    job.lockKey = std::move(lockKey);
     job.queue = std::move(queue);
     job.receive = [outcome, receive = std::move(receive)](PgWriter &writer, Received &received) {
         outcome->emplace(receive(writer, received));
@@ -404,7 +395,7 @@ void PostgresStore::revokeDevice(quint64 userId, quint64 deviceId, QObject *cont
 void PostgresStore::touchDevice(quint64 deviceId, qint64 lastSeenMs)
 {
     submitPipelined(
-        nullptr, Completion<Done>(), QString(),
+        nullptr, Completion<Done>(), WriteJob(),
         [=](PgWriter &, Pipeline &pipeline) {
             pipeline.add(QStringLiteral("UPDATE devices SET last_seen_ms = $1"
                                         " WHERE id = $2 AND last_seen_ms < $1"),
@@ -440,9 +431,14 @@ void PostgresStore::appendMessage(AppendRequest request, QObject *context,
             done(std::move(result));
         };
     }
-    const QString lockKey = append->conversationId;
+    WriteJob job;
+    job.lockKey = append->conversationId;
+    job.lockUser = append->senderUserId;
+    job.prelude = [append](PgWriter &writer, Pipeline &pipeline) {
+        return queueCreation(writer, pipeline, *append);
+    };
     submitPipelined(
-        context, std::move(done), lockKey,
+        context, std::move(done), std::move(job),
         [append](PgWriter &writer, Pipeline &pipeline) { queueAppend(writer, pipeline, *append); },
         [append](PgWriter &writer, Received &received) {
             return receiveAppend(writer, received, *append);
@@ -452,8 +448,11 @@ void PostgresStore::appendMessage(AppendRequest request, QObject *context,
 void PostgresStore::markRead(const QString &conversationId, quint64 userId, quint64 seq,
                              QObject *context, Completion<ReadResult> done)
 {
+    WriteJob job;
+    job.lockKey = conversationId;
+    job.lockUser = userId;
     submitPipelined(
-        context, std::move(done), conversationId,
+        context, std::move(done), std::move(job),
         [=](PgWriter &, Pipeline &pipeline) {
             pipeline.add(kMarkRead, {conversationId, userId, std::min(seq, kMaxSeq)}, "mark read");
         },
