@@ -406,7 +406,10 @@ private slots:
     // which every append locks first; the unique (sender, client_msg_id) key
     // is what keeps one client id once across conversations. Here the same
     // client ids reach two nodes for two conversations while both writers
-    // wait for one lock, so both read "not stored yet" and both insert: the
+    // wait for the conversations' row locks. A statement that waits for a row
+    // keeps the snapshot it started with (a table lock would be taken before
+    // the snapshot, and the second writer could then see the first one's
+    // commit), so both read "not stored yet" and both insert: the
     // key refuses the second, whose batch runs again and answers with the
     // original. Nothing is doubled, no seq is skipped.
     void clientIdsRacingOnTwoNodesAreStoredOnce()
@@ -430,7 +433,7 @@ private slots:
         QVERIFY(blocker);
         QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
         QVERIFY((*blocker)
-                    ->command(QStringLiteral("LOCK TABLE conversations IN EXCLUSIVE MODE"), "lock")
+                    ->command(QStringLiteral("SELECT 1 FROM conversations FOR UPDATE"), "lock")
                     .ok());
         constexpr int kResends = 20;
         QList<AppendResult> results;
@@ -577,7 +580,7 @@ private slots:
         QVERIFY(blocker);
         QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
         QVERIFY((*blocker)
-                    ->command(QStringLiteral("LOCK TABLE conversations IN EXCLUSIVE MODE"), "lock")
+                    ->command(QStringLiteral("SELECT 1 FROM conversations FOR UPDATE"), "lock")
                     .ok());
         constexpr int kWrites = 200;
         int done = 0;
@@ -669,7 +672,7 @@ private slots:
         QVERIFY(blocker);
         QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
         QVERIFY((*blocker)
-                    ->command(QStringLiteral("LOCK TABLE conversations IN EXCLUSIVE MODE"), "lock")
+                    ->command(QStringLiteral("SELECT 1 FROM conversations FOR UPDATE"), "lock")
                     .ok());
         QTRY_COMPARE_WITH_TIMEOUT(
             sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
