@@ -81,9 +81,9 @@ private slots:
 
         // Back to the first message, a page at a time.
         int pages = 0;
-        while (model.canFetchMore({})) {
+        while (model.canFetchOlder()) {
             const quint64 oldest = consecutiveSeqs(model).value(0);
-            model.fetchMore({});
+            model.fetchOlder();
             QVERIFY(model.rowCount() <= MessageListModel::kMaxWindowRows);
             const auto window = consecutiveSeqs(model);
             QVERIFY(!window.isEmpty());

@@ -126,6 +126,7 @@ Rectangle {
             }
             onTypingChanged: typing => chat.typingChanged(typing)
             onReplyCancelled: chat.cancelReply()
+            onScrollKeyPressed: key => messageList.handleKey(key, 0)
         }
     }
 

@@ -23,6 +23,8 @@ Rectangle {
     signal sendRequested(string text, int replyToSeq)
     signal typingChanged(bool typing)
     signal replyCancelled
+    // PageUp/PageDown, and Ctrl+Home/Ctrl+End, scroll the chat above.
+    signal scrollKeyPressed(int key)
 
     // Without a store the drafts live here, for as long as the composer does.
     property var localDrafts: ({})
@@ -202,6 +204,13 @@ Rectangle {
                     }
 
                     Keys.onPressed: event => {
+                        const page = event.key === Qt.Key_PageUp || event.key === Qt.Key_PageDown;
+                        const ends = (event.key === Qt.Key_Home || event.key === Qt.Key_End) && (event.modifiers & Qt.ControlModifier);
+                        if (page || ends) {
+                            composer.scrollKeyPressed(event.key);
+                            event.accepted = true;
+                            return;
+                        }
                         if (event.key !== Qt.Key_Return && event.key !== Qt.Key_Enter) {
                             if (event.key === Qt.Key_Escape && composer.replyToSeq > 0) {
                                 composer.replyCancelled();

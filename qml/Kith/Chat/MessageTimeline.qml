@@ -3,8 +3,8 @@ import QtQuick.Controls.Basic
 import Kith.Theme
 
 // The messages of one conversation, oldest at the top. Older pages are asked
-// for (fetchMore) as the view nears the top; new messages keep the view at the
-// bottom only when it already was there. Rows use the message model's roles:
+// for (fetchOlder) as the view nears the top; new messages keep the view at
+// the bottom only when it already was there. Rows use the message model's roles:
 // seq, clientMsgId, senderId, senderName, isOwn, text, isSystem, timestamp,
 // dayBoundary, showSender, sendStatus, replyToSeq, replyPreview, replySenderName.
 ListView {
@@ -17,7 +17,13 @@ ListView {
     property real highlightSeq: 0
     property int unreadCount: 0
 
-    readonly property bool atBottom: contentHeight <= height || contentY + height >= contentHeight + originY - 24
+    // Within a few pixels of the newest row: the jump button hides and the
+    // messages count as seen.
+    readonly property bool atBottom: contentY >= endContentY - 24
+    // The largest contentY: the newest row's bottom plus the bottom margin
+    // (positionViewAtEnd in Qt 6.4 leaves the margin out).
+    readonly property real endContentY: originY + contentHeight + bottomMargin - height
+    readonly property real startContentY: originY - topMargin
 
     signal retryRequested(string clientMsgId)
     signal discardRequested(string clientMsgId)
@@ -29,11 +35,69 @@ ListView {
     // The model's SendStatus enum, in its order.
     readonly property var statusNames: ["", "pending", "sent", "read", "failed"]
 
+    // Whether new rows and layout changes keep the newest message in view.
+    // Set by opening a chat at the bottom, sending, the jump button, End, and
+    // by the reader scrolling down to the end; cleared the moment the reader
+    // moves up by any means (wheel, touchpad, drag, scroll bar, keys), so a
+    // page loading above or a message arriving below never pulls the view.
     property bool stickToBottom: true
+    // contentY changes made here (following the end) are not the reader's.
+    property bool positioning: false
+    property real lastContentY: 0
+
+    function followEnd() {
+        if (!stickToBottom || count === 0)
+            return;
+        positioning = true;
+        // positionViewAtEnd creates the newest rows, whose real heights then
+        // fix the content height; the exact end is set after it.
+        positionViewAtEnd();
+        contentY = endContentY;
+        positioning = false;
+        lastContentY = contentY;
+    }
 
     function scrollToBottom() {
         stickToBottom = true;
-        positionViewAtEnd();
+        followEnd();
+    }
+
+    // The reader's own scrolling (keys); the wheel and drags come through
+    // Flickable and end up in onContentYChanged the same way.
+    function scrollBy(dy) {
+        cancelFlick();
+        contentY = Math.max(startContentY, Math.min(endContentY, contentY + dy));
+    }
+
+    // PageUp/PageDown, Up/Down, Home/End (Ctrl+Home/Ctrl+End from the
+    // composer, where Home/End move the cursor). True when handled.
+    function handleKey(key, modifiers) {
+        switch (key) {
+        case Qt.Key_PageUp:
+            scrollBy(-height * 0.9);
+            return true;
+        case Qt.Key_PageDown:
+            scrollBy(height * 0.9);
+            return true;
+        case Qt.Key_Up:
+            scrollBy(-48);
+            return true;
+        case Qt.Key_Down:
+            scrollBy(48);
+            return true;
+        case Qt.Key_Home:
+            cancelFlick();
+            stickToBottom = false;
+            positionViewAtBeginning();
+            contentY = startContentY;
+            return true;
+        case Qt.Key_End:
+            if (model && model.atLatest === false)
+                model.jumpToLatest();
+            scrollToBottom();
+            return true;
+        }
+        return false;
     }
 
     function jumpToSeq(seq) {
@@ -57,8 +121,10 @@ ListView {
         target: timeline.model
         ignoreUnknownSignals: true
         function onLoadedAround(seq, row) {
-            if (seq === timeline.highlightSeq && row >= 0)
+            if (seq === timeline.highlightSeq && row >= 0) {
+                timeline.stickToBottom = false;
                 timeline.positionViewAtIndex(row, ListView.Center);
+            }
         }
     }
 
@@ -92,30 +158,55 @@ ListView {
         return true;
     }
 
+    // Older pages as the reader nears the top (the model's fetchOlder; its
+    // fetchMore, which the view calls by itself at the end of the rows,
+    // brings back newer rows a long scroll-back pushed out of the window).
     function fetchOlderIfNear() {
-        if (!model || model.canFetchMore === undefined || count === 0)
+        if (!model || model.canFetchOlder === undefined || count === 0)
             return;
-        if (contentY - originY < height && model.canFetchMore(model.index(-1, -1)))
-            model.fetchMore(model.index(-1, -1));
+        if (contentY - startContentY < height && model.canFetchOlder())
+            model.fetchOlder();
     }
 
     clip: true
     spacing: 0
     boundsBehavior: Flickable.StopAtBounds
     cacheBuffer: 800
+    // A short chat sits at the bottom, right above the composer: the top
+    // margin takes up the room the rows leave (set, not bound: the margin
+    // changes the view's layout, which changes the content height).
+    function fitTopMargin() {
+        const margin = Math.max(Theme.spacingM, height - contentHeight - bottomMargin);
+        if (Math.abs(margin - topMargin) > 0.5)
+            topMargin = margin;
+    }
     topMargin: Theme.spacingM
     bottomMargin: Theme.spacingM
+    onContentHeightChanged: Qt.callLater(fitTopMargin)
+    onHeightChanged: Qt.callLater(fitTopMargin)
+    keyNavigationEnabled: false
+    activeFocusOnTab: true
+    Keys.onPressed: event => {
+        if (timeline.handleKey(event.key, event.modifiers))
+            event.accepted = true;
+    }
     ScrollBar.vertical: ScrollBar {}
 
     onContentYChanged: {
-        if (moving || dragging || flicking)
-            stickToBottom = atBottom;
+        if (!positioning) {
+            // Up by any means leaves the newest message; down to the very
+            // end (not a layout clamp, which lands there too) comes back to it.
+            if (contentY < lastContentY - 0.5 && contentY < endContentY - 1)
+                stickToBottom = false;
+            else if (contentY > lastContentY + 0.5 && contentY >= endContentY - 1)
+                stickToBottom = true;
+        }
+        lastContentY = contentY;
         Qt.callLater(fetchOlderIfNear);
     }
     onAtBottomChanged: if (atBottom) reachedBottom()
-    onCountChanged: if (stickToBottom) Qt.callLater(positionViewAtEnd)
-    onContentHeightChanged: if (stickToBottom) Qt.callLater(positionViewAtEnd)
-    onHeightChanged: if (stickToBottom) Qt.callLater(positionViewAtEnd)
+    onEndContentYChanged: if (stickToBottom) Qt.callLater(followEnd)
+    onCountChanged: if (stickToBottom) Qt.callLater(followEnd)
 
     delegate: MessageDelegate {
         required property var model
@@ -150,7 +241,7 @@ ListView {
     AbstractButton {
         id: jumpButton
         objectName: "jumpToBottom"
-        visible: !timeline.atBottom
+        visible: !timeline.atBottom || (timeline.model && timeline.model.atLatest === false)
         anchors.right: parent.right
         anchors.bottom: parent.bottom
         anchors.margins: Theme.spacingL

@@ -26,6 +26,11 @@ Item {
         signalName: "replyCancelled"
     }
     SignalSpy {
+        id: scrollSpy
+        target: composer
+        signalName: "scrollKeyPressed"
+    }
+    SignalSpy {
         id: typingSpy
         target: composer
         signalName: "typingChanged"
@@ -55,6 +60,7 @@ Item {
             sendSpy.clear();
             cancelSpy.clear();
             typingSpy.clear();
+            scrollSpy.clear();
             composer.focusInput();
             verify(composer.inputItem.activeFocus);
         }
@@ -153,6 +159,22 @@ Item {
             keyClick(Qt.Key_Return);
             compare(typingSpy.count, 2);
             compare(typingSpy.signalArguments[1][0], false);
+        }
+
+        // The page keys scroll the chat while the cursor stays in the box;
+        // plain Home/End stay with the text.
+        function test_pageKeysScrollTheChat() {
+            keyClick(Qt.Key_A);
+            keyClick(Qt.Key_PageUp);
+            keyClick(Qt.Key_PageDown);
+            keyClick(Qt.Key_End, Qt.ControlModifier);
+            compare(scrollSpy.count, 3);
+            compare(scrollSpy.signalArguments[0][0], Qt.Key_PageUp);
+            compare(scrollSpy.signalArguments[2][0], Qt.Key_End);
+            keyClick(Qt.Key_Home);
+            compare(scrollSpy.count, 3);
+            compare(composer.inputItem.cursorPosition, 0);
+            compare(composer.text, "a");
         }
     }
 }

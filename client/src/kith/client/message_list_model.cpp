@@ -92,7 +92,7 @@ void MessageListModel::reload()
     beginResetModel();
     m_rows.clear();
     m_stored = 0;
-    m_wantOlder = false;
+    setWantOlder(false);
     m_wantAround = 0;
     m_readSeq = 0;
     m_peerReadSeq = 0;
@@ -114,9 +114,28 @@ void MessageListModel::reload()
     emit countChanged();
 }
 
+void MessageListModel::setWantOlder(bool want)
+{
+    if (m_wantOlder == want)
+        return;
+    m_wantOlder = want;
+    emit loadingOlderChanged();
+}
+
 bool MessageListModel::canFetchMore(const QModelIndex &parent) const
 {
-    if (parent.isValid() || !store() || m_conversationId.isEmpty() || m_wantOlder || m_changing)
+    return !parent.isValid() && store() && !m_atLatest && !m_changing;
+}
+
+void MessageListModel::fetchMore(const QModelIndex &parent)
+{
+    if (canFetchMore(parent))
+        fetchNewer();
+}
+
+bool MessageListModel::canFetchOlder() const
+{
+    if (!store() || m_conversationId.isEmpty() || m_wantOlder || m_changing)
         return false;
     if (m_stored > 0)
         return m_rows.first().message.seq > 1;
@@ -124,16 +143,16 @@ bool MessageListModel::canFetchMore(const QModelIndex &parent) const
     return c && c->maxSeq > 0;
 }
 
-void MessageListModel::fetchMore(const QModelIndex &parent)
+void MessageListModel::fetchOlder()
 {
-    if (!canFetchMore(parent))
+    if (!canFetchOlder())
         return;
-    // Views and testers may call back into fetchMore from rowsInserted.
+    // Views and testers may call back into the model from rowsInserted.
     const QScopedValueRollback guard(m_changing, true);
     const quint64 oldest = m_stored > 0 ? m_rows.first().message.seq : 0;
     const auto older = store()->messagesBefore(m_conversationId, oldest, kPageRows);
     if (older.isEmpty()) {
-        m_wantOlder = true;
+        setWantOlder(true);
         if (m_client)
             m_client->syncEngine()->requestOlder(m_conversationId, oldest);
         return;
@@ -213,7 +232,7 @@ void MessageListModel::centreOn(quint64 seq)
     const bool latest = newer.size() < kPageRows / 2;
     beginResetModel();
     m_rows.clear();
-    m_wantOlder = false;
+    setWantOlder(false);
     for (const auto &m : older)
         m_rows << Row{m, false, OutboxStatus::Pending, {}};
     for (const auto &m : newer)
@@ -249,7 +268,7 @@ void MessageListModel::onMessagesStored(const QString &conversationId, const QLi
         if (const auto m = s->message(conversationId, seq))
             insertStored(*m);
     if (wantedOlder && int(m_rows.size()) > before)
-        m_wantOlder = false;
+        setWantOlder(false);
     if (m_atLatest)
         trimOldest();
     if (int(m_rows.size()) != before)

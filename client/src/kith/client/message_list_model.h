@@ -2,9 +2,11 @@
 // MessageListModel: the messages of one conversation for a chat view — a
 // bounded window of rows read from LocalStore, oldest at row 0, with the
 // outbox's pending and failed messages after the newest stored one. Older
-// pages come with canFetchMore/fetchMore (from disk, or pulled from the server
-// when not on disk yet); a window that grew past kMaxWindowRows drops rows at
-// the far end and fetchNewer() brings them back. Created by QML
+// pages come with canFetchOlder/fetchOlder (from disk, or pulled from the
+// server when not on disk yet); a window that grew past kMaxWindowRows drops
+// rows at the far end and fetchNewer() brings them back. canFetchMore and
+// fetchMore, which a view calls by itself when it nears the end of the rows
+// (the newest), are fetchNewer. Created by QML
 // (MessageListModel { client: KithClient; conversationId: … }) or by C++.
 
 #include "kith/client/local_store.h"
@@ -26,6 +28,8 @@ class MessageListModel : public QAbstractListModel
     Q_PROPERTY(QString conversationId READ conversationId WRITE setConversationId NOTIFY
                    conversationIdChanged)
     Q_PROPERTY(bool atLatest READ atLatest NOTIFY atLatestChanged)
+    // Older messages were asked of the server and have not come yet.
+    Q_PROPERTY(bool loadingOlder READ isLoadingOlder NOTIFY loadingOlderChanged)
     Q_PROPERTY(qint64 readSeq READ readSeq NOTIFY readSeqChanged)
     Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
 public:
@@ -71,6 +75,7 @@ public:
     [[nodiscard]] QString conversationId() const { return m_conversationId; }
     void setConversationId(const QString &conversationId);
     [[nodiscard]] bool atLatest() const { return m_atLatest; }
+    [[nodiscard]] bool isLoadingOlder() const { return m_wantOlder; }
     [[nodiscard]] qint64 readSeq() const { return qint64(m_readSeq); }
 
     [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
@@ -79,6 +84,10 @@ public:
     [[nodiscard]] bool canFetchMore(const QModelIndex &parent) const override;
     void fetchMore(const QModelIndex &parent) override;
 
+    // Scroll-back: whether there is anything older than the window, and a
+    // page of it (from disk at once, else asked of the server).
+    Q_INVOKABLE bool canFetchOlder() const;
+    Q_INVOKABLE void fetchOlder();
     // After older pages pushed the newest rows out of the window.
     Q_INVOKABLE void fetchNewer();
     Q_INVOKABLE void jumpToLatest();
@@ -93,6 +102,7 @@ signals:
     void clientChanged();
     void conversationIdChanged();
     void atLatestChanged();
+    void loadingOlderChanged();
     void readSeqChanged();
     void countChanged();
     void loadedAround(qint64 seq, int row);
@@ -117,6 +127,7 @@ private:
     void setOutboxRows(const QList<OutboxEntry> &entries);
     void emitNeighbourChanged(int row);
     void setAtLatest(bool atLatest);
+    void setWantOlder(bool want);
     [[nodiscard]] QList<Row> outboxRows() const;
     [[nodiscard]] int storedCount() const { return m_stored; }
     [[nodiscard]] LocalStore *store() const;
@@ -127,9 +138,9 @@ private:
     QList<Row> m_rows; // stored rows [0, m_stored), then outbox rows
     int m_stored = 0;
     bool m_atLatest = true;
-    bool m_wantOlder = false; // fetchMore found nothing on disk and asked the server
+    bool m_wantOlder = false; // fetchOlder found nothing on disk and asked the server
     quint64 m_wantAround = 0; // loadAround's seq, until the server's pages bring it
-    bool m_changing = false;  // inside fetchMore/fetchNewer
+    bool m_changing = false;  // inside fetchOlder/fetchNewer
     quint64 m_readSeq = 0;
     quint64 m_peerReadSeq = 0;
     bool m_direct = true;

@@ -1,0 +1,235 @@
+import QtQuick
+import QtQuick.Controls.Basic
+import QtTest
+import Kith.Chat
+
+// Scrolling a long chat as a reader does: the wheel, the scroll bar, the
+// keys and a touch drag move away from the newest message and stay there,
+// also while older pages load above and new messages arrive below; a short
+// chat sits at the bottom above the composer.
+Item {
+    id: root
+    width: 600
+    height: 500
+
+    // Rows like the message model's, oldest first; the page hooks are the
+    // model's too (fetchOlder prepends a page, as the store does).
+    ListModel {
+        id: messages
+
+        property int oldest: 1
+        property int fetches: 0
+
+        function canFetchOlder() {
+            return oldest > 1;
+        }
+        function fetchOlder() {
+            const page = Math.min(50, oldest - 1);
+            for (let i = 0; i < page; ++i)
+                insert(0, root.row(oldest - 1 - i));
+            oldest -= page;
+            ++fetches;
+        }
+        function rowOfSeq(seq) {
+            for (let i = 0; i < count; ++i)
+                if (get(i).seq === seq)
+                    return i;
+            return -1;
+        }
+    }
+
+    // Lines of different lengths, so rows differ in height like real ones
+    // and the view's estimate of its content height keeps changing.
+    function row(seq) {
+        return {
+            seq: seq,
+            clientMsgId: "",
+            senderId: seq % 3 === 0 ? 1 : 2,
+            senderName: seq % 3 === 0 ? "ann" : "bob",
+            isOwn: seq % 3 === 0,
+            text: "#" + seq + " " + "words in a row ".repeat(1 + (seq * 7) % 23),
+            isSystem: false,
+            timestamp: new Date(2026, 10, 24, 9, 0),
+            dayBoundary: false,
+            showSender: true,
+            sendStatus: seq % 3 === 0 ? 2 : 0,
+            replyToSeq: 0,
+            replyPreview: "",
+            replySenderName: ""
+        };
+    }
+
+    // seqs first..last in the model, nothing older to fetch below first.
+    function fill(first, last) {
+        timeline.model = null;
+        messages.clear();
+        for (let seq = first; seq <= last; ++seq)
+            messages.append(row(seq));
+        messages.oldest = first;
+        messages.fetches = 0;
+        timeline.model = messages;
+        timeline.scrollToBottom();
+    }
+
+    MessageTimeline {
+        id: timeline
+        anchors.fill: parent
+        model: messages
+    }
+
+    TestCase {
+        id: test
+        name: "MessageTimeline"
+        when: windowShown
+
+        // The view has settled: no pending callLater, layout done.
+        function settle() {
+            for (let i = 0; i < 6; ++i)
+                wait(20);
+        }
+
+        function endY() {
+            return timeline.originY + timeline.contentHeight + timeline.bottomMargin - timeline.height;
+        }
+
+        function atNewest() {
+            return Math.abs(timeline.contentY - endY()) < 1;
+        }
+
+        // The seq of the row at the middle of the view and its y in the view.
+        function middle() {
+            const item = timeline.itemAt(timeline.width / 2, timeline.contentY + timeline.height / 2);
+            verify(item);
+            return { seq: item.rowSeq, y: item.y - timeline.contentY };
+        }
+
+        function init() {
+            timeline.forceActiveFocus();
+        }
+
+        function test_wheelUpMovesAwayFromTheNewestAndStays_data() {
+            return [
+                { tag: "one notch", notches: 1 },
+                { tag: "three notches", notches: 3 },
+                { tag: "twelve notches", notches: 12 }
+            ];
+        }
+
+        function test_wheelUpMovesAwayFromTheNewestAndStays(data) {
+            root.fill(2801, 3000);
+            settle();
+            verify(atNewest());
+            const before = timeline.contentY;
+            for (let i = 0; i < data.notches; ++i)
+                mouseWheel(timeline, timeline.width / 2, timeline.height / 2, 0, 120);
+            tryVerify(() => !timeline.flicking && !timeline.moving, 5000);
+            settle();
+            verify(timeline.contentY < before - 20, "the wheel did not move the view up");
+            verify(!timeline.stickToBottom);
+            const held = middle();
+            settle();
+            compare(middle().seq, held.seq);
+        }
+
+        function test_scrollBarDragMovesUp() {
+            root.fill(2801, 3000);
+            settle();
+            const bar = timeline.ScrollBar.vertical;
+            verify(bar.visible);
+            const x = bar.x + bar.width / 2;
+            const y = bar.y + (bar.position + bar.size / 2) * bar.height;
+            mousePress(timeline, x, y);
+            for (let step = 1; step <= 10; ++step)
+                mouseMove(timeline, x, y - step * 15);
+            mouseRelease(timeline, x, y - 150);
+            settle();
+            verify(!atNewest(), "dragging the scroll bar did not move the view");
+            verify(!timeline.stickToBottom);
+        }
+
+        function test_touchDragMovesUp() {
+            root.fill(2801, 3000);
+            settle();
+            const x = timeline.width / 2;
+            mousePress(timeline, x, 100);
+            for (let step = 1; step <= 10; ++step)
+                mouseMove(timeline, x, 100 + step * 25);
+            mouseRelease(timeline, x, 350);
+            tryVerify(() => !timeline.moving, 5000);
+            settle();
+            verify(!atNewest());
+            verify(!timeline.stickToBottom);
+        }
+
+        function test_pageKeysHomeAndEnd() {
+            root.fill(2801, 3000);
+            settle();
+            const start = timeline.contentY;
+            keyClick(Qt.Key_PageUp);
+            settle();
+            verify(timeline.contentY < start - timeline.height / 2);
+            verify(!timeline.stickToBottom);
+            const afterUp = timeline.contentY;
+            keyClick(Qt.Key_PageUp);
+            keyClick(Qt.Key_PageDown);
+            settle();
+            fuzzyCompare(timeline.contentY, afterUp, 2);
+            keyClick(Qt.Key_End);
+            settle();
+            verify(atNewest());
+            verify(timeline.stickToBottom);
+            keyClick(Qt.Key_Home);
+            settle();
+            compare(timeline.indexAt(timeline.width / 2, timeline.contentY + timeline.topMargin + 2), 0);
+        }
+
+        // Older pages come in above while the reader stays on the same row.
+        function test_olderPagesLoadWithoutMovingTheView() {
+            root.fill(2951, 3000);
+            settle();
+            for (let i = 0; i < 40 && messages.fetches < 3; ++i) {
+                mouseWheel(timeline, timeline.width / 2, timeline.height / 2, 0, 360);
+                tryVerify(() => !timeline.flicking && !timeline.moving, 5000);
+                const seen = middle();
+                settle();
+                const now = middle();
+                compare(now.seq, seen.seq, "the view jumped while a page loaded");
+                fuzzyCompare(now.y, seen.y, 1);
+            }
+            verify(messages.fetches >= 3, "reading up did not load older pages");
+            verify(!timeline.stickToBottom);
+        }
+
+        // A message arriving while the reader is in the history does not pull
+        // the view down; at the bottom it does.
+        function test_newMessagesDoNotYankTheReader() {
+            root.fill(2801, 3000);
+            settle();
+            keyClick(Qt.Key_PageUp);
+            keyClick(Qt.Key_PageUp);
+            settle();
+            const seen = middle();
+            messages.append(root.row(3001));
+            settle();
+            compare(middle().seq, seen.seq);
+            keyClick(Qt.Key_End);
+            settle();
+            messages.append(root.row(3002));
+            settle();
+            verify(atNewest());
+            compare(timeline.indexAt(timeline.width / 2, endY() + timeline.height - timeline.bottomMargin - 4), messages.count - 1);
+        }
+
+        // Two messages sit at the bottom, right above the composer.
+        function test_shortChatSitsAtTheBottom() {
+            root.fill(1, 2);
+            settle();
+            const last = timeline.itemAtIndex(1);
+            verify(last);
+            const bottom = last.mapToItem(timeline, 0, last.height).y;
+            fuzzyCompare(bottom, timeline.height - timeline.bottomMargin, 2);
+            const first = timeline.itemAtIndex(0);
+            verify(first.mapToItem(timeline, 0, 0).y > timeline.height / 2);
+        }
+    }
+}
