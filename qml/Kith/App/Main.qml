@@ -348,6 +348,7 @@ ApplicationWindow {
             onNewGroupRequested: newGroupSheet.open()
             onSearchRequested: searchSheet.open()
             onLogoutRequested: KithClient.logout()
+            onRetryNowRequested: KithClient.retryNow()
             hideNotificationContent: settings.hideNotificationContent
             themeScheme: settings.theme
             onHideNotificationContentToggled: hide => settings.hideNotificationContent = hide
@@ -368,8 +369,15 @@ ApplicationWindow {
                 title: window.current.title
                 avatarKey: window.current.isGroup ? window.currentConversationId : String(window.current.peerUserId)
                 isGroup: window.current.isGroup
-                peerOnline: window.current.peerOnline
-                statusText: window.current.isGroup ? qsTr("%n members", "", window.current.memberCount) : Format.presence(window.current.peerOnline, window.current.peerLastSeenMs)
+                // Presence is only as fresh as the connection: offline, nobody is shown online.
+                peerOnline: window.current.peerOnline && KithClient.online
+                statusText: {
+                    if (window.current.isGroup)
+                        return qsTr("%n members", "", window.current.memberCount);
+                    if (!KithClient.online)
+                        return qsTr("waiting for the network…");
+                    return Format.presence(window.current.peerOnline, window.current.peerLastSeenMs);
+                }
                 typingText: window.typingText
                 messages: messages
                 unreadCount: window.current.unread
@@ -421,6 +429,7 @@ ApplicationWindow {
         members: members
         searchModel: KithClient.userSearch
         myRole: window.current.myRole
+        presenceKnown: KithClient.online
         onQueryEdited: query => KithClient.userSearch.query = query
         onRenameRequested: name => KithClient.renameGroup(window.currentConversationId, name)
         onAddRequested: usernames => KithClient.addMembers(window.currentConversationId, usernames)

@@ -59,7 +59,7 @@ Rectangle {
                 objectName: "headerSubtitle"
                 Layout.fillWidth: true
                 text: header.typingText.length > 0 ? header.typingText : header.statusText
-                color: header.typingText.length > 0 || (!header.isGroup && header.peerOnline) ? Theme.accent : Theme.textMuted
+                color: header.typingText.length > 0 || (!header.isGroup && header.peerOnline) ? Theme.accentFg : Theme.textMuted
                 font.pixelSize: Theme.fontSmall
                 elide: Text.ElideRight
             }

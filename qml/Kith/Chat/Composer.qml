@@ -121,14 +121,14 @@ Rectangle {
 
             Icon {
                 name: "reply"
-                color: Theme.accent
+                color: Theme.accentFg
                 width: 18
                 height: 18
             }
             Rectangle {
                 Layout.preferredWidth: 3
                 Layout.fillHeight: true
-                color: Theme.accent
+                color: Theme.accentFg
                 radius: 1.5
             }
             ColumnLayout {
@@ -137,7 +137,7 @@ Rectangle {
                 Label {
                     Layout.fillWidth: true
                     text: qsTr("Reply to %1").arg(composer.replySender)
-                    color: Theme.accent
+                    color: Theme.accentFg
                     font.pixelSize: Theme.fontSmall
                     font.weight: Font.DemiBold
                     elide: Text.ElideRight

@@ -66,7 +66,7 @@ Item {
                 anchors.right: parent.right
                 anchors.verticalCenter: parent.verticalCenter
                 height: 1
-                color: Theme.accent
+                color: Theme.accentFg
                 opacity: 0.6
             }
             Rectangle {
@@ -79,7 +79,7 @@ Item {
                     id: unreadLabel
                     anchors.centerIn: parent
                     text: qsTr("New messages")
-                    color: Theme.accent
+                    color: Theme.accentFg
                     font.pixelSize: Theme.fontSmall
                     font.weight: Font.DemiBold
                 }
@@ -122,7 +122,7 @@ Item {
                 visible: message.showName
                 x: bubble.x + Theme.spacingM
                 text: message.senderName
-                color: Theme.avatarColor(message.senderKey)
+                color: Theme.senderColor(message.senderKey)
                 font.pixelSize: Theme.fontSmall
                 font.weight: Font.DemiBold
             }
@@ -161,7 +161,7 @@ Item {
                             width: 3
                             height: parent.height
                             radius: 1.5
-                            color: message.own ? Theme.accentText : Theme.accent
+                            color: message.own ? Theme.accentText : Theme.accentFg
                         }
                         Column {
                             id: quoteColumn
@@ -173,7 +173,7 @@ Item {
                                 visible: text.length > 0
                                 width: parent.width
                                 text: message.replySender
-                                color: message.own ? Theme.accentText : Theme.accent
+                                color: message.own ? Theme.accentText : Theme.accentFg
                                 font.pixelSize: Theme.fontSmall
                                 font.weight: Font.DemiBold
                                 elide: Text.ElideRight
@@ -279,7 +279,7 @@ Item {
                 Text {
                     objectName: "retryLink"
                     text: qsTr("Retry")
-                    color: Theme.accent
+                    color: Theme.accentFg
                     font.pixelSize: Theme.fontSmall
                     font.weight: Font.DemiBold
                     MouseArea {

@@ -16,18 +16,18 @@ Rectangle {
 
     signal retryNowRequested
 
+    // The first line: what is happening and when the next try is; it
+    // never gives way to the reason, which goes on a line of its own.
     readonly property string message: {
         if (online)
             return "";
         if (connecting)
             return qsTr("Connecting…");
-        if (nextRetryIn > 0) {
-            if (lastError.length > 0)
-                return qsTr("%1 — retrying in %2 s").arg(lastError).arg(nextRetryIn);
+        if (nextRetryIn > 0)
             return qsTr("Reconnecting in %1 s…").arg(nextRetryIn);
-        }
         return qsTr("Offline — showing saved messages");
     }
+    readonly property string reason: !online && !connecting && nextRetryIn > 0 ? lastError : ""
 
     visible: !online
     implicitHeight: visible ? row.implicitHeight + 2 * Theme.spacingS : 0
@@ -40,28 +40,41 @@ Rectangle {
         anchors.rightMargin: Theme.spacingM
         spacing: Theme.spacingS
 
-        Label {
-            objectName: "bannerText"
+        ColumnLayout {
             Layout.fillWidth: true
-            text: banner.message
-            color: Theme.warningText
-            font.pixelSize: Theme.fontSmall
-            wrapMode: Text.Wrap
-            maximumLineCount: 2
-            elide: Text.ElideRight
+            spacing: 0
+            Label {
+                objectName: "bannerText"
+                Layout.fillWidth: true
+                text: banner.message
+                color: Theme.warningText
+                font.pixelSize: Theme.fontSmall
+                font.weight: Font.DemiBold
+                wrapMode: Text.Wrap
+            }
+            Label {
+                objectName: "bannerReason"
+                Layout.fillWidth: true
+                visible: banner.reason.length > 0
+                text: banner.reason
+                color: Theme.warningText
+                font.pixelSize: Theme.fontSmall
+                elide: Text.ElideMiddle
+                maximumLineCount: 1
+            }
         }
         Label {
+            objectName: "retryNow"
             visible: banner.nextRetryIn > 0 && !banner.connecting
             text: qsTr("Retry now")
             color: Theme.warningText
             font.pixelSize: Theme.fontSmall
             font.weight: Font.DemiBold
-            font.underline: retryArea.containsMouse
+            font.underline: true
             MouseArea {
                 id: retryArea
                 anchors.fill: parent
-                anchors.margins: -Theme.spacingXs
-                hoverEnabled: true
+                anchors.margins: -Theme.spacingS
                 cursorShape: Qt.PointingHandCursor
                 onClicked: banner.retryNowRequested()
             }

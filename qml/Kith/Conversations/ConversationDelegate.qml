@@ -67,7 +67,7 @@ ItemDelegate {
                 }
                 Label {
                     text: Format.listTime(row.lastActivityMs)
-                    color: row.unreadCount > 0 && !row.muted ? Theme.accent : Theme.textMuted
+                    color: row.unreadCount > 0 && !row.muted ? Theme.accentFg : Theme.textMuted
                     font.pixelSize: Theme.fontSmall
                 }
             }

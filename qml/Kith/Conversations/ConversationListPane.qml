@@ -184,7 +184,8 @@ Rectangle {
                 avatarKey: model.isGroup ? model.conversationId : String(model.peerUserId)
                 title: model.title
                 isGroup: model.isGroup
-                peerOnline: model.peerOnline
+                // Presence is only as fresh as the connection.
+                peerOnline: model.peerOnline && pane.online
                 preview: pane.preview(model.isGroup, model.lastSenderName, model.lastMessage)
                 lastActivityMs: Number(model.lastActivity)
                 unreadCount: model.unreadCount

@@ -17,6 +17,10 @@ Sheet {
     property int myRole: 1
 
     readonly property bool canManage: myRole >= 2
+    // Presence is shown only while connected (it is stale otherwise).
+    property bool presenceKnown: true
+    // "Leave group" asks once more before it leaves.
+    property bool confirmingLeave: false
 
     signal renameRequested(string name)
     signal addRequested(var usernames)
@@ -29,6 +33,7 @@ Sheet {
     title: qsTr("Group details")
     onOpened: {
         adding = false;
+        confirmingLeave = false;
         renameField.text = groupName;
     }
 
@@ -102,7 +107,7 @@ Sheet {
                 name: model.displayName
                 colorKey: String(model.userId)
                 detail: "@" + model.username
-                online: model.online
+                online: model.online && sheet.presenceKnown
                 PrimaryButton {
                     text: qsTr("Add")
                     flat: true
@@ -125,10 +130,11 @@ Sheet {
             delegate: UserRow {
                 required property var model
                 width: ListView.view.width
-                name: model.isMe ? qsTr("%1 (you)").arg(model.displayName) : model.displayName
+                name: model.displayName
+                nameSuffix: model.isMe ? qsTr("(you)") : ""
                 colorKey: String(model.userId)
-                detail: model.role >= 2 ? model.roleName : model.online ? qsTr("online") : "@" + model.username
-                online: model.online
+                detail: model.role >= 2 ? model.roleName : model.online && sheet.presenceKnown ? qsTr("online") : "@" + model.username
+                online: model.online && sheet.presenceKnown
                 IconButton {
                     visible: sheet.canManage && !model.isMe && model.role < sheet.myRole
                     iconName: "close"
@@ -142,10 +148,48 @@ Sheet {
             objectName: "leaveButton"
             Layout.fillWidth: true
             Layout.margins: Theme.spacingL
+            visible: !sheet.confirmingLeave
             destructive: true
             flat: true
             text: qsTr("Leave group")
-            onClicked: sheet.leaveRequested()
+            onClicked: sheet.confirmingLeave = true
+        }
+
+        // Leaving cannot be undone by oneself: one more, explicit step.
+        ColumnLayout {
+            objectName: "leaveConfirmation"
+            Layout.fillWidth: true
+            Layout.margins: Theme.spacingL
+            visible: sheet.confirmingLeave
+            spacing: Theme.spacingS
+            Label {
+                Layout.fillWidth: true
+                text: qsTr("Leave %1? You will stop getting its messages, and only an admin can add you back.").arg(sheet.groupName)
+                color: Theme.text
+                font.pixelSize: Theme.fontBody
+                wrapMode: Text.Wrap
+            }
+            RowLayout {
+                Layout.fillWidth: true
+                spacing: Theme.spacingS
+                PrimaryButton {
+                    objectName: "cancelLeaveButton"
+                    Layout.fillWidth: true
+                    flat: true
+                    text: qsTr("Stay")
+                    onClicked: sheet.confirmingLeave = false
+                }
+                PrimaryButton {
+                    objectName: "confirmLeaveButton"
+                    Layout.fillWidth: true
+                    destructive: true
+                    text: qsTr("Leave")
+                    onClicked: {
+                        sheet.confirmingLeave = false;
+                        sheet.leaveRequested();
+                    }
+                }
+            }
         }
     }
 }

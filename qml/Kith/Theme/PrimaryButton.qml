@@ -14,12 +14,14 @@ Button {
     font.pixelSize: Theme.fontBody
     font.weight: Font.DemiBold
 
-    readonly property color fillColor: destructive ? Theme.danger : Theme.accent
+    readonly property color fillColor: destructive ? Theme.dangerFill : Theme.accent
+    // The flat look's text, on the window.
+    readonly property color inkColor: destructive ? Theme.danger : Theme.accentFg
 
     contentItem: Text {
         text: control.text
         font: control.font
-        color: control.flat ? control.fillColor : Theme.accentText
+        color: control.flat ? control.inkColor : Theme.accentText
         opacity: control.enabled ? 1 : 0.6
         horizontalAlignment: Text.AlignHCenter
         verticalAlignment: Text.AlignVCenter

@@ -26,25 +26,37 @@ QtObject {
     readonly property color selection: dark ? "#233650" : "#dde9fb"
     readonly property color border: dark ? "#2c3036" : "#e1e4e8"
 
-    // Text.
+    // Text. Every text colour reads at WCAG AA (4.5:1) on each surface it
+    // is drawn on, in both palettes (tests/qml/components/tst_theme.qml).
     readonly property color text: dark ? "#e8eaed" : "#1b1f24"
-    readonly property color textMuted: dark ? "#949aa3" : "#69707a"
-    readonly property color placeholder: dark ? "#6f757d" : "#9aa0a8"
+    readonly property color textMuted: dark ? "#a2a8b0" : "#5c636d"
+    readonly property color placeholder: dark ? "#959ba3" : "#666d76"
 
-    // Accent: own bubbles, badges, primary buttons, links.
-    readonly property color accent: dark ? "#4d8ff0" : "#2f74d8"
-    readonly property color accentPressed: dark ? "#3b7bd9" : "#245fb5"
+    // Accent: own bubbles, badges, primary buttons (filled, white text on
+    // it), and accentFg for accent-coloured text and icons on the surfaces
+    // (links, "typing…", the unread time): in the dark palette no one blue
+    // does both.
+    readonly property color accent: dark ? "#2a63c0" : "#2560c0"
+    readonly property color accentPressed: dark ? "#2456a8" : "#1f52a6"
+    readonly property color accentFg: dark ? "#72a8f5" : "#2560c0"
     readonly property color accentText: "#ffffff"
-    readonly property color accentTextMuted: Qt.rgba(1, 1, 1, 0.72)
+    readonly property color accentTextMuted: Qt.rgba(1, 1, 1, 0.9)
     readonly property color bubbleOther: dark ? "#262b31" : "#ffffff"
-    readonly property color mutedBadge: dark ? "#4a5058" : "#a3a9b1"
+    readonly property color mutedBadge: dark ? "#4a5058" : "#6b727c"
+    // Links inside a bubble: on own (accent) bubbles white and underlined.
+    readonly property color linkOther: accentFg
+    readonly property color linkOwn: "#ffffff"
 
-    readonly property color danger: dark ? "#f06a6a" : "#d23a3a"
+    readonly property color danger: dark ? "#f07a7a" : "#c62f2f"
+    readonly property color dangerFill: "#c62f2f"
     readonly property color dangerSurface: dark ? "#3a2224" : "#fde8e8"
     readonly property color online: dark ? "#3fcf83" : "#23a55a"
     readonly property color warningSurface: dark ? "#3a321d" : "#fff3d1"
     readonly property color warningText: dark ? "#f1d48a" : "#6b4e00"
     readonly property color pill: dark ? Qt.rgba(1, 1, 1, 0.08) : Qt.rgba(0, 0, 0, 0.06)
+    // Search hits in text, and the flash of a message jumped to.
+    readonly property color matchSurface: dark ? "#5a4a12" : "#ffe58a"
+    readonly property color flash: dark ? "#f1d48a" : "#e0a800"
 
     // The 4 px grid.
     readonly property int grid: 4
@@ -68,26 +80,53 @@ QtObject {
     readonly property int listRowHeight: 64
     readonly property int headerHeight: 56
 
-    // Saturated enough for white initials in both palettes.
-    readonly property var avatarPalette: ["#e17076", "#7bc862", "#e5ca77", "#65aadd", "#a695e7",
-        "#ee7aae", "#6ec9cb", "#faa774", "#5f9ed1", "#b38ed6"]
+    // Avatars: white initials on these read at 4.5:1. In a group, the
+    // sender's name takes the same hue: the avatar colour itself on the light
+    // bubble, a lighter tint of it on the dark one.
+    readonly property var avatarPalette: ["#c73e3e", "#2e7d32", "#b35900", "#1d6fc2", "#7d52c7",
+        "#c2185b", "#00796b", "#c2410c", "#3f51b5", "#8e3fa8"]
+    readonly property var senderPaletteDark: ["#f08a8a", "#7fd183", "#f0b45c", "#6fb0f0", "#b39af0",
+        "#f07aa8", "#4fc7b8", "#f49b6c", "#8f9df0", "#d08ee6"]
 
-    // A stable colour per user (or group): the same key always gives the same colour.
-    function avatarColor(key) {
+    // A stable colour index per user or group. Ids are handed out in
+    // order, so users take the palette in turn (the first ten people of a
+    // server all differ) and groups ("g:N") take it from the other end with
+    // a step, so group N and user N differ too.
+    function colorIndex(key) {
         const s = String(key);
+        const n = avatarPalette.length;
+        let match = /^(g:)?(\d+)$/.exec(s);
+        if (match) {
+            const id = parseInt(match[2], 10);
+            return match[1] ? (n - 1 - (id * 3) % n + n) % n : id % n;
+        }
         let hash = 0;
         for (let i = 0; i < s.length; ++i)
             hash = (hash * 31 + s.charCodeAt(i)) % 2147483647;
-        return avatarPalette[hash % avatarPalette.length];
+        return hash % n;
     }
 
-    // "Ada Lovelace" -> "AL", "bob" -> "B".
+    function avatarColor(key) {
+        return avatarPalette[colorIndex(key)];
+    }
+
+    // A sender's name over a bubble in a group.
+    function senderColor(key) {
+        return dark ? senderPaletteDark[colorIndex(key)] : avatarPalette[colorIndex(key)];
+    }
+
+    // "Ada Lovelace" -> "AL", "bob" -> "B", "alice (you)" -> "A": words
+    // without a letter or digit ("(you)", "—", an emoji) do not count.
     function initials(name) {
-        const words = String(name).trim().split(/[\s._-]+/).filter(w => w.length > 0);
-        if (words.length === 0)
+        const words = String(name).trim().split(/[\s._-]+/);
+        const firsts = [];
+        for (const word of words) {
+            const m = /[^!-\/:-@\[-`{-~\u2000-\u2bff\ud800-\udfff]/.exec(word);
+            if (m && !word.startsWith("("))
+                firsts.push(m[0]);
+        }
+        if (firsts.length === 0)
             return "?";
-        if (words.length === 1)
-            return words[0].charAt(0).toUpperCase();
-        return (words[0].charAt(0) + words[1].charAt(0)).toUpperCase();
+        return (firsts.length === 1 ? firsts[0] : firsts[0] + firsts[1]).toUpperCase();
     }
 }

@@ -8,6 +8,8 @@ ItemDelegate {
     id: row
 
     property string name
+    // After the name, muted ("(you)"); not part of the avatar's initials.
+    property string nameSuffix
     property string colorKey: name
     property string detail
     property bool online: false
@@ -38,13 +40,25 @@ ItemDelegate {
         ColumnLayout {
             Layout.fillWidth: true
             spacing: 0
-            Label {
+            RowLayout {
                 Layout.fillWidth: true
-                text: row.name
-                color: Theme.text
-                font.pixelSize: Theme.fontBody
-                font.weight: Font.DemiBold
-                elide: Text.ElideRight
+                spacing: Theme.spacingXs
+                Label {
+                    Layout.fillWidth: true
+                    Layout.maximumWidth: implicitWidth
+                    text: row.name
+                    color: Theme.text
+                    font.pixelSize: Theme.fontBody
+                    font.weight: Font.DemiBold
+                    elide: Text.ElideRight
+                }
+                Label {
+                    visible: row.nameSuffix.length > 0
+                    Layout.fillWidth: true
+                    text: row.nameSuffix
+                    color: Theme.textMuted
+                    font.pixelSize: Theme.fontBody
+                }
             }
             Label {
                 Layout.fillWidth: true

@@ -12,8 +12,15 @@ Item {
         width: parent.width
     }
 
+    SignalSpy {
+        id: retrySpy
+        target: banner
+        signalName: "retryNowRequested"
+    }
+
     TestCase {
         name: "ConnectionBanner"
+        when: windowShown
 
         function init() {
             banner.online = false;
@@ -38,7 +45,31 @@ Item {
             banner.nextRetryIn = 4;
             compare(banner.message, "Reconnecting in 4 s…");
             banner.lastError = "Server not reachable at ws://10.0.0.5:7400/";
-            compare(banner.message, "Server not reachable at ws://10.0.0.5:7400/ — retrying in 4 s");
+            compare(banner.message, "Reconnecting in 4 s…");
+            compare(banner.reason, "Server not reachable at ws://10.0.0.5:7400/");
+        }
+
+        // On a list pane's width a long reason never cuts off the countdown,
+        // and "Retry now" asks for a reconnect.
+        function test_countdownIsNeverCutOff() {
+            banner.width = 320;
+            banner.nextRetryIn = 12;
+            banner.lastError = "Server not reachable at ws://kith.example.org:7400/: Connection refused by the remote host";
+            const text = findChild(banner, "bannerText");
+            waitForItemPolished(banner);
+            wait(20);
+            verify(text.visible);
+            verify(!text.truncated);
+            compare(text.lineCount, 1);
+            const retryX = findChild(banner, "retryNow").mapToItem(banner, 0, 0).x;
+            verify(text.mapToItem(banner, text.width, 0).x <= retryX);
+            verify(findChild(banner, "bannerReason").visible);
+            const retry = findChild(banner, "retryNow");
+            verify(retry.visible);
+            retrySpy.clear();
+            mouseClick(retry);
+            compare(retrySpy.count, 1);
+            banner.width = 400;
         }
 
         function test_offline() {

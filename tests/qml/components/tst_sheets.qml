@@ -3,6 +3,7 @@ import QtTest
 import Kith.Conversations
 import Kith.Groups
 import Kith.Search
+import Kith.Theme
 
 // The pickers: the quick switcher filters and opens with Enter, a new group
 // needs a name and members, a new chat opens the user picked.
@@ -16,6 +17,11 @@ Item {
         ListElement { conversationId: "d:1:2"; title: "Bob Stone"; isGroup: false; peerUserId: 2; peerOnline: true; lastMessage: "hi"; lastActivity: 0; unreadCount: 0 }
         ListElement { conversationId: "g:5"; title: "Release crew"; isGroup: true; peerUserId: 0; peerOnline: false; lastMessage: "ok"; lastActivity: 0; unreadCount: 2 }
         ListElement { conversationId: "d:1:3"; title: "Carol Reed"; isGroup: false; peerUserId: 3; peerOnline: false; lastMessage: "yes"; lastActivity: 0; unreadCount: 0 }
+    }
+    ListModel {
+        id: members
+        ListElement { userId: 1; username: "alice"; displayName: "alice"; role: 3; roleName: "owner"; online: true; isMe: true }
+        ListElement { userId: 2; username: "bob"; displayName: "Bob Stone"; role: 1; roleName: "member"; online: true; isMe: false }
     }
     ListModel {
         id: users
@@ -39,6 +45,17 @@ Item {
         searchModel: users
     }
 
+    GroupDetailsSheet {
+        id: details
+        parent: root
+        groupName: "Release crew"
+        conversationId: "g:5"
+        members: members
+        searchModel: users
+        myRole: 3
+    }
+
+    SignalSpy { id: leaveSpy; target: details; signalName: "leaveRequested" }
     SignalSpy { id: chosenSpy; target: switcher; signalName: "conversationChosen" }
     SignalSpy { id: createSpy; target: newGroup; signalName: "createRequested" }
     SignalSpy { id: userSpy; target: newChat; signalName: "userChosen" }
@@ -114,6 +131,39 @@ Item {
             compare(userSpy.count, 1);
             compare(userSpy.signalArguments[0][0], "bob");
             newChat.close();
+        }
+    
+        // "Leave group" asks first; "Stay" keeps the group.
+        function test_leaveGroupAsksFirst() {
+            details.open();
+            tryCompare(details, "opened", true);
+            const leave = findChild(details.contentItem, "leaveButton");
+            const confirmation = findChild(details.contentItem, "leaveConfirmation");
+            verify(leave.visible);
+            verify(!confirmation.visible);
+            mouseClick(leave);
+            compare(leaveSpy.count, 0);
+            verify(confirmation.visible);
+            mouseClick(findChild(details.contentItem, "cancelLeaveButton"));
+            compare(leaveSpy.count, 0);
+            verify(leave.visible);
+            mouseClick(leave);
+            mouseClick(findChild(details.contentItem, "confirmLeaveButton"));
+            compare(leaveSpy.count, 1);
+            details.close();
+        }
+
+        // The own row reads "alice (you)" with alice's initial, not "A(".
+        function test_ownMemberRowKeepsItsInitials() {
+            details.open();
+            tryCompare(details, "opened", true);
+            const list = findChild(details.contentItem, "memberList");
+            tryVerify(() => list.itemAtIndex(0) !== null);
+            const row = list.itemAtIndex(0);
+            compare(row.name, "alice");
+            compare(row.nameSuffix, "(you)");
+            compare(Theme.initials(row.name), "A");
+            details.close();
         }
     }
 }

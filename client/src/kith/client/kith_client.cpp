@@ -258,6 +258,11 @@ void KithClient::logout()
     });
 }
 
+void KithClient::retryNow()
+{
+    m_connection->retryNow();
+}
+
 QString KithClient::sendMessage(const QString &conversationId, const QString &text,
                                 qint64 replyToSeq)
 {

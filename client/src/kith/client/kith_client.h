@@ -79,6 +79,8 @@ public:
                                      const QString &password);
     // Revokes this device's token (when online), forgets it and disconnects.
     Q_INVOKABLE void logout();
+    // While waiting to reconnect: try now instead of when the backoff says.
+    Q_INVOKABLE void retryNow();
 
     // Writes text to the outbox and sends it; returns its client message id
     // (empty with operationFailed when the text is refused).
