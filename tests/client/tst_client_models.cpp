@@ -6,6 +6,7 @@
 #include "kith/client/local_store.h"
 #include "kith/client/member_list_model.h"
 #include "kith/client/message_list_model.h"
+#include "kith/client/user_search_model.h"
 #include "kith/protocol.h"
 
 #include <QAbstractItemModelTester>
@@ -153,6 +154,54 @@ private slots:
 
         QVERIFY(store()->removeConversation(kGroup));
         QCOMPARE(list->rowCount(), 1);
+    }
+
+    // The tick of one's own newest message: pending, sent, then read once the
+    // peer's read marker reaches it; someone else's newest has none.
+    void conversationListShowsTheOwnLastMessageState()
+    {
+        ConversationListModel *list = m_client->conversations();
+        QAbstractItemModelTester tester(list,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const auto status = [&] {
+            return list->index(list->indexOf(kDirect))
+                .data(ConversationListModel::LastStatusRole)
+                .toInt();
+        };
+        QVERIFY(store()->storeMessages(kDirect, {textMessage(kDirect, 1, kPeer, kNoonMs)}, {1, 1}));
+        QCOMPARE(status(), int(MessageListModel::Received));
+        QVERIFY(!m_client->sendMessage(kDirect, QStringLiteral("mine")).isEmpty());
+        QCOMPARE(status(), int(MessageListModel::Pending));
+        QVERIFY(store()->storeMessages(kDirect, {textMessage(kDirect, 2, kMe, kNoonMs + 1000)},
+                                       {2, 2}));
+        QVERIFY(store()->removeOutboxEntry(store()->outbox(kDirect).value(0).clientMsgId));
+        QCOMPARE(status(), int(MessageListModel::Sent));
+        QVERIFY(store()->setPeerReadSeq(kDirect, 2));
+        QCOMPARE(status(), int(MessageListModel::Read));
+    }
+
+    // "New chat" before typing: the people already known, the latest chat
+    // first, never oneself.
+    void userPickerListsKnownPeopleRecentFirst()
+    {
+        v1::User zed;
+        zed.set_id(9);
+        zed.set_username("zed");
+        QVERIFY(store()->upsertUser(zed));
+        v1::User me;
+        me.set_id(kMe);
+        me.set_username("myself");
+        QVERIFY(store()->upsertUser(me));
+        QVERIFY(store()->storeMessages(kDirect, {textMessage(kDirect, 1, kPeer, kNoonMs)}, {1, 1}));
+        UserSearchModel *people = m_client->userSearch();
+        QAbstractItemModelTester tester(people,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        people->setQuery(QString());
+        QCOMPARE(people->rowCount(), 2);
+        QCOMPARE(people->index(0).data(UserSearchModel::UsernameRole).toString(),
+                 QStringLiteral("peer"));
+        QCOMPARE(people->index(1).data(UserSearchModel::UsernameRole).toString(),
+                 QStringLiteral("zed"));
     }
 
     void messageWindowPagesAndStaysBounded()

@@ -162,9 +162,14 @@ ApplicationWindow {
         openConversation(model.data(model.index(next, 0), ConversationListModel.ConversationIdRole));
     }
 
+    // Up to the newest message the reader sees whole: a last message cut
+    // off at the bottom edge is not read yet.
     function markReadIfSeen() {
-        if (window.active && currentConversationId.length > 0 && layout.chatVisible && chatView.timeline.atBottom && current.unread > 0)
-            KithClient.markRead(currentConversationId, 0);
+        if (!window.active || currentConversationId.length === 0 || !layout.chatVisible || current.unread === 0)
+            return;
+        const seq = chatView.timeline.lastFullyVisibleSeq();
+        if (seq > 0)
+            KithClient.markRead(currentConversationId, seq);
     }
 
     function raiseWindow() {

@@ -107,7 +107,10 @@ Rectangle {
                 clipboardHelper.copy();
             }
             onQuoteActivated: seq => jumpToSeq(seq)
+            onLinkActivated: link => Qt.openUrlExternally(link)
             onReachedBottom: chat.readRequested()
+            // Reading down through unread messages marks them as it goes.
+            onContentYChanged: if (chat.unreadCount > 0) chat.readRequested()
         }
 
         Composer {

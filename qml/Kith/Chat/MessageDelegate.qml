@@ -16,7 +16,8 @@ Item {
     property string senderKey: senderName
     property bool own: false
     property real timeMs: 0
-    // "pending", "sent", "read" (direct chats) or "failed"; "" for others' messages.
+    // "pending", "sent", "delivered", "read" (direct chats) or "failed"; ""
+    // for others' messages.
     property string status
     property bool isGroup: false
     // First message of a run by one sender (gets the name and avatar in groups).
@@ -35,10 +36,24 @@ Item {
     signal replyRequested
     signal quoteActivated
     signal copyRequested
+    signal copyLinkRequested(string link)
+    signal linkActivated(string link)
 
     readonly property bool showIdentity: isGroup && !own && !isSystem
     readonly property bool showName: showIdentity && startsRun
-    readonly property string statusGlyph: status === "pending" ? "◷" : status === "sent" ? "✓" : status === "read" ? "✓✓" : status === "failed" ? "!" : ""
+    // A message of one to three emoji and nothing else is shown large,
+    // without a bubble, as in every chat app.
+    readonly property int emojiOnly: isSystem ? 0 : MessageText.emojiOnlyCount(text)
+    readonly property var links: isSystem ? [] : MessageText.links(text)
+    // The text can be selected with the mouse ("Select text" in the menu).
+    property bool selecting: false
+
+    readonly property var menu: contextMenu.item
+
+    function openMenu(x, y) {
+        contextMenu.active = true;
+        contextMenu.item.popup(message, x, y);
+    }
 
     implicitHeight: column.implicitHeight + (startsRun ? Theme.spacingS : 2)
 
@@ -134,11 +149,11 @@ Item {
                 x: message.own ? parent.width - width : (message.showIdentity ? avatar.size + Theme.spacingS : 0)
                 y: message.showName ? nameLabel.height + 2 : 0
                 width: contentWidth + 2 * Theme.spacingM
-                height: bubbleColumn.implicitHeight + 2 * Theme.spacingS
+                height: bubbleColumn.implicitHeight + 2 * Theme.spacingS + (message.emojiOnly > 0 ? footer.height : 0)
                 radius: Theme.bubbleRadius
-                color: message.own ? (message.status === "failed" ? Qt.darker(Theme.accent, 1.4) : Theme.accent) : Theme.bubbleOther
-                border.width: message.highlighted ? 2 : (!message.own && !Theme.dark ? 1 : 0)
-                border.color: message.highlighted ? Theme.online : Theme.border
+                color: message.emojiOnly > 0 ? "transparent" : message.own ? (message.status === "failed" ? Qt.darker(Theme.accent, 1.4) : Theme.accent) : Theme.bubbleOther
+                border.width: message.highlighted ? 2 : (!message.own && !Theme.dark && message.emojiOnly === 0 ? 1 : 0)
+                border.color: message.highlighted ? Theme.flash : Theme.border
                 opacity: message.status === "pending" ? 0.85 : 1
 
                 Column {
@@ -198,23 +213,67 @@ Item {
                     Text {
                         id: body
                         objectName: "body"
+                        readonly property bool rich: MessageText.needsRichText(message.text)
                         // Room at the end of the last line for the time and status.
                         readonly property string spacer: "\u00a0".repeat(Math.ceil((footer.implicitWidth + Theme.spacingS) / Math.max(1, metrics.advanceWidth("\u00a0"))))
+                        visible: !message.selecting
                         width: Math.min(implicitWidth, message.maxBubbleWidth - 2 * Theme.spacingM)
-                        text: message.text + spacer
-                        textFormat: Text.PlainText
+                        text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther) + (message.emojiOnly > 0 ? "" : spacer)
+                        textFormat: rich ? Text.RichText : Text.StyledText
                         wrapMode: Text.Wrap
-                        color: message.own ? Theme.accentText : Theme.text
-                        font.pixelSize: Theme.fontBody
-                        lineHeight: 1.1
+                        color: message.own && message.emojiOnly === 0 ? Theme.accentText : Theme.text
+                        linkColor: message.own ? Theme.linkOwn : Theme.linkOther
+                        font.pixelSize: message.emojiOnly === 1 ? 44 : message.emojiOnly > 1 ? 34 : Theme.fontBody
+                        lineHeight: message.emojiOnly > 0 ? 1.0 : 1.1
+                        onLinkActivated: link => message.linkActivated(link)
 
+                        HoverHandler {
+                            cursorShape: body.hoveredLink.length > 0 ? Qt.PointingHandCursor : Qt.IBeamCursor
+                        }
                         FontMetrics {
                             id: metrics
                             font: body.font
                         }
                     }
+
+                    // "Select text": the same markup in a read-only editor, so
+                    // part of it can be picked with the mouse and copied.
+                    Loader {
+                        active: message.selecting
+                        visible: active
+                        sourceComponent: TextEdit {
+                            objectName: "selectableBody"
+                            width: body.width
+                            readOnly: true
+                            selectByMouse: true
+                            persistentSelection: true
+                            textFormat: TextEdit.RichText
+                            wrapMode: TextEdit.Wrap
+                            text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther)
+                            color: body.color
+                            selectionColor: message.own ? Theme.accentText : Theme.accent
+                            selectedTextColor: message.own ? Theme.accent : Theme.accentText
+                            font: body.font
+                            Component.onCompleted: {
+                                selectAll();
+                                forceActiveFocus();
+                            }
+                            onActiveFocusChanged: if (!activeFocus) message.selecting = false
+                            Keys.onEscapePressed: message.selecting = false
+                        }
+                    }
                 }
 
+                Rectangle {
+                    // Behind the time of a large emoji, which has no bubble.
+                    visible: message.emojiOnly > 0
+                    anchors.fill: footer
+                    anchors.margins: -3
+                    anchors.leftMargin: -6
+                    anchors.rightMargin: -6
+                    radius: height / 2
+                    color: message.own ? Theme.accent : Theme.bubbleOther
+                }
                 Row {
                     id: footer
                     anchors.right: parent.right
@@ -224,28 +283,34 @@ Item {
                     spacing: 3
 
                     Text {
+                        anchors.verticalCenter: parent.verticalCenter
                         text: Format.time(message.timeMs)
                         color: message.own ? Theme.accentTextMuted : Theme.textMuted
                         font.pixelSize: Theme.fontTiny
                     }
-                    Text {
-                        objectName: "statusGlyph"
-                        visible: message.own && message.statusGlyph.length > 0
-                        text: message.statusGlyph
-                        color: message.status === "failed" ? "#ffb4b4" : message.status === "read" ? Theme.accentText : Theme.accentTextMuted
-                        font.pixelSize: Theme.fontTiny
-                        font.weight: message.status === "failed" ? Font.Bold : Font.Normal
-                        font.letterSpacing: message.status === "read" ? -4 : 0
-                        Accessible.name: message.status
+                    StatusTicks {
+                        objectName: "statusTicks"
+                        anchors.verticalCenter: parent.verticalCenter
+                        visible: message.own && status.length > 0
+                        status: message.own ? message.status : ""
+                        onAccent: true
                     }
                 }
 
+                // Right click, or a long press on touch: the message's actions.
                 MouseArea {
                     anchors.fill: parent
                     acceptedButtons: Qt.RightButton
-                    onClicked: {
-                        contextMenu.active = true;
-                        contextMenu.item.popup();
+                    onClicked: mouse => {
+                        const p = bubble.mapToItem(message, mouse.x, mouse.y);
+                        message.openMenu(p.x, p.y);
+                    }
+                }
+                TapHandler {
+                    acceptedDevices: PointerDevice.TouchScreen
+                    onLongPressed: {
+                        const p = bubble.mapToItem(message, point.position.x, point.position.y);
+                        message.openMenu(p.x, p.y);
                     }
                 }
             }
@@ -312,26 +377,40 @@ Item {
     // Made on the first right-click only: most rows never need it.
     Loader {
         id: contextMenu
+        objectName: "contextMenuLoader"
         active: false
-        sourceComponent: Menu {
-            MenuItem {
+        sourceComponent: AppMenu {
+            objectName: "messageMenu"
+            AppMenuItem {
+                objectName: "replyAction"
                 text: qsTr("Reply")
                 enabled: message.status !== "pending" && message.status !== "failed"
                 onTriggered: message.replyRequested()
             }
-            MenuItem {
+            AppMenuItem {
+                objectName: "copyAction"
                 text: qsTr("Copy text")
                 onTriggered: message.copyRequested()
             }
-            MenuItem {
+            AppMenuItem {
+                objectName: "copyLinkAction"
+                visible: message.links.length > 0
+                text: qsTr("Copy link")
+                onTriggered: message.copyLinkRequested(message.links[0])
+            }
+            AppMenuItem {
+                objectName: "selectAction"
+                text: qsTr("Select text")
+                onTriggered: message.selecting = true
+            }
+            AppMenuItem {
                 visible: message.status === "failed"
-                height: visible ? implicitHeight : 0
                 text: qsTr("Retry")
                 onTriggered: message.retryRequested()
             }
-            MenuItem {
+            AppMenuItem {
                 visible: message.status === "failed"
-                height: visible ? implicitHeight : 0
+                destructive: true
                 text: qsTr("Discard")
                 onTriggered: message.discardRequested()
             }

@@ -29,11 +29,12 @@ ListView {
     signal discardRequested(string clientMsgId)
     signal replyRequested(int seq, string senderName, string text)
     signal copyRequested(string text)
+    signal linkActivated(string link)
     signal quoteActivated(int seq)
     signal reachedBottom
 
     // The model's SendStatus enum, in its order.
-    readonly property var statusNames: ["", "pending", "sent", "read", "failed"]
+    readonly property var statusNames: ["", "pending", "sent", "read", "failed", "delivered"]
 
     // Whether new rows and layout changes keep the newest message in view.
     // Set by opening a chat at the bottom, sending, the jump button, End, and
@@ -140,6 +141,28 @@ ListView {
         positionViewAtIndex(row, ListView.Beginning);
     }
 
+    // The newest message the reader can see whole (0: none): what counts as
+    // read. A row cut off at the bottom edge is not read yet, nor are the
+    // rows below it.
+    function lastFullyVisibleSeq() {
+        const bottom = contentY + height;
+        let row = indexAt(width / 2, bottom - 1);
+        if (row < 0)
+            row = count - 1;
+        for (; row >= 0; --row) {
+            const item = itemAtIndex(row);
+            if (!item || item.y >= bottom)
+                continue;
+            if (item.y + item.height > bottom + 0.5)
+                continue; // cut off
+            if (item.rowSeq > 0)
+                return item.rowSeq;
+            if (item.y + item.height < contentY)
+                return 0;
+        }
+        return 0;
+    }
+
     // The seq in the middle of the view, to come back to later; 0 at the bottom.
     function anchorSeq() {
         if (atBottom)
@@ -234,6 +257,8 @@ ListView {
         onDiscardRequested: timeline.discardRequested(model.clientMsgId)
         onReplyRequested: timeline.replyRequested(model.seq, model.senderName, model.text)
         onCopyRequested: timeline.copyRequested(model.text)
+        onCopyLinkRequested: link => timeline.copyRequested(link)
+        onLinkActivated: link => timeline.linkActivated(link)
         onQuoteActivated: timeline.quoteActivated(model.replyToSeq)
     }
 

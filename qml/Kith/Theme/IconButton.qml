@@ -8,6 +8,8 @@ AbstractButton {
     property string iconName
     property color iconColor: Theme.textMuted
     property string tip
+    // No tooltip while what the button opened (a menu) is showing.
+    property bool tipSuppressed: false
 
     implicitWidth: 36
     implicitHeight: 36
@@ -15,7 +17,7 @@ AbstractButton {
     focusPolicy: Qt.TabFocus
     Accessible.name: tip
 
-    ToolTip.visible: hovered && tip.length > 0
+    ToolTip.visible: hovered && tip.length > 0 && !tipSuppressed && !pressed
     ToolTip.delay: 600
     ToolTip.text: tip
 

@@ -46,6 +46,8 @@ QtObject {
     // Links inside a bubble: on own (accent) bubbles white and underlined.
     readonly property color linkOther: accentFg
     readonly property color linkOwn: "#ffffff"
+    // Two ticks in this colour on one's own bubble: read (not just sent).
+    readonly property color readTickOnAccent: "#9ff0c4"
 
     readonly property color danger: dark ? "#f07a7a" : "#c62f2f"
     readonly property color dangerFill: "#c62f2f"

@@ -30,30 +30,41 @@ Item {
         }
 
         function glyph(item) {
-            return findChild(item, "statusGlyph");
+            return findChild(item, "statusTicks");
         }
 
         function test_pending() {
             const item = make({ own: true, status: "pending" });
             verify(glyph(item).visible);
-            compare(glyph(item).text, "◷");
+            compare(glyph(item).status, "pending");
+            compare(glyph(item).tickCount, 0);
             verify(!findChild(item, "failedRow").visible);
         }
 
         function test_sent() {
             const item = make({ own: true, status: "sent" });
-            compare(glyph(item).text, "✓");
+            compare(glyph(item).tickCount, 1);
             verify(!findChild(item, "failedRow").visible);
         }
 
-        function test_read() {
-            const item = make({ own: true, status: "read" });
-            compare(glyph(item).text, "✓✓");
+        // Sent, delivered and read differ at a glance: the number of ticks
+        // and, once read, their colour; drawn at least 14 px, not 11 px text.
+        function test_readIsDistinctFromSent() {
+            const sent = glyph(make({ own: true, status: "sent" }));
+            const delivered = glyph(make({ own: true, status: "delivered" }));
+            const read = glyph(make({ own: true, status: "read" }));
+            compare(read.tickCount, 2);
+            compare(delivered.tickCount, 2);
+            verify(!Qt.colorEqual(read.tint, sent.tint));
+            verify(!Qt.colorEqual(read.tint, delivered.tint));
+            verify(Qt.colorEqual(delivered.tint, sent.tint));
+            verify(read.height >= 14 && sent.height >= 14);
+            compare(read.opacity, 1);
         }
 
         function test_failedOffersRetryAndDiscard() {
             const item = make({ own: true, status: "failed" });
-            compare(glyph(item).text, "!");
+            compare(glyph(item).status, "failed");
             const row = findChild(item, "failedRow");
             verify(row.visible);
             const retry = createTemporaryObject(spyComponent, root, { target: item, signalName: "retryRequested" });
@@ -103,6 +114,64 @@ Item {
             const item = make({ isSystem: true, text: "Ann added Bob" });
             verify(findChild(item, "systemLine").visible);
             verify(!findChild(item, "bubble").visible);
+        }
+
+        // One to three emoji alone are shown large and without a bubble.
+        function test_emojiOnlyIsLarge() {
+            const big = make({ text: "🎉" });
+            const plain = make({ text: "party 🎉" });
+            compare(big.emojiOnly, 1);
+            verify(findChild(big, "body").font.pixelSize >= 2 * findChild(plain, "body").font.pixelSize);
+            compare(findChild(big, "bubble").color.a, 0);
+            compare(plain.emojiOnly, 0);
+        }
+
+        // Links are anchors in the link colour; activating one asks to open it.
+        function test_linksAreClickable() {
+            const item = make({ text: "docs at https://kith.example.org/guide ok" });
+            const body = findChild(item, "body");
+            verify(body.text.indexOf("<a href=\"https://kith.example.org/guide\">") >= 0);
+            compare(item.links, ["https://kith.example.org/guide"]);
+            const opened = createTemporaryObject(spyComponent, root, { target: item, signalName: "linkActivated" });
+            // A click on the link's words: find them in the laid-out text.
+            let clicked = false;
+            for (let x = 2; x < body.width && !clicked; x += 4) {
+                if (body.linkAt(x, body.height / 2).length > 0) {
+                    mouseClick(body, x, body.height / 2);
+                    clicked = true;
+                }
+            }
+            verify(clicked, "no link under the text");
+            compare(opened.count, 1);
+            compare(opened.signalArguments[0][0], "https://kith.example.org/guide");
+        }
+
+        // Right click opens the actions; copy link is there for a link only.
+        function test_contextMenu() {
+            const item = make({ text: "see https://example.com", own: false });
+            const bubble = findChild(item, "bubble");
+            mouseClick(bubble, bubble.width / 2, bubble.height / 2, Qt.RightButton);
+            const menu = item.menu;
+            verify(menu, "right click opened no menu");
+            tryCompare(menu, "opened", true);
+            const copyLink = findChild(menu, "copyLinkAction");
+            verify(copyLink.visible);
+            const copy = createTemporaryObject(spyComponent, root, { target: item, signalName: "copyLinkRequested" });
+            copyLink.triggered();
+            compare(copy.count, 1);
+            compare(copy.signalArguments[0][0], "https://example.com");
+            menu.close();
+            const plain = make({ text: "no link" });
+            plain.openMenu(10, 10);
+            const plainMenu = plain.menu;
+            tryCompare(plainMenu, "opened", true);
+            verify(!findChild(plainMenu, "copyLinkAction").visible);
+            // Select text turns the bubble into selectable text.
+            findChild(plainMenu, "selectAction").triggered();
+            verify(plain.selecting);
+            tryVerify(() => findChild(plain, "selectableBody") !== null);
+            compare(findChild(plain, "selectableBody").selectedText, "no link");
+            plainMenu.close();
         }
 
         function test_quote() {

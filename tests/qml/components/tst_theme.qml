@@ -47,6 +47,8 @@ TestCase {
         list.push(["times on own bubbles", t.accentTextMuted, t.accent, 4.5]);
         list.push(["links on own bubbles", t.linkOwn, t.accent, 4.5]);
         list.push(["links on others' bubbles", t.linkOther, t.bubbleOther, 4.5]);
+        list.push(["read ticks on own bubbles (graphics: 3:1)", t.readTickOnAccent, t.accent, 3]);
+        list.push(["sent ticks on own bubbles (graphics: 3:1)", t.accentTextMuted, t.accent, 3]);
         list.push(["white on a destructive button", "#ffffff", t.dangerFill, 4.5]);
         list.push(["the banner", t.warningText, t.warningSurface, 4.5]);
         list.push(["white on a muted badge", "#ffffff", t.mutedBadge, 4.5]);

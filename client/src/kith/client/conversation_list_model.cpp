@@ -1,6 +1,8 @@
 #include "kith/client/conversation_list_model.h"
 
+#include "kith/client/kith_client.h"
 #include "kith/client/local_store.h"
+#include "kith/client/message_list_model.h"
 
 #include <algorithm>
 
@@ -49,6 +51,9 @@ ConversationListModel::readRow(const QString &conversationId) const
         row.lastSenderName = sender ? sender->shownName() : QString();
     }
     row.lastActivityMs = c->lastActivityMs;
+    if (c->lastSenderUserId != 0 && c->lastSenderUserId == m_store->myUserId())
+        row.lastStatus = !row.isGroup && c->peerReadSeq >= c->maxSeq ? MessageListModel::Read
+                                                                     : MessageListModel::Sent;
     row.unread = int(c->unreadCount);
     row.memberCount = int(c->memberCount);
     row.myRole = int(c->myRole);
@@ -58,6 +63,8 @@ ConversationListModel::readRow(const QString &conversationId) const
         else
             ++row.failed;
         if (entry.createdMs > row.lastActivityMs) {
+            row.lastStatus = entry.status == OutboxStatus::Pending ? MessageListModel::Pending
+                                                                   : MessageListModel::Failed;
             row.lastActivityMs = entry.createdMs;
             row.lastMessage = StoredMessage{{}, 0, 0, 0, 0, {}, 0, entry.content}.text();
             row.lastSenderName = m_store->user(m_store->myUserId())
@@ -195,6 +202,8 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
         return row.failed;
     case HasDraftRole:
         return row.hasDraft;
+    case LastStatusRole:
+        return row.lastStatus;
     case PeerLastSeenRole:
         return row.peerLastSeenMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
                                       : QDateTime();
@@ -221,6 +230,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const
         {PendingCountRole, "pendingCount"},
         {FailedCountRole, "failedCount"},
         {HasDraftRole, "hasDraft"},
+        {LastStatusRole, "lastStatus"},
     };
 }
 

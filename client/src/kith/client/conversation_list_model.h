@@ -37,6 +37,8 @@ public:
         HasDraftRole,                          // bool
         PeerLastSeenRole, // QDateTime: direct chats, when the peer was last online (invalid:
                           // unknown)
+        LastStatusRole,   // int: the newest message is one's own: MessageListModel::SendStatus
+                          // (Pending, Sent, Read, Failed); Received (0) when it is someone else's
         LastRole
     };
     Q_ENUM(Roles)
@@ -73,6 +75,7 @@ private:
         int pending = 0;
         int failed = 0;
         bool hasDraft = false;
+        int lastStatus = 0;
     };
 
     void reload();

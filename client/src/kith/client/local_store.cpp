@@ -823,7 +823,8 @@ quint64 LocalStore::maxStoredSeq(const QString &conversationId)
     return q.value(0).toULongLong();
 }
 
-QList<StoredMessage> LocalStore::search(const QString &query, int limit)
+QList<StoredMessage> LocalStore::search(const QString &query, int limit,
+                                        const QString &conversationId)
 {
     QList<StoredMessage> result;
     const QString fts = ftsQuery(query);
@@ -832,9 +833,11 @@ QList<StoredMessage> LocalStore::search(const QString &query, int limit)
     auto &q = prepared("SELECT m.conversation_id, m.seq, m.server_id, m.sender_user_id,"
                        " m.sender_device_id, m.client_msg_id, m.server_time_ms, m.content"
                        " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
-                       " WHERE messages_fts MATCH ? ORDER BY m.server_time_ms DESC, m.id DESC"
-                       " LIMIT ?");
+                       " WHERE messages_fts MATCH ? AND (? = '' OR m.conversation_id = ?)"
+                       " ORDER BY m.server_time_ms DESC, m.id DESC LIMIT ?");
     q.addBindValue(fts);
+    q.addBindValue(conversationId.isNull() ? QStringLiteral("") : conversationId);
+    q.addBindValue(conversationId.isNull() ? QStringLiteral("") : conversationId);
     q.addBindValue(limit);
     if (!q.exec()) {
         qCWarning(lcStore) << "search failed:" << q.lastError().text();
@@ -1062,6 +1065,26 @@ std::optional<UserRow> LocalStore::user(quint64 userId)
                 q.value(3).toBool(), q.value(4).toLongLong()};
     q.finish();
     return row;
+}
+
+QList<UserRow> LocalStore::knownUsers(int limit)
+{
+    QList<UserRow> users;
+    auto &q = prepared("SELECT u.id, u.username, u.display_name, u.online, u.last_seen_ms"
+                       " FROM users u LEFT JOIN conversations c"
+                       " ON c.kind = 1 AND c.peer_user_id = u.id"
+                       " WHERE u.id <> ? ORDER BY COALESCE(c.last_activity_ms, 0) DESC,"
+                       " u.username LIMIT ?");
+    q.addBindValue(toDb(myUserId()));
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        qCWarning(lcStore) << "known users failed:" << q.lastError().text();
+        return users;
+    }
+    while (q.next())
+        users << UserRow{q.value(0).toULongLong(), q.value(1).toString(), q.value(2).toString(),
+                         q.value(3).toBool(), q.value(4).toLongLong()};
+    return users;
 }
 
 Status LocalStore::replaceMembers(const QString &conversationId, const QList<v1::Member> &members)

@@ -161,8 +161,10 @@ public:
                                                      quint64 afterSeq, int limit);
     [[nodiscard]] qint64 messageCount(const QString &conversationId);
     [[nodiscard]] quint64 maxStoredSeq(const QString &conversationId);
-    // Full-text search over message text (FTS5 query syntax), newest first.
-    [[nodiscard]] QList<StoredMessage> search(const QString &query, int limit = 50);
+    // Full-text search over message text (each word a prefix), newest first;
+    // in one conversation when conversationId is given.
+    [[nodiscard]] QList<StoredMessage> search(const QString &query, int limit = 50,
+                                              const QString &conversationId = {});
 
     // Seq ranges.
     [[nodiscard]] QList<SeqRange> heldRanges(const QString &conversationId);
@@ -187,6 +189,9 @@ public:
     [[nodiscard]] Status upsertUser(const v1::User &user);
     [[nodiscard]] Status setPresence(quint64 userId, bool online, qint64 lastSeenMs);
     [[nodiscard]] std::optional<UserRow> user(quint64 userId);
+    // People this account knows of (direct peers, group members, search
+    // results), the most recent direct chat first, then by name; not itself.
+    [[nodiscard]] QList<UserRow> knownUsers(int limit);
     [[nodiscard]] Status replaceMembers(const QString &conversationId,
                                         const QList<v1::Member> &members);
     [[nodiscard]] QList<MemberRow> members(const QString &conversationId);

@@ -18,24 +18,41 @@ UserSearchModel::UserSearchModel(Connection *connection, LocalStore *store, QObj
 
 void UserSearchModel::setQuery(const QString &query)
 {
-    if (m_query == query)
+    // An empty query again still re-reads the people known (a picker opening).
+    if (m_query == query && !query.trimmed().isEmpty())
         return;
+    const bool changed = m_query != query;
     m_query = query;
-    emit queryChanged();
+    if (changed)
+        emit queryChanged();
     ++m_generation;
     if (query.trimmed().isEmpty()) {
         m_debounce.stop();
         setBusy(false);
-        if (!m_users.isEmpty()) {
-            beginResetModel();
-            m_users.clear();
-            endResetModel();
-            emit countChanged();
-        }
+        showKnownUsers();
         return;
     }
     setBusy(true);
     m_debounce.start();
+}
+
+void UserSearchModel::showKnownUsers()
+{
+    beginResetModel();
+    m_users.clear();
+    if (m_store->isOpen()) {
+        for (const UserRow &row : m_store->knownUsers(kMaxResults)) {
+            v1::User user;
+            user.set_id(row.id);
+            user.set_username(toStd(row.username));
+            user.set_display_name(toStd(row.displayName));
+            user.set_online(row.online);
+            user.set_last_seen_ms(row.lastSeenMs);
+            m_users << user;
+        }
+    }
+    endResetModel();
+    emit countChanged();
 }
 
 void UserSearchModel::setBusy(bool busy)

@@ -1,7 +1,9 @@
 #pragma once
 // UserSearchModel: the server's user directory filtered by a query, for "new
 // chat" and "add member" pickers. Setting `query` asks the server after a short
-// pause in typing. Owned by KithClient (KithClient.userSearch in QML).
+// pause in typing; with no query it lists the people this account already
+// knows (from the local store), the most recent chat first. Owned by KithClient
+// (KithClient.userSearch in QML).
 
 #include <QAbstractListModel>
 #include <QTimer>
@@ -53,6 +55,7 @@ signals:
 
 private:
     void runQuery();
+    void showKnownUsers();
     void setBusy(bool busy);
 
     Connection *m_connection;
