@@ -38,7 +38,14 @@ ApplicationWindow {
     minimumWidth: 360
     minimumHeight: 480
     visible: true
-    title: KithClient.conversations.totalUnread > 0 ? qsTr("Kith (%1)").arg(KithClient.conversations.totalUnread) : "Kith"
+    // "(3) bob — Kith": the unread count first, the open chat, the app's
+    // name last. Ending in the name, the title gets no second one from the
+    // platform (which appends the display name to a title without it).
+    title: {
+        const unread = KithClient.conversations.totalUnread;
+        const chat = currentConversationId.length > 0 && current.title ? current.title + " — " : "";
+        return (unread > 0 ? "(%1) ".arg(unread) : "") + chat + Qt.application.displayName;
+    }
     color: Theme.window
 
     // The controls' own parts (menus, tooltips, scroll bars) follow our palette.
@@ -342,6 +349,7 @@ ApplicationWindow {
             anchors.fill: parent
             model: KithClient.conversations
             currentConversationId: window.currentConversationId
+            showSelection: layout.wide
             selfName: KithClient.username
             selfKey: String(KithClient.userId)
             online: KithClient.online

@@ -20,6 +20,8 @@ ItemDelegate {
     property bool muted: false
     // "", "pending" or "failed": the state of this device's unsent messages.
     property string outboxState
+    // The newest message is one's own: "sent", "delivered" or "read" ("" otherwise).
+    property string lastStatus
     property bool selected: false
 
     implicitHeight: Theme.listRowHeight
@@ -65,6 +67,12 @@ ItemDelegate {
                     font.weight: Font.DemiBold
                     elide: Text.ElideRight
                 }
+                StatusTicks {
+                    objectName: "lastStatusTicks"
+                    visible: row.outboxState.length === 0 && row.lastStatus.length > 0
+                    status: visible ? row.lastStatus : ""
+                    onAccent: false
+                }
                 Label {
                     text: Format.listTime(row.lastActivityMs)
                     color: row.unreadCount > 0 && !row.muted ? Theme.accentFg : Theme.textMuted
@@ -82,14 +90,26 @@ ItemDelegate {
                     font.pixelSize: Theme.fontSmall
                     font.weight: Font.Bold
                 }
-                Label {
+                Text {
+                    objectName: "previewText"
+                    readonly property string line: row.outboxState === "failed" ? qsTr("Not sent") : row.preview.replace(/\s+/g, " ")
+                    // Emoji need rich text (the colour font), which cannot elide:
+                    // such a line is clipped instead.
+                    readonly property bool rich: MessageText.needsRichText(line)
                     Layout.fillWidth: true
-                    text: row.outboxState === "failed" ? qsTr("Not sent") : row.preview.replace(/\s+/g, " ")
+                    Layout.preferredHeight: Math.ceil(previewMetrics.height)
+                    text: rich ? MessageText.markup(line, color) : line
+                    textFormat: rich ? Text.RichText : Text.PlainText
                     color: row.outboxState === "failed" ? Theme.danger : Theme.textMuted
                     font.pixelSize: Theme.fontSmall + 1
                     elide: Text.ElideRight
+                    wrapMode: Text.NoWrap
                     maximumLineCount: 1
-                    textFormat: Text.PlainText
+                    clip: rich
+                    FontMetrics {
+                        id: previewMetrics
+                        font.pixelSize: Theme.fontSmall + 1
+                    }
                 }
                 Badge {
                     count: row.unreadCount

@@ -11,6 +11,9 @@ Rectangle {
     // A list model with the conversation roles (see ConversationDelegate).
     property var model
     property string currentConversationId
+    // Whether the open chat is marked in the list: beside it on a wide
+    // window, not on a phone, where the list is shown alone.
+    property bool showSelection: true
     property string selfName
     property string selfKey: selfName
 
@@ -95,39 +98,42 @@ Rectangle {
             }
             IconButton {
                 id: menuButton
+                objectName: "menuButton"
                 iconName: "more"
                 tip: qsTr("More")
+                tipSuppressed: menu.visible
                 onClicked: menu.open()
 
-                Menu {
+                AppMenu {
                     id: menu
+                    objectName: "paneMenu"
                     y: menuButton.height
-                    MenuItem {
+                    AppMenuItem {
                         text: qsTr("Search messages")
                         onTriggered: pane.searchRequested()
                     }
                     MenuSeparator {}
-                    MenuItem {
+                    AppMenuItem {
                         text: qsTr("Hide message text in notifications")
                         checkable: true
                         checked: pane.hideNotificationContent
                         onTriggered: pane.hideNotificationContentToggled(checked)
                     }
-                    Menu {
+                    AppMenu {
                         title: qsTr("Appearance")
-                        MenuItem {
+                        AppMenuItem {
                             text: qsTr("Follow the system")
                             checkable: true
                             checked: pane.themeScheme === "system"
                             onTriggered: pane.themeSchemePicked("system")
                         }
-                        MenuItem {
+                        AppMenuItem {
                             text: qsTr("Light")
                             checkable: true
                             checked: pane.themeScheme === "light"
                             onTriggered: pane.themeSchemePicked("light")
                         }
-                        MenuItem {
+                        AppMenuItem {
                             text: qsTr("Dark")
                             checkable: true
                             checked: pane.themeScheme === "dark"
@@ -135,7 +141,7 @@ Rectangle {
                         }
                     }
                     MenuSeparator {}
-                    MenuItem {
+                    AppMenuItem {
                         text: qsTr("Log out %1").arg(pane.selfName)
                         onTriggered: pane.logoutRequested()
                     }
@@ -190,7 +196,8 @@ Rectangle {
                 lastActivityMs: Number(model.lastActivity)
                 unreadCount: model.unreadCount
                 outboxState: model.failedCount > 0 ? "failed" : model.pendingCount > 0 ? "pending" : ""
-                selected: model.conversationId === pane.currentConversationId
+                lastStatus: ["", "", "sent", "read", "", "delivered"][model.lastStatus] || ""
+                selected: pane.showSelection && model.conversationId === pane.currentConversationId
                 onClicked: pane.conversationActivated(conversationId)
             }
 

@@ -50,7 +50,8 @@ Popup {
     modal: true
     focus: true
     width: Math.min(420, parent ? parent.width - 2 * Theme.spacingL : 420)
-    height: Math.min(440, parent ? parent.height - 2 * Theme.spacingXl : 440)
+    // As tall as the rows it shows, up to a limit: no empty space below.
+    height: Math.min(440, parent ? parent.height - 2 * Theme.spacingXl : 440, implicitHeight)
     x: parent ? Math.round((parent.width - width) / 2) : 0
     y: parent ? Math.round(parent.height * 0.12) : 0
     padding: Theme.spacingS
@@ -87,6 +88,7 @@ Popup {
             id: results
             Layout.fillWidth: true
             Layout.fillHeight: true
+            Layout.preferredHeight: Math.max(contentHeight, 52)
             clip: true
             model: switcher.model
             delegate: ConversationDelegate {

@@ -92,6 +92,20 @@ Item {
             compare(chosenSpy.signalArguments[0][0], "g:5");
         }
 
+        // The switcher is as tall as its rows, not a fixed box with a gap.
+        function test_switcherFitsItsRows() {
+            switcher.open();
+            tryCompare(switcher, "opened", true);
+            // Three rows of 52 px under the field.
+            tryVerify(() => switcher.height >= 3 * 52);
+            const all = switcher.height;
+            verify(all < 440, "fixed height " + all);
+            typeText("rel");
+            tryVerify(() => switcher.height < all, 5000, "height " + switcher.height + " of " + all);
+            keyClick(Qt.Key_Escape);
+            tryCompare(switcher, "visible", false);
+        }
+
         function test_switcherEscapeCloses() {
             chosenSpy.clear();
             switcher.open();
