@@ -133,9 +133,13 @@ ApplicationWindow {
             typingText = qsTr("%1 and %2 are typing…").arg(names[0]).arg(names.length > 2 ? qsTr("%n others", "", names.length - 1) : names[1]);
     }
 
-    function openConversation(id) {
+    // Opens a chat: at targetSeq when given (a search hit), else at the first
+    // unread message or where the reader left it.
+    function openConversation(id, targetSeq) {
         if (id === currentConversationId) {
             layout.chatOpen = true;
+            if (targetSeq > 0)
+                chatView.jumpToSeq(targetSeq);
             return;
         }
         if (currentConversationId.length > 0)
@@ -147,7 +151,9 @@ ApplicationWindow {
         chatView.focusComposer();
         // Unread messages come first; otherwise back to where the reader left it.
         Qt.callLater(() => {
-            if (current.unread > 0 || !chatView.timeline.restorePosition(savedPositions[id] || 0))
+            if (targetSeq > 0)
+                chatView.jumpToSeq(targetSeq);
+            else if (current.unread > 0 || !chatView.timeline.restorePosition(savedPositions[id] || 0))
                 chatView.showFirstUnread();
         });
         readCheck.restart();
@@ -296,7 +302,8 @@ ApplicationWindow {
     Shortcut {
         sequences: ["Ctrl+F"]
         enabled: window.signedIn
-        onActivated: searchSheet.open()
+        // In the open chat; the sheet offers all chats from there.
+        onActivated: searchSheet.openIn(window.currentConversationId)
     }
     Shortcut {
         sequence: "Ctrl+N"
@@ -359,7 +366,7 @@ ApplicationWindow {
             onConversationActivated: id => window.openConversation(id)
             onNewChatRequested: newChatSheet.open()
             onNewGroupRequested: newGroupSheet.open()
-            onSearchRequested: searchSheet.open()
+            onSearchRequested: searchSheet.openIn("")
             onLogoutRequested: KithClient.logout()
             onRetryNowRequested: KithClient.retryNow()
             hideNotificationContent: settings.hideNotificationContent
@@ -403,7 +410,7 @@ ApplicationWindow {
                 onReadRequested: readCheck.restart()
                 onBackRequested: window.closeConversation()
                 onDetailsRequested: groupDetails.open()
-                onSearchRequested: searchSheet.open()
+                onSearchRequested: searchSheet.openIn(window.currentConversationId)
             }
         ]
     }
@@ -457,11 +464,10 @@ ApplicationWindow {
     MessageSearchSheet {
         id: searchSheet
         titleOf: id => window.conversationRole(id, ConversationListModel.TitleRole) || id
-        onQueryEdited: query => results = query.trim().length > 1 ? KithClient.searchMessages(query.trim(), 50) : []
+        onQueryEdited: query => results = query.trim().length > 1 ? KithClient.searchMessages(query.trim(), 50, scopeConversationId) : []
         onResultChosen: (conversationId, seq) => {
             close();
-            window.openConversation(conversationId);
-            Qt.callLater(() => chatView.jumpToSeq(seq));
+            window.openConversation(conversationId, seq);
         }
     }
 

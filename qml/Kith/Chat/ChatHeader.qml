@@ -65,8 +65,9 @@ Rectangle {
             }
         }
         IconButton {
+            objectName: "searchButton"
             iconName: "search"
-            tip: qsTr("Search messages")
+            tip: qsTr("Search in this chat (Ctrl+F)")
             onClicked: header.searchRequested()
         }
         IconButton {

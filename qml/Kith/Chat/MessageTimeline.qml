@@ -13,8 +13,16 @@ ListView {
     property bool isGroup: false
     // The first unread seq when the chat was opened: the "new messages" line goes above it.
     property real markerSeq: 0
-    // A message to flash after a jump from search or a quote.
+    // A message to flash after a jump from search or a quote; the flash ends
+    // by itself after highlightMs.
     property real highlightSeq: 0
+    property int highlightMs: 2500
+    onHighlightSeqChanged: if (highlightSeq > 0) highlightTimer.restart()
+    Timer {
+        id: highlightTimer
+        interval: timeline.highlightMs
+        onTriggered: timeline.highlightSeq = 0
+    }
     property int unreadCount: 0
 
     // Within a few pixels of the newest row: the jump button hides and the
@@ -106,6 +114,7 @@ ListView {
             return false;
         const row = model.rowOfSeq(seq);
         stickToBottom = false;
+        highlightSeq = 0;
         highlightSeq = seq;
         if (row >= 0) {
             positionViewAtIndex(row, ListView.Center);

@@ -3,25 +3,48 @@ import QtQuick.Controls.Basic
 import QtQuick.Layouts
 import Kith.Theme
 
-// Search the history kept on this device; picking a result opens its
-// conversation at that message.
+// Search the history kept on this device, in one chat (from its header) or
+// in all of them; picking a result opens its conversation at that message.
+// The words searched for are marked in the results.
 Sheet {
     id: sheet
 
-    // [{conversationId, seq, text, senderName, time}], newest first.
+    // [{conversationId, seq, text, senderName, isOwn, isGroup, time}], newest first.
     property var results: []
     // conversation id -> title, for the result rows.
     property var titleOf: id => id
+    // The chat searched in; "" searches all chats.
+    property string scopeConversationId
 
     signal queryEdited(string query)
     signal resultChosen(string conversationId, real seq)
 
     readonly property alias query: queryField.text
 
-    title: qsTr("Search messages")
+    // Opens the sheet on one chat ("" for all).
+    function openIn(conversationId) {
+        scopeConversationId = conversationId;
+        open();
+    }
+
+    function widen() {
+        scopeConversationId = "";
+        queryEdited(queryField.text);
+        queryField.forceActiveFocus();
+    }
+
+    // "You: …" for one's own, "ann: …" in a group, the text alone otherwise.
+    function prefixOf(result) {
+        if (result.isOwn)
+            return qsTr("You: ");
+        return result.isGroup ? result.senderName + ": " : "";
+    }
+
+    title: scopeConversationId.length > 0 ? qsTr("Search in %1").arg(titleOf(scopeConversationId)) : qsTr("Search messages")
     onOpened: {
         queryField.forceActiveFocus();
         queryField.selectAll();
+        queryEdited(queryField.text);
     }
 
     ColumnLayout {
@@ -37,6 +60,31 @@ Sheet {
             placeholderText: qsTr("Words in messages")
             onTextChanged: sheet.queryEdited(text)
             Keys.onDownPressed: list.forceActiveFocus()
+        }
+
+        // Searching one chat: say which, and offer all chats.
+        RowLayout {
+            objectName: "scopeRow"
+            visible: sheet.scopeConversationId.length > 0
+            Layout.fillWidth: true
+            Layout.leftMargin: Theme.spacingL
+            Layout.rightMargin: Theme.spacingL
+            spacing: Theme.spacingS
+            Label {
+                Layout.fillWidth: true
+                text: qsTr("In %1 only").arg(sheet.titleOf(sheet.scopeConversationId))
+                color: Theme.textMuted
+                font.pixelSize: Theme.fontSmall
+                elide: Text.ElideRight
+            }
+            PrimaryButton {
+                objectName: "widenSearchButton"
+                flat: true
+                implicitHeight: 28
+                text: qsTr("Search all chats")
+                font.pixelSize: Theme.fontSmall
+                onClicked: sheet.widen()
+            }
         }
 
         ListView {
@@ -65,8 +113,9 @@ Sheet {
                     RowLayout {
                         Layout.fillWidth: true
                         Label {
+                            objectName: "resultTitle"
                             Layout.fillWidth: true
-                            text: "%1 · %2".arg(sheet.titleOf(resultRow.modelData.conversationId)).arg(resultRow.modelData.senderName)
+                            text: sheet.titleOf(resultRow.modelData.conversationId)
                             color: Theme.text
                             font.pixelSize: Theme.fontSmall + 1
                             font.weight: Font.DemiBold
@@ -78,13 +127,22 @@ Sheet {
                             font.pixelSize: Theme.fontSmall
                         }
                     }
-                    Label {
+                    Text {
+                        objectName: "resultText"
                         Layout.fillWidth: true
-                        text: String(resultRow.modelData.text).replace(/\s+/g, " ")
+                        Layout.preferredHeight: Math.ceil(resultMetrics.height) * 2
+                        // The words searched for, marked; the part of a long
+                        // message around the first of them.
+                        text: MessageText.markup(sheet.prefixOf(resultRow.modelData) + MessageText.snippet(String(resultRow.modelData.text), sheet.query, 140), Theme.accentFg, sheet.query, Theme.matchSurface)
+                        textFormat: Text.RichText
                         color: Theme.textMuted
                         font.pixelSize: Theme.fontSmall + 1
-                        elide: Text.ElideRight
-                        textFormat: Text.PlainText
+                        wrapMode: Text.Wrap
+                        clip: true
+                        FontMetrics {
+                            id: resultMetrics
+                            font.pixelSize: Theme.fontSmall + 1
+                        }
                     }
                 }
             }

@@ -104,6 +104,8 @@ Item {
         }
 
         function init() {
+            // Flicks end quickly: the tests wait for the view to stop.
+            timeline.flickDeceleration = 20000;
             timeline.forceActiveFocus();
         }
 
@@ -185,6 +187,7 @@ Item {
 
         // Older pages come in above while the reader stays on the same row.
         function test_olderPagesLoadWithoutMovingTheView() {
+            timeline.flickDeceleration = 1500; // a real wheel's reach
             root.fill(2951, 3000);
             settle();
             for (let i = 0; i < 40 && messages.fetches < 3; ++i) {
@@ -218,6 +221,22 @@ Item {
             settle();
             verify(atNewest());
             compare(timeline.indexAt(timeline.width / 2, endY() + timeline.height - timeline.bottomMargin - 4), messages.count - 1);
+        }
+
+        // A message jumped to (a search hit, a quote) flashes, then stops.
+        function test_jumpedToMessageFlashesOnce() {
+            root.fill(2801, 3000);
+            settle();
+            timeline.highlightMs = 200;
+            verify(timeline.jumpToSeq(2850));
+            compare(timeline.highlightSeq, 2850);
+            verify(!timeline.stickToBottom);
+            const row = messages.rowOfSeq(2850);
+            tryVerify(() => timeline.itemAtIndex(row) !== null && timeline.itemAtIndex(row).highlighted);
+            const item = timeline.itemAtIndex(row);
+            verify(item.y + item.height > timeline.contentY && item.y < timeline.contentY + timeline.height, "the hit is not in view");
+            tryCompare(timeline, "highlightSeq", 0, 2000);
+            verify(!item.highlighted);
         }
 
         // Two messages sit at the bottom, right above the composer.

@@ -55,6 +55,13 @@ Item {
         myRole: 3
     }
 
+    MessageSearchSheet {
+        id: search
+        parent: root
+        titleOf: id => id === "d:1:2" ? "bob" : id === "g:5" ? "Release crew" : id
+    }
+    SignalSpy { id: queryEditSpy; target: search; signalName: "queryEdited" }
+
     SignalSpy { id: leaveSpy; target: details; signalName: "leaveRequested" }
     SignalSpy { id: chosenSpy; target: switcher; signalName: "conversationChosen" }
     SignalSpy { id: createSpy; target: newGroup; signalName: "createRequested" }
@@ -178,6 +185,37 @@ Item {
             compare(row.nameSuffix, "(you)");
             compare(Theme.initials(row.name), "A");
             details.close();
+        }
+    
+        // From a chat's header the search is in that chat, with a way out to
+        // all chats; rows name the chat once ("bob", not "bob · bob") and
+        // mark the words searched for.
+        function test_searchInOneChatThenAll() {
+            search.openIn("d:1:2");
+            tryCompare(search, "opened", true);
+            compare(search.title, "Search in bob");
+            const scope = findChild(search.contentItem, "scopeRow");
+            verify(scope.visible);
+            typeText("lunch");
+            search.results = [
+                { conversationId: "d:1:2", seq: 7, text: "Lunch at noon?", senderName: "bob", isOwn: false, isGroup: false, time: new Date() },
+                { conversationId: "g:5", seq: 3, text: "after lunch", senderName: "carol", isOwn: false, isGroup: true, time: new Date() },
+                { conversationId: "d:1:2", seq: 9, text: "lunch it is", senderName: "ann", isOwn: true, isGroup: false, time: new Date() }
+            ];
+            const list = findChild(search.contentItem, "searchResults");
+            tryVerify(() => list.itemAtIndex(2) !== null);
+            compare(findChild(list.itemAtIndex(0), "resultTitle").text, "bob");
+            const first = findChild(list.itemAtIndex(0), "resultText").text;
+            verify(first.indexOf("background-color") > 0 && first.indexOf("Lunch</span>") > 0, first);
+            verify(findChild(list.itemAtIndex(1), "resultText").text.indexOf("carol: ") >= 0);
+            verify(findChild(list.itemAtIndex(2), "resultText").text.indexOf("You: ") >= 0);
+            queryEditSpy.clear();
+            mouseClick(findChild(search.contentItem, "widenSearchButton"));
+            compare(search.scopeConversationId, "");
+            verify(!scope.visible);
+            compare(queryEditSpy.count, 1);
+            compare(queryEditSpy.signalArguments[0][0], "lunch");
+            search.close();
         }
     }
 }

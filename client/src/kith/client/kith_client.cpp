@@ -564,17 +564,22 @@ void KithClient::renameGroup(const QString &conversationId, const QString &name)
     });
 }
 
-QVariantList KithClient::searchMessages(const QString &query, int limit)
+QVariantList KithClient::searchMessages(const QString &query, int limit,
+                                        const QString &conversationId)
 {
     QVariantList results;
     if (!m_store->isOpen())
         return results;
-    for (const auto &m : m_store->search(query, limit)) {
+    const quint64 me = m_store->myUserId();
+    for (const auto &m : m_store->search(query, limit, conversationId)) {
         results << QVariantMap{
             {QStringLiteral("conversationId"), m.conversationId},
             {QStringLiteral("seq"), qint64(m.seq)},
             {QStringLiteral("text"), m.text()},
             {QStringLiteral("senderName"), displayName(qint64(m.senderUserId))},
+            {QStringLiteral("senderId"), qint64(m.senderUserId)},
+            {QStringLiteral("isOwn"), me != 0 && m.senderUserId == me},
+            {QStringLiteral("isGroup"), m.conversationId.startsWith(u'g')},
             {QStringLiteral("time"), QDateTime::fromMSecsSinceEpoch(m.serverTimeMs)},
         };
     }

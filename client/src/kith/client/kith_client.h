@@ -105,8 +105,11 @@ public:
     Q_INVOKABLE void removeMember(const QString &conversationId, qint64 userId);
     Q_INVOKABLE void leaveGroup(const QString &conversationId);
     Q_INVOKABLE void renameGroup(const QString &conversationId, const QString &name);
-    // Local full-text search: a list of {conversationId, seq, text, senderName, time}.
-    Q_INVOKABLE QVariantList searchMessages(const QString &query, int limit = 50);
+    // Local full-text search, newest first, in one conversation when
+    // conversationId is given: a list of {conversationId, seq, text,
+    // senderName, senderId, isOwn, isGroup, time}.
+    Q_INVOKABLE QVariantList searchMessages(const QString &query, int limit = 50,
+                                            const QString &conversationId = {});
     Q_INVOKABLE QString displayName(qint64 userId);
 
     [[nodiscard]] ConnectionState connectionState() const;
