@@ -211,6 +211,48 @@ private slots:
                                   kClientTimeoutMs);
     }
 
+    // The profile page's part: the display name changes for the server, and
+    // the device list names this device and logs another one out.
+    void profileAndDevicesFromTheFacade()
+    {
+        QSignalSpy profile(m_laptop->get(), &KithClient::profileChanged);
+        (*m_laptop)->setDisplayName(QStringLiteral("Alice Liddell"));
+        QTRY_VERIFY_WITH_TIMEOUT(profile.size() >= 1, kClientTimeoutMs);
+        QCOMPARE((*m_laptop)->ownDisplayName(), QStringLiteral("Alice Liddell"));
+        const auto seenByBob = m_bob->request([] {
+            v1::Envelope get;
+            get.mutable_get_profile()->set_username("alice");
+            return get;
+        }());
+        QVERIFY(seenByBob && seenByBob->body_case() == v1::Envelope::kUserProfile);
+        QCOMPARE(seenByBob->user_profile().user().display_name(), "Alice Liddell");
+
+        ClientDevice tablet(m_dir.filePath(QStringLiteral("tablet")));
+        QVERIFY(tablet.loginOn(m_server->url(), QStringLiteral("alice")));
+        QSignalSpy devices(m_laptop->get(), &KithClient::devicesChanged);
+        (*m_laptop)->refreshDevices();
+        QTRY_VERIFY_WITH_TIMEOUT(devices.size() >= 1, kClientTimeoutMs);
+        const QVariantList list = (*m_laptop)->devices();
+        QVERIFY(list.size() >= 3);
+        const QString tabletId =
+            tablet->store()->value(QString::fromLatin1(LocalStore::kKeyDeviceId));
+        int current = 0;
+        bool sawTablet = false;
+        for (const QVariant &d : list) {
+            current += d.toMap().value(QStringLiteral("current")).toBool() ? 1 : 0;
+            sawTablet |= d.toMap().value(QStringLiteral("id")).toString() == tabletId;
+        }
+        QCOMPARE(current, 1);
+        QVERIFY(sawTablet);
+        devices.clear();
+        (*m_laptop)->revokeDevice(tabletId.toLongLong());
+        QTRY_COMPARE_WITH_TIMEOUT(tablet->connectionState(), KithClient::LoginRequired,
+                                  kClientTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(devices.size() >= 1, kClientTimeoutMs);
+        for (const QVariant &d : (*m_laptop)->devices())
+            QVERIFY(d.toMap().value(QStringLiteral("id")).toString() != tabletId);
+    }
+
     void revokedDeviceMustLogInAgain()
     {
         QSignalSpy loggedOut(m_phone->get(), &KithClient::loggedOut);

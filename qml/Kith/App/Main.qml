@@ -75,6 +75,10 @@ ApplicationWindow {
         property string theme: "system"
         property real listWidth: 320
         property bool hideNotificationContent: false
+        property bool notificationsEnabled: true
+        property var mutedChats: []
+        property bool ctrlEnterSends: false
+        property int fontSize: 14
     }
 
     Binding {
@@ -145,6 +149,7 @@ ApplicationWindow {
         if (currentConversationId.length > 0)
             savedPositions[currentConversationId] = chatView.timeline.anchorSeq();
         currentConversationId = id;
+        notifier.withdraw(id);
         chatView.readSeqAtOpen = messages.readSeq;
         layout.chatOpen = true;
         refreshTyping();
@@ -197,7 +202,11 @@ ApplicationWindow {
         interval: 250
         onTriggered: window.markReadIfSeen()
     }
-    onActiveChanged: readCheck.restart()
+    onActiveChanged: {
+        readCheck.restart();
+        if (active && currentConversationId.length > 0)
+            notifier.withdraw(currentConversationId);
+    }
     onCurrentChanged: readCheck.restart()
 
     Component.onCompleted: {
@@ -248,14 +257,49 @@ ApplicationWindow {
                 toast.show(message);
             }
         }
-        function onMessageReceived(conversationId, seq, senderName, preview) {
-            if (window.active && conversationId === window.currentConversationId)
-                return;
-            if (settings.hideNotificationContent)
-                tray.showMessage("Kith", qsTr("New message"));
-            else
-                tray.showMessage(senderName, preview);
+        function onMessageReceived(conversationId, seq, senderName, preview, senderId) {
+            window.notifyMessage(conversationId, senderName, preview, senderId);
         }
+    }
+
+    // A message from someone else: a desktop notification unless its chat is
+    // in front of the reader, muted, or notifications are off. Through the
+    // desktop's notification service where it runs (GNOME has no tray), else
+    // through the tray icon.
+    function notifyMessage(conversationId, senderName, preview, senderId) {
+        if (window.active && conversationId === window.currentConversationId && layout.chatVisible)
+            return;
+        if (!settings.notificationsEnabled || window.isMuted(conversationId))
+            return;
+        const isGroup = conversationId.startsWith("g:");
+        const title = conversationRole(conversationId, ConversationListModel.TitleRole) || senderName;
+        const text = settings.hideNotificationContent ? qsTr("New message") : isGroup ? "%1: %2".arg(senderName).arg(preview) : preview;
+        if (notifier.available) {
+            const count = conversationRole(conversationId, ConversationListModel.UnreadCountRole) || 1;
+            notifier.notify(conversationId, title, text, count, Theme.avatarColor(String(senderId)), Theme.initials(senderName));
+        } else {
+            tray.showMessage(title, text);
+        }
+    }
+
+    // Chats whose messages make no notification, kept in the settings.
+    function isMuted(conversationId) {
+        return settings.mutedChats.indexOf(conversationId) >= 0;
+    }
+    function setMuted(conversationId, muted) {
+        const list = settings.mutedChats.filter(id => id !== conversationId);
+        if (muted)
+            list.push(conversationId);
+        settings.mutedChats = list;
+    }
+
+    DesktopNotifier {
+        id: notifier
+        onActivated: conversationId => {
+            window.raiseWindow();
+            window.openConversation(conversationId);
+        }
+        onReplied: (conversationId, text) => KithClient.sendMessage(conversationId, text)
     }
 
     TrayIcon {
@@ -357,6 +401,7 @@ ApplicationWindow {
             model: KithClient.conversations
             currentConversationId: window.currentConversationId
             showSelection: layout.wide
+            mutedChats: settings.mutedChats
             selfName: KithClient.username
             selfKey: String(KithClient.userId)
             online: KithClient.online
@@ -411,6 +456,8 @@ ApplicationWindow {
                 onBackRequested: window.closeConversation()
                 onDetailsRequested: groupDetails.open()
                 onSearchRequested: searchSheet.openIn(window.currentConversationId)
+                muted: settings.mutedChats.indexOf(window.currentConversationId) >= 0
+                onMuteToggled: muted => window.setMuted(window.currentConversationId, muted)
             }
         ]
     }

@@ -15,10 +15,13 @@ Rectangle {
     property string statusText
     property string typingText
     property bool showBack: false
+    // No notifications from this chat.
+    property bool muted: false
 
     signal backRequested
     signal detailsRequested
     signal searchRequested
+    signal muteToggled(bool muted)
 
     implicitHeight: Theme.headerHeight
     color: Theme.window
@@ -63,6 +66,13 @@ Rectangle {
                 font.pixelSize: Theme.fontSmall
                 elide: Text.ElideRight
             }
+        }
+        IconButton {
+            objectName: "muteButton"
+            iconName: header.muted ? "bell-off" : "bell"
+            iconColor: header.muted ? Theme.danger : Theme.textMuted
+            tip: header.muted ? qsTr("Notifications off for this chat: turn on") : qsTr("Mute notifications of this chat")
+            onClicked: header.muteToggled(!header.muted)
         }
         IconButton {
             objectName: "searchButton"

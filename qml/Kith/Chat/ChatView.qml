@@ -21,6 +21,7 @@ Rectangle {
     // The conversation's read seq when it was opened (0: nothing read yet).
     property real readSeqAtOpen: 0
     property bool showBack: false
+    property bool muted: false
     property var draftStore: null
 
     readonly property alias composer: composerBox
@@ -34,6 +35,7 @@ Rectangle {
     signal backRequested
     signal detailsRequested
     signal searchRequested
+    signal muteToggled(bool muted)
 
     property int replyToSeq: 0
     property string replySender
@@ -82,6 +84,8 @@ Rectangle {
             onBackRequested: chat.backRequested()
             onDetailsRequested: chat.detailsRequested()
             onSearchRequested: chat.searchRequested()
+            muted: chat.muted
+            onMuteToggled: muted => chat.muteToggled(muted)
         }
 
         MessageTimeline {

@@ -14,6 +14,8 @@ Rectangle {
     // Whether the open chat is marked in the list: beside it on a wide
     // window, not on a phone, where the list is shown alone.
     property bool showSelection: true
+    // Ids of chats without notifications (their badges are grey).
+    property var mutedChats: []
     property string selfName
     property string selfKey: selfName
 
@@ -195,6 +197,7 @@ Rectangle {
                 preview: pane.preview(model.isGroup, model.lastSenderName, model.lastMessage)
                 lastActivityMs: Number(model.lastActivity)
                 unreadCount: model.unreadCount
+                muted: pane.mutedChats.indexOf(model.conversationId) >= 0
                 outboxState: model.failedCount > 0 ? "failed" : model.pendingCount > 0 ? "pending" : ""
                 lastStatus: ["", "", "sent", "read", "", "delivered"][model.lastStatus] || ""
                 selected: pane.showSelection && model.conversationId === pane.currentConversationId

@@ -63,7 +63,8 @@ KithClient::KithClient(QObject *parent)
                 if (!m)
                     return;
                 emit messageReceived(conversationId, qint64(seq),
-                                     displayName(qint64(m->senderUserId)), previewText(m->content));
+                                     displayName(qint64(m->senderUserId)), previewText(m->content),
+                                     qint64(m->senderUserId));
             });
     connect(m_sync.get(), &SyncEngine::typingChanged, this,
             [this](const QString &conversationId, quint64 userId, bool typing) {
@@ -211,6 +212,7 @@ void KithClient::onAuthenticated(const v1::AuthOk &authOk)
     (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyUserId),
                             QString::number(authOk.user().id()));
     (void)m_store->upsertUser(authOk.user());
+    emit profileChanged();
     rememberLastAccount();
     sendPendingReadMarkers();
     emit sessionChanged();
@@ -261,6 +263,66 @@ void KithClient::logout()
 void KithClient::retryNow()
 {
     m_connection->retryNow();
+}
+
+QString KithClient::ownDisplayName()
+{
+    if (!m_store->isOpen())
+        return m_username;
+    const auto me = m_store->user(m_store->myUserId());
+    return me ? me->shownName() : m_username;
+}
+
+void KithClient::setDisplayName(const QString &name)
+{
+    v1::Envelope env;
+    env.mutable_set_display_name()->set_display_name(toStd(name.trimmed()));
+    m_connection->request(env, [this](Result<v1::Envelope> answer) {
+        if (!answer) {
+            emit operationFailed(answer.error().message);
+            return;
+        }
+        if (answer->body_case() == v1::Envelope::kUserProfile)
+            (void)m_store->upsertUser(answer->user_profile().user());
+        emit profileChanged();
+    });
+}
+
+void KithClient::refreshDevices()
+{
+    v1::Envelope env;
+    env.mutable_list_devices();
+    m_connection->request(env, [this](Result<v1::Envelope> answer) {
+        if (!answer) {
+            emit operationFailed(answer.error().message);
+            return;
+        }
+        if (answer->body_case() != v1::Envelope::kDeviceList)
+            return;
+        m_devices.clear();
+        for (const auto &device : answer->device_list().devices()) {
+            m_devices << QVariantMap{
+                {QStringLiteral("id"), qint64(device.id())},
+                {QStringLiteral("name"), toQString(device.name())},
+                {QStringLiteral("createdMs"), qint64(device.created_ms())},
+                {QStringLiteral("lastSeenMs"), qint64(device.last_seen_ms())},
+                {QStringLiteral("current"), device.current()},
+                {QStringLiteral("online"), device.online()},
+            };
+        }
+        emit devicesChanged();
+    });
+}
+
+void KithClient::revokeDevice(qint64 deviceId)
+{
+    v1::Envelope env;
+    env.mutable_revoke_device()->set_device_id(quint64(deviceId));
+    requestOk(env, [this](Status done) {
+        if (!done)
+            emit operationFailed(done.error().message);
+        refreshDevices();
+    });
 }
 
 QString KithClient::sendMessage(const QString &conversationId, const QString &text,

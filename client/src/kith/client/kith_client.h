@@ -43,6 +43,11 @@ class KithClient : public QObject
     Q_PROPERTY(QString username READ username NOTIFY sessionChanged)
     Q_PROPERTY(qint64 userId READ userId NOTIFY sessionChanged)
     Q_PROPERTY(QUrl serverUrl READ serverUrl NOTIFY sessionChanged)
+    // The signed-in user's display name (the user name when none is set).
+    Q_PROPERTY(QString displayName READ ownDisplayName NOTIFY profileChanged)
+    // This account's devices after refreshDevices(): a list of {id, name,
+    // createdMs, lastSeenMs, current, online}.
+    Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
     Q_PROPERTY(kith::client::ConversationListModel *conversations READ conversations CONSTANT)
     Q_PROPERTY(kith::client::UserSearchModel *userSearch READ userSearch CONSTANT)
 public:
@@ -81,6 +86,12 @@ public:
     Q_INVOKABLE void logout();
     // While waiting to reconnect: try now instead of when the backoff says.
     Q_INVOKABLE void retryNow();
+    // Profile and devices (answers come as profileChanged / devicesChanged,
+    // refusals as operationFailed).
+    Q_INVOKABLE void setDisplayName(const QString &name);
+    Q_INVOKABLE void refreshDevices();
+    // Logs another device of this account out (its token is revoked).
+    Q_INVOKABLE void revokeDevice(qint64 deviceId);
 
     // Writes text to the outbox and sends it; returns its client message id
     // (empty with operationFailed when the text is refused).
@@ -121,6 +132,8 @@ public:
     [[nodiscard]] QString username() const { return m_username; }
     [[nodiscard]] qint64 userId() const;
     [[nodiscard]] QUrl serverUrl() const { return m_server; }
+    [[nodiscard]] QString ownDisplayName();
+    [[nodiscard]] QVariantList devices() const { return m_devices; }
     [[nodiscard]] ConversationListModel *conversations() const { return m_conversations.get(); }
     [[nodiscard]] UserSearchModel *userSearch() const { return m_userSearch.get(); }
 
@@ -147,11 +160,13 @@ signals:
     void lastErrorChanged();
     void syncingChanged();
     void sessionChanged();
+    void profileChanged();
+    void devicesChanged();
     // The server refused the login or the registration, or the stored session.
     void authFailed(const QString &message);
     void loggedOut();
     void messageReceived(const QString &conversationId, qint64 seq, const QString &senderName,
-                         const QString &preview);
+                         const QString &preview, qint64 senderId);
     void typingChanged(const QString &conversationId);
     void directChatReady(const QString &conversationId);
     void groupCreated(const QString &conversationId);
@@ -186,6 +201,7 @@ private:
         qint64 untilMs = 0;
     };
     QHash<QString, QList<TypingEntry>> m_typing;
+    QVariantList m_devices;
     QTimer m_typingTimer;
     QString m_token;
     // Bumped per opened account: a late keychain answer for an account no
