@@ -17,6 +17,7 @@ Q_IMPORT_QML_PLUGIN(Kith_ConversationsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_ChatPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_GroupsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_SearchPlugin)
+Q_IMPORT_QML_PLUGIN(Kith_SettingsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_AppPlugin)
 
 int main(int argc, char *argv[])

@@ -26,6 +26,7 @@ Q_IMPORT_QML_PLUGIN(Kith_ConversationsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_ChatPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_GroupsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_SearchPlugin)
+Q_IMPORT_QML_PLUGIN(Kith_SettingsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_AppPlugin)
 
 using kith::client::KithClient;

@@ -11,6 +11,7 @@ Q_IMPORT_QML_PLUGIN(Kith_ConversationsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_ChatPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_GroupsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_SearchPlugin)
+Q_IMPORT_QML_PLUGIN(Kith_SettingsPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_AppPlugin)
 
 class Setup : public QObject

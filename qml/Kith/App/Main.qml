@@ -9,6 +9,7 @@ import Kith.Conversations
 import Kith.Chat
 import Kith.Groups
 import Kith.Search
+import Kith.Settings
 
 // The window: log in until there is a session, then the conversation list
 // and the open chat side by side (or stacked on a narrow window). It is the
@@ -79,12 +80,28 @@ ApplicationWindow {
         property var mutedChats: []
         property bool ctrlEnterSends: false
         property int fontSize: 14
+        property int avatarColorIndex: -1
     }
 
     Binding {
         target: Theme
         property: "scheme"
         value: window.startTheme.length > 0 ? window.startTheme : settings.theme
+    }
+    Binding {
+        target: Theme
+        property: "fontBody"
+        value: settings.fontSize
+    }
+    // One's own avatar in the colour chosen on the settings page.
+    Binding {
+        target: Theme
+        property: "colorOverrides"
+        value: {
+            const overrides = {};
+            overrides[String(KithClient.userId)] = settings.avatarColorIndex;
+            return overrides;
+        }
     }
 
     // The open conversation's row in the conversation list, re-read whenever
@@ -414,6 +431,7 @@ ApplicationWindow {
             onSearchRequested: searchSheet.openIn("")
             onLogoutRequested: KithClient.logout()
             onRetryNowRequested: KithClient.retryNow()
+            onSettingsRequested: settingsSheet.open()
             hideNotificationContent: settings.hideNotificationContent
             themeScheme: settings.theme
             onHideNotificationContentToggled: hide => settings.hideNotificationContent = hide
@@ -448,6 +466,7 @@ ApplicationWindow {
                 unreadCount: window.current.unread
                 showBack: !layout.wide
                 draftStore: KithClient
+                ctrlEnterSends: settings.ctrlEnterSends
                 onSendRequested: (text, replyToSeq) => KithClient.sendMessage(window.currentConversationId, text, replyToSeq)
                 onRetryRequested: id => KithClient.retryMessage(id)
                 onDiscardRequested: id => KithClient.discardMessage(id)
@@ -506,6 +525,36 @@ ApplicationWindow {
             close();
             window.closeConversation();
         }
+    }
+
+    SettingsSheet {
+        id: settingsSheet
+        objectName: "settingsSheet"
+        username: KithClient.username
+        displayName: KithClient.displayName
+        avatarKey: String(KithClient.userId)
+        colorIndex: settings.avatarColorIndex
+        devices: KithClient.devices
+        serverUrl: settings.serverUrl
+        notificationsEnabled: settings.notificationsEnabled
+        hideNotificationContent: settings.hideNotificationContent
+        themeScheme: settings.theme
+        fontSize: settings.fontSize
+        ctrlEnterSends: settings.ctrlEnterSends
+        onDisplayNameEdited: name => KithClient.setDisplayName(name)
+        onColorPicked: index => settings.avatarColorIndex = index
+        onDevicesRequested: if (KithClient.online) KithClient.refreshDevices()
+        onRevokeRequested: deviceId => KithClient.revokeDevice(deviceId)
+        onLogoutRequested: {
+            close();
+            KithClient.logout();
+        }
+        onNotificationsToggled: enabled => settings.notificationsEnabled = enabled
+        onHideContentToggled: hide => settings.hideNotificationContent = hide
+        onThemePicked: scheme => settings.theme = scheme
+        onFontSizePicked: size => settings.fontSize = size
+        onSendKeyPicked: ctrlEnter => settings.ctrlEnterSends = ctrlEnter
+        onServerUrlEdited: url => settings.serverUrl = url
     }
 
     MessageSearchSheet {

@@ -23,6 +23,7 @@ Rectangle {
     property bool showBack: false
     property bool muted: false
     property var draftStore: null
+    property bool ctrlEnterSends: false
 
     readonly property alias composer: composerBox
     readonly property alias timeline: messageList
@@ -123,6 +124,7 @@ Rectangle {
             Layout.fillWidth: true
             conversationId: chat.conversationId
             draftStore: chat.draftStore
+            ctrlEnterSends: chat.ctrlEnterSends
             replyToSeq: chat.replyToSeq
             replySender: chat.replySender
             replyText: chat.replyText

@@ -3,8 +3,9 @@ import QtQuick.Controls.Basic
 import QtQuick.Layouts
 import Kith.Theme
 
-// The message box under a chat. Enter sends, Shift+Enter starts a new line,
-// Esc cancels a reply. The draft is kept per conversation: switching away
+// The message box under a chat. Enter sends, Shift+Enter starts a new line
+// (with ctrlEnterSends: Ctrl+Enter sends, Enter starts a new line), Esc
+// cancels a reply. The draft is kept per conversation: switching away
 // saves it to `draftStore` (anything with draft(id) and setDraft(id, text),
 // e.g. the client facade), switching back restores it.
 Rectangle {
@@ -12,6 +13,8 @@ Rectangle {
 
     property string conversationId
     property var draftStore: null
+    // "Ctrl+Enter sends" (Enter starts a new line) instead of "Enter sends".
+    property bool ctrlEnterSends: false
     // The message being replied to, if any (0: none).
     property int replyToSeq: 0
     property string replySender
@@ -218,11 +221,12 @@ Rectangle {
                             }
                             return;
                         }
-                        if (event.modifiers & Qt.ShiftModifier) {
+                        const ctrl = (event.modifiers & Qt.ControlModifier) !== 0;
+                        const newLine = (event.modifiers & Qt.ShiftModifier) || (composer.ctrlEnterSends && !ctrl);
+                        if (newLine)
                             input.insert(input.cursorPosition, "\n");
-                        } else {
+                        else
                             composer.send();
-                        }
                         event.accepted = true;
                     }
                 }

@@ -36,6 +36,7 @@ Rectangle {
     signal newGroupRequested
     signal searchRequested
     signal logoutRequested
+    signal settingsRequested
     signal retryNowRequested
     signal hideNotificationContentToggled(bool hide)
     signal themeSchemePicked(string scheme)
@@ -74,10 +75,17 @@ Rectangle {
             spacing: Theme.spacingS
 
             Avatar {
+                objectName: "selfAvatar"
                 size: 32
                 name: pane.selfName
                 colorKey: pane.selfKey
                 ringColor: Theme.sidebar
+                TapHandler {
+                    onTapped: pane.settingsRequested()
+                }
+                HoverHandler {
+                    cursorShape: Qt.PointingHandCursor
+                }
             }
             Label {
                 Layout.fillWidth: true
@@ -110,6 +118,11 @@ Rectangle {
                     id: menu
                     objectName: "paneMenu"
                     y: menuButton.height
+                    AppMenuItem {
+                        objectName: "settingsAction"
+                        text: qsTr("Profile and settings")
+                        onTriggered: pane.settingsRequested()
+                    }
                     AppMenuItem {
                         text: qsTr("Search messages")
                         onTriggered: pane.searchRequested()

@@ -72,12 +72,13 @@ QtObject {
     readonly property int radiusM: 12
     readonly property int bubbleRadius: 14
 
-    // Type: system font, body 14 px, secondary one step smaller.
-    readonly property int fontBody: 14
-    readonly property int fontSmall: 12
-    readonly property int fontTiny: 11
-    readonly property int fontTitle: 15
-    readonly property int fontHeadline: 22
+    // Type: system font, body 14 px (the text size setting moves it), the
+    // rest follows it: secondary one step smaller.
+    property int fontBody: 14
+    readonly property int fontSmall: fontBody - 2
+    readonly property int fontTiny: fontBody - 3
+    readonly property int fontTitle: fontBody + 1
+    readonly property int fontHeadline: fontBody + 8
 
     readonly property int listRowHeight: 64
     readonly property int headerHeight: 56
@@ -94,9 +95,14 @@ QtObject {
     // order, so users take the palette in turn (the first ten people of a
     // server all differ) and groups ("g:N") take it from the other end with
     // a step, so group N and user N differ too.
+    // key -> palette index chosen by the user (their own avatar colour).
+    property var colorOverrides: ({})
+
     function colorIndex(key) {
         const s = String(key);
         const n = avatarPalette.length;
+        if (colorOverrides[s] !== undefined && colorOverrides[s] >= 0)
+            return colorOverrides[s] % n;
         let match = /^(g:)?(\d+)$/.exec(s);
         if (match) {
             const id = parseInt(match[2], 10);

@@ -52,6 +52,7 @@ Item {
         when: windowShown
 
         function init() {
+            composer.ctrlEnterSends = false;
             composer.draftStore = null;
             composer.localDrafts = {};
             composer.replyToSeq = 0;
@@ -175,6 +176,19 @@ Item {
             compare(scrollSpy.count, 3);
             compare(composer.inputItem.cursorPosition, 0);
             compare(composer.text, "a");
+        }
+    
+        // The "Ctrl+Enter sends" setting: Enter writes a new line instead.
+        function test_ctrlEnterSends() {
+            composer.ctrlEnterSends = true;
+            keyClick(Qt.Key_A);
+            keyClick(Qt.Key_Return);
+            keyClick(Qt.Key_B);
+            compare(sendSpy.count, 0);
+            compare(composer.text, "a\nb");
+            keyClick(Qt.Key_Return, Qt.ControlModifier);
+            compare(sendSpy.count, 1);
+            compare(sendSpy.signalArguments[0][0], "a\nb");
         }
     }
 }
