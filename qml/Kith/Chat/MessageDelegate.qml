@@ -145,7 +145,9 @@ Item {
             Rectangle {
                 id: bubble
                 objectName: "bubble"
-                readonly property real contentWidth: Math.max(body.width, quote.visible ? quote.implicitWidth : 0, footer.implicitWidth)
+                // The body is laid out at the widest a bubble may be; its widest
+                // line (implicitWidth, once wrapped) sizes the bubble.
+                readonly property real contentWidth: Math.max(Math.min(body.implicitWidth, body.width), quote.visible ? quote.implicitWidth : 0, footer.implicitWidth)
                 x: message.own ? parent.width - width : (message.showIdentity ? avatar.size + Theme.spacingS : 0)
                 y: message.showName ? nameLabel.height + 2 : 0
                 width: contentWidth + 2 * Theme.spacingM
@@ -214,11 +216,13 @@ Item {
                         id: body
                         objectName: "body"
                         readonly property bool rich: MessageText.needsRichText(message.text)
-                        // Room at the end of the last line for the time and status.
-                        readonly property string spacer: "\u00a0".repeat(Math.ceil((footer.implicitWidth + Theme.spacingS) / Math.max(1, metrics.advanceWidth("\u00a0"))))
+                        // Room at the end of the last line for the time and status:
+                        // invisible characters as wide as the corner (markup
+                        // trims trailing spaces, but not letters).
+                        readonly property string spacer: "<font color=\"#00000000\">" + "_".repeat(Math.ceil((footer.implicitWidth + Theme.spacingS) / Math.max(1, metrics.advanceWidth("_")))) + "</font>"
                         visible: !message.selecting
-                        width: Math.min(implicitWidth, message.maxBubbleWidth - 2 * Theme.spacingM)
-                        text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther) + (message.emojiOnly > 0 ? "" : spacer)
+                        width: message.maxBubbleWidth - 2 * Theme.spacingM
+                        text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", message.emojiOnly > 0 ? 0 : Math.round(font.pixelSize * 1.3)) + (message.emojiOnly > 0 ? "" : " " + spacer)
                         textFormat: rich ? Text.RichText : Text.StyledText
                         wrapMode: Text.Wrap
                         color: message.own && message.emojiOnly === 0 ? Theme.accentText : Theme.text
@@ -243,13 +247,13 @@ Item {
                         visible: active
                         sourceComponent: TextEdit {
                             objectName: "selectableBody"
-                            width: body.width
+                            width: bubble.contentWidth
                             readOnly: true
                             selectByMouse: true
                             persistentSelection: true
                             textFormat: TextEdit.RichText
                             wrapMode: TextEdit.Wrap
-                            text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther)
+                            text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", body.font.pixelSize === Theme.fontBody ? Math.round(Theme.fontBody * 1.3) : 0)
                             color: body.color
                             selectionColor: message.own ? Theme.accentText : Theme.accent
                             selectedTextColor: message.own ? Theme.accent : Theme.accentText

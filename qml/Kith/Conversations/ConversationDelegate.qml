@@ -98,7 +98,7 @@ ItemDelegate {
                     readonly property bool rich: MessageText.needsRichText(line)
                     Layout.fillWidth: true
                     Layout.preferredHeight: Math.ceil(previewMetrics.height)
-                    text: rich ? MessageText.markup(line, color) : line
+                    text: rich ? MessageText.markup(line, color, "", "", Math.round(font.pixelSize * 1.25)) : line
                     textFormat: rich ? Text.RichText : Text.PlainText
                     color: row.outboxState === "failed" ? Theme.danger : Theme.textMuted
                     font.pixelSize: Theme.fontSmall + 1
@@ -109,6 +109,24 @@ ItemDelegate {
                     FontMetrics {
                         id: previewMetrics
                         font.pixelSize: Theme.fontSmall + 1
+                    }
+                    // A clipped rich line fades out instead of an ellipsis.
+                    Rectangle {
+                        visible: parent.rich && parent.implicitWidth > parent.width
+                        anchors.right: parent.right
+                        width: 28
+                        height: parent.height
+                        gradient: Gradient {
+                            orientation: Gradient.Horizontal
+                            GradientStop {
+                                position: 0
+                                color: "transparent"
+                            }
+                            GradientStop {
+                                position: 1
+                                color: row.selected ? Theme.selection : row.hovered ? Theme.hover : Theme.sidebar
+                            }
+                        }
                     }
                 }
                 Badge {

@@ -202,7 +202,7 @@ Sheet {
 
             SettingsSection {
                 title: qsTr("Notifications")
-                Switch {
+                SettingSwitch {
                     id: notifySwitch
                     objectName: "notificationsSwitch"
                     Layout.fillWidth: true
@@ -210,7 +210,7 @@ Sheet {
                     checked: sheet.notificationsEnabled
                     onToggled: sheet.notificationsToggled(checked)
                 }
-                Switch {
+                SettingSwitch {
                     objectName: "hideContentSwitch"
                     Layout.fillWidth: true
                     enabled: notifySwitch.checked

@@ -176,13 +176,18 @@ QString escaped(QStringView run, bool inLink)
             out += c;
         }
         previousSpace = space;
-        // A long link may break after its separators (never inside "https://").
-        if (inLink && QStringLiteral("/?&=#-_.").contains(c)) {
-            const bool inScheme =
-                c == u'/' && i > 0 && (run.at(i - 1) == u':' || run.at(i - 1) == u'/');
-            if (!inScheme && i + 1 < run.size() && run.at(i + 1) != u'/')
-                out += QChar(0x200B);
+        if (!inLink)
+            continue;
+        // "https://" stays with the host: a word joiner after each of its
+        // characters, since line breaking allows a break after "/".
+        const qsizetype scheme = run.indexOf(QStringLiteral("://"));
+        if (scheme >= 0 && i < scheme + 3) {
+            out += QChar(0x2060);
+            continue;
         }
+        // Elsewhere a long link may break after its separators.
+        if (QStringLiteral("/?&=#-_.").contains(c) && i + 1 < run.size() && run.at(i + 1) != u'/')
+            out += QChar(0x200B);
     }
     return out;
 }
@@ -215,7 +220,7 @@ bool MessageText::needsRichText(const QString &text, const QString &query) const
 }
 
 QString MessageText::markup(const QString &text, const QColor &linkColor, const QString &query,
-                            const QColor &matchColor) const
+                            const QColor &matchColor, int emojiPixels) const
 {
     const auto emoji = emojiMask(text);
     const auto match = matchMask(text, query);
@@ -253,7 +258,11 @@ QString MessageText::markup(const QString &text, const QColor &linkColor, const 
             close.prepend(QStringLiteral("</span>"));
         }
         if (isEmoji) {
-            open += QStringLiteral("<span style=\"font-family:'%1'\">").arg(m_emojiFamily);
+            open += emojiPixels > 0
+                        ? QStringLiteral("<span style=\"font-family:'%1'; font-size:%2px\">")
+                              .arg(m_emojiFamily)
+                              .arg(emojiPixels)
+                        : QStringLiteral("<span style=\"font-family:'%1'\">").arg(m_emojiFamily);
             close.prepend(QStringLiteral("</span>"));
         }
         out += open + escaped(QStringView(text).mid(i, end - i), link >= 0) + close;

@@ -27,9 +27,11 @@ public:
 
     // Markup for a Text item (StyledText, or RichText when needsRichText).
     // Links get linkColor and an underline; words of query (prefixes, as the
-    // search matches them) get matchColor behind them.
+    // search matches them) get matchColor behind them; emoji are drawn at
+    // emojiPixels (0: the text's size; colour emoji look small beside text).
     Q_INVOKABLE QString markup(const QString &text, const QColor &linkColor,
-                               const QString &query = {}, const QColor &matchColor = {}) const;
+                               const QString &query = {}, const QColor &matchColor = {},
+                               int emojiPixels = 0) const;
     // Emoji (to put in the colour font) or search words (to mark) need
     // Text.RichText; anything else renders as StyledText, which is lighter.
     Q_INVOKABLE bool needsRichText(const QString &text, const QString &query = {}) const;
