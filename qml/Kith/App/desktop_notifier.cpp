@@ -119,8 +119,8 @@ DesktopNotifier::~DesktopNotifier() = default;
 void DesktopNotifier::probe()
 {
     // Asynchronous: the window must not wait on the bus at start.
-    auto *watcher = new QDBusPendingCallWatcher(
-        m_service->asyncCall(QStringLiteral("GetCapabilities")), this);
+    auto *watcher =
+        new QDBusPendingCallWatcher(m_service->asyncCall(QStringLiteral("GetCapabilities")), this);
     connect(watcher, &QDBusPendingCallWatcher::finished, this,
             [this](QDBusPendingCallWatcher *call) {
                 call->deleteLater();
