@@ -15,7 +15,7 @@ KITH_APT_PACKAGES=(
   qtkeychain-qt6-dev
   libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
   libpq-dev postgresql libhiredis-dev redis-server haproxy
-  xvfb xauth
+  xvfb xauth dbus-daemon fonts-noto-color-emoji
   desktop-file-utils appstream qt6-qpa-plugins
 )
 

@@ -1,22 +1,32 @@
 // End to end through the whole window: a real kithd, the app's Main.qml with
 // the real client facade logged in as ann, and kith-cli as bob. A message
 // from the command line must show up in the app's models, and a reply typed
-// into the app's composer must reach the command line. A screenshot of the
-// window is saved under the build folder for people to look at.
+// into the app's composer must reach the command line. Then what a reader
+// does with a long history (wheel back through it, search it), the desktop
+// notifications (through a notification service on a session bus of the
+// test's own, a real D-Bus peer), and "Retry now" while the server is away.
+// Screenshots of the window are saved under the build folder for people to
+// look at.
 
+#include "kith/client/conversation_list_model.h"
 #include "kith/client/kith_client.h"
 #include "kith/client/message_list_model.h"
 #include "test_server.h"
 
 #include <QAbstractItemModel>
 #include <QApplication>
+#include <QDBusConnection>
+#include <QDBusMessage>
+#include <QDBusMetaType>
 #include <QDir>
+#include <QFileInfo>
 #include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWheelEvent>
 #include <QtQml/qqmlextensionplugin.h>
 
 Q_IMPORT_QML_PLUGIN(Kith_ClientPlugin)
@@ -54,7 +64,75 @@ QVariant roleValue(const QAbstractItemModel *model, int row, const QByteArray &r
 {
     return model->data(model->index(row, 0), model->roleNames().key(roleName, -1));
 }
+
+// The conversation id of the chat titled title in the app's list.
+QString chatWith(KithClient *client, const QString &title)
+{
+    const int row = findRow(client->conversations(), "title", title);
+    return row < 0 ? QString()
+                   : roleValue(client->conversations(), row, "conversationId").toString();
+}
 } // namespace
+
+// A desktop's notification service as the specification describes it,
+// serving on the test's own session bus: it records what the app sends and
+// can click a notification (ActionInvoked) or answer in it
+// (NotificationReplied) as a person would.
+class FakeNotifications : public QObject
+{
+    Q_OBJECT
+    Q_CLASSINFO("D-Bus Interface", "org.freedesktop.Notifications")
+public:
+    struct Shown
+    {
+        uint id = 0;
+        uint replaces = 0;
+        QString summary;
+        QString body;
+        QStringList actions;
+        QVariantMap hints;
+    };
+    QList<Shown> shown;
+    QList<uint> closed;
+    uint nextId = 1;
+    QDBusConnection bus{QString()};
+
+    void click(uint id)
+    {
+        bus.send(QDBusMessage::createSignal(QStringLiteral("/org/freedesktop/Notifications"),
+                                            QStringLiteral("org.freedesktop.Notifications"),
+                                            QStringLiteral("ActionInvoked"))
+                 << id << QStringLiteral("default"));
+    }
+    void reply(uint id, const QString &text)
+    {
+        bus.send(QDBusMessage::createSignal(QStringLiteral("/org/freedesktop/Notifications"),
+                                            QStringLiteral("org.freedesktop.Notifications"),
+                                            QStringLiteral("NotificationReplied"))
+                 << id << text);
+    }
+
+public slots:
+    QStringList GetCapabilities()
+    {
+        return {QStringLiteral("actions"), QStringLiteral("body"), QStringLiteral("inline-reply")};
+    }
+    uint Notify(const QString &, uint replacesId, const QString &, const QString &summary,
+                const QString &body, const QStringList &actions, const QVariantMap &hints, int)
+    {
+        const uint id = replacesId != 0 ? replacesId : nextId++;
+        shown << Shown{id, replacesId, summary, body, actions, hints};
+        return id;
+    }
+    void CloseNotification(uint id) { closed << id; }
+    QString GetServerInformation(QString &vendor, QString &version, QString &specVersion)
+    {
+        vendor = QStringLiteral("test");
+        version = QStringLiteral("1");
+        specVersion = QStringLiteral("1.2");
+        return QStringLiteral("fake");
+    }
+};
 
 class AppEndToEnd : public QObject
 {
@@ -62,6 +140,10 @@ class AppEndToEnd : public QObject
 private slots:
     void initTestCase();
     void messagesFlowBothWays();
+    void notificationsGoThroughTheDesktopService();
+    void longHistoryScrollsBackAndHoldsItsPlace();
+    void searchHitOpensItsChatOnTheHit();
+    void retryNowReconnectsAtOnce();
     void cleanupTestCase();
 
 private:
@@ -73,7 +155,14 @@ private:
     }
     QQuickItem *item(const char *objectName) const;
 
+    // Wheel notches over the chat, as a mouse sends them.
+    void wheelUp(QQuickItem *over, int notches);
+    bool startSessionBus();
+
     QTemporaryDir m_home;
+    QProcess m_bus;
+    FakeNotifications m_notifications;
+    bool m_haveBus = false;
     kith::test::TestServer m_server;
     std::unique_ptr<QQmlApplicationEngine> m_engine;
     QQuickWindow *m_window = nullptr;
@@ -86,6 +175,8 @@ void AppEndToEnd::initTestCase()
     qputenv("XDG_DATA_HOME", m_home.filePath(QStringLiteral("app-data")).toUtf8());
     qputenv("XDG_CONFIG_HOME", m_home.filePath(QStringLiteral("app-config")).toUtf8());
     QVERIFY(m_server.start());
+    // Before anything in this process opens the session bus.
+    m_haveBus = startSessionBus();
 
     QCoreApplication::setOrganizationName(QStringLiteral("KithTest"));
 
@@ -100,6 +191,44 @@ void AppEndToEnd::initTestCase()
 void AppEndToEnd::cleanupTestCase()
 {
     m_engine.reset();
+    if (m_bus.state() != QProcess::NotRunning) {
+        m_bus.kill();
+        m_bus.waitForFinished();
+    }
+}
+
+bool AppEndToEnd::startSessionBus()
+{
+    if (!QFileInfo::exists(QStringLiteral("/usr/bin/dbus-daemon")))
+        return false;
+    m_bus.start(QStringLiteral("/usr/bin/dbus-daemon"),
+                {QStringLiteral("--session"), QStringLiteral("--nofork"),
+                 QStringLiteral("--nopidfile"), QStringLiteral("--print-address=1")});
+    if (!m_bus.waitForStarted() || !m_bus.waitForReadyRead(10'000))
+        return false;
+    const QByteArray address = m_bus.readLine().trimmed();
+    if (address.isEmpty())
+        return false;
+    qputenv("DBUS_SESSION_BUS_ADDRESS", address);
+    m_notifications.bus = QDBusConnection::connectToBus(QString::fromUtf8(address),
+                                                        QStringLiteral("fake-notifications"));
+    return m_notifications.bus.isConnected() &&
+           m_notifications.bus.registerObject(QStringLiteral("/org/freedesktop/Notifications"),
+                                              &m_notifications, QDBusConnection::ExportAllSlots) &&
+           m_notifications.bus.registerService(QStringLiteral("org.freedesktop.Notifications"));
+}
+
+void AppEndToEnd::wheelUp(QQuickItem *over, int notches)
+{
+    const QPointF at = over->mapToScene(QPointF(over->width() / 2, over->height() / 2));
+    static ulong timestamp = 1'000;
+    for (int i = 0; i < notches; ++i) {
+        QWheelEvent event(at, m_window->mapToGlobal(at), QPoint(), QPoint(0, 120), Qt::NoButton,
+                          Qt::NoModifier, Qt::NoScrollPhase, false);
+        event.setTimestamp(timestamp += 50);
+        QCoreApplication::sendEvent(m_window, &event);
+        QTest::qWait(20);
+    }
 }
 
 QByteArray AppEndToEnd::cli(const QString &user, const QString &password, const QStringList &args,
@@ -184,8 +313,8 @@ void AppEndToEnd::messagesFlowBothWays()
     QCOMPARE(roleValue(conversations, row, "unreadCount").toInt(), 1);
 
     // Opening it (as a click on the row would) fills the chat's message model.
-    QVERIFY(
-        QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, conversationId)));
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, conversationId),
+                                      Q_ARG(QVariant, 0)));
     QQuickItem *chatView = item("chatView");
     QVERIFY(chatView && chatView->isVisible());
     auto *messages = chatView->property("messages").value<QAbstractItemModel *>();
@@ -245,6 +374,205 @@ void AppEndToEnd::messagesFlowBothWays()
     QVERIFY(
         m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-narrow-dark.png")));
     qInfo("screenshots in %s", KITH_ARTIFACT_DIR);
+}
+
+// A message from carol while ann reads bob: one notification for carol's
+// chat through the desktop's service, with her avatar; a second replaces it;
+// clicking it opens carol's chat; an answer typed into it reaches carol.
+void AppEndToEnd::notificationsGoThroughTheDesktopService()
+{
+    if (!m_haveBus)
+        QSKIP("dbus-daemon is not installed");
+    QQuickItem *chatView = item("chatView");
+    auto *client =
+        m_engine->singletonInstance<KithClient *>(qmlTypeId("Kith.Client", 1, 0, "KithClient"));
+    const QString bobChat = m_window->property("currentConversationId").toString();
+    QVERIFY(!bobChat.isEmpty());
+    bool ok = false;
+    cli(QStringLiteral("carol"), kCarolPassword,
+        {QStringLiteral("send"), QStringLiteral("ann"), QStringLiteral("Lunch at <noon>?")}, &ok);
+    QVERIFY(ok);
+    // The earlier messages made notifications too (the window was not in front).
+    const int before = int(m_notifications.shown.size());
+    QTRY_COMPARE_WITH_TIMEOUT(m_notifications.shown.size(), before + 1, kUiTimeoutMs);
+    const auto first = m_notifications.shown.at(before);
+    QCOMPARE(first.summary, QStringLiteral("carol"));
+    // Carol's earlier message is unread too: the count comes first.
+    QVERIFY2(first.body.endsWith(QStringLiteral("Lunch at <noon>?")), qPrintable(first.body));
+    QVERIFY(first.hints.contains(QStringLiteral("image-data")));
+    QVERIFY(first.actions.contains(QStringLiteral("default")));
+    QVERIFY(first.actions.contains(QStringLiteral("inline-reply")));
+
+    cli(QStringLiteral("carol"), kCarolPassword,
+        {QStringLiteral("send"), QStringLiteral("ann"), QStringLiteral("Or one?")}, &ok);
+    QVERIFY(ok);
+    QTRY_COMPARE_WITH_TIMEOUT(m_notifications.shown.size(), before + 2, kUiTimeoutMs);
+    // Grouped: the chat's notification is replaced, and says how many.
+    QCOMPARE(m_notifications.shown.at(before + 1).replaces, first.id);
+    QVERIFY2(m_notifications.shown.at(before + 1)
+                 .body.contains(QStringLiteral(" new messages\nOr one?")),
+             qPrintable(m_notifications.shown.at(before + 1).body));
+
+    // An answer typed into the notification reaches carol.
+    m_notifications.reply(first.id, QStringLiteral("Noon works"));
+    QByteArray history;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        (history = cli(QStringLiteral("carol"), kCarolPassword,
+                       {QStringLiteral("history"), QStringLiteral("ann")}, &ok))
+            .contains("Noon works"),
+        kUiTimeoutMs);
+
+    // A click opens carol's chat and takes the notification away.
+    m_notifications.click(first.id);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->property("currentConversationId").toString() != bobChat,
+                             kUiTimeoutMs);
+    const QString carolChat = m_window->property("currentConversationId").toString();
+    QCOMPARE(
+        client->conversations()
+            ->data(client->conversations()->index(client->conversations()->indexOf(carolChat), 0),
+                   kith::client::ConversationListModel::TitleRole)
+            .toString(),
+        QStringLiteral("carol"));
+    QTRY_VERIFY(m_notifications.closed.contains(first.id));
+    Q_UNUSED(chatView);
+}
+
+// bob's long history: the wheel leaves the newest message and stays; older
+// pages load above without moving what the reader looks at.
+void AppEndToEnd::longHistoryScrollsBackAndHoldsItsPlace()
+{
+    QStringList lines;
+    for (int i = 1; i <= 300; ++i)
+        lines << QStringLiteral("history line %1 %2").arg(i).arg(i == 40 ? "zebra" : "words");
+    QProcess process;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("XDG_DATA_HOME"), m_home.filePath(QStringLiteral("cli-bob")));
+    process.setProcessEnvironment(env);
+    process.start(QStringLiteral(KITH_CLI_PATH),
+                  {QStringLiteral("--server"), m_server.url().toString(), QStringLiteral("--user"),
+                   QStringLiteral("bob"), QStringLiteral("send"), QStringLiteral("ann"),
+                   QStringLiteral("--stdin")});
+    QVERIFY(process.waitForStarted());
+    process.write(lines.join(u'\n').toUtf8() + '\n');
+    process.closeWriteChannel();
+    QVERIFY(process.waitForFinished(kCliTimeoutMs * 2));
+    QCOMPARE(process.exitCode(), 0);
+
+    auto *client =
+        m_engine->singletonInstance<KithClient *>(qmlTypeId("Kith.Client", 1, 0, "KithClient"));
+    const QString bobChat = chatWith(client, QStringLiteral("bob"));
+    QTRY_VERIFY_WITH_TIMEOUT(client->store()->messageCount(bobChat) >= 302, kUiTimeoutMs);
+    // Opened afresh (from another chat), the chat holds its newest page only.
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation",
+                                      Q_ARG(QVariant, chatWith(client, QStringLiteral("carol"))),
+                                      Q_ARG(QVariant, 0)));
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, bobChat),
+                                      Q_ARG(QVariant, 0)));
+    QQuickItem *timeline = item("messageList");
+    QVERIFY(timeline);
+    auto *messages = timeline->property("model").value<QAbstractItemModel *>();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        findRow(messages, "text", QStringLiteral("history line 300 words")) >= 0, kUiTimeoutMs);
+    // At the newest first.
+    QVERIFY(QMetaObject::invokeMethod(timeline, "scrollToBottom"));
+    QTRY_VERIFY(timeline->property("atBottom").toBool());
+    const int rowsBefore = messages->rowCount();
+
+    for (int round = 0; round < 30 && messages->rowCount() == rowsBefore; ++round) {
+        const double y = timeline->property("contentY").toDouble();
+        wheelUp(timeline, 6);
+        QTRY_VERIFY(!timeline->property("moving").toBool());
+    }
+    QVERIFY2(messages->rowCount() > rowsBefore, "reading back loaded no older page");
+    QVERIFY(!timeline->property("stickToBottom").toBool());
+    QVERIFY(!timeline->property("atBottom").toBool());
+    // The reader's place holds while the page settles.
+    QVariant seen;
+    QVERIFY(QMetaObject::invokeMethod(timeline, "anchorSeq", Q_RETURN_ARG(QVariant, seen)));
+    QTest::qWait(300);
+    QVariant still;
+    QVERIFY(QMetaObject::invokeMethod(timeline, "anchorSeq", Q_RETURN_ARG(QVariant, still)));
+    QCOMPARE(still.toLongLong(), seen.toLongLong());
+    QVERIFY(m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-history.png")));
+}
+
+// A search hit far back in bob's chat, picked while another chat is open:
+// bob's chat opens on the hit, which flashes and is in view.
+void AppEndToEnd::searchHitOpensItsChatOnTheHit()
+{
+    auto *client =
+        m_engine->singletonInstance<KithClient *>(qmlTypeId("Kith.Client", 1, 0, "KithClient"));
+    const QString bobChat = chatWith(client, QStringLiteral("bob"));
+    const QVariantList hits = client->searchMessages(QStringLiteral("zebra"));
+    QCOMPARE(hits.size(), 1);
+    const qint64 seq = hits.at(0).toMap().value(QStringLiteral("seq")).toLongLong();
+    // Somewhere else first.
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation",
+                                      Q_ARG(QVariant, chatWith(client, QStringLiteral("carol"))),
+                                      Q_ARG(QVariant, 0)));
+    QObject *sheet = m_window->findChild<QObject *>(QStringLiteral("searchSheet"));
+    QVERIFY(sheet);
+    QVERIFY(QMetaObject::invokeMethod(sheet, "openIn", Q_ARG(QVariant, QString())));
+    QQuickItem *field = item("messageSearchField");
+    QTRY_VERIFY(field && field->hasActiveFocus());
+    for (const char c : QByteArray("zebra"))
+        QTest::keyClick(m_window, c);
+    QQuickItem *results = item("searchResults");
+    QTRY_COMPARE(results->property("count").toInt(), 1);
+    QVERIFY(QMetaObject::invokeMethod(sheet, "resultChosen", Q_ARG(QString, bobChat),
+                                      Q_ARG(double, double(seq))));
+    QTRY_COMPARE(m_window->property("currentConversationId").toString(), bobChat);
+
+    QQuickItem *timeline = item("messageList");
+    auto *messages = timeline->property("model").value<QAbstractItemModel *>();
+    QTRY_VERIFY_WITH_TIMEOUT(findRow(messages, "seq", seq) >= 0, kUiTimeoutMs);
+    QTRY_COMPARE(timeline->property("highlightSeq").toLongLong(), seq);
+    // In view: the row's item lies within the visible part of the list.
+    const double top = timeline->property("contentY").toDouble();
+    const double bottom = top + timeline->height();
+    QQuickItem *hit = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        (QMetaObject::invokeMethod(timeline, "itemAtIndex", Q_RETURN_ARG(QQuickItem *, hit),
+                                   Q_ARG(int, findRow(messages, "seq", seq))),
+         hit != nullptr),
+        kUiTimeoutMs);
+    QVERIFY2(hit->y() + hit->height() > top && hit->y() < bottom,
+             qPrintable(QStringLiteral("hit at %1..%2, view %3..%4")
+                            .arg(hit->y())
+                            .arg(hit->y() + hit->height())
+                            .arg(top)
+                            .arg(bottom)));
+    QVERIFY(hit->property("highlighted").toBool());
+    // The flash ends by itself.
+    QTRY_COMPARE_WITH_TIMEOUT(timeline->property("highlightSeq").toLongLong(), 0, 10'000);
+}
+
+// The server goes away; "Retry now" in the banner tries at once instead of
+// when the backoff says, and the app is back online.
+void AppEndToEnd::retryNowReconnectsAtOnce()
+{
+    auto *client =
+        m_engine->singletonInstance<KithClient *>(qmlTypeId("Kith.Client", 1, 0, "KithClient"));
+    m_window->setWidth(1000);
+    QVERIFY(m_server.terminate());
+    // Failed attempts while it is down stretch the wait to a few seconds.
+    QTRY_VERIFY_WITH_TIMEOUT(client->connectionState() == KithClient::Reconnecting &&
+                                 client->nextRetryIn() >= 4,
+                             60'000);
+    QVERIFY(m_server.restart());
+    QQuickItem *retry = item("retryNow");
+    QVERIFY(retry && retry->isVisible());
+    // Still waiting, seconds from the next attempt: only the button can
+    // start one now.
+    QCOMPARE(client->connectionState(), KithClient::Reconnecting);
+    QVERIFY(client->nextRetryIn() >= 2);
+    QTest::mouseClick(
+        m_window, Qt::LeftButton, {},
+        retry->mapToScene(QPointF(retry->width() / 2, retry->height() / 2)).toPoint());
+    QVERIFY2(client->connectionState() == KithClient::Connecting ||
+                 client->connectionState() == KithClient::Online,
+             "Retry now did not try");
+    QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), kUiTimeoutMs);
 }
 
 QTEST_MAIN(AppEndToEnd)

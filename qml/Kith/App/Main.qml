@@ -559,6 +559,7 @@ ApplicationWindow {
 
     MessageSearchSheet {
         id: searchSheet
+        objectName: "searchSheet"
         titleOf: id => window.conversationRole(id, ConversationListModel.TitleRole) || id
         onQueryEdited: query => results = query.trim().length > 1 ? KithClient.searchMessages(query.trim(), 50, scopeConversationId) : []
         onResultChosen: (conversationId, seq) => {
