@@ -236,6 +236,10 @@ ListView {
         lastContentY = contentY;
         Qt.callLater(fetchOlderIfNear);
     }
+    // Pages change the origin and the rows without moving contentY: a reader
+    // held at the top (the end of a fling) still gets the next page.
+    onOriginYChanged: Qt.callLater(fetchOlderIfNear)
+    onMovementEnded: Qt.callLater(fetchOlderIfNear)
     onAtBottomChanged: if (atBottom) reachedBottom()
     onEndContentYChanged: if (stickToBottom) Qt.callLater(followEnd)
     onCountChanged: if (stickToBottom) Qt.callLater(followEnd)
