@@ -242,6 +242,20 @@ private slots:
         QVERIFY(model.rowCount() <= MessageListModel::kMaxWindowRows);
     }
 
+    // A short chat's window holds it from its first message: one older than
+    // the first row, pulled later (its push was lost), goes in at the top,
+    // with no scrolling needed to ask for it.
+    void aGapBelowAShortWindowIsFilledAtItsTop()
+    {
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 2, 5), {2, 5}));
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(seqs(model).first(), 2u);
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 1), {1, 1}));
+        QCOMPARE(seqs(model), (QList<quint64>{1, 2, 3, 4, 5}));
+    }
+
     void loadAroundRecentresTheWindow()
     {
         const int total = 700;

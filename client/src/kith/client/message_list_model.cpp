@@ -92,6 +92,7 @@ void MessageListModel::reload()
     beginResetModel();
     m_rows.clear();
     m_stored = 0;
+    m_holdsOldest = false;
     setWantOlder(false);
     m_wantAround = 0;
     m_readSeq = 0;
@@ -106,6 +107,7 @@ void MessageListModel::reload()
         for (const auto &m : s->messagesBefore(m_conversationId, 0, kPageRows))
             m_rows << Row{m, false, OutboxStatus::Pending, {}};
         m_stored = int(m_rows.size());
+        m_holdsOldest = m_stored < kPageRows;
         m_rows << outboxRows();
     }
     endResetModel();
@@ -157,6 +159,7 @@ void MessageListModel::fetchOlder()
             m_client->syncEngine()->requestOlder(m_conversationId, oldest);
         return;
     }
+    m_holdsOldest = older.size() < kPageRows;
     beginInsertRows({}, 0, int(older.size()) - 1);
     for (qsizetype i = older.size() - 1; i >= 0; --i)
         m_rows.prepend(Row{older.at(i), false, OutboxStatus::Pending, {}});
@@ -230,6 +233,7 @@ void MessageListModel::centreOn(quint64 seq)
     const auto older = s->messagesBefore(m_conversationId, seq + 1, kPageRows / 2 + 1);
     const auto newer = s->messagesAfter(m_conversationId, seq, kPageRows / 2);
     const bool latest = newer.size() < kPageRows / 2;
+    m_holdsOldest = older.size() < kPageRows / 2 + 1;
     beginResetModel();
     m_rows.clear();
     setWantOlder(false);
@@ -287,7 +291,7 @@ void MessageListModel::insertStored(const StoredMessage &message)
     if (m_stored == 0 || pos == m_stored)
         accept = m_atLatest; // newer than the window: only when showing the newest
     else if (pos == 0)
-        accept = m_wantOlder; // older than the window: only when asked for
+        accept = m_wantOlder || m_holdsOldest; // older: when asked for, or the window starts there
     else
         accept = true; // fills a hole inside the window
     if (!accept)
@@ -304,6 +308,7 @@ void MessageListModel::trimOldest()
     if (m_stored <= kMaxWindowRows)
         return;
     const int drop = m_stored - kMaxWindowRows;
+    m_holdsOldest = false;
     beginRemoveRows({}, 0, drop - 1);
     m_rows.remove(0, drop);
     m_stored -= drop;

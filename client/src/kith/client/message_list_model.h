@@ -139,6 +139,9 @@ private:
     int m_stored = 0;
     bool m_atLatest = true;
     bool m_wantOlder = false; // fetchOlder found nothing on disk and asked the server
+    // The window starts at the oldest message on disk: one older than it,
+    // arriving later (a gap pulled), belongs at its top.
+    bool m_holdsOldest = false;
     quint64 m_wantAround = 0; // loadAround's seq, until the server's pages bring it
     bool m_changing = false;  // inside fetchOlder/fetchNewer
     quint64 m_readSeq = 0;
