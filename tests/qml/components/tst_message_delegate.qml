@@ -1,6 +1,7 @@
 import QtQuick
 import QtTest
 import Kith.Chat
+import Kith.Theme
 
 // A message's look in each send state, and the actions a failed one offers.
 Item {
@@ -41,9 +42,23 @@ Item {
             verify(!findChild(item, "failedRow").visible);
         }
 
+        // The ticks are drawn: some of their pixels differ from the bubble.
+        function drawnPixels(ticks) {
+            waitForRendering(ticks);
+            const image = grabImage(ticks);
+            const bubble = Qt.color(Theme.accent);
+            let drawn = 0;
+            for (let x = 0; x < image.width; ++x)
+                for (let y = 0; y < image.height; ++y)
+                    if (!Qt.colorEqual(image.pixel(x, y), bubble) && image.pixel(x, y).a > 0)
+                        ++drawn;
+            return drawn;
+        }
+
         function test_sent() {
             const item = make({ own: true, status: "sent" });
             compare(glyph(item).tickCount, 1);
+            verify(drawnPixels(glyph(item)) > 5, "the tick is not drawn");
             verify(!findChild(item, "failedRow").visible);
         }
 
