@@ -239,6 +239,19 @@ Item {
             verify(!item.highlighted);
         }
 
+        // What counts as read: the newest row seen whole; one cut off at the
+        // bottom edge (within the 24 px that still count as "at the bottom")
+        // is not read yet.
+        function test_lastFullyVisibleSeq() {
+            root.fill(2901, 3000);
+            settle();
+            compare(timeline.lastFullyVisibleSeq(), 3000);
+            timeline.contentY = timeline.endContentY - timeline.bottomMargin - 8;
+            settle();
+            verify(timeline.atBottom);
+            compare(timeline.lastFullyVisibleSeq(), 2999);
+        }
+
         // Two messages sit at the bottom, right above the composer.
         function test_shortChatSitsAtTheBottom() {
             root.fill(1, 2);
