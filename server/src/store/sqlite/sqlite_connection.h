@@ -213,6 +213,9 @@ public:
         return quint64(sqlite3_last_insert_rowid(m_connection.db));
     }
 
+    // The rows ended in an error rather than at their end (next() said false for both).
+    [[nodiscard]] bool failed() const { return m_step != SQLITE_ROW && m_step != SQLITE_DONE; }
+
     // SQLITE_CONSTRAINT (any of its extended codes): a unique, foreign or
     // not-null key refused the statement.
     [[nodiscard]] bool failedOnConstraint() const

@@ -23,33 +23,46 @@ constexpr int kWalFramesCapFactor = 4;
 constexpr int kRecentCopyDivisor = 8;
 } // namespace
 
+// Loads into locals and keeps them only whole: a half-loaded map would make
+// existing conversations look new (a group send answered NOT_FOUND, a direct
+// one refused by its own key). Until a load succeeds the state is stale, and
+// the next batch loads it again before it writes anything.
 Status SqliteStore::Writer::loadState()
 {
-    m_maxSeq.clear();
+    m_stateStale = true;
     m_recipients.clear();
+    QHash<QString, quint64> maxSeq;
+    quint64 nextServerId = 1;
+    quint64 nextGroupId = 1;
     {
         Stmt s(*m_c, QStringLiteral("SELECT id, max_seq FROM conversations"));
         if (!s.exec())
             return s.error("load conversations");
         while (s.next())
-            m_maxSeq.insert(s.text(0), s.u64(1));
+            maxSeq.insert(s.text(0), s.u64(1));
+        if (s.failed())
+            return s.error("load conversations");
     }
     {
         Stmt s(*m_c, QStringLiteral("SELECT COALESCE(MAX(server_id), 0) + 1 FROM messages"));
         if (!s.exec() || !s.next())
             return s.error("load next server id");
-        m_nextServerId = s.u64(0);
+        nextServerId = s.u64(0);
     }
     {
         Stmt s(*m_c, QStringLiteral("SELECT value FROM counters WHERE name = 'next_group_id'"));
         if (!s.exec() || !s.next())
             return s.error("load next group id");
-        m_nextGroupId = s.u64(0);
+        nextGroupId = s.u64(0);
     }
     const auto version = pragmaText(*m_c, QStringLiteral("PRAGMA data_version"));
     if (!version)
         return version.error();
+    m_maxSeq = std::move(maxSeq);
+    m_nextServerId = nextServerId;
+    m_nextGroupId = nextGroupId;
     m_dataVersion = version->toLongLong();
+    m_stateStale = false;
     return Done{};
 }
 
@@ -175,7 +188,7 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
     if (!execControl(QStringLiteral("BEGIN IMMEDIATE")))
         return makeError(v1::INTERNAL, QStringLiteral("storage busy or unavailable"));
     std::optional<Error> failure;
-    if (Status fresh = refreshIfChangedElsewhere(); !fresh)
+    if (Status fresh = m_stateStale ? loadState() : refreshIfChangedElsewhere(); !fresh)
         failure = fresh.error();
     // Without savepoints the undo record spans the whole batch.
     m_undo = Undo{m_nextServerId, m_nextGroupId, 0, {}};
@@ -231,7 +244,8 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
         (void)execControl(QStringLiteral("ROLLBACK"));
         // Counters may have moved for rolled-back work: read them back.
         if (Status reloaded = loadState(); !reloaded)
-            qCCritical(lcStore) << "cannot reload counters after a failed batch";
+            qCCritical(lcStore) << "cannot reload counters after a failed batch; the next batch"
+                                   " tries again before it writes";
     }
     return failure;
 }

@@ -115,6 +115,7 @@ private:
     quint64 m_nextServerId = 1;
     quint64 m_nextGroupId = 1;
     qint64 m_dataVersion = -1;
+    bool m_stateStale = true; // the counters above need loading (see loadState)
 
     // Per job: what to restore when its savepoint is rolled back.
     struct Undo
