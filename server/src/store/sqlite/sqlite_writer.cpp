@@ -241,7 +241,10 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
     if (!failure && !execControl(QStringLiteral("COMMIT")))
         failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
     if (failure) {
-        (void)execControl(QStringLiteral("ROLLBACK"));
+        // SQLite has rolled back by itself after some errors (a full disk, an
+        // I/O error at COMMIT); a ROLLBACK then would only fail and say so.
+        if (!sqlite3_get_autocommit(m_c->db))
+            (void)execControl(QStringLiteral("ROLLBACK"));
         // Counters may have moved for rolled-back work: read them back.
         if (Status reloaded = loadState(); !reloaded)
             qCCritical(lcStore) << "cannot reload counters after a failed batch; the next batch"
