@@ -57,6 +57,8 @@ KithClient::KithClient(QObject *parent)
             &KithClient::nextRetryInChanged);
     connect(m_connection.get(), &Connection::lastErrorChanged, this, &KithClient::lastErrorChanged);
     connect(m_sync.get(), &SyncEngine::syncingChanged, this, &KithClient::syncingChanged);
+    connect(m_store.get(), &LocalStore::storageErrorChanged, this,
+            &KithClient::storageErrorChanged);
     connect(m_sync.get(), &SyncEngine::messageArrived, this,
             [this](const QString &conversationId, quint64 seq) {
                 const auto m = m_store->message(conversationId, seq);
@@ -337,7 +339,8 @@ QString KithClient::sendMessage(const QString &conversationId, const QString &te
     content.set_reply_to_seq(quint64(replyToSeq));
     auto queued = m_outbox->enqueue(conversationId, content);
     if (!queued) {
-        emit operationFailed(queued.error().message);
+        const QString storage = m_store->storageError();
+        emit operationFailed(storage.isEmpty() ? queued.error().message : storage);
         return {};
     }
     (void)m_store->setDraft(conversationId, {});
@@ -350,6 +353,12 @@ bool KithClient::retryMessage(const QString &clientMsgId)
     if (!done)
         emit operationFailed(done.error().message);
     return done.ok();
+}
+
+void KithClient::retryStorage()
+{
+    if (m_store->isOpen())
+        (void)m_store->probeStorage();
 }
 
 bool KithClient::discardMessage(const QString &clientMsgId)
@@ -684,6 +693,11 @@ bool KithClient::isOnline() const
 int KithClient::nextRetryIn() const
 {
     return m_connection->nextRetryIn();
+}
+
+QString KithClient::storageError() const
+{
+    return m_store->storageError();
 }
 
 QString KithClient::lastError() const

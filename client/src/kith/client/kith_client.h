@@ -39,6 +39,9 @@ class KithClient : public QObject
     Q_PROPERTY(int nextRetryIn READ nextRetryIn NOTIFY nextRetryInChanged)
     Q_PROPERTY(QString lastError READ lastError NOTIFY lastErrorChanged)
     Q_PROPERTY(bool syncing READ isSyncing NOTIFY syncingChanged)
+    // Why the local store cannot save right now (a full disk), for the app to
+    // show; empty while it can. Unsent messages wait in the outbox meanwhile.
+    Q_PROPERTY(QString storageError READ storageError NOTIFY storageErrorChanged)
     Q_PROPERTY(bool hasSession READ hasSession NOTIFY sessionChanged)
     Q_PROPERTY(QString username READ username NOTIFY sessionChanged)
     Q_PROPERTY(qint64 userId READ userId NOTIFY sessionChanged)
@@ -98,6 +101,9 @@ public:
     Q_INVOKABLE QString sendMessage(const QString &conversationId, const QString &text,
                                     qint64 replyToSeq = 0);
     Q_INVOKABLE bool retryMessage(const QString &clientMsgId);
+    // Checks at once whether the local store can write again (it also does
+    // so every few seconds while it cannot).
+    Q_INVOKABLE void retryStorage();
     Q_INVOKABLE bool discardMessage(const QString &clientMsgId);
     // Moves the read marker to seq (0: the newest message) on every device.
     Q_INVOKABLE void markRead(const QString &conversationId, qint64 seq = 0);
@@ -128,6 +134,7 @@ public:
     [[nodiscard]] int nextRetryIn() const;
     [[nodiscard]] QString lastError() const;
     [[nodiscard]] bool isSyncing() const;
+    [[nodiscard]] QString storageError() const;
     [[nodiscard]] bool hasSession() const;
     [[nodiscard]] QString username() const { return m_username; }
     [[nodiscard]] qint64 userId() const;
@@ -159,6 +166,7 @@ signals:
     void nextRetryInChanged();
     void lastErrorChanged();
     void syncingChanged();
+    void storageErrorChanged();
     void sessionChanged();
     void profileChanged();
     void devicesChanged();

@@ -120,7 +120,10 @@ QString StoredMessage::text() const
 LocalStore::LocalStore(QObject *parent)
     : QObject(parent)
     , m_connectionName(QStringLiteral("kith-store-") + QUuid::createUuid().toString(QUuid::Id128))
-{}
+{
+    m_storageProbe.setInterval(kStorageProbeMs);
+    connect(&m_storageProbe, &QTimer::timeout, this, [this] { (void)probeStorage(); });
+}
 
 LocalStore::~LocalStore()
 {
@@ -169,6 +172,12 @@ Status LocalStore::open(const QString &path)
 void LocalStore::close()
 {
     m_statements.clear();
+    m_inTransaction = false;
+    m_storageProbe.stop();
+    if (!m_storageError.isEmpty()) {
+        m_storageError.clear();
+        emit storageErrorChanged();
+    }
     if (m_db.isValid()) {
         m_db.close();
         m_db = QSqlDatabase();
@@ -237,33 +246,116 @@ QSqlQuery &LocalStore::prepared(const char *sql)
 
 Status LocalStore::exec(QSqlQuery &query)
 {
-    if (query.exec())
+    if (query.exec()) {
+        // Only a statement that changed rows wrote to the disk; one that
+        // matched nothing proves nothing about the room left.
+        if (!query.isSelect() && query.numRowsAffected() > 0) {
+            if (m_inTransaction)
+                m_transactionWrote = true;
+            else
+                noteWriteWorked();
+        }
         return Done{};
-    const QString error = query.lastError().text();
-    qCWarning(lcStore) << "query failed:" << query.lastQuery() << error;
-    return makeError(v1::INTERNAL, error);
+    }
+    const QSqlError error = query.lastError();
+    qCWarning(lcStore) << "query failed:" << query.lastQuery() << error.text();
+    noteFailure(error);
+    return makeError(v1::INTERNAL, error.text());
 }
 
 Status LocalStore::beginTransaction()
 {
     if (!m_db.transaction())
         return makeError(v1::INTERNAL, m_db.lastError().text());
+    m_inTransaction = true;
+    m_transactionWrote = false;
     return Done{};
 }
 
 Status LocalStore::commit()
 {
-    if (!m_db.commit()) {
-        const QString error = m_db.lastError().text();
+    m_inTransaction = false;
+    // Not QSqlDatabase::commit(): it keeps SQLite's message but drops its
+    // code, which is what tells a full disk from other failures.
+    QSqlQuery query(m_db);
+    if (!query.exec(QStringLiteral("COMMIT"))) {
+        const QSqlError error = query.lastError();
+        qCWarning(lcStore) << "commit failed:" << error.text();
+        noteFailure(error);
         m_db.rollback();
-        return makeError(v1::INTERNAL, error);
+        return makeError(v1::INTERNAL, error.text());
     }
+    if (m_transactionWrote)
+        noteWriteWorked();
     return Done{};
 }
 
 void LocalStore::rollback()
 {
+    m_inTransaction = false;
     m_db.rollback();
+}
+
+namespace {
+// SQLite's primary result codes, as Qt's driver gives them in nativeErrorCode().
+constexpr int kSqlitePerm = 3;
+constexpr int kSqliteReadOnly = 8;
+constexpr int kSqliteIoError = 10;
+constexpr int kSqliteCorrupt = 11;
+constexpr int kSqliteFull = 13;
+constexpr int kSqliteCantOpen = 14;
+constexpr int kSqliteNotADatabase = 26;
+} // namespace
+
+void LocalStore::noteFailure(const QSqlError &error)
+{
+    QString sentence;
+    switch (error.nativeErrorCode().toInt() & 0xff) {
+    case kSqliteFull:
+        sentence = QStringLiteral("The disk is full: new messages cannot be saved. Unsent "
+                                  "messages wait in the outbox until there is room.");
+        break;
+    case kSqlitePerm:
+    case kSqliteReadOnly:
+    case kSqliteIoError:
+    case kSqliteCorrupt:
+    case kSqliteCantOpen:
+    case kSqliteNotADatabase:
+        sentence = QStringLiteral("Messages cannot be saved (%1). Unsent messages wait in the "
+                                  "outbox.")
+                       .arg(error.databaseText());
+        break;
+    default:
+        return; // a lock held too long, a refused row: not the disk's doing
+    }
+    if (!m_storageProbe.isActive())
+        m_storageProbe.start();
+    if (sentence == m_storageError)
+        return;
+    qCWarning(lcStore) << "cannot write" << m_path << "-" << error.databaseText();
+    m_storageError = sentence;
+    emit storageErrorChanged();
+}
+
+void LocalStore::noteWriteWorked()
+{
+    m_storageProbe.stop();
+    if (m_storageError.isEmpty())
+        return;
+    qCInfo(lcStore) << "writing to" << m_path << "works again";
+    m_storageError.clear();
+    emit storageErrorChanged();
+}
+
+Status LocalStore::probeStorage()
+{
+    if (!isOpen())
+        return makeError(v1::INTERNAL, QStringLiteral("No account is open"));
+    // A real write: the log grows by a page, as for a message.
+    auto &q = prepared("INSERT INTO sync_state(key, value) VALUES('storage_checked_ms', ?)"
+                       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    q.addBindValue(QString::number(nowMs()));
+    return exec(q);
 }
 
 QString LocalStore::value(const QString &key)

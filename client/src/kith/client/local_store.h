@@ -14,6 +14,7 @@
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QString>
+#include <QTimer>
 #include <QUrl>
 
 #include <optional>
@@ -123,6 +124,15 @@ public:
     [[nodiscard]] int schemaVersion();
     static constexpr int kSchemaVersion = 1;
 
+    // Why the file cannot be written right now (a full disk, a read-only or
+    // failing one), as a sentence for the user; empty while writes work. Set
+    // by a write that fails for such a reason, cleared by the next one that
+    // works; meanwhile a small write is tried every kStorageProbeMs.
+    [[nodiscard]] QString storageError() const { return m_storageError; }
+    // Tries that small write now.
+    Status probeStorage();
+    static constexpr int kStorageProbeMs = 5'000;
+
     // sync_state
     [[nodiscard]] QString value(const QString &key);
     [[nodiscard]] Status setValue(const QString &key, const QString &value);
@@ -206,6 +216,7 @@ signals:
     void outboxChanged(const QString &conversationId);
     void userChanged(quint64 userId);
     void membersChanged(const QString &conversationId);
+    void storageErrorChanged();
 
 private:
     [[nodiscard]] QSqlQuery &prepared(const char *sql);
@@ -224,6 +235,8 @@ private:
     [[nodiscard]] Status ensureConversationRow(const QString &conversationId);
     [[nodiscard]] StoredMessage readMessage(const QSqlQuery &query) const;
     [[nodiscard]] QList<SeqRange> rangesInTransaction(const QString &conversationId);
+    void noteFailure(const QSqlError &error);
+    void noteWriteWorked();
 
     QSqlDatabase m_db;
     QString m_connectionName;
@@ -231,6 +244,10 @@ private:
     // Prepared once per connection; std::unordered_map keeps references stable.
     std::unordered_map<const char *, QSqlQuery> m_statements;
     quint64 m_myUserId = 0;
+    bool m_inTransaction = false;    // a write inside one proves nothing until COMMIT
+    bool m_transactionWrote = false; // ... and a COMMIT only if something in it changed rows
+    QString m_storageError;
+    QTimer m_storageProbe;
 };
 
 } // namespace kith::client

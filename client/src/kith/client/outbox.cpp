@@ -34,6 +34,10 @@ Outbox::Outbox(Connection *connection, LocalStore *store, QObject *parent)
         if (!online)
             m_inFlight.clear(); // their handlers fail; they are resent on reconnect
     });
+    connect(m_store, &LocalStore::storageErrorChanged, this, [this] {
+        if (m_store->storageError().isEmpty())
+            flush();
+    });
 }
 
 Result<QString> Outbox::enqueue(const QString &conversationId, const v1::Content &content)
@@ -85,7 +89,10 @@ void Outbox::flush()
 
 void Outbox::sendHead(const QString &conversationId)
 {
-    if (!m_connection->isOnline() || m_inFlight.contains(conversationId))
+    // With the disk full, an ack could not be stored: the same entry would
+    // go out again and again.
+    if (!m_connection->isOnline() || m_inFlight.contains(conversationId) ||
+        !m_store->storageError().isEmpty())
         return;
     std::optional<OutboxEntry> head;
     for (const auto &entry : m_store->outbox(conversationId)) {
@@ -118,8 +125,15 @@ void Outbox::onAnswer(const QString &conversationId, const QString &clientMsgId,
     if (answer && answer->body_case() == v1::Envelope::kSendAck) {
         qCDebug(lcOutbox) << "acked" << clientMsgId << "seq" << answer->send_ack().seq()
                           << (answer->send_ack().duplicate() ? "(duplicate)" : "");
-        if (auto done = m_store->acknowledge(clientMsgId, answer->send_ack()); !done)
+        if (auto done = m_store->acknowledge(clientMsgId, answer->send_ack()); !done) {
+            // The entry stays pending; resending it later gets the same ack
+            // (the server keeps the first). Not at once: the store said why
+            // it cannot write, and says when it can again.
             qCWarning(lcOutbox) << "cannot store the ack of" << clientMsgId << done.error().message;
+            if (m_store->storageError().isEmpty() && m_connection->isOnline())
+                m_retryTimer.start(kRetryDelayMs);
+            return;
+        }
         sendHead(conversationId);
         return;
     }

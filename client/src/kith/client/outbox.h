@@ -2,7 +2,9 @@
 // Outbox: sends what LocalStore's outbox table holds — oldest first, one in
 // flight per conversation so order is kept, each with the client message id it
 // got when it was written, retried until the server acks it. Permanent refusals
-// mark the entry failed (the UI offers retry or discard). Owned by KithClient.
+// mark the entry failed (the UI offers retry or discard). While the store
+// cannot write (a full disk) nothing is sent: an ack that cannot be stored
+// leaves its entry pending, to be sent again once writes work. Owned by KithClient.
 
 #include "kith/result.h"
 #include "kith/v1/envelope.pb.h"
@@ -33,6 +35,8 @@ public:
     [[nodiscard]] Status discard(const QString &clientMsgId);
     // No pending entry is left (failed ones do not count).
     [[nodiscard]] bool isIdle() const;
+    // A send is on the wire.
+    [[nodiscard]] bool isSending() const { return !m_inFlight.isEmpty(); }
     // Sends whatever is pending (the facade calls this once the session is up).
     void flush();
 
