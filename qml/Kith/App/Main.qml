@@ -467,6 +467,8 @@ ApplicationWindow {
                 showBack: !layout.wide
                 draftStore: KithClient
                 ctrlEnterSends: settings.ctrlEnterSends
+                storageError: KithClient.storageError
+                onStorageRetryRequested: KithClient.retryStorage()
                 onSendRequested: (text, replyToSeq) => KithClient.sendMessage(window.currentConversationId, text, replyToSeq)
                 onRetryRequested: id => KithClient.retryMessage(id)
                 onDiscardRequested: id => KithClient.discardMessage(id)

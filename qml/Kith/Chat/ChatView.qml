@@ -24,6 +24,8 @@ Rectangle {
     property bool muted: false
     property var draftStore: null
     property bool ctrlEnterSends: false
+    // Why messages cannot be saved on this device right now; empty while they can.
+    property string storageError
 
     readonly property alias composer: composerBox
     readonly property alias timeline: messageList
@@ -37,6 +39,7 @@ Rectangle {
     signal detailsRequested
     signal searchRequested
     signal muteToggled(bool muted)
+    signal storageRetryRequested
 
     property int replyToSeq: 0
     property string replySender
@@ -118,10 +121,18 @@ Rectangle {
             onContentYChanged: if (chat.unreadCount > 0) chat.readRequested()
         }
 
+        StorageNotice {
+            objectName: "storageNotice"
+            Layout.fillWidth: true
+            text: chat.storageError
+            onRetryRequested: chat.storageRetryRequested()
+        }
+
         Composer {
             id: composerBox
             objectName: "composer"
             Layout.fillWidth: true
+            canSend: chat.storageError.length === 0
             conversationId: chat.conversationId
             draftStore: chat.draftStore
             ctrlEnterSends: chat.ctrlEnterSends

@@ -20,6 +20,10 @@ Rectangle {
     property string replySender
     property string replyText
 
+    // False while a message could not be saved (a full disk): Enter then
+    // keeps the text instead of sending it into nowhere.
+    property bool canSend: true
+
     property alias text: input.text
     readonly property alias inputItem: input
 
@@ -53,7 +57,7 @@ Rectangle {
 
     function send() {
         const body = input.text.trim();
-        if (body.length === 0 || !enabled)
+        if (body.length === 0 || !enabled || !canSend)
             return false;
         sendRequested(body, replyToSeq);
         input.clear();
