@@ -16,6 +16,7 @@
 #include "kith/protocol.h"
 #include "sqlite_store.h"
 
+#include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QLoggingCategory>
 #include <QSet>
@@ -193,6 +194,13 @@ private:
     std::atomic<int> m_inFlight{1}; // busy from the start: begin() is on its way
     bool m_failed = false;
 };
+
+int secondsOfCuts()
+{
+    bool ok = false;
+    const int seconds = qEnvironmentVariable("KITH_POWER_LOSS_SECONDS").toInt(&ok);
+    return ok && seconds > 0 ? seconds : kDefaultSeconds;
+}
 
 // integrity_check and foreign_key_check on a connection of its own.
 QStringList integrityProblems(const QString &path)
@@ -595,10 +603,7 @@ private slots:
 
     void ackedWritesSurvivePowerCuts()
     {
-        bool ok = false;
-        int seconds = qEnvironmentVariable("KITH_POWER_LOSS_SECONDS").toInt(&ok);
-        if (!ok || seconds <= 0)
-            seconds = kDefaultSeconds;
+        const int seconds = secondsOfCuts();
         const quint64 seed = seedFromEnvironment();
         std::mt19937_64 random(seed);
         SqliteStore::Options options;
@@ -677,5 +682,13 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TestPowerLoss)
+int main(int argc, char *argv[])
+{
+    // A long run by hand outlasts Qt Test's watchdog (5 minutes a function).
+    if (!qEnvironmentVariableIsSet("QTEST_FUNCTION_TIMEOUT"))
+        qputenv("QTEST_FUNCTION_TIMEOUT", QByteArray::number((secondsOfCuts() + 600) * 1000));
+    QCoreApplication app(argc, argv);
+    TestPowerLoss test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_power_loss.moc"
