@@ -1,8 +1,9 @@
 // PostgresStore against a real PostgreSQL started by the test: migrations and
 // their version table, seqs from two stores (two nodes) writing one
-// conversation at once, the bounded read pool, group commit, and the
-// database restarting under load. (What every backend promises is the store
-// contract suite's; these are the PostgreSQL backend's own promises.)
+// conversation at once, the bounded read pool, group commit, a batch whose
+// commit fails, and the database restarting under load. (What every backend
+// promises is the store contract suite's; these are the PostgreSQL backend's
+// own promises.)
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "pg_connection.h"
@@ -18,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -603,6 +605,109 @@ private slots:
                  qPrintable(QString::number(after.commits - before.commits)));
         QCOMPARE(after.messagesStored - before.messagesStored, quint64(kWrites));
         QCOMPARE(seqsOf(pullAll(*store, direct)), oneTo(kWrites + 1));
+    }
+
+    // ---- a batch that does not commit ------------------------------------------------------
+
+    // The writer keeps what it learns from the database in caches (the direct
+    // conversations that exist, each group's members at a metadata version).
+    // A batch whose COMMIT fails must leave none of its own work in them:
+    // a direct conversation it created would be taken as existing (the next
+    // send to it skips the creation and is refused), and the members it read
+    // after adding one would be handed out again as the recipients of a later
+    // change that reached the same metadata version without that member.
+    void failedCommitLeavesNothingInTheWritersCaches()
+    {
+        PostgresStore::Options options;
+        options.name = QStringLiteral("refused");
+        auto store = openStore(options);
+        QVERIFY(store);
+        const UserRecord alice = addUser(*store, QStringLiteral("alice"));
+        const UserRecord bob = addUser(*store, QStringLiteral("bob"));
+        const UserRecord carol = addUser(*store, QStringLiteral("carol"));
+        const UserRecord dave = addUser(*store, QStringLiteral("dave"));
+        const UserRecord erin = addUser(*store, QStringLiteral("erin"));
+        const QString team = makeGroup(*store, alice.id, {bob.id});
+        QVERIFY(!team.isEmpty());
+        const auto first = send(*store, appendRequest(team, alice.id, QStringLiteral("g0")));
+        QVERIFY(first.ok());
+        const QList<quint64> members = {alice.id, bob.id};
+        QCOMPARE(first->recipients, members);
+
+        // Every COMMIT that stores a message fails while this trigger exists
+        // (deferred: the statements themselves go through).
+        QVERIFY(!sql(QStringLiteral(
+                         "CREATE FUNCTION refuse_message() RETURNS trigger LANGUAGE plpgsql AS"
+                         " $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$"))
+                     .isNull());
+        QVERIFY(!sql(QStringLiteral("CREATE CONSTRAINT TRIGGER refuse_message AFTER INSERT ON"
+                                    " messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+                                    " EXECUTE FUNCTION refuse_message()"))
+                     .isNull());
+
+        // The writer waits on erin's row, so the writes below make one batch.
+        auto blocker = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
+        QVERIFY(blocker);
+        QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
+        QVERIFY((*blocker)
+                    ->command(
+                        QStringLiteral("SELECT 1 FROM users WHERE id = %1 FOR UPDATE").arg(erin.id),
+                        "lock")
+                    .ok());
+        std::optional<Result<UserRecord>> renamed;
+        store->setDisplayName(erin.id, QStringLiteral("Erin"), this,
+                              [&renamed](Result<UserRecord> r) { renamed.emplace(std::move(r)); });
+        QTRY_COMPARE_WITH_TIMEOUT(
+            sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
+                               " 'refused writer' AND wait_event_type = 'Lock'")),
+            QByteArray("1"), kWaitMs);
+
+        std::optional<Result<GroupChange>> added;
+        store->addMembers(team, alice.id, {carol.id}, this,
+                          [&added](Result<GroupChange> r) { added.emplace(std::move(r)); });
+        std::optional<Result<AppendResult>> toGroup;
+        store->appendMessage(appendRequest(team, alice.id, QStringLiteral("g1")), this,
+                             [&toGroup](Result<AppendResult> r) { toGroup.emplace(std::move(r)); });
+        const QString direct = directConversationId(alice.id, dave.id);
+        std::optional<Result<AppendResult>> toDirect;
+        store->appendMessage(
+            appendRequest(direct, alice.id, QStringLiteral("d1")), this,
+            [&toDirect](Result<AppendResult> r) { toDirect.emplace(std::move(r)); });
+        QVERIFY((*blocker)->command(QStringLiteral("COMMIT"), "commit").ok());
+
+        QTRY_VERIFY_WITH_TIMEOUT(renamed && added && toGroup && toDirect, kWaitMs);
+        QVERIFY(renamed->ok());
+        // Each answered with the batch's failure, so the callers resend.
+        QVERIFY(!added->ok());
+        QCOMPARE(added->error().code, v1::INTERNAL);
+        QVERIFY(!toGroup->ok());
+        QCOMPARE(toGroup->error().code, v1::INTERNAL);
+        QVERIFY(!toDirect->ok());
+        QCOMPARE(toDirect->error().code, v1::INTERNAL);
+        QCOMPARE(
+            sql(QStringLiteral("SELECT COUNT(*) FROM conversations WHERE id = '%1'").arg(direct)),
+            QByteArray("0"));
+
+        QVERIFY(!sql(QStringLiteral("DROP TRIGGER refuse_message ON messages")).isNull());
+        // The group reaches the next metadata version without carol.
+        const auto renaming = wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> done) {
+            store->renameGroup(team, alice.id, QStringLiteral("crew"), ctx, done);
+        });
+        QVERIFY(renaming.ok());
+        QList<quint64> after = renaming->memberIds;
+        std::sort(after.begin(), after.end());
+        QCOMPARE(after, members);
+
+        const auto again = send(*store, appendRequest(team, alice.id, QStringLiteral("g1")));
+        QVERIFY2(again.ok(), again.ok() ? "" : qPrintable(again.error().message));
+        QVERIFY(!again->duplicate);
+        QCOMPARE(again->recipients, members);
+        const auto directAgain =
+            send(*store, appendRequest(direct, alice.id, QStringLiteral("d1")));
+        QVERIFY2(directAgain.ok(), directAgain.ok() ? "" : qPrintable(directAgain.error().message));
+        QVERIFY(!directAgain->duplicate);
+        QCOMPARE(directAgain->message.seq(), quint64(1));
+        QCOMPARE(directAgain->recipients, QList<quint64>({alice.id, dave.id}));
     }
 
     // ---- the database going away -------------------------------------------------------------
