@@ -7,6 +7,8 @@
 #include "store_backends.h"
 #include "store_test_base.h"
 
+#include <QScopeGuard>
+#include <QSemaphore>
 #include <QThread>
 
 #include <algorithm>
@@ -831,6 +833,20 @@ private slots:
         connect(
             context, &QObject::destroyed, context, [&deleted] { deleted = true; },
             Qt::DirectConnection);
+        // The worker holds still until every write has committed: a write may
+        // only be called while its context is alive (the Store's contract), and
+        // so every completion is queued for the worker when the tenth deletes it.
+        QSemaphore gate;
+        bool gateOpen = false;
+        QMetaObject::invokeMethod(context, [&gate] { gate.acquire(); });
+        // Whatever happens below, the worker is let go and stopped before the
+        // state its completions use goes away.
+        const auto stopWorker = qScopeGuard([&] {
+            if (!gateOpen)
+                gate.release();
+            worker.quit();
+            worker.wait();
+        });
         constexpr int kWrites = 300;
         constexpr int kDieAfter = 10;
         for (int i = 0; i < kWrites; ++i) {
@@ -846,7 +862,11 @@ private slots:
                                            delete context;
                                    });
         }
+        // Written after them all (one writer, in order).
         QVERIFY(send(direct, bob.id, QStringLiteral("sentinel")).ok());
+        QCOMPARE(calls.load(), 0);
+        gateOpen = true;
+        gate.release();
         QTRY_VERIFY_WITH_TIMEOUT(deleted, kWaitMs);
         worker.quit();
         QVERIFY(worker.wait(kWaitMs));
