@@ -716,7 +716,10 @@ private slots:
     // crashes (immediate shutdown) and comes back each time: what is in
     // flight fails with UNAVAILABLE, the senders retry with the same client
     // ids, and afterwards every acked message is stored exactly once at the
-    // seq its ack named, with no gap.
+    // seq its ack named, with no gap. The senders go in steps (a quota each),
+    // so that each outage finds them sending whatever the machine's speed,
+    // and each one hits a batch that is inside its transaction: it waits for
+    // a row lock the test holds when the database goes.
     void restartUnderLoadLosesAndDoublesNothing()
     {
         PostgresStore::Options options;
@@ -730,24 +733,34 @@ private slots:
         QVERIFY(!team.isEmpty());
 
         constexpr int kEach = 80;
+        constexpr int kStep = kEach / 4; // each sender's quota grows by this much per phase
         struct Sender
         {
             QString conversation;
             quint64 user;
             int acked = 0;
+            bool idle = true; // waiting for its quota to grow
         };
         std::vector<Sender> senders = {
             {direct, alice.id}, {direct, bob.id}, {team, alice.id}, {team, bob.id}};
+        const int kSenders = int(senders.size());
         std::map<std::string, quint64> ackedSeq; // client id -> the seq its ack named
         int unavailable = 0;
         QStringList unexpected;
         int acked = 0;
-        std::function<void(size_t)> sendNext = [&](size_t i) {
+        int quota = 0;
+        std::function<void(size_t)> sendNext;
+        // Goes first when the test returns, taking the completions and
+        // retries still to come with it: they use the state above.
+        QObject receiver;
+        sendNext = [&](size_t i) {
             Sender &s = senders[i];
-            if (s.acked == kEach)
+            if (s.acked >= quota) {
+                s.idle = true;
                 return;
+            }
             const QString id = QStringLiteral("s%1-%2").arg(i).arg(s.acked);
-            store->appendMessage(appendRequest(s.conversation, s.user, id), this,
+            store->appendMessage(appendRequest(s.conversation, s.user, id), &receiver,
                                  [&, i, id](Result<AppendResult> r) {
                                      if (r.ok()) {
                                          const auto [it, fresh] =
@@ -764,40 +777,67 @@ private slots:
                                      else
                                          unexpected << r.error().message;
                                      // Again with the same client id, as a client's outbox does.
-                                     QTimer::singleShot(20, this, [&sendNext, i] { sendNext(i); });
+                                     QTimer::singleShot(20, &receiver,
+                                                        [&sendNext, i] { sendNext(i); });
                                  });
         };
-        for (size_t i = 0; i < senders.size(); ++i)
-            sendNext(i);
-
-        QTRY_VERIFY_WITH_TIMEOUT(acked >= 60, kWaitMs);
-        // The writer is inside a transaction (waiting for a lock) when the
-        // database stops: that batch fails in flight.
-        auto blocker = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
-        QVERIFY(blocker);
-        QVERIFY((*blocker)->command(QStringLiteral("BEGIN"), "begin").ok());
-        QVERIFY((*blocker)
-                    ->command(QStringLiteral("SELECT 1 FROM conversations FOR UPDATE"), "lock")
+        const auto allowMore = [&] {
+            quota += kStep;
+            for (size_t i = 0; i < senders.size(); ++i) {
+                if (senders[i].idle) {
+                    senders[i].idle = false;
+                    sendNext(i);
+                }
+            }
+        };
+        // Holds the conversations' rows, then lets the senders go on: their
+        // next batch waits inside its transaction.
+        std::unique_ptr<pg::PgConnection> blocker;
+        const auto sendIntoALock = [&] {
+            auto connected = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("blocker"));
+            QVERIFY(connected);
+            blocker = std::move(*connected);
+            QVERIFY(blocker->command(QStringLiteral("BEGIN"), "begin").ok());
+            QVERIFY(
+                blocker->command(QStringLiteral("SELECT 1 FROM conversations FOR UPDATE"), "lock")
                     .ok());
-        QTRY_COMPARE_WITH_TIMEOUT(
-            sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
-                               " 'restarting writer' AND wait_event_type = 'Lock'")),
-            QByteArray("1"), kWaitMs);
+            allowMore();
+            QTRY_COMPARE_WITH_TIMEOUT(
+                sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
+                                   " 'restarting writer' AND wait_event_type = 'Lock'")),
+                QByteArray("1"), kWaitMs);
+            QCOMPARE(acked, quota * kSenders - kStep * kSenders); // nothing of it acked
+        };
+
+        allowMore();
+        QTRY_COMPARE_WITH_TIMEOUT(acked, quota * kSenders, kWaitMs);
+
+        // Stopped with a batch in flight.
+        sendIntoALock();
+        if (QTest::currentTestFailed())
+            return;
         QVERIFY(m_postgres->stop());
         QTRY_VERIFY_WITH_TIMEOUT(unavailable >= 1, kWaitMs);
         const auto read = store->userById(alice.id);
         QVERIFY(!read.ok());
         QCOMPARE(read.error().code, v1::UNAVAILABLE);
         QVERIFY(m_postgres->start());
+        QTRY_COMPARE_WITH_TIMEOUT(acked, quota * kSenders, kWaitMs);
 
-        const int beforeCrash = acked;
-        QTRY_VERIFY_WITH_TIMEOUT(acked >= beforeCrash + 60, kWaitMs);
+        // Crashed with a batch in flight.
         const int unavailableBefore = unavailable;
+        sendIntoALock();
+        if (QTest::currentTestFailed())
+            return;
         QVERIFY(m_postgres->crash());
         QTRY_VERIFY_WITH_TIMEOUT(unavailable > unavailableBefore, kWaitMs);
         QVERIFY(m_postgres->start());
+        QTRY_COMPARE_WITH_TIMEOUT(acked, quota * kSenders, kWaitMs);
 
-        QTRY_COMPARE_WITH_TIMEOUT(acked, int(senders.size()) * kEach, kWaitMs);
+        // And on to the end after both.
+        allowMore();
+        QCOMPARE(quota, kEach);
+        QTRY_COMPARE_WITH_TIMEOUT(acked, kSenders * kEach, kWaitMs);
         QVERIFY2(unexpected.isEmpty(), qPrintable(unexpected.join(QStringLiteral("; "))));
         QVERIFY(store->writerReconnects() >= 2);
 
@@ -814,7 +854,7 @@ private slots:
                 QCOMPARE(it->second, quint64(m.seq()));
             }
         }
-        QCOMPARE(stored, int(senders.size()) * kEach);
+        QCOMPARE(stored, kSenders * kEach);
     }
 
     // A read connection left idle across a restart of the database is dead;
