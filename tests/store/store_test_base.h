@@ -33,7 +33,9 @@ protected:
     template<class T, class Call> Result<T> wait(Call call)
     {
         std::optional<Result<T>> out;
-        call(this, [&out](Result<T> r) { out.emplace(std::move(r)); });
+        // Goes before `out`: a completion that comes after the wait gave up is dropped.
+        QObject receiver;
+        call(&receiver, [&out](Result<T> r) { out.emplace(std::move(r)); });
         if (!QTest::qWaitFor([&out] { return out.has_value(); }, kWaitMs))
             return makeError(v1::INTERNAL, QStringLiteral("no completion"));
         return std::move(*out);

@@ -80,7 +80,9 @@ private:
     template<class T, class Call> Result<T> wait(Call call)
     {
         std::optional<Result<T>> out;
-        call(this, [&out](Result<T> r) { out.emplace(std::move(r)); });
+        // Goes before `out`: a completion that comes after the wait gave up is dropped.
+        QObject receiver;
+        call(&receiver, [&out](Result<T> r) { out.emplace(std::move(r)); });
         if (!QTest::qWaitFor([&out] { return out.has_value(); }, kWaitMs))
             return makeError(v1::INTERNAL, QStringLiteral("no completion"));
         return std::move(*out);
@@ -275,6 +277,7 @@ private slots:
         };
         QList<Ack> acks;
         QList<QString> failures;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         std::vector<std::thread> threads;
         for (PostgresStore *node : {nodeA.get(), nodeB.get()}) {
             for (int t = 0; t < kThreadsPerNode; ++t) {
@@ -284,7 +287,7 @@ private slots:
                         const quint64 sender = (i % 3) ? alice.id : bob.id;
                         AppendRequest r = appendRequest((i % 2) ? direct : team, sender,
                                                         QStringLiteral("n%1-%2").arg(n).arg(i));
-                        node->appendMessage(r, this, [&, sender](Result<AppendResult> result) {
+                        node->appendMessage(r, &receiver, [&, sender](Result<AppendResult> result) {
                             if (result.ok())
                                 acks.append({*result, sender});
                             else
@@ -298,7 +301,7 @@ private slots:
                 for (int i = 0; i < kShared; ++i) {
                     AppendRequest r = appendRequest((i % 2) ? direct : team, alice.id,
                                                     QStringLiteral("shared-%1").arg(i));
-                    node->appendMessage(r, this, [&](Result<AppendResult> result) {
+                    node->appendMessage(r, &receiver, [&](Result<AppendResult> result) {
                         if (result.ok())
                             acks.append({*result, alice.id});
                         else
@@ -368,6 +371,7 @@ private slots:
         constexpr int kPerThread = 200;
         std::atomic<int> done{0};
         std::atomic<int> failed{0};
+        QObject receiver; // after what its completions use: it goes first, and they with it
         std::vector<std::thread> threads;
         for (int n = 0; n < 4; ++n) {
             PostgresStore *node = (n % 2) ? nodeB.get() : nodeA.get();
@@ -380,7 +384,7 @@ private slots:
                             ++failed;
                     };
                     if (i % 4 == 3) {
-                        node->markRead(team, user.id, quint64(i), this,
+                        node->markRead(team, user.id, quint64(i), &receiver,
                                        [count](Result<ReadResult> r) { count(r.ok()); });
                         continue;
                     }
@@ -389,7 +393,8 @@ private slots:
                         conversation = user.id <= users[1].id ? direct1 : direct2;
                     node->appendMessage(appendRequest(conversation, user.id,
                                                       QStringLiteral("n%1-%2").arg(n).arg(i)),
-                                        this, [count](Result<AppendResult> r) { count(r.ok()); });
+                                        &receiver,
+                                        [count](Result<AppendResult> r) { count(r.ok()); });
                 }
             });
         }
@@ -440,12 +445,13 @@ private slots:
         constexpr int kResends = 20;
         QList<AppendResult> results;
         QList<QString> failures;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         for (PostgresStore *node : {nodeA.get(), nodeB.get()}) {
             const QString conversation = node == nodeA.get() ? direct : team;
             for (int i = 0; i < kResends; ++i)
                 node->appendMessage(
-                    appendRequest(conversation, alice.id, QStringLiteral("same-%1").arg(i)), this,
-                    [&](Result<AppendResult> r) {
+                    appendRequest(conversation, alice.id, QStringLiteral("same-%1").arg(i)),
+                    &receiver, [&](Result<AppendResult> r) {
                         if (r.ok())
                             results.append(*r);
                         else
@@ -586,9 +592,10 @@ private slots:
                     .ok());
         constexpr int kWrites = 200;
         int done = 0;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         for (int i = 0; i < kWrites; ++i)
             store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("b%1").arg(i)),
-                                 this, [&done](Result<AppendResult> r) {
+                                 &receiver, [&done](Result<AppendResult> r) {
                                      if (r.ok())
                                          ++done;
                                  });

@@ -220,6 +220,7 @@ private slots:
         // Hold the write lock from another connection so the writes pile up.
         constexpr int kWrites = 200;
         int done = 0;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         {
             RawDb blocker(dbPath());
             QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
@@ -229,7 +230,7 @@ private slots:
                 request.senderUserId = alice.id;
                 request.clientMsgId = QStringLiteral("b%1").arg(i).toStdString();
                 request.content = text(QStringLiteral("batched"));
-                m_store->appendMessage(request, this, [&done](Result<AppendResult> r) {
+                m_store->appendMessage(request, &receiver, [&done](Result<AppendResult> r) {
                     if (r.ok())
                         ++done;
                 });
@@ -258,20 +259,22 @@ private slots:
 
         std::optional<Result<AppendResult>> first, badReply, nonMember, last;
         std::optional<Result<DeviceRecord>> clash;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         {
             RawDb blocker(dbPath());
             QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
-            m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("ok-1")), this,
-                                   [&](Result<AppendResult> r) { first.emplace(r); });
+            m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("ok-1")),
+                                   &receiver, [&](Result<AppendResult> r) { first.emplace(r); });
             m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("bad-reply"), 7),
-                                   this, [&](Result<AppendResult> r) { badReply.emplace(r); });
+                                   &receiver, [&](Result<AppendResult> r) { badReply.emplace(r); });
             // Writes the message row, then fails the membership check: rolled back alone.
-            m_store->appendMessage(appendRequest(team, carol.id, QStringLiteral("intruder")), this,
+            m_store->appendMessage(appendRequest(team, carol.id, QStringLiteral("intruder")),
+                                   &receiver,
                                    [&](Result<AppendResult> r) { nonMember.emplace(r); });
             // A unique-key clash inside SQLite.
-            m_store->createDevice(bob.id, QStringLiteral("copy"), "token-1", this,
+            m_store->createDevice(bob.id, QStringLiteral("copy"), "token-1", &receiver,
                                   [&](Result<DeviceRecord> r) { clash.emplace(r); });
-            m_store->appendMessage(appendRequest(team, bob.id, QStringLiteral("ok-2")), this,
+            m_store->appendMessage(appendRequest(team, bob.id, QStringLiteral("ok-2")), &receiver,
                                    [&](Result<AppendResult> r) { last.emplace(r); });
             QTest::qWait(100);
             QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
@@ -309,10 +312,11 @@ private slots:
         std::optional<Result<ReadResult>> bobRead, aliceRead;
         std::optional<Result<GroupChange>> added;
         int next = 0;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         auto append = [&](const QString &conversation, quint64 sender) {
             const int i = next++;
             m_store->appendMessage(
-                appendRequest(conversation, sender, QStringLiteral("m%1").arg(i)), this,
+                appendRequest(conversation, sender, QStringLiteral("m%1").arg(i)), &receiver,
                 [&sends, i](Result<AppendResult> r) { sends[i].emplace(r); });
         };
         {
@@ -327,14 +331,14 @@ private slots:
                 append(direct, alice.id);
             // Reads bob's marker and max_seq after alice's four sends, and
             // alice's own marker, which her sends moved to 4.
-            m_store->markRead(direct, bob.id, 3, this,
+            m_store->markRead(direct, bob.id, 3, &receiver,
                               [&](Result<ReadResult> r) { bobRead.emplace(r); });
-            m_store->markRead(direct, alice.id, 2, this,
+            m_store->markRead(direct, alice.id, 2, &receiver,
                               [&](Result<ReadResult> r) { aliceRead.emplace(r); });
             append(direct, bob.id);   // direct seq 5
             append(direct, alice.id); // direct seq 6
             append(team, bob.id);     // team seq 2 (1 is the creation event)
-            m_store->addMembers(team, alice.id, {carol.id}, this,
+            m_store->addMembers(team, alice.id, {carol.id}, &receiver,
                                 [&](Result<GroupChange> r) { added.emplace(r); });
             append(team, carol.id); // team seq 4, after the join event (3)
             append(team, alice.id); // team seq 5
@@ -395,10 +399,11 @@ private slots:
         const QString body(2000, u'x'); // about half a page per message
         constexpr int kMessages = 6000;
         int acked = 0;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         for (int i = 0; i < kMessages; ++i) {
             AppendRequest r = appendRequest(direct, alice.id, QStringLiteral("c%1").arg(i));
             r.content.mutable_text()->set_body(body.toStdString());
-            m_store->appendMessage(r, this, [&acked](Result<AppendResult> result) {
+            m_store->appendMessage(r, &receiver, [&acked](Result<AppendResult> result) {
                 if (result)
                     ++acked;
             });
@@ -430,11 +435,12 @@ private slots:
         SqliteStore other(dbPath());
         QVERIFY(other.open().ok());
         std::optional<Result<GroupChange>> otherGroup;
-        other.createGroup(bob.id, QStringLiteral("two"), {}, this,
-                          [&](Result<GroupChange> r) { otherGroup.emplace(r); });
         std::optional<Result<AppendResult>> otherSend;
+        QObject receiver; // after what its completions use: it goes first, and they with it
+        other.createGroup(bob.id, QStringLiteral("two"), {}, &receiver,
+                          [&](Result<GroupChange> r) { otherGroup.emplace(r); });
         other.appendMessage(AppendRequest{direct, bob.id, 9, "b1", text(QStringLiteral("b1"))},
-                            this, [&](Result<AppendResult> r) { otherSend.emplace(r); });
+                            &receiver, [&](Result<AppendResult> r) { otherSend.emplace(r); });
         QTRY_VERIFY_WITH_TIMEOUT(otherGroup && otherSend, kWaitMs);
         QVERIFY(otherGroup->ok() && otherSend->ok());
         QCOMPARE((*otherSend)->message.seq(), 2u);

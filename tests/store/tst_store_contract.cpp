@@ -80,6 +80,7 @@ private slots:
         constexpr int kPerThread = 150;
         QList<AppendResult> results;
         int failures = 0;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         std::vector<std::thread> threads;
         for (int t = 0; t < kThreads; ++t) {
             threads.emplace_back([&, t] {
@@ -90,7 +91,7 @@ private slots:
                     request.senderDeviceId = quint64(t + 1);
                     request.clientMsgId = QStringLiteral("t%1-%2").arg(t).arg(i).toStdString();
                     request.content = text(QStringLiteral("message %1 from %2").arg(i).arg(t));
-                    m_store->appendMessage(request, this, [&](Result<AppendResult> r) {
+                    m_store->appendMessage(request, &receiver, [&](Result<AppendResult> r) {
                         if (r.ok())
                             results.append(*r);
                         else
@@ -183,6 +184,7 @@ private slots:
 
         QList<AppendResult> results;
         int failures = 0;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         AppendRequest request;
         request.conversationId = direct;
         request.senderUserId = alice.id;
@@ -190,7 +192,7 @@ private slots:
         request.clientMsgId = "6f1c2a4e-0000-4000-8000-000000000001";
         request.content = text(QStringLiteral("only once"));
         for (int i = 0; i < 50; ++i)
-            m_store->appendMessage(request, this, [&](Result<AppendResult> r) {
+            m_store->appendMessage(request, &receiver, [&](Result<AppendResult> r) {
                 if (r.ok())
                     results.append(*r);
                 else
@@ -881,15 +883,17 @@ private slots:
         const UserRecord bob = addUser(QStringLiteral("bob"));
         const QString direct = directConversationId(alice.id, bob.id);
         int acked = 0;
+        std::optional<Result<AppendResult>> refused;
+        QObject receiver; // after what its completions use: it goes first, and they with it
         for (int i = 0; i < 100; ++i)
             m_store->appendMessage(
                 AppendRequest{direct, bob.id, 1, QStringLiteral("q%1").arg(i).toStdString(),
                               text(QStringLiteral("x"))},
-                this, [&acked](Result<AppendResult> r) { acked += r.ok() ? 1 : 0; });
+                &receiver, [&acked](Result<AppendResult> r) { acked += r.ok() ? 1 : 0; });
         m_store->close();
-        std::optional<Result<AppendResult>> refused;
         m_store->appendMessage(AppendRequest{direct, bob.id, 1, "late", text(QStringLiteral("x"))},
-                               this, [&refused](Result<AppendResult> r) { refused.emplace(r); });
+                               &receiver,
+                               [&refused](Result<AppendResult> r) { refused.emplace(r); });
         QTRY_COMPARE_WITH_TIMEOUT(acked, 100, kWaitMs);
         QTRY_VERIFY_WITH_TIMEOUT(refused.has_value(), kWaitMs);
         QCOMPARE(refused->error().code, v1::SHUTTING_DOWN);
