@@ -537,7 +537,12 @@ private slots:
                 reads[size_t(i)].emplace(store->userById(alice.id));
                 ++finished;
             });
-        // Two readers wait in the database; the third gives up on the pool.
+        // Two readers wait in the database (once connected, which takes its
+        // time on a busy machine); the third gives up on the pool.
+        QTRY_COMPARE_WITH_TIMEOUT(
+            sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
+                               " 'pooled reader' AND wait_event_type = 'Lock'")),
+            QByteArray("2"), kWaitMs);
         QTRY_COMPARE_WITH_TIMEOUT(finished.load(), 1, kWaitMs);
         QCOMPARE(sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity"
                                     " WHERE application_name = 'pooled reader'")),
