@@ -54,6 +54,9 @@ run_scenario(relay ARGS --pairs 4 --seconds 1
   ZERO lost duplicates reordered errors)
 run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200
   ZERO lost duplicates reordered errors)
+# kithd held to one CPU, as on a one-core box.
+run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200 --kithd-cpus 0
+  ZERO lost duplicates reordered errors)
 # Seeds the 500-message history group (plus its creation event, seq 501),
 # then measures in two rounds: quiet, with two pullers paging it, quiet, with
 # them, quiet; every page asked for is answered before the next quiet run.

@@ -4,11 +4,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <regex>
@@ -25,6 +27,36 @@ constexpr const char *kSendRate = "10000000";
 constexpr int64_t kReadyTimeoutNs = 30'000'000'000;
 constexpr int64_t kStopTimeoutNs = 15'000'000'000;
 } // namespace
+
+std::vector<int> parseCpuList(const std::string &text, std::string *error)
+{
+    std::vector<int> cpus;
+    const auto add = [&cpus](int cpu) {
+        if (std::find(cpus.begin(), cpus.end(), cpu) == cpus.end())
+            cpus.push_back(cpu);
+    };
+    static const std::regex item(R"((\d+)(?:-(\d+))?)");
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = std::min(text.find(',', start), text.size());
+        const std::string part = text.substr(start, comma - start);
+        std::smatch m;
+        if (!std::regex_match(part, m, item)) {
+            *error = "not a CPU list: '" + text + "' (e.g. 0 or 0,2 or 0-3)";
+            return {};
+        }
+        const int first = std::stoi(m[1].str());
+        const int last = m[2].matched ? std::stoi(m[2].str()) : first;
+        if (last < first || last >= CPU_SETSIZE) {
+            *error = "not a CPU list: '" + text + "' (e.g. 0 or 0,2 or 0-3)";
+            return {};
+        }
+        for (int cpu = first; cpu <= last; ++cpu)
+            add(cpu);
+        start = comma + 1;
+    }
+    return cpus;
+}
 
 KithdProcess::~KithdProcess()
 {
@@ -53,6 +85,14 @@ bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDi
     }
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!m_cpus.empty()) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            for (const int cpu : m_cpus)
+                CPU_SET(cpu, &set);
+            if (::sched_setaffinity(0, sizeof set, &set) != 0)
+                ::_exit(126);
+        }
         ::dup2(out[1], STDOUT_FILENO);
         const int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (log >= 0)

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kith::bench {
 
@@ -23,6 +24,9 @@ public:
     [[nodiscard]] bool start(const std::string &kithdPath, const std::string &dataDir,
                              std::string *error);
     void stop();
+    // CPUs kithd may run on (sched_setaffinity before exec), e.g. one core
+    // for the server and the rest for the load; empty: wherever it likes.
+    void setCpus(std::vector<int> cpus) { m_cpus = std::move(cpus); }
 
     [[nodiscard]] pid_t pid() const { return m_pid; }
     [[nodiscard]] uint16_t port() const { return m_port; }
@@ -30,7 +34,12 @@ public:
 private:
     pid_t m_pid = -1;
     uint16_t m_port = 0;
+    std::vector<int> m_cpus;
 };
+
+// "0", "0,2", "0-3,6": the CPUs named, in order, each once; empty (with
+// *error set) for anything else.
+[[nodiscard]] std::vector<int> parseCpuList(const std::string &text, std::string *error);
 
 // Resident set of a process in KiB from /proc/<pid>/status; -1 when unknown.
 [[nodiscard]] int64_t residentKiB(pid_t pid);

@@ -58,6 +58,11 @@ int main(int argc, char **argv)
     const QCommandLineOption kithd(QStringLiteral("kithd"),
                                    QStringLiteral("Start this kithd binary for the run."),
                                    QStringLiteral("PATH"));
+    const QCommandLineOption kithdCpus(
+        QStringLiteral("kithd-cpus"),
+        QStringLiteral("With --kithd: the CPUs kithd runs on, e.g. 0 (a one-core box; run "
+                       "kith-bench itself under taskset -c 1)."),
+        QStringLiteral("LIST"));
     const QCommandLineOption data(
         QStringLiteral("data"),
         QStringLiteral("Data folder for the kithd started with --kithd (kept, so users "
@@ -160,13 +165,16 @@ int main(int argc, char **argv)
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
-    parser.addOptions({kithd,      data,       url,         pid,
-                       tokenCache, workers,    deadline,    registerConcurrency,
-                       users,      perUser,    pairs,       seconds,
-                       window,     rate,       members,     messages,
-                       clients,    missed,     withRelay,   idle,
-                       pullers,    pullDepth,  pullDeflate, pullerNice,
-                       pullRounds, pullerIdle, pullControl});
+    parser.addOptions({kithd,      kithdCpus,  data,
+                       url,        pid,        tokenCache,
+                       workers,    deadline,   registerConcurrency,
+                       users,      perUser,    pairs,
+                       seconds,    window,     rate,
+                       members,    messages,   clients,
+                       missed,     withRelay,  idle,
+                       pullers,    pullDepth,  pullDeflate,
+                       pullerNice, pullRounds, pullerIdle,
+                       pullControl});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -223,6 +231,14 @@ int main(int argc, char **argv)
         }
         std::filesystem::create_directories(dataDir);
         std::string error;
+        if (parser.isSet(kithdCpus)) {
+            std::vector<int> cpus = parseCpuList(parser.value(kithdCpus).toStdString(), &error);
+            if (cpus.empty()) {
+                std::fprintf(stderr, "kith-bench: --kithd-cpus: %s\n", error.c_str());
+                return 2;
+            }
+            server.setCpus(std::move(cpus));
+        }
         if (!server.start(parser.value(kithd).toStdString(), dataDir, &error)) {
             std::fprintf(stderr, "kith-bench: %s\n", error.c_str());
             return 2;
