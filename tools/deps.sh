@@ -14,7 +14,7 @@ KITH_APT_PACKAGES=(
   qml6-module-qt-labs-settings qml6-module-qtqml-models qml6-module-qtquick-shapes
   qtkeychain-qt6-dev
   libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
-  libpq-dev postgresql libhiredis-dev redis-server haproxy
+  libpq-dev postgresql libhiredis-dev redis-server haproxy iproute2
   xvfb xauth dbus-daemon fonts-noto-color-emoji
   desktop-file-utils appstream qt6-qpa-plugins
 )

@@ -69,6 +69,7 @@ private slots:
     void initTestCase();
     void healthz();
     void metricsMoveWithMessages();
+    void listenBacklogAsAskedAndHostDropsInMetrics();
     void adminUserCommands();
     void disablingClosesLiveSessions();
     void closedRegistration();
@@ -142,6 +143,21 @@ void TestOperations::metricsMoveWithMessages()
     const auto match = notFound.match(QString::fromUtf8(after.body));
     QVERIFY2(match.hasMatch(), after.body.constData());
     QVERIFY(match.captured(1).toDouble() >= 1);
+}
+
+// kithd listens with the backlog it is given (Qt's own listen() would use
+// 50), logs it, and reports it with the host's listen-queue drops.
+void TestOperations::listenBacklogAsAskedAndHostDropsInMetrics()
+{
+    TestServer server({QStringLiteral("--listen-backlog"), QStringLiteral("777")});
+    QVERIFY(server.start());
+    QVERIFY2(server.stderrLog().contains("backlog 777"), server.stderrLog().constData());
+    const auto metrics = httpGet(server.adminUrl().resolved(QUrl(QStringLiteral("metrics"))));
+    QCOMPARE(metrics.status, 200);
+    QCOMPARE(metricValue(metrics.body, QStringLiteral("kith_listen_backlog")), 777.0);
+    QVERIFY2(metricValue(metrics.body, QStringLiteral("kith_host_listen_overflows_total")) >= 0,
+             metrics.body.constData());
+    QVERIFY(metricValue(metrics.body, QStringLiteral("kith_host_listen_drops_total")) >= 0);
 }
 
 void TestOperations::adminUserCommands()

@@ -37,6 +37,8 @@ private slots:
         QCOMPARE(config.argon2.memoryKib, 19456u);
         QCOMPARE(config.argon2.ops, 2u);
         QVERIFY(config.certFile.isEmpty());
+        // The system's maximum backlog unless told otherwise.
+        QCOMPARE(config.listenBacklog, 0);
         // SQLite in the data folder unless --store names a database.
         QVERIFY(config.store.isEmpty());
         QCOMPARE(config.storeLocation(), config.databasePath());
@@ -63,11 +65,26 @@ private slots:
     {
         const auto parsed = parseCommandLine(argv({QStringLiteral("--help")}));
         QVERIFY(parsed.ok());
-        for (const char *option :
-             {"--port", "--listen", "--admin-port", "--data", "--config", "--registration",
-              "--cert", "--key", "--auth-timeout-ms", "--idle-timeout-ms", "--send-rate",
-              "--send-burst", "--argon2-memory-kib", "--argon2-ops", "--log-rules",
-              "--registrations-per-hour", "--store", "--store-connections", "kithd user add"})
+        for (const char *option : {"--port",
+                                   "--listen",
+                                   "--admin-port",
+                                   "--data",
+                                   "--config",
+                                   "--registration",
+                                   "--cert",
+                                   "--key",
+                                   "--auth-timeout-ms",
+                                   "--idle-timeout-ms",
+                                   "--send-rate",
+                                   "--send-burst",
+                                   "--argon2-memory-kib",
+                                   "--argon2-ops",
+                                   "--log-rules",
+                                   "--registrations-per-hour",
+                                   "--store",
+                                   "--store-connections",
+                                   "--listen-backlog",
+                                   "kithd user add"})
             QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
     }
 
@@ -79,7 +96,7 @@ private slots:
         QVERIFY(file.open(QIODevice::WriteOnly));
         file.write(
             "port=7500\nregistration=closed\ndata=/srv/kith\nsend-rate=5\n"
-            "registrations-per-hour=0\n"
+            "registrations-per-hour=0\nlisten-backlog=2048\n"
             "log-rules=kith.session.debug=true\ncert=/etc/kith/a,b.pem\nkey=/etc/kith/key.pem\n");
         file.close();
         const auto parsed = parseCommandLine(
@@ -91,6 +108,7 @@ private slots:
         QCOMPARE(parsed->config.dataDir, QStringLiteral("/srv/kith"));
         QCOMPARE(parsed->config.sendRate, 5.0);
         QCOMPARE(parsed->config.registrationsPerHour, 0);
+        QCOMPARE(parsed->config.listenBacklog, 2048);
         QCOMPARE(parsed->config.listenAddress, QHostAddress(QHostAddress::LocalHost));
         QCOMPARE(parsed->config.logRules, QStringLiteral("kith.session.debug=true"));
         QCOMPARE(parsed->config.certFile, QStringLiteral("/etc/kith/a,b.pem"));
@@ -121,6 +139,10 @@ private slots:
         QTest::newRow("stray argument") << QStringList{QStringLiteral("serve")};
         QTest::newRow("store not a url")
             << QStringList{QStringLiteral("--store"), QStringLiteral("/var/lib/kith/db")};
+        QTest::newRow("negative listen backlog")
+            << QStringList{QStringLiteral("--listen-backlog"), QStringLiteral("-1")};
+        QTest::newRow("listen backlog not a number")
+            << QStringList{QStringLiteral("--listen-backlog"), QStringLiteral("max")};
         QTest::newRow("no store connections")
             << QStringList{QStringLiteral("--store-connections"), QStringLiteral("0")};
     }

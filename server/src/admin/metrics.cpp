@@ -86,6 +86,19 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
     sample(out, "kith_commit_batch_size_max", store.maxBatch);
     family(out, "kith_store_schema_version", "gauge", "Storage schema version.");
     sample(out, "kith_store_schema_version", quint64(qMax(0, gauges.schemaVersion)));
+    family(out, "kith_listen_backlog", "gauge",
+           "Backlog of the listening socket (connection attempts the kernel queues).");
+    sample(out, "kith_listen_backlog", quint64(qMax(0, gauges.listenBacklog)));
+    if (gauges.listenQueueKnown) {
+        family(out, "kith_host_listen_overflows_total", "counter",
+               "Connection attempts this host's kernel dropped at a full accept queue "
+               "(TcpExt ListenOverflows; all sockets of the host).");
+        sample(out, "kith_host_listen_overflows_total", gauges.listenOverflows);
+        family(out, "kith_host_listen_drops_total", "counter",
+               "Connection attempts this host's kernel dropped at a listen queue for any "
+               "reason (TcpExt ListenDrops; all sockets of the host).");
+        sample(out, "kith_host_listen_drops_total", gauges.listenDrops);
+    }
     family(out, "kith_errors_total", "counter", "Error answers sent, by code.");
     for (int code = v1::ErrorCode_MIN + 1; code <= v1::ErrorCode_MAX; ++code) {
         if (!v1::ErrorCode_IsValid(code))

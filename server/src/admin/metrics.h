@@ -20,6 +20,11 @@ public:
         quint64 authenticatedSessions = 0;
         quint64 onlineUsers = 0;
         int schemaVersion = 0;
+        int listenBacklog = 0;
+        // The host's listen-queue drops (/proc/net/netstat), when known.
+        bool listenQueueKnown = false;
+        quint64 listenOverflows = 0;
+        quint64 listenDrops = 0;
     };
 
     void connectionOpened()

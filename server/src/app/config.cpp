@@ -153,6 +153,11 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                         "closed. Default 0: the open-file limit (raised to its maximum) less a "
                         "reserve for the database and threads."),
          QStringLiteral("N")},
+        {QStringLiteral("listen-backlog"),
+         QStringLiteral("Connection attempts the kernel queues before kithd accepts them (a "
+                        "burst of logins past it is dropped and retried seconds later). Default "
+                        "0: the system's maximum, net.core.somaxconn."),
+         QStringLiteral("N")},
         {QStringLiteral("send-rate"),
          QStringLiteral("Sends per second allowed per connection (token bucket). Default %1.")
              .arg(defaults.sendRate),
@@ -230,6 +235,8 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                      [&](qint64 v) { config.argon2.ops = quint32(v); }),
              readInt(source, QStringLiteral("max-connections"), 0, 10'000'000,
                      [&](qint64 v) { config.maxConnections = int(v); }),
+             readInt(source, QStringLiteral("listen-backlog"), 0, 1'000'000,
+                     [&](qint64 v) { config.listenBacklog = int(v); }),
              readInt(source, QStringLiteral("store-connections"), 1, 1000,
                      [&](qint64 v) { config.storeConnections = int(v); }),
              readInt(source, QStringLiteral("registrations-per-hour"), 0, 1'000'000,

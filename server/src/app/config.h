@@ -27,6 +27,7 @@ struct Config
     double sendRate = 100;
     double sendBurst = 500;
     int maxConnections = 0; // 0: from the open-file limit (see Server::start)
+    int listenBacklog = 0;  // 0: the system's maximum (net.core.somaxconn)
     Argon2Params argon2;
     QString logRules;
     // A postgresql:// URL (several nodes share that database); empty for

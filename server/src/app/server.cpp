@@ -26,6 +26,8 @@ namespace {
 constexpr int kShutdownGraceMs = 3000;
 // How soon a running server notices an account disabled from another process.
 constexpr int kAccountSweepMs = 5000;
+// How often the host's listen-queue drop counters are looked at.
+constexpr int kListenQueueCheckMs = 10000;
 // Descriptors kept back from connections, at most: database files of the
 // writer, checkpointer and reader threads, the admin endpoint, the log.
 constexpr qint64 kReservedFiles = 512;
@@ -112,6 +114,7 @@ Status Server::start()
     const FileLimit files = connectionLimitFromFiles();
     options.maxConnections =
         m_config.maxConnections > 0 ? m_config.maxConnections : files.connections;
+    options.listenBacklog = m_config.listenBacklog;
     m_bulk = std::make_unique<BulkLane>();
     const ServiceSet sessionServices{m_services->auth,   m_services->messages,
                                      m_services->groups, m_services->users,
@@ -145,6 +148,14 @@ Status Server::start()
         accountSweep->start(kAccountSweepMs);
     }
 
+    // The kernel counts listen-queue drops for the whole host; a rise is
+    // worth a line in kithd's log, since the clients it dropped only see a
+    // slow connect.
+    m_listenQueue = readListenQueueCounters();
+    auto *listenWatch = new QTimer(this);
+    connect(listenWatch, &QTimer::timeout, this, &Server::checkListenQueue);
+    listenWatch->start(kListenQueueCheckMs);
+
     m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
         return listening;
@@ -153,6 +164,27 @@ Status Server::start()
                       << m_schemaVersion << "registration"
                       << (m_config.registrationOpen ? "open" : "closed");
     return Done{};
+}
+
+void Server::checkListenQueue()
+{
+    const ListenQueueCounters now = readListenQueueCounters();
+    if (!now.known || !m_listenQueue.known) {
+        m_listenQueue = now;
+        return;
+    }
+    if (now.overflows > m_listenQueue.overflows || now.drops > m_listenQueue.drops)
+        qCWarning(lcGateway).noquote()
+            << QStringLiteral("the kernel dropped %1 connection attempts at a full listen queue "
+                              "on this host in the last %2 s (%3 overflows); kithd's backlog is "
+                              "%4 (--listen-backlog; the system caps it at net.core.somaxconn, "
+                              "%5)")
+                   .arg(now.drops - m_listenQueue.drops)
+                   .arg(kListenQueueCheckMs / 1000)
+                   .arg(now.overflows - m_listenQueue.overflows)
+                   .arg(m_gateway ? m_gateway->listenBacklog() : 0)
+                   .arg(systemListenBacklog());
+    m_listenQueue = now;
 }
 
 quint16 Server::port() const
@@ -212,6 +244,11 @@ QByteArray Server::renderMetrics() const
         gauges.onlineUsers = m_router->onlineUserCount();
     }
     gauges.schemaVersion = m_schemaVersion;
+    gauges.listenBacklog = m_gateway ? m_gateway->listenBacklog() : 0;
+    const ListenQueueCounters queue = readListenQueueCounters();
+    gauges.listenQueueKnown = queue.known;
+    gauges.listenOverflows = queue.overflows;
+    gauges.listenDrops = queue.drops;
     return m_metrics.renderPrometheus(m_store->stats(), gauges);
 }
 

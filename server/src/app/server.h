@@ -5,6 +5,7 @@
 // Created by main() (and by tests that want a whole server in-process).
 
 #include "config.h"
+#include "listen_socket.h"
 #include "metrics.h"
 #include "store.h"
 
@@ -44,12 +45,14 @@ signals:
     void stopped();
 
 private:
+    void checkListenQueue();
     [[nodiscard]] QByteArray renderMetrics() const;
 
     Config m_config;
     std::unique_ptr<Store> m_store;
     Metrics m_metrics;
     int m_schemaVersion = 0;
+    ListenQueueCounters m_listenQueue;
     bool m_stopping = false;
     bool m_stopEmitted = false;
     // Declared in dependency order: destroyed sessions-first.

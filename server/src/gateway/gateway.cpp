@@ -1,5 +1,6 @@
 #include "gateway.h"
 
+#include "listen_socket.h"
 #include "logging.h"
 #include "metrics.h"
 #include "ws_listener.h"
@@ -16,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -96,12 +98,24 @@ bool Gateway::secure() const
 
 Status Gateway::listen()
 {
+    m_backlog = m_options.listenBacklog > 0 ? m_options.listenBacklog : systemListenBacklog();
     const Status listening = secure() ? listenSecure() : listenPlain();
     if (!listening)
         return listening;
     qCInfo(lcGateway) << "listening on" << m_options.address.toString() << port()
-                      << (secure() ? "(wss)" : "(ws)");
+                      << (secure() ? "(wss)" : "(ws)") << "backlog" << m_backlog;
     return Done{};
+}
+
+Result<int> Gateway::openSocket() const
+{
+    Result<int> fd = openListeningSocket(m_options.address, m_options.port, m_backlog);
+    if (!fd)
+        return makeError(fd.error().code, QStringLiteral("Cannot listen on %1:%2: %3")
+                                              .arg(m_options.address.toString())
+                                              .arg(m_options.port)
+                                              .arg(fd.error().message));
+    return fd;
 }
 
 Status Gateway::listenPlain()
@@ -111,11 +125,16 @@ Status Gateway::listenPlain()
     connect(m_listener.get(), &WsListener::acceptError, this, &Gateway::onAcceptError);
     connect(m_listener.get(), &WsListener::refused, this, &Gateway::onRefused);
     m_listener->setConnectionLimit(m_options.maxConnections);
-    if (!m_listener->listen(m_options.address, m_options.port))
+    const Result<int> fd = openSocket();
+    if (!fd)
+        return fd.error();
+    if (!m_listener->setSocketDescriptor(*fd)) {
+        ::close(*fd);
         return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
                                            .arg(m_options.address.toString())
                                            .arg(m_options.port)
                                            .arg(m_listener->errorString()));
+    }
     setLowDelay(m_listener->socketDescriptor());
     return Done{};
 }
@@ -137,11 +156,16 @@ Status Gateway::listenSecure()
             [this](QWebSocketProtocol::CloseCode code) {
                 qCDebug(lcGateway) << "handshake refused:" << code << m_server->errorString();
             });
-    if (!m_server->listen(m_options.address, m_options.port))
+    const Result<int> fd = openSocket();
+    if (!fd)
+        return fd.error();
+    if (!m_server->setSocketDescriptor(*fd)) {
+        ::close(*fd);
         return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
                                            .arg(m_options.address.toString())
                                            .arg(m_options.port)
                                            .arg(m_server->errorString()));
+    }
     setLowDelay(m_server->socketDescriptor());
     return Done{};
 }

@@ -26,6 +26,9 @@ struct GatewayOptions
     SessionLimits limits;
     // Connections open at once; past it new ones are turned away. <= 0: no limit.
     int maxConnections = 0;
+    // Connection attempts the kernel queues before kithd accepts them;
+    // <= 0: the system's maximum (net.core.somaxconn).
+    int listenBacklog = 0;
 };
 
 class WsListener;
@@ -47,6 +50,8 @@ public:
     void refuseNewRequests();
     void closeAll();
     [[nodiscard]] int sessionCount() const { return int(m_sessions.size()); }
+    // The backlog the listening socket was given.
+    [[nodiscard]] int listenBacklog() const { return m_backlog; }
 
 signals:
     void allSessionsClosed();
@@ -54,6 +59,7 @@ signals:
 private:
     [[nodiscard]] Status listenSecure();
     [[nodiscard]] Status listenPlain();
+    [[nodiscard]] Result<int> openSocket() const;
     void onNewConnection();
     void onNewWebSocket(WsSocket *socket);
     // Gives `socket` a Session, or closes it when the server is stopping.
@@ -65,6 +71,7 @@ private:
 
     ServiceSet m_services;
     GatewayOptions m_options;
+    int m_backlog = 0;
     std::unique_ptr<QWebSocketServer> m_server; // wss
     std::unique_ptr<WsListener> m_listener;     // ws
     QSet<Session *> m_sessions;
