@@ -70,7 +70,7 @@ private:
 class ServiceFixture
 {
 public:
-    explicit ServiceFixture(AuthPolicy policy = {})
+    explicit ServiceFixture(AuthPolicy policy = {}, MessagePolicy messagePolicy = {})
     {
         SqliteStore::Options options;
         // Durability is the store's own tests' business; these test rules.
@@ -81,6 +81,7 @@ public:
         router = std::make_unique<LocalPushRouter>(&metrics);
         ServicesOptions wiring;
         wiring.auth = policy;
+        wiring.messages = messagePolicy;
         services = std::make_unique<Services>(*store, *router, wiring);
         auth = &services->auth;
         messages = &services->messages;
@@ -131,6 +132,17 @@ public:
         request.set_conversation_id(toStd(conversationId));
         request.set_client_msg_id(clientMsgId);
         request.mutable_content()->mutable_text()->set_body(text);
+        return await<v1::SendAck>(
+            [&](QObject *context, auto done) { messages->send(caller, request, context, done); });
+    }
+
+    Result<v1::SendAck> sendContent(const Caller &caller, const QString &conversationId,
+                                    const std::string &clientMsgId, const v1::Content &content)
+    {
+        v1::SendMessageRequest request;
+        request.set_conversation_id(toStd(conversationId));
+        request.set_client_msg_id(clientMsgId);
+        *request.mutable_content() = content;
         return await<v1::SendAck>(
             [&](QObject *context, auto done) { messages->send(caller, request, context, done); });
     }

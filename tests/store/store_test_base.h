@@ -65,6 +65,57 @@ protected:
         });
     }
 
+    // An edit, delete or reaction (content from the helpers below).
+    Result<AppendResult> operate(const QString &conversation, quint64 sender,
+                                 const QString &clientId, const v1::Content &op,
+                                 const OpWindows &windows = {})
+    {
+        AppendRequest request;
+        request.conversationId = conversation;
+        request.senderUserId = sender;
+        request.senderDeviceId = 1;
+        request.clientMsgId = clientId.toStdString();
+        request.content = op;
+        request.opWindows = windows;
+        return wait<AppendResult>([&](QObject *ctx, Completion<AppendResult> done) {
+            m_store->appendMessage(request, ctx, done);
+        });
+    }
+    static v1::Content editOf(quint64 target, const QString &body)
+    {
+        v1::Content content;
+        content.mutable_edit()->set_target_seq(target);
+        content.mutable_edit()->set_text(body.toStdString());
+        return content;
+    }
+    static v1::Content deletionOf(quint64 target)
+    {
+        v1::Content content;
+        content.mutable_delete_()->set_target_seq(target);
+        return content;
+    }
+    static v1::Content reactionTo(quint64 target, const QString &emoji, bool remove = false)
+    {
+        v1::Content content;
+        content.mutable_reaction()->set_target_seq(target);
+        content.mutable_reaction()->set_emoji(emoji.toStdString());
+        content.mutable_reaction()->set_remove(remove);
+        return content;
+    }
+    // The stored message at `seq` (an empty one when there is none).
+    v1::Message messageAt(const QString &conversation, quint64 seq)
+    {
+        PullQuery query;
+        query.conversationId = conversation;
+        query.fromSeq = seq;
+        query.toSeq = seq;
+        query.limit = 1;
+        const auto page = m_store->pull(query);
+        if (!page.ok() || page->messages.isEmpty())
+            return {};
+        return page->messages.first();
+    }
+
     static AppendRequest appendRequest(const QString &conversation, quint64 sender,
                                        const QString &clientId, quint64 replyTo = 0)
     {

@@ -483,6 +483,56 @@ private slots:
         QCOMPARE(sqlite()->openReadConnections(), 0);
     }
 
+    // ---- deletion for everyone ---------------------------------------------------------------
+
+    // The database file and its log, as bytes.
+    QByteArray fileBytes() const
+    {
+        QByteArray all;
+        for (const QString &suffix : {QString(), QStringLiteral("-wal")}) {
+            QFile file(dbPath() + suffix);
+            if (file.open(QIODevice::ReadOnly))
+                all += file.readAll();
+        }
+        return all;
+    }
+
+    void deletedTextIsGoneFromTheFiles()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        // One short text (in its page) and one long one (on overflow pages).
+        const QString shortText = QStringLiteral("short-secret-4f9c1e");
+        const QString longSecret = QStringLiteral("long-secret-8b2d77 ");
+        const QString longText = longSecret.repeated(600);
+        const QString edited = QStringLiteral("edited-secret-31aa5c");
+        QVERIFY(send(direct, alice.id, QStringLiteral("m1"), shortText).ok());
+        QVERIFY(send(direct, alice.id, QStringLiteral("m2"), longText).ok());
+        QVERIFY(send(direct, bob.id, QStringLiteral("m3"), QStringLiteral("kept-text-77")).ok());
+        QVERIFY(operate(direct, alice.id, QStringLiteral("e1"), editOf(1, edited)).ok());
+        // Spread over the file and its log so far: the check below can fail.
+        const QByteArray before = fileBytes();
+        QVERIFY(before.contains(shortText.toUtf8()));
+        QVERIFY(before.contains(longSecret.toUtf8()));
+        QVERIFY(before.contains(edited.toUtf8()));
+
+        QVERIFY(operate(direct, alice.id, QStringLiteral("d1"), deletionOf(1)).ok());
+        QVERIFY(operate(direct, alice.id, QStringLiteral("d2"), deletionOf(2)).ok());
+        const QByteArray after = fileBytes();
+        QVERIFY(!after.contains(shortText.toUtf8()));
+        QVERIFY(!after.contains(longSecret.toUtf8()));
+        QVERIFY(!after.contains(edited.toUtf8()));
+        QVERIFY(after.contains(QByteArrayLiteral("kept-text-77")));
+        // And after a reopen, nothing came back from anywhere.
+        m_store->close();
+        reopen();
+        QCOMPARE(messageAt(direct, 1).content().kind_case(), v1::Content::kDeleted);
+        const QByteArray reopened = fileBytes();
+        QVERIFY(!reopened.contains(shortText.toUtf8()));
+        QVERIFY(!reopened.contains(edited.toUtf8()));
+    }
+
     void closeFoldsTheLogIntoTheDatabase()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

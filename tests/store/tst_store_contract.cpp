@@ -254,6 +254,158 @@ private slots:
                  v1::INVALID_ARGUMENT);
     }
 
+    // ---- operations: edit, delete for everyone, reactions ------------------------------------
+
+    void operationsFoldIntoTheirTarget()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.direct, t.alice.id, QStringLiteral("m1"), QStringLiteral("helo")).ok());
+
+        const auto edit =
+            operate(t.direct, t.alice.id, QStringLiteral("e1"), editOf(1, QStringLiteral("hello")));
+        QVERIFY2(edit.ok(), qPrintable(edit.ok() ? QString() : edit.error().message));
+        QCOMPARE(edit->message.seq(), 2u);
+        QCOMPARE(edit->message.content().edit().text(), "hello");
+        QCOMPARE(edit->recipients.size(), 2);
+        v1::Message target = messageAt(t.direct, 1);
+        QCOMPARE(target.content().text().body(), "hello");
+        QVERIFY(target.content().edited_ms() > 0);
+        QCOMPARE(target.content().last_op_seq(), 2u);
+
+        // Only the latest text is kept: the first edit's text is cleared.
+        QVERIFY(operate(t.direct, t.alice.id, QStringLiteral("e2"),
+                        editOf(1, QStringLiteral("hello there")))
+                    .ok());
+        QCOMPARE(messageAt(t.direct, 2).content().edit().text(), "");
+        QCOMPARE(messageAt(t.direct, 2).content().edit().target_seq(), 1u);
+        QCOMPARE(messageAt(t.direct, 3).content().edit().text(), "hello there");
+        QCOMPARE(messageAt(t.direct, 1).content().text().body(), "hello there");
+
+        // Reactions: a set per user, in order of first use; toggling removes.
+        const QString thumbs = QStringLiteral("\U0001F44D");
+        const QString heart = QStringLiteral("\u2764\uFE0F");
+        QVERIFY(operate(t.direct, t.bob.id, QStringLiteral("r1"), reactionTo(1, thumbs)).ok());
+        QVERIFY(operate(t.direct, t.alice.id, QStringLiteral("r1"), reactionTo(1, thumbs)).ok());
+        QVERIFY(operate(t.direct, t.bob.id, QStringLiteral("r2"), reactionTo(1, heart)).ok());
+        // Adding one again is a no-op op: a seq, no change.
+        const auto again = operate(t.direct, t.bob.id, QStringLiteral("r3"), reactionTo(1, heart));
+        QVERIFY(again.ok());
+        QCOMPARE(again->message.seq(), 7u);
+        target = messageAt(t.direct, 1);
+        QCOMPARE(target.content().reactions_size(), 2);
+        QCOMPARE(target.content().reactions(0).emoji(), thumbs.toStdString());
+        QCOMPARE(target.content().reactions(0).user_ids_size(), 2);
+        QCOMPARE(target.content().reactions(0).user_ids(0), t.bob.id);
+        QCOMPARE(target.content().reactions(0).user_ids(1), t.alice.id);
+        QCOMPARE(target.content().reactions(1).user_ids_size(), 1);
+        QCOMPARE(target.content().last_op_seq(), 7u);
+        QVERIFY(
+            operate(t.direct, t.bob.id, QStringLiteral("r4"), reactionTo(1, thumbs, true)).ok());
+        target = messageAt(t.direct, 1);
+        QCOMPARE(target.content().reactions(0).user_ids_size(), 1);
+        QCOMPARE(target.content().reactions(0).user_ids(0), t.alice.id);
+        QVERIFY(
+            operate(t.direct, t.alice.id, QStringLiteral("r5"), reactionTo(1, thumbs, true)).ok());
+        QCOMPARE(messageAt(t.direct, 1).content().reactions_size(), 1); // the empty one is gone
+
+        // A resend of an op is the original, changing nothing twice.
+        const auto resent =
+            operate(t.direct, t.bob.id, QStringLiteral("r1"), reactionTo(1, thumbs));
+        QVERIFY(resent.ok());
+        QVERIFY(resent->duplicate);
+        QCOMPARE(resent->message.seq(), 4u);
+        QCOMPARE(messageAt(t.direct, 1).content().reactions_size(), 1);
+
+        // Delete for everyone: a tombstone; the text is gone, edits' too.
+        const auto deleted = operate(t.direct, t.alice.id, QStringLiteral("d1"), deletionOf(1));
+        QVERIFY(deleted.ok());
+        target = messageAt(t.direct, 1);
+        QCOMPARE(target.content().kind_case(), v1::Content::kDeleted);
+        QCOMPARE(target.content().deleted().by_user_id(), t.alice.id);
+        QCOMPARE(target.content().reactions_size(), 0);
+        QCOMPARE(target.content().edited_ms(), 0);
+        QCOMPARE(target.content().last_op_seq(), deleted->message.seq());
+        QCOMPARE(messageAt(t.direct, 3).content().edit().text(), "");
+        // The sender's marker moved with the op, as with a send.
+        QCOMPARE(m_store->conversation(t.direct, t.alice.id)->read_seq(), deleted->message.seq());
+        QCOMPARE(pullAllSeqs(t.direct).size(), qsizetype(deleted->message.seq()));
+    }
+
+    void operationsRefusedChangeNothing()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.direct, t.alice.id, QStringLiteral("m1"), QStringLiteral("mine")).ok());
+        const quint64 before = m_store->conversation(t.direct, t.alice.id)->max_seq();
+        auto code = [](const Result<AppendResult> &r) {
+            return r.ok() ? v1::ERROR_UNSPECIFIED : r.error().code;
+        };
+        // Someone else's message.
+        QCOMPARE(code(operate(t.direct, t.bob.id, QStringLiteral("x1"),
+                              editOf(1, QStringLiteral("yours")))),
+                 v1::PERMISSION_DENIED);
+        QCOMPARE(code(operate(t.direct, t.bob.id, QStringLiteral("x2"), deletionOf(1))),
+                 v1::PERMISSION_DENIED);
+        // Not a member, no such seq: one answer, word for word.
+        const auto outsider = operate(t.direct, t.carol.id, QStringLiteral("x3"),
+                                      reactionTo(1, QStringLiteral("\u2B50")));
+        const auto missing = operate(t.direct, t.alice.id, QStringLiteral("x4"),
+                                     reactionTo(99, QStringLiteral("\u2B50")));
+        QCOMPARE(code(outsider), v1::NOT_FOUND);
+        QCOMPARE(code(missing), v1::NOT_FOUND);
+        QCOMPARE(outsider.error().message, missing.error().message);
+        const QString nowhere = directConversationId(t.bob.id, t.carol.id);
+        QCOMPARE(code(operate(nowhere, t.bob.id, QStringLiteral("x5"), deletionOf(1))),
+                 v1::NOT_FOUND);
+        QCOMPARE(m_store->conversationsOf(t.bob.id)->size(), 2); // no chat was made
+        // A system event and an op are no targets.
+        QCOMPARE(code(operate(t.team, t.alice.id, QStringLiteral("x6"),
+                              reactionTo(1, QStringLiteral("\u2B50")))),
+                 v1::NOT_FOUND);
+        QCOMPARE(m_store->conversation(t.direct, t.alice.id)->max_seq(), before);
+
+        // Group admins may delete others' messages; members may not.
+        QVERIFY(send(t.team, t.alice.id, QStringLiteral("g1"), QStringLiteral("owner")).ok());
+        QVERIFY(send(t.team, t.bob.id, QStringLiteral("g2"), QStringLiteral("member")).ok());
+        const quint64 ownerSeq = 2, memberSeq = 3;
+        QCOMPARE(code(operate(t.team, t.bob.id, QStringLiteral("x7"), deletionOf(ownerSeq))),
+                 v1::PERMISSION_DENIED);
+        QCOMPARE(code(operate(t.team, t.alice.id, QStringLiteral("x8"),
+                              editOf(memberSeq, QStringLiteral("no")))),
+                 v1::PERMISSION_DENIED);
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("d1"), deletionOf(memberSeq)).ok());
+        QCOMPARE(messageAt(t.team, memberSeq).content().deleted().by_user_id(), t.alice.id);
+        // A deleted message cannot be changed again.
+        QCOMPARE(code(operate(t.team, t.bob.id, QStringLiteral("x9"),
+                              reactionTo(memberSeq, QStringLiteral("\u2B50")))),
+                 v1::NOT_FOUND);
+        // The op itself is no target either.
+        QCOMPARE(code(operate(t.team, t.bob.id, QStringLiteral("x10"),
+                              reactionTo(memberSeq + 1, QStringLiteral("\u2B50")))),
+                 v1::NOT_FOUND);
+    }
+
+    void reactionsPerUserAreBounded()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.direct, t.alice.id, QStringLiteral("m1")).ok());
+        for (int i = 0; i < kMaxReactionsPerUser; ++i) {
+            const QString emoji =
+                QString::fromUcs4(std::u32string(1, char32_t(0x1F600 + i)).data(), 1);
+            const auto r =
+                operate(t.direct, t.bob.id, QStringLiteral("r%1").arg(i), reactionTo(1, emoji));
+            QVERIFY2(r.ok(), qPrintable(r.ok() ? QString() : r.error().message));
+        }
+        const auto over = operate(t.direct, t.bob.id, QStringLiteral("over"),
+                                  reactionTo(1, QStringLiteral("\U0001F680")));
+        QVERIFY(!over.ok());
+        QCOMPARE(over.error().code, v1::TOO_MANY_REACTIONS);
+        // Another user has a limit of their own.
+        QVERIFY(operate(t.direct, t.alice.id, QStringLiteral("a1"),
+                        reactionTo(1, QStringLiteral("\U0001F680")))
+                    .ok());
+        QCOMPARE(messageAt(t.direct, 1).content().reactions_size(), kMaxReactionsPerUser + 1);
+    }
+
     void pullPagesBothWays()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

@@ -166,6 +166,26 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
          QStringLiteral("Sends a connection may burst before --send-rate applies. Default %1.")
              .arg(defaults.sendBurst),
          QStringLiteral("N")},
+        {QStringLiteral("edit-window-ms"),
+         QStringLiteral("How long after sending a message its author may edit it; 0: always. "
+                        "Default %1 (48 h).")
+             .arg(defaults.messages.windows.editMs),
+         QStringLiteral("N")},
+        {QStringLiteral("delete-window-ms"),
+         QStringLiteral("How long after sending a message its author may delete it for everyone "
+                        "(group admins: always); 0: always. Default %1.")
+             .arg(defaults.messages.windows.deleteMs),
+         QStringLiteral("N")},
+        {QStringLiteral("ops-rate"),
+         QStringLiteral("Edits, deletions and reactions per second per user (token bucket). "
+                        "Default %1.")
+             .arg(defaults.messages.opsPerSecond),
+         QStringLiteral("N")},
+        {QStringLiteral("ops-burst"),
+         QStringLiteral("Edits, deletions and reactions a user may burst before --ops-rate "
+                        "applies. Default %1.")
+             .arg(defaults.messages.opsBurst),
+         QStringLiteral("N")},
         {QStringLiteral("argon2-memory-kib"),
          QStringLiteral("Argon2id memory per password hash in KiB (at least %1). Default %1.")
              .arg(Argon2Params::kMinMemoryKib),
@@ -245,6 +265,14 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                         [&](double v) { config.sendRate = v; }),
              readDouble(source, QStringLiteral("send-burst"), 1,
                         [&](double v) { config.sendBurst = v; }),
+             readInt(source, QStringLiteral("edit-window-ms"), 0, qint64(1) << 50,
+                     [&](qint64 v) { config.messages.windows.editMs = v; }),
+             readInt(source, QStringLiteral("delete-window-ms"), 0, qint64(1) << 50,
+                     [&](qint64 v) { config.messages.windows.deleteMs = v; }),
+             readDouble(source, QStringLiteral("ops-rate"), 0.01,
+                        [&](double v) { config.messages.opsPerSecond = v; }),
+             readDouble(source, QStringLiteral("ops-burst"), 1,
+                        [&](double v) { config.messages.opsBurst = v; }),
          }) {
         if (!status)
             return status.error();

@@ -5,6 +5,7 @@
 
 #include "credentials.h"
 #include "kith/result.h"
+#include "message_service.h"
 
 #include <QHostAddress>
 #include <QString>
@@ -26,6 +27,7 @@ struct Config
     int idleTimeoutMs = 90000;
     double sendRate = 100;
     double sendBurst = 500;
+    MessagePolicy messages; // edit/delete windows, the ops budget
     int maxConnections = 0; // 0: from the open-file limit (see Server::start)
     int listenBacklog = 0;  // 0: the system's maximum (net.core.somaxconn)
     Argon2Params argon2;

@@ -99,6 +99,7 @@ Status Server::start()
     ServicesOptions services;
     services.argon2 = m_config.argon2;
     services.auth.registrationOpen = m_config.registrationOpen;
+    services.messages = m_config.messages;
     services.auth.registrationsPerHour = m_config.registrationsPerHour;
     m_services = std::make_unique<Services>(*m_store, *m_router, services);
 

@@ -93,6 +93,8 @@ Error storeError(const Error &error)
     case v1::PERMISSION_DENIED:
     case v1::NAME_TAKEN:
     case v1::TOO_LARGE:
+    case v1::EDIT_WINDOW_CLOSED:
+    case v1::TOO_MANY_REACTIONS:
         return error;
     case v1::UNAVAILABLE:
         // The database is away for now; clients retry with the same ids.

@@ -36,11 +36,13 @@ bool differs(const v1::ConversationState &state, const v1::ConversationCursor &h
 } // namespace
 
 MessageService::MessageService(Store &store, MembershipCache &members, EventRouter &events,
-                               QObject *parent)
+                               const MessagePolicy &policy, QObject *parent)
     : QObject(parent)
     , m_store(store)
     , m_members(members)
     , m_events(events)
+    , m_policy(policy)
+    , m_opBuckets(policy.opsPerSecond, policy.opsBurst)
 {}
 
 void MessageService::send(const Caller &caller, v1::SendMessageRequest request, QObject *context,
@@ -55,6 +57,12 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
         return done(makeError(v1::INVALID_ARGUMENT,
                               QStringLiteral("client_msg_id must be 1 to %1 printable characters")
                                   .arg(kMaxClientMsgIdBytes)));
+    const bool isOp = isOperation(request.content());
+    if (isOp) {
+        if (const quint32 wait = m_opBuckets.take(QString::number(caller.userId), monotonicMs()))
+            return done(makeError(v1::RATE_LIMITED,
+                                  QStringLiteral("Editing or reacting too fast; slow down"), wait));
+    }
     if (const auto bad = validateUserContent(request.content()))
         return done(makeError(bad->code, bad->message));
     // No store read here: the writer's append is the membership check (it
@@ -63,8 +71,12 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
     // transaction. Repeating it on the session loop cost one SQLite read per
     // message. Only what needs no storage is checked up front.
     const Result<ConversationRef> ref = parseSendTarget(request.conversation_id(), caller.userId);
-    if (!ref)
+    if (!ref) {
+        // An op names a message: "not yours to see" reads as "no such message".
+        if (isOp && ref.error().code == v1::NOT_FOUND)
+            return done(makeError(v1::NOT_FOUND, QStringLiteral("No such message")));
         return done(ref.error());
+    }
 
     AppendRequest append;
     append.conversationId = toQString(request.conversation_id());
@@ -72,15 +84,18 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
     append.senderDeviceId = caller.deviceId;
     append.clientMsgId = request.client_msg_id();
     append.content = std::move(*request.mutable_content());
+    append.opWindows = m_policy.windows;
     m_store.appendMessage(
         std::move(append), this,
-        [this, origin = caller.connection,
+        [this, isOp, origin = caller.connection,
          done = whileAlive<v1::SendAck>(context, std::move(done))](Result<AppendResult> result) {
             if (!result) {
                 // One answer for "not a member" and "no such chat or user", as
                 // checkConversationAccess gives.
                 if (result.error().code == v1::NOT_FOUND)
-                    return done(makeError(v1::NOT_FOUND, QStringLiteral("No such conversation")));
+                    return done(
+                        makeError(v1::NOT_FOUND, isOp ? QStringLiteral("No such message")
+                                                      : QStringLiteral("No such conversation")));
                 return done(storeError(result.error()));
             }
             done(ackFor(*result));

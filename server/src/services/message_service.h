@@ -5,6 +5,8 @@
 
 #include "caller.h"
 #include "kith/conversation_id.h"
+#include "message_ops.h"
+#include "rate_limit.h"
 
 #include <QObject>
 
@@ -13,12 +15,21 @@ namespace kith::server {
 class EventRouter;
 class MembershipCache;
 
+// Edits, deletions and reactions: their windows and their own budget per user
+// (besides the send budget, whose sends they are).
+struct MessagePolicy
+{
+    OpWindows windows;
+    double opsPerSecond = 10;
+    double opsBurst = 50;
+};
+
 class MessageService : public QObject
 {
     Q_OBJECT
 public:
     MessageService(Store &store, MembershipCache &members, EventRouter &events,
-                   QObject *parent = nullptr);
+                   const MessagePolicy &policy = {}, QObject *parent = nullptr);
 
     // `done` gets the ack only after the message is committed; a resend of
     // (sender, client_msg_id) gets the original ack with duplicate = true.
@@ -39,6 +50,8 @@ private:
     Store &m_store;
     MembershipCache &m_members;
     EventRouter &m_events;
+    MessagePolicy m_policy;
+    KeyedBuckets m_opBuckets; // by user id: ops from all of a user's connections
 };
 
 } // namespace kith::server

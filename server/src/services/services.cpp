@@ -10,7 +10,7 @@ Services::Services(Store &store_, PushRouter &router_, const ServicesOptions &op
     , events(router_, members)
     , presence(members, router_, events)
     , auth(store_, router_, events, hasher, presence, options.auth)
-    , messages(store_, members, events)
+    , messages(store_, members, events, options.messages)
     , groups(store_, members, events, router_, presence)
     , users(store_, presence)
 {}

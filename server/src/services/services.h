@@ -22,6 +22,7 @@ struct ServicesOptions
 {
     AuthPolicy auth;
     Argon2Params argon2;
+    MessagePolicy messages;
 };
 
 class Services

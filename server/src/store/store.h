@@ -24,6 +24,7 @@
 
 #include "completion.h"
 #include "kith/result.h"
+#include "message_ops.h"
 #include "records.h"
 
 #include <QByteArray>
@@ -43,6 +44,7 @@ struct AppendRequest
     quint64 senderDeviceId = 0;
     std::string clientMsgId;
     v1::Content content; // validated by the caller (reply_to_seq is checked here)
+    OpWindows opWindows; // for an operation (edit, delete, reaction)
 };
 
 struct PullQuery
@@ -130,6 +132,12 @@ public:
     // direct conversation on its first message. INVALID_ARGUMENT when
     // content.reply_to_seq is not an earlier seq of the conversation. A new
     // message comes with its recipients, read in the same transaction.
+    // An operation (edit, delete, reaction) is checked and folded into its
+    // target in the same transaction, by the rules of domain/message_ops.h:
+    // NOT_FOUND (no such message, or not a member: one answer),
+    // PERMISSION_DENIED, EDIT_WINDOW_CLOSED, TOO_MANY_REACTIONS. A superseded
+    // edit's text and a deleted target's content are gone from storage; the
+    // members whose marker was at the end have it moved past the op.
     virtual void appendMessage(AppendRequest request, QObject *context,
                                Completion<AppendResult> done) = 0;
     // Moves the user's read marker forward to min(seq, max seq).

@@ -2,7 +2,11 @@
 
 #include "kith/protocol.h"
 
+#include <QList>
 #include <QStringDecoder>
+
+#include <QTextBoundaryFinder>
+#include <algorithm>
 
 namespace kith {
 
@@ -13,22 +17,116 @@ bool isValidUtf8(const std::string &bytes)
     const QString text = decoder(QByteArrayView(bytes.data(), qsizetype(bytes.size())));
     return !decoder.hasError();
 }
+
+std::optional<ContentError> validateText(const std::string &body)
+{
+    if (body.size() > size_t(kMaxTextBytes))
+        return ContentError{v1::TOO_LARGE,
+                            QStringLiteral("Text is longer than %1 bytes").arg(kMaxTextBytes)};
+    if (!isValidUtf8(body))
+        return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Text is not valid UTF-8")};
+    if (toQString(body).trimmed().isEmpty())
+        return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Text is empty")};
+    return std::nullopt;
+}
+
+// Code points that start an emoji. Qt 6.4 has no Emoji property, so this is
+// the blocks Unicode's emoji data draws from; a cluster must start with one.
+bool startsEmoji(char32_t c)
+{
+    return (c >= 0x1F000 && c <= 0x1FAFF) || // pictographs, emoticons, transport, flags, ...
+           (c >= 0x2600 && c <= 0x27BF) ||   // miscellaneous symbols, dingbats
+           (c >= 0x2300 && c <= 0x23FF) ||   // technical (watch, hourglass, ...)
+           (c >= 0x2B00 && c <= 0x2BFF) ||   // arrows, stars, squares
+           (c >= 0x2190 && c <= 0x21FF) ||   // arrows
+           (c >= 0x25A0 && c <= 0x25FF) ||   // geometric shapes
+           c == 0x00A9 || c == 0x00AE || c == 0x203C || c == 0x2049 || c == 0x2122 || c == 0x2139 ||
+           c == 0x24C2 || c == 0x3030 || c == 0x303D || c == 0x3297 || c == 0x3299;
+}
+
+bool isKeycap(const QList<uint> &codePoints)
+{
+    // 1️⃣: a digit, # or *, an optional VS16, then the combining keycap.
+    if (codePoints.isEmpty())
+        return false;
+    const uint base = codePoints.first();
+    const bool keyBase = (base >= '0' && base <= '9') || base == '#' || base == '*';
+    return keyBase && codePoints.last() == 0x20E3 && codePoints.size() <= 3;
+}
+
+std::optional<ContentError> validateTarget(quint64 targetSeq, const v1::Content &content)
+{
+    if (targetSeq == 0)
+        return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Which message (target_seq)?")};
+    if (content.reply_to_seq() != 0)
+        return ContentError{v1::INVALID_ARGUMENT,
+                            QStringLiteral("An edit, delete or reaction quotes nothing")};
+    return std::nullopt;
+}
 } // namespace
+
+bool isSingleEmoji(const std::string &bytes)
+{
+    if (bytes.empty() || bytes.size() > size_t(kMaxEmojiBytes) || !isValidUtf8(bytes))
+        return false;
+    const QString text = toQString(bytes);
+    QTextBoundaryFinder clusters(QTextBoundaryFinder::Grapheme, text);
+    if (clusters.toNextBoundary() != text.size())
+        return false; // more than one cluster
+    const QList<uint> codePoints = text.toUcs4();
+    return startsEmoji(codePoints.first()) || isKeycap(codePoints);
+}
+
+bool isOperation(const v1::Content &content)
+{
+    switch (content.kind_case()) {
+    case v1::Content::kEdit:
+    case v1::Content::kDelete:
+    case v1::Content::kReaction:
+        return true;
+    default:
+        return false;
+    }
+}
+
+quint64 operationTarget(const v1::Content &content)
+{
+    switch (content.kind_case()) {
+    case v1::Content::kEdit:
+        return content.edit().target_seq();
+    case v1::Content::kDelete:
+        return content.delete_().target_seq();
+    case v1::Content::kReaction:
+        return content.reaction().target_seq();
+    default:
+        return 0;
+    }
+}
 
 std::optional<ContentError> validateUserContent(const v1::Content &content)
 {
+    if (content.edited_ms() != 0 || content.reactions_size() != 0 || content.last_op_seq() != 0)
+        return ContentError{v1::INVALID_ARGUMENT,
+                            QStringLiteral("edited_ms, reactions and last_op_seq are set by the "
+                                           "server only")};
     switch (content.kind_case()) {
-    case v1::Content::kText: {
-        const std::string &body = content.text().body();
-        if (body.size() > size_t(kMaxTextBytes))
-            return ContentError{v1::TOO_LARGE,
-                                QStringLiteral("Text is longer than %1 bytes").arg(kMaxTextBytes)};
-        if (!isValidUtf8(body))
-            return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Text is not valid UTF-8")};
-        if (toQString(body).trimmed().isEmpty())
-            return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Text is empty")};
+    case v1::Content::kText:
+        return validateText(content.text().body());
+    case v1::Content::kEdit:
+        if (auto bad = validateTarget(content.edit().target_seq(), content))
+            return bad;
+        return validateText(content.edit().text());
+    case v1::Content::kDelete:
+        return validateTarget(content.delete_().target_seq(), content);
+    case v1::Content::kReaction:
+        if (auto bad = validateTarget(content.reaction().target_seq(), content))
+            return bad;
+        if (!isSingleEmoji(content.reaction().emoji()))
+            return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("A reaction is one emoji")};
         return std::nullopt;
-    }
+    case v1::Content::kDeleted:
+        return ContentError{v1::INVALID_ARGUMENT,
+                            QStringLiteral("Tombstones are made by the server only")};
     case v1::Content::kFile:
         return ContentError{v1::INVALID_ARGUMENT,
                             QStringLiteral("File messages are not supported by this server yet")};
@@ -39,6 +137,56 @@ std::optional<ContentError> validateUserContent(const v1::Content &content)
         break;
     }
     return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Message has no content")};
+}
+
+void foldOperation(v1::Content &target, const v1::Content &op, quint64 actor, qint64 timeMs,
+                   quint64 opSeq)
+{
+    switch (op.kind_case()) {
+    case v1::Content::kEdit:
+        if (!op.edit().text().empty() && target.kind_case() == v1::Content::kText) {
+            target.mutable_text()->set_body(op.edit().text());
+            target.set_edited_ms(timeMs);
+        }
+        break;
+    case v1::Content::kDelete:
+        // A new content, not a cleared one: nothing of the old (reply quote,
+        // edit time, reactions) is carried over.
+        target = v1::Content();
+        target.mutable_deleted()->set_deleted_ms(timeMs);
+        target.mutable_deleted()->set_by_user_id(actor);
+        break;
+    case v1::Content::kReaction: {
+        const v1::Reaction &reaction = op.reaction();
+        auto *list = target.mutable_reactions();
+        auto entry = std::find_if(list->begin(), list->end(), [&](const v1::ReactionCount &r) {
+            return r.emoji() == reaction.emoji();
+        });
+        if (reaction.remove()) {
+            if (entry == list->end())
+                break;
+            auto *users = entry->mutable_user_ids();
+            const auto user = std::find(users->begin(), users->end(), actor);
+            if (user != users->end())
+                users->erase(user);
+            if (users->empty())
+                list->erase(entry);
+            break;
+        }
+        if (entry == list->end()) {
+            v1::ReactionCount *added = list->Add();
+            added->set_emoji(reaction.emoji());
+            added->add_user_ids(actor);
+        } else if (std::find(entry->user_ids().begin(), entry->user_ids().end(), actor) ==
+                   entry->user_ids().end()) {
+            entry->add_user_ids(actor);
+        }
+        break;
+    }
+    default:
+        return;
+    }
+    target.set_last_op_seq(opSeq);
 }
 
 bool isValidClientMsgId(const std::string &id)
@@ -82,6 +230,14 @@ QString previewText(const v1::Content &content)
     }
     case v1::Content::kFile:
         return QStringLiteral("[file] ") + toQString(content.file().name());
+    case v1::Content::kDeleted:
+        return QStringLiteral("Message deleted");
+    case v1::Content::kEdit:
+        return QStringLiteral("Edited a message");
+    case v1::Content::kDelete:
+        return QStringLiteral("Deleted a message");
+    case v1::Content::kReaction:
+        return QStringLiteral("Reacted ") + toQString(content.reaction().emoji());
     case v1::Content::kSystem:
         switch (content.system().kind()) {
         case v1::SystemEvent::GROUP_CREATED:

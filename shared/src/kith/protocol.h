@@ -19,6 +19,10 @@ constexpr quint32 kProtocolMinor = 0;
 constexpr qint64 kMaxFrameBytes = 256 * 1024;
 // A chat message, not a document: long enough for a pasted log excerpt.
 constexpr int kMaxTextBytes = 64 * 1024;
+// A reaction's emoji (one grapheme cluster; ZWJ families stay well under it).
+constexpr int kMaxEmojiBytes = 64;
+// Distinct emoji one user may put on one message.
+constexpr int kMaxReactionsPerUser = 20;
 // Bounded pages keep one history pull from monopolising a connection.
 constexpr quint32 kMaxPullLimit = 200;
 constexpr quint32 kDefaultPullLimit = 50;

@@ -84,6 +84,12 @@ const std::vector<Migration> &migrations()
              "CREATE INDEX members_by_user ON members (user_id, conversation_id)",
              "CREATE INDEX devices_by_user ON devices (user_id)",
          }},
+        {"operations (edit, delete, reaction) name their target",
+         {
+             "ALTER TABLE messages ADD COLUMN target_seq bigint",
+             "CREATE INDEX messages_by_target ON messages (conversation_id, target_seq)"
+             " WHERE target_seq IS NOT NULL",
+         }},
     };
     return steps;
 }

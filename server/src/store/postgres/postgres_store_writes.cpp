@@ -179,6 +179,139 @@ Result<AppendResult> receiveAppend(PgWriter &writer, Received &received, const E
     return invalid(QStringLiteral("reply_to_seq %1 is not in the conversation").arg(a.replyToSeq));
 }
 
+// An operation (edit, delete, reaction), in the batch's transaction: the
+// sender's member row, then the conversation row are locked (the order of
+// appends and group changes), the target is checked and rewritten by the
+// rules of domain/message_ops.h, and the op is appended as the next seq.
+Result<AppendResult> appendOperation(PgConnection &c, const QString &conversationId,
+                                     quint64 senderUserId, quint64 senderDeviceId,
+                                     const std::string &clientMsgId, const v1::Content &op,
+                                     const QByteArray &encoded, const OpWindows &windows)
+{
+    // Not a member, no such conversation and no such message are one answer.
+    const auto noSuchMessage = [] { return notFound(QStringLiteral("No such message")); };
+    const auto ref = parseConversationId(conversationId);
+    if (!ref)
+        return invalid(QStringLiteral("malformed conversation id"));
+    {
+        auto dup = c.query(QStringLiteral("SELECT %1 FROM messages WHERE sender_user_id = $1"
+                                          " AND client_msg_id = $2")
+                               .arg(kMessageColumns),
+                           {senderUserId, clientMsgId}, "operation resend");
+        if (!dup)
+            return dup.error();
+        if (dup->next())
+            return AppendResult{messageFromRow(*dup, 0), true, {}};
+    }
+    auto member = c.query(QStringLiteral("SELECT role FROM members WHERE conversation_id = $1"
+                                         " AND user_id = $2 FOR UPDATE"),
+                          {conversationId, senderUserId}, "operation member");
+    if (!member)
+        return member.error();
+    if (!member->next())
+        return noSuchMessage();
+    const v1::Role role = ref->isDirect() ? v1::MEMBER : v1::Role(member->integer(0));
+    auto conv = c.query(QStringLiteral("SELECT max_seq FROM conversations WHERE id = $1"
+                                       " FOR UPDATE"),
+                        {conversationId}, "operation conversation");
+    if (!conv)
+        return conv.error();
+    if (!conv->next())
+        return noSuchMessage();
+    const quint64 oldMax = conv->u64(0);
+    const quint64 targetSeq = operationTarget(op);
+    if (targetSeq == 0 || targetSeq > oldMax)
+        return noSuchMessage();
+    OpTarget target;
+    {
+        auto row = c.query(QStringLiteral("SELECT sender_user_id, server_time_ms, content"
+                                          " FROM messages WHERE conversation_id = $1 AND seq = $2"),
+                           {conversationId, targetSeq}, "operation target");
+        if (!row)
+            return row.error();
+        if (!row->next())
+            return noSuchMessage();
+        target.senderUserId = row->u64(0);
+        target.serverTimeMs = row->i64(1);
+        const QByteArrayView bytes = row->bytesView(2);
+        if (!target.content.ParseFromArray(bytes.data(), int(bytes.size())))
+            return noSuchMessage();
+    }
+    const qint64 now = nowMs();
+    const quint64 seq = oldMax + 1;
+    Result<OpOutcome> outcome = applyOperation(target, op, senderUserId, role, now, seq, windows);
+    if (!outcome)
+        return outcome.error();
+    auto inserted = c.query(
+        QStringLiteral("WITH conv AS (UPDATE conversations SET max_seq = $2, last_activity_ms = $5"
+                       "  WHERE id = $1 RETURNING max_seq)"
+                       " INSERT INTO messages (conversation_id, seq, sender_user_id,"
+                       "  sender_device_id, client_msg_id, server_time_ms, content, target_seq)"
+                       " SELECT $1, conv.max_seq, $3, $4, $6, $5, $7, $8 FROM conv"
+                       " RETURNING server_id"),
+        {conversationId, seq, senderUserId, senderDeviceId, now, clientMsgId, encoded, targetSeq},
+        "append operation");
+    if (!inserted)
+        return inserted.error();
+    if (!inserted->next())
+        return noSuchMessage();
+    v1::Message message;
+    message.set_conversation_id(toStd(conversationId));
+    message.set_seq(seq);
+    message.set_server_id(inserted->u64(0));
+    message.set_sender_user_id(senderUserId);
+    message.set_sender_device_id(senderDeviceId);
+    message.set_client_msg_id(clientMsgId);
+    message.set_server_time_ms(now);
+    if (auto r = c.query(QStringLiteral("UPDATE messages SET content = $3"
+                                        " WHERE conversation_id = $1 AND seq = $2"),
+                         {conversationId, targetSeq, serialize(outcome->target)}, "fold operation");
+        !r)
+        return r.error();
+    if (outcome->supersedesEdits) {
+        auto edits = c.query(QStringLiteral("SELECT seq, content FROM messages"
+                                            " WHERE conversation_id = $1 AND target_seq = $2"
+                                            " AND seq < $3"),
+                             {conversationId, targetSeq, seq}, "edits of a message");
+        if (!edits)
+            return edits.error();
+        QList<std::pair<quint64, v1::Content>> cleared;
+        while (edits->next()) {
+            v1::Content content;
+            const QByteArrayView bytes = edits->bytesView(1);
+            content.ParseFromArray(bytes.data(), int(bytes.size()));
+            if (content.kind_case() == v1::Content::kEdit && !content.edit().text().empty()) {
+                content.mutable_edit()->clear_text();
+                cleared.append({edits->u64(0), std::move(content)});
+            }
+        }
+        for (const auto &[editSeq, content] : cleared)
+            if (auto r = c.query(QStringLiteral("UPDATE messages SET content = $3"
+                                                " WHERE conversation_id = $1 AND seq = $2"),
+                                 {conversationId, editSeq, serialize(content)}, "clear an edit");
+                !r)
+                return r.error();
+    }
+    if (auto r = c.query(QStringLiteral("UPDATE members SET read_seq = $3"
+                                        " WHERE conversation_id = $1 AND user_id = $2"),
+                         {conversationId, senderUserId, seq}, "operation read marker");
+        !r)
+        return r.error();
+    QList<quint64> recipients;
+    if (ref->isDirect()) {
+        recipients = {ref->lowUser, ref->highUser};
+    } else {
+        auto ids = c.query(QStringLiteral("SELECT user_id FROM members WHERE conversation_id = $1"
+                                          " ORDER BY user_id"),
+                           {conversationId}, "operation recipients");
+        if (!ids)
+            return ids.error();
+        while (ids->next())
+            recipients.append(ids->u64(0));
+    }
+    return AppendResult{std::move(message), false, std::move(recipients)};
+}
+
 } // namespace
 
 // ---- job plumbing ------------------------------------------------------------------------
@@ -413,6 +546,25 @@ void PostgresStore::touchDevice(quint64 deviceId, qint64 lastSeenMs)
 void PostgresStore::appendMessage(AppendRequest request, QObject *context,
                                   Completion<AppendResult> done)
 {
+    if (isOperation(request.content)) {
+        const QByteArray encoded = serialize(request.content);
+        if (done) {
+            done = [done = std::move(done),
+                    content = request.content](Result<AppendResult> result) mutable {
+                if (result && !result->duplicate)
+                    *result->message.mutable_content() = std::move(content);
+                done(std::move(result));
+            };
+        }
+        submit(context, std::move(done),
+               [conversationId = request.conversationId, sender = request.senderUserId,
+                device = request.senderDeviceId, clientMsgId = request.clientMsgId,
+                op = request.content, encoded, windows = request.opWindows](PgConnection &c) {
+                   return appendOperation(c, conversationId, sender, device, clientMsgId, op,
+                                          encoded, windows);
+               });
+        return;
+    }
     auto append = std::make_shared<EncodedAppend>();
     append->conversationId = std::move(request.conversationId);
     append->senderUserId = request.senderUserId;

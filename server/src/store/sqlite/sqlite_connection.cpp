@@ -53,7 +53,9 @@ openConnection(const QString &path, const SqliteStore::Options &options, bool re
     // Pragmas take no bound values; the texts are constants chosen from options.
     // The page cache is per connection: the writer's holds the hot ends of the
     // message indexes so appends rarely read pages back from the file.
+    // secure_delete: a deleted message's bytes are overwritten, not left in free space.
     QStringList pragmas = {QStringLiteral("PRAGMA foreign_keys = ON"),
+                           QStringLiteral("PRAGMA secure_delete = ON"),
                            readOnly ? QStringLiteral("PRAGMA cache_size = -8192")
                                     : QStringLiteral("PRAGMA cache_size = -65536")};
     if (!readOnly) {

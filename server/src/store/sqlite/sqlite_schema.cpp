@@ -87,6 +87,12 @@ const std::vector<Migration> &migrations()
              "ALTER TABLE users ADD COLUMN display_key TEXT NOT NULL DEFAULT ''",
          },
          backfillDisplayKeys},
+        {"operations (edit, delete, reaction) name their target",
+         {
+             "ALTER TABLE messages ADD COLUMN target_seq INTEGER",
+             "CREATE INDEX messages_by_target ON messages (conversation_id, target_seq)"
+             " WHERE target_seq IS NOT NULL",
+         }},
     };
     return steps;
 }

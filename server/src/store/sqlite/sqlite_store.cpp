@@ -387,7 +387,12 @@ void SqliteStore::appendMessage(AppendRequest request, QObject *context,
                           request.senderDeviceId,
                           std::move(request.clientMsgId),
                           request.content.reply_to_seq(),
-                          serialize(request.content)};
+                          serialize(request.content),
+                          {},
+                          request.opWindows};
+    const bool isOp = isOperation(request.content);
+    if (isOp)
+        encoded.op = request.content;
     // The content goes back into the stored message on this thread; a
     // duplicate comes back with the original's content, read by the writer.
     if (done) {
@@ -400,7 +405,7 @@ void SqliteStore::appendMessage(AppendRequest request, QObject *context,
     }
     submit(
         context, std::move(done),
-        [encoded = std::move(encoded)](Writer &w) { return w.appendMessage(encoded); }, true);
+        [encoded = std::move(encoded)](Writer &w) { return w.appendMessage(encoded); }, !isOp);
 }
 
 void SqliteStore::markRead(const QString &conversationId, quint64 userId, quint64 seq,

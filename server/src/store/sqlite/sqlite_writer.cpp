@@ -5,6 +5,8 @@
 #include "sqlite_schema.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace kith::server {
 
@@ -185,6 +187,7 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
 {
     *retry = false;
     m_batchNewMessages = 0;
+    m_batchDeleted = false;
     if (!execControl(QStringLiteral("BEGIN IMMEDIATE")))
         return makeError(v1::INTERNAL, QStringLiteral("storage busy or unavailable"));
     std::optional<Error> failure;
@@ -340,7 +343,34 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
         // after their completions (freeing across threads costs the writer).
         completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(batch)));
     }
+    if (!failure && m_batchDeleted)
+        scrubDeletedContent();
     maybeCheckpoint();
+}
+
+// A deleted message's rows were rewritten with secure_delete on, so the
+// database file keeps none of its bytes once the log is copied in; but the
+// log itself still holds the page images that had them. Copy it all and
+// start it over (best effort: a reader in the way leaves it to the next one).
+void SqliteStore::Writer::scrubDeletedContent()
+{
+    // Two checkpoints at once fail; the checkpointer runs only while it was
+    // asked (and only this thread asks), so hold its lock once it is not.
+    std::unique_lock lock(m_store.m_checkpointMutex);
+    while (m_store.m_checkpoint == Checkpoint::Requested) {
+        lock.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        lock.lock();
+    }
+    int logFrames = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(m_c->db, nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                             &logFrames, &copied);
+    if (rc != SQLITE_OK)
+        qCWarning(lcStore) << "log not cleared after a deletion:" << m_c->errorText();
+    else
+        m_c->walFrames = 0;
+    m_batchDeleted = false;
 }
 
 // ---- writer: users and devices ---------------------------------------------------
@@ -543,11 +573,118 @@ Status SqliteStore::Writer::insertMember(const QString &conversationId, quint64 
     return Done{};
 }
 
+Status SqliteStore::Writer::clearEditTexts(const QString &conversationId, quint64 targetSeq,
+                                           quint64 beforeSeq)
+{
+    QList<std::pair<quint64, v1::Content>> edits;
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT seq, content FROM messages WHERE conversation_id = ?"
+                                    " AND target_seq = ? AND seq < ?"));
+        if (!s.exec({conversationId, intValue(targetSeq), intValue(beforeSeq)}))
+            return s.error("edits of a message");
+        while (s.next()) {
+            v1::Content content;
+            const QByteArrayView bytes = s.blobView(1);
+            content.ParseFromArray(bytes.data(), int(bytes.size()));
+            if (content.kind_case() == v1::Content::kEdit && !content.edit().text().empty())
+                edits.append({s.u64(0), std::move(content)});
+        }
+    }
+    for (auto &[seq, content] : edits) {
+        content.mutable_edit()->clear_text();
+        Stmt s(*m_c, QStringLiteral("UPDATE messages SET content = ?"
+                                    " WHERE conversation_id = ? AND seq = ?"));
+        if (!s.exec({serialize(content), conversationId, intValue(seq)}))
+            return s.error("clear an edit");
+    }
+    return Done{};
+}
+
+Result<AppendResult> SqliteStore::Writer::appendOperation(const EncodedAppend &request,
+                                                          const ConversationRef &ref)
+{
+    // Not a member, no such conversation and no such message are one answer.
+    const auto noSuchMessage = [] { return notFound(QStringLiteral("No such message")); };
+    if (auto original = loadMessageByClientId(*m_c, request.senderUserId, request.clientMsgId);
+        !original)
+        return original.error();
+    else if (*original)
+        return AppendResult{std::move(**original), true, {}};
+    const auto max = m_maxSeq.constFind(request.conversationId);
+    if (max == m_maxSeq.cend())
+        return noSuchMessage();
+    const quint64 oldMax = *max;
+    v1::Role role = v1::ROLE_UNSPECIFIED;
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT role FROM members"
+                                    " WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({request.conversationId, intValue(request.senderUserId)}))
+            return s.error("member role");
+        if (!s.next())
+            return noSuchMessage();
+        role = ref.isDirect() ? v1::MEMBER : v1::Role(s.integer(0));
+    }
+    const quint64 targetSeq = operationTarget(*request.op);
+    if (targetSeq == 0 || targetSeq > oldMax)
+        return noSuchMessage();
+    OpTarget target;
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT sender_user_id, server_time_ms, content FROM messages"
+                                    " WHERE conversation_id = ? AND seq = ?"));
+        if (!s.exec({request.conversationId, intValue(targetSeq)}))
+            return s.error("operation target");
+        if (!s.next())
+            return noSuchMessage();
+        target.senderUserId = s.u64(0);
+        target.serverTimeMs = s.i64(1);
+        const QByteArrayView bytes = s.blobView(2);
+        if (!target.content.ParseFromArray(bytes.data(), int(bytes.size())))
+            return noSuchMessage();
+    }
+    const qint64 now = nowMs();
+    Result<OpOutcome> outcome = applyOperation(target, *request.op, request.senderUserId, role, now,
+                                               oldMax + 1, request.opWindows);
+    if (!outcome)
+        return outcome.error();
+    auto stored = insertMessage(request.conversationId, request.senderUserId,
+                                request.senderDeviceId, &request.clientMsgId, request.content, now);
+    if (!stored)
+        return stored.error();
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE messages SET target_seq = ?"
+                                    " WHERE conversation_id = ? AND seq = ?"));
+        if (!s.exec({intValue(targetSeq), request.conversationId, intValue(stored->seq())}))
+            return s.error("operation target");
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE messages SET content = ?"
+                                    " WHERE conversation_id = ? AND seq = ?"));
+        if (!s.exec({serialize(outcome->target), request.conversationId, intValue(targetSeq)}))
+            return s.error("fold operation");
+    }
+    if (outcome->supersedesEdits) {
+        if (Status cleared = clearEditTexts(request.conversationId, targetSeq, stored->seq());
+            !cleared)
+            return cleared.error();
+    }
+    if (outcome->deletes)
+        m_batchDeleted = true;
+    if (Status moved = moveReadMarker(request.conversationId, request.senderUserId, stored->seq());
+        !moved)
+        return moved.error();
+    Result<QList<quint64>> recipients = recipientsOf(request.conversationId, ref);
+    if (!recipients)
+        return recipients.error();
+    return AppendResult{std::move(*stored), false, std::move(*recipients)};
+}
+
 Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &request)
 {
     const auto ref = parseConversationId(request.conversationId);
     if (!ref)
         return invalid(QStringLiteral("malformed conversation id"));
+    if (request.op)
+        return appendOperation(request, *ref);
     const qint64 now = nowMs();
     if (!m_maxSeq.contains(request.conversationId)) {
         if (!ref->involves(request.senderUserId))

@@ -27,6 +27,8 @@ struct EncodedAppend
     std::string clientMsgId;
     quint64 replyToSeq = 0;
     QByteArray content;
+    std::optional<v1::Content> op; // an edit, delete or reaction (decoded)
+    OpWindows opWindows;
 };
 } // namespace sqlite
 
@@ -91,6 +93,10 @@ private:
                                       quint64 senderDeviceId, const std::string *clientMsgId,
                                       const QByteArray &content, qint64 now,
                                       bool *uniqueClash = nullptr);
+    Result<AppendResult> appendOperation(const sqlite::EncodedAppend &request,
+                                         const ConversationRef &ref);
+    Status clearEditTexts(const QString &conversationId, quint64 targetSeq, quint64 beforeSeq);
+    void scrubDeletedContent();
     Result<v1::Message> appendSystemEvent(const QString &conversationId, quint64 actorId,
                                           v1::SystemEvent event);
     Status createDirect(const QString &conversationId, const ConversationRef &ref, qint64 now);
@@ -142,6 +148,8 @@ private:
     QHash<QString, std::pair<quint64, qint64>> m_pendingConversations; // max_seq, last activity
     QHash<std::pair<QString, quint64>, PendingMarker> m_pendingMarkers;
     quint64 m_batchNewMessages = 0;
+    // A committed batch deleted content: the log still holds old page images.
+    bool m_batchDeleted = false;
 };
 
 } // namespace kith::server
