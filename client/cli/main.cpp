@@ -33,6 +33,10 @@ constexpr auto kUsage = R"(commands:
   send PEER TEXT              send one message (PEER: user name, group name or id)
   send PEER --stdin           send one message per line of standard input
   history PEER                print a conversation, oldest first, after syncing
+                              (--seqs: each line starts with #SEQ)
+  edit PEER SEQ TEXT          edit your message SEQ
+  delete PEER SEQ             delete message SEQ for everyone (yours; any, as a group admin)
+  react PEER SEQ EMOJI        add EMOJI to message SEQ, or take yours back
   tail                        print incoming messages as they arrive
   sync                        bring the local cache up to date
   groups                      list your groups
@@ -51,12 +55,14 @@ QString oneLine(QString text)
 class Cli : public QObject
 {
 public:
-    Cli(QUrl server, QString user, QString password, QStringList args, bool readStdin)
+    Cli(QUrl server, QString user, QString password, QStringList args, bool readStdin,
+        bool withSeqs)
         : m_server(std::move(server))
         , m_user(std::move(user))
         , m_password(std::move(password))
         , m_args(std::move(args))
         , m_readStdin(readStdin)
+        , m_withSeqs(withSeqs)
         , m_out(stdout)
     {
         m_client.setClientName(QStringLiteral("kith-cli"));
@@ -124,6 +130,9 @@ private:
             return send();
         if (command == QLatin1String("history"))
             return history();
+        if (command == QLatin1String("edit") || command == QLatin1String("delete") ||
+            command == QLatin1String("react"))
+            return operate(command);
         if (command == QLatin1String("tail"))
             return tail();
         if (command == QLatin1String("sync"))
@@ -195,14 +204,56 @@ private:
         });
     }
 
+    void operate(const QString &command)
+    {
+        const int wanted = command == QLatin1String("delete") ? 3 : 4;
+        bool seqOk = false;
+        const qint64 seq = m_args.value(2).toLongLong(&seqOk);
+        if (m_args.size() != wanted || !seqOk || seq <= 0)
+            return fail(command == QLatin1String("delete")
+                            ? QStringLiteral("usage: delete PEER SEQ")
+                            : QStringLiteral("usage: %1 PEER SEQ %2")
+                                  .arg(command, command == QLatin1String("edit")
+                                                    ? QStringLiteral("TEXT")
+                                                    : QStringLiteral("EMOJI")));
+        resolvePeer(m_args.at(1), [this, command, seq](const QString &conversationId) {
+            Outbox *outbox = m_client.outbox();
+            // A refusal drops the op and says why through operationFailed.
+            connect(outbox, &Outbox::idle, this, [this] { finish(); });
+            QString queued;
+            if (command == QLatin1String("edit"))
+                queued = m_client.editMessage(conversationId, seq, m_args.at(3));
+            else if (command == QLatin1String("delete"))
+                queued = m_client.deleteMessage(conversationId, seq);
+            else
+                queued = m_client.toggleReaction(conversationId, seq, m_args.at(3));
+            if (queued.isEmpty())
+                return; // operationFailed said why
+            if (outbox->isIdle())
+                finish();
+        });
+    }
+
     QString line(const StoredMessage &m)
     {
         const QString time = QDateTime::fromMSecsSinceEpoch(m.serverTimeMs)
                                  .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+        const QString seq = m_withSeqs ? QStringLiteral("#%1 ").arg(m.seq) : QString();
         if (m.content.kind_case() == v1::Content::kSystem)
-            return QStringLiteral("[%1] * %2").arg(time, oneLine(m.text()));
-        return QStringLiteral("[%1] %2: %3")
-            .arg(time, m_client.displayName(qint64(m.senderUserId)), oneLine(m.text()));
+            return QStringLiteral("%1[%2] * %3").arg(seq, time, oneLine(m.text()));
+        if (m.content.kind_case() == v1::Content::kDeleted)
+            return QStringLiteral("%1[%2] %3: (message deleted)")
+                .arg(seq, time, m_client.displayName(qint64(m.senderUserId)));
+        QString text = oneLine(m.text());
+        if (m.content.edited_ms() != 0)
+            text += QStringLiteral(" (edited)");
+        QStringList reactions;
+        for (const v1::ReactionCount &r : m.content.reactions())
+            reactions << QStringLiteral("%1 %2").arg(toQString(r.emoji())).arg(r.user_ids_size());
+        if (!reactions.isEmpty())
+            text += QStringLiteral(" [") + reactions.join(QStringLiteral(", ")) + u']';
+        return QStringLiteral("%1[%2] %3: %4")
+            .arg(seq, time, m_client.displayName(qint64(m.senderUserId)), text);
     }
 
     void history()
@@ -237,7 +288,7 @@ private:
                 [this, store](const QString &conversationId, const QList<quint64> &seqs) {
                     for (quint64 seq : seqs)
                         if (const auto m = store->message(conversationId, seq);
-                            m && m->senderUserId != store->myUserId())
+                            m && m->senderUserId != store->myUserId() && !isOperation(m->content))
                             m_tailQueue.append(*m);
                     printTail();
                 });
@@ -361,6 +412,7 @@ private:
     QString m_password;
     QStringList m_args;
     bool m_readStdin = false;
+    bool m_withSeqs = false;
     bool m_keepRetrying = false;
     QList<StoredMessage> m_tailQueue;
     bool m_resolvingSender = false;
@@ -395,7 +447,9 @@ int main(int argc, char *argv[])
                                             QStringLiteral("PW"));
     const QCommandLineOption stdinOption(QStringLiteral("stdin"),
                                          QStringLiteral("send: one message per input line."));
-    parser.addOptions({serverOption, userOption, passwordOption, stdinOption});
+    const QCommandLineOption seqsOption(QStringLiteral("seqs"),
+                                        QStringLiteral("history: start each line with #SEQ."));
+    parser.addOptions({serverOption, userOption, passwordOption, stdinOption, seqsOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("See above."));
     parser.process(app);
 
@@ -403,7 +457,8 @@ int main(int argc, char *argv[])
     const QStringList commands{QStringLiteral("register"), QStringLiteral("send"),
                                QStringLiteral("history"),  QStringLiteral("tail"),
                                QStringLiteral("sync"),     QStringLiteral("groups"),
-                               QStringLiteral("group")};
+                               QStringLiteral("group"),    QStringLiteral("edit"),
+                               QStringLiteral("delete"),   QStringLiteral("react")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",
                      args.isEmpty()
@@ -421,7 +476,7 @@ int main(int argc, char *argv[])
         return 2;
     }
     Cli cli(server, parser.value(userOption), parser.value(passwordOption), args,
-            parser.isSet(stdinOption));
+            parser.isSet(stdinOption), parser.isSet(seqsOption));
     QMetaObject::invokeMethod(
         &cli, [&cli] { cli.start(); }, Qt::QueuedConnection);
     return app.exec();

@@ -114,6 +114,39 @@ private slots:
                      int(MessageListModel::Sent));
     }
 
+    // kith-cli send --stdin queues every line, then sends them one after the
+    // other: each send and each change must read a bounded part of the queue,
+    // not all of it (3,000 lines took minutes and the connection timed out).
+    void aLongQueueIsSentInLinearWork()
+    {
+        TestServer server(kFastSendArgs);
+        QVERIFY(server.start());
+        QTemporaryDir dir;
+        ClientDevice alice(dir.path());
+        QVERIFY(alice.registerOn(server.url(), QStringLiteral("alice")));
+        TestClient bob;
+        QVERIFY(bob.connectAndRegister(server.url(), QStringLiteral("bob")));
+        const QString direct = directConversationId(quint64(alice->userId()), bob.userId());
+        bob.close();
+
+        int exitCode = -1;
+        QVERIFY(server.terminate(&exitCode));
+        QTRY_VERIFY_WITH_TIMEOUT(!alice->isOnline(), kClientTimeoutMs);
+        constexpr int kQueued = 400;
+        for (int i = 0; i < kQueued; ++i)
+            QVERIFY(!alice->sendMessage(direct, QStringLiteral("line %1").arg(i)).isEmpty());
+        const quint64 before = alice->store()->outboxRowsRead();
+        QVERIFY(server.restart());
+        alice->connection()->retryNow();
+        QVERIFY(alice.waitSynced());
+        QTRY_VERIFY_WITH_TIMEOUT(alice->outbox()->isIdle(), kClientTimeoutMs);
+        QCOMPARE(alice->store()->messageCount(direct), qint64(kQueued));
+        // A few rows per message (its head, its ack, the list's summary);
+        // reading the whole queue each time would be ~kQueued^2 / 2.
+        const quint64 read = alice->store()->outboxRowsRead() - before;
+        QVERIFY2(read <= quint64(10 * kQueued), qPrintable(QString::number(read)));
+    }
+
     void killedServerWithSendsInFlightStoresEachOnce()
     {
         TestServer server;

@@ -4,6 +4,7 @@
 #include "kith/client/local_store.h"
 #include "kith/protocol.h"
 
+#include <QFile>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -30,6 +31,49 @@ v1::Message textMessage(const QString &conversationId, quint64 seq, quint64 send
     m.set_server_time_ms(timeMs + qint64(seq) * 1000);
     m.mutable_content()->mutable_text()->set_body(toStd(text));
     return m;
+}
+
+v1::Message opMessage(const QString &conversationId, quint64 seq, quint64 sender,
+                      const v1::Content &op)
+{
+    v1::Message m = textMessage(conversationId, seq, sender, QString());
+    *m.mutable_content() = op;
+    return m;
+}
+
+v1::Content editOf(quint64 target, const QString &text)
+{
+    v1::Content c;
+    c.mutable_edit()->set_target_seq(target);
+    c.mutable_edit()->set_text(toStd(text));
+    return c;
+}
+
+v1::Content deletionOf(quint64 target)
+{
+    v1::Content c;
+    c.mutable_delete_()->set_target_seq(target);
+    return c;
+}
+
+v1::Content reactionTo(quint64 target, const QString &emoji, bool remove = false)
+{
+    v1::Content c;
+    c.mutable_reaction()->set_target_seq(target);
+    c.mutable_reaction()->set_emoji(toStd(emoji));
+    c.mutable_reaction()->set_remove(remove);
+    return c;
+}
+
+QByteArray fileBytes(const QString &path)
+{
+    QByteArray all;
+    for (const QString &suffix : {QString(), QStringLiteral("-wal")}) {
+        QFile file(path + suffix);
+        if (file.open(QIODevice::ReadOnly))
+            all += file.readAll();
+    }
+    return all;
 }
 
 QList<v1::Message> range(const QString &conversationId, quint64 first, quint64 last,
@@ -90,6 +134,89 @@ private slots:
         QVERIFY(
             fallback.startsWith(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)));
         QVERIFY(fallback.endsWith(QStringLiteral("/accounts/h_80/bob.sqlite")));
+    }
+
+    // Ops fold into their target whichever arrives first, once each; views,
+    // counts and search leave the ops out.
+    void operationsFoldInAnyOrder()
+    {
+        const QString star = QStringLiteral("\u2B50");
+        // The target first, then its ops.
+        QVERIFY(m_store->storeMessages(
+            kDirect, {textMessage(kDirect, 1, kPeer, QStringLiteral("helo"))}, {1, 1}));
+        QVERIFY(m_store->storeMessages(
+            kDirect,
+            {opMessage(kDirect, 2, kPeer, editOf(1, QStringLiteral("hello"))),
+             opMessage(kDirect, 3, kPeer, reactionTo(1, star))},
+            {2, 3}));
+        auto target = m_store->message(kDirect, 1);
+        QCOMPARE(target->content.text().body(), "hello");
+        QCOMPARE(target->content.edited_ms(), m_store->message(kDirect, 2)->serverTimeMs);
+        QCOMPARE(target->content.reactions_size(), 1);
+        QCOMPARE(target->content.last_op_seq(), 3u);
+        // A duplicate push of an op changes nothing twice.
+        QVERIFY(m_store->storeMessages(kDirect, {opMessage(kDirect, 3, kPeer, reactionTo(1, star))},
+                                       {3, 3}));
+        QCOMPARE(m_store->message(kDirect, 1)->content.reactions(0).user_ids_size(), 1);
+        QCOMPARE(m_store->messageCount(kDirect), 1);
+        QCOMPARE(m_store->messagesAfter(kDirect, 0, 10).size(), 1);
+        QCOMPARE(m_store->search(QStringLiteral("hello")).size(), 1);
+        QCOMPARE(m_store->search(QStringLiteral("helo")).size(), 0);
+        // Unread: the peer's edit is no new message.
+        QCOMPARE(m_store->conversation(kDirect)->unreadCount, 1u);
+
+        // Ops first (the target is pulled later): they wait for it.
+        const QString group = QStringLiteral("g:9");
+        QVERIFY(m_store->storeMessages(group,
+                                       {opMessage(group, 5, kPeer, reactionTo(4, star)),
+                                        opMessage(group, 6, kMe, reactionTo(4, star)),
+                                        opMessage(group, 7, kPeer, reactionTo(4, star, true))},
+                                       {5, 7}));
+        QVERIFY(m_store->storeMessages(group, {textMessage(group, 4, kPeer, QStringLiteral("x"))},
+                                       {4, 4}));
+        target = m_store->message(group, 4);
+        QCOMPARE(target->content.reactions_size(), 1);
+        QCOMPARE(target->content.reactions(0).user_ids(0), kMe);
+        QCOMPARE(target->content.last_op_seq(), 7u);
+        // A target that already reflects its ops (pulled after them) is left alone.
+        v1::Message folded = textMessage(group, 8, kPeer, QStringLiteral("y"));
+        folded.mutable_content()->set_last_op_seq(9);
+        QVERIFY(
+            m_store->storeMessages(group, {opMessage(group, 9, kMe, reactionTo(8, star))}, {9, 9}));
+        QVERIFY(m_store->storeMessages(group, {folded}, {8, 8}));
+        QCOMPARE(m_store->message(group, 8)->content.reactions_size(), 0);
+    }
+
+    void deletedTextIsGoneFromTheFileAndIndex()
+    {
+        const QString secret = QStringLiteral("quetzalcoatl");
+        const QString edited = QStringLiteral("xylophonist");
+        QList<v1::Message> page;
+        // Enough other rows that the search index has several segments.
+        for (quint64 s = 1; s <= 40; ++s)
+            page << textMessage(kDirect, s, kPeer, QStringLiteral("filler words number %1").arg(s));
+        QVERIFY(m_store->storeMessages(kDirect, page, {1, 40}));
+        QVERIFY(m_store->storeMessages(
+            kDirect, {textMessage(kDirect, 41, kPeer, QStringLiteral("the %1 secret").arg(secret))},
+            {41, 41}));
+        QVERIFY(m_store->storeMessages(
+            kDirect,
+            {opMessage(kDirect, 42, kPeer, editOf(41, QStringLiteral("the %1").arg(edited)))},
+            {42, 42}));
+        QCOMPARE(m_store->search(edited).size(), 1);
+        QVERIFY(fileBytes(path()).contains(secret.toUtf8())); // the check below can fail
+        QVERIFY(fileBytes(path()).contains(edited.toUtf8()));
+
+        QVERIFY(m_store->storeMessages(kDirect, {opMessage(kDirect, 43, kPeer, deletionOf(41))},
+                                       {43, 43}));
+        QCOMPARE(m_store->message(kDirect, 41)->content.kind_case(), v1::Content::kDeleted);
+        QCOMPARE(m_store->message(kDirect, 42)->content.edit().text(), "");
+        QVERIFY(m_store->search(secret).isEmpty());
+        QVERIFY(m_store->search(edited).isEmpty());
+        QCOMPARE(m_store->search(QStringLiteral("filler")).size(), 40);
+        const QByteArray bytes = fileBytes(path());
+        QVERIFY(!bytes.contains(secret.toUtf8()));
+        QVERIFY(!bytes.contains(edited.toUtf8()));
     }
 
     void rangesMergeAndGapsAreReported()

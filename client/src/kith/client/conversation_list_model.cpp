@@ -3,6 +3,7 @@
 #include "kith/client/kith_client.h"
 #include "kith/client/local_store.h"
 #include "kith/client/message_list_model.h"
+#include "kith/content.h"
 
 #include <algorithm>
 
@@ -57,20 +58,18 @@ ConversationListModel::readRow(const QString &conversationId) const
     row.unread = int(c->unreadCount);
     row.memberCount = int(c->memberCount);
     row.myRole = int(c->myRole);
-    for (const auto &entry : m_store->outbox(conversationId)) {
-        if (entry.status == OutboxStatus::Pending)
-            ++row.pending;
-        else
-            ++row.failed;
-        if (entry.createdMs > row.lastActivityMs) {
-            row.lastStatus = entry.status == OutboxStatus::Pending ? MessageListModel::Pending
-                                                                   : MessageListModel::Failed;
-            row.lastActivityMs = entry.createdMs;
-            row.lastMessage = StoredMessage{{}, 0, 0, 0, 0, {}, 0, entry.content}.text();
-            row.lastSenderName = m_store->user(m_store->myUserId())
-                                     ? m_store->user(m_store->myUserId())->shownName()
-                                     : QString();
-        }
+    // One summary, not the whole queue: a long outbox made every change quadratic.
+    const OutboxSummary outbox = m_store->outboxSummary(conversationId);
+    row.pending = outbox.pending;
+    row.failed = outbox.failed;
+    if (outbox.newest && outbox.newest->createdMs > row.lastActivityMs) {
+        const OutboxEntry &entry = *outbox.newest;
+        row.lastStatus = entry.status == OutboxStatus::Pending ? MessageListModel::Pending
+                                                               : MessageListModel::Failed;
+        row.lastActivityMs = entry.createdMs;
+        row.lastMessage = StoredMessage{{}, 0, 0, 0, 0, {}, 0, entry.content}.text();
+        const auto me = m_store->user(m_store->myUserId());
+        row.lastSenderName = me ? me->shownName() : QString();
     }
     row.hasDraft = !m_store->draft(conversationId).isEmpty();
     return row;

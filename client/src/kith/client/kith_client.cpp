@@ -62,7 +62,8 @@ KithClient::KithClient(QObject *parent)
     connect(m_sync.get(), &SyncEngine::messageArrived, this,
             [this](const QString &conversationId, quint64 seq) {
                 const auto m = m_store->message(conversationId, seq);
-                if (!m)
+                // An edit, deletion or reaction changes a message; it is not one to announce.
+                if (!m || isOperation(m->content))
                     return;
                 emit messageReceived(conversationId, qint64(seq),
                                      displayName(qint64(m->senderUserId)), previewText(m->content),
@@ -345,6 +346,59 @@ QString KithClient::sendMessage(const QString &conversationId, const QString &te
     }
     (void)m_store->setDraft(conversationId, {});
     return *queued;
+}
+
+QString KithClient::sendContent(const QString &conversationId, const v1::Content &content)
+{
+    if (!m_store->isOpen()) {
+        emit operationFailed(QStringLiteral("Not signed in"));
+        return {};
+    }
+    auto queued = m_outbox->enqueue(conversationId, content);
+    if (!queued) {
+        const QString storage = m_store->storageError();
+        emit operationFailed(storage.isEmpty() ? queued.error().message : storage);
+        return {};
+    }
+    return *queued;
+}
+
+QString KithClient::editMessage(const QString &conversationId, qint64 seq, const QString &text)
+{
+    v1::Content content;
+    content.mutable_edit()->set_target_seq(quint64(std::max<qint64>(seq, 0)));
+    content.mutable_edit()->set_text(toStd(text));
+    return sendContent(conversationId, content);
+}
+
+QString KithClient::deleteMessage(const QString &conversationId, qint64 seq)
+{
+    v1::Content content;
+    content.mutable_delete_()->set_target_seq(quint64(std::max<qint64>(seq, 0)));
+    return sendContent(conversationId, content);
+}
+
+QString KithClient::react(const QString &conversationId, qint64 seq, const QString &emoji,
+                          bool remove)
+{
+    v1::Content content;
+    content.mutable_reaction()->set_target_seq(quint64(std::max<qint64>(seq, 0)));
+    content.mutable_reaction()->set_emoji(toStd(emoji));
+    content.mutable_reaction()->set_remove(remove);
+    return sendContent(conversationId, content);
+}
+
+QString KithClient::toggleReaction(const QString &conversationId, qint64 seq, const QString &emoji)
+{
+    bool mine = false;
+    if (const auto m = m_store->message(conversationId, quint64(std::max<qint64>(seq, 0)))) {
+        const std::string wanted = toStd(emoji);
+        for (const v1::ReactionCount &r : m->content.reactions())
+            if (r.emoji() == wanted)
+                for (quint64 user : r.user_ids())
+                    mine = mine || user == m_store->myUserId();
+    }
+    return react(conversationId, seq, emoji, mine);
 }
 
 bool KithClient::retryMessage(const QString &clientMsgId)

@@ -100,6 +100,20 @@ public:
     // (empty with operationFailed when the text is refused).
     Q_INVOKABLE QString sendMessage(const QString &conversationId, const QString &text,
                                     qint64 replyToSeq = 0);
+    [[nodiscard]] QString sendContent(const QString &conversationId, const v1::Content &content);
+    // Edit (the author, within the server's window), delete for everyone (the
+    // author, or a group admin) and react (toggle one emoji) to the message at
+    // seq: each goes through the outbox as an operation and is folded into the
+    // message once acked (or pushed). Returns the op's client message id
+    // (empty with operationFailed when refused here); a refusal by the server
+    // comes as operationFailed and drops the op.
+    Q_INVOKABLE QString editMessage(const QString &conversationId, qint64 seq, const QString &text);
+    Q_INVOKABLE QString deleteMessage(const QString &conversationId, qint64 seq);
+    Q_INVOKABLE QString react(const QString &conversationId, qint64 seq, const QString &emoji,
+                              bool remove = false);
+    // Adds the emoji when this user has not put it on the message, else removes it.
+    Q_INVOKABLE QString toggleReaction(const QString &conversationId, qint64 seq,
+                                       const QString &emoji);
     Q_INVOKABLE bool retryMessage(const QString &clientMsgId);
     // Checks at once whether the local store can write again (it also does
     // so every few seconds while it cannot).

@@ -61,6 +61,20 @@ const QList<QList<const char *>> kMigrations = {
         " INSERT INTO messages_fts(messages_fts, rowid, body) VALUES('delete', old.id, old.body);"
         " END",
     },
+    {
+        // Operations (edit, delete, reaction) are rows of their own that name
+        // their target; the views and the unread count leave them out.
+        "ALTER TABLE messages ADD COLUMN target_seq INTEGER",
+        "CREATE INDEX messages_by_target ON messages(conversation_id, target_seq)"
+        " WHERE target_seq IS NOT NULL",
+        // A folded edit or delete rewrites the target's searchable text.
+        "CREATE TRIGGER messages_au AFTER UPDATE OF body ON messages BEGIN"
+        " INSERT INTO messages_fts(messages_fts, rowid, body) VALUES('delete', old.id, old.body);"
+        " INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body); END",
+        // Ops in the outbox are not bubbles: counted and shown apart.
+        "ALTER TABLE outbox ADD COLUMN is_op INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX outbox_pending ON outbox(conversation_id, status, id)",
+    },
 };
 
 QByteArray serialize(const v1::Content &content)
@@ -157,7 +171,10 @@ Status LocalStore::open(const QString &path)
     m_path = path;
     // The file holds the account's private history: only its owner may read it.
     QFile::setPermissions(path, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
-    for (const char *pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
+    // secure_delete: the text of a message deleted for everyone is overwritten,
+    // not left in the file's free space.
+    for (const char *pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA secure_delete=ON"}) {
         QSqlQuery query(m_db);
         if (!query.exec(QString::fromLatin1(pragma)))
             return makeError(v1::INTERNAL, query.lastError().text());
@@ -663,7 +680,8 @@ Status LocalStore::recomputeUnread(const QString &conversationId)
     if (!covered)
         return Done{};
     auto &q = prepared("UPDATE conversations SET unread_count = (SELECT COUNT(*) FROM messages"
-                       " WHERE conversation_id = ? AND seq > ? AND sender_user_id != ?)"
+                       " WHERE conversation_id = ? AND seq > ? AND sender_user_id != ?"
+                       " AND target_seq IS NULL)"
                        " WHERE id = ?");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(readSeq));
@@ -678,9 +696,10 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
 {
     // Callers check for an existing (conversation, seq) first; a failing insert is an error.
     auto &q = prepared("INSERT INTO messages(conversation_id, seq, server_id, sender_user_id,"
-                       " sender_device_id, client_msg_id, server_time_ms, body, content)"
+                       " sender_device_id, client_msg_id, server_time_ms, body, content,"
+                       " target_seq)"
                        " VALUES(?, ?, ?, ?, ?, COALESCE(?, ''), ?, COALESCE(?, ''),"
-                       " COALESCE(?, x''))");
+                       " COALESCE(?, x''), ?)");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(m.seq()));
     q.addBindValue(toDb(m.server_id()));
@@ -690,7 +709,114 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
     q.addBindValue(qint64(m.server_time_ms()));
     q.addBindValue(searchableText(m.content()));
     q.addBindValue(serialize(m.content()));
+    const quint64 target = operationTarget(m.content());
+    q.addBindValue(target ? QVariant(toDb(target)) : QVariant(QMetaType(QMetaType::LongLong)));
     return exec(q);
+}
+
+Result<bool> LocalStore::foldInto(const QString &conversationId, quint64 targetSeq)
+{
+    // The ops held for the target, in stream order: usually none, which one
+    // indexed lookup tells.
+    struct Op
+    {
+        quint64 seq, sender;
+        qint64 timeMs;
+        v1::Content content;
+    };
+    QList<Op> ops;
+    auto &o = prepared("SELECT seq, sender_user_id, server_time_ms, content FROM messages"
+                       " WHERE conversation_id = ? AND target_seq = ? ORDER BY seq");
+    o.addBindValue(conversationId);
+    o.addBindValue(toDb(targetSeq));
+    if (!o.exec())
+        return makeError(v1::INTERNAL, o.lastError().text());
+    while (o.next())
+        ops.append(Op{o.value(0).toULongLong(), o.value(1).toULongLong(), o.value(2).toLongLong(),
+                      parseContent(o.value(3).toByteArray())});
+    o.finish();
+    if (ops.isEmpty())
+        return false;
+    auto &t = prepared("SELECT id, content FROM messages WHERE conversation_id = ? AND seq = ?"
+                       " AND target_seq IS NULL");
+    t.addBindValue(conversationId);
+    t.addBindValue(toDb(targetSeq));
+    if (!t.exec())
+        return makeError(v1::INTERNAL, t.lastError().text());
+    if (!t.next())
+        return false; // not held: it comes folded by the server when pulled
+    const qint64 rowId = t.value(0).toLongLong();
+    v1::Content content = parseContent(t.value(1).toByteArray());
+    t.finish();
+    // Those the target reflects already (it was pulled after them) are
+    // skipped, and nothing changes a deleted message.
+    const quint64 reflected = content.last_op_seq();
+    ops.removeIf([reflected](const Op &op) { return op.seq <= reflected; });
+    bool changed = false;
+    for (const Op &op : ops) {
+        if (content.kind_case() == v1::Content::kDeleted)
+            break;
+        foldOperation(content, op.content, op.sender, op.timeMs, op.seq);
+        changed = true;
+    }
+    if (changed) {
+        auto &u = prepared("UPDATE messages SET content = ?, body = COALESCE(?, '') WHERE id = ?");
+        u.addBindValue(serialize(content));
+        u.addBindValue(searchableText(content));
+        u.addBindValue(rowId);
+        if (auto done = exec(u); !done)
+            return done.error();
+    }
+    // Also when the target came deleted from the server: an edit op pushed
+    // before it may still hold a text.
+    if (content.kind_case() == v1::Content::kDeleted) {
+        // The edits of a deleted message keep their target, not their text.
+        auto &e = prepared("SELECT id, content FROM messages WHERE conversation_id = ?"
+                           " AND target_seq = ?");
+        e.addBindValue(conversationId);
+        e.addBindValue(toDb(targetSeq));
+        if (!e.exec())
+            return makeError(v1::INTERNAL, e.lastError().text());
+        QList<std::pair<qint64, v1::Content>> edits;
+        while (e.next()) {
+            v1::Content edit = parseContent(e.value(1).toByteArray());
+            if (edit.kind_case() == v1::Content::kEdit && !edit.edit().text().empty()) {
+                edit.mutable_edit()->clear_text();
+                edits.append({e.value(0).toLongLong(), std::move(edit)});
+            }
+        }
+        e.finish();
+        for (const auto &[id, edit] : edits) {
+            auto &c = prepared("UPDATE messages SET content = ? WHERE id = ?");
+            c.addBindValue(serialize(edit));
+            c.addBindValue(id);
+            if (auto done = exec(c); !done)
+                return done.error();
+        }
+        if (changed || !edits.isEmpty())
+            m_scrubPending = true;
+    }
+    return changed;
+}
+
+void LocalStore::scrubDeleted()
+{
+    // FTS5 only marks a deleted row's terms as deleted in a newer segment;
+    // merging the index into one drops them for good. The log then still
+    // holds old page images: copy it in and start it over.
+    m_scrubPending = false;
+    // A statement left mid-result holds a read snapshot, which the
+    // checkpoint below would have to wait for.
+    for (auto &[sql, statement] : m_statements)
+        statement.finish();
+    QSqlQuery query(m_db);
+    if (!query.exec(QStringLiteral("INSERT INTO messages_fts(messages_fts) VALUES('optimize')")))
+        qCWarning(lcStore) << "search index not merged after a deletion:"
+                           << query.lastError().text();
+    if (!query.exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)")))
+        qCWarning(lcStore) << "log not cleared after a deletion:" << query.lastError().text();
+    else if (query.next() && query.value(0).toInt() != 0)
+        qCWarning(lcStore) << "log not cleared after a deletion: a reader was in the way";
 }
 
 QList<SeqRange> LocalStore::rangesInTransaction(const QString &conversationId)
@@ -756,6 +882,7 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
     if (auto done = ensureConversationRow(conversationId); !done)
         return fail(done.error());
     QList<quint64> stored;
+    QList<quint64> targets; // messages to fold ops into: new ops' targets, new messages
     bool outboxTouched = false;
     const v1::Message *newest = nullptr;
     quint64 ownNewest = 0;
@@ -773,6 +900,8 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
             if (auto done = insertMessage(conversationId, m); !done)
                 return fail(done.error());
             stored << m.seq();
+            const quint64 target = operationTarget(m.content());
+            targets << (target ? target : quint64(m.seq()));
         }
         if (!newest || m.seq() > newest->seq())
             newest = &m;
@@ -788,6 +917,17 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
                 outboxTouched = outboxTouched || del.numRowsAffected() > 0;
             }
         }
+    }
+    // In any order: an op whose target is not held waits for it, and a
+    // target that comes later takes the ops it does not reflect yet.
+    std::sort(targets.begin(), targets.end());
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+    for (quint64 target : targets) {
+        const Result<bool> folded = foldInto(conversationId, target);
+        if (!folded)
+            return fail(folded.error());
+        if (*folded)
+            stored << target;
     }
     if (auto done = addRange(conversationId, covered); !done)
         return fail(done.error());
@@ -807,7 +947,10 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
         return fail(done.error());
     if (auto done = commit(); !done)
         return done;
+    if (m_scrubPending)
+        scrubDeleted();
     std::sort(stored.begin(), stored.end());
+    stored.erase(std::unique(stored.begin(), stored.end()), stored.end());
     if (outboxTouched)
         emit outboxChanged(conversationId);
     if (!stored.isEmpty())
@@ -869,7 +1012,7 @@ QList<StoredMessage> LocalStore::messagesBefore(const QString &conversationId, q
 {
     QList<StoredMessage> result;
     auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
-                       " AND seq < ? ORDER BY seq DESC LIMIT ?");
+                       " AND seq < ? AND target_seq IS NULL ORDER BY seq DESC LIMIT ?");
     q.addBindValue(conversationId);
     q.addBindValue(beforeSeq == 0 ? std::numeric_limits<qint64>::max() : toDb(beforeSeq));
     q.addBindValue(limit);
@@ -886,7 +1029,7 @@ QList<StoredMessage> LocalStore::messagesAfter(const QString &conversationId, qu
 {
     QList<StoredMessage> result;
     auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
-                       " AND seq > ? ORDER BY seq LIMIT ?");
+                       " AND seq > ? AND target_seq IS NULL ORDER BY seq LIMIT ?");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(afterSeq));
     q.addBindValue(limit);
@@ -899,7 +1042,8 @@ QList<StoredMessage> LocalStore::messagesAfter(const QString &conversationId, qu
 
 qint64 LocalStore::messageCount(const QString &conversationId)
 {
-    auto &q = prepared("SELECT COUNT(*) FROM messages WHERE conversation_id = ?");
+    auto &q = prepared("SELECT COUNT(*) FROM messages WHERE conversation_id = ?"
+                       " AND target_seq IS NULL");
     q.addBindValue(conversationId);
     if (!q.exec() || !q.next())
         return 0;
@@ -1000,12 +1144,13 @@ Result<OutboxEntry> LocalStore::enqueue(const QString &conversationId, const v1:
     entry.clientMsgId = QUuid::createUuid().toString(QUuid::WithoutBraces);
     entry.content = content;
     entry.createdMs = nowMs();
-    auto &q = prepared("INSERT INTO outbox(conversation_id, client_msg_id, content, created_ms)"
-                       " VALUES(?, ?, ?, ?)");
+    auto &q = prepared("INSERT INTO outbox(conversation_id, client_msg_id, content, created_ms,"
+                       " is_op) VALUES(?, ?, ?, ?, ?)");
     q.addBindValue(conversationId);
     q.addBindValue(entry.clientMsgId);
     q.addBindValue(serialize(content));
     q.addBindValue(entry.createdMs);
+    q.addBindValue(isOperation(content) ? 1 : 0);
     if (auto done = exec(q); !done)
         return done.error();
     entry.id = q.lastInsertId().toLongLong();
@@ -1025,9 +1170,67 @@ QList<OutboxEntry> LocalStore::outbox(const QString &conversationId)
         q.addBindValue(conversationId);
     if (!q.exec())
         return result;
-    while (q.next())
+    while (q.next()) {
         result << readOutbox(q);
+        ++m_outboxRowsRead;
+    }
     return result;
+}
+
+std::optional<OutboxEntry> LocalStore::outboxHead(const QString &conversationId)
+{
+    auto &q = prepared("SELECT " KITH_OUTBOX_COLUMNS " FROM outbox WHERE conversation_id = ?"
+                       " AND status = 0 ORDER BY id LIMIT 1");
+    q.addBindValue(conversationId);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    ++m_outboxRowsRead;
+    auto e = readOutbox(q);
+    q.finish();
+    return e;
+}
+
+bool LocalStore::hasPendingOutbox()
+{
+    auto &q = prepared("SELECT 1 FROM outbox WHERE status = 0 LIMIT 1");
+    if (!q.exec())
+        return false;
+    const bool any = q.next();
+    q.finish();
+    return any;
+}
+
+QStringList LocalStore::conversationsWithPendingOutbox()
+{
+    QStringList ids;
+    auto &q = prepared("SELECT DISTINCT conversation_id FROM outbox WHERE status = 0");
+    if (!q.exec())
+        return ids;
+    while (q.next())
+        ids << q.value(0).toString();
+    return ids;
+}
+
+OutboxSummary LocalStore::outboxSummary(const QString &conversationId)
+{
+    OutboxSummary summary;
+    auto &q = prepared("SELECT COALESCE(SUM(status = 0), 0), COALESCE(SUM(status != 0), 0)"
+                       " FROM outbox WHERE conversation_id = ? AND is_op = 0");
+    q.addBindValue(conversationId);
+    if (q.exec() && q.next()) {
+        summary.pending = q.value(0).toInt();
+        summary.failed = q.value(1).toInt();
+    }
+    q.finish();
+    auto &n = prepared("SELECT " KITH_OUTBOX_COLUMNS " FROM outbox WHERE conversation_id = ?"
+                       " AND is_op = 0 ORDER BY created_ms DESC, id LIMIT 1");
+    n.addBindValue(conversationId);
+    if (n.exec() && n.next()) {
+        summary.newest = readOutbox(n);
+        ++m_outboxRowsRead;
+    }
+    n.finish();
+    return summary;
 }
 
 std::optional<OutboxEntry> LocalStore::outboxEntry(const QString &clientMsgId)
@@ -1036,6 +1239,7 @@ std::optional<OutboxEntry> LocalStore::outboxEntry(const QString &clientMsgId)
     q.addBindValue(clientMsgId);
     if (!q.exec() || !q.next())
         return std::nullopt;
+    ++m_outboxRowsRead;
     auto e = readOutbox(q);
     q.finish();
     return e;

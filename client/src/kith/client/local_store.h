@@ -75,6 +75,13 @@ struct OutboxEntry
     QString lastError;
 };
 
+struct OutboxSummary
+{
+    int pending = 0;
+    int failed = 0;
+    std::optional<OutboxEntry> newest; // by creation time
+};
+
 struct UserRow
 {
     quint64 id = 0;
@@ -122,7 +129,7 @@ public:
     [[nodiscard]] bool isOpen() const { return m_db.isOpen(); }
     [[nodiscard]] QString path() const { return m_path; }
     [[nodiscard]] int schemaVersion();
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     // Why the file cannot be written right now (a full disk, a read-only or
     // failing one), as a sentence for the user; empty while writes work. Set
@@ -163,6 +170,8 @@ public:
     // The outbox entry clientMsgId was acked: it becomes message ack.seq.
     [[nodiscard]] Status acknowledge(const QString &clientMsgId, const v1::SendAck &ack);
     [[nodiscard]] std::optional<StoredMessage> message(const QString &conversationId, quint64 seq);
+    // Views, counts and search leave out operations (edit, delete, reaction):
+    // storeMessages folds them into their targets, whichever comes first.
     // Up to limit messages with seq < beforeSeq (0: from the newest), oldest first.
     [[nodiscard]] QList<StoredMessage> messagesBefore(const QString &conversationId,
                                                       quint64 beforeSeq, int limit);
@@ -186,6 +195,15 @@ public:
                                               const v1::Content &content);
     [[nodiscard]] QList<OutboxEntry> outbox(const QString &conversationId = {});
     [[nodiscard]] std::optional<OutboxEntry> outboxEntry(const QString &clientMsgId);
+    // The oldest pending entry of a conversation: what goes out next. One
+    // indexed row, so sending n queued messages is linear, not quadratic.
+    [[nodiscard]] std::optional<OutboxEntry> outboxHead(const QString &conversationId);
+    [[nodiscard]] bool hasPendingOutbox();
+    [[nodiscard]] QStringList conversationsWithPendingOutbox();
+    // Pending and failed messages (not ops) of a conversation, and the newest.
+    [[nodiscard]] OutboxSummary outboxSummary(const QString &conversationId);
+    // Outbox rows read so far (for tests: sending n queued messages must read O(n)).
+    [[nodiscard]] quint64 outboxRowsRead() const { return m_outboxRowsRead; }
     [[nodiscard]] Status setOutboxStatus(const QString &clientMsgId, OutboxStatus status,
                                          const QString &error = {});
     [[nodiscard]] Status noteOutboxAttempt(const QString &clientMsgId);
@@ -229,6 +247,11 @@ private:
     [[nodiscard]] Status commit();
     void rollback();
     [[nodiscard]] Status insertMessage(const QString &conversationId, const v1::Message &message);
+    // Applies the held ops of targetSeq that it does not reflect yet; true
+    // when it changed (false also when the target is not held).
+    [[nodiscard]] Result<bool> foldInto(const QString &conversationId, quint64 targetSeq);
+    // After a deletion: merges the search index and clears the log.
+    void scrubDeleted();
     [[nodiscard]] Status addRange(const QString &conversationId, SeqRange range);
     [[nodiscard]] Status raiseMaxSeq(const QString &conversationId, const v1::Message &newest);
     [[nodiscard]] Status recomputeUnread(const QString &conversationId);
@@ -248,6 +271,8 @@ private:
     bool m_transactionWrote = false; // ... and a COMMIT only if something in it changed rows
     QString m_storageError;
     QTimer m_storageProbe;
+    bool m_scrubPending = false; // a deletion was folded: scrub after the commit
+    quint64 m_outboxRowsRead = 0;
 };
 
 } // namespace kith::client

@@ -3,6 +3,7 @@
 #include "kith/client/kith_client.h"
 #include "kith/client/sync_engine.h"
 #include "kith/content.h"
+#include "kith/protocol.h"
 
 #include <QScopedValueRollback>
 
@@ -73,6 +74,8 @@ QList<MessageListModel::Row> MessageListModel::outboxRows() const
     if (!s)
         return rows;
     for (const auto &entry : s->outbox(m_conversationId)) {
+        if (isOperation(entry.content))
+            continue; // shown once folded into its message
         Row row;
         row.outgoing = true;
         row.message.conversationId = entry.conversationId;
@@ -269,7 +272,7 @@ void MessageListModel::onMessagesStored(const QString &conversationId, const QLi
     const int before = int(m_rows.size());
     const bool wantedOlder = m_wantOlder;
     for (quint64 seq : seqs)
-        if (const auto m = s->message(conversationId, seq))
+        if (const auto m = s->message(conversationId, seq); m && !isOperation(m->content))
             insertStored(*m);
     if (wantedOlder && int(m_rows.size()) > before)
         setWantOlder(false);
@@ -284,8 +287,13 @@ void MessageListModel::insertStored(const StoredMessage &message)
     const auto end = m_rows.begin() + m_stored;
     const auto it = std::lower_bound(m_rows.begin(), end, message.seq,
                                      [](const Row &r, quint64 s) { return r.message.seq < s; });
-    if (it != end && it->message.seq == message.seq)
+    if (it != end && it->message.seq == message.seq) {
+        // Replaced: an edit, a deletion or a reaction was folded into it.
+        it->message = message;
+        const QModelIndex changed = index(int(it - m_rows.begin()));
+        emit dataChanged(changed, changed);
         return;
+    }
     const int pos = int(it - m_rows.begin());
     bool accept = false;
     if (m_stored == 0 || pos == m_stored)
@@ -451,6 +459,26 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         return row.error;
     case ReplyToSeqRole:
         return qint64(m.content.reply_to_seq());
+    case EditedRole:
+        return m.content.edited_ms() != 0;
+    case DeletedRole:
+        return m.content.kind_case() == v1::Content::kDeleted;
+    case ReactionsRole: {
+        QVariantList list;
+        for (const v1::ReactionCount &r : m.content.reactions()) {
+            QStringList names;
+            bool mine = false;
+            for (quint64 user : r.user_ids()) {
+                names << senderName(user);
+                mine = mine || (me != 0 && user == me);
+            }
+            list << QVariantMap{{QStringLiteral("emoji"), toQString(r.emoji())},
+                                {QStringLiteral("count"), int(r.user_ids_size())},
+                                {QStringLiteral("mine"), mine},
+                                {QStringLiteral("names"), names.join(QStringLiteral(", "))}};
+        }
+        return list;
+    }
     case ReplyPreviewRole: {
         if (m.content.reply_to_seq() == 0 || !store())
             return QString();
@@ -487,6 +515,9 @@ QHash<int, QByteArray> MessageListModel::roleNames() const
         {ReplyToSeqRole, "replyToSeq"},
         {ReplyPreviewRole, "replyPreview"},
         {ReplySenderNameRole, "replySenderName"},
+        {EditedRole, "edited"},
+        {DeletedRole, "deleted"},
+        {ReactionsRole, "reactions"},
     };
 }
 

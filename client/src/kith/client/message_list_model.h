@@ -50,6 +50,10 @@ public:
         ReplyToSeqRole,             // qint64: quoted seq, 0 for none
         ReplyPreviewRole,           // QString: one line of the quoted message, when on disk
         ReplySenderNameRole,        // QString: who wrote the quoted message, when on disk
+        EditedRole,                 // bool: edited since it was sent ("edited" mark)
+        DeletedRole,                // bool: deleted for everyone (a placeholder)
+        // QVariantList of {emoji, count, mine, names}: reactions in order of first use
+        ReactionsRole,
         LastRole
     };
     Q_ENUM(Roles)

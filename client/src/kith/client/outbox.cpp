@@ -3,6 +3,7 @@
 #include "kith/client/connection.h"
 #include "kith/client/local_store.h"
 #include "kith/client/logging.h"
+#include "kith/content.h"
 #include "kith/protocol.h"
 
 namespace kith::client {
@@ -70,19 +71,12 @@ Status Outbox::discard(const QString &clientMsgId)
 
 bool Outbox::isIdle() const
 {
-    for (const auto &entry : m_store->outbox())
-        if (entry.status == OutboxStatus::Pending)
-            return false;
-    return true;
+    return !m_store->hasPendingOutbox();
 }
 
 void Outbox::flush()
 {
-    QSet<QString> conversations;
-    for (const auto &entry : m_store->outbox())
-        if (entry.status == OutboxStatus::Pending)
-            conversations.insert(entry.conversationId);
-    for (const auto &id : std::as_const(conversations))
+    for (const QString &id : m_store->conversationsWithPendingOutbox())
         sendHead(id);
     checkIdle();
 }
@@ -94,13 +88,9 @@ void Outbox::sendHead(const QString &conversationId)
     if (!m_connection->isOnline() || m_inFlight.contains(conversationId) ||
         !m_store->storageError().isEmpty())
         return;
-    std::optional<OutboxEntry> head;
-    for (const auto &entry : m_store->outbox(conversationId)) {
-        if (entry.status == OutboxStatus::Pending) {
-            head = entry;
-            break;
-        }
-    }
+    // The head alone: reading the whole queue for each send made a long
+    // queue (kith-cli send --stdin) quadratic.
+    const std::optional<OutboxEntry> head = m_store->outboxHead(conversationId);
     if (!head) {
         checkIdle();
         return;
@@ -141,7 +131,12 @@ void Outbox::onAnswer(const QString &conversationId, const QString &clientMsgId,
         answer ? makeError(v1::INTERNAL, QStringLiteral("Unexpected answer")) : answer.error();
     if (isPermanent(error.code)) {
         qCInfo(lcOutbox) << "refused" << clientMsgId << error.message;
-        (void)m_store->setOutboxStatus(clientMsgId, OutboxStatus::Failed, error.message);
+        // A refused edit, delete or reaction has no bubble to retry from: it goes.
+        const auto entry = m_store->outboxEntry(clientMsgId);
+        if (entry && isOperation(entry->content))
+            (void)m_store->removeOutboxEntry(clientMsgId);
+        else
+            (void)m_store->setOutboxStatus(clientMsgId, OutboxStatus::Failed, error.message);
         emit sendFailed(conversationId, clientMsgId, error.message);
         sendHead(conversationId);
         return;
