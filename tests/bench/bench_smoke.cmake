@@ -79,5 +79,7 @@ run_scenario(history ARGS --pull-depth 500
   EQUAL history_reused=1 history_messages=501 messages=501 plain_messages=501 pages=3)
 run_scenario(fanout ARGS --members 12 --messages 3 --workers 2
   ZERO missing duplicates errors EQUAL deliveries=33)
+run_scenario(reactions ARGS --members 12 --workers 2
+  ZERO missing duplicates errors EQUAL acks=12)
 run_scenario(storm ARGS --clients 10 --missed 5 --workers 2
   ZERO gaps duplicates errors EQUAL caught_up=10 received=50)

@@ -21,7 +21,8 @@ using namespace kith::bench;
 
 namespace {
 
-constexpr const char *kScenarios = "connect | direct | relay | latency | fanout | storm | history";
+constexpr const char *kScenarios =
+    "connect | direct | relay | latency | fanout | storm | history | reactions";
 
 bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
 {
@@ -110,9 +111,9 @@ int main(int argc, char **argv)
     const QCommandLineOption rate(QStringLiteral("rate"),
                                   QStringLiteral("latency: offered messages per second."),
                                   QStringLiteral("N"), QStringLiteral("1000"));
-    const QCommandLineOption members(QStringLiteral("members"),
-                                     QStringLiteral("fanout: group members (all online)."),
-                                     QStringLiteral("N"), QStringLiteral("100"));
+    const QCommandLineOption members(
+        QStringLiteral("members"), QStringLiteral("fanout, reactions: group members (all online)."),
+        QStringLiteral("N"), QStringLiteral("100"));
     const QCommandLineOption messages(QStringLiteral("messages"),
                                       QStringLiteral("fanout: messages sent to the group."),
                                       QStringLiteral("N"), QStringLiteral("5"));
@@ -277,6 +278,8 @@ int main(int argc, char **argv)
         status = runStorm(o);
     else if (scenario == QLatin1String("history"))
         status = runHistory(o);
+    else if (scenario == QLatin1String("reactions"))
+        status = runReactions(o);
     else
         std::fprintf(stderr, "kith-bench: unknown scenario; one of %s\n", kScenarios);
 

@@ -28,7 +28,7 @@ struct Options
     double seconds = 5;         // direct, relay, latency
     int window = 16;            // direct, relay: in-flight sends per sender
     double rate = 1000;         // latency: offered messages per second
-    int members = 100;          // fanout
+    int members = 100;          // fanout, reactions
     int fanoutMessages = 5;     // fanout
     int clients = 100;          // storm
     int missed = 10;            // storm: messages each client missed
@@ -50,5 +50,6 @@ struct Options
 [[nodiscard]] int runFanout(const Options &options);
 [[nodiscard]] int runStorm(const Options &options);
 [[nodiscard]] int runHistory(const Options &options);
+[[nodiscard]] int runReactions(const Options &options);
 
 } // namespace kith::bench
