@@ -470,6 +470,10 @@ ApplicationWindow {
                 storageError: KithClient.storageError
                 onStorageRetryRequested: KithClient.retryStorage()
                 onSendRequested: (text, replyToSeq) => KithClient.sendMessage(window.currentConversationId, text, replyToSeq)
+                onEditRequested: (seq, text) => KithClient.editMessage(window.currentConversationId, seq, text)
+                onDeleteRequested: seq => KithClient.deleteMessage(window.currentConversationId, seq)
+                onReactionToggled: (seq, emoji) => KithClient.toggleReaction(window.currentConversationId, seq, emoji)
+                moderator: window.current.isGroup && window.current.myRole >= 2
                 onRetryRequested: id => KithClient.retryMessage(id)
                 onDiscardRequested: id => KithClient.discardMessage(id)
                 onTypingChanged: typing => KithClient.setTyping(window.currentConversationId, typing)

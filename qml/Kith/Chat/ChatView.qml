@@ -31,6 +31,13 @@ Rectangle {
     readonly property alias timeline: messageList
 
     signal sendRequested(string text, int replyToSeq)
+    signal editRequested(int seq, string text)
+    signal deleteRequested(int seq)
+    signal reactionToggled(int seq, string emoji)
+    // A group admin or owner: may delete others' messages.
+    property bool moderator: false
+    // The message being edited in the composer (0: none).
+    property int editSeq: 0
     signal retryRequested(string clientMsgId)
     signal discardRequested(string clientMsgId)
     signal typingChanged(bool typing)
@@ -46,6 +53,10 @@ Rectangle {
     property string replyText
 
     function cancelReply() {
+        if (editSeq > 0) {
+            editSeq = 0;
+            composerBox.text = "";
+        }
         replyToSeq = 0;
         replySender = "";
         replyText = "";
@@ -115,6 +126,17 @@ Rectangle {
                 clipboardHelper.copy();
             }
             onQuoteActivated: seq => jumpToSeq(seq)
+            moderator: chat.moderator
+            onEditRequested: (seq, text) => {
+                chat.cancelReply();
+                chat.editSeq = seq;
+                chat.replySender = qsTr("yourself");
+                chat.replyText = text;
+                composerBox.text = text;
+                composerBox.focusInput();
+            }
+            onDeleteRequested: seq => chat.deleteRequested(seq)
+            onReactionToggled: (seq, emoji) => chat.reactionToggled(seq, emoji)
             onLinkActivated: link => Qt.openUrlExternally(link)
             onReachedBottom: chat.readRequested()
             // Reading down through unread messages marks them as it goes.
@@ -139,7 +161,14 @@ Rectangle {
             replyToSeq: chat.replyToSeq
             replySender: chat.replySender
             replyText: chat.replyText
+            editing: chat.editSeq > 0
             onSendRequested: (text, replyToSeq) => {
+                if (chat.editSeq > 0) {
+                    chat.editRequested(chat.editSeq, text);
+                    chat.editSeq = 0;
+                    chat.cancelReply();
+                    return;
+                }
                 chat.sendRequested(text, replyToSeq);
                 chat.cancelReply();
                 messageList.scrollToBottom();

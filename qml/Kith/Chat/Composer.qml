@@ -17,6 +17,8 @@ Rectangle {
     property bool ctrlEnterSends: false
     // The message being replied to, if any (0: none).
     property int replyToSeq: 0
+    // Editing an earlier message: the bar says so and Send saves the edit.
+    property bool editing: false
     property string replySender
     property string replyText
 
@@ -123,11 +125,11 @@ Rectangle {
         RowLayout {
             objectName: "replyBar"
             Layout.fillWidth: true
-            visible: composer.replyToSeq > 0
+            visible: composer.replyToSeq > 0 || composer.editing
             spacing: Theme.spacingS
 
             Icon {
-                name: "reply"
+                name: composer.editing ? "compose" : "reply"
                 color: Theme.accentFg
                 width: 18
                 height: 18
@@ -143,7 +145,7 @@ Rectangle {
                 spacing: 0
                 Label {
                     Layout.fillWidth: true
-                    text: qsTr("Reply to %1").arg(composer.replySender)
+                    text: composer.editing ? qsTr("Edit message") : qsTr("Reply to %1").arg(composer.replySender)
                     color: Theme.accentFg
                     font.pixelSize: Theme.fontSmall
                     font.weight: Font.DemiBold
@@ -159,7 +161,7 @@ Rectangle {
             }
             IconButton {
                 iconName: "close"
-                tip: qsTr("Cancel reply (Esc)")
+                tip: composer.editing ? qsTr("Cancel edit (Esc)") : qsTr("Cancel reply (Esc)")
                 width: 28
                 height: 28
                 onClicked: composer.replyCancelled()
@@ -219,7 +221,7 @@ Rectangle {
                             return;
                         }
                         if (event.key !== Qt.Key_Return && event.key !== Qt.Key_Enter) {
-                            if (event.key === Qt.Key_Escape && composer.replyToSeq > 0) {
+                            if (event.key === Qt.Key_Escape && (composer.replyToSeq > 0 || composer.editing)) {
                                 composer.replyCancelled();
                                 event.accepted = true;
                             }

@@ -30,6 +30,15 @@ Item {
     property bool showUnreadLine: false
     property bool highlighted: false
     property real maxBubbleWidth: width * 0.7
+    // Folded operations: an "edited" mark, a deleted placeholder, reactions
+    // ({emoji, count, mine, names} in order of first use).
+    property bool edited: false
+    property bool deleted: false
+    property var reactions: []
+    property bool canEdit: false
+    property bool canDelete: false
+    // The quick reaction picker's emoji, most used first.
+    readonly property var quickEmoji: ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}", "\u{1F62E}", "\u{1F622}", "\u{1F64F}", "\u{1F389}", "\u{1F440}"]
 
     signal retryRequested
     signal discardRequested
@@ -38,6 +47,9 @@ Item {
     signal copyRequested
     signal copyLinkRequested(string link)
     signal linkActivated(string link)
+    signal editRequested
+    signal deleteRequested
+    signal reactionToggled(string emoji)
 
     readonly property bool showIdentity: isGroup && !own && !isSystem
     readonly property bool showName: showIdentity && startsRun
@@ -49,6 +61,13 @@ Item {
     property bool selecting: false
 
     readonly property var menu: contextMenu.item
+
+    function openReactions(x, y) {
+        reactionPicker.active = true;
+        reactionPicker.item.x = Math.max(0, Math.min(x, message.width - reactionPicker.item.width));
+        reactionPicker.item.y = y;
+        reactionPicker.item.open();
+    }
 
     function openMenu(x, y) {
         contextMenu.active = true;
@@ -119,7 +138,7 @@ Item {
             id: bubbleRow
             visible: !message.isSystem
             width: parent.width
-            height: Math.max(bubble.height + (message.showName ? nameLabel.height + 2 : 0), message.showIdentity && message.startsRun ? 32 : 0) + (failedRow.visible ? failedRow.height + Theme.spacingXs : 0)
+            height: Math.max(bubble.height + (message.showName ? nameLabel.height + 2 : 0), message.showIdentity && message.startsRun ? 32 : 0) + (failedRow.visible ? failedRow.height + Theme.spacingXs : 0) + (reactionRow.visible ? reactionRow.height + 2 : 0)
 
             Avatar {
                 id: avatar
@@ -225,7 +244,8 @@ Item {
                         text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", message.emojiOnly > 0 ? 0 : Math.round(font.pixelSize * 1.3)) + (message.emojiOnly > 0 ? "" : " " + spacer)
                         textFormat: rich ? Text.RichText : Text.StyledText
                         wrapMode: Text.Wrap
-                        color: message.own && message.emojiOnly === 0 ? Theme.accentText : Theme.text
+                        color: message.deleted ? (message.own ? Theme.accentTextMuted : Theme.textMuted) : message.own && message.emojiOnly === 0 ? Theme.accentText : Theme.text
+                        font.italic: message.deleted
                         linkColor: message.own ? Theme.linkOwn : Theme.linkOther
                         font.pixelSize: message.emojiOnly === 1 ? 44 : message.emojiOnly > 1 ? 34 : Theme.fontBody
                         lineHeight: message.emojiOnly > 0 ? 1.0 : 1.1
@@ -287,6 +307,15 @@ Item {
                     spacing: 3
 
                     Text {
+                        objectName: "editedMark"
+                        visible: message.edited && !message.deleted
+                        anchors.verticalCenter: parent.verticalCenter
+                        text: qsTr("edited")
+                        color: message.own ? Theme.accentTextMuted : Theme.textMuted
+                        font.pixelSize: Theme.fontTiny
+                        font.italic: true
+                    }
+                    Text {
                         anchors.verticalCenter: parent.verticalCenter
                         text: Format.time(message.timeMs)
                         color: message.own ? Theme.accentTextMuted : Theme.textMuted
@@ -329,6 +358,73 @@ Item {
                 iconName: "reply"
                 tip: qsTr("Reply")
                 onClicked: message.replyRequested()
+            }
+
+            AbstractButton {
+                id: reactButton
+                objectName: "reactButton"
+                visible: hover.hovered && !message.deleted && message.status !== "pending" && message.status !== "failed"
+                width: 28
+                height: 28
+                anchors.verticalCenter: bubble.verticalCenter
+                x: message.own ? bubble.x - 2 * (width + Theme.spacingXs) : bubble.x + bubble.width + width + 2 * Theme.spacingXs
+                hoverEnabled: true
+                Accessible.name: qsTr("React")
+                ToolTip.visible: hovered
+                ToolTip.delay: 600
+                ToolTip.text: qsTr("React")
+                background: Rectangle {
+                    radius: width / 2
+                    color: reactButton.hovered ? Theme.hover : "transparent"
+                }
+                contentItem: Text {
+                    text: "\u{1F642}"
+                    font.pixelSize: 16
+                    horizontalAlignment: Text.AlignHCenter
+                    verticalAlignment: Text.AlignVCenter
+                }
+                onClicked: message.openReactions(x, bubble.y + bubble.height)
+            }
+
+            Flow {
+                id: reactionRow
+                objectName: "reactionRow"
+                visible: message.reactions.length > 0 && !message.deleted
+                anchors.top: bubble.bottom
+                anchors.topMargin: 2
+                x: message.own ? bubble.x + bubble.width - width : bubble.x
+                width: Math.min(implicitWidth, message.maxBubbleWidth)
+                spacing: Theme.spacingXs
+
+                Repeater {
+                    model: message.reactions
+                    delegate: AbstractButton {
+                        id: chip
+                        required property var modelData
+                        objectName: "reactionChip"
+                        height: 24
+                        width: chipLabel.implicitWidth + 2 * Theme.spacingS
+                        hoverEnabled: true
+                        Accessible.name: qsTr("%1 %2: %3").arg(modelData.emoji).arg(modelData.count).arg(modelData.names)
+                        ToolTip.visible: hovered
+                        ToolTip.delay: 400
+                        ToolTip.text: modelData.names
+                        onClicked: message.reactionToggled(modelData.emoji)
+                        background: Rectangle {
+                            radius: height / 2
+                            color: chip.modelData.mine ? Theme.selection : Theme.pill
+                            border.color: chip.modelData.mine ? Theme.accent : Theme.border
+                        }
+                        contentItem: Text {
+                            id: chipLabel
+                            text: chip.modelData.emoji + " " + chip.modelData.count
+                            color: Theme.text
+                            font.pixelSize: Theme.fontSmall
+                            horizontalAlignment: Text.AlignHCenter
+                            verticalAlignment: Text.AlignVCenter
+                        }
+                    }
+                }
             }
 
             Row {
@@ -408,6 +504,25 @@ Item {
                 onTriggered: message.selecting = true
             }
             AppMenuItem {
+                objectName: "reactAction"
+                visible: !message.deleted && message.status !== "pending" && message.status !== "failed"
+                text: qsTr("React…")
+                onTriggered: message.openReactions(message.width / 2, 0)
+            }
+            AppMenuItem {
+                objectName: "editAction"
+                visible: message.canEdit && !message.deleted && message.status !== "pending" && message.status !== "failed"
+                text: qsTr("Edit")
+                onTriggered: message.editRequested()
+            }
+            AppMenuItem {
+                objectName: "deleteAction"
+                visible: message.canDelete && !message.deleted && message.status !== "pending" && message.status !== "failed"
+                destructive: true
+                text: qsTr("Delete for everyone")
+                onTriggered: message.deleteRequested()
+            }
+            AppMenuItem {
                 visible: message.status === "failed"
                 text: qsTr("Retry")
                 onTriggered: message.retryRequested()
@@ -417,6 +532,49 @@ Item {
                 destructive: true
                 text: qsTr("Discard")
                 onTriggered: message.discardRequested()
+            }
+        }
+    }
+
+    // The quick reaction picker: frequent emoji, on hover or from the menu.
+    Loader {
+        id: reactionPicker
+        objectName: "reactionPickerLoader"
+        active: false
+        sourceComponent: Popup {
+            objectName: "reactionPicker"
+            padding: Theme.spacingXs
+            background: Rectangle {
+                radius: height / 2
+                color: Theme.surface
+                border.color: Theme.border
+            }
+            contentItem: Row {
+                spacing: 2
+                Repeater {
+                    model: message.quickEmoji
+                    delegate: AbstractButton {
+                        required property string modelData
+                        objectName: "quickReaction"
+                        width: 32
+                        height: 32
+                        Accessible.name: modelData
+                        contentItem: Text {
+                            text: parent.modelData
+                            font.pixelSize: 20
+                            horizontalAlignment: Text.AlignHCenter
+                            verticalAlignment: Text.AlignVCenter
+                        }
+                        background: Rectangle {
+                            radius: width / 2
+                            color: parent.hovered ? Theme.pill : "transparent"
+                        }
+                        onClicked: {
+                            message.reactionToggled(modelData);
+                            reactionPicker.item.close();
+                        }
+                    }
+                }
             }
         }
     }

@@ -39,6 +39,11 @@ ListView {
     signal copyRequested(string text)
     signal linkActivated(string link)
     signal quoteActivated(int seq)
+    signal editRequested(int seq, string text)
+    signal deleteRequested(int seq)
+    signal reactionToggled(int seq, string emoji)
+    // Whether this account may delete others' messages here (a group admin or owner).
+    property bool moderator: false
     signal reachedBottom
 
     // The model's SendStatus enum, in its order.
@@ -273,6 +278,14 @@ ListView {
         onCopyLinkRequested: link => timeline.copyRequested(link)
         onLinkActivated: link => timeline.linkActivated(link)
         onQuoteActivated: timeline.quoteActivated(model.replyToSeq)
+        edited: model.edited
+        deleted: model.deleted
+        reactions: model.reactions
+        canEdit: model.isOwn && !model.isSystem && model.seq > 0
+        canDelete: (model.isOwn || timeline.moderator) && !model.isSystem && model.seq > 0
+        onEditRequested: timeline.editRequested(model.seq, model.text)
+        onDeleteRequested: timeline.deleteRequested(model.seq)
+        onReactionToggled: emoji => timeline.reactionToggled(model.seq, emoji)
     }
 
     // Jump back to the newest message, with the unread count while scrolled up.
