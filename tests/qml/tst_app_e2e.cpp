@@ -140,7 +140,6 @@ class AppEndToEnd : public QObject
 private slots:
     void initTestCase();
     void messagesFlowBothWays();
-    void editReactDeleteFromTheBubbleMenu();
     void notificationsGoThroughTheDesktopService();
     void longHistoryScrollsBackAndHoldsItsPlace();
     void searchHitOpensItsChatOnTheHit();
@@ -155,10 +154,6 @@ private:
         return cli(QStringLiteral("bob"), kBobPassword, args, ok);
     }
     QQuickItem *item(const char *objectName) const;
-    // The bubble (MessageDelegate) showing `text` in the open chat.
-    QQuickItem *bubbleWithText(const QString &text) const;
-    // Opens the bubble's menu and clicks the item named `action` in it.
-    bool triggerMenuAction(QQuickItem *bubble, const char *action);
 
     // Wheel notches over the chat, as a mouse sends them.
     void wheelUp(QQuickItem *over, int notches);
@@ -379,118 +374,6 @@ void AppEndToEnd::messagesFlowBothWays()
     QVERIFY(
         m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-narrow-dark.png")));
     qInfo("screenshots in %s", KITH_ARTIFACT_DIR);
-}
-
-QQuickItem *AppEndToEnd::bubbleWithText(const QString &text) const
-{
-    const auto items = m_window->contentItem()->findChildren<QQuickItem *>();
-    for (QQuickItem *candidate : items)
-        if (candidate->metaObject()->indexOfSignal("editRequested()") >= 0 &&
-            candidate->property("text").toString() == text && candidate->isVisible())
-            return candidate;
-    return nullptr;
-}
-
-// The one visible item named objectName (items of closed menus are hidden).
-static QQuickItem *visibleItem(QQuickWindow *window, const char *objectName)
-{
-    const auto found = window->findChildren<QQuickItem *>(QLatin1String(objectName));
-    for (QQuickItem *candidate : found)
-        if (candidate->isVisible() && candidate->width() > 0 && candidate->height() > 0)
-            return candidate;
-    return nullptr;
-}
-
-bool AppEndToEnd::triggerMenuAction(QQuickItem *bubble, const char *action)
-{
-    if (!QMetaObject::invokeMethod(bubble, "openMenu", Q_ARG(QVariant, bubble->width() / 2),
-                                   Q_ARG(QVariant, 10.0)))
-        return false;
-    // The menu opens with a transition: click once it has settled.
-    QObject *menu = bubble->property("menu").value<QObject *>();
-    if (!menu ||
-        !QTest::qWaitFor([menu] { return menu->property("opened").toBool(); }, kUiTimeoutMs))
-        return false;
-    QQuickItem *entry = visibleItem(m_window, action);
-    if (!entry)
-        return false;
-    const QPointF at = entry->mapToScene(QPointF(entry->width() / 2, entry->height() / 2));
-    QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, at.toPoint());
-    return true;
-}
-
-// ann edits her reply from the bubble's menu, reacts to bob's message from
-// the quick picker and deletes her message; bob's command line sees each.
-void AppEndToEnd::editReactDeleteFromTheBubbleMenu()
-{
-    QVERIFY(m_window);
-    m_window->setWidth(1000);
-    QQuickItem *chatView = item("chatView");
-    auto *messages = chatView->property("messages").value<QAbstractItemModel *>();
-    const QString reply = QStringLiteral("Thanks Bob, shipping it");
-    const QString hello = QStringLiteral("Hi Ann, the build is green");
-    QTRY_VERIFY_WITH_TIMEOUT(bubbleWithText(reply), kUiTimeoutMs);
-
-    // Edit: the menu fills the composer, Enter saves the edit.
-    QVERIFY(triggerMenuAction(bubbleWithText(reply), "editAction"));
-    QQuickItem *input = item("composerInput");
-    QTRY_COMPARE(input->property("text").toString(), reply);
-    input->forceActiveFocus();
-    QTRY_VERIFY(input->hasActiveFocus());
-    QTest::keyClick(m_window, Qt::Key_End);
-    for (const QChar c : QStringLiteral(" today"))
-        QTest::keyClick(m_window, c.toLatin1());
-    QTest::keyClick(m_window, Qt::Key_Return);
-    const QString edited = reply + QStringLiteral(" today");
-    QTRY_VERIFY_WITH_TIMEOUT(findRow(messages, "text", edited) >= 0, kUiTimeoutMs);
-    QVERIFY(roleValue(messages, findRow(messages, "text", edited), "edited").toBool());
-    QTRY_VERIFY_WITH_TIMEOUT(bubbleWithText(edited) &&
-                                 bubbleWithText(edited)
-                                     ->findChild<QQuickItem *>(QStringLiteral("editedMark"))
-                                     ->isVisible(),
-                             kUiTimeoutMs);
-    bool ok = false;
-    QByteArray history;
-    QTRY_VERIFY_WITH_TIMEOUT(
-        (history = bob({QStringLiteral("history"), QStringLiteral("ann")}, &ok))
-            .contains((edited + QStringLiteral(" (edited)")).toUtf8()),
-        kUiTimeoutMs);
-
-    // React to bob's message: menu, then the first emoji of the quick picker.
-    QVERIFY(triggerMenuAction(bubbleWithText(hello), "reactAction"));
-    QTRY_VERIFY_WITH_TIMEOUT(
-        [this] {
-            for (QObject *p : m_window->findChildren<QObject *>(QStringLiteral("reactionPicker")))
-                if (p->property("opened").toBool())
-                    return true;
-            return false;
-        }(),
-        kUiTimeoutMs);
-    QQuickItem *emoji = visibleItem(m_window, "quickReaction");
-    QVERIFY(emoji);
-    const QPointF at = emoji->mapToScene(QPointF(emoji->width() / 2, emoji->height() / 2));
-    QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, at.toPoint());
-    QTRY_VERIFY_WITH_TIMEOUT(
-        roleValue(messages, findRow(messages, "text", hello), "reactions").toList().size() == 1,
-        kUiTimeoutMs);
-    QTRY_VERIFY_WITH_TIMEOUT(
-        (history = bob({QStringLiteral("history"), QStringLiteral("ann")}, &ok))
-            .contains((hello + QStringLiteral(" [\U0001F44D 1]")).toUtf8()),
-        kUiTimeoutMs);
-
-    // Delete for everyone: a placeholder here, gone from bob's history.
-    QVERIFY(triggerMenuAction(bubbleWithText(edited), "deleteAction"));
-    QTRY_VERIFY_WITH_TIMEOUT(findRow(messages, "text", edited) < 0, kUiTimeoutMs);
-    const int placeholder = findRow(messages, "deleted", true);
-    QVERIFY(placeholder >= 0);
-    QCOMPARE(roleValue(messages, placeholder, "text").toString(),
-             QStringLiteral("Message deleted"));
-    QTRY_VERIFY_WITH_TIMEOUT(
-        (history = bob({QStringLiteral("history"), QStringLiteral("ann")}, &ok))
-            .contains("ann: (message deleted)"),
-        kUiTimeoutMs);
-    QVERIFY(!history.contains(reply.toUtf8()));
-    QVERIFY(m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-ops.png")));
 }
 
 // A message from carol while ann reads bob: one notification for carol's

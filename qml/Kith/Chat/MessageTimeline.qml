@@ -278,9 +278,9 @@ ListView {
         onCopyLinkRequested: link => timeline.copyRequested(link)
         onLinkActivated: link => timeline.linkActivated(link)
         onQuoteActivated: timeline.quoteActivated(model.replyToSeq)
-        edited: model.edited
-        deleted: model.deleted
-        reactions: model.reactions
+        edited: model.edited === true
+        deleted: model.deleted === true
+        reactions: model.reactions || []
         canEdit: model.isOwn && !model.isSystem && model.seq > 0
         canDelete: (model.isOwn || timeline.moderator) && !model.isSystem && model.seq > 0
         onEditRequested: timeline.editRequested(model.seq, model.text)
