@@ -65,8 +65,9 @@ const QList<QList<const char *>> kMigrations = {
         // Operations (edit, delete, reaction) are rows of their own that name
         // their target; the views and the unread count leave them out.
         "ALTER TABLE messages ADD COLUMN target_seq INTEGER",
-        "CREATE INDEX messages_by_target ON messages(conversation_id, target_seq)"
-        " WHERE target_seq IS NOT NULL",
+        // Not a partial index: a lookup by a bound target_seq must use it
+        // (each stored message asks for the ops held for it).
+        "CREATE INDEX messages_by_target ON messages(conversation_id, target_seq)",
         // A folded edit or delete rewrites the target's searchable text.
         "CREATE TRIGGER messages_au AFTER UPDATE OF body ON messages BEGIN"
         " INSERT INTO messages_fts(messages_fts, rowid, body) VALUES('delete', old.id, old.body);"
@@ -681,7 +682,7 @@ Status LocalStore::recomputeUnread(const QString &conversationId)
         return Done{};
     auto &q = prepared("UPDATE conversations SET unread_count = (SELECT COUNT(*) FROM messages"
                        " WHERE conversation_id = ? AND seq > ? AND sender_user_id != ?"
-                       " AND target_seq IS NULL)"
+                       " AND +target_seq IS NULL)"
                        " WHERE id = ?");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(readSeq));
@@ -738,7 +739,7 @@ Result<bool> LocalStore::foldInto(const QString &conversationId, quint64 targetS
     if (ops.isEmpty())
         return false;
     auto &t = prepared("SELECT id, content FROM messages WHERE conversation_id = ? AND seq = ?"
-                       " AND target_seq IS NULL");
+                       " AND +target_seq IS NULL");
     t.addBindValue(conversationId);
     t.addBindValue(toDb(targetSeq));
     if (!t.exec())
@@ -883,6 +884,7 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
         return fail(done.error());
     QList<quint64> stored;
     QList<quint64> targets; // messages to fold ops into: new ops' targets, new messages
+    QList<quint64> plain;   // new messages that may have ops held already
     bool outboxTouched = false;
     const v1::Message *newest = nullptr;
     quint64 ownNewest = 0;
@@ -900,8 +902,10 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
             if (auto done = insertMessage(conversationId, m); !done)
                 return fail(done.error());
             stored << m.seq();
-            const quint64 target = operationTarget(m.content());
-            targets << (target ? target : quint64(m.seq()));
+            if (const quint64 target = operationTarget(m.content()))
+                targets << target;
+            else
+                plain << quint64(m.seq());
         }
         if (!newest || m.seq() > newest->seq())
             newest = &m;
@@ -919,7 +923,22 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
         }
     }
     // In any order: an op whose target is not held waits for it, and a
-    // target that comes later takes the ops it does not reflect yet.
+    // target that comes later takes the ops it does not reflect yet (one
+    // query for the page, not one per message).
+    if (!plain.isEmpty()) {
+        const auto [low, high] = std::minmax_element(plain.cbegin(), plain.cend());
+        auto &h = prepared("SELECT DISTINCT target_seq FROM messages WHERE conversation_id = ?"
+                           " AND target_seq BETWEEN ? AND ?");
+        h.addBindValue(conversationId);
+        h.addBindValue(toDb(*low));
+        h.addBindValue(toDb(*high));
+        if (!h.exec())
+            return fail(makeError(v1::INTERNAL, h.lastError().text()));
+        while (h.next())
+            if (plain.contains(h.value(0).toULongLong()))
+                targets << h.value(0).toULongLong();
+        h.finish();
+    }
     std::sort(targets.begin(), targets.end());
     targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
     for (quint64 target : targets) {
@@ -1012,7 +1031,7 @@ QList<StoredMessage> LocalStore::messagesBefore(const QString &conversationId, q
 {
     QList<StoredMessage> result;
     auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
-                       " AND seq < ? AND target_seq IS NULL ORDER BY seq DESC LIMIT ?");
+                       " AND seq < ? AND +target_seq IS NULL ORDER BY seq DESC LIMIT ?");
     q.addBindValue(conversationId);
     q.addBindValue(beforeSeq == 0 ? std::numeric_limits<qint64>::max() : toDb(beforeSeq));
     q.addBindValue(limit);
@@ -1029,7 +1048,7 @@ QList<StoredMessage> LocalStore::messagesAfter(const QString &conversationId, qu
 {
     QList<StoredMessage> result;
     auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
-                       " AND seq > ? AND target_seq IS NULL ORDER BY seq LIMIT ?");
+                       " AND seq > ? AND +target_seq IS NULL ORDER BY seq LIMIT ?");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(afterSeq));
     q.addBindValue(limit);
@@ -1043,7 +1062,7 @@ QList<StoredMessage> LocalStore::messagesAfter(const QString &conversationId, qu
 qint64 LocalStore::messageCount(const QString &conversationId)
 {
     auto &q = prepared("SELECT COUNT(*) FROM messages WHERE conversation_id = ?"
-                       " AND target_seq IS NULL");
+                       " AND +target_seq IS NULL");
     q.addBindValue(conversationId);
     if (!q.exec() || !q.next())
         return 0;
