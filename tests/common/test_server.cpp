@@ -93,6 +93,8 @@ bool TestServer::start()
                          // The minimum the server accepts: fast tests, real hashing.
                          QStringLiteral("--argon2-memory-kib"), QStringLiteral("19456"),
                          QStringLiteral("--argon2-ops"), QStringLiteral("2")};
+        if (!m_ownCertificate && !m_extraArgs.contains(QStringLiteral("--cert")))
+            args.append(QStringLiteral("--plain"));
         args += m_extraArgs;
         m_process->setArguments(args);
         m_process->setChildProcessModifier([files = m_openFileLimit] {

@@ -39,6 +39,9 @@ private slots:
         QVERIFY(config.certFile.isEmpty());
         // The system's maximum backlog unless told otherwise.
         QCOMPARE(config.listenBacklog, 0);
+        // wss:// with kithd's own certificate unless plain ws:// is asked for.
+        QVERIFY(!config.plain);
+        QVERIFY(!config.insecurePlain);
         // SQLite in the data folder unless --store names a database.
         QVERIFY(config.store.isEmpty());
         QCOMPARE(config.storeLocation(), config.databasePath());
@@ -84,8 +87,59 @@ private slots:
                                    "--store",
                                    "--store-connections",
                                    "--listen-backlog",
+                                   "--plain",
+                                   "--insecure-plain",
                                    "kithd user add"})
             QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
+    }
+
+    // Plain ws:// stays on the machine unless the admin says in so many words
+    // that it may cross the network.
+    void plainOnLoopbackOnly()
+    {
+        for (const char *address : {"127.0.0.1", "::1"}) {
+            const auto parsed =
+                parseCommandLine(argv({QStringLiteral("--plain"), QStringLiteral("--listen"),
+                                       QString::fromLatin1(address)}));
+            QVERIFY2(parsed.ok(), address);
+            QVERIFY(parsed->config.plain);
+        }
+        for (const char *address : {"0.0.0.0", "192.168.1.10", "::"}) {
+            const auto refused =
+                parseCommandLine(argv({QStringLiteral("--plain"), QStringLiteral("--listen"),
+                                       QString::fromLatin1(address)}));
+            QVERIFY2(!refused.ok(), address);
+            QVERIFY2(refused.error().message.contains(QLatin1String("--insecure-plain")),
+                     qPrintable(refused.error().message));
+        }
+        // The default address is every interface: --plain alone is refused.
+        QVERIFY(!parseCommandLine(argv({QStringLiteral("--plain")})).ok());
+        const auto insecure =
+            parseCommandLine(argv({QStringLiteral("--insecure-plain"), QStringLiteral("--listen"),
+                                   QStringLiteral("192.168.1.10")}));
+        QVERIFY(insecure.ok());
+        QVERIFY(insecure->config.plain);
+        QVERIFY(insecure->config.insecurePlain);
+        // Plain and a certificate contradict each other.
+        QVERIFY(!parseCommandLine(argv({QStringLiteral("--plain"), QStringLiteral("--listen"),
+                                        QStringLiteral("127.0.0.1"), QStringLiteral("--cert"),
+                                        QStringLiteral("/c.pem"), QStringLiteral("--key"),
+                                        QStringLiteral("/k.pem")}))
+                     .ok());
+    }
+
+    void plainFromFile()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("kithd.ini"));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("listen=127.0.0.1\nplain=true\n");
+        file.close();
+        const auto parsed = parseCommandLine(argv({QStringLiteral("--config"), path}));
+        QVERIFY(parsed.ok());
+        QVERIFY(parsed->config.plain);
+        QVERIFY(!parsed->config.insecurePlain);
     }
 
     void fileThenFlags()

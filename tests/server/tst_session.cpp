@@ -107,6 +107,7 @@ class TestSession : public QObject
         m_dir = std::make_unique<QTemporaryDir>();
         Config config;
         config.listenAddress = QHostAddress(QHostAddress::LocalHost);
+        config.plain = true; // the raw client speaks ws://
         config.port = 0;
         config.adminPort = 0;
         config.dataDir = m_dir->filePath(QStringLiteral("data"));

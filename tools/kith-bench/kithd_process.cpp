@@ -75,7 +75,7 @@ bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDi
     std::vector<std::string> args{kithdPath, "--data", dataDir, "--listen", "127.0.0.1", "--port",
                                   "0", "--admin-port", "0", "--send-rate", kSendRate,
                                   "--send-burst", kSendRate, "--argon2-memory-kib",
-                                  kArgon2MemoryKiB, "--argon2-ops", "2",
+                                  kArgon2MemoryKiB, "--argon2-ops", "2", "--plain",
                                   // Thousands of users register from loopback.
                                   "--registrations-per-hour", "0"};
     const pid_t pid = ::fork();

@@ -60,6 +60,24 @@ Status readInt(const Source &source, const QString &name, qint64 min, qint64 max
     return Done{};
 }
 
+// A switch: set by its flag, or by true/yes/1 in the file.
+Result<bool> readSwitch(const Source &source, const QString &name)
+{
+    if (source.parser.isSet(name))
+        return true;
+    const auto text = source.value(name);
+    if (!text)
+        return false;
+    const QString value = text->trimmed().toLower();
+    if (value == QLatin1String("true") || value == QLatin1String("yes") ||
+        value == QLatin1String("1"))
+        return true;
+    if (value == QLatin1String("false") || value == QLatin1String("no") ||
+        value == QLatin1String("0"))
+        return false;
+    return invalid(QStringLiteral("%1 must be true or false, not '%2'").arg(name, *text));
+}
+
 Status readDouble(const Source &source, const QString &name, double min,
                   const std::function<void(double)> &set)
 {
@@ -135,10 +153,18 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                         "if need be); 0: no limit. Default %1.")
              .arg(defaults.registrationsPerHour),
          QStringLiteral("N")},
-        {QStringLiteral("cert"), QStringLiteral("PEM certificate (chain) for wss; needs --key."),
+        {QStringLiteral("cert"),
+         QStringLiteral("PEM certificate (chain) for wss; needs --key. Default: a self-signed "
+                        "certificate kithd makes in the data folder on first start (see "
+                        "`kithd fingerprint`)."),
          QStringLiteral("FILE")},
         {QStringLiteral("key"), QStringLiteral("PEM private key for wss; needs --cert."),
          QStringLiteral("FILE")},
+        {QStringLiteral("plain"),
+         QStringLiteral("Serve plain ws:// (no TLS); only with a loopback --listen address.")},
+        {QStringLiteral("insecure-plain"),
+         QStringLiteral("Serve plain ws:// on any address: messages and passwords cross the "
+                        "network unencrypted (e.g. behind a TLS-terminating proxy).")},
         {QStringLiteral("auth-timeout-ms"),
          QStringLiteral("Time a connection has to say hello and authenticate. Default %1.")
              .arg(defaults.authTimeoutMs),
@@ -272,6 +298,23 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
     config.keyFile = source.value(QStringLiteral("key")).value_or(QString());
     if (config.certFile.isEmpty() != config.keyFile.isEmpty())
         return invalid(QStringLiteral("--cert and --key go together"));
+    const Result<bool> plain = readSwitch(source, QStringLiteral("plain"));
+    if (!plain)
+        return plain.error();
+    const Result<bool> insecurePlain = readSwitch(source, QStringLiteral("insecure-plain"));
+    if (!insecurePlain)
+        return insecurePlain.error();
+    config.insecurePlain = *insecurePlain;
+    config.plain = *plain || *insecurePlain;
+    if (config.plain && !config.certFile.isEmpty())
+        return invalid(QStringLiteral("--plain serves ws:// without TLS; it does not go with "
+                                      "--cert and --key"));
+    if (config.plain && !config.insecurePlain && !config.listenAddress.isLoopback())
+        return invalid(QStringLiteral("Plain ws:// is served on loopback only (--listen 127.0.0.1 "
+                                      "or ::1), not on %1; leave --plain out to serve wss:// "
+                                      "with kithd's own certificate, or give --insecure-plain "
+                                      "to send everything unencrypted over the network")
+                           .arg(config.listenAddress.toString()));
     config.logRules = source.value(QStringLiteral("log-rules")).value_or(QString());
     if (const auto store = source.value(QStringLiteral("store"))) {
         const Result<QString> url = parseStoreUrl(*store);

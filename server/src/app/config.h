@@ -22,6 +22,10 @@ struct Config
     int registrationsPerHour = 30; // per remote address; 0: no limit
     QString certFile;
     QString keyFile;
+    // Plain ws:// instead of wss:// with the data folder's own certificate:
+    // on a loopback address only, unless insecurePlain allows it anywhere.
+    bool plain = false;
+    bool insecurePlain = false;
     int authTimeoutMs = 10000;
     int idleTimeoutMs = 90000;
     double sendRate = 100;

@@ -9,10 +9,14 @@
 #include "logging.h"
 #include "services.h"
 #include "store_factory.h"
+#include "tls_identity.h"
+
+#include "kith/fingerprint.h"
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QSysInfo>
 #include <QTimer>
 
 #include <sys/resource.h>
@@ -107,6 +111,24 @@ Status Server::start()
     options.port = m_config.port;
     options.certFile = m_config.certFile;
     options.keyFile = m_config.keyFile;
+    if (!m_config.plain && options.certFile.isEmpty()) {
+        // No certificate given: wss with the data folder's own (TOFU).
+        const Result<TlsFiles> own = TlsIdentity::ensure(
+            m_config.dataDir, QStringLiteral("kithd on %1").arg(QSysInfo::machineHostName()));
+        if (!own)
+            return own.error();
+        options.certFile = own->certFile;
+        options.keyFile = own->keyFile;
+        if (own->created)
+            qCInfo(lcGateway).noquote()
+                << "made a new key and self-signed certificate:" << own->certFile;
+    }
+    if (!options.certFile.isEmpty()) {
+        const Result<QByteArray> fingerprint = TlsIdentity::fingerprintOf(options.certFile);
+        if (!fingerprint)
+            return fingerprint.error();
+        m_fingerprint = *fingerprint;
+    }
     options.limits.authTimeoutMs = m_config.authTimeoutMs;
     options.limits.idleTimeoutMs = m_config.idleTimeoutMs;
     options.limits.sendRate = m_config.sendRate;

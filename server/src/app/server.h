@@ -34,6 +34,8 @@ public:
     [[nodiscard]] QString readyLine() const;
     // Addresses a client on this machine or the LAN can connect to.
     [[nodiscard]] QStringList connectUrls() const;
+    // SHA-256 of the certificate served over wss (empty for plain ws).
+    [[nodiscard]] QByteArray fingerprint() const { return m_fingerprint; }
     [[nodiscard]] quint16 port() const;
     [[nodiscard]] quint16 adminPort() const;
 
@@ -53,6 +55,7 @@ private:
     Metrics m_metrics;
     int m_schemaVersion = 0;
     ListenQueueCounters m_listenQueue;
+    QByteArray m_fingerprint;
     bool m_stopping = false;
     bool m_stopEmitted = false;
     // Declared in dependency order: destroyed sessions-first.
