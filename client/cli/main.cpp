@@ -10,6 +10,7 @@
 #include "kith/client/sync_engine.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
+#include "kith/fingerprint.h"
 #include "kith/protocol.h"
 
 #include <QCommandLineParser>
@@ -51,12 +52,14 @@ QString oneLine(QString text)
 class Cli : public QObject
 {
 public:
-    Cli(QUrl server, QString user, QString password, QStringList args, bool readStdin)
+    Cli(QUrl server, QString user, QString password, QStringList args, bool readStdin,
+        QByteArray trustedFingerprint)
         : m_server(std::move(server))
         , m_user(std::move(user))
         , m_password(std::move(password))
         , m_args(std::move(args))
         , m_readStdin(readStdin)
+        , m_trustedFingerprint(std::move(trustedFingerprint))
         , m_out(stdout)
     {
         m_client.setClientName(QStringLiteral("kith-cli"));
@@ -70,6 +73,9 @@ public:
                 [this](const QString &message) { fail(message); });
         connect(&m_client, &KithClient::operationFailed, this,
                 [this](const QString &message) { fail(message); });
+        connect(
+            connection, &Connection::trustRequired, this,
+            [this](const QByteArray &offered, bool changed) { onTrustRequired(offered, changed); });
         connect(connection, &Connection::stateChanged, this, [this, connection] {
             if (connection->state() == Connection::State::WaitingToRetry && !m_keepRetrying)
                 fail(connection->lastError().isEmpty() ? QStringLiteral("Connection lost")
@@ -117,6 +123,34 @@ public:
     }
 
 private:
+    // The server's certificate is self-signed and not (or no longer) the one
+    // pinned: go on only with --trust-fingerprint naming exactly this one.
+    void onTrustRequired(const QByteArray &offered, bool changed)
+    {
+        const QString shown = fingerprintDisplay(offered);
+        if (m_trustedFingerprint.isEmpty()) {
+            if (changed)
+                return fail(
+                    QStringLiteral("The server's key changed: it now shows fingerprint %1, not "
+                                   "the one trusted before. Refusing to connect (this can be "
+                                   "someone in between). If your admin made a new key, check the "
+                                   "new fingerprint with them and run again with "
+                                   "--trust-fingerprint '%2'")
+                        .arg(shown, fingerprintHex(offered)));
+            return fail(QStringLiteral("The server's certificate is self-signed, fingerprint %1. "
+                                       "Compare this with what your admin printed (kithd "
+                                       "fingerprint) and run again with --trust-fingerprint "
+                                       "'%2'")
+                            .arg(shown, fingerprintHex(offered)));
+        }
+        if (m_trustedFingerprint != offered)
+            return fail(QStringLiteral("Fingerprint mismatch: the server shows %1, not the %2 "
+                                       "given with --trust-fingerprint. Refusing to connect.")
+                            .arg(shown, fingerprintHex(m_trustedFingerprint)));
+        if (!m_client.trustServer(fingerprintHex(offered)))
+            fail(QStringLiteral("Cannot store the trusted fingerprint"));
+    }
+
     void run()
     {
         const QString command = m_args.value(0);
@@ -361,6 +395,7 @@ private:
     QString m_password;
     QStringList m_args;
     bool m_readStdin = false;
+    QByteArray m_trustedFingerprint; // --trust-fingerprint, parsed
     bool m_keepRetrying = false;
     QList<StoredMessage> m_tailQueue;
     bool m_resolvingSender = false;
@@ -395,7 +430,13 @@ int main(int argc, char *argv[])
                                             QStringLiteral("PW"));
     const QCommandLineOption stdinOption(QStringLiteral("stdin"),
                                          QStringLiteral("send: one message per input line."));
-    parser.addOptions({serverOption, userOption, passwordOption, stdinOption});
+    const QCommandLineOption trustOption(
+        QStringLiteral("trust-fingerprint"),
+        QStringLiteral("Trust the server's self-signed certificate if its SHA-256 fingerprint is "
+                       "this one (as `kithd fingerprint` prints it), and remember it for the "
+                       "account; needed the first time and after the server's key changed."),
+        QStringLiteral("FP"));
+    parser.addOptions({serverOption, userOption, passwordOption, stdinOption, trustOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("See above."));
     parser.process(app);
 
@@ -420,8 +461,17 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "kith-cli: the server address must be ws://HOST:PORT/ or wss://…\n");
         return 2;
     }
+    QByteArray trusted;
+    if (parser.isSet(trustOption)) {
+        trusted = parseFingerprint(parser.value(trustOption));
+        if (trusted.isEmpty()) {
+            std::fprintf(stderr, "kith-cli: --trust-fingerprint wants the 64 hex digits of a "
+                                 "SHA-256 fingerprint (spaces and colons allowed)\n");
+            return 2;
+        }
+    }
     Cli cli(server, parser.value(userOption), parser.value(passwordOption), args,
-            parser.isSet(stdinOption));
+            parser.isSet(stdinOption), trusted);
     QMetaObject::invokeMethod(
         &cli, [&cli] { cli.start(); }, Qt::QueuedConnection);
     return app.exec();

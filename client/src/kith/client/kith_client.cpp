@@ -10,6 +10,7 @@
 #include "kith/client/user_search_model.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
+#include "kith/fingerprint.h"
 #include "kith/protocol.h"
 
 #include <QDateTime>
@@ -56,6 +57,7 @@ KithClient::KithClient(QObject *parent)
     connect(m_connection.get(), &Connection::nextRetryInChanged, this,
             &KithClient::nextRetryInChanged);
     connect(m_connection.get(), &Connection::lastErrorChanged, this, &KithClient::lastErrorChanged);
+    connect(m_connection.get(), &Connection::trustRequired, this, &KithClient::trustChanged);
     connect(m_sync.get(), &SyncEngine::syncingChanged, this, &KithClient::syncingChanged);
     connect(m_store.get(), &LocalStore::storageErrorChanged, this,
             &KithClient::storageErrorChanged);
@@ -139,7 +141,10 @@ bool KithClient::openStore(const QUrl &server, const QString &username)
     (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyServerUrl), server.toString());
     (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyUsername), name);
     m_connection->setServerUrl(server);
+    m_connection->setPinnedFingerprint(QByteArray::fromHex(
+        m_store->value(QString::fromLatin1(LocalStore::kKeyPinnedFingerprint)).toLatin1()));
     emit sessionChanged();
+    emit trustChanged();
     return true;
 }
 
@@ -265,6 +270,45 @@ void KithClient::logout()
 void KithClient::retryNow()
 {
     m_connection->retryNow();
+}
+
+bool KithClient::trustServer(const QString &fingerprint)
+{
+    const QByteArray sha = parseFingerprint(fingerprint);
+    if (sha.isEmpty() || m_connection->state() != Connection::State::TrustRequired ||
+        sha != m_connection->offeredFingerprint()) {
+        emit operationFailed(QStringLiteral("That is not the fingerprint the server showed (%1)")
+                                 .arg(fingerprintDisplay(m_connection->offeredFingerprint())));
+        return false;
+    }
+    // Pinned before connecting: the next start trusts it without asking.
+    if (const Status pinned =
+            m_store->setValue(QString::fromLatin1(LocalStore::kKeyPinnedFingerprint),
+                              QString::fromLatin1(sha.toHex()));
+        !pinned) {
+        emit operationFailed(pinned.error().message);
+        return false;
+    }
+    qCInfo(lcClient) << "trusting" << m_server << fingerprintHex(sha);
+    const bool trusted = m_connection->trust(sha);
+    emit trustChanged();
+    return trusted;
+}
+
+QString KithClient::trustFingerprint() const
+{
+    const QByteArray sha = m_connection->offeredFingerprint();
+    return sha.isEmpty() ? QString() : fingerprintHex(sha);
+}
+
+QString KithClient::trustWords() const
+{
+    return fingerprintWords(m_connection->offeredFingerprint()).join(QLatin1Char(' '));
+}
+
+bool KithClient::trustKeyChanged() const
+{
+    return m_connection->pinChanged();
 }
 
 QString KithClient::ownDisplayName()
@@ -681,6 +725,8 @@ KithClient::ConnectionState KithClient::connectionState() const
         return Reconnecting;
     case Connection::State::AuthRequired:
         return LoginRequired;
+    case Connection::State::TrustRequired:
+        return TrustRequired;
     }
     return SignedOut;
 }

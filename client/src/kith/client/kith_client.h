@@ -51,6 +51,11 @@ class KithClient : public QObject
     // This account's devices after refreshDevices(): a list of {id, name,
     // createdMs, lastSeenMs, current, online}.
     Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
+    // In TrustRequired: the fingerprint the server showed (hex groups and its
+    // words), and whether it replaces the one trusted before (the key changed).
+    Q_PROPERTY(QString trustFingerprint READ trustFingerprint NOTIFY trustChanged)
+    Q_PROPERTY(QString trustWords READ trustWords NOTIFY trustChanged)
+    Q_PROPERTY(bool trustKeyChanged READ trustKeyChanged NOTIFY trustChanged)
     Q_PROPERTY(kith::client::ConversationListModel *conversations READ conversations CONSTANT)
     Q_PROPERTY(kith::client::UserSearchModel *userSearch READ userSearch CONSTANT)
 public:
@@ -58,12 +63,15 @@ public:
         SignedOut,  // no account open
         Connecting, // connecting or authenticating
         Online,
-        Reconnecting, // waiting nextRetryIn seconds; cached data stays usable
-        LoginRequired // the password or the stored session was refused
+        Reconnecting,  // waiting nextRetryIn seconds; cached data stays usable
+        LoginRequired, // the password or the stored session was refused
+        // The server's certificate needs the user's trust (first use) or
+        // changed since it was trusted: see trustFingerprint, trustServer().
+        TrustRequired
     };
     Q_ENUM(ConnectionState)
 
-    static inline const QUrl kDefaultServer{QStringLiteral("ws://127.0.0.1:7400/")};
+    static inline const QUrl kDefaultServer{QStringLiteral("wss://127.0.0.1:7400/")};
 
     explicit KithClient(QObject *parent = nullptr);
     ~KithClient() override;
@@ -89,6 +97,10 @@ public:
     Q_INVOKABLE void logout();
     // While waiting to reconnect: try now instead of when the backoff says.
     Q_INVOKABLE void retryNow();
+    // In TrustRequired: pins the fingerprint in the account's local store and
+    // connects with it. It must be the one the server showed (as shown or
+    // typed, spaces and case aside); false (and operationFailed) otherwise.
+    Q_INVOKABLE bool trustServer(const QString &fingerprint);
     // Profile and devices (answers come as profileChanged / devicesChanged,
     // refusals as operationFailed).
     Q_INVOKABLE void setDisplayName(const QString &name);
@@ -135,6 +147,9 @@ public:
     [[nodiscard]] QString lastError() const;
     [[nodiscard]] bool isSyncing() const;
     [[nodiscard]] QString storageError() const;
+    [[nodiscard]] QString trustFingerprint() const;
+    [[nodiscard]] QString trustWords() const;
+    [[nodiscard]] bool trustKeyChanged() const;
     [[nodiscard]] bool hasSession() const;
     [[nodiscard]] QString username() const { return m_username; }
     [[nodiscard]] qint64 userId() const;
@@ -170,6 +185,7 @@ signals:
     void sessionChanged();
     void profileChanged();
     void devicesChanged();
+    void trustChanged();
     // The server refused the login or the registration, or the stored session.
     void authFailed(const QString &message);
     void loggedOut();

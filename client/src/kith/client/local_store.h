@@ -105,6 +105,8 @@ public:
     static constexpr auto kKeyUsername = "username";
     static constexpr auto kKeyUserId = "user_id";
     static constexpr auto kKeyDeviceId = "device_id";
+    // SHA-256 (hex) of the self-signed certificate trusted for this server.
+    static constexpr auto kKeyPinnedFingerprint = "pinned_fingerprint";
     // Read only to move a token of an earlier version into the TokenVault.
     static constexpr auto kKeyLegacyToken = "token";
 
