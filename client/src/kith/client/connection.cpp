@@ -193,7 +193,13 @@ void Connection::onSslErrors(const QList<QSslError> &errors)
     // signal has returned.
     m_socket->disconnect(this);
     QMetaObject::invokeMethod(
-        this, [this, fingerprint] { requireTrust(fingerprint); }, Qt::QueuedConnection);
+        this,
+        [this, fingerprint, socket = m_socket.get()] {
+            // Unless the connection was stopped or restarted meanwhile.
+            if (m_socket.get() == socket)
+                requireTrust(fingerprint);
+        },
+        Qt::QueuedConnection);
 }
 
 void Connection::requireTrust(const QByteArray &fingerprint)
