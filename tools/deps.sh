@@ -15,6 +15,7 @@ KITH_APT_PACKAGES=(
   qtkeychain-qt6-dev
   libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libssl-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
   libpq-dev postgresql libhiredis-dev redis-server haproxy iproute2
+  libavahi-client-dev avahi-daemon avahi-utils
   xvfb xauth dbus-daemon fonts-noto-color-emoji
   desktop-file-utils appstream qt6-qpa-plugins
 )

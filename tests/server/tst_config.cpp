@@ -42,6 +42,8 @@ private slots:
         // wss:// with kithd's own certificate unless plain ws:// is asked for.
         QVERIFY(!config.plain);
         QVERIFY(!config.insecurePlain);
+        QVERIFY(config.announce);
+        QVERIFY(config.serverName.isEmpty());
         // SQLite in the data folder unless --store names a database.
         QVERIFY(config.store.isEmpty());
         QCOMPARE(config.storeLocation(), config.databasePath());
@@ -89,6 +91,8 @@ private slots:
                                    "--listen-backlog",
                                    "--plain",
                                    "--insecure-plain",
+                                   "--no-announce",
+                                   "--name",
                                    "kithd user add"})
             QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
     }
@@ -125,6 +129,18 @@ private slots:
                                         QStringLiteral("127.0.0.1"), QStringLiteral("--cert"),
                                         QStringLiteral("/c.pem"), QStringLiteral("--key"),
                                         QStringLiteral("/k.pem")}))
+                     .ok());
+    }
+
+    void announceOptions()
+    {
+        const auto parsed =
+            parseCommandLine(argv({QStringLiteral("--no-announce"), QStringLiteral("--name"),
+                                   QStringLiteral("Office chat")}));
+        QVERIFY(parsed.ok());
+        QVERIFY(!parsed->config.announce);
+        QCOMPARE(parsed->config.serverName, QStringLiteral("Office chat"));
+        QVERIFY(!parseCommandLine(argv({QStringLiteral("--name"), QString(64, QLatin1Char('x'))}))
                      .ok());
     }
 

@@ -162,6 +162,13 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
          QStringLiteral("FILE")},
         {QStringLiteral("plain"),
          QStringLiteral("Serve plain ws:// (no TLS); only with a loopback --listen address.")},
+        {QStringLiteral("no-announce"),
+         QStringLiteral("Do not announce the server on the LAN (DNS-SD _kith._tcp through "
+                        "avahi-daemon; never done for a loopback --listen address).")},
+        {QStringLiteral("name"),
+         QStringLiteral("The server's name in the apps' list of servers on the LAN. Default "
+                        "\"Kith on <host name>\"."),
+         QStringLiteral("NAME")},
         {QStringLiteral("insecure-plain"),
          QStringLiteral("Serve plain ws:// on any address: messages and passwords cross the "
                         "network unencrypted (e.g. behind a TLS-terminating proxy).")},
@@ -305,6 +312,14 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
     if (!insecurePlain)
         return insecurePlain.error();
     config.insecurePlain = *insecurePlain;
+    const Result<bool> noAnnounce = readSwitch(source, QStringLiteral("no-announce"));
+    if (!noAnnounce)
+        return noAnnounce.error();
+    config.announce = !*noAnnounce;
+    config.serverName = source.value(QStringLiteral("name")).value_or(QString()).trimmed();
+    // DNS-SD instance names are at most 63 bytes.
+    if (config.serverName.toUtf8().size() > 63)
+        return invalid(QStringLiteral("--name must be at most 63 bytes of UTF-8"));
     config.plain = *plain || *insecurePlain;
     if (config.plain && !config.certFile.isEmpty())
         return invalid(QStringLiteral("--plain serves ws:// without TLS; it does not go with "

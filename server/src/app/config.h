@@ -26,6 +26,9 @@ struct Config
     // on a loopback address only, unless insecurePlain allows it anywhere.
     bool plain = false;
     bool insecurePlain = false;
+    // DNS-SD on the LAN (through avahi-daemon), unless off or on loopback.
+    bool announce = true;
+    QString serverName; // announced; empty: "Kith on <host name>"
     int authTimeoutMs = 10000;
     int idleTimeoutMs = 90000;
     double sendRate = 100;

@@ -5,6 +5,7 @@
 #include "admin_http.h"
 #include "bulk_lane.h"
 #include "gateway.h"
+#include "lan_announcer.h"
 #include "local_push_router.h"
 #include "logging.h"
 #include "services.h"
@@ -12,6 +13,7 @@
 #include "tls_identity.h"
 
 #include "kith/fingerprint.h"
+#include "kith/protocol.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -71,6 +73,8 @@ Server::Server(Config config, std::unique_ptr<Store> store, QObject *parent)
 
 Server::~Server()
 {
+    // Withdrawn from the LAN before it stops serving.
+    m_announcer.reset();
     // Sessions and the admin endpoint go first; the store closes last.
     m_admin.reset();
     m_gateway.reset();
@@ -178,6 +182,8 @@ Status Server::start()
     connect(listenWatch, &QTimer::timeout, this, &Server::checkListenQueue);
     listenWatch->start(kListenQueueCheckMs);
 
+    announce();
+
     m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
         return listening;
@@ -207,6 +213,32 @@ void Server::checkListenQueue()
                    .arg(m_gateway ? m_gateway->listenBacklog() : 0)
                    .arg(systemListenBacklog());
     m_listenQueue = now;
+}
+
+void Server::announce()
+{
+    if (!m_config.announce)
+        return;
+    // Nobody on the LAN could connect to a loopback address.
+    if (m_config.listenAddress.isLoopback()) {
+        qCInfo(lcGateway) << "not announcing on the LAN: listening on loopback only";
+        return;
+    }
+    LanAnnouncer::Service service;
+    service.name = m_config.serverName.isEmpty()
+                       ? QStringLiteral("Kith on %1").arg(QSysInfo::machineHostName())
+                       : m_config.serverName;
+    service.port = port();
+    service.txt = {
+        {"name", service.name.toUtf8()},
+        {"proto", QByteArray::number(kProtocolMajor) + '.' + QByteArray::number(kProtocolMinor)},
+        {"tls", m_fingerprint.isEmpty() ? "0" : "1"},
+        {"fp", m_fingerprint.toHex()},
+        {"reg", m_config.registrationOpen ? "open" : "closed"},
+    };
+    m_announcer = std::make_unique<LanAnnouncer>(std::move(service));
+    if (!m_announcer->start())
+        m_announcer.reset();
 }
 
 quint16 Server::port() const

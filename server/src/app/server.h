@@ -18,6 +18,7 @@ namespace kith::server {
 class AdminHttp;
 class BulkLane;
 class Gateway;
+class LanAnnouncer;
 class LocalPushRouter;
 class Services;
 
@@ -47,6 +48,7 @@ signals:
     void stopped();
 
 private:
+    void announce();
     void checkListenQueue();
     [[nodiscard]] QByteArray renderMetrics() const;
 
@@ -64,6 +66,7 @@ private:
     std::unique_ptr<Services> m_services;
     std::unique_ptr<Gateway> m_gateway;
     std::unique_ptr<AdminHttp> m_admin;
+    std::unique_ptr<LanAnnouncer> m_announcer;
 };
 
 } // namespace kith::server
