@@ -13,7 +13,7 @@ KITH_APT_PACKAGES=(
   qml6-module-qtqml-workerscript qml6-module-qttest qml6-module-qt-labs-platform
   qml6-module-qt-labs-settings qml6-module-qtqml-models qml6-module-qtquick-shapes
   qtkeychain-qt6-dev
-  libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
+  libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libssl-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
   libpq-dev postgresql libhiredis-dev redis-server haproxy iproute2
   xvfb xauth dbus-daemon fonts-noto-color-emoji
   desktop-file-utils appstream qt6-qpa-plugins
