@@ -442,4 +442,42 @@ Result<std::optional<v1::Message>> PostgresStore::messageByClientId(quint64 send
         [&](PgConnection &c) { return loadMessageByClientId(c, senderUserId, clientMsgId); });
 }
 
+Result<std::optional<FileRecord>> PostgresStore::file(const QString &fileId)
+{
+    return read<std::optional<FileRecord>>(
+        [&fileId](PgConnection &c) { return loadFile(c, fileId); });
+}
+
+Result<std::optional<FileRecord>> PostgresStore::downloadableFile(const QString &fileId,
+                                                                  quint64 userId)
+{
+    using Answer = std::optional<FileRecord>;
+    return read<Answer>([&](PgConnection &c) -> Result<Answer> {
+        auto r = c.query(QStringLiteral("SELECT %1 FROM files f WHERE f.id = $1 AND f.complete"
+                                        " AND (f.uploader_id = $2 OR EXISTS (SELECT 1"
+                                        "  FROM message_files mf JOIN members m"
+                                        "  ON m.conversation_id = mf.conversation_id"
+                                        "  WHERE mf.file_id = f.id AND m.user_id = $2))")
+                             .arg(kFileColumns),
+                         {fileId, userId}, "downloadable file");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return Answer();
+        return Answer(fileFromRow(*r));
+    });
+}
+
+Result<bool> PostgresStore::blobInUse(const QByteArray &sha256)
+{
+    return read<bool>([&sha256](PgConnection &c) -> Result<bool> {
+        auto r = c.query(QStringLiteral("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1"
+                                        " AND complete)"),
+                         {sha256}, "blob in use");
+        if (!r)
+            return r.error();
+        return r->next() && r->boolean(0);
+    });
+}
+
 } // namespace kith::server

@@ -83,6 +83,10 @@ public:
     [[nodiscard]] Result<PullPage> pull(const PullQuery &query) override;
     [[nodiscard]] Result<std::optional<v1::Message>>
     messageByClientId(quint64 senderUserId, const std::string &clientMsgId) override;
+    [[nodiscard]] Result<std::optional<FileRecord>> file(const QString &fileId) override;
+    [[nodiscard]] Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
+                                                                     quint64 userId) override;
+    [[nodiscard]] Result<bool> blobInUse(const QByteArray &sha256) override;
 
     void createUser(const QString &username, const QString &displayName,
                     const QByteArray &passwordHash, QObject *context,
@@ -118,6 +122,14 @@ public:
                     Completion<GroupChange> done) override;
     void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                      QObject *context, Completion<GroupChange> done) override;
+
+    void createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done) override;
+    void completeUpload(const QString &fileId, qint64 nowMs, QObject *context,
+                        Completion<FileRecord> done) override;
+    void dropUpload(const QString &fileId, quint64 userId, QObject *context,
+                    Completion<Done> done) override;
+    void sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
+                    Completion<FileSweep> done) override;
 
     [[nodiscard]] Stats stats() const override;
 

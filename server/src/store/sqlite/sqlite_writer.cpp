@@ -559,6 +559,10 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
     if (request.replyToSeq > maxSeq)
         return invalid(
             QStringLiteral("reply_to_seq %1 is not in the conversation").arg(request.replyToSeq));
+    if (!request.fileId.isEmpty()) {
+        if (Status attached = checkAttachedFile(request); !attached)
+            return attached.error();
+    }
 
     bool clash = false;
     auto stored =
@@ -598,6 +602,12 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
             return moved.error();
         if (m_deferUpdates)
             m_pendingMarkers.insert(member, PendingMarker{stored->seq(), stored->seq()});
+    }
+    if (!request.fileId.isEmpty()) {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO message_files (file_id, conversation_id, seq)"
+                                    " VALUES (?, ?, ?)"));
+        if (!s.exec({request.fileId, request.conversationId, intValue(stored->seq())}))
+            return s.error("message file");
     }
     Result<QList<quint64>> recipients = recipientsOf(request.conversationId, *ref);
     if (!recipients)
