@@ -99,6 +99,24 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
                "reason (TcpExt ListenDrops; all sockets of the host).");
         sample(out, "kith_host_listen_drops_total", gauges.listenDrops);
     }
+    family(out, "kith_transfers", "gauge", "Open file transfer connections (HTTP).");
+    sample(out, "kith_transfers", m_transfersOpen);
+    family(out, "kith_transfers_refused_total", "counter",
+           "Transfer connections turned away at their limit.");
+    sample(out, "kith_transfers_refused_total", m_transfersRefused);
+    family(out, "kith_upload_bytes_total", "counter", "File bytes received and stored.");
+    sample(out, "kith_upload_bytes_total", m_uploadBytes);
+    family(out, "kith_download_bytes_total", "counter", "File bytes sent.");
+    sample(out, "kith_download_bytes_total", m_downloadBytes);
+    family(out, "kith_uploads_finished_total", "counter", "Uploads verified and stored.");
+    sample(out, "kith_uploads_finished_total", m_uploadsFinished);
+    family(out, "kith_upload_checksum_mismatches_total", "counter",
+           "Uploads dropped because their bytes did not match their SHA-256.");
+    sample(out, "kith_upload_checksum_mismatches_total", m_checksumMismatches);
+    family(out, "kith_transfer_errors_total", "counter",
+           "Transfer requests answered with an error, by class (client: 4xx, server: 5xx).");
+    sample(out, "kith_transfer_errors_total", m_transferClientErrors, "{class=\"client\"}");
+    sample(out, "kith_transfer_errors_total", m_transferServerErrors, "{class=\"server\"}");
     family(out, "kith_errors_total", "counter", "Error answers sent, by code.");
     for (int code = v1::ErrorCode_MIN + 1; code <= v1::ErrorCode_MAX; ++code) {
         if (!v1::ErrorCode_IsValid(code))

@@ -47,7 +47,21 @@ public:
         m_compressionWireBytes += wireBytes;
     }
 
+    // File transfers (HTTP on the same port, served by the transfer thread).
+    void transferOpened() { ++m_transfersOpen; }
+    void transferClosed() { --m_transfersOpen; }
+    void transferRefused() { ++m_transfersRefused; }
+    void uploadBytes(quint64 n) { m_uploadBytes += n; }
+    void downloadBytes(quint64 n) { m_downloadBytes += n; }
+    void uploadFinished() { ++m_uploadsFinished; }
+    void checksumMismatch() { ++m_checksumMismatches; }
+    void transferError(int status)
+    {
+        status < 500 ? ++m_transferClientErrors : ++m_transferServerErrors;
+    }
+
     [[nodiscard]] quint64 connectionsOpen() const { return m_connectionsOpen; }
+    [[nodiscard]] quint64 transfersOpen() const { return m_transfersOpen; }
     [[nodiscard]] quint64 messagesPushed() const { return m_messagesPushed; }
     [[nodiscard]] quint64 errorsSent(v1::ErrorCode code) const;
 
@@ -66,6 +80,14 @@ private:
     std::atomic<quint64> m_compressionRawBytes{0};
     std::atomic<quint64> m_compressionWireBytes{0};
     std::array<std::atomic<quint64>, v1::ErrorCode_ARRAYSIZE> m_errors{};
+    std::atomic<quint64> m_transfersOpen{0};
+    std::atomic<quint64> m_transfersRefused{0};
+    std::atomic<quint64> m_uploadBytes{0};
+    std::atomic<quint64> m_downloadBytes{0};
+    std::atomic<quint64> m_uploadsFinished{0};
+    std::atomic<quint64> m_checksumMismatches{0};
+    std::atomic<quint64> m_transferClientErrors{0};
+    std::atomic<quint64> m_transferServerErrors{0};
 };
 
 } // namespace kith::server

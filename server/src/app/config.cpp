@@ -88,6 +88,11 @@ QString Config::databasePath() const
     return databasePathIn(dataDir);
 }
 
+QString Config::filesPath() const
+{
+    return filesDir.isEmpty() ? QDir(dataDir).filePath(QStringLiteral("files")) : filesDir;
+}
+
 QString Config::storeLocation() const
 {
     return store.isEmpty() ? databasePath() : store;
@@ -183,12 +188,33 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                         "listener have one each besides). Default %1.")
              .arg(defaults.storeConnections),
          QStringLiteral("N")},
+        {QStringLiteral("files"),
+         QStringLiteral("Folder for the bytes of files (with several nodes, a mount they all "
+                        "share). Default: files in the data folder."),
+         QStringLiteral("DIR")},
+        {QStringLiteral("max-file-bytes"),
+         QStringLiteral("Largest file a user may upload, in bytes. Default %1.")
+             .arg(defaults.maxFileBytes),
+         QStringLiteral("N")},
+        {QStringLiteral("quota-bytes"),
+         QStringLiteral("Storage per user for files (finished and under way), in bytes; 0: no "
+                        "quota. Default %1.")
+             .arg(defaults.quotaBytes),
+         QStringLiteral("N")},
+        {QStringLiteral("uploads-per-user"),
+         QStringLiteral("Uploads one user may have under way at once. Default %1.")
+             .arg(defaults.uploadsPerUser),
+         QStringLiteral("N")},
+        {QStringLiteral("upload-expiry-ms"),
+         QStringLiteral("An upload not finished by then is dropped with its bytes. Default %1.")
+             .arg(defaults.uploadExpiryMs),
+         QStringLiteral("N")},
         {QStringLiteral("log-rules"),
-         QStringLiteral(
-             "Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
-             "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
-             "kith.presence, kith.admin, kith.store, kith.store.postgres); separate rules "
-             "with \";\"."),
+         QStringLiteral("Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
+                        "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
+                        "kith.presence, kith.admin, kith.files, kith.store, kith.store.postgres); "
+                        "separate rules "
+                        "with \";\"."),
          QStringLiteral("RULES")},
     });
 
@@ -241,6 +267,14 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                      [&](qint64 v) { config.storeConnections = int(v); }),
              readInt(source, QStringLiteral("registrations-per-hour"), 0, 1'000'000,
                      [&](qint64 v) { config.registrationsPerHour = int(v); }),
+             readInt(source, QStringLiteral("max-file-bytes"), 0, qint64(1) << 40,
+                     [&](qint64 v) { config.maxFileBytes = v; }),
+             readInt(source, QStringLiteral("quota-bytes"), 0, qint64(1) << 50,
+                     [&](qint64 v) { config.quotaBytes = v; }),
+             readInt(source, QStringLiteral("uploads-per-user"), 1, 10'000,
+                     [&](qint64 v) { config.uploadsPerUser = int(v); }),
+             readInt(source, QStringLiteral("upload-expiry-ms"), kMinTimeoutMs,
+                     qint64(365) * 24 * 3600 * 1000, [&](qint64 v) { config.uploadExpiryMs = v; }),
              readDouble(source, QStringLiteral("send-rate"), 0.01,
                         [&](double v) { config.sendRate = v; }),
              readDouble(source, QStringLiteral("send-burst"), 1,
@@ -272,6 +306,11 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
     config.keyFile = source.value(QStringLiteral("key")).value_or(QString());
     if (config.certFile.isEmpty() != config.keyFile.isEmpty())
         return invalid(QStringLiteral("--cert and --key go together"));
+    if (const auto files = source.value(QStringLiteral("files"))) {
+        if (files->trimmed().isEmpty())
+            return invalid(QStringLiteral("--files must name a folder"));
+        config.filesDir = *files;
+    }
     config.logRules = source.value(QStringLiteral("log-rules")).value_or(QString());
     if (const auto store = source.value(QStringLiteral("store"))) {
         const Result<QString> url = parseStoreUrl(*store);

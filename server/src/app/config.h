@@ -34,6 +34,15 @@ struct Config
     // SQLite in the data folder.
     QString store;
     int storeConnections = 8; // PostgreSQL: read connections at most
+    // Files (see FileOptions for what each means).
+    QString filesDir; // empty: "files" in the data folder; on several nodes a shared mount
+    qint64 maxFileBytes = 100ll * 1024 * 1024;
+    qint64 quotaBytes = 10ll * 1024 * 1024 * 1024; // per user; 0: none
+    int uploadsPerUser = 8;
+    qint64 uploadExpiryMs = 24ll * 3600 * 1000;
+
+    // Where the files' bytes live.
+    [[nodiscard]] QString filesPath() const;
 
     // Where the database lives inside the data folder.
     [[nodiscard]] QString databasePath() const;

@@ -4,7 +4,9 @@
 
 #include "admin_http.h"
 #include "bulk_lane.h"
+#include "fs_blob_store.h"
 #include "gateway.h"
+#include "kith/protocol.h"
 #include "local_push_router.h"
 #include "logging.h"
 #include "services.h"
@@ -31,6 +33,9 @@ constexpr int kListenQueueCheckMs = 10000;
 // Descriptors kept back from connections, at most: database files of the
 // writer, checkpointer and reader threads, the admin endpoint, the log.
 constexpr qint64 kReservedFiles = 512;
+// How often expired uploads and unreferenced files are looked for: often
+// enough that an abandoned upload's bytes do not linger much past its expiry.
+constexpr int kFileSweepMs = 10 * 60 * 1000;
 
 struct FileLimit
 {
@@ -75,6 +80,7 @@ Server::~Server()
     m_router.reset();
     if (!m_stopping && m_store)
         m_store->close();
+    m_blobs.reset();
 }
 
 Status Server::start()
@@ -100,7 +106,14 @@ Status Server::start()
     services.argon2 = m_config.argon2;
     services.auth.registrationOpen = m_config.registrationOpen;
     services.auth.registrationsPerHour = m_config.registrationsPerHour;
-    m_services = std::make_unique<Services>(*m_store, *m_router, services);
+    services.files.maxFileBytes = quint64(m_config.maxFileBytes);
+    services.files.quotaBytes = quint64(m_config.quotaBytes);
+    services.files.uploadsPerUser = m_config.uploadsPerUser;
+    services.files.uploadExpiryMs = m_config.uploadExpiryMs;
+    m_blobs = std::make_unique<FsBlobStore>(m_config.filesPath());
+    if (const Status opened = m_blobs->open(); !opened)
+        return opened;
+    m_services = std::make_unique<Services>(*m_store, *m_blobs, *m_router, services);
 
     GatewayOptions options;
     options.address = m_config.listenAddress;
@@ -116,9 +129,13 @@ Status Server::start()
         m_config.maxConnections > 0 ? m_config.maxConnections : files.connections;
     options.listenBacklog = m_config.listenBacklog;
     m_bulk = std::make_unique<BulkLane>();
-    const ServiceSet sessionServices{m_services->auth,   m_services->messages,
-                                     m_services->groups, m_services->users,
-                                     *m_router,          *m_bulk,
+    const ServiceSet sessionServices{m_services->auth,
+                                     m_services->messages,
+                                     m_services->groups,
+                                     m_services->users,
+                                     m_services->files,
+                                     *m_router,
+                                     *m_bulk,
                                      m_metrics};
     m_gateway = std::make_unique<Gateway>(sessionServices, options);
     if (const Status listening = m_gateway->listen(); !listening)
@@ -155,13 +172,18 @@ Status Server::start()
     auto *listenWatch = new QTimer(this);
     connect(listenWatch, &QTimer::timeout, this, &Server::checkListenQueue);
     listenWatch->start(kListenQueueCheckMs);
+    // The first round soon after the start stores what a crash left as parts.
+    auto *fileSweep = new QTimer(this);
+    connect(fileSweep, &QTimer::timeout, this, &Server::sweepFiles);
+    fileSweep->start(kFileSweepMs);
+    QTimer::singleShot(0, this, &Server::sweepFiles);
 
     m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
         return listening;
     qCInfo(lcGateway) << "kithd started; data in" << QDir(m_config.dataDir).absolutePath()
-                      << "store" << describeStoreLocation(m_config.storeLocation()) << "schema"
-                      << m_schemaVersion << "registration"
+                      << "store" << describeStoreLocation(m_config.storeLocation()) << "files"
+                      << m_blobs->location() << "schema" << m_schemaVersion << "registration"
                       << (m_config.registrationOpen ? "open" : "closed");
     return Done{};
 }
@@ -236,6 +258,26 @@ QStringList Server::connectUrls() const
     return urls;
 }
 
+void Server::sweepFiles()
+{
+    if (m_stopping || m_sweeping || !m_services)
+        return;
+    m_sweeping = true;
+    m_services->files.sweep(nowMs(), this, [this](Result<SweepReport> report) {
+        m_sweeping = false;
+        if (!report) {
+            qCWarning(lcFiles) << "file sweep failed:" << report.error().message;
+            return;
+        }
+        if (report->expiredUploads || report->unsentFiles || report->blobsRemoved ||
+            report->partsRemoved || report->partsRepaired)
+            qCInfo(lcFiles) << "file sweep:" << report->expiredUploads << "expired uploads,"
+                            << report->unsentFiles << "unsent files," << report->blobsRemoved
+                            << "blobs removed," << report->partsRemoved << "parts removed,"
+                            << report->partsRepaired << "parts stored";
+    });
+}
+
 QByteArray Server::renderMetrics() const
 {
     Metrics::Gauges gauges;
@@ -265,6 +307,8 @@ void Server::stop()
     qCInfo(lcGateway) << "stopping: no new connections or requests";
     m_gateway->stopAccepting();
     m_gateway->refuseNewRequests();
+    // Transfers end here (an upload cut off resumes later from its part).
+    m_gateway->stopTransfers();
     m_services->stop();
     // Hashes in flight finish and post their completions (answered SHUTTING_DOWN).
     m_services->hasher.waitForIdle();

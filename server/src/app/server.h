@@ -16,6 +16,7 @@
 namespace kith::server {
 
 class AdminHttp;
+class BlobStore;
 class BulkLane;
 class Gateway;
 class LocalPushRouter;
@@ -47,9 +48,13 @@ signals:
 private:
     void checkListenQueue();
     [[nodiscard]] QByteArray renderMetrics() const;
+    // One round of the files' sweep (expired uploads, unreferenced files and blobs).
+    void sweepFiles();
 
     Config m_config;
     std::unique_ptr<Store> m_store;
+    std::unique_ptr<BlobStore> m_blobs;
+    bool m_sweeping = false;
     Metrics m_metrics;
     int m_schemaVersion = 0;
     ListenQueueCounters m_listenQueue;

@@ -125,6 +125,16 @@ Status Gateway::listenPlain()
     connect(m_listener.get(), &WsListener::acceptError, this, &Gateway::onAcceptError);
     connect(m_listener.get(), &WsListener::refused, this, &Gateway::onRefused);
     m_listener->setConnectionLimit(m_options.maxConnections);
+    // Requests under /v1/ are file transfers: their connection leaves for the
+    // transfer thread before anything of them runs here.
+    m_transfers =
+        std::make_unique<TransferServer>(m_services.files, m_services.metrics, m_options.transfers);
+    m_listener->setTransferHandler([this](int fd, QByteArray received) {
+        if (m_transfers)
+            m_transfers->adoptPlain(fd, std::move(received));
+        else
+            ::close(fd);
+    });
     const Result<int> fd = openSocket();
     if (!fd)
         return fd.error();
@@ -265,6 +275,13 @@ void Gateway::stopAccepting()
         m_listener->close();
     if (m_server)
         m_server->close();
+    if (m_transfers)
+        m_transfers->stop();
+}
+
+void Gateway::stopTransfers()
+{
+    m_transfers.reset();
 }
 
 void Gateway::refuseNewRequests()

@@ -6,6 +6,7 @@
 
 #include "kith/result.h"
 #include "session.h"
+#include "transfer_server.h"
 
 #include <QElapsedTimer>
 #include <QHostAddress>
@@ -29,6 +30,8 @@ struct GatewayOptions
     // Connection attempts the kernel queues before kithd accepts them;
     // <= 0: the system's maximum (net.core.somaxconn).
     int listenBacklog = 0;
+    // File transfers (HTTP on the same port; ws only, see docs/protocol.md).
+    TransferOptions transfers;
 };
 
 class WsListener;
@@ -49,6 +52,12 @@ public:
     void stopAccepting();
     void refuseNewRequests();
     void closeAll();
+    // Ends every file transfer and their thread (before the store closes).
+    void stopTransfers();
+    [[nodiscard]] int transferCount() const
+    {
+        return m_transfers ? m_transfers->openTransfers() : 0;
+    }
     [[nodiscard]] int sessionCount() const { return int(m_sessions.size()); }
     // The backlog the listening socket was given.
     [[nodiscard]] int listenBacklog() const { return m_backlog; }
@@ -72,8 +81,9 @@ private:
     ServiceSet m_services;
     GatewayOptions m_options;
     int m_backlog = 0;
-    std::unique_ptr<QWebSocketServer> m_server; // wss
-    std::unique_ptr<WsListener> m_listener;     // ws
+    std::unique_ptr<QWebSocketServer> m_server;  // wss
+    std::unique_ptr<TransferServer> m_transfers; // ws: before the listener, which hands to it
+    std::unique_ptr<WsListener> m_listener;      // ws
     QSet<Session *> m_sessions;
     quint64 m_nextConnectionId = 1;
     bool m_stopping = false;

@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include "bulk_lane.h"
+#include "file_service.h"
 #include "group_service.h"
 #include "kith/compression.h"
 #include "kith/protocol.h"
@@ -47,6 +48,7 @@ bool isServerOnly(v1::Envelope::BodyCase body)
     case v1::Envelope::kConversationRemoved:
     case v1::Envelope::kMemberList:
     case v1::Envelope::kCompressed:
+    case v1::Envelope::kUploadTicket:
         return true;
     default:
         return false;
@@ -458,6 +460,14 @@ void Session::handleReady(v1::Envelope &request)
             if (status)
                 close(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("Logged out"));
         });
+    case v1::Envelope::kCreateUpload:
+        return m_services.files.createUpload(
+            caller(), request.create_upload(), this, [this, rid](Result<v1::UploadTicket> result) {
+                answer(rid, result, &v1::Envelope::mutable_upload_ticket);
+            });
+    case v1::Envelope::kCancelUpload:
+        return m_services.files.cancelUpload(caller(), request.cancel_upload(), this,
+                                             [this, rid](Status status) { answerOk(rid, status); });
     case v1::Envelope::kHello:
     case v1::Envelope::kRegister:
     case v1::Envelope::kLogin:

@@ -19,6 +19,7 @@ namespace kith::server {
 class AuthService;
 class BulkLane;
 struct BulkAnswer;
+class FileService;
 class GroupService;
 class MessageService;
 class Metrics;
@@ -33,6 +34,7 @@ struct ServiceSet
     MessageService &messages;
     GroupService &groups;
     UserService &users;
+    FileService &files;
     LocalPushRouter &router;
     BulkLane &bulk;
     Metrics &metrics;

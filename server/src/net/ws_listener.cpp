@@ -34,6 +34,8 @@ void WsListener::incomingConnection(qintptr socketDescriptor)
     }
     auto *socket =
         new WsSocket(int(socketDescriptor), m_maxMessageBytes, m_handshakeTimeoutMs, this);
+    if (m_transferHandler)
+        socket->setTransferHandler(m_transferHandler);
     ++m_open;
     // Counted until the socket is gone, whoever owns it by then.
     connect(socket, &QObject::destroyed, this, [this] { --m_open; });

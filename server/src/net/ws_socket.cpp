@@ -128,6 +128,15 @@ const char *checkUpgrade(QByteArrayView head, UpgradeRequest &request)
         return "no valid Sec-WebSocket-Key";
     return nullptr;
 }
+// Whether the request line asks for a path under /v1/ (kithd's HTTP file
+// transfers) rather than the WebSocket upgrade, which is made on "/".
+bool isTransferRequestLine(QByteArrayView head)
+{
+    const qsizetype lineEnd = head.indexOf("\r\n");
+    const QByteArrayView line = lineEnd < 0 ? head : head.first(lineEnd);
+    const qsizetype space = line.indexOf(' ');
+    return space > 0 && line.sliced(space + 1).startsWith("/v1/");
+}
 } // namespace
 
 WsSocket::WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObject *parent)
@@ -324,6 +333,10 @@ qsizetype WsSocket::consumeHandshake(QByteArrayView data)
     if (end + 4 > kMaxRequestHeadBytes) {
         refuseHandshake("request head too large");
         return 0;
+    }
+    if (m_transferHandler && isTransferRequestLine(data.first(end))) {
+        handOver(data.toByteArray());
+        return data.size();
     }
     UpgradeRequest request;
     if (const char *why = checkUpgrade(data.first(end), request)) {
@@ -712,6 +725,36 @@ void WsSocket::setWriteNotifier(bool enabled)
         connect(m_writeNotifier, &QSocketNotifier::activated, this, &WsSocket::onWritable);
     }
     m_writeNotifier->setEnabled(enabled);
+}
+
+void WsSocket::handOver(QByteArray received)
+{
+    // Out of this thread's dispatcher before another thread watches the
+    // descriptor; the notifiers themselves go later (one of them is calling us).
+    m_readNotifier->setEnabled(false);
+    m_readNotifier->deleteLater();
+    m_readNotifier = nullptr;
+    if (m_writeNotifier) {
+        m_writeNotifier->setEnabled(false);
+        m_writeNotifier->deleteLater();
+        m_writeNotifier = nullptr;
+    }
+    int fd = -1;
+    {
+        std::lock_guard lock(m_shared->mutex);
+        m_state = State::Closed;
+        m_shared->open = false;
+        m_shared->queued = false;
+        m_shared->fd = -1;
+        fd = std::exchange(m_fd, -1);
+    }
+    m_in = QByteArray();
+    m_out = QList<QByteArray>();
+    m_outHead = 0;
+    m_outBytes = 0;
+    m_transferHandler(fd, std::move(received));
+    QMetaObject::invokeMethod(
+        this, [this] { emit disconnected(); }, Qt::QueuedConnection);
 }
 
 void WsSocket::hangUp()

@@ -14,6 +14,7 @@
 #include <QList>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -39,6 +40,13 @@ public:
     [[nodiscard]] QHostAddress peerAddress() const override;
     [[nodiscard]] std::shared_ptr<DirectWriter> directWriter() override;
     void finishDirect(const QByteArray &rest) override;
+
+    // Takes over the connection when its first request asks for an HTTP path
+    // under /v1/ (file transfers) instead of the upgrade: gets the descriptor
+    // and every byte read so far; the socket then ends as if hung up, without
+    // closing the descriptor.
+    using TransferHandler = std::function<void(int fd, QByteArray received)>;
+    void setTransferHandler(TransferHandler handler) { m_transferHandler = std::move(handler); }
 
     // True until the upgrade succeeds or fails.
     [[nodiscard]] bool isHandshaking() const { return m_state == State::Handshake; }
@@ -117,6 +125,8 @@ private:
     void setWriteNotifier(bool enabled);
     // Closes the socket now; disconnected() is emitted from the event loop.
     void hangUp();
+    // Gives the descriptor and `received` to the transfer handler; then as hangUp().
+    void handOver(QByteArray received);
 
     int m_fd;
     std::shared_ptr<Shared> m_shared = std::make_shared<Shared>();
@@ -128,10 +138,11 @@ private:
     qint64 m_maxMessageBytes;
     QSocketNotifier *m_readNotifier = nullptr;
     QSocketNotifier *m_writeNotifier = nullptr; // made on the first short write
-    QByteArray m_in;                            // an incomplete frame or request head
-    QByteArray m_message;                       // the fragments so far of an unfinished message
-    QList<QByteArray> m_out;                    // what the kernel has not taken yet, oldest first
-    qsizetype m_outHead = 0;                    // bytes of m_out.first() already written
+    TransferHandler m_transferHandler;
+    QByteArray m_in;         // an incomplete frame or request head
+    QByteArray m_message;    // the fragments so far of an unfinished message
+    QList<QByteArray> m_out; // what the kernel has not taken yet, oldest first
+    qsizetype m_outHead = 0; // bytes of m_out.first() already written
     qint64 m_outBytes = 0;
 };
 
