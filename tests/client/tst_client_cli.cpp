@@ -139,6 +139,82 @@ private slots:
         }
     }
 
+    void aFileGoesAcrossByteIdentical()
+    {
+        QByteArray bytes(700 * 1024 + 3, Qt::Uninitialized);
+        for (qsizetype i = 0; i < bytes.size(); ++i)
+            bytes[i] = char((i * 7919) >> 3);
+        const QString path = m_dir.filePath(QStringLiteral("report.pdf"));
+        {
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            QCOMPARE(file.write(bytes), bytes.size());
+        }
+        QByteArray out;
+        QByteArray err;
+        QCOMPARE(runCli(m_alice,
+                        withServer({QStringLiteral("send-file"), QStringLiteral("bob"), path}),
+                        &out, &err),
+                 0);
+        // The seq on stdout, the progress on stderr.
+        bool isSeq = false;
+        const quint64 seq = out.trimmed().toULongLong(&isSeq);
+        QVERIFY2(isSeq && seq > 0, out.constData());
+        QVERIFY2(err.contains("bytes (100%)"), err.constData());
+
+        const QString saved = m_dir.filePath(QStringLiteral("bob-copy.pdf"));
+        const QStringList lines = run(m_bob, {QStringLiteral("download"), QStringLiteral("alice"),
+                                              QString::number(seq), saved});
+        QCOMPARE(m_lastCode, 0);
+        QCOMPARE(lines.value(0), saved);
+        QFile copy(saved);
+        QVERIFY(copy.open(QIODevice::ReadOnly));
+        QVERIFY(copy.readAll() == bytes);
+        QVERIFY(!QFile::exists(saved + QStringLiteral(".part")));
+
+        // A download cut off before goes on from its ".part" (a Range request).
+        const QString resumed = m_dir.filePath(QStringLiteral("resumed.pdf"));
+        {
+            QFile part(resumed + QStringLiteral(".part"));
+            QVERIFY(part.open(QIODevice::WriteOnly));
+            part.write(bytes.left(300 * 1024));
+        }
+        QCOMPARE(runCli(m_bob,
+                        withServer({QStringLiteral("download"), QStringLiteral("alice"),
+                                    QString::number(seq), resumed}),
+                        &out, &err),
+                 0);
+        // The first progress line starts where the ".part" ended.
+        QVERIFY2(err.startsWith("\r" + QByteArray::number(300 * 1024) + " / " +
+                                QByteArray::number(bytes.size())),
+                 err.left(80).constData());
+        QFile whole(resumed);
+        QVERIFY(whole.open(QIODevice::ReadOnly));
+        QVERIFY(whole.readAll() == bytes);
+        // A ".part" that is not a start of the file ends in a checksum
+        // failure, and nothing under the final name.
+        const QString spoiled = m_dir.filePath(QStringLiteral("spoiled.pdf"));
+        {
+            QFile part(spoiled + QStringLiteral(".part"));
+            QVERIFY(part.open(QIODevice::WriteOnly));
+            part.write(QByteArray(1000, 'x'));
+        }
+        QCOMPARE(runCli(m_bob,
+                        withServer({QStringLiteral("download"), QStringLiteral("alice"),
+                                    QString::number(seq), spoiled}),
+                        &out, &err),
+                 1);
+        QVERIFY2(err.contains("checksum"), err.constData());
+        QVERIFY(!QFile::exists(spoiled));
+        QVERIFY(!QFile::exists(spoiled + QStringLiteral(".part")));
+
+        // A message without a file, and a seq that is not there: one line each.
+        run(m_bob, {QStringLiteral("download"), QStringLiteral("alice"), QStringLiteral("1")});
+        QCOMPARE(m_lastCode, 1);
+        run(m_bob, {QStringLiteral("download"), QStringLiteral("alice"), QStringLiteral("9999")});
+        QCOMPARE(m_lastCode, 1);
+    }
+
     void groupsAreManaged()
     {
         QStringList out = run(m_alice, {QStringLiteral("group"), QStringLiteral("create"),

@@ -147,6 +147,8 @@ public:
     // The engine parts, for kith-cli, the models and the tests.
     [[nodiscard]] TokenVault *tokenVault() const { return m_vault.get(); }
     [[nodiscard]] Connection *connection() const { return m_connection.get(); }
+    // This device's token, for the file transfers' HTTP requests; empty before a login.
+    [[nodiscard]] QString sessionToken() const { return m_token; }
     [[nodiscard]] LocalStore *store() const { return m_store.get(); }
     [[nodiscard]] SyncEngine *syncEngine() const { return m_sync.get(); }
     [[nodiscard]] Outbox *outbox() const { return m_outbox.get(); }
