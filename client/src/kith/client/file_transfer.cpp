@@ -164,8 +164,13 @@ void FileTransfer::askTicket()
     m_connection->request(envelope, [this, alive = QPointer(this)](Result<v1::Envelope> answer) {
         if (!alive || m_kind != Kind::Upload)
             return;
-        if (!answer)
-            return retryLater(answer.error(), [this] { askTicket(); });
+        if (!answer) {
+            // Not connected, cut off, timed out: the server is away for now.
+            Error away = answer.error();
+            if (away.code == v1::ERROR_UNSPECIFIED)
+                away.code = v1::UNAVAILABLE;
+            return retryLater(away, [this] { askTicket(); });
+        }
         if (answer->has_error()) {
             const v1::Error &e = answer->error();
             return retryLater(makeError(e.code(), toQString(e.message()), e.retry_after_ms()),

@@ -28,6 +28,7 @@ class LocalStore;
 class Outbox;
 class SyncEngine;
 class TokenVault;
+class TransferQueue;
 
 class KithClient : public QObject
 {
@@ -152,6 +153,8 @@ public:
     [[nodiscard]] LocalStore *store() const { return m_store.get(); }
     [[nodiscard]] SyncEngine *syncEngine() const { return m_sync.get(); }
     [[nodiscard]] Outbox *outbox() const { return m_outbox.get(); }
+    // Files sent and fetched, resumed after a restart.
+    [[nodiscard]] TransferQueue *transfers() const { return m_transfers.get(); }
 
     // Callback forms of the operations above.
     void lookupUser(const QString &username, std::function<void(Result<v1::User>)> done);
@@ -202,6 +205,7 @@ private:
     std::unique_ptr<LocalStore> m_store;
     std::unique_ptr<SyncEngine> m_sync;
     std::unique_ptr<Outbox> m_outbox;
+    std::unique_ptr<TransferQueue> m_transfers; // uses the outbox and the store
     std::unique_ptr<ConversationListModel> m_conversations;
     std::unique_ptr<UserSearchModel> m_userSearch;
 
