@@ -472,8 +472,8 @@ void TransferConnection::handleGet(const http::RequestHead &head, const Principa
         status = 206;
         m_sendAt = range.first;
         m_sendEnd = range.last + 1;
-        headers.push_back({"Content-Range", "bytes " + number(range.first) + '-' + number(range.last) +
-                                             '/' + number(size)});
+        headers.push_back({"Content-Range", "bytes " + number(range.first) + '-' +
+                                                number(range.last) + '/' + number(size)});
     }
     headers.push_back({"Content-Length", number(m_sendEnd - m_sendAt)});
     if (!m_keepAlive)
