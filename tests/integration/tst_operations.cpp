@@ -101,7 +101,14 @@ void TestOperations::healthz()
 {
     const auto answer = httpGet(m_server.adminUrl().resolved(QUrl(QStringLiteral("healthz"))));
     QCOMPARE(answer.status, 200);
-    QCOMPARE(answer.body.trimmed(), QByteArrayLiteral("ok"));
+    // First line ok; then one line each on the node, the store and the bus.
+    const QList<QByteArray> lines = answer.body.trimmed().split('\n');
+    QCOMPARE(lines.size(), 4);
+    QCOMPARE(lines.at(0), QByteArrayLiteral("ok"));
+    QCOMPARE(lines.at(1), QByteArrayLiteral("node 0"));
+    QVERIFY2(lines.at(2).startsWith("store ") && lines.at(2).endsWith("kith.sqlite3 ok"),
+             lines.at(2).constData());
+    QCOMPARE(lines.at(3), QByteArrayLiteral("bus none (one node)"));
 }
 
 void TestOperations::metricsMoveWithMessages()

@@ -5,6 +5,21 @@
 namespace kith::server {
 
 namespace {
+void family(QByteArray &out, const char *name, const char *type, const char *help);
+void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels = {});
+} // namespace
+
+void appendMetricFamily(QByteArray &out, const char *name, const char *type, const char *help)
+{
+    family(out, name, type, help);
+}
+
+void appendMetricSample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels)
+{
+    sample(out, name, value, labels);
+}
+
+namespace {
 void family(QByteArray &out, const char *name, const char *type, const char *help)
 {
     out += "# HELP ";
@@ -18,7 +33,7 @@ void family(QByteArray &out, const char *name, const char *type, const char *hel
     out += '\n';
 }
 
-void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels = {})
+void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels)
 {
     out += name;
     out += labels;

@@ -11,6 +11,12 @@
 
 namespace kith::server {
 
+// Prometheus text for the parts of /metrics rendered elsewhere (the store's
+// own numbers, the bus): a family's HELP and TYPE lines, and one sample.
+void appendMetricFamily(QByteArray &out, const char *name, const char *type, const char *help);
+void appendMetricSample(QByteArray &out, const char *name, quint64 value,
+                        const QByteArray &labels = {});
+
 class Metrics
 {
 public:

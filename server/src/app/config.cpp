@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "redis_address.h"
 #include "store_factory.h"
 
 #include <QCommandLineParser>
@@ -15,6 +16,10 @@ namespace kith::server {
 namespace {
 // Below these a timer would fire before a client on a slow link could answer.
 constexpr int kMinTimeoutMs = 100;
+// Node ids name Redis keys and channels; 31 bits keep them positive everywhere.
+constexpr qint64 kMaxNodeId = 2147483647;
+// A node renews its place every third of this; less would be renewal traffic only.
+constexpr int kMinNodeTtlMs = 1000;
 
 Error invalid(const QString &message)
 {
@@ -183,12 +188,27 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                         "listener have one each besides). Default %1.")
              .arg(defaults.storeConnections),
          QStringLiteral("N")},
+        {QStringLiteral("bus"),
+         QStringLiteral("Redis as a URL (redis://[:PASSWORD@]HOST[:PORT][/DB]): this node joins "
+                        "the other kithd nodes on it, which share its --store (PostgreSQL). "
+                        "Default: none (one node)."),
+         QStringLiteral("URL")},
+        {QStringLiteral("node-id"),
+         QStringLiteral("With --bus: this node's id, unique among the nodes (1-%1). Default: "
+                        "derived from the host name and --port.")
+             .arg(kMaxNodeId),
+         QStringLiteral("N")},
+        {QStringLiteral("node-ttl-ms"),
+         QStringLiteral("With --bus: a node that has not renewed its place on the bus for this "
+                        "long counts as dead, and its users go offline. Default %1.")
+             .arg(defaults.nodeTtlMs),
+         QStringLiteral("N")},
         {QStringLiteral("log-rules"),
-         QStringLiteral(
-             "Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
-             "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
-             "kith.presence, kith.admin, kith.store, kith.store.postgres); separate rules "
-             "with \";\"."),
+         QStringLiteral("Logging filter rules, e.g. \"kith.session.debug=true\" (categories: "
+                        "kith.gateway, kith.session, kith.auth, kith.messages, kith.groups, "
+                        "kith.presence, kith.admin, kith.store, kith.store.postgres, kith.bus); "
+                        "separate rules "
+                        "with \";\"."),
          QStringLiteral("RULES")},
     });
 
@@ -239,6 +259,10 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                      [&](qint64 v) { config.listenBacklog = int(v); }),
              readInt(source, QStringLiteral("store-connections"), 1, 1000,
                      [&](qint64 v) { config.storeConnections = int(v); }),
+             readInt(source, QStringLiteral("node-id"), 1, kMaxNodeId,
+                     [&](qint64 v) { config.nodeId = quint32(v); }),
+             readInt(source, QStringLiteral("node-ttl-ms"), kMinNodeTtlMs, 3600 * 1000,
+                     [&](qint64 v) { config.nodeTtlMs = int(v); }),
              readInt(source, QStringLiteral("registrations-per-hour"), 0, 1'000'000,
                      [&](qint64 v) { config.registrationsPerHour = int(v); }),
              readDouble(source, QStringLiteral("send-rate"), 0.01,
@@ -278,6 +302,17 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
         if (!url)
             return url.error();
         config.store = *url;
+    }
+    if (const auto bus = source.value(QStringLiteral("bus"))) {
+        const Result<cluster::RedisAddress> address = cluster::parseRedisUrl(*bus);
+        if (!address)
+            return address.error();
+        // Nodes route pushes to each other but each reads and writes the
+        // shared database: a SQLite file of one node cannot be that.
+        if (config.store.isEmpty())
+            return invalid(QStringLiteral("--bus needs --store postgresql://... (the nodes on a "
+                                          "bus share one database)"));
+        config.bus = bus->trimmed();
     }
     return result;
 }

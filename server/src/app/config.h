@@ -34,6 +34,10 @@ struct Config
     // SQLite in the data folder.
     QString store;
     int storeConnections = 8; // PostgreSQL: read connections at most
+    // A redis:// URL: this node joins the others on that bus (empty: one node).
+    QString bus;
+    quint32 nodeId = 0;    // 0: derived (see Server::start)
+    int nodeTtlMs = 15000; // with a bus: a node silent this long counts as dead
 
     // Where the database lives inside the data folder.
     [[nodiscard]] QString databasePath() const;

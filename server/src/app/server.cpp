@@ -7,12 +7,16 @@
 #include "gateway.h"
 #include "local_push_router.h"
 #include "logging.h"
+#include "node_status.h"
+#include "redis_address.h"
+#include "redis_push_router.h"
 #include "services.h"
 #include "store_factory.h"
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QSysInfo>
 #include <QTimer>
 
 #include <sys/resource.h>
@@ -57,6 +61,24 @@ FileLimit connectionLimitFromFiles()
     const qint64 limit = qint64(std::min<rlim_t>(files.rlim_cur, 10'000'000));
     return {limit, int(std::max<qint64>(1, limit - std::min(kReservedFiles, limit / 4)))};
 }
+
+// A node id when none is given: a hash of the host name and the port (the
+// same after a restart, so the node takes over what it held), or of the
+// process when the port is chosen at start. Unique enough among the nodes
+// of one bus; a clash is refused when joining and shown in /healthz.
+quint32 derivedNodeId(quint16 port)
+{
+    QByteArray key = QSysInfo::machineHostName().toUtf8() + ':';
+    key += port != 0 ? QByteArray::number(port)
+                     : "pid" + QByteArray::number(QCoreApplication::applicationPid());
+    quint32 hash = 2166136261u; // FNV-1a
+    for (const char c : key) {
+        hash ^= quint8(c);
+        hash *= 16777619u;
+    }
+    hash &= 0x7fffffffu;
+    return hash == 0 ? 1 : hash;
+}
 } // namespace
 
 Server::Server(Config config, std::unique_ptr<Store> store, QObject *parent)
@@ -72,6 +94,9 @@ Server::~Server()
     m_gateway.reset();
     m_bulk.reset(); // waits for reads in flight
     m_services.reset();
+    if (m_router)
+        m_router->setDeviceListener({});
+    m_bus.reset();
     m_router.reset();
     if (!m_stopping && m_store)
         m_store->close();
@@ -95,12 +120,35 @@ Status Server::start()
                 .arg(describeStoreLocation(m_config.storeLocation()), opened.error().message));
     m_schemaVersion = m_store->schemaVersion();
 
-    m_router = std::make_unique<LocalPushRouter>(&m_metrics);
+    PushRouter *router = nullptr;
+    if (m_config.bus.isEmpty()) {
+        m_router = std::make_unique<LocalPushRouter>(&m_metrics);
+        router = m_router.get();
+    } else {
+        const Result<cluster::RedisAddress> address = cluster::parseRedisUrl(m_config.bus);
+        if (!address)
+            return address.error();
+        m_nodeId = m_config.nodeId != 0 ? m_config.nodeId : derivedNodeId(m_config.port);
+        m_router = std::make_unique<LocalPushRouter>(&m_metrics, m_nodeId);
+        cluster::BusOptions bus;
+        bus.address = *address;
+        bus.node = m_nodeId;
+        bus.nodeTtlMs = m_config.nodeTtlMs;
+        m_bus = std::make_unique<cluster::RedisPushRouter>(*m_router, bus);
+        m_router->setDeviceListener(
+            [this](quint64 deviceId, bool online) { m_bus->localDeviceChanged(deviceId, online); });
+        router = m_bus.get();
+        qCInfo(lcGateway).noquote()
+            << QStringLiteral("node %1%2 on the bus %3")
+                   .arg(m_nodeId)
+                   .arg(m_config.nodeId != 0 ? QString() : QStringLiteral(" (derived)"))
+                   .arg(address->describe());
+    }
     ServicesOptions services;
     services.argon2 = m_config.argon2;
     services.auth.registrationOpen = m_config.registrationOpen;
     services.auth.registrationsPerHour = m_config.registrationsPerHour;
-    m_services = std::make_unique<Services>(*m_store, *m_router, services);
+    m_services = std::make_unique<Services>(*m_store, *router, services);
 
     GatewayOptions options;
     options.address = m_config.listenAddress;
@@ -156,9 +204,12 @@ Status Server::start()
     connect(listenWatch, &QTimer::timeout, this, &Server::checkListenQueue);
     listenWatch->start(kListenQueueCheckMs);
 
-    m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
+    m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); },
+                                          [this] { return renderHealth(); });
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
         return listening;
+    if (m_bus)
+        m_bus->start();
     qCInfo(lcGateway) << "kithd started; data in" << QDir(m_config.dataDir).absolutePath()
                       << "store" << describeStoreLocation(m_config.storeLocation()) << "schema"
                       << m_schemaVersion << "registration"
@@ -249,7 +300,27 @@ QByteArray Server::renderMetrics() const
     gauges.listenQueueKnown = queue.known;
     gauges.listenOverflows = queue.overflows;
     gauges.listenDrops = queue.drops;
-    return m_metrics.renderPrometheus(m_store->stats(), gauges);
+    QByteArray out = m_metrics.renderPrometheus(m_store->stats(), gauges);
+    if (m_services) // started: the node's store and bus
+        out += renderNodeMetrics(nodeStatus());
+    return out;
+}
+
+NodeStatus Server::nodeStatus() const
+{
+    NodeStatus status;
+    status.node = m_nodeId;
+    status.store = m_store.get();
+    status.storeLocation = describeStoreLocation(m_config.storeLocation());
+    status.bus = m_bus.get();
+    if (m_bus)
+        status.busLocation = m_bus->address().describe();
+    return status;
+}
+
+QByteArray Server::renderHealth() const
+{
+    return kith::server::renderHealth(nodeStatus());
 }
 
 void Server::stop()
@@ -263,6 +334,10 @@ void Server::stop()
         return;
     }
     qCInfo(lcGateway) << "stopping: no new connections or requests";
+    // The node leaves the bus as a whole (see finishStop), not one
+    // connection at a time.
+    if (m_bus)
+        m_bus->prepareToLeave();
     m_gateway->stopAccepting();
     m_gateway->refuseNewRequests();
     m_services->stop();
@@ -285,13 +360,23 @@ void Server::stop()
         grace->stop();
         grace->deleteLater();
         disconnect(m_gateway.get(), &Gateway::allSessionsClosed, this, nullptr);
-        qCInfo(lcGateway) << "stopped";
-        emit stopped();
+        finishStop();
     };
     connect(grace, &QTimer::timeout, this, finish);
     connect(m_gateway.get(), &Gateway::allSessionsClosed, this, finish, Qt::QueuedConnection);
     grace->start(kShutdownGraceMs);
     m_gateway->closeAll();
+}
+
+void Server::finishStop()
+{
+    const auto stoppedNow = [this] {
+        qCInfo(lcGateway) << "stopped";
+        emit stopped();
+    };
+    if (!m_bus)
+        return stoppedNow();
+    m_bus->leave(stoppedNow);
 }
 
 } // namespace kith::server

@@ -178,6 +178,11 @@ quint64 PostgresStore::writerReconnects() const
     return m_stats.reconnects.load(std::memory_order_relaxed);
 }
 
+bool PostgresStore::databaseReachable() const
+{
+    return m_notifier && m_notifier->isListening();
+}
+
 template<class T>
 Result<T> PostgresStore::read(const std::function<Result<T>(PgConnection &)> &read)
 {

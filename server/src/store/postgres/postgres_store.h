@@ -135,6 +135,10 @@ public:
     // the writer connected again after losing the database.
     [[nodiscard]] quint64 batchRetries() const;
     [[nodiscard]] quint64 writerReconnects() const;
+    // Whether the database answers, as the connection listening for disabled
+    // accounts sees it (it notices a lost database at once and tries again
+    // every second); false before watchDisabledAccounts. For /healthz.
+    [[nodiscard]] bool databaseReachable() const;
 
 private:
     // A write that runs statement by statement in its own savepoint.
