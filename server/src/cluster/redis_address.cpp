@@ -12,8 +12,8 @@ Error invalid(const QString &text, const QString &why)
 {
     // The value as given, but never its password.
     const QUrl url(text.trimmed());
-    const QString shown = url.isValid() ? url.toString(QUrl::RemovePassword)
-                                        : QStringLiteral("what was given");
+    const QString shown =
+        url.isValid() ? url.toString(QUrl::RemovePassword) : QStringLiteral("what was given");
     return makeError(v1::INVALID_ARGUMENT,
                      QStringLiteral("--bus must be redis://[:PASSWORD@]HOST[:PORT][/DB] (%1), "
                                     "not '%2'")
