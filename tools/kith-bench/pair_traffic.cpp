@@ -245,6 +245,8 @@ std::optional<PairTotals> runPairs(const Options &o, const std::vector<Credentia
             return std::nullopt;
         }
     }
+    if (!relay)
+        waitForDirectory(o, 2 * o.pairs);
     pool.command('g');
     const auto results = pool.gather(deadline);
     pool.command('q');

@@ -1,5 +1,7 @@
 #include "scenario_common.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace kith::bench {
@@ -59,6 +61,26 @@ void addNodeRows(const std::vector<NodeSample> &samples, Report &report)
         report.add(key + "bus_received", sample.received);
         report.add(key + "bus_published_to", sample.publishedTo);
     }
+}
+
+void waitForDirectory(const Options &o, int users)
+{
+    if (o.nodes.size() < 2)
+        return;
+    const int64_t deadline = monoNs() + 60'000'000'000;
+    while (monoNs() < deadline) {
+        bool all = true;
+        for (const Node &node : o.nodes) {
+            const std::string metrics = fetchMetrics(node.adminPort);
+            all = all && metricValue(metrics, "kith_users_online") +
+                                 metricValue(metrics, "kith_bus_remote_users") >=
+                             double(users);
+        }
+        if (all)
+            return;
+        ::usleep(50'000);
+    }
+    fail("the nodes' directories did not learn of every user; pushes may be lost at first");
 }
 
 int64_t residentKiBOfNodes(const Options &o)

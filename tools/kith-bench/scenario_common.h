@@ -145,6 +145,11 @@ struct NodeSample
 };
 [[nodiscard]] std::vector<NodeSample> sampleNodes(const Options &o);
 void addNodeRows(const std::vector<NodeSample> &samples, Report &report);
+// With several nodes: waits (a minute at most) until every node's copy of
+// the bus directory knows where all `users` are (its own users online plus
+// those it sees on the others), so that the first pushes are routed, not
+// lost to a directory that has not heard of a new connection yet.
+void waitForDirectory(const Options &o, int users);
 // The resident set of every node together in KiB; -1 when one is unknown.
 [[nodiscard]] int64_t residentKiBOfNodes(const Options &o);
 

@@ -151,6 +151,7 @@ int runFanout(const Options &o)
         fail("fanout workers did not connect");
         return 2;
     }
+    waitForDirectory(o, o.members);
     pool.command('g');
     const auto results = pool.gather(deadline);
     const auto nodeSamples = sampleNodes(o);
