@@ -351,7 +351,9 @@ private slots:
         // Everyone is connected again, through HAProxy, to the two live nodes.
         for (int s = 0; s < kSenders; ++s)
             QVERIFY(m_senders[size_t(s)]->isConnected());
-        QVERIFY(readerZeroStates.size() >= 2);
+        // Reader 0 lost its connection with its node, and is online again.
+        QVERIFY(
+            TestClient::waitUntil([&] { return readerZeroStates.size() >= 2; }, kClientTimeoutMs));
         QVERIFY(TestClient::waitUntil([&] { return readerZero->isOnline(); }, kClientTimeoutMs));
         double live = 0;
         QVERIFY2(TestClient::waitUntil(
