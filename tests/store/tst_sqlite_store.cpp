@@ -3,6 +3,7 @@
 // writer, another process on the same file (WAL), read connections per
 // thread, the log folded at close. What every backend promises is in
 // tst_store_contract.cpp.
+#include "commit_gate.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "sqlite_store.h"
@@ -24,6 +25,7 @@
 using namespace kith;
 using namespace kith::server;
 using namespace kith::server::test;
+using kith::test::CommitGate;
 
 namespace {
 
@@ -88,6 +90,15 @@ private:
     QString dbPath() const { return m_dir->filePath(QStringLiteral("kith.db")); }
     [[nodiscard]] SqliteStore *sqlite() const { return static_cast<SqliteStore *>(m_store.get()); }
 
+    // Holds the writer at COMMIT while closed; opened again by cleanup().
+    CommitGate m_gate;
+    void reopenWithGate()
+    {
+        SqliteStore::Options options;
+        options.beforeCommitForTesting = m_gate.hook();
+        reopen(options);
+    }
+
     void reopen(SqliteStore::Options options = {})
     {
         m_store.reset();
@@ -106,6 +117,7 @@ private slots:
 
     void cleanup()
     {
+        m_gate.open(); // a failed test may have left the writer held
         m_store.reset();
         m_dir.reset();
     }
@@ -215,30 +227,27 @@ private slots:
         const UserRecord alice = addUser(QStringLiteral("alice"));
         const UserRecord bob = addUser(QStringLiteral("bob"));
         const QString direct = directConversationId(alice.id, bob.id);
+        reopenWithGate();
         const auto before = m_store->stats();
 
-        // Hold the write lock from another connection so the writes pile up.
+        // The first write is held at its COMMIT while the others queue up.
         constexpr int kWrites = 200;
         int done = 0;
         QObject receiver; // after what its completions use: it goes first, and they with it
-        {
-            RawDb blocker(dbPath());
-            QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
-            for (int i = 0; i < kWrites; ++i) {
-                AppendRequest request;
-                request.conversationId = direct;
-                request.senderUserId = alice.id;
-                request.clientMsgId = QStringLiteral("b%1").arg(i).toStdString();
-                request.content = text(QStringLiteral("batched"));
-                m_store->appendMessage(request, &receiver, [&done](Result<AppendResult> r) {
-                    if (r.ok())
-                        ++done;
-                });
-            }
-            QTest::qWait(200);
-            QCOMPARE(done, 0); // nothing is acknowledged before it is committed
-            QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
+        m_gate.close();
+        for (int i = 0; i < kWrites; ++i) {
+            AppendRequest request;
+            request.conversationId = direct;
+            request.senderUserId = alice.id;
+            request.clientMsgId = QStringLiteral("b%1").arg(i).toStdString();
+            request.content = text(QStringLiteral("batched"));
+            m_store->appendMessage(request, &receiver, [&done](Result<AppendResult> r) {
+                if (r.ok())
+                    ++done;
+            });
         }
+        QVERIFY(m_gate.waitHeld(kWaitMs));
+        m_gate.open();
         QTRY_COMPARE_WITH_TIMEOUT(done, kWrites, kWaitMs);
         const auto after = m_store->stats();
         QCOMPARE(after.writesCommitted - before.writesCommitted, quint64(kWrites));
@@ -246,6 +255,62 @@ private slots:
                  qPrintable(QStringLiteral("%1 commits").arg(after.commits - before.commits)));
         QVERIFY(after.maxBatch > 1);
         QCOMPARE(after.messagesStored - before.messagesStored, quint64(kWrites));
+    }
+
+    // The writer is held after its INSERTs, before COMMIT: no completion has
+    // run, and neither another connection nor the store's own readers see the
+    // rows. Once it commits, the acks come, with what the readers then see.
+    void nothingIsAcknowledgedOrVisibleBeforeCommit()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(direct, alice.id, QStringLiteral("first")).ok());
+        reopenWithGate();
+
+        QList<AppendResult> acked;
+        std::optional<ReadResult> read;
+        QObject receiver; // after what its completions use: it goes first, and they with it
+        m_gate.close();
+        for (const QString &id : {QStringLiteral("second"), QStringLiteral("third")}) {
+            m_store->appendMessage(appendRequest(direct, alice.id, id), &receiver,
+                                   [&acked](Result<AppendResult> r) {
+                                       QVERIFY(r.ok());
+                                       acked.append(*r);
+                                   });
+        }
+        m_store->markRead(direct, bob.id, 3, &receiver, [&read](Result<ReadResult> r) {
+            QVERIFY(r.ok());
+            read = *r;
+        });
+        QVERIFY(m_gate.waitHeld(kWaitMs));
+        // Whatever the writer handed to this thread before it stopped at its
+        // COMMIT has been posted by now: run it.
+        QCoreApplication::sendPostedEvents();
+        QCOMPARE(acked.size(), 0);
+        QVERIFY(!read);
+        QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
+        {
+            RawDb other(dbPath());
+            QVERIFY(other.ok());
+            QCOMPARE(other.scalar(QStringLiteral("SELECT COUNT(*) FROM messages")).toInt(), 1);
+            QCOMPARE(other
+                         .scalar(QStringLiteral("SELECT max_seq FROM conversations WHERE id = ?"),
+                                 {direct})
+                         .toInt(),
+                     1);
+        }
+        const auto view = m_store->conversation(direct, bob.id);
+        QVERIFY(view.ok());
+        QCOMPARE(view->read_seq(), 0u);
+
+        m_gate.open();
+        QTRY_COMPARE_WITH_TIMEOUT(acked.size(), 2, kWaitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(read.has_value(), kWaitMs);
+        QCOMPARE(acked.at(0).message.seq(), 2u);
+        QCOMPARE(acked.at(1).message.seq(), 3u);
+        QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2, 3}));
+        QCOMPARE(read->readSeq, 3u);
     }
 
     void failingWriteDoesNotRollBackItsBatch()
