@@ -5,6 +5,8 @@
 #include "bulk_lane.h"
 
 #include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QFile>
 #include <QTest>
 #include <QThread>
 #include <QTimer>
@@ -12,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +27,27 @@ using kith::server::BulkAnswer;
 using kith::server::BulkLane;
 
 namespace {
+
+pid_t currentThreadId()
+{
+    return pid_t(::syscall(SYS_gettid));
+}
+
+// Whether thread `waiter` of this process sits in pthread_join of thread
+// `joined`: the kernel shows it blocked on a futex that holds the joined
+// thread's id (glibc's join waits so). No timing involved.
+bool isJoining(pid_t waiter, pid_t joined)
+{
+    QFile file(QStringLiteral("/proc/self/task/%1/syscall").arg(waiter));
+    if (!file.open(QIODevice::ReadOnly))
+        return false;
+    const QList<QByteArray> fields = file.readLine().trimmed().split(' ');
+    if (fields.size() < 4 || fields.at(0).toLong() != SYS_futex)
+        return false;
+    bool isNumber = false;
+    const qulonglong value = fields.at(3).toULongLong(&isNumber, 0);
+    return isNumber && value == qulonglong(joined);
+}
 
 // Where and how one job ran, and where its answer came back.
 struct JobSeen
@@ -185,25 +209,34 @@ private slots:
     {
         auto lane = std::make_unique<BulkLane>();
         std::atomic<bool> started{false};
-        std::atomic<bool> release{false};
+        std::atomic<pid_t> destroyerThread{0};
+        std::atomic<bool> stopSeenFirst{false};
         lane->post(
             this,
             [&] {
                 started = true;
-                while (!release.load())
+                // The job ends only once the destructor has told both threads
+                // to stop and waits to join this one.
+                const pid_t self = currentThreadId();
+                const QDeadlineTimer deadline(20000);
+                while (!deadline.hasExpired()) {
+                    const pid_t destroyer = destroyerThread.load();
+                    if (destroyer != 0 && isJoining(destroyer, self)) {
+                        stopSeenFirst = true;
+                        break;
+                    }
                     QThread::usleep(100);
+                }
                 return BulkAnswer{};
             },
             [](BulkAnswer) {});
         QTRY_VERIFY(started.load());
         auto destroyed = std::make_shared<std::atomic<bool>>(false);
-        std::thread destroyer([&lane, destroyed] {
+        std::thread destroyer([&lane, &destroyerThread, destroyed] {
+            destroyerThread = currentThreadId();
             lane.reset();
             *destroyed = true;
         });
-        // Orders the stop before the job's end; nothing here is timed.
-        QThread::msleep(100);
-        release = true;
         const bool ended = QTest::qWaitFor([&destroyed] { return destroyed->load(); }, 30000);
         if (!ended) {
             destroyer.detach(); // stuck in join: let the process end without it
@@ -211,6 +244,7 @@ private slots:
             QFAIL("the lane's destructor did not return");
         }
         destroyer.join();
+        QVERIFY2(stopSeenFirst, "the stop did not come while the job ran");
     }
 
     void drainWaitsForJobsInFlight()
