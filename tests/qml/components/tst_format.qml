@@ -23,7 +23,13 @@ TestCase {
     }
 
     function test_avatarColourIsStablePerUser() {
-        compare(Theme.avatarColor("42"), Theme.avatarColor("42"));
+        // Pinned: a user keeps their colour across restarts and releases, so
+        // the mapping from key to colour may not change.
+        compare(Theme.avatarColor("1"), "#b38ed6");
+        compare(Theme.avatarColor("42"), "#e5ca77");
+        compare(Theme.avatarColor("123456789012"), "#7bc862");
+        compare(Theme.avatarColor("g:7"), "#6ec9cb");
+        compare(Theme.avatarColor(42), Theme.avatarColor("42"));
         verify(Theme.avatarPalette.indexOf(Theme.avatarColor("anything")) >= 0);
         const seen = {};
         for (let i = 1; i <= 40; ++i)
