@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace kith;
@@ -233,6 +234,57 @@ private slots:
         QVERIFY(!other->duplicate);
         QCOMPARE(other->message.seq(), 3u);
         QVERIFY(other->message.server_id() > original.server_id());
+    }
+
+    // The key is (sender, client id): another sender's message with the same
+    // id is a message of its own, and each sender's resend finds its own
+    // original, whichever was stored first and wherever it was sent.
+    void clientIdsAreKeyedBySender()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const UserRecord carol = addUser(QStringLiteral("carol"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        const auto created = group(carol.id, QStringLiteral("c"), {alice.id});
+        QVERIFY(created.ok());
+        const QString team = QString::fromStdString(created->state.id());
+        const QString shared = QStringLiteral("6f1c2a4e-0000-4000-8000-00000000000a");
+
+        const auto fromBob = send(direct, bob.id, shared, QStringLiteral("bob's"));
+        const auto fromAlice = send(direct, alice.id, shared, QStringLiteral("alice's"));
+        const auto fromCarol = send(team, carol.id, shared, QStringLiteral("carol's"));
+        QVERIFY(fromBob.ok() && fromAlice.ok() && fromCarol.ok());
+        QVERIFY(!fromBob->duplicate && !fromAlice->duplicate && !fromCarol->duplicate);
+        QCOMPARE(fromBob->message.seq(), 1u);
+        QCOMPARE(fromAlice->message.seq(), 2u);
+        QCOMPARE(fromCarol->message.seq(), 2u); // after the group's creation event
+
+        for (int round = 0; round < 2; ++round) {
+            for (const auto &[conversation, sender, original] :
+                 {std::tuple{direct, alice.id, &*fromAlice}, std::tuple{direct, bob.id, &*fromBob},
+                  std::tuple{team, carol.id, &*fromCarol}}) {
+                const auto again = send(conversation, sender, shared, QStringLiteral("resent"));
+                QVERIFY(again.ok());
+                QVERIFY(again->duplicate);
+                QCOMPARE(again->message.server_id(), original->message.server_id());
+                QCOMPARE(again->message.seq(), original->message.seq());
+                QCOMPARE(again->message.sender_user_id(), sender);
+                QCOMPARE(again->message.content().text().body(),
+                         original->message.content().text().body());
+                const auto stored = m_store->messageByClientId(sender, shared.toStdString());
+                QVERIFY(stored.ok() && stored->has_value());
+                QCOMPARE((*stored)->server_id(), original->message.server_id());
+            }
+            reopen(); // the same after a restart
+        }
+        QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2}));
+        QCOMPARE(pullAllSeqs(team), (QList<quint64>{1, 2}));
+        // alice reusing her id in another conversation gets her original back.
+        const auto elsewhere = send(team, alice.id, shared, QStringLiteral("elsewhere"));
+        QVERIFY(elsewhere.ok());
+        QVERIFY(elsewhere->duplicate);
+        QCOMPARE(elsewhere->message.server_id(), fromAlice->message.server_id());
+        QCOMPARE(pullAllSeqs(team), (QList<quint64>{1, 2}));
     }
 
     void replyMustQuoteAnEarlierSeq()
