@@ -549,6 +549,31 @@ private slots:
         QCOMPARE(send(QStringLiteral("g:424242"), alice.id, QStringLiteral("y")).error().code,
                  v1::NOT_FOUND);
 
+        // Conversations that exist refuse an outsider's writes as if they did not.
+        QCOMPARE(send(direct, eve.id, QStringLiteral("in")).error().code, v1::NOT_FOUND);
+        QCOMPARE(send(team, eve.id, QStringLiteral("in")).error().code, v1::NOT_FOUND);
+        QCOMPARE(markRead(team, eve.id, 1).error().code, v1::NOT_FOUND);
+        const auto change = [&](auto call) { return wait<GroupChange>(call).error().code; };
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->addMembers(team, eve.id, {eve.id}, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->removeMember(team, eve.id, bob.id, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->renameGroup(team, eve.id, QStringLiteral("eve's"), ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->leaveGroup(team, eve.id, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
+        QCOMPARE(pullAllSeqs(team), QList<quint64>{1});
+        QCOMPARE(m_store->members(team)->size(), 2);
+
         const auto contacts = m_store->contactsOf(alice.id);
         QCOMPARE(*contacts, QList<quint64>{bob.id});
         QCOMPARE(m_store->contactsOf(eve.id)->size(), 0);
