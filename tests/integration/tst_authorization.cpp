@@ -108,6 +108,7 @@ void TestAuthorization::helloMustComeFirst()
     const auto answer = client.login(QStringLiteral("alice"), QStringLiteral("password123"));
     QVERIFY2(isError(answer, v1::HELLO_REQUIRED), describe(answer).constData());
     QVERIFY(client.waitForDisconnected());
+    QCOMPARE(client.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 }
 
 void TestAuthorization::unknownMajorVersionIsRefused()
@@ -118,6 +119,7 @@ void TestAuthorization::unknownMajorVersionIsRefused()
     QVERIFY2(isError(answer, v1::UNSUPPORTED_VERSION), describe(answer).constData());
     QVERIFY(!answer->error().message().empty());
     QVERIFY(client.waitForDisconnected());
+    QCOMPARE(client.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 }
 
 void TestAuthorization::requestsBeforeAuthAreRefused()
@@ -255,6 +257,7 @@ void TestAuthorization::unauthenticatedConnectionTimesOut()
     QVERIFY(timeout);
     QCOMPARE(timeout->request_id(), quint32(0));
     QVERIFY(client.waitForDisconnected());
+    QCOMPARE(client.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 }
 
 void TestAuthorization::wrongPasswordIsRefused()
@@ -475,6 +478,7 @@ void TestAuthorization::revokedDeviceIsClosedAndRefused()
     });
     QVERIFY(kicked);
     QVERIFY(tablet.waitForDisconnected());
+    QCOMPARE(tablet.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 
     TestClient again;
     QVERIFY(again.connectTo(m_server.url()));
@@ -528,6 +532,7 @@ void TestAuthorization::logoutEndsTheDevice()
     const auto answer = laptop.request(logout);
     QVERIFY2(answer && answer->has_ok(), describe(answer).constData());
     QVERIFY(laptop.waitForDisconnected());
+    QCOMPARE(laptop.closeCode(), int(QWebSocketProtocol::CloseCodeNormal));
 
     TestClient again;
     QVERIFY(again.connectTo(m_server.url()));

@@ -57,8 +57,10 @@ private slots:
 private:
     // A logged-in connection of the attacking user.
     std::unique_ptr<TestClient> attacker();
-    // Waits for the error a bad frame earns (request id 0) and the close after it.
-    void expectErrorAndClose(TestClient &client, v1::ErrorCode code, quint32 requestId);
+    // Waits for the error a bad frame earns and the close after it, with the
+    // close code docs/protocol.md gives for that error.
+    void expectErrorAndClose(TestClient &client, v1::ErrorCode code, quint32 requestId,
+                             QWebSocketProtocol::CloseCode closeCode);
 
     TestServer m_server{{QStringLiteral("--send-rate"), QStringLiteral("0.01"),
                          QStringLiteral("--send-burst"), QString::number(kSendBurst)}};
@@ -119,13 +121,15 @@ std::unique_ptr<TestClient> TestBadInput::attacker()
     return client;
 }
 
-void TestBadInput::expectErrorAndClose(TestClient &client, v1::ErrorCode code, quint32 requestId)
+void TestBadInput::expectErrorAndClose(TestClient &client, v1::ErrorCode code, quint32 requestId,
+                                       QWebSocketProtocol::CloseCode closeCode)
 {
     const auto error = client.waitForPush([](const v1::Envelope &e) { return e.has_error(); });
     QVERIFY2(error, "no error frame");
     QVERIFY2(error->error().code() == code, describe(error).constData());
     QCOMPARE(error->request_id(), requestId);
     QVERIFY(client.waitForDisconnected());
+    QCOMPARE(client.closeCode(), int(closeCode));
 }
 
 void TestBadInput::garbageBytes()
@@ -134,7 +138,7 @@ void TestBadInput::garbageBytes()
     QVERIFY(mallory);
     // 0xff never ends a varint: not an Envelope however it is read.
     mallory->sendRaw(QByteArray(64, char(0xff)));
-    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0);
+    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0, QWebSocketProtocol::CloseCodeProtocolError);
 }
 
 void TestBadInput::truncatedFrame()
@@ -147,7 +151,7 @@ void TestBadInput::truncatedFrame()
     QByteArray bytes = encodeEnvelope(envelope);
     bytes.chop(10); // the text field now claims more bytes than follow
     mallory->sendRaw(bytes);
-    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0);
+    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0, QWebSocketProtocol::CloseCodeProtocolError);
 }
 
 // docs/protocol.md: up to 256 KiB a frame is read (here its text is too
@@ -214,7 +218,8 @@ void TestBadInput::textFrame()
     auto mallory = attacker();
     QVERIFY(mallory);
     mallory->sendText(QStringLiteral("{\"type\":\"send\"}"));
-    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0);
+    expectErrorAndClose(*mallory, v1::BAD_FRAME, 0,
+                        QWebSocketProtocol::CloseCodeDatatypeNotSupported);
 }
 
 void TestBadInput::unknownBodyType()
@@ -226,7 +231,7 @@ void TestBadInput::unknownBodyType()
     mallory->sendRaw(QByteArray::fromHex("0807"
                                          "ba3e"
                                          "03616263"));
-    expectErrorAndClose(*mallory, v1::UNKNOWN_TYPE, 7);
+    expectErrorAndClose(*mallory, v1::UNKNOWN_TYPE, 7, QWebSocketProtocol::CloseCodeProtocolError);
 }
 
 void TestBadInput::envelopeWithoutBody()
@@ -234,7 +239,7 @@ void TestBadInput::envelopeWithoutBody()
     auto mallory = attacker();
     QVERIFY(mallory);
     mallory->sendRaw(QByteArray::fromHex("0809")); // request_id = 9 and nothing else
-    expectErrorAndClose(*mallory, v1::UNKNOWN_TYPE, 9);
+    expectErrorAndClose(*mallory, v1::UNKNOWN_TYPE, 9, QWebSocketProtocol::CloseCodeProtocolError);
 }
 
 void TestBadInput::textOverTheContentLimit()
