@@ -317,6 +317,37 @@ private slots:
         QCOMPARE(sameDevice->terminatedWith, std::optional(v1::TOKEN_INVALID));
     }
 
+    // A stop that comes while a password is being hashed: the login and the
+    // registration in flight are answered SHUTTING_DOWN, and no device or
+    // account is made for them.
+    void authInFlightWhenTheStopComesIsAnsweredShuttingDown()
+    {
+        ServiceFixture f;
+        QVERIFY(registerUser(f, registration("early", "long enough")).ok());
+        const auto devicesBefore =
+            f.store->devicesOfUser(f.store->userByName(QStringLiteral("early"))->id);
+        QVERIFY(devicesBefore.ok());
+
+        QObject context;
+        std::optional<Result<AuthGrant>> loggedIn;
+        std::optional<Result<AuthGrant>> registered;
+        f.auth->login(login("early", "long enough"), kAddress, &context,
+                      [&loggedIn](Result<AuthGrant> r) { loggedIn.emplace(std::move(r)); });
+        f.auth->registerUser(
+            registration("late", "long enough"), kAddress, &context,
+            [&registered](Result<AuthGrant> r) { registered.emplace(std::move(r)); });
+        // Nothing ran on this thread since: both hashes are in flight.
+        f.auth->stop();
+        QTRY_VERIFY_WITH_TIMEOUT(loggedIn && registered, kWaitMs);
+        QVERIFY(!*loggedIn);
+        QCOMPARE(loggedIn->error().code, v1::SHUTTING_DOWN);
+        QVERIFY(!*registered);
+        QCOMPARE(registered->error().code, v1::SHUTTING_DOWN);
+        QCOMPARE(f.store->devicesOfUser(f.store->userByName(QStringLiteral("early"))->id)->size(),
+                 devicesBefore->size());
+        QCOMPARE(f.store->userByName(QStringLiteral("late")).error().code, v1::NOT_FOUND);
+    }
+
     void passwordsAreStoredAsArgon2id()
     {
         ServiceFixture f;

@@ -165,6 +165,32 @@ private slots:
         QCOMPARE(goodReply->seq(), 2u);
     }
 
+    // docs/protocol.md: a send is checked for its rate, then its client id,
+    // then its content, then access, so each answer names the first problem.
+    void sendChecksComeInTheDocumentedOrder()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const QString chat = directConversationId(alice, bob);
+        const QString nowhere = QStringLiteral("g:424242");
+        const std::string tooLong(kMaxTextBytes + 1, 'x');
+        const Caller caller = f.callerFor(alice);
+
+        // Content before access: a bad text to a conversation one cannot see.
+        QCOMPARE(f.sendText(caller, nowhere, "o1", tooLong).error().code, v1::TOO_LARGE);
+        // The client id before the content.
+        QCOMPARE(f.sendText(caller, nowhere, "", tooLong).error().code, v1::INVALID_ARGUMENT);
+        // The rate before everything: an empty bucket refuses even a bad send.
+        TokenBucket bucket(0.001, 1);
+        Caller limited = caller;
+        limited.sendBucket = &bucket;
+        QVERIFY(f.sendText(limited, chat, "o2", "the one send").ok());
+        const auto refused = f.sendText(limited, nowhere, "", tooLong);
+        QCOMPARE(refused.error().code, v1::RATE_LIMITED);
+        QVERIFY(refused.error().retryAfterMs > 0);
+    }
+
     void sendRateLimitPerConnection()
     {
         ServiceFixture f;

@@ -54,6 +54,47 @@ private slots:
                  v1::INVALID_ARGUMENT);
     }
 
+    // docs/protocol.md: a search query of 1..64 characters, 20 results by
+    // default and at most 100; disabled accounts are not listed.
+    void searchIsBounded()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        QObject context;
+        int made = 0;
+        for (int i = 0; i < 105; ++i)
+            f.store->createUser(QStringLiteral("member%1").arg(i, 3, 10, QLatin1Char('0')), {},
+                                QByteArray("not-a-hash"), &context,
+                                [&made](Result<UserRecord> user) { made += user.ok() ? 1 : 0; });
+        QTRY_COMPARE_WITH_TIMEOUT(made, 105, kWaitMs);
+        const Caller caller = f.callerFor(f.addUser(QStringLiteral("asker")));
+
+        v1::SearchUsersRequest search;
+        search.set_query("member");
+        auto found = f.users->search(caller, search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 20);
+        search.set_limit(1000);
+        found = f.users->search(caller, search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 100);
+
+        search.set_query(std::string(64, 'q'));
+        QVERIFY(f.users->search(caller, search).ok());
+        search.set_query(std::string(65, 'q'));
+        QCOMPARE(f.users->search(caller, search).error().code, v1::INVALID_ARGUMENT);
+
+        const Result<UserRecord> hidden = f.store->userByName(QStringLiteral("member042"));
+        QVERIFY(hidden.ok());
+        const Status disabled = await<Done>(
+            [&](QObject *ctx, auto done) { f.store->setDisabled(hidden->id, true, ctx, done); });
+        QVERIFY(disabled.ok());
+        search.set_query("member042");
+        found = f.users->search(caller, search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 0);
+    }
+
     void setDisplayName()
     {
         ServiceFixture f;
