@@ -325,9 +325,13 @@ private slots:
         std::optional<Result<AppendResult>> first, badReply, nonMember, last;
         std::optional<Result<DeviceRecord>> clash;
         QObject receiver; // after what its completions use: it goes first, and they with it
+        reopenWithGate();
         {
-            RawDb blocker(dbPath());
-            QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
+            // A write of its own is held at its COMMIT while the ones below
+            // queue up; they then go as the next batch, together.
+            m_gate.close();
+            m_store->touchDevice(0, 0);
+            QVERIFY(m_gate.waitHeld(kWaitMs));
             m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("ok-1")),
                                    &receiver, [&](Result<AppendResult> r) { first.emplace(r); });
             m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("bad-reply"), 7),
@@ -341,8 +345,7 @@ private slots:
                                   [&](Result<DeviceRecord> r) { clash.emplace(r); });
             m_store->appendMessage(appendRequest(team, bob.id, QStringLiteral("ok-2")), &receiver,
                                    [&](Result<AppendResult> r) { last.emplace(r); });
-            QTest::qWait(100);
-            QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
+            m_gate.open();
         }
         QTRY_VERIFY_WITH_TIMEOUT(first && badReply && nonMember && clash && last, kWaitMs);
         QVERIFY(first->ok());
@@ -354,7 +357,7 @@ private slots:
         QVERIFY(!clash->ok());
         QVERIFY(last->ok());
         QCOMPARE((*last)->message.seq(), 2u);    // the intruder's seq 2 was rolled back
-        QVERIFY(m_store->stats().maxBatch >= 3); // five writes, at most two batches
+        QVERIFY(m_store->stats().maxBatch >= 5); // the five writes, one batch
 
         reopen();
         QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
@@ -384,14 +387,13 @@ private slots:
                 appendRequest(conversation, sender, QStringLiteral("m%1").arg(i)), &receiver,
                 [&sends, i](Result<AppendResult> r) { sends[i].emplace(r); });
         };
+        reopenWithGate();
         {
-            RawDb blocker(dbPath());
-            QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
-            // The writer takes this one alone and waits for the lock with it,
-            // so everything below is normally queued into the next batch
-            // together; in any case the 15 writes form at most two batches.
+            // The writer takes this one alone and is held at its COMMIT, so
+            // everything below is queued into the next batch, together.
+            m_gate.close();
             m_store->touchDevice(0, 0);
-            QTest::qWait(50);
+            QVERIFY(m_gate.waitHeld(kWaitMs));
             for (int i = 0; i < 4; ++i) // direct seqs 1-4
                 append(direct, alice.id);
             // Reads bob's marker and max_seq after alice's four sends, and
@@ -409,14 +411,13 @@ private slots:
             append(team, alice.id); // team seq 5
             append(direct, bob.id); // direct seq 7
             append(team, carol.id); // team seq 6
-            QTest::qWait(100);
-            QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
+            m_gate.open();
         }
         QTRY_VERIFY_WITH_TIMEOUT(
             std::all_of(sends.begin(), sends.begin() + next, [](const auto &r) { return r; }) &&
                 bobRead && aliceRead && added,
             kWaitMs);
-        QVERIFY(m_store->stats().maxBatch >= 8);
+        QVERIFY(m_store->stats().maxBatch >= 14); // the fourteen writes, one batch
         const QList<quint64> seqs = {1, 2, 3, 4, 5, 6, 2, 4, 5, 7, 6};
         for (int i = 0; i < next; ++i) {
             QVERIFY2(sends[size_t(i)]->ok(), qPrintable(QString::number(i)));
