@@ -8,10 +8,11 @@ runs the CTest tests it names, records whether they failed ("killed") or
 passed ("survived"), and puts the file back. A mutation that survives is a
 promise no test holds; add a test until it is killed.
 
-Run by hand, not in CI (a full run builds and runs for a while):
+Run by hand, not in CI (a full run builds and runs for a while), at a low
+priority when others use the machine:
 
-    tools/mutate.py                      # every mutation on the list
-    tools/mutate.py send.rate-unchecked  # only these (names or prefixes)
+    nice -n 19 tools/mutate.py -j2       # every mutation on the list
+    tools/mutate.py rate.send-unchecked  # only these (names or prefixes)
     tools/mutate.py --check              # only validate the list
 
 The scratch copy lives beside the repository (<repo>-mutate) unless
