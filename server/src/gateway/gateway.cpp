@@ -111,11 +111,16 @@ Result<int> Gateway::openSocket() const
 {
     Result<int> fd = openListeningSocket(m_options.address, m_options.port, m_backlog);
     if (!fd)
-        return makeError(fd.error().code, QStringLiteral("Cannot listen on %1:%2: %3")
-                                              .arg(m_options.address.toString())
-                                              .arg(m_options.port)
-                                              .arg(fd.error().message));
+        return listenError(fd.error().code, fd.error().message);
     return fd;
+}
+
+Error Gateway::listenError(v1::ErrorCode code, const QString &why) const
+{
+    return makeError(code, QStringLiteral("Cannot listen on %1:%2: %3")
+                               .arg(m_options.address.toString())
+                               .arg(m_options.port)
+                               .arg(why));
 }
 
 Status Gateway::listenPlain()
@@ -130,10 +135,7 @@ Status Gateway::listenPlain()
         return fd.error();
     if (!m_listener->setSocketDescriptor(*fd)) {
         ::close(*fd);
-        return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
-                                           .arg(m_options.address.toString())
-                                           .arg(m_options.port)
-                                           .arg(m_listener->errorString()));
+        return listenError(v1::INTERNAL, m_listener->errorString());
     }
     setLowDelay(m_listener->socketDescriptor());
     return Done{};
@@ -161,10 +163,7 @@ Status Gateway::listenSecure()
         return fd.error();
     if (!m_server->setSocketDescriptor(*fd)) {
         ::close(*fd);
-        return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
-                                           .arg(m_options.address.toString())
-                                           .arg(m_options.port)
-                                           .arg(m_server->errorString()));
+        return listenError(v1::INTERNAL, m_server->errorString());
     }
     setLowDelay(m_server->socketDescriptor());
     return Done{};

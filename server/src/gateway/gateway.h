@@ -60,6 +60,7 @@ private:
     [[nodiscard]] Status listenSecure();
     [[nodiscard]] Status listenPlain();
     [[nodiscard]] Result<int> openSocket() const;
+    [[nodiscard]] Error listenError(v1::ErrorCode code, const QString &why) const;
     void onNewConnection();
     void onNewWebSocket(WsSocket *socket);
     // Gives `socket` a Session, or closes it when the server is stopping.
