@@ -5,6 +5,9 @@
 #include "logging.h"
 #include "membership_cache.h"
 #include "push_router.h"
+#include "rate_limit.h"
+
+#include <QTimer>
 
 namespace kith::server {
 
@@ -18,7 +21,7 @@ PresenceService::PresenceService(MembershipCache &members, PushRouter &router, E
     m_router.setPresenceListener([this](quint64 userId, bool online) {
         if (!online)
             m_lastSeen.insert(userId, nowMs());
-        announce(userId, online);
+        changed(userId, online);
     });
 }
 
@@ -41,6 +44,42 @@ v1::User PresenceService::toUser(const UserRecord &record) const
     user.set_online(isOnline(record.id));
     user.set_last_seen_ms(user.online() ? nowMs() : lastSeenMs(record.id));
     return user;
+}
+
+void PresenceService::changed(quint64 userId, bool online)
+{
+    const qint64 now = monotonicMs();
+    const auto it = m_told.find(userId);
+    if (it != m_told.end() && now - it->atMs < kMinIntervalMs) {
+        // Told a moment ago: the state as it is at the end of the interval goes out then.
+        if (!it->deferred) {
+            it->deferred = true;
+            QTimer::singleShot(int(kMinIntervalMs - (now - it->atMs)), this,
+                               [this, userId] { announceLater(userId); });
+        }
+        return;
+    }
+    m_told.insert(userId, Told{online, now, false});
+    // Forgotten once the interval is over, unless something happens meanwhile.
+    QTimer::singleShot(int(kMinIntervalMs), this, [this, userId] {
+        const auto told = m_told.constFind(userId);
+        if (told != m_told.cend() && !told->deferred &&
+            monotonicMs() - told->atMs >= kMinIntervalMs)
+            m_told.erase(told);
+    });
+    announce(userId, online);
+}
+
+void PresenceService::announceLater(quint64 userId)
+{
+    const auto it = m_told.find(userId);
+    if (it == m_told.end())
+        return;
+    const bool online = m_router.isOnline(userId);
+    const bool wasOnline = it->online;
+    m_told.erase(it);
+    if (online != wasOnline)
+        changed(userId, online);
 }
 
 void PresenceService::announce(quint64 userId, bool online)

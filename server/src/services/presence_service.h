@@ -1,7 +1,9 @@
 #pragma once
 // Presence: a user is online while any of their connections is authenticated.
 // On a user's first-online / last-offline it pushes `presence` to everyone who
-// shares a conversation with them. Owned by Services; never stored.
+// shares a conversation with them; a user whose connections come and go
+// quickly is told at most every kMinIntervalMs, with the state as it is then.
+// Owned by Services; never stored.
 
 #include "store.h"
 
@@ -18,6 +20,8 @@ class PresenceService : public QObject
 {
     Q_OBJECT
 public:
+    static constexpr qint64 kMinIntervalMs = 2000;
+
     PresenceService(MembershipCache &members, PushRouter &router, EventRouter &events,
                     QObject *parent = nullptr);
     ~PresenceService() override;
@@ -33,12 +37,24 @@ public:
     [[nodiscard]] v1::User toUser(const UserRecord &record) const;
 
 private:
+    // The router says the user came online or went offline.
+    void changed(quint64 userId, bool online);
+    // The deferred announcement of a user's state as it is now.
+    void announceLater(quint64 userId);
     void announce(quint64 userId, bool online);
+
+    struct Told
+    {
+        bool online = false;
+        qint64 atMs = 0;       // monotonic
+        bool deferred = false; // an announcement is scheduled
+    };
 
     MembershipCache &m_members;
     PushRouter &m_router;
     EventRouter &m_events;
     QHash<quint64, qint64> m_lastSeen;
+    QHash<quint64, Told> m_told; // users announced within kMinIntervalMs
     bool m_stopped = false;
 };
 
