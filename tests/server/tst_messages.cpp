@@ -534,10 +534,15 @@ private slots:
         QVERIFY(c.shouldForward(2, g, true, 500));  // another user
         QVERIFY(c.shouldForward(1, "g:2", true, 500));
         QVERIFY(c.shouldForward(1, g, true, TypingCoalescer::kRepeatMs));
-        QVERIFY(
-            !c.shouldForward(1, g, false, TypingCoalescer::kRepeatMs + 100)); // a change too soon
-        QVERIFY(c.shouldForward(1, g, false, TypingCoalescer::kRepeatMs + 1000));
-        QVERIFY(!c.shouldForward(1, g, false, TypingCoalescer::kRepeatMs + 5000));
+        QVERIFY(c.shouldForward(1, g, false, TypingCoalescer::kRepeatMs + 10)); // always
+        QVERIFY(!c.shouldForward(1, g, false, TypingCoalescer::kRepeatMs + 20));
+        QVERIFY(!c.shouldForward(1, g, true, TypingCoalescer::kRepeatMs + 500)); // too soon again
+        QVERIFY(c.shouldForward(1, g, true, TypingCoalescer::kRepeatMs + 1010));
+        // An alternating flood: at most two pushes a second.
+        int pushes = 0;
+        for (int ms = 0; ms < 10'000; ms += 10)
+            pushes += c.shouldForward(3, g, (ms / 10) % 2 == 0, 50'000 + ms) ? 1 : 0;
+        QVERIFY2(pushes <= 20, qPrintable(QString::number(pushes)));
         // The table forgets what every receiver has let lapse.
         for (quint64 user = 10; user < 3000; ++user)
             (void)c.shouldForward(user, g, true, 100'000 + qint64(user) * 10);

@@ -2,10 +2,11 @@
 // TypingCoalescer: decides which typing signals are worth a push. Clients
 // repeat "typing" every few seconds while someone types, and a hostile one
 // may send thousands a second; each push goes to every member's connections.
-// So a signal is pushed only when it says something new: a change of state at
-// most once a second, a repeat of "typing" at most every two seconds (the
-// receivers' indicator lapses after six without one), and "stopped" only
-// after a "typing" went out. Owned by MessageService; session loop only.
+// So a signal is pushed only when it says something new: "typing" again at
+// most every two seconds (the receivers' indicator lapses after six without
+// one), "typing" after "stopped" at most a second after it, and "stopped"
+// only after a "typing" went out (then always). An alternating flood makes
+// at most two pushes a second. Owned by MessageService; session loop only.
 
 #include <QtGlobal>
 
@@ -17,7 +18,7 @@ namespace kith::server {
 class TypingCoalescer
 {
 public:
-    // A state change closer than this to the last push is not pushed.
+    // "Typing" closer than this to a pushed "stopped" is not pushed.
     static constexpr qint64 kMinChangeMs = 1000;
     // A repeat of "typing" closer than this to the last push is not pushed.
     static constexpr qint64 kRepeatMs = 2000;
