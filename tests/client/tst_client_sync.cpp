@@ -50,7 +50,8 @@ private slots:
 
     void offlineCatchUpEqualsServerHistory()
     {
-        TestServer server(kFastSendArgs);
+        TestServer server(kFastSendArgs +
+                          QStringList{QStringLiteral("--group-change-rate"), QStringLiteral("0")});
         QVERIFY(server.start());
         QTemporaryDir dir;
         ClientDevice alice(dir.path());
@@ -119,6 +120,32 @@ private slots:
         QCOMPARE(
             messages.index(messages.rowCount() - 1).data(MessageListModel::TextRole).toString(),
             QStringLiteral("late 39 in %1").arg(conversations.at(3)));
+    }
+
+    // More conversations than one sync page holds (100 by default): the
+    // client asks for page after page and ends with all of them.
+    void syncOfManyConversationsComesInPages()
+    {
+        TestServer server(QStringList{QStringLiteral("--group-change-rate"), QStringLiteral("0")});
+        QVERIFY(server.start());
+        QTemporaryDir dir;
+        ClientDevice alice(dir.path());
+        QVERIFY(alice.registerOn(server.url(), QStringLiteral("alice")));
+        const quint64 aliceId = quint64(alice->userId());
+        alice.stop();
+        TestClient bob;
+        QVERIFY(bob.connectAndRegister(server.url(), QStringLiteral("bob")));
+        QSet<QString> groups;
+        for (int g = 0; g < 230; ++g) {
+            const auto id = createGroup(bob, QStringLiteral("crowd %1").arg(g), {aliceId});
+            QVERIFY(id);
+            groups.insert(*id);
+        }
+        alice.restart();
+        QVERIFY(alice->openAccount(server.url(), QStringLiteral("alice")));
+        QVERIFY(alice.waitSynced());
+        const QStringList held = alice->store()->conversationIds();
+        QCOMPARE(QSet<QString>(held.cbegin(), held.cend()), groups);
     }
 
     void droppedPushesArePulledByTheirGap()
