@@ -48,37 +48,26 @@ v1::User PresenceService::toUser(const UserRecord &record) const
 
 void PresenceService::changed(quint64 userId, bool online)
 {
-    const qint64 now = monotonicMs();
-    const auto it = m_told.find(userId);
-    if (it != m_told.end() && now - it->atMs < kMinIntervalMs) {
-        // Told a moment ago: the state as it is at the end of the interval goes out then.
-        if (!it->deferred) {
-            it->deferred = true;
-            QTimer::singleShot(int(kMinIntervalMs - (now - it->atMs)), this,
-                               [this, userId] { announceLater(userId); });
-        }
+    // Already waiting: what goes out then is the state as it is then.
+    if (m_deferred.contains(userId))
         return;
-    }
-    m_told.insert(userId, Told{online, now, false});
-    // Forgotten once the interval is over, unless something happens meanwhile.
-    QTimer::singleShot(int(kMinIntervalMs), this, [this, userId] {
-        const auto told = m_told.constFind(userId);
-        if (told != m_told.cend() && !told->deferred &&
-            monotonicMs() - told->atMs >= kMinIntervalMs)
-            m_told.erase(told);
-    });
-    announce(userId, online);
+    const quint32 wait = m_changes.take(userId, monotonicMs());
+    if (wait == 0)
+        return announce(userId, online);
+    // The router tells only of changes, so the contacts believe the other state.
+    m_deferred.insert(userId, !online);
+    QTimer::singleShot(int(wait), this, [this, userId] { announceLater(userId); });
 }
 
 void PresenceService::announceLater(quint64 userId)
 {
-    const auto it = m_told.find(userId);
-    if (it == m_told.end())
+    const auto it = m_deferred.find(userId);
+    if (it == m_deferred.end())
         return;
+    const bool believed = *it;
+    m_deferred.erase(it);
     const bool online = m_router.isOnline(userId);
-    const bool wasOnline = it->online;
-    m_told.erase(it);
-    if (online != wasOnline)
+    if (online != believed)
         changed(userId, online);
 }
 
