@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/deps.sh
-kith_install_deps
+kith_install_deps "${KITH_SANITIZER_PACKAGES[@]}"
 seconds="${1:-30}"
 shift || true
 targets=("$@")

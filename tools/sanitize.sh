@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/deps.sh
-kith_install_deps
+kith_install_deps "${KITH_SANITIZER_PACKAGES[@]}"
 build="${KITH_ASAN_BUILD_DIR:-$PWD/build-asan}"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
