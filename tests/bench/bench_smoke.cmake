@@ -84,6 +84,6 @@ run_scenario(storm ARGS --clients 10 --missed 5 --workers 2
 # A few hostile connections (a quarter each: pulls never read, pings never
 # read, a partial frame before auth, typing never read) beside two chatting
 # bystanders: no bystander message is lost. Memory and latency are printed
-# for people; the lead measures them at size (docs/performance.md).
+# for people; they are measured at size on a quiet machine (docs/performance.md).
 run_scenario(hostile ARGS --clients 8 --seconds 2
   ZERO bystander_lost bystander_errors EQUAL hostile_connections=8)
