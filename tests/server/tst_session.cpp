@@ -266,6 +266,34 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(found(), kWaitMs);
     }
 
+    // A client that floods protocol pings gets pongs up to a burst and then
+    // at the ping rate (5/s after 20), not one pong each: answers it never
+    // reads no longer pile up one for one, and before authentication too.
+    void pingFloodIsAnsweredWithinItsBudget()
+    {
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        client.answerPings = false;
+        QVERIFY(client.hello());
+        constexpr int kPings = 200;
+        for (int i = 0; i < kPings; ++i) {
+            v1::Envelope ping;
+            ping.set_request_id(quint32(100 + i));
+            ping.mutable_ping()->set_nonce(quint64(i));
+            client.send(ping);
+        }
+        // Frames are handled in order: once this is answered, every ping was.
+        v1::Envelope sync;
+        sync.mutable_sync();
+        QVERIFY(isError(client.ask(sync, 9), v1::NOT_AUTHENTICATED));
+        const auto pongs = std::count_if(client.received.cbegin(), client.received.cend(),
+                                         [](const v1::Envelope &e) { return e.has_pong(); });
+        QVERIFY2(pongs >= 20, qPrintable(QString::number(pongs)));
+        // The rest of the 200 would take half a minute at 5/s.
+        QVERIFY2(pongs < kPings / 2, qPrintable(QString::number(pongs)));
+        QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
     // Before authentication a frame may be small: a large one is refused
     // on its header (TOO_LARGE, then 1009) and never buffered; after it, a
     // frame may be as large as the protocol says.
