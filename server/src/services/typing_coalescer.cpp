@@ -26,8 +26,13 @@ bool TypingCoalescer::shouldForward(quint64 userId, const std::string &conversat
     }
     Last &last = it->second;
     const qint64 since = nowMs - last.atMs;
-    const bool forward =
-        last.typing == typing ? typing && since >= kRepeatMs : since >= kMinChangeMs;
+    bool forward = false;
+    if (last.typing == typing)
+        forward = typing && since >= kRepeatMs; // a repeat; "stopped" twice says nothing
+    else if (typing)
+        forward = since >= kMinChangeMs; // typing again soon after a "stopped"
+    else
+        forward = true; // the shown indicator must not outlive the typing
     if (forward)
         last = Last{typing, nowMs};
     return forward;
