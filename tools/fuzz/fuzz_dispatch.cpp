@@ -21,6 +21,7 @@
 #include "sqlite_store.h"
 
 #include <QCoreApplication>
+#include <QDeadlineTimer>
 #include <QLoggingCategory>
 #include <QTemporaryDir>
 
@@ -84,11 +85,17 @@ private:
     bool m_closed = false;
 };
 
-// Runs the event loop until `done` holds (a few seconds at most).
+// How long the harness waits for the store (a commit) before it gives up.
+constexpr int kSettleMs = 60'000;
+
+// Runs the event loop until `done` holds (kSettleMs at most).
 bool settle(const std::function<bool()> &done)
 {
-    for (int i = 0; i < 5000 && !done(); ++i)
-        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 1);
+    // A deadline, not a count of turns: on a busy machine a commit (an
+    // fsync) can outlast thousands of quick turns of the loop.
+    const QDeadlineTimer deadline(kSettleMs);
+    while (!done() && !deadline.hasExpired())
+        QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents, 10);
     return done();
 }
 
