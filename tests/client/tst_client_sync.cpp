@@ -15,9 +15,6 @@
 #include "kith/protocol.h"
 
 #include <QAbstractItemModelTester>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -26,21 +23,6 @@
 using namespace kith;
 using namespace kith::client;
 using namespace kith::test;
-
-namespace {
-// kith_compressed_frames_total from the server's /metrics; -1 when unreadable.
-double compressedFramesSent(const TestServer &server)
-{
-    QNetworkAccessManager manager;
-    std::unique_ptr<QNetworkReply> reply(
-        manager.get(QNetworkRequest(server.adminUrl().resolved(QUrl(QStringLiteral("metrics"))))));
-    TestClient::waitUntil([&] { return reply->isFinished(); });
-    const QRegularExpression sample(QStringLiteral("^kith_compressed_frames_total\\s+(\\S+)$"),
-                                    QRegularExpression::MultilineOption);
-    const auto match = sample.match(QString::fromUtf8(reply->readAll()));
-    return match.hasMatch() ? match.captured(1).toDouble() : -1;
-}
-} // namespace
 
 class TestClientSync : public QObject
 {
@@ -80,7 +62,8 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(alice->store()->conversationIds().size(), 50, kClientTimeoutMs);
 
         alice.stop();
-        const double compressedBefore = compressedFramesSent(server);
+        const double compressedBefore =
+            server.metric(QStringLiteral("kith_compressed_frames_total"));
         QVERIFY(compressedBefore >= 0);
         QList<QPair<QString, QString>> late;
         for (int i = 0; i < 40; ++i)
@@ -106,7 +89,7 @@ private slots:
         const auto &features = alice->connection()->helloOk().features();
         QVERIFY(std::find(features.begin(), features.end(), std::string(kDeflateFeature)) !=
                 features.end());
-        QVERIFY(compressedFramesSent(server) > compressedBefore);
+        QVERIFY(server.metric(QStringLiteral("kith_compressed_frames_total")) > compressedBefore);
 
         for (const auto &c : conversations) {
             QString why;
