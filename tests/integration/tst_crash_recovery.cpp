@@ -67,9 +67,15 @@ void TestCrashRecovery::postNext(Sender &sender)
 
 void TestCrashRecovery::ackedMessagesSurviveKill9()
 {
-    // Rate limits are not under test here: let everyone send flat out.
+    // Rate limits are not under test here: let everyone send flat out and the
+    // reader poll. Nor is the output budget: the held connections' pushes
+    // pile up in kithd, and past half the budget it would stop reading the
+    // very sends this test waits to see stored.
     TestServer server({QStringLiteral("--send-rate"), QStringLiteral("1000000"),
-                       QStringLiteral("--send-burst"), QStringLiteral("1000000")});
+                       QStringLiteral("--send-burst"), QStringLiteral("1000000"),
+                       QStringLiteral("--read-rate"), QStringLiteral("0"),
+                       QStringLiteral("--max-queued-bytes"), QStringLiteral("1073741824"),
+                       QStringLiteral("--drain-timeout-ms"), QStringLiteral("600000")});
     QVERIFY(server.start());
 
     TcpRelay relay(quint16(server.url().port()));

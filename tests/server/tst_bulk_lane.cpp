@@ -21,7 +21,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 using kith::server::BulkAnswer;
 using kith::server::BulkLane;
@@ -263,6 +265,160 @@ private slots:
         }
         lane.drain();
         QCOMPARE(done.load(), 5);
+    }
+
+    // One session's fifty queued pulls delay another's sync by one job, not
+    // fifty: the contexts take turns.
+    void contextsTakeTurns()
+    {
+        BulkLane lane;
+        QObject busy;
+        QObject other;
+        std::mutex mutex;
+        std::vector<char> order; // 'b' for busy's jobs, 'o' for other's
+        std::atomic<bool> release{false};
+        // Holds the lane until every job below is queued.
+        lane.post(
+            &busy,
+            [&] {
+                while (!release)
+                    QThread::msleep(1);
+                std::lock_guard lock(mutex);
+                order.push_back('b');
+                return BulkAnswer{};
+            },
+            [](BulkAnswer) {});
+        for (int i = 0; i < 49; ++i) {
+            lane.post(
+                &busy,
+                [&] {
+                    std::lock_guard lock(mutex);
+                    order.push_back('b');
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        }
+        lane.post(
+            &other,
+            [&] {
+                std::lock_guard lock(mutex);
+                order.push_back('o');
+                return BulkAnswer{};
+            },
+            [](BulkAnswer) {});
+        release = true;
+        lane.drain();
+        QCOMPARE(order.size(), size_t(51));
+        const auto at = std::find(order.cbegin(), order.cend(), 'o') - order.cbegin();
+        QVERIFY2(at <= 2, qPrintable(QStringLiteral("the other context ran %1th").arg(at + 1)));
+    }
+
+    // A paused context's jobs wait; the others' go on; unpaused, they run.
+    void pausedContextWaitsOthersGoOn()
+    {
+        BulkLane lane;
+        QObject paused;
+        QObject other;
+        std::atomic<int> pausedRan{0};
+        std::atomic<int> otherRan{0};
+        lane.setPaused(&paused, true);
+        lane.post(
+            &paused,
+            [&] {
+                ++pausedRan;
+                return BulkAnswer{};
+            },
+            [](BulkAnswer) {});
+        bool otherAnswered = false;
+        lane.post(
+            &other,
+            [&] {
+                ++otherRan;
+                return BulkAnswer{};
+            },
+            [&otherAnswered](BulkAnswer) { otherAnswered = true; });
+        QVERIFY(QTest::qWaitFor([&] { return otherAnswered; }, 20000));
+        QCOMPARE(pausedRan.load(), 0);
+        bool pausedAnswered = false;
+        lane.post(
+            &paused,
+            [&] {
+                ++pausedRan;
+                return BulkAnswer{};
+            },
+            [&pausedAnswered](BulkAnswer) { pausedAnswered = true; });
+        lane.setPaused(&paused, false);
+        QVERIFY(QTest::qWaitFor([&] { return pausedAnswered; }, 20000));
+        QCOMPARE(pausedRan.load(), 2);
+    }
+
+    // drain() runs a paused context's jobs too: the store closes after it.
+    void drainRunsPausedJobs()
+    {
+        BulkLane lane;
+        QObject paused;
+        std::atomic<int> ran{0};
+        lane.setPaused(&paused, true);
+        for (int i = 0; i < 3; ++i)
+            lane.post(
+                &paused,
+                [&] {
+                    ++ran;
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        lane.drain();
+        QCOMPARE(ran.load(), 3);
+    }
+
+    // post() counts a context's jobs queued or running, and whenBelow() tells
+    // when they drop under a bound (the session's cap of jobs in flight).
+    void pendingJobsAreCountedAndWhenBelowFires()
+    {
+        BulkLane lane;
+        QObject context;
+        std::atomic<bool> release{false};
+        int pending = 0;
+        for (int i = 0; i < 4; ++i) {
+            pending = lane.post(
+                &context,
+                [&release] {
+                    while (!release)
+                        QThread::msleep(1);
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        }
+        QCOMPARE(pending, 4);
+        bool below = false;
+        lane.whenBelow(&context, 4, [&below] { below = true; });
+        QVERIFY(!below);
+        release = true;
+        QVERIFY(QTest::qWaitFor([&below] { return below; }, 20000));
+        lane.drain();
+        bool atOnce = false;
+        lane.whenBelow(&context, 1, [&atOnce] { atOnce = true; });
+        QVERIFY(atOnce); // nothing pending: told at once
+    }
+
+    // A forgotten context's queued jobs never run.
+    void forgottenContextsJobsAreDropped()
+    {
+        BulkLane lane;
+        QObject context;
+        std::atomic<int> ran{0};
+        lane.setPaused(&context, true);
+        for (int i = 0; i < 3; ++i)
+            lane.post(
+                &context,
+                [&] {
+                    ++ran;
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        lane.forget(&context);
+        lane.drain();
+        QCOMPARE(ran.load(), 0);
     }
 };
 

@@ -579,6 +579,60 @@ private slots:
         QCOMPARE(m_store->contactsOf(eve.id)->size(), 0);
     }
 
+    // A user's conversations page by id in byte order (what a client sorts
+    // them by too): after one id, through another, at most so many.
+    void conversationsComeInPagesById()
+    {
+        std::vector<UserRecord> u;
+        for (int i = 0; i < 12; ++i)
+            u.push_back(addUser(QStringLiteral("pager%1").arg(i)));
+        const UserRecord &me = u[0];
+        std::vector<std::string> expected;
+        // Direct ids sort by bytes, not by number: "d:1:10" before "d:1:2".
+        for (int i = 1; i < 12; ++i) {
+            const QString chat = directConversationId(me.id, u[size_t(i)].id);
+            QVERIFY(send(chat, me.id, QStringLiteral("pg%1").arg(i), QStringLiteral("hi")).ok());
+            expected.push_back(chat.toStdString());
+        }
+        for (int i = 0; i < 3; ++i) {
+            const auto made = group(u[1].id, QStringLiteral("p%1").arg(i), {me.id});
+            QVERIFY(made.ok());
+            expected.push_back(made->state.id());
+        }
+        std::sort(expected.begin(), expected.end());
+
+        const auto all = m_store->conversationsOf(me.id);
+        QVERIFY(all.ok());
+        std::vector<std::string> ids;
+        for (const ConversationView &view : *all)
+            ids.push_back(view.id());
+        QCOMPARE(ids, expected);
+
+        std::vector<std::string> paged;
+        ConversationPage page;
+        page.limit = 4;
+        for (int round = 0; round < 10; ++round) {
+            const auto chunk = m_store->conversationsOf(me.id, page);
+            QVERIFY(chunk.ok());
+            QVERIFY(chunk->size() <= 4);
+            for (const ConversationView &view : *chunk)
+                paged.push_back(view.id());
+            if (chunk->size() < 4)
+                break;
+            page.after = chunk->last().id();
+        }
+        QCOMPARE(paged, expected);
+
+        ConversationPage window;
+        window.after = expected[2];
+        window.through = expected[6];
+        const auto middle = m_store->conversationsOf(me.id, window);
+        QVERIFY(middle.ok());
+        QCOMPARE(middle->size(), 4);
+        QCOMPARE(middle->first().id(), expected[3]);
+        QCOMPARE(middle->last().id(), expected[6]);
+    }
+
     void presenceAudienceLeavesOutLargeGroups()
     {
         // u[0] owns a group of exactly kPresenceGroupLimit members and one of

@@ -63,7 +63,7 @@ KithdProcess::~KithdProcess()
     stop();
 }
 
-bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDir,
+bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDir, bool realLimits,
                          std::string *error)
 {
     int out[2];
@@ -78,6 +78,16 @@ bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDi
                                   kArgon2MemoryKiB, "--argon2-ops", "2",
                                   // Thousands of users register from loopback.
                                   "--registrations-per-hour", "0"};
+    if (!realLimits) {
+        for (const char *flag :
+             {"--read-rate", "--write-rate", "--group-change-rate", "--typing-rate", "--auth-rate",
+              "--max-unauthenticated-per-address"})
+            args.insert(args.end(), {flag, "0"});
+        args.insert(args.end(), {"--hashes-per-address", "1000"});
+    } else {
+        // Setting up registers and resumes many users from a few addresses.
+        args.insert(args.end(), {"--auth-rate", "0", "--hashes-per-address", "1000"});
+    }
     const pid_t pid = ::fork();
     if (pid < 0) {
         *error = "fork failed";

@@ -20,9 +20,11 @@ public:
     KithdProcess(const KithdProcess &) = delete;
     KithdProcess &operator=(const KithdProcess &) = delete;
 
-    // kithd's stderr goes to DATA/kithd-bench.log.
+    // kithd's stderr goes to DATA/kithd-bench.log. Without `realLimits` the
+    // request budgets and per-address limits are lifted (the scenarios
+    // measure speed, from a few loopback addresses).
     [[nodiscard]] bool start(const std::string &kithdPath, const std::string &dataDir,
-                             std::string *error);
+                             bool realLimits, std::string *error);
     void stop();
     // CPUs kithd may run on (sched_setaffinity before exec), e.g. one core
     // for the server and the rest for the load; empty: wherever it likes.

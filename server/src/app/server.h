@@ -36,6 +36,7 @@ public:
     [[nodiscard]] QStringList connectUrls() const;
     [[nodiscard]] quint16 port() const;
     [[nodiscard]] quint16 adminPort() const;
+    [[nodiscard]] const Metrics &metrics() const { return m_metrics; }
 
     // Stops accepting, lets in-flight commits finish and their answers go out,
     // closes every socket with 1001, then emits stopped().
