@@ -72,13 +72,15 @@ KithdProcess::~KithdProcess()
 }
 
 bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDir,
-                         const std::vector<std::string> &extraArgs, std::string *error)
+                         const std::vector<std::string> &extraArgs, bool realLimits,
+                         std::string *error)
 {
-    return launch(kithdPath, dataDir, extraArgs, error) && waitReady(error);
+    return launch(kithdPath, dataDir, extraArgs, realLimits, error) && waitReady(error);
 }
 
 bool KithdProcess::launch(const std::string &kithdPath, const std::string &dataDir,
-                          const std::vector<std::string> &extraArgs, std::string *error)
+                          const std::vector<std::string> &extraArgs, bool realLimits,
+                          std::string *error)
 {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) {
@@ -92,6 +94,16 @@ bool KithdProcess::launch(const std::string &kithdPath, const std::string &dataD
                                   kArgon2MemoryKiB, "--argon2-ops", "2",
                                   // Thousands of users register from loopback.
                                   "--registrations-per-hour", "0"};
+    if (!realLimits) {
+        for (const char *flag :
+             {"--read-rate", "--write-rate", "--group-change-rate", "--typing-rate", "--auth-rate",
+              "--max-unauthenticated-per-address"})
+            args.insert(args.end(), {flag, "0"});
+        args.insert(args.end(), {"--hashes-per-address", "1000"});
+    } else {
+        // Setting up registers and resumes many users from a few addresses.
+        args.insert(args.end(), {"--auth-rate", "0", "--hashes-per-address", "1000"});
+    }
     args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     const pid_t pid = ::fork();
     if (pid < 0) {

@@ -22,12 +22,16 @@ public:
     KithdProcess &operator=(const KithdProcess &) = delete;
 
     // kithd's stderr goes to DATA/kithd-bench.log; `extraArgs` follow the
-    // bench's own (e.g. --store, --bus, --node-id).
+    // bench's own (e.g. --store, --bus, --node-id). Without `realLimits` the
+    // request budgets and per-address limits are lifted (the scenarios
+    // measure speed, from a few loopback addresses).
     [[nodiscard]] bool start(const std::string &kithdPath, const std::string &dataDir,
-                             const std::vector<std::string> &extraArgs, std::string *error);
+                             const std::vector<std::string> &extraArgs, bool realLimits,
+                             std::string *error);
     // start() in two halves, so that several nodes come up side by side.
     [[nodiscard]] bool launch(const std::string &kithdPath, const std::string &dataDir,
-                              const std::vector<std::string> &extraArgs, std::string *error);
+                              const std::vector<std::string> &extraArgs, bool realLimits,
+                              std::string *error);
     [[nodiscard]] bool waitReady(std::string *error);
     void stop();
     // CPUs kithd may run on (sched_setaffinity before exec), e.g. one core

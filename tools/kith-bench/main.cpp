@@ -23,7 +23,8 @@ using namespace kith::bench;
 
 namespace {
 
-constexpr const char *kScenarios = "connect | direct | relay | latency | fanout | storm | history";
+constexpr const char *kScenarios =
+    "connect | direct | relay | latency | fanout | storm | history | hostile";
 
 bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
 {
@@ -160,9 +161,10 @@ int main(int argc, char **argv)
     const QCommandLineOption messages(QStringLiteral("messages"),
                                       QStringLiteral("fanout: messages sent to the group."),
                                       QStringLiteral("N"), QStringLiteral("5"));
-    const QCommandLineOption clients(QStringLiteral("clients"),
-                                     QStringLiteral("storm: clients reconnecting at once."),
-                                     QStringLiteral("N"), QStringLiteral("100"));
+    const QCommandLineOption clients(
+        QStringLiteral("clients"),
+        QStringLiteral("storm: clients reconnecting at once; hostile: hostile connections."),
+        QStringLiteral("N"), QStringLiteral("100"));
     const QCommandLineOption missed(QStringLiteral("missed"),
                                     QStringLiteral("storm: messages each client missed."),
                                     QStringLiteral("N"), QStringLiteral("10"));
@@ -298,6 +300,9 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
+        // hostile measures kithd with its real limits; the others measure
+        // speed, with the per-user and per-address budgets out of the way.
+        const bool realLimits = scenario == QLatin1String("hostile");
         for (int n = 1; n <= nodeCount; ++n) {
             std::vector<std::string> extra;
             std::string nodeDir = dataDir;
@@ -313,7 +318,7 @@ int main(int argc, char **argv)
             servers.back()->setCpus(cpus);
             std::string error;
             if (!servers.back()->launch(parser.value(kithd).toStdString(), nodeDir, extra,
-                                        &error)) {
+                                        realLimits, &error)) {
                 std::fprintf(stderr, "kith-bench: node %d: %s\n", n, error.c_str());
                 return 2;
             }
@@ -385,6 +390,8 @@ int main(int argc, char **argv)
         status = runStorm(o);
     else if (scenario == QLatin1String("history"))
         status = runHistory(o);
+    else if (scenario == QLatin1String("hostile"))
+        status = runHostile(o);
     else
         std::fprintf(stderr, "kith-bench: unknown scenario; one of %s\n", kScenarios);
 

@@ -228,9 +228,23 @@ int runStorm(const Options &o)
                 if (in.body_case() == v1::Envelope::kError) {
                     ++errors;
                 } else if (in.body_case() == v1::Envelope::kSyncResponse) {
-                    for (const v1::ConversationState &state : in.sync_response().changed()) {
+                    const v1::SyncResponse &page = in.sync_response();
+                    for (const v1::ConversationState &state : page.changed()) {
                         if (state.id() == conversation)
                             me.target = state.max_seq();
+                    }
+                    // Sync comes in pages: the held conversation may be on a later one.
+                    if (me.target == 0 && page.has_more()) {
+                        v1::Envelope next;
+                        next.set_request_id(me.session->nextRequestId());
+                        next.mutable_sync()->set_after_conversation_id(page.next_after());
+                        if (conversation > page.next_after()) {
+                            auto *cursor = next.mutable_sync()->add_held();
+                            cursor->set_conversation_id(conversation);
+                            cursor->set_max_seq(before);
+                        }
+                        me.session->send(next);
+                        return;
                     }
                     if (me.target != before + uint64_t(missed)) {
                         ++errors;

@@ -49,7 +49,7 @@ struct Options
     double rate = 1000;         // latency: offered messages per second
     int members = 100;          // fanout
     int fanoutMessages = 5;     // fanout
-    int clients = 100;          // storm
+    int clients = 100;          // storm, hostile
     int missed = 10;            // storm: messages each client missed
     bool withRelay = false;     // direct: also run the relay, print the ratio
     int idle = 0;               // direct: idle connections held open during the run
@@ -69,5 +69,6 @@ struct Options
 [[nodiscard]] int runFanout(const Options &options);
 [[nodiscard]] int runStorm(const Options &options);
 [[nodiscard]] int runHistory(const Options &options);
+[[nodiscard]] int runHostile(const Options &options);
 
 } // namespace kith::bench

@@ -69,6 +69,12 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
     family(out, "kith_connections_refused_total", "counter",
            "Connections turned away at the connection limit.");
     sample(out, "kith_connections_refused_total", m_connectionsRefused);
+    family(out, "kith_unauthenticated_refused_total", "counter",
+           "Connections turned away: too many not yet authenticated from their address.");
+    sample(out, "kith_unauthenticated_refused_total", m_unauthenticatedRefused);
+    family(out, "kith_slow_consumers_dropped_total", "counter",
+           "Connections dropped for not reading what was queued for them.");
+    sample(out, "kith_slow_consumers_dropped_total", m_slowConsumersDropped);
     family(out, "kith_sessions_authenticated", "gauge", "Connections past authentication.");
     sample(out, "kith_sessions_authenticated", gauges.authenticatedSessions);
     family(out, "kith_users_online", "gauge", "Users with at least one authenticated connection.");

@@ -41,6 +41,10 @@ public:
     void connectionClosed() { --m_connectionsOpen; }
     void acceptFailed() { ++m_acceptErrors; }
     void connectionRefused() { ++m_connectionsRefused; }
+    // Turned away: too many connections from one address not yet authenticated.
+    void unauthenticatedRefused() { ++m_unauthenticatedRefused; }
+    // Dropped by its output budget: it did not read what was queued for it.
+    void slowConsumerDropped() { ++m_slowConsumersDropped; }
     void framesReceived(quint64 n = 1) { m_framesIn += n; }
     void messagesPushed(quint64 deliveries) { m_messagesPushed += deliveries; }
     void pushesDelivered(quint64 deliveries) { m_pushes += deliveries; }
@@ -55,6 +59,7 @@ public:
 
     [[nodiscard]] quint64 connectionsOpen() const { return m_connectionsOpen; }
     [[nodiscard]] quint64 messagesPushed() const { return m_messagesPushed; }
+    [[nodiscard]] quint64 slowConsumersDropped() const { return m_slowConsumersDropped; }
     [[nodiscard]] quint64 errorsSent(v1::ErrorCode code) const;
 
     [[nodiscard]] QByteArray renderPrometheus(const Store::Stats &store,
@@ -65,6 +70,8 @@ private:
     std::atomic<quint64> m_connectionsTotal{0};
     std::atomic<quint64> m_acceptErrors{0};
     std::atomic<quint64> m_connectionsRefused{0};
+    std::atomic<quint64> m_unauthenticatedRefused{0};
+    std::atomic<quint64> m_slowConsumersDropped{0};
     std::atomic<quint64> m_framesIn{0};
     std::atomic<quint64> m_messagesPushed{0};
     std::atomic<quint64> m_pushes{0};

@@ -148,6 +148,10 @@ Status Server::start()
     services.argon2 = m_config.argon2;
     services.auth.registrationOpen = m_config.registrationOpen;
     services.auth.registrationsPerHour = m_config.registrationsPerHour;
+    services.auth.authRate = m_config.authRate;
+    services.auth.authBurst = m_config.authBurst;
+    services.auth.hashesPerAddress = m_config.hashesPerAddress;
+    services.auth.maxSessionsPerUser = m_config.maxSessionsPerUser;
     m_services = std::make_unique<Services>(*m_store, *router, services);
 
     GatewayOptions options;
@@ -157,8 +161,14 @@ Status Server::start()
     options.keyFile = m_config.keyFile;
     options.limits.authTimeoutMs = m_config.authTimeoutMs;
     options.limits.idleTimeoutMs = m_config.idleTimeoutMs;
-    options.limits.sendRate = m_config.sendRate;
-    options.limits.sendBurst = m_config.sendBurst;
+    options.limits.bulkJobsInFlight = m_config.bulkJobsPerConnection;
+    options.budgets.send = {m_config.sendRate, m_config.sendBurst};
+    options.budgets.read = {m_config.readRate, m_config.readBurst};
+    options.budgets.write = {m_config.writeRate, m_config.writeBurst};
+    options.budgets.groupChange = {m_config.groupChangeRate, m_config.groupChangeBurst};
+    options.budgets.typing = {m_config.typingRate, m_config.typingBurst};
+    options.maxUnauthenticatedPerAddress = m_config.maxUnauthenticatedPerAddress;
+    options.outputBudget = {m_config.maxQueuedBytes, m_config.drainTimeoutMs};
     const FileLimit files = connectionLimitFromFiles();
     options.maxConnections =
         m_config.maxConnections > 0 ? m_config.maxConnections : files.connections;

@@ -43,6 +43,7 @@ public:
     [[nodiscard]] quint16 adminPort() const;
     // This node's id on the bus; 0 when it runs alone.
     [[nodiscard]] quint32 nodeId() const { return m_nodeId; }
+    [[nodiscard]] const Metrics &metrics() const { return m_metrics; }
 
     // Stops accepting, lets in-flight commits finish and their answers go out,
     // closes every socket with 1001, then emits stopped().

@@ -51,6 +51,11 @@ public:
         return m_byDevice.contains(deviceId);
     }
     [[nodiscard]] quint64 onlineUserCount() const override { return quint64(m_byUser.size()); }
+    [[nodiscard]] int connectionCount(quint64 userId) const override
+    {
+        const auto it = m_byUser.constFind(userId);
+        return it == m_byUser.cend() ? 0 : int(it->size());
+    }
     void setPresenceListener(PresenceListener listener) override
     {
         m_presence = std::move(listener);

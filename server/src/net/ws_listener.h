@@ -8,6 +8,8 @@
 
 #include <QTcpServer>
 
+#include <functional>
+
 namespace kith::server {
 
 class WsSocket;
@@ -20,6 +22,10 @@ public:
 
     // Open connections allowed at once (upgrading or upgraded); <= 0: no limit.
     void setConnectionLimit(int limit) { m_limit = limit; }
+    // Asked of each new socket before its first read (its owner's limits:
+    // say, connections per address); a refused one is answered 503 and closed.
+    using Admission = std::function<bool(WsSocket *socket)>;
+    void setAdmission(Admission admit) { m_admit = std::move(admit); }
     [[nodiscard]] int openConnections() const { return m_open; }
 
 signals:
@@ -37,6 +43,7 @@ private:
     int m_handshakeTimeoutMs;
     int m_limit = 0;
     int m_open = 0;
+    Admission m_admit;
 };
 
 } // namespace kith::server

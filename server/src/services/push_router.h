@@ -37,6 +37,12 @@ public:
     [[nodiscard]] virtual bool isOnline(quint64 userId) const = 0;
     [[nodiscard]] virtual bool isDeviceOnline(quint64 deviceId) const = 0;
     [[nodiscard]] virtual quint64 onlineUserCount() const = 0;
+    // The user's authenticated connections on this node (for the per-user cap).
+    [[nodiscard]] virtual int connectionCount(quint64 userId) const
+    {
+        Q_UNUSED(userId);
+        return 0;
+    }
 
     // Told when a user's first connection authenticates (true) and when the
     // last one goes (false). One listener: the presence service.

@@ -76,7 +76,9 @@ public:
     [[nodiscard]] Result<std::optional<MemberRecord>> membership(const QString &conversationId,
                                                                  quint64 userId) override;
     [[nodiscard]] Result<QList<MemberRecord>> members(const QString &conversationId) override;
-    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId) override;
+    using Store::conversationsOf;
+    [[nodiscard]] Result<QList<ConversationView>>
+    conversationsOf(quint64 userId, const ConversationPage &page) override;
     [[nodiscard]] Result<ConversationView> conversation(const QString &conversationId,
                                                         quint64 userId) override;
     [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId) override;
