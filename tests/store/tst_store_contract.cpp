@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace kith;
@@ -233,6 +234,57 @@ private slots:
         QVERIFY(!other->duplicate);
         QCOMPARE(other->message.seq(), 3u);
         QVERIFY(other->message.server_id() > original.server_id());
+    }
+
+    // The key is (sender, client id): another sender's message with the same
+    // id is a message of its own, and each sender's resend finds its own
+    // original, whichever was stored first and wherever it was sent.
+    void clientIdsAreKeyedBySender()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const UserRecord carol = addUser(QStringLiteral("carol"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        const auto created = group(carol.id, QStringLiteral("c"), {alice.id});
+        QVERIFY(created.ok());
+        const QString team = QString::fromStdString(created->state.id());
+        const QString shared = QStringLiteral("6f1c2a4e-0000-4000-8000-00000000000a");
+
+        const auto fromBob = send(direct, bob.id, shared, QStringLiteral("bob's"));
+        const auto fromAlice = send(direct, alice.id, shared, QStringLiteral("alice's"));
+        const auto fromCarol = send(team, carol.id, shared, QStringLiteral("carol's"));
+        QVERIFY(fromBob.ok() && fromAlice.ok() && fromCarol.ok());
+        QVERIFY(!fromBob->duplicate && !fromAlice->duplicate && !fromCarol->duplicate);
+        QCOMPARE(fromBob->message.seq(), 1u);
+        QCOMPARE(fromAlice->message.seq(), 2u);
+        QCOMPARE(fromCarol->message.seq(), 2u); // after the group's creation event
+
+        for (int round = 0; round < 2; ++round) {
+            for (const auto &[conversation, sender, original] :
+                 {std::tuple{direct, alice.id, &*fromAlice}, std::tuple{direct, bob.id, &*fromBob},
+                  std::tuple{team, carol.id, &*fromCarol}}) {
+                const auto again = send(conversation, sender, shared, QStringLiteral("resent"));
+                QVERIFY(again.ok());
+                QVERIFY(again->duplicate);
+                QCOMPARE(again->message.server_id(), original->message.server_id());
+                QCOMPARE(again->message.seq(), original->message.seq());
+                QCOMPARE(again->message.sender_user_id(), sender);
+                QCOMPARE(again->message.content().text().body(),
+                         original->message.content().text().body());
+                const auto stored = m_store->messageByClientId(sender, shared.toStdString());
+                QVERIFY(stored.ok() && stored->has_value());
+                QCOMPARE((*stored)->server_id(), original->message.server_id());
+            }
+            reopen(); // the same after a restart
+        }
+        QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2}));
+        QCOMPARE(pullAllSeqs(team), (QList<quint64>{1, 2}));
+        // alice reusing her id in another conversation gets her original back.
+        const auto elsewhere = send(team, alice.id, shared, QStringLiteral("elsewhere"));
+        QVERIFY(elsewhere.ok());
+        QVERIFY(elsewhere->duplicate);
+        QCOMPARE(elsewhere->message.server_id(), fromAlice->message.server_id());
+        QCOMPARE(pullAllSeqs(team), (QList<quint64>{1, 2}));
     }
 
     void replyMustQuoteAnEarlierSeq()
@@ -497,9 +549,88 @@ private slots:
         QCOMPARE(send(QStringLiteral("g:424242"), alice.id, QStringLiteral("y")).error().code,
                  v1::NOT_FOUND);
 
+        // Conversations that exist refuse an outsider's writes as if they did not.
+        QCOMPARE(send(direct, eve.id, QStringLiteral("in")).error().code, v1::NOT_FOUND);
+        QCOMPARE(send(team, eve.id, QStringLiteral("in")).error().code, v1::NOT_FOUND);
+        QCOMPARE(markRead(team, eve.id, 1).error().code, v1::NOT_FOUND);
+        const auto change = [&](auto call) { return wait<GroupChange>(call).error().code; };
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->addMembers(team, eve.id, {eve.id}, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->removeMember(team, eve.id, bob.id, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->renameGroup(team, eve.id, QStringLiteral("eve's"), ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->leaveGroup(team, eve.id, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
+        QCOMPARE(pullAllSeqs(team), QList<quint64>{1});
+        QCOMPARE(m_store->members(team)->size(), 2);
+
         const auto contacts = m_store->contactsOf(alice.id);
         QCOMPARE(*contacts, QList<quint64>{bob.id});
         QCOMPARE(m_store->contactsOf(eve.id)->size(), 0);
+    }
+
+    // A user's conversations page by id in byte order (what a client sorts
+    // them by too): after one id, through another, at most so many.
+    void conversationsComeInPagesById()
+    {
+        std::vector<UserRecord> u;
+        for (int i = 0; i < 12; ++i)
+            u.push_back(addUser(QStringLiteral("pager%1").arg(i)));
+        const UserRecord &me = u[0];
+        std::vector<std::string> expected;
+        // Direct ids sort by bytes, not by number: "d:1:10" before "d:1:2".
+        for (int i = 1; i < 12; ++i) {
+            const QString chat = directConversationId(me.id, u[size_t(i)].id);
+            QVERIFY(send(chat, me.id, QStringLiteral("pg%1").arg(i), QStringLiteral("hi")).ok());
+            expected.push_back(chat.toStdString());
+        }
+        for (int i = 0; i < 3; ++i) {
+            const auto made = group(u[1].id, QStringLiteral("p%1").arg(i), {me.id});
+            QVERIFY(made.ok());
+            expected.push_back(made->state.id());
+        }
+        std::sort(expected.begin(), expected.end());
+
+        const auto all = m_store->conversationsOf(me.id);
+        QVERIFY(all.ok());
+        std::vector<std::string> ids;
+        for (const ConversationView &view : *all)
+            ids.push_back(view.id());
+        QCOMPARE(ids, expected);
+
+        std::vector<std::string> paged;
+        ConversationPage page;
+        page.limit = 4;
+        for (int round = 0; round < 10; ++round) {
+            const auto chunk = m_store->conversationsOf(me.id, page);
+            QVERIFY(chunk.ok());
+            QVERIFY(chunk->size() <= 4);
+            for (const ConversationView &view : *chunk)
+                paged.push_back(view.id());
+            if (chunk->size() < 4)
+                break;
+            page.after = chunk->last().id();
+        }
+        QCOMPARE(paged, expected);
+
+        ConversationPage window;
+        window.after = expected[2];
+        window.through = expected[6];
+        const auto middle = m_store->conversationsOf(me.id, window);
+        QVERIFY(middle.ok());
+        QCOMPARE(middle->size(), 4);
+        QCOMPARE(middle->first().id(), expected[3]);
+        QCOMPARE(middle->last().id(), expected[6]);
     }
 
     void presenceAudienceLeavesOutLargeGroups()

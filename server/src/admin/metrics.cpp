@@ -5,6 +5,21 @@
 namespace kith::server {
 
 namespace {
+void family(QByteArray &out, const char *name, const char *type, const char *help);
+void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels = {});
+} // namespace
+
+void appendMetricFamily(QByteArray &out, const char *name, const char *type, const char *help)
+{
+    family(out, name, type, help);
+}
+
+void appendMetricSample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels)
+{
+    sample(out, name, value, labels);
+}
+
+namespace {
 void family(QByteArray &out, const char *name, const char *type, const char *help)
 {
     out += "# HELP ";
@@ -18,7 +33,7 @@ void family(QByteArray &out, const char *name, const char *type, const char *hel
     out += '\n';
 }
 
-void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels = {})
+void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels)
 {
     out += name;
     out += labels;
@@ -54,6 +69,12 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
     family(out, "kith_connections_refused_total", "counter",
            "Connections turned away at the connection limit.");
     sample(out, "kith_connections_refused_total", m_connectionsRefused);
+    family(out, "kith_unauthenticated_refused_total", "counter",
+           "Connections turned away: too many not yet authenticated from their address.");
+    sample(out, "kith_unauthenticated_refused_total", m_unauthenticatedRefused);
+    family(out, "kith_slow_consumers_dropped_total", "counter",
+           "Connections dropped for not reading what was queued for them.");
+    sample(out, "kith_slow_consumers_dropped_total", m_slowConsumersDropped);
     family(out, "kith_sessions_authenticated", "gauge", "Connections past authentication.");
     sample(out, "kith_sessions_authenticated", gauges.authenticatedSessions);
     family(out, "kith_users_online", "gauge", "Users with at least one authenticated connection.");

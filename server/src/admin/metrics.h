@@ -11,6 +11,12 @@
 
 namespace kith::server {
 
+// Prometheus text for the parts of /metrics rendered elsewhere (the store's
+// own numbers, the bus): a family's HELP and TYPE lines, and one sample.
+void appendMetricFamily(QByteArray &out, const char *name, const char *type, const char *help);
+void appendMetricSample(QByteArray &out, const char *name, quint64 value,
+                        const QByteArray &labels = {});
+
 class Metrics
 {
 public:
@@ -35,6 +41,10 @@ public:
     void connectionClosed() { --m_connectionsOpen; }
     void acceptFailed() { ++m_acceptErrors; }
     void connectionRefused() { ++m_connectionsRefused; }
+    // Turned away: too many connections from one address not yet authenticated.
+    void unauthenticatedRefused() { ++m_unauthenticatedRefused; }
+    // Dropped by its output budget: it did not read what was queued for it.
+    void slowConsumerDropped() { ++m_slowConsumersDropped; }
     void framesReceived(quint64 n = 1) { m_framesIn += n; }
     void messagesPushed(quint64 deliveries) { m_messagesPushed += deliveries; }
     void pushesDelivered(quint64 deliveries) { m_pushes += deliveries; }
@@ -63,6 +73,7 @@ public:
     [[nodiscard]] quint64 connectionsOpen() const { return m_connectionsOpen; }
     [[nodiscard]] quint64 transfersOpen() const { return m_transfersOpen; }
     [[nodiscard]] quint64 messagesPushed() const { return m_messagesPushed; }
+    [[nodiscard]] quint64 slowConsumersDropped() const { return m_slowConsumersDropped; }
     [[nodiscard]] quint64 errorsSent(v1::ErrorCode code) const;
 
     [[nodiscard]] QByteArray renderPrometheus(const Store::Stats &store,
@@ -73,6 +84,8 @@ private:
     std::atomic<quint64> m_connectionsTotal{0};
     std::atomic<quint64> m_acceptErrors{0};
     std::atomic<quint64> m_connectionsRefused{0};
+    std::atomic<quint64> m_unauthenticatedRefused{0};
+    std::atomic<quint64> m_slowConsumersDropped{0};
     std::atomic<quint64> m_framesIn{0};
     std::atomic<quint64> m_messagesPushed{0};
     std::atomic<quint64> m_pushes{0};

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "listen_socket.h"
 #include "metrics.h"
+#include "node_status.h"
 #include "store.h"
 
 #include <QObject>
@@ -20,7 +21,11 @@ class BlobStore;
 class BulkLane;
 class Gateway;
 class LocalPushRouter;
+class PushRouter;
 class Services;
+namespace cluster {
+class RedisPushRouter;
+}
 
 class Server : public QObject
 {
@@ -37,6 +42,9 @@ public:
     [[nodiscard]] QStringList connectUrls() const;
     [[nodiscard]] quint16 port() const;
     [[nodiscard]] quint16 adminPort() const;
+    // This node's id on the bus; 0 when it runs alone.
+    [[nodiscard]] quint32 nodeId() const { return m_nodeId; }
+    [[nodiscard]] const Metrics &metrics() const { return m_metrics; }
 
     // Stops accepting, lets in-flight commits finish and their answers go out,
     // closes every socket with 1001, then emits stopped().
@@ -50,6 +58,9 @@ private:
     [[nodiscard]] QByteArray renderMetrics() const;
     // One round of the files' sweep (expired uploads, unreferenced files and blobs).
     void sweepFiles();
+    [[nodiscard]] QByteArray renderHealth() const;
+    [[nodiscard]] NodeStatus nodeStatus() const;
+    void finishStop();
 
     Config m_config;
     std::unique_ptr<Store> m_store;
@@ -58,11 +69,13 @@ private:
     Metrics m_metrics;
     int m_schemaVersion = 0;
     ListenQueueCounters m_listenQueue;
+    quint32 m_nodeId = 0;
     bool m_stopping = false;
     bool m_stopEmitted = false;
     // Declared in dependency order: destroyed sessions-first.
     std::unique_ptr<BulkLane> m_bulk;
     std::unique_ptr<LocalPushRouter> m_router;
+    std::unique_ptr<cluster::RedisPushRouter> m_bus; // with --bus: routes across nodes
     std::unique_ptr<Services> m_services;
     std::unique_ptr<Gateway> m_gateway;
     std::unique_ptr<AdminHttp> m_admin;

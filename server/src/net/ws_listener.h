@@ -23,6 +23,10 @@ public:
 
     // Open connections allowed at once (upgrading or upgraded); <= 0: no limit.
     void setConnectionLimit(int limit) { m_limit = limit; }
+    // Asked of each new socket before its first read (its owner's limits:
+    // say, connections per address); a refused one is answered 503 and closed.
+    using Admission = std::function<bool(WsSocket *socket)>;
+    void setAdmission(Admission admit) { m_admit = std::move(admit); }
     [[nodiscard]] int openConnections() const { return m_open; }
     // Who takes a connection whose first request is an HTTP file transfer
     // (see WsSocket::setTransferHandler); without one, such a request is
@@ -48,6 +52,7 @@ private:
     int m_limit = 0;
     int m_open = 0;
     std::function<void(int fd, QByteArray received)> m_transferHandler;
+    Admission m_admit;
 };
 
 } // namespace kith::server

@@ -19,6 +19,7 @@
 #include <mutex>
 
 class QSocketNotifier;
+class QTimer;
 
 namespace kith::server {
 
@@ -33,6 +34,13 @@ public:
     WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObject *parent = nullptr);
     ~WsSocket() override;
 
+    void setOutputBudget(const OutputBudget &budget) override;
+    void setMaxMessageBytes(qint64 bytes) override { m_maxMessageBytes = bytes; }
+    void holdReading(bool hold) override;
+    [[nodiscard]] bool canHoldReading() const override { return true; }
+    // Handles `bytes` as if they had just been read from the socket (the fuzz
+    // target's way in; it also serves tests that need exact chunking).
+    void feed(QByteArrayView bytes);
     void sendBinaryMessage(const QByteArray &message) override;
     [[nodiscard]] qint64 bytesToWrite() const override { return m_outBytes; }
     void close(QWebSocketProtocol::CloseCode code, const QString &reason) override;
@@ -90,6 +98,18 @@ private:
 
     void setState(State state);
     void onReadable();
+    // Consumes `data` (one read's worth) with writes batched, keeping what is
+    // left of an incomplete frame in m_in.
+    void consumeRead(QByteArrayView data);
+    // Reading resumed: frames already buffered are handled first.
+    void consumeBuffered();
+    [[nodiscard]] bool readingHeld() const { return m_holdByOwner || m_holdByOutput; }
+    void updateReadNotifier();
+    // After the queue grew or shrank: the budget's pressure, limit and stall clock.
+    void checkOutput();
+    // The kernel took less than was offered: starts the stall clock.
+    void noteStuck();
+    void onStallCheck();
     void onWritable();
     // Each consumes what it can of `data` and returns how many bytes it used.
     qsizetype consume(QByteArrayView data);
@@ -134,6 +154,13 @@ private:
     bool m_hangUpWhenFlushed = false;
     bool m_shutdownWhenFlushed = false;
     bool m_discardInput = false;
+    bool m_holdByOwner = false;
+    bool m_holdByOutput = false; // the queue is past half the budget
+    bool m_consumePosted = false;
+    OutputBudget m_budget;
+    QTimer *m_stallTimer = nullptr;                // made with a stall timeout
+    qint64 m_lastProgressMs = 0;                   // when the kernel last took queued bytes
+    quint64 m_skipBytes = 0;                       // of a data frame that arrives while closing
     Opcode m_messageOpcode = Opcode::Continuation; // of the fragmented message in m_message
     qint64 m_maxMessageBytes;
     QSocketNotifier *m_readNotifier = nullptr;

@@ -56,6 +56,15 @@ struct PullQuery
     quint32 limit = 50;    // already clamped to 1..kMaxPullLimit
 };
 
+// A page of one user's conversations, in the byte order of their ids (the
+// order a client sorts them in too, stable while conversations change).
+struct ConversationPage
+{
+    std::string after;   // only ids after this one; empty: from the first
+    std::string through; // only ids up to this one; empty: to the last
+    int limit = 0;       // at most this many; 0: all of them
+};
+
 class Store
 {
 public:
@@ -86,9 +95,16 @@ public:
     [[nodiscard]] virtual Result<std::optional<MemberRecord>>
     membership(const QString &conversationId, quint64 userId) = 0;
     [[nodiscard]] virtual Result<QList<MemberRecord>> members(const QString &conversationId) = 0;
-    // Every conversation the user belongs to that holds at least one message
-    // (direct chats exist from their first message), as that user sees it.
-    [[nodiscard]] virtual Result<QList<ConversationView>> conversationsOf(quint64 userId) = 0;
+    // The conversations the user belongs to that hold at least one message
+    // (direct chats exist from their first message), as that user sees them,
+    // within `page`, ordered by id (byte order).
+    [[nodiscard]] virtual Result<QList<ConversationView>>
+    conversationsOf(quint64 userId, const ConversationPage &page) = 0;
+    // All of them.
+    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId)
+    {
+        return conversationsOf(userId, ConversationPage{});
+    }
     [[nodiscard]] virtual Result<ConversationView> conversation(const QString &conversationId,
                                                                 quint64 userId) = 0;
     // Who hears userId's presence: the peers of userId's direct chats and the

@@ -178,6 +178,11 @@ quint64 PostgresStore::writerReconnects() const
     return m_stats.reconnects.load(std::memory_order_relaxed);
 }
 
+bool PostgresStore::databaseReachable() const
+{
+    return m_notifier && m_notifier->isListening();
+}
+
 template<class T>
 Result<T> PostgresStore::read(const std::function<Result<T>(PgConnection &)> &read)
 {
@@ -338,30 +343,37 @@ Result<QList<MemberRecord>> PostgresStore::members(const QString &conversationId
     });
 }
 
-Result<QList<ConversationView>> PostgresStore::conversationsOf(quint64 userId)
+Result<QList<ConversationView>> PostgresStore::conversationsOf(quint64 userId,
+                                                               const ConversationPage &page)
 {
-    return read<QList<ConversationView>>(
-        [userId](PgConnection &c) -> Result<QList<ConversationView>> {
-            auto r = c.query(
-                kViewSelect + QStringLiteral("FROM members m"
-                                             " JOIN conversations c ON c.id = m.conversation_id"
-                                             " LEFT JOIN members p ON c.kind = 1"
-                                             "  AND p.conversation_id = c.id"
-                                             "  AND p.user_id <> m.user_id"
-                                             " LEFT JOIN messages lm ON lm.conversation_id = c.id"
-                                             "  AND lm.seq = c.max_seq"
-                                             " WHERE m.user_id = $1 AND c.max_seq > 0"
-                                             " ORDER BY c.last_activity_ms DESC, c.id"),
-                {userId}, "conversations of user");
-            if (!r)
-                return r.error();
-            QList<ConversationView> views;
-            while (r->next()) {
-                bool isMember = false;
-                views.append(viewFromRow(*r, &isMember));
-            }
-            return views;
-        });
+    return read<QList<ConversationView>>([userId, &page](
+                                             PgConnection &c) -> Result<QList<ConversationView>> {
+        // COLLATE "C": the ids' byte order, whatever the database's locale.
+        auto r = c.query(
+            kViewSelect + QStringLiteral("FROM members m"
+                                         " JOIN conversations c ON c.id = m.conversation_id"
+                                         " LEFT JOIN members p ON c.kind = 1"
+                                         "  AND p.conversation_id = c.id"
+                                         "  AND p.user_id <> m.user_id"
+                                         " LEFT JOIN messages lm ON lm.conversation_id = c.id"
+                                         "  AND lm.seq = c.max_seq"
+                                         " WHERE m.user_id = $1 AND c.max_seq > 0"
+                                         "  AND m.conversation_id COLLATE \"C\" > $2"
+                                         "  AND ($3 = '' OR m.conversation_id COLLATE \"C\" <= $3)"
+                                         " ORDER BY m.conversation_id COLLATE \"C\""
+                                         " LIMIT $4"),
+            {userId, page.after, page.through,
+             page.limit > 0 ? qint64(page.limit) : std::numeric_limits<qint64>::max()},
+            "conversations of user");
+        if (!r)
+            return r.error();
+        QList<ConversationView> views;
+        while (r->next()) {
+            bool isMember = false;
+            views.append(viewFromRow(*r, &isMember));
+        }
+        return views;
+    });
 }
 
 Result<ConversationView> PostgresStore::conversation(const QString &conversationId, quint64 userId)

@@ -76,7 +76,9 @@ public:
     [[nodiscard]] Result<std::optional<MemberRecord>> membership(const QString &conversationId,
                                                                  quint64 userId) override;
     [[nodiscard]] Result<QList<MemberRecord>> members(const QString &conversationId) override;
-    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId) override;
+    using Store::conversationsOf;
+    [[nodiscard]] Result<QList<ConversationView>>
+    conversationsOf(quint64 userId, const ConversationPage &page) override;
     [[nodiscard]] Result<ConversationView> conversation(const QString &conversationId,
                                                         quint64 userId) override;
     [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId) override;
@@ -147,6 +149,10 @@ public:
     // the writer connected again after losing the database.
     [[nodiscard]] quint64 batchRetries() const;
     [[nodiscard]] quint64 writerReconnects() const;
+    // Whether the database answers, as the connection listening for disabled
+    // accounts sees it (it notices a lost database at once and tries again
+    // every second); false before watchDisabledAccounts. For /healthz.
+    [[nodiscard]] bool databaseReachable() const;
 
 private:
     // A write that runs statement by statement in its own savepoint.

@@ -633,21 +633,27 @@ Result<QList<MemberRecord>> SqliteStore::members(const QString &conversationId)
     return records;
 }
 
-Result<QList<ConversationView>> SqliteStore::conversationsOf(quint64 userId)
+Result<QList<ConversationView>> SqliteStore::conversationsOf(quint64 userId,
+                                                             const ConversationPage &page)
 {
     auto c = readConnection();
     if (!c)
         return c.error();
-    Stmt s(**c, kViewSelect +
-                    QStringLiteral("FROM members m"
-                                   " JOIN conversations c ON c.id = m.conversation_id"
-                                   " LEFT JOIN members p ON c.kind = 1 AND p.conversation_id = c.id"
-                                   "  AND p.user_id <> m.user_id"
-                                   " LEFT JOIN messages lm ON lm.conversation_id = c.id"
-                                   "  AND lm.seq = c.max_seq"
-                                   " WHERE m.user_id = ? AND c.max_seq > 0"
-                                   " ORDER BY c.last_activity_ms DESC, c.id"));
-    if (!s.exec({intValue(userId)}))
+    // Text compares by its bytes here (SQLite's BINARY collation), as the
+    // page's bounds do.
+    Stmt s(**c,
+           kViewSelect +
+               QStringLiteral("FROM members m"
+                              " JOIN conversations c ON c.id = m.conversation_id"
+                              " LEFT JOIN members p ON c.kind = 1 AND p.conversation_id = c.id"
+                              "  AND p.user_id <> m.user_id"
+                              " LEFT JOIN messages lm ON lm.conversation_id = c.id"
+                              "  AND lm.seq = c.max_seq"
+                              " WHERE m.user_id = ? AND c.max_seq > 0"
+                              "  AND m.conversation_id > ? AND (? = '' OR m.conversation_id <= ?)"
+                              " ORDER BY m.conversation_id LIMIT ?"));
+    if (!s.exec({intValue(userId), page.after, page.through, page.through,
+                 page.limit > 0 ? qint64(page.limit) : qint64(-1)}))
         return s.error("conversations of user");
     QList<ConversationView> views;
     while (s.next()) {

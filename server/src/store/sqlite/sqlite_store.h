@@ -43,6 +43,10 @@ public:
         // Migrate only up to this schema version (0 = the latest), so tests can
         // build files of an older schema; the store's own statements expect the latest.
         int migrateUpTo = 0;
+        // Test hook: runs on the writer thread when a batch has made all its
+        // writes and is about to COMMIT, so a test can hold it there (to show
+        // that nothing is acknowledged or visible before the commit). Unset in kithd.
+        std::function<void()> beforeCommitForTesting;
     };
 
     // The newest schema version this code knows (the number of migration steps).
@@ -75,7 +79,9 @@ public:
     [[nodiscard]] Result<std::optional<MemberRecord>> membership(const QString &conversationId,
                                                                  quint64 userId) override;
     [[nodiscard]] Result<QList<MemberRecord>> members(const QString &conversationId) override;
-    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId) override;
+    using Store::conversationsOf;
+    [[nodiscard]] Result<QList<ConversationView>>
+    conversationsOf(quint64 userId, const ConversationPage &page) override;
     [[nodiscard]] Result<ConversationView> conversation(const QString &conversationId,
                                                         quint64 userId) override;
     [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId) override;

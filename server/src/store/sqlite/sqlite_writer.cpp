@@ -238,6 +238,8 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
         *retry = false;
         failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
     }
+    if (!failure && m_store.m_options.beforeCommitForTesting)
+        m_store.m_options.beforeCommitForTesting();
     if (!failure && !execControl(QStringLiteral("COMMIT")))
         failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
     if (failure) {
