@@ -6,6 +6,7 @@
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
+#include <QDir>
 #include <QFile>
 #include <QTest>
 #include <QThread>
@@ -49,6 +50,41 @@ bool isJoining(pid_t waiter, pid_t joined)
     bool isNumber = false;
     const qulonglong value = fields.at(3).toULongLong(&isNumber, 0);
     return isNumber && value == qulonglong(joined);
+}
+
+// The id of this process's thread named `name` (0 if there is none).
+pid_t threadNamed(const QByteArray &name)
+{
+    const QDir tasks(QStringLiteral("/proc/self/task"));
+    for (const QString &task : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        QFile comm(tasks.filePath(task + QStringLiteral("/comm")));
+        if (comm.open(QIODevice::ReadOnly) && comm.readAll().trimmed() == name)
+            return pid_t(task.toInt());
+    }
+    return 0;
+}
+
+// Whether thread `thread` is blocked on a futex (a condition variable's wait, say).
+bool isOnFutex(pid_t thread)
+{
+    QFile file(QStringLiteral("/proc/self/task/%1/syscall").arg(thread));
+    return file.open(QIODevice::ReadOnly) &&
+           file.readLine().trimmed().split(' ').value(0).toLong() == SYS_futex;
+}
+
+// How often thread `thread` has gone to sleep by itself: one more each time
+// it is woken and waits again. -1 if it cannot be read.
+long voluntarySwitches(pid_t thread)
+{
+    QFile file(QStringLiteral("/proc/self/task/%1/status").arg(thread));
+    if (!file.open(QIODevice::ReadOnly))
+        return -1;
+    // readAll: a file of /proc has no size, so atEnd() would hold at once.
+    for (const QByteArray &line : file.readAll().split('\n')) {
+        if (line.startsWith("voluntary_ctxt_switches:"))
+            return line.mid(line.indexOf(':') + 1).trimmed().toLong();
+    }
+    return -1;
 }
 
 // Where and how one job ran, and where its answer came back.
@@ -213,17 +249,30 @@ private slots:
         std::atomic<bool> started{false};
         std::atomic<pid_t> destroyerThread{0};
         std::atomic<bool> stopSeenFirst{false};
+        std::atomic<bool> onTheSteadyThread{false};
         lane->post(
             this,
             [&] {
+                const pid_t self = currentThreadId();
+                // The other thread, asleep before the stop comes.
+                const QDeadlineTimer deadline(20000);
+                pid_t idle = 0;
+                while (!deadline.hasExpired() && (idle == 0 || !isOnFutex(idle))) {
+                    idle = threadNamed("kithd-bulk-idle");
+                    QThread::usleep(100);
+                }
+                onTheSteadyThread = idle != 0 && idle != self;
+                const long sleptBefore = voluntarySwitches(idle);
                 started = true;
                 // The job ends only once the destructor has told both threads
-                // to stop and waits to join this one.
-                const pid_t self = currentThreadId();
-                const QDeadlineTimer deadline(20000);
+                // to stop and waits to join this one, and the other thread has
+                // woken for the stop and gone back to waiting (this job still
+                // runs): a job that ended sooner would let it see the stop
+                // with nothing running, and leave by itself.
                 while (!deadline.hasExpired()) {
                     const pid_t destroyer = destroyerThread.load();
-                    if (destroyer != 0 && isJoining(destroyer, self)) {
+                    if (destroyer != 0 && isJoining(destroyer, self) &&
+                        voluntarySwitches(idle) > sleptBefore && isOnFutex(idle)) {
                         stopSeenFirst = true;
                         break;
                     }
@@ -246,6 +295,7 @@ private slots:
             QFAIL("the lane's destructor did not return");
         }
         destroyer.join();
+        QVERIFY(onTheSteadyThread);
         QVERIFY2(stopSeenFirst, "the stop did not come while the job ran");
     }
 

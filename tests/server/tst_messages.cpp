@@ -634,9 +634,11 @@ private slots:
         QCOMPARE(bobLaptop->of(v1::Envelope::kTypingPush).at(0).typing_push().user_id(), alice);
         QCOMPARE(aliceOther->of(v1::Envelope::kTypingPush).size(), 0);
         QCOMPARE(aliceLaptop->of(v1::Envelope::kTypingPush).size(), 0);
-        QCOMPARE(f.messages->typing(f.callerFor(eve, eveLaptop), typing).error().code,
-                 v1::NOT_FOUND);
+        const Status outsider = f.messages->typing(f.callerFor(eve, eveLaptop), typing);
+        QVERIFY(!outsider.ok());
+        QCOMPARE(outsider.error().code, v1::NOT_FOUND);
         QCOMPARE(aliceLaptop->of(v1::Envelope::kTypingPush).size(), 0);
+        QCOMPARE(bobLaptop->of(v1::Envelope::kTypingPush).size(), 1);
     }
 };
 

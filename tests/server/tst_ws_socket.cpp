@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -635,6 +636,46 @@ private slots:
         QCOMPARE(frames.size(), 2);
         QVERIFY(frames.at(0) == big);
         QCOMPARE(frames.at(1), QByteArray("after"));
+    }
+
+    // A frame queued behind this thread's own unflushed output while another
+    // thread holds the write lock (a page going out to the same connection)
+    // joins the queue; there is no lock of its own to release, and releasing
+    // one anyway threw and ended the process.
+    void writeBehindQueueWhileAnotherThreadWrites()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        const std::shared_ptr<DirectWriter> writer = socket->directWriter();
+        std::promise<void> holding;
+        std::promise<void> release;
+        std::shared_future<void> released = release.get_future().share();
+        socket->setDirectWriteHookForTesting([&holding, released] {
+            holding.set_value();
+            released.wait();
+        });
+        // Queued for the flush posted to this thread.
+        socket->sendBinaryMessage("first");
+        QByteArray rest;
+        DirectWriter::Outcome outcome = DirectWriter::Outcome::Sent;
+        {
+            std::thread page([&] { outcome = writer->trySend("page", &rest); });
+            const auto joinPage = qScopeGuard([&release, &page] {
+                release.set_value();
+                page.join();
+            });
+            holding.get_future().wait();
+            socket->sendBinaryMessage("second");
+        }
+        // The page waits behind the queue and goes to the owner.
+        QCOMPARE(outcome, DirectWriter::Outcome::NotSent);
+        socket->setDirectWriteHookForTesting({});
+        socket->sendBinaryMessage("page");
+        writer->sentByOwner();
+        const QList<QByteArray> frames = readFrames(peer, 3);
+        QCOMPARE(frames, (QList<QByteArray>{"first", "second", "page"}));
     }
 
     void directWriterStopsWithTheConnection()

@@ -216,6 +216,12 @@ std::shared_ptr<DirectWriter> WsSocket::directWriter()
     return m_shared;
 }
 
+void WsSocket::setDirectWriteHookForTesting(std::function<void()> hook)
+{
+    std::lock_guard lock(m_shared->mutex);
+    m_shared->whileLockedForTesting = std::move(hook);
+}
+
 // Another thread's write: only into an idle connection (nothing queued here,
 // no earlier direct write unfinished), so frames never interleave.
 DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArray *rest)
@@ -225,6 +231,8 @@ DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArr
     const auto headSize =
         qsizetype(ws::writeFrameHead(quint8(Opcode::Binary), quint64(message.size()), head.data()));
     std::lock_guard lock(mutex);
+    if (whileLockedForTesting)
+        whileLockedForTesting();
     if (fd < 0 || !open || queued || partialAhead || heldForOwner > 0) {
         ++heldForOwner;
         return Outcome::NotSent;
@@ -747,7 +755,10 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
         } else {
             queueChunk(head, body);
         }
-        lock.unlock();
+        // Behind our own queue the mutex may be another thread's (a page
+        // going out): then there is nothing of ours to release.
+        if (lock.owns_lock())
+            lock.unlock();
         return checkOutput();
     }
     std::array<iovec, 2> parts{{{const_cast<char *>(head.data()), size_t(head.size())},

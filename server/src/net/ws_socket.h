@@ -60,6 +60,10 @@ public:
     [[nodiscard]] bool isHandshaking() const { return m_state == State::Handshake; }
     // Memory the read, message and write buffers hold right now, in bytes.
     [[nodiscard]] qsizetype bufferCapacity() const;
+    // Test hook: runs on another thread's direct write while it holds the
+    // lock this socket's own writes try for, so a test can keep it there.
+    // Unset in kithd.
+    void setDirectWriteHookForTesting(std::function<void()> hook);
 
 signals:
     // The upgrade succeeded; frames flow from now on.
@@ -94,6 +98,7 @@ private:
         std::atomic<bool> queued{false}; // m_out holds bytes (set without the mutex too)
         bool partialAhead = false;       // a direct write's tail is still to come
         int heldForOwner = 0;            // messages NotSent and not yet sent by the owner
+        std::function<void()> whileLockedForTesting;
     };
 
     void setState(State state);
