@@ -3,6 +3,8 @@
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QEventLoop>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
 #include <QRegularExpression>
 #include <QTimer>
 
@@ -213,6 +215,25 @@ QUrl TestServer::url() const
 QUrl TestServer::adminUrl() const
 {
     return QUrl(QStringLiteral("http://127.0.0.1:%1/").arg(m_adminPort));
+}
+
+double TestServer::metric(const QString &name) const
+{
+    QNetworkAccessManager manager;
+    std::unique_ptr<QNetworkReply> reply(
+        manager.get(QNetworkRequest(adminUrl().resolved(QUrl(QStringLiteral("metrics"))))));
+    QEventLoop loop;
+    QObject::connect(reply.get(), &QNetworkReply::finished, &loop, &QEventLoop::quit);
+    QTimer::singleShot(10'000, &loop, &QEventLoop::quit);
+    if (!reply->isFinished())
+        loop.exec();
+    if (!reply->isFinished() || reply->error() != QNetworkReply::NoError)
+        return -1;
+    const QRegularExpression sample(
+        QStringLiteral("^%1\\s+(\\S+)$").arg(QRegularExpression::escape(name)),
+        QRegularExpression::MultilineOption);
+    const auto match = sample.match(QString::fromUtf8(reply->readAll()));
+    return match.hasMatch() ? match.captured(1).toDouble() : -1;
 }
 
 QString TestServer::dataDir() const

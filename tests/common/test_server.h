@@ -39,6 +39,9 @@ public:
     [[nodiscard]] QUrl url() const;
     [[nodiscard]] QUrl adminUrl() const;
     [[nodiscard]] QString dataDir() const;
+    // One unlabelled sample from the server's /metrics (e.g.
+    // "kith_slow_consumers_dropped_total"); -1 when it cannot be read.
+    [[nodiscard]] double metric(const QString &name) const;
     // Everything the server (and admin commands) wrote to stderr so far.
     [[nodiscard]] QByteArray stderrLog() const;
 

@@ -14,6 +14,7 @@
 #include "test_server.h"
 
 #include "kith/fingerprint.h"
+#include "kith/protocol.h"
 
 #include <QDir>
 #include <QFile>
@@ -244,7 +245,8 @@ void TestLanAnnounce::announcedWithTxtAndWithdrawnOnStop()
     QCOMPARE(cert.size(), 1);
     const QByteArray sha = certificateFingerprint(cert.first().toDer());
     for (const QString &record :
-         {QStringLiteral("\"name=Kith test office\""), QStringLiteral("\"proto=1.0\""),
+         {QStringLiteral("\"name=Kith test office\""),
+          QStringLiteral("\"proto=%1.%2\"").arg(kProtocolMajor).arg(kProtocolMinor),
           QStringLiteral("\"tls=1\""), QStringLiteral("\"reg=closed\""),
           QStringLiteral("\"fp=%1\"").arg(QString::fromLatin1(sha.toHex()))})
         QVERIFY2(txt.contains(record), qPrintable(record + QStringLiteral(" not in ") + txt));

@@ -2,6 +2,7 @@
 // file, and refusals of values that would weaken the server.
 
 #include "config.h"
+#include "redis_address.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -66,6 +67,43 @@ private slots:
         QVERIFY(!refused.error().message.contains(QStringLiteral("pw@")));
     }
 
+    void busUrlAndNode()
+    {
+        const QString store = QStringLiteral("postgresql://kith@db.example/kith");
+        const auto parsed = parseCommandLine(
+            argv({QStringLiteral("--store"), store, QStringLiteral("--bus"),
+                  QStringLiteral("redis://:secret@bus.example:6380/2"), QStringLiteral("--node-id"),
+                  QStringLiteral("7"), QStringLiteral("--node-ttl-ms"), QStringLiteral("5000")}));
+        QVERIFY2(parsed.ok(), qPrintable(parsed.ok() ? QString() : parsed.error().message));
+        QCOMPARE(parsed->config.bus, QStringLiteral("redis://:secret@bus.example:6380/2"));
+        QCOMPARE(parsed->config.nodeId, 7u);
+        QCOMPARE(parsed->config.nodeTtlMs, 5000);
+        const auto address = cluster::parseRedisUrl(parsed->config.bus);
+        QVERIFY(address.ok());
+        QCOMPARE(address->host, QStringLiteral("bus.example"));
+        QCOMPARE(address->port, 6380);
+        QCOMPARE(address->database, 2);
+        QCOMPARE(address->password, QByteArrayLiteral("secret"));
+        QCOMPARE(address->describe(), QStringLiteral("redis://bus.example:6380/2"));
+        QCOMPARE(cluster::parseRedisUrl(QStringLiteral("redis://127.0.0.1"))->port, 6379);
+        // Defaults: one node.
+        const auto alone = parseCommandLine(argv({}));
+        QVERIFY(alone->config.bus.isEmpty());
+        QCOMPARE(alone->config.nodeId, 0u);
+        // Nodes on a bus share one database: not a SQLite file of their own.
+        const auto sqlite = parseCommandLine(
+            argv({QStringLiteral("--bus"), QStringLiteral("redis://127.0.0.1:6379")}));
+        QVERIFY(!sqlite.ok());
+        QVERIFY2(sqlite.error().message.contains(QStringLiteral("--store postgresql")),
+                 qPrintable(sqlite.error().message));
+        // A refusal does not repeat the password.
+        const auto refused =
+            parseCommandLine(argv({QStringLiteral("--store"), store, QStringLiteral("--bus"),
+                                   QStringLiteral("rediss://:secret@h:1")}));
+        QVERIFY(!refused.ok());
+        QVERIFY(!refused.error().message.contains(QStringLiteral("secret")));
+    }
+
     void helpListsEveryOption()
     {
         const auto parsed = parseCommandLine(argv({QStringLiteral("--help")}));
@@ -93,6 +131,9 @@ private slots:
                                    "--insecure-plain",
                                    "--no-announce",
                                    "--name",
+                                   "--bus",
+                                   "--node-id",
+                                   "--node-ttl-ms",
                                    "kithd user add"})
             QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
     }
@@ -215,6 +256,21 @@ private slots:
             << QStringList{QStringLiteral("--listen-backlog"), QStringLiteral("max")};
         QTest::newRow("no store connections")
             << QStringList{QStringLiteral("--store-connections"), QStringLiteral("0")};
+        const QString pg = QStringLiteral("postgresql://kith@db/kith");
+        QTest::newRow("bus not redis")
+            << QStringList{QStringLiteral("--store"), pg, QStringLiteral("--bus"),
+                           QStringLiteral("http://bus:6379")};
+        QTest::newRow("bus without host")
+            << QStringList{QStringLiteral("--store"), pg, QStringLiteral("--bus"),
+                           QStringLiteral("redis://:6379")};
+        QTest::newRow("bus database")
+            << QStringList{QStringLiteral("--store"), pg, QStringLiteral("--bus"),
+                           QStringLiteral("redis://bus/x")};
+        QTest::newRow("node id 0") << QStringList{QStringLiteral("--node-id"), QStringLiteral("0")};
+        QTest::newRow("node id past 31 bits")
+            << QStringList{QStringLiteral("--node-id"), QStringLiteral("2147483648")};
+        QTest::newRow("node ttl too short")
+            << QStringList{QStringLiteral("--node-ttl-ms"), QStringLiteral("999")};
     }
 
     void refusals()

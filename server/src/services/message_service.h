@@ -5,6 +5,7 @@
 
 #include "caller.h"
 #include "kith/conversation_id.h"
+#include "typing_coalescer.h"
 
 #include <QObject>
 
@@ -30,7 +31,8 @@ public:
                                                 const v1::SyncRequest &request);
     void markRead(const Caller &caller, const v1::MarkReadRequest &request, QObject *context,
                   Completion<Done> done);
-    // Ephemeral: pushed to the other members' connections, never stored.
+    // Ephemeral: pushed to the other members' connections, never stored. A
+    // repeat of what was pushed a moment ago is not pushed again.
     [[nodiscard]] Status typing(const Caller &caller, const v1::TypingRequest &request);
 
 private:
@@ -39,6 +41,7 @@ private:
     Store &m_store;
     MembershipCache &m_members;
     EventRouter &m_events;
+    TypingCoalescer m_typing;
 };
 
 } // namespace kith::server

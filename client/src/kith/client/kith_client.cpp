@@ -7,6 +7,7 @@
 #include "kith/client/outbox.h"
 #include "kith/client/sync_engine.h"
 #include "kith/client/token_vault.h"
+#include "kith/client/transfer_queue.h"
 #include "kith/client/user_search_model.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
@@ -48,6 +49,13 @@ KithClient::KithClient(QObject *parent)
     m_sync = std::make_unique<SyncEngine>(m_connection.get(), m_store.get());
     m_outbox = std::make_unique<Outbox>(m_connection.get(), m_store.get());
     connect(m_connection.get(), &Connection::authenticated, m_outbox.get(), &Outbox::flush);
+    m_transfers = std::make_unique<TransferQueue>(m_connection.get(), m_store.get(), m_outbox.get(),
+                                                  [this] { return m_token; });
+    // After onAuthenticated (connected first), which keeps the token.
+    connect(m_connection.get(), &Connection::authenticated, m_transfers.get(),
+            &TransferQueue::start);
+    // Another account's file, or none: what runs belonged to the one before.
+    connect(m_store.get(), &LocalStore::reset, m_transfers.get(), &TransferQueue::stop);
     m_conversations = std::make_unique<ConversationListModel>(m_store.get());
     m_userSearch = std::make_unique<UserSearchModel>(m_connection.get(), m_store.get());
 
@@ -90,6 +98,7 @@ KithClient::KithClient(QObject *parent)
 
 KithClient::~KithClient()
 {
+    m_transfers->stop();
     m_connection->stop();
 }
 

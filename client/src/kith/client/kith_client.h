@@ -28,6 +28,7 @@ class LocalStore;
 class Outbox;
 class SyncEngine;
 class TokenVault;
+class TransferQueue;
 
 class KithClient : public QObject
 {
@@ -162,9 +163,13 @@ public:
     // The engine parts, for kith-cli, the models and the tests.
     [[nodiscard]] TokenVault *tokenVault() const { return m_vault.get(); }
     [[nodiscard]] Connection *connection() const { return m_connection.get(); }
+    // This device's token, for the file transfers' HTTP requests; empty before a login.
+    [[nodiscard]] QString sessionToken() const { return m_token; }
     [[nodiscard]] LocalStore *store() const { return m_store.get(); }
     [[nodiscard]] SyncEngine *syncEngine() const { return m_sync.get(); }
     [[nodiscard]] Outbox *outbox() const { return m_outbox.get(); }
+    // Files sent and fetched, resumed after a restart.
+    [[nodiscard]] TransferQueue *transfers() const { return m_transfers.get(); }
 
     // Callback forms of the operations above.
     void lookupUser(const QString &username, std::function<void(Result<v1::User>)> done);
@@ -216,6 +221,7 @@ private:
     std::unique_ptr<LocalStore> m_store;
     std::unique_ptr<SyncEngine> m_sync;
     std::unique_ptr<Outbox> m_outbox;
+    std::unique_ptr<TransferQueue> m_transfers; // uses the outbox and the store
     std::unique_ptr<ConversationListModel> m_conversations;
     std::unique_ptr<UserSearchModel> m_userSearch;
 

@@ -238,6 +238,8 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
         *retry = false;
         failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
     }
+    if (!failure && m_store.m_options.beforeCommitForTesting)
+        m_store.m_options.beforeCommitForTesting();
     if (!failure && !execControl(QStringLiteral("COMMIT")))
         failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
     if (failure) {
@@ -559,6 +561,10 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
     if (request.replyToSeq > maxSeq)
         return invalid(
             QStringLiteral("reply_to_seq %1 is not in the conversation").arg(request.replyToSeq));
+    if (!request.fileId.isEmpty()) {
+        if (Status attached = checkAttachedFile(request); !attached)
+            return attached.error();
+    }
 
     bool clash = false;
     auto stored =
@@ -598,6 +604,12 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
             return moved.error();
         if (m_deferUpdates)
             m_pendingMarkers.insert(member, PendingMarker{stored->seq(), stored->seq()});
+    }
+    if (!request.fileId.isEmpty()) {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO message_files (file_id, conversation_id, seq)"
+                                    " VALUES (?, ?, ?)"));
+        if (!s.exec({request.fileId, request.conversationId, intValue(stored->seq())}))
+            return s.error("message file");
     }
     Result<QList<quint64>> recipients = recipientsOf(request.conversationId, *ref);
     if (!recipients)
