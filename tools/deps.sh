@@ -13,15 +13,20 @@ KITH_APT_PACKAGES=(
   qml6-module-qtqml-workerscript qml6-module-qttest qml6-module-qt-labs-platform
   qml6-module-qt-labs-settings qml6-module-qtqml-models qml6-module-qtquick-shapes
   qtkeychain-qt6-dev
-  libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
+  libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libssl-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev
   libpq-dev postgresql libhiredis-dev redis-server haproxy iproute2
+  libavahi-client-dev avahi-daemon avahi-utils
   xvfb xauth dbus-daemon fonts-noto-color-emoji
   desktop-file-utils appstream qt6-qpa-plugins
 )
+# For tools/fuzz.sh and tools/sanitize.sh only (not CI): clang with libFuzzer
+# and the sanitizer runtimes, which Debian's clang only recommends.
+KITH_SANITIZER_PACKAGES=(clang libclang-rt-14-dev)
 
+# Installs the packages above, and any named as arguments, that are missing.
 kith_install_deps() {
   local missing=()
-  for p in "${KITH_APT_PACKAGES[@]}"; do
+  for p in "${KITH_APT_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

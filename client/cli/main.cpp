@@ -4,12 +4,14 @@
 // needed only once. Failures exit non-zero with one line on stderr.
 
 #include "kith/client/connection.h"
+#include "kith/client/file_transfer.h"
 #include "kith/client/kith_client.h"
 #include "kith/client/local_store.h"
 #include "kith/client/outbox.h"
 #include "kith/client/sync_engine.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
+#include "kith/fingerprint.h"
 #include "kith/protocol.h"
 
 #include <QCommandLineParser>
@@ -19,9 +21,11 @@
 #include <QLoggingCategory>
 #include <QSettings>
 #include <QTextStream>
+#include <QUuid>
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 
 using namespace kith;
 using namespace kith::client;
@@ -32,6 +36,8 @@ constexpr auto kUsage = R"(commands:
   register NAME PASSWORD      create an account (and keep its session)
   send PEER TEXT              send one message (PEER: user name, group name or id)
   send PEER --stdin           send one message per line of standard input
+  send-file PEER PATH         send a file (progress on stderr; prints the message's seq)
+  download PEER SEQ [OUTPUT]  save the file of message SEQ (--group ID: of a group)
   history PEER                print a conversation, oldest first, after syncing
                               (--seqs: each line starts with #SEQ)
   edit PEER SEQ TEXT          edit your message SEQ
@@ -56,13 +62,15 @@ class Cli : public QObject
 {
 public:
     Cli(QUrl server, QString user, QString password, QStringList args, bool readStdin,
-        bool withSeqs)
-        : m_server(std::move(server))
+        bool withSeqs, QByteArray trustedFingerprint, QString group = {})
+        : m_group(std::move(group))
+        , m_server(std::move(server))
         , m_user(std::move(user))
         , m_password(std::move(password))
         , m_args(std::move(args))
         , m_readStdin(readStdin)
         , m_withSeqs(withSeqs)
+        , m_trustedFingerprint(std::move(trustedFingerprint))
         , m_out(stdout)
     {
         m_client.setClientName(QStringLiteral("kith-cli"));
@@ -76,6 +84,9 @@ public:
                 [this](const QString &message) { fail(message); });
         connect(&m_client, &KithClient::operationFailed, this,
                 [this](const QString &message) { fail(message); });
+        connect(
+            connection, &Connection::trustRequired, this,
+            [this](const QByteArray &offered, bool changed) { onTrustRequired(offered, changed); });
         connect(connection, &Connection::stateChanged, this, [this, connection] {
             if (connection->state() == Connection::State::WaitingToRetry && !m_keepRetrying)
                 fail(connection->lastError().isEmpty() ? QStringLiteral("Connection lost")
@@ -123,11 +134,43 @@ public:
     }
 
 private:
+    // The server's certificate is self-signed and not (or no longer) the one
+    // pinned: go on only with --trust-fingerprint naming exactly this one.
+    void onTrustRequired(const QByteArray &offered, bool changed)
+    {
+        const QString shown = fingerprintDisplay(offered);
+        if (m_trustedFingerprint.isEmpty()) {
+            if (changed)
+                return fail(
+                    QStringLiteral("The server's key changed: it now shows fingerprint %1, not "
+                                   "the one trusted before. Refusing to connect (this can be "
+                                   "someone in between). If your admin made a new key, check the "
+                                   "new fingerprint with them and run again with "
+                                   "--trust-fingerprint '%2'")
+                        .arg(shown, fingerprintHex(offered)));
+            return fail(QStringLiteral("The server's certificate is self-signed, fingerprint %1. "
+                                       "Compare this with what your admin printed (kithd "
+                                       "fingerprint) and run again with --trust-fingerprint "
+                                       "'%2'")
+                            .arg(shown, fingerprintHex(offered)));
+        }
+        if (m_trustedFingerprint != offered)
+            return fail(QStringLiteral("Fingerprint mismatch: the server shows %1, not the %2 "
+                                       "given with --trust-fingerprint. Refusing to connect.")
+                            .arg(shown, fingerprintHex(m_trustedFingerprint)));
+        if (!m_client.trustServer(fingerprintHex(offered)))
+            fail(QStringLiteral("Cannot store the trusted fingerprint"));
+    }
+
     void run()
     {
         const QString command = m_args.value(0);
         if (command == QLatin1String("send"))
             return send();
+        if (command == QLatin1String("send-file"))
+            return sendFile();
+        if (command == QLatin1String("download"))
+            return download();
         if (command == QLatin1String("history"))
             return history();
         if (command == QLatin1String("edit") || command == QLatin1String("delete") ||
@@ -232,6 +275,98 @@ private:
             if (outbox->isIdle())
                 finish();
         });
+    }
+
+    void showProgress(qint64 done, qint64 total)
+    {
+        std::fprintf(stderr, "\r%lld / %lld bytes (%d%%)", static_cast<long long>(done),
+                     static_cast<long long>(total), total > 0 ? int(done * 100 / total) : 100);
+        std::fflush(stderr);
+    }
+
+    void sendFile()
+    {
+        if (m_args.size() != 3)
+            return fail(QStringLiteral("usage: send-file PEER PATH"));
+        resolvePeer(m_args.at(1), [this](const QString &conversationId) {
+            m_transfer =
+                std::make_unique<FileTransfer>(m_client.connection(), m_client.sessionToken());
+            connect(m_transfer.get(), &FileTransfer::progress, this, &Cli::showProgress);
+            m_transfer->upload(m_args.at(2), [this, conversationId](Result<v1::FileRef> file) {
+                std::fputc('\n', stderr);
+                if (!file)
+                    return fail(file.error().message);
+                v1::Envelope envelope;
+                v1::SendMessageRequest *send = envelope.mutable_send();
+                send->set_conversation_id(toStd(conversationId));
+                send->set_client_msg_id(toStd(QUuid::createUuid().toString(QUuid::WithoutBraces)));
+                *send->mutable_content()->mutable_file() = *file;
+                m_client.connection()->request(envelope, [this](Result<v1::Envelope> answer) {
+                    if (!answer)
+                        return fail(answer.error().message);
+                    if (answer->has_error())
+                        return fail(toQString(answer->error().message()));
+                    m_out << answer->send_ack().seq() << '\n';
+                    finish();
+                });
+            });
+        });
+    }
+
+    void download()
+    {
+        // download PEER SEQ [OUTPUT], or download SEQ [OUTPUT] with --group ID.
+        const int first = m_group.isEmpty() ? 2 : 1;
+        if (m_args.size() < first + 1 || m_args.size() > first + 2)
+            return fail(QStringLiteral("usage: download PEER SEQ [OUTPUT], or download --group "
+                                       "ID SEQ [OUTPUT]"));
+        bool ok = false;
+        const quint64 seq = m_args.at(first).toULongLong(&ok);
+        if (!ok || seq == 0)
+            return fail(
+                QStringLiteral("SEQ must be a message's number, not %1").arg(m_args.at(first)));
+        const QString output = m_args.value(first + 1);
+        const auto fetch = [this, seq, output](const QString &conversationId) {
+            v1::Envelope pull;
+            pull.mutable_pull()->set_conversation_id(toStd(conversationId));
+            pull.mutable_pull()->set_direction(v1::PullRequest::FORWARD);
+            pull.mutable_pull()->set_from_seq(seq);
+            pull.mutable_pull()->set_to_seq(seq);
+            pull.mutable_pull()->set_limit(1);
+            m_client.connection()->request(pull, [this, seq, output](Result<v1::Envelope> answer) {
+                if (!answer)
+                    return fail(answer.error().message);
+                if (answer->has_error())
+                    return fail(toQString(answer->error().message()));
+                const auto &messages = answer->pull_response().messages();
+                if (messages.empty() || messages[0].seq() != seq)
+                    return fail(QStringLiteral("No message %1 there").arg(seq));
+                if (!messages[0].content().has_file())
+                    return fail(QStringLiteral("Message %1 carries no file").arg(seq));
+                const v1::FileRef &file = messages[0].content().file();
+                // The sender's name is never a path here: only its safe form, in this folder.
+                const QString path =
+                    output.isEmpty() ? safeLocalFileName(toQString(file.name())) : output;
+                m_transfer =
+                    std::make_unique<FileTransfer>(m_client.connection(), m_client.sessionToken());
+                connect(m_transfer.get(), &FileTransfer::progress, this, &Cli::showProgress);
+                m_transfer->download(file, path, [this, path](Status status) {
+                    std::fputc('\n', stderr);
+                    if (!status)
+                        return fail(status.error().message);
+                    m_out << path << '\n';
+                    finish();
+                });
+            });
+        };
+        if (!m_group.isEmpty()) {
+            bool isNumber = false;
+            const quint64 id = m_group.toULongLong(&isNumber);
+            if (!isNumber)
+                return fail(QStringLiteral("--group takes a group's id"));
+            return fetch(groupConversationId(id));
+        }
+        resolvePeer(m_args.at(1), fetch);
     }
 
     QString line(const StoredMessage &m)
@@ -406,6 +541,8 @@ private:
         QCoreApplication::exit(1);
     }
 
+    QString m_group;
+    std::unique_ptr<FileTransfer> m_transfer;
     KithClient m_client;
     QUrl m_server;
     QString m_user;
@@ -413,6 +550,7 @@ private:
     QStringList m_args;
     bool m_readStdin = false;
     bool m_withSeqs = false;
+    QByteArray m_trustedFingerprint; // --trust-fingerprint, parsed
     bool m_keepRetrying = false;
     QList<StoredMessage> m_tailQueue;
     bool m_resolvingSender = false;
@@ -449,16 +587,26 @@ int main(int argc, char *argv[])
                                          QStringLiteral("send: one message per input line."));
     const QCommandLineOption seqsOption(QStringLiteral("seqs"),
                                         QStringLiteral("history: start each line with #SEQ."));
-    parser.addOptions({serverOption, userOption, passwordOption, stdinOption, seqsOption});
+    const QCommandLineOption trustOption(
+        QStringLiteral("trust-fingerprint"),
+        QStringLiteral("Trust the server's self-signed certificate if its SHA-256 fingerprint is "
+                       "this one (as `kithd fingerprint` prints it), and remember it for the "
+                       "account; needed the first time and after the server's key changed."),
+        QStringLiteral("FP"));
+    const QCommandLineOption groupOption(QStringLiteral("group"),
+                                         QStringLiteral("download: from the group with this id."),
+                                         QStringLiteral("ID"));
+    parser.addOptions({serverOption, userOption, passwordOption, stdinOption, trustOption,
+                       groupOption, seqsOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("See above."));
     parser.process(app);
 
     const QStringList args = parser.positionalArguments();
-    const QStringList commands{QStringLiteral("register"), QStringLiteral("send"),
-                               QStringLiteral("history"),  QStringLiteral("tail"),
-                               QStringLiteral("sync"),     QStringLiteral("groups"),
-                               QStringLiteral("group"),    QStringLiteral("edit"),
-                               QStringLiteral("delete"),   QStringLiteral("react")};
+    const QStringList commands{
+        QStringLiteral("register"), QStringLiteral("send"),      QStringLiteral("history"),
+        QStringLiteral("tail"),     QStringLiteral("sync"),      QStringLiteral("groups"),
+        QStringLiteral("group"),    QStringLiteral("send-file"), QStringLiteral("download"),
+        QStringLiteral("edit"),     QStringLiteral("delete"),    QStringLiteral("react")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",
                      args.isEmpty()
@@ -475,8 +623,18 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "kith-cli: the server address must be ws://HOST:PORT/ or wss://…\n");
         return 2;
     }
+    QByteArray trusted;
+    if (parser.isSet(trustOption)) {
+        trusted = parseFingerprint(parser.value(trustOption));
+        if (trusted.isEmpty()) {
+            std::fprintf(stderr, "kith-cli: --trust-fingerprint wants the 64 hex digits of a "
+                                 "SHA-256 fingerprint (spaces and colons allowed)\n");
+            return 2;
+        }
+    }
     Cli cli(server, parser.value(userOption), parser.value(passwordOption), args,
-            parser.isSet(stdinOption), parser.isSet(seqsOption));
+            parser.isSet(stdinOption), parser.isSet(seqsOption), trusted,
+            parser.value(groupOption));
     QMetaObject::invokeMethod(
         &cli, [&cli] { cli.start(); }, Qt::QueuedConnection);
     return app.exec();

@@ -83,3 +83,9 @@ run_scenario(reactions ARGS --members 12 --workers 2
   ZERO missing duplicates errors EQUAL acks=12)
 run_scenario(storm ARGS --clients 10 --missed 5 --workers 2
   ZERO gaps duplicates errors EQUAL caught_up=10 received=50)
+# A few hostile connections (a quarter each: pulls never read, pings never
+# read, a partial frame before auth, typing never read) beside two chatting
+# bystanders: no bystander message is lost. Memory and latency are printed
+# for people; they are measured at size on a quiet machine (docs/performance.md).
+run_scenario(hostile ARGS --clients 8 --seconds 2
+  ZERO bystander_lost bystander_errors EQUAL hostile_connections=8)

@@ -7,10 +7,12 @@
 #include "kith/protocol.h"
 
 #include <QHostAddress>
+#include <QTcpServer>
 #include <QTest>
 #include <QWebSocket>
 #include <QWebSocketServer>
 
+#include <algorithm>
 #include <memory>
 
 using namespace kith;
@@ -129,6 +131,49 @@ private slots:
     {
         m_connection.reset();
         m_server.reset();
+    }
+
+    // With the server gone, each failed attempt waits longer: attempt k
+    // (from 0) waits between half and all of min(1 s * 2^k, 60 s), shown
+    // as whole seconds in nextRetryIn, and never longer than the cap.
+    void retryDelaysDoubleUpToTheCap()
+    {
+        m_connection.reset();
+        quint16 deadPort = 0;
+        {
+            QTcpServer probe; // a port nobody listens on once it is closed
+            QVERIFY(probe.listen(QHostAddress::LocalHost));
+            deadPort = probe.serverPort();
+        }
+        Connection connection;
+        connection.setServerUrl(QUrl(QStringLiteral("ws://127.0.0.1:%1").arg(deadPort)));
+        QList<int> waits; // nextRetryIn as each wait begins
+        connect(&connection, &Connection::stateChanged, this, [&](Connection::State state) {
+            if (state != Connection::State::WaitingToRetry)
+                return;
+            waits.append(connection.nextRetryIn());
+            // Skip the wait: the next attempt fails at once, and its delay grows.
+            QMetaObject::invokeMethod(&connection, &Connection::retryNow, Qt::QueuedConnection);
+        });
+        connection.start(login());
+        // Past the cap a wait is drawn from 30..60 s; a cap of 64 s instead
+        // (2^6 s uncapped) draws past 60 s one time in eight, so 54 waits at
+        // the cap show it but for a chance under one in a thousand.
+        constexpr int kAttempts = 60;
+        QTRY_VERIFY_WITH_TIMEOUT(waits.size() >= kAttempts, kTimeoutMs);
+        connection.stop();
+        for (int attempt = 0; attempt < kAttempts; ++attempt) {
+            const int ceilingMs = std::min(Connection::kMaxRetryDelayMs,
+                                           Connection::kMinRetryDelayMs << std::min(attempt, 6));
+            const int lowest = std::max(1, ceilingMs / 2000);
+            const int highest = ceilingMs / 1000;
+            QVERIFY2(waits.at(attempt) >= lowest && waits.at(attempt) <= highest,
+                     qPrintable(QStringLiteral("attempt %1 waits %2 s, not %3..%4 s")
+                                    .arg(attempt)
+                                    .arg(waits.at(attempt))
+                                    .arg(lowest)
+                                    .arg(highest)));
+        }
     }
 
     void helloAsksForDeflate()

@@ -1,8 +1,9 @@
 // The outbox against a real kithd: messages written while the server is down
 // show as pending, survive a client restart, and reach the server once each
-// and in order when it is back — also when the server is killed with sends in
-// flight.
+// and in order when it is back — also when the server is killed with a send in
+// flight that it stored but whose ack never arrived.
 #include "client_fixture.h"
+#include "tcp_relay.h"
 #include "test_server.h"
 
 #include "kith/client/connection.h"
@@ -17,6 +18,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <algorithm>
 
 using namespace kith;
 using namespace kith::client;
@@ -147,28 +150,53 @@ private slots:
         QVERIFY2(read <= quint64(10 * kQueued), qPrintable(QString::number(read)));
     }
 
+    // The server stores a send and dies before its ack reaches the client
+    // (held back on the way): the message is still pending in the outbox
+    // when the server is killed, is resent with its id after the restart, and
+    // is stored once, like everything else sent before and after it.
     void killedServerWithSendsInFlightStoresEachOnce()
     {
         TestServer server;
         QVERIFY(server.start());
+        TcpRelay relay(quint16(server.url().port()));
+        QVERIFY(relay.listen());
         QTemporaryDir dir;
         ClientDevice alice(dir.path());
-        QVERIFY(alice.registerOn(server.url(), QStringLiteral("alice")));
+        QVERIFY(alice.registerOn(relay.url(), QStringLiteral("alice")));
         TestClient bob;
         QVERIFY(bob.connectAndRegister(server.url(), QStringLiteral("bob")));
         const quint64 aliceId = quint64(alice->userId());
         const QString direct = directConversationId(aliceId, bob.userId());
-        bob.close();
 
         QStringList sent;
         for (int i = 0; i < 40; ++i) {
             sent << QStringLiteral("burst %1").arg(i);
             QVERIFY(!alice->sendMessage(direct, sent.last()).isEmpty());
         }
-        // Let some acks through, then cut the server off mid-stream.
+        // Let some acks through, then keep the server's answers from alice.
         QTRY_VERIFY_WITH_TIMEOUT(alice->store()->messageCount(direct) >= 3, kClientTimeoutMs);
+        relay.holdServerToClient(true);
+        // The outbox has one send on the wire: wait until the server has
+        // stored it (bob sees it) while alice, whose ack is held, has not.
+        QString inFlight;
+        const auto storedButUnacked = [&] {
+            const auto history = bob.pullAll(direct);
+            const auto pending = alice->store()->outbox(direct);
+            if (!history || pending.isEmpty())
+                return false;
+            inFlight = pending.first().clientMsgId;
+            return std::any_of(history->cbegin(), history->cend(), [&](const v1::Message &m) {
+                return toQString(m.client_msg_id()) == inFlight;
+            });
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(storedButUnacked(), kClientTimeoutMs);
         server.kill9();
         QTRY_VERIFY_WITH_TIMEOUT(!alice->isOnline(), kClientTimeoutMs);
+        QVERIFY2(alice->store()->outboxEntry(inFlight),
+                 "the send in flight was acknowledged after all");
+        QCOMPARE(alice->store()->outbox(direct).first().clientMsgId, inFlight);
+
+        relay.holdServerToClient(false);
         QVERIFY(server.restart());
         alice->connection()->retryNow();
         QVERIFY(alice.waitSynced());

@@ -15,9 +15,6 @@
 #include "kith/protocol.h"
 
 #include <QAbstractItemModelTester>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -27,21 +24,6 @@ using namespace kith;
 using namespace kith::client;
 using namespace kith::test;
 
-namespace {
-// kith_compressed_frames_total from the server's /metrics; -1 when unreadable.
-double compressedFramesSent(const TestServer &server)
-{
-    QNetworkAccessManager manager;
-    std::unique_ptr<QNetworkReply> reply(
-        manager.get(QNetworkRequest(server.adminUrl().resolved(QUrl(QStringLiteral("metrics"))))));
-    TestClient::waitUntil([&] { return reply->isFinished(); });
-    const QRegularExpression sample(QStringLiteral("^kith_compressed_frames_total\\s+(\\S+)$"),
-                                    QRegularExpression::MultilineOption);
-    const auto match = sample.match(QString::fromUtf8(reply->readAll()));
-    return match.hasMatch() ? match.captured(1).toDouble() : -1;
-}
-} // namespace
-
 class TestClientSync : public QObject
 {
     Q_OBJECT
@@ -50,7 +32,8 @@ private slots:
 
     void offlineCatchUpEqualsServerHistory()
     {
-        TestServer server(kFastSendArgs);
+        TestServer server(kFastSendArgs +
+                          QStringList{QStringLiteral("--group-change-rate"), QStringLiteral("0")});
         QVERIFY(server.start());
         QTemporaryDir dir;
         ClientDevice alice(dir.path());
@@ -79,7 +62,8 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(alice->store()->conversationIds().size(), 50, kClientTimeoutMs);
 
         alice.stop();
-        const double compressedBefore = compressedFramesSent(server);
+        const double compressedBefore =
+            server.metric(QStringLiteral("kith_compressed_frames_total"));
         QVERIFY(compressedBefore >= 0);
         QList<QPair<QString, QString>> late;
         for (int i = 0; i < 40; ++i)
@@ -105,7 +89,7 @@ private slots:
         const auto &features = alice->connection()->helloOk().features();
         QVERIFY(std::find(features.begin(), features.end(), std::string(kDeflateFeature)) !=
                 features.end());
-        QVERIFY(compressedFramesSent(server) > compressedBefore);
+        QVERIFY(server.metric(QStringLiteral("kith_compressed_frames_total")) > compressedBefore);
 
         for (const auto &c : conversations) {
             QString why;
@@ -119,6 +103,32 @@ private slots:
         QCOMPARE(
             messages.index(messages.rowCount() - 1).data(MessageListModel::TextRole).toString(),
             QStringLiteral("late 39 in %1").arg(conversations.at(3)));
+    }
+
+    // More conversations than one sync page holds (100 by default): the
+    // client asks for page after page and ends with all of them.
+    void syncOfManyConversationsComesInPages()
+    {
+        TestServer server(QStringList{QStringLiteral("--group-change-rate"), QStringLiteral("0")});
+        QVERIFY(server.start());
+        QTemporaryDir dir;
+        ClientDevice alice(dir.path());
+        QVERIFY(alice.registerOn(server.url(), QStringLiteral("alice")));
+        const quint64 aliceId = quint64(alice->userId());
+        alice.stop();
+        TestClient bob;
+        QVERIFY(bob.connectAndRegister(server.url(), QStringLiteral("bob")));
+        QSet<QString> groups;
+        for (int g = 0; g < 230; ++g) {
+            const auto id = createGroup(bob, QStringLiteral("crowd %1").arg(g), {aliceId});
+            QVERIFY(id);
+            groups.insert(*id);
+        }
+        alice.restart();
+        QVERIFY(alice->openAccount(server.url(), QStringLiteral("alice")));
+        QVERIFY(alice.waitSynced());
+        const QStringList held = alice->store()->conversationIds();
+        QCOMPARE(QSet<QString>(held.cbegin(), held.cend()), groups);
     }
 
     void droppedPushesArePulledByTheirGap()

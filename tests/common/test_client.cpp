@@ -40,6 +40,11 @@ TestClient::TestClient(QObject *parent)
 
 TestClient::~TestClient() = default;
 
+QSslCertificate TestClient::peerCertificate() const
+{
+    return m_socket.sslConfiguration().peerCertificate();
+}
+
 void TestClient::setSslConfiguration(const QSslConfiguration &configuration)
 {
     m_socket.setSslConfiguration(configuration);

@@ -11,6 +11,7 @@
 #include <QList>
 #include <QObject>
 #include <QSet>
+#include <QSslCertificate>
 #include <QSslConfiguration>
 #include <QString>
 #include <QStringList>
@@ -45,6 +46,8 @@ public:
 
     // TLS settings for wss (e.g. the test's own CA); before connectTo.
     void setSslConfiguration(const QSslConfiguration &configuration);
+    // The certificate the server presented over wss (null for ws).
+    [[nodiscard]] QSslCertificate peerCertificate() const;
     // Opens the WebSocket; false when it is not connected within the timeout.
     [[nodiscard]] bool connectTo(const QUrl &url, int timeoutMs = kDefaultTimeoutMs);
     void close();

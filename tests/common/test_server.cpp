@@ -3,6 +3,8 @@
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QEventLoop>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
 #include <QRegularExpression>
 #include <QTimer>
 
@@ -93,6 +95,8 @@ bool TestServer::start()
                          // The minimum the server accepts: fast tests, real hashing.
                          QStringLiteral("--argon2-memory-kib"), QStringLiteral("19456"),
                          QStringLiteral("--argon2-ops"), QStringLiteral("2")};
+        if (!m_ownCertificate && !m_extraArgs.contains(QStringLiteral("--cert")))
+            args.append(QStringLiteral("--plain"));
         args += m_extraArgs;
         m_process->setArguments(args);
         m_process->setChildProcessModifier([files = m_openFileLimit] {
@@ -211,6 +215,25 @@ QUrl TestServer::url() const
 QUrl TestServer::adminUrl() const
 {
     return QUrl(QStringLiteral("http://127.0.0.1:%1/").arg(m_adminPort));
+}
+
+double TestServer::metric(const QString &name) const
+{
+    QNetworkAccessManager manager;
+    std::unique_ptr<QNetworkReply> reply(
+        manager.get(QNetworkRequest(adminUrl().resolved(QUrl(QStringLiteral("metrics"))))));
+    QEventLoop loop;
+    QObject::connect(reply.get(), &QNetworkReply::finished, &loop, &QEventLoop::quit);
+    QTimer::singleShot(10'000, &loop, &QEventLoop::quit);
+    if (!reply->isFinished())
+        loop.exec();
+    if (!reply->isFinished() || reply->error() != QNetworkReply::NoError)
+        return -1;
+    const QRegularExpression sample(
+        QStringLiteral("^%1\\s+(\\S+)$").arg(QRegularExpression::escape(name)),
+        QRegularExpression::MultilineOption);
+    const auto match = sample.match(QString::fromUtf8(reply->readAll()));
+    return match.hasMatch() ? match.captured(1).toDouble() : -1;
 }
 
 QString TestServer::dataDir() const

@@ -39,6 +39,9 @@ public:
     [[nodiscard]] QUrl url() const;
     [[nodiscard]] QUrl adminUrl() const;
     [[nodiscard]] QString dataDir() const;
+    // One unlabelled sample from the server's /metrics (e.g.
+    // "kith_slow_consumers_dropped_total"); -1 when it cannot be read.
+    [[nodiscard]] double metric(const QString &name) const;
     // Everything the server (and admin commands) wrote to stderr so far.
     [[nodiscard]] QByteArray stderrLog() const;
 
@@ -54,6 +57,11 @@ public:
     // manager's LimitNOFILE would; 0 (the default) keeps the test's own.
     void setOpenFileLimit(int files) { m_openFileLimit = files; }
 
+    // Tests speak plain ws:// on loopback (--plain) unless they give --cert or
+    // call this: then kithd serves wss:// with the certificate it makes in
+    // its data folder, as it does by default.
+    void useOwnCertificate() { m_ownCertificate = true; }
+
 private:
     [[nodiscard]] bool waitForReady();
     void appendStderr(const QByteArray &bytes);
@@ -67,6 +75,7 @@ private:
     quint16 m_port = 0;
     quint16 m_adminPort = 0;
     int m_openFileLimit = 0;
+    bool m_ownCertificate = false;
 };
 
 } // namespace kith::test

@@ -8,7 +8,10 @@
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 
+#include <google/protobuf/descriptor.h>
+
 #include <QTest>
+#include <QWebSocketProtocol>
 
 #include <functional>
 #include <memory>
@@ -50,6 +53,9 @@ private slots:
     void helloMustComeFirst();
     void unknownMajorVersionIsRefused();
     void requestsBeforeAuthAreRefused();
+    void everyRequestKindBeforeAuthIsRefused();
+    void authRequestsOnALoggedInConnectionAreRefused();
+    void secondLoginWhileOneRunsIsRefused();
     void unauthenticatedConnectionTimesOut();
     void wrongPasswordIsRefused();
     void nonMemberLearnsNothing_data();
@@ -59,6 +65,7 @@ private slots:
     void plainMemberCannotManageTheGroup();
     void removedMemberLosesAccess();
     void revokedDeviceIsClosedAndRefused();
+    void revokingTheCurrentDeviceClosesThisConnection();
     void logoutEndsTheDevice();
     void failedLoginsAreRateLimited();
 
@@ -101,6 +108,7 @@ void TestAuthorization::helloMustComeFirst()
     const auto answer = client.login(QStringLiteral("alice"), QStringLiteral("password123"));
     QVERIFY2(isError(answer, v1::HELLO_REQUIRED), describe(answer).constData());
     QVERIFY(client.waitForDisconnected());
+    QCOMPARE(client.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 }
 
 void TestAuthorization::unknownMajorVersionIsRefused()
@@ -111,6 +119,7 @@ void TestAuthorization::unknownMajorVersionIsRefused()
     QVERIFY2(isError(answer, v1::UNSUPPORTED_VERSION), describe(answer).constData());
     QVERIFY(!answer->error().message().empty());
     QVERIFY(client.waitForDisconnected());
+    QCOMPARE(client.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 }
 
 void TestAuthorization::requestsBeforeAuthAreRefused()
@@ -135,6 +144,104 @@ void TestAuthorization::requestsBeforeAuthAreRefused()
     QCOMPARE(login->auth_ok().user().id(), m_carol->userId());
 }
 
+// Every request body of the protocol (found by reflection, so a new one is
+// covered the day it is added), sent after hello and before auth.
+void TestAuthorization::everyRequestKindBeforeAuthIsRefused()
+{
+    TestClient client;
+    QVERIFY(client.connectTo(m_server.url()));
+    QVERIFY(client.hello());
+    const google::protobuf::OneofDescriptor *body =
+        v1::Envelope::descriptor()->FindOneofByName("body");
+    QVERIFY(body);
+    QStringList tried;
+    for (int i = 0; i < body->field_count(); ++i) {
+        const google::protobuf::FieldDescriptor *field = body->field(i);
+        const std::string &type = field->message_type()->name();
+        if (!type.ends_with("Request") || type == "RegisterRequest" || type == "LoginRequest" ||
+            type == "ResumeRequest")
+            continue;
+        v1::Envelope request;
+        request.GetReflection()->MutableMessage(&request, field);
+        const auto answer = client.request(request);
+        QVERIFY2(isError(answer, v1::NOT_AUTHENTICATED),
+                 qPrintable(QString::fromStdString(field->name()) + QStringLiteral(": ") +
+                            QString::fromUtf8(describe(answer))));
+        QVERIFY(client.isConnected());
+        tried << QString::fromStdString(field->name());
+    }
+    // The list is the protocol's, not an empty loop.
+    for (const char *kind :
+         {"send", "pull", "sync", "mark_read", "typing", "create_group", "add_members",
+          "remove_member", "leave_group", "rename_group", "list_members", "search_users",
+          "get_profile", "set_display_name", "list_devices", "revoke_device", "logout"})
+        QVERIFY2(tried.contains(QLatin1String(kind)), kind);
+    // Still able to log in afterwards.
+    const auto login = client.login(QStringLiteral("carol"), QStringLiteral("password123"));
+    QVERIFY2(login && login->has_auth_ok(), describe(login).constData());
+}
+
+// A logged-in connection stays who it is: another register, login or resume
+// on it is refused, and no device is made for it.
+void TestAuthorization::authRequestsOnALoggedInConnectionAreRefused()
+{
+    TestClient carol;
+    QVERIFY(carol.connectAndLogin(m_server.url(), QStringLiteral("carol"),
+                                  QStringLiteral("password123"), QStringLiteral("second")));
+    v1::Envelope listDevices;
+    listDevices.mutable_list_devices();
+    const auto before = carol.request(listDevices);
+    QVERIFY2(before && before->has_device_list(), describe(before).constData());
+
+    const auto asBob = carol.login(QStringLiteral("bob"), QStringLiteral("password123"));
+    QVERIFY2(isError(asBob, v1::INVALID_ARGUMENT), describe(asBob).constData());
+    const auto again = carol.login(QStringLiteral("carol"), QStringLiteral("password123"));
+    QVERIFY2(isError(again, v1::INVALID_ARGUMENT), describe(again).constData());
+    const auto registered =
+        carol.registerUser(QStringLiteral("mallory2"), QStringLiteral("password123"));
+    QVERIFY2(isError(registered, v1::INVALID_ARGUMENT), describe(registered).constData());
+    const auto resumed = carol.resume(m_bob->token());
+    QVERIFY2(isError(resumed, v1::INVALID_ARGUMENT), describe(resumed).constData());
+    QVERIFY(carol.isConnected());
+
+    // Still carol on the same device, and no device more.
+    const auto after = carol.request(listDevices);
+    QVERIFY2(after && after->has_device_list(), describe(after).constData());
+    QCOMPARE(after->device_list().devices_size(), before->device_list().devices_size());
+    for (const auto &device : after->device_list().devices())
+        QCOMPARE(device.current(), device.id() == carol.deviceId());
+    const auto me = carol.request([] {
+        v1::Envelope profile;
+        profile.mutable_get_profile()->set_username("carol");
+        return profile;
+    }());
+    QVERIFY2(me && me->has_user_profile(), describe(me).constData());
+    QCOMPARE(me->user_profile().user().id(), m_carol->userId());
+}
+
+// A second login sent while the first is being checked is refused; the first
+// goes ahead.
+void TestAuthorization::secondLoginWhileOneRunsIsRefused()
+{
+    TestClient client;
+    QVERIFY(client.connectTo(m_server.url()));
+    QVERIFY(client.hello());
+    v1::Envelope first;
+    first.mutable_login()->set_username("carol");
+    first.mutable_login()->set_password("password123");
+    v1::Envelope second;
+    second.mutable_login()->set_username("bob");
+    second.mutable_login()->set_password("password123");
+    // Both on the wire before any answer: the first is hashing when the second arrives.
+    const quint32 firstId = client.post(first);
+    const quint32 secondId = client.post(second);
+    const auto refused = client.waitForAnswer(secondId);
+    QVERIFY2(isError(refused, v1::INVALID_ARGUMENT), describe(refused).constData());
+    const auto granted = client.waitForAnswer(firstId);
+    QVERIFY2(granted && granted->has_auth_ok(), describe(granted).constData());
+    QCOMPARE(granted->auth_ok().user().id(), m_carol->userId());
+}
+
 void TestAuthorization::unauthenticatedConnectionTimesOut()
 {
     TestServer server({QStringLiteral("--auth-timeout-ms"), QStringLiteral("1000")});
@@ -150,6 +257,7 @@ void TestAuthorization::unauthenticatedConnectionTimesOut()
     QVERIFY(timeout);
     QCOMPARE(timeout->request_id(), quint32(0));
     QVERIFY(client.waitForDisconnected());
+    QCOMPARE(client.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 }
 
 void TestAuthorization::wrongPasswordIsRefused()
@@ -175,6 +283,7 @@ void TestAuthorization::nonMemberLearnsNothing_data()
     QTest::newRow("typing") << QStringLiteral("typing") << false;
     QTest::newRow("list_members") << QStringLiteral("list_members") << false;
     QTest::newRow("add_members") << QStringLiteral("add_members") << true;
+    QTest::newRow("remove_member") << QStringLiteral("remove_member") << true;
     QTest::newRow("rename_group") << QStringLiteral("rename_group") << true;
     QTest::newRow("leave_group") << QStringLiteral("leave_group") << true;
 }
@@ -202,6 +311,9 @@ void TestAuthorization::nonMemberLearnsNothing()
         } else if (operation == QLatin1String("add_members")) {
             e.mutable_add_members()->set_conversation_id(conversation);
             e.mutable_add_members()->add_user_ids(m_carol->userId());
+        } else if (operation == QLatin1String("remove_member")) {
+            e.mutable_remove_member()->set_conversation_id(conversation);
+            e.mutable_remove_member()->set_user_id(m_bob->userId());
         } else if (operation == QLatin1String("rename_group")) {
             e.mutable_rename_group()->set_conversation_id(conversation);
             e.mutable_rename_group()->set_name("mine now");
@@ -366,6 +478,7 @@ void TestAuthorization::revokedDeviceIsClosedAndRefused()
     });
     QVERIFY(kicked);
     QVERIFY(tablet.waitForDisconnected());
+    QCOMPARE(tablet.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
 
     TestClient again;
     QVERIFY(again.connectTo(m_server.url()));
@@ -376,6 +489,36 @@ void TestAuthorization::revokedDeviceIsClosedAndRefused()
     // Her other device is unaffected.
     const auto still = m_alice->send(m_direct, QStringLiteral("still here"), newClientMsgId());
     QVERIFY2(still && still->has_send_ack(), describe(still).constData());
+}
+
+// Revoking the device this connection is on: the answer comes first, then
+// TOKEN_INVALID and the close, and the token no longer resumes.
+void TestAuthorization::revokingTheCurrentDeviceClosesThisConnection()
+{
+    TestClient spare;
+    QVERIFY(spare.connectAndLogin(m_server.url(), QStringLiteral("carol"),
+                                  QStringLiteral("password123"), QStringLiteral("spare")));
+    const QString token = spare.token();
+    v1::Envelope revoke;
+    revoke.mutable_revoke_device()->set_device_id(spare.deviceId());
+    const auto answer = spare.request(revoke);
+    QVERIFY2(answer && answer->has_ok(), describe(answer).constData());
+    const auto kicked = spare.waitForPush([](const v1::Envelope &e) {
+        return e.has_error() && e.error().code() == v1::TOKEN_INVALID;
+    });
+    QVERIFY(kicked);
+    QCOMPARE(kicked->request_id(), quint32(0));
+    QVERIFY(spare.waitForDisconnected());
+    QCOMPARE(spare.closeCode(), int(QWebSocketProtocol::CloseCodePolicyViolated));
+
+    TestClient again;
+    QVERIFY(again.connectTo(m_server.url()));
+    QVERIFY(again.hello());
+    const auto refused = again.resume(token);
+    QVERIFY2(isError(refused, v1::TOKEN_INVALID), describe(refused).constData());
+    // carol's other connection is not touched.
+    QVERIFY(m_carol->sync());
+    QVERIFY(m_carol->isConnected());
 }
 
 void TestAuthorization::logoutEndsTheDevice()
@@ -389,6 +532,7 @@ void TestAuthorization::logoutEndsTheDevice()
     const auto answer = laptop.request(logout);
     QVERIFY2(answer && answer->has_ok(), describe(answer).constData());
     QVERIFY(laptop.waitForDisconnected());
+    QCOMPARE(laptop.closeCode(), int(QWebSocketProtocol::CloseCodeNormal));
 
     TestClient again;
     QVERIFY(again.connectTo(m_server.url()));
@@ -406,23 +550,42 @@ void TestAuthorization::failedLoginsAreRateLimited()
     TestClient victim;
     QVERIFY(victim.connectAndRegister(server.url(), QStringLiteral("victim")));
 
-    constexpr int kMaxAttempts = 30; // far more than any sane lockout threshold
+    // docs/protocol.md: 5 failures per account, then a lockout from 30 s.
+    constexpr int kAccountFailures = 5;
+    constexpr quint32 kFirstLockoutMs = 30 * 1000;
     TestClient guesser;
     QVERIFY(guesser.connectTo(server.url()));
     QVERIFY(guesser.hello());
-    std::optional<v1::Envelope> limited;
-    for (int attempt = 0; attempt < kMaxAttempts && !limited; ++attempt) {
-        const auto answer =
-            guesser.login(QStringLiteral("victim"),
-                          QStringLiteral("guess%1").arg(attempt, 4, 10, QLatin1Char('0')));
-        QVERIFY2(answer && answer->has_error(), describe(answer).constData());
-        if (answer->error().code() == v1::RATE_LIMITED)
-            limited = answer;
-        else
-            QCOMPARE(answer->error().code(), v1::AUTH_FAILED);
+    const auto guess = [&](const QString &name, int attempt) {
+        return guesser.login(name, QStringLiteral("guess%1").arg(attempt, 4, 10, QLatin1Char('0')));
+    };
+    for (int attempt = 1; attempt <= kAccountFailures; ++attempt) {
+        const auto answer = guess(QStringLiteral("victim"), attempt);
+        QVERIFY2(isError(answer, v1::AUTH_FAILED),
+                 qPrintable(QStringLiteral("attempt %1: ").arg(attempt) +
+                            QString::fromUtf8(describe(answer))));
     }
-    QVERIFY2(limited, "no lockout after 30 wrong passwords");
+    const auto limited = guess(QStringLiteral("victim"), kAccountFailures + 1);
+    QVERIFY2(isError(limited, v1::RATE_LIMITED), describe(limited).constData());
     QVERIFY(limited->error().retry_after_ms() > 0);
+    QVERIFY(limited->error().retry_after_ms() <= kFirstLockoutMs);
+    // Locked out even with the right password.
+    const auto right = guesser.login(QStringLiteral("victim"), QStringLiteral("password123"));
+    QVERIFY2(isError(right, v1::RATE_LIMITED), describe(right).constData());
+
+    // Per remote address: 20 failures, whatever the names (the refused ones
+    // above did not count).
+    constexpr int kAddressFailures = 20;
+    for (int attempt = kAccountFailures + 1; attempt <= kAddressFailures; ++attempt) {
+        const auto answer = guess(QStringLiteral("nobody%1").arg(attempt), attempt);
+        QVERIFY2(isError(answer, v1::AUTH_FAILED),
+                 qPrintable(QStringLiteral("attempt %1: ").arg(attempt) +
+                            QString::fromUtf8(describe(answer))));
+    }
+    const auto addressLimited = guess(QStringLiteral("someone"), kAddressFailures + 1);
+    QVERIFY2(isError(addressLimited, v1::RATE_LIMITED), describe(addressLimited).constData());
+    QVERIFY(addressLimited->error().retry_after_ms() > 0);
+    QVERIFY(addressLimited->error().retry_after_ms() <= kFirstLockoutMs);
     // The logged-in session of the account is not affected.
     const auto sync = victim.sync();
     QVERIFY2(sync && sync->has_sync_response(), describe(sync).constData());

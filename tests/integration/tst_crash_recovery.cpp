@@ -1,7 +1,10 @@
 // kill -9 of the server while clients send flat out: after a restart every
 // acked message is in the history, seqs are contiguous, and resending what was
-// in flight stores each message exactly once.
+// in flight stores each message exactly once. Two of the senders hear nothing
+// from the server for the last moments before the kill (their acks are held
+// back on the way), so some sends are always committed without their ack.
 
+#include "tcp_relay.h"
 #include "test_client.h"
 #include "test_server.h"
 
@@ -12,6 +15,7 @@
 #include <QSet>
 #include <QTest>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -64,16 +68,25 @@ void TestCrashRecovery::postNext(Sender &sender)
 
 void TestCrashRecovery::ackedMessagesSurviveKill9()
 {
-    // Rate limits are not under test here: let everyone send flat out.
+    // Rate limits are not under test here: let everyone send flat out and the
+    // reader poll. Nor is the output budget: the held connections' pushes
+    // pile up in kithd, and past half the budget it would stop reading the
+    // very sends this test waits to see stored.
     TestServer server({QStringLiteral("--send-rate"), QStringLiteral("1000000"),
-                       QStringLiteral("--send-burst"), QStringLiteral("1000000")});
+                       QStringLiteral("--send-burst"), QStringLiteral("1000000"),
+                       QStringLiteral("--read-rate"), QStringLiteral("0"),
+                       QStringLiteral("--max-queued-bytes"), QStringLiteral("1073741824"),
+                       QStringLiteral("--drain-timeout-ms"), QStringLiteral("600000")});
     QVERIFY(server.start());
 
+    TcpRelay relay(quint16(server.url().port()));
+    QVERIFY(relay.listen());
     std::vector<Sender> senders(4);
     for (int i = 0; i < 4; ++i) {
         senders[i].client = std::make_unique<TestClient>();
-        QVERIFY(
-            senders[i].client->connectAndRegister(server.url(), QStringLiteral("sender%1").arg(i)));
+        // 0 and 2 (one per conversation) through the relay.
+        const QUrl url = i % 2 == 0 ? relay.url() : server.url();
+        QVERIFY(senders[i].client->connectAndRegister(url, QStringLiteral("sender%1").arg(i)));
         senders[i].token = senders[i].client->token();
     }
     // Two in one direct chat, two in one group: concurrent senders per conversation.
@@ -113,16 +126,58 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
 
     QVERIFY2(TestClient::waitUntil([this] { return m_totalAcked >= kAcksBeforeKill; }, 120000),
              qPrintable(QStringLiteral("only %1 acks").arg(m_totalAcked)));
+    // From here senders 0 and 2 get no answers, so they send nothing new; the
+    // server stores what they have in flight. Once a reader sees all of it,
+    // the kill comes, with those sends committed and their acks never sent.
+    relay.holdServerToClient(true);
+    TestClient reader;
+    QVERIFY(reader.connectAndResume(server.url(), senders[0].token));
+    // Pulled on from where the last look ended: the other two senders go on
+    // flat out, and reading the whole history again on each look would fall
+    // further behind them with every one.
+    QSet<QString> storedIds;
+    QHash<QString, quint64> nextSeq{{direct, 1}, {group, 1}};
+    const auto heldSendsStored = [&] {
+        for (const QString &conversation : {direct, group}) {
+            const auto history = reader.pullAll(conversation, nextSeq.value(conversation));
+            if (!history)
+                return false;
+            for (const v1::Message &message : *history) {
+                storedIds.insert(toQString(message.client_msg_id()));
+                nextSeq[conversation] =
+                    std::max<quint64>(nextSeq.value(conversation), message.seq() + 1);
+            }
+        }
+        const QSet<QString> &stored = storedIds;
+        for (const Sender *held : {&senders[0], &senders[2]}) {
+            if (held->inFlight.isEmpty())
+                return false;
+            for (const QString &id : held->inFlight) {
+                if (!stored.contains(id))
+                    return false;
+            }
+        }
+        return true;
+    };
+    // A kithd that died meanwhile ends the wait with its last words, not a timeout.
+    const bool stored =
+        TestClient::waitUntil([&] { return !server.isRunning() || heldSendsStored(); }, 120000);
+    QVERIFY2(server.isRunning(), server.stderrLog().right(800).constData());
+    QVERIFY(stored);
     server.kill9();
     m_sending = false;
     // Acks the server wrote before it died are still read from the sockets.
     for (Sender &sender : senders)
         QVERIFY(sender.client->waitForDisconnected());
-    for (Sender &sender : senders)
+    int inFlight = 0;
+    for (Sender &sender : senders) {
         QCOMPARE(sender.errors, 0);
-    qInfo("killed with %d acks; %d requests in flight", m_totalAcked,
-          int(senders[0].inFlight.size() + senders[1].inFlight.size() + senders[2].inFlight.size() +
-              senders[3].inFlight.size()));
+        inFlight += int(sender.inFlight.size());
+    }
+    // Each sender keeps kWindow sends posted, so the kill always leaves some
+    // unanswered: the resends below are what this test is about.
+    QVERIFY2(inFlight > 0, "nothing was in flight at the kill");
+    qInfo("killed with %d acks; %d requests in flight", m_totalAcked, inFlight);
 
     QVERIFY(server.start());
     for (Sender &sender : senders) {
@@ -132,6 +187,7 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
 
     // Every acked message is there with the seq and server id of its ack, and the
     // seqs run 1..max without a gap.
+    QHash<QString, v1::Message> storedBeforeResend; // client message id -> message
     for (const QString &conversation : {direct, group}) {
         TestClient *reader =
             conversation == direct ? senders[0].client.get() : senders[2].client.get();
@@ -146,6 +202,7 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
             const QString id = toQString(message.client_msg_id());
             QVERIFY2(!byClientId.contains(id), "a message is stored twice");
             byClientId.insert(id, message);
+            storedBeforeResend.insert(id, message);
         }
         for (const Sender &sender : senders) {
             if (sender.conversation != conversation)
@@ -162,16 +219,30 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
     }
 
     // Resending what was in flight (as a client's outbox would) stores each
-    // message once: either it made it before the kill (a duplicate) or it is new.
+    // message once: one that was committed before the kill (its ack lost)
+    // gets that original back as a duplicate; one that was not is new.
+    int committedUnacked = 0;
     for (Sender &sender : senders) {
         for (const QString &id : sender.inFlight) {
             const auto answer =
                 sender.client->send(sender.conversation, sender.texts.value(id), id);
             QVERIFY2(answer && answer->has_send_ack(), describe(answer).constData());
-            sender.acked.insert(id, answer->send_ack());
+            const v1::SendAck &ack = answer->send_ack();
+            const auto stored = storedBeforeResend.constFind(id);
+            if (stored != storedBeforeResend.cend()) {
+                ++committedUnacked;
+                QVERIFY2(ack.duplicate(), "a resend of a stored message was not a duplicate");
+                QCOMPARE(ack.seq(), stored->seq());
+                QCOMPARE(ack.server_id(), stored->server_id());
+            } else {
+                QVERIFY2(!ack.duplicate(), "a message never stored came back as a duplicate");
+            }
+            sender.acked.insert(id, ack);
         }
         sender.inFlight.clear();
     }
+    qInfo("of those, %d were committed before the kill without their ack", committedUnacked);
+    QVERIFY2(committedUnacked > 0, "no send was committed without its ack");
     for (const QString &conversation : {direct, group}) {
         const auto history = senders[conversation == direct ? 1 : 3].client->pullAll(conversation);
         QVERIFY(history);

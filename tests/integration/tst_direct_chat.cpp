@@ -11,6 +11,7 @@
 #include <QHash>
 #include <QTest>
 
+#include <limits>
 #include <memory>
 
 using namespace kith;
@@ -42,6 +43,7 @@ private slots:
     void everyDeviceGetsEveryMessageInOrder();
     void syncShowsTheConversationToBoth();
     void pullPagesBothWays();
+    void pullLimitIsClampedToAPage();
     void replyQuotesAnEarlierSeq();
 
 private:
@@ -246,17 +248,39 @@ void TestDirectChat::pullPagesBothWays()
     QCOMPARE(quint32(page->pull_response().messages_size()),
              qMin<quint32>(kDefaultPullLimit, total));
     QCOMPARE(page->pull_response().messages(0).seq(), quint64(1));
+}
 
-    // More than a page may hold is refused or cut to the maximum, never served whole.
-    v1::Envelope greedy;
-    greedy.mutable_pull()->set_conversation_id(toStd(m_conversation));
-    greedy.mutable_pull()->set_limit(kMaxPullLimit + 1);
-    const auto greedyAnswer = m_bob2->request(greedy);
-    QVERIFY2(greedyAnswer, "no answer");
-    if (greedyAnswer->has_error())
-        QCOMPARE(greedyAnswer->error().code(), v1::INVALID_ARGUMENT);
-    else
-        QVERIFY(quint32(greedyAnswer->pull_response().messages_size()) <= kMaxPullLimit);
+// docs/protocol.md: a limit above 200 is clamped to 200, not refused: on a
+// conversation longer than a page, such a pull gets exactly a full page.
+void TestDirectChat::pullLimitIsClampedToAPage()
+{
+    TestClient carol;
+    QVERIFY(carol.connectAndRegister(m_server.url(), QStringLiteral("carol")));
+    const QString chat = directConversationId(m_alice1->userId(), carol.userId());
+    const quint64 total = kMaxPullLimit + 5;
+    QList<quint32> requests;
+    for (quint64 i = 0; i < total; ++i)
+        requests << m_alice1->post(
+            TestClient::sendRequest(chat, QStringLiteral("long %1").arg(i), newClientMsgId()));
+    for (const quint32 requestId : std::as_const(requests)) {
+        const auto ack = m_alice1->waitForAnswer(requestId);
+        QVERIFY2(ack && ack->has_send_ack(), describe(ack).constData());
+    }
+
+    for (const quint32 limit :
+         {kMaxPullLimit + 1, quint32(1000), std::numeric_limits<quint32>::max()}) {
+        v1::Envelope greedy;
+        greedy.mutable_pull()->set_conversation_id(toStd(chat));
+        greedy.mutable_pull()->set_limit(limit);
+        const auto answer = carol.request(greedy);
+        QVERIFY2(answer && answer->has_pull_response(), describe(answer).constData());
+        const auto &page = answer->pull_response();
+        QCOMPARE(quint32(page.messages_size()), kMaxPullLimit);
+        QCOMPARE(page.messages(0).seq(), quint64(1));
+        QCOMPARE(page.messages(int(kMaxPullLimit) - 1).seq(), quint64(kMaxPullLimit));
+        QVERIFY(page.has_more());
+        QCOMPARE(page.max_seq(), total);
+    }
 }
 
 void TestDirectChat::replyQuotesAnEarlierSeq()

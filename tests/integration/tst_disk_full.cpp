@@ -126,8 +126,8 @@ private slots:
     void initTestCase()
     {
         if (!g_noNamespace.isEmpty())
-            QSKIP(qPrintable(
-                QStringLiteral("no mount namespace for a tmpfs: %1").arg(g_noNamespace)));
+            QSKIP(qPrintable(QStringLiteral("kith-test-skip: no mount namespace for a tmpfs: %1")
+                                 .arg(g_noNamespace)));
     }
 
     void sendsOnAFullDiskAreRefusedUntilThereIsRoom()

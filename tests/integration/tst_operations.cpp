@@ -101,7 +101,14 @@ void TestOperations::healthz()
 {
     const auto answer = httpGet(m_server.adminUrl().resolved(QUrl(QStringLiteral("healthz"))));
     QCOMPARE(answer.status, 200);
-    QCOMPARE(answer.body.trimmed(), QByteArrayLiteral("ok"));
+    // First line ok; then one line each on the node, the store and the bus.
+    const QList<QByteArray> lines = answer.body.trimmed().split('\n');
+    QCOMPARE(lines.size(), 4);
+    QCOMPARE(lines.at(0), QByteArrayLiteral("ok"));
+    QCOMPARE(lines.at(1), QByteArrayLiteral("node 0"));
+    QVERIFY2(lines.at(2).startsWith("store ") && lines.at(2).endsWith("kith.sqlite3 ok"),
+             lines.at(2).constData());
+    QCOMPARE(lines.at(3), QByteArrayLiteral("bus none (one node)"));
 }
 
 void TestOperations::metricsMoveWithMessages()
@@ -506,10 +513,29 @@ void TestOperations::sigtermWhilePagesAreServed()
     QCOMPARE(exitCode, 0);
     QVERIFY(alice.waitForDisconnected());
 
-    for (auto it = sends.cbegin(); it != sends.cend(); ++it) {
-        const auto answer = alice.takeAnswer(it.key());
-        if (answer && answer->has_send_ack())
-            acked.insert(it.value(), answer->send_ack().seq());
+    // A connection's frames are handled in order, and every send handed to
+    // the store before the stop began is committed and acknowledged before
+    // the close: so the answers, in send order, are acks, then SHUTTING_DOWN
+    // (read after the stop began), then none (not read before the close).
+    enum Answer { Acked, Refused, Unanswered };
+    Answer previous = Acked; // the first send's ack was taken above
+    for (const quint32 requestId : sendOrder.mid(1)) {
+        const auto answer = alice.takeAnswer(requestId);
+        Answer kind = Unanswered;
+        if (answer && answer->has_send_ack()) {
+            kind = Acked;
+            acked.insert(sends.value(requestId), answer->send_ack().seq());
+        } else if (answer) {
+            QVERIFY2(answer->has_error() && answer->error().code() == v1::SHUTTING_DOWN,
+                     describe(answer).constData());
+            kind = Refused;
+        }
+        QVERIFY2(kind >= previous,
+                 qPrintable(QStringLiteral("send %1 answered out of order (%2 after %3)")
+                                .arg(sendOrder.indexOf(requestId))
+                                .arg(int(kind))
+                                .arg(int(previous))));
+        previous = kind;
     }
 
     QVERIFY(m_server.start());

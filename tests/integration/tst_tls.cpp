@@ -1,6 +1,7 @@
 // kithd with a certificate and key serves wss: clients that trust the
 // certificate chat as usual, plain ws and untrusting clients get nowhere.
 
+#include "engine_process.h"
 #include "test_client.h"
 #include "test_server.h"
 
@@ -38,10 +39,10 @@ private:
 void TestTls::initTestCase()
 {
     if (!QSslSocket::supportsSsl())
-        QSKIP("Qt has no TLS backend here");
+        QSKIP(qPrintable(skipMessage(QStringLiteral("Qt has no TLS backend here"))));
     const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));
     if (openssl.isEmpty())
-        QSKIP("no openssl to make a test certificate");
+        QSKIP(qPrintable(skipMessage(QStringLiteral("no openssl to make a test certificate"))));
     QVERIFY(m_certDir.isValid());
     const QString cert = m_certDir.filePath(QStringLiteral("cert.pem"));
     const QString key = m_certDir.filePath(QStringLiteral("key.pem"));

@@ -99,18 +99,24 @@ QT_QPA_PLATFORM=offscreen "$root/usr/bin/kith" --version | grep -q '^kith ' ||
 kithd_pid=$!
 url=""
 for _ in $(seq 1 200); do
-    url="$(sed -n 's/^kithd ready: \(ws:[^ ]*\) .*/\1/p' "$work/kithd.out")"
+    url="$(sed -n 's/^kithd ready: \(wss:[^ ]*\) .*/\1/p' "$work/kithd.out")"
     [ -n "$url" ] && break
     kill -0 "$kithd_pid" 2>/dev/null || break
     sleep 0.1
 done
-[ -n "$url" ] || { cat "$work/kithd.err" >&2; fail "the packaged kithd did not come up"; }
+[ -n "$url" ] || { cat "$work/kithd.err" >&2; fail "the packaged kithd did not come up over wss"; }
+# Its own certificate, trusted the way an admin hands it out.
+fingerprint="$("$root/usr/bin/kithd" fingerprint --config "$root/etc/kith/kithd.ini" \
+    --data "$work/data" | head -n1)"
+[ -n "$fingerprint" ] || fail "kithd fingerprint printed nothing"
+grep -q "^fingerprint $fingerprint (" "$work/kithd.out" ||
+    fail "kithd did not print its fingerprint at start"
 
 cli() {
     local home="$1"
     shift
     XDG_DATA_HOME="$home" XDG_CONFIG_HOME="$home/config" timeout 60 \
-        "$root/usr/bin/kith-cli" --server "$url" "$@"
+        "$root/usr/bin/kith-cli" --server "$url" --trust-fingerprint "$fingerprint" "$@"
 }
 cli "$work/alice" register alice 'package password' >/dev/null || fail "alice cannot register"
 cli "$work/bob" register bob 'package password' >/dev/null || fail "bob cannot register"

@@ -11,6 +11,7 @@
 #include "kith/client/conversation_list_model.h"
 #include "kith/client/kith_client.h"
 #include "kith/client/message_list_model.h"
+#include "kith/fingerprint.h"
 #include "test_server.h"
 
 #include <QAbstractItemModel>
@@ -19,11 +20,13 @@
 #include <QDBusMessage>
 #include <QDBusMetaType>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QSslCertificate>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QWheelEvent>
@@ -144,6 +147,7 @@ private slots:
     void longHistoryScrollsBackAndHoldsItsPlace();
     void searchHitOpensItsChatOnTheHit();
     void retryNowReconnectsAtOnce();
+    void trustPromptForAServerOfItsOwn();
     void cleanupTestCase();
 
 private:
@@ -573,6 +577,71 @@ void AppEndToEnd::retryNowReconnectsAtOnce()
                  client->connectionState() == KithClient::Online,
              "Retry now did not try");
     QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), kUiTimeoutMs);
+}
+
+// A server with its own certificate (kithd's default): the window shows the
+// trust prompt with the server's fingerprint, connects once it is trusted,
+// and after the server got a new key refuses with the warning until the new
+// key is accepted deliberately.
+void AppEndToEnd::trustPromptForAServerOfItsOwn()
+{
+    auto *client =
+        m_engine->singletonInstance<KithClient *>(qmlTypeId("Kith.Client", 1, 0, "KithClient"));
+    kith::test::TestServer server;
+    server.useOwnCertificate();
+    QVERIFY(server.start());
+    const auto servedFingerprint = [&server] {
+        const auto cert = QSslCertificate::fromPath(
+            QDir(server.dataDir()).filePath(QStringLiteral("tls-cert.pem")));
+        return cert.isEmpty() ? QByteArray() : kith::certificateFingerprint(cert.first().toDer());
+    };
+    const QByteArray first = servedFingerprint();
+
+    client->logout();
+    QTRY_VERIFY(!client->hasSession());
+    client->registerAccount(server.url(), QStringLiteral("dora"), kAnnPassword);
+    QQuickItem *prompt = item("trustPrompt");
+    QVERIFY(prompt);
+    QTRY_VERIFY_WITH_TIMEOUT(prompt->isVisible(), kUiTimeoutMs);
+    QCOMPARE(prompt->property("fingerprint").toString(), kith::fingerprintHex(first));
+    QVERIFY(!prompt->property("keyChanged").toBool());
+    const auto click = [this](const char *name) {
+        QQuickItem *button = item(name);
+        QVERIFY(button && button->isVisible());
+        QTest::mouseClick(
+            m_window, Qt::LeftButton, {},
+            button->mapToScene(QPointF(button->width() / 2, button->height() / 2)).toPoint());
+    };
+    click("trustButton");
+    QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), kUiTimeoutMs);
+    QVERIFY(!prompt->isVisible());
+
+    // The server comes back with a new key.
+    QVERIFY(server.terminate());
+    const QDir data(server.dataDir());
+    QVERIFY(QFile::remove(data.filePath(QStringLiteral("tls-key.pem"))));
+    QVERIFY(QFile::remove(data.filePath(QStringLiteral("tls-cert.pem"))));
+    QVERIFY(server.start());
+    const QByteArray second = servedFingerprint();
+    client->retryNow();
+    QTRY_VERIFY_WITH_TIMEOUT(prompt->isVisible() && prompt->property("keyChanged").toBool(),
+                             90'000);
+    QCOMPARE(prompt->property("fingerprint").toString(), kith::fingerprintHex(second));
+    QVERIFY(!client->isOnline());
+    QVERIFY(!item("trustButton")->isEnabled());
+    m_window->setWidth(1000);
+    QTRY_COMPARE(qRound(prompt->width()), 1000);
+    QVERIFY(
+        m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-key-changed.png")));
+    m_window->setWidth(380);
+    QTRY_COMPARE(qRound(prompt->width()), 380);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-key-changed-phone.png")));
+    click("trustConfirmChange");
+    QTRY_VERIFY(item("trustButton")->isEnabled());
+    click("trustButton");
+    QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), kUiTimeoutMs);
+    QVERIFY(!prompt->isVisible());
 }
 
 QTEST_MAIN(AppEndToEnd)

@@ -4,6 +4,7 @@
 // a LocalPushRouter of connections that record what is pushed to them, and a
 // helper to wait for a completion.
 
+#include "fs_blob_store.h"
 #include "kith/protocol.h"
 #include "local_push_router.h"
 #include "metrics.h"
@@ -70,7 +71,11 @@ private:
 class ServiceFixture
 {
 public:
-    explicit ServiceFixture(AuthPolicy policy = {}, MessagePolicy messagePolicy = {})
+    ServiceFixture(AuthPolicy policy, FileOptions fileOptions)
+        : ServiceFixture(policy, MessagePolicy{}, fileOptions)
+    {}
+    explicit ServiceFixture(AuthPolicy policy = {}, MessagePolicy messagePolicy = {},
+                            FileOptions fileOptions = {})
     {
         SqliteStore::Options options;
         // Durability is the store's own tests' business; these test rules.
@@ -78,16 +83,20 @@ public:
         store =
             std::make_unique<SqliteStore>(dir.filePath(QStringLiteral("kith.sqlite3")), options);
         opened = store->open().ok();
+        blobs = std::make_unique<FsBlobStore>(dir.filePath(QStringLiteral("files")));
+        opened = opened && blobs->open().ok();
         router = std::make_unique<LocalPushRouter>(&metrics);
         ServicesOptions wiring;
         wiring.auth = policy;
         wiring.messages = messagePolicy;
-        services = std::make_unique<Services>(*store, *router, wiring);
+        wiring.files = fileOptions;
+        services = std::make_unique<Services>(*store, *blobs, *router, wiring);
         auth = &services->auth;
         messages = &services->messages;
         groups = &services->groups;
         users = &services->users;
         presence = &services->presence;
+        files = &services->files;
     }
     ~ServiceFixture()
     {
@@ -151,6 +160,7 @@ public:
     bool opened = false;
     Metrics metrics;
     std::unique_ptr<SqliteStore> store;
+    std::unique_ptr<FsBlobStore> blobs;
     std::unique_ptr<LocalPushRouter> router;
     std::unique_ptr<Services> services;
     AuthService *auth = nullptr;
@@ -158,6 +168,7 @@ public:
     GroupService *groups = nullptr;
     UserService *users = nullptr;
     PresenceService *presence = nullptr;
+    FileService *files = nullptr;
     std::vector<std::unique_ptr<RecordingConnection>> connections;
     quint64 nextConnectionId = 1;
 };

@@ -6,6 +6,8 @@
 
 #include <QTest>
 
+#include <functional>
+
 using namespace kith;
 using namespace kith::server;
 using namespace kith::server::test;
@@ -53,7 +55,26 @@ class TestAuth : public QObject
     {
         v1::ResumeRequest request;
         request.set_token(token);
-        return f.auth->resume(request);
+        return f.auth->resume(request, kAddress);
+    }
+    // Starts `count` logins at once (none is answered before all are asked)
+    // and counts the answers by error code (0 for success).
+    static QHash<int, int> loginsAtOnce(ServiceFixture &f, int count,
+                                        const std::function<v1::LoginRequest(int)> &request,
+                                        const std::function<QString(int)> &address)
+    {
+        QObject context;
+        QHash<int, int> answers;
+        int answered = 0;
+        for (int i = 0; i < count; ++i) {
+            f.auth->login(request(i), address(i), &context,
+                          [&answers, &answered](Result<AuthGrant> result) {
+                              ++answers[result ? 0 : int(result.error().code)];
+                              ++answered;
+                          });
+        }
+        (void)QTest::qWaitFor([&] { return answered == count; }, kWaitMs);
+        return answers;
     }
 
 private slots:
@@ -142,6 +163,62 @@ private slots:
             QCOMPARE(logIn(f, login(name, "guess guess"), attacker).error().code, v1::AUTH_FAILED);
         QCOMPARE(logIn(f, login("heidi", "the password"), attacker).error().code, v1::RATE_LIMITED);
         QVERIFY(logIn(f, login("heidi", "the password"), kAddress).ok());
+    }
+
+    // Forty guesses at once on one account: each is counted before its hash,
+    // and few are checked at once, so no more are checked than the lockout
+    // allows (before, all forty were evaluated).
+    void parallelGuessesAreCountedBeforeTheHash()
+    {
+        ServiceFixture f;
+        QVERIFY(registerUser(f, registration("target", "the password")).ok());
+        const auto answers = loginsAtOnce(
+            f, 40, [](int) { return login("target", "wrong guess"); },
+            [](int i) { return QStringLiteral("198.51.100.%1").arg(i); });
+        QCOMPARE(answers.value(0), 0);
+        QVERIFY2(answers.value(v1::AUTH_FAILED) <= AuthPolicy{}.hashesPerAccount,
+                 qPrintable(QString::number(answers.value(v1::AUTH_FAILED))));
+        QCOMPARE(answers.value(v1::AUTH_FAILED) + answers.value(v1::RATE_LIMITED), 40);
+        QCOMPARE(f.services->hasher.verifications(), quint64(answers.value(v1::AUTH_FAILED)));
+    }
+
+    // One address checks only a few hashes at once, whatever the names.
+    void hashesInFlightAreBoundedPerAddress()
+    {
+        ServiceFixture f;
+        const auto answers = loginsAtOnce(
+            f, 20, [](int i) { return login("nobody" + std::to_string(i), "some guess"); },
+            [](int) { return QStringLiteral("198.51.100.9"); });
+        QCOMPARE(answers.value(v1::AUTH_FAILED), AuthPolicy{}.hashesPerAddress);
+        QCOMPARE(answers.value(v1::RATE_LIMITED), 20 - AuthPolicy{}.hashesPerAddress);
+    }
+
+    // A name that does not exist costs a hash like one that does (against a
+    // dummy hash), so the time taken tells nothing of which names exist.
+    void unknownNamesAreCheckedAgainstADummyHash()
+    {
+        ServiceFixture f;
+        QCOMPARE(f.services->hasher.verifications(), quint64(0));
+        QCOMPARE(logIn(f, login("nobody", "some password")).error().code, v1::AUTH_FAILED);
+        QCOMPARE(f.services->hasher.verifications(), quint64(1));
+        QVERIFY(registerUser(f, registration("somebody", "the password")).ok());
+        QCOMPARE(logIn(f, login("somebody", "wrong password")).error().code, v1::AUTH_FAILED);
+        QCOMPARE(f.services->hasher.verifications(), quint64(2));
+    }
+
+    // An account holds at most maxSessionsPerUser connections: a login or
+    // resume past it gets TOO_MANY_SESSIONS (and no new device).
+    void sessionsPerUserAreCapped()
+    {
+        AuthPolicy policy;
+        policy.maxSessionsPerUser = 1;
+        ServiceFixture f(policy);
+        const auto grant = registerUser(f, registration("solo", "the password"));
+        QVERIFY(grant.ok());
+        f.connect(grant->userId, grant->deviceId);
+        QCOMPARE(logIn(f, login("solo", "the password")).error().code, v1::TOO_MANY_SESSIONS);
+        QCOMPARE(resume(f, grant->answer.token()).error().code, v1::TOO_MANY_SESSIONS);
+        QCOMPARE(f.auth->listDevices(f.callerFor(grant->userId))->devices_size(), 1);
     }
 
     // Each address may open a few accounts at once, then waits; refused
@@ -315,6 +392,37 @@ private slots:
         // The asking connection is closed by its session; others of the device now.
         QVERIFY(!current->terminatedWith);
         QCOMPARE(sameDevice->terminatedWith, std::optional(v1::TOKEN_INVALID));
+    }
+
+    // A stop that comes while a password is being hashed: the login and the
+    // registration in flight are answered SHUTTING_DOWN, and no device or
+    // account is made for them.
+    void authInFlightWhenTheStopComesIsAnsweredShuttingDown()
+    {
+        ServiceFixture f;
+        QVERIFY(registerUser(f, registration("early", "long enough")).ok());
+        const auto devicesBefore =
+            f.store->devicesOfUser(f.store->userByName(QStringLiteral("early"))->id);
+        QVERIFY(devicesBefore.ok());
+
+        QObject context;
+        std::optional<Result<AuthGrant>> loggedIn;
+        std::optional<Result<AuthGrant>> registered;
+        f.auth->login(login("early", "long enough"), kAddress, &context,
+                      [&loggedIn](Result<AuthGrant> r) { loggedIn.emplace(std::move(r)); });
+        f.auth->registerUser(
+            registration("late", "long enough"), kAddress, &context,
+            [&registered](Result<AuthGrant> r) { registered.emplace(std::move(r)); });
+        // Nothing ran on this thread since: both hashes are in flight.
+        f.auth->stop();
+        QTRY_VERIFY_WITH_TIMEOUT(loggedIn && registered, kWaitMs);
+        QVERIFY(!*loggedIn);
+        QCOMPARE(loggedIn->error().code, v1::SHUTTING_DOWN);
+        QVERIFY(!*registered);
+        QCOMPARE(registered->error().code, v1::SHUTTING_DOWN);
+        QCOMPARE(f.store->devicesOfUser(f.store->userByName(QStringLiteral("early"))->id)->size(),
+                 devicesBefore->size());
+        QCOMPARE(f.store->userByName(QStringLiteral("late")).error().code, v1::NOT_FOUND);
     }
 
     void passwordsAreStoredAsArgon2id()

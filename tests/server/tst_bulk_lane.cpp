@@ -5,6 +5,9 @@
 #include "bulk_lane.h"
 
 #include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
 #include <QTest>
 #include <QThread>
 #include <QTimer>
@@ -12,18 +15,77 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 using kith::server::BulkAnswer;
 using kith::server::BulkLane;
 
 namespace {
+
+pid_t currentThreadId()
+{
+    return pid_t(::syscall(SYS_gettid));
+}
+
+// Whether thread `waiter` of this process sits in pthread_join of thread
+// `joined`: the kernel shows it blocked on a futex that holds the joined
+// thread's id (glibc's join waits so). No timing involved.
+bool isJoining(pid_t waiter, pid_t joined)
+{
+    QFile file(QStringLiteral("/proc/self/task/%1/syscall").arg(waiter));
+    if (!file.open(QIODevice::ReadOnly))
+        return false;
+    const QList<QByteArray> fields = file.readLine().trimmed().split(' ');
+    if (fields.size() < 4 || fields.at(0).toLong() != SYS_futex)
+        return false;
+    bool isNumber = false;
+    const qulonglong value = fields.at(3).toULongLong(&isNumber, 0);
+    return isNumber && value == qulonglong(joined);
+}
+
+// The id of this process's thread named `name` (0 if there is none).
+pid_t threadNamed(const QByteArray &name)
+{
+    const QDir tasks(QStringLiteral("/proc/self/task"));
+    for (const QString &task : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        QFile comm(tasks.filePath(task + QStringLiteral("/comm")));
+        if (comm.open(QIODevice::ReadOnly) && comm.readAll().trimmed() == name)
+            return pid_t(task.toInt());
+    }
+    return 0;
+}
+
+// Whether thread `thread` is blocked on a futex (a condition variable's wait, say).
+bool isOnFutex(pid_t thread)
+{
+    QFile file(QStringLiteral("/proc/self/task/%1/syscall").arg(thread));
+    return file.open(QIODevice::ReadOnly) &&
+           file.readLine().trimmed().split(' ').value(0).toLong() == SYS_futex;
+}
+
+// How often thread `thread` has gone to sleep by itself: one more each time
+// it is woken and waits again. -1 if it cannot be read.
+long voluntarySwitches(pid_t thread)
+{
+    QFile file(QStringLiteral("/proc/self/task/%1/status").arg(thread));
+    if (!file.open(QIODevice::ReadOnly))
+        return -1;
+    // readAll: a file of /proc has no size, so atEnd() would hold at once.
+    for (const QByteArray &line : file.readAll().split('\n')) {
+        if (line.startsWith("voluntary_ctxt_switches:"))
+            return line.mid(line.indexOf(':') + 1).trimmed().toLong();
+    }
+    return -1;
+}
 
 // Where and how one job ran, and where its answer came back.
 struct JobSeen
@@ -173,8 +235,8 @@ private slots:
         release = true;
         lane.drain();
         QVERIFY(jobRan);
+        // drain() returned after the job: a completion it posted is run here.
         QCoreApplication::sendPostedEvents();
-        QTest::qWait(20);
         QVERIFY(!answered);
     }
 
@@ -185,25 +247,47 @@ private slots:
     {
         auto lane = std::make_unique<BulkLane>();
         std::atomic<bool> started{false};
-        std::atomic<bool> release{false};
+        std::atomic<pid_t> destroyerThread{0};
+        std::atomic<bool> stopSeenFirst{false};
+        std::atomic<bool> onTheSteadyThread{false};
         lane->post(
             this,
             [&] {
-                started = true;
-                while (!release.load())
+                const pid_t self = currentThreadId();
+                // The other thread, asleep before the stop comes.
+                const QDeadlineTimer deadline(20000);
+                pid_t idle = 0;
+                while (!deadline.hasExpired() && (idle == 0 || !isOnFutex(idle))) {
+                    idle = threadNamed("kithd-bulk-idle");
                     QThread::usleep(100);
+                }
+                onTheSteadyThread = idle != 0 && idle != self;
+                const long sleptBefore = voluntarySwitches(idle);
+                started = true;
+                // The job ends only once the destructor has told both threads
+                // to stop and waits to join this one, and the other thread has
+                // woken for the stop and gone back to waiting (this job still
+                // runs): a job that ended sooner would let it see the stop
+                // with nothing running, and leave by itself.
+                while (!deadline.hasExpired()) {
+                    const pid_t destroyer = destroyerThread.load();
+                    if (destroyer != 0 && isJoining(destroyer, self) &&
+                        voluntarySwitches(idle) > sleptBefore && isOnFutex(idle)) {
+                        stopSeenFirst = true;
+                        break;
+                    }
+                    QThread::usleep(100);
+                }
                 return BulkAnswer{};
             },
             [](BulkAnswer) {});
         QTRY_VERIFY(started.load());
         auto destroyed = std::make_shared<std::atomic<bool>>(false);
-        std::thread destroyer([&lane, destroyed] {
+        std::thread destroyer([&lane, &destroyerThread, destroyed] {
+            destroyerThread = currentThreadId();
             lane.reset();
             *destroyed = true;
         });
-        // Orders the stop before the job's end; nothing here is timed.
-        QThread::msleep(100);
-        release = true;
         const bool ended = QTest::qWaitFor([&destroyed] { return destroyed->load(); }, 30000);
         if (!ended) {
             destroyer.detach(); // stuck in join: let the process end without it
@@ -211,6 +295,8 @@ private slots:
             QFAIL("the lane's destructor did not return");
         }
         destroyer.join();
+        QVERIFY(onTheSteadyThread);
+        QVERIFY2(stopSeenFirst, "the stop did not come while the job ran");
     }
 
     void drainWaitsForJobsInFlight()
@@ -229,6 +315,160 @@ private slots:
         }
         lane.drain();
         QCOMPARE(done.load(), 5);
+    }
+
+    // One session's fifty queued pulls delay another's sync by one job, not
+    // fifty: the contexts take turns.
+    void contextsTakeTurns()
+    {
+        BulkLane lane;
+        QObject busy;
+        QObject other;
+        std::mutex mutex;
+        std::vector<char> order; // 'b' for busy's jobs, 'o' for other's
+        std::atomic<bool> release{false};
+        // Holds the lane until every job below is queued.
+        lane.post(
+            &busy,
+            [&] {
+                while (!release)
+                    QThread::msleep(1);
+                std::lock_guard lock(mutex);
+                order.push_back('b');
+                return BulkAnswer{};
+            },
+            [](BulkAnswer) {});
+        for (int i = 0; i < 49; ++i) {
+            lane.post(
+                &busy,
+                [&] {
+                    std::lock_guard lock(mutex);
+                    order.push_back('b');
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        }
+        lane.post(
+            &other,
+            [&] {
+                std::lock_guard lock(mutex);
+                order.push_back('o');
+                return BulkAnswer{};
+            },
+            [](BulkAnswer) {});
+        release = true;
+        lane.drain();
+        QCOMPARE(order.size(), size_t(51));
+        const auto at = std::find(order.cbegin(), order.cend(), 'o') - order.cbegin();
+        QVERIFY2(at <= 2, qPrintable(QStringLiteral("the other context ran %1th").arg(at + 1)));
+    }
+
+    // A paused context's jobs wait; the others' go on; unpaused, they run.
+    void pausedContextWaitsOthersGoOn()
+    {
+        BulkLane lane;
+        QObject paused;
+        QObject other;
+        std::atomic<int> pausedRan{0};
+        std::atomic<int> otherRan{0};
+        lane.setPaused(&paused, true);
+        lane.post(
+            &paused,
+            [&] {
+                ++pausedRan;
+                return BulkAnswer{};
+            },
+            [](BulkAnswer) {});
+        bool otherAnswered = false;
+        lane.post(
+            &other,
+            [&] {
+                ++otherRan;
+                return BulkAnswer{};
+            },
+            [&otherAnswered](BulkAnswer) { otherAnswered = true; });
+        QVERIFY(QTest::qWaitFor([&] { return otherAnswered; }, 20000));
+        QCOMPARE(pausedRan.load(), 0);
+        bool pausedAnswered = false;
+        lane.post(
+            &paused,
+            [&] {
+                ++pausedRan;
+                return BulkAnswer{};
+            },
+            [&pausedAnswered](BulkAnswer) { pausedAnswered = true; });
+        lane.setPaused(&paused, false);
+        QVERIFY(QTest::qWaitFor([&] { return pausedAnswered; }, 20000));
+        QCOMPARE(pausedRan.load(), 2);
+    }
+
+    // drain() runs a paused context's jobs too: the store closes after it.
+    void drainRunsPausedJobs()
+    {
+        BulkLane lane;
+        QObject paused;
+        std::atomic<int> ran{0};
+        lane.setPaused(&paused, true);
+        for (int i = 0; i < 3; ++i)
+            lane.post(
+                &paused,
+                [&] {
+                    ++ran;
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        lane.drain();
+        QCOMPARE(ran.load(), 3);
+    }
+
+    // post() counts a context's jobs queued or running, and whenBelow() tells
+    // when they drop under a bound (the session's cap of jobs in flight).
+    void pendingJobsAreCountedAndWhenBelowFires()
+    {
+        BulkLane lane;
+        QObject context;
+        std::atomic<bool> release{false};
+        int pending = 0;
+        for (int i = 0; i < 4; ++i) {
+            pending = lane.post(
+                &context,
+                [&release] {
+                    while (!release)
+                        QThread::msleep(1);
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        }
+        QCOMPARE(pending, 4);
+        bool below = false;
+        lane.whenBelow(&context, 4, [&below] { below = true; });
+        QVERIFY(!below);
+        release = true;
+        QVERIFY(QTest::qWaitFor([&below] { return below; }, 20000));
+        lane.drain();
+        bool atOnce = false;
+        lane.whenBelow(&context, 1, [&atOnce] { atOnce = true; });
+        QVERIFY(atOnce); // nothing pending: told at once
+    }
+
+    // A forgotten context's queued jobs never run.
+    void forgottenContextsJobsAreDropped()
+    {
+        BulkLane lane;
+        QObject context;
+        std::atomic<int> ran{0};
+        lane.setPaused(&context, true);
+        for (int i = 0; i < 3; ++i)
+            lane.post(
+                &context,
+                [&] {
+                    ++ran;
+                    return BulkAnswer{};
+                },
+                [](BulkAnswer) {});
+        lane.forget(&context);
+        lane.drain();
+        QCOMPARE(ran.load(), 0);
     }
 };
 

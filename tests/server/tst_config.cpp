@@ -2,6 +2,7 @@
 // file, and refusals of values that would weaken the server.
 
 #include "config.h"
+#include "redis_address.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -39,6 +40,11 @@ private slots:
         QVERIFY(config.certFile.isEmpty());
         // The system's maximum backlog unless told otherwise.
         QCOMPARE(config.listenBacklog, 0);
+        // wss:// with kithd's own certificate unless plain ws:// is asked for.
+        QVERIFY(!config.plain);
+        QVERIFY(!config.insecurePlain);
+        QVERIFY(config.announce);
+        QVERIFY(config.serverName.isEmpty());
         // SQLite in the data folder unless --store names a database.
         QVERIFY(config.store.isEmpty());
         QCOMPARE(config.storeLocation(), config.databasePath());
@@ -59,6 +65,43 @@ private slots:
             argv({QStringLiteral("--store"), QStringLiteral("mysql://u:pw@h/db")}));
         QVERIFY(!refused.ok());
         QVERIFY(!refused.error().message.contains(QStringLiteral("pw@")));
+    }
+
+    void busUrlAndNode()
+    {
+        const QString store = QStringLiteral("postgresql://kith@db.example/kith");
+        const auto parsed = parseCommandLine(
+            argv({QStringLiteral("--store"), store, QStringLiteral("--bus"),
+                  QStringLiteral("redis://:secret@bus.example:6380/2"), QStringLiteral("--node-id"),
+                  QStringLiteral("7"), QStringLiteral("--node-ttl-ms"), QStringLiteral("5000")}));
+        QVERIFY2(parsed.ok(), qPrintable(parsed.ok() ? QString() : parsed.error().message));
+        QCOMPARE(parsed->config.bus, QStringLiteral("redis://:secret@bus.example:6380/2"));
+        QCOMPARE(parsed->config.nodeId, 7u);
+        QCOMPARE(parsed->config.nodeTtlMs, 5000);
+        const auto address = cluster::parseRedisUrl(parsed->config.bus);
+        QVERIFY(address.ok());
+        QCOMPARE(address->host, QStringLiteral("bus.example"));
+        QCOMPARE(address->port, 6380);
+        QCOMPARE(address->database, 2);
+        QCOMPARE(address->password, QByteArrayLiteral("secret"));
+        QCOMPARE(address->describe(), QStringLiteral("redis://bus.example:6380/2"));
+        QCOMPARE(cluster::parseRedisUrl(QStringLiteral("redis://127.0.0.1"))->port, 6379);
+        // Defaults: one node.
+        const auto alone = parseCommandLine(argv({}));
+        QVERIFY(alone->config.bus.isEmpty());
+        QCOMPARE(alone->config.nodeId, 0u);
+        // Nodes on a bus share one database: not a SQLite file of their own.
+        const auto sqlite = parseCommandLine(
+            argv({QStringLiteral("--bus"), QStringLiteral("redis://127.0.0.1:6379")}));
+        QVERIFY(!sqlite.ok());
+        QVERIFY2(sqlite.error().message.contains(QStringLiteral("--store postgresql")),
+                 qPrintable(sqlite.error().message));
+        // A refusal does not repeat the password.
+        const auto refused =
+            parseCommandLine(argv({QStringLiteral("--store"), store, QStringLiteral("--bus"),
+                                   QStringLiteral("rediss://:secret@h:1")}));
+        QVERIFY(!refused.ok());
+        QVERIFY(!refused.error().message.contains(QStringLiteral("secret")));
     }
 
     void helpListsEveryOption()
@@ -84,8 +127,76 @@ private slots:
                                    "--store",
                                    "--store-connections",
                                    "--listen-backlog",
+                                   "--plain",
+                                   "--insecure-plain",
+                                   "--no-announce",
+                                   "--name",
+                                   "--bus",
+                                   "--node-id",
+                                   "--node-ttl-ms",
                                    "kithd user add"})
             QVERIFY2(parsed->printAndExit.contains(QLatin1String(option)), option);
+    }
+
+    // Plain ws:// stays on the machine unless the admin says in so many words
+    // that it may cross the network.
+    void plainOnLoopbackOnly()
+    {
+        for (const char *address : {"127.0.0.1", "::1"}) {
+            const auto parsed =
+                parseCommandLine(argv({QStringLiteral("--plain"), QStringLiteral("--listen"),
+                                       QString::fromLatin1(address)}));
+            QVERIFY2(parsed.ok(), address);
+            QVERIFY(parsed->config.plain);
+        }
+        for (const char *address : {"0.0.0.0", "192.168.1.10", "::"}) {
+            const auto refused =
+                parseCommandLine(argv({QStringLiteral("--plain"), QStringLiteral("--listen"),
+                                       QString::fromLatin1(address)}));
+            QVERIFY2(!refused.ok(), address);
+            QVERIFY2(refused.error().message.contains(QLatin1String("--insecure-plain")),
+                     qPrintable(refused.error().message));
+        }
+        // The default address is every interface: --plain alone is refused.
+        QVERIFY(!parseCommandLine(argv({QStringLiteral("--plain")})).ok());
+        const auto insecure =
+            parseCommandLine(argv({QStringLiteral("--insecure-plain"), QStringLiteral("--listen"),
+                                   QStringLiteral("192.168.1.10")}));
+        QVERIFY(insecure.ok());
+        QVERIFY(insecure->config.plain);
+        QVERIFY(insecure->config.insecurePlain);
+        // Plain and a certificate contradict each other.
+        QVERIFY(!parseCommandLine(argv({QStringLiteral("--plain"), QStringLiteral("--listen"),
+                                        QStringLiteral("127.0.0.1"), QStringLiteral("--cert"),
+                                        QStringLiteral("/c.pem"), QStringLiteral("--key"),
+                                        QStringLiteral("/k.pem")}))
+                     .ok());
+    }
+
+    void announceOptions()
+    {
+        const auto parsed =
+            parseCommandLine(argv({QStringLiteral("--no-announce"), QStringLiteral("--name"),
+                                   QStringLiteral("Office chat")}));
+        QVERIFY(parsed.ok());
+        QVERIFY(!parsed->config.announce);
+        QCOMPARE(parsed->config.serverName, QStringLiteral("Office chat"));
+        QVERIFY(!parseCommandLine(argv({QStringLiteral("--name"), QString(64, QLatin1Char('x'))}))
+                     .ok());
+    }
+
+    void plainFromFile()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("kithd.ini"));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("listen=127.0.0.1\nplain=true\n");
+        file.close();
+        const auto parsed = parseCommandLine(argv({QStringLiteral("--config"), path}));
+        QVERIFY(parsed.ok());
+        QVERIFY(parsed->config.plain);
+        QVERIFY(!parsed->config.insecurePlain);
     }
 
     void fileThenFlags()
@@ -145,6 +256,21 @@ private slots:
             << QStringList{QStringLiteral("--listen-backlog"), QStringLiteral("max")};
         QTest::newRow("no store connections")
             << QStringList{QStringLiteral("--store-connections"), QStringLiteral("0")};
+        const QString pg = QStringLiteral("postgresql://kith@db/kith");
+        QTest::newRow("bus not redis")
+            << QStringList{QStringLiteral("--store"), pg, QStringLiteral("--bus"),
+                           QStringLiteral("http://bus:6379")};
+        QTest::newRow("bus without host")
+            << QStringList{QStringLiteral("--store"), pg, QStringLiteral("--bus"),
+                           QStringLiteral("redis://:6379")};
+        QTest::newRow("bus database")
+            << QStringList{QStringLiteral("--store"), pg, QStringLiteral("--bus"),
+                           QStringLiteral("redis://bus/x")};
+        QTest::newRow("node id 0") << QStringList{QStringLiteral("--node-id"), QStringLiteral("0")};
+        QTest::newRow("node id past 31 bits")
+            << QStringList{QStringLiteral("--node-id"), QStringLiteral("2147483648")};
+        QTest::newRow("node ttl too short")
+            << QStringList{QStringLiteral("--node-ttl-ms"), QStringLiteral("999")};
     }
 
     void refusals()

@@ -5,7 +5,9 @@
 #include "epoll_dispatcher.h"
 
 #include <QCoreApplication>
+#include <QDeadlineTimer>
 #include <QEventLoop>
+#include <QFile>
 #include <QSignalSpy>
 #include <QSocketNotifier>
 #include <QTcpServer>
@@ -16,6 +18,7 @@
 #include <QWebSocketServer>
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -51,6 +54,50 @@ struct SocketPair
         }
     }
 };
+
+// The system call thread `tid` of this process is blocked in, -1 while it
+// runs (from /proc: the kernel's own account, no timing involved).
+long blockedSyscall(pid_t tid)
+{
+    QFile file(QStringLiteral("/proc/self/task/%1/syscall").arg(tid));
+    if (!file.open(QIODevice::ReadOnly))
+        return -1;
+    bool isNumber = false;
+    const long number = file.readLine().split(' ').value(0).trimmed().toLong(&isNumber);
+    return isNumber ? number : -1;
+}
+
+bool isEpollWait(long number)
+{
+#ifdef SYS_epoll_pwait2
+    if (number == SYS_epoll_pwait2)
+        return true;
+#endif
+#ifdef SYS_epoll_wait
+    if (number == SYS_epoll_wait)
+        return true;
+#endif
+    return number == SYS_epoll_pwait;
+}
+
+// Returns once thread `tid` sleeps in epoll_wait (false if it never does
+// within `timeoutMs`): a post made after that can only be seen through the
+// dispatcher's wake-up, as nothing else is due.
+bool waitUntilAsleepInEpoll(pid_t tid, int timeoutMs)
+{
+    const QDeadlineTimer deadline(timeoutMs);
+    while (!deadline.hasExpired()) {
+        if (isEpollWait(blockedSyscall(tid)))
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1)); // polling, not ordering
+    }
+    return false;
+}
+
+pid_t currentThreadId()
+{
+    return pid_t(::syscall(SYS_gettid));
+}
 
 // Counts timer events per id.
 class TimerSink : public QObject
@@ -201,15 +248,36 @@ private slots:
 
     void postedEventFromAnotherThreadWakesTheLoop()
     {
-        bool ran = false;
+        // The loop sleeps with only the guard due (20 s away); the post comes
+        // once it is asleep, so only the wake-up can end the sleep in time.
+        const pid_t loopThread = currentThreadId();
+        QEventLoop loop;
         QObject target;
-        std::thread poster([&target, &ran] {
-            QMetaObject::invokeMethod(
-                &target, [&ran] { ran = true; }, Qt::QueuedConnection);
+        bool ran = false;
+        bool guardFired = false;
+        QTimer guard;
+        guard.setSingleShot(true);
+        connect(&guard, &QTimer::timeout, &loop, [&] {
+            guardFired = true;
+            loop.quit();
         });
+        guard.start(20000);
+        std::atomic<bool> sawItAsleep{false};
+        std::thread poster([&] {
+            sawItAsleep = waitUntilAsleepInEpoll(loopThread, 10000);
+            QMetaObject::invokeMethod(
+                &target,
+                [&] {
+                    ran = true;
+                    loop.quit();
+                },
+                Qt::QueuedConnection);
+        });
+        loop.exec();
         poster.join();
-        // No timer is pending: only the wake-up can end this wait early.
-        QTRY_VERIFY_WITH_TIMEOUT(ran, 5000);
+        QVERIFY2(sawItAsleep, "the loop never slept in epoll_wait");
+        QVERIFY(ran);
+        QVERIFY2(!guardFired, "the post did not wake the sleeping loop");
     }
 
     void noWakeUpIsLostUnderCrossThreadPosts()
@@ -259,8 +327,10 @@ private slots:
     void quitEndsABlockedLoop()
     {
         QEventLoop loop;
-        std::thread quitter([&loop] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const pid_t loopThread = currentThreadId();
+        std::atomic<bool> sawItAsleep{false};
+        std::thread quitter([&loop, &sawItAsleep, loopThread] {
+            sawItAsleep = waitUntilAsleepInEpoll(loopThread, 10000);
             QMetaObject::invokeMethod(&loop, &QEventLoop::quit, Qt::QueuedConnection);
         });
         QTimer guard; // fails the test instead of hanging it
@@ -270,9 +340,10 @@ private slots:
             guardFired = true;
             loop.quit();
         });
-        guard.start(10000);
+        guard.start(20000);
         loop.exec();
         quitter.join();
+        QVERIFY(sawItAsleep);
         QVERIFY(!guardFired);
     }
 

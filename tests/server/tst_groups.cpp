@@ -136,6 +136,31 @@ private slots:
         QCOMPARE(alone->member_count(), 1u);
     }
 
+    // docs/protocol.md: at most 500 members per group request.
+    void membersPerRequestAreBounded()
+    {
+        ServiceFixture f;
+        const quint64 owner = f.addUser(QStringLiteral("owner"));
+        QObject context;
+        QList<quint64> ids;
+        for (int i = 0; i < 501; ++i)
+            f.store->createUser(QStringLiteral("m%1").arg(i, 3, 10, QLatin1Char('0')), {},
+                                QByteArray("not-a-hash"), &context,
+                                [&ids](Result<UserRecord> user) {
+                                    if (user.ok())
+                                        ids.append(user->id);
+                                });
+        QTRY_COMPARE_WITH_TIMEOUT(ids.size(), 501, kWaitMs);
+        QCOMPARE(create(f, f.callerFor(owner), "too many", ids).error().code, v1::INVALID_ARGUMENT);
+        const auto big = create(f, f.callerFor(owner), "full", ids.mid(0, 500));
+        QVERIFY(big.ok());
+        QCOMPARE(big->member_count(), 501u);
+        const auto small = create(f, f.callerFor(owner), "small", {});
+        QVERIFY(small.ok());
+        QCOMPARE(add(f, f.callerFor(owner), small->id(), ids).error().code, v1::INVALID_ARGUMENT);
+        QVERIFY(add(f, f.callerFor(owner), small->id(), ids.mid(1, 500)).ok());
+    }
+
     void rolesDecideWhoMayChangeTheGroup()
     {
         ServiceFixture f;

@@ -139,8 +139,8 @@ private slots:
         QVERIFY(fixture.opened);
         BulkLane bulk;
         const ServiceSet services{*fixture.auth,  *fixture.messages, *fixture.groups,
-                                  *fixture.users, *fixture.router,   bulk,
-                                  fixture.metrics};
+                                  *fixture.users, *fixture.files,    *fixture.router,
+                                  bulk,           fixture.metrics};
         GatewayOptions options;
         options.address = QHostAddress::LocalHost;
         options.port = 0;

@@ -81,6 +81,28 @@ private slots:
         QVERIFY(!router.isOnline(10));
         QCOMPARE(heard, (QList<std::pair<quint64, bool>>{{10, true}, {10, false}}));
     }
+
+    // What the router across nodes tells the others: a device's first and
+    // last connection, and nothing for the ones in between.
+    void devicesOnFirstAndLastConnection()
+    {
+        LocalPushRouter router;
+        QList<std::pair<quint64, bool>> heard;
+        router.setDeviceListener([&heard](quint64 deviceId, bool online) {
+            heard.append({deviceId, online});
+        });
+        RecordingConnection laptop(1), laptopTab(2), phone(3);
+        router.attach(&laptop, 10, 100);
+        router.attach(&laptopTab, 10, 100);
+        router.attach(&phone, 10, 101);
+        router.detach(&laptop);
+        QCOMPARE(heard, (QList<std::pair<quint64, bool>>{{100, true}, {101, true}}));
+        router.detach(&laptopTab);
+        router.detach(&phone);
+        router.detach(&phone); // twice: nothing more
+        QCOMPARE(heard, (QList<std::pair<quint64, bool>>{
+                            {100, true}, {101, true}, {100, false}, {101, false}}));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestLocalPushRouter)

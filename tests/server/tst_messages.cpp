@@ -1,10 +1,11 @@
 // MessageService: send validation and membership, idempotent resend, fan-out,
-// the per-connection send limit, pull paging, sync answers, read markers, typing.
+// pull paging, sync answers and their pages, read markers, typing and its coalescing.
 
 #include "service_fixture.h"
 
 #include "kith/conversation_id.h"
 #include "rate_limit.h"
+#include "typing_coalescer.h"
 
 #include <QTest>
 
@@ -165,23 +166,25 @@ private slots:
         QCOMPARE(goodReply->seq(), 2u);
     }
 
-    void sendRateLimitPerConnection()
+    // docs/protocol.md: a send is checked for its rate, then its client id,
+    // then its content, then access, so each answer names the first problem.
+    void sendChecksComeInTheDocumentedOrder()
     {
         ServiceFixture f;
         const quint64 alice = f.addUser(QStringLiteral("alice"));
         const quint64 bob = f.addUser(QStringLiteral("bob"));
         const QString chat = directConversationId(alice, bob);
-        // A bucket so slow that it cannot refill during the test.
-        TokenBucket bucket(0.001, 3);
-        Caller caller = f.callerFor(alice);
-        caller.sendBucket = &bucket;
-        for (int i = 0; i < 3; ++i)
-            QVERIFY(f.sendText(caller, chat, "r" + std::to_string(i), "burst").ok());
-        const auto limited = f.sendText(caller, chat, "r3", "one too many");
-        QCOMPARE(limited.error().code, v1::RATE_LIMITED);
-        QVERIFY(limited.error().retryAfterMs > 0);
-        // Another connection of the same user has its own bucket.
-        QVERIFY(f.sendText(f.callerFor(alice), chat, "r3", "from elsewhere").ok());
+        const QString nowhere = QStringLiteral("g:424242");
+        const std::string tooLong(kMaxTextBytes + 1, 'x');
+        const Caller caller = f.callerFor(alice);
+
+        // Content before access: a bad text to a conversation one cannot see.
+        QCOMPARE(f.sendText(caller, nowhere, "o1", tooLong).error().code, v1::TOO_LARGE);
+        // The client id before the content.
+        QCOMPARE(f.sendText(caller, nowhere, "", tooLong).error().code, v1::INVALID_ARGUMENT);
+        // A good send goes through; the rate comes before all of these, at the
+        // gateway (RequestBudgets), before any service sees the request.
+        QVERIFY(f.sendText(caller, chat, "o2", "the one send").ok());
     }
 
     void pullPagesAndClamps()
@@ -384,6 +387,189 @@ private slots:
         QCOMPARE(gone, expected);
     }
 
+    // Sync comes in pages of conversations in id order; each page says
+    // where the next begins, and a held conversation that is gone is
+    // reported on the page that covers it, once.
+    void syncComesInPages()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 mallory = f.addUser(QStringLiteral("mallory"));
+        QStringList groups;
+        for (int i = 0; i < 250; ++i) {
+            const auto change = await<GroupChange>([&](QObject *context, auto done) {
+                f.store->createGroup(mallory, QStringLiteral("g%1").arg(i), {alice}, context, done);
+            });
+            QVERIFY(change.ok());
+            groups.append(toQString(change->state.id()));
+        }
+        // Alice held one she has since left.
+        const QString left = groups.at(150);
+        QVERIFY(await<GroupChange>([&](QObject *context, auto done) {
+                    f.store->leaveGroup(left, alice, context, done);
+                }).ok());
+
+        std::string after;
+        std::vector<std::string> seen;
+        QStringList gone;
+        int pages = 0;
+        for (;;) {
+            v1::SyncRequest request;
+            request.set_after_conversation_id(after);
+            auto *held = request.add_held();
+            held->set_conversation_id(toStd(left));
+            const auto page = f.messages->sync(f.callerFor(alice), request);
+            QVERIFY(page.ok());
+            ++pages;
+            QVERIFY(page->changed_size() <= int(kDefaultSyncLimit));
+            for (const v1::ConversationState &state : page->changed()) {
+                QVERIFY(state.id() > after);
+                QVERIFY(seen.empty() || state.id() > seen.back());
+                seen.push_back(state.id());
+            }
+            for (const std::string &id : page->gone_conversation_ids())
+                gone.append(toQString(id));
+            if (!page->has_more())
+                break;
+            QVERIFY(page->next_after() > after);
+            after = page->next_after();
+        }
+        QCOMPARE(pages, 3);
+        QCOMPARE(seen.size(), size_t(249));
+        QCOMPARE(gone, QStringList{left});
+    }
+
+    // A page stops near kMaxPageBytes whatever the limit asked for, and a
+    // last message longer than a preview is left out of its state.
+    void syncPagesAndPreviewsAreBoundedInBytes()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const std::string preview(1900, 'p');
+        for (int i = 0; i < 140; ++i) {
+            const auto change = await<GroupChange>([&](QObject *context, auto done) {
+                f.store->createGroup(alice, QStringLiteral("g%1").arg(i), {}, context, done);
+            });
+            QVERIFY(change.ok());
+            const std::string body = i == 0 ? std::string(10 * 1024, 'L') : preview;
+            QVERIFY(f.sendText(f.callerFor(alice), toQString(change->state.id()),
+                               "m" + std::to_string(i), body)
+                        .ok());
+        }
+        v1::SyncRequest request;
+        request.set_limit(kMaxSyncLimit);
+        const auto page = f.messages->sync(f.callerFor(alice), request);
+        QVERIFY(page.ok());
+        QVERIFY(page->has_more());
+        QVERIFY(page->changed_size() < 140);
+        qint64 bytes = 0;
+        int withoutPreview = 0;
+        for (const v1::ConversationState &state : page->changed()) {
+            bytes += qint64(state.ByteSizeLong());
+            if (state.has_last_message())
+                QVERIFY(qint64(state.last_message().ByteSizeLong()) <= kMaxPreviewBytes);
+            else
+                ++withoutPreview;
+        }
+        QVERIFY(bytes <= kMaxPageBytes);
+        QCOMPARE(withoutPreview, 1); // the 10 KiB one
+        QCOMPARE(page->next_after(), page->changed(page->changed_size() - 1).id());
+    }
+
+    // More held cursors than one request may carry: the page ends at the
+    // last one taken, so nothing held beyond it is taken for gone.
+    void heldPastTheBoundEndsThePage()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        v1::SyncRequest request;
+        for (int i = 0; i < kMaxSyncHeld + 5; ++i)
+            request.add_held()->set_conversation_id("g:" + std::to_string(100000 + i));
+        const auto page = f.messages->sync(f.callerFor(alice), request);
+        QVERIFY(page.ok());
+        QCOMPARE(page->gone_conversation_ids_size(), kMaxSyncHeld);
+        QVERIFY(page->has_more());
+        QCOMPARE(page->next_after(), "g:" + std::to_string(100000 + kMaxSyncHeld - 1));
+        v1::SyncRequest backwards;
+        backwards.set_after_conversation_id("g:5");
+        backwards.set_held_through("g:4");
+        QCOMPARE(f.messages->sync(f.callerFor(alice), backwards).error().code,
+                 v1::INVALID_ARGUMENT);
+    }
+
+    // A page of long messages stops near kMaxPageBytes; has_more says so.
+    void pullPagesAreBoundedInBytes()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const QString chat = directConversationId(alice, bob);
+        for (int i = 0; i < 10; ++i)
+            QVERIFY(f.sendText(f.callerFor(alice), chat, "l" + std::to_string(i),
+                               std::string(60 * 1024, char('a' + i)))
+                        .ok());
+        v1::PullRequest pull;
+        pull.set_conversation_id(toStd(chat));
+        pull.set_limit(kMaxPullLimit);
+        quint64 next = 1;
+        int pages = 0;
+        for (;;) {
+            pull.set_from_seq(next);
+            const auto page = f.messages->pull(f.callerFor(bob), pull);
+            QVERIFY(page.ok());
+            ++pages;
+            QVERIFY(page->messages_size() >= 1);
+            QVERIFY(qint64(page->ByteSizeLong()) <= kMaxPageBytes + 1024);
+            for (const v1::Message &message : page->messages())
+                QCOMPARE(message.seq(), next++);
+            if (!page->has_more())
+                break;
+        }
+        QCOMPARE(next, 11u);
+        QVERIFY(pages >= 3);
+    }
+
+    // A flood of typing signals becomes one push: repeats within a moment
+    // say nothing new.
+    void typingFloodIsCoalesced()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        RecordingConnection *bobLaptop = f.connect(bob, 20);
+        v1::TypingRequest typing;
+        typing.set_conversation_id(toStd(directConversationId(alice, bob)));
+        typing.set_typing(true);
+        for (int i = 0; i < 100; ++i)
+            QVERIFY(f.messages->typing(f.callerFor(alice), typing).ok());
+        QCOMPARE(bobLaptop->of(v1::Envelope::kTypingPush).size(), 1);
+    }
+
+    void typingCoalescerRules()
+    {
+        TypingCoalescer c;
+        const std::string g = "g:1";
+        QVERIFY(!c.shouldForward(1, g, false, 0)); // nothing shown: nothing to take back
+        QVERIFY(c.shouldForward(1, g, true, 0));
+        QVERIFY(!c.shouldForward(1, g, true, 500)); // a repeat too soon
+        QVERIFY(c.shouldForward(2, g, true, 500));  // another user
+        QVERIFY(c.shouldForward(1, "g:2", true, 500));
+        QVERIFY(c.shouldForward(1, g, true, TypingCoalescer::kRepeatMs));
+        QVERIFY(c.shouldForward(1, g, false, TypingCoalescer::kRepeatMs + 10)); // always
+        QVERIFY(!c.shouldForward(1, g, false, TypingCoalescer::kRepeatMs + 20));
+        QVERIFY(!c.shouldForward(1, g, true, TypingCoalescer::kRepeatMs + 500)); // too soon again
+        QVERIFY(c.shouldForward(1, g, true, TypingCoalescer::kRepeatMs + 1010));
+        // An alternating flood: at most two pushes a second.
+        int pushes = 0;
+        for (int ms = 0; ms < 10'000; ms += 10)
+            pushes += c.shouldForward(3, g, (ms / 10) % 2 == 0, 50'000 + ms) ? 1 : 0;
+        QVERIFY2(pushes <= 20, qPrintable(QString::number(pushes)));
+        // The table forgets what every receiver has let lapse.
+        for (quint64 user = 10; user < 3000; ++user)
+            (void)c.shouldForward(user, g, true, 100'000 + qint64(user) * 10);
+        QVERIFY2(c.size() <= 2048, QByteArray::number(qulonglong(c.size())).constData());
+    }
+
     void markReadPushesToOwnDevicesAndPeer()
     {
         ServiceFixture f;
@@ -448,9 +634,11 @@ private slots:
         QCOMPARE(bobLaptop->of(v1::Envelope::kTypingPush).at(0).typing_push().user_id(), alice);
         QCOMPARE(aliceOther->of(v1::Envelope::kTypingPush).size(), 0);
         QCOMPARE(aliceLaptop->of(v1::Envelope::kTypingPush).size(), 0);
-        QCOMPARE(f.messages->typing(f.callerFor(eve, eveLaptop), typing).error().code,
-                 v1::NOT_FOUND);
+        const Status outsider = f.messages->typing(f.callerFor(eve, eveLaptop), typing);
+        QVERIFY(!outsider.ok());
+        QCOMPARE(outsider.error().code, v1::NOT_FOUND);
         QCOMPARE(aliceLaptop->of(v1::Envelope::kTypingPush).size(), 0);
+        QCOMPARE(bobLaptop->of(v1::Envelope::kTypingPush).size(), 1);
     }
 };
 

@@ -1,25 +1,38 @@
 // Session and Gateway through a real socket, on an in-process Server: the
 // server's pings and idle timeout, frame size limits, and the graceful stop
-// (close code 1001).
+// (close code 1001, in-flight commits finished and acknowledged first).
 
+#include "commit_gate.h"
 #include "server.h"
 #include "sqlite_store.h"
 
+#include "kith/conversation_id.h"
 #include "kith/protocol.h"
 
 #include <QLoggingCategory>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QWebSocket>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <optional>
 
 using namespace kith;
 using namespace kith::server;
 
 namespace {
 constexpr int kWaitMs = 30000;
-// Short enough to watch a ping and an idle close happen within a test.
+// Short enough to watch a silent client be pinged and closed within a test.
 constexpr int kIdleTimeoutMs = 800;
+// For a client that answers: each pong has half of it to arrive (2 s), far
+// more than a loaded machine takes to turn one round on loopback.
+constexpr int kAnsweringIdleTimeoutMs = 4000;
 
 // A raw protocol client that records every frame it receives.
 class RawClient : public QObject
@@ -83,16 +96,79 @@ public:
         }
         return false;
     }
+    // Sends `request` with `requestId` and waits for the answer with that id.
+    std::optional<v1::Envelope> ask(v1::Envelope request, quint32 requestId)
+    {
+        request.set_request_id(requestId);
+        send(request);
+        std::optional<v1::Envelope> answer;
+        waitFor([&](const v1::Envelope &e) {
+            if (e.request_id() != requestId)
+                return false;
+            answer = e;
+            return true;
+        });
+        return answer;
+    }
+    // Hello and a new account; false unless auth_ok came.
+    bool helloAndRegister(const std::string &name)
+    {
+        if (!hello())
+            return false;
+        v1::Envelope registration;
+        registration.mutable_register_()->set_username(name);
+        registration.mutable_register_()->set_password("long enough");
+        const auto answer = ask(registration, 2);
+        if (!answer || !answer->has_auth_ok())
+            return false;
+        token = answer->auth_ok().token();
+        userId = answer->auth_ok().user().id();
+        return true;
+    }
+    std::optional<v1::Envelope> resume(const std::string &withToken, quint32 requestId)
+    {
+        v1::Envelope resume;
+        resume.mutable_resume()->set_token(withToken);
+        return ask(resume, requestId);
+    }
     [[nodiscard]] int pings() const
     {
         return int(std::count_if(received.cbegin(), received.cend(),
                                  [](const v1::Envelope &e) { return e.has_ping(); }));
     }
+    [[nodiscard]] const v1::Envelope *answerTo(quint32 requestId) const
+    {
+        for (const v1::Envelope &envelope : received) {
+            if (envelope.request_id() == requestId)
+                return &envelope;
+        }
+        return nullptr;
+    }
+    // Registers `name` and returns its user id (0 when that failed).
+    quint64 registerAs(const std::string &name)
+    {
+        v1::Envelope registration;
+        registration.set_request_id(2);
+        registration.mutable_register_()->set_username(name);
+        registration.mutable_register_()->set_password("long enough");
+        send(registration);
+        if (!waitFor([](const v1::Envelope &e) { return e.has_auth_ok() || e.has_error(); }))
+            return 0;
+        const v1::Envelope *answer = answerTo(2);
+        return answer && answer->has_auth_ok() ? answer->auth_ok().user().id() : 0;
+    }
 
     QWebSocket socket;
     QList<v1::Envelope> received;
     bool answerPings = true;
+    std::string token;
+    quint64 userId = 0;
 };
+
+bool isError(const std::optional<v1::Envelope> &answer, v1::ErrorCode code)
+{
+    return answer && answer->has_error() && answer->error().code() == code;
+}
 } // namespace
 
 class TestSession : public QObject
@@ -101,18 +177,25 @@ class TestSession : public QObject
 
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<Server> m_server;
+    kith::test::CommitGate m_gate; // holds the store's writer at COMMIT while closed
 
-    void startServer()
+    void startServer(const std::function<void(Config &)> &tweak = {})
     {
+        m_server.reset();
         m_dir = std::make_unique<QTemporaryDir>();
         Config config;
         config.listenAddress = QHostAddress(QHostAddress::LocalHost);
+        config.plain = true; // the raw client speaks ws://
         config.port = 0;
         config.adminPort = 0;
         config.dataDir = m_dir->filePath(QStringLiteral("data"));
         config.idleTimeoutMs = kIdleTimeoutMs;
-        m_server =
-            std::make_unique<Server>(config, std::make_unique<SqliteStore>(config.databasePath()));
+        if (tweak)
+            tweak(config);
+        SqliteStore::Options options;
+        options.beforeCommitForTesting = m_gate.hook();
+        m_server = std::make_unique<Server>(
+            config, std::make_unique<SqliteStore>(config.databasePath(), options));
         const Status started = m_server->start();
         QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().message));
         QVERIFY(m_server->readyLine().startsWith(QLatin1String("kithd ready: ws://127.0.0.1:")));
@@ -121,7 +204,11 @@ class TestSession : public QObject
 private slots:
     void initTestCase() { QLoggingCategory::setFilterRules(QStringLiteral("kith.*.info=false")); }
     void init() { startServer(); }
-    void cleanup() { m_server.reset(); }
+    void cleanup()
+    {
+        m_gate.open(); // a failed test may have left the writer held
+        m_server.reset();
+    }
 
     void silentClientIsPingedThenClosed()
     {
@@ -137,11 +224,13 @@ private slots:
 
     void answeringPingsKeepsTheConnection()
     {
+        startServer([](Config &config) { config.idleTimeoutMs = kAnsweringIdleTimeoutMs; });
         RawClient client(m_server->port());
         QVERIFY(client.waitConnected());
         QVERIFY(client.hello());
-        // Several idle periods go by; every ping is answered, so the server stays.
-        QTRY_VERIFY_WITH_TIMEOUT(client.pings() >= 4, kWaitMs);
+        // A second ping comes only when the pong to the first restarted the
+        // idle timer: without it the server would have closed instead.
+        QTRY_VERIFY_WITH_TIMEOUT(client.pings() >= 2, kWaitMs);
         QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
         QVERIFY(!client.hasError(v1::IDLE_TIMEOUT));
 
@@ -211,6 +300,343 @@ private slots:
             return answered && isProfile;
         };
         QTRY_VERIFY_WITH_TIMEOUT(found(), kWaitMs);
+    }
+
+    // What SIGTERM runs: sends the server has handed to the store, held there
+    // uncommitted when the stop begins, are committed and acknowledged
+    // before the connections close, and are stored at the seqs of their acks.
+    void stopFinishesInFlightCommitsAndSendsTheirAcks()
+    {
+        RawClient alice(m_server->port());
+        RawClient bob(m_server->port());
+        QVERIFY(alice.waitConnected());
+        QVERIFY(bob.waitConnected());
+        QVERIFY(alice.hello());
+        QVERIFY(bob.hello());
+        const quint64 aliceId = alice.registerAs("alice");
+        const quint64 bobId = bob.registerAs("bob");
+        QVERIFY(aliceId != 0 && bobId != 0);
+        const QString direct = directConversationId(aliceId, bobId);
+
+        constexpr quint32 kFirstRequest = 100;
+        constexpr int kSends = 20;
+        m_gate.close();
+        for (int i = 0; i < kSends; ++i) {
+            v1::Envelope send;
+            send.set_request_id(kFirstRequest + i);
+            send.mutable_send()->set_conversation_id(toStd(direct));
+            send.mutable_send()->set_client_msg_id("inflight-" + std::to_string(i));
+            send.mutable_send()->mutable_content()->mutable_text()->set_body("in flight");
+            alice.send(send);
+        }
+        // A connection's frames are handled in order: once the ping after the
+        // sends is answered, every send has been handed to the store.
+        v1::Envelope ping;
+        ping.set_request_id(kFirstRequest + kSends);
+        ping.mutable_ping()->set_nonce(7);
+        alice.send(ping);
+        QVERIFY(alice.waitFor([](const v1::Envelope &e) { return e.has_pong(); }));
+        QTRY_VERIFY_WITH_TIMEOUT(m_gate.waitHeld(0), kWaitMs);
+        for (int i = 0; i < kSends; ++i)
+            QVERIFY2(!alice.answerTo(kFirstRequest + i), "answered before its commit");
+
+        // Nothing runs on this thread between the two: the acks can only go
+        // out from within stop().
+        m_gate.open();
+        m_server->stop();
+        QVERIFY(alice.waitDisconnected());
+        QCOMPARE(alice.socket.closeCode(), QWebSocketProtocol::CloseCodeGoingAway);
+        for (int i = 0; i < kSends; ++i) {
+            const v1::Envelope *answer = alice.answerTo(kFirstRequest + i);
+            QVERIFY2(answer && answer->has_send_ack(),
+                     qPrintable(QStringLiteral("send %1 got no ack before the close").arg(i)));
+            QCOMPARE(answer->send_ack().seq(), quint64(i + 1));
+        }
+
+        SqliteStore reopened(databasePathIn(m_dir->filePath(QStringLiteral("data"))));
+        QVERIFY(reopened.open().ok());
+        PullQuery query;
+        query.conversationId = direct;
+        query.limit = kMaxPullLimit;
+        const Result<PullPage> page = reopened.pull(query);
+        QVERIFY(page.ok());
+        QCOMPARE(page->messages.size(), kSends);
+        for (int i = 0; i < kSends; ++i) {
+            QCOMPARE(page->messages.at(i).seq(), quint64(i + 1));
+            QCOMPARE(page->messages.at(i).client_msg_id(), "inflight-" + std::to_string(i));
+        }
+        reopened.close();
+    }
+
+    // A client that floods protocol pings gets pongs up to a burst and then
+    // at the ping rate (5/s after 20), not one pong each: answers it never
+    // reads no longer pile up one for one, and before authentication too.
+    void pingFloodIsAnsweredWithinItsBudget()
+    {
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        client.answerPings = false;
+        QVERIFY(client.hello());
+        constexpr int kPings = 200;
+        for (int i = 0; i < kPings; ++i) {
+            v1::Envelope ping;
+            ping.set_request_id(quint32(100 + i));
+            ping.mutable_ping()->set_nonce(quint64(i));
+            client.send(ping);
+        }
+        // Frames are handled in order: once this is answered, every ping was.
+        v1::Envelope sync;
+        sync.mutable_sync();
+        QVERIFY(isError(client.ask(sync, 9), v1::NOT_AUTHENTICATED));
+        const auto pongs = std::count_if(client.received.cbegin(), client.received.cend(),
+                                         [](const v1::Envelope &e) { return e.has_pong(); });
+        QVERIFY2(pongs >= 20, qPrintable(QString::number(pongs)));
+        // The rest of the 200 would take half a minute at 5/s.
+        QVERIFY2(pongs < kPings / 2, qPrintable(QString::number(pongs)));
+        QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // Before authentication a frame may be small: a large one is refused
+    // on its header (TOO_LARGE, then 1009) and never buffered; after it, a
+    // frame may be as large as the protocol says.
+    void framesAreSmallUntilAuthenticated()
+    {
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.hello());
+        client.socket.sendBinaryMessage(QByteArray(int(kMaxPreAuthFrameBytes) + 1, '\0'));
+        QVERIFY(client.waitDisconnected());
+        QVERIFY(client.hasError(v1::TOO_LARGE));
+        QCOMPARE(client.socket.closeCode(), QWebSocketProtocol::CloseCodeTooMuchData);
+
+        RawClient user(m_server->port());
+        QVERIFY(user.waitConnected());
+        QVERIFY(user.helloAndRegister("big"));
+        v1::Envelope send;
+        send.mutable_send()->set_conversation_id("d:" + std::to_string(user.userId) + ":" +
+                                                 std::to_string(user.userId + 1000));
+        send.mutable_send()->set_client_msg_id("m1");
+        send.mutable_send()->mutable_content()->mutable_text()->set_body(
+            std::string(kMaxTextBytes, 'x'));
+        const auto answer = user.ask(send, 3);
+        QVERIFY(answer);
+        QVERIFY(!isError(answer, v1::TOO_LARGE)); // NOT_FOUND: no such peer; the frame was read
+        QCOMPARE(user.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // One address may hold only so many connections that have not
+    // authenticated; one that authenticates makes room.
+    void unauthenticatedConnectionsPerAddressAreCapped()
+    {
+        startServer([](Config &config) { config.maxUnauthenticatedPerAddress = 3; });
+        std::vector<std::unique_ptr<RawClient>> waiting;
+        for (int i = 0; i < 3; ++i) {
+            waiting.push_back(std::make_unique<RawClient>(m_server->port()));
+            QVERIFY(waiting.back()->waitConnected());
+        }
+        {
+            RawClient refused(m_server->port());
+            QSignalSpy connected(&refused.socket, &QWebSocket::connected);
+            QTRY_COMPARE_WITH_TIMEOUT(refused.socket.state(), QAbstractSocket::UnconnectedState,
+                                      kWaitMs);
+            QCOMPARE(connected.count(), 0);
+        }
+        QVERIFY(waiting.front()->helloAndRegister("first"));
+        RawClient admitted(m_server->port());
+        QVERIFY(admitted.waitConnected());
+        QVERIFY(admitted.hello());
+    }
+
+    // An account holds at most so many authenticated connections; a closed
+    // one makes room.
+    void sessionsPerUserAreCapped()
+    {
+        startServer([](Config &config) { config.maxSessionsPerUser = 2; });
+        RawClient first(m_server->port());
+        QVERIFY(first.waitConnected());
+        QVERIFY(first.helloAndRegister("many"));
+        auto second = std::make_unique<RawClient>(m_server->port());
+        QVERIFY(second->waitConnected());
+        QVERIFY(second->hello());
+        const auto resumed = second->resume(first.token, 2);
+        QVERIFY(resumed && resumed->has_auth_ok());
+        RawClient third(m_server->port());
+        QVERIFY(third.waitConnected());
+        QVERIFY(third.hello());
+        QVERIFY(isError(third.resume(first.token, 2), v1::TOO_MANY_SESSIONS));
+        QCOMPARE(third.socket.state(), QAbstractSocket::ConnectedState);
+        // Once the server has seen the second one go, the third gets in.
+        QCOMPARE(m_server->metrics().connectionsOpen(), quint64(3));
+        second.reset();
+        QTRY_COMPARE_WITH_TIMEOUT(m_server->metrics().connectionsOpen(), quint64(2), kWaitMs);
+        const auto again = third.resume(first.token, 11);
+        QVERIFY2(again && again->has_auth_ok(), again ? again->DebugString().c_str() : "none");
+    }
+
+    // Every request an authenticated user can make takes a token of its
+    // kind's budget first: a hostile client that sends more than the burst
+    // gets RATE_LIMITED with a retry time, and the connection stays.
+    void everyRequestKindHasABudget_data()
+    {
+        QTest::addColumn<QList<v1::Envelope>>("requests");
+        const auto make = [](const std::function<void(v1::Envelope &)> &fill) {
+            v1::Envelope envelope;
+            fill(envelope);
+            return envelope;
+        };
+        const std::string group = "g:1";
+        const auto twice = [](const v1::Envelope &envelope) {
+            return QList<v1::Envelope>{envelope, envelope};
+        };
+        QTest::addRow("send") << twice(make([](auto &e) {
+            e.mutable_send()->set_conversation_id("g:1");
+            e.mutable_send()->set_client_msg_id("x");
+            e.mutable_send()->mutable_content()->mutable_text()->set_body("hi");
+        }));
+        QTest::addRow("pull") << twice(
+            make([&](auto &e) { e.mutable_pull()->set_conversation_id(group); }));
+        QTest::addRow("sync") << twice(make([](auto &e) { e.mutable_sync(); }));
+        QTest::addRow("list_members")
+            << twice(make([&](auto &e) { e.mutable_list_members()->set_conversation_id(group); }));
+        QTest::addRow("search_users")
+            << twice(make([](auto &e) { e.mutable_search_users()->set_query("bud"); }));
+        QTest::addRow("get_profile")
+            << twice(make([](auto &e) { e.mutable_get_profile()->set_user_id(1); }));
+        QTest::addRow("list_devices") << twice(make([](auto &e) { e.mutable_list_devices(); }));
+        QTest::addRow("mark_read") << twice(make([&](auto &e) {
+            e.mutable_mark_read()->set_conversation_id(group);
+            e.mutable_mark_read()->set_seq(1);
+        }));
+        QTest::addRow("leave_group")
+            << twice(make([&](auto &e) { e.mutable_leave_group()->set_conversation_id(group); }));
+        QTest::addRow("set_display_name")
+            << twice(make([](auto &e) { e.mutable_set_display_name()->set_display_name("B"); }));
+        QTest::addRow("revoke_device")
+            << twice(make([](auto &e) { e.mutable_revoke_device()->set_device_id(999); }));
+        // A logout that went through would close the connection: another
+        // write takes the token first.
+        QTest::addRow("logout") << QList<v1::Envelope>{
+            make([](auto &e) { e.mutable_revoke_device()->set_device_id(999); }),
+            make([](auto &e) { e.mutable_logout(); })};
+        QTest::addRow("create_group")
+            << twice(make([](auto &e) { e.mutable_create_group()->set_name("g"); }));
+        QTest::addRow("add_members") << twice(make([&](auto &e) {
+            e.mutable_add_members()->set_conversation_id(group);
+            e.mutable_add_members()->add_user_ids(1);
+        }));
+        QTest::addRow("remove_member") << twice(make([&](auto &e) {
+            e.mutable_remove_member()->set_conversation_id(group);
+            e.mutable_remove_member()->set_user_id(1);
+        }));
+        QTest::addRow("rename_group") << twice(make([&](auto &e) {
+            e.mutable_rename_group()->set_conversation_id(group);
+            e.mutable_rename_group()->set_name("n");
+        }));
+        QTest::addRow("typing") << twice(make([&](auto &e) {
+            e.mutable_typing()->set_conversation_id(group);
+            e.mutable_typing()->set_typing(true);
+        }));
+    }
+    void everyRequestKindHasABudget()
+    {
+        QFETCH(QList<v1::Envelope>, requests);
+        startServer([](Config &config) {
+            for (double *rate : {&config.sendRate, &config.readRate, &config.writeRate,
+                                 &config.groupChangeRate, &config.typingRate})
+                *rate = 0.001; // one token in over fifteen minutes
+            for (double *burst : {&config.sendBurst, &config.readBurst, &config.writeBurst,
+                                  &config.groupChangeBurst, &config.typingBurst})
+                *burst = 1;
+        });
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.helloAndRegister("budget"));
+        const auto first = client.ask(requests.at(0), 10);
+        QVERIFY(first);
+        QVERIFY2(!isError(first, v1::RATE_LIMITED), first->DebugString().c_str());
+        const auto second = client.ask(requests.at(1), 11);
+        QVERIFY2(isError(second, v1::RATE_LIMITED),
+                 second ? second->DebugString().c_str() : "none");
+        QVERIFY(second->error().retry_after_ms() > 0);
+        QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // A client that asks for pages of history and never reads its socket:
+    // kithd stops reading its requests once half the connection's budget
+    // is queued, and drops it when none of that is taken in time, instead of
+    // queueing every answer (the memory grew by hundreds of MiB before).
+    void clientThatDoesNotReadIsDropped()
+    {
+        startServer([](Config &config) {
+            config.maxQueuedBytes = 1024 * 1024;
+            config.drainTimeoutMs = 1000;
+        });
+        RawClient writer(m_server->port());
+        QVERIFY(writer.waitConnected());
+        QVERIFY(writer.helloAndRegister("writer"));
+        v1::Envelope group;
+        group.mutable_create_group()->set_name("pages");
+        const auto created = writer.ask(group, 3);
+        QVERIFY(created && created->has_conversation());
+        const std::string conversation = created->conversation().state().id();
+        for (int i = 0; i < 16; ++i) {
+            v1::Envelope send;
+            send.mutable_send()->set_conversation_id(conversation);
+            send.mutable_send()->set_client_msg_id("big" + std::to_string(i));
+            send.mutable_send()->mutable_content()->mutable_text()->set_body(
+                std::string(60 * 1024, char('a' + i)));
+            const auto ack = writer.ask(send, quint32(10 + i));
+            QVERIFY(ack && ack->has_send_ack());
+        }
+
+        // The reader: a raw socket with a small receive buffer, reading nothing.
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        QVERIFY(fd >= 0);
+        const auto closeFd = qScopeGuard([fd] { ::close(fd); });
+        const int small = 4096;
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(m_server->port());
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        QCOMPARE(::connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+        QByteArray bytes = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        const auto frame = [](const v1::Envelope &envelope) {
+            const QByteArray payload = encodeEnvelope(envelope);
+            QByteArray out;
+            out.append(char(0x82));
+            if (payload.size() < 126) {
+                out.append(char(0x80 | payload.size()));
+            } else {
+                out.append(char(0x80 | 126));
+                out.append(char(payload.size() >> 8)).append(char(payload.size() & 0xFF));
+            }
+            out.append(QByteArray(4, '\0')); // a zero mask leaves the payload as it is
+            return out + payload;
+        };
+        v1::Envelope hello;
+        hello.set_request_id(1);
+        hello.mutable_hello()->set_protocol_major(kProtocolMajor);
+        v1::Envelope resume;
+        resume.set_request_id(2);
+        resume.mutable_resume()->set_token(writer.token);
+        bytes += frame(hello) + frame(resume);
+        for (int i = 0; i < 200; ++i) {
+            v1::Envelope pull;
+            pull.set_request_id(quint32(100 + i));
+            pull.mutable_pull()->set_conversation_id(conversation);
+            pull.mutable_pull()->set_limit(200);
+            bytes += frame(pull);
+        }
+        QCOMPARE(::write(fd, bytes.constData(), size_t(bytes.size())), ssize_t(bytes.size()));
+        QTRY_COMPARE_WITH_TIMEOUT(m_server->metrics().slowConsumersDropped(), quint64(1), kWaitMs);
+        // The writer, who reads, was never in trouble.
+        v1::Envelope ping;
+        ping.mutable_ping()->set_nonce(5);
+        const auto pong = writer.ask(ping, 999);
+        QVERIFY(pong && pong->has_pong());
     }
 
     void stopClosesWithGoingAway()

@@ -54,6 +54,47 @@ private slots:
                  v1::INVALID_ARGUMENT);
     }
 
+    // docs/protocol.md: a search query of 1..64 characters, 20 results by
+    // default and at most 100; disabled accounts are not listed.
+    void searchIsBounded()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        QObject context;
+        int made = 0;
+        for (int i = 0; i < 105; ++i)
+            f.store->createUser(QStringLiteral("member%1").arg(i, 3, 10, QLatin1Char('0')), {},
+                                QByteArray("not-a-hash"), &context,
+                                [&made](Result<UserRecord> user) { made += user.ok() ? 1 : 0; });
+        QTRY_COMPARE_WITH_TIMEOUT(made, 105, kWaitMs);
+        const Caller caller = f.callerFor(f.addUser(QStringLiteral("asker")));
+
+        v1::SearchUsersRequest search;
+        search.set_query("member");
+        auto found = f.users->search(caller, search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 20);
+        search.set_limit(1000);
+        found = f.users->search(caller, search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 100);
+
+        search.set_query(std::string(64, 'q'));
+        QVERIFY(f.users->search(caller, search).ok());
+        search.set_query(std::string(65, 'q'));
+        QCOMPARE(f.users->search(caller, search).error().code, v1::INVALID_ARGUMENT);
+
+        const Result<UserRecord> hidden = f.store->userByName(QStringLiteral("member042"));
+        QVERIFY(hidden.ok());
+        const Status disabled = await<Done>(
+            [&](QObject *ctx, auto done) { f.store->setDisabled(hidden->id, true, ctx, done); });
+        QVERIFY(disabled.ok());
+        search.set_query("member042");
+        found = f.users->search(caller, search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 0);
+    }
+
     void setDisplayName()
     {
         ServiceFixture f;
@@ -103,6 +144,30 @@ private slots:
         QCOMPARE(strangerPhone->of(v1::Envelope::kPresence).size(), 0);
     }
 
+    // A user whose connections come and go in a loop: after a few changes
+    // told at once, contacts hear of it at most every two seconds, and the
+    // state they end with is the user's.
+    void flappingPresenceIsCoalesced()
+    {
+        ServiceFixture f;
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        QVERIFY(f.sendText(f.callerFor(alice), directConversationId(alice, bob), "p1", "hi").ok());
+        RecordingConnection *bobPhone = f.connect(bob, 2);
+        for (int i = 0; i < 50; ++i)
+            f.router->detach(f.connect(alice, 1));
+        // Four changes told at once; the other 96 are coalesced away (the
+        // contacts were last told "offline", which is so).
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), PresenceService::kBurst);
+        QVERIFY(!bobPhone->of(v1::Envelope::kPresence).last().presence().online());
+        // Back online for good: told once the budget allows.
+        f.connect(alice, 1);
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), PresenceService::kBurst);
+        QTRY_COMPARE_WITH_TIMEOUT(bobPhone->of(v1::Envelope::kPresence).size(),
+                                  PresenceService::kBurst + 1, kWaitMs);
+        QVERIFY(bobPhone->of(v1::Envelope::kPresence).last().presence().online());
+    }
+
     // The contacts a user's presence goes to are kept from committed events:
     // a first direct message and a group change show at once, with no store
     // read of their own.
@@ -132,8 +197,11 @@ private slots:
         QVERIFY(await<v1::ConversationState>([&](QObject *context, auto done) {
                     f.groups->createGroup(f.callerFor(alice), create, context, done);
                 }).ok());
+        // Alice's fifth change in a moment: past the presence burst, so it
+        // is told when the budget allows, with the state as it is then.
         aliceLaptop = f.connect(alice, 1);
-        QCOMPARE(carolPhone->of(v1::Envelope::kPresence).size(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(carolPhone->of(v1::Envelope::kPresence).size(), 1,
+                                  10 * PresenceService::kIntervalMs);
         QVERIFY(carolPhone->of(v1::Envelope::kPresence).at(0).presence().online());
     }
 };

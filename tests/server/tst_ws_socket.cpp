@@ -18,6 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
+#include <future>
+#include <memory>
 #include <thread>
 
 using namespace kith::server;
@@ -206,6 +209,39 @@ private:
     }
 
     WsSocket *lastAccepted() { return m_accepted.isEmpty() ? nullptr : m_accepted.last().data(); }
+
+    // A WsSocket on one end of a local socket pair whose peer end (`peer`,
+    // owned by the caller) is never read unless the test reads it: bytes are
+    // fed in with feed(), and output piles up once the small buffers are full.
+    static std::unique_ptr<WsSocket> fedSocket(int *peer, qint64 maxMessageBytes = kMaxMessageBytes)
+    {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+            return nullptr;
+        const int small = 4096;
+        ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+        ::setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        *peer = fds[1];
+        auto socket = std::make_unique<WsSocket>(fds[0], maxMessageBytes, kHandshakeTimeoutMs);
+        socket->feed(upgradeRequest(7400));
+        if (socket->isHandshaking())
+            return nullptr;
+        return socket;
+    }
+
+    // Reads and drops what the peer end holds, serving events meanwhile,
+    // until `done` holds.
+    static bool drainPeer(int peer, const std::function<bool()> &done)
+    {
+        QDeadlineTimer deadline(kWaitMs);
+        while (!done() && !deadline.hasExpired()) {
+            char chunk[64 * 1024];
+            while (::recv(peer, chunk, sizeof chunk, MSG_DONTWAIT) > 0) {
+            }
+            QTest::qWait(1);
+        }
+        return done();
+    }
 
 private slots:
     void init()
@@ -602,6 +638,46 @@ private slots:
         QCOMPARE(frames.at(1), QByteArray("after"));
     }
 
+    // A frame queued behind this thread's own unflushed output while another
+    // thread holds the write lock (a page going out to the same connection)
+    // joins the queue; there is no lock of its own to release, and releasing
+    // one anyway threw and ended the process.
+    void writeBehindQueueWhileAnotherThreadWrites()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        const std::shared_ptr<DirectWriter> writer = socket->directWriter();
+        std::promise<void> holding;
+        std::promise<void> release;
+        std::shared_future<void> released = release.get_future().share();
+        socket->setDirectWriteHookForTesting([&holding, released] {
+            holding.set_value();
+            released.wait();
+        });
+        // Queued for the flush posted to this thread.
+        socket->sendBinaryMessage("first");
+        QByteArray rest;
+        DirectWriter::Outcome outcome = DirectWriter::Outcome::Sent;
+        {
+            std::thread page([&] { outcome = writer->trySend("page", &rest); });
+            const auto joinPage = qScopeGuard([&release, &page] {
+                release.set_value();
+                page.join();
+            });
+            holding.get_future().wait();
+            socket->sendBinaryMessage("second");
+        }
+        // The page waits behind the queue and goes to the owner.
+        QCOMPARE(outcome, DirectWriter::Outcome::NotSent);
+        socket->setDirectWriteHookForTesting({});
+        socket->sendBinaryMessage("page");
+        writer->sentByOwner();
+        const QList<QByteArray> frames = readFrames(peer, 3);
+        QCOMPARE(frames, (QList<QByteArray>{"first", "second", "page"}));
+    }
+
     void directWriterStopsWithTheConnection()
     {
         QWebSocket client;
@@ -617,6 +693,182 @@ private slots:
         QVERIFY(closed.wait(kWaitMs));
         QTRY_VERIFY_WITH_TIMEOUT(m_accepted.last().isNull(), kWaitMs);
         QCOMPARE(writer->trySend("later", &rest), DirectWriter::Outcome::NotSent);
+    }
+
+    // A peer that sends pings and never reads: past half the budget the
+    // socket reads no more (its pongs stop piling up), and when nothing
+    // queued is taken for the stall timeout, it is dropped.
+    void outputBudgetStopsReadingThenDrops()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        constexpr qint64 kBudget = 64 * 1024;
+        socket->setOutputBudget({kBudget, 300});
+        QSignalSpy pressure(socket.get(), &WireSocket::outputPressureChanged);
+        QSignalSpy overflowed(socket.get(), &WireSocket::outputOverflowed);
+        QSignalSpy disconnected(socket.get(), &WireSocket::disconnected);
+        const QByteArray ping = clientFrame(0x9, QByteArray(125, 'p'));
+        for (int i = 0; i < 4000; ++i) {
+            socket->feed(ping);
+            QCOMPARE(overflowed.count(), 0); // held, never past the budget
+        }
+        QCOMPARE(pressure.count(), 1);
+        QCOMPARE(pressure.first().at(0).toBool(), true);
+        // Held at half the budget: the pongs of 4000 pings would be 500 KB.
+        QVERIFY2(socket->bytesToWrite() < kBudget / 2 + 4096,
+                 QByteArray::number(socket->bytesToWrite()).constData());
+        QVERIFY(socket->bufferCapacity() < 1024 * 1024);
+        QVERIFY(disconnected.wait(kWaitMs));
+        QCOMPARE(overflowed.count(), 1);
+    }
+
+    // Reading resumes once the peer takes the queue down, and the frames
+    // that waited meanwhile are handled then.
+    void readingResumesWhenDrained()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        socket->setOutputBudget({64 * 1024, 0});
+        QSignalSpy pressure(socket.get(), &WireSocket::outputPressureChanged);
+        QList<QByteArray> received;
+        connect(socket.get(), &WireSocket::binaryMessageReceived, this,
+                [&received](const QByteArray &message) { received.append(message); });
+        socket->sendBinaryMessage(pattern(40 * 1024)); // past half the budget
+        QCOMPARE(pressure.count(), 1);
+        socket->feed(clientFrame(0x2, "one") + clientFrame(0x2, "two"));
+        QVERIFY(received.isEmpty());
+        QVERIFY(drainPeer(peer, [&received] { return received.size() == 2; }));
+        QCOMPARE(received, (QList<QByteArray>{"one", "two"}));
+        QCOMPARE(pressure.last().at(0).toBool(), false);
+    }
+
+    // Past all of the budget (pushes to a peer that stopped reading) the
+    // connection is dropped at once.
+    void outputPastTheBudgetDrops()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        socket->setOutputBudget({64 * 1024, 0});
+        QSignalSpy overflowed(socket.get(), &WireSocket::outputOverflowed);
+        QSignalSpy disconnected(socket.get(), &WireSocket::disconnected);
+        for (int i = 0; i < 4 && overflowed.isEmpty(); ++i)
+            socket->sendBinaryMessage(pattern(30 * 1024));
+        QCOMPARE(overflowed.count(), 1);
+        QCOMPARE(socket->bytesToWrite(), 0); // the memory is given back at once
+        QVERIFY(disconnected.wait(kWaitMs));
+    }
+
+    // The owner's hold stops frames even within one read; releasing it
+    // delivers them.
+    void holdReadingStopsFrames()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        QList<QByteArray> received;
+        connect(socket.get(), &WireSocket::binaryMessageReceived, this,
+                [&socket, &received](const QByteArray &message) {
+                    received.append(message);
+                    socket->holdReading(true); // one per turn, as a busy session would
+                });
+        socket->feed(clientFrame(0x2, "a") + clientFrame(0x2, "b") + clientFrame(0x2, "c"));
+        QCOMPARE(received, QList<QByteArray>{"a"});
+        socket->holdReading(false);
+        QTRY_COMPARE_WITH_TIMEOUT(received.size(), 2, kWaitMs);
+        socket->holdReading(false);
+        QTRY_COMPARE_WITH_TIMEOUT(received.size(), 3, kWaitMs);
+        QCOMPARE(received, (QList<QByteArray>{"a", "b", "c"}));
+    }
+
+    // RFC 6455 sections 5.5.1 and 7.4: a close code that may not be sent
+    // gets 1002, a reason that is not UTF-8 gets 1007; a valid close is echoed.
+    void closeFramesAreValidated_data()
+    {
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QByteArray>("reason");
+        QTest::addColumn<int>("answer");
+        for (int code : {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535})
+            QTest::addRow("code %d", code) << code << QByteArray() << 1002;
+        for (int code : {1000, 1001, 1003, 1011, 1013, 3000, 4999})
+            QTest::addRow("valid %d", code) << code << QByteArray("bye") << code;
+        QTest::addRow("bad utf-8") << 1000 << QByteArray("\xc3\x28") << 1007;
+        QTest::addRow("surrogate") << 1000 << QByteArray("\xed\xa0\x80") << 1007;
+    }
+    void closeFramesAreValidated()
+    {
+        QFETCH(int, code);
+        QFETCH(QByteArray, reason);
+        QFETCH(int, answer);
+        QTcpSocket raw;
+        QVERIFY(openRaw(raw));
+        QByteArray payload(2, Qt::Uninitialized);
+        qToBigEndian<quint16>(quint16(code), payload.data());
+        raw.write(clientFrame(0x8, payload + reason));
+        const QList<QByteArray> frames = serverFrames(readUntilClosed(raw));
+        QCOMPARE(frames.size(), 1);
+        QVERIFY(frames.first().size() >= 2);
+        QCOMPARE(int(qFromBigEndian<quint16>(frames.first().constData())), answer);
+    }
+
+    // After our close frame, the peer's data is dropped as it comes: a
+    // large frame arriving then is never buffered.
+    void dataWhileClosingIsNotBuffered()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        QList<QByteArray> received;
+        connect(socket.get(), &WireSocket::binaryMessageReceived, this,
+                [&received](const QByteArray &message) { received.append(message); });
+        socket->close(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("bye"));
+        const QByteArray frame = clientFrame(0x2, pattern(60'000));
+        // In pieces, as a slow peer sends it: never a whole frame at once.
+        for (qsizetype at = 0; at < frame.size(); at += 1000) {
+            socket->feed(
+                QByteArrayView(frame).sliced(at, qMin<qsizetype>(1000, frame.size() - at)));
+            QVERIFY2(socket->bufferCapacity() < 16 * 1024,
+                     QByteArray::number(socket->bufferCapacity()).constData());
+        }
+        // A fragmented message too.
+        socket->feed(clientFrame(0x2, pattern(20'000), false));
+        QVERIFY(socket->bufferCapacity() < 16 * 1024);
+        QVERIFY(received.isEmpty());
+        // The peer's close frame still ends the connection.
+        QSignalSpy disconnected(socket.get(), &WireSocket::disconnected);
+        socket->feed(clientFrame(0x8, QByteArray("\x03\xe8", 2)));
+        QVERIFY(disconnected.wait(kWaitMs));
+    }
+
+    // Past the message size limit the owner is told first (it may send an
+    // error frame and close), then the connection closes with 1009; the
+    // limit can change as the connection goes on.
+    void messageSizeLimitIsTheOwnersToSet()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer, 1024);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        QList<QByteArray> received;
+        connect(socket.get(), &WireSocket::binaryMessageReceived, this,
+                [&received](const QByteArray &message) { received.append(message); });
+        QSignalSpy tooLarge(socket.get(), &WireSocket::messageTooLarge);
+        socket->feed(clientFrame(0x2, pattern(1024)));
+        QCOMPARE(received.size(), 1);
+        socket->setMaxMessageBytes(4096);
+        socket->feed(clientFrame(0x2, pattern(4096)));
+        QCOMPARE(received.size(), 2);
+        QCOMPARE(tooLarge.count(), 0);
+        socket->feed(clientFrame(0x2, pattern(4097)).first(10));
+        QCOMPARE(tooLarge.count(), 1);
+        QCOMPARE(received.size(), 2);
     }
 
     void unfinishedUpgradeTimesOut()

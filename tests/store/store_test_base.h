@@ -3,10 +3,12 @@
 // waits for them, and helpers that set up users, chats and groups through the
 // Store interface alone (so they serve every backend).
 
+#include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "store.h"
 
+#include <QCryptographicHash>
 #include <QTest>
 
 #include <memory>
@@ -159,6 +161,84 @@ protected:
     {
         return wait<ReadResult>([&](QObject *ctx, Completion<ReadResult> done) {
             m_store->markRead(conversation, user, seq, ctx, done);
+        });
+    }
+
+    // ---- files
+
+    // A checksum standing for some bytes (the store never sees the bytes).
+    static QByteArray digestOf(const QByteArray &bytes)
+    {
+        return QCryptographicHash::hash(bytes, QCryptographicHash::Sha256);
+    }
+
+    Result<UploadGrant> upload(quint64 uploader, quint64 size, const QByteArray &sha256,
+                               qint64 nowMs = 1000, quint64 quota = 0, int maxUnfinished = 0,
+                               qint64 lifeMs = 3'600'000)
+    {
+        NewUpload upload;
+        upload.id = QString::fromStdString(newFileId());
+        upload.uploaderId = uploader;
+        upload.size = size;
+        upload.sha256 = sha256;
+        upload.mimeType = QStringLiteral("application/octet-stream");
+        upload.nowMs = nowMs;
+        upload.expiresMs = nowMs + lifeMs;
+        upload.quotaBytes = quota;
+        upload.maxUnfinished = maxUnfinished;
+        return wait<UploadGrant>([&](QObject *ctx, Completion<UploadGrant> done) {
+            m_store->createUpload(upload, ctx, done);
+        });
+    }
+
+    Result<FileRecord> complete(const QString &fileId, qint64 nowMs = 2000)
+    {
+        return wait<FileRecord>([&](QObject *ctx, Completion<FileRecord> done) {
+            m_store->completeUpload(fileId, nowMs, ctx, done);
+        });
+    }
+
+    // An upload of `size` bytes with checksum `sha256`, finished.
+    FileRecord finishedFile(quint64 uploader, quint64 size, const QByteArray &sha256,
+                            qint64 nowMs = 1000)
+    {
+        const auto granted = upload(uploader, size, sha256, nowMs);
+        if (!granted.ok())
+            return {};
+        const auto done = complete(granted->file.id, nowMs + 1);
+        return done.ok() ? *done : FileRecord{};
+    }
+
+    static v1::Content fileContent(const FileRecord &file,
+                                   const QString &name = QStringLiteral("a.bin"))
+    {
+        v1::Content content;
+        v1::FileRef *ref = content.mutable_file();
+        ref->set_file_id(file.id.toStdString());
+        ref->set_name(name.toStdString());
+        ref->set_size(file.size);
+        ref->set_sha256(file.sha256.toStdString());
+        return content;
+    }
+
+    Result<AppendResult> sendFile(const QString &conversation, quint64 sender,
+                                  const QString &clientId, const v1::Content &content)
+    {
+        AppendRequest request;
+        request.conversationId = conversation;
+        request.senderUserId = sender;
+        request.senderDeviceId = 1;
+        request.clientMsgId = clientId.toStdString();
+        request.content = content;
+        return wait<AppendResult>([&](QObject *ctx, Completion<AppendResult> done) {
+            m_store->appendMessage(request, ctx, done);
+        });
+    }
+
+    Result<FileSweep> sweep(qint64 nowMs, qint64 graceMs, int limit = 100)
+    {
+        return wait<FileSweep>([&](QObject *ctx, Completion<FileSweep> done) {
+            m_store->sweepFiles(nowMs, graceMs, limit, ctx, done);
         });
     }
 

@@ -1,9 +1,9 @@
 // PostgresStore against a real PostgreSQL started by the test: migrations and
 // their version table, seqs from two stores (two nodes) writing one
-// conversation at once, the bounded read pool, group commit, a batch whose
-// commit fails, and the database restarting under load. (What every backend
-// promises is the store contract suite's; these are the PostgreSQL backend's
-// own promises.)
+// conversation at once, the bounded read pool, group commit, nothing
+// acknowledged or visible before the commit, a batch whose commit fails, and
+// the database restarting under load. (What every backend promises is the
+// store contract suite's; these are the PostgreSQL backend's own promises.)
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "pg_connection.h"
@@ -617,6 +617,59 @@ private slots:
                  qPrintable(QString::number(after.commits - before.commits)));
         QCOMPARE(after.messagesStored - before.messagesStored, quint64(kWrites));
         QCOMPARE(seqsOf(pullAll(*store, direct)), oneTo(kWrites + 1));
+    }
+
+    // The writer is held inside its COMMIT (a deferred trigger that waits
+    // for a lock the test holds): no completion has run, and other
+    // connections do not see the rows. Once it commits, the acks come.
+    void nothingIsAcknowledgedOrVisibleBeforeCommit()
+    {
+        PostgresStore::Options options;
+        options.name = QStringLiteral("holding");
+        auto store = openStore(options);
+        QVERIFY(store);
+        const UserRecord alice = addUser(*store, QStringLiteral("alice"));
+        const UserRecord bob = addUser(*store, QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(*store, appendRequest(direct, alice.id, QStringLiteral("first"))).ok());
+        QVERIFY(
+            !sql(QStringLiteral(
+                     "CREATE FUNCTION kith_test_hold() RETURNS trigger LANGUAGE plpgsql AS"
+                     " $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NULL; END $$;"
+                     " CREATE CONSTRAINT TRIGGER kith_test_hold AFTER INSERT ON messages"
+                     " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+                     " EXECUTE FUNCTION kith_test_hold()"))
+                 .isNull());
+        auto holder = pg::PgConnection::connect(url().toUtf8(), QStringLiteral("holder"));
+        QVERIFY(holder);
+        QVERIFY((*holder)->command(QStringLiteral("SELECT pg_advisory_lock(4242)"), "hold").ok());
+
+        QList<AppendResult> acked;
+        QObject receiver; // after what its completions use: it goes first, and they with it
+        for (const QString &id : {QStringLiteral("second"), QStringLiteral("third")}) {
+            store->appendMessage(appendRequest(direct, alice.id, id), &receiver,
+                                 [&acked](Result<AppendResult> r) {
+                                     QVERIFY(r.ok());
+                                     acked.append(*r);
+                                 });
+        }
+        // The writer waits for the lock inside COMMIT, its writes made.
+        QTRY_COMPARE_WITH_TIMEOUT(
+            sql(QStringLiteral("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name ="
+                               " 'holding writer' AND wait_event_type = 'Lock'"
+                               " AND wait_event = 'advisory'")),
+            QByteArray("1"), kWaitMs);
+        QCoreApplication::sendPostedEvents();
+        QCOMPARE(acked.size(), 0);
+        QCOMPARE(sql(QStringLiteral("SELECT COUNT(*) FROM messages")), QByteArray("1"));
+        QCOMPARE(seqsOf(pullAll(*store, direct)), QList<quint64>{1});
+
+        QVERIFY(
+            (*holder)->command(QStringLiteral("SELECT pg_advisory_unlock(4242)"), "release").ok());
+        QTRY_COMPARE_WITH_TIMEOUT(acked.size(), 2, kWaitMs);
+        QCOMPARE(acked.at(0).message.seq(), 2u);
+        QCOMPARE(acked.at(1).message.seq(), 3u);
+        QCOMPARE(seqsOf(pullAll(*store, direct)), oneTo(3));
     }
 
     // ---- a batch that does not commit ------------------------------------------------------

@@ -3,6 +3,7 @@
 // writer, another process on the same file (WAL), read connections per
 // thread, the log folded at close. What every backend promises is in
 // tst_store_contract.cpp.
+#include "commit_gate.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "sqlite_store.h"
@@ -24,6 +25,7 @@
 using namespace kith;
 using namespace kith::server;
 using namespace kith::server::test;
+using kith::test::CommitGate;
 
 namespace {
 
@@ -88,6 +90,15 @@ private:
     QString dbPath() const { return m_dir->filePath(QStringLiteral("kith.db")); }
     [[nodiscard]] SqliteStore *sqlite() const { return static_cast<SqliteStore *>(m_store.get()); }
 
+    // Holds the writer at COMMIT while closed; opened again by cleanup().
+    CommitGate m_gate;
+    void reopenWithGate()
+    {
+        SqliteStore::Options options;
+        options.beforeCommitForTesting = m_gate.hook();
+        reopen(options);
+    }
+
     void reopen(SqliteStore::Options options = {})
     {
         m_store.reset();
@@ -106,6 +117,7 @@ private slots:
 
     void cleanup()
     {
+        m_gate.open(); // a failed test may have left the writer held
         m_store.reset();
         m_dir.reset();
     }
@@ -215,30 +227,27 @@ private slots:
         const UserRecord alice = addUser(QStringLiteral("alice"));
         const UserRecord bob = addUser(QStringLiteral("bob"));
         const QString direct = directConversationId(alice.id, bob.id);
+        reopenWithGate();
         const auto before = m_store->stats();
 
-        // Hold the write lock from another connection so the writes pile up.
+        // The first write is held at its COMMIT while the others queue up.
         constexpr int kWrites = 200;
         int done = 0;
         QObject receiver; // after what its completions use: it goes first, and they with it
-        {
-            RawDb blocker(dbPath());
-            QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
-            for (int i = 0; i < kWrites; ++i) {
-                AppendRequest request;
-                request.conversationId = direct;
-                request.senderUserId = alice.id;
-                request.clientMsgId = QStringLiteral("b%1").arg(i).toStdString();
-                request.content = text(QStringLiteral("batched"));
-                m_store->appendMessage(request, &receiver, [&done](Result<AppendResult> r) {
-                    if (r.ok())
-                        ++done;
-                });
-            }
-            QTest::qWait(200);
-            QCOMPARE(done, 0); // nothing is acknowledged before it is committed
-            QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
+        m_gate.close();
+        for (int i = 0; i < kWrites; ++i) {
+            AppendRequest request;
+            request.conversationId = direct;
+            request.senderUserId = alice.id;
+            request.clientMsgId = QStringLiteral("b%1").arg(i).toStdString();
+            request.content = text(QStringLiteral("batched"));
+            m_store->appendMessage(request, &receiver, [&done](Result<AppendResult> r) {
+                if (r.ok())
+                    ++done;
+            });
         }
+        QVERIFY(m_gate.waitHeld(kWaitMs));
+        m_gate.open();
         QTRY_COMPARE_WITH_TIMEOUT(done, kWrites, kWaitMs);
         const auto after = m_store->stats();
         QCOMPARE(after.writesCommitted - before.writesCommitted, quint64(kWrites));
@@ -246,6 +255,62 @@ private slots:
                  qPrintable(QStringLiteral("%1 commits").arg(after.commits - before.commits)));
         QVERIFY(after.maxBatch > 1);
         QCOMPARE(after.messagesStored - before.messagesStored, quint64(kWrites));
+    }
+
+    // The writer is held after its INSERTs, before COMMIT: no completion has
+    // run, and neither another connection nor the store's own readers see the
+    // rows. Once it commits, the acks come, with what the readers then see.
+    void nothingIsAcknowledgedOrVisibleBeforeCommit()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(direct, alice.id, QStringLiteral("first")).ok());
+        reopenWithGate();
+
+        QList<AppendResult> acked;
+        std::optional<ReadResult> read;
+        QObject receiver; // after what its completions use: it goes first, and they with it
+        m_gate.close();
+        for (const QString &id : {QStringLiteral("second"), QStringLiteral("third")}) {
+            m_store->appendMessage(appendRequest(direct, alice.id, id), &receiver,
+                                   [&acked](Result<AppendResult> r) {
+                                       QVERIFY(r.ok());
+                                       acked.append(*r);
+                                   });
+        }
+        m_store->markRead(direct, bob.id, 3, &receiver, [&read](Result<ReadResult> r) {
+            QVERIFY(r.ok());
+            read = *r;
+        });
+        QVERIFY(m_gate.waitHeld(kWaitMs));
+        // Whatever the writer handed to this thread before it stopped at its
+        // COMMIT has been posted by now: run it.
+        QCoreApplication::sendPostedEvents();
+        QCOMPARE(acked.size(), 0);
+        QVERIFY(!read);
+        QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
+        {
+            RawDb other(dbPath());
+            QVERIFY(other.ok());
+            QCOMPARE(other.scalar(QStringLiteral("SELECT COUNT(*) FROM messages")).toInt(), 1);
+            QCOMPARE(other
+                         .scalar(QStringLiteral("SELECT max_seq FROM conversations WHERE id = ?"),
+                                 {direct})
+                         .toInt(),
+                     1);
+        }
+        const auto view = m_store->conversation(direct, bob.id);
+        QVERIFY(view.ok());
+        QCOMPARE(view->read_seq(), 0u);
+
+        m_gate.open();
+        QTRY_COMPARE_WITH_TIMEOUT(acked.size(), 2, kWaitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(read.has_value(), kWaitMs);
+        QCOMPARE(acked.at(0).message.seq(), 2u);
+        QCOMPARE(acked.at(1).message.seq(), 3u);
+        QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2, 3}));
+        QCOMPARE(read->readSeq, 3u);
     }
 
     void failingWriteDoesNotRollBackItsBatch()
@@ -260,9 +325,13 @@ private slots:
         std::optional<Result<AppendResult>> first, badReply, nonMember, last;
         std::optional<Result<DeviceRecord>> clash;
         QObject receiver; // after what its completions use: it goes first, and they with it
+        reopenWithGate();
         {
-            RawDb blocker(dbPath());
-            QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
+            // A write of its own is held at its COMMIT while the ones below
+            // queue up; they then go as the next batch, together.
+            m_gate.close();
+            m_store->touchDevice(0, 0);
+            QVERIFY(m_gate.waitHeld(kWaitMs));
             m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("ok-1")),
                                    &receiver, [&](Result<AppendResult> r) { first.emplace(r); });
             m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("bad-reply"), 7),
@@ -276,8 +345,7 @@ private slots:
                                   [&](Result<DeviceRecord> r) { clash.emplace(r); });
             m_store->appendMessage(appendRequest(team, bob.id, QStringLiteral("ok-2")), &receiver,
                                    [&](Result<AppendResult> r) { last.emplace(r); });
-            QTest::qWait(100);
-            QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
+            m_gate.open();
         }
         QTRY_VERIFY_WITH_TIMEOUT(first && badReply && nonMember && clash && last, kWaitMs);
         QVERIFY(first->ok());
@@ -289,7 +357,7 @@ private slots:
         QVERIFY(!clash->ok());
         QVERIFY(last->ok());
         QCOMPARE((*last)->message.seq(), 2u);    // the intruder's seq 2 was rolled back
-        QVERIFY(m_store->stats().maxBatch >= 3); // five writes, at most two batches
+        QVERIFY(m_store->stats().maxBatch >= 5); // the five writes, one batch
 
         reopen();
         QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
@@ -319,14 +387,13 @@ private slots:
                 appendRequest(conversation, sender, QStringLiteral("m%1").arg(i)), &receiver,
                 [&sends, i](Result<AppendResult> r) { sends[i].emplace(r); });
         };
+        reopenWithGate();
         {
-            RawDb blocker(dbPath());
-            QVERIFY(blocker.exec(QStringLiteral("BEGIN IMMEDIATE")));
-            // The writer takes this one alone and waits for the lock with it,
-            // so everything below is normally queued into the next batch
-            // together; in any case the 15 writes form at most two batches.
+            // The writer takes this one alone and is held at its COMMIT, so
+            // everything below is queued into the next batch, together.
+            m_gate.close();
             m_store->touchDevice(0, 0);
-            QTest::qWait(50);
+            QVERIFY(m_gate.waitHeld(kWaitMs));
             for (int i = 0; i < 4; ++i) // direct seqs 1-4
                 append(direct, alice.id);
             // Reads bob's marker and max_seq after alice's four sends, and
@@ -344,14 +411,13 @@ private slots:
             append(team, alice.id); // team seq 5
             append(direct, bob.id); // direct seq 7
             append(team, carol.id); // team seq 6
-            QTest::qWait(100);
-            QVERIFY(blocker.exec(QStringLiteral("ROLLBACK")));
+            m_gate.open();
         }
         QTRY_VERIFY_WITH_TIMEOUT(
             std::all_of(sends.begin(), sends.begin() + next, [](const auto &r) { return r; }) &&
                 bobRead && aliceRead && added,
             kWaitMs);
-        QVERIFY(m_store->stats().maxBatch >= 8);
+        QVERIFY(m_store->stats().maxBatch >= 14); // the fourteen writes, one batch
         const QList<quint64> seqs = {1, 2, 3, 4, 5, 6, 2, 4, 5, 7, 6};
         for (int i = 0; i < next; ++i) {
             QVERIFY2(sends[size_t(i)]->ok(), qPrintable(QString::number(i)));

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace kith;
@@ -233,6 +234,57 @@ private slots:
         QVERIFY(!other->duplicate);
         QCOMPARE(other->message.seq(), 3u);
         QVERIFY(other->message.server_id() > original.server_id());
+    }
+
+    // The key is (sender, client id): another sender's message with the same
+    // id is a message of its own, and each sender's resend finds its own
+    // original, whichever was stored first and wherever it was sent.
+    void clientIdsAreKeyedBySender()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const UserRecord carol = addUser(QStringLiteral("carol"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        const auto created = group(carol.id, QStringLiteral("c"), {alice.id});
+        QVERIFY(created.ok());
+        const QString team = QString::fromStdString(created->state.id());
+        const QString shared = QStringLiteral("6f1c2a4e-0000-4000-8000-00000000000a");
+
+        const auto fromBob = send(direct, bob.id, shared, QStringLiteral("bob's"));
+        const auto fromAlice = send(direct, alice.id, shared, QStringLiteral("alice's"));
+        const auto fromCarol = send(team, carol.id, shared, QStringLiteral("carol's"));
+        QVERIFY(fromBob.ok() && fromAlice.ok() && fromCarol.ok());
+        QVERIFY(!fromBob->duplicate && !fromAlice->duplicate && !fromCarol->duplicate);
+        QCOMPARE(fromBob->message.seq(), 1u);
+        QCOMPARE(fromAlice->message.seq(), 2u);
+        QCOMPARE(fromCarol->message.seq(), 2u); // after the group's creation event
+
+        for (int round = 0; round < 2; ++round) {
+            for (const auto &[conversation, sender, original] :
+                 {std::tuple{direct, alice.id, &*fromAlice}, std::tuple{direct, bob.id, &*fromBob},
+                  std::tuple{team, carol.id, &*fromCarol}}) {
+                const auto again = send(conversation, sender, shared, QStringLiteral("resent"));
+                QVERIFY(again.ok());
+                QVERIFY(again->duplicate);
+                QCOMPARE(again->message.server_id(), original->message.server_id());
+                QCOMPARE(again->message.seq(), original->message.seq());
+                QCOMPARE(again->message.sender_user_id(), sender);
+                QCOMPARE(again->message.content().text().body(),
+                         original->message.content().text().body());
+                const auto stored = m_store->messageByClientId(sender, shared.toStdString());
+                QVERIFY(stored.ok() && stored->has_value());
+                QCOMPARE((*stored)->server_id(), original->message.server_id());
+            }
+            reopen(); // the same after a restart
+        }
+        QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2}));
+        QCOMPARE(pullAllSeqs(team), (QList<quint64>{1, 2}));
+        // alice reusing her id in another conversation gets her original back.
+        const auto elsewhere = send(team, alice.id, shared, QStringLiteral("elsewhere"));
+        QVERIFY(elsewhere.ok());
+        QVERIFY(elsewhere->duplicate);
+        QCOMPARE(elsewhere->message.server_id(), fromAlice->message.server_id());
+        QCOMPARE(pullAllSeqs(team), (QList<quint64>{1, 2}));
     }
 
     void replyMustQuoteAnEarlierSeq()
@@ -649,9 +701,88 @@ private slots:
         QCOMPARE(send(QStringLiteral("g:424242"), alice.id, QStringLiteral("y")).error().code,
                  v1::NOT_FOUND);
 
+        // Conversations that exist refuse an outsider's writes as if they did not.
+        QCOMPARE(send(direct, eve.id, QStringLiteral("in")).error().code, v1::NOT_FOUND);
+        QCOMPARE(send(team, eve.id, QStringLiteral("in")).error().code, v1::NOT_FOUND);
+        QCOMPARE(markRead(team, eve.id, 1).error().code, v1::NOT_FOUND);
+        const auto change = [&](auto call) { return wait<GroupChange>(call).error().code; };
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->addMembers(team, eve.id, {eve.id}, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->removeMember(team, eve.id, bob.id, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->renameGroup(team, eve.id, QStringLiteral("eve's"), ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(change([&](QObject *ctx, Completion<GroupChange> done) {
+                     m_store->leaveGroup(team, eve.id, ctx, done);
+                 }),
+                 v1::NOT_FOUND);
+        QCOMPARE(pullAllSeqs(direct), QList<quint64>{1});
+        QCOMPARE(pullAllSeqs(team), QList<quint64>{1});
+        QCOMPARE(m_store->members(team)->size(), 2);
+
         const auto contacts = m_store->contactsOf(alice.id);
         QCOMPARE(*contacts, QList<quint64>{bob.id});
         QCOMPARE(m_store->contactsOf(eve.id)->size(), 0);
+    }
+
+    // A user's conversations page by id in byte order (what a client sorts
+    // them by too): after one id, through another, at most so many.
+    void conversationsComeInPagesById()
+    {
+        std::vector<UserRecord> u;
+        for (int i = 0; i < 12; ++i)
+            u.push_back(addUser(QStringLiteral("pager%1").arg(i)));
+        const UserRecord &me = u[0];
+        std::vector<std::string> expected;
+        // Direct ids sort by bytes, not by number: "d:1:10" before "d:1:2".
+        for (int i = 1; i < 12; ++i) {
+            const QString chat = directConversationId(me.id, u[size_t(i)].id);
+            QVERIFY(send(chat, me.id, QStringLiteral("pg%1").arg(i), QStringLiteral("hi")).ok());
+            expected.push_back(chat.toStdString());
+        }
+        for (int i = 0; i < 3; ++i) {
+            const auto made = group(u[1].id, QStringLiteral("p%1").arg(i), {me.id});
+            QVERIFY(made.ok());
+            expected.push_back(made->state.id());
+        }
+        std::sort(expected.begin(), expected.end());
+
+        const auto all = m_store->conversationsOf(me.id);
+        QVERIFY(all.ok());
+        std::vector<std::string> ids;
+        for (const ConversationView &view : *all)
+            ids.push_back(view.id());
+        QCOMPARE(ids, expected);
+
+        std::vector<std::string> paged;
+        ConversationPage page;
+        page.limit = 4;
+        for (int round = 0; round < 10; ++round) {
+            const auto chunk = m_store->conversationsOf(me.id, page);
+            QVERIFY(chunk.ok());
+            QVERIFY(chunk->size() <= 4);
+            for (const ConversationView &view : *chunk)
+                paged.push_back(view.id());
+            if (chunk->size() < 4)
+                break;
+            page.after = chunk->last().id();
+        }
+        QCOMPARE(paged, expected);
+
+        ConversationPage window;
+        window.after = expected[2];
+        window.through = expected[6];
+        const auto middle = m_store->conversationsOf(me.id, window);
+        QVERIFY(middle.ok());
+        QCOMPARE(middle->size(), 4);
+        QCOMPARE(middle->first().id(), expected[3]);
+        QCOMPARE(middle->last().id(), expected[6]);
     }
 
     void presenceAudienceLeavesOutLargeGroups()
@@ -1053,6 +1184,262 @@ private slots:
 
         reopen();
         QCOMPARE(pullAllSeqs(direct).size(), 100);
+    }
+
+    // ---- files -------------------------------------------------------------------------------
+
+    void uploadsFinishAndWhoMayFetchThem()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        const QByteArray sha = digestOf("photo");
+        const auto granted = upload(t.alice.id, 1000, sha);
+        QVERIFY2(granted.ok(), qPrintable(granted.ok() ? QString() : granted.error().message));
+        QVERIFY(!granted->existing);
+        QCOMPARE(granted->usedBytes, 1000u);
+        const QString id = granted->file.id;
+        QVERIFY(isValidFileId(id.toStdString()));
+
+        const auto stored = m_store->file(id);
+        QVERIFY(stored.ok() && stored->has_value());
+        QVERIFY(!(*stored)->complete);
+        QCOMPARE((*stored)->uploaderId, t.alice.id);
+        QCOMPARE((*stored)->size, 1000u);
+        QCOMPARE((*stored)->sha256, sha);
+        QCOMPARE((*stored)->mimeType, QStringLiteral("application/octet-stream"));
+        // Nobody fetches an unfinished upload, not even its uploader.
+        QVERIFY(!m_store->downloadableFile(id, t.alice.id)->has_value());
+        QVERIFY(!m_store->blobInUse(sha).value());
+
+        const auto done = complete(id, 5000);
+        QVERIFY(done.ok());
+        QVERIFY(done->complete);
+        QCOMPARE(done->completedMs, 5000);
+        QVERIFY(m_store->blobInUse(sha).value());
+        QCOMPARE(complete(id).error().code, v1::NOT_FOUND);
+        QCOMPARE(complete(QString::fromStdString(newFileId())).error().code, v1::NOT_FOUND);
+
+        // The uploader may; the others once a message in their conversation carries it.
+        QVERIFY(m_store->downloadableFile(id, t.alice.id)->has_value());
+        QVERIFY(!m_store->downloadableFile(id, t.bob.id)->has_value());
+        const auto sent = sendFile(t.direct, t.alice.id, QStringLiteral("f1"), fileContent(*done));
+        QVERIFY2(sent.ok(), qPrintable(sent.ok() ? QString() : sent.error().message));
+        QCOMPARE(sent->message.content().file().file_id(), id.toStdString());
+        QVERIFY(m_store->downloadableFile(id, t.bob.id)->has_value());
+        QVERIFY(!m_store->downloadableFile(id, t.carol.id)->has_value());
+        QVERIFY(!m_store->downloadableFile(QString::fromStdString(newFileId()), t.alice.id)
+                     ->has_value());
+
+        // In a group: its members, and nobody once removed.
+        QVERIFY(sendFile(t.team, t.alice.id, QStringLiteral("f2"), fileContent(*done)).ok());
+        auto add = wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> d) {
+            m_store->addMembers(t.team, t.alice.id, {t.carol.id}, ctx, d);
+        });
+        QVERIFY(add.ok());
+        QVERIFY(m_store->downloadableFile(id, t.carol.id)->has_value());
+        auto removed = wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> d) {
+            m_store->removeMember(t.team, t.alice.id, t.carol.id, ctx, d);
+        });
+        QVERIFY(removed.ok());
+        QVERIFY(!m_store->downloadableFile(id, t.carol.id)->has_value());
+    }
+
+    void theSameBytesResumeOrAreFinishedAlready()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        const QByteArray sha = digestOf("video");
+        const auto first = upload(t.alice.id, 4096, sha);
+        QVERIFY(first.ok());
+        // Asked again (a restart of the client, another device): the same upload.
+        const auto again = upload(t.alice.id, 4096, sha);
+        QVERIFY(again.ok());
+        QVERIFY(again->existing);
+        QCOMPARE(again->file.id, first->file.id);
+        QCOMPARE(again->usedBytes, 4096u);
+        // Another size, or another user: an upload of its own.
+        const auto otherSize = upload(t.alice.id, 4097, sha);
+        QVERIFY(otherSize.ok() && !otherSize->existing);
+        const auto bobs = upload(t.bob.id, 4096, sha);
+        QVERIFY(bobs.ok() && !bobs->existing);
+        QVERIFY(bobs->file.id != first->file.id);
+
+        QVERIFY(complete(first->file.id).ok());
+        const auto finished = upload(t.alice.id, 4096, sha);
+        QVERIFY(finished.ok());
+        QVERIFY(finished->existing);
+        QVERIFY(finished->file.complete);
+        QCOMPARE(finished->file.id, first->file.id);
+    }
+
+    void uploadLimitsAreCheckedBeforeAnyByte()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        // Uploads under way at once.
+        QVERIFY(upload(alice.id, 10, digestOf("a"), 1000, 0, 2).ok());
+        const auto second = upload(alice.id, 10, digestOf("b"), 1000, 0, 2);
+        QVERIFY(second.ok());
+        QCOMPARE(upload(alice.id, 10, digestOf("c"), 1000, 0, 2).error().code, v1::RATE_LIMITED);
+        // A finished one no longer counts as under way; an expired one neither.
+        QVERIFY(complete(second->file.id).ok());
+        QVERIFY(upload(alice.id, 10, digestOf("c"), 1000, 0, 2).ok());
+        QCOMPARE(upload(alice.id, 10, digestOf("d"), 1000, 0, 2).error().code, v1::RATE_LIMITED);
+        QVERIFY(upload(alice.id, 10, digestOf("d"), 1000 + 3'600'000, 0, 2).ok());
+
+        // The quota counts finished files and uploads under way (not expired ones).
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        QVERIFY(upload(bob.id, 600, digestOf("1"), 1000, 1000).ok());
+        const auto over = upload(bob.id, 401, digestOf("2"), 1000, 1000);
+        QCOMPARE(over.error().code, v1::QUOTA_EXCEEDED);
+        const auto exact = upload(bob.id, 400, digestOf("2"), 1000, 1000);
+        QVERIFY(exact.ok());
+        QCOMPARE(exact->usedBytes, 1000u);
+        QCOMPARE(upload(bob.id, 1, digestOf("3"), 1000, 1000).error().code, v1::QUOTA_EXCEEDED);
+        QVERIFY(upload(bob.id, 1000, digestOf("3"), 1000 + 3'600'000, 1000).ok());
+    }
+
+    void aMessageCarriesOnlyTheSendersFinishedFile()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        const FileRecord alices = finishedFile(t.alice.id, 100, digestOf("mine"));
+        QVERIFY(!alices.id.isEmpty());
+        const auto unfinished = upload(t.alice.id, 50, digestOf("half"));
+        QVERIFY(unfinished.ok());
+
+        // Bob may not pass Alice's file off as his; nor anyone an unfinished
+        // upload, or a file of another size or checksum.
+        QCOMPARE(
+            sendFile(t.direct, t.bob.id, QStringLiteral("b1"), fileContent(alices)).error().code,
+            v1::INVALID_ARGUMENT);
+        QCOMPARE(sendFile(t.direct, t.alice.id, QStringLiteral("a1"), fileContent(unfinished->file))
+                     .error()
+                     .code,
+                 v1::INVALID_ARGUMENT);
+        FileRecord wrongSize = alices;
+        wrongSize.size = 101;
+        QCOMPARE(sendFile(t.direct, t.alice.id, QStringLiteral("a2"), fileContent(wrongSize))
+                     .error()
+                     .code,
+                 v1::INVALID_ARGUMENT);
+        FileRecord wrongSum = alices;
+        wrongSum.sha256 = digestOf("other");
+        QCOMPARE(sendFile(t.direct, t.alice.id, QStringLiteral("a3"), fileContent(wrongSum))
+                     .error()
+                     .code,
+                 v1::INVALID_ARGUMENT);
+        // A stranger to the conversation learns nothing about files either.
+        QCOMPARE(sendFile(t.team, t.carol.id, QStringLiteral("c1"),
+                          fileContent(finishedFile(t.carol.id, 7, digestOf("c"))))
+                     .error()
+                     .code,
+                 v1::NOT_FOUND);
+        // None of that took a seq.
+        QVERIFY(pullAllSeqs(t.direct).isEmpty());
+        QVERIFY(!m_store->downloadableFile(alices.id, t.bob.id)->has_value());
+
+        const auto sent = sendFile(t.direct, t.alice.id, QStringLiteral("a4"), fileContent(alices));
+        QVERIFY(sent.ok());
+        QCOMPARE(sent->message.seq(), 1u);
+        // A resend is the same message, not a second reference.
+        const auto resent =
+            sendFile(t.direct, t.alice.id, QStringLiteral("a4"), fileContent(alices));
+        QVERIFY(resent.ok() && resent->duplicate);
+        QCOMPARE(pullAllSeqs(t.direct), QList<quint64>{1});
+        // A file may go to several conversations.
+        QVERIFY(sendFile(t.team, t.alice.id, QStringLiteral("a5"), fileContent(alices)).ok());
+    }
+
+    // Deleting a file's message for everyone takes the file away from the
+    // members (only the uploader keeps it), and the message no longer holds
+    // it against the sweep.
+    void aDeletedFileMessageNoLongerSharesItsFile()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        const FileRecord file = finishedFile(t.alice.id, 100, digestOf("shared"));
+        QVERIFY(!file.id.isEmpty());
+        QVERIFY(sendFile(t.direct, t.alice.id, QStringLiteral("f1"), fileContent(file)).ok());
+        QVERIFY(m_store->downloadableFile(file.id, t.bob.id)->has_value());
+        QVERIFY(operate(t.direct, t.alice.id, QStringLiteral("d1"), deletionOf(1)).ok());
+        QVERIFY(!m_store->downloadableFile(file.id, t.bob.id)->has_value());
+        QVERIFY(m_store->downloadableFile(file.id, t.alice.id)->has_value());
+    }
+
+    void uploadsAreDroppedOnlyByTheirUploader()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const auto granted = upload(alice.id, 10, digestOf("x"));
+        QVERIFY(granted.ok());
+        auto drop = [&](const QString &id, quint64 user) {
+            return wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                m_store->dropUpload(id, user, ctx, done);
+            });
+        };
+        QCOMPARE(drop(granted->file.id, bob.id).error().code, v1::NOT_FOUND);
+        QVERIFY(drop(granted->file.id, alice.id).ok());
+        QVERIFY(!m_store->file(granted->file.id)->has_value());
+        QCOMPARE(drop(granted->file.id, alice.id).error().code, v1::NOT_FOUND);
+        // A finished file is not an upload to drop; the server's own cleanup (0) drops any upload.
+        const FileRecord done = finishedFile(alice.id, 5, digestOf("y"));
+        QCOMPARE(drop(done.id, alice.id).error().code, v1::NOT_FOUND);
+        const auto other = upload(bob.id, 10, digestOf("z"));
+        QVERIFY(drop(other->file.id, 0).ok());
+    }
+
+    void sweepDropsExpiredUploadsUnsentFilesAndUnheldBlobs()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        constexpr qint64 kHour = 3'600'000;
+        const auto stale = upload(t.alice.id, 10, digestOf("stale"), 1000, 0, 0, kHour);
+        const auto fresh = upload(t.alice.id, 10, digestOf("fresh"), 1000 + kHour, 0, 0, kHour);
+        QVERIFY(stale.ok() && fresh.ok());
+
+        const QByteArray shared = digestOf("shared");
+        const FileRecord sent = finishedFile(t.alice.id, 20, shared, 1000);
+        const FileRecord sameBytes = finishedFile(t.bob.id, 20, shared, 1000);
+        const FileRecord unsent = finishedFile(t.alice.id, 30, digestOf("unsent"), 1000);
+        QVERIFY(!sent.id.isEmpty() && !sameBytes.id.isEmpty() && !unsent.id.isEmpty());
+        QVERIFY(sendFile(t.direct, t.alice.id, QStringLiteral("s"), fileContent(sent)).ok());
+
+        // Before the grace is over nothing finished goes; the expired upload does.
+        auto swept = sweep(1000 + kHour, 10 * kHour);
+        QVERIFY(swept.ok());
+        QCOMPARE(swept->expiredUploads, QList<QString>{stale->file.id});
+        QVERIFY(swept->unsentFiles.isEmpty());
+        QVERIFY(swept->blobs.isEmpty());
+        QVERIFY(!m_store->file(stale->file.id)->has_value());
+        QVERIFY(m_store->file(fresh->file.id)->has_value());
+
+        // After it: the files no message carries, and the blobs none holds.
+        swept = sweep(1002 + 10 * kHour, 10 * kHour);
+        QVERIFY(swept.ok());
+        QCOMPARE(swept->expiredUploads, QList<QString>{fresh->file.id});
+        QStringList unsentIds(swept->unsentFiles.begin(), swept->unsentFiles.end());
+        unsentIds.sort();
+        QStringList expected{sameBytes.id, unsent.id};
+        expected.sort();
+        QCOMPARE(unsentIds, expected);
+        // The shared bytes stay: the sent file holds them.
+        QCOMPARE(swept->blobs, QList<QByteArray>{digestOf("unsent")});
+        QVERIFY(m_store->blobInUse(shared).value());
+        QVERIFY(!m_store->blobInUse(digestOf("unsent")).value());
+        QVERIFY(m_store->downloadableFile(sent.id, t.bob.id)->has_value());
+        // Nothing left to do.
+        swept = sweep(1002 + 20 * kHour, 10 * kHour);
+        QVERIFY(swept.ok());
+        QVERIFY(swept->expiredUploads.isEmpty() && swept->unsentFiles.isEmpty() &&
+                swept->blobs.isEmpty());
+    }
+
+    void sweepWorksInBoundedSteps()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        for (int i = 0; i < 5; ++i)
+            QVERIFY(upload(alice.id, 1, digestOf(QByteArray::number(i)), 1000, 0, 0, 10).ok());
+        auto swept = sweep(2000, 0, 2);
+        QVERIFY(swept.ok());
+        QCOMPARE(swept->expiredUploads.size(), 2);
+        QCOMPARE(sweep(2000, 0, 2)->expiredUploads.size(), 2);
+        QCOMPARE(sweep(2000, 0, 2)->expiredUploads.size(), 1);
+        QCOMPARE(sweep(2000, 0, 2)->expiredUploads.size(), 0);
     }
 
     void readsFromManyThreads()

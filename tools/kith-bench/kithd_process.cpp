@@ -2,16 +2,22 @@
 
 #include "event_loop.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <vector>
@@ -60,11 +66,21 @@ std::vector<int> parseCpuList(const std::string &text, std::string *error)
 
 KithdProcess::~KithdProcess()
 {
+    if (m_readyPipe >= 0)
+        ::close(m_readyPipe);
     stop();
 }
 
 bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDir,
+                         const std::vector<std::string> &extraArgs, bool realLimits,
                          std::string *error)
+{
+    return launch(kithdPath, dataDir, extraArgs, realLimits, error) && waitReady(error);
+}
+
+bool KithdProcess::launch(const std::string &kithdPath, const std::string &dataDir,
+                          const std::vector<std::string> &extraArgs, bool realLimits,
+                          std::string *error)
 {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) {
@@ -75,9 +91,20 @@ bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDi
     std::vector<std::string> args{kithdPath, "--data", dataDir, "--listen", "127.0.0.1", "--port",
                                   "0", "--admin-port", "0", "--send-rate", kSendRate,
                                   "--send-burst", kSendRate, "--argon2-memory-kib",
-                                  kArgon2MemoryKiB, "--argon2-ops", "2",
+                                  kArgon2MemoryKiB, "--argon2-ops", "2", "--plain",
                                   // Thousands of users register from loopback.
                                   "--registrations-per-hour", "0"};
+    if (!realLimits) {
+        for (const char *flag :
+             {"--read-rate", "--write-rate", "--group-change-rate", "--typing-rate", "--auth-rate",
+              "--max-unauthenticated-per-address"})
+            args.insert(args.end(), {flag, "0"});
+        args.insert(args.end(), {"--hashes-per-address", "1000"});
+    } else {
+        // Setting up registers and resumes many users from a few addresses.
+        args.insert(args.end(), {"--auth-rate", "0", "--hashes-per-address", "1000"});
+    }
+    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     const pid_t pid = ::fork();
     if (pid < 0) {
         *error = "fork failed";
@@ -106,8 +133,23 @@ bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDi
     }
     ::close(out[1]);
     m_pid = pid;
+    m_readyPipe = out[0];
+    m_logPath = logPath;
+    return true;
+}
 
-    static const std::regex readyLine(R"(kithd ready: ws://[^\s/]+:(\d+)/)");
+bool KithdProcess::waitReady(std::string *error)
+{
+    int out[2] = {m_readyPipe, -1};
+    m_readyPipe = -1;
+    if (out[0] < 0) {
+        *error = "kithd was not launched";
+        return false;
+    }
+    const std::string &logPath = m_logPath;
+
+    static const std::regex readyLine(
+        R"(kithd ready: ws://[^\s/]+:(\d+)/ admin=http://[^\s/]+:(\d+)/)");
     std::string seen;
     const int64_t deadline = monoNs() + kReadyTimeoutNs;
     while (monoNs() < deadline) {
@@ -122,6 +164,7 @@ bool KithdProcess::start(const std::string &kithdPath, const std::string &dataDi
         std::smatch match;
         if (std::regex_search(seen, match, readyLine)) {
             m_port = uint16_t(std::stoi(match[1].str()));
+            m_adminPort = uint16_t(std::stoi(match[2].str()));
             // kithd keeps writing to stdout only at startup; the pipe may close.
             ::close(out[0]);
             return true;
@@ -149,6 +192,82 @@ void KithdProcess::stop()
         ::usleep(20'000);
     }
     m_pid = -1;
+}
+
+void KithdProcess::kill9()
+{
+    if (m_pid <= 0)
+        return;
+    ::kill(m_pid, SIGKILL);
+    int status = 0;
+    ::waitpid(m_pid, &status, 0);
+    m_pid = -1;
+}
+
+std::string fetchMetrics(uint16_t adminPort)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return {};
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(adminPort);
+    timeval timeout{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    std::string response;
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&addr), sizeof addr) == 0) {
+        const std::string request =
+            "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == ssize_t(request.size())) {
+            // Qt's HTTP server may keep the connection open: read up to the
+            // end its Content-Length gives.
+            char chunk[4096];
+            ssize_t n = 0;
+            while ((n = ::recv(fd, chunk, sizeof chunk, 0)) > 0) {
+                response.append(chunk, size_t(n));
+                const size_t head = response.find("\r\n\r\n");
+                if (head == std::string::npos)
+                    continue;
+                std::string headers = response.substr(0, head);
+                for (char &c : headers)
+                    c = char(std::tolower(static_cast<unsigned char>(c)));
+                const size_t length = headers.find("content-length:");
+                if (length != std::string::npos &&
+                    response.size() >=
+                        head + 4 + std::strtoull(headers.c_str() + length + 15, nullptr, 10))
+                    break;
+            }
+        }
+    }
+    ::close(fd);
+    const size_t body = response.find("\r\n\r\n");
+    return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+double metricValue(const std::string &metrics, const std::string &name, const std::string &labels)
+{
+    double sum = -1;
+    size_t at = 0;
+    while (at < metrics.size()) {
+        size_t end = metrics.find('\n', at);
+        if (end == std::string::npos)
+            end = metrics.size();
+        const std::string line = metrics.substr(at, end - at);
+        at = end + 1;
+        if (line.compare(0, name.size(), name) != 0 || line.size() == name.size())
+            continue;
+        const char next = line[name.size()];
+        if (next != ' ' && next != '{')
+            continue;
+        const size_t space = line.rfind(' ');
+        const std::string labelPart = line.substr(name.size(), space - name.size());
+        if (!labels.empty() && labelPart.find(labels) == std::string::npos)
+            continue;
+        sum = (sum < 0 ? 0 : sum) + std::strtod(line.c_str() + space + 1, nullptr);
+    }
+    return sum;
 }
 
 int64_t residentKiB(pid_t pid)

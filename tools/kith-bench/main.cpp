@@ -15,14 +15,16 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 using namespace kith::bench;
 
 namespace {
 
 constexpr const char *kScenarios =
-    "connect | direct | relay | latency | fanout | storm | history | reactions";
+    "connect | direct | relay | latency | fanout | storm | history | hostile | reactions";
 
 bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
 {
@@ -38,6 +40,25 @@ bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
     target->sin_addr = addr;
     target->sin_port = htons(uint16_t(url.port()));
     return true;
+}
+
+// Every node joined the bus and read the directory (its /metrics), so that
+// the first pushes are routed; false after a minute. (Which other nodes are
+// alive each learns only at its next heartbeat; routing does not need it.)
+bool waitForBus(const std::vector<Node> &nodes)
+{
+    const int64_t deadline = monoNs() + 60'000'000'000;
+    while (monoNs() < deadline) {
+        bool all = true;
+        for (const Node &node : nodes) {
+            const std::string metrics = fetchMetrics(node.adminPort);
+            all = all && metricValue(metrics, "kith_bus_ready") == 1;
+        }
+        if (all)
+            return true;
+        ::usleep(100'000);
+    }
+    return false;
 }
 
 } // namespace
@@ -71,8 +92,31 @@ int main(int argc, char **argv)
         QStringLiteral("DIR"));
     const QCommandLineOption url(QStringLiteral("url"),
                                  QStringLiteral("A running kithd, e.g. ws://127.0.0.1:7400/ "
-                                                "(its send rate limit must be raised)."),
+                                                "(its send rate limit must be raised); repeat "
+                                                "it for several nodes, clients go to them in "
+                                                "turn."),
                                  QStringLiteral("URL"));
+    const QCommandLineOption nodes(
+        QStringLiteral("nodes"),
+        QStringLiteral("With --kithd: start N kithd nodes (node ids 1..N, each its own ports "
+                       "and data folder DATA/node-K) on --store and, for N > 1, --bus; clients "
+                       "go to them in turn. Default 1."),
+        QStringLiteral("N"), QStringLiteral("1"));
+    const QCommandLineOption store(
+        QStringLiteral("store"),
+        QStringLiteral("With --kithd: the nodes' PostgreSQL store (postgresql://...); default: "
+                       "SQLite in the data folder (one node only)."),
+        QStringLiteral("URL"));
+    const QCommandLineOption bus(QStringLiteral("bus"),
+                                 QStringLiteral("With --kithd --nodes N > 1: the nodes' Redis "
+                                                "bus (redis://HOST:PORT)."),
+                                 QStringLiteral("URL"));
+    const QCommandLineOption killNode(
+        QStringLiteral("kill-node"),
+        QStringLiteral("storm, with --nodes: connect the clients to node K (1..N), kill it (-9), "
+                       "send what they miss through another node, and time them reconnecting "
+                       "to the live nodes and catching up."),
+        QStringLiteral("K"));
     const QCommandLineOption pid(QStringLiteral("pid"),
                                  QStringLiteral("Pid of the kithd at --url (connect: RSS)."),
                                  QStringLiteral("PID"));
@@ -117,9 +161,10 @@ int main(int argc, char **argv)
     const QCommandLineOption messages(QStringLiteral("messages"),
                                       QStringLiteral("fanout: messages sent to the group."),
                                       QStringLiteral("N"), QStringLiteral("5"));
-    const QCommandLineOption clients(QStringLiteral("clients"),
-                                     QStringLiteral("storm: clients reconnecting at once."),
-                                     QStringLiteral("N"), QStringLiteral("100"));
+    const QCommandLineOption clients(
+        QStringLiteral("clients"),
+        QStringLiteral("storm: clients reconnecting at once; hostile: hostile connections."),
+        QStringLiteral("N"), QStringLiteral("100"));
     const QCommandLineOption missed(QStringLiteral("missed"),
                                     QStringLiteral("storm: messages each client missed."),
                                     QStringLiteral("N"), QStringLiteral("10"));
@@ -176,6 +221,7 @@ int main(int argc, char **argv)
                        pullers,    pullDepth,  pullDeflate,
                        pullerNice, pullRounds, pullerIdle,
                        pullControl});
+    parser.addOptions({nodes, store, bus, killNode});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -217,7 +263,21 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    KithdProcess server;
+    const int nodeCount = parser.value(nodes).toInt();
+    if (nodeCount < 1 || (nodeCount > 1 && (!parser.isSet(store) || !parser.isSet(bus)))) {
+        std::fprintf(stderr, "kith-bench: --nodes N > 1 needs --store postgresql://... and "
+                             "--bus redis://...\n");
+        return 2;
+    }
+    if (parser.isSet(killNode)) {
+        o.killNode = parser.value(killNode).toInt() - 1;
+        if (o.killNode < 0 || o.killNode >= nodeCount || nodeCount < 2) {
+            std::fprintf(stderr, "kith-bench: --kill-node K needs --nodes N > 1 and 1 <= K <= N\n");
+            return 2;
+        }
+    }
+
+    std::vector<std::unique_ptr<KithdProcess>> servers;
     std::string tempDir;
     const bool needsKithd = scenario != QLatin1String("relay");
     if (needsKithd && parser.isSet(kithd)) {
@@ -231,30 +291,82 @@ int main(int argc, char **argv)
             tempDir = dataDir = pattern;
         }
         std::filesystem::create_directories(dataDir);
-        std::string error;
+        std::vector<int> cpus;
         if (parser.isSet(kithdCpus)) {
-            std::vector<int> cpus = parseCpuList(parser.value(kithdCpus).toStdString(), &error);
+            std::string error;
+            cpus = parseCpuList(parser.value(kithdCpus).toStdString(), &error);
             if (cpus.empty()) {
                 std::fprintf(stderr, "kith-bench: --kithd-cpus: %s\n", error.c_str());
                 return 2;
             }
-            server.setCpus(std::move(cpus));
         }
-        if (!server.start(parser.value(kithd).toStdString(), dataDir, &error)) {
-            std::fprintf(stderr, "kith-bench: %s\n", error.c_str());
-            return 2;
+        // hostile measures kithd with its real limits; the others measure
+        // speed, with the per-user and per-address budgets out of the way.
+        const bool realLimits = scenario == QLatin1String("hostile");
+        for (int n = 1; n <= nodeCount; ++n) {
+            std::vector<std::string> extra;
+            std::string nodeDir = dataDir;
+            if (parser.isSet(store))
+                extra.insert(extra.end(), {"--store", parser.value(store).toStdString()});
+            if (nodeCount > 1) {
+                extra.insert(extra.end(), {"--bus", parser.value(bus).toStdString(), "--node-id",
+                                           std::to_string(n)});
+                nodeDir = dataDir + "/node-" + std::to_string(n);
+                std::filesystem::create_directories(nodeDir);
+            }
+            servers.push_back(std::make_unique<KithdProcess>());
+            servers.back()->setCpus(cpus);
+            std::string error;
+            if (!servers.back()->launch(parser.value(kithd).toStdString(), nodeDir, extra,
+                                        realLimits, &error)) {
+                std::fprintf(stderr, "kith-bench: node %d: %s\n", n, error.c_str());
+                return 2;
+            }
         }
-        o.target.sin_family = AF_INET;
-        o.target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        o.target.sin_port = htons(server.port());
-        o.kithdPid = server.pid();
+        // Side by side: the nodes start (and migrate the schema in turn) together.
+        for (int n = 1; n <= nodeCount; ++n) {
+            KithdProcess &server = *servers[size_t(n - 1)];
+            std::string error;
+            if (!server.waitReady(&error)) {
+                std::fprintf(stderr, "kith-bench: node %d: %s\n", n, error.c_str());
+                return 2;
+            }
+            Node node;
+            node.address.sin_family = AF_INET;
+            node.address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            node.address.sin_port = htons(server.port());
+            node.pid = server.pid();
+            node.adminPort = server.adminPort();
+            node.id = nodeCount > 1 ? n : 0;
+            o.nodes.push_back(node);
+        }
+        o.target = o.nodes.front().address;
+        o.kithdPid = o.nodes.front().pid;
+        o.killNodeProcess = [&servers](int index) { servers[size_t(index)]->kill9(); };
+        // The users live in the store: with PostgreSQL, in the database whatever
+        // the folder; keep the cache with the folder all the same.
         o.tokenCache = dataDir + "/kith-bench-tokens.tsv";
-    } else if (needsKithd && parser.isSet(url)) {
-        if (!parseLoopbackUrl(parser.value(url), &o.target)) {
-            std::fprintf(stderr, "kith-bench: --url must be ws://127.x.x.x:PORT/\n");
+        if (nodeCount > 1 && !waitForBus(o.nodes)) {
+            std::fprintf(stderr, "kith-bench: the nodes did not all join the bus\n");
             return 2;
         }
+    } else if (needsKithd && parser.isSet(url)) {
+        for (const QString &text : parser.values(url)) {
+            Node node;
+            if (!parseLoopbackUrl(text, &node.address)) {
+                std::fprintf(stderr, "kith-bench: --url must be ws://127.x.x.x:PORT/\n");
+                return 2;
+            }
+            node.id = int(o.nodes.size()) + 1;
+            o.nodes.push_back(node);
+        }
+        o.target = o.nodes.front().address;
         o.kithdPid = parser.isSet(pid) ? parser.value(pid).toInt() : -1;
+        o.nodes.front().pid = o.kithdPid;
+        if (o.killNode >= 0) {
+            std::fprintf(stderr, "kith-bench: --kill-node needs the nodes kith-bench starts\n");
+            return 2;
+        }
         o.tokenCache = "kith-bench-tokens.tsv";
     } else if (needsKithd) {
         std::fprintf(stderr, "kith-bench: give --kithd PATH or --url URL\n");
@@ -278,12 +390,14 @@ int main(int argc, char **argv)
         status = runStorm(o);
     else if (scenario == QLatin1String("history"))
         status = runHistory(o);
+    else if (scenario == QLatin1String("hostile"))
+        status = runHostile(o);
     else if (scenario == QLatin1String("reactions"))
         status = runReactions(o);
     else
         std::fprintf(stderr, "kith-bench: unknown scenario; one of %s\n", kScenarios);
 
-    server.stop();
+    servers.clear();
     if (!tempDir.empty())
         std::filesystem::remove_all(tempDir);
     return status;

@@ -163,7 +163,7 @@ int pairWorker(WorkerLink &link, const Options &o, const std::vector<Credentials
             if (relay)
                 e.relay->connectTo(target, source, "/p" + std::to_string(e.index / 2));
             else
-                e.session->start(target, source);
+                e.session->start(o.nodes.empty() ? target : targetFor(o, size_t(e.index)), source);
         },
         ready, failed, deadline);
     link.report({{"ready", std::to_string(ready)}, {"failed", std::to_string(failed)}});
@@ -245,6 +245,8 @@ std::optional<PairTotals> runPairs(const Options &o, const std::vector<Credentia
             return std::nullopt;
         }
     }
+    if (!relay)
+        waitForDirectory(o, 2 * o.pairs);
     pool.command('g');
     const auto results = pool.gather(deadline);
     pool.command('q');

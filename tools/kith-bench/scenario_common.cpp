@@ -1,5 +1,7 @@
 #include "scenario_common.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace kith::bench {
@@ -7,6 +9,92 @@ namespace kith::bench {
 in_addr_t sourceAddress(size_t i)
 {
     return htonl(INADDR_LOOPBACK + uint32_t(i % kSourceAddresses));
+}
+
+const sockaddr_in &targetFor(const Options &o, size_t client)
+{
+    if (o.nodes.empty())
+        return o.target;
+    return o.nodes[client % o.nodes.size()].address;
+}
+
+std::vector<NodeSample> sampleNodes(const Options &o)
+{
+    std::vector<NodeSample> samples;
+    if (o.nodes.size() < 2)
+        return samples;
+    for (const Node &node : o.nodes) {
+        NodeSample sample;
+        sample.id = node.id;
+        const std::string metrics = node.adminPort != 0 ? fetchMetrics(node.adminPort) : "";
+        if (!metrics.empty() && node.pid > 0)
+            sample.rssKiB = residentKiB(node.pid);
+        sample.connections = int64_t(metricValue(metrics, "kith_connections"));
+        // A node with no traffic yet shows the family without samples.
+        const auto counter = [&](const char *name) {
+            return metrics.empty() ? int64_t(-1)
+                                   : std::max<int64_t>(0, int64_t(metricValue(metrics, name)));
+        };
+        sample.published = counter("kith_bus_published_total");
+        sample.received = counter("kith_bus_received_total");
+        for (const Node &other : o.nodes) {
+            if (other.id == node.id)
+                continue;
+            const double count = metricValue(metrics, "kith_bus_published_total",
+                                             "to=\"" + std::to_string(other.id) + "\"");
+            sample.publishedTo += (sample.publishedTo.empty() ? "" : " ") +
+                                  std::to_string(other.id) + ":" +
+                                  std::to_string(int64_t(count < 0 ? 0 : count));
+        }
+        samples.push_back(sample);
+    }
+    return samples;
+}
+
+void addNodeRows(const std::vector<NodeSample> &samples, Report &report)
+{
+    for (const NodeSample &sample : samples) {
+        const std::string key = "node" + std::to_string(sample.id) + "_";
+        report.add(key + "rss_kib", sample.rssKiB);
+        report.add(key + "connections", sample.connections);
+        report.add(key + "bus_published", sample.published);
+        report.add(key + "bus_received", sample.received);
+        report.add(key + "bus_published_to", sample.publishedTo);
+    }
+}
+
+void waitForDirectory(const Options &o, int users)
+{
+    if (o.nodes.size() < 2)
+        return;
+    const int64_t deadline = monoNs() + 60'000'000'000;
+    while (monoNs() < deadline) {
+        bool all = true;
+        for (const Node &node : o.nodes) {
+            const std::string metrics = fetchMetrics(node.adminPort);
+            all = all && metricValue(metrics, "kith_users_online") +
+                                 metricValue(metrics, "kith_bus_remote_users") >=
+                             double(users);
+        }
+        if (all)
+            return;
+        ::usleep(50'000);
+    }
+    fail("the nodes' directories did not learn of every user; pushes may be lost at first");
+}
+
+int64_t residentKiBOfNodes(const Options &o)
+{
+    if (o.nodes.empty())
+        return o.kithdPid > 0 ? residentKiB(o.kithdPid) : -1;
+    int64_t sum = 0;
+    for (const Node &node : o.nodes) {
+        const int64_t kib = node.pid > 0 ? residentKiB(node.pid) : -1;
+        if (kib < 0)
+            return -1;
+        sum += kib;
+    }
+    return sum;
 }
 
 int64_t fieldInt(const Fields &f, const std::string &key)

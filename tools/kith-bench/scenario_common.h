@@ -41,6 +41,9 @@ constexpr uint32_t kPullPage = 200;
 constexpr int64_t kFanoutGapNs = 500'000'000; // between fanout messages
 
 in_addr_t sourceAddress(size_t i);
+// The node client i connects to: the nodes in turn (client i on node i mod N),
+// so that the two users of a pair are on different nodes when N > 1.
+const sockaddr_in &targetFor(const Options &o, size_t client);
 
 int64_t fieldInt(const Fields &f, const std::string &key);
 
@@ -126,6 +129,29 @@ private:
 };
 
 void fail(const std::string &what);
+
+// With several nodes: each node's RSS, connections and bus traffic (published
+// to and received from each other node, from its /metrics), read while the
+// clients are still connected, then added as report rows node<K>_..., so
+// that a run shows pushes going only where recipients are.
+struct NodeSample
+{
+    int id = 0;
+    int64_t rssKiB = -1;
+    int64_t connections = -1;
+    int64_t published = -1;
+    int64_t received = -1;
+    std::string publishedTo; // "2:40 3:0": by node
+};
+[[nodiscard]] std::vector<NodeSample> sampleNodes(const Options &o);
+void addNodeRows(const std::vector<NodeSample> &samples, Report &report);
+// With several nodes: waits (a minute at most) until every node's copy of
+// the bus directory knows where all `users` are (its own users online plus
+// those it sees on the others), so that the first pushes are routed, not
+// lost to a directory that has not heard of a new connection yet.
+void waitForDirectory(const Options &o, int users);
+// The resident set of every node together in KiB; -1 when one is unknown.
+[[nodiscard]] int64_t residentKiBOfNodes(const Options &o);
 
 // Starts `count` connections, at most kMaxPendingConnects unsettled at a time,
 // until every one is ready or failed (the callbacks count them) or the deadline.

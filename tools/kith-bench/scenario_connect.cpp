@@ -51,7 +51,10 @@ int runConnect(const Options &o)
         const int64_t startNs = wallNs();
         connectBounded(
             loop, sessions.size(),
-            [&](size_t i) { sessions[i]->start(o.target, sourceAddress(size_t(first) + i)); },
+            [&](size_t i) {
+                sessions[i]->start(targetFor(o, size_t(first) + i),
+                                   sourceAddress(size_t(first) + i));
+            },
             ready, failed, deadline);
         const int64_t endNs = wallNs();
         // Hold the idle connections while the parent reads kithd's memory.
@@ -66,12 +69,14 @@ int runConnect(const Options &o)
         fail("workers did not start");
         return 2;
     }
-    const int64_t rssBefore = o.kithdPid > 0 ? residentKiB(o.kithdPid) : -1;
+    // With several nodes: all of them together (the clients are spread evenly).
+    const int64_t rssBefore = residentKiBOfNodes(o);
     pool.command('g');
     const auto results = pool.gather(deadline);
     // Let kithd finish the work that follows a login (presence, timers) first.
     ::usleep(1'000'000);
-    const int64_t rssAfter = o.kithdPid > 0 ? residentKiB(o.kithdPid) : -1;
+    const int64_t rssAfter = residentKiBOfNodes(o);
+    const auto nodeSamples = sampleNodes(o);
     pool.command('q');
     pool.finish(deadline + 5'000'000'000);
     if (!results) {
@@ -98,6 +103,8 @@ int runConnect(const Options &o)
     report.add("rss_after_kib", rssAfter);
     report.add("kib_per_connection",
                rssBefore > 0 && ready > 0 ? double(rssAfter - rssBefore) / double(ready) : 0.0);
+    report.add("nodes", int64_t(std::max<size_t>(1, o.nodes.size())));
+    addNodeRows(nodeSamples, report);
     report.print();
     return ready == connections && failed == 0 ? 0 : 1;
 }

@@ -49,6 +49,8 @@ int runDirect(const Options &o)
         report.add("ratio_to_relay",
                    relay->perSecond() > 0 ? kith->perSecond() / relay->perSecond() : 0.0);
     }
+    report.add("nodes", int64_t(std::max<size_t>(1, o.nodes.size())));
+    addNodeRows(sampleNodes(o), report);
     report.print();
     return kith->clean() && (!relay || relay->clean()) ? 0 : 1;
 }

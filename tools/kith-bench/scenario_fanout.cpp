@@ -109,7 +109,10 @@ int runFanout(const Options &o)
         }
         connectBounded(
             loop, sessions.size(),
-            [&](size_t i) { sessions[i]->start(o.target, sourceAddress(size_t(first) + i)); },
+            [&](size_t i) {
+                sessions[i]->start(targetFor(o, size_t(first) + i),
+                                   sourceAddress(size_t(first) + i));
+            },
             ready, failed, deadline);
         link.report({{"ready", std::to_string(ready)}, {"failed", std::to_string(failed)}});
         if (link.waitCommand() != 'g')
@@ -148,8 +151,10 @@ int runFanout(const Options &o)
         fail("fanout workers did not connect");
         return 2;
     }
+    waitForDirectory(o, o.members);
     pool.command('g');
     const auto results = pool.gather(deadline);
+    const auto nodeSamples = sampleNodes(o);
     pool.command('q');
     pool.finish(deadline + 5'000'000'000);
     if (!results) {
@@ -185,6 +190,8 @@ int runFanout(const Options &o)
     report.add("last_delivery_ms_max", lastMs.empty() ? 0.0 : lastMs.back());
     report.add("deliveries_per_s",
                medianLast > 0 ? double(o.members - 1) / (medianLast / 1000.0) : 0.0);
+    report.add("nodes", int64_t(std::max<size_t>(1, o.nodes.size())));
+    addNodeRows(nodeSamples, report);
     report.print();
     return missing == 0 && duplicates == 0 && errors == 0 &&
                    deliveries == int64_t(o.members - 1) * messages

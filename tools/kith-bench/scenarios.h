@@ -8,14 +8,33 @@
 #include <netinet/in.h>
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace kith::bench {
 
+// One kithd among the nodes under test.
+struct Node
+{
+    sockaddr_in address{};  // its WebSocket address (loopback)
+    pid_t pid = -1;         // for RSS; -1 when unknown
+    uint16_t adminPort = 0; // for /metrics; 0 when unknown
+    int id = 0;             // its --node-id (0: one node without a bus)
+};
+
 struct Options
 {
-    sockaddr_in target{};   // kithd's WebSocket address (loopback)
-    pid_t kithdPid = -1;    // for RSS; -1 when unknown
+    sockaddr_in target{}; // kithd's WebSocket address (loopback): the first node's
+    pid_t kithdPid = -1;  // for RSS; -1 when unknown
+    // Every node (one or more); clients are spread over them in turn.
+    std::vector<Node> nodes;
+    // storm: kill this node (an index into nodes) with the clients on it;
+    // -1: the plain storm.
+    int killNode = -1;
+    // Kills a node that kith-bench started (storm --kill-node).
+    std::function<void(int index)> killNodeProcess;
     std::string tokenCache; // file of registered users and their tokens
     std::string runTag;     // makes client message ids unique per run
     int workers = 0;        // 0: as many as the per-process fd cap needs
@@ -30,7 +49,7 @@ struct Options
     double rate = 1000;         // latency: offered messages per second
     int members = 100;          // fanout, reactions
     int fanoutMessages = 5;     // fanout
-    int clients = 100;          // storm
+    int clients = 100;          // storm, hostile
     int missed = 10;            // storm: messages each client missed
     bool withRelay = false;     // direct: also run the relay, print the ratio
     int idle = 0;               // direct: idle connections held open during the run
@@ -50,6 +69,7 @@ struct Options
 [[nodiscard]] int runFanout(const Options &options);
 [[nodiscard]] int runStorm(const Options &options);
 [[nodiscard]] int runHistory(const Options &options);
+[[nodiscard]] int runHostile(const Options &options);
 [[nodiscard]] int runReactions(const Options &options);
 
 } // namespace kith::bench

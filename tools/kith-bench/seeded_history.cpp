@@ -68,12 +68,20 @@ std::optional<SeededHistory> ensureHistory(const Options &o,
     }
     // A remembered group counts only when this kithd still has it.
     if (!history.conversationId.empty()) {
-        v1::Envelope env;
-        env.mutable_sync();
-        const auto answer = feeder.request(env);
-        if (answer && answer->body_case() == v1::Envelope::kSyncResponse) {
-            for (const v1::ConversationState &state : answer->sync_response().changed())
+        // Sync comes in pages; the group may be on any of them.
+        std::string after;
+        for (;;) {
+            v1::Envelope env;
+            env.mutable_sync()->set_after_conversation_id(after);
+            const auto answer = feeder.request(env);
+            if (!answer || answer->body_case() != v1::Envelope::kSyncResponse)
+                break;
+            const v1::SyncResponse &page = answer->sync_response();
+            for (const v1::ConversationState &state : page.changed())
                 history.reused |= state.id() == history.conversationId;
+            if (history.reused || !page.has_more() || page.next_after() <= after)
+                break;
+            after = page.next_after();
         }
         if (!history.reused)
             history = {};

@@ -71,7 +71,7 @@ ApplicationWindow {
     Settings {
         id: settings
         category: "ui"
-        property string serverUrl: "ws://127.0.0.1:7400/"
+        property string serverUrl: "wss://127.0.0.1:7400/"
         property string username
         property string theme: "system"
         property real listWidth: 320
@@ -485,6 +485,21 @@ ApplicationWindow {
                 onMuteToggled: muted => window.setMuted(window.currentConversationId, muted)
             }
         ]
+    }
+
+    // Over the login page and the chats alike: a first connection to a
+    // server with its own certificate, or one whose key changed.
+    TrustPrompt {
+        id: trustPrompt
+        objectName: "trustPrompt"
+        anchors.fill: parent
+        visible: KithClient.connectionState === KithClient.TrustRequired
+        serverUrl: KithClient.serverUrl.toString()
+        fingerprint: KithClient.trustFingerprint
+        words: KithClient.trustWords
+        keyChanged: KithClient.trustKeyChanged
+        onTrustAccepted: shown => KithClient.trustServer(shown)
+        onCancelled: KithClient.logout()
     }
 
     QuickSwitcher {

@@ -8,7 +8,7 @@ import Kith.Theme
 Rectangle {
     id: page
 
-    property string serverUrl: "ws://127.0.0.1:7400/"
+    property string serverUrl: "wss://127.0.0.1:7400/"
     property string username
     // True while a login or registration is in flight.
     property bool busy: false
@@ -23,7 +23,7 @@ Rectangle {
         if (serverField.text.trim().length === 0)
             return { field: "server", text: qsTr("Enter the address of your Kith server.") };
         if (!/^wss?:\/\/[^\s\/]+/.test(normalizedServer))
-            return { field: "server", text: qsTr("The server address should look like ws://host:7400 or wss://host.") };
+            return { field: "server", text: qsTr("The server address should look like wss://host:7400 or ws://localhost:7400.") };
         if (userField.text.trim().length === 0)
             return { field: "user", text: qsTr("Enter your user name.") };
         if (passwordField.text.length === 0)
@@ -32,10 +32,11 @@ Rectangle {
             return { field: "confirm", text: qsTr("The passwords do not match.") };
         return { field: "", text: "" };
     }
-    // "chat.example.org:7400" is taken to mean ws://chat.example.org:7400.
+    // "chat.example.org:7400" is taken to mean wss://chat.example.org:7400:
+    // kithd serves TLS unless told otherwise.
     readonly property string normalizedServer: {
         const server = serverField.text.trim();
-        return /^[a-z]+:\/\//i.test(server) ? server : "ws://" + server;
+        return /^[a-z]+:\/\//i.test(server) ? server : "wss://" + server;
     }
     property bool triedSubmit: false
     // A server error stays hidden once the user switched between log in and register.
@@ -95,7 +96,7 @@ Rectangle {
                 objectName: "serverField"
                 Layout.fillWidth: true
                 label: qsTr("Server")
-                placeholderText: "ws://chat.example.org:7400"
+                placeholderText: "wss://chat.example.org:7400"
                 text: page.serverUrl
                 error: page.showProblem && page.problem.field === "server"
                 onAccepted: userField.field.forceActiveFocus()

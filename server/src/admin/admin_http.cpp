@@ -6,12 +6,15 @@
 
 namespace kith::server {
 
-AdminHttp::AdminHttp(std::function<QByteArray()> metrics, QObject *parent)
+AdminHttp::AdminHttp(std::function<QByteArray()> metrics, std::function<QByteArray()> health,
+                     QObject *parent)
     : QObject(parent)
     , m_metrics(std::move(metrics))
+    , m_health(std::move(health))
 {
-    m_http.route(QStringLiteral("/healthz"), QHttpServerRequest::Method::Get,
-                 [] { return QHttpServerResponse("text/plain", "ok\n"); });
+    m_http.route(QStringLiteral("/healthz"), QHttpServerRequest::Method::Get, [this] {
+        return QHttpServerResponse("text/plain", m_health ? m_health() : QByteArray("ok\n"));
+    });
     m_http.route(QStringLiteral("/metrics"), QHttpServerRequest::Method::Get,
                  [this] { return QHttpServerResponse("text/plain; version=0.0.4", m_metrics()); });
 }

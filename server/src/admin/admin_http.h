@@ -15,8 +15,11 @@ class AdminHttp : public QObject
 {
     Q_OBJECT
 public:
-    // `metrics` renders the current /metrics body.
-    explicit AdminHttp(std::function<QByteArray()> metrics, QObject *parent = nullptr);
+    // `metrics` renders the current /metrics body; `health` the /healthz one
+    // (its first line "ok", or "degraded" when the store or the bus cannot be
+    // reached; the process answers either way). Without it: "ok".
+    explicit AdminHttp(std::function<QByteArray()> metrics, std::function<QByteArray()> health = {},
+                       QObject *parent = nullptr);
 
     // Listens on 127.0.0.1 only: the admin port is never exposed to the LAN.
     [[nodiscard]] Status listen(quint16 port);
@@ -25,6 +28,7 @@ public:
 private:
     QHttpServer m_http;
     std::function<QByteArray()> m_metrics;
+    std::function<QByteArray()> m_health;
     quint16 m_port = 0;
 };
 

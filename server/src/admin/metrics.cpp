@@ -5,6 +5,21 @@
 namespace kith::server {
 
 namespace {
+void family(QByteArray &out, const char *name, const char *type, const char *help);
+void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels = {});
+} // namespace
+
+void appendMetricFamily(QByteArray &out, const char *name, const char *type, const char *help)
+{
+    family(out, name, type, help);
+}
+
+void appendMetricSample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels)
+{
+    sample(out, name, value, labels);
+}
+
+namespace {
 void family(QByteArray &out, const char *name, const char *type, const char *help)
 {
     out += "# HELP ";
@@ -18,7 +33,7 @@ void family(QByteArray &out, const char *name, const char *type, const char *hel
     out += '\n';
 }
 
-void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels = {})
+void sample(QByteArray &out, const char *name, quint64 value, const QByteArray &labels)
 {
     out += name;
     out += labels;
@@ -54,6 +69,12 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
     family(out, "kith_connections_refused_total", "counter",
            "Connections turned away at the connection limit.");
     sample(out, "kith_connections_refused_total", m_connectionsRefused);
+    family(out, "kith_unauthenticated_refused_total", "counter",
+           "Connections turned away: too many not yet authenticated from their address.");
+    sample(out, "kith_unauthenticated_refused_total", m_unauthenticatedRefused);
+    family(out, "kith_slow_consumers_dropped_total", "counter",
+           "Connections dropped for not reading what was queued for them.");
+    sample(out, "kith_slow_consumers_dropped_total", m_slowConsumersDropped);
     family(out, "kith_sessions_authenticated", "gauge", "Connections past authentication.");
     sample(out, "kith_sessions_authenticated", gauges.authenticatedSessions);
     family(out, "kith_users_online", "gauge", "Users with at least one authenticated connection.");
@@ -99,6 +120,24 @@ QByteArray Metrics::renderPrometheus(const Store::Stats &store, const Gauges &ga
                "reason (TcpExt ListenDrops; all sockets of the host).");
         sample(out, "kith_host_listen_drops_total", gauges.listenDrops);
     }
+    family(out, "kith_transfers", "gauge", "Open file transfer connections (HTTP).");
+    sample(out, "kith_transfers", m_transfersOpen);
+    family(out, "kith_transfers_refused_total", "counter",
+           "Transfer connections turned away at their limit.");
+    sample(out, "kith_transfers_refused_total", m_transfersRefused);
+    family(out, "kith_upload_bytes_total", "counter", "File bytes received and stored.");
+    sample(out, "kith_upload_bytes_total", m_uploadBytes);
+    family(out, "kith_download_bytes_total", "counter", "File bytes sent.");
+    sample(out, "kith_download_bytes_total", m_downloadBytes);
+    family(out, "kith_uploads_finished_total", "counter", "Uploads verified and stored.");
+    sample(out, "kith_uploads_finished_total", m_uploadsFinished);
+    family(out, "kith_upload_checksum_mismatches_total", "counter",
+           "Uploads dropped because their bytes did not match their SHA-256.");
+    sample(out, "kith_upload_checksum_mismatches_total", m_checksumMismatches);
+    family(out, "kith_transfer_errors_total", "counter",
+           "Transfer requests answered with an error, by class (client: 4xx, server: 5xx).");
+    sample(out, "kith_transfer_errors_total", m_transferClientErrors, "{class=\"client\"}");
+    sample(out, "kith_transfer_errors_total", m_transferServerErrors, "{class=\"server\"}");
     family(out, "kith_errors_total", "counter", "Error answers sent, by code.");
     for (int code = v1::ErrorCode_MIN + 1; code <= v1::ErrorCode_MAX; ++code) {
         if (!v1::ErrorCode_IsValid(code))

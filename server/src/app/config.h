@@ -23,19 +23,58 @@ struct Config
     int registrationsPerHour = 30; // per remote address; 0: no limit
     QString certFile;
     QString keyFile;
+    // Plain ws:// instead of wss:// with the data folder's own certificate:
+    // on a loopback address only, unless insecurePlain allows it anywhere.
+    bool plain = false;
+    bool insecurePlain = false;
+    // DNS-SD on the LAN (through avahi-daemon), unless off or on loopback.
+    bool announce = true;
+    QString serverName; // announced; empty: "Kith on <host name>"
     int authTimeoutMs = 10000;
     int idleTimeoutMs = 90000;
+    // Request budgets per user (token buckets: per second, burst); a rate of
+    // 0 is no limit. See RequestBudgets for which request is which kind.
     double sendRate = 100;
     double sendBurst = 500;
-    MessagePolicy messages; // edit/delete windows, the ops budget
-    int maxConnections = 0; // 0: from the open-file limit (see Server::start)
-    int listenBacklog = 0;  // 0: the system's maximum (net.core.somaxconn)
+    double readRate = 200;
+    double readBurst = 2000;
+    double writeRate = 20;
+    double writeBurst = 200;
+    double groupChangeRate = 0.5;
+    double groupChangeBurst = 20;
+    double typingRate = 5;
+    double typingBurst = 20;
+    // Logins and resumes per remote address.
+    double authRate = 5;
+    double authBurst = 50;
+    int hashesPerAddress = 4;              // password hashes checked at once per remote address
+    int maxSessionsPerUser = 20;           // authenticated connections per account; 0: no limit
+    int maxUnauthenticatedPerAddress = 64; // 0: no limit
+    qint64 maxQueuedBytes = 1024 * 1024;   // per connection
+    int drainTimeoutMs = 30'000;           // queued bytes none of which are taken: closed
+    int bulkJobsPerConnection = 4;         // pulls and syncs queued or running at once
+    int maxConnections = 0;                // 0: from the open-file limit (see Server::start)
+    int listenBacklog = 0;                 // 0: the system's maximum (net.core.somaxconn)
+    MessagePolicy messages;                // edit/delete windows, the ops budget
     Argon2Params argon2;
     QString logRules;
     // A postgresql:// URL (several nodes share that database); empty for
     // SQLite in the data folder.
     QString store;
     int storeConnections = 8; // PostgreSQL: read connections at most
+    // A redis:// URL: this node joins the others on that bus (empty: one node).
+    QString bus;
+    quint32 nodeId = 0;    // 0: derived (see Server::start)
+    int nodeTtlMs = 15000; // with a bus: a node silent this long counts as dead
+    // Files (see FileOptions for what each means).
+    QString filesDir; // empty: "files" in the data folder; on several nodes a shared mount
+    qint64 maxFileBytes = 100ll * 1024 * 1024;
+    qint64 quotaBytes = 10ll * 1024 * 1024 * 1024; // per user; 0: none
+    int uploadsPerUser = 8;
+    qint64 uploadExpiryMs = 24ll * 3600 * 1000;
+
+    // Where the files' bytes live.
+    [[nodiscard]] QString filesPath() const;
 
     // Where the database lives inside the data folder.
     [[nodiscard]] QString databasePath() const;

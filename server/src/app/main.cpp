@@ -8,6 +8,9 @@
 #include "server.h"
 #include "signal_watcher.h"
 #include "store_factory.h"
+#include "tls_identity.h"
+
+#include "kith/fingerprint.h"
 
 #include <QCoreApplication>
 #include <QLoggingCategory>
@@ -28,6 +31,39 @@ void installEventDispatcher()
         QCoreApplication::setEventDispatcher(dispatcher);
     else
         delete dispatcher;
+}
+// `kithd fingerprint [--data DIR | --config FILE | --cert FILE]`: the
+// fingerprint of the certificate kithd serves (or will serve) with these
+// options, for the admin to hand to the people who connect.
+int printFingerprint(const QStringList &args, QTextStream &out, QTextStream &err)
+{
+    QStringList options = args;
+    options.removeAt(1);
+    const kith::Result<CommandLine> commandLine = parseCommandLine(options);
+    if (!commandLine) {
+        err << "kithd fingerprint: " << commandLine.error().message << '\n';
+        return 2;
+    }
+    if (!commandLine->printAndExit.isEmpty()) {
+        out << "kithd fingerprint [--data DIR | --config FILE | --cert FILE]\n";
+        return 0;
+    }
+    const Config &config = commandLine->config;
+    if (config.plain) {
+        err << "kithd fingerprint: with --plain kithd serves no certificate\n";
+        return 1;
+    }
+    const QString certFile =
+        config.certFile.isEmpty() ? TlsIdentity::certPathIn(config.dataDir) : config.certFile;
+    const kith::Result<QByteArray> fingerprint = TlsIdentity::fingerprintOf(certFile);
+    if (!fingerprint) {
+        err << "kithd fingerprint: " << fingerprint.error().message
+            << (config.certFile.isEmpty() ? " (kithd makes it on its first start)" : "") << '\n';
+        return 1;
+    }
+    out << kith::fingerprintHex(*fingerprint) << '\n'
+        << kith::fingerprintWords(*fingerprint).join(QLatin1Char(' ')) << '\n';
+    return 0;
 }
 } // namespace
 
@@ -50,6 +86,9 @@ int main(int argc, char *argv[])
             return makeStore(location, 1);
         });
     }
+
+    if (args.size() > 1 && args.at(1) == QLatin1String("fingerprint"))
+        return printFingerprint(args, out, err);
 
     const kith::Result<CommandLine> commandLine = parseCommandLine(args);
     if (!commandLine) {
@@ -81,6 +120,8 @@ int main(int argc, char *argv[])
     out << server.readyLine() << '\n';
     for (const QString &url : server.connectUrls())
         out << "connect to " << url << '\n';
+    if (!server.fingerprint().isEmpty())
+        out << "fingerprint " << kith::fingerprintDisplay(server.fingerprint()) << '\n';
     out.flush();
     std::fflush(stdout);
     return app.exec();

@@ -4,15 +4,25 @@
 
 #include "admin_http.h"
 #include "bulk_lane.h"
+#include "fs_blob_store.h"
 #include "gateway.h"
+#include "lan_announcer.h"
 #include "local_push_router.h"
 #include "logging.h"
+#include "node_status.h"
+#include "redis_address.h"
+#include "redis_push_router.h"
 #include "services.h"
 #include "store_factory.h"
+#include "tls_identity.h"
+
+#include "kith/fingerprint.h"
+#include "kith/protocol.h"
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QSysInfo>
 #include <QTimer>
 
 #include <sys/resource.h>
@@ -31,6 +41,9 @@ constexpr int kListenQueueCheckMs = 10000;
 // Descriptors kept back from connections, at most: database files of the
 // writer, checkpointer and reader threads, the admin endpoint, the log.
 constexpr qint64 kReservedFiles = 512;
+// How often expired uploads and unreferenced files are looked for: often
+// enough that an abandoned upload's bytes do not linger much past its expiry.
+constexpr int kFileSweepMs = 10 * 60 * 1000;
 
 struct FileLimit
 {
@@ -57,6 +70,24 @@ FileLimit connectionLimitFromFiles()
     const qint64 limit = qint64(std::min<rlim_t>(files.rlim_cur, 10'000'000));
     return {limit, int(std::max<qint64>(1, limit - std::min(kReservedFiles, limit / 4)))};
 }
+
+// A node id when none is given: a hash of the host name and the port (the
+// same after a restart, so the node takes over what it held), or of the
+// process when the port is chosen at start. Unique enough among the nodes
+// of one bus; a clash is refused when joining and shown in /healthz.
+quint32 derivedNodeId(quint16 port)
+{
+    QByteArray key = QSysInfo::machineHostName().toUtf8() + ':';
+    key += port != 0 ? QByteArray::number(port)
+                     : "pid" + QByteArray::number(QCoreApplication::applicationPid());
+    quint32 hash = 2166136261u; // FNV-1a
+    for (const char c : key) {
+        hash ^= quint8(c);
+        hash *= 16777619u;
+    }
+    hash &= 0x7fffffffu;
+    return hash == 0 ? 1 : hash;
+}
 } // namespace
 
 Server::Server(Config config, std::unique_ptr<Store> store, QObject *parent)
@@ -67,14 +98,20 @@ Server::Server(Config config, std::unique_ptr<Store> store, QObject *parent)
 
 Server::~Server()
 {
+    // Withdrawn from the LAN before it stops serving.
+    m_announcer.reset();
     // Sessions and the admin endpoint go first; the store closes last.
     m_admin.reset();
     m_gateway.reset();
     m_bulk.reset(); // waits for reads in flight
     m_services.reset();
+    if (m_router)
+        m_router->setDeviceListener({});
+    m_bus.reset();
     m_router.reset();
     if (!m_stopping && m_store)
         m_store->close();
+    m_blobs.reset();
 }
 
 Status Server::start()
@@ -95,31 +132,93 @@ Status Server::start()
                 .arg(describeStoreLocation(m_config.storeLocation()), opened.error().message));
     m_schemaVersion = m_store->schemaVersion();
 
-    m_router = std::make_unique<LocalPushRouter>(&m_metrics);
+    PushRouter *router = nullptr;
+    if (m_config.bus.isEmpty()) {
+        m_router = std::make_unique<LocalPushRouter>(&m_metrics);
+        router = m_router.get();
+    } else {
+        const Result<cluster::RedisAddress> address = cluster::parseRedisUrl(m_config.bus);
+        if (!address)
+            return address.error();
+        m_nodeId = m_config.nodeId != 0 ? m_config.nodeId : derivedNodeId(m_config.port);
+        m_router = std::make_unique<LocalPushRouter>(&m_metrics, m_nodeId);
+        cluster::BusOptions bus;
+        bus.address = *address;
+        bus.node = m_nodeId;
+        bus.nodeTtlMs = m_config.nodeTtlMs;
+        m_bus = std::make_unique<cluster::RedisPushRouter>(*m_router, bus);
+        m_router->setDeviceListener(
+            [this](quint64 deviceId, bool online) { m_bus->localDeviceChanged(deviceId, online); });
+        router = m_bus.get();
+        qCInfo(lcGateway).noquote()
+            << QStringLiteral("node %1%2 on the bus %3")
+                   .arg(m_nodeId)
+                   .arg(m_config.nodeId != 0 ? QString() : QStringLiteral(" (derived)"))
+                   .arg(address->describe());
+    }
     ServicesOptions services;
     services.argon2 = m_config.argon2;
     services.auth.registrationOpen = m_config.registrationOpen;
     services.messages = m_config.messages;
     services.auth.registrationsPerHour = m_config.registrationsPerHour;
-    m_services = std::make_unique<Services>(*m_store, *m_router, services);
+    services.auth.authRate = m_config.authRate;
+    services.auth.authBurst = m_config.authBurst;
+    services.auth.hashesPerAddress = m_config.hashesPerAddress;
+    services.auth.maxSessionsPerUser = m_config.maxSessionsPerUser;
+    services.files.maxFileBytes = quint64(m_config.maxFileBytes);
+    services.files.quotaBytes = quint64(m_config.quotaBytes);
+    services.files.uploadsPerUser = m_config.uploadsPerUser;
+    services.files.uploadExpiryMs = m_config.uploadExpiryMs;
+    m_blobs = std::make_unique<FsBlobStore>(m_config.filesPath());
+    if (const Status opened = m_blobs->open(); !opened)
+        return opened;
+    m_services = std::make_unique<Services>(*m_store, *m_blobs, *router, services);
 
     GatewayOptions options;
     options.address = m_config.listenAddress;
     options.port = m_config.port;
     options.certFile = m_config.certFile;
     options.keyFile = m_config.keyFile;
+    if (!m_config.plain && options.certFile.isEmpty()) {
+        // No certificate given: wss with the data folder's own (TOFU).
+        const Result<TlsFiles> own = TlsIdentity::ensure(
+            m_config.dataDir, QStringLiteral("kithd on %1").arg(QSysInfo::machineHostName()));
+        if (!own)
+            return own.error();
+        options.certFile = own->certFile;
+        options.keyFile = own->keyFile;
+        if (own->created)
+            qCInfo(lcGateway).noquote()
+                << "made a new key and self-signed certificate:" << own->certFile;
+    }
+    if (!options.certFile.isEmpty()) {
+        const Result<QByteArray> fingerprint = TlsIdentity::fingerprintOf(options.certFile);
+        if (!fingerprint)
+            return fingerprint.error();
+        m_fingerprint = *fingerprint;
+    }
     options.limits.authTimeoutMs = m_config.authTimeoutMs;
     options.limits.idleTimeoutMs = m_config.idleTimeoutMs;
-    options.limits.sendRate = m_config.sendRate;
-    options.limits.sendBurst = m_config.sendBurst;
+    options.limits.bulkJobsInFlight = m_config.bulkJobsPerConnection;
+    options.budgets.send = {m_config.sendRate, m_config.sendBurst};
+    options.budgets.read = {m_config.readRate, m_config.readBurst};
+    options.budgets.write = {m_config.writeRate, m_config.writeBurst};
+    options.budgets.groupChange = {m_config.groupChangeRate, m_config.groupChangeBurst};
+    options.budgets.typing = {m_config.typingRate, m_config.typingBurst};
+    options.maxUnauthenticatedPerAddress = m_config.maxUnauthenticatedPerAddress;
+    options.outputBudget = {m_config.maxQueuedBytes, m_config.drainTimeoutMs};
     const FileLimit files = connectionLimitFromFiles();
     options.maxConnections =
         m_config.maxConnections > 0 ? m_config.maxConnections : files.connections;
     options.listenBacklog = m_config.listenBacklog;
     m_bulk = std::make_unique<BulkLane>();
-    const ServiceSet sessionServices{m_services->auth,   m_services->messages,
-                                     m_services->groups, m_services->users,
-                                     *m_router,          *m_bulk,
+    const ServiceSet sessionServices{m_services->auth,
+                                     m_services->messages,
+                                     m_services->groups,
+                                     m_services->users,
+                                     m_services->files,
+                                     *m_router,
+                                     *m_bulk,
                                      m_metrics};
     m_gateway = std::make_unique<Gateway>(sessionServices, options);
     if (const Status listening = m_gateway->listen(); !listening)
@@ -156,13 +255,23 @@ Status Server::start()
     auto *listenWatch = new QTimer(this);
     connect(listenWatch, &QTimer::timeout, this, &Server::checkListenQueue);
     listenWatch->start(kListenQueueCheckMs);
+    // The first round soon after the start stores what a crash left as parts.
+    auto *fileSweep = new QTimer(this);
+    connect(fileSweep, &QTimer::timeout, this, &Server::sweepFiles);
+    fileSweep->start(kFileSweepMs);
+    QTimer::singleShot(0, this, &Server::sweepFiles);
 
-    m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); });
+    announce();
+
+    m_admin = std::make_unique<AdminHttp>([this] { return renderMetrics(); },
+                                          [this] { return renderHealth(); });
     if (const Status listening = m_admin->listen(m_config.adminPort); !listening)
         return listening;
+    if (m_bus)
+        m_bus->start();
     qCInfo(lcGateway) << "kithd started; data in" << QDir(m_config.dataDir).absolutePath()
-                      << "store" << describeStoreLocation(m_config.storeLocation()) << "schema"
-                      << m_schemaVersion << "registration"
+                      << "store" << describeStoreLocation(m_config.storeLocation()) << "files"
+                      << m_blobs->location() << "schema" << m_schemaVersion << "registration"
                       << (m_config.registrationOpen ? "open" : "closed");
     return Done{};
 }
@@ -186,6 +295,32 @@ void Server::checkListenQueue()
                    .arg(m_gateway ? m_gateway->listenBacklog() : 0)
                    .arg(systemListenBacklog());
     m_listenQueue = now;
+}
+
+void Server::announce()
+{
+    if (!m_config.announce)
+        return;
+    // Nobody on the LAN could connect to a loopback address.
+    if (m_config.listenAddress.isLoopback()) {
+        qCInfo(lcGateway) << "not announcing on the LAN: listening on loopback only";
+        return;
+    }
+    LanAnnouncer::Service service;
+    service.name = m_config.serverName.isEmpty()
+                       ? QStringLiteral("Kith on %1").arg(QSysInfo::machineHostName())
+                       : m_config.serverName;
+    service.port = port();
+    service.txt = {
+        {"name", service.name.toUtf8()},
+        {"proto", QByteArray::number(kProtocolMajor) + '.' + QByteArray::number(kProtocolMinor)},
+        {"tls", m_fingerprint.isEmpty() ? "0" : "1"},
+        {"fp", m_fingerprint.toHex()},
+        {"reg", m_config.registrationOpen ? "open" : "closed"},
+    };
+    m_announcer = std::make_unique<LanAnnouncer>(std::move(service));
+    if (!m_announcer->start())
+        m_announcer.reset();
 }
 
 quint16 Server::port() const
@@ -237,6 +372,26 @@ QStringList Server::connectUrls() const
     return urls;
 }
 
+void Server::sweepFiles()
+{
+    if (m_stopping || m_sweeping || !m_services)
+        return;
+    m_sweeping = true;
+    m_services->files.sweep(nowMs(), this, [this](Result<SweepReport> report) {
+        m_sweeping = false;
+        if (!report) {
+            qCWarning(lcFiles) << "file sweep failed:" << report.error().message;
+            return;
+        }
+        if (report->expiredUploads || report->unsentFiles || report->blobsRemoved ||
+            report->partsRemoved || report->partsRepaired)
+            qCInfo(lcFiles) << "file sweep:" << report->expiredUploads << "expired uploads,"
+                            << report->unsentFiles << "unsent files," << report->blobsRemoved
+                            << "blobs removed," << report->partsRemoved << "parts removed,"
+                            << report->partsRepaired << "parts stored";
+    });
+}
+
 QByteArray Server::renderMetrics() const
 {
     Metrics::Gauges gauges;
@@ -250,7 +405,27 @@ QByteArray Server::renderMetrics() const
     gauges.listenQueueKnown = queue.known;
     gauges.listenOverflows = queue.overflows;
     gauges.listenDrops = queue.drops;
-    return m_metrics.renderPrometheus(m_store->stats(), gauges);
+    QByteArray out = m_metrics.renderPrometheus(m_store->stats(), gauges);
+    if (m_services) // started: the node's store and bus
+        out += renderNodeMetrics(nodeStatus());
+    return out;
+}
+
+NodeStatus Server::nodeStatus() const
+{
+    NodeStatus status;
+    status.node = m_nodeId;
+    status.store = m_store.get();
+    status.storeLocation = describeStoreLocation(m_config.storeLocation());
+    status.bus = m_bus.get();
+    if (m_bus)
+        status.busLocation = m_bus->address().describe();
+    return status;
+}
+
+QByteArray Server::renderHealth() const
+{
+    return kith::server::renderHealth(nodeStatus());
 }
 
 void Server::stop()
@@ -264,8 +439,14 @@ void Server::stop()
         return;
     }
     qCInfo(lcGateway) << "stopping: no new connections or requests";
+    // The node leaves the bus as a whole (see finishStop), not one
+    // connection at a time.
+    if (m_bus)
+        m_bus->prepareToLeave();
     m_gateway->stopAccepting();
     m_gateway->refuseNewRequests();
+    // Transfers end here (an upload cut off resumes later from its part).
+    m_gateway->stopTransfers();
     m_services->stop();
     // Hashes in flight finish and post their completions (answered SHUTTING_DOWN).
     m_services->hasher.waitForIdle();
@@ -286,13 +467,23 @@ void Server::stop()
         grace->stop();
         grace->deleteLater();
         disconnect(m_gateway.get(), &Gateway::allSessionsClosed, this, nullptr);
-        qCInfo(lcGateway) << "stopped";
-        emit stopped();
+        finishStop();
     };
     connect(grace, &QTimer::timeout, this, finish);
     connect(m_gateway.get(), &Gateway::allSessionsClosed, this, finish, Qt::QueuedConnection);
     grace->start(kShutdownGraceMs);
     m_gateway->closeAll();
+}
+
+void Server::finishStop()
+{
+    const auto stoppedNow = [this] {
+        qCInfo(lcGateway) << "stopped";
+        emit stopped();
+    };
+    if (!m_bus)
+        return stoppedNow();
+    m_bus->leave(stoppedNow);
 }
 
 } // namespace kith::server

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "listen_socket.h"
 #include "metrics.h"
+#include "node_status.h"
 #include "store.h"
 
 #include <QObject>
@@ -16,10 +17,16 @@
 namespace kith::server {
 
 class AdminHttp;
+class BlobStore;
 class BulkLane;
 class Gateway;
+class LanAnnouncer;
 class LocalPushRouter;
+class PushRouter;
 class Services;
+namespace cluster {
+class RedisPushRouter;
+}
 
 class Server : public QObject
 {
@@ -34,8 +41,13 @@ public:
     [[nodiscard]] QString readyLine() const;
     // Addresses a client on this machine or the LAN can connect to.
     [[nodiscard]] QStringList connectUrls() const;
+    // SHA-256 of the certificate served over wss (empty for plain ws).
+    [[nodiscard]] QByteArray fingerprint() const { return m_fingerprint; }
     [[nodiscard]] quint16 port() const;
     [[nodiscard]] quint16 adminPort() const;
+    // This node's id on the bus; 0 when it runs alone.
+    [[nodiscard]] quint32 nodeId() const { return m_nodeId; }
+    [[nodiscard]] const Metrics &metrics() const { return m_metrics; }
 
     // Stops accepting, lets in-flight commits finish and their answers go out,
     // closes every socket with 1001, then emits stopped().
@@ -45,22 +57,34 @@ signals:
     void stopped();
 
 private:
+    void announce();
     void checkListenQueue();
     [[nodiscard]] QByteArray renderMetrics() const;
+    // One round of the files' sweep (expired uploads, unreferenced files and blobs).
+    void sweepFiles();
+    [[nodiscard]] QByteArray renderHealth() const;
+    [[nodiscard]] NodeStatus nodeStatus() const;
+    void finishStop();
 
     Config m_config;
     std::unique_ptr<Store> m_store;
+    std::unique_ptr<BlobStore> m_blobs;
+    bool m_sweeping = false;
     Metrics m_metrics;
     int m_schemaVersion = 0;
     ListenQueueCounters m_listenQueue;
+    QByteArray m_fingerprint;
+    quint32 m_nodeId = 0;
     bool m_stopping = false;
     bool m_stopEmitted = false;
     // Declared in dependency order: destroyed sessions-first.
     std::unique_ptr<BulkLane> m_bulk;
     std::unique_ptr<LocalPushRouter> m_router;
+    std::unique_ptr<cluster::RedisPushRouter> m_bus; // with --bus: routes across nodes
     std::unique_ptr<Services> m_services;
     std::unique_ptr<Gateway> m_gateway;
     std::unique_ptr<AdminHttp> m_admin;
+    std::unique_ptr<LanAnnouncer> m_announcer;
 };
 
 } // namespace kith::server

@@ -11,3 +11,4 @@ Q_DECLARE_LOGGING_CATEGORY(lcMessages) // kith.messages: send, pull, sync, read,
 Q_DECLARE_LOGGING_CATEGORY(lcGroups)   // kith.groups: group changes
 Q_DECLARE_LOGGING_CATEGORY(lcPresence) // kith.presence: online/offline
 Q_DECLARE_LOGGING_CATEGORY(lcAdmin)    // kith.admin: admin HTTP and the user command line
+Q_DECLARE_LOGGING_CATEGORY(lcFiles)    // kith.files: uploads, downloads, blobs, the sweep

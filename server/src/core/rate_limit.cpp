@@ -11,8 +11,9 @@ namespace {
 // Failures older than this are forgotten: a user who mistyped last week
 // starts clean.
 constexpr qint64 kFailureMemoryMs = 15 * 60 * 1000;
-// Bounds the table an attacker can grow by trying many names or addresses.
-constexpr qsizetype kMaxThrottleEntries = 100000;
+// How long to wait when an attempt cannot be counted (the table is full of
+// lockouts) or must wait for the ones in flight.
+constexpr quint32 kBusyRetryMs = 1000;
 } // namespace
 
 qint64 monotonicMs()
@@ -52,37 +53,13 @@ bool TokenBucket::fullAt(qint64 nowMs) const
     return m_tokens + refilled >= m_burst;
 }
 
-KeyedBuckets::KeyedBuckets(double ratePerSecond, double burst)
-    : m_rate(ratePerSecond)
-    , m_burst(burst)
-{}
-
-quint32 KeyedBuckets::take(const QString &key, qint64 nowMs)
-{
-    auto it = m_buckets.find(key);
-    if (it == m_buckets.end()) {
-        if (m_buckets.size() >= kMaxThrottleEntries) {
-            forgetRefilled(nowMs);
-            // Still over half full (very many keys at once): start over, so
-            // that the next scan is at least that many new keys away.
-            if (m_buckets.size() > kMaxThrottleEntries / 2)
-                m_buckets.clear();
-        }
-        it = m_buckets.insert(key, TokenBucket(m_rate, m_burst));
-    }
-    return it->take(nowMs);
-}
-
-void KeyedBuckets::forgetRefilled(qint64 nowMs)
-{
-    m_buckets.removeIf(
-        [nowMs](const QHash<QString, TokenBucket>::iterator &it) { return it->fullAt(nowMs); });
-}
-
-LoginThrottle::LoginThrottle(int threshold, qint64 baseLockoutMs, qint64 maxLockoutMs)
+LoginThrottle::LoginThrottle(int threshold, qint64 baseLockoutMs, qint64 maxLockoutMs,
+                             int maxInFlight, qsizetype capacity)
     : m_threshold(threshold)
     , m_baseLockoutMs(baseLockoutMs)
     , m_maxLockoutMs(maxLockoutMs)
+    , m_maxInFlight(maxInFlight)
+    , m_capacity(capacity)
 {}
 
 quint32 LoginThrottle::retryAfterMs(const QString &key, qint64 nowMs) const
@@ -93,15 +70,73 @@ quint32 LoginThrottle::retryAfterMs(const QString &key, qint64 nowMs) const
     return quint32(it->lockedUntilMs - nowMs);
 }
 
+quint32 LoginThrottle::begin(const QString &key, qint64 nowMs)
+{
+    if (const quint32 locked = retryAfterMs(key, nowMs))
+        return locked;
+    Entry *entry = entryFor(key, nowMs);
+    if (!entry)
+        return kBusyRetryMs;
+    if (entry->failures > 0 && nowMs - entry->lastFailureMs > kFailureMemoryMs) {
+        entry->failures = 0;
+        entry->lockedUntilMs = 0;
+    }
+    if ((m_maxInFlight > 0 && entry->inFlight >= m_maxInFlight) ||
+        entry->failures + entry->inFlight >= m_threshold)
+        return kBusyRetryMs;
+    ++entry->inFlight;
+    entry->lastUsedMs = nowMs;
+    return 0;
+}
+
+void LoginThrottle::finish(const QString &key, qint64 nowMs, Outcome outcome)
+{
+    const auto it = m_entries.find(key);
+    if (it == m_entries.end())
+        return;
+    it->inFlight = qMax(0, it->inFlight - 1);
+    it->lastUsedMs = nowMs;
+    if (outcome == Outcome::Failed)
+        fail(*it, nowMs);
+    else if (outcome == Outcome::Succeeded && it->inFlight == 0)
+        m_entries.erase(it);
+    else if (outcome == Outcome::Succeeded)
+        *it = Entry{0, it->inFlight, 0, nowMs, 0};
+}
+
 void LoginThrottle::recordFailure(const QString &key, qint64 nowMs)
 {
-    if (m_entries.size() >= kMaxThrottleEntries)
-        forgetStale(nowMs);
-    Entry &entry = m_entries[key];
+    if (Entry *entry = entryFor(key, nowMs))
+        fail(*entry, nowMs);
+}
+
+void LoginThrottle::recordSuccess(const QString &key)
+{
+    m_entries.remove(key);
+}
+
+LoginThrottle::Entry *LoginThrottle::entryFor(const QString &key, qint64 nowMs)
+{
+    auto it = m_entries.find(key);
+    if (it != m_entries.end())
+        return &*it;
+    if (m_entries.size() >= m_capacity) {
+        makeRoom(nowMs);
+        if (m_entries.size() >= m_capacity)
+            return nullptr;
+    }
+    it = m_entries.insert(key, Entry{});
+    it->lastUsedMs = nowMs;
+    return &*it;
+}
+
+void LoginThrottle::fail(Entry &entry, qint64 nowMs)
+{
     if (entry.failures > 0 && nowMs - entry.lastFailureMs > kFailureMemoryMs)
-        entry = Entry{};
+        entry.failures = 0;
     ++entry.failures;
     entry.lastFailureMs = nowMs;
+    entry.lastUsedMs = nowMs;
     const int over = entry.failures - m_threshold;
     if (over >= 0) {
         const int doublings = std::min(over, 30);
@@ -110,19 +145,31 @@ void LoginThrottle::recordFailure(const QString &key, qint64 nowMs)
     }
 }
 
-void LoginThrottle::recordSuccess(const QString &key)
+void LoginThrottle::makeRoom(qint64 nowMs)
 {
-    m_entries.remove(key);
-}
-
-void LoginThrottle::forgetStale(qint64 nowMs)
-{
-    m_entries.removeIf([nowMs](const QHash<QString, Entry>::iterator &it) {
-        return nowMs - it->lastFailureMs > kFailureMemoryMs && it->lockedUntilMs <= nowMs;
+    // What must stay: a lockout still running, attempts still being checked.
+    const auto active = [nowMs](const Entry &entry) {
+        return entry.lockedUntilMs > nowMs || entry.inFlight > 0;
+    };
+    m_entries.removeIf([&](const QHash<QString, Entry>::iterator &it) {
+        return !active(*it) && nowMs - it->lastFailureMs > kFailureMemoryMs;
     });
-    // Still full (an attack from very many keys): start over rather than grow.
-    if (m_entries.size() >= kMaxThrottleEntries)
-        m_entries.clear();
+    if (m_entries.size() < m_capacity)
+        return;
+    // Then the least recently used eighth of the rest.
+    QList<qint64> used;
+    for (const Entry &entry : std::as_const(m_entries)) {
+        if (!active(entry))
+            used.append(entry.lastUsedMs);
+    }
+    if (used.isEmpty())
+        return;
+    const auto eighth = used.begin() + qMax<qsizetype>(1, used.size() / 8) - 1;
+    std::nth_element(used.begin(), eighth, used.end());
+    const qint64 cutoff = *eighth;
+    m_entries.removeIf([&](const QHash<QString, Entry>::iterator &it) {
+        return !active(*it) && it->lastUsedMs <= cutoff;
+    });
 }
 
 } // namespace kith::server

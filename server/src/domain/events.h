@@ -82,4 +82,15 @@ struct AccountDisabled
     quint64 userId = 0;
 };
 
+// Group members or presence contacts changed (a group change, the first
+// message of a direct chat). Another node's caches of them forget them and
+// read them again when next asked; `everything`: forget all, some changes
+// may have been missed (the nodes could not reach each other for a while).
+struct MembershipChanged
+{
+    QString groupId;      // empty: no group
+    QList<quint64> users; // whose presence contacts changed
+    bool everything = false;
+};
+
 } // namespace kith::server

@@ -79,6 +79,54 @@ struct PullPage
     bool hasMore = false;
 };
 
+// A file as the store keeps it: an upload while its bytes arrive, then, once
+// they are verified and stored (complete), something messages may refer to.
+// Its bytes live in the BlobStore under their SHA-256, stored once however
+// many files hold them.
+struct FileRecord
+{
+    QString id; // random (not guessable); the upload's id and then the file's
+    quint64 uploaderId = 0;
+    quint64 size = 0;
+    QByteArray sha256;
+    QString mimeType; // the uploader's word
+    bool complete = false;
+    qint64 createdMs = 0;
+    qint64 expiresMs = 0; // an unfinished upload is dropped from then on
+    qint64 completedMs = 0;
+};
+
+// A new upload, with the limits the store checks atomically with its insert.
+struct NewUpload
+{
+    QString id; // a new random id (kith::newFileId)
+    quint64 uploaderId = 0;
+    quint64 size = 0;
+    QByteArray sha256;
+    QString mimeType;
+    qint64 nowMs = 0;
+    qint64 expiresMs = 0;
+    quint64 quotaBytes = 0; // the uploader's storage; 0: no quota
+    int maxUnfinished = 0;  // the uploader's uploads under way at once; 0: no limit
+};
+
+struct UploadGrant
+{
+    // The new upload; or, for the same size and checksum, the uploader's
+    // upload already under way or their finished file.
+    FileRecord file;
+    bool existing = false;
+    quint64 usedBytes = 0; // the uploader's storage in use, this upload included
+};
+
+// What one sweep of the files removed.
+struct FileSweep
+{
+    QList<QString> expiredUploads; // unfinished uploads past their time: remove their bytes
+    QList<QString> unsentFiles;    // finished files no message referred to in time
+    QList<QByteArray> blobs;       // SHA-256 of bytes no file refers to any more
+};
+
 struct ReadResult
 {
     quint64 readSeq = 0;     // after the update (never moves back)

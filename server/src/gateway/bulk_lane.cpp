@@ -63,6 +63,7 @@ BulkLane::~BulkLane()
     {
         std::lock_guard lock(m_mutex);
         m_stopping = true; // the jobs still queued run first, on either thread
+        unpauseAll();
     }
     m_wakeSteady.notify_all();
     m_wakeYielding.notify_all();
@@ -75,21 +76,124 @@ void BulkLane::noteInteractive()
     m_interactiveUntilNs.store(monotonicNs() + kInteractiveWindowNs, std::memory_order_relaxed);
 }
 
-void BulkLane::post(QObject *context, std::function<BulkAnswer()> job,
-                    std::function<void(BulkAnswer)> done)
+int BulkLane::post(QObject *context, std::function<BulkAnswer()> job,
+                   std::function<void(BulkAnswer)> done)
 {
+    int pending = 0;
     {
         std::lock_guard lock(m_mutex);
-        m_jobs.push_back({CompletionRelay::targetOf(context), std::move(job), std::move(done)});
+        Queue &queue = m_queues[context];
+        if (queue.generation == 0)
+            queue.generation = m_nextGeneration++;
+        queue.jobs.push_back({CompletionRelay::targetOf(context), std::move(job), std::move(done),
+                              context, queue.generation});
+        ++m_queued;
+        enqueueTurn(context, queue);
+        pending = queue.pending();
     }
     // After unlocking, so the worker woken does not block on the mutex at once.
     wakeFor(whoseTurn());
+    return pending;
+}
+
+void BulkLane::whenBelow(QObject *context, int below, std::function<void()> ready)
+{
+    {
+        std::lock_guard lock(m_mutex);
+        const auto it = m_queues.find(context);
+        if (it != m_queues.end() && it->second.pending() >= below) {
+            it->second.wakeBelow = below;
+            it->second.wakeTarget = CompletionRelay::targetOf(context);
+            it->second.wake = std::move(ready);
+            return;
+        }
+    }
+    ready();
+}
+
+void BulkLane::setPaused(QObject *context, bool paused)
+{
+    {
+        std::lock_guard lock(m_mutex);
+        Queue &queue = m_queues[context];
+        if (queue.generation == 0)
+            queue.generation = m_nextGeneration++;
+        queue.paused = paused;
+        if (paused || queue.jobs.empty()) {
+            if (!paused && queue.running == 0 && !queue.wake)
+                m_queues.erase(context);
+            return;
+        }
+        enqueueTurn(context, queue);
+    }
+    wakeFor(whoseTurn());
+}
+
+void BulkLane::forget(QObject *context)
+{
+    std::lock_guard lock(m_mutex);
+    const auto it = m_queues.find(context);
+    if (it == m_queues.end())
+        return;
+    m_queued -= qsizetype(it->second.jobs.size());
+    m_queues.erase(it);
+    m_turns.erase(std::remove(m_turns.begin(), m_turns.end(), context), m_turns.end());
+    if (m_queued == 0 && !m_running)
+        m_idle.notify_all();
 }
 
 void BulkLane::drain()
 {
     std::unique_lock lock(m_mutex);
-    m_idle.wait(lock, [this] { return m_jobs.empty() && !m_running; });
+    m_draining = true;
+    unpauseAll();
+    wakeFor(whoseTurn());
+    m_idle.wait(lock, [this] { return m_queued == 0 && !m_running; });
+    m_draining = false;
+}
+
+void BulkLane::enqueueTurn(QObject *owner, Queue &queue)
+{
+    if (queue.inTurn || queue.jobs.empty() || (queue.paused && !m_draining && !m_stopping))
+        return;
+    queue.inTurn = true;
+    m_turns.push_back(owner);
+}
+
+void BulkLane::unpauseAll()
+{
+    for (auto &[owner, queue] : m_queues)
+        enqueueTurn(owner, queue);
+}
+
+BulkLane::Job BulkLane::takeNext()
+{
+    QObject *owner = m_turns.front();
+    m_turns.pop_front();
+    Queue &queue = m_queues.at(owner);
+    queue.inTurn = false;
+    Job job = std::move(queue.jobs.front());
+    queue.jobs.pop_front();
+    --m_queued;
+    ++queue.running;
+    // Back of the line for its next job: one job per context per turn.
+    enqueueTurn(owner, queue);
+    return job;
+}
+
+void BulkLane::jobEnded(QObject *owner, quint64 generation)
+{
+    const auto it = m_queues.find(owner);
+    if (it == m_queues.end() || it->second.generation != generation)
+        return; // forgotten meanwhile
+    Queue &queue = it->second;
+    --queue.running;
+    if (queue.wake && queue.pending() < queue.wakeBelow) {
+        CompletionRelay::post(queue.wakeTarget, std::move(queue.wake));
+        queue.wake = nullptr;
+    }
+    if (queue.pending() == 0 && !queue.paused && !queue.wake)
+        m_queues.erase(it);
 }
 
 // The yielding thread's while sends flow, the steady one's otherwise.
@@ -116,27 +220,29 @@ void BulkLane::workerMain(Worker self)
     std::unique_lock lock(m_mutex);
     for (;;) {
         const Worker turn = whoseTurn();
-        if (!m_jobs.empty() && !m_running && (m_stopping || turn == self)) {
-            Job job = std::move(m_jobs.front());
-            m_jobs.pop_front();
+        if (hasRunnable() && !m_running && (m_stopping || turn == self)) {
+            Job job = takeNext();
+            QObject *owner = job.owner;
+            const quint64 generation = job.generation;
             m_running = true;
             lock.unlock();
             run(job);
             lock.lock();
             m_running = false;
-            if (m_jobs.empty())
+            jobEnded(owner, generation);
+            if (m_queued == 0)
                 m_idle.notify_all();
             continue;
         }
-        if (m_stopping && m_jobs.empty() && !m_running) {
+        if (m_stopping && !hasRunnable() && !m_running) {
             // The other thread may have seen the stop while this one still
             // ran a job, and gone back to waiting: it must look again.
             wakeFor(self == Worker::Steady ? Worker::Yielding : Worker::Steady);
             return;
         }
-        if (!m_jobs.empty() && !m_running && turn != self)
+        if (hasRunnable() && !m_running && turn != self)
             wakeFor(turn);
-        if (self == Worker::Steady && turn == Worker::Yielding && !m_jobs.empty()) {
+        if (self == Worker::Steady && turn == Worker::Yielding && hasRunnable()) {
             const qint64 until = m_interactiveUntilNs.load(std::memory_order_relaxed);
             wake.wait_until(lock,
                             std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));

@@ -1,7 +1,11 @@
 #pragma once
 // The bulk lane: history pages and sync answers are read, encoded and
-// compressed off the session loop, one job at a time in posting order (so each
-// session's bulk answers keep their request order). While sends flow (see
+// compressed off the session loop, one job at a time. Each context (a
+// session) has its own queue, run in posting order (so its bulk answers keep
+// their request order), and the contexts take turns, one job each: a session
+// with fifty pulls queued delays another's sync by one job, not fifty. A
+// context whose connection is backed up is paused (its jobs wait) until it
+// drains. While sends flow (see
 // noteInteractive) the jobs run on a thread at the lowest CPU priority and
 // pace themselves, so clients paging deep history never hold up sends, acks
 // and pushes; otherwise they run on a thread at kithd's own priority, so that
@@ -18,6 +22,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 class QObject;
 
@@ -52,12 +57,23 @@ public:
     BulkLane(const BulkLane &) = delete;
     BulkLane &operator=(const BulkLane &) = delete;
 
-    // Runs `job` on the lane, then `done` on `context`'s thread, unless
-    // `context` is gone by then. Call on `context`'s thread.
-    void post(QObject *context, std::function<BulkAnswer()> job,
-              std::function<void(BulkAnswer)> done);
-    // Blocks until every job posted so far has run (their completions may
-    // still be queued). The store must outlive the jobs: call before closing it.
+    // Runs `job` on the lane in `context`'s turn, then `done` on `context`'s
+    // thread, unless `context` is gone by then. Call on `context`'s thread.
+    // Returns how many of `context`'s jobs are queued or running now.
+    int post(QObject *context, std::function<BulkAnswer()> job,
+             std::function<void(BulkAnswer)> done);
+    // Runs `ready` on `context`'s thread once fewer than `below` of its jobs
+    // are queued or running (at once, here, when that is so already). One
+    // such wish per context; a later one replaces it.
+    void whenBelow(QObject *context, int below, std::function<void()> ready);
+    // A paused context's jobs wait (a running one finishes); the others' go on.
+    void setPaused(QObject *context, bool paused);
+    // Drops `context`'s queued jobs and its state (it is going away); a
+    // running job finishes, and its answer is dropped with the context.
+    void forget(QObject *context);
+    // Blocks until every job posted so far has run, paused ones too (their
+    // completions may still be queued). The store must outlive the jobs:
+    // call before closing it.
     void drain();
 
     // Interactive traffic (a send) just happened: for a while the lane gives
@@ -71,19 +87,49 @@ private:
         CompletionRelay::Target target;
         std::function<BulkAnswer()> work;
         std::function<void(BulkAnswer)> done;
+        QObject *owner = nullptr;
+        quint64 generation = 0; // of the owner's queue when posted
+    };
+    // One context's jobs and state. A context's address may be reused by a
+    // later object: a queue is known by its generation too.
+    struct Queue
+    {
+        quint64 generation = 0;
+        std::deque<Job> jobs;
+        int running = 0;
+        bool paused = false;
+        bool inTurn = false; // listed in m_turns
+        int wakeBelow = 0;   // with `wake`: call it when pending drops under this
+        CompletionRelay::Target wakeTarget;
+        std::function<void()> wake;
+
+        [[nodiscard]] int pending() const { return int(jobs.size()) + running; }
     };
 
     [[nodiscard]] Worker whoseTurn() const;
+    [[nodiscard]] bool hasRunnable() const { return !m_turns.empty(); }
     void wakeFor(Worker worker); // with m_mutex held
     void workerMain(Worker self);
+    // Takes the next job in turn (with m_mutex held; hasRunnable()).
+    Job takeNext();
+    // The job of `owner` ended (with m_mutex held): its queue's accounting.
+    void jobEnded(QObject *owner, quint64 generation);
+    void enqueueTurn(QObject *owner, Queue &queue);
+    // Runs every paused queue's jobs too (drain, stop).
+    void unpauseAll();
     void run(Job &job);
 
     std::mutex m_mutex;
     std::condition_variable m_wakeSteady;   // a job, its turn or the stop
     std::condition_variable m_wakeYielding; // likewise
     std::condition_variable m_idle;         // nothing queued or running (drain)
-    std::deque<Job> m_jobs;                 // guarded by m_mutex, as are the two below
-    bool m_running = false;                 // a job (or its pacing pause) is under way
+    // Guarded by m_mutex, as are the members below them.
+    std::unordered_map<QObject *, Queue> m_queues;
+    std::deque<QObject *> m_turns; // queues with jobs, not paused, in turn order
+    quint64 m_nextGeneration = 1;
+    qsizetype m_queued = 0;  // jobs in all queues
+    bool m_draining = false; // paused queues run too
+    bool m_running = false;  // a job (or its pacing pause) is under way
     bool m_stopping = false;
     std::atomic<qint64> m_interactiveUntilNs{0};
     std::thread m_steady;

@@ -1,5 +1,6 @@
 #include "gateway.h"
 
+#include "kith/protocol.h"
 #include "listen_socket.h"
 #include "logging.h"
 #include "metrics.h"
@@ -25,10 +26,6 @@
 namespace kith::server {
 
 namespace {
-// The transport's ceiling, far above kMaxFrameBytes: frames between the two
-// get our TOO_LARGE answer; only absurd ones are cut off by the WebSocket layer
-// (close code 1009).
-constexpr quint64 kQtMaxIncomingBytes = 1024 * 1024;
 // A client gets this long for the HTTP upgrade (and TLS handshake).
 constexpr int kHandshakeTimeoutMs = 10000;
 // Out of file descriptors: stop accepting this long instead of spinning on
@@ -81,7 +78,10 @@ Gateway::Gateway(const ServiceSet &services, GatewayOptions options, QObject *pa
     : QObject(parent)
     , m_services(services)
     , m_options(std::move(options))
-{}
+    , m_budgets(m_options.budgets)
+{
+    m_services.budgets = &m_budgets;
+}
 
 Gateway::~Gateway()
 {
@@ -111,29 +111,48 @@ Result<int> Gateway::openSocket() const
 {
     Result<int> fd = openListeningSocket(m_options.address, m_options.port, m_backlog);
     if (!fd)
-        return makeError(fd.error().code, QStringLiteral("Cannot listen on %1:%2: %3")
-                                              .arg(m_options.address.toString())
-                                              .arg(m_options.port)
-                                              .arg(fd.error().message));
+        return listenError(fd.error().code, fd.error().message);
     return fd;
+}
+
+Error Gateway::listenError(v1::ErrorCode code, const QString &why) const
+{
+    return makeError(code, QStringLiteral("Cannot listen on %1:%2: %3")
+                               .arg(m_options.address.toString())
+                               .arg(m_options.port)
+                               .arg(why));
 }
 
 Status Gateway::listenPlain()
 {
-    m_listener = std::make_unique<WsListener>(qint64(kQtMaxIncomingBytes), kHandshakeTimeoutMs);
+    // Small frames only until a session has authenticated (it raises the limit).
+    m_listener = std::make_unique<WsListener>(kMaxPreAuthFrameBytes, kHandshakeTimeoutMs);
+    m_listener->setAdmission([this](WsSocket *socket) {
+        if (!admitUnauthenticated(socket, socket->peerAddress()))
+            return false;
+        socket->setOutputBudget(m_options.outputBudget);
+        return true;
+    });
     connect(m_listener.get(), &WsListener::newWebSocket, this, &Gateway::onNewWebSocket);
     connect(m_listener.get(), &WsListener::acceptError, this, &Gateway::onAcceptError);
     connect(m_listener.get(), &WsListener::refused, this, &Gateway::onRefused);
     m_listener->setConnectionLimit(m_options.maxConnections);
+    // Requests under /v1/ are file transfers: their connection leaves for the
+    // transfer thread before anything of them runs here.
+    m_transfers =
+        std::make_unique<TransferServer>(m_services.files, m_services.metrics, m_options.transfers);
+    m_listener->setTransferHandler([this](int fd, QByteArray received) {
+        if (m_transfers)
+            m_transfers->adoptPlain(fd, std::move(received));
+        else
+            ::close(fd);
+    });
     const Result<int> fd = openSocket();
     if (!fd)
         return fd.error();
     if (!m_listener->setSocketDescriptor(*fd)) {
         ::close(*fd);
-        return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
-                                           .arg(m_options.address.toString())
-                                           .arg(m_options.port)
-                                           .arg(m_listener->errorString()));
+        return listenError(v1::INTERNAL, m_listener->errorString());
     }
     setLowDelay(m_listener->socketDescriptor());
     return Done{};
@@ -161,10 +180,7 @@ Status Gateway::listenSecure()
         return fd.error();
     if (!m_server->setSocketDescriptor(*fd)) {
         ::close(*fd);
-        return makeError(v1::INTERNAL, QStringLiteral("Cannot listen on %1:%2: %3")
-                                           .arg(m_options.address.toString())
-                                           .arg(m_options.port)
-                                           .arg(m_server->errorString()));
+        return listenError(v1::INTERNAL, m_server->errorString());
     }
     setLowDelay(m_server->socketDescriptor());
     return Done{};
@@ -187,17 +203,54 @@ void Gateway::onNewConnection()
             continue;
         }
         // Limits first: nothing has been read from this socket yet.
-        socket->setMaxAllowedIncomingFrameSize(kQtMaxIncomingBytes);
-        socket->setMaxAllowedIncomingMessageSize(kQtMaxIncomingBytes);
-        adopt(new QtWireSocket(socket));
+        auto *wire = new QtWireSocket(socket);
+        wire->setMaxMessageBytes(kMaxPreAuthFrameBytes);
+        wire->setOutputBudget(m_options.outputBudget);
+        if (!admitUnauthenticated(wire, socket->peerAddress())) {
+            socket->close(kCloseTryAgainLater, QStringLiteral("Too many connections"));
+            wire->deleteLater();
+            continue;
+        }
+        adopt(wire);
     }
 }
 
 void Gateway::onNewWebSocket(WsSocket *socket)
 {
-    // The listener already applied kQtMaxIncomingBytes before the first read.
+    // The listener already applied the limits before the first read.
     socket->setParent(nullptr);
     adopt(socket);
+}
+
+bool Gateway::admitUnauthenticated(QObject *socket, const QHostAddress &peer)
+{
+    const QString address = peer.toString();
+    int &count = m_unauthenticatedByAddress[address];
+    if (m_options.maxUnauthenticatedPerAddress > 0 &&
+        count >= m_options.maxUnauthenticatedPerAddress) {
+        if (count == 0)
+            m_unauthenticatedByAddress.remove(address);
+        m_services.metrics.unauthenticatedRefused();
+        qCDebug(lcGateway) << "refused a connection from" << address << "with" << count
+                           << "not authenticated yet";
+        return false;
+    }
+    ++count;
+    m_unauthenticated.insert(socket, address);
+    connect(socket, &QObject::destroyed, this,
+            [this](QObject *gone) { releaseUnauthenticated(gone); });
+    return true;
+}
+
+void Gateway::releaseUnauthenticated(QObject *socket)
+{
+    const auto it = m_unauthenticated.find(socket);
+    if (it == m_unauthenticated.end())
+        return;
+    const auto count = m_unauthenticatedByAddress.find(*it);
+    if (count != m_unauthenticatedByAddress.end() && --*count <= 0)
+        m_unauthenticatedByAddress.erase(count);
+    m_unauthenticated.erase(it);
 }
 
 void Gateway::adopt(WireSocket *socket)
@@ -209,6 +262,8 @@ void Gateway::adopt(WireSocket *socket)
     }
     auto *session = new Session(socket, m_services, m_options.limits, m_nextConnectionId++);
     m_sessions.insert(session);
+    connect(session, &Session::authenticated, this,
+            [this, socket] { releaseUnauthenticated(socket); });
     connect(session, &Session::finished, this, [this](Session *finished) {
         m_sessions.remove(finished);
         if (m_sessions.isEmpty())
@@ -265,6 +320,13 @@ void Gateway::stopAccepting()
         m_listener->close();
     if (m_server)
         m_server->close();
+    if (m_transfers)
+        m_transfers->stop();
+}
+
+void Gateway::stopTransfers()
+{
+    m_transfers.reset();
 }
 
 void Gateway::refuseNewRequests()

@@ -5,7 +5,9 @@
 // sessions.
 
 #include "kith/result.h"
+#include "request_budgets.h"
 #include "session.h"
+#include "transfer_server.h"
 
 #include <QElapsedTimer>
 #include <QHostAddress>
@@ -29,6 +31,14 @@ struct GatewayOptions
     // Connection attempts the kernel queues before kithd accepts them;
     // <= 0: the system's maximum (net.core.somaxconn).
     int listenBacklog = 0;
+    // Connections from one remote address that have not authenticated yet
+    // (upgrading, or before auth_ok); past it new ones are turned away. 0: no limit.
+    int maxUnauthenticatedPerAddress = 64;
+    // Bytes queued per connection, and how long they may sit untaken.
+    OutputBudget outputBudget{1024 * 1024, 30'000};
+    RequestBudgetOptions budgets;
+    // File transfers (HTTP on the same port; ws only, see docs/protocol.md).
+    TransferOptions transfers;
 };
 
 class WsListener;
@@ -49,6 +59,12 @@ public:
     void stopAccepting();
     void refuseNewRequests();
     void closeAll();
+    // Ends every file transfer and their thread (before the store closes).
+    void stopTransfers();
+    [[nodiscard]] int transferCount() const
+    {
+        return m_transfers ? m_transfers->openTransfers() : 0;
+    }
     [[nodiscard]] int sessionCount() const { return int(m_sessions.size()); }
     // The backlog the listening socket was given.
     [[nodiscard]] int listenBacklog() const { return m_backlog; }
@@ -60,6 +76,7 @@ private:
     [[nodiscard]] Status listenSecure();
     [[nodiscard]] Status listenPlain();
     [[nodiscard]] Result<int> openSocket() const;
+    [[nodiscard]] Error listenError(v1::ErrorCode code, const QString &why) const;
     void onNewConnection();
     void onNewWebSocket(WsSocket *socket);
     // Gives `socket` a Session, or closes it when the server is stopping.
@@ -68,12 +85,20 @@ private:
     void onRefused(int open);
     void pauseAccepting();
     void resumeAccepting();
+    // The per-address count of connections not yet authenticated: true
+    // (counted) when `socket` may join it, false when its address is full.
+    [[nodiscard]] bool admitUnauthenticated(QObject *socket, const QHostAddress &peer);
+    void releaseUnauthenticated(QObject *socket);
 
     ServiceSet m_services;
     GatewayOptions m_options;
     int m_backlog = 0;
-    std::unique_ptr<QWebSocketServer> m_server; // wss
-    std::unique_ptr<WsListener> m_listener;     // ws
+    RequestBudgets m_budgets;
+    QHash<QObject *, QString> m_unauthenticated; // socket -> its remote address
+    QHash<QString, int> m_unauthenticatedByAddress;
+    std::unique_ptr<QWebSocketServer> m_server;  // wss
+    std::unique_ptr<TransferServer> m_transfers; // ws: before the listener, which hands to it
+    std::unique_ptr<WsListener> m_listener;      // ws
     QSet<Session *> m_sessions;
     quint64 m_nextConnectionId = 1;
     bool m_stopping = false;

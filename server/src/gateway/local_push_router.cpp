@@ -20,7 +20,10 @@ void LocalPushRouter::attach(Connection *connection, quint64 userId, quint64 dev
     auto &ofUser = m_byUser[userId];
     const bool first = ofUser.isEmpty();
     ofUser.append(connection);
-    m_byDevice[deviceId].append(connection);
+    auto &ofDevice = m_byDevice[deviceId];
+    ofDevice.append(connection);
+    if (ofDevice.size() == 1 && m_device)
+        m_device(deviceId, true);
     if (first && m_presence)
         m_presence(userId, true);
 }
@@ -36,8 +39,11 @@ void LocalPushRouter::detach(Connection *connection)
     auto device = m_byDevice.find(entry.deviceId);
     if (device != m_byDevice.end()) {
         device->removeAll(connection);
-        if (device->isEmpty())
+        if (device->isEmpty()) {
             m_byDevice.erase(device);
+            if (m_device)
+                m_device(entry.deviceId, false);
+        }
     }
     auto user = m_byUser.find(entry.userId);
     if (user != m_byUser.end()) {

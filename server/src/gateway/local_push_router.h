@@ -51,10 +51,20 @@ public:
         return m_byDevice.contains(deviceId);
     }
     [[nodiscard]] quint64 onlineUserCount() const override { return quint64(m_byUser.size()); }
+    [[nodiscard]] int connectionCount(quint64 userId) const override
+    {
+        const auto it = m_byUser.constFind(userId);
+        return it == m_byUser.cend() ? 0 : int(it->size());
+    }
     void setPresenceListener(PresenceListener listener) override
     {
         m_presence = std::move(listener);
     }
+    // Told when a device's first connection attaches (true) and its last one
+    // detaches (false), before the user's presence. One listener: the router
+    // across nodes, which tells the others where the device is.
+    using DeviceListener = std::function<void(quint64 deviceId, bool online)>;
+    void setDeviceListener(DeviceListener listener) { m_device = std::move(listener); }
 
     [[nodiscard]] quint64 authenticatedCount() const { return quint64(m_entries.size()); }
 
@@ -78,6 +88,7 @@ private:
     Metrics *m_metrics;
     quint32 m_node;
     PresenceListener m_presence;
+    DeviceListener m_device;
     QHash<Connection *, Entry> m_entries;
     QHash<quint64, QList<Connection *>> m_byUser;
     QHash<quint64, QList<Connection *>> m_byDevice;

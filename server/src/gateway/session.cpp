@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include "bulk_lane.h"
+#include "file_service.h"
 #include "group_service.h"
 #include "kith/compression.h"
 #include "kith/protocol.h"
@@ -20,11 +21,11 @@
 namespace kith::server {
 
 namespace {
-// A client that stops reading while pushes pile up is cut off rather than
-// allowed to hold the server's memory hostage.
-constexpr qint64 kMaxQueuedOutBytes = 16 * 1024 * 1024;
 // How long a closing peer has to finish the close handshake.
 constexpr int kCloseGraceMs = 5000;
+// A bulk request from a connection whose socket cannot stop reading, past
+// the jobs in flight, waits at least this long.
+constexpr quint32 kBulkBusyRetryMs = 100;
 
 bool isServerOnly(v1::Envelope::BodyCase body)
 {
@@ -47,6 +48,7 @@ bool isServerOnly(v1::Envelope::BodyCase body)
     case v1::Envelope::kConversationRemoved:
     case v1::Envelope::kMemberList:
     case v1::Envelope::kCompressed:
+    case v1::Envelope::kUploadTicket:
         return true;
     default:
         return false;
@@ -82,16 +84,32 @@ Session::Session(WireSocket *socket, const ServiceSet &services, const SessionLi
     , m_limits(limits)
     , m_connectionId(connectionId)
     , m_remoteAddress(socket->peerAddress().toString())
-    , m_sendBucket(limits.sendRate, limits.sendBurst)
+    , m_pingBucket(limits.pingRate, limits.pingBurst)
 {
     socket->setParent(this);
     m_services.metrics.connectionOpened();
     m_caller.connection = {m_services.router.node(), m_connectionId};
-    m_caller.sendBucket = &m_sendBucket;
 
     connect(socket, &WireSocket::binaryMessageReceived, this, &Session::onBinaryMessage);
     connect(socket, &WireSocket::textMessageReceived, this, &Session::onTextMessage);
     connect(socket, &WireSocket::disconnected, this, &Session::onDisconnected);
+    // A backed-up connection gets no more bulk answers until it drains.
+    connect(socket, &WireSocket::outputPressureChanged, this,
+            [this](bool high) { m_services.bulk.setPaused(this, high); });
+    connect(socket, &WireSocket::messageTooLarge, this, [this] {
+        const qint64 limit = m_state == State::Ready ? kMaxFrameBytes : kMaxPreAuthFrameBytes;
+        fail(0, v1::TOO_LARGE,
+             QStringLiteral("Frame is larger than %1 bytes%2")
+                 .arg(limit)
+                 .arg(m_state == State::Ready ? QString()
+                                              : QStringLiteral(" (before authentication)")),
+             QWebSocketProtocol::CloseCodeTooMuchData);
+    });
+    connect(socket, &WireSocket::outputOverflowed, this, [this] {
+        m_services.metrics.slowConsumerDropped();
+        qCInfo(lcSession) << "connection" << m_connectionId << "from" << m_remoteAddress
+                          << "does not read its answers; dropped";
+    });
 
     const qint64 now = monotonicMs();
     m_authDeadline = now + m_limits.authTimeoutMs;
@@ -107,18 +125,15 @@ Session::~Session()
 {
     if (m_attached)
         m_services.router.detach(this);
+    m_services.bulk.forget(this);
     m_services.metrics.connectionClosed();
 }
 
 void Session::deliver(const QByteArray &frame)
 {
+    // The socket's output budget drops a connection that does not read.
     if (!m_socket || m_state == State::Closing)
         return;
-    if (m_socket->bytesToWrite() > kMaxQueuedOutBytes) {
-        qCWarning(lcSession) << "connection" << m_connectionId << "does not read; closing";
-        close(QWebSocketProtocol::CloseCodePolicyViolated, QStringLiteral("Not reading"));
-        return;
-    }
     m_socket->sendBinaryMessage(frame);
 }
 
@@ -138,9 +153,11 @@ void Session::onBinaryMessage(const QByteArray &frame)
         return;
     m_services.metrics.framesReceived();
     noteActivity();
-    if (frame.size() > kMaxFrameBytes)
-        return fail(0, v1::TOO_LARGE,
-                    QStringLiteral("Frame is larger than %1 bytes").arg(kMaxFrameBytes),
+    // The socket refuses larger ones on their header; this is for a socket
+    // that cannot (Qt's, between its own limit and ours).
+    const qint64 limit = m_state == State::Ready ? kMaxFrameBytes : kMaxPreAuthFrameBytes;
+    if (frame.size() > limit)
+        return fail(0, v1::TOO_LARGE, QStringLiteral("Frame is larger than %1 bytes").arg(limit),
                     QWebSocketProtocol::CloseCodeTooMuchData);
     std::optional<v1::Envelope> request = decodeEnvelope(frame);
     if (!request)
@@ -293,6 +310,9 @@ void Session::handleHello(const v1::Envelope &request)
 bool Session::answerKeepAlive(const v1::Envelope &request)
 {
     if (request.body_case() == v1::Envelope::kPing) {
+        // Any frame keeps the connection alive; past the budget a ping only does that.
+        if (m_pingBucket.take(monotonicMs()) != 0)
+            return true;
         v1::Envelope pong;
         pong.set_request_id(request.request_id());
         pong.mutable_pong()->set_nonce(request.ping().nonce());
@@ -335,7 +355,7 @@ void Session::handleUnauthenticated(const v1::Envelope &request)
         m_services.auth.login(request.login(), m_remoteAddress, this, done);
         break;
     default:
-        done(m_services.auth.resume(request.resume()));
+        done(m_services.auth.resume(request.resume(), m_remoteAddress));
         break;
     }
 }
@@ -348,8 +368,21 @@ void Session::onAuthResult(quint32 requestId, Result<AuthGrant> result)
         m_state = State::AwaitAuth;
         return sendError(requestId, result.error());
     }
+    // Checked again here: logins of one account may have raced past the service's check.
+    if (const int max = m_services.auth.maxSessionsPerUser();
+        max > 0 && m_services.router.connectionCount(result->userId) >= max) {
+        m_state = State::AwaitAuth;
+        return sendError(requestId,
+                         makeError(v1::TOO_MANY_SESSIONS,
+                                   QStringLiteral("This account has %1 connections open, the "
+                                                  "most allowed; close one first")
+                                       .arg(max)));
+    }
     m_state = State::Ready;
     m_authDeadline = 0; // the timer, when it fires, re-arms for the idle deadline only
+    if (m_socket)
+        m_socket->setMaxMessageBytes(kMaxFrameBytes);
+    emit authenticated(this);
     m_caller.userId = result->userId;
     m_caller.deviceId = result->deviceId;
     v1::Envelope answer;
@@ -374,6 +407,18 @@ void Session::handleReady(v1::Envelope &request)
             sendError(rid, makeError(v1::SHUTTING_DOWN,
                                      QStringLiteral("The server is stopping; reconnect later")));
         return;
+    }
+    if (const std::optional<RequestKind> kind = RequestBudgets::kindOf(body);
+        kind && m_services.budgets) {
+        if (const quint32 wait = m_services.budgets->take(m_caller.userId, *kind, monotonicMs())) {
+            // Typing is fire and forget: with request_id 0 not even this comes back.
+            if (body != v1::Envelope::kTyping || rid != 0)
+                sendError(rid, makeError(v1::RATE_LIMITED,
+                                         QStringLiteral("Too many %1 requests; slow down")
+                                             .arg(QLatin1String(bodyName(body))),
+                                         wait));
+            return;
+        }
     }
 
     switch (body) {
@@ -458,6 +503,14 @@ void Session::handleReady(v1::Envelope &request)
             if (status)
                 close(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("Logged out"));
         });
+    case v1::Envelope::kCreateUpload:
+        return m_services.files.createUpload(
+            caller(), request.create_upload(), this, [this, rid](Result<v1::UploadTicket> result) {
+                answer(rid, result, &v1::Envelope::mutable_upload_ticket);
+            });
+    case v1::Envelope::kCancelUpload:
+        return m_services.files.cancelUpload(caller(), request.cancel_upload(), this,
+                                             [this, rid](Status status) { answerOk(rid, status); });
     case v1::Envelope::kHello:
     case v1::Envelope::kRegister:
     case v1::Envelope::kLogin:
@@ -489,11 +542,17 @@ template<class T>
 void Session::answerBulk(quint32 requestId, std::function<Result<T>()> build,
                          T *(v1::Envelope::*field)())
 {
+    // Only a socket that cannot stop reading gets here with the jobs in flight full.
+    if (m_bulkHeld)
+        return sendError(requestId,
+                         makeError(v1::RATE_LIMITED,
+                                   QStringLiteral("Too many history and sync requests at once"),
+                                   kBulkBusyRetryMs));
     const bool deflate = m_deflate;
     // The answer leaves from the lane's thread when the connection allows it,
     // so pages never wait in (or hold up) the loop that carries sends.
     std::shared_ptr<DirectWriter> direct = m_socket ? m_socket->directWriter() : nullptr;
-    m_services.bulk.post(
+    const int pending = m_services.bulk.post(
         this,
         [requestId, build = std::move(build), field, deflate, direct = std::move(direct),
          metrics = &m_services.metrics] {
@@ -524,6 +583,21 @@ void Session::answerBulk(quint32 requestId, std::function<Result<T>()> build,
             return answer;
         },
         [this](BulkAnswer answer) { sendBulk(answer); });
+    noteBulkPending(pending);
+}
+
+void Session::noteBulkPending(int pending)
+{
+    if (pending < m_limits.bulkJobsInFlight || m_bulkHeld)
+        return;
+    m_bulkHeld = true;
+    if (m_socket)
+        m_socket->holdReading(true);
+    m_services.bulk.whenBelow(this, m_limits.bulkJobsInFlight, [this] {
+        m_bulkHeld = false;
+        if (m_socket)
+            m_socket->holdReading(false);
+    });
 }
 
 void Session::sendBulk(const BulkAnswer &answer)

@@ -8,6 +8,7 @@
 #include "caller.h"
 #include "local_push_router.h"
 #include "rate_limit.h"
+#include "request_budgets.h"
 #include "wire_socket.h"
 
 #include <QBasicTimer>
@@ -19,6 +20,7 @@ namespace kith::server {
 class AuthService;
 class BulkLane;
 struct BulkAnswer;
+class FileService;
 class GroupService;
 class MessageService;
 class Metrics;
@@ -26,24 +28,31 @@ class PresenceService;
 class UserService;
 
 // What a session needs from the server: the services (owned by Services),
-// the node's router, the bulk lane and the counters (owned by the Server).
+// the node's router, the bulk lane and the counters (owned by the Server),
+// the request budgets (owned by the Gateway).
 struct ServiceSet
 {
     AuthService &auth;
     MessageService &messages;
     GroupService &groups;
     UserService &users;
+    FileService &files;
     LocalPushRouter &router;
     BulkLane &bulk;
     Metrics &metrics;
+    RequestBudgets *budgets = nullptr; // null: unlimited
 };
 
 struct SessionLimits
 {
     int authTimeoutMs = 10000;
     int idleTimeoutMs = 90000;
-    double sendRate = 100;
-    double sendBurst = 500;
+    // Bulk requests (pull, sync) of one connection queued or running at once:
+    // past it the connection's requests are not read until one is answered.
+    int bulkJobsInFlight = 4;
+    // Protocol pings answered per connection (a token bucket); more get no pong.
+    double pingRate = 5;
+    double pingBurst = 20;
 };
 
 class Session : public QObject, public Connection
@@ -67,6 +76,9 @@ public:
 signals:
     // The socket is gone; the session deletes itself right after.
     void finished(kith::server::Session *session);
+    // Authentication succeeded (the per-address count of connections not
+    // yet authenticated lets go of this one).
+    void authenticated(kith::server::Session *session);
 
 private:
     enum class State { AwaitHello, AwaitAuth, Authenticating, Ready, Closing };
@@ -94,6 +106,8 @@ private:
     template<class T>
     void answerBulk(quint32 requestId, std::function<Result<T>()> build,
                     T *(v1::Envelope::*field)());
+    // Past the bulk jobs in flight: reading stops until one is answered.
+    void noteBulkPending(int pending);
     void sendBulk(const BulkAnswer &answer);
     // The bytes that go on the wire for `envelope`: Compressed when the client
     // asked for deflate and it is a big enough history or sync answer.
@@ -125,7 +139,8 @@ private:
     QBasicTimer m_timer;
     qint64 m_authDeadline = 0; // 0 once authenticated
     qint64 m_idleDeadline = 0; // half the idle timeout after the last frame
-    TokenBucket m_sendBucket;
+    TokenBucket m_pingBucket;
+    bool m_bulkHeld = false; // reading held for the bulk jobs in flight
     Caller m_caller;
 };
 

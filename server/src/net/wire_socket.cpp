@@ -14,10 +14,25 @@ QtWireSocket::QtWireSocket(QWebSocket *socket, QObject *parent)
     connect(socket, &QWebSocket::disconnected, this, &WireSocket::disconnected);
 }
 
+void QtWireSocket::setMaxMessageBytes(qint64 bytes)
+{
+    if (!m_socket)
+        return;
+    m_socket->setMaxAllowedIncomingFrameSize(quint64(bytes));
+    m_socket->setMaxAllowedIncomingMessageSize(quint64(bytes));
+}
+
 void QtWireSocket::sendBinaryMessage(const QByteArray &message)
 {
-    if (m_socket)
-        m_socket->sendBinaryMessage(message);
+    if (!m_socket)
+        return;
+    if (m_budget.maxQueuedBytes > 0 &&
+        m_socket->bytesToWrite() + message.size() > m_budget.maxQueuedBytes) {
+        emit outputOverflowed();
+        m_socket->abort();
+        return;
+    }
+    m_socket->sendBinaryMessage(message);
 }
 
 qint64 QtWireSocket::bytesToWrite() const

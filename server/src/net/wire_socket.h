@@ -40,11 +40,36 @@ public:
     virtual void sentByOwner() = 0;
 };
 
+// What may be queued for one connection, in bytes not yet taken by the
+// peer: answers, pushes, pongs and close frames alike. Past half of it the
+// socket stops reading the peer's requests (backpressure) until the queue is
+// down to a quarter; past all of it, the connection is dropped. Bytes queued
+// and none of them taken for stallTimeoutMs: dropped too, so a peer that
+// keeps sending but never reads cannot keep its connection (and its memory)
+// forever by looking busy.
+struct OutputBudget
+{
+    qint64 maxQueuedBytes = 0; // 0: no limit
+    int stallTimeoutMs = 0;    // 0: no limit
+};
+
 class WireSocket : public QObject
 {
     Q_OBJECT
 public:
     using QObject::QObject;
+
+    // Limits, set by the owner before the first read and changed as the
+    // connection goes on (a small message size before authentication).
+    virtual void setOutputBudget(const OutputBudget &budget) { Q_UNUSED(budget); }
+    // Larger incoming messages: messageTooLarge(), then close 1009.
+    virtual void setMaxMessageBytes(qint64 bytes) = 0;
+    // The owner's own reason to read no further requests for now (too much
+    // of its work in flight); independent of the output budget's.
+    virtual void holdReading(bool hold) { Q_UNUSED(hold); }
+    // False where holdReading cannot stop the peer's messages (Qt's sockets
+    // read ahead on their own).
+    [[nodiscard]] virtual bool canHoldReading() const { return false; }
 
     virtual void sendBinaryMessage(const QByteArray &message) = 0;
     // Bytes accepted by sendBinaryMessage that the peer has not taken yet.
@@ -64,6 +89,14 @@ signals:
     void binaryMessageReceived(const QByteArray &message);
     void textMessageReceived(const QString &message);
     void disconnected();
+    // The output queue went past half the budget (true: reading stopped) or
+    // back under a quarter of it (false).
+    void outputPressureChanged(bool high);
+    // A message over the size limit is arriving; the socket closes with 1009
+    // right after (unless the owner closed it already, e.g. after an error frame).
+    void messageTooLarge();
+    // The budget or the stall timeout dropped the connection; disconnected() follows.
+    void outputOverflowed();
 };
 
 // A QWebSocket (from QWebSocketServer) as a WireSocket; it becomes the
@@ -74,6 +107,10 @@ class QtWireSocket final : public WireSocket
 public:
     explicit QtWireSocket(QWebSocket *socket, QObject *parent = nullptr);
 
+    // Only the budget's hard limit applies here: QWebSocket reads ahead by
+    // itself, so it cannot stop reading, and it has no stall clock.
+    void setOutputBudget(const OutputBudget &budget) override { m_budget = budget; }
+    void setMaxMessageBytes(qint64 bytes) override;
     void sendBinaryMessage(const QByteArray &message) override;
     [[nodiscard]] qint64 bytesToWrite() const override;
     void close(QWebSocketProtocol::CloseCode code, const QString &reason) override;
@@ -82,6 +119,7 @@ public:
 
 private:
     QPointer<QWebSocket> m_socket;
+    OutputBudget m_budget;
 };
 
 } // namespace kith::server

@@ -34,6 +34,15 @@ void WsListener::incomingConnection(qintptr socketDescriptor)
     }
     auto *socket =
         new WsSocket(int(socketDescriptor), m_maxMessageBytes, m_handshakeTimeoutMs, this);
+    if (m_admit && !m_admit(socket)) {
+        // Nothing was read or queued yet: the answer goes straight out.
+        (void)::send(int(socketDescriptor), kServerFull, sizeof kServerFull - 1,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+        delete socket;
+        return;
+    }
+    if (m_transferHandler)
+        socket->setTransferHandler(m_transferHandler);
     ++m_open;
     // Counted until the socket is gone, whoever owns it by then.
     connect(socket, &QObject::destroyed, this, [this] { --m_open; });

@@ -2,12 +2,14 @@
 
 #include "kith/ws_frame.h"
 #include "logging.h"
+#include "rate_limit.h"
 
 #include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QPointer>
 #include <QScopeGuard>
 #include <QSocketNotifier>
+#include <QStringDecoder>
 #include <QThread>
 #include <QTimer>
 #include <QtEndian>
@@ -70,6 +72,34 @@ bool listsToken(QByteArrayView value, QByteArrayView token)
     return false;
 }
 
+// RFC 6455 section 7.4: the codes a peer may put in a close frame. 1005,
+// 1006 and 1015 are never sent; the rest below 3000 is unassigned (1012-1014
+// were registered with IANA after the RFC).
+bool isValidCloseCode(quint16 code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+bool isValidUtf8(QByteArrayView bytes)
+{
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    const QString text = decoder.decode(bytes); // decodes only when made a QString
+    return !decoder.hasError();
+}
+
+// `reason` as UTF-8 in at most `bytes` bytes, cut at a character boundary.
+QByteArray utf8Prefix(const QString &reason, qsizetype bytes)
+{
+    QByteArray utf8 = reason.toUtf8();
+    if (utf8.size() <= bytes)
+        return utf8;
+    qsizetype end = bytes;
+    while (end > 0 && (quint8(utf8[end]) & 0xC0) == 0x80)
+        --end; // a continuation byte: the character started before
+    return utf8.left(end);
+}
+
 struct UpgradeRequest
 {
     QByteArray upgrade;
@@ -128,6 +158,15 @@ const char *checkUpgrade(QByteArrayView head, UpgradeRequest &request)
         return "no valid Sec-WebSocket-Key";
     return nullptr;
 }
+// Whether the request line asks for a path under /v1/ (kithd's HTTP file
+// transfers) rather than the WebSocket upgrade, which is made on "/".
+bool isTransferRequestLine(QByteArrayView head)
+{
+    const qsizetype lineEnd = head.indexOf("\r\n");
+    const QByteArrayView line = lineEnd < 0 ? head : head.first(lineEnd);
+    const qsizetype space = line.indexOf(' ');
+    return space > 0 && line.sliced(space + 1).startsWith("/v1/");
+}
 } // namespace
 
 WsSocket::WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObject *parent)
@@ -177,6 +216,12 @@ std::shared_ptr<DirectWriter> WsSocket::directWriter()
     return m_shared;
 }
 
+void WsSocket::setDirectWriteHookForTesting(std::function<void()> hook)
+{
+    std::lock_guard lock(m_shared->mutex);
+    m_shared->whileLockedForTesting = std::move(hook);
+}
+
 // Another thread's write: only into an idle connection (nothing queued here,
 // no earlier direct write unfinished), so frames never interleave.
 DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArray *rest)
@@ -186,6 +231,8 @@ DirectWriter::Outcome WsSocket::Shared::trySend(QByteArrayView message, QByteArr
     const auto headSize =
         qsizetype(ws::writeFrameHead(quint8(Opcode::Binary), quint64(message.size()), head.data()));
     std::lock_guard lock(mutex);
+    if (whileLockedForTesting)
+        whileLockedForTesting();
     if (fd < 0 || !open || queued || partialAhead || heldForOwner > 0) {
         ++heldForOwner;
         return Outcome::NotSent;
@@ -274,6 +321,17 @@ void WsSocket::onReadable()
             return;
         return hangUp();
     }
+    consumeRead(QByteArrayView(scratch.data(), got));
+}
+
+void WsSocket::feed(QByteArrayView bytes)
+{
+    if (m_state != State::Closed)
+        consumeRead(bytes);
+}
+
+void WsSocket::consumeRead(QByteArrayView data)
+{
     if (m_discardInput)
         return;
     const QPointer<WsSocket> alive(this);
@@ -283,17 +341,111 @@ void WsSocket::onReadable()
             flushPending();
     });
     if (m_in.isEmpty()) {
-        const QByteArrayView data(scratch.data(), got);
         const qsizetype used = consume(data);
         if (alive && used < data.size())
             m_in = data.sliced(used).toByteArray();
         return;
     }
-    m_in.append(scratch.data(), got);
+    m_in.append(data.data(), data.size());
     const qsizetype used = consume(m_in);
     // Keep only the rest, in a buffer of its own size.
     if (alive && used > 0)
         m_in = used < m_in.size() ? m_in.sliced(used) : QByteArray();
+}
+
+void WsSocket::consumeBuffered()
+{
+    m_consumePosted = false;
+    if (readingHeld() || m_in.isEmpty() || m_state == State::Closed)
+        return;
+    const QPointer<WsSocket> alive(this);
+    ++t_writeBatch.depth;
+    const auto writeBatched = qScopeGuard([] {
+        if (--t_writeBatch.depth == 0)
+            flushPending();
+    });
+    const QByteArray buffered = std::exchange(m_in, QByteArray());
+    const qsizetype used = consume(buffered);
+    if (alive && used < buffered.size() && m_in.isEmpty() && !m_discardInput &&
+        m_state != State::Closed)
+        m_in = buffered.sliced(used);
+}
+
+void WsSocket::holdReading(bool hold)
+{
+    if (m_holdByOwner == hold)
+        return;
+    m_holdByOwner = hold;
+    updateReadNotifier();
+}
+
+void WsSocket::updateReadNotifier()
+{
+    if (m_state == State::Closed)
+        return;
+    m_readNotifier->setEnabled(!readingHeld());
+    // Whole frames may wait in m_in from before the hold: no read event
+    // would come for them.
+    if (!readingHeld() && !m_in.isEmpty() && !m_consumePosted) {
+        m_consumePosted = true;
+        QMetaObject::invokeMethod(this, &WsSocket::consumeBuffered, Qt::QueuedConnection);
+    }
+}
+
+void WsSocket::setOutputBudget(const OutputBudget &budget)
+{
+    m_budget = budget;
+    if (m_budget.stallTimeoutMs > 0 && !m_stallTimer) {
+        m_stallTimer = new QTimer(this);
+        m_stallTimer->setSingleShot(true);
+        connect(m_stallTimer, &QTimer::timeout, this, &WsSocket::onStallCheck);
+    }
+    checkOutput();
+}
+
+void WsSocket::checkOutput()
+{
+    if (m_state == State::Closed)
+        return;
+    const qint64 max = m_budget.maxQueuedBytes;
+    if (max > 0 && m_outBytes > max) {
+        qCInfo(lcGateway) << "dropping a connection that does not read:" << m_outBytes
+                          << "bytes queued for it";
+        emit outputOverflowed();
+        return hangUp();
+    }
+    if (max > 0) {
+        const bool high = m_holdByOutput ? m_outBytes >= max / 4 : m_outBytes >= max / 2;
+        if (high != m_holdByOutput) {
+            m_holdByOutput = high;
+            updateReadNotifier();
+            emit outputPressureChanged(high);
+        }
+    }
+}
+
+void WsSocket::noteStuck()
+{
+    // The kernel's buffer is full: from now on, the stall clock runs.
+    if (m_stallTimer && !m_stallTimer->isActive()) {
+        m_lastProgressMs = monotonicMs();
+        m_stallTimer->start(m_budget.stallTimeoutMs);
+    }
+}
+
+void WsSocket::onStallCheck()
+{
+    if (m_state == State::Closed || m_outBytes == 0)
+        return;
+    const qint64 stalled = monotonicMs() - m_lastProgressMs;
+    if (stalled < m_budget.stallTimeoutMs) {
+        m_stallTimer->start(int(m_budget.stallTimeoutMs - stalled));
+        return;
+    }
+    qCInfo(lcGateway) << "dropping a connection that took none of" << m_outBytes
+                      << "queued bytes in" << stalled << "ms";
+    emit outputOverflowed();
+    hangUp();
 }
 
 qsizetype WsSocket::consume(QByteArrayView data)
@@ -325,6 +477,10 @@ qsizetype WsSocket::consumeHandshake(QByteArrayView data)
         refuseHandshake("request head too large");
         return 0;
     }
+    if (m_transferHandler && isTransferRequestLine(data.first(end))) {
+        handOver(data.toByteArray());
+        return data.size();
+    }
     UpgradeRequest request;
     if (const char *why = checkUpgrade(data.first(end), request)) {
         refuseHandshake(why);
@@ -350,7 +506,14 @@ qsizetype WsSocket::consumeFrames(QByteArrayView data)
 {
     const QPointer<WsSocket> alive(this);
     qsizetype pos = 0;
-    while (data.size() - pos >= 2) {
+    // The rest of a data frame that began after our close frame went out:
+    // dropped as it comes, never buffered.
+    if (m_skipBytes > 0) {
+        const auto skipped = qsizetype(std::min<quint64>(m_skipBytes, quint64(data.size())));
+        m_skipBytes -= quint64(skipped);
+        pos = skipped;
+    }
+    while (data.size() - pos >= 2 && !readingHeld()) {
         ws::FrameHead head;
         const ws::HeadRead read =
             ws::readFrameHead(data.data() + pos, size_t(data.size() - pos), head);
@@ -400,8 +563,23 @@ qsizetype WsSocket::consumeFrames(QByteArrayView data)
                                QStringLiteral("Unexpected continuation frame"));
                 return data.size();
             }
+            if (m_state != State::Open) {
+                // Closing: data is not delivered any more, so it is not kept.
+                m_message = QByteArray();
+                const quint64 here = quint64(data.size() - pos - header);
+                if (here < length) {
+                    m_skipBytes = length - here;
+                    return data.size();
+                }
+                pos += header + qsizetype(length);
+                continue;
+            }
             // Refused on the header: a too-large message is never buffered.
             if (length > quint64(m_maxMessageBytes - m_message.size())) {
+                // The owner may answer first (an error frame) and close.
+                emit messageTooLarge();
+                if (!alive)
+                    return data.size();
                 failConnection(QWebSocketProtocol::CloseCodeTooMuchData,
                                QStringLiteral("Message too large"));
                 return data.size();
@@ -426,6 +604,14 @@ void WsSocket::handleFrame(Opcode opcode, bool fin, QByteArray payload)
         if (payload.size() == 1)
             return failConnection(QWebSocketProtocol::CloseCodeProtocolError,
                                   QStringLiteral("Malformed close frame"));
+        if (payload.size() >= 2 && m_state == State::Open) {
+            if (!isValidCloseCode(qFromBigEndian<quint16>(payload.constData())))
+                return failConnection(QWebSocketProtocol::CloseCodeProtocolError,
+                                      QStringLiteral("Invalid close code"));
+            if (!isValidUtf8(QByteArrayView(payload).sliced(2)))
+                return failConnection(QWebSocketProtocol::CloseCodeWrongDatatype,
+                                      QStringLiteral("Close reason is not UTF-8"));
+        }
         if (m_state == State::Open) {
             // Echo the peer's code, then hang up once the echo is out.
             setState(State::Closing);
@@ -507,7 +693,7 @@ void WsSocket::sendClose(QWebSocketProtocol::CloseCode code, const QString &reas
     setState(State::Closing);
     QByteArray payload(2, Qt::Uninitialized);
     qToBigEndian<quint16>(quint16(code), payload.data());
-    payload += reason.toUtf8().left(kMaxControlPayload - 2);
+    payload += utf8Prefix(reason, kMaxControlPayload - 2);
     startCloseGrace();
     sendFrame(Opcode::Close, payload);
 }
@@ -552,7 +738,10 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
     bool behind = !m_out.isEmpty() || (lock.owns_lock() && m_shared->partialAhead);
     if (!behind && (t_writeBatch.depth > 0 || scheduleFlush())) {
         t_writeBatch.pending.append(this);
-        return queueChunk(head, body);
+        queueChunk(head, body);
+        if (lock.owns_lock())
+            lock.unlock();
+        return checkOutput();
     }
     if (!behind && !lock.owns_lock()) {
         lock.lock(); // no flush can come back for it: wait for the other thread
@@ -563,9 +752,14 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
         if (!m_out.isEmpty() && m_out.last().size() + head.size() + body.size() <= kCoalesceBytes) {
             m_out.last().append(head).append(body);
             m_outBytes += head.size() + body.size();
-            return;
+        } else {
+            queueChunk(head, body);
         }
-        return queueChunk(head, body);
+        // Behind our own queue the mutex may be another thread's (a page
+        // going out): then there is nothing of ours to release.
+        if (lock.owns_lock())
+            lock.unlock();
+        return checkOutput();
     }
     std::array<iovec, 2> parts{{{const_cast<char *>(head.data()), size_t(head.size())},
                                 {const_cast<char *>(body.data()), size_t(body.size())}}};
@@ -597,6 +791,8 @@ void WsSocket::write(QByteArrayView head, QByteArrayView body)
     m_shared->queued = true;
     lock.unlock();
     setWriteNotifier(true);
+    noteStuck();
+    checkOutput();
 }
 
 void WsSocket::queueChunk(QByteArrayView head, QByteArrayView body)
@@ -666,10 +862,14 @@ void WsSocket::flush()
         if (sent < 0) {
             const bool full = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
             lock.unlock();
-            if (full)
-                return setWriteNotifier(true);
-            return hangUp();
+            if (!full)
+                return hangUp();
+            setWriteNotifier(true);
+            noteStuck();
+            return checkOutput();
         }
+        if (sent > 0 && m_stallTimer)
+            m_lastProgressMs = monotonicMs();
         m_outBytes -= sent;
         while (sent > 0) {
             const qsizetype left = m_out.first().size() - m_outHead;
@@ -688,7 +888,11 @@ void WsSocket::flush()
     m_shared->queued = false;
     lock.unlock();
     setWriteNotifier(false);
-    onDrained();
+    if (m_stallTimer)
+        m_stallTimer->stop();
+    checkOutput();
+    if (m_state != State::Closed)
+        onDrained();
 }
 
 void WsSocket::onDrained()
@@ -712,6 +916,36 @@ void WsSocket::setWriteNotifier(bool enabled)
         connect(m_writeNotifier, &QSocketNotifier::activated, this, &WsSocket::onWritable);
     }
     m_writeNotifier->setEnabled(enabled);
+}
+
+void WsSocket::handOver(QByteArray received)
+{
+    // Out of this thread's dispatcher before another thread watches the
+    // descriptor; the notifiers themselves go later (one of them is calling us).
+    m_readNotifier->setEnabled(false);
+    m_readNotifier->deleteLater();
+    m_readNotifier = nullptr;
+    if (m_writeNotifier) {
+        m_writeNotifier->setEnabled(false);
+        m_writeNotifier->deleteLater();
+        m_writeNotifier = nullptr;
+    }
+    int fd = -1;
+    {
+        std::lock_guard lock(m_shared->mutex);
+        m_state = State::Closed;
+        m_shared->open = false;
+        m_shared->queued = false;
+        m_shared->fd = -1;
+        fd = std::exchange(m_fd, -1);
+    }
+    m_in = QByteArray();
+    m_out = QList<QByteArray>();
+    m_outHead = 0;
+    m_outBytes = 0;
+    m_transferHandler(fd, std::move(received));
+    QMetaObject::invokeMethod(
+        this, [this] { emit disconnected(); }, Qt::QueuedConnection);
 }
 
 void WsSocket::hangUp()

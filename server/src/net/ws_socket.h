@@ -14,10 +14,12 @@
 #include <QList>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 
 class QSocketNotifier;
+class QTimer;
 
 namespace kith::server {
 
@@ -32,6 +34,13 @@ public:
     WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObject *parent = nullptr);
     ~WsSocket() override;
 
+    void setOutputBudget(const OutputBudget &budget) override;
+    void setMaxMessageBytes(qint64 bytes) override { m_maxMessageBytes = bytes; }
+    void holdReading(bool hold) override;
+    [[nodiscard]] bool canHoldReading() const override { return true; }
+    // Handles `bytes` as if they had just been read from the socket (the fuzz
+    // target's way in; it also serves tests that need exact chunking).
+    void feed(QByteArrayView bytes);
     void sendBinaryMessage(const QByteArray &message) override;
     [[nodiscard]] qint64 bytesToWrite() const override { return m_outBytes; }
     void close(QWebSocketProtocol::CloseCode code, const QString &reason) override;
@@ -40,10 +49,21 @@ public:
     [[nodiscard]] std::shared_ptr<DirectWriter> directWriter() override;
     void finishDirect(const QByteArray &rest) override;
 
+    // Takes over the connection when its first request asks for an HTTP path
+    // under /v1/ (file transfers) instead of the upgrade: gets the descriptor
+    // and every byte read so far; the socket then ends as if hung up, without
+    // closing the descriptor.
+    using TransferHandler = std::function<void(int fd, QByteArray received)>;
+    void setTransferHandler(TransferHandler handler) { m_transferHandler = std::move(handler); }
+
     // True until the upgrade succeeds or fails.
     [[nodiscard]] bool isHandshaking() const { return m_state == State::Handshake; }
     // Memory the read, message and write buffers hold right now, in bytes.
     [[nodiscard]] qsizetype bufferCapacity() const;
+    // Test hook: runs on another thread's direct write while it holds the
+    // lock this socket's own writes try for, so a test can keep it there.
+    // Unset in kithd.
+    void setDirectWriteHookForTesting(std::function<void()> hook);
 
 signals:
     // The upgrade succeeded; frames flow from now on.
@@ -78,10 +98,23 @@ private:
         std::atomic<bool> queued{false}; // m_out holds bytes (set without the mutex too)
         bool partialAhead = false;       // a direct write's tail is still to come
         int heldForOwner = 0;            // messages NotSent and not yet sent by the owner
+        std::function<void()> whileLockedForTesting;
     };
 
     void setState(State state);
     void onReadable();
+    // Consumes `data` (one read's worth) with writes batched, keeping what is
+    // left of an incomplete frame in m_in.
+    void consumeRead(QByteArrayView data);
+    // Reading resumed: frames already buffered are handled first.
+    void consumeBuffered();
+    [[nodiscard]] bool readingHeld() const { return m_holdByOwner || m_holdByOutput; }
+    void updateReadNotifier();
+    // After the queue grew or shrank: the budget's pressure, limit and stall clock.
+    void checkOutput();
+    // The kernel took less than was offered: starts the stall clock.
+    void noteStuck();
+    void onStallCheck();
     void onWritable();
     // Each consumes what it can of `data` and returns how many bytes it used.
     qsizetype consume(QByteArrayView data);
@@ -117,6 +150,8 @@ private:
     void setWriteNotifier(bool enabled);
     // Closes the socket now; disconnected() is emitted from the event loop.
     void hangUp();
+    // Gives the descriptor and `received` to the transfer handler; then as hangUp().
+    void handOver(QByteArray received);
 
     int m_fd;
     std::shared_ptr<Shared> m_shared = std::make_shared<Shared>();
@@ -124,14 +159,22 @@ private:
     bool m_hangUpWhenFlushed = false;
     bool m_shutdownWhenFlushed = false;
     bool m_discardInput = false;
+    bool m_holdByOwner = false;
+    bool m_holdByOutput = false; // the queue is past half the budget
+    bool m_consumePosted = false;
+    OutputBudget m_budget;
+    QTimer *m_stallTimer = nullptr;                // made with a stall timeout
+    qint64 m_lastProgressMs = 0;                   // when the kernel last took queued bytes
+    quint64 m_skipBytes = 0;                       // of a data frame that arrives while closing
     Opcode m_messageOpcode = Opcode::Continuation; // of the fragmented message in m_message
     qint64 m_maxMessageBytes;
     QSocketNotifier *m_readNotifier = nullptr;
     QSocketNotifier *m_writeNotifier = nullptr; // made on the first short write
-    QByteArray m_in;                            // an incomplete frame or request head
-    QByteArray m_message;                       // the fragments so far of an unfinished message
-    QList<QByteArray> m_out;                    // what the kernel has not taken yet, oldest first
-    qsizetype m_outHead = 0;                    // bytes of m_out.first() already written
+    TransferHandler m_transferHandler;
+    QByteArray m_in;         // an incomplete frame or request head
+    QByteArray m_message;    // the fragments so far of an unfinished message
+    QList<QByteArray> m_out; // what the kernel has not taken yet, oldest first
+    qsizetype m_outHead = 0; // bytes of m_out.first() already written
     qint64 m_outBytes = 0;
 };
 

@@ -27,6 +27,15 @@ Error authFailed()
     return makeError(v1::AUTH_FAILED, QStringLiteral("Wrong user name or password"));
 }
 
+Error tooManyAttempts(quint32 waitMs)
+{
+    return makeError(v1::RATE_LIMITED, QStringLiteral("Too many logins at once; try again later"),
+                     waitMs);
+}
+
+// Hashes already running in all: the next one waits this long.
+constexpr quint32 kHashesBusyRetryMs = 1000;
+
 std::optional<Error> checkPassword(const std::string &password)
 {
     if (password.size() < size_t(kMinPasswordBytes) || password.size() > size_t(kMaxPasswordBytes))
@@ -57,11 +66,30 @@ AuthService::AuthService(Store &store, PushRouter &router, EventRouter &events,
     , m_presence(presence)
     , m_policy(policy)
     , m_accountThrottle(policy.accountFailuresBeforeLockout, policy.baseLockoutMs,
-                        policy.maxLockoutMs)
+                        policy.maxLockoutMs, policy.hashesPerAccount)
     , m_addressThrottle(policy.addressFailuresBeforeLockout, policy.baseLockoutMs,
-                        policy.maxLockoutMs)
+                        policy.maxLockoutMs, policy.hashesPerAddress)
     , m_registrations(policy.registrationsPerHour / 3600.0, policy.registrationsPerHour)
+    , m_authAttempts(policy.authRate, policy.authBurst)
 {}
+
+quint32 AuthService::takeAuthAttempt(const QString &remoteAddress)
+{
+    if (m_policy.authRate <= 0)
+        return 0;
+    return m_authAttempts.take(remoteAddress, monotonicMs());
+}
+
+Status AuthService::checkSessionRoom(quint64 userId) const
+{
+    if (m_policy.maxSessionsPerUser > 0 &&
+        m_router.connectionCount(userId) >= m_policy.maxSessionsPerUser)
+        return makeError(v1::TOO_MANY_SESSIONS,
+                         QStringLiteral("This account has %1 connections open, the most "
+                                        "allowed; close one first")
+                             .arg(m_policy.maxSessionsPerUser));
+    return Done{};
+}
 
 void AuthService::registerUser(const v1::RegisterRequest &request, const QString &remoteAddress,
                                QObject *context, Completion<AuthGrant> done)
@@ -105,25 +133,34 @@ void AuthService::registerUser(const v1::RegisterRequest &request, const QString
         }
     }
 
+    if (m_hashesInFlight >= m_policy.hashesInFlight)
+        return done(tooManyAttempts(kHashesBusyRetryMs));
+    const QString addressKey = QStringLiteral("addr:") + remoteAddress;
+    if (const quint32 wait = m_addressThrottle.begin(addressKey, monotonicMs()))
+        return done(tooManyAttempts(wait));
+    ++m_hashesInFlight;
+
     const std::string deviceName = request.device_name();
     auto guardedDone = whileAlive<AuthGrant>(context, std::move(done));
-    m_hasher.hash(toQString(request.password()), this,
-                  [this, username, displayName, deviceName, remoteAddress,
-                   done = guardedDone](Result<QByteArray> hash) {
-                      if (m_stopped)
-                          return done(shuttingDown());
-                      if (!hash)
-                          return done(hash.error());
-                      m_store.createUser(
-                          username, displayName, *hash, this,
-                          [this, deviceName, remoteAddress, done](Result<UserRecord> user) {
-                              if (!user)
-                                  return done(storeError(user.error()));
-                              qCInfo(lcAuth) << "registered" << user->username << "id" << user->id
-                                             << "from" << remoteAddress;
-                              issueDevice(*user, deviceName, done);
-                          });
-                  });
+    m_hasher.hash(
+        toQString(request.password()), this,
+        [this, username, displayName, deviceName, remoteAddress, addressKey,
+         done = guardedDone](Result<QByteArray> hash) {
+            --m_hashesInFlight;
+            m_addressThrottle.finish(addressKey, monotonicMs(), LoginThrottle::Outcome::Neutral);
+            if (m_stopped)
+                return done(shuttingDown());
+            if (!hash)
+                return done(hash.error());
+            m_store.createUser(username, displayName, *hash, this,
+                               [this, deviceName, remoteAddress, done](Result<UserRecord> user) {
+                                   if (!user)
+                                       return done(storeError(user.error()));
+                                   qCInfo(lcAuth) << "registered" << user->username << "id"
+                                                  << user->id << "from" << remoteAddress;
+                                   issueDevice(*user, deviceName, done);
+                               });
+        });
 }
 
 void AuthService::login(const v1::LoginRequest &request, const QString &remoteAddress,
@@ -142,36 +179,69 @@ void AuthService::login(const v1::LoginRequest &request, const QString &remoteAd
                               QStringLiteral("Too many failed logins; try again later"), wait));
     if (request.password().empty() || request.password().size() > size_t(kMaxPasswordBytes))
         return done(authFailed());
+    if (const quint32 attemptWait = takeAuthAttempt(remoteAddress))
+        return done(tooManyAttempts(attemptWait));
+    if (m_hashesInFlight >= m_policy.hashesInFlight)
+        return done(tooManyAttempts(kHashesBusyRetryMs));
 
     const Result<UserRecord> user = m_store.userByName(username);
+    if (!user && user.error().code != v1::NOT_FOUND)
+        return done(storeError(user.error()));
+    // Counted before the hash, so that parallel guesses cannot all be
+    // checked before the first failure is known; each key's attempts in
+    // flight are bounded too.
+    if (const quint32 accountWait = m_accountThrottle.begin(accountKey, now))
+        return done(tooManyAttempts(accountWait));
+    if (const quint32 addressWait = m_addressThrottle.begin(addressKey, now)) {
+        m_accountThrottle.finish(accountKey, now, LoginThrottle::Outcome::Neutral);
+        return done(tooManyAttempts(addressWait));
+    }
+    ++m_hashesInFlight;
+    auto guardedDone = whileAlive<AuthGrant>(context, std::move(done));
+    const auto failed = [this, accountKey, addressKey] {
+        const qint64 at = monotonicMs();
+        m_accountThrottle.finish(accountKey, at, LoginThrottle::Outcome::Failed);
+        m_addressThrottle.finish(addressKey, at, LoginThrottle::Outcome::Failed);
+    };
     if (!user) {
-        if (user.error().code != v1::NOT_FOUND)
-            return done(storeError(user.error()));
-        // User names are public (the directory is searchable), so answering
-        // an unknown one without spending a hash reveals nothing new.
-        recordLoginFailure(accountKey, addressKey);
-        qCInfo(lcAuth) << "login for unknown user from" << remoteAddress;
-        return done(authFailed());
+        // Checked against a dummy hash: as long as a wrong password for a
+        // real name, so that names cannot be told apart by the time taken.
+        m_hasher.verifyUnknown(toQString(request.password()), this,
+                               [this, failed, remoteAddress, done = guardedDone] {
+                                   --m_hashesInFlight;
+                                   failed();
+                                   if (m_stopped)
+                                       return done(shuttingDown());
+                                   qCInfo(lcAuth) << "login for unknown user from" << remoteAddress;
+                                   done(authFailed());
+                               });
+        return;
     }
 
     const UserRecord record = *user;
     const std::string deviceName = request.device_name();
-    auto guardedDone = whileAlive<AuthGrant>(context, std::move(done));
     m_hasher.verify(record.passwordHash, toQString(request.password()), this,
-                    [this, record, deviceName, accountKey, addressKey, remoteAddress,
+                    [this, record, deviceName, accountKey, addressKey, remoteAddress, failed,
                      done = guardedDone](bool ok, const QByteArray &upgradedHash) {
-                        if (m_stopped)
-                            return done(shuttingDown());
+                        --m_hashesInFlight;
                         if (!ok) {
-                            recordLoginFailure(accountKey, addressKey);
+                            failed();
+                            if (m_stopped)
+                                return done(shuttingDown());
                             qCInfo(lcAuth) << "wrong password for" << record.username << "from"
                                            << remoteAddress;
                             return done(authFailed());
                         }
+                        const qint64 at = monotonicMs();
+                        m_accountThrottle.finish(accountKey, at, LoginThrottle::Outcome::Succeeded);
+                        m_addressThrottle.finish(addressKey, at, LoginThrottle::Outcome::Neutral);
+                        if (m_stopped)
+                            return done(shuttingDown());
                         if (record.disabled)
                             return done(makeError(v1::ACCOUNT_DISABLED,
                                                   QStringLiteral("This account is disabled")));
-                        m_accountThrottle.recordSuccess(accountKey);
+                        if (const Status room = checkSessionRoom(record.id); !room)
+                            return done(room.error());
                         if (!upgradedHash.isEmpty())
                             upgradePasswordHash(record, upgradedHash);
                         issueDevice(record, deviceName, done);
@@ -199,10 +269,13 @@ void AuthService::issueDevice(const UserRecord &user, const std::string &deviceN
                          });
 }
 
-Result<AuthGrant> AuthService::resume(const v1::ResumeRequest &request)
+Result<AuthGrant> AuthService::resume(const v1::ResumeRequest &request,
+                                      const QString &remoteAddress)
 {
     if (m_stopped)
         return shuttingDown();
+    if (const quint32 wait = takeAuthAttempt(remoteAddress))
+        return tooManyAttempts(wait);
     const Error invalid =
         makeError(v1::TOKEN_INVALID, QStringLiteral("Unknown or revoked token; log in again"));
     if (request.token().empty() || request.token().size() > 256)
@@ -217,6 +290,8 @@ Result<AuthGrant> AuthService::resume(const v1::ResumeRequest &request)
         return user.error().code == v1::NOT_FOUND ? invalid : storeError(user.error());
     if (user->disabled)
         return makeError(v1::ACCOUNT_DISABLED, QStringLiteral("This account is disabled"));
+    if (const Status room = checkSessionRoom(user->id); !room)
+        return room.error();
     m_store.touchDevice(device->id, nowMs());
     AuthGrant grant;
     grant.userId = user->id;
@@ -322,13 +397,6 @@ void AuthService::upgradePasswordHash(const UserRecord &user, const QByteArray &
                                         qCInfo(lcAuth) << "password hash of" << username
                                                        << "redone with the current Argon2 settings";
                                 });
-}
-
-void AuthService::recordLoginFailure(const QString &accountKey, const QString &addressKey)
-{
-    const qint64 now = monotonicMs();
-    m_accountThrottle.recordFailure(accountKey, now);
-    m_addressThrottle.recordFailure(addressKey, now);
 }
 
 } // namespace kith::server

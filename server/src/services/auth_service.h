@@ -27,6 +27,16 @@ struct AuthPolicy
     int addressFailuresBeforeLockout = 20;
     qint64 baseLockoutMs = 30 * 1000;
     qint64 maxLockoutMs = 15 * 60 * 1000;
+    // Password hashes being checked at once (logins and registrations): per
+    // account, per remote address, and in all; past them RATE_LIMITED.
+    int hashesPerAccount = 2;
+    int hashesPerAddress = 4;
+    int hashesInFlight = 64;
+    // Resumes and logins per remote address: a token bucket (per second, burst).
+    double authRate = 5;
+    double authBurst = 50;
+    // Authenticated connections one account may hold on this node; 0: no limit.
+    int maxSessionsPerUser = 20;
 };
 
 // What a successful register/login/resume gives the session.
@@ -45,12 +55,14 @@ public:
                 PresenceService &presence, AuthPolicy policy, QObject *parent = nullptr);
 
     [[nodiscard]] bool registrationOpen() const { return m_policy.registrationOpen; }
+    [[nodiscard]] int maxSessionsPerUser() const { return m_policy.maxSessionsPerUser; }
 
     void registerUser(const v1::RegisterRequest &request, const QString &remoteAddress,
                       QObject *context, Completion<AuthGrant> done);
     void login(const v1::LoginRequest &request, const QString &remoteAddress, QObject *context,
                Completion<AuthGrant> done);
-    [[nodiscard]] Result<AuthGrant> resume(const v1::ResumeRequest &request);
+    [[nodiscard]] Result<AuthGrant> resume(const v1::ResumeRequest &request,
+                                           const QString &remoteAddress);
 
     // Revokes the caller's device; its other connections get TOKEN_INVALID.
     // The caller's own connection is left to the caller to close after the answer.
@@ -75,7 +87,10 @@ private:
     void issueDevice(const UserRecord &user, const std::string &deviceName,
                      Completion<AuthGrant> done);
     void upgradePasswordHash(const UserRecord &user, const QByteArray &upgradedHash);
-    void recordLoginFailure(const QString &accountKey, const QString &addressKey);
+    // Past the auth attempts one address may make: the wait, else 0.
+    [[nodiscard]] quint32 takeAuthAttempt(const QString &remoteAddress);
+    // TOO_MANY_SESSIONS when the user holds as many connections as allowed.
+    [[nodiscard]] Status checkSessionRoom(quint64 userId) const;
 
     Store &m_store;
     PushRouter &m_router;
@@ -84,8 +99,10 @@ private:
     PresenceService &m_presence;
     AuthPolicy m_policy;
     LoginThrottle m_accountThrottle;
-    LoginThrottle m_addressThrottle;
-    KeyedBuckets m_registrations; // by remote address
+    LoginThrottle m_addressThrottle; // also bounds registrations' hashes in flight
+    KeyedBuckets m_registrations;    // by remote address
+    KeyedBuckets m_authAttempts;     // logins and resumes, by remote address
+    int m_hashesInFlight = 0;
     bool m_stopped = false;
 };
 

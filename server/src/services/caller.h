@@ -6,14 +6,13 @@
 
 namespace kith::server {
 
-class TokenBucket;
-
+// Request budgets are the gateway's (RequestBudgets): a service is asked
+// only after the request was allowed.
 struct Caller
 {
     quint64 userId = 0;
     quint64 deviceId = 0;
-    ConnectionRef connection;          // none: pushes then skip no connection
-    TokenBucket *sendBucket = nullptr; // the connection's send limit; null = unlimited
+    ConnectionRef connection; // none: pushes then skip no connection
 };
 
 } // namespace kith::server

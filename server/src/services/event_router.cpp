@@ -9,14 +9,24 @@ namespace kith::server {
 EventRouter::EventRouter(PushRouter &router, MembershipCache &members)
     : m_router(router)
     , m_members(members)
-{}
+{
+    m_router.setMembershipListener(
+        [this](const MembershipChanged &event) { m_members.forget(event); });
+}
+
+EventRouter::~EventRouter()
+{
+    m_router.setMembershipListener({});
+}
 
 void EventRouter::messageCommitted(MessageCommitted event)
 {
     // A direct chat exists from its first message on: its pair are contacts now.
     if (event.message.seq() == 1 && event.recipients.size() == 2 &&
-        event.message.conversation_id().starts_with("d:"))
+        event.message.conversation_id().starts_with("d:")) {
         m_members.directChatStarted(event.recipients[0], event.recipients[1]);
+        m_router.membershipChanged(MembershipChanged{{}, event.recipients});
+    }
     v1::Envelope push;
     *push.mutable_message()->mutable_message() = std::move(event.message);
     m_router.pushToUsers(event.recipients, push, event.origin);
@@ -26,6 +36,8 @@ void EventRouter::groupChanged(const GroupChanged &event)
 {
     const GroupChange &change = event.change;
     m_members.groupChanged(change);
+    m_router.membershipChanged(
+        MembershipChanged{toQString(change.state.id()), change.memberIds + change.removedIds});
     // Who gained access learns of the group first (each sees it with their
     // own role and read state), then everyone gets the event as a message.
     for (const auto &[userId, view] : event.views) {

@@ -1,8 +1,9 @@
 #pragma once
 // EventRouter: where the services hand their committed domain events. It feeds
 // the caches that mirror the store (group members), then turns each event into
-// the pushes it means and gives them to the PushRouter. Owned by Services;
-// session loop only.
+// the pushes it means and gives them to the PushRouter. Changes of members
+// go to the other nodes' caches through the router, and theirs come back to
+// this node's cache the same way. Owned by Services; session loop only.
 
 #include "events.h"
 
@@ -15,6 +16,9 @@ class EventRouter
 {
 public:
     EventRouter(PushRouter &router, MembershipCache &members);
+    ~EventRouter();
+    EventRouter(const EventRouter &) = delete;
+    EventRouter &operator=(const EventRouter &) = delete;
 
     // Taken by value: the message moves into its push, once for all recipients.
     void messageCommitted(MessageCommitted event);

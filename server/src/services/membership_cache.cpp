@@ -90,6 +90,19 @@ void MembershipCache::directChatStarted(quint64 lowUser, quint64 highUser)
     meet(highUser, lowUser);
 }
 
+void MembershipCache::forget(const MembershipChanged &change)
+{
+    if (change.everything) {
+        m_groups.clear();
+        m_contacts.clear();
+        return;
+    }
+    if (!change.groupId.isEmpty())
+        m_groups.remove(change.groupId);
+    for (quint64 userId : change.users)
+        m_contacts.remove(userId);
+}
+
 void MembershipCache::groupChanged(const GroupChange &change)
 {
     // Whether a group counts for presence depends on its size, so everyone it

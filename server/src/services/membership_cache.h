@@ -6,6 +6,7 @@
 // each user's presence contacts, kept from the same events.
 // Owned by Services; session loop only.
 
+#include "events.h"
 #include "store.h"
 
 #include <QHash>
@@ -37,6 +38,9 @@ public:
     void groupChanged(const GroupChange &change);
     // The first message of a direct chat made its two users contacts.
     void directChatStarted(quint64 lowUser, quint64 highUser);
+    // A change committed on another node: what it touched is read again
+    // when next asked (everything, when changes may have been missed).
+    void forget(const MembershipChanged &change);
 
     [[nodiscard]] qsizetype groupsKept() const { return m_groups.size(); }
     // Store reads made on a miss (for tests: a hit makes none).

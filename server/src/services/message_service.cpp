@@ -48,11 +48,6 @@ MessageService::MessageService(Store &store, MembershipCache &members, EventRout
 void MessageService::send(const Caller &caller, v1::SendMessageRequest request, QObject *context,
                           Completion<v1::SendAck> done)
 {
-    if (caller.sendBucket) {
-        if (const quint32 wait = caller.sendBucket->take(monotonicMs()))
-            return done(
-                makeError(v1::RATE_LIMITED, QStringLiteral("Sending too fast; slow down"), wait));
-    }
     if (!isValidClientMsgId(request.client_msg_id()))
         return done(makeError(v1::INVALID_ARGUMENT,
                               QStringLiteral("client_msg_id must be 1 to %1 printable characters")
@@ -128,39 +123,102 @@ Result<v1::PullResponse> MessageService::pull(const Caller &caller, const v1::Pu
         return storeError(page.error());
     v1::PullResponse response;
     response.set_conversation_id(request.conversation_id());
-    for (const v1::Message &message : page->messages)
+    bool cut = false;
+    qint64 bytes = 0;
+    for (const v1::Message &message : page->messages) {
+        // A page of long messages stops early: the client asks for the rest.
+        bytes += qint64(message.ByteSizeLong());
+        if (response.messages_size() > 0 && bytes > kMaxPageBytes) {
+            cut = true;
+            break;
+        }
         *response.add_messages() = message;
+    }
     response.set_max_seq(page->maxSeq);
-    response.set_has_more(page->hasMore);
+    response.set_has_more(page->hasMore || cut);
     return response;
 }
 
 Result<v1::SyncResponse> MessageService::sync(const Caller &caller, const v1::SyncRequest &request)
 {
-    const Result<QList<ConversationView>> views = m_store.conversationsOf(caller.userId);
+    const std::string &after = request.after_conversation_id();
+    std::string through = request.held_through();
+    if (!through.empty() && through <= after)
+        return makeError(v1::INVALID_ARGUMENT,
+                         QStringLiteral("held_through must come after after_conversation_id"));
+    // The held cursors this page may cover, in id order; past kMaxSyncHeld the
+    // page stops at the last one taken, as if the client had set held_through.
+    std::vector<const v1::ConversationCursor *> held;
+    for (const v1::ConversationCursor &cursor : request.held()) {
+        const std::string &id = cursor.conversation_id();
+        if (id > after && (through.empty() || id <= through))
+            held.push_back(&cursor);
+    }
+    std::sort(held.begin(), held.end(), [](const auto *a, const auto *b) {
+        return a->conversation_id() < b->conversation_id();
+    });
+    if (held.size() > size_t(kMaxSyncHeld)) {
+        held.resize(size_t(kMaxSyncHeld));
+        through = held.back()->conversation_id();
+    }
+    const int limit =
+        int(request.limit() == 0 ? kDefaultSyncLimit : std::min(request.limit(), kMaxSyncLimit));
+    ConversationPage page;
+    page.after = after;
+    page.through = through;
+    page.limit = limit + 1; // one more tells whether the page was cut
+    const Result<QList<ConversationView>> views = m_store.conversationsOf(caller.userId, page);
     if (!views)
         return storeError(views.error());
-    std::unordered_map<std::string, const v1::ConversationCursor *> held;
-    held.reserve(size_t(request.held_size()));
-    for (const v1::ConversationCursor &cursor : request.held())
-        held.emplace(cursor.conversation_id(), &cursor);
 
     v1::SyncResponse response;
     std::unordered_set<std::string> visible;
-    for (const ConversationView &view : *views) {
-        visible.insert(view.id());
-        const auto it = held.find(view.id());
-        if (it == held.end() || differs(view, *it->second))
-            *response.add_changed() = view;
+    std::string covered; // the last id the page covers
+    bool cut = false;
+    qint64 bytes = 0;
+    auto heldAt = held.cbegin();
+    for (qsizetype i = 0; i < views->size(); ++i) {
+        if (i == limit) {
+            cut = true;
+            break;
+        }
+        ConversationView view = views->at(i);
+        // A preview, not a download: a long last message is pulled instead.
+        if (view.has_last_message() &&
+            qint64(view.last_message().ByteSizeLong()) > kMaxPreviewBytes)
+            view.clear_last_message();
+        while (heldAt != held.cend() && (*heldAt)->conversation_id() < view.id())
+            ++heldAt;
+        const bool same = heldAt != held.cend() && (*heldAt)->conversation_id() == view.id() &&
+                          !differs(view, **heldAt);
+        if (!same) {
+            const qint64 size = qint64(view.ByteSizeLong());
+            if (response.changed_size() > 0 && bytes + size > kMaxPageBytes) {
+                cut = true;
+                break;
+            }
+            bytes += size;
+            *response.add_changed() = std::move(view);
+        }
+        visible.insert(views->at(i).id());
+        covered = views->at(i).id();
     }
-    for (const v1::ConversationCursor &cursor : request.held()) {
-        if (visible.contains(cursor.conversation_id()))
+    // Uncut, the page reaches the held list's end (or the last conversation).
+    if (!cut)
+        covered = through;
+    for (const v1::ConversationCursor *cursor : held) {
+        const std::string &id = cursor->conversation_id();
+        if (!covered.empty() && id > covered)
+            break;
+        if (visible.contains(id))
             continue;
         // Not listed: either gone for this user, or a direct chat that holds
         // no message yet (still theirs to see).
-        if (!checkConversationAccess(m_store, cursor.conversation_id(), caller.userId))
-            response.add_gone_conversation_ids(cursor.conversation_id());
+        if (!checkConversationAccess(m_store, id, caller.userId))
+            response.add_gone_conversation_ids(id);
     }
+    response.set_has_more(!covered.empty());
+    response.set_next_after(covered);
     response.set_server_time_ms(nowMs());
     return response;
 }
@@ -196,6 +254,9 @@ Status MessageService::typing(const Caller &caller, const v1::TypingRequest &req
         checkConversationAccess(m_members, request.conversation_id(), caller.userId);
     if (!ref)
         return ref.error();
+    if (!m_typing.shouldForward(caller.userId, request.conversation_id(), request.typing(),
+                                monotonicMs()))
+        return Done{}; // said already: the others' clients still show it
     Result<QList<quint64>> members = memberIdsOf(*ref);
     if (!members)
         return members.error();

@@ -7,6 +7,7 @@
 #include "kith/conversation_id.h"
 #include "message_ops.h"
 #include "rate_limit.h"
+#include "typing_coalescer.h"
 
 #include <QObject>
 
@@ -41,7 +42,8 @@ public:
                                                 const v1::SyncRequest &request);
     void markRead(const Caller &caller, const v1::MarkReadRequest &request, QObject *context,
                   Completion<Done> done);
-    // Ephemeral: pushed to the other members' connections, never stored.
+    // Ephemeral: pushed to the other members' connections, never stored. A
+    // repeat of what was pushed a moment ago is not pushed again.
     [[nodiscard]] Status typing(const Caller &caller, const v1::TypingRequest &request);
 
 private:
@@ -52,6 +54,7 @@ private:
     EventRouter &m_events;
     MessagePolicy m_policy;
     KeyedBuckets m_opBuckets; // by user id: ops from all of a user's connections
+    TypingCoalescer m_typing;
 };
 
 } // namespace kith::server

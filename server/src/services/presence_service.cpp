@@ -5,6 +5,9 @@
 #include "logging.h"
 #include "membership_cache.h"
 #include "push_router.h"
+#include "rate_limit.h"
+
+#include <QTimer>
 
 namespace kith::server {
 
@@ -18,7 +21,7 @@ PresenceService::PresenceService(MembershipCache &members, PushRouter &router, E
     m_router.setPresenceListener([this](quint64 userId, bool online) {
         if (!online)
             m_lastSeen.insert(userId, nowMs());
-        announce(userId, online);
+        changed(userId, online);
     });
 }
 
@@ -41,6 +44,31 @@ v1::User PresenceService::toUser(const UserRecord &record) const
     user.set_online(isOnline(record.id));
     user.set_last_seen_ms(user.online() ? nowMs() : lastSeenMs(record.id));
     return user;
+}
+
+void PresenceService::changed(quint64 userId, bool online)
+{
+    // Already waiting: what goes out then is the state as it is then.
+    if (m_deferred.contains(userId))
+        return;
+    const quint32 wait = m_changes.take(userId, monotonicMs());
+    if (wait == 0)
+        return announce(userId, online);
+    // The router tells only of changes, so the contacts believe the other state.
+    m_deferred.insert(userId, !online);
+    QTimer::singleShot(int(wait), this, [this, userId] { announceLater(userId); });
+}
+
+void PresenceService::announceLater(quint64 userId)
+{
+    const auto it = m_deferred.find(userId);
+    if (it == m_deferred.end())
+        return;
+    const bool believed = *it;
+    m_deferred.erase(it);
+    const bool online = m_router.isOnline(userId);
+    if (online != believed)
+        changed(userId, online);
 }
 
 void PresenceService::announce(quint64 userId, bool online)

@@ -1,8 +1,12 @@
 #pragma once
 // Presence: a user is online while any of their connections is authenticated.
 // On a user's first-online / last-offline it pushes `presence` to everyone who
-// shares a conversation with them. Owned by Services; never stored.
+// shares a conversation with them. A user whose connections come and go
+// quickly is told of after kBurst changes at most once per kIntervalMs, with
+// the state as it is then (a connect/disconnect loop would otherwise push to
+// every contact each time). Owned by Services; never stored.
 
+#include "rate_limit.h"
 #include "store.h"
 
 #include <QHash>
@@ -18,6 +22,9 @@ class PresenceService : public QObject
 {
     Q_OBJECT
 public:
+    static constexpr int kBurst = 4;
+    static constexpr qint64 kIntervalMs = 2000;
+
     PresenceService(MembershipCache &members, PushRouter &router, EventRouter &events,
                     QObject *parent = nullptr);
     ~PresenceService() override;
@@ -33,12 +40,18 @@ public:
     [[nodiscard]] v1::User toUser(const UserRecord &record) const;
 
 private:
+    // The router says the user came online or went offline.
+    void changed(quint64 userId, bool online);
+    // The deferred announcement: the state as it is now, if contacts were told otherwise.
+    void announceLater(quint64 userId);
     void announce(quint64 userId, bool online);
 
     MembershipCache &m_members;
     PushRouter &m_router;
     EventRouter &m_events;
     QHash<quint64, qint64> m_lastSeen;
+    KeyedBucketTable<quint64> m_changes{1000.0 / kIntervalMs, kBurst};
+    QHash<quint64, bool> m_deferred; // user -> what their contacts were last told
     bool m_stopped = false;
 };
 

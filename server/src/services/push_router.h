@@ -37,11 +37,25 @@ public:
     [[nodiscard]] virtual bool isOnline(quint64 userId) const = 0;
     [[nodiscard]] virtual bool isDeviceOnline(quint64 deviceId) const = 0;
     [[nodiscard]] virtual quint64 onlineUserCount() const = 0;
+    // The user's authenticated connections on this node (for the per-user cap).
+    [[nodiscard]] virtual int connectionCount(quint64 userId) const
+    {
+        Q_UNUSED(userId);
+        return 0;
+    }
 
     // Told when a user's first connection authenticates (true) and when the
     // last one goes (false). One listener: the presence service.
     using PresenceListener = std::function<void(quint64 userId, bool online)>;
     virtual void setPresenceListener(PresenceListener listener) = 0;
+
+    // Caches of group members and presence contacts are kept on every node:
+    // a change committed here is told to the other nodes, and what they
+    // committed is told to the listener (the event router, which feeds the
+    // membership cache). A router of one node has no one to tell.
+    virtual void membershipChanged(const MembershipChanged &event) { Q_UNUSED(event); }
+    using MembershipListener = std::function<void(const MembershipChanged &event)>;
+    virtual void setMembershipListener(MembershipListener listener) { Q_UNUSED(listener); }
 };
 
 } // namespace kith::server

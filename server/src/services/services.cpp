@@ -2,8 +2,10 @@
 
 namespace kith::server {
 
-Services::Services(Store &store_, PushRouter &router_, const ServicesOptions &options)
+Services::Services(Store &store_, BlobStore &blobs_, PushRouter &router_,
+                   const ServicesOptions &options)
     : store(store_)
+    , blobs(blobs_)
     , router(router_)
     , hasher(options.argon2)
     , members(store_)
@@ -13,12 +15,14 @@ Services::Services(Store &store_, PushRouter &router_, const ServicesOptions &op
     , messages(store_, members, events, options.messages)
     , groups(store_, members, events, router_, presence)
     , users(store_, presence)
+    , files(store_, blobs_, options.files)
 {}
 
 void Services::stop()
 {
     auth.stop();
     presence.stop();
+    files.stop();
 }
 
 } // namespace kith::server

@@ -1,12 +1,13 @@
 #pragma once
 // Services: the one composition root of kithd's use cases, built from a store,
-// a push router and options. The Server builds one over its store and the
-// gateway's LocalPushRouter; the service tests build one over a test store and
-// a router of recording connections, so both wire the services the same way.
-// Members are declared in dependency order (destroyed the other way round).
+// a blob store (files' bytes), a push router and options. The Server builds one over its store and
+// the gateway's LocalPushRouter; the service tests build one over a test store and a router of
+// recording connections, so both wire the services the same way. Members are declared in dependency
+// order (destroyed the other way round).
 
 #include "auth_service.h"
 #include "event_router.h"
+#include "file_service.h"
 #include "group_service.h"
 #include "membership_cache.h"
 #include "message_service.h"
@@ -23,19 +24,22 @@ struct ServicesOptions
     AuthPolicy auth;
     Argon2Params argon2;
     MessagePolicy messages;
+    FileOptions files;
 };
 
 class Services
 {
 public:
-    Services(Store &store, PushRouter &router, const ServicesOptions &options);
+    Services(Store &store, BlobStore &blobs, PushRouter &router, const ServicesOptions &options);
     Services(const Services &) = delete;
     Services &operator=(const Services &) = delete;
 
-    // Refuses new auth work and stops presence pushes (the store is about to close).
+    // Refuses new auth and file work (and waits for the file work under way)
+    // and stops presence pushes (the store is about to close).
     void stop();
 
     Store &store;
+    BlobStore &blobs;
     PushRouter &router;
     PasswordHasher hasher;
     MembershipCache members;
@@ -45,6 +49,7 @@ public:
     MessageService messages;
     GroupService groups;
     UserService users;
+    FileService files;
 };
 
 } // namespace kith::server

@@ -58,6 +58,15 @@ struct PullQuery
     quint32 limit = 50;    // already clamped to 1..kMaxPullLimit
 };
 
+// A page of one user's conversations, in the byte order of their ids (the
+// order a client sorts them in too, stable while conversations change).
+struct ConversationPage
+{
+    std::string after;   // only ids after this one; empty: from the first
+    std::string through; // only ids up to this one; empty: to the last
+    int limit = 0;       // at most this many; 0: all of them
+};
+
 class Store
 {
 public:
@@ -88,9 +97,16 @@ public:
     [[nodiscard]] virtual Result<std::optional<MemberRecord>>
     membership(const QString &conversationId, quint64 userId) = 0;
     [[nodiscard]] virtual Result<QList<MemberRecord>> members(const QString &conversationId) = 0;
-    // Every conversation the user belongs to that holds at least one message
-    // (direct chats exist from their first message), as that user sees it.
-    [[nodiscard]] virtual Result<QList<ConversationView>> conversationsOf(quint64 userId) = 0;
+    // The conversations the user belongs to that hold at least one message
+    // (direct chats exist from their first message), as that user sees them,
+    // within `page`, ordered by id (byte order).
+    [[nodiscard]] virtual Result<QList<ConversationView>>
+    conversationsOf(quint64 userId, const ConversationPage &page) = 0;
+    // All of them.
+    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId)
+    {
+        return conversationsOf(userId, ConversationPage{});
+    }
     [[nodiscard]] virtual Result<ConversationView> conversation(const QString &conversationId,
                                                                 quint64 userId) = 0;
     // Who hears userId's presence: the peers of userId's direct chats and the
@@ -100,6 +116,16 @@ public:
     // The stored message for (sender, clientMsgId), if any.
     [[nodiscard]] virtual Result<std::optional<v1::Message>>
     messageByClientId(quint64 senderUserId, const std::string &clientMsgId) = 0;
+
+    // Files: an upload or a finished file, by id.
+    [[nodiscard]] virtual Result<std::optional<FileRecord>> file(const QString &fileId) = 0;
+    // The finished file if `userId` may fetch it: its uploader, or a member of
+    // a conversation where a message carries it; nullopt otherwise, exactly
+    // as for a file that does not exist.
+    [[nodiscard]] virtual Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
+                                                                             quint64 userId) = 0;
+    // Whether a finished file holds these bytes (the blob must stay).
+    [[nodiscard]] virtual Result<bool> blobInUse(const QByteArray &sha256) = 0;
 
     // ---- writes (asynchronous, group-committed) ---------------------------------
     // NAME_TAKEN when the user name exists.
@@ -138,6 +164,10 @@ public:
     // PERMISSION_DENIED, EDIT_WINDOW_CLOSED, TOO_MANY_REACTIONS. A superseded
     // edit's text and a deleted target's content are gone from storage; the
     // members whose marker was at the end have it moved past the op.
+    // A file's message (content.file) must name a finished file of the sender
+    // of the same size and checksum (INVALID_ARGUMENT otherwise); the message
+    // is then recorded as referring to it, which lets the conversation's
+    // members fetch it and keeps it from being collected.
     virtual void appendMessage(AppendRequest request, QObject *context,
                                Completion<AppendResult> done) = 0;
     // Moves the user's read marker forward to min(seq, max seq).
@@ -166,6 +196,26 @@ public:
                             Completion<GroupChange> done) = 0;
     virtual void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                              QObject *context, Completion<GroupChange> done) = 0;
+
+    // Files. createUpload answers, for the same uploader, size and checksum,
+    // with the finished file or the upload under way (existing); else it
+    // checks the limits and inserts: RATE_LIMITED when maxUnfinished uploads
+    // are under way, QUOTA_EXCEEDED when the uploader's files (finished and
+    // under way, this one included) would pass quotaBytes.
+    virtual void createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done) = 0;
+    // Marks a verified upload finished and its bytes as a blob; NOT_FOUND
+    // unless it is an upload under way.
+    virtual void completeUpload(const QString &fileId, qint64 nowMs, QObject *context,
+                                Completion<FileRecord> done) = 0;
+    // Drops an upload under way (not a finished file); NOT_FOUND unless there
+    // is one of `userId` (0: anyone's, for the server's own cleanup).
+    virtual void dropUpload(const QString &fileId, quint64 userId, QObject *context,
+                            Completion<Done> done) = 0;
+    // Drops at most `limit` of each: uploads under way past their expiry,
+    // finished files that no message refers to and that finished before
+    // nowMs - unsentGraceMs, and then the blobs no finished file holds.
+    virtual void sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
+                            Completion<FileSweep> done) = 0;
 
     // Tells `onDisabled`, on `context`'s thread, of each account disabled from
     // now on by anyone (an admin command, another node); with 0 when some may

@@ -5,6 +5,7 @@
 #include <QString>
 
 #include <optional>
+#include <string_view>
 
 #include "kith/v1/envelope.pb.h"
 
@@ -16,11 +17,23 @@ struct ContentError
     QString message;
 };
 
+// A file's name as sent is shown, never used as a path; long enough for any
+// file system's names, short enough to keep a message small.
+constexpr int kMaxFileNameBytes = 1024;
+constexpr int kMaxMimeTypeBytes = 255;
+// A blurred placeholder of an image, not a preview of it: a message stays small.
+constexpr int kMaxThumbnailBytes = 16 * 1024;
+constexpr int kSha256Bytes = 32;
+// File ids: 16 random bytes in base64url without padding.
+constexpr int kFileIdChars = 22;
+
 // Checks user-sent content: exactly one kind, text that is valid UTF-8, not
-// blank and at most kMaxTextBytes, no server-only kinds or fields, no file
-// until uploads exist; operations name a target, quote nothing, an edit's text
-// is checked as text and a reaction is one emoji.
-// reply_to_seq is checked by the server against the conversation's max seq.
+// blank and at most kMaxTextBytes, no server-only kinds or fields; a file with
+// a well-formed id and checksum, a name (valid UTF-8, no control characters),
+// small extras; operations name a target, quote nothing, an edit's text is
+// checked as text and a reaction is one emoji. reply_to_seq is checked by the
+// server against the conversation's max seq, a file's id, size and checksum
+// against what it stored.
 [[nodiscard]] std::optional<ContentError> validateUserContent(const v1::Content &content);
 
 // One emoji: a single grapheme cluster of at most kMaxEmojiBytes that starts
@@ -39,6 +52,20 @@ struct ContentError
 // nothing else, a reaction adds or removes the actor. Sets last_op_seq.
 void foldOperation(v1::Content &target, const v1::Content &op, quint64 actor, qint64 timeMs,
                    quint64 opSeq);
+
+// 22 characters of base64url (A-Z a-z 0-9 - _).
+[[nodiscard]] bool isValidFileId(std::string_view id);
+// A new random file id.
+[[nodiscard]] std::string newFileId();
+
+// A file name as it may be shown: without the characters that reorder or hide
+// text (bidirectional overrides and isolates, other format and control
+// characters), cut in the middle to `maxChars` keeping the extension. Never empty.
+[[nodiscard]] QString displayFileName(const QString &name, int maxChars = 120);
+// A name to save a received file under in a folder of one's choice: the shown
+// name without path separators, a leading dot or names the system reserves,
+// at most 200 bytes of UTF-8. Never empty.
+[[nodiscard]] QString safeLocalFileName(const QString &name);
 
 // A client message id: 1..kMaxClientMsgIdBytes printable ASCII (a UUID in practice).
 [[nodiscard]] bool isValidClientMsgId(const std::string &id);

@@ -13,10 +13,26 @@
 namespace kith {
 
 constexpr quint32 kProtocolMajor = 1;
-constexpr quint32 kProtocolMinor = 0;
+// 1: paged sync (SyncRequest.limit, after_conversation_id, held_through).
+constexpr quint32 kProtocolMinor = 1;
 
 // One message (text up to kMaxTextBytes) plus envelope and metadata headroom.
 constexpr qint64 kMaxFrameBytes = 256 * 1024;
+// Before authentication a client sends hello and one auth request at a time;
+// the largest (register: a 1024-byte password, names) is well under this.
+constexpr qint64 kMaxPreAuthFrameBytes = 8 * 1024;
+// Answers that grow with the data (a pull page, a sync page) stop adding
+// items past this size, so that a page stays small next to the per-connection
+// output budget; a page always holds at least one item.
+constexpr qint64 kMaxPageBytes = 256 * 1024;
+// A conversation state carries its last message only when that encodes to at
+// most this; a longer one is left out (the client pulls it like any other).
+constexpr qint64 kMaxPreviewBytes = 2 * 1024;
+// Conversation states per sync page: SyncRequest.limit 0 means the default,
+// larger values are clamped. A SyncRequest lists at most kMaxSyncHeld cursors.
+constexpr quint32 kDefaultSyncLimit = 100;
+constexpr quint32 kMaxSyncLimit = 500;
+constexpr int kMaxSyncHeld = 1000;
 // A chat message, not a document: long enough for a pasted log excerpt.
 constexpr int kMaxTextBytes = 64 * 1024;
 // A reaction's emoji (one grapheme cluster; ZWJ families stay well under it).

@@ -23,7 +23,16 @@ TestCase {
     }
 
     function test_avatarColourIsStablePerUser() {
-        compare(Theme.avatarColor("42"), Theme.avatarColor("42"));
+        // Pinned: a user keeps their colour across restarts and releases, so
+        // the mapping from key to colour may not change (user ids take the
+        // palette in turn, groups from the other end, other keys by a hash).
+        compare(Theme.avatarColor("1"), "#2e7d32");
+        compare(Theme.avatarColor("42"), "#b35900");
+        compare(Theme.avatarColor("123456789012"), "#b35900");
+        compare(Theme.avatarColor("g:7"), "#3f51b5");
+        compare(Theme.avatarColor("carol@example"), "#1d6fc2");
+        compare(Theme.avatarColor("kith-bot"), "#c2410c");
+        compare(Theme.avatarColor(42), Theme.avatarColor("42"));
         verify(Theme.avatarPalette.indexOf(Theme.avatarColor("anything")) >= 0);
         const seen = {};
         for (let i = 1; i <= 40; ++i)

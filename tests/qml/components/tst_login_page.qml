@@ -67,12 +67,12 @@ Item {
             compare(loginSpy.signalArguments[0][2], "secret pw");
         }
 
-        function test_serverWithoutSchemeIsWs() {
+        function test_serverWithoutSchemeIsWss() {
             field("serverField").text = "chat.example.org:7400";
             field("userField").text = "ann";
             field("passwordField").text = "pw";
             mouseClick(findChild(page, "submitButton"));
-            compare(loginSpy.signalArguments[0][0], "ws://chat.example.org:7400");
+            compare(loginSpy.signalArguments[0][0], "wss://chat.example.org:7400");
         }
 
         function test_badServer() {

@@ -2,11 +2,15 @@
 
 #include "kith/client/logging.h"
 #include "kith/compression.h"
+#include "kith/fingerprint.h"
 #include "kith/protocol.h"
 
 #include <QDateTime>
 #include <QNetworkInformation>
 #include <QRandomGenerator>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslError>
 #include <QWebSocket>
 
 #include <algorithm>
@@ -100,6 +104,8 @@ int Connection::nextRetryIn() const
 void Connection::start(const Credentials &credentials)
 {
     m_credentials = credentials;
+    m_offeredFingerprint.clear();
+    m_pinChanged = false;
     m_running = true;
     m_failedAttempts = 0;
     m_monotonic.start();
@@ -152,6 +158,7 @@ void Connection::openSocket()
     connect(m_socket.get(), &QWebSocket::connected, this, &Connection::onConnected);
     connect(m_socket.get(), &QWebSocket::disconnected, this, &Connection::onDisconnected);
     connect(m_socket.get(), &QWebSocket::binaryMessageReceived, this, &Connection::onBinaryMessage);
+    connect(m_socket.get(), &QWebSocket::sslErrors, this, &Connection::onSslErrors);
     connect(m_socket.get(), qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this,
             [this](QAbstractSocket::SocketError) {
                 if (m_socket)
@@ -163,6 +170,80 @@ void Connection::openSocket()
     m_tickTimer.start();
     qCDebug(lcConnection) << "connecting to" << m_url;
     m_socket->open(m_url);
+}
+
+void Connection::onSslErrors(const QList<QSslError> &errors)
+{
+    if (!m_socket)
+        return;
+    QSslCertificate certificate = m_socket->sslConfiguration().peerCertificate();
+    if (certificate.isNull() && !errors.isEmpty())
+        certificate = errors.constFirst().certificate();
+    if (certificate.isNull())
+        return; // no certificate to pin: the handshake fails and is retried
+    const QByteArray fingerprint = certificateFingerprint(certificate.toDer());
+    if (!m_pinnedFingerprint.isEmpty() && fingerprint == m_pinnedFingerprint) {
+        // The key this account trusted before: its name and dates do not
+        // matter, the key is the server's identity.
+        m_socket->ignoreSslErrors();
+        return;
+    }
+    qCInfo(lcConnection) << "certificate of" << m_url << "not trusted:" << errors;
+    // Left unignored, the handshake fails; the socket is let go once this
+    // signal has returned.
+    m_socket->disconnect(this);
+    QMetaObject::invokeMethod(
+        this,
+        [this, fingerprint, socket = m_socket.get()] {
+            // Unless the connection was stopped or restarted meanwhile.
+            if (m_socket.get() == socket)
+                requireTrust(fingerprint);
+        },
+        Qt::QueuedConnection);
+}
+
+void Connection::requireTrust(const QByteArray &fingerprint)
+{
+    if (!m_running)
+        return;
+    m_running = false;
+    m_retryTimer.stop();
+    m_countdownTimer.stop();
+    m_tickTimer.stop();
+    if (m_socket) {
+        m_socket->abort();
+        m_socket.release()->deleteLater();
+    }
+    failAllPending(QStringLiteral("The server's certificate is not trusted yet"));
+    m_offeredFingerprint = fingerprint;
+    m_pinChanged = !m_pinnedFingerprint.isEmpty();
+    setLastError(m_pinChanged
+                     ? QStringLiteral("The server's key changed: it now shows fingerprint %1, "
+                                      "not the one trusted before. Not connecting: this can "
+                                      "be someone in between. Accept the new key only if "
+                                      "your admin says the server got a new one.")
+                           .arg(fingerprintDisplay(fingerprint))
+                     : QStringLiteral("The server's certificate is its own (self-signed), "
+                                      "with fingerprint %1: compare this with what your "
+                                      "admin printed before trusting it.")
+                           .arg(fingerprintDisplay(fingerprint)));
+    setState(State::TrustRequired);
+    emit trustRequired(fingerprint, m_pinChanged);
+}
+
+bool Connection::trust(const QByteArray &sha256)
+{
+    if (m_state == State::TrustRequired && sha256 != m_offeredFingerprint)
+        return false;
+    m_pinnedFingerprint = sha256;
+    if (m_state != State::TrustRequired)
+        return true;
+    m_offeredFingerprint.clear();
+    m_pinChanged = false;
+    m_running = true;
+    m_failedAttempts = 0;
+    openSocket();
+    return true;
 }
 
 void Connection::onConnected()

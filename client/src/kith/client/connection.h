@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 
+class QSslError;
 class QWebSocket;
 
 namespace kith::client {
@@ -37,6 +38,10 @@ public:
         Online,
         WaitingToRetry, // nextRetryIn seconds until the next attempt
         AuthRequired,   // the credentials or the token were refused: log in again
+        // The server's certificate is not one the system trusts and not the
+        // one pinned for it (none yet, or it changed): nothing is sent until
+        // the user trusts its fingerprint (trust()) or gives up (stop()).
+        TrustRequired,
     };
     Q_ENUM(State)
 
@@ -68,6 +73,19 @@ public:
     // interval + pong timeout is dropped (default 20 s + 15 s: dead in < 1 min).
     void setPingInterval(int ms, int pongTimeoutMs);
     void setClientName(const QString &name) { m_clientName = name; }
+    // Trust on first use: the SHA-256 of the certificate this server showed
+    // before (empty: none pinned). A certificate the system trusts (a real
+    // CA's) is taken as usual; any other must match this pin.
+    void setPinnedFingerprint(const QByteArray &sha256) { m_pinnedFingerprint = sha256; }
+    [[nodiscard]] QByteArray pinnedFingerprint() const { return m_pinnedFingerprint; }
+    // In TrustRequired: the fingerprint the server showed, and whether it
+    // replaces a pinned one (the key changed) rather than being the first.
+    [[nodiscard]] QByteArray offeredFingerprint() const { return m_offeredFingerprint; }
+    [[nodiscard]] bool pinChanged() const { return m_pinChanged; }
+    // Pins this fingerprint and, in TrustRequired, connects again with the
+    // same credentials. Only the fingerprint that was offered is taken: what
+    // the user compared is what gets trusted. False when it differs.
+    [[nodiscard]] bool trust(const QByteArray &sha256);
 
     // Connects and authenticates, then keeps the connection up until stop().
     void start(const Credentials &credentials);
@@ -99,6 +117,8 @@ signals:
     void authRejected(const kith::Error &error);
     // Pushes: every frame with request_id 0 that is not an error or a ping.
     void pushReceived(const kith::v1::Envelope &envelope);
+    // Entered TrustRequired: see offeredFingerprint() and pinChanged().
+    void trustRequired(const QByteArray &fingerprint, bool changed);
 
 private:
     struct Pending
@@ -111,6 +131,8 @@ private:
     void onConnected();
     void onDisconnected();
     void onBinaryMessage(const QByteArray &bytes);
+    void onSslErrors(const QList<QSslError> &errors);
+    void requireTrust(const QByteArray &fingerprint);
     void handleAnswer(const v1::Envelope &envelope);
     void sendHello();
     void sendAuth();
@@ -132,6 +154,9 @@ private:
     QString m_lastError;
     v1::HelloOk m_helloOk;
     bool m_running = false;
+    QByteArray m_pinnedFingerprint;
+    QByteArray m_offeredFingerprint;
+    bool m_pinChanged = false;
 
     quint32 m_nextRequestId = 1;
     QHash<quint32, Pending> m_pending;

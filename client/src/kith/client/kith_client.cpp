@@ -7,9 +7,11 @@
 #include "kith/client/outbox.h"
 #include "kith/client/sync_engine.h"
 #include "kith/client/token_vault.h"
+#include "kith/client/transfer_queue.h"
 #include "kith/client/user_search_model.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
+#include "kith/fingerprint.h"
 #include "kith/protocol.h"
 
 #include <QDateTime>
@@ -47,6 +49,13 @@ KithClient::KithClient(QObject *parent)
     m_sync = std::make_unique<SyncEngine>(m_connection.get(), m_store.get());
     m_outbox = std::make_unique<Outbox>(m_connection.get(), m_store.get());
     connect(m_connection.get(), &Connection::authenticated, m_outbox.get(), &Outbox::flush);
+    m_transfers = std::make_unique<TransferQueue>(m_connection.get(), m_store.get(), m_outbox.get(),
+                                                  [this] { return m_token; });
+    // After onAuthenticated (connected first), which keeps the token.
+    connect(m_connection.get(), &Connection::authenticated, m_transfers.get(),
+            &TransferQueue::start);
+    // Another account's file, or none: what runs belonged to the one before.
+    connect(m_store.get(), &LocalStore::reset, m_transfers.get(), &TransferQueue::stop);
     m_conversations = std::make_unique<ConversationListModel>(m_store.get());
     m_userSearch = std::make_unique<UserSearchModel>(m_connection.get(), m_store.get());
 
@@ -56,6 +65,7 @@ KithClient::KithClient(QObject *parent)
     connect(m_connection.get(), &Connection::nextRetryInChanged, this,
             &KithClient::nextRetryInChanged);
     connect(m_connection.get(), &Connection::lastErrorChanged, this, &KithClient::lastErrorChanged);
+    connect(m_connection.get(), &Connection::trustRequired, this, &KithClient::trustChanged);
     connect(m_sync.get(), &SyncEngine::syncingChanged, this, &KithClient::syncingChanged);
     connect(m_store.get(), &LocalStore::storageErrorChanged, this,
             &KithClient::storageErrorChanged);
@@ -89,6 +99,7 @@ KithClient::KithClient(QObject *parent)
 
 KithClient::~KithClient()
 {
+    m_transfers->stop();
     m_connection->stop();
 }
 
@@ -140,7 +151,10 @@ bool KithClient::openStore(const QUrl &server, const QString &username)
     (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyServerUrl), server.toString());
     (void)m_store->setValue(QString::fromLatin1(LocalStore::kKeyUsername), name);
     m_connection->setServerUrl(server);
+    m_connection->setPinnedFingerprint(QByteArray::fromHex(
+        m_store->value(QString::fromLatin1(LocalStore::kKeyPinnedFingerprint)).toLatin1()));
     emit sessionChanged();
+    emit trustChanged();
     return true;
 }
 
@@ -266,6 +280,45 @@ void KithClient::logout()
 void KithClient::retryNow()
 {
     m_connection->retryNow();
+}
+
+bool KithClient::trustServer(const QString &fingerprint)
+{
+    const QByteArray sha = parseFingerprint(fingerprint);
+    if (sha.isEmpty() || m_connection->state() != Connection::State::TrustRequired ||
+        sha != m_connection->offeredFingerprint()) {
+        emit operationFailed(QStringLiteral("That is not the fingerprint the server showed (%1)")
+                                 .arg(fingerprintDisplay(m_connection->offeredFingerprint())));
+        return false;
+    }
+    // Pinned before connecting: the next start trusts it without asking.
+    if (const Status pinned =
+            m_store->setValue(QString::fromLatin1(LocalStore::kKeyPinnedFingerprint),
+                              QString::fromLatin1(sha.toHex()));
+        !pinned) {
+        emit operationFailed(pinned.error().message);
+        return false;
+    }
+    qCInfo(lcClient) << "trusting" << m_server << fingerprintHex(sha);
+    const bool trusted = m_connection->trust(sha);
+    emit trustChanged();
+    return trusted;
+}
+
+QString KithClient::trustFingerprint() const
+{
+    const QByteArray sha = m_connection->offeredFingerprint();
+    return sha.isEmpty() ? QString() : fingerprintHex(sha);
+}
+
+QString KithClient::trustWords() const
+{
+    return fingerprintWords(m_connection->offeredFingerprint()).join(QLatin1Char(' '));
+}
+
+bool KithClient::trustKeyChanged() const
+{
+    return m_connection->pinChanged();
 }
 
 QString KithClient::ownDisplayName()
@@ -735,6 +788,8 @@ KithClient::ConnectionState KithClient::connectionState() const
         return Reconnecting;
     case Connection::State::AuthRequired:
         return LoginRequired;
+    case Connection::State::TrustRequired:
+        return TrustRequired;
     }
     return SignedOut;
 }

@@ -28,6 +28,7 @@ class LocalStore;
 class Outbox;
 class SyncEngine;
 class TokenVault;
+class TransferQueue;
 
 class KithClient : public QObject
 {
@@ -51,6 +52,11 @@ class KithClient : public QObject
     // This account's devices after refreshDevices(): a list of {id, name,
     // createdMs, lastSeenMs, current, online}.
     Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
+    // In TrustRequired: the fingerprint the server showed (hex groups and its
+    // words), and whether it replaces the one trusted before (the key changed).
+    Q_PROPERTY(QString trustFingerprint READ trustFingerprint NOTIFY trustChanged)
+    Q_PROPERTY(QString trustWords READ trustWords NOTIFY trustChanged)
+    Q_PROPERTY(bool trustKeyChanged READ trustKeyChanged NOTIFY trustChanged)
     Q_PROPERTY(kith::client::ConversationListModel *conversations READ conversations CONSTANT)
     Q_PROPERTY(kith::client::UserSearchModel *userSearch READ userSearch CONSTANT)
 public:
@@ -58,12 +64,15 @@ public:
         SignedOut,  // no account open
         Connecting, // connecting or authenticating
         Online,
-        Reconnecting, // waiting nextRetryIn seconds; cached data stays usable
-        LoginRequired // the password or the stored session was refused
+        Reconnecting,  // waiting nextRetryIn seconds; cached data stays usable
+        LoginRequired, // the password or the stored session was refused
+        // The server's certificate needs the user's trust (first use) or
+        // changed since it was trusted: see trustFingerprint, trustServer().
+        TrustRequired
     };
     Q_ENUM(ConnectionState)
 
-    static inline const QUrl kDefaultServer{QStringLiteral("ws://127.0.0.1:7400/")};
+    static inline const QUrl kDefaultServer{QStringLiteral("wss://127.0.0.1:7400/")};
 
     explicit KithClient(QObject *parent = nullptr);
     ~KithClient() override;
@@ -89,6 +98,10 @@ public:
     Q_INVOKABLE void logout();
     // While waiting to reconnect: try now instead of when the backoff says.
     Q_INVOKABLE void retryNow();
+    // In TrustRequired: pins the fingerprint in the account's local store and
+    // connects with it. It must be the one the server showed (as shown or
+    // typed, spaces and case aside); false (and operationFailed) otherwise.
+    Q_INVOKABLE bool trustServer(const QString &fingerprint);
     // Profile and devices (answers come as profileChanged / devicesChanged,
     // refusals as operationFailed).
     Q_INVOKABLE void setDisplayName(const QString &name);
@@ -149,6 +162,9 @@ public:
     [[nodiscard]] QString lastError() const;
     [[nodiscard]] bool isSyncing() const;
     [[nodiscard]] QString storageError() const;
+    [[nodiscard]] QString trustFingerprint() const;
+    [[nodiscard]] QString trustWords() const;
+    [[nodiscard]] bool trustKeyChanged() const;
     [[nodiscard]] bool hasSession() const;
     [[nodiscard]] QString username() const { return m_username; }
     [[nodiscard]] qint64 userId() const;
@@ -161,9 +177,13 @@ public:
     // The engine parts, for kith-cli, the models and the tests.
     [[nodiscard]] TokenVault *tokenVault() const { return m_vault.get(); }
     [[nodiscard]] Connection *connection() const { return m_connection.get(); }
+    // This device's token, for the file transfers' HTTP requests; empty before a login.
+    [[nodiscard]] QString sessionToken() const { return m_token; }
     [[nodiscard]] LocalStore *store() const { return m_store.get(); }
     [[nodiscard]] SyncEngine *syncEngine() const { return m_sync.get(); }
     [[nodiscard]] Outbox *outbox() const { return m_outbox.get(); }
+    // Files sent and fetched, resumed after a restart.
+    [[nodiscard]] TransferQueue *transfers() const { return m_transfers.get(); }
 
     // Callback forms of the operations above.
     void lookupUser(const QString &username, std::function<void(Result<v1::User>)> done);
@@ -184,6 +204,7 @@ signals:
     void sessionChanged();
     void profileChanged();
     void devicesChanged();
+    void trustChanged();
     // The server refused the login or the registration, or the stored session.
     void authFailed(const QString &message);
     void loggedOut();
@@ -214,6 +235,7 @@ private:
     std::unique_ptr<LocalStore> m_store;
     std::unique_ptr<SyncEngine> m_sync;
     std::unique_ptr<Outbox> m_outbox;
+    std::unique_ptr<TransferQueue> m_transfers; // uses the outbox and the store
     std::unique_ptr<ConversationListModel> m_conversations;
     std::unique_ptr<UserSearchModel> m_userSearch;
 

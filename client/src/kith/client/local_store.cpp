@@ -62,6 +62,12 @@ const QList<QList<const char *>> kMigrations = {
         " END",
     },
     {
+        "CREATE TABLE transfers(id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL,"
+        " conversation_id TEXT NOT NULL DEFAULT '', path TEXT NOT NULL, file BLOB NOT NULL,"
+        " state INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
+        " created_ms INTEGER NOT NULL)",
+    },
+    {
         // Operations (edit, delete, reaction) are rows of their own that name
         // their target; the views and the unread count leave them out.
         "ALTER TABLE messages ADD COLUMN target_seq INTEGER",
@@ -1300,6 +1306,115 @@ Status LocalStore::removeOutboxEntry(const QString &clientMsgId)
     auto &q = prepared("DELETE FROM outbox WHERE client_msg_id = ?");
     q.addBindValue(clientMsgId);
     return changeOutboxEntry(clientMsgId, q);
+}
+
+// --- transfers -----------------------------------------------------------
+
+namespace {
+TransferEntry readTransfer(const QSqlQuery &q)
+{
+    TransferEntry e;
+    e.id = q.value(0).toLongLong();
+    e.kind = TransferKind(q.value(1).toInt());
+    e.conversationId = q.value(2).toString();
+    e.path = q.value(3).toString();
+    const QByteArray file = q.value(4).toByteArray();
+    e.file.ParseFromArray(file.constData(), int(file.size()));
+    e.state = TransferState(q.value(5).toInt());
+    e.lastError = q.value(6).toString();
+    e.createdMs = q.value(7).toLongLong();
+    return e;
+}
+#define KITH_TRANSFER_COLUMNS "id, kind, conversation_id, path, file, state, last_error, created_ms"
+} // namespace
+
+Result<qint64> LocalStore::addTransfer(const TransferEntry &entry)
+{
+    QByteArray file;
+    file.resize(qsizetype(entry.file.ByteSizeLong()));
+    entry.file.SerializeToArray(file.data(), int(file.size()));
+    auto &q = prepared("INSERT INTO transfers(kind, conversation_id, path, file, state,"
+                       " created_ms) VALUES(?, ?, ?, ?, ?, ?)");
+    q.addBindValue(int(entry.kind));
+    // A null QString binds NULL; the column wants text.
+    q.addBindValue(entry.conversationId.isNull() ? QStringLiteral("") : entry.conversationId);
+    q.addBindValue(entry.path);
+    q.addBindValue(file);
+    q.addBindValue(int(entry.state));
+    q.addBindValue(nowMs());
+    if (auto done = exec(q); !done)
+        return done.error();
+    const qint64 id = q.lastInsertId().toLongLong();
+    emit transfersChanged();
+    return id;
+}
+
+QList<TransferEntry> LocalStore::transfers()
+{
+    QList<TransferEntry> result;
+    auto &q = prepared("SELECT " KITH_TRANSFER_COLUMNS " FROM transfers ORDER BY id");
+    if (!q.exec())
+        return result;
+    while (q.next())
+        result << readTransfer(q);
+    return result;
+}
+
+std::optional<TransferEntry> LocalStore::transfer(qint64 id)
+{
+    auto &q = prepared("SELECT " KITH_TRANSFER_COLUMNS " FROM transfers WHERE id = ?");
+    q.addBindValue(id);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    auto e = readTransfer(q);
+    q.finish();
+    return e;
+}
+
+Status LocalStore::setTransferState(qint64 id, TransferState state, const QString &error)
+{
+    auto &q = prepared("UPDATE transfers SET state = ?, last_error = ? WHERE id = ?");
+    q.addBindValue(int(state));
+    q.addBindValue(error.isNull() ? QStringLiteral("") : error);
+    q.addBindValue(id);
+    if (auto done = exec(q); !done)
+        return done;
+    emit transfersChanged();
+    return Done{};
+}
+
+Status LocalStore::removeTransfer(qint64 id)
+{
+    auto &q = prepared("DELETE FROM transfers WHERE id = ?");
+    q.addBindValue(id);
+    if (auto done = exec(q); !done)
+        return done;
+    emit transfersChanged();
+    return Done{};
+}
+
+Result<OutboxEntry> LocalStore::finishUploadTransfer(qint64 id, const v1::Content &content)
+{
+    const std::optional<TransferEntry> entry = transfer(id);
+    if (!entry)
+        return makeError(v1::NOT_FOUND, QStringLiteral("No such transfer"));
+    if (auto began = beginTransaction(); !began)
+        return began.error();
+    Result<OutboxEntry> queued = enqueue(entry->conversationId, content);
+    if (!queued) {
+        rollback();
+        return queued;
+    }
+    auto &q = prepared("DELETE FROM transfers WHERE id = ?");
+    q.addBindValue(id);
+    if (auto done = exec(q); !done) {
+        rollback();
+        return done.error();
+    }
+    if (auto committed = commit(); !committed)
+        return committed.error();
+    emit transfersChanged();
+    return queued;
 }
 
 // --- drafts --------------------------------------------------------------

@@ -82,6 +82,23 @@ struct OutboxSummary
     std::optional<OutboxEntry> newest; // by creation time
 };
 
+// A file to send or to fetch, kept until it is done so that it resumes
+// after a restart (see TransferQueue).
+enum class TransferKind { Upload = 0, Download = 1 };
+enum class TransferState { Queued = 0, Paused = 1, Failed = 2 };
+
+struct TransferEntry
+{
+    qint64 id = 0;
+    TransferKind kind = TransferKind::Upload;
+    QString conversationId; // an upload's message goes there
+    QString path;           // the file sent, or where a download goes
+    v1::FileRef file;       // a download's; an upload's caption and what is known of it
+    TransferState state = TransferState::Queued;
+    QString lastError;
+    qint64 createdMs = 0;
+};
+
 struct UserRow
 {
     quint64 id = 0;
@@ -112,6 +129,8 @@ public:
     static constexpr auto kKeyUsername = "username";
     static constexpr auto kKeyUserId = "user_id";
     static constexpr auto kKeyDeviceId = "device_id";
+    // SHA-256 (hex) of the self-signed certificate trusted for this server.
+    static constexpr auto kKeyPinnedFingerprint = "pinned_fingerprint";
     // Read only to move a token of an earlier version into the TokenVault.
     static constexpr auto kKeyLegacyToken = "token";
 
@@ -129,7 +148,7 @@ public:
     [[nodiscard]] bool isOpen() const { return m_db.isOpen(); }
     [[nodiscard]] QString path() const { return m_path; }
     [[nodiscard]] int schemaVersion();
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     // Why the file cannot be written right now (a full disk, a read-only or
     // failing one), as a sentence for the user; empty while writes work. Set
@@ -209,6 +228,17 @@ public:
     [[nodiscard]] Status noteOutboxAttempt(const QString &clientMsgId);
     [[nodiscard]] Status removeOutboxEntry(const QString &clientMsgId);
 
+    // Transfers, oldest first.
+    [[nodiscard]] Result<qint64> addTransfer(const TransferEntry &entry);
+    [[nodiscard]] QList<TransferEntry> transfers();
+    [[nodiscard]] std::optional<TransferEntry> transfer(qint64 id);
+    [[nodiscard]] Status setTransferState(qint64 id, TransferState state,
+                                          const QString &error = {});
+    [[nodiscard]] Status removeTransfer(qint64 id);
+    // An upload done: its message goes to the outbox and the transfer goes,
+    // in one transaction (a crash between the two would send it twice).
+    [[nodiscard]] Result<OutboxEntry> finishUploadTransfer(qint64 id, const v1::Content &content);
+
     // Drafts.
     [[nodiscard]] QString draft(const QString &conversationId);
     [[nodiscard]] Status setDraft(const QString &conversationId, const QString &text);
@@ -228,6 +258,7 @@ signals:
     // The file was opened or closed: everything read before is stale.
     void reset();
     void conversationChanged(const QString &conversationId);
+    void transfersChanged();
     void conversationRemoved(const QString &conversationId);
     // Seqs newly stored (or replaced), ascending.
     void messagesStored(const QString &conversationId, const QList<quint64> &seqs);

@@ -6,14 +6,22 @@
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 
+#include <QTimer>
+
 #include <algorithm>
 
 namespace kith::client {
 
 namespace {
-// The sync answer lists every changed conversation; a server with many of
-// them may take a while to assemble it.
+// A sync page is bounded, but a busy server may take a while to assemble it.
 constexpr int kSyncTimeoutMs = 60'000;
+// A RATE_LIMITED answer without a hint is asked again after this long.
+constexpr int kDefaultRetryMs = 1000;
+
+int retryDelay(const Error &error)
+{
+    return error.retryAfterMs > 0 ? int(error.retryAfterMs) : kDefaultRetryMs;
+}
 } // namespace
 
 SyncEngine::SyncEngine(Connection *connection, LocalStore *store, QObject *parent)
@@ -44,17 +52,49 @@ void SyncEngine::startSync()
 {
     m_synced = false;
     m_awaitingSyncAnswer = true;
+    ++m_syncGeneration;
     setSyncing(true);
+    const QList<v1::ConversationCursor> cursors = m_store->cursors();
+    m_syncCursors.assign(cursors.begin(), cursors.end());
+    std::sort(m_syncCursors.begin(), m_syncCursors.end(), [](const auto &a, const auto &b) {
+        return a.conversation_id() < b.conversation_id();
+    });
+    qCInfo(lcSync) << "sync with" << m_syncCursors.size() << "held conversations";
+    requestSyncPage({});
+}
+
+void SyncEngine::requestSyncPage(const std::string &after)
+{
     v1::Envelope env;
     auto *sync = env.mutable_sync();
-    for (const auto &cursor : m_store->cursors())
-        *sync->add_held() = cursor;
-    qCInfo(lcSync) << "sync with" << sync->held_size() << "held conversations";
+    sync->set_after_conversation_id(after);
+    // The cursors after `after`; when there are too many for one request,
+    // the page may end no later than the last one sent.
+    auto it = std::upper_bound(m_syncCursors.cbegin(), m_syncCursors.cend(), after,
+                               [](const std::string &id, const v1::ConversationCursor &cursor) {
+                                   return id < cursor.conversation_id();
+                               });
+    for (int n = 0; it != m_syncCursors.cend() && n < kMaxSyncHeld; ++it, ++n)
+        *sync->add_held() = *it;
+    if (it != m_syncCursors.cend())
+        sync->set_held_through(sync->held(sync->held_size() - 1).conversation_id());
     m_connection->request(
         env,
-        [this](Result<v1::Envelope> answer) {
-            m_awaitingSyncAnswer = false;
+        [this, after, generation = m_syncGeneration](Result<v1::Envelope> answer) {
+            if (generation != m_syncGeneration || !m_awaitingSyncAnswer)
+                return;
+            if (!answer && answer.error().code == v1::RATE_LIMITED && m_connection->isOnline()) {
+                ++m_retriesPending;
+                QTimer::singleShot(retryDelay(answer.error()), this, [this, after, generation] {
+                    --m_retriesPending;
+                    if (generation == m_syncGeneration && m_awaitingSyncAnswer &&
+                        m_connection->isOnline())
+                        requestSyncPage(after);
+                });
+                return;
+            }
             if (!answer || answer->body_case() != v1::Envelope::kSyncResponse) {
+                m_awaitingSyncAnswer = false;
                 const QString error =
                     answer ? QStringLiteral("Bad sync answer") : answer.error().message;
                 qCInfo(lcSync) << "sync failed:" << error;
@@ -62,20 +102,27 @@ void SyncEngine::startSync()
                 emit syncFailed(error);
                 return;
             }
-            applySync(answer->sync_response());
+            const v1::SyncResponse &page = answer->sync_response();
+            applySyncPage(page);
+            // A page that does not move on would repeat forever.
+            if (page.has_more() && page.next_after() > after)
+                return requestSyncPage(page.next_after());
+            finishSync();
         },
         kSyncTimeoutMs);
 }
 
-void SyncEngine::applySync(const v1::SyncResponse &response)
+void SyncEngine::applySyncPage(const v1::SyncResponse &response)
 {
     QList<quint64> users;
+    QList<QString> changed;
     for (const auto &state : response.changed()) {
         if (auto done = m_store->applyConversationState(state); !done) {
             qCWarning(lcSync) << "cannot store conversation" << toQString(state.id())
                               << done.error().message;
             continue;
         }
+        changed << toQString(state.id());
         if (state.peer_user_id() != 0)
             users << state.peer_user_id();
         if (state.has_last_message() && state.last_message().sender_user_id() != 0)
@@ -83,9 +130,19 @@ void SyncEngine::applySync(const v1::SyncResponse &response)
     }
     for (const auto &gone : response.gone_conversation_ids())
         (void)m_store->removeConversation(toQString(gone));
-    qCInfo(lcSync) << "sync answer:" << response.changed_size() << "changed,"
-                   << response.gone_conversation_ids_size() << "gone";
+    qCInfo(lcSync) << "sync page:" << response.changed_size() << "changed,"
+                   << response.gone_conversation_ids_size() << "gone"
+                   << (response.has_more() ? "(more to come)" : "");
     resolveUsers(users);
+    // The newest history of what changed comes while the next pages do.
+    for (const QString &id : std::as_const(changed))
+        fillGaps(id);
+}
+
+void SyncEngine::finishSync()
+{
+    m_awaitingSyncAnswer = false;
+    m_syncCursors.clear();
     // Every conversation, not only the changed ones: a crash or an earlier
     // drop may have left holes that the server cannot know about.
     for (const auto &id : m_store->conversationIds())
@@ -156,6 +213,16 @@ void SyncEngine::onPullAnswer(const QString &conversationId, quint64 fromSeq,
                               Result<v1::Envelope> answer)
 {
     m_pulling.remove(conversationId);
+    if (!answer && answer.error().code == v1::RATE_LIMITED && m_connection->isOnline()) {
+        // Asked again once the server allows it; the sync is not done before.
+        ++m_retriesPending;
+        QTimer::singleShot(retryDelay(answer.error()), this, [this, conversationId] {
+            --m_retriesPending;
+            fillGaps(conversationId);
+        });
+        pumpPulls();
+        return;
+    }
     if (!answer || answer->body_case() != v1::Envelope::kPullResponse) {
         const QString error = answer ? QStringLiteral("Bad pull answer") : answer.error().message;
         qCInfo(lcSync) << "pull of" << conversationId << "failed:" << error;
@@ -309,7 +376,7 @@ void SyncEngine::checkDone()
 {
     // Names count too: a synced store can show every sender.
     if (!m_syncing || m_awaitingSyncAnswer || !m_fillQueue.isEmpty() || !m_pulling.isEmpty() ||
-        !m_resolving.isEmpty())
+        !m_resolving.isEmpty() || m_retriesPending > 0)
         return;
     setSyncing(false);
     m_synced = true;

@@ -1,6 +1,7 @@
 #pragma once
 // SyncEngine: keeps LocalStore equal to the server. On every (re)connect it
-// sends the cursors it holds and applies the answer; it pulls every missing
+// sends the cursors it holds and applies the answer, page by page (the server
+// answers a bounded page of conversations and where to go on); it pulls every missing
 // seq range of every conversation in pages of at most kMaxPullLimit, detects
 // gaps in pushed seqs and pulls them, applies read/typing/presence/membership
 // pushes, and pages older history on demand. Owned by KithClient.
@@ -14,6 +15,8 @@
 #include <QSet>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace kith::client {
 
@@ -65,7 +68,11 @@ signals:
 
 private:
     void startSync();
-    void applySync(const v1::SyncResponse &response);
+    // Asks for the page of conversations after `after` (empty: the first).
+    void requestSyncPage(const std::string &after);
+    void applySyncPage(const v1::SyncResponse &response);
+    // The last page is in: every conversation's missing ranges are pulled.
+    void finishSync();
     void onPush(const v1::Envelope &envelope);
     void pumpPulls();
     void pullNext(const QString &conversationId);
@@ -78,6 +85,10 @@ private:
     bool m_syncing = false;
     bool m_synced = false;
     bool m_awaitingSyncAnswer = false;
+    // The cursors of the sync under way, in the server's (byte) order of ids.
+    std::vector<v1::ConversationCursor> m_syncCursors;
+    int m_syncGeneration = 0; // a new sync makes the answers to an older one stale
+    int m_retriesPending = 0; // requests to be sent again after RATE_LIMITED
     QList<QString> m_fillQueue;
     QSet<QString> m_queued;
     QSet<QString> m_pulling;

@@ -47,6 +47,32 @@ DeviceRecord deviceFromRow(const Rows &r)
     return device;
 }
 
+FileRecord fileFromRow(const Rows &r)
+{
+    FileRecord file;
+    file.id = r.text(0);
+    file.uploaderId = r.u64(1);
+    file.size = r.u64(2);
+    file.sha256 = r.bytes(3);
+    file.mimeType = r.text(4);
+    file.complete = r.boolean(5);
+    file.createdMs = r.i64(6);
+    file.expiresMs = r.i64(7);
+    file.completedMs = r.i64(8);
+    return file;
+}
+
+Result<std::optional<FileRecord>> loadFile(PgConnection &c, const QString &fileId)
+{
+    auto r = c.query(QStringLiteral("SELECT %1 FROM files WHERE id = $1").arg(kFileColumns),
+                     {fileId}, "file");
+    if (!r)
+        return r.error();
+    if (!r->next())
+        return std::optional<FileRecord>();
+    return std::optional<FileRecord>(fileFromRow(*r));
+}
+
 v1::Message messageFromRow(const Rows &r, int first)
 {
     v1::Message message;

@@ -18,6 +18,8 @@ inline constexpr QLatin1StringView kUserColumns{
     "id, username, display_name, password_hash, disabled, created_ms"};
 inline constexpr QLatin1StringView kDeviceColumns{
     "id, user_id, name, created_ms, last_seen_ms, revoked"};
+inline constexpr QLatin1StringView kFileColumns{
+    "id, uploader_id, size, sha256, mime_type, complete, created_ms, expires_ms, completed_ms"};
 inline constexpr QLatin1StringView kMessageColumns{
     "conversation_id, seq, server_id, sender_user_id, sender_device_id, client_msg_id, "
     "server_time_ms, content"};
@@ -37,6 +39,7 @@ inline constexpr QLatin1StringView kViewSelect{
 [[nodiscard]] UserRecord userFromRow(const Rows &r);
 [[nodiscard]] DeviceRecord deviceFromRow(const Rows &r);
 [[nodiscard]] v1::Message messageFromRow(const Rows &r, int first);
+[[nodiscard]] FileRecord fileFromRow(const Rows &r);
 // Reads the columns of kViewSelect; `isMember` tells whether m matched.
 [[nodiscard]] ConversationView viewFromRow(const Rows &r, bool *isMember);
 
@@ -56,6 +59,7 @@ struct MemberRow
 };
 // Members in order of standing: earliest event first, then user id.
 [[nodiscard]] Result<QList<MemberRow>> loadMembers(PgConnection &c, const QString &conversationId);
+[[nodiscard]] Result<std::optional<FileRecord>> loadFile(PgConnection &c, const QString &fileId);
 [[nodiscard]] Result<std::optional<v1::Message>>
 loadMessageByClientId(PgConnection &c, quint64 senderUserId, const std::string &clientMsgId);
 

@@ -84,6 +84,33 @@ const std::vector<Migration> &migrations()
              "CREATE INDEX members_by_user ON members (user_id, conversation_id)",
              "CREATE INDEX devices_by_user ON devices (user_id)",
          }},
+        {"files: uploads and finished files, their blobs, the messages that carry them",
+         {
+             // complete: false while the bytes arrive (expires_ms then says
+             // when it is dropped), true once they are verified and stored.
+             "CREATE TABLE files ("
+             " id text PRIMARY KEY,"
+             " uploader_id bigint NOT NULL REFERENCES users(id),"
+             " size bigint NOT NULL,"
+             " sha256 bytea NOT NULL,"
+             " mime_type text NOT NULL DEFAULT '',"
+             " complete boolean NOT NULL DEFAULT false,"
+             " created_ms bigint NOT NULL,"
+             " expires_ms bigint NOT NULL DEFAULT 0,"
+             " completed_ms bigint NOT NULL DEFAULT 0)",
+             "CREATE INDEX files_by_uploader ON files (uploader_id, sha256)",
+             "CREATE INDEX files_by_sha256 ON files (sha256)",
+             "CREATE INDEX files_unfinished ON files (expires_ms) WHERE NOT complete",
+             "CREATE TABLE blobs ("
+             " sha256 bytea PRIMARY KEY,"
+             " size bigint NOT NULL,"
+             " created_ms bigint NOT NULL)",
+             "CREATE TABLE message_files ("
+             " file_id text NOT NULL REFERENCES files(id),"
+             " conversation_id text NOT NULL,"
+             " seq bigint NOT NULL,"
+             " PRIMARY KEY (file_id, conversation_id, seq))",
+         }},
         {"operations (edit, delete, reaction) name their target",
          {
              "ALTER TABLE messages ADD COLUMN target_seq bigint",

@@ -178,6 +178,11 @@ quint64 PostgresStore::writerReconnects() const
     return m_stats.reconnects.load(std::memory_order_relaxed);
 }
 
+bool PostgresStore::databaseReachable() const
+{
+    return m_notifier && m_notifier->isListening();
+}
+
 template<class T>
 Result<T> PostgresStore::read(const std::function<Result<T>(PgConnection &)> &read)
 {
@@ -338,30 +343,37 @@ Result<QList<MemberRecord>> PostgresStore::members(const QString &conversationId
     });
 }
 
-Result<QList<ConversationView>> PostgresStore::conversationsOf(quint64 userId)
+Result<QList<ConversationView>> PostgresStore::conversationsOf(quint64 userId,
+                                                               const ConversationPage &page)
 {
-    return read<QList<ConversationView>>(
-        [userId](PgConnection &c) -> Result<QList<ConversationView>> {
-            auto r = c.query(
-                kViewSelect + QStringLiteral("FROM members m"
-                                             " JOIN conversations c ON c.id = m.conversation_id"
-                                             " LEFT JOIN members p ON c.kind = 1"
-                                             "  AND p.conversation_id = c.id"
-                                             "  AND p.user_id <> m.user_id"
-                                             " LEFT JOIN messages lm ON lm.conversation_id = c.id"
-                                             "  AND lm.seq = c.max_seq"
-                                             " WHERE m.user_id = $1 AND c.max_seq > 0"
-                                             " ORDER BY c.last_activity_ms DESC, c.id"),
-                {userId}, "conversations of user");
-            if (!r)
-                return r.error();
-            QList<ConversationView> views;
-            while (r->next()) {
-                bool isMember = false;
-                views.append(viewFromRow(*r, &isMember));
-            }
-            return views;
-        });
+    return read<QList<ConversationView>>([userId, &page](
+                                             PgConnection &c) -> Result<QList<ConversationView>> {
+        // COLLATE "C": the ids' byte order, whatever the database's locale.
+        auto r = c.query(
+            kViewSelect + QStringLiteral("FROM members m"
+                                         " JOIN conversations c ON c.id = m.conversation_id"
+                                         " LEFT JOIN members p ON c.kind = 1"
+                                         "  AND p.conversation_id = c.id"
+                                         "  AND p.user_id <> m.user_id"
+                                         " LEFT JOIN messages lm ON lm.conversation_id = c.id"
+                                         "  AND lm.seq = c.max_seq"
+                                         " WHERE m.user_id = $1 AND c.max_seq > 0"
+                                         "  AND m.conversation_id COLLATE \"C\" > $2"
+                                         "  AND ($3 = '' OR m.conversation_id COLLATE \"C\" <= $3)"
+                                         " ORDER BY m.conversation_id COLLATE \"C\""
+                                         " LIMIT $4"),
+            {userId, page.after, page.through,
+             page.limit > 0 ? qint64(page.limit) : std::numeric_limits<qint64>::max()},
+            "conversations of user");
+        if (!r)
+            return r.error();
+        QList<ConversationView> views;
+        while (r->next()) {
+            bool isMember = false;
+            views.append(viewFromRow(*r, &isMember));
+        }
+        return views;
+    });
 }
 
 Result<ConversationView> PostgresStore::conversation(const QString &conversationId, quint64 userId)
@@ -440,6 +452,44 @@ Result<std::optional<v1::Message>> PostgresStore::messageByClientId(quint64 send
 {
     return read<std::optional<v1::Message>>(
         [&](PgConnection &c) { return loadMessageByClientId(c, senderUserId, clientMsgId); });
+}
+
+Result<std::optional<FileRecord>> PostgresStore::file(const QString &fileId)
+{
+    return read<std::optional<FileRecord>>(
+        [&fileId](PgConnection &c) { return loadFile(c, fileId); });
+}
+
+Result<std::optional<FileRecord>> PostgresStore::downloadableFile(const QString &fileId,
+                                                                  quint64 userId)
+{
+    using Answer = std::optional<FileRecord>;
+    return read<Answer>([&](PgConnection &c) -> Result<Answer> {
+        auto r = c.query(QStringLiteral("SELECT %1 FROM files f WHERE f.id = $1 AND f.complete"
+                                        " AND (f.uploader_id = $2 OR EXISTS (SELECT 1"
+                                        "  FROM message_files mf JOIN members m"
+                                        "  ON m.conversation_id = mf.conversation_id"
+                                        "  WHERE mf.file_id = f.id AND m.user_id = $2))")
+                             .arg(kFileColumns),
+                         {fileId, userId}, "downloadable file");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return Answer();
+        return Answer(fileFromRow(*r));
+    });
+}
+
+Result<bool> PostgresStore::blobInUse(const QByteArray &sha256)
+{
+    return read<bool>([&sha256](PgConnection &c) -> Result<bool> {
+        auto r = c.query(QStringLiteral("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1"
+                                        " AND complete)"),
+                         {sha256}, "blob in use");
+        if (!r)
+            return r.error();
+        return r->next() && r->boolean(0);
+    });
 }
 
 } // namespace kith::server

@@ -76,13 +76,19 @@ public:
     [[nodiscard]] Result<std::optional<MemberRecord>> membership(const QString &conversationId,
                                                                  quint64 userId) override;
     [[nodiscard]] Result<QList<MemberRecord>> members(const QString &conversationId) override;
-    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId) override;
+    using Store::conversationsOf;
+    [[nodiscard]] Result<QList<ConversationView>>
+    conversationsOf(quint64 userId, const ConversationPage &page) override;
     [[nodiscard]] Result<ConversationView> conversation(const QString &conversationId,
                                                         quint64 userId) override;
     [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId) override;
     [[nodiscard]] Result<PullPage> pull(const PullQuery &query) override;
     [[nodiscard]] Result<std::optional<v1::Message>>
     messageByClientId(quint64 senderUserId, const std::string &clientMsgId) override;
+    [[nodiscard]] Result<std::optional<FileRecord>> file(const QString &fileId) override;
+    [[nodiscard]] Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
+                                                                     quint64 userId) override;
+    [[nodiscard]] Result<bool> blobInUse(const QByteArray &sha256) override;
 
     void createUser(const QString &username, const QString &displayName,
                     const QByteArray &passwordHash, QObject *context,
@@ -119,6 +125,14 @@ public:
     void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                      QObject *context, Completion<GroupChange> done) override;
 
+    void createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done) override;
+    void completeUpload(const QString &fileId, qint64 nowMs, QObject *context,
+                        Completion<FileRecord> done) override;
+    void dropUpload(const QString &fileId, quint64 userId, QObject *context,
+                    Completion<Done> done) override;
+    void sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
+                    Completion<FileSweep> done) override;
+
     [[nodiscard]] Stats stats() const override;
 
     // `kithd user disable` and the other nodes write the same database; they
@@ -135,6 +149,10 @@ public:
     // the writer connected again after losing the database.
     [[nodiscard]] quint64 batchRetries() const;
     [[nodiscard]] quint64 writerReconnects() const;
+    // Whether the database answers, as the connection listening for disabled
+    // accounts sees it (it notices a lost database at once and tries again
+    // every second); false before watchDisabledAccounts. For /healthz.
+    [[nodiscard]] bool databaseReachable() const;
 
 private:
     // A write that runs statement by statement in its own savepoint.

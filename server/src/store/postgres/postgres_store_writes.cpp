@@ -5,6 +5,7 @@
 #include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
+#include "pg_file_writes.h"
 #include "pg_group_writes.h"
 #include "pg_logging.h"
 #include "pg_notifier.h"
@@ -54,31 +55,52 @@ const QString kCreateDirect = QStringLiteral(
 // max_seq (NULL: none), 3 whether the sender is a member; 4-11 the original
 // of a resend (kMessageColumns); 12 the metadata version; 13 the members
 // ("1,2,3"), NULL when the cached ones are current.
-const QString kAppend =
-    QStringLiteral(
-        "WITH dup AS (SELECT %1 FROM messages WHERE sender_user_id = $2 AND client_msg_id = $4),"
-        " conv AS (UPDATE conversations c SET max_seq = c.max_seq + 1, last_activity_ms = $6"
-        "  WHERE c.id = $1 AND c.max_seq >= $5 AND NOT EXISTS (SELECT 1 FROM dup)"
-        "  AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $1 AND m.user_id = $2)"
-        "  RETURNING c.max_seq, c.metadata_version),"
-        " ins AS (INSERT INTO messages (conversation_id, seq, sender_user_id, sender_device_id,"
-        "  client_msg_id, server_time_ms, content)"
-        "  SELECT $1, conv.max_seq, $2, $3, $4, $6, $7 FROM conv RETURNING server_id, seq),"
-        " mark AS (UPDATE members m SET read_seq = conv.max_seq FROM conv"
-        "  WHERE m.conversation_id = $1 AND m.user_id = $2 AND m.read_seq < conv.max_seq)"
-        " SELECT i.server_id, i.seq, (SELECT max_seq FROM conversations WHERE id = $1),"
-        "  EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2),"
-        "  d.conversation_id, d.seq, d.server_id, d.sender_user_id, d.sender_device_id,"
-        "  d.client_msg_id, d.server_time_ms, d.content,"
-        "  (SELECT metadata_version FROM conv),"
-        "  CASE WHEN (SELECT metadata_version FROM conv) IS DISTINCT FROM $8 THEN"
-        "   (SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM members"
-        "    WHERE conversation_id = $1) END"
-        " FROM (VALUES (1)) one LEFT JOIN ins i ON true LEFT JOIN dup d ON true")
-        .arg(kMessageColumns);
+// A file's message adds, as $9 $10 $11, the file's id, size and checksum:
+// the append goes ahead only for a finished file of the sender with those,
+// records the message's reference to it, and says in column 14 whether the
+// file was right.
+QString appendStatement(bool withFile)
+{
+    const QString fileOk = QStringLiteral(
+        "EXISTS (SELECT 1 FROM files f WHERE f.id = $9 AND f.uploader_id = $2 AND f.complete"
+        " AND f.size = $10 AND f.sha256 = $11)");
+    return QStringLiteral(
+               "WITH dup AS (SELECT %1 FROM messages WHERE sender_user_id = $2"
+               "  AND client_msg_id = $4),"
+               " conv AS (UPDATE conversations c SET max_seq = c.max_seq + 1,"
+               "  last_activity_ms = $6"
+               "  WHERE c.id = $1 AND c.max_seq >= $5 AND NOT EXISTS (SELECT 1 FROM dup)"
+               "  AND EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = $1"
+               "   AND m.user_id = $2)%2"
+               "  RETURNING c.max_seq, c.metadata_version),"
+               " ins AS (INSERT INTO messages (conversation_id, seq, sender_user_id,"
+               "  sender_device_id, client_msg_id, server_time_ms, content)"
+               "  SELECT $1, conv.max_seq, $2, $3, $4, $6, $7 FROM conv RETURNING server_id, seq),"
+               "%3"
+               " mark AS (UPDATE members m SET read_seq = conv.max_seq FROM conv"
+               "  WHERE m.conversation_id = $1 AND m.user_id = $2 AND m.read_seq < conv.max_seq)"
+               " SELECT i.server_id, i.seq, (SELECT max_seq FROM conversations WHERE id = $1),"
+               "  EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2),"
+               "  d.conversation_id, d.seq, d.server_id, d.sender_user_id, d.sender_device_id,"
+               "  d.client_msg_id, d.server_time_ms, d.content,"
+               "  (SELECT metadata_version FROM conv),"
+               "  CASE WHEN (SELECT metadata_version FROM conv) IS DISTINCT FROM $8 THEN"
+               "   (SELECT string_agg(user_id::text, ',' ORDER BY user_id) FROM members"
+               "    WHERE conversation_id = $1) END%4"
+               " FROM (VALUES (1)) one LEFT JOIN ins i ON true LEFT JOIN dup d ON true")
+        .arg(kMessageColumns, withFile ? QStringLiteral(" AND ") + fileOk : QString(),
+             withFile ? QStringLiteral(" ref AS (INSERT INTO message_files (file_id,"
+                                       "  conversation_id, seq)"
+                                       "  SELECT $9, $1, conv.max_seq FROM conv),")
+                      : QString(),
+             withFile ? QStringLiteral(", ") + fileOk : QString());
+}
+const QString kAppend = appendStatement(false);
+const QString kAppendFile = appendStatement(true);
 constexpr int kAppendDuplicateColumn = 4;
 constexpr int kAppendVersionColumn = 12;
 constexpr int kAppendMembersColumn = 13;
+constexpr int kAppendFileColumn = 14;
 
 // Moves a read marker forward to min(seq, max_seq). No row: not a member (or
 // no such conversation). Columns: max_seq, the marker before, the marker
@@ -103,6 +125,10 @@ struct EncodedAppend
     QByteArray content;
     std::optional<ConversationRef> ref;
     qint64 now = 0; // set by the job's queue step for its receive step
+    // A file's message: the file it carries (empty id otherwise).
+    QString fileId;
+    quint64 fileSize = 0;
+    QByteArray fileSha256;
 };
 
 // Refused without asking the database.
@@ -130,10 +156,20 @@ void queueAppend(PgWriter &writer, Pipeline &pipeline, EncodedAppend &a)
     a.now = nowMs();
     // A direct chat's recipients are its pair: no members to read.
     const qint64 cachedVersion = a.ref->isDirect() ? 0 : writer.recipientsVersion(a.conversationId);
-    pipeline.add(kAppend,
-                 {a.conversationId, a.senderUserId, a.senderDeviceId, a.clientMsgId,
-                  std::min(a.replyToSeq, kMaxSeq), a.now, a.content, cachedVersion},
-                 "append");
+    Params params{a.conversationId,
+                  a.senderUserId,
+                  a.senderDeviceId,
+                  a.clientMsgId,
+                  std::min(a.replyToSeq, kMaxSeq),
+                  a.now,
+                  a.content,
+                  cachedVersion};
+    if (a.fileId.isEmpty())
+        return pipeline.add(kAppend, std::move(params), "append");
+    params.append(a.fileId);
+    params.append(std::min(a.fileSize, kMaxSeq));
+    params.append(a.fileSha256);
+    pipeline.add(kAppendFile, std::move(params), "append file");
 }
 
 Result<AppendResult> receiveAppend(PgWriter &writer, Received &received, const EncodedAppend &a)
@@ -176,6 +212,9 @@ Result<AppendResult> receiveAppend(PgWriter &writer, Received &received, const E
         return AppendResult{messageFromRow(*r, kAppendDuplicateColumn), true, {}};
     if (r->isNull(2) || !r->boolean(3))
         return notFound(QStringLiteral("no such conversation"));
+    if (!a.fileId.isEmpty() && !r->boolean(kAppendFileColumn))
+        return invalid(QStringLiteral("No finished upload of yours with that id, size and "
+                                      "checksum"));
     return invalid(QStringLiteral("reply_to_seq %1 is not in the conversation").arg(a.replyToSeq));
 }
 
@@ -291,6 +330,15 @@ Result<AppendResult> appendOperation(PgConnection &c, const QString &conversatio
                                  {conversationId, editSeq, serialize(content)}, "clear an edit");
                 !r)
                 return r.error();
+    }
+    if (outcome->deletes) {
+        // A deleted file message no longer lets the members fetch its file,
+        // nor keeps it from being collected.
+        if (auto r = c.query(QStringLiteral("DELETE FROM message_files"
+                                            " WHERE conversation_id = $1 AND seq = $2"),
+                             {conversationId, targetSeq}, "deleted message's file");
+            !r)
+            return r.error();
     }
     if (auto r = c.query(QStringLiteral("UPDATE members SET read_seq = $3"
                                         " WHERE conversation_id = $1 AND user_id = $2"),
@@ -573,6 +621,12 @@ void PostgresStore::appendMessage(AppendRequest request, QObject *context,
     append->replyToSeq = request.content.reply_to_seq();
     append->content = serialize(request.content);
     append->ref = parseConversationId(append->conversationId);
+    if (request.content.has_file()) {
+        const v1::FileRef &file = request.content.file();
+        append->fileId = toQString(file.file_id());
+        append->fileSize = file.size();
+        append->fileSha256 = QByteArray::fromStdString(file.sha256());
+    }
     // The content goes back into the stored message on this thread; a
     // duplicate comes back with the original's content, read by the writer.
     if (done) {
@@ -621,6 +675,35 @@ void PostgresStore::markRead(const QString &conversationId, quint64 userId, quin
             result.unreadCount = maxSeq - std::min(maxSeq, result.readSeq);
             return result;
         });
+}
+
+// ---- files (the statements are in pg_file_writes) ----------------------------------------------
+
+void PostgresStore::createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done)
+{
+    submit(context, std::move(done),
+           [upload = std::move(upload)](PgConnection &c) { return pg::createUpload(c, upload); });
+}
+
+void PostgresStore::completeUpload(const QString &fileId, qint64 nowMs, QObject *context,
+                                   Completion<FileRecord> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::completeUpload(c, fileId, nowMs); });
+}
+
+void PostgresStore::dropUpload(const QString &fileId, quint64 userId, QObject *context,
+                               Completion<Done> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::dropUpload(c, fileId, userId); });
+}
+
+void PostgresStore::sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
+                               Completion<FileSweep> done)
+{
+    submit(context, std::move(done),
+           [=](PgConnection &c) { return pg::sweepFiles(c, nowMs, unsentGraceMs, limit); });
 }
 
 // ---- groups (the rules and statements are in pg_group_writes) ----------------------------------

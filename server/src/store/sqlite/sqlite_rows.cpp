@@ -45,6 +45,31 @@ DeviceRecord deviceFromRow(const Stmt &s)
     return device;
 }
 
+FileRecord fileFromRow(const Stmt &s)
+{
+    FileRecord file;
+    file.id = s.text(0);
+    file.uploaderId = s.u64(1);
+    file.size = s.u64(2);
+    file.sha256 = s.blob(3);
+    file.mimeType = s.text(4);
+    file.complete = s.i64(5) != 0;
+    file.createdMs = s.i64(6);
+    file.expiresMs = s.i64(7);
+    file.completedMs = s.i64(8);
+    return file;
+}
+
+Result<std::optional<FileRecord>> loadFile(Connection &c, const QString &fileId)
+{
+    Stmt s(c, QStringLiteral("SELECT %1 FROM files WHERE id = ?").arg(kFileColumns));
+    if (!s.exec({fileId}))
+        return s.error("file");
+    if (!s.next())
+        return std::optional<FileRecord>();
+    return std::optional<FileRecord>(fileFromRow(s));
+}
+
 v1::Message messageFromRow(const Stmt &s, int first)
 {
     v1::Message message;

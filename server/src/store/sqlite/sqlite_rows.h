@@ -23,6 +23,9 @@ inline const QString kUserColumns =
     QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
 inline const QString kDeviceColumns =
     QStringLiteral("id, user_id, name, created_ms, last_seen_ms, revoked");
+inline const QString kFileColumns =
+    QStringLiteral("id, uploader_id, size, sha256, mime_type, complete, created_ms, expires_ms, "
+                   "completed_ms");
 inline const QString kMessageColumns =
     QStringLiteral("conversation_id, seq, server_id, sender_user_id, sender_device_id, "
                    "client_msg_id, server_time_ms, content");
@@ -43,6 +46,7 @@ static_assert(v1::DIRECT == 1, "the view joins spell DIRECT as 1");
 [[nodiscard]] UserRecord userFromRow(const Stmt &s);
 [[nodiscard]] DeviceRecord deviceFromRow(const Stmt &s);
 [[nodiscard]] v1::Message messageFromRow(const Stmt &s, int first);
+[[nodiscard]] FileRecord fileFromRow(const Stmt &s);
 // Reads the view columns of kViewSelect. `isMember` tells whether m matched.
 [[nodiscard]] ConversationView viewFromRow(const Stmt &s, bool *isMember);
 
@@ -60,6 +64,7 @@ struct MemberRow
 
 // Members in order of standing: earliest event first, then user id.
 [[nodiscard]] Result<QList<MemberRow>> loadMembers(Connection &c, const QString &conversationId);
+[[nodiscard]] Result<std::optional<FileRecord>> loadFile(Connection &c, const QString &fileId);
 [[nodiscard]] Result<std::optional<v1::Message>>
 loadMessageByClientId(Connection &c, quint64 senderUserId, const std::string &clientMsgId);
 

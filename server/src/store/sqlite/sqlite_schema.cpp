@@ -87,6 +87,33 @@ const std::vector<Migration> &migrations()
              "ALTER TABLE users ADD COLUMN display_key TEXT NOT NULL DEFAULT ''",
          },
          backfillDisplayKeys},
+        {"files: uploads and finished files, their blobs, the messages that carry them",
+         {
+             // complete: 0 while the bytes arrive (expires_ms then says when
+             // it is dropped), 1 once they are verified and stored as a blob.
+             "CREATE TABLE files ("
+             " id TEXT PRIMARY KEY,"
+             " uploader_id INTEGER NOT NULL REFERENCES users(id),"
+             " size INTEGER NOT NULL,"
+             " sha256 BLOB NOT NULL,"
+             " mime_type TEXT NOT NULL DEFAULT '',"
+             " complete INTEGER NOT NULL DEFAULT 0,"
+             " created_ms INTEGER NOT NULL,"
+             " expires_ms INTEGER NOT NULL DEFAULT 0,"
+             " completed_ms INTEGER NOT NULL DEFAULT 0)",
+             "CREATE INDEX files_by_uploader ON files (uploader_id, sha256)",
+             "CREATE INDEX files_by_sha256 ON files (sha256)",
+             "CREATE INDEX files_unfinished ON files (expires_ms) WHERE complete = 0",
+             "CREATE TABLE blobs ("
+             " sha256 BLOB PRIMARY KEY,"
+             " size INTEGER NOT NULL,"
+             " created_ms INTEGER NOT NULL) WITHOUT ROWID",
+             "CREATE TABLE message_files ("
+             " file_id TEXT NOT NULL REFERENCES files(id),"
+             " conversation_id TEXT NOT NULL,"
+             " seq INTEGER NOT NULL,"
+             " PRIMARY KEY (file_id, conversation_id, seq)) WITHOUT ROWID",
+         }},
         {"operations (edit, delete, reaction) name their target",
          {
              "ALTER TABLE messages ADD COLUMN target_seq INTEGER",

@@ -389,10 +389,19 @@ void SqliteStore::appendMessage(AppendRequest request, QObject *context,
                           request.content.reply_to_seq(),
                           serialize(request.content),
                           {},
-                          request.opWindows};
+                          request.opWindows,
+                          {},
+                          0,
+                          {}};
     const bool isOp = isOperation(request.content);
     if (isOp)
         encoded.op = request.content;
+    if (request.content.has_file()) {
+        const v1::FileRef &file = request.content.file();
+        encoded.fileId = toQString(file.file_id());
+        encoded.fileSize = file.size();
+        encoded.fileSha256 = QByteArray::fromStdString(file.sha256());
+    }
     // The content goes back into the stored message on this thread; a
     // duplicate comes back with the original's content, read by the writer.
     if (done) {
@@ -449,6 +458,31 @@ void SqliteStore::renameGroup(const QString &conversationId, quint64 actorId, co
 {
     submit(context, std::move(done),
            [=](Writer &w) { return w.renameGroup(conversationId, actorId, name); });
+}
+
+void SqliteStore::createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done)
+{
+    submit(context, std::move(done),
+           [upload = std::move(upload)](Writer &w) { return w.createUpload(upload); });
+}
+
+void SqliteStore::completeUpload(const QString &fileId, qint64 nowMs, QObject *context,
+                                 Completion<FileRecord> done)
+{
+    submit(context, std::move(done), [=](Writer &w) { return w.completeUpload(fileId, nowMs); });
+}
+
+void SqliteStore::dropUpload(const QString &fileId, quint64 userId, QObject *context,
+                             Completion<Done> done)
+{
+    submit(context, std::move(done), [=](Writer &w) { return w.dropUpload(fileId, userId); });
+}
+
+void SqliteStore::sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
+                             Completion<FileSweep> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.sweepFiles(nowMs, unsentGraceMs, limit); });
 }
 
 // ---- SqliteStore: reads ---------------------------------------------------------------
@@ -604,21 +638,27 @@ Result<QList<MemberRecord>> SqliteStore::members(const QString &conversationId)
     return records;
 }
 
-Result<QList<ConversationView>> SqliteStore::conversationsOf(quint64 userId)
+Result<QList<ConversationView>> SqliteStore::conversationsOf(quint64 userId,
+                                                             const ConversationPage &page)
 {
     auto c = readConnection();
     if (!c)
         return c.error();
-    Stmt s(**c, kViewSelect +
-                    QStringLiteral("FROM members m"
-                                   " JOIN conversations c ON c.id = m.conversation_id"
-                                   " LEFT JOIN members p ON c.kind = 1 AND p.conversation_id = c.id"
-                                   "  AND p.user_id <> m.user_id"
-                                   " LEFT JOIN messages lm ON lm.conversation_id = c.id"
-                                   "  AND lm.seq = c.max_seq"
-                                   " WHERE m.user_id = ? AND c.max_seq > 0"
-                                   " ORDER BY c.last_activity_ms DESC, c.id"));
-    if (!s.exec({intValue(userId)}))
+    // Text compares by its bytes here (SQLite's BINARY collation), as the
+    // page's bounds do.
+    Stmt s(**c,
+           kViewSelect +
+               QStringLiteral("FROM members m"
+                              " JOIN conversations c ON c.id = m.conversation_id"
+                              " LEFT JOIN members p ON c.kind = 1 AND p.conversation_id = c.id"
+                              "  AND p.user_id <> m.user_id"
+                              " LEFT JOIN messages lm ON lm.conversation_id = c.id"
+                              "  AND lm.seq = c.max_seq"
+                              " WHERE m.user_id = ? AND c.max_seq > 0"
+                              "  AND m.conversation_id > ? AND (? = '' OR m.conversation_id <= ?)"
+                              " ORDER BY m.conversation_id LIMIT ?"));
+    if (!s.exec({intValue(userId), page.after, page.through, page.through,
+                 page.limit > 0 ? qint64(page.limit) : qint64(-1)}))
         return s.error("conversations of user");
     QList<ConversationView> views;
     while (s.next()) {
@@ -714,6 +754,44 @@ Result<std::optional<v1::Message>> SqliteStore::messageByClientId(quint64 sender
     if (!c)
         return c.error();
     return loadMessageByClientId(**c, senderUserId, clientMsgId);
+}
+
+Result<std::optional<FileRecord>> SqliteStore::file(const QString &fileId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    return loadFile(**c, fileId);
+}
+
+Result<std::optional<FileRecord>> SqliteStore::downloadableFile(const QString &fileId,
+                                                                quint64 userId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT %1 FROM files f WHERE f.id = ? AND f.complete = 1"
+                               " AND (f.uploader_id = ? OR EXISTS (SELECT 1 FROM message_files mf"
+                               "  JOIN members m ON m.conversation_id = mf.conversation_id"
+                               "  WHERE mf.file_id = f.id AND m.user_id = ?))")
+                    .arg(kFileColumns));
+    if (!s.exec({fileId, intValue(userId), intValue(userId)}))
+        return s.error("downloadable file");
+    if (!s.next())
+        return std::optional<FileRecord>();
+    return std::optional<FileRecord>(fileFromRow(s));
+}
+
+Result<bool> SqliteStore::blobInUse(const QByteArray &sha256)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c,
+           QStringLiteral("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ? AND complete = 1)"));
+    if (!s.exec({sha256}) || !s.next())
+        return s.error("blob in use");
+    return s.i64(0) != 0;
 }
 
 } // namespace kith::server

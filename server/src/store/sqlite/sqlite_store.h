@@ -43,6 +43,10 @@ public:
         // Migrate only up to this schema version (0 = the latest), so tests can
         // build files of an older schema; the store's own statements expect the latest.
         int migrateUpTo = 0;
+        // Test hook: runs on the writer thread when a batch has made all its
+        // writes and is about to COMMIT, so a test can hold it there (to show
+        // that nothing is acknowledged or visible before the commit). Unset in kithd.
+        std::function<void()> beforeCommitForTesting;
     };
 
     // The newest schema version this code knows (the number of migration steps).
@@ -75,13 +79,19 @@ public:
     [[nodiscard]] Result<std::optional<MemberRecord>> membership(const QString &conversationId,
                                                                  quint64 userId) override;
     [[nodiscard]] Result<QList<MemberRecord>> members(const QString &conversationId) override;
-    [[nodiscard]] Result<QList<ConversationView>> conversationsOf(quint64 userId) override;
+    using Store::conversationsOf;
+    [[nodiscard]] Result<QList<ConversationView>>
+    conversationsOf(quint64 userId, const ConversationPage &page) override;
     [[nodiscard]] Result<ConversationView> conversation(const QString &conversationId,
                                                         quint64 userId) override;
     [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId) override;
     [[nodiscard]] Result<PullPage> pull(const PullQuery &query) override;
     [[nodiscard]] Result<std::optional<v1::Message>>
     messageByClientId(quint64 senderUserId, const std::string &clientMsgId) override;
+    [[nodiscard]] Result<std::optional<FileRecord>> file(const QString &fileId) override;
+    [[nodiscard]] Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
+                                                                     quint64 userId) override;
+    [[nodiscard]] Result<bool> blobInUse(const QByteArray &sha256) override;
 
     void createUser(const QString &username, const QString &displayName,
                     const QByteArray &passwordHash, QObject *context,
@@ -117,6 +127,14 @@ public:
                     Completion<GroupChange> done) override;
     void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                      QObject *context, Completion<GroupChange> done) override;
+
+    void createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done) override;
+    void completeUpload(const QString &fileId, qint64 nowMs, QObject *context,
+                        Completion<FileRecord> done) override;
+    void dropUpload(const QString &fileId, quint64 userId, QObject *context,
+                    Completion<Done> done) override;
+    void sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
+                    Completion<FileSweep> done) override;
 
     [[nodiscard]] Stats stats() const override;
     // Read connections currently open (one per thread that has read and not yet exited).

@@ -241,6 +241,8 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
         *retry = false;
         failure = makeError(v1::INTERNAL, QStringLiteral("storage rollback failed"));
     }
+    if (!failure && m_store.m_options.beforeCommitForTesting)
+        m_store.m_options.beforeCommitForTesting();
     if (!failure && !execControl(QStringLiteral("COMMIT")))
         failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
     if (failure) {
@@ -667,8 +669,15 @@ Result<AppendResult> SqliteStore::Writer::appendOperation(const EncodedAppend &r
             !cleared)
             return cleared.error();
     }
-    if (outcome->deletes)
+    if (outcome->deletes) {
         m_batchDeleted = true;
+        // A deleted file message no longer lets the members fetch its file,
+        // nor keeps it from being collected.
+        Stmt s(*m_c, QStringLiteral("DELETE FROM message_files"
+                                    " WHERE conversation_id = ? AND seq = ?"));
+        if (!s.exec({request.conversationId, intValue(targetSeq)}))
+            return s.error("deleted message's file");
+    }
     if (Status moved = moveReadMarker(request.conversationId, request.senderUserId, stored->seq());
         !moved)
         return moved.error();
@@ -696,6 +705,10 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
     if (request.replyToSeq > maxSeq)
         return invalid(
             QStringLiteral("reply_to_seq %1 is not in the conversation").arg(request.replyToSeq));
+    if (!request.fileId.isEmpty()) {
+        if (Status attached = checkAttachedFile(request); !attached)
+            return attached.error();
+    }
 
     bool clash = false;
     auto stored =
@@ -735,6 +748,12 @@ Result<AppendResult> SqliteStore::Writer::appendMessage(const EncodedAppend &req
             return moved.error();
         if (m_deferUpdates)
             m_pendingMarkers.insert(member, PendingMarker{stored->seq(), stored->seq()});
+    }
+    if (!request.fileId.isEmpty()) {
+        Stmt s(*m_c, QStringLiteral("INSERT INTO message_files (file_id, conversation_id, seq)"
+                                    " VALUES (?, ?, ?)"));
+        if (!s.exec({request.fileId, request.conversationId, intValue(stored->seq())}))
+            return s.error("message file");
     }
     Result<QList<quint64>> recipients = recipientsOf(request.conversationId, *ref);
     if (!recipients)

@@ -29,6 +29,10 @@ struct EncodedAppend
     QByteArray content;
     std::optional<v1::Content> op; // an edit, delete or reaction (decoded)
     OpWindows opWindows;
+    // A file's message: the file it carries (empty id otherwise).
+    QString fileId;
+    quint64 fileSize = 0;
+    QByteArray fileSha256;
 };
 } // namespace sqlite
 
@@ -69,6 +73,10 @@ public:
     Result<GroupChange> leaveGroup(const QString &conversationId, quint64 userId);
     Result<GroupChange> renameGroup(const QString &conversationId, quint64 actorId,
                                     const QString &name);
+    Result<UploadGrant> createUpload(const NewUpload &upload);
+    Result<FileRecord> completeUpload(const QString &fileId, qint64 nowMs);
+    Status dropUpload(const QString &fileId, quint64 userId);
+    Result<FileSweep> sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit);
 
 private:
     [[nodiscard]] std::optional<Error> runTransaction(std::deque<WriteJob> &batch, bool savepoints,
@@ -103,6 +111,9 @@ private:
     Status insertMember(const QString &conversationId, quint64 userId, v1::Role role, qint64 now,
                         quint64 joinedSeq, quint64 readSeq);
     Status checkUsersExist(const QList<quint64> &userIds);
+    // INVALID_ARGUMENT unless the append's file is a finished file of its sender
+    // of that size and checksum.
+    Status checkAttachedFile(const sqlite::EncodedAppend &request);
     // The group and the actor's row; NOT_FOUND when either is missing.
     Result<QList<sqlite::MemberRow>> groupMembers(const QString &conversationId, quint64 actorId,
                                                   v1::Role *actorRole);

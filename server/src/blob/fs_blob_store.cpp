@@ -1,0 +1,378 @@
+#include "fs_blob_store.h"
+
+#include "kith/content.h"
+#include "kith/sha256.h"
+#include "logging.h"
+
+#include <QDir>
+#include <QFile>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kith::server {
+
+namespace {
+
+// Reading a part back to hash it: large reads, near the hash's own speed.
+constexpr qint64 kHashBlockBytes = 1024 * 1024;
+
+Error ioError(const QString &what, const QString &path, int error = errno)
+{
+    qCWarning(lcFiles).noquote() << what << path << strerror(error);
+    // A full disk is an outage to retry later, not a fault of the request.
+    if (error == ENOSPC || error == EDQUOT)
+        return makeError(v1::UNAVAILABLE, QStringLiteral("The server's disk is full"), 60'000);
+    return makeError(v1::INTERNAL, QStringLiteral("Storage error (%1)").arg(what));
+}
+
+QByteArray localPath(const QString &path)
+{
+    return QFile::encodeName(path);
+}
+
+// Makes a rename or a new file in `folder` durable.
+bool syncFolder(const QString &folder)
+{
+    const int fd = ::open(localPath(folder).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+bool exists(const QString &path)
+{
+    struct stat info
+    {};
+    return ::stat(localPath(path).constData(), &info) == 0;
+}
+
+class FsPartWriter final : public BlobStore::PartWriter
+{
+public:
+    FsPartWriter(int fd, qint64 size, QString path)
+        : m_fd(fd)
+        , m_size(size)
+        , m_path(std::move(path))
+    {}
+    ~FsPartWriter() override { ::close(m_fd); } // the lock goes with the descriptor
+
+    qint64 size() const override { return m_size; }
+
+    Status append(QByteArrayView bytes) override
+    {
+        const char *data = bytes.data();
+        qint64 left = bytes.size();
+        while (left > 0) {
+            const ssize_t wrote = ::pwrite(m_fd, data, size_t(left), off_t(m_size));
+            if (wrote < 0) {
+                if (errno == EINTR)
+                    continue;
+                return ioError(QStringLiteral("write part"), m_path);
+            }
+            data += wrote;
+            left -= wrote;
+            m_size += wrote;
+        }
+        return Done{};
+    }
+
+    Status sync() override
+    {
+        if (::fdatasync(m_fd) != 0)
+            return ioError(QStringLiteral("sync part"), m_path);
+        return Done{};
+    }
+
+private:
+    int m_fd;
+    qint64 m_size;
+    QString m_path;
+};
+
+class FsBlobReader final : public BlobStore::BlobReader
+{
+public:
+    FsBlobReader(int fd, qint64 size)
+        : m_fd(fd)
+        , m_size(size)
+    {}
+    ~FsBlobReader() override { ::close(m_fd); }
+
+    qint64 size() const override { return m_size; }
+    int fileDescriptor() const override { return m_fd; }
+
+    qint64 read(qint64 offset, char *into, qint64 length) override
+    {
+        qint64 total = 0;
+        while (total < length) {
+            const ssize_t got =
+                ::pread(m_fd, into + total, size_t(length - total), off_t(offset + total));
+            if (got < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -1;
+            }
+            if (got == 0)
+                break;
+            total += got;
+        }
+        return total;
+    }
+
+private:
+    int m_fd;
+    qint64 m_size;
+};
+
+} // namespace
+
+FsBlobStore::FsBlobStore(QString root)
+    : m_root(QDir(root).absolutePath())
+{}
+
+Status FsBlobStore::open()
+{
+    for (const char *folder : {"blobs", "parts", "locks"}) {
+        const QString path = QDir(m_root).filePath(QLatin1StringView(folder));
+        if (!QDir().mkpath(path))
+            return makeError(v1::INTERNAL, QStringLiteral("Cannot create the folder %1").arg(path));
+    }
+    // Other people's files: the owner only, like the rest of the data folder.
+    QFile::setPermissions(m_root, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    return Done{};
+}
+
+QString FsBlobStore::blobPath(const QByteArray &sha256) const
+{
+    const QString hex = QString::fromLatin1(sha256.toHex());
+    return QStringLiteral("%1/blobs/%2/%3/%4").arg(m_root, hex.left(2), hex.mid(2, 2), hex);
+}
+
+QString FsBlobStore::partPath(const QString &uploadId) const
+{
+    return QStringLiteral("%1/parts/%2").arg(m_root, uploadId);
+}
+
+Result<std::unique_ptr<BlobStore::PartWriter>> FsBlobStore::openPart(const QString &uploadId)
+{
+    // The id names a file: only ever the store's own, well-formed ids.
+    if (!isValidFileId(uploadId.toStdString()))
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not an upload id"));
+    const QString path = partPath(uploadId);
+    const int fd = ::open(localPath(path).constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ioError(QStringLiteral("open part"), path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        ::close(fd);
+        if (error == EWOULDBLOCK)
+            return makeError(v1::OFFSET_MISMATCH,
+                             QStringLiteral("This upload is being written by another request"));
+        return ioError(QStringLiteral("lock part"), path, error);
+    }
+    struct stat info
+    {};
+    if (::fstat(fd, &info) != 0) {
+        const int error = errno;
+        ::close(fd);
+        return ioError(QStringLiteral("stat part"), path, error);
+    }
+    return std::unique_ptr<PartWriter>(
+        std::make_unique<FsPartWriter>(fd, qint64(info.st_size), path));
+}
+
+Result<qint64> FsBlobStore::partSize(const QString &uploadId)
+{
+    if (!isValidFileId(uploadId.toStdString()))
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not an upload id"));
+    struct stat info
+    {};
+    if (::stat(localPath(partPath(uploadId)).constData(), &info) != 0) {
+        if (errno == ENOENT)
+            return qint64(0);
+        return ioError(QStringLiteral("stat part"), partPath(uploadId));
+    }
+    return qint64(info.st_size);
+}
+
+Result<QByteArray> FsBlobStore::hashPart(const QString &uploadId)
+{
+    if (!isValidFileId(uploadId.toStdString()))
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not an upload id"));
+    const QString path = partPath(uploadId);
+    const int fd = ::open(localPath(path).constData(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ioError(QStringLiteral("open part"), path);
+    // The hash runs once over a whole part: tell the kernel to read ahead.
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    Sha256 hash;
+    QByteArray block(kHashBlockBytes, Qt::Uninitialized);
+    for (;;) {
+        const ssize_t got = ::read(fd, block.data(), size_t(block.size()));
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            const int error = errno;
+            ::close(fd);
+            return ioError(QStringLiteral("read part"), path, error);
+        }
+        if (got == 0)
+            break;
+        hash.add(QByteArrayView(block.data(), got));
+    }
+    ::close(fd);
+    return hash.result();
+}
+
+Status FsBlobStore::removePart(const QString &uploadId)
+{
+    if (!isValidFileId(uploadId.toStdString()))
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not an upload id"));
+    const QString path = partPath(uploadId);
+    if (::unlink(localPath(path).constData()) != 0 && errno != ENOENT)
+        return ioError(QStringLiteral("remove part"), path);
+    return Done{};
+}
+
+QStringList FsBlobStore::parts()
+{
+    QStringList ids;
+    const QStringList names =
+        QDir(QDir(m_root).filePath(QStringLiteral("parts"))).entryList(QDir::Files | QDir::Hidden);
+    for (const QString &name : names)
+        if (isValidFileId(name.toStdString()))
+            ids.append(name);
+    return ids;
+}
+
+Status FsBlobStore::underLock(const QByteArray &sha256, const std::function<Status()> &work)
+{
+    const auto shard = quint8(sha256.isEmpty() ? 0 : sha256.at(0));
+    std::lock_guard guard(m_shardMutexes[shard]);
+    const QString path = QStringLiteral("%1/locks/%2")
+                             .arg(m_root, QString::number(shard, 16).rightJustified(2, u'0'));
+    const int fd = ::open(localPath(path).constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ioError(QStringLiteral("open lock"), path);
+    while (::flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            const int error = errno;
+            ::close(fd);
+            return ioError(QStringLiteral("lock"), path, error);
+        }
+    }
+    Status result = work();
+    ::close(fd); // releases the lock
+    return result;
+}
+
+Status FsBlobStore::commitPart(const QString &uploadId, const QByteArray &sha256)
+{
+    if (!isValidFileId(uploadId.toStdString()) || sha256.size() != kSha256Bytes)
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not an upload id or checksum"));
+    const QString part = partPath(uploadId);
+    {
+        // Durable before it can be found under its blob's name.
+        const int fd = ::open(localPath(part).constData(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            // Committed already (by another finisher, or the sweep's repair).
+            if (hasBlob(sha256))
+                return Done{};
+            return makeError(v1::NOT_FOUND, QStringLiteral("No such part"));
+        }
+        if (fd < 0)
+            return ioError(QStringLiteral("open part"), part);
+        const bool synced = ::fdatasync(fd) == 0;
+        const int error = errno;
+        ::close(fd);
+        if (!synced)
+            return ioError(QStringLiteral("sync part"), part, error);
+    }
+    return underLock(sha256, [&]() -> Status {
+        const QString blob = blobPath(sha256);
+        if (exists(blob)) {
+            // The same bytes are stored already: once is enough.
+            if (::unlink(localPath(part).constData()) != 0 && errno != ENOENT)
+                return ioError(QStringLiteral("remove part"), part);
+            return Done{};
+        }
+        const QString folder = blob.left(blob.lastIndexOf(u'/'));
+        const bool madeFolder = !QDir(folder).exists();
+        if (madeFolder && !QDir().mkpath(folder))
+            return makeError(v1::INTERNAL,
+                             QStringLiteral("Cannot create the folder %1").arg(folder));
+        if (::rename(localPath(part).constData(), localPath(blob).constData()) != 0)
+            return ioError(QStringLiteral("store blob"), blob);
+        ::chmod(localPath(blob).constData(), 0400);
+        // The new name (and new folders) durable, and the part's old one gone.
+        bool synced = syncFolder(folder);
+        if (madeFolder) {
+            const QString parent = folder.left(folder.lastIndexOf(u'/'));
+            synced = syncFolder(parent) && synced;
+            synced = syncFolder(parent.left(parent.lastIndexOf(u'/'))) && synced;
+        }
+        synced = syncFolder(QDir(m_root).filePath(QStringLiteral("parts"))) && synced;
+        if (!synced)
+            return ioError(QStringLiteral("sync folder"), folder);
+        return Done{};
+    });
+}
+
+Result<std::unique_ptr<BlobStore::BlobReader>> FsBlobStore::openBlob(const QByteArray &sha256)
+{
+    if (sha256.size() != kSha256Bytes)
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not a checksum"));
+    const QString path = blobPath(sha256);
+    const int fd = ::open(localPath(path).constData(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return makeError(v1::NOT_FOUND, QStringLiteral("No such blob"));
+        return ioError(QStringLiteral("open blob"), path);
+    }
+    struct stat info
+    {};
+    if (::fstat(fd, &info) != 0) {
+        const int error = errno;
+        ::close(fd);
+        return ioError(QStringLiteral("stat blob"), path, error);
+    }
+    return std::unique_ptr<BlobReader>(std::make_unique<FsBlobReader>(fd, qint64(info.st_size)));
+}
+
+bool FsBlobStore::hasBlob(const QByteArray &sha256)
+{
+    return sha256.size() == kSha256Bytes && exists(blobPath(sha256));
+}
+
+Result<bool> FsBlobStore::removeBlobIf(const QByteArray &sha256,
+                                       const std::function<bool()> &stillUnused)
+{
+    if (sha256.size() != kSha256Bytes)
+        return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not a checksum"));
+    bool removed = false;
+    const Status status = underLock(sha256, [&]() -> Status {
+        if (!stillUnused())
+            return Done{};
+        const QString blob = blobPath(sha256);
+        if (::unlink(localPath(blob).constData()) != 0) {
+            if (errno == ENOENT)
+                return Done{};
+            return ioError(QStringLiteral("remove blob"), blob);
+        }
+        removed = true;
+        return Done{};
+    });
+    if (!status)
+        return status.error();
+    return removed;
+}
+
+} // namespace kith::server
