@@ -8,6 +8,10 @@
 #include "client_fixture.h"
 #include "kith/client/connection.h"
 #include "kith/client/local_store.h"
+#include "kith/client/outbox.h"
+#include "kith/client/transfer_queue.h"
+#include "kith/content.h"
+#include "kith/conversation_id.h"
 #include "kith/fingerprint.h"
 #include "test_server.h"
 
@@ -190,6 +194,76 @@ private slots:
     }
 
     // A certificate the system trusts connects as usual: no prompt, no pin.
+    void filesGoOverTlsToThePinnedKeyOnly()
+    {
+        TestServer server;
+        server.useOwnCertificate();
+        QVERIFY(server.start());
+        const QByteArray key = servedFingerprint(server);
+        QTemporaryDir dir;
+        ClientDevice alice(dir.filePath(QStringLiteral("alice")));
+        ClientDevice bob(dir.filePath(QStringLiteral("bob")));
+        for (ClientDevice *device : {&alice, &bob}) {
+            (*device)->registerAccount(
+                server.url(), device == &alice ? QStringLiteral("alice") : QStringLiteral("bob"),
+                kPassword);
+            QVERIFY(waitForState(device->get(), KithClient::TrustRequired));
+            QVERIFY((*device)->trustServer(fingerprintHex(key)));
+            QVERIFY(device->waitSynced());
+        }
+        const QString direct =
+            directConversationId(quint64(alice->userId()), quint64(bob->userId()));
+
+        // More than kithd keeps waiting for a TLS peer, so both ways go in pieces.
+        QByteArray bytes(900 * 1024 + 3, Qt::Uninitialized);
+        for (qsizetype i = 0; i < bytes.size(); ++i)
+            bytes[i] = char((i * 131) ^ (i >> 7));
+        const QString path = dir.filePath(QStringLiteral("report.pdf"));
+        {
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            QCOMPARE(file.write(bytes), bytes.size());
+        }
+        QSignalSpy failedUp(alice->transfers(), &TransferQueue::failed);
+        QVERIFY(alice->transfers()->sendFile(direct, path, QStringLiteral("over TLS")).ok());
+        QTRY_VERIFY_WITH_TIMEOUT(alice->store()->transfers().isEmpty() && alice->outbox()->isIdle(),
+                                 kClientTimeoutMs);
+        QCOMPARE(failedUp.count(), 0);
+
+        // Bob reads the message's FileRef from the server and fetches it.
+        TestClient reader;
+        QSslConfiguration any = QSslConfiguration::defaultConfiguration();
+        any.setPeerVerifyMode(QSslSocket::VerifyNone);
+        reader.setSslConfiguration(any);
+        QVERIFY(reader.connectAndLogin(server.url(), QStringLiteral("bob")));
+        const auto history = reader.pullAll(direct);
+        QVERIFY(history);
+        v1::FileRef ref;
+        for (const v1::Message &m : *history)
+            if (m.content().has_file())
+                ref = m.content().file();
+        QCOMPARE(ref.size(), quint64(bytes.size()));
+        QSignalSpy done(bob->transfers(), &TransferQueue::finished);
+        const QString saved = dir.filePath(QStringLiteral("saved.pdf"));
+        QVERIFY(bob->transfers()->download(ref, saved).ok());
+        QVERIFY(done.wait(kClientTimeoutMs));
+        QFile copy(saved);
+        QVERIFY(copy.open(QIODevice::ReadOnly));
+        QVERIFY(copy.readAll() == bytes);
+
+        // With another key pinned (as if someone in between showed theirs), a
+        // transfer fails at once with the reason and sends nothing.
+        QByteArray other = key;
+        other[0] = char(other[0] ^ 1);
+        bob->connection()->setPinnedFingerprint(other);
+        QSignalSpy failed(bob->transfers(), &TransferQueue::failed);
+        QVERIFY(bob->transfers()->download(ref, dir.filePath(QStringLiteral("again.pdf"))).ok());
+        QVERIFY(failed.wait(kClientTimeoutMs));
+        QVERIFY2(failed.first().at(1).toString().contains(QLatin1String("certificate")),
+                 qPrintable(failed.first().at(1).toString()));
+        QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("again.pdf"))));
+    }
+
     void trustedAuthorityNeedsNoPin()
     {
         const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));

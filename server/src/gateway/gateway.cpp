@@ -4,6 +4,7 @@
 #include "listen_socket.h"
 #include "logging.h"
 #include "metrics.h"
+#include "tls_listener.h"
 #include "ws_listener.h"
 #include "ws_socket.h"
 
@@ -160,29 +161,44 @@ Status Gateway::listenPlain()
 
 Status Gateway::listenSecure()
 {
-    m_server =
-        std::make_unique<QWebSocketServer>(QStringLiteral("kithd"), QWebSocketServer::SecureMode);
     Result<QSslConfiguration> tls = loadTls(m_options.certFile, m_options.keyFile);
     if (!tls)
         return tls.error();
-    m_server->setSslConfiguration(*tls);
-    connect(m_server.get(), &QWebSocketServer::sslErrors, this,
-            [](const QList<QSslError> &errors) { qCDebug(lcGateway) << "TLS errors:" << errors; });
+    // TLS ends here, in the listener; the upgrade and the transfers then run
+    // as on ws:// (QWebSocketServer only upgrades the sockets it is handed).
+    m_server = std::make_unique<QWebSocketServer>(QStringLiteral("kithd"),
+                                                  QWebSocketServer::NonSecureMode);
     m_server->setHandshakeTimeout(kHandshakeTimeoutMs);
     connect(m_server.get(), &QWebSocketServer::newConnection, this, &Gateway::onNewConnection);
-    connect(m_server.get(), &QWebSocketServer::acceptError, this, &Gateway::onAcceptError);
     connect(m_server.get(), &QWebSocketServer::serverError, this,
             [this](QWebSocketProtocol::CloseCode code) {
                 qCDebug(lcGateway) << "handshake refused:" << code << m_server->errorString();
             });
+    m_transfers =
+        std::make_unique<TransferServer>(m_services.files, m_services.metrics, m_options.transfers);
+    TlsListener::Limits limits;
+    limits.timeoutMs = kHandshakeTimeoutMs;
+    limits.maxPendingPerAddress = m_options.maxUnauthenticatedPerAddress;
+    m_tls = std::make_unique<TlsListener>(*tls, limits);
+    connect(m_tls.get(), &TlsListener::upgradeRequested, this,
+            [this](QSslSocket *socket) { m_server->handleConnection(socket); });
+    connect(m_tls.get(), &TlsListener::transferRequested, this, [this](QSslSocket *socket) {
+        if (m_transfers)
+            m_transfers->adoptTls(socket);
+        else
+            socket->deleteLater();
+    });
+    connect(m_tls.get(), &TlsListener::refused, this,
+            [this] { m_services.metrics.unauthenticatedRefused(); });
+    connect(m_tls.get(), &TlsListener::acceptError, this, &Gateway::onAcceptError);
     const Result<int> fd = openSocket();
     if (!fd)
         return fd.error();
-    if (!m_server->setSocketDescriptor(*fd)) {
+    if (!m_tls->setSocketDescriptor(*fd)) {
         ::close(*fd);
-        return listenError(v1::INTERNAL, m_server->errorString());
+        return listenError(v1::INTERNAL, m_tls->errorString());
     }
-    setLowDelay(m_server->socketDescriptor());
+    setLowDelay(m_tls->socketDescriptor());
     return Done{};
 }
 
@@ -190,7 +206,7 @@ quint16 Gateway::port() const
 {
     if (m_listener)
         return m_listener->serverPort();
-    return m_server ? m_server->serverPort() : 0;
+    return m_tls ? m_tls->serverPort() : 0;
 }
 
 void Gateway::onNewConnection()
@@ -274,7 +290,7 @@ void Gateway::adopt(WireSocket *socket)
 void Gateway::onAcceptError(QAbstractSocket::SocketError error)
 {
     m_services.metrics.acceptFailed();
-    const QString reason = m_listener ? m_listener->errorString() : m_server->errorString();
+    const QString reason = m_listener ? m_listener->errorString() : m_tls->errorString();
     qCWarning(lcGateway) << "accept failed:" << error << reason << "- pausing for" << kAcceptPauseMs
                          << "ms";
     pauseAccepting();
@@ -301,16 +317,16 @@ void Gateway::pauseAccepting()
 {
     if (m_listener)
         m_listener->pauseAccepting();
-    if (m_server)
-        m_server->pauseAccepting();
+    if (m_tls)
+        m_tls->pauseAccepting();
 }
 
 void Gateway::resumeAccepting()
 {
     if (m_listener)
         m_listener->resumeAccepting();
-    if (m_server)
-        m_server->resumeAccepting();
+    if (m_tls)
+        m_tls->resumeAccepting();
 }
 
 void Gateway::stopAccepting()
@@ -318,8 +334,8 @@ void Gateway::stopAccepting()
     m_stopping = true;
     if (m_listener)
         m_listener->close();
-    if (m_server)
-        m_server->close();
+    if (m_tls)
+        m_tls->close();
     if (m_transfers)
         m_transfers->stop();
 }

@@ -37,10 +37,11 @@ struct GatewayOptions
     // Bytes queued per connection, and how long they may sit untaken.
     OutputBudget outputBudget{1024 * 1024, 30'000};
     RequestBudgetOptions budgets;
-    // File transfers (HTTP on the same port; ws only, see docs/protocol.md).
+    // File transfers (HTTP on the same port, over TLS with wss).
     TransferOptions transfers;
 };
 
+class TlsListener;
 class WsListener;
 class WsSocket;
 
@@ -96,9 +97,11 @@ private:
     RequestBudgets m_budgets;
     QHash<QObject *, QString> m_unauthenticated; // socket -> its remote address
     QHash<QString, int> m_unauthenticatedByAddress;
-    std::unique_ptr<QWebSocketServer> m_server;  // wss
-    std::unique_ptr<TransferServer> m_transfers; // ws: before the listener, which hands to it
-    std::unique_ptr<WsListener> m_listener;      // ws
+    // Before the listeners, which hand connections to them.
+    std::unique_ptr<TransferServer> m_transfers;
+    std::unique_ptr<QWebSocketServer> m_server; // wss: upgrades what m_tls hands it
+    std::unique_ptr<TlsListener> m_tls;         // wss
+    std::unique_ptr<WsListener> m_listener;     // ws
     QSet<Session *> m_sessions;
     quint64 m_nextConnectionId = 1;
     bool m_stopping = false;

@@ -6,6 +6,9 @@
 #include "transfer_connection.h"
 #include "transfer_stream.h"
 
+#include <QSslSocket>
+#include <QTimer>
+
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -187,6 +190,21 @@ void TransferServer::adoptPlain(int fd, QByteArray received)
         [hub = m_hub, fd, received = std::move(received)]() mutable {
             hub->adopt(new PlainTransferStream(fd), std::move(received));
         },
+        Qt::QueuedConnection);
+}
+
+void TransferServer::adoptTls(QSslSocket *socket)
+{
+    if (!admit()) {
+        socket->write(kBusy, sizeof kBusy - 1);
+        socket->disconnectFromHost();
+        QObject::connect(socket, &QSslSocket::disconnected, socket, &QObject::deleteLater);
+        QTimer::singleShot(1000, socket, [socket] { socket->deleteLater(); });
+        return;
+    }
+    socket->moveToThread(&m_thread);
+    QMetaObject::invokeMethod(
+        m_hub, [hub = m_hub, socket] { hub->adopt(new TlsTransferStream(socket), {}); },
         Qt::QueuedConnection);
 }
 

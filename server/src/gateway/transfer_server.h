@@ -24,6 +24,8 @@
 #include <list>
 #include <memory>
 
+class QSslSocket;
+
 namespace kith::server {
 
 class Metrics;
@@ -111,6 +113,9 @@ public:
     // Takes over a connected TCP socket whose first bytes (`received`, the
     // start of an HTTP request) were read already. Any thread.
     void adoptPlain(int fd, QByteArray received);
+    // Takes over an encrypted socket (no parent, on the calling thread,
+    // nothing read from it yet): it moves to the transfer thread.
+    void adoptTls(QSslSocket *socket);
     // New requests get 503 from now on; the transfers under way are closed.
     void stop();
     [[nodiscard]] int openTransfers() const { return m_open.load(); }

@@ -9,6 +9,7 @@
 #include <QObject>
 
 class QSocketNotifier;
+class QSslSocket;
 
 namespace kith::server {
 
@@ -62,6 +63,47 @@ private:
     int m_fd;
     QSocketNotifier *m_read = nullptr;
     QSocketNotifier *m_write = nullptr;
+};
+
+// A transfer over TLS (kithd serving wss:// itself): an encrypted QSslSocket
+// moved to the transfer thread once its first request showed it is a
+// transfer. The socket buffers what is written; write() and sendFile() take
+// bytes only while fewer than kMaxBuffered wait there, so a download reads
+// its file a buffer at a time as the peer takes it. Reads are bounded the
+// same way (the socket's read buffer), so a peer sending faster than the
+// disk takes it is held back by TCP, as on a plain connection.
+class TlsTransferStream final : public TransferStream
+{
+    Q_OBJECT
+public:
+    static constexpr qint64 kMaxBuffered = 512 * 1024;
+
+    // Takes `socket`: encrypted, without a parent, on the calling thread.
+    explicit TlsTransferStream(QSslSocket *socket, QObject *parent = nullptr);
+    ~TlsTransferStream() override;
+
+    [[nodiscard]] qint64 read(char *into, qint64 max) override;
+    [[nodiscard]] qint64 write(const char *data, qint64 size) override;
+    [[nodiscard]] qint64 sendFile(int fd, qint64 *offset, qint64 count) override;
+    [[nodiscard]] qint64 pendingBytes() const override;
+    void setReadInterest(bool enabled) override;
+    void setWriteInterest(bool enabled) override;
+    void shutdownWrite() override;
+    void close() override;
+    [[nodiscard]] QHostAddress peerAddress() const override;
+
+private:
+    void onReadyRead();
+    void onWritten();
+    void onGone();
+    [[nodiscard]] bool connected() const;
+
+    QSslSocket *m_socket;
+    QHostAddress m_peer;
+    QByteArray m_buffer; // a download's next piece of its file
+    bool m_readInterest = true;
+    bool m_writeInterest = false;
+    bool m_gone = false;
 };
 
 } // namespace kith::server

@@ -17,6 +17,7 @@
 #include <QNetworkAccessManager>
 #include <QObject>
 #include <QPointer>
+#include <QSslError>
 #include <QTimer>
 #include <QUrl>
 
@@ -75,6 +76,7 @@ private:
     void finishUpload(Result<v1::FileRef> result);
     void finishDownload(Status status);
     void setProgress(qint64 done);
+    void onSslErrors(QNetworkReply *reply, const QList<QSslError> &errors);
 
     QPointer<Connection> m_connection;
     QString m_token;

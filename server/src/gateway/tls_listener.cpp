@@ -1,0 +1,110 @@
+#include "tls_listener.h"
+
+#include "http_head.h"
+#include "logging.h"
+
+#include <QSslSocket>
+#include <QTimer>
+
+#include <unistd.h>
+
+namespace kith::server {
+
+namespace {
+// Enough of a request to see its line: "<METHOD> <target> HTTP/1.1\r\n".
+constexpr qint64 kPeekBytes = 512;
+} // namespace
+
+TlsListener::TlsListener(QSslConfiguration tls, Limits limits, QObject *parent)
+    : QTcpServer(parent)
+    , m_tls(std::move(tls))
+    , m_limits(limits)
+{}
+
+TlsListener::~TlsListener()
+{
+    const QList<QSslSocket *> sockets = m_pending.keys();
+    m_pending.clear();
+    for (QSslSocket *socket : sockets) {
+        socket->disconnect(this);
+        socket->abort();
+        delete socket; // its timer with it
+    }
+}
+
+void TlsListener::incomingConnection(qintptr socketDescriptor)
+{
+    auto *socket = new QSslSocket;
+    if (!socket->setSocketDescriptor(socketDescriptor)) {
+        delete socket;
+        ::close(int(socketDescriptor));
+        return;
+    }
+    const QString address = socket->peerAddress().toString();
+    int &fromThere = m_pendingByAddress[address];
+    if (m_pending.size() >= m_limits.maxPending ||
+        (m_limits.maxPendingPerAddress > 0 && fromThere >= m_limits.maxPendingPerAddress)) {
+        if (fromThere == 0)
+            m_pendingByAddress.remove(address);
+        socket->abort();
+        delete socket;
+        emit refused();
+        return;
+    }
+    ++fromThere;
+    auto *timeout = new QTimer(socket);
+    timeout->setSingleShot(true);
+    connect(timeout, &QTimer::timeout, this, [this, socket] { drop(socket); });
+    timeout->start(m_limits.timeoutMs);
+    m_pending.insert(socket, Pending{address, timeout});
+    socket->setSslConfiguration(m_tls);
+    // Until the first line is seen, nothing much is taken from the peer.
+    socket->setReadBufferSize(kPeekBytes * 4);
+    connect(socket, &QSslSocket::readyRead, this, [this, socket] { look(socket); });
+    connect(socket, &QSslSocket::encrypted, this, [this, socket] { look(socket); });
+    connect(socket, &QSslSocket::disconnected, this, [this, socket] { drop(socket); });
+    connect(socket, &QSslSocket::errorOccurred, this, [this, socket] { drop(socket); });
+    connect(socket, &QSslSocket::sslErrors, this,
+            [](const QList<QSslError> &errors) { qCDebug(lcGateway) << "TLS errors:" << errors; });
+    socket->startServerEncryption();
+}
+
+void TlsListener::look(QSslSocket *socket)
+{
+    if (!m_pending.contains(socket) || !socket->isEncrypted())
+        return;
+    const QByteArray start = socket->peek(kPeekBytes);
+    if (!start.contains("\r\n") && start.size() < kPeekBytes)
+        return; // more of the line to come
+    const bool transfer = http::isTransferRequest(start);
+    release(socket);
+    socket->setReadBufferSize(0);
+    if (transfer)
+        emit transferRequested(socket);
+    else
+        emit upgradeRequested(socket);
+}
+
+void TlsListener::drop(QSslSocket *socket)
+{
+    if (!m_pending.contains(socket))
+        return;
+    release(socket);
+    socket->abort();
+    socket->deleteLater();
+}
+
+void TlsListener::release(QSslSocket *socket)
+{
+    const auto it = m_pending.find(socket);
+    if (it == m_pending.end())
+        return;
+    const auto count = m_pendingByAddress.find(it->address);
+    if (count != m_pendingByAddress.end() && --*count <= 0)
+        m_pendingByAddress.erase(count);
+    delete it->timeout;
+    m_pending.erase(it);
+    socket->disconnect(this);
+}
+
+} // namespace kith::server
