@@ -561,6 +561,48 @@ private slots:
         QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
     }
 
+    // A client refused for its rate is not read again until it may send:
+    // what it sent meanwhile waits (in TCP) and is answered then, instead
+    // of each frame costing a refusal at once. After the burst, no two
+    // refusals come in a row (each is followed by a hold that lasts until a
+    // token is there); without the hold, every request after the burst was
+    // refused within the same moment.
+    void refusedClientIsNotReadUntilItMaySend()
+    {
+        startServer([](Config &config) {
+            config.typingRate = 4;
+            config.typingBurst = 2;
+        });
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.helloAndRegister("eager"));
+        constexpr quint32 kFirst = 100;
+        constexpr quint32 kCount = 8;
+        for (quint32 id = kFirst; id < kFirst + kCount; ++id) {
+            v1::Envelope typing;
+            typing.set_request_id(id);
+            typing.mutable_typing()->set_conversation_id("g:1");
+            typing.mutable_typing()->set_typing(true);
+            client.send(typing);
+        }
+        QVERIFY(client.waitFor(
+            [](const v1::Envelope &e) { return e.request_id() == kFirst + kCount - 1; }));
+        QList<bool> refused;
+        for (quint32 id = kFirst; id < kFirst + kCount; ++id) {
+            const auto answer =
+                std::find_if(client.received.cbegin(), client.received.cend(),
+                             [id](const v1::Envelope &e) { return e.request_id() == id; });
+            QVERIFY2(answer != client.received.cend(), qPrintable(QString::number(id)));
+            refused << (answer->has_error() && answer->error().code() == v1::RATE_LIMITED);
+        }
+        // The burst is taken, the next refused.
+        QCOMPARE(refused.mid(0, 3), (QList<bool>{false, false, true}));
+        for (qsizetype i = 3; i < refused.size(); ++i)
+            QVERIFY2(!(refused[i] && refused[i - 1]), qPrintable(QString::number(i)));
+        QVERIFY(refused.count(false) >= 4);
+        QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
     // A client that asks for pages of history and never reads its socket:
     // kithd stops reading its requests once half the connection's budget
     // is queued, and drops it when none of that is taken in time, instead of

@@ -706,6 +706,8 @@ private slots:
         const auto closePeer = qScopeGuard([peer] { ::close(peer); });
         constexpr qint64 kBudget = 64 * 1024;
         socket->setOutputBudget({kBudget, 300});
+        // Every ping answered here: the pongs are what fills the queue.
+        socket->setPingBudget(1e9, 1e9);
         QSignalSpy pressure(socket.get(), &WireSocket::outputPressureChanged);
         QSignalSpy overflowed(socket.get(), &WireSocket::outputOverflowed);
         QSignalSpy disconnected(socket.get(), &WireSocket::disconnected);
@@ -722,6 +724,45 @@ private slots:
         QVERIFY(socket->bufferCapacity() < 1024 * 1024);
         QVERIFY(disconnected.wait(kWaitMs));
         QCOMPARE(overflowed.count(), 1);
+    }
+
+    // Pings past the budget get no pong, and the socket is not read until
+    // the next is allowed: the flood waits (in TCP, here in the fed buffer)
+    // instead of costing a frame each; later pings are answered at the rate.
+    void pingFloodPastTheBudgetIsHeld()
+    {
+        int peer = -1;
+        std::unique_ptr<WsSocket> socket = fedSocket(&peer);
+        QVERIFY(socket);
+        const auto closePeer = qScopeGuard([peer] { ::close(peer); });
+        socket->setPingBudget(5, 20);
+        QSignalSpy disconnected(socket.get(), &WireSocket::disconnected);
+        QByteArray flood;
+        for (int i = 0; i < 200; ++i)
+            flood += clientFrame(0x9, "p");
+        QByteArray pongs;
+        const auto readPeer = [&] {
+            char chunk[4096];
+            ssize_t got = 0;
+            while ((got = ::recv(peer, chunk, sizeof chunk, MSG_DONTWAIT)) > 0)
+                pongs.append(chunk, got);
+        };
+        readPeer(); // the upgrade's answer
+        QVERIFY(pongs.endsWith("\r\n\r\n"));
+        pongs.clear();
+        socket->feed(flood);
+        const QByteArray pong("\x8a\x01p", 3);
+        // The burst, and not one more while held.
+        QTRY_COMPARE_WITH_TIMEOUT((readPeer(), pongs.count(pong)), 20, kWaitMs);
+        readPeer();
+        QCOMPARE(pongs.count(pong), 20);
+        QCOMPARE(pongs.size(), 20 * 3);
+        QVERIFY(socket->bufferCapacity() < 64 * 1024);
+        // Once the next is allowed, the ones that waited are read and
+        // answered at the rate; the connection stays.
+        QTRY_VERIFY_WITH_TIMEOUT((readPeer(), pongs.count(pong) > 21), kWaitMs);
+        QVERIFY(pongs.count(pong) < 200);
+        QCOMPARE(disconnected.count(), 0);
     }
 
     // Reading resumes once the peer takes the queue down, and the frames

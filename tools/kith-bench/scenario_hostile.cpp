@@ -2,6 +2,8 @@
 // to kithd's memory and loop at once (a quarter each: pull history pages and
 // never read; ping and never read; hold a partial 1 MiB frame before
 // authenticating; flood typing and never read), while two bystanders chat.
+// (KITH_HOSTILE_ONLY=K makes every hostile connection of kind K, 0-3 in
+// that order, to see which one costs the bystanders what.)
 // Reports kithd's resident memory against the bound the output budget
 // promises (baseline + N x (budget + 320 KiB)) and the bystanders' send ->
 // push latency. Fails only when a bystander's message is lost, never on time.
@@ -21,6 +23,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <unordered_map>
 
 namespace kith::bench {
@@ -196,6 +202,8 @@ int runHostile(const Options &o)
     const std::string chat = directConversationId(sender.userId, receiver.userId).toStdString();
     std::unordered_map<std::string, int64_t> sentAt;
     LatencyHistogram latency;
+    // (sent at, latency) of every bystander message, for when the slow ones were.
+    std::vector<std::pair<int64_t, int64_t>> worst;
     int64_t received = 0, errors = 0;
     b.onEnvelope = [&](KithSession &, const v1::Envelope &env) {
         if (env.body_case() != v1::Envelope::kMessage)
@@ -203,7 +211,9 @@ int runHostile(const Options &o)
         const auto it = sentAt.find(env.message().message().client_msg_id());
         if (it == sentAt.end())
             return;
-        latency.add(wallNs() - it->second);
+        const int64_t took = wallNs() - it->second;
+        latency.add(took);
+        worst.push_back({it->second, took});
         sentAt.erase(it);
         ++received;
     };
@@ -217,28 +227,59 @@ int runHostile(const Options &o)
         return 2;
 
     const int64_t rssBefore = o.kithdPid > 0 ? residentKiB(o.kithdPid) : -1;
-    std::vector<Hostile> hostile;
-    hostile.resize(size_t(hostiles));
-    int refused = 0;
-    for (int i = 0; i < hostiles; ++i) {
-        Hostile &h = hostile[size_t(i)];
-        h.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        sockaddr_in source{};
-        source.sin_family = AF_INET;
-        source.sin_addr.s_addr = sourceAddress(size_t(i) + 2);
-        (void)::bind(h.fd, reinterpret_cast<const sockaddr *>(&source), sizeof source);
-        if (::connect(h.fd, reinterpret_cast<const sockaddr *>(&o.target), sizeof o.target) != 0 &&
-            errno != EINPROGRESS) {
-            ::close(h.fd);
-            h.fd = -1;
-            ++refused;
-            continue;
-        }
-        h.out = hostileBytes(i % kKinds,
+    // The hostile sockets are driven by a thread of their own, so that
+    // writing to a thousand of them never delays the bystanders' loop: the
+    // latency measured is kithd's, not this tool's.
+    std::atomic<bool> stopHostiles{false};
+    int refused = 0, open = 0;
+    std::atomic<bool> hostilesBuilt{false};
+    std::thread hostileThread([&] {
+        // What each sends is made before the clock starts: making it is not
+        // part of the attack, and on two cores it would compete with kithd.
+        static const int only =
+            std::getenv("KITH_HOSTILE_ONLY") ? std::atoi(std::getenv("KITH_HOSTILE_ONLY")) : -1;
+        std::vector<Hostile> hostile;
+        hostile.resize(size_t(hostiles));
+        for (int i = 0; i < hostiles; ++i)
+            hostile[size_t(i)].out =
+                hostileBytes(only >= 0 ? only : i % kKinds,
                              (*users)[size_t(2 + (i / kConnectionsPerUser) % hostileUsers)], group);
-    }
+        hostilesBuilt.store(true);
+        for (int i = 0; i < hostiles; ++i) {
+            Hostile &h = hostile[size_t(i)];
+            h.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            sockaddr_in source{};
+            source.sin_family = AF_INET;
+            source.sin_addr.s_addr = sourceAddress(size_t(i) + 2);
+            (void)::bind(h.fd, reinterpret_cast<const sockaddr *>(&source), sizeof source);
+            if (::connect(h.fd, reinterpret_cast<const sockaddr *>(&o.target), sizeof o.target) !=
+                    0 &&
+                errno != EINPROGRESS) {
+                ::close(h.fd);
+                h.fd = -1;
+                ++refused;
+            }
+        }
+        while (!stopHostiles.load()) {
+            for (Hostile &h : hostile)
+                pushOut(h);
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        for (Hostile &h : hostile) {
+            if (h.fd >= 0) {
+                // Still open from here: kithd may have dropped it (a reset
+                // shows on the next send).
+                const ssize_t n = ::send(h.fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT);
+                open += n == 0 ? 1 : 0;
+                ::close(h.fd);
+            }
+        }
+    });
 
-    int64_t rssMax = rssBefore, sent = 0, nextSendNs = monoNs(), nextTopUpNs = 0, nextRssNs = 0;
+    while (!hostilesBuilt.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int64_t hostileStartWallNs = wallNs();
+    int64_t rssMax = rssBefore, sent = 0, nextSendNs = monoNs(), nextRssNs = 0;
     const int64_t endNs = monoNs() + int64_t(o.seconds * 1e9);
     loop.runUntil([&] { return monoNs() >= endNs; }, deadline,
                   [&] {
@@ -255,11 +296,6 @@ int runHostile(const Options &o)
                           sentAt[id] = wallNs();
                           a.send(env);
                       }
-                      if (now >= nextTopUpNs) {
-                          nextTopUpNs = now + 50'000'000;
-                          for (Hostile &h : hostile)
-                              pushOut(h);
-                      }
                       if (now >= nextRssNs && o.kithdPid > 0) {
                           nextRssNs = now + 200'000'000;
                           rssMax = std::max(rssMax, residentKiB(o.kithdPid));
@@ -267,15 +303,8 @@ int runHostile(const Options &o)
                   });
     // The last messages' pushes, with the hostile sockets still there.
     loop.runUntil([&] { return sentAt.empty(); }, std::min(deadline, monoNs() + kDrainNs));
-    int open = 0;
-    for (Hostile &h : hostile) {
-        if (h.fd >= 0) {
-            // Still open from here: kithd may have dropped it (a reset shows on the next send).
-            const ssize_t n = ::send(h.fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT);
-            open += n == 0 ? 1 : 0;
-            ::close(h.fd);
-        }
-    }
+    stopHostiles.store(true);
+    hostileThread.join();
     const int64_t bound = rssBefore + int64_t(hostiles) * (kBudgetKiB + kPerConnectionExtraKiB);
     const int64_t lost = int64_t(sentAt.size());
     Report report("hostile");
@@ -295,6 +324,15 @@ int runHostile(const Options &o)
     report.add("bystander_p99_ms", latency.percentileMs(0.99));
     report.add("bystander_max_ms", latency.maxMs());
     report.print();
+    // The slowest bystander messages, and when they were sent (seconds from
+    // the hostile connections' start): a stall's place in the run.
+    std::sort(worst.begin(), worst.end(),
+              [](const auto &x, const auto &y) { return x.second > y.second; });
+    std::fprintf(stderr, "slowest bystander messages (sent at s: ms):");
+    for (size_t i = 0; i < std::min<size_t>(worst.size(), 10); ++i)
+        std::fprintf(stderr, " %.2f: %.1f", double(worst[i].first - hostileStartWallNs) / 1e9,
+                     double(worst[i].second) / 1e6);
+    std::fprintf(stderr, "\n");
     return lost == 0 && errors == 0 ? 0 : 1;
 }
 

@@ -26,6 +26,12 @@ constexpr int kCloseGraceMs = 5000;
 // A bulk request from a connection whose socket cannot stop reading, past
 // the jobs in flight, waits at least this long.
 constexpr quint32 kBulkBusyRetryMs = 100;
+// How long a connection refused for its rate is not read: the wait it was
+// told, within these (a client whose next request is allowed sooner still
+// waits a little; one told to wait long is read again within a second, to
+// see its other requests and its close).
+constexpr quint32 kMinRateHoldMs = 20;
+constexpr quint32 kMaxRateHoldMs = 1000;
 
 bool isServerOnly(v1::Envelope::BodyCase body)
 {
@@ -239,6 +245,10 @@ void Session::timerEvent(QTimerEvent *event)
 {
     if (event->timerId() == m_timer.timerId())
         return onDeadline();
+    if (event->timerId() == m_rateHold.timerId()) {
+        m_rateHold.stop();
+        return applyHold();
+    }
     QObject::timerEvent(event);
 }
 
@@ -417,6 +427,7 @@ void Session::handleReady(v1::Envelope &request)
                                          QStringLiteral("Too many %1 requests; slow down")
                                              .arg(QLatin1String(bodyName(body))),
                                          wait));
+            holdForRate(wait);
             return;
         }
     }
@@ -591,13 +602,26 @@ void Session::noteBulkPending(int pending)
     if (pending < m_limits.bulkJobsInFlight || m_bulkHeld)
         return;
     m_bulkHeld = true;
-    if (m_socket)
-        m_socket->holdReading(true);
+    applyHold();
     m_services.bulk.whenBelow(this, m_limits.bulkJobsInFlight, [this] {
         m_bulkHeld = false;
-        if (m_socket)
-            m_socket->holdReading(false);
+        applyHold();
     });
+}
+
+void Session::holdForRate(quint32 waitMs)
+{
+    if (!m_socket || !m_socket->canHoldReading() || m_rateHold.isActive())
+        return;
+    m_rateHold.start(int(std::clamp<quint32>(waitMs, kMinRateHoldMs, kMaxRateHoldMs)),
+                     Qt::PreciseTimer, this);
+    applyHold();
+}
+
+void Session::applyHold()
+{
+    if (m_socket)
+        m_socket->holdReading(m_bulkHeld || m_rateHold.isActive());
 }
 
 void Session::sendBulk(const BulkAnswer &answer)

@@ -98,6 +98,12 @@ private:
     bool answerKeepAlive(const v1::Envelope &request);
     void handleUnauthenticated(const v1::Envelope &request);
     void handleReady(v1::Envelope &request);
+    // A client refused for its rate is not read again before it may send:
+    // what it sends meanwhile waits in TCP instead of costing the loop a
+    // refusal each (a flood of thousands of requests a second from each of
+    // many connections would otherwise hold everyone else's up).
+    void holdForRate(quint32 waitMs);
+    void applyHold();
     void onAuthResult(quint32 requestId, Result<AuthGrant> result);
 
     void send(const v1::Envelope &envelope);
@@ -141,6 +147,8 @@ private:
     qint64 m_idleDeadline = 0; // half the idle timeout after the last frame
     TokenBucket m_pingBucket;
     bool m_bulkHeld = false; // reading held for the bulk jobs in flight
+    // Reading held after a refusal for the rate, until the wait it was told.
+    QBasicTimer m_rateHold;
     Caller m_caller;
 };
 

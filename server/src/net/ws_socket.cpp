@@ -12,6 +12,7 @@
 #include <QStringDecoder>
 #include <QThread>
 #include <QTimer>
+#include <QTimerEvent>
 #include <QtEndian>
 
 #include <fcntl.h>
@@ -38,6 +39,10 @@ constexpr int kCloseGraceMs = 5000;
 // One read takes at most this much; a busy peer waits for the next wake-up
 // while the others get their turn.
 constexpr qsizetype kReadChunkBytes = 64 * 1024;
+// How long a socket past its ping budget is not read (the budget's own wait,
+// within these).
+constexpr quint32 kMinPingHoldMs = 20;
+constexpr quint32 kMaxPingHoldMs = 1000;
 // Control frames carry at most this much payload (RFC 6455 section 5.5).
 constexpr qsizetype kMaxControlPayload = 125;
 // Queued chunks handed to the kernel in one sendmsg().
@@ -371,6 +376,14 @@ void WsSocket::consumeBuffered()
         m_in = buffered.sliced(used);
 }
 
+void WsSocket::timerEvent(QTimerEvent *event)
+{
+    if (event->timerId() != m_pingHold.timerId())
+        return WireSocket::timerEvent(event);
+    m_pingHold.stop();
+    updateReadNotifier();
+}
+
 void WsSocket::holdReading(bool hold)
 {
     if (m_holdByOwner == hold)
@@ -622,8 +635,16 @@ void WsSocket::handleFrame(Opcode opcode, bool fin, QByteArray payload)
         }
         return;
     case Opcode::Ping:
-        if (m_state == State::Open)
-            sendFrame(Opcode::Pong, payload);
+        if (m_state != State::Open)
+            return;
+        if (const quint32 wait = m_pings.take(monotonicMs())) {
+            // Past the budget: no pong, and nothing more is read until the
+            // next ping would be allowed.
+            m_pingHold.start(int(std::clamp<quint32>(wait, kMinPingHoldMs, kMaxPingHoldMs)), this);
+            updateReadNotifier();
+            return;
+        }
+        sendFrame(Opcode::Pong, payload);
         return;
     case Opcode::Pong:
         return;

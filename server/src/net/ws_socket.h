@@ -7,8 +7,10 @@
 // done; owned by whoever holds it then (the Session).
 
 #include "kith/ws_frame.h"
+#include "rate_limit.h"
 #include "wire_socket.h"
 
+#include <QBasicTimer>
 #include <QByteArray>
 #include <QByteArrayView>
 #include <QList>
@@ -37,6 +39,11 @@ public:
     void setOutputBudget(const OutputBudget &budget) override;
     void setMaxMessageBytes(qint64 bytes) override { m_maxMessageBytes = bytes; }
     void holdReading(bool hold) override;
+    // WebSocket pings answered per second and at once (default 5 and 20).
+    void setPingBudget(double ratePerSecond, double burst)
+    {
+        m_pings = TokenBucket(ratePerSecond, burst);
+    }
     [[nodiscard]] bool canHoldReading() const override { return true; }
     // Handles `bytes` as if they had just been read from the socket (the fuzz
     // target's way in; it also serves tests that need exact chunking).
@@ -103,12 +110,16 @@ private:
 
     void setState(State state);
     void onReadable();
+    void timerEvent(QTimerEvent *event) override;
     // Consumes `data` (one read's worth) with writes batched, keeping what is
     // left of an incomplete frame in m_in.
     void consumeRead(QByteArrayView data);
     // Reading resumed: frames already buffered are handled first.
     void consumeBuffered();
-    [[nodiscard]] bool readingHeld() const { return m_holdByOwner || m_holdByOutput; }
+    [[nodiscard]] bool readingHeld() const
+    {
+        return m_holdByOwner || m_holdByOutput || m_pingHold.isActive();
+    }
     void updateReadNotifier();
     // After the queue grew or shrank: the budget's pressure, limit and stall clock.
     void checkOutput();
@@ -161,6 +172,13 @@ private:
     bool m_discardInput = false;
     bool m_holdByOwner = false;
     bool m_holdByOutput = false; // the queue is past half the budget
+    // WebSocket pings get pongs within this budget; past it, the socket is
+    // not read until the next is allowed (a flood waits in TCP instead of
+    // costing the loop a frame each).
+    static constexpr double kPingRate = 5;
+    static constexpr double kPingBurst = 20;
+    TokenBucket m_pings{kPingRate, kPingBurst};
+    QBasicTimer m_pingHold;
     bool m_consumePosted = false;
     OutputBudget m_budget;
     QTimer *m_stallTimer = nullptr;                // made with a stall timeout
