@@ -378,11 +378,20 @@ ApplicationWindow {
         onActivated: chatView.replyToSeq > 0 ? chatView.cancelReply() : window.closeConversation()
     }
 
+    // Kith servers announced on the LAN, looked for only while the login
+    // screen shows.
+    LanServersModel {
+        id: lanServers
+        active: !window.signedIn
+    }
+
     LoginPage {
         id: loginPage
         objectName: "loginPage"
         anchors.fill: parent
         visible: !window.signedIn
+        lanServers: lanServers
+        lanSearching: lanServers.available
         serverUrl: window.startServer.length > 0 ? window.startServer : settings.serverUrl
         username: window.startUser.length > 0 ? window.startUser : settings.username
         busy: KithClient.connectionState === KithClient.Connecting
