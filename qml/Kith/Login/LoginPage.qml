@@ -24,13 +24,17 @@ Rectangle {
     // The rows shown before the list scrolls.
     readonly property int lanRowsShown: 3
 
-    function pickServer(url) {
+    function pickServer(url, fingerprint) {
         serverField.text = url;
         userField.field.forceActiveFocus();
+        lanServerPicked(url, fingerprint);
     }
 
     signal loginRequested(string serverUrl, string username, string password)
     signal registerRequested(string serverUrl, string username, string password)
+    // A server announced on the LAN was picked: its URL and the fingerprint
+    // it announced (unauthenticated: for the trust prompt to mention only).
+    signal lanServerPicked(string serverUrl, string fingerprint)
 
     // What is wrong with the form before anything is sent: the field and a sentence.
     readonly property var problem: {
@@ -160,6 +164,7 @@ Rectangle {
                             required property int port
                             required property string url
                             required property bool registrationOpen
+                        required property string fingerprint
                             readonly property bool picked: serverField.text.trim() === url
 
                             objectName: "lanServer_" + index
@@ -170,7 +175,7 @@ Rectangle {
                             hoverEnabled: true
                             Accessible.name: name
                             Accessible.description: detailLabel.text
-                            onClicked: page.pickServer(url)
+                            onClicked: page.pickServer(url, fingerprint)
 
                             background: Rectangle {
                                 radius: Theme.radiusS

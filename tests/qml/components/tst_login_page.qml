@@ -25,6 +25,11 @@ Item {
         signalName: "loginRequested"
     }
     SignalSpy {
+        id: pickSpy
+        target: page
+        signalName: "lanServerPicked"
+    }
+    SignalSpy {
         id: registerSpy
         target: page
         signalName: "registerRequested"
@@ -53,13 +58,14 @@ Item {
             field("confirmField").text = "";
             loginSpy.clear();
             registerSpy.clear();
+            pickSpy.clear();
             page.lanServers = null;
             page.lanSearching = false;
             lanServers.clear();
             root.width = 800;
         }
 
-        function addLanServer(name, address, port, registrationOpen) {
+        function addLanServer(name, address, port, registrationOpen, fingerprint) {
             lanServers.append({
                 name: name,
                 host: "box.local",
@@ -68,7 +74,7 @@ Item {
                 url: "wss://" + (address.indexOf(":") >= 0 ? "[" + address + "]" : address) + ":" + port + "/",
                 registrationOpen: registrationOpen,
                 tls: true,
-                fingerprint: ""
+                fingerprint: fingerprint || ""
             });
         }
         function lanRow(index) {
@@ -99,7 +105,7 @@ Item {
             page.lanServers = lanServers;
             page.lanSearching = true;
             addLanServer("Lab", "10.0.0.5", 7401, false);
-            addLanServer("Office", "192.168.1.20", 7400, true);
+            addLanServer("Office", "192.168.1.20", 7400, true, "ab".repeat(32));
             tryVerify(() => lanRow(1) !== null);
             compare(detailOf(lanRow(0)), "10.0.0.5:7401 · registration closed");
             compare(detailOf(lanRow(1)), "192.168.1.20:7400 · registration open");
@@ -107,6 +113,9 @@ Item {
 
             mouseClick(lanRow(1));
             compare(field("serverField").text, "wss://192.168.1.20:7400/");
+            compare(pickSpy.count, 1);
+            compare(pickSpy.signalArguments[0][0], "wss://192.168.1.20:7400/");
+            compare(pickSpy.signalArguments[0][1], "ab".repeat(32));
             verify(lanRow(1).picked);
             verify(!lanRow(0).picked);
             // On to the user name, and the picked server is what is logged in to.
