@@ -22,6 +22,7 @@
 #include <QRegularExpression>
 #include <QSignalSpy>
 #include <QSslCertificate>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -58,6 +59,7 @@ class TestClientLan : public QObject
 
 private slots:
     void findsServersAndDropsThemWhenTheyStop();
+    void checksWhatTxtRecordsSay();
     void withoutAvahiDaemonNotAvailable();
 
 private:
@@ -68,11 +70,35 @@ private:
         quint16 port = 0;
         QString fingerprintHex;
     };
+    // Starts the test's avahi-daemon once (the process keeps its first bus);
+    // false after printing why it cannot run here.
+    [[nodiscard]] bool startAvahi();
     // kithd in the namespace, announcing as `name`.
     [[nodiscard]] bool startKithd(Kithd &kithd, const QString &name, const QString &registration);
 
     TestAvahi m_avahi;
+    bool m_avahiStarted = false;
 };
+
+bool TestClientLan::startAvahi()
+{
+    if (m_avahiStarted)
+        return true;
+    QString whyNot;
+    if (!LanBrowser::isBuiltIn())
+        whyNot = QStringLiteral("libkithclient was built without Avahi");
+    else if (!m_avahi.start(&whyNot))
+        whyNot = whyNot.isEmpty() ? QStringLiteral("no avahi-daemon") : whyNot;
+    else
+        m_avahiStarted = true;
+    if (!m_avahiStarted) {
+        std::printf("kith-test-skip: %s\n", qPrintable(whyNot));
+        std::fflush(stdout);
+        return false;
+    }
+    qputenv("DBUS_SYSTEM_BUS_ADDRESS", m_avahi.busAddress().toUtf8());
+    return true;
+}
 
 bool TestClientLan::startKithd(Kithd &kithd, const QString &name, const QString &registration)
 {
@@ -109,18 +135,8 @@ bool TestClientLan::startKithd(Kithd &kithd, const QString &name, const QString 
 
 void TestClientLan::findsServersAndDropsThemWhenTheyStop()
 {
-    if (!LanBrowser::isBuiltIn()) {
-        std::printf("kith-test-skip: libkithclient was built without Avahi\n");
-        std::fflush(stdout);
-        QSKIP("no Avahi");
-    }
-    QString whyNot;
-    if (!m_avahi.start(&whyNot)) {
-        std::printf("kith-test-skip: %s\n", qPrintable(whyNot));
-        std::fflush(stdout);
-        QSKIP(qPrintable(whyNot));
-    }
-    qputenv("DBUS_SYSTEM_BUS_ADDRESS", m_avahi.busAddress().toUtf8());
+    if (!startAvahi())
+        QSKIP("cannot run here");
     LanServersModel model;
     QSignalSpy countChanged(&model, &LanServersModel::countChanged);
     model.setActive(true);
@@ -176,6 +192,47 @@ void TestClientLan::findsServersAndDropsThemWhenTheyStop()
     QVERIFY(lab.process.waitForFinished(kTimeoutMs));
     QVERIFY(waitFor([&] { return model.rowCount() == 0; }));
     QVERIFY(countChanged.count() >= 4);
+}
+
+// Anyone on the LAN can announce `_kith._tcp` with any TXT: what does not
+// fit is cut or left out, never trusted.
+void TestClientLan::checksWhatTxtRecordsSay()
+{
+    if (!startAvahi())
+        QSKIP("cannot run here");
+    const QString publish = QStandardPaths::findExecutable(QStringLiteral("avahi-publish"));
+    if (publish.isEmpty()) {
+        std::printf("kith-test-skip: needs avahi-publish (avahi-utils)\n");
+        std::fflush(stdout);
+        QSKIP("no avahi-publish");
+    }
+    LanServersModel model;
+    model.setActive(true);
+    QVERIFY2(model.isAvailable(), qPrintable(model.unavailableReason()));
+
+    const QString longName(200, u'x');
+    QProcess announcer;
+    announcer.setProcessEnvironment(m_avahi.environment());
+    announcer.start(publish,
+                    {QStringLiteral("-s"), QStringLiteral("Odd one"), QStringLiteral("_kith._tcp"),
+                     QStringLiteral("7999"), QStringLiteral("name=") + longName,
+                     QStringLiteral("fp=") + QString(64, u'z'), QStringLiteral("reg=maybe"),
+                     QStringLiteral("tls=0"), QStringLiteral("proto=") + QString(40, u'9'),
+                     QStringLiteral("junk")});
+    QVERIFY(announcer.waitForStarted());
+    QVERIFY2(waitFor([&] { return model.rowCount() == 1; }),
+             announcer.readAllStandardError().constData());
+    const QVariantMap row = model.get(0);
+    QCOMPARE(row.value(QStringLiteral("name")).toString(), QString(80, u'x'));
+    QCOMPARE(row.value(QStringLiteral("fingerprint")).toString(), QString());
+    QCOMPARE(row.value(QStringLiteral("registrationOpen")).toBool(), false);
+    QCOMPARE(row.value(QStringLiteral("tls")).toBool(), false);
+    QCOMPARE(row.value(QStringLiteral("port")).toInt(), 7999);
+    QCOMPARE(row.value(QStringLiteral("url")).toString(), QStringLiteral("ws://127.0.0.1:7999/"));
+
+    announcer.terminate();
+    QVERIFY(announcer.waitForFinished(kTimeoutMs));
+    QVERIFY(waitFor([&] { return model.rowCount() == 0; }));
 }
 
 void TestClientLan::withoutAvahiDaemonNotAvailable()

@@ -195,7 +195,9 @@ struct LanBrowser::Avahi
             const Instance instance = waiting.takeFirst();
             AvahiServiceResolver *resolver = avahi_service_resolver_new(
                 client, instance.interfaceIndex, instance.protocol, instance.name.constData(),
-                kServiceType, instance.domain.constData(), AVAHI_PROTO_UNSPEC, AvahiLookupFlags(0),
+                // The address of the family it was announced over: an IPv4
+                // announcement gives an IPv4 address (not one of each at random).
+                kServiceType, instance.domain.constData(), instance.protocol, AvahiLookupFlags(0),
                 [](AvahiServiceResolver *r, AvahiIfIndex interface, AvahiProtocol protocol,
                    AvahiResolverEvent event, const char *name, const char *, const char *domain,
                    const char *hostName, const AvahiAddress *address, uint16_t port,
