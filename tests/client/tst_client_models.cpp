@@ -3,6 +3,7 @@
 // every model through inserts, moves, paging and window trimming.
 #include "kith/client/conversation_list_model.h"
 #include "kith/client/kith_client.h"
+#include "kith/client/lan_servers_model.h"
 #include "kith/client/local_store.h"
 #include "kith/client/member_list_model.h"
 #include "kith/client/message_list_model.h"
@@ -98,6 +99,73 @@ private slots:
     }
 
     void cleanup() { m_client.reset(); }
+
+    // Avahi reports a server once per interface and IP protocol: one row,
+    // showing the address a URL reaches best, gone with the last report.
+    void lanServersOneRowPerServer()
+    {
+        LanServersModel model;
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        auto report = [](int interfaceIndex, bool ipv6, const QString &address) {
+            LanServer server;
+            server.interfaceIndex = interfaceIndex;
+            server.ipProtocol = ipv6 ? 1 : 0;
+            server.instanceName = QStringLiteral("Office");
+            server.domain = QStringLiteral("local");
+            server.name = QStringLiteral("Office");
+            server.host = QStringLiteral("office-box.local");
+            server.address = address;
+            server.ipv6 = ipv6;
+            server.linkLocal = address.startsWith(QLatin1String("fe80:"));
+            server.port = 7400;
+            server.registrationOpen = true;
+            return server;
+        };
+        model.addServer(report(2, true, QStringLiteral("fe80::1")));
+        QCOMPARE(model.rowCount(), 1);
+        // Only a link-local address: the host name goes in the URL.
+        QCOMPARE(model.get(0).value(QStringLiteral("url")).toString(),
+                 QStringLiteral("wss://office-box.local:7400/"));
+        model.addServer(report(2, true, QStringLiteral("2001:db8::5")));
+        QCOMPARE(model.get(0).value(QStringLiteral("url")).toString(),
+                 QStringLiteral("wss://[2001:db8::5]:7400/"));
+        model.addServer(report(2, false, QStringLiteral("192.168.1.20")));
+        model.addServer(report(3, false, QStringLiteral("10.0.0.20")));
+        QCOMPARE(model.rowCount(), 1);
+        const QString ipv4 = model.get(0).value(QStringLiteral("address")).toString();
+        QVERIFY2(ipv4 == QStringLiteral("192.168.1.20") || ipv4 == QStringLiteral("10.0.0.20"),
+                 qPrintable(ipv4));
+
+        LanServer other = report(2, false, QStringLiteral("192.168.1.30"));
+        other.instanceName = other.name = QStringLiteral("Lab");
+        other.registrationOpen = false;
+        model.addServer(other);
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.get(0).value(QStringLiteral("name")).toString(), QStringLiteral("Lab"));
+        QCOMPARE(model.get(0).value(QStringLiteral("registrationOpen")).toBool(), false);
+        QCOMPARE(model.get(1).value(QStringLiteral("registrationOpen")).toBool(), true);
+
+        // Office goes from one interface after another; its row with the last.
+        model.removeServer(report(2, false, {}));
+        model.removeServer(report(3, false, {}));
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.get(1).value(QStringLiteral("address")).toString(),
+                 QStringLiteral("2001:db8::5"));
+        model.removeServer(report(2, true, {}));
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.get(0).value(QStringLiteral("name")).toString(), QStringLiteral("Lab"));
+        model.removeServer(report(9, false, {})); // never reported: nothing happens
+        QCOMPARE(model.rowCount(), 1);
+
+        // A crowded (or hostile) LAN fills at most kMaxServers rows.
+        for (int i = 0; i < 2 * LanServersModel::kMaxServers; ++i) {
+            LanServer flood = report(2, false, QStringLiteral("192.168.1.40"));
+            flood.instanceName = flood.name = QStringLiteral("Flood %1").arg(i);
+            model.addServer(flood);
+        }
+        QCOMPARE(model.rowCount(), LanServersModel::kMaxServers);
+    }
 
     void conversationListFollowsActivity()
     {

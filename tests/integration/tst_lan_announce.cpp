@@ -4,27 +4,24 @@
 // the service when it stops. Where there is no avahi-daemon it says so in
 // one line and serves anyway.
 //
-// The test runs a private D-Bus system bus and avahi-daemon of its own in a
-// new network (and mount) namespace whose loopback has multicast on, and kithd in that
-// namespace (so it can listen on every address without being reachable from
-// anywhere else); it browses with avahi-browse over the private bus. It
+// The test runs kithd in the network namespace of an avahi-daemon of its own
+// (TestAvahi: a private D-Bus system bus, multicast on the namespace's
+// loopback), so it can listen on every address without being reachable from
+// anywhere else, and browses with avahi-browse over the private bus. It
 // needs root for the namespace: without it, or without the programs, it is
 // skipped with "kith-test-skip: <why>".
 
+#include "test_avahi.h"
 #include "test_server.h"
 
 #include "kith/fingerprint.h"
 #include "kith/protocol.h"
 
 #include <QDir>
-#include <QFile>
 #include <QProcess>
 #include <QRegularExpression>
-#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
-
-#include <unistd.h>
 
 using namespace kith;
 using namespace kith::test;
@@ -50,134 +47,34 @@ class TestLanAnnounce : public QObject
 
 private slots:
     void initTestCase();
-    void cleanupTestCase();
     void announcedWithTxtAndWithdrawnOnStop();
     void withoutAvahiDaemonServesAnyway();
 
 private:
-    void skip(const QString &why);
-    [[nodiscard]] QProcessEnvironment busEnvironment(const QString &address) const;
     // `avahi-browse -rpt _kith._tcp`: the resolved lines ("=;...").
     [[nodiscard]] QStringList browse();
     // Starts kithd in avahi-daemon's network namespace; its stdout so far.
     [[nodiscard]] bool startKithd(QProcess &kithd, const QString &dataDir, const QStringList &args,
                                   QByteArray *out);
 
-    QTemporaryDir m_dir;
-    QString m_busAddress;
-    QProcess m_bus;
-    QProcess m_avahi;
-    QString m_avahiBrowse;
-    QString m_nsenter;
+    TestAvahi m_avahi;
 };
-
-void TestLanAnnounce::skip(const QString &why)
-{
-    std::printf("kith-test-skip: %s\n", qPrintable(why));
-    std::fflush(stdout);
-}
-
-QProcessEnvironment TestLanAnnounce::busEnvironment(const QString &address) const
-{
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("DBUS_SYSTEM_BUS_ADDRESS"), address);
-    return env;
-}
 
 void TestLanAnnounce::initTestCase()
 {
-    QVERIFY(m_dir.isValid());
-    if (::geteuid() != 0) {
-        skip(QStringLiteral("needs root for a network namespace of its own"));
-        QSKIP("not root");
-    }
-    const QString dbus = QStandardPaths::findExecutable(QStringLiteral("dbus-daemon"));
-    const QString avahi = QStandardPaths::findExecutable(
-        QStringLiteral("avahi-daemon"), {QStringLiteral("/usr/sbin"), QStringLiteral("/sbin")});
-    m_avahiBrowse = QStandardPaths::findExecutable(QStringLiteral("avahi-browse"));
-    m_nsenter = QStandardPaths::findExecutable(QStringLiteral("nsenter"));
-    const QString unshare = QStandardPaths::findExecutable(QStringLiteral("unshare"));
-    if (dbus.isEmpty() || avahi.isEmpty() || m_avahiBrowse.isEmpty() || m_nsenter.isEmpty() ||
-        unshare.isEmpty()) {
-        skip(QStringLiteral("needs dbus-daemon, avahi-daemon, avahi-browse, unshare and nsenter "
-                            "(tools/deps.sh installs them)"));
-        QSKIP("missing programs");
-    }
-
-    // A system bus of the test's own, open to everyone (only this test uses it).
-    const QString socket = m_dir.filePath(QStringLiteral("bus"));
-    QFile config(m_dir.filePath(QStringLiteral("bus.conf")));
-    QVERIFY(config.open(QIODevice::WriteOnly));
-    config.write(QStringLiteral(
-                     "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
-                     "1.0//EN\" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                     "<busconfig><type>system</type><listen>unix:path=%1</listen>"
-                     "<auth>EXTERNAL</auth><policy context=\"default\"><allow user=\"*\"/>"
-                     "<allow own=\"*\"/><allow send_destination=\"*\"/>"
-                     "<allow receive_sender=\"*\"/></policy></busconfig>\n")
-                     .arg(socket)
-                     .toUtf8());
-    config.close();
-    m_bus.start(dbus, {QStringLiteral("--config-file=") + config.fileName(),
-                       QStringLiteral("--nofork"), QStringLiteral("--print-address")});
-    QVERIFY(m_bus.waitForStarted());
-    QVERIFY(waitFor([&] { return m_bus.canReadLine() || m_bus.state() != QProcess::Running; }));
-    m_busAddress = QString::fromUtf8(m_bus.readLine()).trimmed();
-    if (m_busAddress.isEmpty()) {
-        skip(QStringLiteral("the private dbus-daemon did not start: %1")
-                 .arg(QString::fromUtf8(m_bus.readAllStandardError())));
-        QSKIP("no bus");
-    }
-
-    // avahi-daemon on the namespace's loopback, with multicast turned on.
-    QFile avahiConfig(m_dir.filePath(QStringLiteral("avahi.conf")));
-    QVERIFY(avahiConfig.open(QIODevice::WriteOnly));
-    avahiConfig.write("[server]\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=lo\n"
-                      "enable-dbus=yes\n[publish]\npublish-addresses=yes\n");
-    avahiConfig.close();
-    m_avahi.setProcessEnvironment(busEnvironment(m_busAddress));
-    m_avahi.setProcessChannelMode(QProcess::MergedChannels);
-    m_avahi.start(unshare,
-                  {QStringLiteral("-n"), QStringLiteral("-m"), QStringLiteral("sh"),
-                   QStringLiteral("-c"),
-                   // A /run/avahi-daemon of its own (pid file, socket): a system
-                   // avahi-daemon may run beside it.
-                   QStringLiteral("mkdir -p /run/avahi-daemon && mount -t tmpfs kith-test "
-                                  "/run/avahi-daemon && "
-                                  "ip link set lo up && ip link set lo multicast on && exec %1 "
-                                  "--no-drop-root --no-chroot --no-rlimits -f %2")
-                       .arg(avahi, avahiConfig.fileName())});
-    QVERIFY(m_avahi.waitForStarted());
-    QByteArray avahiLog;
-    const bool up = waitFor([&] {
-        avahiLog += m_avahi.readAll();
-        return avahiLog.contains("Server startup complete") || m_avahi.state() != QProcess::Running;
-    });
-    if (!up || !avahiLog.contains("Server startup complete")) {
-        skip(QStringLiteral("no avahi-daemon could be started here: %1")
-                 .arg(QString::fromUtf8(avahiLog.right(500)).simplified()));
-        QSKIP("no avahi-daemon");
-    }
-}
-
-void TestLanAnnounce::cleanupTestCase()
-{
-    for (QProcess *process : {&m_avahi, &m_bus}) {
-        if (process->state() != QProcess::NotRunning) {
-            process->terminate();
-            if (!process->waitForFinished(5000)) {
-                process->kill();
-                process->waitForFinished();
-            }
-        }
+    QString whyNot;
+    if (!m_avahi.start(&whyNot)) {
+        std::printf("kith-test-skip: %s\n", qPrintable(whyNot));
+        std::fflush(stdout);
+        QSKIP(qPrintable(whyNot));
     }
 }
 
 QStringList TestLanAnnounce::browse()
 {
     QProcess browser;
-    browser.setProcessEnvironment(busEnvironment(m_busAddress));
-    browser.start(m_avahiBrowse, {QStringLiteral("-rpt"), QStringLiteral("_kith._tcp")});
+    browser.setProcessEnvironment(m_avahi.environment());
+    browser.start(m_avahi.avahiBrowse(), {QStringLiteral("-rpt"), QStringLiteral("_kith._tcp")});
     if (!browser.waitForFinished(kTimeoutMs)) {
         browser.kill();
         browser.waitForFinished();
@@ -193,14 +90,12 @@ QStringList TestLanAnnounce::browse()
 bool TestLanAnnounce::startKithd(QProcess &kithd, const QString &dataDir, const QStringList &args,
                                  QByteArray *out)
 {
-    kithd.setProcessEnvironment(busEnvironment(m_busAddress));
-    kithd.start(m_nsenter,
-                QStringList{QStringLiteral("--net=/proc/%1/ns/net").arg(m_avahi.processId()),
-                            QStringLiteral("--"), TestServer::kithdPath(), QStringLiteral("--data"),
-                            dataDir, QStringLiteral("--listen"), QStringLiteral("0.0.0.0"),
-                            QStringLiteral("--port"), QStringLiteral("0"),
-                            QStringLiteral("--admin-port"), QStringLiteral("0")} +
-                    args);
+    m_avahi.startInNamespace(kithd, TestServer::kithdPath(),
+                             QStringList{QStringLiteral("--data"), dataDir,
+                                         QStringLiteral("--listen"), QStringLiteral("0.0.0.0"),
+                                         QStringLiteral("--port"), QStringLiteral("0"),
+                                         QStringLiteral("--admin-port"), QStringLiteral("0")} +
+                                 args);
     if (!kithd.waitForStarted())
         return false;
     return waitFor([&] {
@@ -267,13 +162,13 @@ void TestLanAnnounce::withoutAvahiDaemonServesAnyway()
 {
     QTemporaryDir data;
     QProcess kithd;
-    kithd.setProcessEnvironment(
-        busEnvironment(QStringLiteral("unix:path=%1").arg(m_dir.filePath(QStringLiteral("none")))));
-    kithd.start(m_nsenter, {QStringLiteral("--net=/proc/%1/ns/net").arg(m_avahi.processId()),
-                            QStringLiteral("--"), TestServer::kithdPath(), QStringLiteral("--data"),
-                            data.path(), QStringLiteral("--listen"), QStringLiteral("0.0.0.0"),
-                            QStringLiteral("--port"), QStringLiteral("0"),
-                            QStringLiteral("--admin-port"), QStringLiteral("0")});
+    // The same namespace, but a system bus that is not there.
+    m_avahi.startInNamespace(
+        kithd, TestServer::kithdPath(),
+        {QStringLiteral("--data"), data.path(), QStringLiteral("--listen"),
+         QStringLiteral("0.0.0.0"), QStringLiteral("--port"), QStringLiteral("0"),
+         QStringLiteral("--admin-port"), QStringLiteral("0")},
+        QStringLiteral("unix:path=%1").arg(data.filePath(QStringLiteral("none"))));
     QVERIFY(kithd.waitForStarted());
     QByteArray out;
     QByteArray err;

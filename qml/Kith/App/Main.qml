@@ -28,6 +28,12 @@ ApplicationWindow {
 
     property string currentConversationId
     property string authError
+    // The server last picked from the ones announced on the LAN, and the key
+    // it announced (the trust prompt mentions it; it is never trusted).
+    property var announcedKey: ({
+            url: "",
+            fingerprint: ""
+        })
     // Shown in the chat header until the conversation list knows the chat.
     property string pendingTitle
 
@@ -378,11 +384,24 @@ ApplicationWindow {
         onActivated: chatView.replyToSeq > 0 ? chatView.cancelReply() : window.closeConversation()
     }
 
+    // Kith servers announced on the LAN, looked for only while the login
+    // screen shows.
+    LanServersModel {
+        id: lanServers
+        active: !window.signedIn
+    }
+
     LoginPage {
         id: loginPage
         objectName: "loginPage"
         anchors.fill: parent
         visible: !window.signedIn
+        lanServers: lanServers
+        lanSearching: lanServers.available
+        onLanServerPicked: (server, fingerprint) => window.announcedKey = {
+            url: server,
+            fingerprint: fingerprint
+        }
         serverUrl: window.startServer.length > 0 ? window.startServer : settings.serverUrl
         username: window.startUser.length > 0 ? window.startUser : settings.username
         busy: KithClient.connectionState === KithClient.Connecting
@@ -498,6 +517,7 @@ ApplicationWindow {
         fingerprint: KithClient.trustFingerprint
         words: KithClient.trustWords
         keyChanged: KithClient.trustKeyChanged
+        announcedFingerprint: window.announcedKey.url === serverUrl ? window.announcedKey.fingerprint : ""
         onTrustAccepted: shown => KithClient.trustServer(shown)
         onCancelled: KithClient.logout()
     }

@@ -7,7 +7,10 @@ import Kith.Theme
 // authority vouches for it). The user compares its fingerprint with what the
 // admin printed (`kithd fingerprint`) before the app pins it. When the key
 // changed since it was pinned, the prompt is a warning instead, and accepting
-// the new key is a deliberate second step.
+// the new key is a deliberate second step. When the server was picked from
+// the ones announced on the LAN, the prompt also says whether the key it
+// announced is this one; that never replaces the user's comparison (anyone
+// on the network can announce anything), and a different one is a warning.
 Rectangle {
     id: prompt
 
@@ -19,6 +22,16 @@ Rectangle {
     property bool keyChanged: false
     // Changed key: the user said the admin confirmed the new key.
     property bool confirmedChange: false
+    // The fingerprint announced on the LAN for this server (hex, any case,
+    // spaces ignored), or empty when it was not picked from there.
+    property string announcedFingerprint
+    // "", "same" or "different".
+    readonly property string announced: {
+        const announced = announcedFingerprint.replace(/\s/g, "").toLowerCase();
+        if (announced.length === 0 || fingerprint.length === 0)
+            return "";
+        return announced === fingerprint.replace(/\s/g, "").toLowerCase() ? "same" : "different";
+    }
 
     signal trustAccepted(string fingerprint)
     signal cancelled()
@@ -77,6 +90,25 @@ Rectangle {
                     color: Theme.text
                     font.pixelSize: Theme.fontBody
                     wrapMode: Text.Wrap
+                }
+                Rectangle {
+                    objectName: "trustAnnounced"
+                    Layout.fillWidth: true
+                    visible: prompt.announced.length > 0
+                    implicitHeight: announcedLabel.implicitHeight + 2 * Theme.spacingS
+                    radius: Theme.radiusS
+                    color: prompt.announced === "different" ? Theme.dangerSurface : "transparent"
+                    Label {
+                        id: announcedLabel
+                        anchors.fill: parent
+                        anchors.margins: prompt.announced === "different" ? Theme.spacingS : 0
+                        text: prompt.announced === "different"
+                              ? qsTr("On this network the server announced a different key (%1 …). Another machine may be answering in its place: do not trust this key unless your admin confirms it.").arg(prompt.announcedFingerprint.replace(/\s/g, "").toUpperCase().substring(0, 16).replace(/(.{4})(?!$)/g, "$1 "))
+                              : qsTr("This is also the key the server announced on this network. Anyone on a network can announce a key, so compare it with what your admin printed all the same.")
+                        color: prompt.announced === "different" ? Theme.danger : Theme.textMuted
+                        font.pixelSize: Theme.fontSmall + 1
+                        wrapMode: Text.Wrap
+                    }
                 }
                 Rectangle {
                     Layout.fillWidth: true

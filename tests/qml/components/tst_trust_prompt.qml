@@ -37,6 +37,7 @@ Item {
             root.width = 800;
             root.height = 700;
             prompt.keyChanged = false;
+            prompt.announcedFingerprint = "";
             trustSpy.clear();
             cancelSpy.clear();
         }
@@ -79,6 +80,27 @@ Item {
             verify(accept.enabled);
             mouseClick(accept);
             compare(trustSpy.count, 1);
+        }
+
+        // Picked from the LAN: the announced key is mentioned, never trusted for the user.
+        function test_announcedKeyIsMentionedOnly() {
+            const note = findChild(prompt, "trustAnnounced");
+            verify(!note.visible);
+            prompt.announcedFingerprint = prompt.fingerprint.replace(/ /g, "").toLowerCase();
+            compare(prompt.announced, "same");
+            verify(note.visible);
+            verify(findChild(prompt, "trustExplanation").text.indexOf("Compare this with what your admin printed") >= 0);
+            compare(trustSpy.count, 0);
+
+            prompt.announcedFingerprint = "0000" + prompt.fingerprint.replace(/ /g, "").substring(4);
+            compare(prompt.announced, "different");
+            verify(note.visible);
+            verify(note.children[0].text.indexOf("different key (0000 35DA 6C92 0C64 …)") >= 0, note.children[0].text);
+            shoot("trust_prompt_announced_different_wide");
+            // Still the user's own decision.
+            mouseClick(findChild(prompt, "trustButton"));
+            compare(trustSpy.count, 1);
+            compare(trustSpy.signalArguments[0][0], prompt.fingerprint);
         }
 
         function test_cancel() {
