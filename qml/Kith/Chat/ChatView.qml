@@ -235,10 +235,11 @@ Rectangle {
         }
     }
 
+    // Both over the whole window, not just the chat pane.
     SendFilesSheet {
         id: sendSheet
         objectName: "sendFilesSheet"
-        parent: Overlay.overlay
+        parent: chat.Window.window ? chat.Window.window.contentItem : chat
         onSendRequested: (urls, caption) => {
             chat.filesSendRequested(urls, caption);
             messageList.scrollToBottom();
@@ -249,6 +250,7 @@ Rectangle {
     ImageViewer {
         id: imageViewer
         objectName: "imageViewer"
+        parent: chat.Window.window ? chat.Window.window.contentItem : chat
     }
 
     // QML has no clipboard API of its own; a hidden text editor has one.

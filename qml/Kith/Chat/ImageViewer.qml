@@ -26,7 +26,6 @@ Popup {
         zoom = Math.max(minZoom, Math.min(maxZoom, zoom * factor));
     }
 
-    parent: Overlay.overlay
     x: 0
     y: 0
     width: parent ? parent.width : 0

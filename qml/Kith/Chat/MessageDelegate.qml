@@ -73,8 +73,8 @@ Item {
     // A file without a caption: no text line; an image's time sits on it.
     readonly property bool bare: isFile && text.length === 0
     readonly property bool onImage: bare && isImage
-    readonly property int padX: isImage ? Theme.spacingXs : Theme.spacingM
-    readonly property int padY: isImage ? Theme.spacingXs : Theme.spacingS
+    readonly property int padX: onImage ? 0 : isImage ? Theme.spacingXs : Theme.spacingM
+    readonly property int padY: onImage ? 0 : isImage ? Theme.spacingXs : Theme.spacingS
     readonly property bool showIdentity: isGroup && !own && !isSystem
     readonly property bool showName: showIdentity && startsRun
     // A message of one to three emoji and nothing else is shown large,
@@ -196,8 +196,8 @@ Item {
                 width: contentWidth + 2 * message.padX
                 height: bubbleColumn.implicitHeight + 2 * message.padY + (message.emojiOnly > 0 || (message.bare && !message.isImage) ? footer.height : 0)
                 radius: Theme.bubbleRadius
-                color: message.emojiOnly > 0 ? "transparent" : message.own ? (message.status === "failed" ? Qt.darker(Theme.accent, 1.4) : Theme.accent) : Theme.bubbleOther
-                border.width: message.highlighted ? 2 : (!message.own && !Theme.dark && message.emojiOnly === 0 ? 1 : 0)
+                color: message.emojiOnly > 0 || message.onImage ? "transparent" : message.own ? (message.status === "failed" ? Qt.darker(Theme.accent, 1.4) : Theme.accent) : Theme.bubbleOther
+                border.width: message.highlighted ? 2 : (!message.own && !Theme.dark && message.emojiOnly === 0 && !message.onImage ? 1 : 0)
                 border.color: message.highlighted ? Theme.flash : Theme.border
                 opacity: message.status === "pending" ? 0.85 : 1
 

@@ -46,6 +46,8 @@ Sheet {
             close();
     }
 
+    // As tall as what it shows, up to the window.
+    height: fullScreen ? parent.height : Math.min(parent.height - 2 * Theme.spacingXl, Theme.headerHeight + list.contentHeight + 40 + 40 + 2 * Theme.spacingM + 2 * Theme.spacingL + 8)
     title: files.length === 1 ? (files[0].isImage ? qsTr("Send an image") : qsTr("Send a file")) : qsTr("Send %n files", "", files.length)
     onOpened: captionField.forceActiveFocus()
 
@@ -59,6 +61,7 @@ Sheet {
             objectName: "sendFilesList"
             Layout.fillWidth: true
             Layout.fillHeight: true
+            Layout.preferredHeight: contentHeight
             clip: true
             spacing: Theme.spacingS
             model: sheet.files
