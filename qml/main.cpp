@@ -4,6 +4,7 @@
 #include "kith/client/transfer_queue.h"
 #include "media.h"
 #include "single_instance.h"
+#include "voice_player.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -25,6 +26,7 @@ Q_IMPORT_QML_PLUGIN(Kith_AppPlugin)
 
 int main(int argc, char *argv[])
 {
+    kith::app::chooseMediaBackend();
     // QApplication rather than QGuiApplication: the tray icon is a Qt Widgets class.
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("Kith"));

@@ -431,7 +431,14 @@ private slots:
         v1::Message odd = textMessage(kDirect, 3, kPeer, kNoonMs + 2000);
         odd.mutable_content()->mutable_file()->set_file_id("../../../../etc");
         odd.mutable_content()->mutable_file()->set_name("passwd");
-        QVERIFY(store()->storeMessages(kDirect, {m, plain, odd}, {1, 3}));
+        v1::Message voice = textMessage(kDirect, 4, kPeer, kNoonMs + 3000);
+        v1::FileRef &note = *voice.mutable_content()->mutable_file();
+        note.set_file_id(newFileId());
+        note.set_name("voice.ogg");
+        note.set_mime_type("audio/ogg");
+        note.set_voice_note(true);
+        note.set_duration_ms(0xffffffffu); // claims 49 days
+        QVERIFY(store()->storeMessages(kDirect, {m, plain, odd, voice}, {1, 4}));
 
         // The pdf is already in the cache (fetched before).
         const QString cached = m_client->transfers()->cachedPath(doc);
@@ -446,7 +453,10 @@ private slots:
         MessageListModel model(m_client.get(), kDirect);
         QAbstractItemModelTester tester(&model,
                                         QAbstractItemModelTester::FailureReportingMode::QtTest);
-        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.rowCount(), 4);
+        QVERIFY(model.index(3).data(MessageListModel::IsVoiceNoteRole).toBool());
+        QCOMPARE(model.index(3).data(MessageListModel::DurationMsRole).toInt(), 24 * 3600 * 1000);
+        QVERIFY(!model.index(1).data(MessageListModel::IsVoiceNoteRole).toBool());
         const QModelIndex image = model.index(0);
         QVERIFY(image.data(MessageListModel::IsFileRole).toBool());
         QVERIFY(image.data(MessageListModel::IsImageRole).toBool());

@@ -8,7 +8,9 @@ import Kith.Chat
 // (icon, name, size, progress ring, open / show in folder). The image shows
 // the sender's thumbnail at once and the file itself once it is on this
 // device; the size the sender claimed only shapes the box, and is kept within
-// sane bounds here too. Transfer states follow MessageListModel.FileState.
+// sane bounds here too. Voice notes and other audio play inline with a seek
+// bar (where the app has Qt Multimedia; else they open elsewhere). Transfer
+// states follow MessageListModel.FileState.
 Item {
     id: attachment
 
@@ -40,6 +42,12 @@ Item {
     property real maxWidth: 320
     // Images up to this size are fetched as soon as they are shown.
     property real autoFetchBytes: 0
+    property bool isVoiceNote: false
+    // The sender's word; the player's own reading replaces it once loaded.
+    property int durationMs: 0
+    readonly property bool isAudio: !isImage && (isVoiceNote || mime.indexOf("audio/") === 0)
+    readonly property var player: playerLoader.item ? playerLoader.item.player : null
+    readonly property bool playable: isAudio && ready && fileState === FileAttachment.Ready && player !== null && player.available
 
     signal fetchRequested
     signal openRequested
@@ -87,8 +95,8 @@ Item {
         return Math.max(96, Math.round(w));
     }
 
-    implicitWidth: isImage ? boxWidth : Math.min(maxWidth, Math.max(220, nameMetrics.advanceWidth + 44 + 36 + 3 * Theme.spacingM))
-    implicitHeight: isImage ? Math.round(boxWidth / aspect) : card.implicitHeight
+    implicitWidth: isImage ? boxWidth : isAudio ? Math.min(maxWidth, 280) : Math.min(maxWidth, Math.max(220, nameMetrics.advanceWidth + 44 + 36 + 3 * Theme.spacingM))
+    implicitHeight: isImage ? Math.round(boxWidth / aspect) : isAudio ? audioCard.implicitHeight : card.implicitHeight
 
     function activate() {
         if (fileState === FileAttachment.Failed)
@@ -99,6 +107,8 @@ Item {
             cancelRequested();
         else if (isImage && ready)
             viewRequested();
+        else if (playable)
+            player.toggle();
         else if (ready)
             openRequested();
     }
@@ -107,7 +117,7 @@ Item {
     Component.onCompleted: maybeFetch()
     onFileStateChanged: maybeFetch()
     function maybeFetch() {
-        if (isImage && fileState === FileAttachment.Remote && fileSize > 0 && fileSize <= autoFetchBytes)
+        if ((isImage || isAudio) && fileState === FileAttachment.Remote && fileSize > 0 && fileSize <= autoFetchBytes)
             fetchRequested();
     }
 
@@ -265,11 +275,133 @@ Item {
         }
     }
 
+    function clock(ms) {
+        const s = Math.max(0, Math.round(ms / 1000));
+        return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    }
+
+    Loader {
+        id: playerLoader
+        active: attachment.isAudio
+        sourceComponent: Item {
+            property alias player: voice
+            VoicePlayer {
+                id: voice
+                source: attachment.fileState === FileAttachment.Ready ? attachment.fileUrl : ""
+            }
+        }
+    }
+
+    // Audio: play / pause, a seek bar and the time.
+    Row {
+        id: audioCard
+        objectName: "audioCard"
+        visible: attachment.isAudio
+        spacing: Theme.spacingM
+        width: attachment.width
+
+        AbstractButton {
+            id: playButton
+            objectName: "playButton"
+            width: 44
+            height: 44
+            Accessible.name: attachment.playable ? (attachment.player.playing ? qsTr("Pause") : qsTr("Play")) : cardButton.Accessible.name
+            onClicked: attachment.activate()
+            background: Rectangle {
+                radius: width / 2
+                color: attachment.own ? Qt.rgba(1, 1, 1, playButton.hovered ? 0.28 : 0.2) : (playButton.hovered ? Theme.accentPressed : Theme.accent)
+            }
+            contentItem: Item {
+                ProgressRing {
+                    anchors.fill: parent
+                    anchors.margins: 2
+                    visible: attachment.transferring
+                    value: attachment.progress
+                    spinning: attachment.fileState === FileAttachment.Queued
+                }
+                Icon {
+                    anchors.centerIn: parent
+                    anchors.horizontalCenterOffset: name === "play" ? 1 : 0
+                    width: 20
+                    height: 20
+                    color: "white"
+                    name: attachment.fileState === FileAttachment.Failed ? "retry" : attachment.transferring ? "close" : attachment.playable ? (attachment.player.playing ? "pause" : "play") : attachment.ready ? "open" : "download"
+                }
+            }
+        }
+        Column {
+            anchors.verticalCenter: parent.verticalCenter
+            width: audioCard.width - playButton.width - audioCard.spacing
+            spacing: 0
+            Text {
+                visible: !attachment.isVoiceNote
+                width: parent.width
+                text: attachment.fileName
+                color: attachment.own ? Theme.accentText : Theme.text
+                font.pixelSize: Theme.fontSmall
+                font.weight: Font.DemiBold
+                elide: Text.ElideMiddle
+                textFormat: Text.PlainText
+            }
+            Slider {
+                id: seekBar
+                objectName: "seekBar"
+                width: parent.width
+                height: 20
+                padding: 0
+                enabled: attachment.playable
+                from: 0
+                to: Math.max(1, attachment.player && attachment.player.duration > 0 ? attachment.player.duration : attachment.durationMs)
+                value: attachment.player ? attachment.player.position : 0
+                onMoved: if (attachment.player) attachment.player.seek(value)
+                Accessible.name: qsTr("Position")
+                background: Rectangle {
+                    x: seekBar.leftPadding
+                    y: seekBar.topPadding + seekBar.availableHeight / 2 - height / 2
+                    width: seekBar.availableWidth
+                    height: 4
+                    radius: 2
+                    color: attachment.own ? Qt.rgba(1, 1, 1, 0.3) : Theme.pill
+                    Rectangle {
+                        width: seekBar.visualPosition * parent.width
+                        height: parent.height
+                        radius: 2
+                        color: attachment.own ? Theme.accentText : Theme.accentFg
+                    }
+                }
+                handle: Rectangle {
+                    x: seekBar.leftPadding + seekBar.visualPosition * (seekBar.availableWidth - width)
+                    y: seekBar.topPadding + seekBar.availableHeight / 2 - height / 2
+                    width: 12
+                    height: 12
+                    radius: 6
+                    visible: seekBar.enabled
+                    color: attachment.own ? Theme.accentText : Theme.accentFg
+                }
+            }
+            Text {
+                objectName: "audioTime"
+                width: parent.width
+                text: {
+                    const total = attachment.player && attachment.player.duration > 0 ? attachment.player.duration : attachment.durationMs;
+                    if (!attachment.playable)
+                        return total > 0 ? attachment.clock(total) + " · " + attachment.stateText : attachment.stateText;
+                    if (attachment.player.playing || attachment.player.position > 0)
+                        return attachment.clock(attachment.player.position) + " / " + attachment.clock(total);
+                    return attachment.clock(total);
+                }
+                color: attachment.own ? Theme.accentTextMuted : Theme.textMuted
+                font.pixelSize: Theme.fontSmall
+                elide: Text.ElideRight
+            }
+        }
+    }
+
     // Any other file: a card.
     Row {
         id: card
         objectName: "fileCard"
-        visible: !attachment.isImage
+        visible: !attachment.isImage && !attachment.isAudio
         spacing: Theme.spacingM
         width: attachment.width
 

@@ -50,6 +50,8 @@ Item {
     property int fileState: FileAttachment.NoFile
     property real fileProgress: 0
     property real autoFetchBytes: 0
+    property bool isVoiceNote: false
+    property int durationMs: 0
     // The quick reaction picker's emoji, most used first.
     readonly property var quickEmoji: ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}", "\u{1F62E}", "\u{1F622}", "\u{1F64F}", "\u{1F389}", "\u{1F440}"]
 
@@ -275,6 +277,8 @@ Item {
                             progress: message.fileProgress
                             own: message.own
                             autoFetchBytes: message.autoFetchBytes
+                            isVoiceNote: message.isVoiceNote
+                            durationMs: message.durationMs
                             onFetchRequested: message.fileFetchRequested()
                             onOpenRequested: message.fileOpenRequested()
                             onViewRequested: message.imageViewRequested()

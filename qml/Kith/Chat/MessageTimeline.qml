@@ -9,7 +9,8 @@ import Kith.Chat
 // seq, clientMsgId, senderId, senderName, isOwn, text, isSystem, timestamp,
 // dayBoundary, showSender, sendStatus, replyToSeq, replyPreview, replySenderName,
 // and for files isFile, fileName, fileSize, fileMime, isImage, imageWidth,
-// imageHeight, thumbnail, caption, fileUrl, fileState, fileProgress (a model
+// imageHeight, thumbnail, caption, fileUrl, fileState, fileProgress,
+// isVoiceNote, durationMs (a model
 // with fetchFile/retryFile/cancelFile(row) gets those calls).
 ListView {
     id: timeline
@@ -298,6 +299,8 @@ ListView {
         fileUrl: model.fileUrl || ""
         fileState: model.fileState || FileAttachment.NoFile
         fileProgress: model.fileProgress || 0
+        isVoiceNote: model.isVoiceNote === true
+        durationMs: model.durationMs || 0
         autoFetchBytes: timeline.model && timeline.model.autoDownloadBytes ? timeline.model.autoDownloadBytes : 0
         onFileFetchRequested: timeline.callModel("fetchFile", index)
         onFileRetryRequested: timeline.callModel("retryFile", index)

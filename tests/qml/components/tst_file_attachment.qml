@@ -15,6 +15,7 @@ Item {
 
     readonly property url wide: Qt.resolvedUrl("data/wide.png")
     readonly property url claimsHuge: Qt.resolvedUrl("data/claims-huge.png")
+    readonly property url tone: Qt.resolvedUrl("data/tone.wav") // half a second
 
     Component {
         id: attachmentComponent
@@ -148,6 +149,53 @@ Item {
             verify(card.implicitWidth <= 320);
             verify(name.truncated);
             compare(name.lineCount, 1);
+        }
+
+        // A voice note: the sender's duration until the file is here, then a
+        // player (where the app has Qt Multimedia) that reads its own.
+        function test_voiceNotePlaysInline() {
+            const note = make({ isImage: false, isVoiceNote: true, mime: "audio/ogg", fileName: "voice.ogg", fileSize: 4044, durationMs: 41000, fileState: FileAttachment.Remote });
+            verify(findChild(note, "audioCard").visible);
+            verify(!findChild(note, "fileCard").visible);
+            verify(!note.playable);
+            verify(findChild(note, "audioTime").text.indexOf("0:41") === 0, findChild(note, "audioTime").text);
+            verify(!findChild(note, "seekBar").enabled);
+            // Voice notes are small: they come by themselves like images.
+            const fetched = watch(note, "fetchRequested");
+            note.autoFetchBytes = 10000;
+            note.maybeFetch();
+            compare(fetched.count, 1);
+
+            note.fileUrl = root.tone;
+            note.fileState = FileAttachment.Ready;
+            verify(note.player !== null);
+            if (!note.player.available) {
+                // Built without Qt Multimedia: the file opens elsewhere.
+                const opened = watch(note, "openRequested");
+                mouseClick(findChild(note, "playButton"));
+                compare(opened.count, 1);
+                return;
+            }
+            verify(note.playable);
+            verify(findChild(note, "seekBar").enabled);
+            // The file's own length replaces the claim.
+            tryVerify(() => note.player.duration > 0, 10000);
+            verify(Math.abs(note.player.duration - 500) < 100, note.player.duration);
+            compare(findChild(note, "audioTime").text, "0:01"); // 0.5 s rounds up
+            compare(findChild(note, "playButton").Accessible.name, "Play");
+        }
+
+        function test_audioFileShowsItsName() {
+            const item = make({ isImage: false, mime: "audio/mpeg", fileName: "song.mp3", fileSize: 3000000, fileState: FileAttachment.Remote });
+            verify(findChild(item, "audioCard").visible);
+            verify(!item.isVoiceNote);
+            // Over the size fetched by itself: a click fetches it.
+            const fetched = watch(item, "fetchRequested");
+            item.autoFetchBytes = 10000;
+            item.maybeFetch();
+            compare(fetched.count, 0);
+            mouseClick(findChild(item, "playButton"));
+            compare(fetched.count, 1);
         }
 
         function test_failedUploadIsMarkedWithRetry() {

@@ -652,6 +652,10 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
     }
     case FileStateRole:
         return isFile ? cachedFileStatus(row).state : NoFile;
+    case IsVoiceNoteRole:
+        return isFile && file.voice_note();
+    case DurationMsRole:
+        return int(std::min<quint32>(file.duration_ms(), 24u * 3600 * 1000));
     case FileProgressRole: {
         if (!isFile)
             return 0.0;
@@ -767,6 +771,8 @@ QHash<int, QByteArray> MessageListModel::roleNames() const
         {FileUrlRole, "fileUrl"},
         {FileStateRole, "fileState"},
         {FileProgressRole, "fileProgress"},
+        {IsVoiceNoteRole, "isVoiceNote"},
+        {DurationMsRole, "durationMs"},
     };
 }
 

@@ -71,6 +71,8 @@ public:
         FileUrlRole,      // QUrl: the file on this device once it is there, else empty
         FileStateRole,    // FileState
         FileProgressRole, // qreal: 0..1 of the transfer under way
+        IsVoiceNoteRole,  // bool: recorded in a chat, played inline
+        DurationMsRole,   // int: audio, the sender's word (0 unknown)
         LastRole
     };
     Q_ENUM(Roles)
