@@ -6,6 +6,10 @@
 #include "media.h"
 
 #include <QBuffer>
+#include <QClipboard>
+#include <QGuiApplication>
+#include <QMimeData>
+#include <QStandardPaths>
 #include <QImage>
 #include <QImageReader>
 #include <QPainter>
@@ -80,6 +84,7 @@ private:
 private slots:
     void initTestCase()
     {
+        QStandardPaths::setTestModeEnabled(true);
         QVERIFY(m_dir.isValid());
         QImageReader::setAllocationLimit(kImageAllocationLimitMiB);
     }
@@ -185,6 +190,34 @@ private slots:
         const QString bogus = media.thumbnailSource(claimingPng(5000, 5000));
         QVERIFY(provider.requestImage(bogus.mid(int(qstrlen("image://kithmedia/"))), &got, {})
                     .isNull());
+    }
+
+    // Ctrl+V of a screenshot: saved as a PNG of the app's, described for the
+    // preview like a picked file; text on the clipboard is not an image.
+    void pastedImageBecomesAFile()
+    {
+        Media media(nullptr);
+        QGuiApplication::clipboard()->setText(QStringLiteral("just text"));
+        QVERIFY(!media.clipboardHasImage());
+        QVERIFY(media.saveClipboardImage().isEmpty());
+
+        QGuiApplication::clipboard()->setImage(noisyImage(320, 200));
+        QVERIFY(media.clipboardHasImage());
+        const QUrl saved = media.saveClipboardImage();
+        QVERIFY(saved.isLocalFile());
+        QVERIFY(saved.toLocalFile().endsWith(QLatin1String(".png")));
+        const QVariantMap described = media.describe(saved);
+        QCOMPARE(described.value(QStringLiteral("isImage")).toBool(), true);
+        QCOMPARE(described.value(QStringLiteral("width")).toInt(), 320);
+        QCOMPARE(described.value(QStringLiteral("height")).toInt(), 200);
+        QVERIFY(QFile::remove(saved.toLocalFile()));
+
+        // Dropped URLs: only files on this device go on.
+        const QUrl file = QUrl::fromLocalFile(write(QStringLiteral("drop.txt"), "x"));
+        QCOMPARE(media.localFiles({file, QUrl(QStringLiteral("https://example.org/a.png")),
+                                   QUrl::fromLocalFile(m_dir.path())}),
+                 QList<QUrl>{file});
+        QVERIFY(media.describe(QUrl::fromLocalFile(m_dir.filePath(QStringLiteral("gone")))).isEmpty());
     }
 };
 
