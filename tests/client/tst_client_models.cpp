@@ -505,6 +505,64 @@ private slots:
         QVERIFY(store()->transfers().isEmpty());
     }
 
+    // The cache keeps to its limit by dropping what was used least recently;
+    // a fetch under way is never touched, and what a view shows counts as used.
+    void fileCacheDropsTheLeastRecentlyUsed()
+    {
+        TransferQueue *queue = m_client->transfers();
+        const QDir cache(queue->cacheDirectory());
+        const QDateTime now = QDateTime::currentDateTime();
+        const auto put = [&](const QString &name, int kib, int hoursAgo) {
+            const QString path = cache.filePath(name);
+            QDir().mkpath(QFileInfo(path).absolutePath());
+            QFile file(path);
+            if (!file.open(QIODevice::WriteOnly) || file.write(QByteArray(kib * 1024, 'c')) < 0)
+                return false;
+            return file.setFileTime(now.addSecs(-3600 * hoursAgo),
+                                    QFileDevice::FileModificationTime);
+        };
+        v1::FileRef shown;
+        shown.set_file_id(newFileId());
+        shown.set_name("shown.png");
+        shown.set_mime_type("image/png");
+        QVERIFY(put(QStringLiteral("a/old.bin"), 100, 50));
+        QVERIFY(put(QStringLiteral("b/older.bin"), 100, 60));
+        QVERIFY(put(QStringLiteral("c/recent.bin"), 100, 1));
+        // The oldest of all, but a view shows it now.
+        QVERIFY(put(QFileInfo(queue->cachedPath(shown)).dir().dirName() + u'/' +
+                        QFileInfo(queue->cachedPath(shown)).fileName(),
+                    100, 90));
+        // A fetch that waits (offline), with half its bytes.
+        v1::FileRef waiting;
+        waiting.set_file_id(newFileId());
+        waiting.set_name("big.iso");
+        const QString waitingPath = queue->cachedPath(waiting);
+        QVERIFY(queue->download(waiting, waitingPath).ok());
+        QVERIFY(put(QFileInfo(waitingPath).dir().dirName() + u'/' +
+                        QFileInfo(waitingPath).fileName() + QStringLiteral(".part"),
+                    100, 100));
+
+        v1::Message m = textMessage(kDirect, 1, kPeer, kNoonMs);
+        *m.mutable_content()->mutable_file() = shown;
+        QVERIFY(store()->storeMessages(kDirect, {m}, {1, 1}));
+        MessageListModel model(m_client.get(), kDirect);
+        QCOMPARE(model.index(0).data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Ready));
+
+        queue->setCacheLimit(330 * 1024);
+        queue->trimCache();
+        QVERIFY(!QFile::exists(cache.filePath(QStringLiteral("b/older.bin"))));
+        QVERIFY(!QFile::exists(cache.filePath(QStringLiteral("a/old.bin"))));
+        QVERIFY(!QDir(cache.filePath(QStringLiteral("b"))).exists()); // its folder too
+        QVERIFY(QFile::exists(cache.filePath(QStringLiteral("c/recent.bin"))));
+        QVERIFY(QFile::exists(queue->cachedPath(shown)));
+        QVERIFY(QFile::exists(waitingPath + QStringLiteral(".part")));
+
+        // Under the limit: nothing goes.
+        queue->trimCache();
+        QVERIFY(QFile::exists(cache.filePath(QStringLiteral("c/recent.bin"))));
+    }
+
     void uploadsShowAsPendingRowsUntilSent()
     {
         QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 2), {1, 2}));

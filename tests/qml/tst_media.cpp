@@ -8,11 +8,11 @@
 #include <QBuffer>
 #include <QClipboard>
 #include <QGuiApplication>
-#include <QMimeData>
-#include <QStandardPaths>
 #include <QImage>
 #include <QImageReader>
+#include <QMimeData>
 #include <QPainter>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QtEndian>
@@ -217,7 +217,8 @@ private slots:
         QCOMPARE(media.localFiles({file, QUrl(QStringLiteral("https://example.org/a.png")),
                                    QUrl::fromLocalFile(m_dir.path())}),
                  QList<QUrl>{file});
-        QVERIFY(media.describe(QUrl::fromLocalFile(m_dir.filePath(QStringLiteral("gone")))).isEmpty());
+        QVERIFY(
+            media.describe(QUrl::fromLocalFile(m_dir.filePath(QStringLiteral("gone")))).isEmpty());
     }
 };
 

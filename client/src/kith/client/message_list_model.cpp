@@ -475,8 +475,12 @@ MessageListModel::FileStatus MessageListModel::fileStatus(const Row &row) const
 
 const MessageListModel::FileStatus &MessageListModel::cachedFileStatus(const Row &row) const
 {
-    if (!row.file)
+    if (!row.file) {
         row.file = fileStatus(row);
+        // Shown: the cache keeps it longer than what nobody looked at.
+        if (row.file->state == Ready && !row.uploadId)
+            TransferQueue::markUsed(row.file->path);
+    }
     return *row.file;
 }
 

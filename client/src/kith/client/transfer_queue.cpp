@@ -7,9 +7,14 @@
 
 #include "kith/content.h"
 
+#include <QDateTime>
 #include <QDir>
+#include <QDirIterator>
 #include <QFile>
 #include <QFileInfo>
+#include <QSet>
+
+#include <algorithm>
 
 namespace kith::client {
 
@@ -88,6 +93,49 @@ QString TransferQueue::cachedPath(const v1::FileRef &file) const
                   safeLocalFileName(toQString(file.name())));
 }
 
+void TransferQueue::markUsed(const QString &path)
+{
+    QFile file(path);
+    // Only when it has not been marked for a while: showing is not writing.
+    const QDateTime now = QDateTime::currentDateTime();
+    if (QFileInfo(path).lastModified().secsTo(now) > 3600 && file.open(QIODevice::ReadWrite))
+        (void)file.setFileTime(now, QFileDevice::FileModificationTime);
+}
+
+void TransferQueue::trimCache()
+{
+    if (m_cacheDir.isEmpty() || m_cacheLimit <= 0)
+        return;
+    QSet<QString> busy; // fetches under way or waiting: their ".part" and their name
+    if (m_store->isOpen())
+        for (const TransferEntry &entry : m_store->transfers())
+            if (entry.kind == TransferKind::Download)
+                busy << entry.path << entry.path + QStringLiteral(".part");
+    QList<QFileInfo> files;
+    qint64 total = 0;
+    QDirIterator it(m_cacheDir, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        const QFileInfo info(it.next());
+        total += info.size();
+        if (!busy.contains(info.absoluteFilePath()))
+            files << info;
+    }
+    if (total <= m_cacheLimit)
+        return;
+    std::sort(files.begin(), files.end(), [](const QFileInfo &a, const QFileInfo &b) {
+        return a.lastModified() < b.lastModified();
+    });
+    for (const QFileInfo &info : std::as_const(files)) {
+        if (total <= m_cacheLimit)
+            break;
+        if (QFile::remove(info.absoluteFilePath())) {
+            total -= info.size();
+            QDir().rmdir(info.absolutePath()); // the file's folder, once empty
+        }
+    }
+    qCInfo(lcClient) << "file cache trimmed to" << total << "bytes";
+}
+
 std::optional<TransferEntry> TransferQueue::downloadTo(const QString &path) const
 {
     if (path.isEmpty() || !m_store->isOpen())
@@ -133,6 +181,8 @@ Status TransferQueue::cancel(qint64 id)
 
 void TransferQueue::start()
 {
+    if (!m_started)
+        trimCache();
     m_started = true;
     startNext();
 }
@@ -224,6 +274,7 @@ void TransferQueue::onDone(qint64 id, const Error *error, const QString &clientM
     } else {
         if (m_store->transfer(id))
             (void)m_store->removeTransfer(id);
+        trimCache(); // a download, or the sender's copy: the cache grew
         emit finished(id, clientMsgId);
     }
     startNext();

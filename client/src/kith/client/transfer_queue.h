@@ -60,6 +60,14 @@ public:
     // Where fetched files are kept: <dir>/<file id>/<safe name>.
     void setCacheDirectory(const QString &dir) { m_cacheDir = dir; }
     [[nodiscard]] QString cacheDirectory() const { return m_cacheDir; }
+    // The cache is kept under a size: past it, trimCache() (after every
+    // download and at start) removes the files used least recently (what a
+    // view shows is marked used, see markUsed), never a fetch under way.
+    static constexpr qint64 kDefaultCacheBytes = qint64(1) << 30;
+    void setCacheLimit(qint64 bytes) { m_cacheLimit = bytes; }
+    [[nodiscard]] qint64 cacheLimit() const { return m_cacheLimit; }
+    void trimCache();
+    static void markUsed(const QString &path);
     // The cache's path for the file (empty for an id that is not well-formed).
     [[nodiscard]] QString cachedPath(const v1::FileRef &file) const;
     // The queued, paused or failed download into `path`, if any.
@@ -95,6 +103,7 @@ private:
     Outbox *m_outbox;
     std::function<QString()> m_token;
     QString m_cacheDir;
+    qint64 m_cacheLimit = kDefaultCacheBytes;
     bool m_started = false;
     QHash<qint64, std::shared_ptr<FileTransfer>> m_running;
 };
