@@ -1,5 +1,6 @@
 import QtQuick
 import QtQuick.Controls.Basic
+import QtQuick.Dialogs
 import QtQuick.Layouts
 import Kith.Theme
 import Kith.Chat
@@ -151,6 +152,11 @@ Rectangle {
             onImageViewRequested: (url, name) => imageViewer.show(url, name)
             onFileOpenRequested: url => Qt.openUrlExternally(url)
             onShowInFolderRequested: url => Qt.openUrlExternally(Media.folderOf(url))
+            onSaveAsRequested: (url, name) => {
+                saveDialog.source = url;
+                saveDialog.currentFile = "file:///" + name;
+                saveDialog.open();
+            }
             onReachedBottom: chat.readRequested()
             // Reading down through unread messages marks them as it goes.
             onContentYChanged: if (chat.unreadCount > 0) chat.readRequested()
@@ -245,6 +251,13 @@ Rectangle {
             messageList.scrollToBottom();
             composerBox.focusInput();
         }
+    }
+
+    FileDialog {
+        id: saveDialog
+        property url source
+        fileMode: FileDialog.SaveFile
+        onAccepted: Media.saveCopy(source, selectedFile)
     }
 
     ImageViewer {

@@ -116,6 +116,13 @@ Rectangle {
         color: Theme.border
     }
 
+    // Ctrl+O, as in other chat apps.
+    Shortcut {
+        sequence: StandardKey.Open
+        enabled: attachButton.enabled && composer.visible
+        onActivated: fileDialog.open()
+    }
+
     FileDialog {
         id: fileDialog
         objectName: "attachDialog"
@@ -203,7 +210,7 @@ Rectangle {
                 Layout.bottomMargin: 2
                 enabled: composer.enabled && composer.canSend
                 iconName: "attach"
-                tip: qsTr("Attach files")
+                tip: qsTr("Attach files (Ctrl+O)")
                 onClicked: fileDialog.open()
             }
 

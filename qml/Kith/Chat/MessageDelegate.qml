@@ -71,6 +71,7 @@ Item {
     signal showInFolderRequested
     signal fileRetryRequested
     signal fileCancelRequested
+    signal saveAsRequested
 
     // A file without a caption: no text line; an image's time sits on it.
     readonly property bool bare: isFile && text.length === 0
@@ -550,8 +551,27 @@ Item {
             }
             AppMenuItem {
                 objectName: "copyAction"
+                visible: !message.bare
                 text: qsTr("Copy text")
                 onTriggered: message.copyRequested()
+            }
+            AppMenuItem {
+                objectName: "saveAsAction"
+                visible: message.isFile && message.fileState === FileAttachment.Ready && String(message.fileUrl).length > 0
+                text: qsTr("Save as…")
+                onTriggered: message.saveAsRequested()
+            }
+            AppMenuItem {
+                objectName: "showInFolderAction"
+                visible: message.isFile && message.fileState === FileAttachment.Ready && String(message.fileUrl).length > 0
+                text: qsTr("Show in folder")
+                onTriggered: message.showInFolderRequested()
+            }
+            AppMenuItem {
+                objectName: "downloadAction"
+                visible: message.isFile && (message.fileState === FileAttachment.Remote || message.fileState === FileAttachment.Paused)
+                text: qsTr("Download")
+                onTriggered: message.fileFetchRequested()
             }
             AppMenuItem {
                 objectName: "copyLinkAction"

@@ -53,6 +53,7 @@ ListView {
     signal imageViewRequested(url fileUrl, string fileName)
     signal fileOpenRequested(url fileUrl)
     signal showInFolderRequested(url fileUrl)
+    signal saveAsRequested(url fileUrl, string fileName)
 
     function callModel(name, row) {
         if (model && typeof model[name] === "function")
@@ -308,8 +309,9 @@ ListView {
         onFileOpenRequested: timeline.fileOpenRequested(fileUrl)
         onImageViewRequested: timeline.imageViewRequested(fileUrl, fileName)
         onShowInFolderRequested: timeline.showInFolderRequested(fileUrl)
+        onSaveAsRequested: timeline.saveAsRequested(fileUrl, fileName)
         onReplyRequested: timeline.replyRequested(model.seq, model.senderName, model.text)
-        onCopyRequested: timeline.copyRequested(model.text)
+        onCopyRequested: timeline.copyRequested(text)
         onCopyLinkRequested: link => timeline.copyRequested(link)
         onLinkActivated: link => timeline.linkActivated(link)
         onQuoteActivated: timeline.quoteActivated(model.replyToSeq)

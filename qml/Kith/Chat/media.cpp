@@ -220,6 +220,12 @@ QUrl Media::saveClipboardImage() const
         QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/pasted");
     if (!QDir().mkpath(dir))
         return {};
+    // Pasted a week ago or more: sent long since (the sender's copy is in the
+    // file cache) or never will be.
+    const QDateTime weekAgo = QDateTime::currentDateTime().addDays(-7);
+    for (const QFileInfo &old : QDir(dir).entryInfoList(QDir::Files))
+        if (old.lastModified() < weekAgo)
+            QFile::remove(old.absoluteFilePath());
     const QString path =
         dir +
         QStringLiteral("/Pasted image %1.png")

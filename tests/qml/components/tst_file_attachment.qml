@@ -210,6 +210,33 @@ Item {
             compare(retried.count, 1);
         }
 
+        // The menu of a file offers what fits its state.
+        function test_fileMenu() {
+            const remote = createTemporaryObject(delegateComponent, root, { fileState: FileAttachment.Remote });
+            remote.openMenu(10, 10);
+            const menu = remote.menu;
+            tryCompare(menu, "opened", true);
+            verify(findChild(menu, "downloadAction").visible);
+            verify(!findChild(menu, "saveAsAction").visible);
+            verify(!findChild(menu, "copyAction").visible); // no caption
+            const fetched = watch(remote, "fileFetchRequested");
+            findChild(menu, "downloadAction").triggered();
+            compare(fetched.count, 1);
+            menu.close();
+
+            const here = createTemporaryObject(delegateComponent, root, { text: "the report", fileState: FileAttachment.Ready, fileUrl: root.wide });
+            here.openMenu(10, 10);
+            tryCompare(here.menu, "opened", true);
+            verify(findChild(here.menu, "saveAsAction").visible);
+            verify(findChild(here.menu, "showInFolderAction").visible);
+            verify(findChild(here.menu, "copyAction").visible);
+            verify(!findChild(here.menu, "downloadAction").visible);
+            const saving = watch(here, "saveAsRequested");
+            findChild(here.menu, "saveAsAction").triggered();
+            compare(saving.count, 1);
+            here.menu.close();
+        }
+
         function test_captionGoesUnderTheImage() {
             const item = createTemporaryObject(delegateComponent, root, { own: false, text: "the beach", isImage: true, fileMime: "image/png", fileName: "beach.png", imageWidth: 240, imageHeight: 120, fileUrl: root.wide, fileState: FileAttachment.Ready });
             verify(item);

@@ -87,7 +87,7 @@ Item {
             const attach = findChild(chat, "attachButton");
             verify(attach.visible);
             verify(attach.enabled);
-            compare(attach.Accessible.name, "Attach files");
+            compare(attach.Accessible.name, "Attach files (Ctrl+O)");
             chat.storageError = "The disk is full";
             verify(!attach.enabled);
         }
