@@ -26,6 +26,7 @@
 #include <QFileInfo>
 #include <QImageReader>
 #include <QLinearGradient>
+#include <QMimeData>
 #include <QPainter>
 #include <QProcess>
 #include <QQmlApplicationEngine>
@@ -473,6 +474,47 @@ void AppEndToEnd::filesGoBothWaysByteIdentical()
         QFile file(fetched);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QVERIFY(file.readAll() == sent);
+    }
+
+    // A file dragged from a file manager onto the chat: the same sheet, and
+    // without a caption it goes as it is.
+    const QString minutes = m_home.filePath(QStringLiteral("minutes.txt"));
+    {
+        QFile file(minutes);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        QVERIFY(file.write("Minutes of the release meeting\n") > 0);
+    }
+    {
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(minutes)});
+        const QPointF at =
+            chatView->mapToScene(QPointF(chatView->width() / 2, chatView->height() / 2));
+        QDragEnterEvent enter(at.toPoint(), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window, &enter);
+        QVERIFY(enter.isAccepted());
+        QDragMoveEvent move(at.toPoint(), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window, &move);
+        QTRY_VERIFY(item("dropHint")->isVisible());
+        QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window, &drop);
+    }
+    QTRY_VERIFY(caption->isVisible());
+    QTRY_VERIFY(caption->hasActiveFocus());
+    QTest::keyClick(m_window, Qt::Key_Return);
+    QTRY_VERIFY(!caption->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT((row = findRow(messages, "fileName", QStringLiteral("minutes.txt"))) >=
+                                     0 &&
+                                 roleValue(messages, row, "seq").toLongLong() > 0,
+                             kUiTimeoutMs);
+    const QString minutesFetched = m_home.filePath(QStringLiteral("bob-minutes.txt"));
+    bob({QStringLiteral("download"), QStringLiteral("ann"),
+         QString::number(roleValue(messages, row, "seq").toLongLong()), minutesFetched},
+        &ok);
+    QVERIFY(ok);
+    {
+        QFile file(minutesFetched);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readAll(), QByteArray("Minutes of the release meeting\n"));
     }
 
     // bob answers with a picture of his own and a document.
