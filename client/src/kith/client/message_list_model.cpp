@@ -664,7 +664,15 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         if (!isFile)
             return 0.0;
         const FileStatus &status = cachedFileStatus(row);
-        return status.state == Ready ? 1.0 : m_progress.value(status.transfer, 0.0);
+        if (status.state == Ready)
+            return 1.0;
+        if (const auto it = m_progress.find(status.transfer); it != m_progress.end())
+            return *it;
+        if (!m_client)
+            return 0.0;
+        // Under way since before this model: what the transfer has done.
+        const auto [done, total] = m_client->transfers()->progressOf(status.transfer);
+        return total > 0 ? std::clamp(qreal(done) / qreal(total), 0.0, 1.0) : 0.0;
     }
     case SeqRole:
         return row.outgoing ? qint64(0) : qint64(m.seq);
