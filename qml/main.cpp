@@ -1,10 +1,14 @@
 // kith: the desktop app. Parses the command line, makes sure only one
 // instance runs per user session, and loads the QML window.
 
+#include "kith/client/transfer_queue.h"
+#include "media.h"
 #include "single_instance.h"
+#include "voice_player.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QImageReader>
 #include <QQmlApplicationEngine>
 #include <QQuickWindow>
 #include <QUrl>
@@ -22,6 +26,7 @@ Q_IMPORT_QML_PLUGIN(Kith_AppPlugin)
 
 int main(int argc, char *argv[])
 {
+    kith::app::chooseMediaBackend();
     // QApplication rather than QGuiApplication: the tray icon is a Qt Widgets class.
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("Kith"));
@@ -56,6 +61,11 @@ int main(int argc, char *argv[])
     parser.addOptions(
         {serverOption, userOption, passwordOption, registerOption, themeOption, newInstanceOption});
     parser.process(app);
+
+    // Images come from other people: every decode in the app is bounded.
+    QImageReader::setAllocationLimit(kith::app::kImageAllocationLimitMiB);
+    // Images sent get their size and a thumbnail, so the bubble has its shape at once.
+    kith::client::TransferQueue::setImageInspector(&kith::app::inspectImage);
 
     kith::app::SingleInstance instance;
     if (!parser.isSet(newInstanceOption) && instance.notifyRunningInstance())

@@ -7,10 +7,15 @@
 #include "kith/client/local_store.h"
 #include "kith/client/member_list_model.h"
 #include "kith/client/message_list_model.h"
+#include "kith/client/transfer_queue.h"
 #include "kith/client/user_search_model.h"
+#include "kith/content.h"
 #include "kith/protocol.h"
 
 #include <QAbstractItemModelTester>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -456,6 +461,226 @@ private slots:
         QCOMPARE(model.index(3).data(MessageListModel::SeqRole).toULongLong(), 4u);
         QCOMPARE(model.index(3).data(MessageListModel::SendStatusRole).toInt(),
                  int(MessageListModel::Sent));
+    }
+
+    void imageSizesClaimedAreClamped()
+    {
+        QCOMPARE(MessageListModel::clampImageSize(0, 480), QSize(0, 0));
+        QCOMPARE(MessageListModel::clampImageSize(640, 0), QSize(0, 0));
+        QCOMPARE(MessageListModel::clampImageSize(640, 480), QSize(640, 480));
+        QCOMPARE(MessageListModel::clampImageSize(50'000, 50'000), QSize(16384, 16384));
+        // A sliver becomes at most 8:1, then fits the largest side.
+        QCOMPARE(MessageListModel::clampImageSize(50'000, 1), QSize(16384, 2048));
+        QCOMPARE(MessageListModel::clampImageSize(1, 1000), QSize(125, 1000));
+        QCOMPARE(MessageListModel::clampImageSize(0xffffffffu, 0xffffffffu), QSize(16384, 16384));
+    }
+
+    void fileRowsShowWhatWasSentSafely()
+    {
+        v1::Message m = textMessage(kDirect, 1, kPeer, kNoonMs);
+        v1::FileRef &file = *m.mutable_content()->mutable_file();
+        file.set_file_id(newFileId());
+        // A name that tries to pass for another file and to climb out of a folder.
+        file.set_name(toStd(QStringLiteral("../../cat\u202Egnp.exe")));
+        file.set_mime_type("image/png");
+        file.set_size(1234);
+        file.set_width(50'000);
+        file.set_height(50'000);
+        file.set_thumbnail(std::string(100, 't'));
+        file.set_sha256(std::string(32, 's'));
+        v1::Message plain = textMessage(kDirect, 2, kPeer, kNoonMs + 1000);
+        v1::FileRef &doc = *plain.mutable_content()->mutable_file();
+        doc.set_file_id(newFileId());
+        doc.set_name("report.pdf");
+        doc.set_mime_type("application/pdf");
+        doc.set_size(99);
+        doc.set_caption("for monday");
+        // An id the server would never make: never used as a path.
+        v1::Message odd = textMessage(kDirect, 3, kPeer, kNoonMs + 2000);
+        odd.mutable_content()->mutable_file()->set_file_id("../../../../etc");
+        odd.mutable_content()->mutable_file()->set_name("passwd");
+        v1::Message voice = textMessage(kDirect, 4, kPeer, kNoonMs + 3000);
+        v1::FileRef &note = *voice.mutable_content()->mutable_file();
+        note.set_file_id(newFileId());
+        note.set_name("voice.ogg");
+        note.set_mime_type("audio/ogg");
+        note.set_voice_note(true);
+        note.set_duration_ms(0xffffffffu); // claims 49 days
+        QVERIFY(store()->storeMessages(kDirect, {m, plain, odd, voice}, {1, 4}));
+
+        // The pdf is already in the cache (fetched before).
+        const QString cached = m_client->transfers()->cachedPath(doc);
+        QVERIFY(cached.startsWith(m_client->transfers()->cacheDirectory()));
+        QVERIFY(QDir().mkpath(QFileInfo(cached).absolutePath()));
+        {
+            QFile f(cached);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            QCOMPARE(f.write(QByteArray(99, 'p')), 99);
+        }
+
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(model.rowCount(), 4);
+        QVERIFY(model.index(3).data(MessageListModel::IsVoiceNoteRole).toBool());
+        QCOMPARE(model.index(3).data(MessageListModel::DurationMsRole).toInt(), 24 * 3600 * 1000);
+        QVERIFY(!model.index(1).data(MessageListModel::IsVoiceNoteRole).toBool());
+        const QModelIndex image = model.index(0);
+        QVERIFY(image.data(MessageListModel::IsFileRole).toBool());
+        QVERIFY(image.data(MessageListModel::IsImageRole).toBool());
+        const QString shown = image.data(MessageListModel::FileNameRole).toString();
+        QVERIFY(!shown.contains(QChar(0x202E)));
+        QVERIFY(shown.endsWith(QLatin1String("gnp.exe")));
+        QCOMPARE(image.data(MessageListModel::ImageWidthRole).toInt(), 16384);
+        QCOMPARE(image.data(MessageListModel::ImageHeightRole).toInt(), 16384);
+        QCOMPARE(image.data(MessageListModel::ThumbnailRole).toByteArray(), QByteArray(100, 't'));
+        QCOMPARE(image.data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Remote));
+        QVERIFY(image.data(MessageListModel::FileUrlRole).toUrl().isEmpty());
+        QCOMPARE(image.data(MessageListModel::FileProgressRole).toReal(), 0.0);
+        const QString imagePath = m_client->transfers()->cachedPath(file);
+        // Straight inside the file's own folder of the cache, whatever its name says.
+        QCOMPARE(QFileInfo(imagePath).path(),
+                 m_client->transfers()->cacheDirectory() + u'/' + toQString(file.file_id()));
+        QVERIFY(!QFileInfo(imagePath).fileName().contains(u'/'));
+        QVERIFY(QFileInfo(imagePath).fileName() != QLatin1String(".."));
+
+        const QModelIndex pdf = model.index(1);
+        QVERIFY(!pdf.data(MessageListModel::IsImageRole).toBool());
+        QCOMPARE(pdf.data(MessageListModel::CaptionRole).toString(), QStringLiteral("for monday"));
+        QCOMPARE(pdf.data(MessageListModel::FileStateRole).toInt(), int(MessageListModel::Ready));
+        QCOMPARE(pdf.data(MessageListModel::FileUrlRole).toUrl(), QUrl::fromLocalFile(cached));
+        QCOMPARE(pdf.data(MessageListModel::ImageWidthRole).toInt(), 0);
+
+        QCOMPARE(model.index(2).data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Remote));
+        QVERIFY(!model.fetchFile(2)); // nowhere to put it
+        QVERIFY(model.fetchFile(1));  // already here: nothing to fetch
+        QVERIFY(store()->transfers().isEmpty());
+        QCOMPARE(model.index(0).data(MessageListModel::IsFileRole).toBool(), true);
+        QVERIFY(!model.index(0).data(MessageListModel::IsOwnRole).toBool());
+
+        // Fetching the image queues a download (offline: it waits).
+        QVERIFY(model.fetchFile(0));
+        QCOMPARE(model.index(0).data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Queued));
+        const auto queued = store()->transfers();
+        QCOMPARE(queued.size(), 1);
+        QCOMPARE(queued.first().path, imagePath);
+        QVERIFY(model.cancelFile(0));
+        QCOMPARE(model.index(0).data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Remote));
+        QVERIFY(store()->transfers().isEmpty());
+    }
+
+    // The cache keeps to its limit by dropping what was used least recently;
+    // a fetch under way is never touched, and what a view shows counts as used.
+    void fileCacheDropsTheLeastRecentlyUsed()
+    {
+        TransferQueue *queue = m_client->transfers();
+        const QDir cache(queue->cacheDirectory());
+        const QDateTime now = QDateTime::currentDateTime();
+        const auto put = [&](const QString &name, int kib, int hoursAgo) {
+            const QString path = cache.filePath(name);
+            QDir().mkpath(QFileInfo(path).absolutePath());
+            QFile file(path);
+            if (!file.open(QIODevice::WriteOnly) || file.write(QByteArray(kib * 1024, 'c')) < 0)
+                return false;
+            return file.setFileTime(now.addSecs(-3600 * hoursAgo),
+                                    QFileDevice::FileModificationTime);
+        };
+        v1::FileRef shown;
+        shown.set_file_id(newFileId());
+        shown.set_name("shown.png");
+        shown.set_mime_type("image/png");
+        QVERIFY(put(QStringLiteral("a/old.bin"), 100, 50));
+        QVERIFY(put(QStringLiteral("b/older.bin"), 100, 60));
+        QVERIFY(put(QStringLiteral("c/recent.bin"), 100, 1));
+        // The oldest of all, but a view shows it now.
+        QVERIFY(put(QFileInfo(queue->cachedPath(shown)).dir().dirName() + u'/' +
+                        QFileInfo(queue->cachedPath(shown)).fileName(),
+                    100, 90));
+        // A fetch that waits (offline), with half its bytes.
+        v1::FileRef waiting;
+        waiting.set_file_id(newFileId());
+        waiting.set_name("big.iso");
+        const QString waitingPath = queue->cachedPath(waiting);
+        QVERIFY(queue->download(waiting, waitingPath).ok());
+        QVERIFY(put(QFileInfo(waitingPath).dir().dirName() + u'/' +
+                        QFileInfo(waitingPath).fileName() + QStringLiteral(".part"),
+                    100, 100));
+
+        v1::Message m = textMessage(kDirect, 1, kPeer, kNoonMs);
+        *m.mutable_content()->mutable_file() = shown;
+        QVERIFY(store()->storeMessages(kDirect, {m}, {1, 1}));
+        MessageListModel model(m_client.get(), kDirect);
+        QCOMPARE(model.index(0).data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Ready));
+
+        queue->setCacheLimit(330 * 1024);
+        queue->trimCache();
+        QVERIFY(!QFile::exists(cache.filePath(QStringLiteral("b/older.bin"))));
+        QVERIFY(!QFile::exists(cache.filePath(QStringLiteral("a/old.bin"))));
+        QVERIFY(!QDir(cache.filePath(QStringLiteral("b"))).exists()); // its folder too
+        QVERIFY(QFile::exists(cache.filePath(QStringLiteral("c/recent.bin"))));
+        QVERIFY(QFile::exists(queue->cachedPath(shown)));
+        QVERIFY(QFile::exists(waitingPath + QStringLiteral(".part")));
+
+        // Under the limit: nothing goes.
+        queue->trimCache();
+        QVERIFY(QFile::exists(cache.filePath(QStringLiteral("c/recent.bin"))));
+    }
+
+    void uploadsShowAsPendingRowsUntilSent()
+    {
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 2), {1, 2}));
+        MessageListModel model(m_client.get(), kDirect);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const QString path = m_dir.filePath(QStringLiteral("notes.txt"));
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            QCOMPARE(f.write("some notes"), 10);
+        }
+        const QString text = m_client->sendMessage(kDirect, QStringLiteral("first a text"));
+        const qint64 id = m_client->sendFile(kDirect, path, QStringLiteral("the notes"));
+        QVERIFY(id > 0);
+        QCOMPARE(m_client->sendFile(kDirect, m_dir.filePath(QStringLiteral("absent"))), 0);
+        QCOMPARE(model.rowCount(), 4);
+        QCOMPARE(model.index(2).data(MessageListModel::ClientMsgIdRole).toString(), text);
+        const QModelIndex upload = model.index(3);
+        QVERIFY(upload.data(MessageListModel::IsOwnRole).toBool());
+        QVERIFY(upload.data(MessageListModel::IsFileRole).toBool());
+        QCOMPARE(upload.data(MessageListModel::FileNameRole).toString(),
+                 QStringLiteral("notes.txt"));
+        QCOMPARE(upload.data(MessageListModel::FileSizeRole).toLongLong(), 10);
+        QCOMPARE(upload.data(MessageListModel::CaptionRole).toString(),
+                 QStringLiteral("the notes"));
+        QCOMPARE(upload.data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Pending));
+        QCOMPARE(upload.data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Queued));
+        QCOMPARE(upload.data(MessageListModel::FileUrlRole).toUrl(), QUrl::fromLocalFile(path));
+
+        // Refused: marked like a failed text, with the reason; retried, queued again.
+        QVERIFY(
+            store()->setTransferState(id, TransferState::Failed, QStringLiteral("Too large")).ok());
+        QCOMPARE(model.rowCount(), 4);
+        QCOMPARE(model.index(3).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Failed));
+        QCOMPARE(model.index(3).data(MessageListModel::ErrorRole).toString(),
+                 QStringLiteral("Too large"));
+        QCOMPARE(model.index(3).data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::TransferFailed));
+        QVERIFY(!model.retryFile(2)); // a text: the outbox's business
+        QVERIFY(model.retryFile(3));
+        QCOMPARE(model.index(3).data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Pending));
+        // Dropped: the row goes.
+        QVERIFY(model.cancelFile(3));
+        QCOMPARE(model.rowCount(), 3);
+        QVERIFY(store()->transfers().isEmpty());
     }
 
     void membersComeFromTheStore()

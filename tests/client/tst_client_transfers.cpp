@@ -2,12 +2,15 @@
 // down survives a restart of the client and is sent once, with its message,
 // when the server is back; the receiver's device fetches it byte-identical;
 // a transfer that fails is marked failed with the reason, can be queued again,
-// paused and cancelled.
+// paused and cancelled; an image goes with the size and thumbnail the app's
+// inspector read, the sender keeps a copy in its cache, and the receiver's
+// message model fetches it into its own.
 #include "client_fixture.h"
 #include "test_server.h"
 
 #include "kith/client/connection.h"
 #include "kith/client/local_store.h"
+#include "kith/client/message_list_model.h"
 #include "kith/client/outbox.h"
 #include "kith/client/transfer_queue.h"
 #include "kith/content.h"
@@ -15,6 +18,8 @@
 #include "kith/protocol.h"
 #include "kith/sha256.h"
 
+#include <QAbstractItemModelTester>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -139,6 +144,109 @@ private slots:
         QVERIFY(!queue->isRunning(*id));
         QVERIFY(queue->cancel(*id).ok());
         QVERIFY(!alice->store()->transfer(*id));
+    }
+
+    void imageGoesWithItsSizeAndThumbnailAndShowsOnBothSides()
+    {
+        // The library decodes no images: the app's inspector does (faked here).
+        QStringList inspected;
+        TransferQueue::setImageInspector(
+            [&inspected](const QString &path, QSize &size, QByteArray &thumbnail) {
+                inspected << path;
+                if (!path.endsWith(QLatin1String(".png")))
+                    return false;
+                size = QSize(640, 480);
+                thumbnail = QByteArrayLiteral("a small preview");
+                return true;
+            });
+        const auto restore = qScopeGuard([] { TransferQueue::setImageInspector({}); });
+
+        TestServer server;
+        QVERIFY(server.start());
+        QTemporaryDir dir;
+        ClientDevice alice(dir.filePath(QStringLiteral("alice")));
+        QVERIFY(alice.registerOn(server.url(), QStringLiteral("alice")));
+        ClientDevice bob(dir.filePath(QStringLiteral("bob")));
+        QVERIFY(bob.registerOn(server.url(), QStringLiteral("bob")));
+        const QString direct =
+            directConversationId(quint64(alice->userId()), quint64(bob->userId()));
+
+        QByteArray bytes(200 * 1024, Qt::Uninitialized);
+        for (qsizetype i = 0; i < bytes.size(); ++i)
+            bytes[i] = char((i * 7) ^ (i >> 5));
+        const QString path = dir.filePath(QStringLiteral("photo.png"));
+        {
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            QCOMPARE(file.write(bytes), bytes.size());
+        }
+
+        MessageListModel aliceView(alice.get(), direct);
+        QAbstractItemModelTester aliceTester(
+            &aliceView, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const qint64 id =
+            alice->sendFile(direct, QUrl::fromLocalFile(path).toString(), QStringLiteral("look"));
+        QVERIFY(id > 0);
+        QCOMPARE(inspected, QStringList{path});
+        // The row is there at once, with what is known before the upload.
+        QCOMPARE(aliceView.rowCount(), 1);
+        const QModelIndex row = aliceView.index(0);
+        QVERIFY(row.data(MessageListModel::IsFileRole).toBool());
+        QCOMPARE(row.data(MessageListModel::CaptionRole).toString(), QStringLiteral("look"));
+        QCOMPARE(row.data(MessageListModel::ImageWidthRole).toInt(), 640);
+        QCOMPARE(row.data(MessageListModel::FileUrlRole).toUrl(), QUrl::fromLocalFile(path));
+        QCOMPARE(row.data(MessageListModel::SendStatusRole).toInt(),
+                 int(MessageListModel::Pending));
+
+        QTRY_VERIFY_WITH_TIMEOUT(alice->store()->transfers().isEmpty() && alice->outbox()->isIdle(),
+                                 kClientTimeoutMs);
+        QTRY_COMPARE_WITH_TIMEOUT(aliceView.index(aliceView.rowCount() - 1)
+                                      .data(MessageListModel::SendStatusRole)
+                                      .toInt(),
+                                  int(MessageListModel::Sent), kClientTimeoutMs);
+        QCOMPARE(aliceView.rowCount(), 1);
+        const auto sent = alice->store()->messagesBefore(direct, 0, 10);
+        QCOMPARE(sent.size(), 1);
+        const v1::FileRef ref = sent.first().content.file();
+        QCOMPARE(ref.width(), 640u);
+        QCOMPARE(ref.height(), 480u);
+        QCOMPARE(ref.thumbnail(), "a small preview");
+        QCOMPARE(ref.caption(), "look");
+        // The sender's copy is where a download would go: shown without a fetch.
+        const QString kept = alice->transfers()->cachedPath(ref);
+        QVERIFY(!kept.isEmpty());
+        QFile keptFile(kept);
+        QVERIFY(keptFile.open(QIODevice::ReadOnly));
+        QVERIFY(keptFile.readAll() == bytes);
+        QCOMPARE(aliceView.index(0).data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Ready));
+        QCOMPARE(aliceView.index(0).data(MessageListModel::FileUrlRole).toUrl(),
+                 QUrl::fromLocalFile(kept));
+
+        // Bob's view has the size and thumbnail first, then fetches the file.
+        QVERIFY(bob.waitSynced());
+        MessageListModel bobView(bob.get(), direct);
+        QAbstractItemModelTester bobTester(&bobView,
+                                           QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QTRY_COMPARE_WITH_TIMEOUT(bobView.rowCount(), 1, kClientTimeoutMs);
+        const QModelIndex bobRow = bobView.index(0);
+        QCOMPARE(bobRow.data(MessageListModel::ImageHeightRole).toInt(), 480);
+        QCOMPARE(bobRow.data(MessageListModel::ThumbnailRole).toByteArray(),
+                 QByteArrayLiteral("a small preview"));
+        QCOMPARE(bobRow.data(MessageListModel::FileStateRole).toInt(),
+                 int(MessageListModel::Remote));
+        QVERIFY(bobRow.data(MessageListModel::FileUrlRole).toUrl().isEmpty());
+        QVERIFY(bobView.fetchFile(0));
+        QTRY_COMPARE_WITH_TIMEOUT(bobView.index(0).data(MessageListModel::FileStateRole).toInt(),
+                                  int(MessageListModel::Ready), kClientTimeoutMs);
+        const QUrl fetched = bobView.index(0).data(MessageListModel::FileUrlRole).toUrl();
+        QCOMPARE(fetched, QUrl::fromLocalFile(bob->transfers()->cachedPath(ref)));
+        QFile fetchedFile(fetched.toLocalFile());
+        QVERIFY(fetchedFile.open(QIODevice::ReadOnly));
+        QVERIFY(fetchedFile.readAll() == bytes);
+        QCOMPARE(bobView.index(0).data(MessageListModel::FileProgressRole).toReal(), 1.0);
+        // Nothing more to fetch.
+        QVERIFY(bob->store()->transfers().isEmpty());
     }
 };
 

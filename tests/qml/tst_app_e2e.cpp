@@ -11,7 +11,9 @@
 #include "kith/client/conversation_list_model.h"
 #include "kith/client/kith_client.h"
 #include "kith/client/message_list_model.h"
+#include "kith/client/transfer_queue.h"
 #include "kith/fingerprint.h"
+#include "media.h"
 #include "test_server.h"
 
 #include <QAbstractItemModel>
@@ -22,6 +24,10 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QImageReader>
+#include <QLinearGradient>
+#include <QMimeData>
+#include <QPainter>
 #include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
@@ -143,6 +149,7 @@ class AppEndToEnd : public QObject
 private slots:
     void initTestCase();
     void messagesFlowBothWays();
+    void filesGoBothWaysByteIdentical();
     void notificationsGoThroughTheDesktopService();
     void longHistoryScrollsBackAndHoldsItsPlace();
     void searchHitOpensItsChatOnTheHit();
@@ -183,6 +190,9 @@ void AppEndToEnd::initTestCase()
     m_haveBus = startSessionBus();
 
     QCoreApplication::setOrganizationName(QStringLiteral("KithTest"));
+    // As main() does.
+    QImageReader::setAllocationLimit(kith::app::kImageAllocationLimitMiB);
+    kith::client::TransferQueue::setImageInspector(&kith::app::inspectImage);
 
     bool ok = false;
     bob({QStringLiteral("register"), QStringLiteral("bob"), kBobPassword}, &ok);
@@ -378,6 +388,219 @@ void AppEndToEnd::messagesFlowBothWays()
     QVERIFY(
         m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-narrow-dark.png")));
     qInfo("screenshots in %s", KITH_ARTIFACT_DIR);
+}
+
+// ann sends a picture from the app (through the preview sheet, with a
+// caption): the bubble has its shape at once, the upload finishes, and bob's
+// kith-cli downloads exactly the bytes of the file. bob sends a picture and a
+// document back: the picture is fetched by itself and shown inline, the
+// document is a card that fetches on a click. Screenshots of both, wide and
+// light, narrow and dark, and of the full-window viewer.
+void AppEndToEnd::filesGoBothWaysByteIdentical()
+{
+    QVERIFY(m_window);
+    m_window->setWidth(1000);
+    m_window->setProperty("startTheme", QStringLiteral("light"));
+    QQuickItem *layout = item("adaptiveLayout");
+    QTRY_VERIFY(layout->property("wide").toBool());
+    QQuickItem *chatView = item("chatView");
+    QVERIFY(chatView && chatView->isVisible());
+    auto *messages = chatView->property("messages").value<QAbstractItemModel *>();
+    QVERIFY(messages);
+
+    // A picture with a shape of its own (3:2) and enough detail to look at.
+    QImage picture(1200, 800, QImage::Format_RGB32);
+    {
+        QPainter painter(&picture);
+        QLinearGradient sky(0, 0, 0, 800);
+        sky.setColorAt(0, QColor(0x1d, 0x3b, 0x73));
+        sky.setColorAt(0.6, QColor(0xf0, 0x8a, 0x4b));
+        sky.setColorAt(1, QColor(0x5a, 0x2a, 0x1a));
+        painter.fillRect(picture.rect(), sky);
+        painter.setBrush(QColor(0xff, 0xd8, 0x6b));
+        painter.setPen(Qt::NoPen);
+        painter.drawEllipse(QPointF(600, 520), 140, 140);
+        painter.fillRect(0, 560, 1200, 240, QColor(0x20, 0x30, 0x48));
+    }
+    const QString sunset = m_home.filePath(QStringLiteral("sunset.jpg"));
+    QVERIFY(picture.save(sunset, "JPEG", 90));
+    QByteArray sent;
+    {
+        QFile file(sunset);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        sent = file.readAll();
+    }
+
+    // Picked (as the file dialog or a drop would hand it over): the preview
+    // sheet, a caption, Send.
+    QVERIFY(QMetaObject::invokeMethod(
+        chatView, "offerFiles",
+        Q_ARG(QVariant, QVariantList{QUrl::fromLocalFile(sunset).toString()})));
+    QQuickItem *caption = item("captionField");
+    QVERIFY(caption);
+    QTRY_VERIFY(caption->isVisible());
+    QTRY_VERIFY(caption->hasActiveFocus());
+    for (const QChar c : QStringLiteral("Tonight from the roof"))
+        QTest::keyClick(m_window, c.toLatin1());
+    QVERIFY(QDir().mkpath(QStringLiteral(KITH_ARTIFACT_DIR)));
+    QTest::qWait(300); // the preview decodes off the GUI thread
+    QVERIFY(
+        m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-send-sheet.png")));
+    QTest::keyClick(m_window, Qt::Key_Return);
+    QTRY_VERIFY(!caption->isVisible());
+
+    int row = -1;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        (row = findRow(messages, "fileName", QStringLiteral("sunset.jpg"))) >= 0, kUiTimeoutMs);
+    QCOMPARE(roleValue(messages, row, "caption").toString(),
+             QStringLiteral("Tonight from the roof"));
+    QCOMPARE(roleValue(messages, row, "imageWidth").toInt(), 1200);
+    QCOMPARE(roleValue(messages, row, "imageHeight").toInt(), 800);
+    QVERIFY(!roleValue(messages, row, "thumbnail").toByteArray().isEmpty());
+    QTRY_VERIFY_WITH_TIMEOUT((row = findRow(messages, "fileName", QStringLiteral("sunset.jpg"))) >=
+                                     0 &&
+                                 roleValue(messages, row, "seq").toLongLong() > 0 &&
+                                 roleValue(messages, row, "fileState").toInt() ==
+                                     int(kith::client::MessageListModel::Ready),
+                             kUiTimeoutMs);
+    const qint64 seq = roleValue(messages, row, "seq").toLongLong();
+
+    // bob's command line fetches exactly those bytes.
+    bool ok = false;
+    const QString fetched = m_home.filePath(QStringLiteral("bob-sunset.jpg"));
+    bob({QStringLiteral("download"), QStringLiteral("ann"), QString::number(seq), fetched}, &ok);
+    QVERIFY(ok);
+    {
+        QFile file(fetched);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QVERIFY(file.readAll() == sent);
+    }
+
+    // A file dragged from a file manager onto the chat: the same sheet, and
+    // without a caption it goes as it is.
+    const QString minutes = m_home.filePath(QStringLiteral("minutes.txt"));
+    {
+        QFile file(minutes);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        QVERIFY(file.write("Minutes of the release meeting\n") > 0);
+    }
+    {
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(minutes)});
+        const QPointF at =
+            chatView->mapToScene(QPointF(chatView->width() / 2, chatView->height() / 2));
+        QDragEnterEvent enter(at.toPoint(), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window, &enter);
+        QVERIFY(enter.isAccepted());
+        QDragMoveEvent move(at.toPoint(), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window, &move);
+        QTRY_VERIFY(item("dropHint")->isVisible());
+        QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window, &drop);
+    }
+    QTRY_VERIFY(caption->isVisible());
+    QTRY_VERIFY(caption->hasActiveFocus());
+    QTest::keyClick(m_window, Qt::Key_Return);
+    QTRY_VERIFY(!caption->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT((row = findRow(messages, "fileName", QStringLiteral("minutes.txt"))) >=
+                                     0 &&
+                                 roleValue(messages, row, "seq").toLongLong() > 0,
+                             kUiTimeoutMs);
+    const QString minutesFetched = m_home.filePath(QStringLiteral("bob-minutes.txt"));
+    bob({QStringLiteral("download"), QStringLiteral("ann"),
+         QString::number(roleValue(messages, row, "seq").toLongLong()), minutesFetched},
+        &ok);
+    QVERIFY(ok);
+    {
+        QFile file(minutesFetched);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readAll(), QByteArray("Minutes of the release meeting\n"));
+    }
+
+    // bob answers with a picture of his own and a document.
+    QImage tall(600, 900, QImage::Format_RGB32);
+    {
+        QPainter painter(&tall);
+        QLinearGradient leaf(0, 0, 600, 900);
+        leaf.setColorAt(0, QColor(0x2e, 0x7d, 0x32));
+        leaf.setColorAt(1, QColor(0xc5, 0xe1, 0xa5));
+        painter.fillRect(tall.rect(), leaf);
+        painter.setBrush(QColor(255, 255, 255, 90));
+        painter.setPen(Qt::NoPen);
+        for (int i = 0; i < 6; ++i)
+            painter.drawEllipse(QPointF(100 + i * 80, 150 + i * 110), 60, 60);
+    }
+    const QString plant = m_home.filePath(QStringLiteral("plant.png"));
+    QVERIFY(tall.save(plant, "PNG"));
+    const QString notes = m_home.filePath(QStringLiteral("Release notes 2.4 (final).pdf"));
+    {
+        QFile file(notes);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        QVERIFY(file.write(QByteArray("%PDF-1.4\n") + QByteArray(180 * 1024, 'x')) > 0);
+    }
+    bob({QStringLiteral("send-file"), QStringLiteral("ann"), plant}, &ok);
+    QVERIFY(ok);
+    bob({QStringLiteral("send-file"), QStringLiteral("ann"), notes}, &ok);
+    QVERIFY(ok);
+
+    // The picture is fetched by itself once shown; the document waits for a click.
+    QTRY_VERIFY_WITH_TIMEOUT((row = findRow(messages, "fileName", QStringLiteral("plant.png"))) >=
+                                     0 &&
+                                 roleValue(messages, row, "fileState").toInt() ==
+                                     int(kith::client::MessageListModel::Ready),
+                             kUiTimeoutMs);
+    int doc = -1;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        (doc = findRow(messages, "fileName", QStringLiteral("Release notes 2.4 (final).pdf"))) >= 0,
+        kUiTimeoutMs);
+    QCOMPARE(roleValue(messages, doc, "fileState").toInt(),
+             int(kith::client::MessageListModel::Remote));
+    QVERIFY(QMetaObject::invokeMethod(messages, "fetchFile", Q_ARG(int, doc)));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        roleValue(messages,
+                  findRow(messages, "fileName", QStringLiteral("Release notes 2.4 (final).pdf")),
+                  "fileState")
+                .toInt() == int(kith::client::MessageListModel::Ready),
+        kUiTimeoutMs);
+    {
+        QFile mine(notes);
+        QVERIFY(mine.open(QIODevice::ReadOnly));
+        QFile theirs(roleValue(messages,
+                               findRow(messages, "fileName",
+                                       QStringLiteral("Release notes 2.4 (final).pdf")),
+                               "fileUrl")
+                         .toUrl()
+                         .toLocalFile());
+        QVERIFY(theirs.open(QIODevice::ReadOnly));
+        QVERIFY(theirs.readAll() == mine.readAll());
+    }
+
+    // Pictures for people to look at.
+    QTest::qWait(500); // images decode off the GUI thread, then fade in
+    QVERIFY(m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-files.png")));
+    m_window->setProperty("startTheme", QStringLiteral("dark"));
+    QVERIFY(
+        m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-files-dark.png")));
+    auto *viewer = m_window->findChild<QObject *>(QStringLiteral("imageViewer"));
+    QVERIFY(viewer);
+    const int plantRow = findRow(messages, "fileName", QStringLiteral("plant.png"));
+    QVERIFY(QMetaObject::invokeMethod(viewer, "show",
+                                      Q_ARG(QVariant, roleValue(messages, plantRow, "fileUrl")),
+                                      Q_ARG(QVariant, QStringLiteral("plant.png"))));
+    QTest::qWait(500);
+    QVERIFY(m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-viewer.png")));
+    QTest::keyClick(m_window, Qt::Key_Escape);
+    m_window->setWidth(400);
+    QTRY_VERIFY(!layout->property("wide").toBool());
+    QTRY_COMPARE(item("chatSlot")->x(), 0.0);
+    QTest::qWait(500);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-files-narrow-dark.png")));
+    m_window->setProperty("startTheme", QStringLiteral("light"));
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-files-narrow-light.png")));
+    m_window->setWidth(1000);
+    QTRY_VERIFY(layout->property("wide").toBool());
 }
 
 // A message from carol while ann reads bob: one notification for carol's

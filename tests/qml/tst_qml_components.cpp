@@ -1,6 +1,8 @@
 // Runs the Qt Quick Test cases in components/ against the app's QML modules,
 // linked in statically like in the app.
 
+#include "voice_player.h"
+
 #include <QQmlEngine>
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtQuickTest>
@@ -18,6 +20,8 @@ class Setup : public QObject
 {
     Q_OBJECT
 public slots:
+    // As the app does: the media backend before any player.
+    void applicationAvailable() { kith::app::chooseMediaBackend(); }
     void qmlEngineAvailable(QQmlEngine *engine)
     {
         // Where qt_add_qml_module puts the modules; Qt 6.4 does not look there itself.

@@ -494,6 +494,10 @@ ApplicationWindow {
                 onReactionToggled: (seq, emoji) => KithClient.toggleReaction(window.currentConversationId, seq, emoji)
                 moderator: window.current.isGroup && window.current.myRole >= 2
                 onRetryRequested: id => KithClient.retryMessage(id)
+                onFilesSendRequested: (urls, caption) => {
+                    for (let i = 0; i < urls.length; ++i)
+                        KithClient.sendFile(window.currentConversationId, urls[i], i === 0 ? caption : "");
+                }
                 onDiscardRequested: id => KithClient.discardMessage(id)
                 onTypingChanged: typing => KithClient.setTyping(window.currentConversationId, typing)
                 onReadRequested: readCheck.restart()

@@ -1,7 +1,9 @@
 import QtQuick
 import QtQuick.Controls.Basic
+import QtQuick.Dialogs
 import QtQuick.Layouts
 import Kith.Theme
+import Kith.Chat
 
 // One open conversation: header, timeline and composer. It holds the reply
 // being written and the "new messages" marker; everything else comes in as
@@ -47,6 +49,15 @@ Rectangle {
     signal searchRequested
     signal muteToggled(bool muted)
     signal storageRetryRequested
+    // Files to send here, after the preview sheet: the caption goes with the first.
+    signal filesSendRequested(var urls, string caption)
+
+    // Picked, dropped or pasted files: the preview sheet first.
+    function offerFiles(urls) {
+        if (storageError.length > 0 || conversationId.length === 0)
+            return false;
+        return sendSheet.openWith(urls);
+    }
 
     property int replyToSeq: 0
     property string replySender
@@ -138,6 +149,14 @@ Rectangle {
             onDeleteRequested: seq => chat.deleteRequested(seq)
             onReactionToggled: (seq, emoji) => chat.reactionToggled(seq, emoji)
             onLinkActivated: link => Qt.openUrlExternally(link)
+            onImageViewRequested: (url, name) => imageViewer.show(url, name)
+            onFileOpenRequested: url => Qt.openUrlExternally(url)
+            onShowInFolderRequested: url => Qt.openUrlExternally(Media.folderOf(url))
+            onSaveAsRequested: (url, name) => {
+                saveDialog.source = url;
+                saveDialog.currentFile = "file:///" + name;
+                saveDialog.open();
+            }
             onReachedBottom: chat.readRequested()
             // Reading down through unread messages marks them as it goes.
             onContentYChanged: if (chat.unreadCount > 0) chat.readRequested()
@@ -176,7 +195,75 @@ Rectangle {
             onTypingChanged: typing => chat.typingChanged(typing)
             onReplyCancelled: chat.cancelReply()
             onScrollKeyPressed: key => messageList.handleKey(key, 0)
+            onFilesChosen: urls => chat.offerFiles(urls)
         }
+    }
+
+    // Files dragged onto the chat.
+    DropArea {
+        id: drop
+        objectName: "chatDropArea"
+        anchors.fill: parent
+        keys: ["text/uri-list"]
+        onEntered: drag => {
+            drag.accepted = drag.hasUrls && Media.localFiles(drag.urls).length > 0;
+        }
+        onDropped: drop => {
+            const files = Media.localFiles(drop.urls);
+            if (files.length > 0 && chat.offerFiles(files))
+                drop.acceptProposedAction();
+        }
+    }
+    Rectangle {
+        objectName: "dropHint"
+        visible: drop.containsDrag
+        anchors.fill: parent
+        anchors.margins: Theme.spacingM
+        radius: Theme.radiusM
+        color: Qt.rgba(Theme.window.r, Theme.window.g, Theme.window.b, 0.9)
+        border.color: Theme.accent
+        border.width: 2
+        Column {
+            anchors.centerIn: parent
+            spacing: Theme.spacingS
+            Icon {
+                anchors.horizontalCenter: parent.horizontalCenter
+                width: 40
+                height: 40
+                name: "attach"
+                color: Theme.accentFg
+            }
+            Text {
+                text: qsTr("Drop files to send them to %1").arg(chat.title)
+                color: Theme.text
+                font.pixelSize: Theme.fontTitle
+            }
+        }
+    }
+
+    // Both over the whole window, not just the chat pane.
+    SendFilesSheet {
+        id: sendSheet
+        objectName: "sendFilesSheet"
+        parent: chat.Window.window ? chat.Window.window.contentItem : chat
+        onSendRequested: (urls, caption) => {
+            chat.filesSendRequested(urls, caption);
+            messageList.scrollToBottom();
+            composerBox.focusInput();
+        }
+    }
+
+    FileDialog {
+        id: saveDialog
+        property url source
+        fileMode: FileDialog.SaveFile
+        onAccepted: Media.saveCopy(source, selectedFile)
+    }
+
+    ImageViewer {
+        id: imageViewer
+        objectName: "imageViewer"
+        parent: chat.Window.window ? chat.Window.window.contentItem : chat
     }
 
     // QML has no clipboard API of its own; a hidden text editor has one.

@@ -1,13 +1,17 @@
 import QtQuick
 import QtQuick.Controls.Basic
+import QtQuick.Dialogs
 import QtQuick.Layouts
 import Kith.Theme
+import Kith.Chat
 
 // The message box under a chat. Enter sends, Shift+Enter starts a new line
 // (with ctrlEnterSends: Ctrl+Enter sends, Enter starts a new line), Esc
 // cancels a reply. The draft is kept per conversation: switching away
 // saves it to `draftStore` (anything with draft(id) and setDraft(id, text),
-// e.g. the client facade), switching back restores it.
+// e.g. the client facade), switching back restores it. The paper clip picks
+// files and Ctrl+V of an image pastes it: both come out as filesChosen, for
+// the preview before sending.
 Rectangle {
     id: composer
 
@@ -34,6 +38,18 @@ Rectangle {
     signal replyCancelled
     // PageUp/PageDown, and Ctrl+Home/Ctrl+End, scroll the chat above.
     signal scrollKeyPressed(int key)
+    // File URLs picked, or an image pasted (saved as a PNG first).
+    signal filesChosen(var urls)
+
+    function pasteImage() {
+        if (!Media.clipboardHasImage())
+            return false;
+        const url = Media.saveClipboardImage();
+        if (String(url).length === 0)
+            return false;
+        filesChosen([url]);
+        return true;
+    }
 
     // Without a store the drafts live here, for as long as the composer does.
     property var localDrafts: ({})
@@ -98,6 +114,21 @@ Rectangle {
         anchors.top: parent.top
         height: 1
         color: Theme.border
+    }
+
+    // Ctrl+O, as in other chat apps.
+    Shortcut {
+        sequence: StandardKey.Open
+        enabled: attachButton.enabled && composer.visible
+        onActivated: fileDialog.open()
+    }
+
+    FileDialog {
+        id: fileDialog
+        objectName: "attachDialog"
+        title: qsTr("Send files")
+        fileMode: FileDialog.OpenFiles
+        onAccepted: composer.filesChosen(selectedFiles)
     }
 
     // Drafts are written a moment after typing pauses, so a crash loses little.
@@ -172,6 +203,17 @@ Rectangle {
             Layout.fillWidth: true
             spacing: Theme.spacingS
 
+            IconButton {
+                id: attachButton
+                objectName: "attachButton"
+                Layout.alignment: Qt.AlignBottom
+                Layout.bottomMargin: 2
+                enabled: composer.enabled && composer.canSend
+                iconName: "attach"
+                tip: qsTr("Attach files (Ctrl+O)")
+                onClicked: fileDialog.open()
+            }
+
             ScrollView {
                 id: scroller
                 Layout.fillWidth: true
@@ -213,6 +255,10 @@ Rectangle {
                     }
 
                     Keys.onPressed: event => {
+                        if (event.matches(StandardKey.Paste) && composer.pasteImage()) {
+                            event.accepted = true;
+                            return;
+                        }
                         const page = event.key === Qt.Key_PageUp || event.key === Qt.Key_PageDown;
                         const ends = (event.key === Qt.Key_Home || event.key === Qt.Key_End) && (event.modifiers & Qt.ControlModifier);
                         if (page || ends) {

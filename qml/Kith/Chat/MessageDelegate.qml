@@ -37,6 +37,21 @@ Item {
     property var reactions: []
     property bool canEdit: false
     property bool canDelete: false
+    // A file message (see FileAttachment); `text` is then its caption.
+    property bool isFile: false
+    property string fileName
+    property real fileSize: 0
+    property string fileMime
+    property bool isImage: false
+    property int imageWidth: 0
+    property int imageHeight: 0
+    property string thumbnailSource
+    property url fileUrl
+    property int fileState: FileAttachment.NoFile
+    property real fileProgress: 0
+    property real autoFetchBytes: 0
+    property bool isVoiceNote: false
+    property int durationMs: 0
     // The quick reaction picker's emoji, most used first.
     readonly property var quickEmoji: ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}", "\u{1F62E}", "\u{1F622}", "\u{1F64F}", "\u{1F389}", "\u{1F440}"]
 
@@ -50,12 +65,24 @@ Item {
     signal editRequested
     signal deleteRequested
     signal reactionToggled(string emoji)
+    signal fileFetchRequested
+    signal fileOpenRequested
+    signal imageViewRequested
+    signal showInFolderRequested
+    signal fileRetryRequested
+    signal fileCancelRequested
+    signal saveAsRequested
 
+    // A file without a caption: no text line; an image's time sits on it.
+    readonly property bool bare: isFile && text.length === 0
+    readonly property bool onImage: bare && isImage
+    readonly property int padX: onImage ? 0 : isImage ? Theme.spacingXs : Theme.spacingM
+    readonly property int padY: onImage ? 0 : isImage ? Theme.spacingXs : Theme.spacingS
     readonly property bool showIdentity: isGroup && !own && !isSystem
     readonly property bool showName: showIdentity && startsRun
     // A message of one to three emoji and nothing else is shown large,
     // without a bubble, as in every chat app.
-    readonly property int emojiOnly: isSystem ? 0 : MessageText.emojiOnlyCount(text)
+    readonly property int emojiOnly: isSystem || isFile ? 0 : MessageText.emojiOnlyCount(text)
     readonly property var links: isSystem ? [] : MessageText.links(text)
     // The text can be selected with the mouse ("Select text" in the menu).
     property bool selecting: false
@@ -166,28 +193,28 @@ Item {
                 objectName: "bubble"
                 // The body is laid out at the widest a bubble may be; its widest
                 // line (implicitWidth, once wrapped) sizes the bubble.
-                readonly property real contentWidth: Math.max(Math.min(body.implicitWidth, body.width), quote.visible ? quote.implicitWidth : 0, footer.implicitWidth)
+                readonly property real contentWidth: Math.max(body.visible ? Math.min(body.implicitWidth, body.width) : 0, quote.visible ? quote.implicitWidth : 0, footer.implicitWidth, attachmentLoader.active ? attachmentLoader.width : 0)
                 x: message.own ? parent.width - width : (message.showIdentity ? avatar.size + Theme.spacingS : 0)
                 y: message.showName ? nameLabel.height + 2 : 0
-                width: contentWidth + 2 * Theme.spacingM
-                height: bubbleColumn.implicitHeight + 2 * Theme.spacingS + (message.emojiOnly > 0 ? footer.height : 0)
+                width: contentWidth + 2 * message.padX
+                height: bubbleColumn.implicitHeight + 2 * message.padY + (message.emojiOnly > 0 || (message.bare && !message.isImage) ? footer.height : 0)
                 radius: Theme.bubbleRadius
-                color: message.emojiOnly > 0 ? "transparent" : message.own ? (message.status === "failed" ? Qt.darker(Theme.accent, 1.4) : Theme.accent) : Theme.bubbleOther
-                border.width: message.highlighted ? 2 : (!message.own && !Theme.dark && message.emojiOnly === 0 ? 1 : 0)
+                color: message.emojiOnly > 0 || message.onImage ? "transparent" : message.own ? (message.status === "failed" ? Qt.darker(Theme.accent, 1.4) : Theme.accent) : Theme.bubbleOther
+                border.width: message.highlighted ? 2 : (!message.own && !Theme.dark && message.emojiOnly === 0 && !message.onImage ? 1 : 0)
                 border.color: message.highlighted ? Theme.flash : Theme.border
                 opacity: message.status === "pending" ? 0.85 : 1
 
                 Column {
                     id: bubbleColumn
-                    x: Theme.spacingM
-                    y: Theme.spacingS
+                    x: message.padX
+                    y: message.padY
                     spacing: Theme.spacingXs
 
                     Rectangle {
                         id: quote
                         objectName: "quote"
                         visible: message.replyText.length > 0 || message.replySender.length > 0
-                        implicitWidth: Math.min(Math.max(quoteSender.implicitWidth, quoteText.implicitWidth) + Theme.spacingS + 3, message.maxBubbleWidth - 2 * Theme.spacingM)
+                        implicitWidth: Math.min(Math.max(quoteSender.implicitWidth, quoteText.implicitWidth) + Theme.spacingS + 3, message.maxBubbleWidth - 2 * message.padX)
                         width: bubble.contentWidth
                         height: quoteColumn.implicitHeight + Theme.spacingXs * 2
                         radius: 4
@@ -231,6 +258,37 @@ Item {
                         }
                     }
 
+                    Loader {
+                        id: attachmentLoader
+                        objectName: "attachmentLoader"
+                        active: message.isFile && !message.deleted
+                        visible: active
+                        sourceComponent: FileAttachment {
+                            objectName: "attachment"
+                            maxWidth: Math.min(message.maxBubbleWidth - 2 * message.padX, 420)
+                            fileName: message.fileName
+                            fileSize: message.fileSize
+                            mime: message.fileMime
+                            isImage: message.isImage
+                            imageWidth: message.imageWidth
+                            imageHeight: message.imageHeight
+                            thumbnailSource: message.thumbnailSource
+                            fileUrl: message.fileUrl
+                            fileState: message.fileState
+                            progress: message.fileProgress
+                            own: message.own
+                            autoFetchBytes: message.autoFetchBytes
+                            isVoiceNote: message.isVoiceNote
+                            durationMs: message.durationMs
+                            onFetchRequested: message.fileFetchRequested()
+                            onOpenRequested: message.fileOpenRequested()
+                            onViewRequested: message.imageViewRequested()
+                            onShowInFolderRequested: message.showInFolderRequested()
+                            onRetryRequested: message.fileRetryRequested()
+                            onCancelRequested: message.fileCancelRequested()
+                        }
+                    }
+
                     Text {
                         id: body
                         objectName: "body"
@@ -239,8 +297,11 @@ Item {
                         // invisible characters as wide as the corner (markup
                         // trims trailing spaces, but not letters).
                         readonly property string spacer: "<font color=\"#00000000\">" + "_".repeat(Math.ceil((footer.implicitWidth + Theme.spacingS) / Math.max(1, metrics.advanceWidth("_")))) + "</font>"
-                        visible: !message.selecting
-                        width: message.maxBubbleWidth - 2 * Theme.spacingM
+                        visible: !message.selecting && !message.bare
+                        // A caption under an image keeps to the image's width.
+                        width: message.isImage && attachmentLoader.active ? attachmentLoader.width : message.maxBubbleWidth - 2 * message.padX
+                        leftPadding: message.isImage ? Theme.spacingM - message.padX : 0
+                        rightPadding: leftPadding
                         text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", message.emojiOnly > 0 ? 0 : Math.round(font.pixelSize * 1.3)) + (message.emojiOnly > 0 ? "" : " " + spacer)
                         textFormat: rich ? Text.RichText : Text.StyledText
                         wrapMode: Text.Wrap
@@ -289,21 +350,22 @@ Item {
                 }
 
                 Rectangle {
-                    // Behind the time of a large emoji, which has no bubble.
-                    visible: message.emojiOnly > 0
+                    // Behind the time of a large emoji, which has no bubble,
+                    // and of an image without a caption.
+                    visible: message.emojiOnly > 0 || message.onImage
                     anchors.fill: footer
                     anchors.margins: -3
                     anchors.leftMargin: -6
                     anchors.rightMargin: -6
                     radius: height / 2
-                    color: message.own ? Theme.accent : Theme.bubbleOther
+                    color: message.onImage ? Qt.rgba(0, 0, 0, 0.5) : message.own ? Theme.accent : Theme.bubbleOther
                 }
                 Row {
                     id: footer
                     anchors.right: parent.right
                     anchors.bottom: parent.bottom
-                    anchors.rightMargin: Theme.spacingM - 2
-                    anchors.bottomMargin: Theme.spacingXs + 1
+                    anchors.rightMargin: message.onImage ? Theme.spacingS + message.padX : Theme.spacingM - 2
+                    anchors.bottomMargin: message.onImage ? Theme.spacingS : Theme.spacingXs + 1
                     spacing: 3
 
                     Text {
@@ -318,7 +380,7 @@ Item {
                     Text {
                         anchors.verticalCenter: parent.verticalCenter
                         text: Format.time(message.timeMs)
-                        color: message.own ? Theme.accentTextMuted : Theme.textMuted
+                        color: message.own || message.onImage ? Theme.accentTextMuted : Theme.textMuted
                         font.pixelSize: Theme.fontTiny
                     }
                     StatusTicks {
@@ -489,8 +551,27 @@ Item {
             }
             AppMenuItem {
                 objectName: "copyAction"
+                visible: !message.bare
                 text: qsTr("Copy text")
                 onTriggered: message.copyRequested()
+            }
+            AppMenuItem {
+                objectName: "saveAsAction"
+                visible: message.isFile && message.fileState === FileAttachment.Ready && String(message.fileUrl).length > 0
+                text: qsTr("Save as…")
+                onTriggered: message.saveAsRequested()
+            }
+            AppMenuItem {
+                objectName: "showInFolderAction"
+                visible: message.isFile && message.fileState === FileAttachment.Ready && String(message.fileUrl).length > 0
+                text: qsTr("Show in folder")
+                onTriggered: message.showInFolderRequested()
+            }
+            AppMenuItem {
+                objectName: "downloadAction"
+                visible: message.isFile && (message.fileState === FileAttachment.Remote || message.fileState === FileAttachment.Paused)
+                text: qsTr("Download")
+                onTriggered: message.fileFetchRequested()
             }
             AppMenuItem {
                 objectName: "copyLinkAction"

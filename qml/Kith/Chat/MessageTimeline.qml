@@ -1,12 +1,17 @@
 import QtQuick
 import QtQuick.Controls.Basic
 import Kith.Theme
+import Kith.Chat
 
 // The messages of one conversation, oldest at the top. Older pages are asked
 // for (fetchOlder) as the view nears the top; new messages keep the view at
 // the bottom only when it already was there. Rows use the message model's roles:
 // seq, clientMsgId, senderId, senderName, isOwn, text, isSystem, timestamp,
-// dayBoundary, showSender, sendStatus, replyToSeq, replyPreview, replySenderName.
+// dayBoundary, showSender, sendStatus, replyToSeq, replyPreview, replySenderName,
+// and for files isFile, fileName, fileSize, fileMime, isImage, imageWidth,
+// imageHeight, thumbnail, caption, fileUrl, fileState, fileProgress,
+// isVoiceNote, durationMs (a model
+// with fetchFile/retryFile/cancelFile(row) gets those calls).
 ListView {
     id: timeline
 
@@ -45,6 +50,15 @@ ListView {
     // Whether this account may delete others' messages here (a group admin or owner).
     property bool moderator: false
     signal reachedBottom
+    signal imageViewRequested(url fileUrl, string fileName)
+    signal fileOpenRequested(url fileUrl)
+    signal showInFolderRequested(url fileUrl)
+    signal saveAsRequested(url fileUrl, string fileName)
+
+    function callModel(name, row) {
+        if (model && typeof model[name] === "function")
+            model[name](row);
+    }
 
     // The model's SendStatus enum, in its order.
     readonly property var statusNames: ["", "pending", "sent", "read", "failed", "delivered"]
@@ -256,7 +270,7 @@ ListView {
         width: ListView.view.width - 2 * Theme.spacingL
         x: Theme.spacingL
         maxBubbleWidth: Math.max(200, ListView.view.width * 0.7)
-        text: model.text
+        text: model.isFile === true ? (model.caption || "") : model.text
         senderName: model.senderName
         senderKey: String(model.senderId)
         own: model.isOwn
@@ -271,10 +285,33 @@ ListView {
         dayLabel: showDay ? Format.day(timeMs) : ""
         showUnreadLine: timeline.markerSeq > 0 && model.seq === timeline.markerSeq && !model.isOwn
         highlighted: timeline.highlightSeq > 0 && model.seq === timeline.highlightSeq
-        onRetryRequested: timeline.retryRequested(model.clientMsgId)
-        onDiscardRequested: timeline.discardRequested(model.clientMsgId)
+        // An upload that failed is retried or dropped as a transfer; a
+        // message that failed, through the outbox.
+        onRetryRequested: model.fileState === FileAttachment.Failed ? timeline.callModel("retryFile", index) : timeline.retryRequested(model.clientMsgId)
+        onDiscardRequested: model.fileState === FileAttachment.Failed && !model.clientMsgId ? timeline.callModel("cancelFile", index) : timeline.discardRequested(model.clientMsgId)
+        isFile: model.isFile === true
+        fileName: model.fileName || ""
+        fileSize: model.fileSize || 0
+        fileMime: model.fileMime || ""
+        isImage: model.isImage === true
+        imageWidth: model.imageWidth || 0
+        imageHeight: model.imageHeight || 0
+        thumbnailSource: isImage && model.thumbnail ? Media.thumbnailSource(model.thumbnail) : ""
+        fileUrl: model.fileUrl || ""
+        fileState: model.fileState || FileAttachment.NoFile
+        fileProgress: model.fileProgress || 0
+        isVoiceNote: model.isVoiceNote === true
+        durationMs: model.durationMs || 0
+        autoFetchBytes: timeline.model && timeline.model.autoDownloadBytes ? timeline.model.autoDownloadBytes : 0
+        onFileFetchRequested: timeline.callModel("fetchFile", index)
+        onFileRetryRequested: timeline.callModel("retryFile", index)
+        onFileCancelRequested: timeline.callModel("cancelFile", index)
+        onFileOpenRequested: timeline.fileOpenRequested(fileUrl)
+        onImageViewRequested: timeline.imageViewRequested(fileUrl, fileName)
+        onShowInFolderRequested: timeline.showInFolderRequested(fileUrl)
+        onSaveAsRequested: timeline.saveAsRequested(fileUrl, fileName)
         onReplyRequested: timeline.replyRequested(model.seq, model.senderName, model.text)
-        onCopyRequested: timeline.copyRequested(model.text)
+        onCopyRequested: timeline.copyRequested(text)
         onCopyLinkRequested: link => timeline.copyRequested(link)
         onLinkActivated: link => timeline.linkActivated(link)
         onQuoteActivated: timeline.quoteActivated(model.replyToSeq)

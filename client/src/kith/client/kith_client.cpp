@@ -139,6 +139,15 @@ bool KithClient::openStore(const QUrl &server, const QString &username)
     m_server = server;
     m_username = name;
     ++m_accountGeneration;
+    {
+        QString cache = m_fileCacheDir;
+        if (cache.isEmpty())
+            cache = m_dataDir.isEmpty()
+                        ? QStandardPaths::writableLocation(QStandardPaths::CacheLocation)
+                        : m_dataDir + QStringLiteral("/cache");
+        m_transfers->setCacheDirectory(cache + QStringLiteral("/files/") +
+                                       QFileInfo(path).completeBaseName());
+    }
     m_vault->setAccount(name + u'@' + server.toString(QUrl::RemoveUserInfo) + u' ' + path,
                         QFileInfo(path).absolutePath() + u'/' + QFileInfo(path).completeBaseName() +
                             QStringLiteral(".token"));
@@ -399,6 +408,23 @@ QString KithClient::sendMessage(const QString &conversationId, const QString &te
     }
     (void)m_store->setDraft(conversationId, {});
     return *queued;
+}
+
+qint64 KithClient::sendFile(const QString &conversationId, const QString &path,
+                            const QString &caption)
+{
+    if (!m_store->isOpen()) {
+        emit operationFailed(QStringLiteral("Not signed in"));
+        return 0;
+    }
+    const QUrl url(path);
+    const QString local = url.isLocalFile() ? url.toLocalFile() : path;
+    const Result<qint64> id = m_transfers->sendFile(conversationId, local, caption);
+    if (!id) {
+        emit operationFailed(id.error().message);
+        return 0;
+    }
+    return *id;
 }
 
 QString KithClient::sendContent(const QString &conversationId, const v1::Content &content)

@@ -83,6 +83,9 @@ public:
     // A store file of one's own instead of the per-account default (two
     // devices of one user in one test process).
     void setStorePathOverride(const QString &path) { m_storePathOverride = path; }
+    // Where fetched files are kept, one folder per account under it (default:
+    // CacheLocation, or the data directory's "cache" when one was set).
+    void setFileCacheDirectory(const QString &dir) { m_fileCacheDir = dir; }
     void setClientName(const QString &name);
 
     // Opens the cache of (server, username) and looks the stored session up:
@@ -127,6 +130,11 @@ public:
     // Adds the emoji when this user has not put it on the message, else removes it.
     Q_INVOKABLE QString toggleReaction(const QString &conversationId, qint64 seq,
                                        const QString &emoji);
+    // Queues a file (a path or a file: URL) to be sent with an optional
+    // caption; its row shows in the chat at once with the upload's progress.
+    // Returns the transfer's id, 0 (with operationFailed) when refused.
+    Q_INVOKABLE qint64 sendFile(const QString &conversationId, const QString &path,
+                                const QString &caption = {});
     Q_INVOKABLE bool retryMessage(const QString &clientMsgId);
     // Checks at once whether the local store can write again (it also does
     // so every few seconds while it cannot).
@@ -229,6 +237,7 @@ private:
 
     QString m_dataDir;
     QString m_storePathOverride;
+    QString m_fileCacheDir;
     QUrl m_server;
     QString m_username;
     std::unique_ptr<Connection> m_connection;

@@ -2,14 +2,52 @@
 
 #include "kith/client/kith_client.h"
 #include "kith/client/sync_engine.h"
+#include "kith/client/transfer_queue.h"
 #include "kith/content.h"
 #include "kith/protocol.h"
 
+#include <QDir>
+#include <QFileInfo>
 #include <QScopedValueRollback>
 
 #include <algorithm>
 
 namespace kith::client {
+
+namespace {
+// Image types the app shows inline (GIFs by their first frame).
+bool isInlineImage(const std::string &mime)
+{
+    return mime == "image/png" || mime == "image/jpeg" || mime == "image/gif" ||
+           mime == "image/webp" || mime == "image/bmp";
+}
+
+const QList<int> kFileRoles = {MessageListModel::FileUrlRole, MessageListModel::FileStateRole,
+                               MessageListModel::FileProgressRole, MessageListModel::SendStatusRole,
+                               MessageListModel::ErrorRole};
+} // namespace
+
+QSize MessageListModel::clampImageSize(quint32 width, quint32 height)
+{
+    if (width == 0 || height == 0)
+        return {0, 0};
+    double w = width;
+    double h = height;
+    // The shape first (widening the narrow side), then the size.
+    if (w > h * kMaxImageAspect)
+        h = w / kMaxImageAspect;
+    else if (h > w * kMaxImageAspect)
+        w = h / kMaxImageAspect;
+    const double scale = std::min(1.0, double(kMaxImageSide) / std::max(w, h));
+    return {std::max(1, int(w * scale)), std::max(1, int(h * scale))};
+}
+
+MessageListModel::Row MessageListModel::storedRow(const StoredMessage &message)
+{
+    Row row;
+    row.message = message;
+    return row;
+}
 
 MessageListModel::MessageListModel(QObject *parent)
     : QAbstractListModel(parent)
@@ -44,7 +82,14 @@ void MessageListModel::setClient(KithClient *client)
             << connect(s, &LocalStore::outboxChanged, this, &MessageListModel::onOutboxChanged)
             << connect(s, &LocalStore::conversationChanged, this,
                        &MessageListModel::onConversationChanged)
-            << connect(s, &LocalStore::userChanged, this, &MessageListModel::onUserChanged);
+            << connect(s, &LocalStore::userChanged, this, &MessageListModel::onUserChanged)
+            << connect(s, &LocalStore::transfersChanged, this,
+                       &MessageListModel::onTransfersChanged);
+        TransferQueue *q = client->transfers();
+        m_connections
+            << connect(q, &TransferQueue::progress, this, &MessageListModel::onTransferProgress)
+            << connect(q, &TransferQueue::finished, this, &MessageListModel::onTransfersChanged)
+            << connect(q, &TransferQueue::failed, this, &MessageListModel::onTransfersChanged);
     }
     emit clientChanged();
     reload();
@@ -87,7 +132,31 @@ QList<MessageListModel::Row> MessageListModel::outboxRows() const
         row.error = entry.lastError;
         rows << row;
     }
+    for (const TransferEntry &entry : s->transfers()) {
+        if (entry.kind != TransferKind::Upload || entry.conversationId != m_conversationId)
+            continue;
+        Row row;
+        row.outgoing = true;
+        row.uploadId = entry.id;
+        row.message.conversationId = entry.conversationId;
+        *row.message.content.mutable_file() = entry.file;
+        row.message.serverTimeMs = entry.createdMs;
+        row.message.senderUserId = s->myUserId();
+        row.outboxStatus =
+            entry.state == TransferState::Failed ? OutboxStatus::Failed : OutboxStatus::Pending;
+        row.error = entry.lastError;
+        rows << row;
+    }
+    // Texts and files in the order they were written.
+    std::stable_sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) {
+        return a.message.serverTimeMs < b.message.serverTimeMs;
+    });
     return rows;
+}
+
+QString MessageListModel::rowKey(const Row &row) const
+{
+    return row.uploadId ? QStringLiteral("upload:%1").arg(row.uploadId) : row.message.clientMsgId;
 }
 
 void MessageListModel::reload()
@@ -108,7 +177,7 @@ void MessageListModel::reload()
             m_direct = c->kind != v1::GROUP;
         }
         for (const auto &m : s->messagesBefore(m_conversationId, 0, kPageRows))
-            m_rows << Row{m, false, OutboxStatus::Pending, {}};
+            m_rows << storedRow(m);
         m_stored = int(m_rows.size());
         m_holdsOldest = m_stored < kPageRows;
         m_rows << outboxRows();
@@ -165,7 +234,7 @@ void MessageListModel::fetchOlder()
     m_holdsOldest = older.size() < kPageRows;
     beginInsertRows({}, 0, int(older.size()) - 1);
     for (qsizetype i = older.size() - 1; i >= 0; --i)
-        m_rows.prepend(Row{older.at(i), false, OutboxStatus::Pending, {}});
+        m_rows.prepend(storedRow(older.at(i)));
     m_stored += int(older.size());
     endInsertRows();
     emitNeighbourChanged(int(older.size()));
@@ -192,12 +261,12 @@ void MessageListModel::fetchNewer()
     if (!newer.isEmpty()) {
         beginInsertRows({}, m_stored, m_stored + int(newer.size()) - 1);
         for (const auto &m : newer)
-            m_rows.insert(m_stored++, Row{m, false, OutboxStatus::Pending, {}});
+            m_rows.insert(m_stored++, storedRow(m));
         endInsertRows();
     }
     if (newer.size() < kPageRows) {
         setAtLatest(true);
-        setOutboxRows(s->outbox(m_conversationId));
+        setOutboxRows();
     }
     trimOldest();
     emit countChanged();
@@ -241,9 +310,9 @@ void MessageListModel::centreOn(quint64 seq)
     m_rows.clear();
     setWantOlder(false);
     for (const auto &m : older)
-        m_rows << Row{m, false, OutboxStatus::Pending, {}};
+        m_rows << storedRow(m);
     for (const auto &m : newer)
-        m_rows << Row{m, false, OutboxStatus::Pending, {}};
+        m_rows << storedRow(m);
     m_stored = int(m_rows.size());
     if (latest)
         m_rows << outboxRows();
@@ -290,6 +359,7 @@ void MessageListModel::insertStored(const StoredMessage &message)
     if (it != end && it->message.seq == message.seq) {
         // Replaced: an edit, a deletion or a reaction was folded into it.
         it->message = message;
+        it->file.reset();
         const QModelIndex changed = index(int(it - m_rows.begin()));
         emit dataChanged(changed, changed);
         return;
@@ -305,7 +375,7 @@ void MessageListModel::insertStored(const StoredMessage &message)
     if (!accept)
         return;
     beginInsertRows({}, pos, pos);
-    m_rows.insert(pos, Row{message, false, OutboxStatus::Pending, {}});
+    m_rows.insert(pos, storedRow(message));
     ++m_stored;
     endInsertRows();
     emitNeighbourChanged(pos + 1);
@@ -330,23 +400,25 @@ void MessageListModel::onOutboxChanged(const QString &conversationId)
     if (!s || conversationId != m_conversationId || !m_atLatest)
         return;
     const QScopedValueRollback guard(m_changing, true);
-    setOutboxRows(s->outbox(conversationId));
+    setOutboxRows();
 }
 
-void MessageListModel::setOutboxRows(const QList<OutboxEntry> &entries)
+void MessageListModel::setOutboxRows()
 {
     const int current = int(m_rows.size()) - m_stored;
+    const QList<Row> entries = outboxRows();
     bool sameIds = current == entries.size();
     for (int i = 0; sameIds && i < current; ++i)
-        sameIds = m_rows.at(m_stored + i).message.clientMsgId == entries.at(i).clientMsgId;
+        sameIds = rowKey(m_rows.at(m_stored + i)) == rowKey(entries.at(i));
     if (sameIds) {
         for (int i = 0; i < current; ++i) {
             Row &row = m_rows[m_stored + i];
-            if (row.outboxStatus != entries.at(i).status || row.error != entries.at(i).lastError) {
-                row.outboxStatus = entries.at(i).status;
-                row.error = entries.at(i).lastError;
-                emit dataChanged(index(m_stored + i), index(m_stored + i),
-                                 {SendStatusRole, ErrorRole});
+            if (row.outboxStatus != entries.at(i).outboxStatus ||
+                row.error != entries.at(i).error) {
+                row.outboxStatus = entries.at(i).outboxStatus;
+                row.error = entries.at(i).error;
+                row.file.reset();
+                emit dataChanged(index(m_stored + i), index(m_stored + i), kFileRoles);
             }
         }
         return;
@@ -356,14 +428,145 @@ void MessageListModel::setOutboxRows(const QList<OutboxEntry> &entries)
         m_rows.resize(m_stored);
         endRemoveRows();
     }
-    const auto rows = outboxRows();
-    if (!rows.isEmpty()) {
-        beginInsertRows({}, m_stored, m_stored + int(rows.size()) - 1);
-        m_rows << rows;
+    if (!entries.isEmpty()) {
+        beginInsertRows({}, m_stored, m_stored + int(entries.size()) - 1);
+        m_rows << entries;
         endInsertRows();
     }
     emitNeighbourChanged(m_stored);
     emit countChanged();
+}
+
+MessageListModel::FileStatus MessageListModel::fileStatus(const Row &row) const
+{
+    FileStatus status;
+    if (row.message.content.kind_case() != v1::Content::kFile || !m_client)
+        return status;
+    TransferQueue *q = m_client->transfers();
+    const auto stateOf = [q](const TransferEntry &entry, FileState running) {
+        if (entry.state == TransferState::Failed)
+            return TransferFailed;
+        if (entry.state == TransferState::Paused)
+            return Paused;
+        return q->isRunning(entry.id) ? running : Queued;
+    };
+    if (row.uploadId) {
+        status.transfer = row.uploadId;
+        const auto entry = store() ? store()->transfer(row.uploadId) : std::nullopt;
+        status.path = entry ? entry->path : QString();
+        status.state = entry ? stateOf(*entry, Uploading) : Queued;
+        return status;
+    }
+    status.path = q->cachedPath(row.message.content.file());
+    if (status.path.isEmpty()) {
+        status.state = Remote; // an id the server would not have made
+        return status;
+    }
+    if (QFileInfo(status.path).isFile()) {
+        status.state = Ready;
+    } else if (const auto entry = q->downloadTo(status.path)) {
+        status.transfer = entry->id;
+        status.state = stateOf(*entry, Downloading);
+    } else {
+        status.state = Remote;
+    }
+    return status;
+}
+
+const MessageListModel::FileStatus &MessageListModel::cachedFileStatus(const Row &row) const
+{
+    if (!row.file) {
+        row.file = fileStatus(row);
+        // Shown: the cache keeps it longer than what nobody looked at.
+        if (row.file->state == Ready && !row.uploadId)
+            TransferQueue::markUsed(row.file->path);
+    }
+    return *row.file;
+}
+
+void MessageListModel::onTransfersChanged()
+{
+    if (m_client)
+        m_progress.removeIf(
+            [q = m_client->transfers()](const auto &it) { return !q->isRunning(it.key()); });
+    // Uploads come and go as rows; the rest change state in place.
+    if (m_atLatest && store()) {
+        const QScopedValueRollback guard(m_changing, true);
+        setOutboxRows();
+    }
+    for (int r = 0; r < m_rows.size(); ++r) {
+        const Row &row = m_rows.at(r);
+        if (!row.file)
+            continue; // never shown: worked out when asked
+        const FileStatus now = fileStatus(row);
+        if (now.state != row.file->state || now.transfer != row.file->transfer ||
+            now.path != row.file->path) {
+            row.file = now;
+            emit dataChanged(index(r), index(r), kFileRoles);
+        }
+    }
+}
+
+void MessageListModel::onTransferProgress(qint64 id, qint64 done, qint64 total)
+{
+    m_progress.insert(id, total > 0 ? std::clamp(qreal(done) / qreal(total), 0.0, 1.0) : 0.0);
+    for (int r = 0; r < m_rows.size(); ++r) {
+        const Row &row = m_rows.at(r);
+        if (!row.file || row.file->transfer != id)
+            continue;
+        // Running now: Queued becomes Uploading or Downloading.
+        row.file = fileStatus(row);
+        emit dataChanged(index(r), index(r), {FileProgressRole, FileStateRole});
+    }
+}
+
+bool MessageListModel::fetchFile(int r)
+{
+    if (r < 0 || r >= m_rows.size() || !m_client)
+        return false;
+    const Row &row = m_rows.at(r);
+    const FileStatus status = fileStatus(row);
+    if (row.uploadId || status.state == NoFile || status.path.isEmpty())
+        return false;
+    TransferQueue *q = m_client->transfers();
+    switch (status.state) {
+    case Remote: {
+        QDir().mkpath(QFileInfo(status.path).absolutePath());
+        if (!q->download(row.message.content.file(), status.path))
+            return false;
+        break;
+    }
+    case Paused:
+    case TransferFailed:
+        if (!q->resume(status.transfer))
+            return false;
+        break;
+    default:
+        return status.state != NoFile;
+    }
+    onTransfersChanged();
+    return true;
+}
+
+bool MessageListModel::retryFile(int r)
+{
+    if (r < 0 || r >= m_rows.size() || !m_client)
+        return false;
+    const FileStatus status = fileStatus(m_rows.at(r));
+    if (status.transfer == 0 || (status.state != TransferFailed && status.state != Paused))
+        return false;
+    return bool(m_client->transfers()->resume(status.transfer));
+}
+
+bool MessageListModel::cancelFile(int r)
+{
+    if (r < 0 || r >= m_rows.size() || !m_client)
+        return false;
+    const FileStatus status = fileStatus(m_rows.at(r));
+    if (status.transfer == 0)
+        return false;
+    m_progress.remove(status.transfer);
+    return bool(m_client->transfers()->cancel(status.transfer));
 }
 
 void MessageListModel::onConversationChanged(const QString &conversationId)
@@ -420,7 +623,57 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         return QDateTime::fromMSecsSinceEpoch(m_rows.at(i).message.serverTimeMs).date();
     };
     const bool isSystem = m.content.kind_case() == v1::Content::kSystem;
+    const bool isFile = m.content.kind_case() == v1::Content::kFile;
+    const v1::FileRef &file = m.content.file();
     switch (role) {
+    case IsFileRole:
+        return isFile;
+    case FileNameRole:
+        return isFile ? displayFileName(toQString(file.name())) : QString();
+    case FileSizeRole:
+        return qint64(file.size());
+    case FileMimeRole:
+        return toQString(file.mime_type());
+    case IsImageRole:
+        return isFile && isInlineImage(file.mime_type());
+    case ImageWidthRole:
+        return clampImageSize(file.width(), file.height()).width();
+    case ImageHeightRole:
+        return clampImageSize(file.width(), file.height()).height();
+    case ThumbnailRole:
+        return file.thumbnail().size() <= size_t(kMaxThumbnailBytes)
+                   ? QByteArray::fromStdString(file.thumbnail())
+                   : QByteArray();
+    case CaptionRole:
+        return toQString(file.caption());
+    case FileUrlRole: {
+        if (!isFile)
+            return QUrl();
+        const FileStatus &status = cachedFileStatus(row);
+        // An upload's own file is on this device from the start.
+        const bool here = status.state == Ready || (row.uploadId && !status.path.isEmpty());
+        return here ? QUrl::fromLocalFile(status.path) : QUrl();
+    }
+    case FileStateRole:
+        return isFile ? cachedFileStatus(row).state : NoFile;
+    case IsVoiceNoteRole:
+        return isFile && file.voice_note();
+    case DurationMsRole:
+        return int(std::min<quint32>(file.duration_ms(), 24u * 3600 * 1000));
+    case FileProgressRole: {
+        if (!isFile)
+            return 0.0;
+        const FileStatus &status = cachedFileStatus(row);
+        if (status.state == Ready)
+            return 1.0;
+        if (const auto it = m_progress.find(status.transfer); it != m_progress.end())
+            return *it;
+        if (!m_client)
+            return 0.0;
+        // Under way since before this model: what the transfer has done.
+        const auto [done, total] = m_client->transfers()->progressOf(status.transfer);
+        return total > 0 ? std::clamp(qreal(done) / qreal(total), 0.0, 1.0) : 0.0;
+    }
     case SeqRole:
         return row.outgoing ? qint64(0) : qint64(m.seq);
     case ServerIdRole:
@@ -518,6 +771,20 @@ QHash<int, QByteArray> MessageListModel::roleNames() const
         {EditedRole, "edited"},
         {DeletedRole, "deleted"},
         {ReactionsRole, "reactions"},
+        {IsFileRole, "isFile"},
+        {FileNameRole, "fileName"},
+        {FileSizeRole, "fileSize"},
+        {FileMimeRole, "fileMime"},
+        {IsImageRole, "isImage"},
+        {ImageWidthRole, "imageWidth"},
+        {ImageHeightRole, "imageHeight"},
+        {ThumbnailRole, "thumbnail"},
+        {CaptionRole, "caption"},
+        {FileUrlRole, "fileUrl"},
+        {FileStateRole, "fileState"},
+        {FileProgressRole, "fileProgress"},
+        {IsVoiceNoteRole, "isVoiceNote"},
+        {DurationMsRole, "durationMs"},
     };
 }
 

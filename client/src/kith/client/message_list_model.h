@@ -14,6 +14,8 @@
 #include <QAbstractListModel>
 #include <QDateTime>
 #include <QPointer>
+#include <QSize>
+#include <QUrl>
 #include <QtQml/qqmlregistration.h>
 
 namespace kith::client {
@@ -32,6 +34,8 @@ class MessageListModel : public QAbstractListModel
     Q_PROPERTY(bool loadingOlder READ isLoadingOlder NOTIFY loadingOlderChanged)
     Q_PROPERTY(qint64 readSeq READ readSeq NOTIFY readSeqChanged)
     Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+    // Images up to this size are fetched as soon as a view shows them.
+    Q_PROPERTY(qint64 autoDownloadBytes READ autoDownloadBytes CONSTANT)
 public:
     enum Roles {
         SeqRole = Qt::UserRole + 1, // qint64: 0 for messages not yet acked
@@ -54,6 +58,21 @@ public:
         DeletedRole,                // bool: deleted for everyone (a placeholder)
         // QVariantList of {emoji, count, mine, names}: reactions in order of first use
         ReactionsRole,
+        // Files (an upload under way shows as an own pending row).
+        IsFileRole,       // bool
+        FileNameRole,     // QString: the sender's name, safe to show (displayFileName)
+        FileSizeRole,     // qint64: bytes
+        FileMimeRole,     // QString
+        IsImageRole,      // bool: an image type the app shows inline
+        ImageWidthRole,   // int: the sender's reading, clamped (see clampImageSize); 0 unknown
+        ImageHeightRole,  // int
+        ThumbnailRole,    // QByteArray: the sender's small preview, not decoded; may be empty
+        CaptionRole,      // QString: text sent with the file
+        FileUrlRole,      // QUrl: the file on this device once it is there, else empty
+        FileStateRole,    // FileState
+        FileProgressRole, // qreal: 0..1 of the transfer under way
+        IsVoiceNoteRole,  // bool: recorded in a chat, played inline
+        DurationMsRole,   // int: audio, the sender's word (0 unknown)
         LastRole
     };
     Q_ENUM(Roles)
@@ -66,6 +85,26 @@ public:
         Failed    // refused by the server: retry or discard
     };
     Q_ENUM(SendStatus)
+
+    enum FileState {
+        NoFile,      // not a file message
+        Remote,      // on the server only (fetchFile brings it)
+        Queued,      // waiting for its turn or for the server
+        Uploading,   // own file going up (FileProgressRole)
+        Downloading, // coming down into the cache (FileProgressRole)
+        Paused,
+        TransferFailed, // retryFile or cancelFile
+        Ready           // on this device: FileUrlRole
+    };
+    Q_ENUM(FileState)
+
+    static constexpr qint64 kAutoDownloadBytes = 10 * 1024 * 1024;
+    // What a sender claims of an image is only a hint: each side kept to
+    // 1..kMaxImageSide and the shape to at most kMaxImageAspect:1, so a bubble
+    // sized from it stays sane; {0, 0} when nothing is claimed.
+    static constexpr int kMaxImageSide = 16384;
+    static constexpr int kMaxImageAspect = 8;
+    [[nodiscard]] static QSize clampImageSize(quint32 width, quint32 height);
 
     // Rows read from disk per page, and the most kept in memory at once.
     static constexpr int kPageRows = 50;
@@ -81,6 +120,7 @@ public:
     [[nodiscard]] bool atLatest() const { return m_atLatest; }
     [[nodiscard]] bool isLoadingOlder() const { return m_wantOlder; }
     [[nodiscard]] qint64 readSeq() const { return qint64(m_readSeq); }
+    [[nodiscard]] qint64 autoDownloadBytes() const { return kAutoDownloadBytes; }
 
     [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
     [[nodiscard]] QVariant data(const QModelIndex &index, int role) const override;
@@ -102,6 +142,14 @@ public:
     // loadedAround tells the view where the row is.
     Q_INVOKABLE void loadAround(qint64 seq);
 
+    // The file of a row: fetch it into the cache (or go on with a paused or
+    // failed fetch), try a failed upload again, or drop the transfer (an
+    // upload's row goes; a fetch leaves the file on the server). fetchFile
+    // is true when the file is here or on its way.
+    Q_INVOKABLE bool fetchFile(int row);
+    Q_INVOKABLE bool retryFile(int row);
+    Q_INVOKABLE bool cancelFile(int row);
+
 signals:
     void clientChanged();
     void conversationIdChanged();
@@ -112,13 +160,30 @@ signals:
     void loadedAround(qint64 seq, int row);
 
 private:
+    struct FileStatus
+    {
+        FileState state = NoFile;
+        QString path;        // where the file is or goes on this device
+        qint64 transfer = 0; // its transfer, if any
+    };
+
     struct Row
     {
         StoredMessage message;
-        bool outgoing = false; // an outbox row
+        bool outgoing = false; // an outbox row, or an upload's (transferId)
         OutboxStatus outboxStatus = OutboxStatus::Pending;
         QString error;
+        qint64 uploadId = 0; // an upload under way, not in the outbox yet
+        // Worked out when first asked, again when transfers change.
+        mutable std::optional<FileStatus> file;
     };
+
+    [[nodiscard]] static Row storedRow(const StoredMessage &message);
+    [[nodiscard]] QString rowKey(const Row &row) const;
+    [[nodiscard]] FileStatus fileStatus(const Row &row) const;
+    [[nodiscard]] const FileStatus &cachedFileStatus(const Row &row) const;
+    void onTransfersChanged();
+    void onTransferProgress(qint64 id, qint64 done, qint64 total);
 
     void reload();
     void centreOn(quint64 seq);
@@ -128,7 +193,7 @@ private:
     void onUserChanged(quint64 userId);
     void insertStored(const StoredMessage &message);
     void trimOldest();
-    void setOutboxRows(const QList<OutboxEntry> &entries);
+    void setOutboxRows();
     void emitNeighbourChanged(int row);
     void setAtLatest(bool atLatest);
     void setWantOlder(bool want);
@@ -151,6 +216,7 @@ private:
     quint64 m_readSeq = 0;
     quint64 m_peerReadSeq = 0;
     bool m_direct = true;
+    QHash<qint64, qreal> m_progress; // running transfers' share done
     QList<QMetaObject::Connection> m_connections;
 };
 

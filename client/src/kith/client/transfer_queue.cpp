@@ -5,9 +5,31 @@
 #include "logging.h"
 #include "outbox.h"
 
+#include "kith/content.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QDirIterator>
+#include <QFile>
 #include <QFileInfo>
+#include <QSet>
+
+#include <algorithm>
 
 namespace kith::client {
+
+namespace {
+TransferQueue::ImageInspector &imageInspector()
+{
+    static TransferQueue::ImageInspector inspector;
+    return inspector;
+}
+} // namespace
+
+void TransferQueue::setImageInspector(ImageInspector inspector)
+{
+    imageInspector() = std::move(inspector);
+}
 
 TransferQueue::TransferQueue(Connection *connection, LocalStore *store, Outbox *outbox,
                              std::function<QString()> token, QObject *parent)
@@ -34,6 +56,16 @@ Result<qint64> TransferQueue::sendFile(const QString &conversationId, const QStr
     entry.conversationId = conversationId;
     entry.path = info.absoluteFilePath();
     entry.file.set_caption(toStd(caption));
+    entry.file.set_name(toStd(info.fileName()));
+    entry.file.set_size(quint64(info.size()));
+    QSize size;
+    QByteArray thumbnail;
+    if (imageInspector() && imageInspector()(entry.path, size, thumbnail) && !size.isEmpty()) {
+        entry.file.set_width(quint32(size.width()));
+        entry.file.set_height(quint32(size.height()));
+        if (thumbnail.size() <= kMaxThumbnailBytes)
+            entry.file.set_thumbnail(thumbnail.toStdString());
+    }
     Result<qint64> id = m_store->addTransfer(entry);
     if (id)
         startNext();
@@ -50,6 +82,76 @@ Result<qint64> TransferQueue::download(const v1::FileRef &file, const QString &p
     if (id)
         startNext();
     return id;
+}
+
+QString TransferQueue::cachedPath(const v1::FileRef &file) const
+{
+    if (m_cacheDir.isEmpty() || !isValidFileId(file.file_id()))
+        return {};
+    return QDir(m_cacheDir)
+        .filePath(toQString(file.file_id()) + QLatin1Char('/') +
+                  safeLocalFileName(toQString(file.name())));
+}
+
+void TransferQueue::markUsed(const QString &path)
+{
+    QFile file(path);
+    // Only when it has not been marked for a while: showing is not writing.
+    const QDateTime now = QDateTime::currentDateTime();
+    if (QFileInfo(path).lastModified().secsTo(now) > 3600 && file.open(QIODevice::ReadWrite))
+        (void)file.setFileTime(now, QFileDevice::FileModificationTime);
+}
+
+void TransferQueue::trimCache()
+{
+    if (m_cacheDir.isEmpty() || m_cacheLimit <= 0)
+        return;
+    QSet<QString> busy; // fetches under way or waiting: their ".part" and their name
+    if (m_store->isOpen())
+        for (const TransferEntry &entry : m_store->transfers())
+            if (entry.kind == TransferKind::Download)
+                busy << entry.path << entry.path + QStringLiteral(".part");
+    QList<QFileInfo> files;
+    qint64 total = 0;
+    QDirIterator it(m_cacheDir, QDir::Files | QDir::Hidden, QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        const QFileInfo info(it.next());
+        total += info.size();
+        if (!busy.contains(info.absoluteFilePath()))
+            files << info;
+    }
+    if (total <= m_cacheLimit)
+        return;
+    std::sort(files.begin(), files.end(), [](const QFileInfo &a, const QFileInfo &b) {
+        return a.lastModified() < b.lastModified();
+    });
+    for (const QFileInfo &info : std::as_const(files)) {
+        if (total <= m_cacheLimit)
+            break;
+        if (QFile::remove(info.absoluteFilePath())) {
+            total -= info.size();
+            QDir().rmdir(info.absolutePath()); // the file's folder, once empty
+        }
+    }
+    qCInfo(lcClient) << "file cache trimmed to" << total << "bytes";
+}
+
+std::optional<TransferEntry> TransferQueue::downloadTo(const QString &path) const
+{
+    if (path.isEmpty() || !m_store->isOpen())
+        return std::nullopt;
+    for (const TransferEntry &entry : m_store->transfers())
+        if (entry.kind == TransferKind::Download && entry.path == path)
+            return entry;
+    return std::nullopt;
+}
+
+std::pair<qint64, qint64> TransferQueue::progressOf(qint64 id) const
+{
+    const auto running = m_running.find(id);
+    if (running == m_running.end())
+        return {0, 0};
+    return {(*running)->bytesDone(), (*running)->bytesTotal()};
 }
 
 Status TransferQueue::pause(qint64 id)
@@ -79,6 +181,8 @@ Status TransferQueue::cancel(qint64 id)
 
 void TransferQueue::start()
 {
+    if (!m_started)
+        trimCache();
     m_started = true;
     startNext();
 }
@@ -116,13 +220,33 @@ void TransferQueue::run(const TransferEntry &entry)
         });
         return;
     }
-    const std::string caption = entry.file.caption();
-    transfer->upload(entry.path, [this, id, caption](Result<v1::FileRef> file) {
+    const v1::FileRef known = entry.file;
+    const QString source = entry.path;
+    transfer->upload(entry.path, [this, id, known, source](Result<v1::FileRef> file) {
         if (!file)
             return onDone(id, &file.error());
         v1::Content content;
-        *content.mutable_file() = *file;
-        content.mutable_file()->set_caption(caption);
+        v1::FileRef &sent = *content.mutable_file();
+        sent = *file;
+        sent.set_caption(known.caption());
+        if (known.width() > 0 && known.height() > 0) {
+            sent.set_width(known.width());
+            sent.set_height(known.height());
+            sent.set_thumbnail(known.thumbnail());
+        }
+        sent.set_duration_ms(known.duration_ms());
+        sent.set_voice_note(known.voice_note());
+        // The sender keeps a copy where a download would go, so its own
+        // message shows the file without fetching it back.
+        if (const QString kept = cachedPath(sent);
+            !kept.isEmpty() && qint64(sent.size()) <= kKeepSentBytes && !QFile::exists(kept)) {
+            // Through a temporary name: a copy cut short never looks whole.
+            const QString part = kept + QStringLiteral(".part");
+            QDir().mkpath(QFileInfo(kept).absolutePath());
+            QFile::remove(part);
+            if (QFile::copy(source, part) && !QFile::rename(part, kept))
+                QFile::remove(part);
+        }
         const Result<OutboxEntry> queued = m_store->finishUploadTransfer(id, content);
         if (!queued)
             return onDone(id, &queued.error());
@@ -150,6 +274,7 @@ void TransferQueue::onDone(qint64 id, const Error *error, const QString &clientM
     } else {
         if (m_store->transfer(id))
             (void)m_store->removeTransfer(id);
+        trimCache(); // a download, or the sender's copy: the cache grew
         emit finished(id, clientMsgId);
     }
     startNext();
