@@ -272,10 +272,15 @@ double metricValue(const std::string &metrics, const std::string &name, const st
 
 int64_t residentKiB(pid_t pid)
 {
+    return statusKiB(pid, "VmRSS:");
+}
+
+int64_t statusKiB(pid_t pid, const std::string &field)
+{
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     std::string key;
     while (status >> key) {
-        if (key == "VmRSS:") {
+        if (key == field) {
             int64_t kib = -1;
             status >> kib;
             return kib;
