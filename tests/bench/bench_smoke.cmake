@@ -96,5 +96,6 @@ run_scenario(hostile ARGS --clients 8 --seconds 2
 # message lost. Throughput, memory and latency are printed, never checked.
 run_scenario(files ARGS --file-mib 8 --clients 5 --seconds 2 --pairs 4 --rate 200
   ZERO images_failed lost_without lost_with duplicates_without duplicates_with
-       reordered_without reordered_with errors_without errors_with load_errors
+       reordered_without reordered_with errors_without errors_with load_errors lost_after
+       duplicates_after reordered_after errors_after
   EQUAL upload_status=201 download_status=200 download_whole=1 images=5 images_ok=5)

@@ -841,8 +841,10 @@ int runFiles(const Options &o)
     const ImageTotals images = uploadImages(o, *uploaders);
 
     // ---- 3. chat latency without and with the transfers
-    PairTotals without, with;
-    std::vector<LatencyHistogram> quietRuns;
+    // Before, with, and after the transfers: "without" is the run before, as
+    // the target states it; the run after shows what the transfers leave
+    // behind (the page cache's dirty bytes still going to the disk).
+    PairTotals without, with, after;
     std::string phases;
     std::optional<TransferLoadTotals> load;
     bool chatOk = false;
@@ -853,29 +855,28 @@ int runFiles(const Options &o)
             return 2;
         }
         int runs = 0;
-        auto measure = [&](bool loaded) {
+        auto measure = [&](PairTotals &into) {
+            const bool loaded = &into == &with;
             Options run = o;
             run.runTag = o.runTag + (loaded ? "l" : "q") + std::to_string(runs++);
             const auto t = runPairs(run, *pairUsers, o.target, false, PairMode::Paced);
             if (!t)
                 return false;
-            (loaded ? with : without).add(*t);
-            if (!loaded)
-                quietRuns.push_back(t->latency);
+            into.add(*t);
             char text[32];
             std::snprintf(text, sizeof text, "%s%c %.2f", phases.empty() ? "" : " ",
                           loaded ? 'l' : 'q', t->latency.percentileMs(0.99));
             phases += text;
             return true;
         };
-        chatOk = measure(false);
+        chatOk = measure(without);
         if (chatOk && !transfers.resume()) {
             fail("the transfer load did not start");
             chatOk = false;
         }
-        chatOk = chatOk && measure(true);
+        chatOk = chatOk && measure(with);
         load = transfers.stop();
-        chatOk = chatOk && load && measure(false);
+        chatOk = chatOk && load && measure(after);
     }
 
     Report report("files");
@@ -888,6 +889,7 @@ int runFiles(const Options &o)
     report.add("plain_mib_s", plain);
     report.add("upload_status", int64_t(upload.status));
     report.add("upload_body_s", double(upload.bodyNs) / 1e9);
+    report.add("upload_body_mib_s", mibPerSecond(upload.bytes, upload.bodyNs));
     report.add("upload_s", double(upload.totalNs) / 1e9);
     report.add("upload_mib_s", upMiBs);
     report.add("upload_ratio", plain > 0 ? upMiBs / plain : 0.0);
@@ -922,6 +924,12 @@ int runFiles(const Options &o)
     const double p99Without = without.latency.percentileMs(0.99);
     report.add("p99_ratio", p99Without > 0 ? with.latency.percentileMs(0.99) / p99Without : 0.0);
     report.add("p99_runs", phases);
+    report.add("lost_after", after.lost);
+    report.add("duplicates_after", after.duplicates);
+    report.add("reordered_after", after.reordered);
+    report.add("errors_after", after.errors + after.failed);
+    report.add("p50_after_ms", after.latency.percentileMs(0.50));
+    report.add("p99_after_ms", after.latency.percentileMs(0.99));
     const TransferLoadTotals loaded = load.value_or(TransferLoadTotals{});
     report.add("load_uploads", loaded.uploads);
     report.add("load_downloads", loaded.downloads);
@@ -935,7 +943,10 @@ int runFiles(const Options &o)
     const bool transfersOk = upload.status == 201 && downloadWhole;
     const bool imagesOk = images.failed == 0 && images.ok == int64_t(uploaders->size());
     const bool loadOk = load && loaded.errors == 0 && loaded.uploadBytes + loaded.downloadBytes > 0;
-    return transfersOk && imagesOk && chatOk && loadOk && without.clean() && with.clean() ? 0 : 1;
+    return transfersOk && imagesOk && chatOk && loadOk && without.clean() && with.clean() &&
+                   after.clean()
+               ? 0
+               : 1;
 }
 
 } // namespace kith::bench
