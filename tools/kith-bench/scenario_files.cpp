@@ -647,6 +647,7 @@ ImageTotals uploadImages(const Options &o, const std::vector<Credentials> &users
 struct TransferLoadTotals
 {
     int64_t uploads = 0, downloads = 0, uploadBytes = 0, downloadBytes = 0, errors = 0;
+    int64_t rssPeakKiB = -1; // kithd's, sampled while they ran
     double seconds = 0;
 };
 
@@ -710,6 +711,14 @@ public:
                 }
             });
             link.report({{"running", "1"}});
+            // kithd's memory meanwhile, sampled here: the parent forks the
+            // chat's workers now and keeps no thread of its own.
+            int64_t rssPeak = o.kithdPid > 0 ? residentKiB(o.kithdPid) : -1;
+            while (!link.commandPending()) {
+                if (o.kithdPid > 0)
+                    rssPeak = std::max(rssPeak, residentKiB(o.kithdPid));
+                ::usleep(useconds_t(kRssPeriodNs / 1000));
+            }
             link.waitCommand();
             stop = true;
             for (LiveSocket *live : {&upSocket, &downSocket}) {
@@ -724,6 +733,7 @@ public:
                          {"upload_bytes", std::to_string(upBytes.load())},
                          {"download_bytes", std::to_string(downBytes.load())},
                          {"errors", std::to_string(errors.load())},
+                         {"rss_peak_kib", std::to_string(rssPeak)},
                          {"ns", std::to_string(monoNs() - start)}});
             link.waitCommand();
             return 0;
@@ -756,6 +766,7 @@ public:
         totals.uploadBytes = fieldInt(f, "upload_bytes");
         totals.downloadBytes = fieldInt(f, "download_bytes");
         totals.errors = fieldInt(f, "errors");
+        totals.rssPeakKiB = fieldInt(f, "rss_peak_kib");
         totals.seconds = double(fieldInt(f, "ns")) / 1e9;
         return totals;
     }
@@ -838,7 +849,9 @@ int runFiles(const Options &o)
              (download.error.empty() ? std::string("wrong length or checksum") : download.error));
 
     // ---- 2. many small uploads at once
+    RssSampler imagesRss(o.kithdPid);
     const ImageTotals images = uploadImages(o, *uploaders);
+    const int64_t imagesRssPeak = imagesRss.stop();
 
     // ---- 3. chat latency without and with the transfers
     // Before, with, and after the transfers: "without" is the run before, as
@@ -907,6 +920,7 @@ int runFiles(const Options &o)
     report.add("images_fetch_retries", images.retries);
     report.add("images_create_s", images.createSeconds);
     report.add("images_s", images.seconds);
+    report.add("images_rss_peak_kib", imagesRssPeak);
     report.add("pairs", int64_t(o.pairs));
     report.add("offered_per_s", o.rate);
     report.add("transfer_nice", int64_t(o.transferNice));
@@ -938,6 +952,7 @@ int runFiles(const Options &o)
     report.add("load_download_mib_s",
                mibPerSecond(loaded.downloadBytes, int64_t(loaded.seconds * 1e9)));
     report.add("load_errors", loaded.errors);
+    report.add("load_rss_peak_kib", load ? loaded.rssPeakKiB : int64_t(-1));
     report.print();
 
     const bool transfersOk = upload.status == 201 && downloadWhole;
