@@ -112,6 +112,10 @@ bool KithdProcess::launch(const std::string &kithdPath, const std::string &dataD
     }
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // kith-bench ignores SIGPIPE, and an ignored signal stays ignored
+        // across exec: kithd runs with it as from a shell, so that a write
+        // that would end it there ends it here too.
+        ::signal(SIGPIPE, SIG_DFL);
         if (!m_cpus.empty()) {
             cpu_set_t set;
             CPU_ZERO(&set);
