@@ -572,7 +572,8 @@ ImageTotals uploadImages(const Options &o, const std::vector<Credentials> &users
         env.mutable_create_upload()->set_mime_type("image/png");
         sessions[i]->send(env);
     }
-    loop.runUntil([&] { return answered == count; }, deadline);
+    // A session that fails meanwhile never answers: it counts as a failed image.
+    loop.runUntil([&] { return answered + size_t(connectFailed) >= count; }, deadline);
     totals.createSeconds = double(monoNs() - start) / 1e9;
 
     // Every PUT at once, then each client fetches its image back.
@@ -701,6 +702,13 @@ public:
                         },
                         &upSocket);
                     counted(r, r.status == 201, uploads, upBytes);
+                    if (r.status != 201 && stop.load()) {
+                        // Cut off by the stop: dropped, so that it does not
+                        // count against the uploads one user may have under way.
+                        v1::Envelope cancel;
+                        cancel.mutable_cancel_upload()->set_upload_id(ticket->upload_id());
+                        (void)client.request(cancel);
+                    }
                 }
             });
             std::thread down([&] {
