@@ -89,3 +89,13 @@ run_scenario(storm ARGS --clients 10 --missed 5 --workers 2
 # for people; they are measured at size on a quiet machine (docs/performance.md).
 run_scenario(hostile ARGS --clients 8 --seconds 2
   ZERO bystander_lost bystander_errors EQUAL hostile_connections=8)
+# files, tiny: an 8 MiB file up and down through kithd beside a plain
+# loopback copy, five clients uploading an image each at once (every one
+# fetched back and checked against its SHA-256), then the chat quiet, with the
+# file going up and down over and over, and quiet again: no image and no
+# message lost. Throughput, memory and latency are printed, never checked.
+run_scenario(files ARGS --file-mib 8 --clients 5 --seconds 2 --pairs 4 --rate 200
+  ZERO images_failed lost_without lost_with duplicates_without duplicates_with
+       reordered_without reordered_with errors_without errors_with load_errors lost_after
+       duplicates_after reordered_after errors_after
+  EQUAL upload_status=201 download_status=200 download_whole=1 images=5 images_ok=5)

@@ -23,6 +23,11 @@
 #include <QTcpSocket>
 #include <QTest>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <functional>
 #include <memory>
 
@@ -174,6 +179,38 @@ std::optional<v1::Envelope> sendFile(TestClient &client, const QString &conversa
     file->set_size(quint64(bytes.size()));
     file->set_sha256(Sha256::of(bytes).toStdString());
     return client.request(envelope);
+}
+
+// A GET of a file that reads only the start of the answer and then goes: the
+// reading side shut, so kithd's next send meets a connection the peer reset.
+// A small receive buffer keeps most of the file waiting in kithd. True when
+// the first bytes came.
+bool cutOffDownload(quint16 port, const TestClient &client, const QString &fileId)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    const int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    timeval timeout{kWaitMs / 1000, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    bool started = false;
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) == 0) {
+        const QByteArray head = "GET /v1/files/" + fileId.toUtf8() +
+                                " HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + bearer(client) +
+                                "\r\n\r\n";
+        char first[1024];
+        started = ::send(fd, head.constData(), size_t(head.size()), MSG_NOSIGNAL) ==
+                      ssize_t(head.size()) &&
+                  ::recv(fd, first, sizeof first, 0) > 0;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+    return started;
 }
 
 // Polls a condition that the server makes true by itself (bytes stored, a
@@ -610,6 +647,29 @@ private slots:
         QVERIFY(again && again->has_upload_ticket());
         QVERIFY(toQString(again->upload_ticket().upload_id()) != id);
         QCOMPARE(again->upload_ticket().received(), 0u);
+    }
+
+    // Downloads that the client cuts off while kithd still has most of the
+    // file to send: kithd's next send meets a reset connection, which must
+    // end that transfer only (it ended kithd by SIGPIPE, as kithd runs from a
+    // shell: sendfile(2) has no MSG_NOSIGNAL).
+    void aDownloadCutOffMidwayEndsOnlyItself()
+    {
+        const QByteArray bytes = randomBytes(1536 * 1024);
+        const QString id = upload(*m_carol, bytes);
+        QVERIFY(!id.isEmpty());
+        for (int i = 0; i < 5; ++i) {
+            QVERIFY2(cutOffDownload(port(), *m_carol, id),
+                     qPrintable(QStringLiteral("cut %1 not answered; kithd %2")
+                                    .arg(i)
+                                    .arg(m_server->isRunning() ? "running" : "gone")));
+            QTest::qWait(100); // kithd sends into the reset connection meanwhile
+        }
+        QVERIFY(m_server->isRunning());
+        QCOMPARE(get(port(), *m_carol, id).body, bytes);
+        const QString direct = directConversationId(m_alice->userId(), m_bob->userId());
+        const auto text = m_alice->send(direct, QStringLiteral("still here"), newClientMsgId());
+        QVERIFY2(text && text->has_send_ack(), describe(text).constData());
     }
 };
 

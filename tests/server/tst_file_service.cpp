@@ -129,6 +129,47 @@ private slots:
         QCOMPARE(again->received(), quint64(bytes.size()));
     }
 
+    // A large part is written in pieces and handed to the disk as it grows
+    // (write-behind), and cut off once in between: the bytes the blob ends
+    // up with are the ones sent, in order, and the resumed part counts on
+    // from the size it had.
+    void largePartWrittenInPiecesAndResumedIsWhole()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const QByteArray bytes = bytesOf('l', 21 * 1024 * 1024 + 12'345);
+        const Result<v1::UploadTicket> ticket = create(f, alice, bytes);
+        QVERIFY(ticket.ok());
+        const QString id = toQString(ticket->upload_id());
+        const Result<FileRecord> upload = f.files->uploadOf(Principal{alice, 0}, id);
+        QVERIFY(upload.ok());
+        constexpr qsizetype kPiece = 3 * 1024 * 1024 + 7;
+        const qsizetype cut = 11 * 1024 * 1024 + 3;
+        {
+            Result<std::unique_ptr<BlobStore::PartWriter>> part = f.blobs->openPart(id);
+            QVERIFY(part.ok());
+            for (qsizetype at = 0; at < cut; at += kPiece)
+                QVERIFY((*part)->append(bytes.sliced(at, std::min(kPiece, cut - at))).ok());
+        }
+        Result<std::unique_ptr<BlobStore::PartWriter>> part = f.blobs->openPart(id);
+        QVERIFY(part.ok());
+        QCOMPARE((*part)->size(), qint64(cut));
+        for (qsizetype at = cut; at < bytes.size(); at += kPiece)
+            QVERIFY((*part)->append(bytes.sliced(at, std::min(kPiece, bytes.size() - at))).ok());
+        const Result<QByteArray> hashed = f.blobs->hashPart(id);
+        QVERIFY(hashed.ok());
+        QCOMPARE(*hashed, Sha256::of(bytes));
+        std::unique_ptr<BlobStore::PartWriter> writer = std::move(*part);
+        const Result<FileRecord> finished = await<FileRecord>([&](QObject *context, auto done) {
+            f.files->finishUpload(*upload, std::move(writer), std::nullopt, context, done);
+        });
+        QVERIFY2(finished.ok(), qPrintable(finished.ok() ? QString() : finished.error().message));
+        QFile blob(f.blobs->blobPath(Sha256::of(bytes)));
+        QVERIFY(blob.open(QIODevice::ReadOnly));
+        QCOMPARE(blob.readAll(), bytes);
+    }
+
     void wrongChecksumDropsUploadAndBytes()
     {
         ServiceFixture f;

@@ -112,6 +112,10 @@ bool KithdProcess::launch(const std::string &kithdPath, const std::string &dataD
     }
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // kith-bench ignores SIGPIPE, and an ignored signal stays ignored
+        // across exec: kithd runs with it as from a shell, so that a write
+        // that would end it there ends it here too.
+        ::signal(SIGPIPE, SIG_DFL);
         if (!m_cpus.empty()) {
             cpu_set_t set;
             CPU_ZERO(&set);
@@ -272,10 +276,15 @@ double metricValue(const std::string &metrics, const std::string &name, const st
 
 int64_t residentKiB(pid_t pid)
 {
+    return statusKiB(pid, "VmRSS:");
+}
+
+int64_t statusKiB(pid_t pid, const std::string &field)
+{
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     std::string key;
     while (status >> key) {
-        if (key == "VmRSS:") {
+        if (key == field) {
             int64_t kib = -1;
             status >> kib;
             return kib;

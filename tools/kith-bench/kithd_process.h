@@ -65,5 +65,7 @@ private:
 
 // Resident set of a process in KiB from /proc/<pid>/status; -1 when unknown.
 [[nodiscard]] int64_t residentKiB(pid_t pid);
+// A KiB field of /proc/<pid>/status ("VmRSS:", "VmHWM:"); -1 when unknown.
+[[nodiscard]] int64_t statusKiB(pid_t pid, const std::string &field);
 
 } // namespace kith::bench

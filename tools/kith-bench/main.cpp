@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -24,7 +25,7 @@ using namespace kith::bench;
 namespace {
 
 constexpr const char *kScenarios =
-    "connect | direct | relay | latency | fanout | storm | history | hostile | reactions";
+    "connect | direct | relay | latency | fanout | storm | history | hostile | reactions | files";
 
 bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
 {
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
                                       QStringLiteral("N"), QStringLiteral("5"));
     const QCommandLineOption clients(
         QStringLiteral("clients"),
-        QStringLiteral("storm: clients reconnecting at once; hostile: hostile connections."),
+        QStringLiteral("storm: clients reconnecting at once; hostile: hostile connections; files: "
+                       "users uploading a 1 MiB image each at once."),
         QStringLiteral("N"), QStringLiteral("100"));
     const QCommandLineOption missed(QStringLiteral("missed"),
                                     QStringLiteral("storm: messages each client missed."),
@@ -208,6 +210,16 @@ int main(int argc, char **argv)
         QStringLiteral("latency --pullers: a control run. The pullers connect but never page, "
                        "so the \"loaded\" runs are quiet ones too, and the ratio and its "
                        "interval show what the machine's own drift alone makes of them."));
+    const QCommandLineOption fileMiB(
+        QStringLiteral("file-mib"),
+        QStringLiteral("files: size of the big file uploaded and downloaded, in MiB (kithd is "
+                       "started with --max-file-bytes to fit it)."),
+        QStringLiteral("N"), QStringLiteral("1024"));
+    const QCommandLineOption transferNice(
+        QStringLiteral("transfer-nice"),
+        QStringLiteral("files: nice value (0-19) of the worker process that uploads and downloads "
+                       "the big file while the chat latency is measured. Default 0."),
+        QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
@@ -221,7 +233,7 @@ int main(int argc, char **argv)
                        pullers,    pullDepth,  pullDeflate,
                        pullerNice, pullRounds, pullerIdle,
                        pullControl});
-    parser.addOptions({nodes, store, bus, killNode});
+    parser.addOptions({nodes, store, bus, killNode, fileMiB, transferNice});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -256,9 +268,11 @@ int main(int argc, char **argv)
     o.pullRounds = parser.value(pullRounds).toInt();
     o.pullerIdle = parser.isSet(pullerIdle);
     o.pullControl = parser.isSet(pullControl);
+    o.fileMiB = parser.value(fileMiB).toInt();
+    o.transferNice = std::clamp(parser.value(transferNice).toInt(), 0, 19);
     o.runTag = std::to_string(wallNs() / 1'000'000) + "." + std::to_string(::getpid());
     if (o.deadlineSeconds == 0 || o.pairs < 1 || o.users < 1 || o.clients < 1 || o.pullDepth < 1 ||
-        o.pullRounds < 1) {
+        o.pullRounds < 1 || o.fileMiB < 1) {
         std::fprintf(stderr, "kith-bench: sizes and the deadline must be positive\n");
         return 2;
     }
@@ -305,6 +319,12 @@ int main(int argc, char **argv)
         const bool realLimits = scenario == QLatin1String("hostile");
         for (int n = 1; n <= nodeCount; ++n) {
             std::vector<std::string> extra;
+            // files: the big file fits, and no quota stops its variants.
+            if (scenario == QLatin1String("files"))
+                extra.insert(extra.end(), {"--max-file-bytes",
+                                           std::to_string(std::max<int64_t>(
+                                               int64_t(o.fileMiB) << 20, int64_t(100) << 20)),
+                                           "--quota-bytes", "0"});
             std::string nodeDir = dataDir;
             if (parser.isSet(store))
                 extra.insert(extra.end(), {"--store", parser.value(store).toStdString()});
@@ -394,6 +414,8 @@ int main(int argc, char **argv)
         status = runHostile(o);
     else if (scenario == QLatin1String("reactions"))
         status = runReactions(o);
+    else if (scenario == QLatin1String("files"))
+        status = runFiles(o);
     else
         std::fprintf(stderr, "kith-bench: unknown scenario; one of %s\n", kScenarios);
 

@@ -60,6 +60,8 @@ struct Options
     bool pullerIdle = false;    // latency with pullers: their workers run under SCHED_IDLE
     int pullRounds = 1;         // latency with pullers: loaded runs, each followed by a quiet one
     bool pullControl = false;   // latency with pullers: they stay idle in the "loaded" runs too
+    int fileMiB = 1024;         // files: the big file's size
+    int transferNice = 0;       // files: nice value of the transfer load's worker process
 };
 
 [[nodiscard]] int runConnect(const Options &options);
@@ -71,5 +73,6 @@ struct Options
 [[nodiscard]] int runHistory(const Options &options);
 [[nodiscard]] int runHostile(const Options &options);
 [[nodiscard]] int runReactions(const Options &options);
+[[nodiscard]] int runFiles(const Options &options);
 
 } // namespace kith::bench

@@ -142,11 +142,15 @@ void WsConnection::close()
 {
     if (m_state == State::Closed)
         return;
-    if (m_state == State::Open) {
+    const bool wasOpen = m_state == State::Open;
+    // Closed first: when the close frame cannot be sent either, flush()'s
+    // fail() finds the connection closing and does not close it again (it
+    // did, until the stack ran out).
+    m_state = State::Closed;
+    if (wasOpen) {
         queueFrame(kClose, std::string_view("\x03\xe8", 2));
         flush();
     }
-    m_state = State::Closed;
     if (m_fd >= 0) {
         m_loop.remove(m_fd);
         ::shutdown(m_fd, SHUT_RDWR);

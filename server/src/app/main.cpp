@@ -15,6 +15,7 @@
 #include <QCoreApplication>
 #include <QLoggingCategory>
 
+#include <csignal>
 #include <cstdio>
 
 using namespace kith::server;
@@ -69,6 +70,10 @@ int printFingerprint(const QStringList &args, QTextStream &out, QTextStream &err
 
 int main(int argc, char *argv[])
 {
+    // A peer that resets a download makes sendfile(2) raise SIGPIPE (it has
+    // no MSG_NOSIGNAL), which would end kithd wherever it was started from a
+    // shell; every write of kithd's handles EPIPE as a closed connection.
+    std::signal(SIGPIPE, SIG_IGN);
     installEventDispatcher();
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kithd"));

@@ -22,6 +22,12 @@ namespace {
 // Reading a part back to hash it: large reads, near the hash's own speed.
 constexpr qint64 kHashBlockBytes = 1024 * 1024;
 
+// An upload's bytes go to the disk as they arrive, this much at a time: the
+// kernel would otherwise gather up to gigabytes of dirty pages and write them
+// back in bursts (and in the final fsync) that the database's small commits
+// on the same disk queue behind.
+constexpr qint64 kWriteBehindBytes = 8 * 1024 * 1024;
+
 Error ioError(const QString &what, const QString &path, int error = errno)
 {
     qCWarning(lcFiles).noquote() << what << path << strerror(error);
@@ -81,6 +87,7 @@ public:
             left -= wrote;
             m_size += wrote;
         }
+        writeBehind();
         return Done{};
     }
 
@@ -92,9 +99,31 @@ public:
     }
 
 private:
+    // Starts writing the bytes since the last window to the disk, and waits
+    // for the window before it (started one window ago, so mostly written by
+    // now): the part's dirty pages stay under two windows, and the final
+    // fsync has little left to do. The pages stay in the page cache, clean:
+    // a file just sent is often fetched soon after, and dropping them sent
+    // those downloads to the disk. Only a hint to the kernel: the answer's
+    // fsync is what makes a part durable, so errors are left to it.
+    void writeBehind()
+    {
+        if (m_size - m_started < kWriteBehindBytes)
+            return;
+        ::sync_file_range(m_fd, m_started, m_size - m_started, SYNC_FILE_RANGE_WRITE);
+        if (m_started > m_written)
+            ::sync_file_range(m_fd, m_written, m_started - m_written,
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+        m_written = m_started;
+        m_started = m_size;
+    }
+
     int m_fd;
     qint64 m_size;
     QString m_path;
+    qint64 m_started = m_size; // writeback started up to here
+    qint64 m_written = m_size; // on disk up to here
 };
 
 class FsBlobReader final : public BlobStore::BlobReader

@@ -11,6 +11,7 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,15 @@ namespace {
 // writer come first; a transfer alone on an idle machine still gets all of a core.
 constexpr int kTransferNice = 10;
 constexpr int kMaxNice = 19;
+// The same for the disk: the transfer thread's own reads and writes (an
+// upload's write-behind, a part hashed on resume) go after the store's commits
+// in the disk's queue, best-effort class at its lowest level (linux/ioprio.h;
+// glibc has no wrapper). Not the idle class: an upload would then wait as long
+// as chat keeps the disk busy at all.
+constexpr int kIoprioWhoProcess = 1;
+constexpr int kIoprioClassShift = 13;
+constexpr int kIoprioClassBestEffort = 2;
+constexpr int kTransferIoLevel = 7;
 // Hashes of uploads cut off mid-way kept for a resume on this node; the
 // others read their part back at the end.
 constexpr size_t kKeptHashes = 32;
@@ -42,6 +52,8 @@ void lowerThisThreadsPriority()
     if (current == -1 && errno != 0)
         return;
     setpriority(PRIO_PROCESS, self, std::min(kMaxNice, current + kTransferNice));
+    ::syscall(SYS_ioprio_set, kIoprioWhoProcess, int(self),
+              (kIoprioClassBestEffort << kIoprioClassShift) | kTransferIoLevel);
 }
 } // namespace
 
