@@ -50,6 +50,19 @@ run_scenario(connect ARGS --users 20 --workers 2
   ZERO failed EQUAL connected=20)
 run_scenario(direct ARGS --pairs 4 --seconds 1 --window 8 --with-relay --idle 10 --users 20
   ZERO lost duplicates reordered errors relay_lost EQUAL idle_connections=10)
+# The same two over wss://: kithd serves TLS with its own certificate (made
+# in the data folder on first start) and the bench's clients speak it.
+run_scenario(connect ARGS --users 20 --workers 2 --tls
+  ZERO failed EQUAL connected=20 tls=1)
+run_scenario(direct ARGS --pairs 4 --seconds 1 --window 8 --idle 10 --users 20 --tls
+  ZERO lost duplicates reordered errors EQUAL idle_connections=10 tls=1)
+# Scenarios without TLS support refuse --tls rather than measure plain ws://.
+execute_process(
+  COMMAND "${KITH_BENCH}" latency --kithd "${KITHD}" --data "${WORK_DIR}/data" --tls
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc TIMEOUT 20)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "--tls is for connect and direct only")
+  message(FATAL_ERROR "latency --tls: expected a refusal (exit 2), got ${rc}: ${out}${err}")
+endif()
 run_scenario(relay ARGS --pairs 4 --seconds 1
   ZERO lost duplicates reordered errors)
 run_scenario(latency ARGS --pairs 4 --seconds 1 --rate 200

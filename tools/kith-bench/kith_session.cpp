@@ -43,6 +43,8 @@ bool KithSession::granted(std::string_view feature) const
 
 bool KithSession::start(const sockaddr_in &target, in_addr_t sourceAddr)
 {
+    if (s_useTls)
+        m_ws->useTls();
     if (!m_ws->connectTo(target, sourceAddr)) {
         failWith(m_ws->closeReason());
         return false;

@@ -42,6 +42,10 @@ public:
     [[nodiscard]] bool granted(std::string_view feature) const;
 
     bool start(const sockaddr_in &target, in_addr_t sourceAddr);
+    // Every session of this process speaks wss:// (kith-bench --tls); set
+    // once before any session starts, inherited by the worker processes.
+    static void setUseTls(bool on) { s_useTls = on; }
+    [[nodiscard]] static bool usesTls() { return s_useTls; }
     [[nodiscard]] bool isOpen() const { return m_ws->state() == WsConnection::State::Open; }
     void send(v1::Envelope &envelope);
     [[nodiscard]] uint32_t nextRequestId() { return ++m_lastRequestId; }
@@ -63,6 +67,7 @@ public:
     std::function<void(KithSession &, const v1::Envelope &)> onEnvelope;
 
 private:
+    static inline bool s_useTls = false;
     void handleFrame(std::string_view bytes);
     void failWith(std::string reason);
     // Inflates a Compressed envelope into m_inflated; false (and failed) when

@@ -91,9 +91,11 @@ bool KithdProcess::launch(const std::string &kithdPath, const std::string &dataD
     std::vector<std::string> args{kithdPath, "--data", dataDir, "--listen", "127.0.0.1", "--port",
                                   "0", "--admin-port", "0", "--send-rate", kSendRate,
                                   "--send-burst", kSendRate, "--argon2-memory-kib",
-                                  kArgon2MemoryKiB, "--argon2-ops", "2", "--plain",
+                                  kArgon2MemoryKiB, "--argon2-ops", "2",
                                   // Thousands of users register from loopback.
                                   "--registrations-per-hour", "0"};
+    if (!m_tls)
+        args.push_back("--plain");
     if (!realLimits) {
         for (const char *flag :
              {"--read-rate", "--write-rate", "--group-change-rate", "--typing-rate", "--auth-rate",
@@ -153,7 +155,7 @@ bool KithdProcess::waitReady(std::string *error)
     const std::string &logPath = m_logPath;
 
     static const std::regex readyLine(
-        R"(kithd ready: ws://[^\s/]+:(\d+)/ admin=http://[^\s/]+:(\d+)/)");
+        R"(kithd ready: wss?://[^\s/]+:(\d+)/ admin=http://[^\s/]+:(\d+)/)");
     std::string seen;
     const int64_t deadline = monoNs() + kReadyTimeoutNs;
     while (monoNs() < deadline) {

@@ -37,6 +37,9 @@ public:
     // CPUs kithd may run on (sched_setaffinity before exec), e.g. one core
     // for the server and the rest for the load; empty: wherever it likes.
     void setCpus(std::vector<int> cpus) { m_cpus = std::move(cpus); }
+    // Serve wss:// with kithd's own certificate (made in the data folder on
+    // first start) instead of plain ws://. Call before launch().
+    void setTls(bool on) { m_tls = on; }
     // SIGKILL, as a node dies: no goodbye on the bus, connections cut.
     void kill9();
 
@@ -51,6 +54,7 @@ private:
     int m_readyPipe = -1; // kithd's stdout until its ready line
     std::string m_logPath;
     std::vector<int> m_cpus;
+    bool m_tls = false;
 };
 
 // "0", "0,2", "0-3,6": the CPUs named, in order, each once; empty (with

@@ -1,6 +1,7 @@
 // kith-bench: load generator for kithd. See docs/performance.md.
 
 #include "event_loop.h"
+#include "kith_session.h"
 #include "kithd_process.h"
 #include "scenarios.h"
 
@@ -27,11 +28,13 @@ namespace {
 constexpr const char *kScenarios =
     "connect | direct | relay | latency | fanout | storm | history | hostile | reactions | files";
 
-bool parseLoopbackUrl(const QString &text, sockaddr_in *target)
+// ws:// or wss:// (*tls tells which) on a 127.x.x.x address.
+bool parseLoopbackUrl(const QString &text, sockaddr_in *target, bool *tls)
 {
     const QUrl url(text);
     in_addr addr{};
-    if (url.scheme() != QLatin1String("ws") || url.port() <= 0 ||
+    *tls = url.scheme() == QLatin1String("wss");
+    if ((url.scheme() != QLatin1String("ws") && !*tls) || url.port() <= 0 ||
         inet_pton(AF_INET, url.host().toLatin1().constData(), &addr) != 1)
         return false;
     // Benchmarks only ever load this machine.
@@ -220,6 +223,11 @@ int main(int argc, char **argv)
         QStringLiteral("files: nice value (0-19) of the worker process that uploads and downloads "
                        "the big file while the chat latency is measured. Default 0."),
         QStringLiteral("N"), QStringLiteral("0"));
+    const QCommandLineOption tls(
+        QStringLiteral("tls"),
+        QStringLiteral("connect, direct: speak wss:// (TLS, the server's certificate not "
+                       "checked); with --kithd, kithd serves wss:// with its own certificate "
+                       "instead of plain ws://. A wss:// --url implies it."));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
@@ -233,7 +241,7 @@ int main(int argc, char **argv)
                        pullers,    pullDepth,  pullDeflate,
                        pullerNice, pullRounds, pullerIdle,
                        pullControl});
-    parser.addOptions({nodes, store, bus, killNode, fileMiB, transferNice});
+    parser.addOptions({nodes, store, bus, killNode, fileMiB, transferNice, tls});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -294,6 +302,23 @@ int main(int argc, char **argv)
     std::vector<std::unique_ptr<KithdProcess>> servers;
     std::string tempDir;
     const bool needsKithd = scenario != QLatin1String("relay");
+    // A wss:// --url asks for TLS as --tls does.
+    const bool useTls = parser.isSet(tls) || (!parser.isSet(kithd) && parser.isSet(url) &&
+                                              parser.value(url).startsWith(QLatin1String("wss:")));
+    if (useTls) {
+        if (scenario != QLatin1String("connect") && scenario != QLatin1String("direct")) {
+            std::fprintf(stderr, "kith-bench: --tls is for connect and direct only; the other "
+                                 "scenarios speak plain ws://\n");
+            return 2;
+        }
+        if (o.withRelay) {
+            std::fprintf(stderr, "kith-bench: --tls does not go with --with-relay (the bare "
+                                 "relay speaks plain ws://, so the ratio would compare TLS "
+                                 "with none)\n");
+            return 2;
+        }
+        KithSession::setUseTls(true);
+    }
     if (needsKithd && parser.isSet(kithd)) {
         std::string dataDir = parser.value(data).toStdString();
         if (dataDir.empty()) {
@@ -336,6 +361,7 @@ int main(int argc, char **argv)
             }
             servers.push_back(std::make_unique<KithdProcess>());
             servers.back()->setCpus(cpus);
+            servers.back()->setTls(useTls);
             std::string error;
             if (!servers.back()->launch(parser.value(kithd).toStdString(), nodeDir, extra,
                                         realLimits, &error)) {
@@ -373,8 +399,15 @@ int main(int argc, char **argv)
     } else if (needsKithd && parser.isSet(url)) {
         for (const QString &text : parser.values(url)) {
             Node node;
-            if (!parseLoopbackUrl(text, &node.address)) {
-                std::fprintf(stderr, "kith-bench: --url must be ws://127.x.x.x:PORT/\n");
+            bool urlTls = false;
+            if (!parseLoopbackUrl(text, &node.address, &urlTls)) {
+                std::fprintf(stderr, "kith-bench: --url must be ws://127.x.x.x:PORT/ or "
+                                     "wss://127.x.x.x:PORT/\n");
+                return 2;
+            }
+            if (urlTls != useTls) {
+                std::fprintf(stderr, "kith-bench: every --url is ws:// or every one wss:// "
+                                     "(with --tls: wss://)\n");
                 return 2;
             }
             node.id = int(o.nodes.size()) + 1;

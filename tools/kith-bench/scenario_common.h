@@ -80,7 +80,7 @@ public:
 
     void print() const
     {
-        std::printf("\n%s\n", m_scenario.c_str());
+        std::printf("\n%s%s\n", m_scenario.c_str(), KithSession::usesTls() ? " (wss://)" : "");
         if (!m_columns[0].empty())
             std::printf("  %-28s %-18s %s\n", "", m_columns[0].c_str(), m_columns[2].c_str());
         for (const Row &row : m_rows) {
@@ -91,6 +91,8 @@ public:
                 std::printf("  %-28s %s\n", row.label.c_str(), text(row.value, false).c_str());
         }
         std::string json = "{\"scenario\":\"" + m_scenario + "\"";
+        if (KithSession::usesTls())
+            json += ",\"tls\":1";
         for (const Row &row : m_rows) {
             json += ",\"" + row.jsonKey + "\":" + text(row.value, true);
             if (row.second)

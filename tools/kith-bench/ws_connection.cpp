@@ -5,6 +5,9 @@
 #include <QByteArray>
 #include <QCryptographicHash>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -29,6 +32,38 @@ constexpr size_t kMaxHandshakeBytes = 16 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
 
 using namespace kith::ws; // the opcodes
+
+// One client context per process (workers make their own after the fork if
+// the parent had none). No certificate check: see WsConnection::useTls().
+SSL_CTX *clientTlsContext()
+{
+    static SSL_CTX *const context = [] {
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx)
+            return ctx;
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+        // Writes go out of a buffer that grows between retries; an idle
+        // connection gives its TLS buffers back; a peer that closes without
+        // close_notify reads as a plain end of stream.
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+        return ctx;
+    }();
+    return context;
+}
+
+std::string tlsErrorText()
+{
+    const unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    if (code == 0)
+        return "no detail";
+    char text[256];
+    ERR_error_string_n(code, text, sizeof text);
+    return text;
+}
 std::string acceptFor(std::string_view key)
 {
     QByteArray material(key.data(), qsizetype(key.size()));
@@ -72,6 +107,8 @@ WsConnection::WsConnection(EventLoop &loop, Role role)
 
 WsConnection::~WsConnection()
 {
+    if (m_ssl)
+        SSL_free(m_ssl);
     if (m_fd >= 0) {
         m_loop.remove(m_fd);
         ::close(m_fd);
@@ -151,6 +188,14 @@ void WsConnection::close()
         queueFrame(kClose, std::string_view("\x03\xe8", 2));
         flush();
     }
+    if (m_ssl) {
+        if (!m_tlsHandshaking)
+            SSL_shutdown(m_ssl); // close_notify, best effort; no wait for the answer
+        SSL_free(m_ssl);
+        m_ssl = nullptr;
+        m_tlsHandshaking = false;
+        ERR_clear_error();
+    }
     if (m_fd >= 0) {
         m_loop.remove(m_fd);
         ::shutdown(m_fd, SHUT_RDWR);
@@ -184,6 +229,17 @@ void WsConnection::handleEvents(uint32_t events)
             return;
         }
         m_state = State::Handshaking;
+        if (m_wantTls && !startTls())
+            return;
+    }
+    if (m_tlsHandshaking) {
+        if (!continueTlsHandshake())
+            return;
+        // The upgrade request waited for the handshake; answers may follow it.
+        flush();
+        if (m_state != State::Closed)
+            readAvailable();
+        return;
     }
     if (events & EPOLLOUT)
         flush();
@@ -191,13 +247,92 @@ void WsConnection::handleEvents(uint32_t events)
         readAvailable();
 }
 
+bool WsConnection::startTls()
+{
+    SSL_CTX *context = clientTlsContext();
+    m_ssl = context ? SSL_new(context) : nullptr;
+    if (!m_ssl || SSL_set_fd(m_ssl, m_fd) != 1) {
+        m_closeReason = "tls setup: " + tlsErrorText();
+        errno = 0;
+        fail("tls setup");
+        return false;
+    }
+    SSL_set_connect_state(m_ssl);
+    m_tlsHandshaking = true;
+    return true;
+}
+
+bool WsConnection::continueTlsHandshake()
+{
+    ERR_clear_error();
+    const int rc = SSL_do_handshake(m_ssl);
+    if (rc == 1) {
+        m_tlsHandshaking = false;
+        return true;
+    }
+    const int error = SSL_get_error(m_ssl, rc);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE)
+        return false; // edge-triggered: the next readiness event carries on
+    m_closeReason = "tls handshake: " + (error == SSL_ERROR_SYSCALL && errno != 0
+                                             ? std::string(std::strerror(errno))
+                                             : tlsErrorText());
+    errno = 0;
+    fail("tls handshake");
+    return false;
+}
+
+// send() and recv() with OpenSSL underneath when the connection speaks TLS,
+// with their results: bytes, 0 for the peer's end of stream (receive), or -1
+// with errno EAGAIN for "wait for readiness" and another errno for a fault
+// (its text then already in m_closeReason).
+ssize_t WsConnection::sendSome(const char *data, size_t size)
+{
+    if (!m_ssl)
+        return ::send(m_fd, data, size, MSG_NOSIGNAL);
+    ERR_clear_error();
+    const int n = SSL_write(m_ssl, data, int(std::min<size_t>(size, 1 << 30)));
+    if (n > 0)
+        return n;
+    const int error = SSL_get_error(m_ssl, n);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (error != SSL_ERROR_SYSCALL || errno == 0) {
+        m_closeReason = "tls send: " + tlsErrorText();
+        errno = EPROTO;
+    }
+    return -1;
+}
+
+ssize_t WsConnection::receiveSome(char *data, size_t size)
+{
+    if (!m_ssl)
+        return ::recv(m_fd, data, size, 0);
+    ERR_clear_error();
+    const int n = SSL_read(m_ssl, data, int(std::min<size_t>(size, 1 << 30)));
+    if (n > 0)
+        return n;
+    const int error = SSL_get_error(m_ssl, n);
+    if (error == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (error != SSL_ERROR_SYSCALL || errno == 0) {
+        m_closeReason = "tls receive: " + tlsErrorText();
+        errno = EPROTO;
+    }
+    return -1;
+}
+
 void WsConnection::flush()
 {
-    if (m_state == State::Connecting || m_fd < 0)
+    if (m_state == State::Connecting || m_fd < 0 || m_tlsHandshaking)
         return;
     while (m_outPos < m_out.size()) {
-        const ssize_t n =
-            ::send(m_fd, m_out.data() + m_outPos, m_out.size() - m_outPos, MSG_NOSIGNAL);
+        const ssize_t n = sendSome(m_out.data() + m_outPos, m_out.size() - m_outPos);
         if (n > 0) {
             m_outPos += size_t(n);
             continue;
@@ -218,7 +353,7 @@ void WsConnection::readAvailable()
     for (;;) {
         const size_t old = m_in.size();
         m_in.resize(old + kReadChunk);
-        const ssize_t n = ::recv(m_fd, m_in.data() + old, kReadChunk, 0);
+        const ssize_t n = receiveSome(m_in.data() + old, kReadChunk);
         m_in.resize(old + size_t(std::max<ssize_t>(n, 0)));
         if (n > 0) {
             if (m_state == State::Handshaking && !parseHandshake())

@@ -3,16 +3,21 @@
 // EventLoop: the client side (handshake with Sec-WebSocket-Key, masked frames
 // out) for simulated users, and the server side (unmasked frames out) for the
 // bare relay. Partial reads and writes are kept in per-connection buffers.
+// A client may speak TLS (wss://) underneath: OpenSSL on the same
+// non-blocking socket, the handshake driven by the same readiness events.
 // The owner keeps the object alive for the whole loop run, also once closed.
 
 #include "event_loop.h"
 
 #include <netinet/in.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+
+struct ssl_st;
 
 namespace kith::bench {
 
@@ -31,6 +36,10 @@ public:
     // connects to target, asking for `path`. False when the socket could not
     // even be started.
     bool connectTo(const sockaddr_in &target, in_addr_t sourceAddr, const std::string &path = "/");
+    // Client, before connectTo: wrap the connection in TLS. The server's
+    // certificate is not checked: the bench talks only to a kithd on loopback
+    // (usually one it started, with kithd's own self-signed certificate).
+    void useTls() { m_wantTls = true; }
     // Server: takes over an accepted socket and waits for the upgrade request.
     bool adopt(int fd);
 
@@ -50,6 +59,10 @@ public:
 private:
     void readAvailable();
     void flush();
+    bool startTls();
+    bool continueTlsHandshake();
+    ssize_t sendSome(const char *data, size_t size);
+    ssize_t receiveSome(char *data, size_t size);
     bool parseHandshake();
     void parseFrames();
     void queueFrame(uint8_t opcode, std::string_view payload);
@@ -68,6 +81,9 @@ private:
     std::string m_path;
     std::string m_closeReason;
     uint32_t m_maskState;
+    bool m_wantTls = false;
+    bool m_tlsHandshaking = false;
+    ssl_st *m_ssl = nullptr;
 };
 
 } // namespace kith::bench
