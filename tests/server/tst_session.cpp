@@ -532,6 +532,12 @@ private slots:
             e.mutable_rename_group()->set_conversation_id(group);
             e.mutable_rename_group()->set_name("n");
         }));
+        QTest::addRow("set_chat_state") << twice(make([&](auto &e) {
+            e.mutable_set_chat_state()->set_conversation_id(group);
+            e.mutable_set_chat_state()->set_archived(true);
+        }));
+        QTest::addRow("chat_state_sync")
+            << twice(make([](auto &e) { e.mutable_chat_state_sync()->set_after_version(0); }));
         QTest::addRow("typing") << twice(make([&](auto &e) {
             e.mutable_typing()->set_conversation_id(group);
             e.mutable_typing()->set_typing(true);

@@ -51,6 +51,15 @@ struct ReadMoved
     ConnectionRef origin;
 };
 
+// A user changed their own chat state (mute, archive, a hidden message):
+// their other connections are told.
+struct ChatStateChanged
+{
+    quint64 userId = 0;
+    v1::ChatState state;
+    ConnectionRef origin;
+};
+
 // Ephemeral: a member started or stopped typing. Never stored.
 struct TypingChanged
 {

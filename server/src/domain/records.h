@@ -72,6 +72,25 @@ struct GroupChange
     QList<quint64> addedIds;     // who gained access (createGroup: everyone, creator included)
 };
 
+// One user's change of their own chat state (checked by the caller but for
+// membership and the hidden seq, which the store checks in its transaction).
+struct ChatStateWrite
+{
+    QString conversationId;
+    quint64 userId = 0;
+    v1::SetChatStateRequest::ChangeCase change = v1::SetChatStateRequest::CHANGE_NOT_SET;
+    qint64 mutedUntilMs = 0;
+    bool archived = false;
+    quint64 hideSeq = 0;
+};
+
+// The rows of one user's chat state changed after some version, oldest change first.
+struct ChatStatePage
+{
+    QList<v1::ChatState> states;
+    bool hasMore = false;
+};
+
 struct PullPage
 {
     QList<v1::Message> messages; // in the requested order

@@ -71,6 +71,13 @@ void EventRouter::readMoved(const ReadMoved &event)
     }
 }
 
+void EventRouter::chatStateChanged(const ChatStateChanged &event)
+{
+    v1::Envelope push;
+    *push.mutable_chat_state_push()->mutable_state() = event.state;
+    m_router.pushToUsers(QList<quint64>{event.userId}, push, event.origin);
+}
+
 void EventRouter::typingChanged(const TypingChanged &event)
 {
     v1::Envelope push;

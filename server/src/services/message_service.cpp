@@ -248,6 +248,77 @@ void MessageService::markRead(const Caller &caller, const v1::MarkReadRequest &r
         });
 }
 
+void MessageService::setChatState(const Caller &caller, const v1::SetChatStateRequest &request,
+                                  QObject *context, Completion<v1::ChatState> done)
+{
+    ChatStateWrite write;
+    write.userId = caller.userId;
+    write.change = request.change_case();
+    switch (write.change) {
+    case v1::SetChatStateRequest::kMuteUntilMs:
+        if (request.mute_until_ms() < kMutedForever)
+            return done(makeError(v1::INVALID_ARGUMENT,
+                                  QStringLiteral("mute_until_ms is 0, -1 or a time")));
+        write.mutedUntilMs = request.mute_until_ms();
+        break;
+    case v1::SetChatStateRequest::kArchived:
+        write.archived = request.archived();
+        break;
+    case v1::SetChatStateRequest::kHideSeq:
+        if (request.hide_seq() == 0)
+            return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Hide which seq?")));
+        write.hideSeq = std::min<quint64>(request.hide_seq(), kMaxSeq);
+        break;
+    case v1::SetChatStateRequest::CHANGE_NOT_SET:
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Change what?")));
+    }
+    const bool hide = write.change == v1::SetChatStateRequest::kHideSeq;
+    const Result<ConversationRef> ref =
+        checkConversationAccess(m_members, request.conversation_id(), caller.userId);
+    if (!ref) {
+        // A message in a chat one is not in reads as no such message.
+        if (hide && ref.error().code == v1::NOT_FOUND)
+            return done(makeError(v1::NOT_FOUND, QStringLiteral("No such message")));
+        return done(ref.error());
+    }
+    write.conversationId = toQString(request.conversation_id());
+    m_store.setChatState(
+        std::move(write), this,
+        [this, hide, userId = caller.userId, origin = caller.connection,
+         done = whileAlive<v1::ChatState>(context, std::move(done))](Result<v1::ChatState> result) {
+            if (!result) {
+                // Not a member (any more) and no such seq: one answer each.
+                if (result.error().code == v1::NOT_FOUND)
+                    return done(
+                        makeError(v1::NOT_FOUND, hide ? QStringLiteral("No such message")
+                                                      : QStringLiteral("No such conversation")));
+                return done(storeError(result.error()));
+            }
+            done(*result);
+            m_events.chatStateChanged(ChatStateChanged{userId, *result, origin});
+        });
+}
+
+Result<v1::ChatStateSyncResponse>
+MessageService::chatStateSync(const Caller &caller, const v1::ChatStateSyncRequest &request)
+{
+    const int limit = int(request.limit() == 0 ? kDefaultChatStateLimit
+                                               : std::min(request.limit(), kMaxChatStateLimit));
+    const Result<ChatStatePage> page =
+        m_store.chatStateSince(caller.userId, request.after_version(), limit);
+    if (!page)
+        return storeError(page.error());
+    v1::ChatStateSyncResponse response;
+    quint64 version = request.after_version();
+    for (const v1::ChatState &state : page->states) {
+        version = std::max<quint64>(version, state.version());
+        *response.add_states() = state;
+    }
+    response.set_version(version);
+    response.set_has_more(page->hasMore);
+    return response;
+}
+
 Status MessageService::typing(const Caller &caller, const v1::TypingRequest &request)
 {
     const Result<ConversationRef> ref =

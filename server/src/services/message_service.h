@@ -42,6 +42,13 @@ public:
                                                 const v1::SyncRequest &request);
     void markRead(const Caller &caller, const v1::MarkReadRequest &request, QObject *context,
                   Completion<Done> done);
+    // One user's own chat state: a change is answered with the row as it now
+    // is after its commit and pushed to the user's other connections; sync
+    // answers the rows changed after a version, a page at a time.
+    void setChatState(const Caller &caller, const v1::SetChatStateRequest &request,
+                      QObject *context, Completion<v1::ChatState> done);
+    [[nodiscard]] Result<v1::ChatStateSyncResponse>
+    chatStateSync(const Caller &caller, const v1::ChatStateSyncRequest &request);
     // Ephemeral: pushed to the other members' connections, never stored. A
     // repeat of what was pushed a moment ago is not pushed again.
     [[nodiscard]] Status typing(const Caller &caller, const v1::TypingRequest &request);

@@ -117,6 +117,11 @@ public:
     [[nodiscard]] virtual Result<std::optional<v1::Message>>
     messageByClientId(quint64 senderUserId, const std::string &clientMsgId) = 0;
 
+    // The rows of userId's chat state whose version is above afterVersion, in
+    // version order, at most `limit` (hasMore when there are more).
+    [[nodiscard]] virtual Result<ChatStatePage> chatStateSince(quint64 userId, quint64 afterVersion,
+                                                               int limit) = 0;
+
     // Files: an upload or a finished file, by id.
     [[nodiscard]] virtual Result<std::optional<FileRecord>> file(const QString &fileId) = 0;
     // The finished file if `userId` may fetch it: its uploader, or a member of
@@ -173,6 +178,16 @@ public:
     // Moves the user's read marker forward to min(seq, max seq).
     virtual void markRead(const QString &conversationId, quint64 userId, quint64 seq,
                           QObject *context, Completion<ReadResult> done) = 0;
+
+    // Changes one user's own chat state: the conversation's settings (mute,
+    // archive; the other setting is kept) or a hidden message (delete for
+    // me). Each change takes the next version of the user's counter, in the
+    // order the changes commit, so a device that holds version v has every
+    // change up to v. NOT_FOUND when the user is not a member or (hide) the
+    // seq is not one of the conversation's: one answer. Answers the row as it
+    // now is.
+    virtual void setChatState(ChatStateWrite write, QObject *context,
+                              Completion<v1::ChatState> done) = 0;
 
     // Groups: each change is one transaction that also appends its SystemEvent.
     // Permission checks (roles, the rules of domain/group_rules.h) are done

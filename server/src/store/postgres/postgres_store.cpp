@@ -404,6 +404,34 @@ Result<QList<quint64>> PostgresStore::contactsOf(quint64 userId)
     });
 }
 
+Result<ChatStatePage> PostgresStore::chatStateSince(quint64 userId, quint64 afterVersion, int limit)
+{
+    return read<ChatStatePage>([&](PgConnection &c) -> Result<ChatStatePage> {
+        auto r = c.query(QStringLiteral("SELECT conversation_id, hidden_seq, muted_until_ms,"
+                                        " archived, version FROM chat_state"
+                                        " WHERE user_id = $1 AND version > $2"
+                                        " ORDER BY version LIMIT $3"),
+                         {userId, std::min(afterVersion, kMaxSeq), limit + 1}, "chat state");
+        if (!r)
+            return r.error();
+        ChatStatePage page;
+        while (r->next()) {
+            if (page.states.size() == limit) {
+                page.hasMore = true;
+                break;
+            }
+            v1::ChatState state;
+            state.set_conversation_id(r->stdText(0));
+            state.set_hidden_seq(r->u64(1));
+            state.set_muted_until_ms(r->i64(2));
+            state.set_archived(r->boolean(3));
+            state.set_version(r->u64(4));
+            page.states.append(std::move(state));
+        }
+        return page;
+    });
+}
+
 Result<PullPage> PostgresStore::pull(const PullQuery &query)
 {
     const quint32 limit =

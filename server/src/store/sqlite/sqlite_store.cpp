@@ -424,6 +424,13 @@ void SqliteStore::markRead(const QString &conversationId, quint64 userId, quint6
            [=](Writer &w) { return w.markRead(conversationId, userId, seq); });
 }
 
+void SqliteStore::setChatState(ChatStateWrite write, QObject *context,
+                               Completion<v1::ChatState> done)
+{
+    submit(context, std::move(done),
+           [write = std::move(write)](Writer &w) { return w.setChatState(write); });
+}
+
 void SqliteStore::createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
                               QObject *context, Completion<GroupChange> done)
 {
@@ -697,6 +704,33 @@ Result<QList<quint64>> SqliteStore::contactsOf(quint64 userId)
     while (s.next())
         contacts.append(s.u64(0));
     return contacts;
+}
+
+Result<ChatStatePage> SqliteStore::chatStateSince(quint64 userId, quint64 afterVersion, int limit)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT conversation_id, hidden_seq, muted_until_ms, archived,"
+                               " version FROM chat_state WHERE user_id = ? AND version > ?"
+                               " ORDER BY version LIMIT ?"));
+    if (!s.exec({intValue(userId), intValue(std::min(afterVersion, kMaxSeq)), limit + 1}))
+        return s.error("chat state");
+    ChatStatePage page;
+    while (s.next()) {
+        if (page.states.size() == limit) {
+            page.hasMore = true;
+            break;
+        }
+        v1::ChatState state;
+        state.set_conversation_id(s.text(0).toStdString());
+        state.set_hidden_seq(s.u64(1));
+        state.set_muted_until_ms(s.i64(2));
+        state.set_archived(s.integer(3) != 0);
+        state.set_version(s.u64(4));
+        page.states.append(std::move(state));
+    }
+    return page;
 }
 
 Result<PullPage> SqliteStore::pull(const PullQuery &query)

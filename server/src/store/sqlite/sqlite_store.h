@@ -92,6 +92,8 @@ public:
     [[nodiscard]] Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
                                                                      quint64 userId) override;
     [[nodiscard]] Result<bool> blobInUse(const QByteArray &sha256) override;
+    [[nodiscard]] Result<ChatStatePage> chatStateSince(quint64 userId, quint64 afterVersion,
+                                                       int limit) override;
 
     void createUser(const QString &username, const QString &displayName,
                     const QByteArray &passwordHash, QObject *context,
@@ -116,6 +118,8 @@ public:
                        Completion<AppendResult> done) override;
     void markRead(const QString &conversationId, quint64 userId, quint64 seq, QObject *context,
                   Completion<ReadResult> done) override;
+    void setChatState(ChatStateWrite write, QObject *context,
+                      Completion<v1::ChatState> done) override;
 
     void createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
                      QObject *context, Completion<GroupChange> done) override;

@@ -64,6 +64,7 @@ public:
     Status touchDevice(quint64 deviceId, qint64 lastSeenMs);
     Result<AppendResult> appendMessage(const sqlite::EncodedAppend &request);
     Result<ReadResult> markRead(const QString &conversationId, quint64 userId, quint64 seq);
+    Result<v1::ChatState> setChatState(const ChatStateWrite &write);
     Result<GroupChange> createGroup(quint64 ownerId, const QString &name,
                                     const QList<quint64> &memberIds);
     Result<GroupChange> addMembers(const QString &conversationId, quint64 actorId,
