@@ -49,6 +49,8 @@ constexpr auto kUsage = R"(commands:
   mute PEER [HOURS]           mute the chat for HOURS, or until unmuted (unmute: lift it)
   archive PEER                archive the chat (unarchive: bring it back)
   chat-state PEER             print whether the chat is muted and archived
+  block USER                  block USER (unblock: lift it); blocked: list whom you block
+  users QUERY                 search the server's directory (user and display names)
   tail                        print incoming messages as they arrive
   sync                        bring the local cache up to date
   groups                      list your groups
@@ -191,6 +193,12 @@ private:
             return changeChatState(command);
         if (command == QLatin1String("chat-state"))
             return chatState();
+        if (command == QLatin1String("block") || command == QLatin1String("unblock"))
+            return block(command == QLatin1String("block"));
+        if (command == QLatin1String("blocked"))
+            return blocked();
+        if (command == QLatin1String("users"))
+            return users();
         if (command == QLatin1String("tail"))
             return tail();
         if (command == QLatin1String("sync"))
@@ -336,6 +344,53 @@ private:
                 finish();
             });
         });
+    }
+
+    void block(bool blocking)
+    {
+        if (m_args.size() != 2)
+            return fail(QStringLiteral("usage: %1 USER").arg(m_args.at(0)));
+        m_client.lookupUser(m_args.at(1), [this, blocking](Result<v1::User> user) {
+            if (!user)
+                return fail(user.error().message);
+            m_client.setBlocked(user->id(), blocking, [this](Status status) {
+                if (!status)
+                    return fail(status.error().message);
+                finish();
+            });
+        });
+    }
+
+    void users()
+    {
+        if (m_args.size() != 2)
+            return fail(QStringLiteral("usage: users QUERY"));
+        v1::Envelope env;
+        env.mutable_search_users()->set_query(toStd(m_args.at(1)));
+        env.mutable_search_users()->set_limit(100);
+        m_client.connection()->request(env, [this](Result<v1::Envelope> answer) {
+            if (!answer)
+                return fail(answer.error().message);
+            if (answer->body_case() != v1::Envelope::kUserList)
+                return fail(QStringLiteral("Unexpected answer"));
+            for (const v1::User &user : answer->user_list().users())
+                m_out << toQString(user.username()) << ' ' << toQString(user.display_name())
+                      << '\n';
+            finish();
+        });
+    }
+
+    void blocked()
+    {
+        if (m_args.size() != 1)
+            return fail(QStringLiteral("usage: blocked"));
+        const QList<quint64> users = m_client.store()->blockedUsers();
+        m_client.syncEngine()->resolveUsers(users);
+        for (quint64 id : users) {
+            const auto user = m_client.store()->user(id);
+            m_out << (user ? user->username : QString::number(id)) << '\n';
+        }
+        finish();
     }
 
     void chatState()
@@ -692,7 +747,9 @@ int main(int argc, char *argv[])
         QStringLiteral("edit"),     QStringLiteral("delete"),    QStringLiteral("react"),
         QStringLiteral("pin"),      QStringLiteral("unpin"),     QStringLiteral("pins"),
         QStringLiteral("hide"),     QStringLiteral("mute"),      QStringLiteral("unmute"),
-        QStringLiteral("archive"),  QStringLiteral("unarchive"), QStringLiteral("chat-state")};
+        QStringLiteral("archive"),  QStringLiteral("unarchive"), QStringLiteral("chat-state"),
+        QStringLiteral("block"),    QStringLiteral("unblock"),   QStringLiteral("blocked"),
+        QStringLiteral("users")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",
                      args.isEmpty()

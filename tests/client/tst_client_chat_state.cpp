@@ -204,6 +204,26 @@ private slots:
         QCOMPARE((*m_bob)->store()->chatStateVersion(), 0u);
     }
 
+    void blocksReachTheOtherDeviceAndStopTheBlockedUser()
+    {
+        LocalStore *phone = (*m_phone)->store();
+        const quint64 bobId = quint64((*m_bob)->userId());
+        QSignalSpy bobFailed(m_bob->get(), &KithClient::operationFailed);
+        (*m_laptop)->blockUser(qint64(bobId));
+        QTRY_VERIFY_WITH_TIMEOUT(phone->isBlocked(bobId), kClientTimeoutMs);
+        QVERIFY((*m_laptop)->isBlocked(qint64(bobId)));
+        // Bob's message is refused as if alice did not exist, and alice gets nothing.
+        const qint64 before = phone->messageCount(m_direct);
+        QVERIFY(!(*m_bob)->sendMessage(m_direct, QStringLiteral("hello?")).isEmpty());
+        QTRY_COMPARE_WITH_TIMEOUT(bobFailed.size(), 1, kClientTimeoutMs);
+        QVERIFY2(bobFailed.at(0).at(0).toString().contains(QStringLiteral("No such conversation")),
+                 qPrintable(bobFailed.at(0).at(0).toString()));
+        (*m_laptop)->blockUser(qint64(bobId), false);
+        QTRY_VERIFY_WITH_TIMEOUT(!phone->isBlocked(bobId), kClientTimeoutMs);
+        QVERIFY(!(*m_bob)->sendMessage(m_direct, QStringLiteral("hello again")).isEmpty());
+        QTRY_COMPARE_WITH_TIMEOUT(phone->messageCount(m_direct), before + 1, kClientTimeoutMs);
+    }
+
     void cliPinsMutesArchivesAndHides()
     {
         const QString home = m_dir.filePath(QStringLiteral("cli-home"));
@@ -238,6 +258,30 @@ private slots:
         // A seq that is not there: exit 1 with the reason.
         QCOMPARE(cli({QStringLiteral("hide"), QStringLiteral("alice"), QStringLiteral("999")}), 1);
         QVERIFY2(err.contains("No such message"), err.constData());
+        // Blocking from the cli, listed, and lifted.
+        QCOMPARE(cli({QStringLiteral("block"), QStringLiteral("alice")}), 0);
+        QCOMPARE(cli({QStringLiteral("blocked")}), 0);
+        QCOMPARE(out.trimmed(), QByteArray("alice"));
+        QTRY_VERIFY_WITH_TIMEOUT(bob->isBlocked(quint64((*m_laptop)->userId())), kClientTimeoutMs);
+        QCOMPARE(cli({QStringLiteral("block"), QStringLiteral("bob")}), 1); // yourself
+        QVERIFY2(err.contains("yourself"), err.constData());
+        QCOMPARE(cli({QStringLiteral("unblock"), QStringLiteral("alice")}), 0);
+        QCOMPARE(cli({QStringLiteral("blocked")}), 0);
+        QCOMPARE(out.trimmed(), QByteArray());
+        // The directory: alice by a part of her name, then hidden by the admin.
+        QCOMPARE(cli({QStringLiteral("users"), QStringLiteral("ali")}), 0);
+        QVERIFY2(out.startsWith("alice "), out.constData());
+        QCOMPARE(m_server->runAdmin(
+                     {QStringLiteral("user"), QStringLiteral("hide"), QStringLiteral("alice")}),
+                 0);
+        QCOMPARE(cli({QStringLiteral("users"), QStringLiteral("ali")}), 0);
+        QCOMPARE(out.trimmed(), QByteArray());
+        QCOMPARE(cli({QStringLiteral("send"), QStringLiteral("alice"),
+                      QStringLiteral("still reachable by name")}),
+                 0);
+        QCOMPARE(m_server->runAdmin(
+                     {QStringLiteral("user"), QStringLiteral("unhide"), QStringLiteral("alice")}),
+                 0);
         // Alice still has the message bob hid for himself.
         QVERIFY((*m_laptop)->store()->message(m_direct, 1).has_value());
         QCOMPARE((*m_laptop)->store()->message(m_direct, 1)->hidden, false);

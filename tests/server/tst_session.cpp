@@ -536,6 +536,10 @@ private slots:
             e.mutable_set_chat_state()->set_conversation_id(group);
             e.mutable_set_chat_state()->set_archived(true);
         }));
+        QTest::addRow("block_user") << twice(make([](auto &e) {
+            e.mutable_block_user()->set_user_id(999);
+            e.mutable_block_user()->set_blocked(true);
+        }));
         QTest::addRow("chat_state_sync")
             << twice(make([](auto &e) { e.mutable_chat_state_sync()->set_after_version(0); }));
         QTest::addRow("typing") << twice(make([&](auto &e) {

@@ -181,6 +181,13 @@ protected:
         });
     }
 
+    Result<v1::ChatState> setBlocked(quint64 user, quint64 other, bool blocked)
+    {
+        return wait<v1::ChatState>([&](QObject *ctx, Completion<v1::ChatState> done) {
+            m_store->setBlocked(user, other, blocked, ctx, done);
+        });
+    }
+
     Result<ReadResult> markRead(const QString &conversation, quint64 user, quint64 seq)
     {
         return wait<ReadResult>([&](QObject *ctx, Completion<ReadResult> done) {

@@ -580,6 +580,80 @@ private slots:
         QCOMPARE(chatState(t.direct, t.alice.id, C::kHideSeq, 1)->version(), 1u);
     }
 
+    void blocksAreChatStateAndListTheBlockers()
+    {
+        using C = v1::SetChatStateRequest;
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.direct, t.alice.id, QStringLiteral("m1")).ok());
+        QVERIFY(chatState(t.direct, t.alice.id, C::kArchived, 1).ok());
+        const auto blocked = setBlocked(t.alice.id, t.carol.id, true);
+        QVERIFY2(blocked.ok(), qPrintable(blocked.ok() ? QString() : blocked.error().message));
+        QCOMPARE(blocked->blocked_user_id(), t.carol.id);
+        QVERIFY(blocked->blocked());
+        QCOMPARE(blocked->version(), 2u); // the same counter as the rest of alice's chat state
+        QVERIFY(setBlocked(t.bob.id, t.carol.id, true).ok());
+        QCOMPARE(*m_store->blockersOf(t.carol.id), (QList<quint64>{t.alice.id, t.bob.id}));
+        QCOMPARE(m_store->blockersOf(t.alice.id)->size(), 0);
+
+        // In alice's chat state, in version order with her other rows.
+        auto page = m_store->chatStateSince(t.alice.id, 0, 10);
+        QVERIFY(page.ok());
+        QCOMPARE(page->states.size(), 2);
+        QVERIFY(page->states[0].archived());
+        QCOMPARE(page->states[0].blocked_user_id(), 0u);
+        QCOMPARE(page->states[1].blocked_user_id(), t.carol.id);
+        QVERIFY(page->states[1].blocked());
+        QVERIFY(page->states[1].conversation_id().empty());
+        page = m_store->chatStateSince(t.alice.id, 0, 1);
+        QCOMPARE(page->states.size(), 1);
+        QVERIFY(page->hasMore);
+
+        // Unblocking keeps the row (other devices must learn of it) with a new version.
+        const auto lifted = setBlocked(t.alice.id, t.carol.id, false);
+        QVERIFY(lifted.ok());
+        QVERIFY(!lifted->blocked());
+        QCOMPARE(lifted->version(), 3u);
+        QCOMPARE(*m_store->blockersOf(t.carol.id), (QList<quint64>{t.bob.id}));
+        page = m_store->chatStateSince(t.alice.id, 2, 10);
+        QCOMPARE(page->states.size(), 1);
+        QVERIFY(!page->states[0].blocked());
+
+        // Nobody to block: NOT_FOUND, and no version taken.
+        const auto nobody = setBlocked(t.alice.id, 424242, true);
+        QVERIFY(!nobody.ok());
+        QCOMPARE(nobody.error().code, v1::NOT_FOUND);
+        QCOMPARE(m_store->chatStateSince(t.alice.id, 3, 10)->states.size(), 0);
+    }
+
+    void hiddenAccountsAreLeftOutOfTheDirectory()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"), QStringLiteral("Alice Smith"));
+        const UserRecord alina = addUser(QStringLiteral("alina"), QStringLiteral("Alina Smith"));
+        QCOMPARE(m_store->searchUsers(QStringLiteral("smith"), 10)->size(), 2);
+        const Status hidden = wait<Done>([&](QObject *ctx, Completion<Done> done) {
+            m_store->setHidden(alina.id, true, ctx, done);
+        });
+        QVERIFY(hidden.ok());
+        const auto found = m_store->searchUsers(QStringLiteral("smith"), 10);
+        QCOMPARE(found->size(), 1);
+        QCOMPARE(found->at(0).id, alice.id);
+        QVERIFY(m_store->searchUsers(QStringLiteral("alina"), 10)->isEmpty());
+        // Still there by name and id, and in the admin's list, marked.
+        QVERIFY(m_store->userByName(QStringLiteral("alina"))->hidden);
+        QVERIFY(m_store->userById(alina.id)->hidden);
+        QVERIFY(!m_store->userById(alice.id)->hidden);
+        QCOMPARE(m_store->listUsers()->size(), 2);
+        QVERIFY(wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                    m_store->setHidden(alina.id, false, ctx, done);
+                }).ok());
+        QCOMPARE(m_store->searchUsers(QStringLiteral("smith"), 10)->size(), 2);
+        const Status nobody = wait<Done>([&](QObject *ctx, Completion<Done> done) {
+            m_store->setHidden(999999, true, ctx, done);
+        });
+        QVERIFY(!nobody.ok());
+        QCOMPARE(nobody.error().code, v1::NOT_FOUND);
+    }
+
     void pullPagesBothWays()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

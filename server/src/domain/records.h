@@ -29,6 +29,7 @@ struct UserRecord
     QByteArray passwordHash; // libsodium crypto_pwhash_str output
     bool disabled = false;
     qint64 createdMs = 0;
+    bool hidden = false; // left out of the directory (search) by the admin
 };
 
 struct DeviceRecord

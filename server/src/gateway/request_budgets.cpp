@@ -43,6 +43,7 @@ std::optional<RequestKind> RequestBudgets::kindOf(v1::Envelope::BodyCase body)
     case v1::Envelope::kCreateUpload: // and the file service's own budget of uploads
     case v1::Envelope::kCancelUpload:
     case v1::Envelope::kSetChatState:
+    case v1::Envelope::kBlockUser:
         return RequestKind::Write;
     case v1::Envelope::kCreateGroup:
     case v1::Envelope::kAddMembers:

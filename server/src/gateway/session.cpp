@@ -453,6 +453,11 @@ void Session::handleReady(v1::Envelope &request)
             caller(), request.set_chat_state(), this, [this, rid](Result<v1::ChatState> result) {
                 answer(rid, result, &v1::Envelope::mutable_chat_state);
             });
+    case v1::Envelope::kBlockUser:
+        return m_services.messages.blockUser(
+            caller(), request.block_user(), this, [this, rid](Result<v1::ChatState> result) {
+                answer(rid, result, &v1::Envelope::mutable_chat_state);
+            });
     case v1::Envelope::kChatStateSync:
         return answer(rid, m_services.messages.chatStateSync(caller(), request.chat_state_sync()),
                       &v1::Envelope::mutable_chat_state_sync_response);

@@ -72,6 +72,14 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
             return done(makeError(v1::NOT_FOUND, QStringLiteral("No such message")));
         return done(ref.error());
     }
+    // Blocked by the other user: the answer of a chat with nobody (the store's
+    // for a user that does not exist), so a probe tells nothing.
+    const Result<bool> blocked = blockedInDirect(*ref, caller.userId);
+    if (!blocked)
+        return done(blocked.error());
+    if (*blocked)
+        return done(makeError(v1::NOT_FOUND, isOp ? QStringLiteral("No such message")
+                                                  : QStringLiteral("No such conversation")));
 
     AppendRequest append;
     append.conversationId = toQString(request.conversation_id());
@@ -325,6 +333,11 @@ Status MessageService::typing(const Caller &caller, const v1::TypingRequest &req
         checkConversationAccess(m_members, request.conversation_id(), caller.userId);
     if (!ref)
         return ref.error();
+    const Result<bool> blocked = blockedInDirect(*ref, caller.userId);
+    if (!blocked)
+        return blocked.error();
+    if (*blocked) // as for a chat with a user that does not exist
+        return makeError(v1::NOT_FOUND, QStringLiteral("No such conversation"));
     if (!m_typing.shouldForward(caller.userId, request.conversation_id(), request.typing(),
                                 monotonicMs()))
         return Done{}; // said already: the others' clients still show it
@@ -332,9 +345,46 @@ Status MessageService::typing(const Caller &caller, const v1::TypingRequest &req
     if (!members)
         return members.error();
     members->removeAll(caller.userId);
+    // Who blocks the typist does not see it.
+    const Result<QList<quint64>> blockers = m_members.blockersOf(caller.userId);
+    if (!blockers)
+        return storeError(blockers.error());
+    for (quint64 blocker : *blockers)
+        members->removeAll(blocker);
     m_events.typingChanged(TypingChanged{request.conversation_id(), caller.userId, request.typing(),
                                          std::move(*members)});
     return Done{};
+}
+
+Result<bool> MessageService::blockedInDirect(const ConversationRef &ref, quint64 userId)
+{
+    if (!ref.isDirect())
+        return false;
+    const Result<QList<quint64>> blockers = m_members.blockersOf(userId);
+    if (!blockers)
+        return storeError(blockers.error());
+    return blockers->contains(ref.peerOf(userId));
+}
+
+void MessageService::blockUser(const Caller &caller, const v1::BlockUserRequest &request,
+                               QObject *context, Completion<v1::ChatState> done)
+{
+    if (request.user_id() == 0)
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Block whom (user_id)?")));
+    if (request.user_id() == caller.userId)
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("You cannot block yourself")));
+    m_store.setBlocked(
+        caller.userId, request.user_id(), request.blocked(), this,
+        [this, userId = caller.userId, origin = caller.connection,
+         done = whileAlive<v1::ChatState>(context, std::move(done))](Result<v1::ChatState> result) {
+            if (!result) {
+                if (result.error().code == v1::NOT_FOUND)
+                    return done(makeError(v1::NOT_FOUND, QStringLiteral("No such user")));
+                return done(storeError(result.error()));
+            }
+            done(*result);
+            m_events.chatStateChanged(ChatStateChanged{userId, *result, origin});
+        });
 }
 
 Result<QList<quint64>> MessageService::memberIdsOf(const ConversationRef &ref)

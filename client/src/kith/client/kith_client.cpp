@@ -488,6 +488,34 @@ void KithClient::setChatState(const QString &conversationId, v1::SetChatStateReq
     v1::Envelope env;
     *env.mutable_set_chat_state() = std::move(change);
     env.mutable_set_chat_state()->set_conversation_id(toStd(conversationId));
+    requestChatState(std::move(env), std::move(done));
+}
+
+void KithClient::setBlocked(quint64 userId, bool blocked, std::function<void(Status)> done)
+{
+    if (!m_connection->isOnline())
+        return done(makeError(v1::UNAVAILABLE, QStringLiteral("Not connected")));
+    v1::Envelope env;
+    env.mutable_block_user()->set_user_id(userId);
+    env.mutable_block_user()->set_blocked(blocked);
+    requestChatState(std::move(env), std::move(done));
+}
+
+void KithClient::blockUser(qint64 userId, bool blocked)
+{
+    setBlocked(quint64(std::max<qint64>(userId, 0)), blocked, [this](Status s) {
+        if (!s)
+            emit operationFailed(s.error().message);
+    });
+}
+
+bool KithClient::isBlocked(qint64 userId)
+{
+    return m_store->isOpen() && m_store->isBlocked(quint64(std::max<qint64>(userId, 0)));
+}
+
+void KithClient::requestChatState(v1::Envelope env, std::function<void(Status)> done)
+{
     m_connection->request(env, [this, done = std::move(done)](Result<v1::Envelope> answer) {
         if (!answer)
             return done(answer.error());

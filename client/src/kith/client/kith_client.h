@@ -141,6 +141,11 @@ public:
     Q_INVOKABLE bool isMuted(const QString &conversationId);
     // Delete for me: hides the message on all of this user's devices.
     Q_INVOKABLE void hideMessage(const QString &conversationId, qint64 seq);
+    // Blocks (or unblocks) a user on all of this user's devices: they cannot
+    // start or write to a direct chat with this user, and their presence and
+    // typing stop coming.
+    Q_INVOKABLE void blockUser(qint64 userId, bool blocked = true);
+    Q_INVOKABLE bool isBlocked(qint64 userId);
     Q_INVOKABLE bool retryMessage(const QString &clientMsgId);
     // Checks at once whether the local store can write again (it also does
     // so every few seconds while it cannot).
@@ -210,6 +215,7 @@ public:
     // Sends a chat state change; the row it answers is applied before `done`.
     void setChatState(const QString &conversationId, v1::SetChatStateRequest change,
                       std::function<void(Status)> done);
+    void setBlocked(quint64 userId, bool blocked, std::function<void(Status)> done);
 
 signals:
     void connectionStateChanged();
@@ -241,6 +247,8 @@ private:
     void forgetSession();
     void rememberLastAccount();
     void sendReadMarker(const QString &conversationId, quint64 seq);
+    // A request answered with a ChatState row, applied before `done`.
+    void requestChatState(v1::Envelope request, std::function<void(Status)> done);
     void sendPendingReadMarkers();
     void expireTyping();
 

@@ -95,6 +95,8 @@ const QList<QList<const char *>> kMigrations = {
         // Pinned messages (folded pins) for the pinned bar.
         "ALTER TABLE messages ADD COLUMN pinned_ms INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX messages_pinned ON messages(conversation_id, pinned_ms) WHERE pinned_ms > 0",
+        // The users this account blocks, from its chat state.
+        "CREATE TABLE blocked_users(user_id INTEGER PRIMARY KEY)",
     },
 };
 
@@ -1176,6 +1178,18 @@ Status LocalStore::applyChatState(const v1::ChatState &state)
         return Status(e);
     };
     bool hidNow = false;
+    if (state.blocked_user_id() != 0) {
+        auto &b =
+            prepared(state.blocked() ? "INSERT OR IGNORE INTO blocked_users(user_id) VALUES(?)"
+                                     : "DELETE FROM blocked_users WHERE user_id = ?");
+        b.addBindValue(toDb(state.blocked_user_id()));
+        if (auto done = exec(b); !done)
+            return fail(done.error());
+        if (auto done = commit(); !done)
+            return done;
+        emit userChanged(state.blocked_user_id());
+        return Done{};
+    }
     if (state.hidden_seq() != 0) {
         auto &h = prepared("INSERT OR IGNORE INTO hidden_messages(conversation_id, seq)"
                            " VALUES(?, ?)");
@@ -1263,6 +1277,26 @@ Status LocalStore::previewWithoutHidden(const QString &conversationId)
     u.addBindValue(toDb(sender));
     u.addBindValue(conversationId);
     return exec(u);
+}
+
+bool LocalStore::isBlocked(quint64 userId)
+{
+    auto &q = prepared("SELECT 1 FROM blocked_users WHERE user_id = ?");
+    q.addBindValue(toDb(userId));
+    const bool blocked = q.exec() && q.next();
+    q.finish();
+    return blocked;
+}
+
+QList<quint64> LocalStore::blockedUsers()
+{
+    QList<quint64> users;
+    auto &q = prepared("SELECT user_id FROM blocked_users ORDER BY user_id");
+    if (!q.exec())
+        return users;
+    while (q.next())
+        users << q.value(0).toULongLong();
+    return users;
 }
 
 bool LocalStore::isHidden(const QString &conversationId, quint64 seq)

@@ -217,12 +217,15 @@ public:
     // The pinned messages of a conversation that are held, the newest pin first.
     [[nodiscard]] QList<StoredMessage> pinnedMessages(const QString &conversationId);
 
-    // Chat state: this user's own mute, archive and hidden messages. A hidden
+    // Chat state: this user's own mute, archive, hidden messages and blocks. A hidden
     // message (delete for me) loses its content from the store and the search
     // index at once (the row stays, so its seq stays held), and is left out of views, counts and
     // search; one hidden before it is held loses it as it arrives.
     [[nodiscard]] Status applyChatState(const v1::ChatState &state);
     [[nodiscard]] bool isHidden(const QString &conversationId, quint64 seq);
+    // The users this account blocks (a block row of the chat state).
+    [[nodiscard]] bool isBlocked(quint64 userId);
+    [[nodiscard]] QList<quint64> blockedUsers();
     [[nodiscard]] quint64 chatStateVersion();
     [[nodiscard]] Status setChatStateVersion(quint64 version);
 

@@ -381,6 +381,8 @@ void SyncEngine::onPush(const v1::Envelope &env)
     }
     case v1::Envelope::kTypingPush: {
         const auto &typing = env.typing_push();
+        if (m_store->isBlocked(typing.user_id()))
+            break; // the server leaves them out too; one sent before the block is dropped
         emit typingChanged(toQString(typing.conversation_id()), typing.user_id(), typing.typing());
         break;
     }

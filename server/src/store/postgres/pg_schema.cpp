@@ -135,6 +135,21 @@ const std::vector<Migration> &migrations()
              " PRIMARY KEY (user_id, conversation_id, hidden_seq))",
              "CREATE UNIQUE INDEX chat_state_by_version ON chat_state (user_id, version)",
          }},
+        {"blocks: who blocks whom, in the blocker's chat state",
+         {
+             "CREATE TABLE blocks ("
+             " user_id bigint NOT NULL REFERENCES users(id),"
+             " blocked_user_id bigint NOT NULL REFERENCES users(id),"
+             " blocked boolean NOT NULL,"
+             " version bigint NOT NULL,"
+             " PRIMARY KEY (user_id, blocked_user_id))",
+             "CREATE UNIQUE INDEX blocks_by_version ON blocks (user_id, version)",
+             "CREATE INDEX blocks_by_blocked ON blocks (blocked_user_id) WHERE blocked",
+         }},
+        {"accounts the admin hides from the directory",
+         {
+             "ALTER TABLE users ADD COLUMN hidden boolean NOT NULL DEFAULT false",
+         }},
     };
     return steps;
 }

@@ -535,6 +535,19 @@ void PostgresStore::setDisabled(quint64 userId, bool disabled, QObject *context,
     });
 }
 
+void PostgresStore::setHidden(quint64 userId, bool hidden, QObject *context, Completion<Done> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Status {
+        auto r = c.query(QStringLiteral("UPDATE users SET hidden = $1 WHERE id = $2"),
+                         {Value::boolean(hidden), userId}, "set hidden");
+        if (!r)
+            return r.error();
+        if (r->affected() == 0)
+            return notFound(QStringLiteral("no such user"));
+        return Done{};
+    });
+}
+
 void PostgresStore::createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
                                  QObject *context, Completion<DeviceRecord> done)
 {
@@ -737,6 +750,42 @@ void PostgresStore::setChatState(ChatStateWrite write, QObject *context,
                    return stored.error();
                return state;
            });
+}
+
+void PostgresStore::setBlocked(quint64 userId, quint64 otherId, bool blocked, QObject *context,
+                               Completion<v1::ChatState> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Result<v1::ChatState> {
+        auto other = c.query(QStringLiteral("SELECT 1 FROM users WHERE id = $1"),
+                             {std::min(otherId, kMaxSeq)}, "blocked user");
+        if (!other)
+            return other.error();
+        if (!other->next())
+            return notFound(QStringLiteral("no such user"));
+        // The counter's row lock orders this user's changes (see setChatState).
+        auto version = c.query(QStringLiteral("UPDATE users SET chat_state_version ="
+                                              " chat_state_version + 1 WHERE id = $1"
+                                              " RETURNING chat_state_version"),
+                               {userId}, "chat state version");
+        if (!version)
+            return version.error();
+        if (!version->next())
+            return notFound(QStringLiteral("no such user"));
+        v1::ChatState state;
+        state.set_blocked_user_id(otherId);
+        state.set_blocked(blocked);
+        state.set_version(version->u64(0));
+        auto stored =
+            c.query(QStringLiteral("INSERT INTO blocks (user_id, blocked_user_id,"
+                                   " blocked, version) VALUES ($1, $2, $3, $4)"
+                                   " ON CONFLICT (user_id, blocked_user_id) DO UPDATE"
+                                   " SET blocked = excluded.blocked,"
+                                   " version = excluded.version"),
+                    {userId, otherId, Value::boolean(blocked), state.version()}, "write block");
+        if (!stored)
+            return stored.error();
+        return state;
+    });
 }
 
 // ---- files (the statements are in pg_file_writes) ----------------------------------------------

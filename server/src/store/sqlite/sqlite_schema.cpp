@@ -136,6 +136,21 @@ const std::vector<Migration> &migrations()
              " PRIMARY KEY (user_id, conversation_id, hidden_seq)) WITHOUT ROWID",
              "CREATE UNIQUE INDEX chat_state_by_version ON chat_state (user_id, version)",
          }},
+        {"blocks: who blocks whom, in the blocker's chat state",
+         {
+             "CREATE TABLE blocks ("
+             " user_id INTEGER NOT NULL REFERENCES users(id),"
+             " blocked_user_id INTEGER NOT NULL REFERENCES users(id),"
+             " blocked INTEGER NOT NULL,"
+             " version INTEGER NOT NULL,"
+             " PRIMARY KEY (user_id, blocked_user_id)) WITHOUT ROWID",
+             "CREATE UNIQUE INDEX blocks_by_version ON blocks (user_id, version)",
+             "CREATE INDEX blocks_by_blocked ON blocks (blocked_user_id) WHERE blocked = 1",
+         }},
+        {"accounts the admin hides from the directory",
+         {
+             "ALTER TABLE users ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+         }},
     };
     return steps;
 }

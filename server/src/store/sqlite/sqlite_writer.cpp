@@ -457,6 +457,16 @@ Status SqliteStore::Writer::setDisabled(quint64 userId, bool disabled)
     return Done{};
 }
 
+Status SqliteStore::Writer::setHidden(quint64 userId, bool hidden)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE users SET hidden = ? WHERE id = ?"));
+    if (!s.exec({int(hidden), intValue(userId)}))
+        return s.error("set hidden");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such user"));
+    return Done{};
+}
+
 Result<DeviceRecord> SqliteStore::Writer::createDevice(quint64 userId, const QString &name,
                                                        const QByteArray &tokenHash)
 {
@@ -825,20 +835,10 @@ Result<v1::ChatState> SqliteStore::Writer::setChatState(const ChatStateWrite &wr
         else
             state.set_archived(write.archived);
     }
-    {
-        Stmt s(*m_c, QStringLiteral("UPDATE users SET chat_state_version = chat_state_version + 1"
-                                    " WHERE id = ?"));
-        if (!s.exec({intValue(write.userId)}))
-            return s.error("chat state version");
-    }
-    {
-        Stmt s(*m_c, QStringLiteral("SELECT chat_state_version FROM users WHERE id = ?"));
-        if (!s.exec({intValue(write.userId)}))
-            return s.error("chat state version");
-        if (!s.next())
-            return notFound(QStringLiteral("no such user"));
-        state.set_version(s.u64(0));
-    }
+    const Result<quint64> version = nextChatStateVersion(write.userId);
+    if (!version)
+        return version.error();
+    state.set_version(*version);
     Stmt s(*m_c, QStringLiteral("INSERT INTO chat_state (user_id, conversation_id, hidden_seq,"
                                 " muted_until_ms, archived, version) VALUES (?, ?, ?, ?, ?, ?)"
                                 " ON CONFLICT (user_id, conversation_id, hidden_seq) DO UPDATE SET"
@@ -847,6 +847,47 @@ Result<v1::ChatState> SqliteStore::Writer::setChatState(const ChatStateWrite &wr
     if (!s.exec({intValue(write.userId), write.conversationId, intValue(state.hidden_seq()),
                  qint64(state.muted_until_ms()), int(state.archived()), intValue(state.version())}))
         return s.error("write chat state");
+    return state;
+}
+
+Result<quint64> SqliteStore::Writer::nextChatStateVersion(quint64 userId)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE users SET chat_state_version = chat_state_version + 1"
+                                    " WHERE id = ?"));
+        if (!s.exec({intValue(userId)}))
+            return s.error("chat state version");
+    }
+    Stmt s(*m_c, QStringLiteral("SELECT chat_state_version FROM users WHERE id = ?"));
+    if (!s.exec({intValue(userId)}))
+        return s.error("chat state version");
+    if (!s.next())
+        return notFound(QStringLiteral("no such user"));
+    return s.u64(0);
+}
+
+Result<v1::ChatState> SqliteStore::Writer::setBlocked(quint64 userId, quint64 otherId, bool blocked)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT 1 FROM users WHERE id = ?"));
+        if (!s.exec({intValue(std::min(otherId, kMaxSeq))}))
+            return s.error("blocked user");
+        if (!s.next())
+            return notFound(QStringLiteral("no such user"));
+    }
+    const Result<quint64> version = nextChatStateVersion(userId);
+    if (!version)
+        return version.error();
+    Stmt s(*m_c, QStringLiteral("INSERT INTO blocks (user_id, blocked_user_id, blocked, version)"
+                                " VALUES (?, ?, ?, ?) ON CONFLICT (user_id, blocked_user_id)"
+                                " DO UPDATE SET blocked = excluded.blocked,"
+                                " version = excluded.version"));
+    if (!s.exec({intValue(userId), intValue(otherId), int(blocked), intValue(*version)}))
+        return s.error("write block");
+    v1::ChatState state;
+    state.set_blocked_user_id(otherId);
+    state.set_blocked(blocked);
+    state.set_version(*version);
     return state;
 }
 
