@@ -154,6 +154,9 @@ private slots:
                      .blocked_user_id(),
                  mallory);
 
+        // Who blocks mallory is read once (the block dropped what was kept),
+        // for her presence, then kept for her typing.
+        const quint64 blockerLoads = f.services->members.blockerLoads();
         RecordingConnection *malloryPhone = f.connect(mallory, 4);
         QCOMPARE(presenceOf(bobPhone, mallory).size(), 1);
         QCOMPARE(presenceOf(aliceLaptop, mallory).size(), 0);
@@ -162,6 +165,7 @@ private slots:
         QCOMPARE(bobPhone->of(v1::Envelope::kTypingPush).size(), 1);
         QCOMPARE(aliceLaptop->of(v1::Envelope::kTypingPush).size(), 0);
         QCOMPARE(alicePhone->of(v1::Envelope::kTypingPush).size(), 0);
+        QCOMPARE(f.services->members.blockerLoads(), blockerLoads + 1);
         // Mallory still writes to the group (a block is about the blocker's
         // direct chat), and alice still gets it: groups are not filtered.
         QVERIFY(f.sendText(f.callerFor(mallory, malloryPhone, 4), team, "g1", "hello all").ok());

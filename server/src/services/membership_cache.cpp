@@ -83,7 +83,7 @@ Result<QList<quint64>> MembershipCache::blockersOf(quint64 userId)
 {
     if (const auto it = m_blockers.constFind(userId); it != m_blockers.cend())
         return *it;
-    ++m_loads;
+    ++m_blockerLoads;
     Result<QList<quint64>> loaded = m_store.blockersOf(userId);
     if (!loaded)
         return loaded.error();

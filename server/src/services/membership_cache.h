@@ -48,8 +48,10 @@ public:
     void forget(const MembershipChanged &change);
 
     [[nodiscard]] qsizetype groupsKept() const { return m_groups.size(); }
-    // Store reads made on a miss (for tests: a hit makes none).
+    // Store reads of members and contacts made on a miss (for tests: a hit
+    // makes none); blockers' reads are counted apart.
     [[nodiscard]] quint64 loads() const { return m_loads; }
+    [[nodiscard]] quint64 blockerLoads() const { return m_blockerLoads; }
 
 private:
     Store &m_store;
@@ -58,6 +60,7 @@ private:
     QHash<quint64, QList<quint64>> m_contacts;
     QHash<quint64, QList<quint64>> m_blockers;
     quint64 m_loads = 0;
+    quint64 m_blockerLoads = 0;
 };
 
 } // namespace kith::server
