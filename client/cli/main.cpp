@@ -43,6 +43,14 @@ constexpr auto kUsage = R"(commands:
   edit PEER SEQ TEXT          edit your message SEQ
   delete PEER SEQ             delete message SEQ for everyone (yours; any, as a group admin)
   react PEER SEQ EMOJI        add EMOJI to message SEQ, or take yours back
+  pin PEER SEQ                pin message SEQ for everyone in the chat (unpin: take it off)
+  pins PEER                   print the pinned messages, newest pin first
+  hide PEER SEQ               delete message SEQ for you (on all your devices)
+  mute PEER [HOURS]           mute the chat for HOURS, or until unmuted (unmute: lift it)
+  archive PEER                archive the chat (unarchive: bring it back)
+  chat-state PEER             print whether the chat is muted and archived
+  block USER                  block USER (unblock: lift it); blocked: list whom you block
+  users QUERY                 search the server's directory (user and display names)
   tail                        print incoming messages as they arrive
   sync                        bring the local cache up to date
   groups                      list your groups
@@ -174,8 +182,23 @@ private:
         if (command == QLatin1String("history"))
             return history();
         if (command == QLatin1String("edit") || command == QLatin1String("delete") ||
-            command == QLatin1String("react"))
+            command == QLatin1String("react") || command == QLatin1String("pin") ||
+            command == QLatin1String("unpin"))
             return operate(command);
+        if (command == QLatin1String("pins"))
+            return pins();
+        if (command == QLatin1String("hide") || command == QLatin1String("mute") ||
+            command == QLatin1String("unmute") || command == QLatin1String("archive") ||
+            command == QLatin1String("unarchive"))
+            return changeChatState(command);
+        if (command == QLatin1String("chat-state"))
+            return chatState();
+        if (command == QLatin1String("block") || command == QLatin1String("unblock"))
+            return block(command == QLatin1String("block"));
+        if (command == QLatin1String("blocked"))
+            return blocked();
+        if (command == QLatin1String("users"))
+            return users();
         if (command == QLatin1String("tail"))
             return tail();
         if (command == QLatin1String("sync"))
@@ -249,16 +272,17 @@ private:
 
     void operate(const QString &command)
     {
-        const int wanted = command == QLatin1String("delete") ? 3 : 4;
+        const bool bare = command == QLatin1String("delete") || command == QLatin1String("pin") ||
+                          command == QLatin1String("unpin");
+        const int wanted = bare ? 3 : 4;
         bool seqOk = false;
         const qint64 seq = m_args.value(2).toLongLong(&seqOk);
         if (m_args.size() != wanted || !seqOk || seq <= 0)
-            return fail(command == QLatin1String("delete")
-                            ? QStringLiteral("usage: delete PEER SEQ")
-                            : QStringLiteral("usage: %1 PEER SEQ %2")
-                                  .arg(command, command == QLatin1String("edit")
-                                                    ? QStringLiteral("TEXT")
-                                                    : QStringLiteral("EMOJI")));
+            return fail(bare ? QStringLiteral("usage: %1 PEER SEQ").arg(command)
+                             : QStringLiteral("usage: %1 PEER SEQ %2")
+                                   .arg(command, command == QLatin1String("edit")
+                                                     ? QStringLiteral("TEXT")
+                                                     : QStringLiteral("EMOJI")));
         resolvePeer(m_args.at(1), [this, command, seq](const QString &conversationId) {
             Outbox *outbox = m_client.outbox();
             // A refusal drops the op and says why through operationFailed.
@@ -268,12 +292,124 @@ private:
                 queued = m_client.editMessage(conversationId, seq, m_args.at(3));
             else if (command == QLatin1String("delete"))
                 queued = m_client.deleteMessage(conversationId, seq);
+            else if (command == QLatin1String("pin") || command == QLatin1String("unpin"))
+                queued = m_client.pinMessage(conversationId, seq, command == QLatin1String("pin"));
             else
                 queued = m_client.toggleReaction(conversationId, seq, m_args.at(3));
             if (queued.isEmpty())
                 return; // operationFailed said why
             if (outbox->isIdle())
                 finish();
+        });
+    }
+
+    void pins()
+    {
+        if (m_args.size() != 2)
+            return fail(QStringLiteral("usage: pins PEER"));
+        resolvePeer(m_args.at(1), [this](const QString &conversationId) {
+            for (const auto &m : m_client.store()->pinnedMessages(conversationId))
+                m_out << line(m) << '\n';
+            finish();
+        });
+    }
+
+    void changeChatState(const QString &command)
+    {
+        const bool withSeq = command == QLatin1String("hide");
+        const bool mute = command == QLatin1String("mute");
+        bool numberOk = false;
+        const double number = m_args.value(2).toDouble(&numberOk);
+        if (withSeq ? (m_args.size() != 3 || !numberOk || number < 1)
+            : mute  ? (m_args.size() > 3 || (m_args.size() == 3 && (!numberOk || number <= 0)))
+                    : m_args.size() != 2)
+            return fail(withSeq ? QStringLiteral("usage: hide PEER SEQ")
+                        : mute  ? QStringLiteral("usage: mute PEER [HOURS]")
+                                : QStringLiteral("usage: %1 PEER").arg(command));
+        v1::SetChatStateRequest change;
+        if (withSeq)
+            change.set_hide_seq(m_args.at(2).toULongLong());
+        else if (mute)
+            change.set_mute_until_ms(m_args.size() == 3 ? QDateTime::currentMSecsSinceEpoch() +
+                                                              qint64(number * 3600 * 1000)
+                                                        : kMutedForever);
+        else if (command == QLatin1String("unmute"))
+            change.set_mute_until_ms(0);
+        else
+            change.set_archived(command == QLatin1String("archive"));
+        resolvePeer(m_args.at(1), [this, change](const QString &conversationId) {
+            m_client.setChatState(conversationId, change, [this](Status status) {
+                if (!status)
+                    return fail(status.error().message);
+                finish();
+            });
+        });
+    }
+
+    void block(bool blocking)
+    {
+        if (m_args.size() != 2)
+            return fail(QStringLiteral("usage: %1 USER").arg(m_args.at(0)));
+        m_client.lookupUser(m_args.at(1), [this, blocking](Result<v1::User> user) {
+            if (!user)
+                return fail(user.error().message);
+            m_client.setBlocked(user->id(), blocking, [this](Status status) {
+                if (!status)
+                    return fail(status.error().message);
+                finish();
+            });
+        });
+    }
+
+    void users()
+    {
+        if (m_args.size() != 2)
+            return fail(QStringLiteral("usage: users QUERY"));
+        v1::Envelope env;
+        env.mutable_search_users()->set_query(toStd(m_args.at(1)));
+        env.mutable_search_users()->set_limit(100);
+        m_client.connection()->request(env, [this](Result<v1::Envelope> answer) {
+            if (!answer)
+                return fail(answer.error().message);
+            if (answer->body_case() != v1::Envelope::kUserList)
+                return fail(QStringLiteral("Unexpected answer"));
+            for (const v1::User &user : answer->user_list().users())
+                m_out << toQString(user.username()) << ' ' << toQString(user.display_name())
+                      << '\n';
+            finish();
+        });
+    }
+
+    void blocked()
+    {
+        if (m_args.size() != 1)
+            return fail(QStringLiteral("usage: blocked"));
+        const QList<quint64> users = m_client.store()->blockedUsers();
+        m_client.syncEngine()->resolveUsers(users);
+        for (quint64 id : users) {
+            const auto user = m_client.store()->user(id);
+            m_out << (user ? user->username : QString::number(id)) << '\n';
+        }
+        finish();
+    }
+
+    void chatState()
+    {
+        if (m_args.size() != 2)
+            return fail(QStringLiteral("usage: chat-state PEER"));
+        resolvePeer(m_args.at(1), [this](const QString &conversationId) {
+            const auto row = m_client.store()->conversation(conversationId);
+            if (!row)
+                return fail(QStringLiteral("No such conversation"));
+            QString muted = QStringLiteral("no");
+            if (row->mutedUntilMs == kMutedForever)
+                muted = QStringLiteral("until unmuted");
+            else if (row->isMutedAt(QDateTime::currentMSecsSinceEpoch()))
+                muted =
+                    QStringLiteral("until ") + QDateTime::fromMSecsSinceEpoch(row->mutedUntilMs)
+                                                   .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+            m_out << "muted: " << muted << "\narchived: " << (row->archived ? "yes" : "no") << '\n';
+            finish();
         });
     }
 
@@ -387,6 +523,8 @@ private:
             reactions << QStringLiteral("%1 %2").arg(toQString(r.emoji())).arg(r.user_ids_size());
         if (!reactions.isEmpty())
             text += QStringLiteral(" [") + reactions.join(QStringLiteral(", ")) + u']';
+        if (m.content.pinned_ms() != 0)
+            text += QStringLiteral(" (pinned)");
         return QStringLiteral("%1[%2] %3: %4")
             .arg(seq, time, m_client.displayName(qint64(m.senderUserId)), text);
     }
@@ -606,7 +744,12 @@ int main(int argc, char *argv[])
         QStringLiteral("register"), QStringLiteral("send"),      QStringLiteral("history"),
         QStringLiteral("tail"),     QStringLiteral("sync"),      QStringLiteral("groups"),
         QStringLiteral("group"),    QStringLiteral("send-file"), QStringLiteral("download"),
-        QStringLiteral("edit"),     QStringLiteral("delete"),    QStringLiteral("react")};
+        QStringLiteral("edit"),     QStringLiteral("delete"),    QStringLiteral("react"),
+        QStringLiteral("pin"),      QStringLiteral("unpin"),     QStringLiteral("pins"),
+        QStringLiteral("hide"),     QStringLiteral("mute"),      QStringLiteral("unmute"),
+        QStringLiteral("archive"),  QStringLiteral("unarchive"), QStringLiteral("chat-state"),
+        QStringLiteral("block"),    QStringLiteral("unblock"),   QStringLiteral("blocked"),
+        QStringLiteral("users")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",
                      args.isEmpty()

@@ -229,6 +229,17 @@ void TestOperations::adminUserCommands()
     QCOMPARE(m_server.runAdmin(
                  {QStringLiteral("user"), QStringLiteral("enable"), QStringLiteral("dave")}),
              0);
+    QCOMPARE(
+        m_server.runAdmin({QStringLiteral("user"), QStringLiteral("hide"), QStringLiteral("dave")}),
+        0);
+    QCOMPARE(m_server.runAdmin({QStringLiteral("user"), QStringLiteral("list")}, &output), 0);
+    QVERIFY2(output.contains(" hidden"), output.constData());
+    QCOMPARE(m_server.runAdmin(
+                 {QStringLiteral("user"), QStringLiteral("unhide"), QStringLiteral("dave")}),
+             0);
+    QCOMPARE(m_server.runAdmin(
+                 {QStringLiteral("user"), QStringLiteral("hide"), QStringLiteral("nobody-here")}),
+             1);
     QCOMPARE(m_server.runAdmin(
                  {QStringLiteral("user"), QStringLiteral("passwd"), QStringLiteral("dave")},
                  nullptr, QByteArrayLiteral("davepass456\n")),

@@ -532,6 +532,16 @@ private slots:
             e.mutable_rename_group()->set_conversation_id(group);
             e.mutable_rename_group()->set_name("n");
         }));
+        QTest::addRow("set_chat_state") << twice(make([&](auto &e) {
+            e.mutable_set_chat_state()->set_conversation_id(group);
+            e.mutable_set_chat_state()->set_archived(true);
+        }));
+        QTest::addRow("block_user") << twice(make([](auto &e) {
+            e.mutable_block_user()->set_user_id(999);
+            e.mutable_block_user()->set_blocked(true);
+        }));
+        QTest::addRow("chat_state_sync")
+            << twice(make([](auto &e) { e.mutable_chat_state_sync()->set_after_version(0); }));
         QTest::addRow("typing") << twice(make([&](auto &e) {
             e.mutable_typing()->set_conversation_id(group);
             e.mutable_typing()->set_typing(true);

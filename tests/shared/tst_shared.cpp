@@ -85,6 +85,44 @@ private slots:
         QVERIFY(validateUserContent(c)); // server-only
     }
 
+    void pinsAreOpsAndFoldAsTheServerDoes()
+    {
+        v1::Content pin;
+        pin.mutable_pin()->set_target_seq(3);
+        QVERIFY(isOperation(pin));
+        QCOMPARE(operationTarget(pin), 3u);
+        QVERIFY(!validateUserContent(pin));
+        v1::Content bad = pin;
+        bad.mutable_pin()->set_target_seq(0);
+        QCOMPARE(validateUserContent(bad)->code, v1::INVALID_ARGUMENT);
+        bad = pin;
+        bad.set_reply_to_seq(1);
+        QCOMPARE(validateUserContent(bad)->code, v1::INVALID_ARGUMENT);
+        v1::Content forged;
+        forged.mutable_text()->set_body("hi");
+        forged.set_pinned_ms(1);
+        QCOMPARE(validateUserContent(forged)->code, v1::INVALID_ARGUMENT); // server-only
+        forged.clear_pinned_ms();
+        forged.set_pinned_by_user_id(7);
+        QCOMPARE(validateUserContent(forged)->code, v1::INVALID_ARGUMENT);
+
+        v1::Content target;
+        target.mutable_text()->set_body("the plan");
+        foldOperation(target, pin, 7, 1000, 4);
+        QCOMPARE(target.pinned_ms(), 1000);
+        QCOMPARE(target.pinned_by_user_id(), 7u);
+        QCOMPARE(target.last_op_seq(), 4u);
+        foldOperation(target, pin, 8, 2000, 5); // pinned already: the first pin stays
+        QCOMPARE(target.pinned_by_user_id(), 7u);
+        QCOMPARE(target.last_op_seq(), 5u);
+        v1::Content unpin = pin;
+        unpin.mutable_pin()->set_remove(true);
+        foldOperation(target, unpin, 8, 3000, 6);
+        QCOMPARE(target.pinned_ms(), 0);
+        QCOMPARE(target.pinned_by_user_id(), 0u);
+        QCOMPARE(target.text().body(), "the plan");
+    }
+
     void usernames()
     {
         QVERIFY(isValidUsername(u"alice"_qs));

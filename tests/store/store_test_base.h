@@ -157,6 +157,37 @@ protected:
         });
     }
 
+    static v1::Content pinOf(quint64 target, bool remove = false)
+    {
+        v1::Content content;
+        content.mutable_pin()->set_target_seq(target);
+        content.mutable_pin()->set_remove(remove);
+        return content;
+    }
+
+    // One change of a user's chat state: mute (until), archive or hide (a seq).
+    Result<v1::ChatState> chatState(const QString &conversation, quint64 user,
+                                    v1::SetChatStateRequest::ChangeCase change, qint64 value)
+    {
+        ChatStateWrite write;
+        write.conversationId = conversation;
+        write.userId = user;
+        write.change = change;
+        write.mutedUntilMs = value;
+        write.archived = value != 0;
+        write.hideSeq = quint64(value);
+        return wait<v1::ChatState>([&](QObject *ctx, Completion<v1::ChatState> done) {
+            m_store->setChatState(write, ctx, done);
+        });
+    }
+
+    Result<v1::ChatState> setBlocked(quint64 user, quint64 other, bool blocked)
+    {
+        return wait<v1::ChatState>([&](QObject *ctx, Completion<v1::ChatState> done) {
+            m_store->setBlocked(user, other, blocked, ctx, done);
+        });
+    }
+
     Result<ReadResult> markRead(const QString &conversation, quint64 user, quint64 seq)
     {
         return wait<ReadResult>([&](QObject *ctx, Completion<ReadResult> done) {

@@ -458,6 +458,202 @@ private slots:
         QCOMPARE(messageAt(t.direct, 1).content().reactions_size(), kMaxReactionsPerUser + 1);
     }
 
+    void pinsFoldIntoTheirTargetForEveryone()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.team, t.bob.id, QStringLiteral("m1"), QStringLiteral("the plan")).ok());
+        const quint64 target = 2; // after the group's creation event
+        // Any member pins any message; pinning it again keeps the first pin.
+        const auto pinned = operate(t.team, t.bob.id, QStringLiteral("p1"), pinOf(target));
+        QVERIFY2(pinned.ok(), qPrintable(pinned.ok() ? QString() : pinned.error().message));
+        v1::Content content = messageAt(t.team, target).content();
+        QVERIFY(content.pinned_ms() > 0);
+        QCOMPARE(content.pinned_by_user_id(), t.bob.id);
+        QCOMPARE(content.last_op_seq(), pinned->message.seq());
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("p2"), pinOf(target)).ok());
+        QCOMPARE(messageAt(t.team, target).content().pinned_by_user_id(), t.bob.id);
+        // Unpinned by anyone; a system event and a stranger's pin are refused alike.
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("u1"), pinOf(target, true)).ok());
+        content = messageAt(t.team, target).content();
+        QCOMPARE(content.pinned_ms(), 0);
+        QCOMPARE(content.pinned_by_user_id(), 0u);
+        QCOMPARE(content.text().body(), "the plan");
+        const auto event = operate(t.team, t.alice.id, QStringLiteral("p3"), pinOf(1));
+        const auto stranger = operate(t.team, t.carol.id, QStringLiteral("p4"), pinOf(target));
+        QVERIFY(!event.ok());
+        QVERIFY(!stranger.ok());
+        QCOMPARE(event.error().code, v1::NOT_FOUND);
+        QCOMPARE(stranger.error().code, v1::NOT_FOUND);
+        QCOMPARE(event.error().message, stranger.error().message);
+        // A deleted message loses its pin with the rest of it.
+        QVERIFY(operate(t.team, t.bob.id, QStringLiteral("p5"), pinOf(target)).ok());
+        QVERIFY(operate(t.team, t.bob.id, QStringLiteral("d1"), deletionOf(target)).ok());
+        QCOMPARE(messageAt(t.team, target).content().pinned_ms(), 0);
+    }
+
+    void chatStateIsPerUserAndVersioned()
+    {
+        using C = v1::SetChatStateRequest;
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.direct, t.alice.id, QStringLiteral("m1"), QStringLiteral("one")).ok());
+        QVERIFY(send(t.direct, t.bob.id, QStringLiteral("m2"), QStringLiteral("two")).ok());
+
+        const auto muted = chatState(t.team, t.alice.id, C::kMuteUntilMs, kMutedForever);
+        QVERIFY2(muted.ok(), qPrintable(muted.ok() ? QString() : muted.error().message));
+        QCOMPARE(muted->muted_until_ms(), kMutedForever);
+        QVERIFY(!muted->archived());
+        QCOMPARE(muted->version(), 1u);
+        // Archiving keeps the mute; each change takes the next version.
+        const auto archived = chatState(t.team, t.alice.id, C::kArchived, 1);
+        QVERIFY(archived.ok());
+        QCOMPARE(archived->muted_until_ms(), kMutedForever);
+        QVERIFY(archived->archived());
+        QCOMPARE(archived->version(), 2u);
+        const auto hidden = chatState(t.direct, t.alice.id, C::kHideSeq, 2);
+        QVERIFY(hidden.ok());
+        QCOMPARE(hidden->hidden_seq(), 2u);
+        QCOMPARE(hidden->version(), 3u);
+        // Another user's counter and rows are their own.
+        const auto bobs = chatState(t.direct, t.bob.id, C::kMuteUntilMs, 5000);
+        QVERIFY(bobs.ok());
+        QCOMPARE(bobs->version(), 1u);
+
+        // Since a version: the rows changed after it, oldest change first;
+        // the team's settings row is one row, at its last version.
+        auto page = m_store->chatStateSince(t.alice.id, 0, 10);
+        QVERIFY(page.ok());
+        QCOMPARE(page->states.size(), 2);
+        QVERIFY(!page->hasMore);
+        QCOMPARE(page->states[0].conversation_id(), t.team.toStdString());
+        QCOMPARE(page->states[0].version(), 2u);
+        QVERIFY(page->states[0].archived());
+        QCOMPARE(page->states[1].hidden_seq(), 2u);
+        page = m_store->chatStateSince(t.alice.id, 2, 10);
+        QVERIFY(page.ok());
+        QCOMPARE(page->states.size(), 1);
+        QCOMPARE(page->states[0].version(), 3u);
+        page = m_store->chatStateSince(t.alice.id, 0, 1);
+        QVERIFY(page.ok());
+        QCOMPARE(page->states.size(), 1);
+        QVERIFY(page->hasMore);
+        QCOMPARE(m_store->chatStateSince(t.alice.id, 3, 10)->states.size(), 0);
+        QCOMPARE(m_store->chatStateSince(t.bob.id, 0, 10)->states.size(), 1);
+        QCOMPARE(m_store->chatStateSince(t.carol.id, 0, 10)->states.size(), 0);
+
+        // Unmuting and unarchiving are changes too.
+        const auto unmuted = chatState(t.team, t.alice.id, C::kMuteUntilMs, 0);
+        QVERIFY(unmuted.ok());
+        QCOMPARE(unmuted->muted_until_ms(), 0);
+        QVERIFY(unmuted->archived());
+        QCOMPARE(unmuted->version(), 4u);
+        // Hiding a seq again moves it to the newest version (no duplicate row).
+        QVERIFY(chatState(t.direct, t.alice.id, C::kHideSeq, 2).ok());
+        page = m_store->chatStateSince(t.alice.id, 0, 10);
+        QCOMPARE(page->states.size(), 2);
+        QCOMPARE(page->states[1].hidden_seq(), 2u);
+        QCOMPARE(page->states[1].version(), 5u);
+        // The message itself is untouched for everyone.
+        QCOMPARE(messageAt(t.direct, 2).content().text().body(), "two");
+    }
+
+    void chatStateOfAStrangerOrAMissingSeqIsNotFound()
+    {
+        using C = v1::SetChatStateRequest;
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.direct, t.alice.id, QStringLiteral("m1")).ok());
+        auto code = [](const Result<v1::ChatState> &r) {
+            return r.ok() ? v1::ERROR_UNSPECIFIED : r.error().code;
+        };
+        const auto stranger = chatState(t.direct, t.carol.id, C::kHideSeq, 1);
+        const auto missing = chatState(t.direct, t.alice.id, C::kHideSeq, 2);
+        QCOMPARE(code(stranger), v1::NOT_FOUND);
+        QCOMPARE(code(missing), v1::NOT_FOUND);
+        QCOMPARE(code(chatState(t.team, t.carol.id, C::kArchived, 1)), v1::NOT_FOUND);
+        QCOMPARE(code(chatState(QStringLiteral("g:999"), t.alice.id, C::kArchived, 1)),
+                 v1::NOT_FOUND);
+        // A direct chat before its first message holds nothing to mute yet.
+        QCOMPARE(code(chatState(directConversationId(t.bob.id, t.carol.id), t.bob.id,
+                                C::kMuteUntilMs, kMutedForever)),
+                 v1::NOT_FOUND);
+        // Nothing refused took a version.
+        QCOMPARE(m_store->chatStateSince(t.alice.id, 0, 10)->states.size(), 0);
+        QCOMPARE(chatState(t.direct, t.alice.id, C::kHideSeq, 1)->version(), 1u);
+    }
+
+    void blocksAreChatStateAndListTheBlockers()
+    {
+        using C = v1::SetChatStateRequest;
+        const ThreeUsers t = threeUsersAndTwoChats();
+        QVERIFY(send(t.direct, t.alice.id, QStringLiteral("m1")).ok());
+        QVERIFY(chatState(t.direct, t.alice.id, C::kArchived, 1).ok());
+        const auto blocked = setBlocked(t.alice.id, t.carol.id, true);
+        QVERIFY2(blocked.ok(), qPrintable(blocked.ok() ? QString() : blocked.error().message));
+        QCOMPARE(blocked->blocked_user_id(), t.carol.id);
+        QVERIFY(blocked->blocked());
+        QCOMPARE(blocked->version(), 2u); // the same counter as the rest of alice's chat state
+        QVERIFY(setBlocked(t.bob.id, t.carol.id, true).ok());
+        QCOMPARE(*m_store->blockersOf(t.carol.id), (QList<quint64>{t.alice.id, t.bob.id}));
+        QCOMPARE(m_store->blockersOf(t.alice.id)->size(), 0);
+
+        // In alice's chat state, in version order with her other rows.
+        auto page = m_store->chatStateSince(t.alice.id, 0, 10);
+        QVERIFY(page.ok());
+        QCOMPARE(page->states.size(), 2);
+        QVERIFY(page->states[0].archived());
+        QCOMPARE(page->states[0].blocked_user_id(), 0u);
+        QCOMPARE(page->states[1].blocked_user_id(), t.carol.id);
+        QVERIFY(page->states[1].blocked());
+        QVERIFY(page->states[1].conversation_id().empty());
+        page = m_store->chatStateSince(t.alice.id, 0, 1);
+        QCOMPARE(page->states.size(), 1);
+        QVERIFY(page->hasMore);
+
+        // Unblocking keeps the row (other devices must learn of it) with a new version.
+        const auto lifted = setBlocked(t.alice.id, t.carol.id, false);
+        QVERIFY(lifted.ok());
+        QVERIFY(!lifted->blocked());
+        QCOMPARE(lifted->version(), 3u);
+        QCOMPARE(*m_store->blockersOf(t.carol.id), (QList<quint64>{t.bob.id}));
+        page = m_store->chatStateSince(t.alice.id, 2, 10);
+        QCOMPARE(page->states.size(), 1);
+        QVERIFY(!page->states[0].blocked());
+
+        // Nobody to block: NOT_FOUND, and no version taken.
+        const auto nobody = setBlocked(t.alice.id, 424242, true);
+        QVERIFY(!nobody.ok());
+        QCOMPARE(nobody.error().code, v1::NOT_FOUND);
+        QCOMPARE(m_store->chatStateSince(t.alice.id, 3, 10)->states.size(), 0);
+    }
+
+    void hiddenAccountsAreLeftOutOfTheDirectory()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"), QStringLiteral("Alice Smith"));
+        const UserRecord alina = addUser(QStringLiteral("alina"), QStringLiteral("Alina Smith"));
+        QCOMPARE(m_store->searchUsers(QStringLiteral("smith"), 10)->size(), 2);
+        const Status hidden = wait<Done>([&](QObject *ctx, Completion<Done> done) {
+            m_store->setHidden(alina.id, true, ctx, done);
+        });
+        QVERIFY(hidden.ok());
+        const auto found = m_store->searchUsers(QStringLiteral("smith"), 10);
+        QCOMPARE(found->size(), 1);
+        QCOMPARE(found->at(0).id, alice.id);
+        QVERIFY(m_store->searchUsers(QStringLiteral("alina"), 10)->isEmpty());
+        // Still there by name and id, and in the admin's list, marked.
+        QVERIFY(m_store->userByName(QStringLiteral("alina"))->hidden);
+        QVERIFY(m_store->userById(alina.id)->hidden);
+        QVERIFY(!m_store->userById(alice.id)->hidden);
+        QCOMPARE(m_store->listUsers()->size(), 2);
+        QVERIFY(wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                    m_store->setHidden(alina.id, false, ctx, done);
+                }).ok());
+        QCOMPARE(m_store->searchUsers(QStringLiteral("smith"), 10)->size(), 2);
+        const Status nobody = wait<Done>([&](QObject *ctx, Completion<Done> done) {
+            m_store->setHidden(999999, true, ctx, done);
+        });
+        QVERIFY(!nobody.ok());
+        QCOMPARE(nobody.error().code, v1::NOT_FOUND);
+    }
+
     void pullPagesBothWays()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

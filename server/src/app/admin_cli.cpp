@@ -27,6 +27,8 @@ const char *const kUsage =
     "       kithd user passwd NAME [--password PW] [--data DIR]\n"
     "       kithd user disable NAME [--data DIR]\n"
     "       kithd user enable NAME [--data DIR]\n"
+    "       kithd user hide NAME [--data DIR]    (from the directory; unhide shows it again)\n"
+    "       kithd user unhide NAME [--data DIR]\n"
     "Passwords are read from the first line of stdin unless --password is given.\n"
     "All take --store URL instead of --data DIR for a PostgreSQL database, and\n"
     "--config FILE (the server's INI: data, store, argon2-memory-kib, argon2-ops).\n";
@@ -144,6 +146,10 @@ public:
             status = setDisabled(name, true);
         else if (verb == QLatin1String("enable"))
             status = setDisabled(name, false);
+        else if (verb == QLatin1String("hide"))
+            status = setHidden(name, true);
+        else if (verb == QLatin1String("unhide"))
+            status = setHidden(name, false);
         else
             status = usage();
         store->close();
@@ -187,6 +193,8 @@ private:
             m_out << user.id << ' ' << user.username << ' ' << user.displayName;
             if (user.disabled)
                 m_out << " disabled";
+            if (user.hidden)
+                m_out << " hidden";
             m_out << '\n';
         }
         return 0;
@@ -213,6 +221,17 @@ private:
             return fail(user.error().message);
         const Status status = await<Done>([&](QObject *context, auto done) {
             m_store->setDisabled(user->id, disabled, context, done);
+        });
+        return status ? 0 : fail(status.error().message);
+    }
+
+    int setHidden(const QString &name, bool hidden)
+    {
+        const Result<UserRecord> user = findUser(name);
+        if (!user)
+            return fail(user.error().message);
+        const Status status = await<Done>([&](QObject *context, auto done) {
+            m_store->setHidden(user->id, hidden, context, done);
         });
         return status ? 0 : fail(status.error().message);
     }

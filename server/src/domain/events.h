@@ -51,6 +51,15 @@ struct ReadMoved
     ConnectionRef origin;
 };
 
+// A user changed their own chat state (mute, archive, a hidden message, a
+// block): their other connections are told.
+struct ChatStateChanged
+{
+    quint64 userId = 0;
+    v1::ChatState state;
+    ConnectionRef origin;
+};
+
 // Ephemeral: a member started or stopped typing. Never stored.
 struct TypingChanged
 {
@@ -89,7 +98,7 @@ struct AccountDisabled
 struct MembershipChanged
 {
     QString groupId;      // empty: no group
-    QList<quint64> users; // whose presence contacts changed
+    QList<quint64> users; // whose presence contacts (or blockers) changed
     bool everything = false;
 };
 

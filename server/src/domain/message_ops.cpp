@@ -80,6 +80,8 @@ Result<OpOutcome> applyOperation(const OpTarget &target, const v1::Content &op, 
                              QStringLiteral("At most %1 different reactions per message")
                                  .arg(kMaxReactionsPerUser));
         break;
+    case v1::Content::kPin:
+        break; // any member, any message of the conversation
     default:
         return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not an operation"));
     }

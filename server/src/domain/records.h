@@ -29,6 +29,7 @@ struct UserRecord
     QByteArray passwordHash; // libsodium crypto_pwhash_str output
     bool disabled = false;
     qint64 createdMs = 0;
+    bool hidden = false; // left out of the directory (search) by the admin
 };
 
 struct DeviceRecord
@@ -70,6 +71,25 @@ struct GroupChange
     QList<MemberRecord> members; // the same, with roles, in order of standing
     QList<quint64> removedIds;   // who lost access (removed / left)
     QList<quint64> addedIds;     // who gained access (createGroup: everyone, creator included)
+};
+
+// One user's change of their own chat state (checked by the caller but for
+// membership and the hidden seq, which the store checks in its transaction).
+struct ChatStateWrite
+{
+    QString conversationId;
+    quint64 userId = 0;
+    v1::SetChatStateRequest::ChangeCase change = v1::SetChatStateRequest::CHANGE_NOT_SET;
+    qint64 mutedUntilMs = 0;
+    bool archived = false;
+    quint64 hideSeq = 0;
+};
+
+// The rows of one user's chat state changed after some version, oldest change first.
+struct ChatStatePage
+{
+    QList<v1::ChatState> states;
+    bool hasMore = false;
 };
 
 struct PullPage

@@ -33,6 +33,7 @@ std::optional<RequestKind> RequestBudgets::kindOf(v1::Envelope::BodyCase body)
     case v1::Envelope::kSearchUsers:
     case v1::Envelope::kGetProfile:
     case v1::Envelope::kListDevices:
+    case v1::Envelope::kChatStateSync:
         return RequestKind::Read;
     case v1::Envelope::kMarkRead:
     case v1::Envelope::kLeaveGroup:
@@ -41,6 +42,8 @@ std::optional<RequestKind> RequestBudgets::kindOf(v1::Envelope::BodyCase body)
     case v1::Envelope::kLogout:
     case v1::Envelope::kCreateUpload: // and the file service's own budget of uploads
     case v1::Envelope::kCancelUpload:
+    case v1::Envelope::kSetChatState:
+    case v1::Envelope::kBlockUser:
         return RequestKind::Write;
     case v1::Envelope::kCreateGroup:
     case v1::Envelope::kAddMembers:

@@ -55,6 +55,9 @@ bool isServerOnly(v1::Envelope::BodyCase body)
     case v1::Envelope::kMemberList:
     case v1::Envelope::kCompressed:
     case v1::Envelope::kUploadTicket:
+    case v1::Envelope::kChatState:
+    case v1::Envelope::kChatStatePush:
+    case v1::Envelope::kChatStateSyncResponse:
         return true;
     default:
         return false;
@@ -456,6 +459,19 @@ void Session::handleReady(v1::Envelope &request)
     case v1::Envelope::kMarkRead:
         return m_services.messages.markRead(caller(), request.mark_read(), this,
                                             [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kSetChatState:
+        return m_services.messages.setChatState(
+            caller(), request.set_chat_state(), this, [this, rid](Result<v1::ChatState> result) {
+                answer(rid, result, &v1::Envelope::mutable_chat_state);
+            });
+    case v1::Envelope::kBlockUser:
+        return m_services.messages.blockUser(
+            caller(), request.block_user(), this, [this, rid](Result<v1::ChatState> result) {
+                answer(rid, result, &v1::Envelope::mutable_chat_state);
+            });
+    case v1::Envelope::kChatStateSync:
+        return answer(rid, m_services.messages.chatStateSync(caller(), request.chat_state_sync()),
+                      &v1::Envelope::mutable_chat_state_sync_response);
     case v1::Envelope::kTyping: {
         const Status status = m_services.messages.typing(caller(), request.typing());
         // Typing is fire and forget: with request_id 0 not even an error comes back.

@@ -71,6 +71,19 @@ void EventRouter::readMoved(const ReadMoved &event)
     }
 }
 
+void EventRouter::chatStateChanged(const ChatStateChanged &event)
+{
+    if (const quint64 blocked = event.state.blocked_user_id()) {
+        // Who blocks `blocked` changed: here at once, on the other nodes
+        // through the router (which tells them to read it again).
+        m_members.blockChanged(blocked);
+        m_router.membershipChanged(MembershipChanged{{}, {blocked}});
+    }
+    v1::Envelope push;
+    *push.mutable_chat_state_push()->mutable_state() = event.state;
+    m_router.pushToUsers(QList<quint64>{event.userId}, push, event.origin);
+}
+
 void EventRouter::typingChanged(const TypingChanged &event)
 {
     v1::Envelope push;

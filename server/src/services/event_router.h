@@ -24,6 +24,7 @@ public:
     void messageCommitted(MessageCommitted event);
     void groupChanged(const GroupChanged &event);
     void readMoved(const ReadMoved &event);
+    void chatStateChanged(const ChatStateChanged &event);
     void typingChanged(const TypingChanged &event);
     // Returns the deliveries on this node.
     int presenceChanged(const PresenceChanged &event);

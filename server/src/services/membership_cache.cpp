@@ -79,6 +79,25 @@ Result<QList<quint64>> MembershipCache::contactsOf(quint64 userId)
     return loaded;
 }
 
+Result<QList<quint64>> MembershipCache::blockersOf(quint64 userId)
+{
+    if (const auto it = m_blockers.constFind(userId); it != m_blockers.cend())
+        return *it;
+    ++m_blockerLoads;
+    Result<QList<quint64>> loaded = m_store.blockersOf(userId);
+    if (!loaded)
+        return loaded.error();
+    if (m_blockers.size() >= kMaxContactLists)
+        m_blockers.clear();
+    m_blockers.insert(userId, *loaded);
+    return loaded;
+}
+
+void MembershipCache::blockChanged(quint64 userId)
+{
+    m_blockers.remove(userId);
+}
+
 void MembershipCache::directChatStarted(quint64 lowUser, quint64 highUser)
 {
     const auto meet = [this](quint64 user, quint64 other) {
@@ -95,12 +114,15 @@ void MembershipCache::forget(const MembershipChanged &change)
     if (change.everything) {
         m_groups.clear();
         m_contacts.clear();
+        m_blockers.clear();
         return;
     }
     if (!change.groupId.isEmpty())
         m_groups.remove(change.groupId);
-    for (quint64 userId : change.users)
+    for (quint64 userId : change.users) {
         m_contacts.remove(userId);
+        m_blockers.remove(userId);
+    }
 }
 
 void MembershipCache::groupChanged(const GroupChange &change)

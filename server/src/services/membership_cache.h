@@ -2,8 +2,9 @@
 // The members of groups as the session loop asks for them (mark read, typing,
 // member lists, group checks), kept from committed group changes so a request
 // makes no store read of its own; a group not seen yet is read once. Also the
-// users known to exist (accounts are never deleted), for direct chats, and
-// each user's presence contacts, kept from the same events.
+// users known to exist (accounts are never deleted), for direct chats, each
+// user's presence contacts, kept from the same events, and who blocks each
+// user (dropped on a block change here or, through the router, on another node).
 // Owned by Services; session loop only.
 
 #include "events.h"
@@ -32,6 +33,10 @@ public:
 
     // Who hears the user's presence (see Store::contactsOf).
     [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId);
+    // The users who block userId (see Store::blockersOf).
+    [[nodiscard]] Result<QList<quint64>> blockersOf(quint64 userId);
+    // Someone blocked or unblocked userId: its blockers are read again.
+    void blockChanged(quint64 userId);
 
     // A committed change: its member list replaces what was kept, and the
     // contacts of everyone in or just out of the group are read again.
@@ -43,15 +48,19 @@ public:
     void forget(const MembershipChanged &change);
 
     [[nodiscard]] qsizetype groupsKept() const { return m_groups.size(); }
-    // Store reads made on a miss (for tests: a hit makes none).
+    // Store reads of members and contacts made on a miss (for tests: a hit
+    // makes none); blockers' reads are counted apart.
     [[nodiscard]] quint64 loads() const { return m_loads; }
+    [[nodiscard]] quint64 blockerLoads() const { return m_blockerLoads; }
 
 private:
     Store &m_store;
     QHash<QString, QList<MemberRecord>> m_groups;
     QSet<quint64> m_users;
     QHash<quint64, QList<quint64>> m_contacts;
+    QHash<quint64, QList<quint64>> m_blockers;
     quint64 m_loads = 0;
+    quint64 m_blockerLoads = 0;
 };
 
 } // namespace kith::server

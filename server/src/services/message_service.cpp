@@ -72,6 +72,14 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
             return done(makeError(v1::NOT_FOUND, QStringLiteral("No such message")));
         return done(ref.error());
     }
+    // Blocked by the other user: the answer of a chat with nobody (the store's
+    // for a user that does not exist), so a probe tells nothing.
+    const Result<bool> blocked = blockedInDirect(*ref, caller.userId);
+    if (!blocked)
+        return done(blocked.error());
+    if (*blocked)
+        return done(makeError(v1::NOT_FOUND, isOp ? QStringLiteral("No such message")
+                                                  : QStringLiteral("No such conversation")));
 
     AppendRequest append;
     append.conversationId = toQString(request.conversation_id());
@@ -248,12 +256,88 @@ void MessageService::markRead(const Caller &caller, const v1::MarkReadRequest &r
         });
 }
 
+void MessageService::setChatState(const Caller &caller, const v1::SetChatStateRequest &request,
+                                  QObject *context, Completion<v1::ChatState> done)
+{
+    ChatStateWrite write;
+    write.userId = caller.userId;
+    write.change = request.change_case();
+    switch (write.change) {
+    case v1::SetChatStateRequest::kMuteUntilMs:
+        if (request.mute_until_ms() < kMutedForever)
+            return done(makeError(v1::INVALID_ARGUMENT,
+                                  QStringLiteral("mute_until_ms is 0, -1 or a time")));
+        write.mutedUntilMs = request.mute_until_ms();
+        break;
+    case v1::SetChatStateRequest::kArchived:
+        write.archived = request.archived();
+        break;
+    case v1::SetChatStateRequest::kHideSeq:
+        if (request.hide_seq() == 0)
+            return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Hide which seq?")));
+        write.hideSeq = std::min<quint64>(request.hide_seq(), kMaxSeq);
+        break;
+    case v1::SetChatStateRequest::CHANGE_NOT_SET:
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Change what?")));
+    }
+    const bool hide = write.change == v1::SetChatStateRequest::kHideSeq;
+    const Result<ConversationRef> ref =
+        checkConversationAccess(m_members, request.conversation_id(), caller.userId);
+    if (!ref) {
+        // A message in a chat one is not in reads as no such message.
+        if (hide && ref.error().code == v1::NOT_FOUND)
+            return done(makeError(v1::NOT_FOUND, QStringLiteral("No such message")));
+        return done(ref.error());
+    }
+    write.conversationId = toQString(request.conversation_id());
+    m_store.setChatState(
+        std::move(write), this,
+        [this, hide, userId = caller.userId, origin = caller.connection,
+         done = whileAlive<v1::ChatState>(context, std::move(done))](Result<v1::ChatState> result) {
+            if (!result) {
+                // Not a member (any more) and no such seq: one answer each.
+                if (result.error().code == v1::NOT_FOUND)
+                    return done(
+                        makeError(v1::NOT_FOUND, hide ? QStringLiteral("No such message")
+                                                      : QStringLiteral("No such conversation")));
+                return done(storeError(result.error()));
+            }
+            done(*result);
+            m_events.chatStateChanged(ChatStateChanged{userId, *result, origin});
+        });
+}
+
+Result<v1::ChatStateSyncResponse>
+MessageService::chatStateSync(const Caller &caller, const v1::ChatStateSyncRequest &request)
+{
+    const int limit = int(request.limit() == 0 ? kDefaultChatStateLimit
+                                               : std::min(request.limit(), kMaxChatStateLimit));
+    const Result<ChatStatePage> page =
+        m_store.chatStateSince(caller.userId, request.after_version(), limit);
+    if (!page)
+        return storeError(page.error());
+    v1::ChatStateSyncResponse response;
+    quint64 version = request.after_version();
+    for (const v1::ChatState &state : page->states) {
+        version = std::max<quint64>(version, state.version());
+        *response.add_states() = state;
+    }
+    response.set_version(version);
+    response.set_has_more(page->hasMore);
+    return response;
+}
+
 Status MessageService::typing(const Caller &caller, const v1::TypingRequest &request)
 {
     const Result<ConversationRef> ref =
         checkConversationAccess(m_members, request.conversation_id(), caller.userId);
     if (!ref)
         return ref.error();
+    const Result<bool> blocked = blockedInDirect(*ref, caller.userId);
+    if (!blocked)
+        return blocked.error();
+    if (*blocked) // as for a chat with a user that does not exist
+        return makeError(v1::NOT_FOUND, QStringLiteral("No such conversation"));
     if (!m_typing.shouldForward(caller.userId, request.conversation_id(), request.typing(),
                                 monotonicMs()))
         return Done{}; // said already: the others' clients still show it
@@ -261,9 +345,46 @@ Status MessageService::typing(const Caller &caller, const v1::TypingRequest &req
     if (!members)
         return members.error();
     members->removeAll(caller.userId);
+    // Who blocks the typist does not see it.
+    const Result<QList<quint64>> blockers = m_members.blockersOf(caller.userId);
+    if (!blockers)
+        return storeError(blockers.error());
+    for (quint64 blocker : *blockers)
+        members->removeAll(blocker);
     m_events.typingChanged(TypingChanged{request.conversation_id(), caller.userId, request.typing(),
                                          std::move(*members)});
     return Done{};
+}
+
+Result<bool> MessageService::blockedInDirect(const ConversationRef &ref, quint64 userId)
+{
+    if (!ref.isDirect())
+        return false;
+    const Result<QList<quint64>> blockers = m_members.blockersOf(userId);
+    if (!blockers)
+        return storeError(blockers.error());
+    return blockers->contains(ref.peerOf(userId));
+}
+
+void MessageService::blockUser(const Caller &caller, const v1::BlockUserRequest &request,
+                               QObject *context, Completion<v1::ChatState> done)
+{
+    if (request.user_id() == 0)
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Block whom (user_id)?")));
+    if (request.user_id() == caller.userId)
+        return done(makeError(v1::INVALID_ARGUMENT, QStringLiteral("You cannot block yourself")));
+    m_store.setBlocked(
+        caller.userId, request.user_id(), request.blocked(), this,
+        [this, userId = caller.userId, origin = caller.connection,
+         done = whileAlive<v1::ChatState>(context, std::move(done))](Result<v1::ChatState> result) {
+            if (!result) {
+                if (result.error().code == v1::NOT_FOUND)
+                    return done(makeError(v1::NOT_FOUND, QStringLiteral("No such user")));
+                return done(storeError(result.error()));
+            }
+            done(*result);
+            m_events.chatStateChanged(ChatStateChanged{userId, *result, origin});
+        });
 }
 
 Result<QList<quint64>> MessageService::memberIdsOf(const ConversationRef &ref)

@@ -42,12 +42,26 @@ public:
                                                 const v1::SyncRequest &request);
     void markRead(const Caller &caller, const v1::MarkReadRequest &request, QObject *context,
                   Completion<Done> done);
+    // One user's own chat state: a change is answered with the row as it now
+    // is after its commit and pushed to the user's other connections; sync
+    // answers the rows changed after a version, a page at a time.
+    void setChatState(const Caller &caller, const v1::SetChatStateRequest &request,
+                      QObject *context, Completion<v1::ChatState> done);
+    [[nodiscard]] Result<v1::ChatStateSyncResponse>
+    chatStateSync(const Caller &caller, const v1::ChatStateSyncRequest &request);
+    // Blocks or unblocks a user (a chat state change, answered and pushed the
+    // same way). A blocked user's sends and typing to the blocker's direct
+    // chat get the answer of a chat with a user that does not exist.
+    void blockUser(const Caller &caller, const v1::BlockUserRequest &request, QObject *context,
+                   Completion<v1::ChatState> done);
     // Ephemeral: pushed to the other members' connections, never stored. A
     // repeat of what was pushed a moment ago is not pushed again.
     [[nodiscard]] Status typing(const Caller &caller, const v1::TypingRequest &request);
 
 private:
     [[nodiscard]] Result<QList<quint64>> memberIdsOf(const ConversationRef &ref);
+    // Whether the other user of a direct chat blocks `userId` (false for a group).
+    [[nodiscard]] Result<bool> blockedInDirect(const ConversationRef &ref, quint64 userId);
 
     Store &m_store;
     MembershipCache &m_members;

@@ -75,11 +75,19 @@ void PresenceService::announce(quint64 userId, bool online)
 {
     if (m_stopped)
         return;
-    const Result<QList<quint64>> contacts = m_members.contactsOf(userId);
+    Result<QList<quint64>> contacts = m_members.contactsOf(userId);
     if (!contacts) {
         qCWarning(lcPresence) << "cannot list contacts of" << userId << contacts.error().message;
         return;
     }
+    // Who blocks the user is not told.
+    const Result<QList<quint64>> blockers = m_members.blockersOf(userId);
+    if (!blockers) {
+        qCWarning(lcPresence) << "cannot list blockers of" << userId << blockers.error().message;
+        return;
+    }
+    for (quint64 blocker : *blockers)
+        contacts->removeAll(blocker);
     const int deliveries =
         m_events.presenceChanged(PresenceChanged{userId, online, nowMs(), *contacts});
     qCDebug(lcPresence) << "user" << userId << (online ? "online" : "offline") << "told"

@@ -83,6 +83,7 @@ public:
     [[nodiscard]] virtual Result<UserRecord> userById(quint64 id) = 0;
     [[nodiscard]] virtual Result<UserRecord> userByName(const QString &username) = 0;
     // Case-insensitive match on user name or display name; at most `limit`.
+    // Disabled and hidden accounts are left out.
     [[nodiscard]] virtual Result<QList<UserRecord>> searchUsers(const QString &query,
                                                                 int limit) = 0;
     [[nodiscard]] virtual Result<QList<UserRecord>> listUsers() = 0;
@@ -117,6 +118,14 @@ public:
     [[nodiscard]] virtual Result<std::optional<v1::Message>>
     messageByClientId(quint64 senderUserId, const std::string &clientMsgId) = 0;
 
+    // The rows of userId's chat state (blocks included) whose version is above
+    // afterVersion, in version order, at most `limit` (hasMore when there are more).
+    [[nodiscard]] virtual Result<ChatStatePage> chatStateSince(quint64 userId, quint64 afterVersion,
+                                                               int limit) = 0;
+
+    // The users who block userId now.
+    [[nodiscard]] virtual Result<QList<quint64>> blockersOf(quint64 userId) = 0;
+
     // Files: an upload or a finished file, by id.
     [[nodiscard]] virtual Result<std::optional<FileRecord>> file(const QString &fileId) = 0;
     // The finished file if `userId` may fetch it: its uploader, or a member of
@@ -144,6 +153,10 @@ public:
                                      Completion<bool> done) = 0;
     virtual void setDisabled(quint64 userId, bool disabled, QObject *context,
                              Completion<Done> done) = 0;
+    // Hides the account from the directory (search), or shows it again; it
+    // is still found by its exact name or id. NOT_FOUND without the user.
+    virtual void setHidden(quint64 userId, bool hidden, QObject *context,
+                           Completion<Done> done) = 0;
 
     // tokenHash is stored; the token itself never is.
     virtual void createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
@@ -173,6 +186,21 @@ public:
     // Moves the user's read marker forward to min(seq, max seq).
     virtual void markRead(const QString &conversationId, quint64 userId, quint64 seq,
                           QObject *context, Completion<ReadResult> done) = 0;
+
+    // Changes one user's own chat state: the conversation's settings (mute,
+    // archive; the other setting is kept) or a hidden message (delete for
+    // me). Each change takes the next version of the user's counter, in the
+    // order the changes commit, so a device that holds version v has every
+    // change up to v. NOT_FOUND when the user is not a member or (hide) the
+    // seq is not one of the conversation's: one answer. Answers the row as it
+    // now is.
+    virtual void setChatState(ChatStateWrite write, QObject *context,
+                              Completion<v1::ChatState> done) = 0;
+    // userId blocks (or unblocks) otherId: a change of userId's chat state,
+    // with the next version, answered as a block row. NOT_FOUND when otherId
+    // does not exist. (The caller refuses blocking oneself.)
+    virtual void setBlocked(quint64 userId, quint64 otherId, bool blocked, QObject *context,
+                            Completion<v1::ChatState> done) = 0;
 
     // Groups: each change is one transaction that also appends its SystemEvent.
     // Permission checks (roles, the rules of domain/group_rules.h) are done

@@ -144,6 +144,7 @@ bool isOperation(const v1::Content &content)
     case v1::Content::kEdit:
     case v1::Content::kDelete:
     case v1::Content::kReaction:
+    case v1::Content::kPin:
         return true;
     default:
         return false;
@@ -159,6 +160,8 @@ quint64 operationTarget(const v1::Content &content)
         return content.delete_().target_seq();
     case v1::Content::kReaction:
         return content.reaction().target_seq();
+    case v1::Content::kPin:
+        return content.pin().target_seq();
     default:
         return 0;
     }
@@ -166,10 +169,11 @@ quint64 operationTarget(const v1::Content &content)
 
 std::optional<ContentError> validateUserContent(const v1::Content &content)
 {
-    if (content.edited_ms() != 0 || content.reactions_size() != 0 || content.last_op_seq() != 0)
+    if (content.edited_ms() != 0 || content.reactions_size() != 0 || content.last_op_seq() != 0 ||
+        content.pinned_ms() != 0 || content.pinned_by_user_id() != 0)
         return ContentError{v1::INVALID_ARGUMENT,
-                            QStringLiteral("edited_ms, reactions and last_op_seq are set by the "
-                                           "server only")};
+                            QStringLiteral("edited_ms, reactions, last_op_seq and the pin are set "
+                                           "by the server only")};
     switch (content.kind_case()) {
     case v1::Content::kText:
         return validateText(content.text().body());
@@ -185,6 +189,8 @@ std::optional<ContentError> validateUserContent(const v1::Content &content)
         if (!isSingleEmoji(content.reaction().emoji()))
             return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("A reaction is one emoji")};
         return std::nullopt;
+    case v1::Content::kPin:
+        return validateTarget(content.pin().target_seq(), content);
     case v1::Content::kDeleted:
         return ContentError{v1::INVALID_ARGUMENT,
                             QStringLiteral("Tombstones are made by the server only")};
@@ -243,6 +249,15 @@ void foldOperation(v1::Content &target, const v1::Content &op, quint64 actor, qi
         }
         break;
     }
+    case v1::Content::kPin:
+        if (op.pin().remove()) {
+            target.clear_pinned_ms();
+            target.clear_pinned_by_user_id();
+        } else if (target.pinned_ms() == 0) {
+            target.set_pinned_ms(timeMs);
+            target.set_pinned_by_user_id(actor);
+        }
+        break;
     default:
         return;
     }
@@ -311,6 +326,9 @@ QString previewText(const v1::Content &content)
         return QStringLiteral("Deleted a message");
     case v1::Content::kReaction:
         return QStringLiteral("Reacted ") + toQString(content.reaction().emoji());
+    case v1::Content::kPin:
+        return content.pin().remove() ? QStringLiteral("Unpinned a message")
+                                      : QStringLiteral("Pinned a message");
     case v1::Content::kSystem:
         switch (content.system().kind()) {
         case v1::SystemEvent::GROUP_CREATED:

@@ -40,7 +40,7 @@ constexpr int kFileIdChars = 22;
 // with an emoji code point (or is a keycap such as 1️⃣).
 [[nodiscard]] bool isSingleEmoji(const std::string &bytes);
 
-// Edit, delete and reaction: entries that change an earlier message.
+// Edit, delete, reaction and pin: entries that change an earlier message.
 [[nodiscard]] bool isOperation(const v1::Content &content);
 // The seq an operation changes; 0 for any other content.
 [[nodiscard]] quint64 operationTarget(const v1::Content &content);
@@ -49,7 +49,9 @@ constexpr int kFileIdChars = 22;
 // target's content as the server does after its checks (the client repeats
 // it on its copy): an edit replaces the text (an edit whose text the server
 // cleared, being superseded, changes nothing), a delete leaves a tombstone and
-// nothing else, a reaction adds or removes the actor. Sets last_op_seq.
+// nothing else, a reaction adds or removes the actor, a pin sets or clears
+// pinned_ms and pinned_by_user_id (pinning a pinned message keeps the first
+// pin). Sets last_op_seq.
 void foldOperation(v1::Content &target, const v1::Content &op, quint64 actor, qint64 timeMs,
                    quint64 opSeq);
 

@@ -14,7 +14,8 @@ namespace kith {
 
 constexpr quint32 kProtocolMajor = 1;
 // 1: paged sync (SyncRequest.limit, after_conversation_id, held_through).
-constexpr quint32 kProtocolMinor = 1;
+// 2: pins, and one user's chat state (mute, archive, delete for me, block).
+constexpr quint32 kProtocolMinor = 2;
 
 // One message (text up to kMaxTextBytes) plus envelope and metadata headroom.
 constexpr qint64 kMaxFrameBytes = 256 * 1024;
@@ -39,6 +40,11 @@ constexpr int kMaxTextBytes = 64 * 1024;
 constexpr int kMaxEmojiBytes = 64;
 // Distinct emoji one user may put on one message.
 constexpr int kMaxReactionsPerUser = 20;
+// Chat state rows per ChatStateSyncResponse: 0 means the default, larger are clamped.
+constexpr quint32 kDefaultChatStateLimit = 200;
+constexpr quint32 kMaxChatStateLimit = 1000;
+// SetChatStateRequest.mute_until_ms: muted until unmuted.
+constexpr qint64 kMutedForever = -1;
 // Bounded pages keep one history pull from monopolising a connection.
 constexpr quint32 kMaxPullLimit = 200;
 constexpr quint32 kDefaultPullLimit = 50;

@@ -4,6 +4,7 @@
 #include "kith/client/local_store.h"
 #include "kith/client/message_list_model.h"
 #include "kith/content.h"
+#include "kith/protocol.h"
 
 #include <algorithm>
 
@@ -58,6 +59,8 @@ ConversationListModel::readRow(const QString &conversationId) const
     row.unread = int(c->unreadCount);
     row.memberCount = int(c->memberCount);
     row.myRole = int(c->myRole);
+    row.mutedUntilMs = c->mutedUntilMs;
+    row.archived = c->archived;
     // One summary, not the whole queue: a long outbox made every change quadratic.
     const OutboxSummary outbox = m_store->outboxSummary(conversationId);
     row.pending = outbox.pending;
@@ -203,6 +206,11 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
         return row.hasDraft;
     case LastStatusRole:
         return row.lastStatus;
+    case MutedRole:
+        return row.mutedUntilMs == kMutedForever ||
+               row.mutedUntilMs > QDateTime::currentMSecsSinceEpoch();
+    case ArchivedRole:
+        return row.archived;
     case PeerLastSeenRole:
         return row.peerLastSeenMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
                                       : QDateTime();
@@ -230,6 +238,8 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const
         {FailedCountRole, "failedCount"},
         {HasDraftRole, "hasDraft"},
         {LastStatusRole, "lastStatus"},
+        {MutedRole, "muted"},
+        {ArchivedRole, "archived"},
     };
 }
 

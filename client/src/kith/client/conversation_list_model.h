@@ -39,6 +39,8 @@ public:
                           // unknown)
         LastStatusRole,   // int: the newest message is one's own: MessageListModel::SendStatus
                           // (Pending, Sent, Read, Failed); Received (0) when it is someone else's
+        MutedRole,        // bool: this user muted it (forever, or until a time still to come)
+        ArchivedRole,     // bool: this user archived it
         LastRole
     };
     Q_ENUM(Roles)
@@ -76,6 +78,8 @@ private:
         int failed = 0;
         bool hasDraft = false;
         int lastStatus = 0;
+        qint64 mutedUntilMs = 0;
+        bool archived = false;
     };
 
     void reload();

@@ -480,6 +480,116 @@ QString KithClient::toggleReaction(const QString &conversationId, qint64 seq, co
     return react(conversationId, seq, emoji, mine);
 }
 
+QString KithClient::pinMessage(const QString &conversationId, qint64 seq, bool pin)
+{
+    v1::Content content;
+    content.mutable_pin()->set_target_seq(quint64(std::max<qint64>(seq, 0)));
+    content.mutable_pin()->set_remove(!pin);
+    return sendContent(conversationId, content);
+}
+
+QVariantList KithClient::pinnedMessages(const QString &conversationId)
+{
+    QVariantList result;
+    if (!m_store->isOpen())
+        return result;
+    for (const auto &m : m_store->pinnedMessages(conversationId)) {
+        result << QVariantMap{
+            {QStringLiteral("seq"), qint64(m.seq)},
+            {QStringLiteral("text"), previewText(m.content)},
+            {QStringLiteral("senderId"), qint64(m.senderUserId)},
+            {QStringLiteral("senderName"), displayName(qint64(m.senderUserId))},
+            {QStringLiteral("pinnedBy"), qint64(m.content.pinned_by_user_id())},
+            {QStringLiteral("pinnedMs"), qint64(m.content.pinned_ms())},
+        };
+    }
+    return result;
+}
+
+void KithClient::setChatState(const QString &conversationId, v1::SetChatStateRequest change,
+                              std::function<void(Status)> done)
+{
+    if (!m_connection->isOnline())
+        return done(makeError(v1::UNAVAILABLE, QStringLiteral("Not connected")));
+    v1::Envelope env;
+    *env.mutable_set_chat_state() = std::move(change);
+    env.mutable_set_chat_state()->set_conversation_id(toStd(conversationId));
+    requestChatState(std::move(env), std::move(done));
+}
+
+void KithClient::setBlocked(quint64 userId, bool blocked, std::function<void(Status)> done)
+{
+    if (!m_connection->isOnline())
+        return done(makeError(v1::UNAVAILABLE, QStringLiteral("Not connected")));
+    v1::Envelope env;
+    env.mutable_block_user()->set_user_id(userId);
+    env.mutable_block_user()->set_blocked(blocked);
+    requestChatState(std::move(env), std::move(done));
+}
+
+void KithClient::blockUser(qint64 userId, bool blocked)
+{
+    setBlocked(quint64(std::max<qint64>(userId, 0)), blocked, [this](Status s) {
+        if (!s)
+            emit operationFailed(s.error().message);
+    });
+}
+
+bool KithClient::isBlocked(qint64 userId)
+{
+    return m_store->isOpen() && m_store->isBlocked(quint64(std::max<qint64>(userId, 0)));
+}
+
+void KithClient::requestChatState(v1::Envelope env, std::function<void(Status)> done)
+{
+    m_connection->request(env, [this, done = std::move(done)](Result<v1::Envelope> answer) {
+        if (!answer)
+            return done(answer.error());
+        if (answer->body_case() != v1::Envelope::kChatState)
+            return done(makeError(v1::INTERNAL, QStringLiteral("Unexpected answer")));
+        m_sync->applyChatState(answer->chat_state());
+        done(Done{});
+    });
+}
+
+void KithClient::muteConversation(const QString &conversationId, qint64 untilMs)
+{
+    v1::SetChatStateRequest change;
+    change.set_mute_until_ms(untilMs);
+    setChatState(conversationId, change, [this](Status s) {
+        if (!s)
+            emit operationFailed(s.error().message);
+    });
+}
+
+void KithClient::archiveConversation(const QString &conversationId, bool archived)
+{
+    v1::SetChatStateRequest change;
+    change.set_archived(archived);
+    setChatState(conversationId, change, [this](Status s) {
+        if (!s)
+            emit operationFailed(s.error().message);
+    });
+}
+
+bool KithClient::isMuted(const QString &conversationId)
+{
+    if (!m_store->isOpen())
+        return false;
+    const auto row = m_store->conversation(conversationId);
+    return row && row->isMutedAt(QDateTime::currentMSecsSinceEpoch());
+}
+
+void KithClient::hideMessage(const QString &conversationId, qint64 seq)
+{
+    v1::SetChatStateRequest change;
+    change.set_hide_seq(quint64(std::max<qint64>(seq, 0)));
+    setChatState(conversationId, change, [this](Status s) {
+        if (!s)
+            emit operationFailed(s.error().message);
+    });
+}
+
 bool KithClient::retryMessage(const QString &clientMsgId)
 {
     auto done = m_outbox->retry(clientMsgId);

@@ -135,6 +135,25 @@ public:
     // Returns the transfer's id, 0 (with operationFailed) when refused.
     Q_INVOKABLE qint64 sendFile(const QString &conversationId, const QString &path,
                                 const QString &caption = {});
+    // Pins (or unpins) the message for every member: an operation like a reaction.
+    Q_INVOKABLE QString pinMessage(const QString &conversationId, qint64 seq, bool pin = true);
+    // The pinned messages held, newest pin first: a list of {seq, text,
+    // senderName, senderId, pinnedBy, pinnedMs}.
+    Q_INVOKABLE QVariantList pinnedMessages(const QString &conversationId);
+    // This user's own chat state, synced to their other devices (online
+    // only; a refusal or being offline comes as operationFailed). Mute until
+    // untilMs (server time), -1 until unmuted, 0 to unmute.
+    Q_INVOKABLE void muteConversation(const QString &conversationId, qint64 untilMs);
+    Q_INVOKABLE void archiveConversation(const QString &conversationId, bool archived);
+    // Whether this user muted the conversation (on any device) and it is muted now.
+    Q_INVOKABLE bool isMuted(const QString &conversationId);
+    // Delete for me: hides the message on all of this user's devices.
+    Q_INVOKABLE void hideMessage(const QString &conversationId, qint64 seq);
+    // Blocks (or unblocks) a user on all of this user's devices: they cannot
+    // start or write to a direct chat with this user, and their presence and
+    // typing stop coming.
+    Q_INVOKABLE void blockUser(qint64 userId, bool blocked = true);
+    Q_INVOKABLE bool isBlocked(qint64 userId);
     Q_INVOKABLE bool retryMessage(const QString &clientMsgId);
     // Checks at once whether the local store can write again (it also does
     // so every few seconds while it cannot).
@@ -201,6 +220,10 @@ public:
                      std::function<void(Result<QString>)> done);
     // Sends a request that is answered with Ok (group changes, mark_read, logout).
     void requestOk(v1::Envelope request, std::function<void(Status)> done);
+    // Sends a chat state change; the row it answers is applied before `done`.
+    void setChatState(const QString &conversationId, v1::SetChatStateRequest change,
+                      std::function<void(Status)> done);
+    void setBlocked(quint64 userId, bool blocked, std::function<void(Status)> done);
 
 signals:
     void connectionStateChanged();
@@ -232,6 +255,8 @@ private:
     void forgetSession();
     void rememberLastAccount();
     void sendReadMarker(const QString &conversationId, quint64 seq);
+    // A request answered with a ChatState row, applied before `done`.
+    void requestChatState(v1::Envelope request, std::function<void(Status)> done);
     void sendPendingReadMarkers();
     void expireTyping();
 

@@ -82,6 +82,22 @@ const QList<QList<const char *>> kMigrations = {
         "ALTER TABLE outbox ADD COLUMN is_op INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX outbox_pending ON outbox(conversation_id, status, id)",
     },
+    {
+        // This user's own settings of a conversation and the messages hidden
+        // for them (delete for me), as the server's chat state says; a
+        // hidden seq may come before its message does.
+        "CREATE TABLE chat_state(conversation_id TEXT PRIMARY KEY,"
+        " muted_until_ms INTEGER NOT NULL DEFAULT 0, archived INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE hidden_messages(conversation_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " PRIMARY KEY(conversation_id, seq)) WITHOUT ROWID",
+        // A hidden message keeps its row (its seq stays held) without its text.
+        "ALTER TABLE messages ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+        // Pinned messages (folded pins) for the pinned bar.
+        "ALTER TABLE messages ADD COLUMN pinned_ms INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX messages_pinned ON messages(conversation_id, pinned_ms) WHERE pinned_ms > 0",
+        // The users this account blocks, from its chat state.
+        "CREATE TABLE blocked_users(user_id INTEGER PRIMARY KEY)",
+    },
 };
 
 QByteArray serialize(const v1::Content &content)
@@ -480,6 +496,8 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         if (!exists.next()) {
             if (auto done = insertMessage(id, last); !done)
                 return fail(done.error());
+            if (auto done = hideHeld(id, {last.seq(), last.seq()}); !done)
+                return fail(done.error());
             if (auto done = addRange(id, {last.seq(), last.seq()}); !done)
                 return fail(done.error());
             stored = true;
@@ -487,11 +505,15 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         exists.finish();
         if (auto done = raiseMaxSeq(id, last); !done)
             return fail(done.error());
+        if (auto done = previewWithoutHidden(id); !done)
+            return fail(done.error());
     }
     if (auto done = recomputeUnread(id); !done)
         return fail(done.error());
     if (auto done = commit(); !done)
         return done;
+    if (m_scrubPending)
+        scrubDeleted();
     if (stored)
         emit messagesStored(id, {state.last_message().seq()});
     emit conversationChanged(id);
@@ -540,11 +562,16 @@ ConversationRow readConversation(const QSqlQuery &q)
     row.peerReadSeq = q.value(11).toULongLong();
     row.myRole = v1::Role(q.value(12).toInt());
     row.memberCount = q.value(13).toUInt();
+    row.mutedUntilMs = q.value(14).toLongLong();
+    row.archived = q.value(15).toBool();
     return row;
 }
 #define KITH_CONVERSATION_COLUMNS                                                                  \
     "id, kind, title, peer_user_id, max_seq, read_seq, unread_count, metadata_version,"            \
-    " last_activity_ms, last_preview, last_sender_user_id, peer_read_seq, my_role, member_count"
+    " last_activity_ms, last_preview, last_sender_user_id, peer_read_seq, my_role, member_count,"  \
+    " COALESCE((SELECT muted_until_ms FROM chat_state s WHERE s.conversation_id = "                \
+    "conversations.id), 0),"                                                                       \
+    " COALESCE((SELECT archived FROM chat_state s WHERE s.conversation_id = conversations.id), 0)"
 } // namespace
 
 std::optional<ConversationRow> LocalStore::conversation(const QString &conversationId)
@@ -688,7 +715,7 @@ Status LocalStore::recomputeUnread(const QString &conversationId)
         return Done{};
     auto &q = prepared("UPDATE conversations SET unread_count = (SELECT COUNT(*) FROM messages"
                        " WHERE conversation_id = ? AND seq > ? AND sender_user_id != ?"
-                       " AND +target_seq IS NULL)"
+                       " AND +target_seq IS NULL AND hidden = 0)"
                        " WHERE id = ?");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(readSeq));
@@ -704,9 +731,9 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
     // Callers check for an existing (conversation, seq) first; a failing insert is an error.
     auto &q = prepared("INSERT INTO messages(conversation_id, seq, server_id, sender_user_id,"
                        " sender_device_id, client_msg_id, server_time_ms, body, content,"
-                       " target_seq)"
+                       " target_seq, pinned_ms)"
                        " VALUES(?, ?, ?, ?, ?, COALESCE(?, ''), ?, COALESCE(?, ''),"
-                       " COALESCE(?, x''), ?)");
+                       " COALESCE(?, x''), ?, ?)");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(m.seq()));
     q.addBindValue(toDb(m.server_id()));
@@ -718,6 +745,7 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
     q.addBindValue(serialize(m.content()));
     const quint64 target = operationTarget(m.content());
     q.addBindValue(target ? QVariant(toDb(target)) : QVariant(QMetaType(QMetaType::LongLong)));
+    q.addBindValue(qint64(m.content().pinned_ms()));
     return exec(q);
 }
 
@@ -767,9 +795,12 @@ Result<bool> LocalStore::foldInto(const QString &conversationId, quint64 targetS
         changed = true;
     }
     if (changed) {
-        auto &u = prepared("UPDATE messages SET content = ?, body = COALESCE(?, '') WHERE id = ?");
+        auto &u = prepared("UPDATE messages SET content = ?,"
+                           " body = CASE hidden WHEN 0 THEN COALESCE(?, '') ELSE '' END,"
+                           " pinned_ms = ? WHERE id = ?");
         u.addBindValue(serialize(content));
         u.addBindValue(searchableText(content));
+        u.addBindValue(qint64(content.pinned_ms()));
         u.addBindValue(rowId);
         if (auto done = exec(u); !done)
             return done.error();
@@ -928,6 +959,12 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
             }
         }
     }
+    // Messages hidden for this user before they were held lose their content now.
+    if (!stored.isEmpty()) {
+        const auto [low, high] = std::minmax_element(stored.cbegin(), stored.cend());
+        if (auto done = hideHeld(conversationId, {*low, *high}); !done)
+            return fail(done.error());
+    }
     // In any order: an op whose target is not held waits for it, and a
     // target that comes later takes the ops it does not reflect yet (one
     // query for the page, not one per message).
@@ -960,6 +997,8 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
         if (auto done = raiseMaxSeq(conversationId, *newest); !done)
             return fail(done.error());
     }
+    if (auto done = previewWithoutHidden(conversationId); !done)
+        return fail(done.error());
     if (ownNewest > 0) {
         // Sending moves the sender's read marker (the server does the same).
         auto &r = prepared("UPDATE conversations SET read_seq = MAX(read_seq, ?) WHERE id = ?");
@@ -1012,12 +1051,13 @@ StoredMessage LocalStore::readMessage(const QSqlQuery &q) const
     m.clientMsgId = q.value(5).toString();
     m.serverTimeMs = q.value(6).toLongLong();
     m.content = parseContent(q.value(7).toByteArray());
+    m.hidden = q.value(8).toBool();
     return m;
 }
 
 #define KITH_MESSAGE_COLUMNS                                                                       \
     "conversation_id, seq, server_id, sender_user_id, sender_device_id, client_msg_id,"            \
-    " server_time_ms, content"
+    " server_time_ms, content, hidden"
 
 std::optional<StoredMessage> LocalStore::message(const QString &conversationId, quint64 seq)
 {
@@ -1037,7 +1077,8 @@ QList<StoredMessage> LocalStore::messagesBefore(const QString &conversationId, q
 {
     QList<StoredMessage> result;
     auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
-                       " AND seq < ? AND +target_seq IS NULL ORDER BY seq DESC LIMIT ?");
+                       " AND seq < ? AND +target_seq IS NULL AND hidden = 0"
+                       " ORDER BY seq DESC LIMIT ?");
     q.addBindValue(conversationId);
     q.addBindValue(beforeSeq == 0 ? std::numeric_limits<qint64>::max() : toDb(beforeSeq));
     q.addBindValue(limit);
@@ -1054,7 +1095,8 @@ QList<StoredMessage> LocalStore::messagesAfter(const QString &conversationId, qu
 {
     QList<StoredMessage> result;
     auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
-                       " AND seq > ? AND +target_seq IS NULL ORDER BY seq LIMIT ?");
+                       " AND seq > ? AND +target_seq IS NULL AND hidden = 0"
+                       " ORDER BY seq LIMIT ?");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(afterSeq));
     q.addBindValue(limit);
@@ -1068,7 +1110,7 @@ QList<StoredMessage> LocalStore::messagesAfter(const QString &conversationId, qu
 qint64 LocalStore::messageCount(const QString &conversationId)
 {
     auto &q = prepared("SELECT COUNT(*) FROM messages WHERE conversation_id = ?"
-                       " AND +target_seq IS NULL");
+                       " AND +target_seq IS NULL AND hidden = 0");
     q.addBindValue(conversationId);
     if (!q.exec() || !q.next())
         return 0;
@@ -1092,9 +1134,10 @@ QList<StoredMessage> LocalStore::search(const QString &query, int limit,
     if (fts.isEmpty())
         return result;
     auto &q = prepared("SELECT m.conversation_id, m.seq, m.server_id, m.sender_user_id,"
-                       " m.sender_device_id, m.client_msg_id, m.server_time_ms, m.content"
-                       " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
+                       " m.sender_device_id, m.client_msg_id, m.server_time_ms, m.content,"
+                       " m.hidden FROM messages_fts f JOIN messages m ON m.id = f.rowid"
                        " WHERE messages_fts MATCH ? AND (? = '' OR m.conversation_id = ?)"
+                       " AND m.hidden = 0"
                        " ORDER BY m.server_time_ms DESC, m.id DESC LIMIT ?");
     q.addBindValue(fts);
     q.addBindValue(conversationId.isNull() ? QStringLiteral("") : conversationId);
@@ -1107,6 +1150,173 @@ QList<StoredMessage> LocalStore::search(const QString &query, int limit,
     while (q.next())
         result << readMessage(q);
     return result;
+}
+
+QList<StoredMessage> LocalStore::pinnedMessages(const QString &conversationId)
+{
+    QList<StoredMessage> result;
+    auto &q = prepared("SELECT " KITH_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?"
+                       " AND pinned_ms > 0 AND +target_seq IS NULL AND hidden = 0"
+                       " ORDER BY pinned_ms DESC, seq DESC");
+    q.addBindValue(conversationId);
+    if (!q.exec())
+        return result;
+    while (q.next())
+        result << readMessage(q);
+    return result;
+}
+
+// --- chat state ----------------------------------------------------------
+
+Status LocalStore::applyChatState(const v1::ChatState &state)
+{
+    const QString id = toQString(state.conversation_id());
+    if (auto began = beginTransaction(); !began)
+        return began;
+    auto fail = [this](const Error &e) {
+        rollback();
+        return Status(e);
+    };
+    bool hidNow = false;
+    if (state.blocked_user_id() != 0) {
+        auto &b =
+            prepared(state.blocked() ? "INSERT OR IGNORE INTO blocked_users(user_id) VALUES(?)"
+                                     : "DELETE FROM blocked_users WHERE user_id = ?");
+        b.addBindValue(toDb(state.blocked_user_id()));
+        if (auto done = exec(b); !done)
+            return fail(done.error());
+        if (auto done = commit(); !done)
+            return done;
+        emit userChanged(state.blocked_user_id());
+        return Done{};
+    }
+    if (state.hidden_seq() != 0) {
+        auto &h = prepared("INSERT OR IGNORE INTO hidden_messages(conversation_id, seq)"
+                           " VALUES(?, ?)");
+        h.addBindValue(id);
+        h.addBindValue(toDb(state.hidden_seq()));
+        if (auto done = exec(h); !done)
+            return fail(done.error());
+        // Its content leaves the store and the search index at once.
+        const Result<bool> hid = hideHeld(id, {state.hidden_seq(), state.hidden_seq()});
+        if (!hid)
+            return fail(hid.error());
+        hidNow = *hid;
+        if (hidNow) {
+            if (auto done = recomputeUnread(id); !done)
+                return fail(done.error());
+            if (auto done = previewWithoutHidden(id); !done)
+                return fail(done.error());
+        }
+    } else {
+        auto &q = prepared("INSERT INTO chat_state(conversation_id, muted_until_ms, archived)"
+                           " VALUES(?, ?, ?) ON CONFLICT(conversation_id) DO UPDATE SET"
+                           " muted_until_ms = excluded.muted_until_ms,"
+                           " archived = excluded.archived");
+        q.addBindValue(id);
+        q.addBindValue(qint64(state.muted_until_ms()));
+        q.addBindValue(state.archived() ? 1 : 0);
+        if (auto done = exec(q); !done)
+            return fail(done.error());
+    }
+    if (auto done = commit(); !done)
+        return done;
+    if (m_scrubPending)
+        scrubDeleted();
+    if (hidNow)
+        emit messagesStored(id, {state.hidden_seq()});
+    emit conversationChanged(id);
+    return Done{};
+}
+
+Result<bool> LocalStore::hideHeld(const QString &conversationId, SeqRange range)
+{
+    auto &h = prepared("UPDATE messages SET hidden = 1, body = '', content = x''"
+                       " WHERE conversation_id = ? AND hidden = 0 AND seq IN (SELECT seq FROM"
+                       " hidden_messages WHERE conversation_id = ? AND seq BETWEEN ? AND ?)");
+    h.addBindValue(conversationId);
+    h.addBindValue(conversationId);
+    h.addBindValue(toDb(range.first));
+    h.addBindValue(toDb(range.last));
+    if (auto done = exec(h); !done)
+        return done.error();
+    const bool hid = h.numRowsAffected() > 0;
+    if (hid)
+        m_scrubPending = true; // its text leaves the index's segments and the log too
+    return hid;
+}
+
+Status LocalStore::previewWithoutHidden(const QString &conversationId)
+{
+    // Only when the newest message held is hidden (the preview was its text).
+    auto &n = prepared("SELECT hidden FROM messages WHERE conversation_id = ?"
+                       " ORDER BY seq DESC LIMIT 1");
+    n.addBindValue(conversationId);
+    if (!n.exec())
+        return makeError(v1::INTERNAL, n.lastError().text());
+    const bool newestHidden = n.next() && n.value(0).toBool();
+    n.finish();
+    if (!newestHidden)
+        return Done{};
+    QString preview;
+    quint64 sender = 0;
+    auto &v = prepared("SELECT content, sender_user_id FROM messages WHERE conversation_id = ?"
+                       " AND +target_seq IS NULL AND hidden = 0 ORDER BY seq DESC LIMIT 1");
+    v.addBindValue(conversationId);
+    if (!v.exec())
+        return makeError(v1::INTERNAL, v.lastError().text());
+    if (v.next()) {
+        preview = previewText(parseContent(v.value(0).toByteArray()));
+        sender = v.value(1).toULongLong();
+    }
+    v.finish();
+    auto &u =
+        prepared("UPDATE conversations SET last_preview = COALESCE(?, ''), last_sender_user_id = ?"
+                 " WHERE id = ?");
+    u.addBindValue(preview);
+    u.addBindValue(toDb(sender));
+    u.addBindValue(conversationId);
+    return exec(u);
+}
+
+bool LocalStore::isBlocked(quint64 userId)
+{
+    auto &q = prepared("SELECT 1 FROM blocked_users WHERE user_id = ?");
+    q.addBindValue(toDb(userId));
+    const bool blocked = q.exec() && q.next();
+    q.finish();
+    return blocked;
+}
+
+QList<quint64> LocalStore::blockedUsers()
+{
+    QList<quint64> users;
+    auto &q = prepared("SELECT user_id FROM blocked_users ORDER BY user_id");
+    if (!q.exec())
+        return users;
+    while (q.next())
+        users << q.value(0).toULongLong();
+    return users;
+}
+
+bool LocalStore::isHidden(const QString &conversationId, quint64 seq)
+{
+    auto &q = prepared("SELECT 1 FROM hidden_messages WHERE conversation_id = ? AND seq = ?");
+    q.addBindValue(conversationId);
+    q.addBindValue(toDb(seq));
+    const bool hidden = q.exec() && q.next();
+    q.finish();
+    return hidden;
+}
+
+quint64 LocalStore::chatStateVersion()
+{
+    return value(QString::fromLatin1(kKeyChatStateVersion)).toULongLong();
+}
+
+Status LocalStore::setChatStateVersion(quint64 version)
+{
+    return setValue(QString::fromLatin1(kKeyChatStateVersion), QString::number(version));
 }
 
 // --- ranges --------------------------------------------------------------

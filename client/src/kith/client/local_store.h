@@ -39,6 +39,7 @@ struct StoredMessage
     QString clientMsgId;
     qint64 serverTimeMs = 0;
     v1::Content content;
+    bool hidden = false; // deleted for me: kept without its content, shown nowhere
 
     [[nodiscard]] QString text() const;
 };
@@ -59,6 +60,14 @@ struct ConversationRow
     quint64 peerReadSeq = 0;
     v1::Role myRole = v1::ROLE_UNSPECIFIED;
     quint32 memberCount = 0;
+    // This user's own settings (chat state), synced across their devices.
+    qint64 mutedUntilMs = 0; // 0: not muted; -1: until unmuted; else until then
+    bool archived = false;
+
+    [[nodiscard]] bool isMutedAt(qint64 nowMs) const
+    {
+        return mutedUntilMs == -1 || mutedUntilMs > nowMs;
+    }
 };
 
 enum class OutboxStatus { Pending = 0, Failed = 1 };
@@ -133,6 +142,8 @@ public:
     static constexpr auto kKeyPinnedFingerprint = "pinned_fingerprint";
     // Read only to move a token of an earlier version into the TokenVault.
     static constexpr auto kKeyLegacyToken = "token";
+    // The highest chat state version held with every change up to it.
+    static constexpr auto kKeyChatStateVersion = "chat_state_version";
 
     explicit LocalStore(QObject *parent = nullptr);
     ~LocalStore() override;
@@ -148,7 +159,7 @@ public:
     [[nodiscard]] bool isOpen() const { return m_db.isOpen(); }
     [[nodiscard]] QString path() const { return m_path; }
     [[nodiscard]] int schemaVersion();
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     // Why the file cannot be written right now (a full disk, a read-only or
     // failing one), as a sentence for the user; empty while writes work. Set
@@ -203,6 +214,20 @@ public:
     // in one conversation when conversationId is given.
     [[nodiscard]] QList<StoredMessage> search(const QString &query, int limit = 50,
                                               const QString &conversationId = {});
+    // The pinned messages of a conversation that are held, the newest pin first.
+    [[nodiscard]] QList<StoredMessage> pinnedMessages(const QString &conversationId);
+
+    // Chat state: this user's own mute, archive, hidden messages and blocks. A hidden
+    // message (delete for me) loses its content from the store and the search
+    // index at once (the row stays, so its seq stays held), and is left out of views, counts and
+    // search; one hidden before it is held loses it as it arrives.
+    [[nodiscard]] Status applyChatState(const v1::ChatState &state);
+    [[nodiscard]] bool isHidden(const QString &conversationId, quint64 seq);
+    // The users this account blocks (a block row of the chat state).
+    [[nodiscard]] bool isBlocked(quint64 userId);
+    [[nodiscard]] QList<quint64> blockedUsers();
+    [[nodiscard]] quint64 chatStateVersion();
+    [[nodiscard]] Status setChatStateVersion(quint64 version);
 
     // Seq ranges.
     [[nodiscard]] QList<SeqRange> heldRanges(const QString &conversationId);
@@ -281,6 +306,12 @@ private:
     // Applies the held ops of targetSeq that it does not reflect yet; true
     // when it changed (false also when the target is not held).
     [[nodiscard]] Result<bool> foldInto(const QString &conversationId, quint64 targetSeq);
+    // Clears the content of the held messages in range that are hidden for
+    // this user; true when one was cleared.
+    [[nodiscard]] Result<bool> hideHeld(const QString &conversationId, SeqRange range);
+    // When the newest message held is hidden: the preview becomes the newest
+    // visible one's.
+    [[nodiscard]] Status previewWithoutHidden(const QString &conversationId);
     // After a deletion: merges the search index and clears the log.
     void scrubDeleted();
     [[nodiscard]] Status addRange(const QString &conversationId, SeqRange range);

@@ -340,15 +340,33 @@ void MessageListModel::onMessagesStored(const QString &conversationId, const QLi
     const QScopedValueRollback guard(m_changing, true);
     const int before = int(m_rows.size());
     const bool wantedOlder = m_wantOlder;
-    for (quint64 seq : seqs)
-        if (const auto m = s->message(conversationId, seq); m && !isOperation(m->content))
-            insertStored(*m);
+    for (quint64 seq : seqs) {
+        const auto m = s->message(conversationId, seq);
+        if (!m || isOperation(m->content))
+            continue;
+        if (m->hidden) {
+            removeStored(seq); // deleted for me, here or on another device
+            continue;
+        }
+        insertStored(*m);
+    }
     if (wantedOlder && int(m_rows.size()) > before)
         setWantOlder(false);
     if (m_atLatest)
         trimOldest();
     if (int(m_rows.size()) != before)
         emit countChanged();
+}
+
+void MessageListModel::removeStored(quint64 seq)
+{
+    const int row = rowOfSeq(qint64(seq));
+    if (row < 0)
+        return;
+    beginRemoveRows({}, row, row);
+    m_rows.removeAt(row);
+    --m_stored;
+    endRemoveRows();
 }
 
 void MessageListModel::insertStored(const StoredMessage &message)

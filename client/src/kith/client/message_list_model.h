@@ -191,6 +191,7 @@ private:
     void onOutboxChanged(const QString &conversationId);
     void onConversationChanged(const QString &conversationId);
     void onUserChanged(quint64 userId);
+    void removeStored(quint64 seq);
     void insertStored(const StoredMessage &message);
     void trimOldest();
     void setOutboxRows();

@@ -60,7 +60,80 @@ void SyncEngine::startSync()
         return a.conversation_id() < b.conversation_id();
     });
     qCInfo(lcSync) << "sync with" << m_syncCursors.size() << "held conversations";
+    m_chatStatePending = false;
+    m_chatStateAgain = false;
+    syncChatState();
     requestSyncPage({});
+}
+
+void SyncEngine::syncChatState()
+{
+    if (!m_connection->isOnline())
+        return;
+    if (m_chatStatePending) {
+        m_chatStateAgain = true;
+        return;
+    }
+    m_chatStatePending = true;
+    requestChatState(m_syncGeneration);
+}
+
+void SyncEngine::requestChatState(int generation)
+{
+    v1::Envelope env;
+    env.mutable_chat_state_sync()->set_after_version(m_store->chatStateVersion());
+    m_connection->request(env, [this, generation](Result<v1::Envelope> answer) {
+        if (generation != m_syncGeneration)
+            return; // a reconnect started over
+        if (!answer && answer.error().code == v1::RATE_LIMITED && m_connection->isOnline()) {
+            QTimer::singleShot(retryDelay(answer.error()), this, [this, generation] {
+                if (generation == m_syncGeneration && m_connection->isOnline())
+                    requestChatState(generation);
+            });
+            return;
+        }
+        if (!answer || answer->body_case() != v1::Envelope::kChatStateSyncResponse) {
+            const QString error =
+                answer ? QStringLiteral("Bad chat state answer") : answer.error().message;
+            qCInfo(lcSync) << "chat state sync failed:" << error;
+            m_chatStatePending = false;
+            if (m_connection->isOnline())
+                emit syncFailed(error);
+            checkDone();
+            return;
+        }
+        const v1::ChatStateSyncResponse &page = answer->chat_state_sync_response();
+        for (const v1::ChatState &state : page.states()) {
+            if (auto done = m_store->applyChatState(state); !done) {
+                qCWarning(lcSync) << "cannot store chat state" << done.error().message;
+                m_chatStatePending = false;
+                checkDone();
+                return;
+            }
+        }
+        if (page.version() > m_store->chatStateVersion())
+            (void)m_store->setChatStateVersion(page.version());
+        // A page that does not move on would repeat forever.
+        if ((page.has_more() && page.states_size() > 0) || m_chatStateAgain) {
+            m_chatStateAgain = false;
+            return requestChatState(generation);
+        }
+        m_chatStatePending = false;
+        checkDone();
+    });
+}
+
+void SyncEngine::applyChatState(const v1::ChatState &state)
+{
+    if (auto done = m_store->applyChatState(state); !done) {
+        qCWarning(lcSync) << "cannot store chat state" << done.error().message;
+        return;
+    }
+    const quint64 held = m_store->chatStateVersion();
+    if (state.version() == held + 1)
+        (void)m_store->setChatStateVersion(state.version());
+    else if (state.version() > held + 1)
+        syncChatState(); // a change in between was missed
 }
 
 void SyncEngine::requestSyncPage(const std::string &after)
@@ -308,6 +381,8 @@ void SyncEngine::onPush(const v1::Envelope &env)
     }
     case v1::Envelope::kTypingPush: {
         const auto &typing = env.typing_push();
+        if (m_store->isBlocked(typing.user_id()))
+            break; // the server leaves them out too; one sent before the block is dropped
         emit typingChanged(toQString(typing.conversation_id()), typing.user_id(), typing.typing());
         break;
     }
@@ -333,6 +408,9 @@ void SyncEngine::onPush(const v1::Envelope &env)
         fillGaps(id);
         break;
     }
+    case v1::Envelope::kChatStatePush:
+        applyChatState(env.chat_state_push().state());
+        break;
     case v1::Envelope::kConversationRemoved:
         (void)m_store->removeConversation(toQString(env.conversation_removed().conversation_id()));
         break;
@@ -376,7 +454,7 @@ void SyncEngine::checkDone()
 {
     // Names count too: a synced store can show every sender.
     if (!m_syncing || m_awaitingSyncAnswer || !m_fillQueue.isEmpty() || !m_pulling.isEmpty() ||
-        !m_resolving.isEmpty() || m_retriesPending > 0)
+        !m_resolving.isEmpty() || m_retriesPending > 0 || m_chatStatePending)
         return;
     setSyncing(false);
     m_synced = true;

@@ -48,6 +48,12 @@ public:
     void refreshMembers(const QString &conversationId);
     // Fetches the profiles of users the store does not know yet.
     void resolveUsers(const QList<quint64> &userIds);
+    // Fetches the chat state changes after the version the store holds.
+    void syncChatState();
+    // One row of this user's chat state (a push, or the answer to a change
+    // made here): stored, and the held version moves on when nothing was
+    // skipped; a row past a gap fetches the changes in between.
+    void applyChatState(const v1::ChatState &state);
 
     // Test hook: a push for which the filter returns false is dropped unseen,
     // as if the network had lost it.
@@ -77,6 +83,7 @@ private:
     void pumpPulls();
     void pullNext(const QString &conversationId);
     void onPullAnswer(const QString &conversationId, quint64 fromSeq, Result<v1::Envelope> answer);
+    void requestChatState(int generation);
     void checkDone();
     void setSyncing(bool syncing);
 
@@ -87,8 +94,10 @@ private:
     bool m_awaitingSyncAnswer = false;
     // The cursors of the sync under way, in the server's (byte) order of ids.
     std::vector<v1::ConversationCursor> m_syncCursors;
-    int m_syncGeneration = 0; // a new sync makes the answers to an older one stale
-    int m_retriesPending = 0; // requests to be sent again after RATE_LIMITED
+    int m_syncGeneration = 0;        // a new sync makes the answers to an older one stale
+    int m_retriesPending = 0;        // requests to be sent again after RATE_LIMITED
+    bool m_chatStatePending = false; // a chat state request is on the wire
+    bool m_chatStateAgain = false;   // ... and another is wanted after it
     QList<QString> m_fillQueue;
     QSet<QString> m_queued;
     QSet<QString> m_pulling;

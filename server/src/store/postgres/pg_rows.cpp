@@ -32,6 +32,7 @@ UserRecord userFromRow(const Rows &r)
     user.passwordHash = r.bytes(3);
     user.disabled = r.boolean(4);
     user.createdMs = r.i64(5);
+    user.hidden = r.boolean(6);
     return user;
 }
 

@@ -15,7 +15,7 @@ namespace kith::server::pg {
 // Column lists, in the order the *FromRow functions read them (constants,
 // so that statements built at static initialisation can use them).
 inline constexpr QLatin1StringView kUserColumns{
-    "id, username, display_name, password_hash, disabled, created_ms"};
+    "id, username, display_name, password_hash, disabled, created_ms, hidden"};
 inline constexpr QLatin1StringView kDeviceColumns{
     "id, user_id, name, created_ms, last_seen_ms, revoked"};
 inline constexpr QLatin1StringView kFileColumns{

@@ -117,6 +117,39 @@ const std::vector<Migration> &migrations()
              "CREATE INDEX messages_by_target ON messages (conversation_id, target_seq)"
              " WHERE target_seq IS NOT NULL",
          }},
+        {"chat state: one user's mute, archive and hidden messages, synced by version",
+         {
+             // The user's change counter: each change raises it with UPDATE
+             // ... RETURNING, whose row lock orders one user's changes (on
+             // any node) so that versions become visible in their order.
+             "ALTER TABLE users ADD COLUMN chat_state_version bigint NOT NULL DEFAULT 0",
+             // hidden_seq 0: the conversation's settings; else a message
+             // hidden for this user (delete for me).
+             "CREATE TABLE chat_state ("
+             " user_id bigint NOT NULL REFERENCES users(id),"
+             " conversation_id text NOT NULL,"
+             " hidden_seq bigint NOT NULL,"
+             " muted_until_ms bigint NOT NULL DEFAULT 0,"
+             " archived boolean NOT NULL DEFAULT false,"
+             " version bigint NOT NULL,"
+             " PRIMARY KEY (user_id, conversation_id, hidden_seq))",
+             "CREATE UNIQUE INDEX chat_state_by_version ON chat_state (user_id, version)",
+         }},
+        {"blocks: who blocks whom, in the blocker's chat state",
+         {
+             "CREATE TABLE blocks ("
+             " user_id bigint NOT NULL REFERENCES users(id),"
+             " blocked_user_id bigint NOT NULL REFERENCES users(id),"
+             " blocked boolean NOT NULL,"
+             " version bigint NOT NULL,"
+             " PRIMARY KEY (user_id, blocked_user_id))",
+             "CREATE UNIQUE INDEX blocks_by_version ON blocks (user_id, version)",
+             "CREATE INDEX blocks_by_blocked ON blocks (blocked_user_id) WHERE blocked",
+         }},
+        {"accounts the admin hides from the directory",
+         {
+             "ALTER TABLE users ADD COLUMN hidden boolean NOT NULL DEFAULT false",
+         }},
     };
     return steps;
 }

@@ -227,7 +227,7 @@ Result<QList<UserRecord>> PostgresStore::searchUsers(const QString &query, int l
             return users;
         // Names that start with the query come first.
         auto r = c.query(
-            QStringLiteral("SELECT %1 FROM users WHERE NOT disabled"
+            QStringLiteral("SELECT %1 FROM users WHERE NOT disabled AND NOT hidden"
                            " AND (username LIKE $1 ESCAPE '\\' OR display_key LIKE $1 ESCAPE '\\')"
                            " ORDER BY (username LIKE $2 ESCAPE '\\'"
                            "  OR display_key LIKE $2 ESCAPE '\\') DESC, username LIMIT $3")
@@ -401,6 +401,54 @@ Result<QList<quint64>> PostgresStore::contactsOf(quint64 userId)
         while (r->next())
             contacts.append(r->u64(0));
         return contacts;
+    });
+}
+
+Result<ChatStatePage> PostgresStore::chatStateSince(quint64 userId, quint64 afterVersion, int limit)
+{
+    return read<ChatStatePage>([&](PgConnection &c) -> Result<ChatStatePage> {
+        auto r = c.query(QStringLiteral("SELECT conversation_id, hidden_seq, muted_until_ms,"
+                                        " archived, version, 0::bigint, false FROM chat_state"
+                                        " WHERE user_id = $1 AND version > $2"
+                                        " UNION ALL SELECT '', 0, 0, false, version,"
+                                        " blocked_user_id, blocked FROM blocks"
+                                        " WHERE user_id = $1 AND version > $2"
+                                        " ORDER BY 5 LIMIT $3"),
+                         {userId, std::min(afterVersion, kMaxSeq), limit + 1}, "chat state");
+        if (!r)
+            return r.error();
+        ChatStatePage page;
+        while (r->next()) {
+            if (page.states.size() == limit) {
+                page.hasMore = true;
+                break;
+            }
+            v1::ChatState state;
+            state.set_conversation_id(r->stdText(0));
+            state.set_hidden_seq(r->u64(1));
+            state.set_muted_until_ms(r->i64(2));
+            state.set_archived(r->boolean(3));
+            state.set_version(r->u64(4));
+            state.set_blocked_user_id(r->u64(5));
+            state.set_blocked(r->boolean(6));
+            page.states.append(std::move(state));
+        }
+        return page;
+    });
+}
+
+Result<QList<quint64>> PostgresStore::blockersOf(quint64 userId)
+{
+    return read<QList<quint64>>([userId](PgConnection &c) -> Result<QList<quint64>> {
+        auto r = c.query(QStringLiteral("SELECT user_id FROM blocks WHERE blocked_user_id = $1"
+                                        " AND blocked ORDER BY user_id"),
+                         {userId}, "blockers");
+        if (!r)
+            return r.error();
+        QList<quint64> blockers;
+        while (r->next())
+            blockers.append(r->u64(0));
+        return blockers;
     });
 }
 

@@ -83,6 +83,9 @@ public:
                                                         quint64 userId) override;
     [[nodiscard]] Result<QList<quint64>> contactsOf(quint64 userId) override;
     [[nodiscard]] Result<PullPage> pull(const PullQuery &query) override;
+    [[nodiscard]] Result<ChatStatePage> chatStateSince(quint64 userId, quint64 afterVersion,
+                                                       int limit) override;
+    [[nodiscard]] Result<QList<quint64>> blockersOf(quint64 userId) override;
     [[nodiscard]] Result<std::optional<v1::Message>>
     messageByClientId(quint64 senderUserId, const std::string &clientMsgId) override;
     [[nodiscard]] Result<std::optional<FileRecord>> file(const QString &fileId) override;
@@ -102,6 +105,7 @@ public:
                              Completion<bool> done) override;
     void setDisabled(quint64 userId, bool disabled, QObject *context,
                      Completion<Done> done) override;
+    void setHidden(quint64 userId, bool hidden, QObject *context, Completion<Done> done) override;
 
     void createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
                       QObject *context, Completion<DeviceRecord> done) override;
@@ -113,6 +117,10 @@ public:
                        Completion<AppendResult> done) override;
     void markRead(const QString &conversationId, quint64 userId, quint64 seq, QObject *context,
                   Completion<ReadResult> done) override;
+    void setChatState(ChatStateWrite write, QObject *context,
+                      Completion<v1::ChatState> done) override;
+    void setBlocked(quint64 userId, quint64 otherId, bool blocked, QObject *context,
+                    Completion<v1::ChatState> done) override;
 
     void createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
                      QObject *context, Completion<GroupChange> done) override;

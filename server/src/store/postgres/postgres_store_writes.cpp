@@ -535,6 +535,19 @@ void PostgresStore::setDisabled(quint64 userId, bool disabled, QObject *context,
     });
 }
 
+void PostgresStore::setHidden(quint64 userId, bool hidden, QObject *context, Completion<Done> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Status {
+        auto r = c.query(QStringLiteral("UPDATE users SET hidden = $1 WHERE id = $2"),
+                         {Value::boolean(hidden), userId}, "set hidden");
+        if (!r)
+            return r.error();
+        if (r->affected() == 0)
+            return notFound(QStringLiteral("no such user"));
+        return Done{};
+    });
+}
+
 void PostgresStore::createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
                                  QObject *context, Completion<DeviceRecord> done)
 {
@@ -675,6 +688,104 @@ void PostgresStore::markRead(const QString &conversationId, quint64 userId, quin
             result.unreadCount = maxSeq - std::min(maxSeq, result.readSeq);
             return result;
         });
+}
+
+void PostgresStore::setChatState(ChatStateWrite write, QObject *context,
+                                 Completion<v1::ChatState> done)
+{
+    submit(context, std::move(done),
+           [write = std::move(write)](PgConnection &c) -> Result<v1::ChatState> {
+               auto member = c.query(QStringLiteral("SELECT c.max_seq FROM conversations c"
+                                                    " JOIN members m ON m.conversation_id = c.id"
+                                                    " WHERE c.id = $1 AND m.user_id = $2"),
+                                     {write.conversationId, write.userId}, "chat state member");
+               if (!member)
+                   return member.error();
+               if (!member->next())
+                   return notFound(QStringLiteral("no such conversation"));
+               const bool hide = write.change == v1::SetChatStateRequest::kHideSeq;
+               if (hide && (write.hideSeq == 0 || write.hideSeq > member->u64(0)))
+                   return notFound(QStringLiteral("no such message"));
+               // Raised before the settings are read: its row lock orders this user's changes.
+               auto version = c.query(QStringLiteral("UPDATE users SET chat_state_version ="
+                                                     " chat_state_version + 1 WHERE id = $1"
+                                                     " RETURNING chat_state_version"),
+                                      {write.userId}, "chat state version");
+               if (!version)
+                   return version.error();
+               if (!version->next())
+                   return notFound(QStringLiteral("no such user"));
+               v1::ChatState state;
+               state.set_conversation_id(write.conversationId.toStdString());
+               state.set_version(version->u64(0));
+               if (hide) {
+                   state.set_hidden_seq(write.hideSeq);
+               } else {
+                   auto old = c.query(QStringLiteral("SELECT muted_until_ms, archived FROM"
+                                                     " chat_state WHERE user_id = $1 AND"
+                                                     " conversation_id = $2 AND hidden_seq = 0"),
+                                      {write.userId, write.conversationId}, "chat state settings");
+                   if (!old)
+                       return old.error();
+                   if (old->next()) {
+                       state.set_muted_until_ms(old->i64(0));
+                       state.set_archived(old->boolean(1));
+                   }
+                   if (write.change == v1::SetChatStateRequest::kMuteUntilMs)
+                       state.set_muted_until_ms(write.mutedUntilMs);
+                   else
+                       state.set_archived(write.archived);
+               }
+               auto stored = c.query(
+                   QStringLiteral("INSERT INTO chat_state (user_id, conversation_id, hidden_seq,"
+                                  " muted_until_ms, archived, version)"
+                                  " VALUES ($1, $2, $3, $4, $5, $6)"
+                                  " ON CONFLICT (user_id, conversation_id, hidden_seq) DO UPDATE"
+                                  " SET muted_until_ms = excluded.muted_until_ms,"
+                                  " archived = excluded.archived, version = excluded.version"),
+                   {write.userId, write.conversationId, state.hidden_seq(), state.muted_until_ms(),
+                    Value::boolean(state.archived()), state.version()},
+                   "write chat state");
+               if (!stored)
+                   return stored.error();
+               return state;
+           });
+}
+
+void PostgresStore::setBlocked(quint64 userId, quint64 otherId, bool blocked, QObject *context,
+                               Completion<v1::ChatState> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Result<v1::ChatState> {
+        auto other = c.query(QStringLiteral("SELECT 1 FROM users WHERE id = $1"),
+                             {std::min(otherId, kMaxSeq)}, "blocked user");
+        if (!other)
+            return other.error();
+        if (!other->next())
+            return notFound(QStringLiteral("no such user"));
+        // The counter's row lock orders this user's changes (see setChatState).
+        auto version = c.query(QStringLiteral("UPDATE users SET chat_state_version ="
+                                              " chat_state_version + 1 WHERE id = $1"
+                                              " RETURNING chat_state_version"),
+                               {userId}, "chat state version");
+        if (!version)
+            return version.error();
+        if (!version->next())
+            return notFound(QStringLiteral("no such user"));
+        v1::ChatState state;
+        state.set_blocked_user_id(otherId);
+        state.set_blocked(blocked);
+        state.set_version(version->u64(0));
+        auto stored =
+            c.query(QStringLiteral("INSERT INTO blocks (user_id, blocked_user_id,"
+                                   " blocked, version) VALUES ($1, $2, $3, $4)"
+                                   " ON CONFLICT (user_id, blocked_user_id) DO UPDATE"
+                                   " SET blocked = excluded.blocked,"
+                                   " version = excluded.version"),
+                    {userId, otherId, Value::boolean(blocked), state.version()}, "write block");
+        if (!stored)
+            return stored.error();
+        return state;
+    });
 }
 
 // ---- files (the statements are in pg_file_writes) ----------------------------------------------

@@ -30,6 +30,7 @@ UserRecord userFromRow(const Stmt &s)
     user.passwordHash = s.blob(3);
     user.disabled = s.i64(4) != 0;
     user.createdMs = s.i64(5);
+    user.hidden = s.i64(6) != 0;
     return user;
 }
 

@@ -20,7 +20,7 @@ namespace kith::server::sqlite {
 [[nodiscard]] Error invalid(const QString &what);
 
 inline const QString kUserColumns =
-    QStringLiteral("id, username, display_name, password_hash, disabled, created_ms");
+    QStringLiteral("id, username, display_name, password_hash, disabled, created_ms, hidden");
 inline const QString kDeviceColumns =
     QStringLiteral("id, user_id, name, created_ms, last_seen_ms, revoked");
 inline const QString kFileColumns =

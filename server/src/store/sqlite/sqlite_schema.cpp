@@ -120,6 +120,37 @@ const std::vector<Migration> &migrations()
              "CREATE INDEX messages_by_target ON messages (conversation_id, target_seq)"
              " WHERE target_seq IS NOT NULL",
          }},
+        {"chat state: one user's mute, archive and hidden messages, synced by version",
+         {
+             // The user's change counter: each change takes the next value.
+             "ALTER TABLE users ADD COLUMN chat_state_version INTEGER NOT NULL DEFAULT 0",
+             // hidden_seq 0: the conversation's settings; else a message
+             // hidden for this user (delete for me).
+             "CREATE TABLE chat_state ("
+             " user_id INTEGER NOT NULL REFERENCES users(id),"
+             " conversation_id TEXT NOT NULL,"
+             " hidden_seq INTEGER NOT NULL,"
+             " muted_until_ms INTEGER NOT NULL DEFAULT 0,"
+             " archived INTEGER NOT NULL DEFAULT 0,"
+             " version INTEGER NOT NULL,"
+             " PRIMARY KEY (user_id, conversation_id, hidden_seq)) WITHOUT ROWID",
+             "CREATE UNIQUE INDEX chat_state_by_version ON chat_state (user_id, version)",
+         }},
+        {"blocks: who blocks whom, in the blocker's chat state",
+         {
+             "CREATE TABLE blocks ("
+             " user_id INTEGER NOT NULL REFERENCES users(id),"
+             " blocked_user_id INTEGER NOT NULL REFERENCES users(id),"
+             " blocked INTEGER NOT NULL,"
+             " version INTEGER NOT NULL,"
+             " PRIMARY KEY (user_id, blocked_user_id)) WITHOUT ROWID",
+             "CREATE UNIQUE INDEX blocks_by_version ON blocks (user_id, version)",
+             "CREATE INDEX blocks_by_blocked ON blocks (blocked_user_id) WHERE blocked = 1",
+         }},
+        {"accounts the admin hides from the directory",
+         {
+             "ALTER TABLE users ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+         }},
     };
     return steps;
 }

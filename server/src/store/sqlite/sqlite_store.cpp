@@ -354,6 +354,11 @@ void SqliteStore::replacePasswordHash(quint64 userId, const QByteArray &expected
            [=](Writer &w) { return w.replacePasswordHash(userId, expected, passwordHash); });
 }
 
+void SqliteStore::setHidden(quint64 userId, bool hidden, QObject *context, Completion<Done> done)
+{
+    submit(context, std::move(done), [=](Writer &w) { return w.setHidden(userId, hidden); });
+}
+
 void SqliteStore::setDisabled(quint64 userId, bool disabled, QObject *context,
                               Completion<Done> done)
 {
@@ -422,6 +427,20 @@ void SqliteStore::markRead(const QString &conversationId, quint64 userId, quint6
 {
     submit(context, std::move(done),
            [=](Writer &w) { return w.markRead(conversationId, userId, seq); });
+}
+
+void SqliteStore::setChatState(ChatStateWrite write, QObject *context,
+                               Completion<v1::ChatState> done)
+{
+    submit(context, std::move(done),
+           [write = std::move(write)](Writer &w) { return w.setChatState(write); });
+}
+
+void SqliteStore::setBlocked(quint64 userId, quint64 otherId, bool blocked, QObject *context,
+                             Completion<v1::ChatState> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.setBlocked(userId, otherId, blocked); });
 }
 
 void SqliteStore::createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
@@ -524,7 +543,7 @@ Result<QList<UserRecord>> SqliteStore::searchUsers(const QString &query, int lim
     const QString prefix = escaped + u'%';
     // Names that start with the query come first.
     Stmt s(**c,
-           QStringLiteral("SELECT %1 FROM users WHERE disabled = 0"
+           QStringLiteral("SELECT %1 FROM users WHERE disabled = 0 AND hidden = 0"
                           " AND (username LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\')"
                           " ORDER BY (username LIKE ? ESCAPE '\\'"
                           "  OR display_key LIKE ? ESCAPE '\\') DESC, username LIMIT ?")
@@ -697,6 +716,54 @@ Result<QList<quint64>> SqliteStore::contactsOf(quint64 userId)
     while (s.next())
         contacts.append(s.u64(0));
     return contacts;
+}
+
+Result<ChatStatePage> SqliteStore::chatStateSince(quint64 userId, quint64 afterVersion, int limit)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c, QStringLiteral("SELECT conversation_id, hidden_seq, muted_until_ms, archived,"
+                               " version, 0, 0 FROM chat_state WHERE user_id = ? AND version > ?"
+                               " UNION ALL SELECT '', 0, 0, 0, version, blocked_user_id, blocked"
+                               " FROM blocks WHERE user_id = ? AND version > ?"
+                               " ORDER BY 5 LIMIT ?"));
+    const qint64 after = intValue(std::min(afterVersion, kMaxSeq));
+    if (!s.exec({intValue(userId), after, intValue(userId), after, limit + 1}))
+        return s.error("chat state");
+    ChatStatePage page;
+    while (s.next()) {
+        if (page.states.size() == limit) {
+            page.hasMore = true;
+            break;
+        }
+        v1::ChatState state;
+        state.set_conversation_id(s.text(0).toStdString());
+        state.set_hidden_seq(s.u64(1));
+        state.set_muted_until_ms(s.i64(2));
+        state.set_archived(s.integer(3) != 0);
+        state.set_version(s.u64(4));
+        state.set_blocked_user_id(s.u64(5));
+        state.set_blocked(s.integer(6) != 0);
+        page.states.append(std::move(state));
+    }
+    return page;
+}
+
+Result<QList<quint64>> SqliteStore::blockersOf(quint64 userId)
+{
+    auto c = readConnection();
+    if (!c)
+        return c.error();
+    Stmt s(**c,
+           QStringLiteral("SELECT user_id FROM blocks WHERE blocked_user_id = ? AND blocked = 1"
+                          " ORDER BY user_id"));
+    if (!s.exec({intValue(userId)}))
+        return s.error("blockers");
+    QList<quint64> blockers;
+    while (s.next())
+        blockers.append(s.u64(0));
+    return blockers;
 }
 
 Result<PullPage> SqliteStore::pull(const PullQuery &query)

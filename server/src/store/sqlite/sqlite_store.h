@@ -92,6 +92,9 @@ public:
     [[nodiscard]] Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
                                                                      quint64 userId) override;
     [[nodiscard]] Result<bool> blobInUse(const QByteArray &sha256) override;
+    [[nodiscard]] Result<ChatStatePage> chatStateSince(quint64 userId, quint64 afterVersion,
+                                                       int limit) override;
+    [[nodiscard]] Result<QList<quint64>> blockersOf(quint64 userId) override;
 
     void createUser(const QString &username, const QString &displayName,
                     const QByteArray &passwordHash, QObject *context,
@@ -105,6 +108,7 @@ public:
                              Completion<bool> done) override;
     void setDisabled(quint64 userId, bool disabled, QObject *context,
                      Completion<Done> done) override;
+    void setHidden(quint64 userId, bool hidden, QObject *context, Completion<Done> done) override;
 
     void createDevice(quint64 userId, const QString &name, const QByteArray &tokenHash,
                       QObject *context, Completion<DeviceRecord> done) override;
@@ -116,6 +120,10 @@ public:
                        Completion<AppendResult> done) override;
     void markRead(const QString &conversationId, quint64 userId, quint64 seq, QObject *context,
                   Completion<ReadResult> done) override;
+    void setChatState(ChatStateWrite write, QObject *context,
+                      Completion<v1::ChatState> done) override;
+    void setBlocked(quint64 userId, quint64 otherId, bool blocked, QObject *context,
+                    Completion<v1::ChatState> done) override;
 
     void createGroup(quint64 ownerId, const QString &name, const QList<quint64> &memberIds,
                      QObject *context, Completion<GroupChange> done) override;

@@ -457,6 +457,16 @@ Status SqliteStore::Writer::setDisabled(quint64 userId, bool disabled)
     return Done{};
 }
 
+Status SqliteStore::Writer::setHidden(quint64 userId, bool hidden)
+{
+    Stmt s(*m_c, QStringLiteral("UPDATE users SET hidden = ? WHERE id = ?"));
+    if (!s.exec({int(hidden), intValue(userId)}))
+        return s.error("set hidden");
+    if (s.rowsAffected() == 0)
+        return notFound(QStringLiteral("no such user"));
+    return Done{};
+}
+
 Result<DeviceRecord> SqliteStore::Writer::createDevice(quint64 userId, const QString &name,
                                                        const QByteArray &tokenHash)
 {
@@ -789,6 +799,96 @@ Result<ReadResult> SqliteStore::Writer::markRead(const QString &conversationId, 
     }
     result.unreadCount = maxSeq - std::min(maxSeq, result.readSeq);
     return result;
+}
+
+Result<v1::ChatState> SqliteStore::Writer::setChatState(const ChatStateWrite &write)
+{
+    const auto it = m_maxSeq.constFind(write.conversationId);
+    if (it == m_maxSeq.cend())
+        return notFound(QStringLiteral("no such conversation"));
+    {
+        Stmt s(*m_c,
+               QStringLiteral("SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?"));
+        if (!s.exec({write.conversationId, intValue(write.userId)}))
+            return s.error("chat state member");
+        if (!s.next())
+            return notFound(QStringLiteral("no such conversation"));
+    }
+    v1::ChatState state;
+    state.set_conversation_id(write.conversationId.toStdString());
+    if (write.change == v1::SetChatStateRequest::kHideSeq) {
+        if (write.hideSeq == 0 || write.hideSeq > *it)
+            return notFound(QStringLiteral("no such message"));
+        state.set_hidden_seq(write.hideSeq);
+    } else {
+        Stmt s(*m_c,
+               QStringLiteral("SELECT muted_until_ms, archived FROM chat_state"
+                              " WHERE user_id = ? AND conversation_id = ? AND hidden_seq = 0"));
+        if (!s.exec({intValue(write.userId), write.conversationId}))
+            return s.error("chat state settings");
+        if (s.next()) {
+            state.set_muted_until_ms(s.i64(0));
+            state.set_archived(s.integer(1) != 0);
+        }
+        if (write.change == v1::SetChatStateRequest::kMuteUntilMs)
+            state.set_muted_until_ms(write.mutedUntilMs);
+        else
+            state.set_archived(write.archived);
+    }
+    const Result<quint64> version = nextChatStateVersion(write.userId);
+    if (!version)
+        return version.error();
+    state.set_version(*version);
+    Stmt s(*m_c, QStringLiteral("INSERT INTO chat_state (user_id, conversation_id, hidden_seq,"
+                                " muted_until_ms, archived, version) VALUES (?, ?, ?, ?, ?, ?)"
+                                " ON CONFLICT (user_id, conversation_id, hidden_seq) DO UPDATE SET"
+                                " muted_until_ms = excluded.muted_until_ms,"
+                                " archived = excluded.archived, version = excluded.version"));
+    if (!s.exec({intValue(write.userId), write.conversationId, intValue(state.hidden_seq()),
+                 qint64(state.muted_until_ms()), int(state.archived()), intValue(state.version())}))
+        return s.error("write chat state");
+    return state;
+}
+
+Result<quint64> SqliteStore::Writer::nextChatStateVersion(quint64 userId)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE users SET chat_state_version = chat_state_version + 1"
+                                    " WHERE id = ?"));
+        if (!s.exec({intValue(userId)}))
+            return s.error("chat state version");
+    }
+    Stmt s(*m_c, QStringLiteral("SELECT chat_state_version FROM users WHERE id = ?"));
+    if (!s.exec({intValue(userId)}))
+        return s.error("chat state version");
+    if (!s.next())
+        return notFound(QStringLiteral("no such user"));
+    return s.u64(0);
+}
+
+Result<v1::ChatState> SqliteStore::Writer::setBlocked(quint64 userId, quint64 otherId, bool blocked)
+{
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT 1 FROM users WHERE id = ?"));
+        if (!s.exec({intValue(std::min(otherId, kMaxSeq))}))
+            return s.error("blocked user");
+        if (!s.next())
+            return notFound(QStringLiteral("no such user"));
+    }
+    const Result<quint64> version = nextChatStateVersion(userId);
+    if (!version)
+        return version.error();
+    Stmt s(*m_c, QStringLiteral("INSERT INTO blocks (user_id, blocked_user_id, blocked, version)"
+                                " VALUES (?, ?, ?, ?) ON CONFLICT (user_id, blocked_user_id)"
+                                " DO UPDATE SET blocked = excluded.blocked,"
+                                " version = excluded.version"));
+    if (!s.exec({intValue(userId), intValue(otherId), int(blocked), intValue(*version)}))
+        return s.error("write block");
+    v1::ChatState state;
+    state.set_blocked_user_id(otherId);
+    state.set_blocked(blocked);
+    state.set_version(*version);
+    return state;
 }
 
 } // namespace kith::server

@@ -58,12 +58,17 @@ public:
     Result<bool> replacePasswordHash(quint64 userId, const QByteArray &expected,
                                      const QByteArray &passwordHash);
     Status setDisabled(quint64 userId, bool disabled);
+    Status setHidden(quint64 userId, bool hidden);
     Result<DeviceRecord> createDevice(quint64 userId, const QString &name,
                                       const QByteArray &tokenHash);
     Status revokeDevice(quint64 userId, quint64 deviceId);
     Status touchDevice(quint64 deviceId, qint64 lastSeenMs);
     Result<AppendResult> appendMessage(const sqlite::EncodedAppend &request);
     Result<ReadResult> markRead(const QString &conversationId, quint64 userId, quint64 seq);
+    Result<v1::ChatState> setChatState(const ChatStateWrite &write);
+    Result<v1::ChatState> setBlocked(quint64 userId, quint64 otherId, bool blocked);
+    // Takes the next value of the user's chat state counter.
+    Result<quint64> nextChatStateVersion(quint64 userId);
     Result<GroupChange> createGroup(quint64 ownerId, const QString &name,
                                     const QList<quint64> &memberIds);
     Result<GroupChange> addMembers(const QString &conversationId, quint64 actorId,
