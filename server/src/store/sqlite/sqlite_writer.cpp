@@ -336,6 +336,13 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
     } else {
         qCWarning(lcStore) << "batch of" << batch.size() << "writes failed:" << failure->message;
     }
+    // A deletion is answered once its text is gone from the log too (a
+    // client told "deleted" may look at the files at once); deletions are
+    // rare, so the batch they are in pays for it.
+    if (!failure && m_batchDeleted)
+        m_scrubPending = true;
+    if (m_scrubPending)
+        scrubDeletedContent();
     // One event to the session loop for the whole batch.
     {
         CompletionRelay::Batch completions;
@@ -345,15 +352,14 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
         // after their completions (freeing across threads costs the writer).
         completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(batch)));
     }
-    if (!failure && m_batchDeleted)
-        scrubDeletedContent();
     maybeCheckpoint();
 }
 
 // A deleted message's rows were rewritten with secure_delete on, so the
 // database file keeps none of its bytes once the log is copied in; but the
 // log itself still holds the page images that had them. Copy it all and
-// start it over (best effort: a reader in the way leaves it to the next one).
+// start it over (a reader in the way past the busy timeout leaves it to the
+// next batch).
 void SqliteStore::Writer::scrubDeletedContent()
 {
     // Two checkpoints at once fail; the checkpointer runs only while it was
@@ -368,11 +374,13 @@ void SqliteStore::Writer::scrubDeletedContent()
     int copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(m_c->db, nullptr, SQLITE_CHECKPOINT_TRUNCATE,
                                              &logFrames, &copied);
-    if (rc != SQLITE_OK)
-        qCWarning(lcStore) << "log not cleared after a deletion:" << m_c->errorText();
-    else
-        m_c->walFrames = 0;
-    m_batchDeleted = false;
+    if (rc != SQLITE_OK) {
+        // A reader kept it busy past the busy timeout: the next batch tries again.
+        qCWarning(lcStore) << "log not cleared after a deletion yet:" << m_c->errorText();
+        return;
+    }
+    m_c->walFrames = 0;
+    m_scrubPending = false;
 }
 
 // ---- writer: users and devices ---------------------------------------------------

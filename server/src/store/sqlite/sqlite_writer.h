@@ -166,6 +166,8 @@ private:
     quint64 m_batchNewMessages = 0;
     // A committed batch deleted content: the log still holds old page images.
     bool m_batchDeleted = false;
+    // A committed deletion whose text may still be in the log.
+    bool m_scrubPending = false;
 };
 
 } // namespace kith::server
