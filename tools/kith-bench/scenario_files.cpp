@@ -48,6 +48,8 @@ constexpr size_t kImageBytes = 1024 * 1024;
 // A blocking send or receive that moves nothing for this long fails.
 constexpr int kIoTimeoutSeconds = 60;
 constexpr int64_t kRssPeriodNs = 20'000'000;
+// A transfer answered 429 (the user's transfer budget) is tried again after this.
+constexpr useconds_t kRateLimitedPauseUs = 100'000;
 // The last bytes of the big file: a counter in its variants (see BigFile).
 constexpr int64_t kSuffixBytes = 8;
 // "The file is being stored; try again": asked again at most this often.
@@ -657,6 +659,7 @@ ImageTotals uploadImages(const Options &o, const std::vector<Credentials> &users
 struct TransferLoadTotals
 {
     int64_t uploads = 0, downloads = 0, uploadBytes = 0, downloadBytes = 0, errors = 0;
+    int64_t rateLimited = 0; // answered 429 and tried again after a pause
     int64_t rssPeakKiB = -1; // kithd's, sampled while they ran
     double seconds = 0;
 };
@@ -682,13 +685,20 @@ public:
                 return 1;
             std::atomic<bool> stop{false};
             LiveSocket upSocket{-1}, downSocket{-1};
-            std::atomic<int64_t> uploads{0}, downloads{0}, upBytes{0}, downBytes{0}, errors{0};
+            std::atomic<int64_t> uploads{0}, downloads{0}, upBytes{0}, downBytes{0}, errors{0},
+                limited{0};
             const auto counted = [&](const TransferResult &r, bool ok, std::atomic<int64_t> &done,
                                      std::atomic<int64_t> &bytes) {
                 bytes += r.bytes;
-                if (ok)
+                if (ok) {
                     ++done;
-                else if (!stop.load()) {
+                } else if (r.status == 429) {
+                    // Past the user's transfer budget (a small file goes
+                    // round faster than 50 requests a second): a client
+                    // waits, as it is told to; not an error.
+                    ++limited;
+                    ::usleep(kRateLimitedPauseUs);
+                } else if (!stop.load()) {
                     fail("transfer under load: " + r.error);
                     ++errors;
                 }
@@ -699,6 +709,11 @@ public:
                     std::string error;
                     const auto ticket = createUpload(client, file.size(), file.sha256(variant),
                                                      "application/octet-stream", &error);
+                    if (!ticket && error.find("RATE_LIMITED") != std::string::npos) {
+                        ++limited; // as for a 429: wait, as told, and go on
+                        ::usleep(kRateLimitedPauseUs);
+                        continue;
+                    }
                     if (!ticket) {
                         fail(error);
                         ++errors;
@@ -750,6 +765,7 @@ public:
                          {"upload_bytes", std::to_string(upBytes.load())},
                          {"download_bytes", std::to_string(downBytes.load())},
                          {"errors", std::to_string(errors.load())},
+                         {"rate_limited", std::to_string(limited.load())},
                          {"rss_peak_kib", std::to_string(rssPeak)},
                          {"ns", std::to_string(monoNs() - start)}});
             link.waitCommand();
@@ -783,6 +799,7 @@ public:
         totals.uploadBytes = fieldInt(f, "upload_bytes");
         totals.downloadBytes = fieldInt(f, "download_bytes");
         totals.errors = fieldInt(f, "errors");
+        totals.rateLimited = fieldInt(f, "rate_limited");
         totals.rssPeakKiB = fieldInt(f, "rss_peak_kib");
         totals.seconds = double(fieldInt(f, "ns")) / 1e9;
         return totals;
@@ -969,6 +986,7 @@ int runFiles(const Options &o)
     report.add("load_download_mib_s",
                mibPerSecond(loaded.downloadBytes, int64_t(loaded.seconds * 1e9)));
     report.add("load_errors", loaded.errors);
+    report.add("load_rate_limited", loaded.rateLimited);
     report.add("load_rss_peak_kib", load ? loaded.rssPeakKiB : int64_t(-1));
     report.print();
 
