@@ -126,6 +126,11 @@ bool KithdProcess::launch(const std::string &kithdPath, const std::string &dataD
             if (::sched_setaffinity(0, sizeof set, &set) != 0)
                 ::_exit(126);
         }
+        if (m_fsyncDelayUs > 0) {
+            const std::string library = slowFsyncLibrary();
+            ::setenv("LD_PRELOAD", library.c_str(), 1);
+            ::setenv("KITH_SLOW_FSYNC_US", std::to_string(m_fsyncDelayUs).c_str(), 1);
+        }
         ::dup2(out[1], STDOUT_FILENO);
         const int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (log >= 0)
@@ -173,6 +178,12 @@ bool KithdProcess::waitReady(std::string *error)
             m_adminPort = uint16_t(std::stoi(match[2].str()));
             // kithd keeps writing to stdout only at startup; the pipe may close.
             ::close(out[0]);
+            if (m_fsyncDelayUs > 0 && !processMaps(m_pid, "libkith_slow_fsync")) {
+                *error = "kithd runs without " + slowFsyncLibrary() +
+                         " (not preloaded): the slow disk would not be measured";
+                stop();
+                return false;
+            }
             return true;
         }
     }
@@ -208,6 +219,24 @@ void KithdProcess::kill9()
     int status = 0;
     ::waitpid(m_pid, &status, 0);
     m_pid = -1;
+}
+
+std::string slowFsyncLibrary()
+{
+    if (const char *path = std::getenv("KITH_SLOW_FSYNC_LIB"); path && *path)
+        return path;
+    return KITH_SLOW_FSYNC_LIB;
+}
+
+bool processMaps(pid_t pid, const std::string &name)
+{
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        if (line.find(name) != std::string::npos)
+            return true;
+    }
+    return false;
 }
 
 std::string fetchMetrics(uint16_t adminPort)

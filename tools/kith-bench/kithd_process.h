@@ -40,6 +40,10 @@ public:
     // Serve wss:// with kithd's own certificate (made in the data folder on
     // first start) instead of plain ws://. Call before launch().
     void setTls(bool on) { m_tls = on; }
+    // A slow disk: every fsync/fdatasync kithd makes costs `us` more (the
+    // slow-fsync library preloaded, KITH_SLOW_FSYNC_US set); 0: the real
+    // disk. waitReady() checks the library is in kithd before it says ready.
+    void setFsyncDelayUs(long us) { m_fsyncDelayUs = us; }
     // SIGKILL, as a node dies: no goodbye on the bus, connections cut.
     void kill9();
 
@@ -55,6 +59,7 @@ private:
     std::string m_logPath;
     std::vector<int> m_cpus;
     bool m_tls = false;
+    long m_fsyncDelayUs = 0;
 };
 
 // "0", "0,2", "0-3,6": the CPUs named, in order, each once; empty (with
@@ -66,6 +71,12 @@ private:
 // `labels` (all when empty); -1 when absent.
 [[nodiscard]] double metricValue(const std::string &metrics, const std::string &name,
                                  const std::string &labels = {});
+
+// The slow-fsync library kith-bench preloads for setFsyncDelayUs(): the one
+// built with it, or $KITH_SLOW_FSYNC_LIB.
+[[nodiscard]] std::string slowFsyncLibrary();
+// Whether a process has a file whose name contains `name` mapped.
+[[nodiscard]] bool processMaps(pid_t pid, const std::string &name);
 
 // Resident set of a process in KiB from /proc/<pid>/status; -1 when unknown.
 [[nodiscard]] int64_t residentKiB(pid_t pid);

@@ -3,6 +3,7 @@
 #include "event_loop.h"
 #include "kith_session.h"
 #include "kithd_process.h"
+#include "scenario_common.h"
 #include "scenarios.h"
 
 #include <QCommandLineParser>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -89,6 +91,11 @@ int main(int argc, char **argv)
         QStringLiteral("With --kithd: the CPUs kithd runs on, e.g. 0 (a one-core box; run "
                        "kith-bench itself under taskset -c 1)."),
         QStringLiteral("LIST"));
+    const QCommandLineOption kithdFsyncMs(
+        QStringLiteral("kithd-fsync-ms"),
+        QStringLiteral("With --kithd: a slow disk, every fsync kithd makes costs MS more "
+                       "(e.g. 5, a slow SD card; fractions allowed)."),
+        QStringLiteral("MS"));
     const QCommandLineOption data(
         QStringLiteral("data"),
         QStringLiteral("Data folder for the kithd started with --kithd (kept, so users "
@@ -231,16 +238,12 @@ int main(int argc, char **argv)
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
-    parser.addOptions({kithd,      kithdCpus,  data,
-                       url,        pid,        tokenCache,
-                       workers,    deadline,   registerConcurrency,
-                       users,      perUser,    pairs,
-                       seconds,    window,     rate,
-                       members,    messages,   clients,
-                       missed,     withRelay,  idle,
-                       pullers,    pullDepth,  pullDeflate,
-                       pullerNice, pullRounds, pullerIdle,
-                       pullControl});
+    parser.addOptions({kithd,      kithdCpus,  kithdFsyncMs, data,       url,
+                       pid,        tokenCache, workers,      deadline,   registerConcurrency,
+                       users,      perUser,    pairs,        seconds,    window,
+                       rate,       members,    messages,     clients,    missed,
+                       withRelay,  idle,       pullers,      pullDepth,  pullDeflate,
+                       pullerNice, pullRounds, pullerIdle,   pullControl});
     parser.addOptions({nodes, store, bus, killNode, fileMiB, transferNice, tls});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
@@ -339,6 +342,17 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
+        long fsyncDelayUs = 0;
+        if (parser.isSet(kithdFsyncMs)) {
+            bool ok = false;
+            const double ms = parser.value(kithdFsyncMs).toDouble(&ok);
+            if (!ok || ms < 0 || ms > 10'000) {
+                std::fprintf(stderr, "kith-bench: --kithd-fsync-ms takes 0 to 10000\n");
+                return 2;
+            }
+            fsyncDelayUs = std::lround(ms * 1000);
+            Report::setKithdFsyncExtraUs(fsyncDelayUs);
+        }
         // hostile measures kithd with its real limits; the others measure
         // speed, with the per-user and per-address budgets out of the way.
         const bool realLimits = scenario == QLatin1String("hostile");
@@ -362,6 +376,7 @@ int main(int argc, char **argv)
             servers.push_back(std::make_unique<KithdProcess>());
             servers.back()->setCpus(cpus);
             servers.back()->setTls(useTls);
+            servers.back()->setFsyncDelayUs(fsyncDelayUs);
             std::string error;
             if (!servers.back()->launch(parser.value(kithd).toStdString(), nodeDir, extra,
                                         realLimits, &error)) {

@@ -78,9 +78,15 @@ public:
                           std::move(second), name + "_" + m_columns[3] + unit});
     }
 
+    // kithd ran on a slow disk (--kithd-fsync-ms): every report says so.
+    static void setKithdFsyncExtraUs(long us) { s_fsyncExtraUs = us; }
+
     void print() const
     {
-        std::printf("\n%s%s\n", m_scenario.c_str(), KithSession::usesTls() ? " (wss://)" : "");
+        std::printf("\n%s%s", m_scenario.c_str(), KithSession::usesTls() ? " (wss://)" : "");
+        if (s_fsyncExtraUs > 0)
+            std::printf(" (kithd's fsync +%.3f ms)", double(s_fsyncExtraUs) / 1000);
+        std::printf("\n");
         if (!m_columns[0].empty())
             std::printf("  %-28s %-18s %s\n", "", m_columns[0].c_str(), m_columns[2].c_str());
         for (const Row &row : m_rows) {
@@ -93,6 +99,8 @@ public:
         std::string json = "{\"scenario\":\"" + m_scenario + "\"";
         if (KithSession::usesTls())
             json += ",\"tls\":1";
+        if (s_fsyncExtraUs > 0)
+            json += ",\"kithd_fsync_extra_us\":" + std::to_string(s_fsyncExtraUs);
         for (const Row &row : m_rows) {
             json += ",\"" + row.jsonKey + "\":" + text(row.value, true);
             if (row.second)
@@ -103,6 +111,8 @@ public:
     }
 
 private:
+    static inline long s_fsyncExtraUs = 0;
+
     static std::string text(const Value &value, bool json)
     {
         if (const auto *i = std::get_if<int64_t>(&value))
