@@ -14,10 +14,13 @@
 #include "kith/fingerprint.h"
 #include "kith/protocol.h"
 
+#include "image_reading.h"
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QFile>
+#include <QImageReader>
 #include <QLoggingCategory>
 #include <QSettings>
 #include <QTextStream>
@@ -36,7 +39,8 @@ constexpr auto kUsage = R"(commands:
   register NAME PASSWORD      create an account (and keep its session)
   send PEER TEXT              send one message (PEER: user name, group name or id)
   send PEER --stdin           send one message per line of standard input
-  send-file PEER PATH         send a file (progress on stderr; prints the message's seq)
+  send-file PEER PATH         send a file, an image with its size and thumbnail (progress on
+                              stderr; prints the message's seq)
   download PEER SEQ [OUTPUT]  save the file of message SEQ (--group ID: of a group)
   history PEER                print a conversation, oldest first, after syncing
                               (--seqs: each line starts with #SEQ)
@@ -425,13 +429,26 @@ private:
         if (m_args.size() != 3)
             return fail(QStringLiteral("usage: send-file PEER PATH"));
         resolvePeer(m_args.at(1), [this](const QString &conversationId) {
+            // An image goes with its size and a thumbnail, as the app sends
+            // it, so the receiving bubble has its shape before the download.
+            QSize imageSize;
+            QByteArray thumbnail;
+            const bool image =
+                images::inspectImage(m_args.at(2), imageSize, thumbnail) && !imageSize.isEmpty();
             m_transfer =
                 std::make_unique<FileTransfer>(m_client.connection(), m_client.sessionToken());
             connect(m_transfer.get(), &FileTransfer::progress, this, &Cli::showProgress);
-            m_transfer->upload(m_args.at(2), [this, conversationId](Result<v1::FileRef> file) {
+            m_transfer->upload(m_args.at(2), [this, conversationId, image, imageSize,
+                                              thumbnail](Result<v1::FileRef> file) {
                 std::fputc('\n', stderr);
                 if (!file)
                     return fail(file.error().message);
+                if (image) {
+                    file->set_width(quint32(imageSize.width()));
+                    file->set_height(quint32(imageSize.height()));
+                    if (!thumbnail.isEmpty())
+                        file->set_thumbnail(thumbnail.toStdString());
+                }
                 v1::Envelope envelope;
                 v1::SendMessageRequest *send = envelope.mutable_send();
                 send->set_conversation_id(toStd(conversationId));
@@ -702,6 +719,7 @@ private:
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
+    QImageReader::setAllocationLimit(kith::images::kImageAllocationLimitMiB);
     QCoreApplication::setApplicationName(QStringLiteral("kith-cli"));
     QCoreApplication::setOrganizationName(QStringLiteral("kith"));
     QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));

@@ -3,10 +3,12 @@
 // their histories, watch with tail, manage a group, and get one-line errors.
 #include "client_fixture.h"
 #include "kith/client/local_store.h"
+#include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "test_server.h"
 
 #include <QDir>
+#include <QImage>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -214,6 +216,70 @@ private slots:
         QCOMPARE(m_lastCode, 1);
         run(m_bob, {QStringLiteral("download"), QStringLiteral("alice"), QStringLiteral("9999")});
         QCOMPARE(m_lastCode, 1);
+    }
+
+    // An image goes with its size and a thumbnail (the receiving bubble has
+    // its shape before the download); any other file goes without.
+    void anImageGoesWithItsSizeAndThumbnail()
+    {
+        const QString photo = m_dir.filePath(QStringLiteral("photo.png"));
+        {
+            QImage image(640, 400, QImage::Format_RGB32);
+            for (int y = 0; y < image.height(); ++y)
+                for (int x = 0; x < image.width(); ++x)
+                    image.setPixel(x, y, qRgb(x % 256, y % 256, (x * y) % 256));
+            QVERIFY(image.save(photo, "PNG"));
+        }
+        const QString notes = m_dir.filePath(QStringLiteral("notes.png"));
+        {
+            QFile file(notes); // named like an image, but words
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write("not a picture at all");
+        }
+        QList<quint64> seqs;
+        for (const QString &path : {photo, notes}) {
+            const QStringList out =
+                run(m_alice, {QStringLiteral("send-file"), QStringLiteral("bob"), path});
+            QCOMPARE(m_lastCode, 0);
+            seqs << out.value(0).toULongLong();
+            QVERIFY(seqs.last() > 0);
+        }
+        run(m_bob, {QStringLiteral("history"), QStringLiteral("alice")});
+        QCOMPARE(m_lastCode, 0);
+
+        const QString accounts = m_bob + QStringLiteral("/kith/kith-cli/accounts/");
+        const QString serverDir =
+            QDir(accounts).entryList(QDir::Dirs | QDir::NoDotAndDotDot).value(0);
+        client::LocalStore store;
+        QVERIFY(store.open(accounts + serverDir + QStringLiteral("/bob.sqlite")));
+        QString chat;
+        for (const client::ConversationRow &row : store.conversations())
+            if (row.kind == v1::DIRECT)
+                chat = row.id;
+        QVERIFY(!chat.isEmpty());
+
+        const auto sent = store.message(chat, seqs.at(0));
+        QVERIFY(sent && sent->content.has_file());
+        const v1::FileRef &file = sent->content.file();
+        QCOMPARE(file.name(), std::string("photo.png"));
+        QCOMPARE(file.width(), 640u);
+        QCOMPARE(file.height(), 400u);
+        const QByteArray thumbnailBytes = QByteArray::fromStdString(file.thumbnail());
+        QVERIFY(!thumbnailBytes.isEmpty());
+        QVERIFY(thumbnailBytes.size() <= kMaxThumbnailBytes);
+        const QImage thumbnail = QImage::fromData(thumbnailBytes);
+        QVERIFY(!thumbnail.isNull());
+        QVERIFY(thumbnail.width() <= 160 && thumbnail.height() <= 160);
+        // The same shape as the photo, 16:10.
+        QVERIFY2(
+            qAbs(thumbnail.width() * 10 - thumbnail.height() * 16) <= 16,
+            qPrintable(QStringLiteral("%1x%2").arg(thumbnail.width()).arg(thumbnail.height())));
+
+        const auto other = store.message(chat, seqs.at(1));
+        QVERIFY(other && other->content.has_file());
+        QCOMPARE(other->content.file().width(), 0u);
+        QCOMPARE(other->content.file().height(), 0u);
+        QVERIFY(other->content.file().thumbnail().empty());
     }
 
     void groupsAreManaged()

@@ -16,27 +16,20 @@
 #include <QVariantMap>
 #include <QtQml/qqmlregistration.h>
 
-class QImageReader;
+#include "image_reading.h"
+
 class QQmlEngine;
 class QJSEngine;
 
 namespace kith::app {
 
-// Bounds of what is decoded: a claimed size past them is not read at all.
-constexpr qint64 kMaxDecodePixels = 40'000'000;
-constexpr int kMaxThumbnailSide = 160;
-// QImageReader's allocation limit for the app, in MiB (Qt's default is 256).
-constexpr int kImageAllocationLimitMiB = 192;
-
-// The sender's reading of an image file: its size after the EXIF rotation and
-// a small JPEG (or PNG, when it has transparency) of at most
-// kith::kMaxThumbnailBytes. False for a file that is not an image this can read.
-bool inspectImage(const QString &path, QSize &size, QByteArray &thumbnail);
-
-// Reads `reader`'s image scaled to fit `wanted` (its own size when empty),
-// refusing sizes that are missing, zero or past kMaxDecodePixels. A null
-// image on refusal or a decode error; `size` gets the image's own size.
-QImage readBounded(QImageReader &reader, const QSize &wanted, QSize *size = nullptr);
+// The bounded image reading lives in kith::images (kith-cli uses it too).
+using images::inspectImage;
+using images::kImageAllocationLimitMiB;
+using images::kMaxDecodePixels;
+using images::kMaxThumbnailSide;
+using images::orientedSize;
+using images::readBounded;
 
 class MediaImageProvider : public QQuickImageProvider
 {
