@@ -209,14 +209,24 @@ ListView {
         return true;
     }
 
-    // Older pages as the reader nears the top (the model's fetchOlder; its
-    // fetchMore, which the view calls by itself at the end of the rows,
-    // brings back newer rows a long scroll-back pushed out of the window).
+    // Older pages as the reader nears the top, and the newer rows a long
+    // scroll-back pushed out of the model's window as the reader comes back
+    // down (a window of at most a few hundred rows either way).
     function fetchOlderIfNear() {
         if (!model || model.canFetchOlder === undefined || count === 0)
             return;
         if (contentY - startContentY < height && model.canFetchOlder())
             model.fetchOlder();
+    }
+    function fetchNewerIfNear() {
+        if (!model || model.canFetchNewer === undefined || count === 0)
+            return;
+        if (endContentY - contentY < height && model.canFetchNewer())
+            model.fetchNewer();
+    }
+    function fetchIfNear() {
+        fetchOlderIfNear();
+        fetchNewerIfNear();
     }
 
     clip: true
@@ -253,12 +263,12 @@ ListView {
                 stickToBottom = true;
         }
         lastContentY = contentY;
-        Qt.callLater(fetchOlderIfNear);
+        Qt.callLater(fetchIfNear);
     }
     // Pages change the origin and the rows without moving contentY: a reader
-    // held at the top (the end of a fling) still gets the next page.
-    onOriginYChanged: Qt.callLater(fetchOlderIfNear)
-    onMovementEnded: Qt.callLater(fetchOlderIfNear)
+    // held at either end (the end of a fling) still gets the next page.
+    onOriginYChanged: Qt.callLater(fetchIfNear)
+    onMovementEnded: Qt.callLater(fetchIfNear)
     onAtBottomChanged: if (atBottom) reachedBottom()
     onEndContentYChanged: if (stickToBottom) Qt.callLater(followEnd)
     onCountChanged: if (stickToBottom) Qt.callLater(followEnd)

@@ -13,12 +13,17 @@ Item {
     height: 500
 
     // Rows like the message model's, oldest first; the page hooks are the
-    // model's too (fetchOlder prepends a page, as the store does).
+    // model's too (fetchOlder prepends a page, as the store does), and so is
+    // its window: past `windowRows` an older page pushes the newest rows out
+    // and fetchNewer brings them back, pushing the oldest out.
     ListModel {
         id: messages
 
         property int oldest: 1
+        property int newest: 0 // the newest seq there is
         property int fetches: 0
+        property int windowRows: 100000
+        property bool atLatest: true
 
         function canFetchOlder() {
             return oldest > 1;
@@ -29,6 +34,28 @@ Item {
                 insert(0, root.row(oldest - 1 - i));
             oldest -= page;
             ++fetches;
+            if (count > windowRows) {
+                remove(windowRows, count - windowRows);
+                atLatest = false;
+            }
+        }
+        function canFetchNewer() {
+            return !atLatest;
+        }
+        function fetchNewer() {
+            const last = get(count - 1).seq;
+            const page = Math.min(50, newest - last);
+            for (let i = 1; i <= page; ++i)
+                append(root.row(last + i));
+            atLatest = last + page >= newest;
+            if (count > windowRows) {
+                const drop = count - windowRows;
+                remove(0, drop);
+                oldest += drop;
+            }
+        }
+        function jumpToLatest() {
+            root.fill(Math.max(1, newest - 49), newest);
         }
         function rowOfSeq(seq) {
             for (let i = 0; i < count; ++i)
@@ -66,6 +93,8 @@ Item {
         for (let seq = first; seq <= last; ++seq)
             messages.append(row(seq));
         messages.oldest = first;
+        messages.newest = last;
+        messages.atLatest = true;
         messages.fetches = 0;
         timeline.model = messages;
         timeline.scrollToBottom();
@@ -201,6 +230,39 @@ Item {
             }
             verify(messages.fetches >= 3, "reading up did not load older pages");
             verify(!timeline.stickToBottom);
+        }
+
+        // A long chat held in a window of rows: reading back past the window
+        // with the wheel loads page after page down to the first message,
+        // and reading down again brings the newest back, the window bounded
+        // throughout.
+        function test_scrollBackPastTheWindowAndDownAgain() {
+            timeline.flickDeceleration = 1500; // a real wheel's reach
+            messages.windowRows = 80;
+            root.fill(151, 200);
+            settle();
+            const atTop = () => timeline.contentY - timeline.startContentY < 2;
+            for (let i = 0; i < 200 && !(messages.oldest === 1 && atTop()); ++i) {
+                mouseWheel(timeline, timeline.width / 2, timeline.height / 2, 0, 1200);
+                tryVerify(() => !timeline.flicking && !timeline.moving, 5000);
+                verify(messages.count <= messages.windowRows);
+            }
+            compare(messages.oldest, 1, "reading back stopped before the first message");
+            verify(!messages.atLatest);
+            settle();
+            const first = timeline.itemAt(timeline.width / 2, timeline.contentY + timeline.topMargin + 2);
+            verify(first);
+            compare(first.rowSeq, 1);
+            for (let i = 0; i < 200 && !(messages.atLatest && atNewest()); ++i) {
+                mouseWheel(timeline, timeline.width / 2, timeline.height / 2, 0, -1200);
+                tryVerify(() => !timeline.flicking && !timeline.moving, 5000);
+                verify(messages.count <= messages.windowRows);
+            }
+            verify(messages.atLatest, "reading down did not bring the newest back");
+            compare(messages.get(messages.count - 1).seq, 200);
+            settle();
+            verify(atNewest());
+            messages.windowRows = 100000;
         }
 
         // A message arriving while the reader is in the history does not pull

@@ -196,15 +196,9 @@ void MessageListModel::setWantOlder(bool want)
     emit loadingOlderChanged();
 }
 
-bool MessageListModel::canFetchMore(const QModelIndex &parent) const
+bool MessageListModel::canFetchNewer() const
 {
-    return !parent.isValid() && store() && !m_atLatest && !m_changing;
-}
-
-void MessageListModel::fetchMore(const QModelIndex &parent)
-{
-    if (canFetchMore(parent))
-        fetchNewer();
+    return store() && !m_atLatest && !m_changing;
 }
 
 bool MessageListModel::canFetchOlder() const

@@ -4,9 +4,12 @@
 // outbox's pending and failed messages after the newest stored one. Older
 // pages come with canFetchOlder/fetchOlder (from disk, or pulled from the
 // server when not on disk yet); a window that grew past kMaxWindowRows drops
-// rows at the far end and fetchNewer() brings them back. canFetchMore and
-// fetchMore, which a view calls by itself when it nears the end of the rows
-// (the newest), are fetchNewer. Created by QML
+// rows at the far end and canFetchNewer/fetchNewer bring them back. The view
+// asks for both as the reader nears either end: canFetchMore stays false,
+// since QML's delegate model calls fetchMore whenever rows change and it may,
+// wherever the reader is (after a page of older rows pushed the newest out,
+// it pulled them straight back and the page out again: scrolling back
+// stopped at the window's size). Created by QML
 // (MessageListModel { client: KithClient; conversationId: … }) or by C++.
 
 #include "kith/client/local_store.h"
@@ -125,14 +128,14 @@ public:
     [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
     [[nodiscard]] QVariant data(const QModelIndex &index, int role) const override;
     [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
-    [[nodiscard]] bool canFetchMore(const QModelIndex &parent) const override;
-    void fetchMore(const QModelIndex &parent) override;
 
     // Scroll-back: whether there is anything older than the window, and a
     // page of it (from disk at once, else asked of the server).
     Q_INVOKABLE bool canFetchOlder() const;
     Q_INVOKABLE void fetchOlder();
-    // After older pages pushed the newest rows out of the window.
+    // After older pages pushed the newest rows out of the window: whether
+    // there are newer rows than the window's, and a page of them.
+    Q_INVOKABLE bool canFetchNewer() const;
     Q_INVOKABLE void fetchNewer();
     Q_INVOKABLE void jumpToLatest();
     // Row of a seq in the window, -1 when absent.
