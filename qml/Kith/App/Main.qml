@@ -606,7 +606,7 @@ ApplicationWindow {
         id: searchSheet
         objectName: "searchSheet"
         titleOf: id => window.conversationRole(id, ConversationListModel.TitleRole) || id
-        onQueryEdited: query => results = query.trim().length > 1 ? KithClient.searchMessages(query.trim(), 50, scopeConversationId) : []
+        onQueryEdited: query => results = query.trim().length > 1 ? KithClient.searchMessages(query.trim(), wanted, scopeConversationId) : []
         onResultChosen: (conversationId, seq) => {
             close();
             window.openConversation(conversationId, seq);

@@ -11,11 +11,20 @@ Sheet {
 
     // [{conversationId, seq, text, senderName, isOwn, isGroup, time}], newest first.
     property var results: []
+    // How many results to ask for: a page more each time the reader reaches
+    // the end of a full list, back to one page when the words change.
+    readonly property int pageSize: 50
+    readonly property int maxResults: 1000
+    property int wanted: pageSize
+    // The row at the top of the list while the next page is asked for.
+    property int keepRow: -1
     // conversation id -> title, for the result rows.
     property var titleOf: id => id
     // The chat searched in; "" searches all chats.
     property string scopeConversationId
 
+    // The words changed, or more results are wanted: search again for
+    // `wanted` results.
     signal queryEdited(string query)
     signal resultChosen(string conversationId, real seq)
 
@@ -29,6 +38,7 @@ Sheet {
 
     function widen() {
         scopeConversationId = "";
+        wanted = pageSize;
         queryEdited(queryField.text);
         queryField.forceActiveFocus();
     }
@@ -44,7 +54,25 @@ Sheet {
     onOpened: {
         queryField.forceActiveFocus();
         queryField.selectAll();
+        wanted = pageSize;
         queryEdited(queryField.text);
+    }
+    // The next page: the list is full up to what was asked and the reader
+    // has reached its end.
+    function loadMore() {
+        if (results.length < wanted || wanted >= maxResults)
+            return;
+        keepRow = list.indexAt(0, list.contentY + 1);
+        wanted = Math.min(maxResults, wanted + pageSize);
+        queryEdited(queryField.text);
+    }
+    // The results came anew (a JS list resets the view): back to the row the
+    // reader was on when more were asked for.
+    onResultsChanged: if (keepRow >= 0) Qt.callLater(restoreRow)
+    function restoreRow() {
+        if (keepRow >= 0 && keepRow < list.count)
+            list.positionViewAtIndex(keepRow, ListView.Beginning);
+        keepRow = -1;
     }
 
     ColumnLayout {
@@ -58,7 +86,10 @@ Sheet {
             Layout.margins: Theme.spacingL
             Layout.bottomMargin: 0
             placeholderText: qsTr("Words in messages")
-            onTextChanged: sheet.queryEdited(text)
+            onTextChanged: {
+                sheet.wanted = sheet.pageSize;
+                sheet.queryEdited(text);
+            }
             Keys.onDownPressed: list.forceActiveFocus()
         }
 
@@ -95,6 +126,7 @@ Sheet {
             clip: true
             model: sheet.results
             keyNavigationEnabled: true
+            onAtYEndChanged: if (atYEnd && count > 0) Qt.callLater(sheet.loadMore)
             delegate: ItemDelegate {
                 id: resultRow
                 required property var modelData

@@ -61,6 +61,19 @@ Item {
         titleOf: id => id === "d:1:2" ? "bob" : id === "g:5" ? "Release crew" : id
     }
     SignalSpy { id: queryEditSpy; target: search; signalName: "queryEdited" }
+    // Answers the search as the app does, from 120 matching messages: as
+    // many as the sheet wants, newest first.
+    property bool feedSearch: false
+    Connections {
+        target: search
+        enabled: root.feedSearch
+        function onQueryEdited(query) {
+            const list = [];
+            for (let i = 0; i < Math.min(120, search.wanted); ++i)
+                list.push({ conversationId: "d:1:2", seq: 500 - i, text: query + " number " + (500 - i), senderName: "bob", isOwn: false, isGroup: false, time: new Date() });
+            search.results = list;
+        }
+    }
 
     SignalSpy { id: leaveSpy; target: details; signalName: "leaveRequested" }
     SignalSpy { id: chosenSpy; target: switcher; signalName: "conversationChosen" }
@@ -70,6 +83,11 @@ Item {
     TestCase {
         name: "Sheets"
         when: windowShown
+
+        function cleanup() {
+            root.feedSearch = false;
+            search.close();
+        }
 
         function typeText(text) {
             for (let i = 0; i < text.length; ++i)
@@ -216,6 +234,35 @@ Item {
             compare(queryEditSpy.count, 1);
             compare(queryEditSpy.signalArguments[0][0], "lunch");
             search.close();
+        }
+
+        // Reaching the end of a full list asks for a page more, keeping the
+        // reader where they were; a list shorter than asked for is all there
+        // is; new words start from one page again.
+        function test_searchAsksForMoreAtTheEnd() {
+            root.feedSearch = true;
+            search.openIn("d:1:2");
+            tryCompare(search, "opened", true);
+            typeText("plan");
+            compare(search.wanted, search.pageSize);
+            compare(search.results.length, 50);
+            const list = findChild(search.contentItem, "searchResults");
+            list.positionViewAtEnd();
+            tryCompare(search, "wanted", 100);
+            compare(search.results.length, 100);
+            // Still at the row that was at the top, not back at the first.
+            tryVerify(() => list.indexAt(0, list.contentY + 1) > 30);
+            list.positionViewAtEnd();
+            tryCompare(search, "wanted", 150);
+            compare(search.results.length, 120);
+            list.positionViewAtEnd();
+            wait(100);
+            compare(search.wanted, 150, "asked for more than there is");
+            keyClick("s");
+            compare(search.wanted, search.pageSize);
+            compare(search.results.length, 50);
+            search.close();
+            root.feedSearch = false;
         }
     }
 }
