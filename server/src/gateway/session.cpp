@@ -99,26 +99,7 @@ Session::Session(WireSocket *socket, const ServiceSet &services, const SessionLi
     m_services.metrics.connectionOpened();
     m_caller.connection = {m_services.router.node(), m_connectionId};
 
-    connect(socket, &WireSocket::binaryMessageReceived, this, &Session::onBinaryMessage);
-    connect(socket, &WireSocket::textMessageReceived, this, &Session::onTextMessage);
-    connect(socket, &WireSocket::disconnected, this, &Session::onDisconnected);
-    // A backed-up connection gets no more bulk answers until it drains.
-    connect(socket, &WireSocket::outputPressureChanged, this,
-            [this](bool high) { m_services.bulk.setPaused(this, high); });
-    connect(socket, &WireSocket::messageTooLarge, this, [this] {
-        const qint64 limit = m_state == State::Ready ? kMaxFrameBytes : kMaxPreAuthFrameBytes;
-        fail(0, v1::TOO_LARGE,
-             QStringLiteral("Frame is larger than %1 bytes%2")
-                 .arg(limit)
-                 .arg(m_state == State::Ready ? QString()
-                                              : QStringLiteral(" (before authentication)")),
-             QWebSocketProtocol::CloseCodeTooMuchData);
-    });
-    connect(socket, &WireSocket::outputOverflowed, this, [this] {
-        m_services.metrics.slowConsumerDropped();
-        qCInfo(lcSession) << "connection" << m_connectionId << "from" << m_remoteAddress
-                          << "does not read its answers; dropped";
-    });
+    socket->setReceiver(this);
 
     const qint64 now = monotonicMs();
     m_authDeadline = now + m_limits.authTimeoutMs;
@@ -132,10 +113,36 @@ Session::Session(WireSocket *socket, const ServiceSet &services, const SessionLi
 
 Session::~Session()
 {
+    // The socket is a child, deleted after this; it must not call back.
+    if (m_socket)
+        m_socket->setReceiver(nullptr);
     if (m_attached)
         m_services.router.detach(this);
     m_services.bulk.forget(this);
     m_services.metrics.connectionClosed();
+}
+
+void Session::wireOutputPressure(bool high)
+{
+    // A backed-up connection gets no more bulk answers until it drains.
+    m_services.bulk.setPaused(this, high);
+}
+
+void Session::wireMessageTooLarge()
+{
+    const qint64 limit = m_state == State::Ready ? kMaxFrameBytes : kMaxPreAuthFrameBytes;
+    fail(0, v1::TOO_LARGE,
+         QStringLiteral("Frame is larger than %1 bytes%2")
+             .arg(limit)
+             .arg(m_state == State::Ready ? QString() : QStringLiteral(" (before authentication)")),
+         QWebSocketProtocol::CloseCodeTooMuchData);
+}
+
+void Session::wireOutputOverflowed()
+{
+    m_services.metrics.slowConsumerDropped();
+    qCInfo(lcSession) << "connection" << m_connectionId << "from" << m_remoteAddress
+                      << "does not read its answers; dropped";
 }
 
 void Session::deliver(const QByteArray &frame)

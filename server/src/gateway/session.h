@@ -55,7 +55,7 @@ struct SessionLimits
     double pingBurst = 20;
 };
 
-class Session : public QObject, public Connection
+class Session : public QObject, public Connection, private WireSocket::Receiver
 {
     Q_OBJECT
 public:
@@ -82,6 +82,14 @@ signals:
 
 private:
     enum class State { AwaitHello, AwaitAuth, Authenticating, Ready, Closing };
+
+    // WireSocket::Receiver: what the connection tells its owner.
+    void wireBinaryMessage(const QByteArray &frame) override { onBinaryMessage(frame); }
+    void wireTextMessage() override { onTextMessage(); }
+    void wireDisconnected() override { onDisconnected(); }
+    void wireOutputPressure(bool high) override;
+    void wireMessageTooLarge() override;
+    void wireOutputOverflowed() override;
 
     void onBinaryMessage(const QByteArray &frame);
     void onTextMessage();

@@ -9,9 +9,11 @@ QtWireSocket::QtWireSocket(QWebSocket *socket, QObject *parent)
     , m_socket(socket)
 {
     socket->setParent(this);
-    connect(socket, &QWebSocket::binaryMessageReceived, this, &WireSocket::binaryMessageReceived);
-    connect(socket, &QWebSocket::textMessageReceived, this, &WireSocket::textMessageReceived);
-    connect(socket, &QWebSocket::disconnected, this, &WireSocket::disconnected);
+    connect(socket, &QWebSocket::binaryMessageReceived, this,
+            [this](const QByteArray &message) { notifyBinaryMessage(message); });
+    connect(socket, &QWebSocket::textMessageReceived, this,
+            [this](const QString &message) { notifyTextMessage(message); });
+    connect(socket, &QWebSocket::disconnected, this, [this] { notifyDisconnected(); });
 }
 
 void QtWireSocket::setMaxMessageBytes(qint64 bytes)
@@ -28,7 +30,7 @@ void QtWireSocket::sendBinaryMessage(const QByteArray &message)
         return;
     if (m_budget.maxQueuedBytes > 0 &&
         m_socket->bytesToWrite() + message.size() > m_budget.maxQueuedBytes) {
-        emit outputOverflowed();
+        notifyOutputOverflowed();
         m_socket->abort();
         return;
     }

@@ -59,6 +59,26 @@ class WireSocket : public QObject
 public:
     using QObject::QObject;
 
+    // The connection's owner (its Session) hears of it through a Receiver,
+    // called after the signal of the same event: a Qt connection per signal
+    // and socket cost kithd more than a KiB per idle connection. The owner
+    // sets it once and clears it before it goes, and may delete the socket
+    // (later, not from inside the call).
+    class Receiver
+    {
+    public:
+        virtual void wireBinaryMessage(const QByteArray &message) = 0;
+        virtual void wireTextMessage() = 0;
+        virtual void wireDisconnected() = 0;
+        virtual void wireOutputPressure(bool high) = 0;
+        virtual void wireMessageTooLarge() = 0;
+        virtual void wireOutputOverflowed() = 0;
+
+    protected:
+        ~Receiver() = default;
+    };
+    void setReceiver(Receiver *receiver) { m_receiver = receiver; }
+
     // Limits, set by the owner before the first read and changed as the
     // connection goes on (a small message size before authentication).
     virtual void setOutputBudget(const OutputBudget &budget) { Q_UNUSED(budget); }
@@ -85,6 +105,46 @@ public:
     // anything queued since, and lets the rest of the output go.
     virtual void finishDirect(const QByteArray &rest) { Q_UNUSED(rest); }
 
+protected:
+    // Each emits its signal, then tells the receiver; nothing of the socket
+    // is touched after the receiver's call.
+    void notifyBinaryMessage(const QByteArray &message)
+    {
+        emit binaryMessageReceived(message);
+        if (m_receiver)
+            m_receiver->wireBinaryMessage(message);
+    }
+    void notifyTextMessage(const QString &message)
+    {
+        emit textMessageReceived(message);
+        if (m_receiver)
+            m_receiver->wireTextMessage();
+    }
+    void notifyDisconnected()
+    {
+        emit disconnected();
+        if (m_receiver)
+            m_receiver->wireDisconnected();
+    }
+    void notifyOutputPressure(bool high)
+    {
+        emit outputPressureChanged(high);
+        if (m_receiver)
+            m_receiver->wireOutputPressure(high);
+    }
+    void notifyMessageTooLarge()
+    {
+        emit messageTooLarge();
+        if (m_receiver)
+            m_receiver->wireMessageTooLarge();
+    }
+    void notifyOutputOverflowed()
+    {
+        emit outputOverflowed();
+        if (m_receiver)
+            m_receiver->wireOutputOverflowed();
+    }
+
 signals:
     void binaryMessageReceived(const QByteArray &message);
     void textMessageReceived(const QString &message);
@@ -97,6 +157,9 @@ signals:
     void messageTooLarge();
     // The budget or the stall timeout dropped the connection; disconnected() follows.
     void outputOverflowed();
+
+private:
+    Receiver *m_receiver = nullptr;
 };
 
 // A QWebSocket (from QWebSocketServer) as a WireSocket; it becomes the

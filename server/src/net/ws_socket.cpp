@@ -185,12 +185,7 @@ WsSocket::WsSocket(int fd, qint64 maxMessageBytes, int handshakeTimeoutMs, QObje
         qCWarning(lcGateway) << "cannot make a socket non-blocking:" << strerror(errno);
     m_readNotifier = new QSocketNotifier(qintptr(m_fd), QSocketNotifier::Read, this);
     connect(m_readNotifier, &QSocketNotifier::activated, this, &WsSocket::onReadable);
-    QTimer::singleShot(handshakeTimeoutMs, this, [this] {
-        if (m_state == State::Handshake) {
-            qCDebug(lcGateway) << "upgrade not finished in time";
-            hangUp();
-        }
-    });
+    m_handshakeTimer.start(handshakeTimeoutMs, this);
 }
 
 WsSocket::~WsSocket()
@@ -378,10 +373,21 @@ void WsSocket::consumeBuffered()
 
 void WsSocket::timerEvent(QTimerEvent *event)
 {
-    if (event->timerId() != m_pingHold.timerId())
-        return WireSocket::timerEvent(event);
-    m_pingHold.stop();
-    updateReadNotifier();
+    const int id = event->timerId();
+    if (id == m_pingHold.timerId()) {
+        m_pingHold.stop();
+        updateReadNotifier();
+    } else if (id == m_stallTimer.timerId()) {
+        onStallCheck();
+    } else if (id == m_handshakeTimer.timerId()) {
+        m_handshakeTimer.stop();
+        if (m_state == State::Handshake) {
+            qCDebug(lcGateway) << "upgrade not finished in time";
+            hangUp();
+        }
+    } else {
+        WireSocket::timerEvent(event);
+    }
 }
 
 void WsSocket::holdReading(bool hold)
@@ -408,11 +414,6 @@ void WsSocket::updateReadNotifier()
 void WsSocket::setOutputBudget(const OutputBudget &budget)
 {
     m_budget = budget;
-    if (m_budget.stallTimeoutMs > 0 && !m_stallTimer) {
-        m_stallTimer = new QTimer(this);
-        m_stallTimer->setSingleShot(true);
-        connect(m_stallTimer, &QTimer::timeout, this, &WsSocket::onStallCheck);
-    }
     checkOutput();
 }
 
@@ -424,7 +425,7 @@ void WsSocket::checkOutput()
     if (max > 0 && m_outBytes > max) {
         qCInfo(lcGateway) << "dropping a connection that does not read:" << m_outBytes
                           << "bytes queued for it";
-        emit outputOverflowed();
+        notifyOutputOverflowed();
         return hangUp();
     }
     if (max > 0) {
@@ -432,7 +433,7 @@ void WsSocket::checkOutput()
         if (high != m_holdByOutput) {
             m_holdByOutput = high;
             updateReadNotifier();
-            emit outputPressureChanged(high);
+            notifyOutputPressure(high);
         }
     }
 }
@@ -440,24 +441,25 @@ void WsSocket::checkOutput()
 void WsSocket::noteStuck()
 {
     // The kernel's buffer is full: from now on, the stall clock runs.
-    if (m_stallTimer && !m_stallTimer->isActive()) {
+    if (m_budget.stallTimeoutMs > 0 && !m_stallTimer.isActive()) {
         m_lastProgressMs = monotonicMs();
-        m_stallTimer->start(m_budget.stallTimeoutMs);
+        m_stallTimer.start(m_budget.stallTimeoutMs, this);
     }
 }
 
 void WsSocket::onStallCheck()
 {
+    m_stallTimer.stop();
     if (m_state == State::Closed || m_outBytes == 0)
         return;
     const qint64 stalled = monotonicMs() - m_lastProgressMs;
     if (stalled < m_budget.stallTimeoutMs) {
-        m_stallTimer->start(int(m_budget.stallTimeoutMs - stalled));
+        m_stallTimer.start(int(m_budget.stallTimeoutMs - stalled), this);
         return;
     }
     qCInfo(lcGateway) << "dropping a connection that took none of" << m_outBytes
                       << "queued bytes in" << stalled << "ms";
-    emit outputOverflowed();
+    notifyOutputOverflowed();
     hangUp();
 }
 
@@ -507,6 +509,7 @@ qsizetype WsSocket::consumeHandshake(QByteArrayView data)
                               "Connection: Upgrade\r\n"
                               "Sec-WebSocket-Accept: " +
                               accept + "\r\n\r\n";
+    m_handshakeTimer.stop();
     setState(State::Open);
     write(answer, {});
     if (m_state != State::Open)
@@ -590,7 +593,7 @@ qsizetype WsSocket::consumeFrames(QByteArrayView data)
             // Refused on the header: a too-large message is never buffered.
             if (length > quint64(m_maxMessageBytes - m_message.size())) {
                 // The owner may answer first (an error frame) and close.
-                emit messageTooLarge();
+                notifyMessageTooLarge();
                 if (!alive)
                     return data.size();
                 failConnection(QWebSocketProtocol::CloseCodeTooMuchData,
@@ -669,9 +672,9 @@ void WsSocket::handleFrame(Opcode opcode, bool fin, QByteArray payload)
     if (m_state != State::Open)
         return;
     if (opcode == Opcode::Text)
-        emit textMessageReceived(QString::fromUtf8(payload));
+        notifyTextMessage(QString::fromUtf8(payload));
     else
-        emit binaryMessageReceived(payload);
+        notifyBinaryMessage(payload);
 }
 
 void WsSocket::refuseHandshake(const char *why)
@@ -889,7 +892,7 @@ void WsSocket::flush()
             noteStuck();
             return checkOutput();
         }
-        if (sent > 0 && m_stallTimer)
+        if (sent > 0 && m_stallTimer.isActive())
             m_lastProgressMs = monotonicMs();
         m_outBytes -= sent;
         while (sent > 0) {
@@ -909,8 +912,7 @@ void WsSocket::flush()
     m_shared->queued = false;
     lock.unlock();
     setWriteNotifier(false);
-    if (m_stallTimer)
-        m_stallTimer->stop();
+    m_stallTimer.stop();
     checkOutput();
     if (m_state != State::Closed)
         onDrained();
@@ -966,7 +968,7 @@ void WsSocket::handOver(QByteArray received)
     m_outBytes = 0;
     m_transferHandler(fd, std::move(received));
     QMetaObject::invokeMethod(
-        this, [this] { emit disconnected(); }, Qt::QueuedConnection);
+        this, [this] { notifyDisconnected(); }, Qt::QueuedConnection);
 }
 
 void WsSocket::hangUp()
@@ -994,7 +996,7 @@ void WsSocket::hangUp()
     m_outBytes = 0;
     // From the event loop: the owner may be in the middle of a call to us.
     QMetaObject::invokeMethod(
-        this, [this] { emit disconnected(); }, Qt::QueuedConnection);
+        this, [this] { notifyDisconnected(); }, Qt::QueuedConnection);
 }
 
 } // namespace kith::server

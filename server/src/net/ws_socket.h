@@ -21,7 +21,6 @@
 #include <mutex>
 
 class QSocketNotifier;
-class QTimer;
 
 namespace kith::server {
 
@@ -181,7 +180,8 @@ private:
     QBasicTimer m_pingHold;
     bool m_consumePosted = false;
     OutputBudget m_budget;
-    QTimer *m_stallTimer = nullptr;                // made with a stall timeout
+    QBasicTimer m_stallTimer;                      // runs while queued output waits on the kernel
+    QBasicTimer m_handshakeTimer;                  // until the upgrade is done
     qint64 m_lastProgressMs = 0;                   // when the kernel last took queued bytes
     quint64 m_skipBytes = 0;                       // of a data frame that arrives while closing
     Opcode m_messageOpcode = Opcode::Continuation; // of the fragmented message in m_message
