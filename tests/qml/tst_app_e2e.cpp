@@ -14,6 +14,7 @@
 #include "kith/client/transfer_queue.h"
 #include "kith/fingerprint.h"
 #include "media.h"
+#include "message_text.h"
 #include "test_server.h"
 
 #include <QAbstractItemModel>
@@ -208,6 +209,7 @@ void AppEndToEnd::initTestCase()
     QCoreApplication::setOrganizationName(QStringLiteral("KithTest"));
     // As main() does.
     QImageReader::setAllocationLimit(kith::app::kImageAllocationLimitMiB);
+    kith::app::MessageText::preferColourEmoji();
     kith::client::TransferQueue::setImageInspector(&kith::app::inspectImage);
 
     bool ok = false;
@@ -842,6 +844,7 @@ void AppEndToEnd::searchHitOpensItsChatOnTheHit()
 // each change in her history.
 void AppEndToEnd::editReactAndDeleteFromTheBubbleReachTheCommandLine()
 {
+    m_window->setProperty("startTheme", QStringLiteral("light"));
     m_window->setWidth(1000);
     QTRY_VERIFY(item("adaptiveLayout")->property("wide").toBool());
     const QString carolChat = chatWith(client(), QStringLiteral("carol"));
@@ -935,6 +938,7 @@ void AppEndToEnd::editReactAndDeleteFromTheBubbleReachTheCommandLine()
 // bob's message is refused) and unblocking him.
 void AppEndToEnd::chatStateFromTheChatMenuAndTheBubble()
 {
+    m_window->setProperty("startTheme", QStringLiteral("light"));
     m_window->setWidth(1000);
     QTRY_VERIFY(item("adaptiveLayout")->property("wide").toBool());
     KithClient *kith = client();
@@ -1068,6 +1072,38 @@ void AppEndToEnd::chatStateFromTheChatMenuAndTheBubble()
     QVERIFY(ok);
     QTRY_VERIFY_WITH_TIMEOUT(role(bobChat, "lastMessage").toString() == QStringLiteral("Now?"),
                              kUiTimeoutMs);
+
+    // Pictures for people to look at: the Archived entry (carol's chat
+    // archived again), and the composer's emoji picker on a phone, light and
+    // dark, with an emoji in the text.
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, carolChat),
+                                      Q_ARG(QVariant, 0)));
+    click(item("chatMenuButton"));
+    QVERIFY(trigger(m_window->findChild<QObject *>(QStringLiteral("chatMenu")), "archiveAction"));
+    QTRY_VERIFY_WITH_TIMEOUT(role(carolChat, "archived").toBool(), kUiTimeoutMs);
+    QTRY_VERIFY(list->property("headerItem").value<QQuickItem *>()->height() > 0);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-archived-wide-light.png")));
+    m_window->setWidth(360);
+    QTRY_VERIFY(!layout->property("wide").toBool());
+    QTRY_COMPARE(item("chatSlot")->x(), 0.0);
+    click(item("emojiButton"));
+    QObject *picker = m_window->findChild<QObject *>(QStringLiteral("emojiPicker"));
+    QTRY_VERIFY(picker && picker->property("opened").toBool());
+    QVERIFY(
+        QMetaObject::invokeMethod(picker, "picked", Q_ARG(QString, QStringLiteral("\U0001F389"))));
+    QTest::qWait(200);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-emoji-phone-light.png")));
+    m_window->setProperty("startTheme", QStringLiteral("dark"));
+    QTest::qWait(200);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-emoji-phone-dark.png")));
+    QMetaObject::invokeMethod(picker, "close");
+    item("composerInput")->setProperty("text", QString());
+    m_window->setProperty("startTheme", QStringLiteral("light"));
+    m_window->setWidth(1000);
+    QTRY_VERIFY(layout->property("wide").toBool());
 }
 
 // The server goes away; "Retry now" in the banner tries at once instead of

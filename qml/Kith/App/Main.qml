@@ -84,6 +84,7 @@ ApplicationWindow {
         property bool hideNotificationContent: false
         property bool notificationsEnabled: true
         property var mutedChats: []
+        property var recentEmoji: []
         property bool ctrlEnterSends: false
         property int fontSize: 14
         property int avatarColorIndex: -1
@@ -540,6 +541,8 @@ ApplicationWindow {
                 showBack: !layout.wide
                 draftStore: KithClient
                 ctrlEnterSends: settings.ctrlEnterSends
+                recentEmoji: settings.recentEmoji
+                onEmojiUsed: emoji => settings.recentEmoji = [emoji].concat(settings.recentEmoji.filter(e => e !== emoji)).slice(0, 24)
                 storageError: KithClient.storageError
                 onStorageRetryRequested: KithClient.retryStorage()
                 onSendRequested: (text, replyToSeq) => KithClient.sendMessage(window.currentConversationId, text, replyToSeq)

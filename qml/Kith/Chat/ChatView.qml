@@ -31,6 +31,9 @@ Rectangle {
     property var pins: []
     property var draftStore: null
     property bool ctrlEnterSends: false
+    // Emoji used lately, most recent first (the composer's picker).
+    property var recentEmoji: []
+    signal emojiUsed(string emoji)
     // Why messages cannot be saved on this device right now; empty while they can.
     property string storageError
 
@@ -212,6 +215,8 @@ Rectangle {
             conversationId: chat.conversationId
             draftStore: chat.draftStore
             ctrlEnterSends: chat.ctrlEnterSends
+            recentEmoji: chat.recentEmoji
+            onEmojiUsed: emoji => chat.emojiUsed(emoji)
             replyToSeq: chat.replyToSeq
             replySender: chat.replySender
             replyText: chat.replyText
