@@ -3,6 +3,7 @@
 
 #include "kith/client/transfer_queue.h"
 #include "media.h"
+#include "message_text.h"
 #include "single_instance.h"
 #include "voice_player.h"
 
@@ -35,6 +36,9 @@ int main(int argc, char *argv[])
     QApplication::setApplicationVersion(QStringLiteral(KITH_VERSION));
     QApplication::setDesktopFileName(QStringLiteral("kith"));
     QApplication::setQuitOnLastWindowClosed(false);
+    // Emoji in colour in plain text too (the composer), not in the first
+    // black-and-white font that has them.
+    kith::app::MessageText::preferColourEmoji();
 
     QCommandLineParser parser;
     parser.setApplicationDescription(

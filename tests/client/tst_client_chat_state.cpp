@@ -7,6 +7,7 @@
 #include "client_fixture.h"
 #include "test_server.h"
 
+#include "kith/client/conversation_list_model.h"
 #include "kith/client/local_store.h"
 #include "kith/client/message_list_model.h"
 #include "kith/conversation_id.h"
@@ -93,7 +94,18 @@ private slots:
         LocalStore *laptop = (*m_laptop)->store();
         LocalStore *bob = (*m_bob)->store();
         QTRY_COMPARE_WITH_TIMEOUT(laptop->messageCount(m_direct), 2, kClientTimeoutMs);
+        // Bob's open chat marks the bubble pinned as the pin arrives (the
+        // app's bubble menu offers Unpin then).
+        MessageListModel bobView;
+        bobView.setClient(m_bob->get());
+        bobView.setConversationId(m_direct);
+        QTRY_VERIFY(bobView.rowOfSeq(1) >= 0);
+        const auto pinnedInView = [&bobView] {
+            return bobView.index(bobView.rowOfSeq(1)).data(MessageListModel::PinnedRole).toBool();
+        };
+        QVERIFY(!pinnedInView());
         QVERIFY(!(*m_laptop)->pinMessage(m_direct, 1).isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(pinnedInView(), kClientTimeoutMs);
         QTRY_COMPARE_WITH_TIMEOUT(bob->pinnedMessages(m_direct).size(), 1, kClientTimeoutMs);
         QCOMPARE(bob->pinnedMessages(m_direct).at(0).seq, 1u);
         QCOMPARE(bob->pinnedMessages(m_direct).at(0).content.pinned_by_user_id(),
@@ -110,6 +122,7 @@ private slots:
         QVERIFY(!(*m_bob)->pinMessage(m_direct, 1, false).isEmpty());
         QTRY_COMPARE_WITH_TIMEOUT((*m_phone)->store()->pinnedMessages(m_direct).size(), 0,
                                   kClientTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(!pinnedInView(), kClientTimeoutMs);
     }
 
     void chatStateReachesTheOtherDeviceAtOnce()
@@ -209,8 +222,19 @@ private slots:
         LocalStore *phone = (*m_phone)->store();
         const quint64 bobId = quint64((*m_bob)->userId());
         QSignalSpy bobFailed(m_bob->get(), &KithClient::operationFailed);
+        // The phone's conversation list says so on the direct chat's row (the
+        // app's "You blocked this user" state).
+        ConversationListModel *list = (*m_phone)->conversations();
+        const auto blockedInList = [list, this] {
+            return list->index(list->indexOf(m_direct))
+                .data(ConversationListModel::PeerBlockedRole)
+                .toBool();
+        };
+        QVERIFY(list->indexOf(m_direct) >= 0);
+        QVERIFY(!blockedInList());
         (*m_laptop)->blockUser(qint64(bobId));
         QTRY_VERIFY_WITH_TIMEOUT(phone->isBlocked(bobId), kClientTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(blockedInList(), kClientTimeoutMs);
         QVERIFY((*m_laptop)->isBlocked(qint64(bobId)));
         // Bob's message is refused as if alice did not exist, and alice gets nothing.
         const qint64 before = phone->messageCount(m_direct);
@@ -220,6 +244,7 @@ private slots:
                  qPrintable(bobFailed.at(0).at(0).toString()));
         (*m_laptop)->blockUser(qint64(bobId), false);
         QTRY_VERIFY_WITH_TIMEOUT(!phone->isBlocked(bobId), kClientTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(!blockedInList(), kClientTimeoutMs);
         QVERIFY(!(*m_bob)->sendMessage(m_direct, QStringLiteral("hello again")).isEmpty());
         QTRY_COMPARE_WITH_TIMEOUT(phone->messageCount(m_direct), before + 1, kClientTimeoutMs);
     }

@@ -167,6 +167,33 @@ private slots:
         QCOMPARE(phone->messageCount(m_direct), 2);
     }
 
+    // Only one thing happened while the phone was away, a deletion of a
+    // message it holds: the deletion is the newest entry, which comes with
+    // the conversation's state (no gap to pull), and is folded in all the same.
+    void anOpThatIsTheNewestEntryIsFoldedInOnReconnect()
+    {
+        LocalStore *bob = (*m_bob)->store();
+        LocalStore *laptop = (*m_laptop)->store();
+        const quint64 before = laptop->conversation(m_direct)->maxSeq;
+        QVERIFY(!(*m_laptop)->sendMessage(m_direct, QStringLiteral("soon gone")).isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(laptop->conversation(m_direct)->maxSeq > before, kClientTimeoutMs);
+        const quint64 seq = laptop->conversation(m_direct)->maxSeq;
+        QTRY_VERIFY_WITH_TIMEOUT((*m_phone)->store()->message(m_direct, seq).has_value(),
+                                 kClientTimeoutMs);
+        QCOMPARE((*m_phone)->store()->message(m_direct, seq)->content.text().body(), "soon gone");
+        QTRY_COMPARE_WITH_TIMEOUT(bob->conversation(m_direct)->maxSeq, seq, kClientTimeoutMs);
+        m_phone->stop();
+        QVERIFY(!(*m_laptop)->deleteMessage(m_direct, qint64(seq)).isEmpty());
+        QTRY_COMPARE_WITH_TIMEOUT(kindAt(bob, m_direct, seq), v1::Content::kDeleted,
+                                  kClientTimeoutMs);
+        QTRY_COMPARE_WITH_TIMEOUT(bob->conversation(m_direct)->maxSeq, seq + 1, kClientTimeoutMs);
+        m_phone->restart();
+        QVERIFY(m_phone->resume(m_server->url(), QStringLiteral("alice")));
+        QTRY_COMPARE_WITH_TIMEOUT(kindAt((*m_phone)->store(), m_direct, seq), v1::Content::kDeleted,
+                                  kClientTimeoutMs);
+        QVERIFY((*m_phone)->store()->search(QStringLiteral("soon gone")).isEmpty());
+    }
+
     void refusedOpsAreDroppedWithAReason()
     {
         LocalStore *bob = (*m_bob)->store();

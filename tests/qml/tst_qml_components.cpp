@@ -1,6 +1,7 @@
 // Runs the Qt Quick Test cases in components/ against the app's QML modules,
 // linked in statically like in the app.
 
+#include "message_text.h"
 #include "voice_player.h"
 
 #include <QQmlEngine>
@@ -21,7 +22,11 @@ class Setup : public QObject
     Q_OBJECT
 public slots:
     // As the app does: the media backend before any player.
-    void applicationAvailable() { kith::app::chooseMediaBackend(); }
+    void applicationAvailable()
+    {
+        kith::app::chooseMediaBackend();
+        kith::app::MessageText::preferColourEmoji();
+    }
     void qmlEngineAvailable(QQmlEngine *engine)
     {
         // Where qt_add_qml_module puts the modules; Qt 6.4 does not look there itself.

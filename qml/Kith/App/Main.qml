@@ -84,6 +84,7 @@ ApplicationWindow {
         property bool hideNotificationContent: false
         property bool notificationsEnabled: true
         property var mutedChats: []
+        property var recentEmoji: []
         property bool ctrlEnterSends: false
         property int fontSize: 14
         property int avatarColorIndex: -1
@@ -142,8 +143,50 @@ ApplicationWindow {
             peerLastSeenMs: Number(conversationRole(id, ConversationListModel.PeerLastSeenRole)) || 0,
             memberCount: conversationRole(id, ConversationListModel.MemberCountRole) || 0,
             myRole: conversationRole(id, ConversationListModel.MyRoleRole) || 1,
-            unread: conversationRole(id, ConversationListModel.UnreadCountRole) || 0
+            unread: conversationRole(id, ConversationListModel.UnreadCountRole) || 0,
+            muted: conversationRole(id, ConversationListModel.MutedRole) === true,
+            archived: conversationRole(id, ConversationListModel.ArchivedRole) === true,
+            blocked: conversationRole(id, ConversationListModel.PeerBlockedRole) === true
         };
+    }
+
+    // How many chats are archived, and their unread messages (the list's
+    // "Archived" entry).
+    readonly property var archiveSummary: {
+        listRevision;
+        const model = KithClient.conversations;
+        let count = 0, unread = 0;
+        for (let i = 0; i < model.count; ++i) {
+            const index = model.index(i, 0);
+            if (model.data(index, ConversationListModel.ArchivedRole) === true) {
+                ++count;
+                unread += model.data(index, ConversationListModel.UnreadCountRole) || 0;
+            }
+        }
+        return {
+            count: count,
+            unread: unread
+        };
+    }
+
+    // The open chat's pinned messages, newest pin first; read again when its
+    // messages change (a pin or an unpin folds into the pinned message).
+    property var pins: []
+    function refreshPins() {
+        pins = currentConversationId.length > 0 ? KithClient.pinnedMessages(currentConversationId) : [];
+    }
+    onCurrentConversationIdChanged: refreshPins()
+    Connections {
+        target: messages
+        function onDataChanged() { pinsTimer.restart(); }
+        function onRowsInserted() { pinsTimer.restart(); }
+        function onRowsRemoved() { pinsTimer.restart(); }
+        function onModelReset() { pinsTimer.restart(); }
+    }
+    Timer {
+        id: pinsTimer
+        interval: 50
+        onTriggered: window.refreshPins()
     }
 
     // conversation id -> the seq in the middle of the view when it was left.
@@ -281,6 +324,7 @@ ApplicationWindow {
             }
         }
         function onMessageReceived(conversationId, seq, senderName, preview, senderId) {
+            window.unarchiveOnMessage(conversationId);
             window.notifyMessage(conversationId, senderName, preview, senderId);
         }
     }
@@ -292,7 +336,7 @@ ApplicationWindow {
     function notifyMessage(conversationId, senderName, preview, senderId) {
         if (window.active && conversationId === window.currentConversationId && layout.chatVisible)
             return;
-        if (!settings.notificationsEnabled || window.isMuted(conversationId))
+        if (!settings.notificationsEnabled || KithClient.isMuted(conversationId))
             return;
         const isGroup = conversationId.startsWith("g:");
         const title = conversationRole(conversationId, ConversationListModel.TitleRole) || senderName;
@@ -305,15 +349,25 @@ ApplicationWindow {
         }
     }
 
-    // Chats whose messages make no notification, kept in the settings.
-    function isMuted(conversationId) {
-        return settings.mutedChats.indexOf(conversationId) >= 0;
+    // Chats muted on this device before mute was synced: muted for good on
+    // the server once online, then forgotten here.
+    function moveLocalMutes() {
+        if (!KithClient.online || settings.mutedChats.length === 0)
+            return;
+        for (const id of settings.mutedChats)
+            KithClient.muteConversation(id, -1);
+        settings.mutedChats = [];
     }
-    function setMuted(conversationId, muted) {
-        const list = settings.mutedChats.filter(id => id !== conversationId);
-        if (muted)
-            list.push(conversationId);
-        settings.mutedChats = list;
+    Connections {
+        target: KithClient
+        function onOnlineChanged() { window.moveLocalMutes(); }
+    }
+
+    // As Telegram does: a new message takes an archived chat back into the
+    // list unless the chat is muted (a muted archived chat stays archived).
+    function unarchiveOnMessage(conversationId) {
+        if (conversationRole(conversationId, ConversationListModel.ArchivedRole) === true && !KithClient.isMuted(conversationId) && KithClient.online)
+            KithClient.archiveConversation(conversationId, false);
     }
 
     DesktopNotifier {
@@ -437,7 +491,8 @@ ApplicationWindow {
             model: KithClient.conversations
             currentConversationId: window.currentConversationId
             showSelection: layout.wide
-            mutedChats: settings.mutedChats
+            archivedCount: window.archiveSummary.count
+            archivedUnread: window.archiveSummary.unread
             selfName: KithClient.username
             selfKey: String(KithClient.userId)
             online: KithClient.online
@@ -486,6 +541,8 @@ ApplicationWindow {
                 showBack: !layout.wide
                 draftStore: KithClient
                 ctrlEnterSends: settings.ctrlEnterSends
+                recentEmoji: settings.recentEmoji
+                onEmojiUsed: emoji => settings.recentEmoji = [emoji].concat(settings.recentEmoji.filter(e => e !== emoji)).slice(0, 24)
                 storageError: KithClient.storageError
                 onStorageRetryRequested: KithClient.retryStorage()
                 onSendRequested: (text, replyToSeq) => KithClient.sendMessage(window.currentConversationId, text, replyToSeq)
@@ -504,8 +561,15 @@ ApplicationWindow {
                 onBackRequested: window.closeConversation()
                 onDetailsRequested: groupDetails.open()
                 onSearchRequested: searchSheet.openIn(window.currentConversationId)
-                muted: settings.mutedChats.indexOf(window.currentConversationId) >= 0
-                onMuteToggled: muted => window.setMuted(window.currentConversationId, muted)
+                muted: window.current.muted
+                archived: window.current.archived
+                blocked: !window.current.isGroup && window.current.blocked
+                pins: window.pins
+                onMuteRequested: untilMs => KithClient.muteConversation(window.currentConversationId, untilMs)
+                onArchiveToggled: archived => KithClient.archiveConversation(window.currentConversationId, archived)
+                onBlockToggled: blocked => KithClient.blockUser(window.current.peerUserId, blocked)
+                onPinToggled: (seq, pin) => KithClient.pinMessage(window.currentConversationId, seq, pin)
+                onHideRequested: seq => KithClient.hideMessage(window.currentConversationId, seq)
             }
         ]
     }

@@ -4,7 +4,9 @@ import QtQuick.Layouts
 import Kith.Theme
 
 // Over the chat: back (narrow layout), avatar, name, and either who is typing
-// or the presence / member count line; actions on the right.
+// or the presence / member count line; actions on the right. The "more" menu
+// holds this user's own settings of the chat: mute (for an hour, 8 hours or
+// until turned back on), archive, and in a direct chat block.
 Rectangle {
     id: header
 
@@ -15,13 +17,24 @@ Rectangle {
     property string statusText
     property string typingText
     property bool showBack: false
-    // No notifications from this chat.
+    // No notifications from this chat (synced across this user's devices).
     property bool muted: false
+    property bool archived: false
+    // A direct chat whose peer this user blocked.
+    property bool blocked: false
+    readonly property alias menu: chatMenu
 
     signal backRequested
     signal detailsRequested
     signal searchRequested
-    signal muteToggled(bool muted)
+    // Mute until untilMs (ms since the epoch), -1 until turned back on, 0 unmute.
+    signal muteRequested(real untilMs)
+    signal archiveToggled(bool archived)
+    signal blockToggled(bool blocked)
+
+    function muteFor(hours) {
+        muteRequested(hours < 0 ? -1 : Date.now() + hours * 3600 * 1000);
+    }
 
     implicitHeight: Theme.headerHeight
     color: Theme.window
@@ -67,12 +80,36 @@ Rectangle {
                 elide: Text.ElideRight
             }
         }
+        // Muted: the crossed bell turns notifications back on in one click;
+        // otherwise it offers how long to mute for.
         IconButton {
+            id: muteButton
             objectName: "muteButton"
             iconName: header.muted ? "bell-off" : "bell"
             iconColor: header.muted ? Theme.danger : Theme.textMuted
             tip: header.muted ? qsTr("Notifications off for this chat: turn on") : qsTr("Mute notifications of this chat")
-            onClicked: header.muteToggled(!header.muted)
+            tipSuppressed: muteMenu.visible
+            onClicked: header.muted ? header.muteRequested(0) : muteMenu.popup(muteButton, 0, muteButton.height)
+
+            AppMenu {
+                id: muteMenu
+                objectName: "muteMenu"
+                AppMenuItem {
+                    objectName: "muteHourAction"
+                    text: qsTr("Mute for 1 hour")
+                    onTriggered: header.muteFor(1)
+                }
+                AppMenuItem {
+                    objectName: "muteEightHoursAction"
+                    text: qsTr("Mute for 8 hours")
+                    onTriggered: header.muteFor(8)
+                }
+                AppMenuItem {
+                    objectName: "muteForeverAction"
+                    text: qsTr("Mute until I turn it back on")
+                    onTriggered: header.muteFor(-1)
+                }
+            }
         }
         IconButton {
             objectName: "searchButton"
@@ -86,6 +123,60 @@ Rectangle {
             iconName: "info"
             tip: qsTr("Group details")
             onClicked: header.detailsRequested()
+        }
+        IconButton {
+            id: moreButton
+            objectName: "chatMenuButton"
+            iconName: "more"
+            tip: qsTr("More")
+            tipSuppressed: chatMenu.visible
+            onClicked: chatMenu.popup(moreButton, moreButton.width - chatMenu.width, moreButton.height)
+
+            AppMenu {
+                id: chatMenu
+                objectName: "chatMenu"
+                AppMenuItem {
+                    objectName: "unmuteAction"
+                    visible: header.muted
+                    text: qsTr("Unmute")
+                    onTriggered: header.muteRequested(0)
+                }
+                AppMenu {
+                    id: muteSubmenu
+                    title: qsTr("Mute")
+                    enabled: !header.muted
+                    AppMenuItem {
+                        text: qsTr("For 1 hour")
+                        onTriggered: header.muteFor(1)
+                    }
+                    AppMenuItem {
+                        text: qsTr("For 8 hours")
+                        onTriggered: header.muteFor(8)
+                    }
+                    AppMenuItem {
+                        text: qsTr("Until I turn it back on")
+                        onTriggered: header.muteFor(-1)
+                    }
+                }
+                AppMenuItem {
+                    objectName: "archiveAction"
+                    text: header.archived ? qsTr("Unarchive") : qsTr("Archive")
+                    onTriggered: header.archiveToggled(!header.archived)
+                }
+                AppMenuItem {
+                    objectName: "groupDetailsAction"
+                    visible: header.isGroup
+                    text: qsTr("Group details")
+                    onTriggered: header.detailsRequested()
+                }
+                AppMenuItem {
+                    objectName: "blockAction"
+                    visible: !header.isGroup
+                    destructive: !header.blocked
+                    text: header.blocked ? qsTr("Unblock %1").arg(header.title) : qsTr("Block %1").arg(header.title)
+                    onTriggered: header.blockToggled(!header.blocked)
+                }
+            }
         }
     }
 

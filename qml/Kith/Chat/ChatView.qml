@@ -24,8 +24,16 @@ Rectangle {
     property real readSeqAtOpen: 0
     property bool showBack: false
     property bool muted: false
+    property bool archived: false
+    // A direct chat whose peer this user blocked: no composer, a way to unblock.
+    property bool blocked: false
+    // The pinned messages, newest pin first ({seq, text, senderName}).
+    property var pins: []
     property var draftStore: null
     property bool ctrlEnterSends: false
+    // Emoji used lately, most recent first (the composer's picker).
+    property var recentEmoji: []
+    signal emojiUsed(string emoji)
     // Why messages cannot be saved on this device right now; empty while they can.
     property string storageError
 
@@ -47,14 +55,19 @@ Rectangle {
     signal backRequested
     signal detailsRequested
     signal searchRequested
-    signal muteToggled(bool muted)
+    // Mute until untilMs (ms since the epoch), -1 until turned back on, 0 unmute.
+    signal muteRequested(real untilMs)
+    signal archiveToggled(bool archived)
+    signal blockToggled(bool blocked)
+    signal pinToggled(int seq, bool pin)
+    signal hideRequested(int seq)
     signal storageRetryRequested
     // Files to send here, after the preview sheet: the caption goes with the first.
     signal filesSendRequested(var urls, string caption)
 
     // Picked, dropped or pasted files: the preview sheet first.
     function offerFiles(urls) {
-        if (storageError.length > 0 || conversationId.length === 0)
+        if (storageError.length > 0 || conversationId.length === 0 || blocked)
             return false;
         return sendSheet.openWith(urls);
     }
@@ -111,7 +124,20 @@ Rectangle {
             onDetailsRequested: chat.detailsRequested()
             onSearchRequested: chat.searchRequested()
             muted: chat.muted
-            onMuteToggled: muted => chat.muteToggled(muted)
+            archived: chat.archived
+            blocked: chat.blocked
+            onMuteRequested: untilMs => chat.muteRequested(untilMs)
+            onArchiveToggled: archived => chat.archiveToggled(archived)
+            onBlockToggled: blocked => chat.blockToggled(blocked)
+        }
+
+        PinnedBar {
+            id: pinnedBar
+            objectName: "pinnedBar"
+            Layout.fillWidth: true
+            pins: chat.pins
+            onJumpRequested: seq => chat.jumpToSeq(seq)
+            onUnpinRequested: seq => chat.pinToggled(seq, false)
         }
 
         MessageTimeline {
@@ -147,6 +173,8 @@ Rectangle {
                 composerBox.focusInput();
             }
             onDeleteRequested: seq => chat.deleteRequested(seq)
+            onPinToggled: (seq, pin) => chat.pinToggled(seq, pin)
+            onHideRequested: seq => chat.hideRequested(seq)
             onReactionToggled: (seq, emoji) => chat.reactionToggled(seq, emoji)
             onLinkActivated: link => Qt.openUrlExternally(link)
             onImageViewRequested: (url, name) => imageViewer.show(url, name)
@@ -169,14 +197,26 @@ Rectangle {
             onRetryRequested: chat.storageRetryRequested()
         }
 
+        BlockedNotice {
+            objectName: "blockedNotice"
+            Layout.fillWidth: true
+            visible: chat.blocked
+            name: chat.title
+            onUnblockRequested: chat.blockToggled(false)
+        }
+
         Composer {
             id: composerBox
             objectName: "composer"
             Layout.fillWidth: true
+            visible: !chat.blocked
+            enabled: !chat.blocked
             canSend: chat.storageError.length === 0
             conversationId: chat.conversationId
             draftStore: chat.draftStore
             ctrlEnterSends: chat.ctrlEnterSends
+            recentEmoji: chat.recentEmoji
+            onEmojiUsed: emoji => chat.emojiUsed(emoji)
             replyToSeq: chat.replyToSeq
             replySender: chat.replySender
             replyText: chat.replyText

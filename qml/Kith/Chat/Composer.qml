@@ -32,6 +32,9 @@ Rectangle {
 
     property alias text: input.text
     readonly property alias inputItem: input
+    // Emoji used lately, most recent first (the picker shows them first).
+    property var recentEmoji: []
+    readonly property alias emojiPicker: emojiPopup
 
     signal sendRequested(string text, int replyToSeq)
     signal typingChanged(bool typing)
@@ -40,6 +43,13 @@ Rectangle {
     signal scrollKeyPressed(int key)
     // File URLs picked, or an image pasted (saved as a PNG first).
     signal filesChosen(var urls)
+    // An emoji put into the text from the picker.
+    signal emojiUsed(string emoji)
+
+    function insertEmoji(emoji) {
+        input.insert(input.cursorPosition, emoji);
+        emojiUsed(emoji);
+    }
 
     function pasteImage() {
         if (!Media.clipboardHasImage())
@@ -131,6 +141,17 @@ Rectangle {
         onAccepted: composer.filesChosen(selectedFiles)
     }
 
+    EmojiPicker {
+        id: emojiPopup
+        objectName: "emojiPicker"
+        x: Theme.spacingS
+        y: -height - Theme.spacingXs
+        recent: composer.recentEmoji
+        onPicked: emoji => composer.insertEmoji(emoji)
+        // Typing goes on in the message once the picker closes.
+        onClosed: input.forceActiveFocus()
+    }
+
     // Drafts are written a moment after typing pauses, so a crash loses little.
     Timer {
         id: saveTimer
@@ -214,6 +235,18 @@ Rectangle {
                 onClicked: fileDialog.open()
             }
 
+            IconButton {
+                id: emojiButton
+                objectName: "emojiButton"
+                Layout.alignment: Qt.AlignBottom
+                Layout.bottomMargin: 2
+                enabled: composer.enabled
+                iconName: "smile"
+                tip: qsTr("Emoji")
+                tipSuppressed: emojiPopup.visible
+                onClicked: emojiPopup.visible ? emojiPopup.close() : emojiPopup.open()
+            }
+
             ScrollView {
                 id: scroller
                 Layout.fillWidth: true
@@ -230,6 +263,8 @@ Rectangle {
                     selectionColor: Theme.accent
                     selectedTextColor: Theme.accentText
                     font.pixelSize: Theme.fontBody
+                    // Emoji in colour as they are typed (see MessageText.textFamily).
+                    font.family: MessageText.textFamily.length > 0 ? MessageText.textFamily : Qt.application.font.family
                     wrapMode: TextEdit.Wrap
                     textFormat: TextEdit.PlainText
                     leftPadding: Theme.spacingM

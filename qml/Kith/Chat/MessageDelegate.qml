@@ -37,6 +37,11 @@ Item {
     property var reactions: []
     property bool canEdit: false
     property bool canDelete: false
+    // Pinned in the conversation: the menu offers Unpin.
+    property bool pinned: false
+    // A stored message (not pending, failed or a group event): it can be
+    // pinned and deleted for oneself.
+    property bool stored: false
     // A file message (see FileAttachment); `text` is then its caption.
     property bool isFile: false
     property string fileName
@@ -64,6 +69,9 @@ Item {
     signal linkActivated(string link)
     signal editRequested
     signal deleteRequested
+    signal pinToggled(bool pin)
+    // Delete for me: hidden on this user's devices only.
+    signal hideRequested
     signal reactionToggled(string emoji)
     signal fileFetchRequested
     signal fileOpenRequested
@@ -591,6 +599,12 @@ Item {
                 onTriggered: message.openReactions(message.width / 2, 0)
             }
             AppMenuItem {
+                objectName: "pinAction"
+                visible: message.stored && !message.deleted
+                text: message.pinned ? qsTr("Unpin") : qsTr("Pin")
+                onTriggered: message.pinToggled(!message.pinned)
+            }
+            AppMenuItem {
                 objectName: "editAction"
                 visible: message.canEdit && !message.deleted && message.status !== "pending" && message.status !== "failed"
                 text: qsTr("Edit")
@@ -602,6 +616,13 @@ Item {
                 destructive: true
                 text: qsTr("Delete for everyone")
                 onTriggered: message.deleteRequested()
+            }
+            AppMenuItem {
+                objectName: "hideAction"
+                visible: message.stored
+                destructive: true
+                text: qsTr("Delete for me")
+                onTriggered: message.hideRequested()
             }
             AppMenuItem {
                 visible: message.status === "failed"

@@ -46,6 +46,8 @@ ListView {
     signal quoteActivated(int seq)
     signal editRequested(int seq, string text)
     signal deleteRequested(int seq)
+    signal pinToggled(int seq, bool pin)
+    signal hideRequested(int seq)
     signal reactionToggled(int seq, string emoji)
     // Whether this account may delete others' messages here (a group admin or owner).
     property bool moderator: false
@@ -332,6 +334,10 @@ ListView {
         canDelete: (model.isOwn || timeline.moderator) && !model.isSystem && model.seq > 0
         onEditRequested: timeline.editRequested(model.seq, model.text)
         onDeleteRequested: timeline.deleteRequested(model.seq)
+        pinned: model.pinned === true
+        stored: !model.isSystem && model.seq > 0
+        onPinToggled: pin => timeline.pinToggled(model.seq, pin)
+        onHideRequested: timeline.hideRequested(model.seq)
         onReactionToggled: emoji => timeline.reactionToggled(model.seq, emoji)
     }
 

@@ -4,7 +4,9 @@ import QtQuick.Layouts
 import Kith.Theme
 
 // The left pane: who I am, the connection banner, a filter box and the
-// conversations sorted by last activity (the model's order).
+// conversations sorted by last activity (the model's order). Archived chats
+// (the model's `archived` role) leave the main list for an "Archived" entry
+// at its top, which opens them as a list of their own.
 Rectangle {
     id: pane
 
@@ -14,8 +16,12 @@ Rectangle {
     // Whether the open chat is marked in the list: beside it on a wide
     // window, not on a phone, where the list is shown alone.
     property bool showSelection: true
-    // Ids of chats without notifications (their badges are grey).
-    property var mutedChats: []
+    // How many chats are archived, and how many unread messages they hold.
+    property int archivedCount: 0
+    property int archivedUnread: 0
+    // The archived chats are listed instead of the others.
+    property bool showArchived: false
+    onArchivedCountChanged: if (archivedCount === 0) showArchived = false
     property string selfName
     property string selfKey: selfName
 
@@ -196,10 +202,74 @@ Rectangle {
             boundsBehavior: Flickable.StopAtBounds
             ScrollBar.vertical: ScrollBar {}
 
+            // Over the main list the way into the archive; over the archive the way back.
+            header: ItemDelegate {
+                id: archiveEntry
+                objectName: pane.showArchived ? "archiveBack" : "archivedEntry"
+                width: ListView.view.width
+                visible: pane.showArchived || pane.archivedCount > 0
+                height: visible ? (pane.showArchived ? 44 : Theme.listRowHeight) : 0
+                leftPadding: Theme.spacingL + Theme.spacingS
+                rightPadding: Theme.spacingL + Theme.spacingS
+                topPadding: 0
+                bottomPadding: 0
+                hoverEnabled: true
+                Accessible.name: pane.showArchived ? qsTr("Back to chats") : qsTr("Archived chats")
+                onClicked: pane.showArchived = !pane.showArchived
+                background: Rectangle {
+                    color: archiveEntry.hovered ? Theme.hover : "transparent"
+                    radius: Theme.radiusS
+                    anchors.fill: parent
+                    anchors.leftMargin: Theme.spacingS
+                    anchors.rightMargin: Theme.spacingS
+                }
+                contentItem: RowLayout {
+                    spacing: Theme.spacingM
+                    Rectangle {
+                        Layout.preferredWidth: pane.showArchived ? 28 : 44
+                        Layout.preferredHeight: Layout.preferredWidth
+                        radius: width / 2
+                        color: pane.showArchived ? "transparent" : Theme.field
+                        Icon {
+                            anchors.centerIn: parent
+                            width: 20
+                            height: 20
+                            name: pane.showArchived ? "back" : "archive"
+                            color: Theme.textMuted
+                        }
+                    }
+                    ColumnLayout {
+                        Layout.fillWidth: true
+                        spacing: 2
+                        Label {
+                            Layout.fillWidth: true
+                            text: pane.showArchived ? qsTr("Archived chats") : qsTr("Archived")
+                            color: Theme.text
+                            font.pixelSize: Theme.fontBody
+                            font.weight: Font.DemiBold
+                            elide: Text.ElideRight
+                        }
+                        Label {
+                            Layout.fillWidth: true
+                            visible: !pane.showArchived
+                            text: qsTr("%n chat(s)", "", pane.archivedCount)
+                            color: Theme.textMuted
+                            font.pixelSize: Theme.fontSmall + 1
+                            elide: Text.ElideRight
+                        }
+                    }
+                    Badge {
+                        visible: !pane.showArchived && pane.archivedUnread > 0
+                        count: pane.showArchived ? 0 : pane.archivedUnread
+                        muted: true
+                    }
+                }
+            }
+
             delegate: ConversationDelegate {
                 required property var model
                 width: ListView.view.width
-                visible: pane.matches(model.title, pane.preview(model.isGroup, model.lastSenderName, model.lastMessage))
+                visible: (model.archived === true) === pane.showArchived && pane.matches(model.title, pane.preview(model.isGroup, model.lastSenderName, model.lastMessage))
                 height: visible ? implicitHeight : 0
                 conversationId: model.conversationId
                 avatarKey: model.isGroup ? model.conversationId : String(model.peerUserId)
@@ -210,7 +280,7 @@ Rectangle {
                 preview: pane.preview(model.isGroup, model.lastSenderName, model.lastMessage)
                 lastActivityMs: Number(model.lastActivity)
                 unreadCount: model.unreadCount
-                muted: pane.mutedChats.indexOf(model.conversationId) >= 0
+                muted: model.muted === true
                 outboxState: model.failedCount > 0 ? "failed" : model.pendingCount > 0 ? "pending" : ""
                 lastStatus: ["", "", "sent", "read", "", "delivered"][model.lastStatus] || ""
                 selected: pane.showSelection && model.conversationId === pane.currentConversationId

@@ -1,6 +1,9 @@
 #include "message_text.h"
 
+#include <QFont>
 #include <QFontDatabase>
+#include <QFontInfo>
+#include <QGuiApplication>
 #include <QRegularExpression>
 #include <QTextBoundaryFinder>
 
@@ -194,16 +197,52 @@ QString escaped(QStringView run, bool inLink)
 
 } // namespace
 
-MessageText::MessageText(QObject *parent)
-    : QObject(parent)
+namespace {
+QString colourEmojiFamily()
 {
     const QStringList families = QFontDatabase::families();
-    for (const char *name : kEmojiFamilies) {
-        if (families.contains(QLatin1String(name), Qt::CaseInsensitive)) {
-            m_emojiFamily = QLatin1String(name);
-            break;
-        }
+    for (const char *name : kEmojiFamilies)
+        if (families.contains(QLatin1String(name), Qt::CaseInsensitive))
+            return QLatin1String(name);
+    return {};
+}
+} // namespace
+
+MessageText::MessageText(QObject *parent)
+    : QObject(parent)
+    , m_emojiFamily(colourEmojiFamily())
+{}
+
+QString MessageText::s_textFamily;
+
+QString MessageText::preferColourEmoji()
+{
+    const QString emoji = colourEmojiFamily();
+    if (emoji.isEmpty())
+        return emoji;
+    // The real family behind the application's font: a generic name ("Sans
+    // Serif") that no font carries would make the emoji font the one for
+    // every character, spaces and digits included.
+    const QString family = QFontInfo(QGuiApplication::font()).family();
+    if (family.isEmpty() || family.compare(emoji, Qt::CaseInsensitive) == 0)
+        return {};
+    QStringList substitutes = QFont::substitutes(family);
+    if (substitutes.value(0).compare(emoji, Qt::CaseInsensitive) != 0) {
+        substitutes.removeAll(emoji.toLower());
+        substitutes.removeAll(emoji);
+        substitutes.prepend(emoji);
+        QFont::removeSubstitutions(family);
+        QFont::insertSubstitutions(family, substitutes);
     }
+    s_textFamily = family;
+    return emoji;
+}
+
+bool MessageText::prefersColourEmoji(const QString &family) const
+{
+    // Qt keeps substitutes in lower case.
+    return !m_emojiFamily.isEmpty() &&
+           QFont::substitutes(family).value(0).compare(m_emojiFamily, Qt::CaseInsensitive) == 0;
 }
 
 bool MessageText::isEmojiText(QStringView text)

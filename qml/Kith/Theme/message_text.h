@@ -20,8 +20,21 @@ class MessageText : public QObject
     QML_SINGLETON
     // The colour emoji font found on this system ("" when there is none).
     Q_PROPERTY(QString emojiFamily READ emojiFamily CONSTANT)
+    // The family to ask for where plain text holds emoji (the composer): the
+    // application's own, which falls back to the colour emoji font first once
+    // preferColourEmoji() ran; "" before, or without such a font.
+    Q_PROPERTY(QString textFamily READ textFamily CONSTANT)
 public:
     explicit MessageText(QObject *parent = nullptr);
+
+    // Puts the colour emoji font first among the fallbacks of the family
+    // behind the application's font (textFamily), so plain text asking for
+    // it (the composer) draws emoji in colour too; call before any text is
+    // laid out. Returns the emoji font's family ("" when there is none).
+    static QString preferColourEmoji();
+    [[nodiscard]] static QString textFamily() { return s_textFamily; }
+    // Whether text in `family` falls back to the colour emoji font first.
+    Q_INVOKABLE bool prefersColourEmoji(const QString &family) const;
 
     [[nodiscard]] QString emojiFamily() const { return m_emojiFamily; }
 
@@ -48,6 +61,7 @@ public:
 
 private:
     QString m_emojiFamily;
+    static QString s_textFamily;
 };
 
 } // namespace kith::app

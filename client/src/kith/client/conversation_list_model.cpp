@@ -46,6 +46,7 @@ ConversationListModel::readRow(const QString &conversationId) const
         row.title = peer ? peer->shownName() : QStringLiteral("user %1").arg(c->peerUserId);
         row.peerOnline = peer && peer->online;
         row.peerLastSeenMs = peer ? peer->lastSeenMs : 0;
+        row.peerBlocked = m_store->isBlocked(c->peerUserId);
     }
     row.lastMessage = c->lastPreview;
     if (c->lastSenderUserId != 0) {
@@ -158,7 +159,9 @@ void ConversationListModel::onUserChanged(quint64 userId)
             m_rows[i].title = row->title;
             m_rows[i].peerOnline = row->peerOnline;
             m_rows[i].peerLastSeenMs = row->peerLastSeenMs;
-            emit dataChanged(index(i), index(i), {TitleRole, PeerOnlineRole, PeerLastSeenRole});
+            m_rows[i].peerBlocked = row->peerBlocked;
+            emit dataChanged(index(i), index(i),
+                             {TitleRole, PeerOnlineRole, PeerLastSeenRole, PeerBlockedRole});
         }
     }
 }
@@ -211,6 +214,8 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
                row.mutedUntilMs > QDateTime::currentMSecsSinceEpoch();
     case ArchivedRole:
         return row.archived;
+    case PeerBlockedRole:
+        return row.peerBlocked;
     case PeerLastSeenRole:
         return row.peerLastSeenMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
                                       : QDateTime();
@@ -240,6 +245,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const
         {LastStatusRole, "lastStatus"},
         {MutedRole, "muted"},
         {ArchivedRole, "archived"},
+        {PeerBlockedRole, "peerBlocked"},
     };
 }
 

@@ -41,6 +41,7 @@ public:
                           // (Pending, Sent, Read, Failed); Received (0) when it is someone else's
         MutedRole,        // bool: this user muted it (forever, or until a time still to come)
         ArchivedRole,     // bool: this user archived it
+        PeerBlockedRole,  // bool: direct chats, this user blocked the peer
         LastRole
     };
     Q_ENUM(Roles)
@@ -80,6 +81,7 @@ private:
         int lastStatus = 0;
         qint64 mutedUntilMs = 0;
         bool archived = false;
+        bool peerBlocked = false;
     };
 
     void reload();

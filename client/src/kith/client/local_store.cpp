@@ -486,6 +486,7 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
     if (auto done = exec(q); !done)
         return fail(done.error());
     bool stored = false;
+    quint64 foldedTarget = 0;
     if (state.has_last_message() && state.last_message().seq() > 0) {
         const auto &last = state.last_message();
         auto &exists = prepared("SELECT 1 FROM messages WHERE conversation_id = ? AND seq = ?");
@@ -501,6 +502,23 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
             if (auto done = addRange(id, {last.seq(), last.seq()}); !done)
                 return fail(done.error());
             stored = true;
+            // The newest entry is an op (an edit, deletion, reaction or pin
+            // made while this device was away) on a message held already,
+            // with every entry in between held too: fold it in now, as a
+            // pulled page would (the pull that follows skips it as held).
+            // With a gap, the pull that fills it folds the ops in order.
+            if (const quint64 target = operationTarget(last.content())) {
+                bool contiguous = false;
+                for (const SeqRange &range : rangesInTransaction(id))
+                    contiguous = contiguous || (range.first <= target && range.last >= last.seq());
+                if (contiguous) {
+                    const Result<bool> folded = foldInto(id, target);
+                    if (!folded)
+                        return fail(folded.error());
+                    if (*folded)
+                        foldedTarget = target;
+                }
+            }
         }
         exists.finish();
         if (auto done = raiseMaxSeq(id, last); !done)
@@ -514,8 +532,12 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         return done;
     if (m_scrubPending)
         scrubDeleted();
-    if (stored)
-        emit messagesStored(id, {state.last_message().seq()});
+    if (stored) {
+        QList<quint64> seqs{state.last_message().seq()};
+        if (foldedTarget != 0)
+            seqs.prepend(foldedTarget);
+        emit messagesStored(id, seqs);
+    }
     emit conversationChanged(id);
     return Done{};
 }

@@ -728,6 +728,8 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         return m.content.edited_ms() != 0;
     case DeletedRole:
         return m.content.kind_case() == v1::Content::kDeleted;
+    case PinnedRole:
+        return m.content.pinned_ms() != 0;
     case ReactionsRole: {
         QVariantList list;
         for (const v1::ReactionCount &r : m.content.reactions()) {
@@ -781,6 +783,7 @@ QHash<int, QByteArray> MessageListModel::roleNames() const
         {ReplyPreviewRole, "replyPreview"},
         {ReplySenderNameRole, "replySenderName"},
         {EditedRole, "edited"},
+        {PinnedRole, "pinned"},
         {DeletedRole, "deleted"},
         {ReactionsRole, "reactions"},
         {IsFileRole, "isFile"},

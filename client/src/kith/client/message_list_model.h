@@ -61,6 +61,7 @@ public:
         DeletedRole,                // bool: deleted for everyone (a placeholder)
         // QVariantList of {emoji, count, mine, names}: reactions in order of first use
         ReactionsRole,
+        PinnedRole, // bool: pinned in the conversation (the pinned bar)
         // Files (an upload under way shows as an own pending row).
         IsFileRole,       // bool
         FileNameRole,     // QString: the sender's name, safe to show (displayFileName)
