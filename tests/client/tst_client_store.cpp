@@ -187,6 +187,37 @@ private slots:
         QCOMPARE(m_store->message(group, 8)->content.reactions_size(), 0);
     }
 
+    void anOpInAConversationStateFoldsInStreamOrder()
+    {
+        // A device held seqs 1..2 and went away; meanwhile two edits of 1
+        // were made (3, 4). The sync's state carries 4 as its last message:
+        // it is not kept before 3 is, or 3 would never fold (4 marks the
+        // target as reflecting everything up to it).
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 1, 2), {1, 2}));
+        v1::ConversationState state;
+        state.set_id(toStd(kDirect));
+        state.set_kind(v1::DIRECT);
+        state.set_peer_user_id(kPeer);
+        state.set_max_seq(4);
+        *state.mutable_last_message() =
+            opMessage(kDirect, 4, kPeer, editOf(1, QStringLiteral("second")));
+        QVERIFY(m_store->applyConversationState(state));
+        QCOMPARE(m_store->maxStoredSeq(kDirect), 2u);
+        QVERIFY(m_store->storeMessages(
+            kDirect,
+            {opMessage(kDirect, 3, kPeer, editOf(1, QStringLiteral("first"))),
+             opMessage(kDirect, 4, kPeer, editOf(1, QStringLiteral("second")))},
+            {3, 4}));
+        QCOMPARE(m_store->message(kDirect, 1)->content.text().body(), "second");
+        QCOMPARE(m_store->message(kDirect, 1)->content.last_op_seq(), 4u);
+        // When everything before it is held, it is kept and folded at once.
+        state.set_max_seq(5);
+        *state.mutable_last_message() = opMessage(kDirect, 5, kPeer, deletionOf(2));
+        QVERIFY(m_store->applyConversationState(state));
+        QCOMPARE(m_store->maxStoredSeq(kDirect), 5u);
+        QCOMPARE(m_store->message(kDirect, 2)->content.kind_case(), v1::Content::kDeleted);
+    }
+
     void deletedTextIsGoneFromTheFileAndIndex()
     {
         const QString secret = QStringLiteral("quetzalcoatl");

@@ -485,7 +485,19 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
     q.addBindValue(id);
     if (auto done = exec(q); !done)
         return fail(done.error());
-    bool stored = false;
+    QList<quint64> stored;
+    // An op is folded into its target in stream order: it is kept from here
+    // only when every seq from its target up to it is held (then it folds at
+    // once), else it comes with the pull of the seqs before it.
+    const quint64 lastTarget =
+        state.has_last_message() ? operationTarget(state.last_message().content()) : 0;
+    bool keepLast = state.has_last_message() && state.last_message().seq() > 0;
+    if (keepLast && lastTarget != 0) {
+        keepLast = false;
+        for (const SeqRange &range : rangesInTransaction(id))
+            if (range.first <= lastTarget && range.last + 1 >= state.last_message().seq())
+                keepLast = true;
+    }
     if (state.has_last_message() && state.last_message().seq() > 0) {
         const auto &last = state.last_message();
         auto &exists = prepared("SELECT 1 FROM messages WHERE conversation_id = ? AND seq = ?");
@@ -493,14 +505,24 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         exists.addBindValue(toDb(last.seq()));
         if (!exists.exec())
             return fail(makeError(v1::INTERNAL, exists.lastError().text()));
-        if (!exists.next()) {
+        if (!exists.next() && keepLast) {
             if (auto done = insertMessage(id, last); !done)
                 return fail(done.error());
             if (auto done = hideHeld(id, {last.seq(), last.seq()}); !done)
                 return fail(done.error());
             if (auto done = addRange(id, {last.seq(), last.seq()}); !done)
                 return fail(done.error());
-            stored = true;
+            stored << last.seq();
+            exists.finish();
+            // Every op before it is held: it folds now (a pull would find it
+            // held and leave it).
+            if (lastTarget != 0) {
+                const Result<bool> folded = foldInto(id, lastTarget);
+                if (!folded)
+                    return fail(folded.error());
+                if (*folded)
+                    stored.prepend(lastTarget);
+            }
         }
         exists.finish();
         if (auto done = raiseMaxSeq(id, last); !done)
@@ -514,8 +536,8 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         return done;
     if (m_scrubPending)
         scrubDeleted();
-    if (stored)
-        emit messagesStored(id, {state.last_message().seq()});
+    if (!stored.isEmpty())
+        emit messagesStored(id, stored);
     emit conversationChanged(id);
     return Done{};
 }
