@@ -34,7 +34,8 @@ namespace {
 
 constexpr auto kUsage = R"(commands:
   register NAME PASSWORD      create an account (and keep its session)
-  send PEER TEXT              send one message (PEER: user name, group name or id)
+  send PEER TEXT              send one message (PEER: user name, group name or id);
+                              "@name" of a member mentions them
   send PEER --stdin           send one message per line of standard input
   send-file PEER PATH         send a file (progress on stderr; prints the message's seq)
   download PEER SEQ [OUTPUT]  save the file of message SEQ (--group ID: of a group)
@@ -53,6 +54,7 @@ constexpr auto kUsage = R"(commands:
   users QUERY                 search the server's directory (user and display names)
   tail                        print incoming messages as they arrive
   sync                        bring the local cache up to date
+  chats                       list your conversations: unread messages and mentions
   groups                      list your groups
   group create NAME MEMBER... create a group
   group add GROUP USER        add a member
@@ -199,6 +201,8 @@ private:
             return blocked();
         if (command == QLatin1String("users"))
             return users();
+        if (command == QLatin1String("chats"))
+            return chats();
         if (command == QLatin1String("tail"))
             return tail();
         if (command == QLatin1String("sync"))
@@ -253,21 +257,59 @@ private:
             } else {
                 texts << m_args.at(2);
             }
-            Outbox *outbox = m_client.outbox();
-            connect(
-                outbox, &Outbox::sendFailed, this,
-                [this](const QString &, const QString &, const QString &error) { fail(error); });
-            connect(outbox, &Outbox::idle, this, [this] { finish(); });
-            for (const QString &text : std::as_const(texts)) {
-                v1::Content content;
-                content.mutable_text()->set_body(toStd(text));
-                auto queued = outbox->enqueue(conversationId, content);
-                if (!queued)
-                    return fail(queued.error().message);
-            }
-            if (outbox->isIdle())
-                finish();
+            const bool names = std::any_of(texts.cbegin(), texts.cend(),
+                                           [](const QString &text) { return text.contains(u'@'); });
+            if (!names || !conversationId.startsWith(u'g'))
+                return queueTexts(conversationId, texts);
+            // "@name" mentions the members: the group's current ones, asked for first.
+            v1::Envelope env;
+            env.mutable_list_members()->set_conversation_id(toStd(conversationId));
+            m_client.connection()->request(
+                env, [this, conversationId, texts](Result<v1::Envelope> answer) {
+                    if (!answer)
+                        return fail(answer.error().message);
+                    if (answer->body_case() != v1::Envelope::kMemberList)
+                        return fail(QStringLiteral("Unexpected answer"));
+                    const auto &list = answer->member_list().members();
+                    if (auto kept = m_client.store()->replaceMembers(
+                            conversationId, QList<v1::Member>(list.begin(), list.end()));
+                        !kept)
+                        return fail(kept.error().message);
+                    queueTexts(conversationId, texts);
+                });
         });
+    }
+
+    void queueTexts(const QString &conversationId, const QStringList &texts)
+    {
+        Outbox *outbox = m_client.outbox();
+        connect(outbox, &Outbox::sendFailed, this,
+                [this](const QString &, const QString &, const QString &error) { fail(error); });
+        connect(outbox, &Outbox::idle, this, [this] { finish(); });
+        for (const QString &text : texts) {
+            v1::Content content;
+            content.mutable_text()->set_body(toStd(text));
+            for (const v1::Mention &mention : m_client.mentionsIn(conversationId, text))
+                *content.add_mentions() = mention;
+            auto queued = outbox->enqueue(conversationId, content);
+            if (!queued)
+                return fail(queued.error().message);
+        }
+        if (outbox->isIdle())
+            finish();
+    }
+
+    void chats()
+    {
+        // Every conversation: id, title (a direct chat: the peer), unread
+        // messages, unread mentions of you.
+        for (const auto &row : m_client.store()->conversations()) {
+            const QString title =
+                row.kind == v1::GROUP ? row.title : m_client.displayName(qint64(row.peerUserId));
+            m_out << row.id << '\t' << title << '\t' << row.unreadCount << " unread\t"
+                  << row.unreadMentions << " mentions\n";
+        }
+        finish();
     }
 
     void operate(const QString &command)
@@ -749,7 +791,7 @@ int main(int argc, char *argv[])
         QStringLiteral("hide"),     QStringLiteral("mute"),      QStringLiteral("unmute"),
         QStringLiteral("archive"),  QStringLiteral("unarchive"), QStringLiteral("chat-state"),
         QStringLiteral("block"),    QStringLiteral("unblock"),   QStringLiteral("blocked"),
-        QStringLiteral("users")};
+        QStringLiteral("users"),    QStringLiteral("chats")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",
                      args.isEmpty()

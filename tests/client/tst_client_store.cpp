@@ -218,6 +218,59 @@ private slots:
         QCOMPARE(m_store->message(kDirect, 2)->content.kind_case(), v1::Content::kDeleted);
     }
 
+    void unreadMentionsFollowTheFoldedContent()
+    {
+        const QString group = QStringLiteral("g:9");
+        auto mentioning = [&](quint64 seq, const QString &text, QList<quint64> users) {
+            v1::Message m = textMessage(group, seq, kPeer, text);
+            for (quint64 user : users)
+                m.mutable_content()->add_mentions()->set_user_id(user);
+            return m;
+        };
+        QVERIFY(m_store->storeMessages(group,
+                                       {mentioning(1, QStringLiteral("@me"), {kMe}),
+                                        mentioning(2, QStringLiteral("@peer"), {kPeer}),
+                                        mentioning(3, QStringLiteral("plain"), {}),
+                                        mentioning(4, QStringLiteral("@me @me"), {kMe, kMe})},
+                                       {1, 4}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 2u);
+        // An edit that names me, one that drops me.
+        v1::Content addMe = editOf(3, QStringLiteral("@me now"));
+        addMe.add_mentions()->set_user_id(kMe);
+        QVERIFY(m_store->storeMessages(
+            group,
+            {opMessage(group, 5, kPeer, addMe),
+             opMessage(group, 6, kPeer, editOf(1, QStringLiteral("nobody")))},
+            {5, 6}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 2u); // 3 and 4
+        QVERIFY(!m_store->message(group, 1)->content.mentions_size());
+        // Deleted for everyone, hidden for me: no mention left in either.
+        QVERIFY(m_store->storeMessages(group, {opMessage(group, 7, kPeer, deletionOf(4))}, {7, 7}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 1u);
+        v1::ChatState hidden;
+        hidden.set_conversation_id(toStd(group));
+        hidden.set_hidden_seq(3);
+        hidden.set_version(1);
+        QVERIFY(m_store->applyChatState(hidden));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 0u);
+        // My own mention of myself is not unread; a new one is, until read.
+        QVERIFY(m_store->storeMessages(group,
+                                       {mentioning(8, QStringLiteral("@me"), {kMe}),
+                                        [&] {
+                                            v1::Message own =
+                                                textMessage(group, 9, kMe, QStringLiteral("@me"));
+                                            own.mutable_content()->add_mentions()->set_user_id(kMe);
+                                            return own;
+                                        }()},
+                                       {8, 9}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 0u); // sending read up to 9
+        QVERIFY(m_store->storeMessages(group, {mentioning(10, QStringLiteral("@me"), {kMe})},
+                                       {10, 10}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 1u);
+        QVERIFY(m_store->setReadSeq(group, 10));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 0u);
+    }
+
     void deletedTextIsGoneFromTheFileAndIndex()
     {
         const QString secret = QStringLiteral("quetzalcoatl");

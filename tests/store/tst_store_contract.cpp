@@ -383,6 +383,61 @@ private slots:
         QCOMPARE(pullAllSeqs(t.direct).size(), qsizetype(deleted->message.seq()));
     }
 
+    void mentionsAreStoredAndFollowEditsAndDeletes()
+    {
+        // The store keeps a message's mentions with it; an edit's mentions
+        // replace the target's, a superseded edit and a deletion lose theirs.
+        const ThreeUsers t = threeUsersAndTwoChats();
+        auto mentioning = [](v1::Content content, QList<quint64> users) {
+            for (quint64 user : users) {
+                v1::Mention *mention = content.add_mentions();
+                mention->set_user_id(user);
+                mention->set_offset(0);
+                mention->set_length(4);
+            }
+            return content;
+        };
+        v1::Content first;
+        first.mutable_text()->set_body("@bob look");
+        QVERIFY(
+            operate(t.team, t.alice.id, QStringLiteral("m1"), mentioning(first, {t.bob.id})).ok());
+        const quint64 target = 2; // after the group's creation event
+        v1::Content content = messageAt(t.team, target).content();
+        QCOMPARE(content.mentions_size(), 1);
+        QCOMPARE(content.mentions(0).user_id(), t.bob.id);
+        QCOMPARE(content.mentions(0).length(), 4u);
+
+        const auto edit = operate(
+            t.team, t.alice.id, QStringLiteral("e1"),
+            mentioning(editOf(target, QStringLiteral("@ali and @bob")), {t.alice.id, t.bob.id}));
+        QVERIFY2(edit.ok(), qPrintable(edit.ok() ? QString() : edit.error().message));
+        content = messageAt(t.team, target).content();
+        QCOMPARE(content.mentions_size(), 2);
+        QCOMPARE(content.mentions(0).user_id(), t.alice.id);
+        QCOMPARE(content.mentions(1).user_id(), t.bob.id);
+
+        // An edit without mentions leaves none; the superseded edit keeps neither text nor
+        // mentions.
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("e2"),
+                        editOf(target, QStringLiteral("never mind")))
+                    .ok());
+        content = messageAt(t.team, target).content();
+        QCOMPARE(content.mentions_size(), 0);
+        QCOMPARE(content.text().body(), "never mind");
+        const v1::Content superseded = messageAt(t.team, edit->message.seq()).content();
+        QCOMPARE(superseded.edit().text(), "");
+        QCOMPARE(superseded.mentions_size(), 0);
+
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("e3"),
+                        mentioning(editOf(target, QStringLiteral("@bob again")), {t.bob.id}))
+                    .ok());
+        QCOMPARE(messageAt(t.team, target).content().mentions_size(), 1);
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("d1"), deletionOf(target)).ok());
+        content = messageAt(t.team, target).content();
+        QCOMPARE(content.kind_case(), v1::Content::kDeleted);
+        QCOMPARE(content.mentions_size(), 0);
+    }
+
     void operationsRefusedChangeNothing()
     {
         const ThreeUsers t = threeUsersAndTwoChats();

@@ -57,6 +57,7 @@ ConversationListModel::readRow(const QString &conversationId) const
         row.lastStatus = !row.isGroup && c->peerReadSeq >= c->maxSeq ? MessageListModel::Read
                                                                      : MessageListModel::Sent;
     row.unread = int(c->unreadCount);
+    row.unreadMentions = int(c->unreadMentions);
     row.memberCount = int(c->memberCount);
     row.myRole = int(c->myRole);
     row.mutedUntilMs = c->mutedUntilMs;
@@ -211,6 +212,8 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
                row.mutedUntilMs > QDateTime::currentMSecsSinceEpoch();
     case ArchivedRole:
         return row.archived;
+    case UnreadMentionsRole:
+        return row.unreadMentions;
     case PeerLastSeenRole:
         return row.peerLastSeenMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
                                       : QDateTime();
@@ -240,6 +243,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const
         {LastStatusRole, "lastStatus"},
         {MutedRole, "muted"},
         {ArchivedRole, "archived"},
+        {UnreadMentionsRole, "unreadMentions"},
     };
 }
 

@@ -98,6 +98,12 @@ const QList<QList<const char *>> kMigrations = {
         // The users this account blocks, from its chat state.
         "CREATE TABLE blocked_users(user_id INTEGER PRIMARY KEY)",
     },
+    {
+        // Messages that mention this user as they are now (edits folded in),
+        // and how many of them from others are after the read marker.
+        "ALTER TABLE messages ADD COLUMN mentions_me INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE conversations ADD COLUMN unread_mentions INTEGER NOT NULL DEFAULT 0",
+    },
 };
 
 QByteArray serialize(const v1::Content &content)
@@ -586,6 +592,7 @@ ConversationRow readConversation(const QSqlQuery &q)
     row.memberCount = q.value(13).toUInt();
     row.mutedUntilMs = q.value(14).toLongLong();
     row.archived = q.value(15).toBool();
+    row.unreadMentions = q.value(16).toULongLong();
     return row;
 }
 #define KITH_CONVERSATION_COLUMNS                                                                  \
@@ -593,7 +600,9 @@ ConversationRow readConversation(const QSqlQuery &q)
     " last_activity_ms, last_preview, last_sender_user_id, peer_read_seq, my_role, member_count,"  \
     " COALESCE((SELECT muted_until_ms FROM chat_state s WHERE s.conversation_id = "                \
     "conversations.id), 0),"                                                                       \
-    " COALESCE((SELECT archived FROM chat_state s WHERE s.conversation_id = conversations.id), 0)"
+    " COALESCE((SELECT archived FROM chat_state s WHERE s.conversation_id = conversations.id), "   \
+    "0),"                                                                                          \
+    " unread_mentions"
 } // namespace
 
 std::optional<ConversationRow> LocalStore::conversation(const QString &conversationId)
@@ -725,10 +734,23 @@ Status LocalStore::recomputeUnread(const QString &conversationId)
     const quint64 maxSeq = c.value(1).toULongLong();
     c.finish();
     if (readSeq >= maxSeq) {
-        auto &z = prepared("UPDATE conversations SET unread_count = 0 WHERE id = ?");
+        auto &z = prepared("UPDATE conversations SET unread_count = 0, unread_mentions = 0"
+                           " WHERE id = ?");
         z.addBindValue(conversationId);
         return exec(z);
     }
+    // Mentions are counted from what is held, with edits and deletions folded
+    // in: after a sync that is every seq past the marker.
+    auto &m = prepared("UPDATE conversations SET unread_mentions = (SELECT COUNT(*) FROM messages"
+                       " WHERE conversation_id = ? AND seq > ? AND mentions_me = 1"
+                       " AND sender_user_id != ? AND +target_seq IS NULL AND hidden = 0)"
+                       " WHERE id = ?");
+    m.addBindValue(conversationId);
+    m.addBindValue(toDb(readSeq));
+    m.addBindValue(toDb(m_myUserId));
+    m.addBindValue(conversationId);
+    if (auto done = exec(m); !done)
+        return done;
     bool covered = false;
     for (const auto &range : rangesInTransaction(conversationId))
         if (range.first <= readSeq + 1 && range.last >= maxSeq)
@@ -753,9 +775,9 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
     // Callers check for an existing (conversation, seq) first; a failing insert is an error.
     auto &q = prepared("INSERT INTO messages(conversation_id, seq, server_id, sender_user_id,"
                        " sender_device_id, client_msg_id, server_time_ms, body, content,"
-                       " target_seq, pinned_ms)"
+                       " target_seq, pinned_ms, mentions_me)"
                        " VALUES(?, ?, ?, ?, ?, COALESCE(?, ''), ?, COALESCE(?, ''),"
-                       " COALESCE(?, x''), ?, ?)");
+                       " COALESCE(?, x''), ?, ?, ?)");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(m.seq()));
     q.addBindValue(toDb(m.server_id()));
@@ -768,6 +790,7 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
     const quint64 target = operationTarget(m.content());
     q.addBindValue(target ? QVariant(toDb(target)) : QVariant(QMetaType(QMetaType::LongLong)));
     q.addBindValue(qint64(m.content().pinned_ms()));
+    q.addBindValue(target == 0 && mentionsUser(m.content(), m_myUserId) ? 1 : 0);
     return exec(q);
 }
 
@@ -819,10 +842,11 @@ Result<bool> LocalStore::foldInto(const QString &conversationId, quint64 targetS
     if (changed) {
         auto &u = prepared("UPDATE messages SET content = ?,"
                            " body = CASE hidden WHEN 0 THEN COALESCE(?, '') ELSE '' END,"
-                           " pinned_ms = ? WHERE id = ?");
+                           " pinned_ms = ?, mentions_me = ? WHERE id = ?");
         u.addBindValue(serialize(content));
         u.addBindValue(searchableText(content));
         u.addBindValue(qint64(content.pinned_ms()));
+        u.addBindValue(mentionsUser(content, m_myUserId) ? 1 : 0);
         u.addBindValue(rowId);
         if (auto done = exec(u); !done)
             return done.error();
@@ -842,6 +866,7 @@ Result<bool> LocalStore::foldInto(const QString &conversationId, quint64 targetS
             v1::Content edit = parseContent(e.value(1).toByteArray());
             if (edit.kind_case() == v1::Content::kEdit && !edit.edit().text().empty()) {
                 edit.mutable_edit()->clear_text();
+                edit.clear_mentions();
                 edits.append({e.value(0).toLongLong(), std::move(edit)});
             }
         }
