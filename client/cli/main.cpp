@@ -51,7 +51,8 @@ constexpr auto kUsage = R"(commands:
   archive PEER                archive the chat (unarchive: bring it back)
   chat-state PEER             print whether the chat is muted and archived
   block USER                  block USER (unblock: lift it); blocked: list whom you block
-  users QUERY                 search the server's directory (user and display names)
+  users [QUERY]               search the server's directory (user and display names;
+                              everyone without a query), 100 at a time (--all: all)
   tail                        print incoming messages as they arrive
   sync                        bring the local cache up to date
   chats                       list your conversations: unread messages and mentions
@@ -85,6 +86,8 @@ public:
     {
         m_client.setClientName(QStringLiteral("kith-cli"));
     }
+
+    void setAllPages(bool all) { m_allPages = all; }
 
     void start()
     {
@@ -405,19 +408,31 @@ private:
 
     void users()
     {
-        if (m_args.size() != 2)
-            return fail(QStringLiteral("usage: users QUERY"));
+        if (m_args.size() > 2)
+            return fail(QStringLiteral("usage: users [QUERY] [--all]"));
+        usersPage({});
+    }
+
+    // One page of the directory (100 people); with --all, every page after it.
+    void usersPage(const std::string &after)
+    {
         v1::Envelope env;
-        env.mutable_search_users()->set_query(toStd(m_args.at(1)));
+        env.mutable_search_users()->set_query(toStd(m_args.value(1)));
         env.mutable_search_users()->set_limit(100);
+        env.mutable_search_users()->set_page_after(after);
         m_client.connection()->request(env, [this](Result<v1::Envelope> answer) {
             if (!answer)
                 return fail(answer.error().message);
             if (answer->body_case() != v1::Envelope::kUserList)
                 return fail(QStringLiteral("Unexpected answer"));
-            for (const v1::User &user : answer->user_list().users())
+            const v1::UserList &list = answer->user_list();
+            for (const v1::User &user : list.users())
                 m_out << toQString(user.username()) << ' ' << toQString(user.display_name())
                       << '\n';
+            if (list.has_more() && m_allPages)
+                return usersPage(list.next_page());
+            if (list.has_more())
+                std::fprintf(stderr, "kith-cli: more people match: --all lists them all\n");
             finish();
         });
     }
@@ -730,6 +745,7 @@ private:
     QStringList m_args;
     bool m_readStdin = false;
     bool m_withSeqs = false;
+    bool m_allPages = false;         // users --all
     QByteArray m_trustedFingerprint; // --trust-fingerprint, parsed
     bool m_keepRetrying = false;
     QList<StoredMessage> m_tailQueue;
@@ -776,8 +792,10 @@ int main(int argc, char *argv[])
     const QCommandLineOption groupOption(QStringLiteral("group"),
                                          QStringLiteral("download: from the group with this id."),
                                          QStringLiteral("ID"));
+    const QCommandLineOption allOption(QStringLiteral("all"),
+                                       QStringLiteral("users: every page of the answer."));
     parser.addOptions({serverOption, userOption, passwordOption, stdinOption, trustOption,
-                       groupOption, seqsOption});
+                       groupOption, seqsOption, allOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("See above."));
     parser.process(app);
 
@@ -820,6 +838,7 @@ int main(int argc, char *argv[])
     Cli cli(server, parser.value(userOption), parser.value(passwordOption), args,
             parser.isSet(stdinOption), parser.isSet(seqsOption), trusted,
             parser.value(groupOption));
+    cli.setAllPages(parser.isSet(allOption));
     QMetaObject::invokeMethod(
         &cli, [&cli] { cli.start(); }, Qt::QueuedConnection);
     return app.exec();

@@ -9,6 +9,7 @@
 
 #include <QScopeGuard>
 #include <QSemaphore>
+#include <QSet>
 #include <QThread>
 
 #include <algorithm>
@@ -678,6 +679,63 @@ private slots:
         QVERIFY(!nobody.ok());
         QCOMPARE(nobody.error().code, v1::NOT_FOUND);
         QCOMPARE(m_store->chatStateSince(t.alice.id, 3, 10)->states.size(), 0);
+    }
+
+    void directoryPagesSeeEveryoneOnce()
+    {
+        // 125 names that start with "ann" and 125 that only hold it, mixed in
+        // the order they are made; two more the directory leaves out.
+        QSet<quint64> expected;
+        for (int i = 0; i < 125; ++i) {
+            const QString n = QString::number(i).rightJustified(3, u'0');
+            expected.insert(addUser(QStringLiteral("jo-ann") + n).id);
+            expected.insert(addUser(QStringLiteral("ann") + n).id);
+        }
+        QCOMPARE(expected.size(), 250);
+        QVERIFY(!expected.contains(0)); // every one was made
+        const UserRecord hidden = addUser(QStringLiteral("annhidden"));
+        const UserRecord disabled = addUser(QStringLiteral("anndisabled"));
+        QVERIFY(wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                    m_store->setHidden(hidden.id, true, ctx, done);
+                }).ok());
+        QVERIFY(wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                    m_store->setDisabled(disabled.id, true, ctx, done);
+                }).ok());
+
+        QSet<quint64> seen;
+        QStringList order;
+        std::optional<DirectoryCursor> after;
+        int pages = 0;
+        for (bool more = true; more; ++pages) {
+            QVERIFY(pages < 20);
+            const auto page = m_store->searchUsersPage(QStringLiteral("ANN"), 30, after);
+            QVERIFY2(page.ok(), qPrintable(page.ok() ? QString() : page.error().message));
+            QCOMPARE(page->prefix.size(), page->users.size());
+            for (qsizetype i = 0; i < page->users.size(); ++i) {
+                const UserRecord &user = page->users.at(i);
+                QVERIFY2(!seen.contains(user.id), qPrintable(user.username));
+                seen.insert(user.id);
+                order.append(user.username);
+                QCOMPARE(page->prefix.at(i), user.username.startsWith(QStringLiteral("ann")));
+            }
+            more = page->hasMore;
+            if (more) {
+                QCOMPARE(page->users.size(), 30);
+                after = DirectoryCursor{page->prefix.last(), page->users.last().username};
+            }
+        }
+        QCOMPARE(pages, 9); // 8 full pages and 10 more
+        QCOMPARE(seen, expected);
+        // Names that start with the query first, each part by name.
+        QCOMPARE(order.first(), QStringLiteral("ann000"));
+        QCOMPARE(order.at(124), QStringLiteral("ann124"));
+        QCOMPARE(order.at(125), QStringLiteral("jo-ann000"));
+        QCOMPARE(order.last(), QStringLiteral("jo-ann124"));
+        // An empty query walks the whole directory the same way.
+        const auto everyone = m_store->searchUsersPage(QString(), 1000, std::nullopt);
+        QVERIFY(everyone.ok());
+        QCOMPARE(everyone->users.size(), 250);
+        QVERIFY(!everyone->hasMore);
     }
 
     void hiddenAccountsAreLeftOutOfTheDirectory()

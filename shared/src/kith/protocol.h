@@ -15,7 +15,7 @@ namespace kith {
 constexpr quint32 kProtocolMajor = 1;
 // 1: paged sync (SyncRequest.limit, after_conversation_id, held_through).
 // 2: pins, and one user's chat state (mute, archive, delete for me, block).
-// 3: mentions (Content.mentions).
+// 3: mentions (Content.mentions), directory pages (SearchUsersRequest.page_after).
 constexpr quint32 kProtocolMinor = 3;
 
 // One message (text up to kMaxTextBytes) plus envelope and metadata headroom.
