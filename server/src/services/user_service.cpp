@@ -54,7 +54,8 @@ UserService::UserService(Store &store, PresenceService &presence, QObject *paren
     , m_presence(presence)
 {}
 
-Result<v1::UserList> UserService::search(const Caller &, const v1::SearchUsersRequest &request)
+Result<v1::UserList> UserService::search(const Caller &caller,
+                                         const v1::SearchUsersRequest &request)
 {
     // An empty query lists the whole directory, a page at a time.
     const QString query = toQString(request.query()).trimmed();
@@ -76,8 +77,12 @@ Result<v1::UserList> UserService::search(const Caller &, const v1::SearchUsersRe
         return storeError(found.error());
     v1::UserList list;
     for (const UserRecord &record : found->users) {
-        if (!record.disabled)
-            *list.add_users() = m_presence.toUser(record);
+        if (record.disabled)
+            continue;
+        Result<v1::User> user = m_presence.toUserFor(record, caller.userId);
+        if (!user)
+            return storeError(user.error());
+        *list.add_users() = std::move(*user);
     }
     if (found->hasMore && !found->users.isEmpty()) {
         list.set_has_more(true);
@@ -87,7 +92,8 @@ Result<v1::UserList> UserService::search(const Caller &, const v1::SearchUsersRe
     return list;
 }
 
-Result<v1::UserProfile> UserService::profile(const Caller &, const v1::GetProfileRequest &request)
+Result<v1::UserProfile> UserService::profile(const Caller &caller,
+                                             const v1::GetProfileRequest &request)
 {
     Result<UserRecord> record =
         makeError(v1::INVALID_ARGUMENT, QStringLiteral("Give a user id or a user name"));
@@ -100,8 +106,11 @@ Result<v1::UserProfile> UserService::profile(const Caller &, const v1::GetProfil
             return makeError(v1::NOT_FOUND, QStringLiteral("No such user"));
         return storeError(record.error());
     }
+    Result<v1::User> user = m_presence.toUserFor(*record, caller.userId);
+    if (!user)
+        return storeError(user.error());
     v1::UserProfile profile;
-    *profile.mutable_user() = m_presence.toUser(*record);
+    *profile.mutable_user() = std::move(*user);
     return profile;
 }
 
