@@ -37,7 +37,8 @@ namespace {
 
 constexpr auto kUsage = R"(commands:
   register NAME PASSWORD      create an account (and keep its session)
-  send PEER TEXT              send one message (PEER: user name, group name or id)
+  send PEER TEXT              send one message (PEER: user name, group name or id);
+                              "@name" of a member mentions them
   send PEER --stdin           send one message per line of standard input
   send-file PEER PATH         send a file, an image with its size and thumbnail (progress on
                               stderr; prints the message's seq)
@@ -54,9 +55,11 @@ constexpr auto kUsage = R"(commands:
   archive PEER                archive the chat (unarchive: bring it back)
   chat-state PEER             print whether the chat is muted and archived
   block USER                  block USER (unblock: lift it); blocked: list whom you block
-  users QUERY                 search the server's directory (user and display names)
+  users [QUERY]               search the server's directory (user and display names;
+                              everyone without a query), 100 at a time (--all: all)
   tail                        print incoming messages as they arrive
   sync                        bring the local cache up to date
+  chats                       list your conversations: unread messages and mentions
   groups                      list your groups
   group create NAME MEMBER... create a group
   group add GROUP USER        add a member
@@ -87,6 +90,8 @@ public:
     {
         m_client.setClientName(QStringLiteral("kith-cli"));
     }
+
+    void setAllPages(bool all) { m_allPages = all; }
 
     void start()
     {
@@ -203,6 +208,8 @@ private:
             return blocked();
         if (command == QLatin1String("users"))
             return users();
+        if (command == QLatin1String("chats"))
+            return chats();
         if (command == QLatin1String("tail"))
             return tail();
         if (command == QLatin1String("sync"))
@@ -257,21 +264,59 @@ private:
             } else {
                 texts << m_args.at(2);
             }
-            Outbox *outbox = m_client.outbox();
-            connect(
-                outbox, &Outbox::sendFailed, this,
-                [this](const QString &, const QString &, const QString &error) { fail(error); });
-            connect(outbox, &Outbox::idle, this, [this] { finish(); });
-            for (const QString &text : std::as_const(texts)) {
-                v1::Content content;
-                content.mutable_text()->set_body(toStd(text));
-                auto queued = outbox->enqueue(conversationId, content);
-                if (!queued)
-                    return fail(queued.error().message);
-            }
-            if (outbox->isIdle())
-                finish();
+            const bool names = std::any_of(texts.cbegin(), texts.cend(),
+                                           [](const QString &text) { return text.contains(u'@'); });
+            if (!names || !conversationId.startsWith(u'g'))
+                return queueTexts(conversationId, texts);
+            // "@name" mentions the members: the group's current ones, asked for first.
+            v1::Envelope env;
+            env.mutable_list_members()->set_conversation_id(toStd(conversationId));
+            m_client.connection()->request(
+                env, [this, conversationId, texts](Result<v1::Envelope> answer) {
+                    if (!answer)
+                        return fail(answer.error().message);
+                    if (answer->body_case() != v1::Envelope::kMemberList)
+                        return fail(QStringLiteral("Unexpected answer"));
+                    const auto &list = answer->member_list().members();
+                    if (auto kept = m_client.store()->replaceMembers(
+                            conversationId, QList<v1::Member>(list.begin(), list.end()));
+                        !kept)
+                        return fail(kept.error().message);
+                    queueTexts(conversationId, texts);
+                });
         });
+    }
+
+    void queueTexts(const QString &conversationId, const QStringList &texts)
+    {
+        Outbox *outbox = m_client.outbox();
+        connect(outbox, &Outbox::sendFailed, this,
+                [this](const QString &, const QString &, const QString &error) { fail(error); });
+        connect(outbox, &Outbox::idle, this, [this] { finish(); });
+        for (const QString &text : texts) {
+            v1::Content content;
+            content.mutable_text()->set_body(toStd(text));
+            for (const v1::Mention &mention : m_client.mentionsIn(conversationId, text))
+                *content.add_mentions() = mention;
+            auto queued = outbox->enqueue(conversationId, content);
+            if (!queued)
+                return fail(queued.error().message);
+        }
+        if (outbox->isIdle())
+            finish();
+    }
+
+    void chats()
+    {
+        // Every conversation: id, title (a direct chat: the peer), unread
+        // messages, unread mentions of you.
+        for (const auto &row : m_client.store()->conversations()) {
+            const QString title =
+                row.kind == v1::GROUP ? row.title : m_client.displayName(qint64(row.peerUserId));
+            m_out << row.id << '\t' << title << '\t' << row.unreadCount << " unread\t"
+                  << row.unreadMentions << " mentions\n";
+        }
+        finish();
     }
 
     void operate(const QString &command)
@@ -367,19 +412,31 @@ private:
 
     void users()
     {
-        if (m_args.size() != 2)
-            return fail(QStringLiteral("usage: users QUERY"));
+        if (m_args.size() > 2)
+            return fail(QStringLiteral("usage: users [QUERY] [--all]"));
+        usersPage({});
+    }
+
+    // One page of the directory (100 people); with --all, every page after it.
+    void usersPage(const std::string &after)
+    {
         v1::Envelope env;
-        env.mutable_search_users()->set_query(toStd(m_args.at(1)));
+        env.mutable_search_users()->set_query(toStd(m_args.value(1)));
         env.mutable_search_users()->set_limit(100);
+        env.mutable_search_users()->set_page_after(after);
         m_client.connection()->request(env, [this](Result<v1::Envelope> answer) {
             if (!answer)
                 return fail(answer.error().message);
             if (answer->body_case() != v1::Envelope::kUserList)
                 return fail(QStringLiteral("Unexpected answer"));
-            for (const v1::User &user : answer->user_list().users())
+            const v1::UserList &list = answer->user_list();
+            for (const v1::User &user : list.users())
                 m_out << toQString(user.username()) << ' ' << toQString(user.display_name())
                       << '\n';
+            if (list.has_more() && m_allPages)
+                return usersPage(list.next_page());
+            if (list.has_more())
+                std::fprintf(stderr, "kith-cli: more people match: --all lists them all\n");
             finish();
         });
     }
@@ -705,6 +762,7 @@ private:
     QStringList m_args;
     bool m_readStdin = false;
     bool m_withSeqs = false;
+    bool m_allPages = false;         // users --all
     QByteArray m_trustedFingerprint; // --trust-fingerprint, parsed
     bool m_keepRetrying = false;
     QList<StoredMessage> m_tailQueue;
@@ -752,8 +810,10 @@ int main(int argc, char *argv[])
     const QCommandLineOption groupOption(QStringLiteral("group"),
                                          QStringLiteral("download: from the group with this id."),
                                          QStringLiteral("ID"));
+    const QCommandLineOption allOption(QStringLiteral("all"),
+                                       QStringLiteral("users: every page of the answer."));
     parser.addOptions({serverOption, userOption, passwordOption, stdinOption, trustOption,
-                       groupOption, seqsOption});
+                       groupOption, seqsOption, allOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("See above."));
     parser.process(app);
 
@@ -767,7 +827,7 @@ int main(int argc, char *argv[])
         QStringLiteral("hide"),     QStringLiteral("mute"),      QStringLiteral("unmute"),
         QStringLiteral("archive"),  QStringLiteral("unarchive"), QStringLiteral("chat-state"),
         QStringLiteral("block"),    QStringLiteral("unblock"),   QStringLiteral("blocked"),
-        QStringLiteral("users")};
+        QStringLiteral("users"),    QStringLiteral("chats")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",
                      args.isEmpty()
@@ -796,6 +856,7 @@ int main(int argc, char *argv[])
     Cli cli(server, parser.value(userOption), parser.value(passwordOption), args,
             parser.isSet(stdinOption), parser.isSet(seqsOption), trusted,
             parser.value(groupOption));
+    cli.setAllPages(parser.isSet(allOption));
     QMetaObject::invokeMethod(
         &cli, [&cli] { cli.start(); }, Qt::QueuedConnection);
     return app.exec();

@@ -187,6 +187,90 @@ private slots:
         QCOMPARE(m_store->message(group, 8)->content.reactions_size(), 0);
     }
 
+    void anOpInAConversationStateFoldsInStreamOrder()
+    {
+        // A device held seqs 1..2 and went away; meanwhile two edits of 1
+        // were made (3, 4). The sync's state carries 4 as its last message:
+        // it is not kept before 3 is, or 3 would never fold (4 marks the
+        // target as reflecting everything up to it).
+        QVERIFY(m_store->storeMessages(kDirect, range(kDirect, 1, 2), {1, 2}));
+        v1::ConversationState state;
+        state.set_id(toStd(kDirect));
+        state.set_kind(v1::DIRECT);
+        state.set_peer_user_id(kPeer);
+        state.set_max_seq(4);
+        *state.mutable_last_message() =
+            opMessage(kDirect, 4, kPeer, editOf(1, QStringLiteral("second")));
+        QVERIFY(m_store->applyConversationState(state));
+        QCOMPARE(m_store->maxStoredSeq(kDirect), 2u);
+        QVERIFY(m_store->storeMessages(
+            kDirect,
+            {opMessage(kDirect, 3, kPeer, editOf(1, QStringLiteral("first"))),
+             opMessage(kDirect, 4, kPeer, editOf(1, QStringLiteral("second")))},
+            {3, 4}));
+        QCOMPARE(m_store->message(kDirect, 1)->content.text().body(), "second");
+        QCOMPARE(m_store->message(kDirect, 1)->content.last_op_seq(), 4u);
+        // When everything before it is held, it is kept and folded at once.
+        state.set_max_seq(5);
+        *state.mutable_last_message() = opMessage(kDirect, 5, kPeer, deletionOf(2));
+        QVERIFY(m_store->applyConversationState(state));
+        QCOMPARE(m_store->maxStoredSeq(kDirect), 5u);
+        QCOMPARE(m_store->message(kDirect, 2)->content.kind_case(), v1::Content::kDeleted);
+    }
+
+    void unreadMentionsFollowTheFoldedContent()
+    {
+        const QString group = QStringLiteral("g:9");
+        auto mentioning = [&](quint64 seq, const QString &text, QList<quint64> users) {
+            v1::Message m = textMessage(group, seq, kPeer, text);
+            for (quint64 user : users)
+                m.mutable_content()->add_mentions()->set_user_id(user);
+            return m;
+        };
+        QVERIFY(m_store->storeMessages(group,
+                                       {mentioning(1, QStringLiteral("@me"), {kMe}),
+                                        mentioning(2, QStringLiteral("@peer"), {kPeer}),
+                                        mentioning(3, QStringLiteral("plain"), {}),
+                                        mentioning(4, QStringLiteral("@me @me"), {kMe, kMe})},
+                                       {1, 4}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 2u);
+        // An edit that names me, one that drops me.
+        v1::Content addMe = editOf(3, QStringLiteral("@me now"));
+        addMe.add_mentions()->set_user_id(kMe);
+        QVERIFY(m_store->storeMessages(
+            group,
+            {opMessage(group, 5, kPeer, addMe),
+             opMessage(group, 6, kPeer, editOf(1, QStringLiteral("nobody")))},
+            {5, 6}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 2u); // 3 and 4
+        QVERIFY(!m_store->message(group, 1)->content.mentions_size());
+        // Deleted for everyone, hidden for me: no mention left in either.
+        QVERIFY(m_store->storeMessages(group, {opMessage(group, 7, kPeer, deletionOf(4))}, {7, 7}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 1u);
+        v1::ChatState hidden;
+        hidden.set_conversation_id(toStd(group));
+        hidden.set_hidden_seq(3);
+        hidden.set_version(1);
+        QVERIFY(m_store->applyChatState(hidden));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 0u);
+        // My own mention of myself is not unread; a new one is, until read.
+        QVERIFY(m_store->storeMessages(group,
+                                       {mentioning(8, QStringLiteral("@me"), {kMe}),
+                                        [&] {
+                                            v1::Message own =
+                                                textMessage(group, 9, kMe, QStringLiteral("@me"));
+                                            own.mutable_content()->add_mentions()->set_user_id(kMe);
+                                            return own;
+                                        }()},
+                                       {8, 9}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 0u); // sending read up to 9
+        QVERIFY(m_store->storeMessages(group, {mentioning(10, QStringLiteral("@me"), {kMe})},
+                                       {10, 10}));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 1u);
+        QVERIFY(m_store->setReadSeq(group, 10));
+        QCOMPARE(m_store->conversation(group)->unreadMentions, 0u);
+    }
+
     void deletedTextIsGoneFromTheFileAndIndex()
     {
         const QString secret = QStringLiteral("quetzalcoatl");

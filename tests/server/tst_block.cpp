@@ -178,6 +178,71 @@ private slots:
         QVERIFY(!presenceOf(aliceLaptop, mallory).at(0).online());
     }
 
+    void theBlockerSeesNoPresenceInAnswers()
+    {
+        // Profiles, directory pages and member lists (group and direct) show
+        // a blocked user to the blocker as offline, last seen unknown; to
+        // everyone else as they are; and again as they are once unblocked.
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        const quint64 mallory = f.addUser(QStringLiteral("mallory"));
+        const QString direct = directConversationId(alice, mallory);
+        QVERIFY(f.sendText(f.callerFor(mallory), direct, "m1", "hi").ok());
+        v1::CreateGroupRequest create;
+        create.set_name("team");
+        create.add_member_user_ids(bob);
+        create.add_member_user_ids(mallory);
+        const auto group = await<v1::ConversationState>([&](QObject *context, auto done) {
+            f.groups->createGroup(f.callerFor(alice), create, context, done);
+        });
+        QVERIFY(group.ok());
+        f.connect(mallory, 4);
+
+        auto profileOf = [&](quint64 asker) {
+            v1::GetProfileRequest request;
+            request.set_user_id(mallory);
+            const auto answer = f.users->profile(f.callerFor(asker), request);
+            return answer.ok() ? answer->user() : v1::User();
+        };
+        auto searchedBy = [&](quint64 asker) {
+            v1::SearchUsersRequest request;
+            request.set_query("mallory");
+            const auto answer = f.users->search(f.callerFor(asker), request);
+            return answer.ok() && answer->users_size() == 1 ? answer->users(0) : v1::User();
+        };
+        auto listedIn = [&](const std::string &chat, quint64 asker) {
+            v1::ListMembersRequest request;
+            request.set_conversation_id(chat);
+            const auto answer = f.groups->listMembers(f.callerFor(asker), request);
+            if (answer.ok())
+                for (const v1::Member &member : answer->members())
+                    if (member.user().id() == mallory)
+                        return member.user();
+            return v1::User();
+        };
+        auto shown = [](const v1::User &user) { return user.online() || user.last_seen_ms() != 0; };
+        const std::string team = group->id();
+        QVERIFY(profileOf(alice).online());
+        QVERIFY(listedIn(team, alice).online());
+
+        QVERIFY(block(f, f.callerFor(alice), mallory).ok());
+        for (const v1::User &user : {profileOf(alice), searchedBy(alice), listedIn(team, alice),
+                                     listedIn(toStd(direct), alice)}) {
+            QCOMPARE(user.id(), mallory); // still listed, without presence
+            QVERIFY(!shown(user));
+        }
+        QVERIFY(profileOf(bob).online());
+        QVERIFY(searchedBy(bob).online());
+        QVERIFY(listedIn(team, bob).online());
+        QVERIFY(profileOf(mallory).online()); // herself
+
+        QVERIFY(block(f, f.callerFor(alice), mallory, false).ok());
+        QVERIFY(profileOf(alice).online());
+        QVERIFY(listedIn(team, alice).online());
+    }
+
     void blockingIsSyncedAndRefusedWhereItMakesNoSense()
     {
         ServiceFixture f;

@@ -3,6 +3,7 @@
 
 #include "service_fixture.h"
 
+#include <QSet>
 #include <QTest>
 
 using namespace kith;
@@ -34,8 +35,13 @@ private slots:
         found = f.users->search(f.callerFor(alice), search);
         QVERIFY(found.ok());
         QCOMPARE(found->users_size(), 1);
+        // A blank query lists the whole directory.
         search.set_query("  ");
-        QCOMPARE(f.users->search(f.callerFor(alice), search).error().code, v1::INVALID_ARGUMENT);
+        search.set_limit(0);
+        found = f.users->search(f.callerFor(alice), search);
+        QVERIFY(found.ok());
+        QCOMPARE(found->users_size(), 3);
+        QVERIFY(!found->has_more());
 
         v1::GetProfileRequest byName;
         byName.set_username("Bob");
@@ -93,6 +99,71 @@ private slots:
         found = f.users->search(caller, search);
         QVERIFY(found.ok());
         QCOMPARE(found->users_size(), 0);
+    }
+
+    // docs/protocol.md: the directory in pages of at most 100, with a cursor
+    // the server made; a walk sees everyone once, hidden accounts never.
+    void directoryPagesWalkEveryoneOnce()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        QObject context;
+        int made = 0;
+        for (int i = 0; i < 250; ++i)
+            f.store->createUser(QStringLiteral("p%1").arg(i, 3, 10, QLatin1Char('0')), {},
+                                QByteArray("not-a-hash"), &context,
+                                [&made](Result<UserRecord> user) { made += user.ok() ? 1 : 0; });
+        QTRY_COMPARE_WITH_TIMEOUT(made, 250, kWaitMs);
+        const Result<UserRecord> hidden = f.store->userByName(QStringLiteral("p100"));
+        QVERIFY(hidden.ok());
+        QVERIFY(await<Done>([&](QObject *ctx, auto done) {
+                    f.store->setHidden(hidden->id, true, ctx, done);
+                }).ok());
+        const Caller caller = f.callerFor(f.addUser(QStringLiteral("asker")));
+
+        v1::SearchUsersRequest search;
+        search.set_query("p");
+        search.set_limit(1000); // clamped to 100
+        QSet<quint64> seen;
+        int pages = 0;
+        for (bool more = true; more; ++pages) {
+            QVERIFY(pages < 10);
+            const auto page = f.users->search(caller, search);
+            QVERIFY2(page.ok(), qPrintable(page.ok() ? QString() : page.error().message));
+            QVERIFY(page->users_size() <= 100);
+            for (const v1::User &user : page->users()) {
+                QVERIFY2(!seen.contains(user.id()), user.username().c_str());
+                QVERIFY(user.id() != hidden->id);
+                seen.insert(user.id());
+            }
+            more = page->has_more();
+            QCOMPARE(page->next_page().empty(), !more);
+            search.set_page_after(page->next_page());
+        }
+        QCOMPARE(pages, 3);
+        QCOMPARE(seen.size(), 249); // p000..p249 but the hidden one
+    }
+
+    // A hostile client's cursors: made up, too long, of another shape.
+    void directoryCursorsAreTheServers()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const Caller caller = f.callerFor(f.addUser(QStringLiteral("asker")));
+        v1::SearchUsersRequest search;
+        search.set_query("a");
+        for (const std::string &bad :
+             {std::string(10 * 1024, 'x'), std::string("2:asker"), std::string("1:"),
+              std::string("1:Asker"), std::string("0:a b"), std::string("1:asker%")}) {
+            search.set_page_after(bad);
+            QCOMPARE(f.users->search(caller, search).error().code, v1::INVALID_ARGUMENT);
+        }
+        // A well-formed cursor past the end is an empty last page.
+        search.set_page_after("0:zzz");
+        const auto end = f.users->search(caller, search);
+        QVERIFY(end.ok());
+        QCOMPARE(end->users_size(), 0);
+        QVERIFY(!end->has_more());
     }
 
     void setDisplayName()

@@ -9,6 +9,7 @@
 
 #include <QScopeGuard>
 #include <QSemaphore>
+#include <QSet>
 #include <QThread>
 
 #include <algorithm>
@@ -383,6 +384,61 @@ private slots:
         QCOMPARE(pullAllSeqs(t.direct).size(), qsizetype(deleted->message.seq()));
     }
 
+    void mentionsAreStoredAndFollowEditsAndDeletes()
+    {
+        // The store keeps a message's mentions with it; an edit's mentions
+        // replace the target's, a superseded edit and a deletion lose theirs.
+        const ThreeUsers t = threeUsersAndTwoChats();
+        auto mentioning = [](v1::Content content, QList<quint64> users) {
+            for (quint64 user : users) {
+                v1::Mention *mention = content.add_mentions();
+                mention->set_user_id(user);
+                mention->set_offset(0);
+                mention->set_length(4);
+            }
+            return content;
+        };
+        v1::Content first;
+        first.mutable_text()->set_body("@bob look");
+        QVERIFY(
+            operate(t.team, t.alice.id, QStringLiteral("m1"), mentioning(first, {t.bob.id})).ok());
+        const quint64 target = 2; // after the group's creation event
+        v1::Content content = messageAt(t.team, target).content();
+        QCOMPARE(content.mentions_size(), 1);
+        QCOMPARE(content.mentions(0).user_id(), t.bob.id);
+        QCOMPARE(content.mentions(0).length(), 4u);
+
+        const auto edit = operate(
+            t.team, t.alice.id, QStringLiteral("e1"),
+            mentioning(editOf(target, QStringLiteral("@ali and @bob")), {t.alice.id, t.bob.id}));
+        QVERIFY2(edit.ok(), qPrintable(edit.ok() ? QString() : edit.error().message));
+        content = messageAt(t.team, target).content();
+        QCOMPARE(content.mentions_size(), 2);
+        QCOMPARE(content.mentions(0).user_id(), t.alice.id);
+        QCOMPARE(content.mentions(1).user_id(), t.bob.id);
+
+        // An edit without mentions leaves none; the superseded edit keeps neither text nor
+        // mentions.
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("e2"),
+                        editOf(target, QStringLiteral("never mind")))
+                    .ok());
+        content = messageAt(t.team, target).content();
+        QCOMPARE(content.mentions_size(), 0);
+        QCOMPARE(content.text().body(), "never mind");
+        const v1::Content superseded = messageAt(t.team, edit->message.seq()).content();
+        QCOMPARE(superseded.edit().text(), "");
+        QCOMPARE(superseded.mentions_size(), 0);
+
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("e3"),
+                        mentioning(editOf(target, QStringLiteral("@bob again")), {t.bob.id}))
+                    .ok());
+        QCOMPARE(messageAt(t.team, target).content().mentions_size(), 1);
+        QVERIFY(operate(t.team, t.alice.id, QStringLiteral("d1"), deletionOf(target)).ok());
+        content = messageAt(t.team, target).content();
+        QCOMPARE(content.kind_case(), v1::Content::kDeleted);
+        QCOMPARE(content.mentions_size(), 0);
+    }
+
     void operationsRefusedChangeNothing()
     {
         const ThreeUsers t = threeUsersAndTwoChats();
@@ -623,6 +679,63 @@ private slots:
         QVERIFY(!nobody.ok());
         QCOMPARE(nobody.error().code, v1::NOT_FOUND);
         QCOMPARE(m_store->chatStateSince(t.alice.id, 3, 10)->states.size(), 0);
+    }
+
+    void directoryPagesSeeEveryoneOnce()
+    {
+        // 125 names that start with "ann" and 125 that only hold it, mixed in
+        // the order they are made; two more the directory leaves out.
+        QSet<quint64> expected;
+        for (int i = 0; i < 125; ++i) {
+            const QString n = QString::number(i).rightJustified(3, u'0');
+            expected.insert(addUser(QStringLiteral("jo-ann") + n).id);
+            expected.insert(addUser(QStringLiteral("ann") + n).id);
+        }
+        QCOMPARE(expected.size(), 250);
+        QVERIFY(!expected.contains(0)); // every one was made
+        const UserRecord hidden = addUser(QStringLiteral("annhidden"));
+        const UserRecord disabled = addUser(QStringLiteral("anndisabled"));
+        QVERIFY(wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                    m_store->setHidden(hidden.id, true, ctx, done);
+                }).ok());
+        QVERIFY(wait<Done>([&](QObject *ctx, Completion<Done> done) {
+                    m_store->setDisabled(disabled.id, true, ctx, done);
+                }).ok());
+
+        QSet<quint64> seen;
+        QStringList order;
+        std::optional<DirectoryCursor> after;
+        int pages = 0;
+        for (bool more = true; more; ++pages) {
+            QVERIFY(pages < 20);
+            const auto page = m_store->searchUsersPage(QStringLiteral("ANN"), 30, after);
+            QVERIFY2(page.ok(), qPrintable(page.ok() ? QString() : page.error().message));
+            QCOMPARE(page->prefix.size(), page->users.size());
+            for (qsizetype i = 0; i < page->users.size(); ++i) {
+                const UserRecord &user = page->users.at(i);
+                QVERIFY2(!seen.contains(user.id), qPrintable(user.username));
+                seen.insert(user.id);
+                order.append(user.username);
+                QCOMPARE(page->prefix.at(i), user.username.startsWith(QStringLiteral("ann")));
+            }
+            more = page->hasMore;
+            if (more) {
+                QCOMPARE(page->users.size(), 30);
+                after = DirectoryCursor{page->prefix.last(), page->users.last().username};
+            }
+        }
+        QCOMPARE(pages, 9); // 8 full pages and 10 more
+        QCOMPARE(seen, expected);
+        // Names that start with the query first, each part by name.
+        QCOMPARE(order.first(), QStringLiteral("ann000"));
+        QCOMPARE(order.at(124), QStringLiteral("ann124"));
+        QCOMPARE(order.at(125), QStringLiteral("jo-ann000"));
+        QCOMPARE(order.last(), QStringLiteral("jo-ann124"));
+        // An empty query walks the whole directory the same way.
+        const auto everyone = m_store->searchUsersPage(QString(), 1000, std::nullopt);
+        QVERIFY(everyone.ok());
+        QCOMPARE(everyone->users.size(), 250);
+        QVERIFY(!everyone->hasMore);
     }
 
     void hiddenAccountsAreLeftOutOfTheDirectory()

@@ -32,6 +32,21 @@ struct UserRecord
     bool hidden = false; // left out of the directory (search) by the admin
 };
 
+// Where a page of the directory starts: after this user in the search's
+// order (names that start with the query first, then by user name).
+struct DirectoryCursor
+{
+    bool prefix = false; // the user's name started with the query
+    QString username;
+};
+
+struct DirectoryPage
+{
+    QList<UserRecord> users;
+    QList<bool> prefix; // per user: its name starts with the query
+    bool hasMore = false;
+};
+
 struct DeviceRecord
 {
     quint64 id = 0;

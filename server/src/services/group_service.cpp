@@ -129,8 +129,11 @@ Result<v1::MemberList> GroupService::listMembers(const Caller &caller,
             const Result<UserRecord> user = m_store.userById(userId);
             if (!user)
                 return storeError(user.error());
+            Result<v1::User> shown = m_presence.toUserFor(*user, caller.userId);
+            if (!shown)
+                return storeError(shown.error());
             auto *member = list.add_members();
-            *member->mutable_user() = m_presence.toUser(*user);
+            *member->mutable_user() = std::move(*shown);
             member->set_role(v1::MEMBER);
         }
         return list;
@@ -143,8 +146,11 @@ Result<v1::MemberList> GroupService::listMembers(const Caller &caller,
         const Result<UserRecord> user = m_store.userById(record.userId);
         if (!user)
             return storeError(user.error());
+        Result<v1::User> shown = m_presence.toUserFor(*user, caller.userId);
+        if (!shown)
+            return storeError(shown.error());
         auto *member = list.add_members();
-        *member->mutable_user() = m_presence.toUser(*user);
+        *member->mutable_user() = std::move(*shown);
         member->set_role(record.role);
         member->set_joined_ms(record.joinedMs);
     }

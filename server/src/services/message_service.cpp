@@ -80,6 +80,11 @@ void MessageService::send(const Caller &caller, v1::SendMessageRequest request, 
     if (*blocked)
         return done(makeError(v1::NOT_FOUND, isOp ? QStringLiteral("No such message")
                                                   : QStringLiteral("No such conversation")));
+    if (request.content().mentions_size() > 0) {
+        if (const Status named = checkMentions(*ref, caller.userId, request.content(), isOp);
+            !named)
+            return done(named.error());
+    }
 
     AppendRequest append;
     append.conversationId = toQString(request.conversation_id());
@@ -385,6 +390,29 @@ void MessageService::blockUser(const Caller &caller, const v1::BlockUserRequest 
             done(*result);
             m_events.chatStateChanged(ChatStateChanged{userId, *result, origin});
         });
+}
+
+Status MessageService::checkMentions(const ConversationRef &ref, quint64 senderUserId,
+                                     const v1::Content &content, bool isOp)
+{
+    // From the members kept for the session loop (a group read once), so a
+    // send with mentions costs no store read of its own; the send budget and
+    // kMaxMentions (checked with the content) bound the work.
+    Result<QList<quint64>> members = memberIdsOf(ref);
+    if (!members && members.error().code != v1::NOT_FOUND)
+        return members.error();
+    // A sender who cannot see the group learns nothing of its members: the
+    // answer of a conversation that does not exist, as the append gives.
+    if (!members || !members->contains(senderUserId))
+        return makeError(v1::NOT_FOUND, isOp ? QStringLiteral("No such message")
+                                             : QStringLiteral("No such conversation"));
+    // One answer for a user who is not a member and one who does not exist:
+    // a member learns no more than the member list tells them.
+    for (quint64 user : mentionedUsers(content))
+        if (!members->contains(user))
+            return makeError(v1::INVALID_ARGUMENT,
+                             QStringLiteral("Only members of the conversation can be mentioned"));
+    return Done{};
 }
 
 Result<QList<quint64>> MessageService::memberIdsOf(const ConversationRef &ref)

@@ -60,6 +60,11 @@ public:
 
 private:
     [[nodiscard]] Result<QList<quint64>> memberIdsOf(const ConversationRef &ref);
+    // Every user the content mentions is a member of the conversation (and
+    // so is the sender): INVALID_ARGUMENT otherwise, NOT_FOUND for a sender
+    // who is not in it.
+    [[nodiscard]] Status checkMentions(const ConversationRef &ref, quint64 senderUserId,
+                                       const v1::Content &content, bool isOp);
     // Whether the other user of a direct chat blocks `userId` (false for a group).
     [[nodiscard]] Result<bool> blockedInDirect(const ConversationRef &ref, quint64 userId);
 

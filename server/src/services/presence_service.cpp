@@ -46,6 +46,21 @@ v1::User PresenceService::toUser(const UserRecord &record) const
     return user;
 }
 
+Result<v1::User> PresenceService::toUserFor(const UserRecord &record, quint64 askerId) const
+{
+    v1::User user = toUser(record);
+    if (record.id == askerId || (!user.online() && user.last_seen_ms() == 0))
+        return user;
+    const Result<QList<quint64>> blockers = m_members.blockersOf(record.id);
+    if (!blockers)
+        return blockers.error();
+    if (blockers->contains(askerId)) {
+        user.set_online(false);
+        user.set_last_seen_ms(0);
+    }
+    return user;
+}
+
 void PresenceService::changed(quint64 userId, bool online)
 {
     // Already waiting: what goes out then is the state as it is then.

@@ -11,6 +11,26 @@ namespace {
 constexpr quint32 kDefaultSearchLimit = 20;
 constexpr quint32 kMaxSearchLimit = 100; // a page of a people picker, not a dump
 constexpr int kMaxSearchQueryChars = 64;
+
+// A page's cursor, opaque to clients: "1:" or "0:" (the last user's name
+// started with the query, or not) and that user's name.
+std::string encodeCursor(const DirectoryCursor &cursor)
+{
+    return (cursor.prefix ? "1:" : "0:") + toStd(cursor.username);
+}
+
+std::optional<DirectoryCursor> decodeCursor(const std::string &text)
+{
+    if (text.size() < 3 || text.size() > 2 + 32 || (text[0] != '0' && text[0] != '1') ||
+        text[1] != ':')
+        return std::nullopt;
+    DirectoryCursor cursor;
+    cursor.prefix = text[0] == '1';
+    cursor.username = toQString(text.substr(2));
+    if (!isValidUsername(cursor.username) || normalizeUsername(cursor.username) != cursor.username)
+        return std::nullopt;
+    return cursor;
+}
 } // namespace
 
 Result<QString> cleanDisplayName(const std::string &utf8)
@@ -34,27 +54,46 @@ UserService::UserService(Store &store, PresenceService &presence, QObject *paren
     , m_presence(presence)
 {}
 
-Result<v1::UserList> UserService::search(const Caller &, const v1::SearchUsersRequest &request)
+Result<v1::UserList> UserService::search(const Caller &caller,
+                                         const v1::SearchUsersRequest &request)
 {
+    // An empty query lists the whole directory, a page at a time.
     const QString query = toQString(request.query()).trimmed();
-    if (query.isEmpty() || query.size() > kMaxSearchQueryChars)
+    if (query.size() > kMaxSearchQueryChars)
         return makeError(
             v1::INVALID_ARGUMENT,
-            QStringLiteral("A search needs 1 to %1 characters").arg(kMaxSearchQueryChars));
+            QStringLiteral("A search has at most %1 characters").arg(kMaxSearchQueryChars));
+    std::optional<DirectoryCursor> after;
+    if (!request.page_after().empty()) {
+        after = decodeCursor(request.page_after());
+        if (!after)
+            return makeError(v1::INVALID_ARGUMENT,
+                             QStringLiteral("page_after is not a next_page this server gave"));
+    }
     const quint32 limit =
         request.limit() == 0 ? kDefaultSearchLimit : qMin(request.limit(), kMaxSearchLimit);
-    const Result<QList<UserRecord>> found = m_store.searchUsers(query, int(limit));
+    const Result<DirectoryPage> found = m_store.searchUsersPage(query, int(limit), after);
     if (!found)
         return storeError(found.error());
     v1::UserList list;
-    for (const UserRecord &record : *found) {
-        if (!record.disabled)
-            *list.add_users() = m_presence.toUser(record);
+    for (const UserRecord &record : found->users) {
+        if (record.disabled)
+            continue;
+        Result<v1::User> user = m_presence.toUserFor(record, caller.userId);
+        if (!user)
+            return storeError(user.error());
+        *list.add_users() = std::move(*user);
+    }
+    if (found->hasMore && !found->users.isEmpty()) {
+        list.set_has_more(true);
+        list.set_next_page(
+            encodeCursor(DirectoryCursor{found->prefix.last(), found->users.last().username}));
     }
     return list;
 }
 
-Result<v1::UserProfile> UserService::profile(const Caller &, const v1::GetProfileRequest &request)
+Result<v1::UserProfile> UserService::profile(const Caller &caller,
+                                             const v1::GetProfileRequest &request)
 {
     Result<UserRecord> record =
         makeError(v1::INVALID_ARGUMENT, QStringLiteral("Give a user id or a user name"));
@@ -67,8 +106,11 @@ Result<v1::UserProfile> UserService::profile(const Caller &, const v1::GetProfil
             return makeError(v1::NOT_FOUND, QStringLiteral("No such user"));
         return storeError(record.error());
     }
+    Result<v1::User> user = m_presence.toUserFor(*record, caller.userId);
+    if (!user)
+        return storeError(user.error());
     v1::UserProfile profile;
-    *profile.mutable_user() = m_presence.toUser(*record);
+    *profile.mutable_user() = std::move(*user);
     return profile;
 }
 

@@ -86,6 +86,13 @@ public:
     // Disabled and hidden accounts are left out.
     [[nodiscard]] virtual Result<QList<UserRecord>> searchUsers(const QString &query,
                                                                 int limit) = 0;
+    // The same search a page at a time: up to `limit` users after `after`
+    // (from the start without it), in a stable order (names that start with
+    // the query first, then by user name); hasMore when more follow. An empty
+    // query matches everyone in the directory.
+    [[nodiscard]] virtual Result<DirectoryPage>
+    searchUsersPage(const QString &query, int limit,
+                    const std::optional<DirectoryCursor> &after) = 0;
     [[nodiscard]] virtual Result<QList<UserRecord>> listUsers() = 0;
     // Ids of disabled accounts (the admin may disable one from another process).
     [[nodiscard]] virtual Result<QList<quint64>> disabledUserIds() = 0;

@@ -167,13 +167,53 @@ quint64 operationTarget(const v1::Content &content)
     }
 }
 
-std::optional<ContentError> validateUserContent(const v1::Content &content)
+namespace {
+// The text a content's mentions point into; nullptr for kinds that carry none.
+const std::string *mentionableText(const v1::Content &content)
 {
-    if (content.edited_ms() != 0 || content.reactions_size() != 0 || content.last_op_seq() != 0 ||
-        content.pinned_ms() != 0 || content.pinned_by_user_id() != 0)
-        return ContentError{v1::INVALID_ARGUMENT,
-                            QStringLiteral("edited_ms, reactions, last_op_seq and the pin are set "
-                                           "by the server only")};
+    switch (content.kind_case()) {
+    case v1::Content::kText:
+        return &content.text().body();
+    case v1::Content::kFile:
+        return &content.file().caption();
+    case v1::Content::kEdit:
+        return &content.edit().text();
+    default:
+        return nullptr;
+    }
+}
+
+bool isUtf8Boundary(const std::string &text, size_t at)
+{
+    return at == text.size() || (static_cast<unsigned char>(text[at]) & 0xC0) != 0x80;
+}
+
+std::optional<ContentError> validateMentions(const v1::Content &content)
+{
+    if (content.mentions_size() == 0)
+        return std::nullopt;
+    // The count first: a hostile list is refused before anything in it is looked at.
+    if (content.mentions_size() > kMaxMentions)
+        return invalid(QStringLiteral("At most %1 mentions in a message").arg(kMaxMentions));
+    const std::string *text = mentionableText(content);
+    if (!text)
+        return invalid(QStringLiteral("Only a text, a caption or an edit mentions anyone"));
+    for (const v1::Mention &mention : content.mentions()) {
+        if (mention.user_id() == 0)
+            return invalid(QStringLiteral("A mention names a user (user_id)"));
+        if (mention.offset() == 0 && mention.length() == 0)
+            continue; // no place given
+        const size_t begin = mention.offset();
+        const size_t end = begin + mention.length();
+        if (mention.length() == 0 || end > text->size() || !isUtf8Boundary(*text, begin) ||
+            !isUtf8Boundary(*text, end))
+            return invalid(QStringLiteral("A mention's offset and length are not in the text"));
+    }
+    return std::nullopt;
+}
+
+std::optional<ContentError> validateKind(const v1::Content &content)
+{
     switch (content.kind_case()) {
     case v1::Content::kText:
         return validateText(content.text().body());
@@ -204,6 +244,36 @@ std::optional<ContentError> validateUserContent(const v1::Content &content)
     }
     return ContentError{v1::INVALID_ARGUMENT, QStringLiteral("Message has no content")};
 }
+} // namespace
+
+std::optional<ContentError> validateUserContent(const v1::Content &content)
+{
+    if (content.edited_ms() != 0 || content.reactions_size() != 0 || content.last_op_seq() != 0 ||
+        content.pinned_ms() != 0 || content.pinned_by_user_id() != 0)
+        return ContentError{v1::INVALID_ARGUMENT,
+                            QStringLiteral("edited_ms, reactions, last_op_seq and the pin are set "
+                                           "by the server only")};
+    if (auto bad = validateMentions(content))
+        return bad;
+    return validateKind(content);
+}
+
+bool mentionsUser(const v1::Content &content, quint64 userId)
+{
+    if (userId == 0 || content.kind_case() == v1::Content::kDeleted)
+        return false;
+    return std::any_of(content.mentions().begin(), content.mentions().end(),
+                       [userId](const v1::Mention &m) { return m.user_id() == userId; });
+}
+
+QList<quint64> mentionedUsers(const v1::Content &content)
+{
+    QList<quint64> users;
+    for (const v1::Mention &mention : content.mentions())
+        if (!users.contains(mention.user_id()))
+            users.append(mention.user_id());
+    return users;
+}
 
 void foldOperation(v1::Content &target, const v1::Content &op, quint64 actor, qint64 timeMs,
                    quint64 opSeq)
@@ -212,6 +282,8 @@ void foldOperation(v1::Content &target, const v1::Content &op, quint64 actor, qi
     case v1::Content::kEdit:
         if (!op.edit().text().empty() && target.kind_case() == v1::Content::kText) {
             target.mutable_text()->set_body(op.edit().text());
+            // The new text's mentions replace the old ones (none: none left).
+            *target.mutable_mentions() = op.mentions();
             target.set_edited_ms(timeMs);
         }
         break;

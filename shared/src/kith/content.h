@@ -2,6 +2,7 @@
 // Validation of what a user may send, shared so the client can refuse early
 // what the server would refuse anyway.
 
+#include <QList>
 #include <QString>
 
 #include <optional>
@@ -31,10 +32,17 @@ constexpr int kFileIdChars = 22;
 // blank and at most kMaxTextBytes, no server-only kinds or fields; a file with
 // a well-formed id and checksum, a name (valid UTF-8, no control characters),
 // small extras; operations name a target, quote nothing, an edit's text is
-// checked as text and a reaction is one emoji. reply_to_seq is checked by the
+// checked as text and a reaction is one emoji; at most kMaxMentions mentions,
+// on a text, a caption or an edit only, each naming a user and, when it says
+// where, a range of whole characters of that text. reply_to_seq is checked by the
 // server against the conversation's max seq, a file's id, size and checksum
 // against what it stored.
 [[nodiscard]] std::optional<ContentError> validateUserContent(const v1::Content &content);
+
+// Whether the content mentions userId (a deleted message mentions nobody).
+[[nodiscard]] bool mentionsUser(const v1::Content &content, quint64 userId);
+// The users a content mentions, each once, in the order first named.
+[[nodiscard]] QList<quint64> mentionedUsers(const v1::Content &content);
 
 // One emoji: a single grapheme cluster of at most kMaxEmojiBytes that starts
 // with an emoji code point (or is a keycap such as 1️⃣).
@@ -47,7 +55,7 @@ constexpr int kFileIdChars = 22;
 
 // Folds operation `op`, made by `actor` at `timeMs` as seq `opSeq`, into its
 // target's content as the server does after its checks (the client repeats
-// it on its copy): an edit replaces the text (an edit whose text the server
+// it on its copy): an edit replaces the text and the mentions (an edit whose text the server
 // cleared, being superseded, changes nothing), a delete leaves a tombstone and
 // nothing else, a reaction adds or removes the actor, a pin sets or clears
 // pinned_ms and pinned_by_user_id (pinning a pinned message keeps the first

@@ -15,7 +15,8 @@ namespace kith {
 constexpr quint32 kProtocolMajor = 1;
 // 1: paged sync (SyncRequest.limit, after_conversation_id, held_through).
 // 2: pins, and one user's chat state (mute, archive, delete for me, block).
-constexpr quint32 kProtocolMinor = 2;
+// 3: mentions (Content.mentions), directory pages (SearchUsersRequest.page_after).
+constexpr quint32 kProtocolMinor = 3;
 
 // One message (text up to kMaxTextBytes) plus envelope and metadata headroom.
 constexpr qint64 kMaxFrameBytes = 256 * 1024;
@@ -40,6 +41,8 @@ constexpr int kMaxTextBytes = 64 * 1024;
 constexpr int kMaxEmojiBytes = 64;
 // Distinct emoji one user may put on one message.
 constexpr int kMaxReactionsPerUser = 20;
+// Mentions in one message (Content.mentions).
+constexpr int kMaxMentions = 50;
 // Chat state rows per ChatStateSyncResponse: 0 means the default, larger are clamped.
 constexpr quint32 kDefaultChatStateLimit = 200;
 constexpr quint32 kMaxChatStateLimit = 1000;

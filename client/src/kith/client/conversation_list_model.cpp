@@ -58,6 +58,7 @@ ConversationListModel::readRow(const QString &conversationId) const
         row.lastStatus = !row.isGroup && c->peerReadSeq >= c->maxSeq ? MessageListModel::Read
                                                                      : MessageListModel::Sent;
     row.unread = int(c->unreadCount);
+    row.unreadMentions = int(c->unreadMentions);
     row.memberCount = int(c->memberCount);
     row.myRole = int(c->myRole);
     row.mutedUntilMs = c->mutedUntilMs;
@@ -216,6 +217,8 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
         return row.archived;
     case PeerBlockedRole:
         return row.peerBlocked;
+    case UnreadMentionsRole:
+        return row.unreadMentions;
     case PeerLastSeenRole:
         return row.peerLastSeenMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
                                       : QDateTime();
@@ -246,6 +249,7 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const
         {MutedRole, "muted"},
         {ArchivedRole, "archived"},
         {PeerBlockedRole, "peerBlocked"},
+        {UnreadMentionsRole, "unreadMentions"},
     };
 }
 

@@ -35,13 +35,14 @@ public:
         PendingCountRole,                      // int: outgoing messages not yet acked
         FailedCountRole,                       // int: outgoing messages the server refused
         HasDraftRole,                          // bool
-        PeerLastSeenRole, // QDateTime: direct chats, when the peer was last online (invalid:
-                          // unknown)
-        LastStatusRole,   // int: the newest message is one's own: MessageListModel::SendStatus
-                          // (Pending, Sent, Read, Failed); Received (0) when it is someone else's
-        MutedRole,        // bool: this user muted it (forever, or until a time still to come)
-        ArchivedRole,     // bool: this user archived it
-        PeerBlockedRole,  // bool: direct chats, this user blocked the peer
+        PeerLastSeenRole,   // QDateTime: direct chats, when the peer was last online (invalid:
+                            // unknown)
+        LastStatusRole,     // int: the newest message is one's own: MessageListModel::SendStatus
+                            // (Pending, Sent, Read, Failed); Received (0) when it is someone else's
+        MutedRole,          // bool: this user muted it (forever, or until a time still to come)
+        ArchivedRole,       // bool: this user archived it
+        PeerBlockedRole,    // bool: direct chats, this user blocked the peer
+        UnreadMentionsRole, // int: unread messages that mention this user (the "@" badge)
         LastRole
     };
     Q_ENUM(Roles)
@@ -73,6 +74,7 @@ private:
         QString lastSenderName;
         qint64 lastActivityMs = 0;
         int unread = 0;
+        int unreadMentions = 0;
         int memberCount = 0;
         int myRole = 0;
         int pending = 0;

@@ -16,6 +16,7 @@
 
 #include <QDateTime>
 #include <QFileInfo>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QSysInfo>
@@ -77,7 +78,8 @@ KithClient::KithClient(QObject *parent)
                     return;
                 emit messageReceived(conversationId, qint64(seq),
                                      displayName(qint64(m->senderUserId)), previewText(m->content),
-                                     qint64(m->senderUserId));
+                                     qint64(m->senderUserId),
+                                     mentionsUser(m->content, m_store->myUserId()));
             });
     connect(m_sync.get(), &SyncEngine::typingChanged, this,
             [this](const QString &conversationId, quint64 userId, bool typing) {
@@ -400,6 +402,8 @@ QString KithClient::sendMessage(const QString &conversationId, const QString &te
     v1::Content content;
     content.mutable_text()->set_body(toStd(text));
     content.set_reply_to_seq(quint64(replyToSeq));
+    for (const v1::Mention &mention : mentionsIn(conversationId, text))
+        *content.add_mentions() = mention;
     auto queued = m_outbox->enqueue(conversationId, content);
     if (!queued) {
         const QString storage = m_store->storageError();
@@ -447,7 +451,46 @@ QString KithClient::editMessage(const QString &conversationId, qint64 seq, const
     v1::Content content;
     content.mutable_edit()->set_target_seq(quint64(std::max<qint64>(seq, 0)));
     content.mutable_edit()->set_text(toStd(text));
+    // The edit's mentions replace the message's: the new text's, or none.
+    for (const v1::Mention &mention : mentionsIn(conversationId, text))
+        *content.add_mentions() = mention;
     return sendContent(conversationId, content);
+}
+
+QList<v1::Mention> KithClient::mentionsIn(const QString &conversationId, const QString &text)
+{
+    QList<v1::Mention> found;
+    if (!m_store->isOpen() || !text.contains(u'@'))
+        return found;
+    QList<quint64> members;
+    if (const auto ref = parseConversationId(conversationId); ref && ref->isDirect()) {
+        members = {ref->lowUser, ref->highUser};
+    } else {
+        for (const MemberRow &member : m_store->members(conversationId))
+            members.append(member.userId);
+    }
+    QHash<QString, quint64> byName;
+    for (quint64 id : std::as_const(members))
+        if (const auto user = m_store->user(id))
+            byName.insert(user->username, id);
+    // "@name" where a word starts, the name as user names are made; a
+    // full stop after it ends the sentence, not the name.
+    static const QRegularExpression at(QStringLiteral("(?<![\\w@])@([A-Za-z0-9][A-Za-z0-9._-]*)"));
+    for (auto it = at.globalMatch(text); it.hasNext() && found.size() < kMaxMentions;) {
+        const QRegularExpressionMatch match = it.next();
+        QString name = match.captured(1);
+        while (name.endsWith(u'.') || name.endsWith(u'-'))
+            name.chop(1);
+        const auto user = byName.constFind(normalizeUsername(name));
+        if (user == byName.cend())
+            continue;
+        v1::Mention mention;
+        mention.set_user_id(*user);
+        mention.set_offset(quint32(text.left(match.capturedStart()).toUtf8().size()));
+        mention.set_length(quint32(1 + name.toUtf8().size()));
+        found.append(mention);
+    }
+    return found;
 }
 
 QString KithClient::deleteMessage(const QString &conversationId, qint64 seq)

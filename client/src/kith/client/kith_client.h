@@ -117,6 +117,11 @@ public:
     Q_INVOKABLE QString sendMessage(const QString &conversationId, const QString &text,
                                     qint64 replyToSeq = 0);
     [[nodiscard]] QString sendContent(const QString &conversationId, const v1::Content &content);
+    // The members named "@username" in text, as mentions with their place
+    // (UTF-8 positions). sendMessage and editMessage attach them on their
+    // own; names that are not members of the conversation (as this device
+    // knows its members) are plain text.
+    [[nodiscard]] QList<v1::Mention> mentionsIn(const QString &conversationId, const QString &text);
     // Edit (the author, within the server's window), delete for everyone (the
     // author, or a group admin) and react (toggle one emoji) to the message at
     // seq: each goes through the outbox as an operation and is folded into the
@@ -239,8 +244,9 @@ signals:
     // The server refused the login or the registration, or the stored session.
     void authFailed(const QString &message);
     void loggedOut();
+    // mentionsMe: the message names this user; notify for it even in a muted chat.
     void messageReceived(const QString &conversationId, qint64 seq, const QString &senderName,
-                         const QString &preview, qint64 senderId);
+                         const QString &preview, qint64 senderId, bool mentionsMe);
     void typingChanged(const QString &conversationId);
     void directChatReady(const QString &conversationId);
     void groupCreated(const QString &conversationId);

@@ -98,6 +98,12 @@ const QList<QList<const char *>> kMigrations = {
         // The users this account blocks, from its chat state.
         "CREATE TABLE blocked_users(user_id INTEGER PRIMARY KEY)",
     },
+    {
+        // Messages that mention this user as they are now (edits folded in),
+        // and how many of them from others are after the read marker.
+        "ALTER TABLE messages ADD COLUMN mentions_me INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE conversations ADD COLUMN unread_mentions INTEGER NOT NULL DEFAULT 0",
+    },
 };
 
 QByteArray serialize(const v1::Content &content)
@@ -485,8 +491,19 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
     q.addBindValue(id);
     if (auto done = exec(q); !done)
         return fail(done.error());
-    bool stored = false;
-    quint64 foldedTarget = 0;
+    QList<quint64> stored;
+    // An op is folded into its target in stream order: it is kept from here
+    // only when every seq from its target up to it is held (then it folds at
+    // once), else it comes with the pull of the seqs before it.
+    const quint64 lastTarget =
+        state.has_last_message() ? operationTarget(state.last_message().content()) : 0;
+    bool keepLast = state.has_last_message() && state.last_message().seq() > 0;
+    if (keepLast && lastTarget != 0) {
+        keepLast = false;
+        for (const SeqRange &range : rangesInTransaction(id))
+            if (range.first <= lastTarget && range.last + 1 >= state.last_message().seq())
+                keepLast = true;
+    }
     if (state.has_last_message() && state.last_message().seq() > 0) {
         const auto &last = state.last_message();
         auto &exists = prepared("SELECT 1 FROM messages WHERE conversation_id = ? AND seq = ?");
@@ -494,30 +511,23 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         exists.addBindValue(toDb(last.seq()));
         if (!exists.exec())
             return fail(makeError(v1::INTERNAL, exists.lastError().text()));
-        if (!exists.next()) {
+        if (!exists.next() && keepLast) {
             if (auto done = insertMessage(id, last); !done)
                 return fail(done.error());
             if (auto done = hideHeld(id, {last.seq(), last.seq()}); !done)
                 return fail(done.error());
             if (auto done = addRange(id, {last.seq(), last.seq()}); !done)
                 return fail(done.error());
-            stored = true;
-            // The newest entry is an op (an edit, deletion, reaction or pin
-            // made while this device was away) on a message held already,
-            // with every entry in between held too: fold it in now, as a
-            // pulled page would (the pull that follows skips it as held).
-            // With a gap, the pull that fills it folds the ops in order.
-            if (const quint64 target = operationTarget(last.content())) {
-                bool contiguous = false;
-                for (const SeqRange &range : rangesInTransaction(id))
-                    contiguous = contiguous || (range.first <= target && range.last >= last.seq());
-                if (contiguous) {
-                    const Result<bool> folded = foldInto(id, target);
-                    if (!folded)
-                        return fail(folded.error());
-                    if (*folded)
-                        foldedTarget = target;
-                }
+            stored << last.seq();
+            exists.finish();
+            // Every op before it is held: it folds now (a pull would find it
+            // held and leave it).
+            if (lastTarget != 0) {
+                const Result<bool> folded = foldInto(id, lastTarget);
+                if (!folded)
+                    return fail(folded.error());
+                if (*folded)
+                    stored.prepend(lastTarget);
             }
         }
         exists.finish();
@@ -532,12 +542,8 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         return done;
     if (m_scrubPending)
         scrubDeleted();
-    if (stored) {
-        QList<quint64> seqs{state.last_message().seq()};
-        if (foldedTarget != 0)
-            seqs.prepend(foldedTarget);
-        emit messagesStored(id, seqs);
-    }
+    if (!stored.isEmpty())
+        emit messagesStored(id, stored);
     emit conversationChanged(id);
     return Done{};
 }
@@ -586,6 +592,7 @@ ConversationRow readConversation(const QSqlQuery &q)
     row.memberCount = q.value(13).toUInt();
     row.mutedUntilMs = q.value(14).toLongLong();
     row.archived = q.value(15).toBool();
+    row.unreadMentions = q.value(16).toULongLong();
     return row;
 }
 #define KITH_CONVERSATION_COLUMNS                                                                  \
@@ -593,7 +600,9 @@ ConversationRow readConversation(const QSqlQuery &q)
     " last_activity_ms, last_preview, last_sender_user_id, peer_read_seq, my_role, member_count,"  \
     " COALESCE((SELECT muted_until_ms FROM chat_state s WHERE s.conversation_id = "                \
     "conversations.id), 0),"                                                                       \
-    " COALESCE((SELECT archived FROM chat_state s WHERE s.conversation_id = conversations.id), 0)"
+    " COALESCE((SELECT archived FROM chat_state s WHERE s.conversation_id = conversations.id), "   \
+    "0),"                                                                                          \
+    " unread_mentions"
 } // namespace
 
 std::optional<ConversationRow> LocalStore::conversation(const QString &conversationId)
@@ -725,10 +734,23 @@ Status LocalStore::recomputeUnread(const QString &conversationId)
     const quint64 maxSeq = c.value(1).toULongLong();
     c.finish();
     if (readSeq >= maxSeq) {
-        auto &z = prepared("UPDATE conversations SET unread_count = 0 WHERE id = ?");
+        auto &z = prepared("UPDATE conversations SET unread_count = 0, unread_mentions = 0"
+                           " WHERE id = ?");
         z.addBindValue(conversationId);
         return exec(z);
     }
+    // Mentions are counted from what is held, with edits and deletions folded
+    // in: after a sync that is every seq past the marker.
+    auto &m = prepared("UPDATE conversations SET unread_mentions = (SELECT COUNT(*) FROM messages"
+                       " WHERE conversation_id = ? AND seq > ? AND mentions_me = 1"
+                       " AND sender_user_id != ? AND +target_seq IS NULL AND hidden = 0)"
+                       " WHERE id = ?");
+    m.addBindValue(conversationId);
+    m.addBindValue(toDb(readSeq));
+    m.addBindValue(toDb(m_myUserId));
+    m.addBindValue(conversationId);
+    if (auto done = exec(m); !done)
+        return done;
     bool covered = false;
     for (const auto &range : rangesInTransaction(conversationId))
         if (range.first <= readSeq + 1 && range.last >= maxSeq)
@@ -753,9 +775,9 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
     // Callers check for an existing (conversation, seq) first; a failing insert is an error.
     auto &q = prepared("INSERT INTO messages(conversation_id, seq, server_id, sender_user_id,"
                        " sender_device_id, client_msg_id, server_time_ms, body, content,"
-                       " target_seq, pinned_ms)"
+                       " target_seq, pinned_ms, mentions_me)"
                        " VALUES(?, ?, ?, ?, ?, COALESCE(?, ''), ?, COALESCE(?, ''),"
-                       " COALESCE(?, x''), ?, ?)");
+                       " COALESCE(?, x''), ?, ?, ?)");
     q.addBindValue(conversationId);
     q.addBindValue(toDb(m.seq()));
     q.addBindValue(toDb(m.server_id()));
@@ -768,6 +790,7 @@ Status LocalStore::insertMessage(const QString &conversationId, const v1::Messag
     const quint64 target = operationTarget(m.content());
     q.addBindValue(target ? QVariant(toDb(target)) : QVariant(QMetaType(QMetaType::LongLong)));
     q.addBindValue(qint64(m.content().pinned_ms()));
+    q.addBindValue(target == 0 && mentionsUser(m.content(), m_myUserId) ? 1 : 0);
     return exec(q);
 }
 
@@ -819,10 +842,11 @@ Result<bool> LocalStore::foldInto(const QString &conversationId, quint64 targetS
     if (changed) {
         auto &u = prepared("UPDATE messages SET content = ?,"
                            " body = CASE hidden WHEN 0 THEN COALESCE(?, '') ELSE '' END,"
-                           " pinned_ms = ? WHERE id = ?");
+                           " pinned_ms = ?, mentions_me = ? WHERE id = ?");
         u.addBindValue(serialize(content));
         u.addBindValue(searchableText(content));
         u.addBindValue(qint64(content.pinned_ms()));
+        u.addBindValue(mentionsUser(content, m_myUserId) ? 1 : 0);
         u.addBindValue(rowId);
         if (auto done = exec(u); !done)
             return done.error();
@@ -842,6 +866,7 @@ Result<bool> LocalStore::foldInto(const QString &conversationId, quint64 targetS
             v1::Content edit = parseContent(e.value(1).toByteArray());
             if (edit.kind_case() == v1::Content::kEdit && !edit.edit().text().empty()) {
                 edit.mutable_edit()->clear_text();
+                edit.clear_mentions();
                 edits.append({e.value(0).toLongLong(), std::move(edit)});
             }
         }

@@ -63,6 +63,10 @@ struct ConversationRow
     // This user's own settings (chat state), synced across their devices.
     qint64 mutedUntilMs = 0; // 0: not muted; -1: until unmuted; else until then
     bool archived = false;
+    // Messages from others after the read marker that mention this user, as
+    // they are now (an edit may add or drop a mention; a deleted or hidden
+    // message mentions nobody), counted from the messages held.
+    quint64 unreadMentions = 0;
 
     [[nodiscard]] bool isMutedAt(qint64 nowMs) const
     {
@@ -159,7 +163,7 @@ public:
     [[nodiscard]] bool isOpen() const { return m_db.isOpen(); }
     [[nodiscard]] QString path() const { return m_path; }
     [[nodiscard]] int schemaVersion();
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
 
     // Why the file cannot be written right now (a full disk, a read-only or
     // failing one), as a sentence for the user; empty while writes work. Set

@@ -726,6 +726,29 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         return qint64(m.content.reply_to_seq());
     case EditedRole:
         return m.content.edited_ms() != 0;
+    case MentionsMeRole:
+        return mentionsUser(m.content, me);
+    case MentionsRole: {
+        const std::string &text = m.content.kind_case() == v1::Content::kFile
+                                      ? m.content.file().caption()
+                                      : m.content.text().body();
+        QVariantList list;
+        for (const v1::Mention &mention : m.content.mentions()) {
+            const size_t end = size_t(mention.offset()) + mention.length();
+            if (mention.length() == 0 || end > text.size())
+                continue;
+            // UTF-8 byte positions (whole characters, as the server checked) to QString ones.
+            const qsizetype start =
+                QString::fromUtf8(text.data(), qsizetype(mention.offset())).size();
+            const qsizetype length =
+                QString::fromUtf8(text.data() + mention.offset(), qsizetype(mention.length()))
+                    .size();
+            list.append(QVariantMap{{QStringLiteral("userId"), qint64(mention.user_id())},
+                                    {QStringLiteral("start"), start},
+                                    {QStringLiteral("length"), length}});
+        }
+        return list;
+    }
     case DeletedRole:
         return m.content.kind_case() == v1::Content::kDeleted;
     case PinnedRole:
@@ -800,6 +823,8 @@ QHash<int, QByteArray> MessageListModel::roleNames() const
         {FileProgressRole, "fileProgress"},
         {IsVoiceNoteRole, "isVoiceNote"},
         {DurationMsRole, "durationMs"},
+        {MentionsMeRole, "mentionsMe"},
+        {MentionsRole, "mentions"},
     };
 }
 

@@ -77,6 +77,10 @@ public:
         FileProgressRole, // qreal: 0..1 of the transfer under way
         IsVoiceNoteRole,  // bool: recorded in a chat, played inline
         DurationMsRole,   // int: audio, the sender's word (0 unknown)
+        MentionsMeRole,   // bool: the message (as edited) mentions this user
+        MentionsRole,     // QVariantList of {userId, start, length}: where the text (or caption)
+                          // names members, in QString positions, for highlighting; mentions
+                          // sent without a place are left out (find "@name" instead)
         LastRole
     };
     Q_ENUM(Roles)

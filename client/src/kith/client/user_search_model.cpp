@@ -26,6 +26,7 @@ void UserSearchModel::setQuery(const QString &query)
     if (changed)
         emit queryChanged();
     ++m_generation;
+    setNextPage({});
     if (query.trimmed().isEmpty()) {
         m_debounce.stop();
         setBusy(false);
@@ -36,10 +37,45 @@ void UserSearchModel::setQuery(const QString &query)
     m_debounce.start();
 }
 
+void UserSearchModel::showDirectory()
+{
+    if (!m_query.isEmpty()) {
+        m_query.clear();
+        emit queryChanged();
+    }
+    ++m_generation;
+    m_debounce.stop();
+    setNextPage({});
+    setBusy(true);
+    runQuery();
+}
+
+void UserSearchModel::setNextPage(const std::string &next)
+{
+    if (m_nextPage == next)
+        return;
+    m_nextPage = next;
+    emit hasMoreChanged();
+}
+
+bool UserSearchModel::canFetchMore(const QModelIndex &parent) const
+{
+    return !parent.isValid() && m_serverList && !m_nextPage.empty() && !m_busy;
+}
+
+void UserSearchModel::fetchMore(const QModelIndex &parent)
+{
+    if (!canFetchMore(parent))
+        return;
+    setBusy(true);
+    requestPage(m_nextPage);
+}
+
 void UserSearchModel::showKnownUsers()
 {
     beginResetModel();
     m_users.clear();
+    m_serverList = false;
     if (m_store->isOpen()) {
         for (const UserRow &row : m_store->knownUsers(kMaxResults)) {
             v1::User user;
@@ -65,25 +101,42 @@ void UserSearchModel::setBusy(bool busy)
 
 void UserSearchModel::runQuery()
 {
+    requestPage({});
+}
+
+void UserSearchModel::requestPage(const std::string &after)
+{
     v1::Envelope env;
     auto *search = env.mutable_search_users();
     search->set_query(toStd(m_query.trimmed()));
     search->set_limit(kMaxResults);
+    search->set_page_after(after);
     const quint64 generation = m_generation;
-    m_connection->request(env, [this, generation](Result<v1::Envelope> answer) {
+    const bool first = after.empty();
+    m_connection->request(env, [this, generation, first](Result<v1::Envelope> answer) {
         if (generation != m_generation)
             return;
         setBusy(false);
         if (!answer || answer->body_case() != v1::Envelope::kUserList)
             return;
-        beginResetModel();
-        m_users.clear();
-        for (const auto &user : answer->user_list().users()) {
+        const auto &list = answer->user_list();
+        if (first) {
+            beginResetModel();
+            m_users.clear();
+            m_serverList = true;
+        } else if (list.users_size() > 0) {
+            beginInsertRows({}, int(m_users.size()), int(m_users.size()) + list.users_size() - 1);
+        }
+        for (const auto &user : list.users()) {
             m_users << user;
             if (m_store->isOpen())
                 (void)m_store->upsertUser(user);
         }
-        endResetModel();
+        if (first)
+            endResetModel();
+        else if (list.users_size() > 0)
+            endInsertRows();
+        setNextPage(list.has_more() ? list.next_page() : std::string());
         emit countChanged();
     });
 }

@@ -2,7 +2,10 @@
 // UserSearchModel: the server's user directory filtered by a query, for "new
 // chat" and "add member" pickers. Setting `query` asks the server after a short
 // pause in typing; with no query it lists the people this account already
-// knows (from the local store), the most recent chat first. Owned by KithClient
+// knows (from the local store), the most recent chat first, and
+// showDirectory() lists everyone in the server's directory by user name. The
+// server answers a page at a time: fetchMore (which a ListView calls at its
+// end) appends the next while hasMore. Owned by KithClient
 // (KithClient.userSearch in QML).
 
 #include <QAbstractListModel>
@@ -24,6 +27,7 @@ class UserSearchModel : public QAbstractListModel
     Q_PROPERTY(QString query READ query WRITE setQuery NOTIFY queryChanged)
     Q_PROPERTY(bool busy READ isBusy NOTIFY busyChanged)
     Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+    Q_PROPERTY(bool hasMore READ hasMore NOTIFY hasMoreChanged)
 public:
     enum Roles {
         UserIdRole = Qt::UserRole + 1, // qint64
@@ -43,6 +47,13 @@ public:
     [[nodiscard]] QString query() const { return m_query; }
     void setQuery(const QString &query);
     [[nodiscard]] bool isBusy() const { return m_busy; }
+    [[nodiscard]] bool hasMore() const { return !m_nextPage.empty(); }
+    // Everyone in the server's directory (hidden accounts aside), by user name.
+    Q_INVOKABLE void showDirectory();
+    // The next page of the server's answer, appended (nothing while one is on its way).
+    Q_INVOKABLE void loadMore() { fetchMore({}); }
+    [[nodiscard]] bool canFetchMore(const QModelIndex &parent) const override;
+    void fetchMore(const QModelIndex &parent) override;
 
     [[nodiscard]] int rowCount(const QModelIndex &parent = {}) const override;
     [[nodiscard]] QVariant data(const QModelIndex &index, int role) const override;
@@ -52,9 +63,12 @@ signals:
     void queryChanged();
     void busyChanged();
     void countChanged();
+    void hasMoreChanged();
 
 private:
     void runQuery();
+    void requestPage(const std::string &after);
+    void setNextPage(const std::string &next);
     void showKnownUsers();
     void setBusy(bool busy);
 
@@ -63,7 +77,9 @@ private:
     QString m_query;
     QList<v1::User> m_users;
     QTimer m_debounce;
-    quint64 m_generation = 0; // answers to superseded queries are dropped
+    std::string m_nextPage;    // the server's cursor of the next page; empty: none
+    bool m_serverList = false; // the rows are the server's answer (pages may follow)
+    quint64 m_generation = 0;  // answers to superseded queries are dropped
     bool m_busy = false;
 };
 

@@ -16,6 +16,7 @@ namespace kith::server::pg {
 // so that statements built at static initialisation can use them).
 inline constexpr QLatin1StringView kUserColumns{
     "id, username, display_name, password_hash, disabled, created_ms, hidden"};
+constexpr int kUserColumnCount = 7;
 inline constexpr QLatin1StringView kDeviceColumns{
     "id, user_id, name, created_ms, last_seen_ms, revoked"};
 inline constexpr QLatin1StringView kFileColumns{

@@ -215,29 +215,51 @@ Result<UserRecord> PostgresStore::userByName(const QString &username)
 
 Result<QList<UserRecord>> PostgresStore::searchUsers(const QString &query, int limit)
 {
+    Result<DirectoryPage> page = searchUsersPage(query, limit, std::nullopt);
+    if (!page)
+        return page.error();
+    return std::move(page->users);
+}
+
+Result<DirectoryPage> PostgresStore::searchUsersPage(const QString &query, int limit,
+                                                     const std::optional<DirectoryCursor> &after)
+{
     QString escaped = displayKey(query.trimmed());
     escaped.replace(u'\\', QStringLiteral("\\\\"))
         .replace(u'%', QStringLiteral("\\%"))
         .replace(u'_', QStringLiteral("\\_"));
     const QString contains = u'%' + escaped + u'%';
     const QString prefix = escaped + u'%';
-    return read<QList<UserRecord>>([&](PgConnection &c) -> Result<QList<UserRecord>> {
-        QList<UserRecord> users;
+    return read<DirectoryPage>([&](PgConnection &c) -> Result<DirectoryPage> {
+        DirectoryPage page;
         if (limit <= 0)
-            return users;
-        // Names that start with the query come first.
+            return page;
+        // Names that start with the query come first, then by user name
+        // (unique): a page starts after the last one's place in that order.
+        const QString rank = QStringLiteral(
+            "(username LIKE $2 ESCAPE '\\' OR display_key LIKE $2 ESCAPE '\\')::int");
         auto r = c.query(
-            QStringLiteral("SELECT %1 FROM users WHERE NOT disabled AND NOT hidden"
+            QStringLiteral("SELECT %1, %2 FROM users WHERE NOT disabled AND NOT hidden"
                            " AND (username LIKE $1 ESCAPE '\\' OR display_key LIKE $1 ESCAPE '\\')"
-                           " ORDER BY (username LIKE $2 ESCAPE '\\'"
-                           "  OR display_key LIKE $2 ESCAPE '\\') DESC, username LIMIT $3")
-                .arg(kUserColumns),
-            {contains, prefix, limit}, "search users");
+                           " AND ($4::int IS NULL OR %2 < $4::int"
+                           "  OR (%2 = $4::int AND username > $5))"
+                           " ORDER BY %2 DESC, username LIMIT $3")
+                .arg(kUserColumns, rank),
+            {contains, prefix, qint64(limit) + 1,
+             after ? Value(qint64(after->prefix ? 1 : 0)) : Value::nullInt(),
+             after ? after->username : QString()},
+            "search users");
         if (!r)
             return r.error();
-        while (r->next())
-            users.append(userFromRow(*r));
-        return users;
+        while (r->next()) {
+            if (page.users.size() == limit) {
+                page.hasMore = true;
+                break;
+            }
+            page.users.append(userFromRow(*r));
+            page.prefix.append(r->integer(kUserColumnCount) != 0); // the rank, after the user
+        }
+        return page;
     });
 }
 

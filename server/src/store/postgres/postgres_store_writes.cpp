@@ -321,6 +321,7 @@ Result<AppendResult> appendOperation(PgConnection &c, const QString &conversatio
             content.ParseFromArray(bytes.data(), int(bytes.size()));
             if (content.kind_case() == v1::Content::kEdit && !content.edit().text().empty()) {
                 content.mutable_edit()->clear_text();
+                content.clear_mentions();
                 cleared.append({edits->u64(0), std::move(content)});
             }
         }

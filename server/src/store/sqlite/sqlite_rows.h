@@ -21,6 +21,7 @@ namespace kith::server::sqlite {
 
 inline const QString kUserColumns =
     QStringLiteral("id, username, display_name, password_hash, disabled, created_ms, hidden");
+constexpr int kUserColumnCount = 7;
 inline const QString kDeviceColumns =
     QStringLiteral("id, user_id, name, created_ms, last_seen_ms, revoked");
 inline const QString kFileColumns =

@@ -529,30 +529,49 @@ Result<UserRecord> SqliteStore::userByName(const QString &username)
 
 Result<QList<UserRecord>> SqliteStore::searchUsers(const QString &query, int limit)
 {
+    Result<DirectoryPage> page = searchUsersPage(query, limit, std::nullopt);
+    if (!page)
+        return page.error();
+    return std::move(page->users);
+}
+
+Result<DirectoryPage> SqliteStore::searchUsersPage(const QString &query, int limit,
+                                                   const std::optional<DirectoryCursor> &after)
+{
     auto c = readConnection();
     if (!c)
         return c.error();
-    QList<UserRecord> users;
+    DirectoryPage page;
     if (limit <= 0)
-        return users;
+        return page;
     QString escaped = displayKey(query.trimmed());
     escaped.replace(u'\\', QStringLiteral("\\\\"))
         .replace(u'%', QStringLiteral("\\%"))
         .replace(u'_', QStringLiteral("\\_"));
     const QString contains = u'%' + escaped + u'%';
     const QString prefix = escaped + u'%';
-    // Names that start with the query come first.
-    Stmt s(**c,
-           QStringLiteral("SELECT %1 FROM users WHERE disabled = 0 AND hidden = 0"
-                          " AND (username LIKE ? ESCAPE '\\' OR display_key LIKE ? ESCAPE '\\')"
-                          " ORDER BY (username LIKE ? ESCAPE '\\'"
-                          "  OR display_key LIKE ? ESCAPE '\\') DESC, username LIMIT ?")
-               .arg(kUserColumns));
-    if (!s.exec({contains, contains, prefix, prefix, limit}))
+    // Names that start with the query come first, then by user name (unique):
+    // a page starts after the last one's place in that order.
+    const QString rank =
+        QStringLiteral("(username LIKE ?3 ESCAPE '\\' OR display_key LIKE ?3 ESCAPE '\\')");
+    Stmt s(**c, QStringLiteral("SELECT %1, %2 FROM users WHERE disabled = 0 AND hidden = 0"
+                               " AND (username LIKE ?2 ESCAPE '\\' OR display_key LIKE ?2 ESCAPE"
+                               " '\\') AND (?4 IS NULL OR %2 < ?4 OR (%2 = ?4 AND username > ?5))"
+                               " ORDER BY %2 DESC, username LIMIT ?1")
+                    .arg(kUserColumns, rank));
+    const QString afterName = after ? after->username : QString();
+    if (!s.exec({qint64(limit) + 1, contains, prefix,
+                 after ? Value(qint64(after->prefix ? 1 : 0)) : Value::null(), afterName}))
         return s.error("search users");
-    while (s.next())
-        users.append(userFromRow(s));
-    return users;
+    while (s.next()) {
+        if (page.users.size() == limit) {
+            page.hasMore = true;
+            break;
+        }
+        page.users.append(userFromRow(s));
+        page.prefix.append(s.integer(kUserColumnCount) != 0); // the rank after the user's columns
+    }
+    return page;
 }
 
 Result<QList<UserRecord>> SqliteStore::listUsers()

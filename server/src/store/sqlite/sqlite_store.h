@@ -69,6 +69,9 @@ public:
     [[nodiscard]] Result<UserRecord> userByName(const QString &username) override;
     // Substring match, case-insensitive (Unicode case folding); disabled accounts are not listed.
     [[nodiscard]] Result<QList<UserRecord>> searchUsers(const QString &query, int limit) override;
+    [[nodiscard]] Result<DirectoryPage>
+    searchUsersPage(const QString &query, int limit,
+                    const std::optional<DirectoryCursor> &after) override;
     [[nodiscard]] Result<QList<UserRecord>> listUsers() override;
     [[nodiscard]] Result<QList<quint64>> disabledUserIds() override;
 

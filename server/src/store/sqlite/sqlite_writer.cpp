@@ -612,6 +612,7 @@ Status SqliteStore::Writer::clearEditTexts(const QString &conversationId, quint6
     }
     for (auto &[seq, content] : edits) {
         content.mutable_edit()->clear_text();
+        content.clear_mentions(); // they named places in the text
         Stmt s(*m_c, QStringLiteral("UPDATE messages SET content = ?"
                                     " WHERE conversation_id = ? AND seq = ?"));
         if (!s.exec({serialize(content), conversationId, intValue(seq)}))
