@@ -44,13 +44,24 @@ ItemDelegate {
                 Layout.fillWidth: true
                 spacing: Theme.spacingXs
                 Label {
+                    objectName: "userRowName"
                     Layout.fillWidth: true
-                    Layout.maximumWidth: implicitWidth
+                    // As wide as the whole name and no wider, so that the
+                    // suffix sits right after it (the label's own implicit
+                    // width is not used: once elided it can stay at the
+                    // elided width when the name changes).
+                    Layout.maximumWidth: Math.ceil(nameMetrics.advanceWidth) + 1
                     text: row.name
                     color: Theme.text
                     font.pixelSize: Theme.fontBody
                     font.weight: Font.DemiBold
                     elide: Text.ElideRight
+                    TextMetrics {
+                        id: nameMetrics
+                        text: row.name
+                        font.pixelSize: Theme.fontBody
+                        font.weight: Font.DemiBold
+                    }
                 }
                 Label {
                     visible: row.nameSuffix.length > 0

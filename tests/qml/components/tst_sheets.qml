@@ -29,6 +29,19 @@ Item {
         ListElement { userId: 3; username: "carol"; displayName: "Carol Reed"; online: false }
     }
 
+    // A user search model as the app's: the people one knows for an empty
+    // query, everyone after showDirectory().
+    ListModel {
+        id: directory
+        property int directoryCalls: 0
+        function showDirectory() {
+            ++directoryCalls;
+            clear();
+            for (const name of ["ann", "bob", "carol", "dave"])
+                append({ userId: name.length + count, username: name, displayName: name, online: false });
+        }
+    }
+
     QuickSwitcher {
         id: switcher
         parent: root
@@ -160,6 +173,39 @@ Item {
             verify(createSpy.signalArguments[0][1].indexOf("carol") >= 0);
             verify(createSpy.signalArguments[0][1].indexOf("bob") >= 0);
             newGroup.close();
+        }
+
+        // Someone who knows nobody yet sees everyone at once; someone who
+        // does sees them first, and everyone a click away.
+        function test_newChatListsEveryoneOnTheServer() {
+            directory.clear();
+            directory.directoryCalls = 0;
+            newChat.searchModel = directory;
+            newChat.open();
+            tryCompare(newChat, "opened", true);
+            tryCompare(directory, "directoryCalls", 1);
+            compare(directory.count, 4);
+            verify(newChat.showingEveryone);
+            newChat.close();
+            tryCompare(newChat, "visible", false);
+
+            directory.clear();
+            directory.append({ userId: 2, username: "bob", displayName: "Bob Stone", online: true });
+            directory.directoryCalls = 0;
+            newChat.open();
+            tryCompare(newChat, "opened", true);
+            wait(50);
+            compare(directory.directoryCalls, 0, "the people one knows come first");
+            const everyone = findChild(newChat.contentItem, "everyoneButton");
+            verify(everyone);
+            tryVerify(() => everyone.visible);
+            mouseClick(everyone);
+            compare(directory.directoryCalls, 1);
+            compare(directory.count, 4);
+            verify(!everyone.visible);
+            newChat.close();
+            tryCompare(newChat, "visible", false);
+            newChat.searchModel = users;
         }
 
         function test_newChatEnterPicksFirstResult() {
