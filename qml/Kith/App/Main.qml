@@ -323,20 +323,21 @@ ApplicationWindow {
                 toast.show(message);
             }
         }
-        function onMessageReceived(conversationId, seq, senderName, preview, senderId) {
+        function onMessageReceived(conversationId, seq, senderName, preview, senderId, mentionsMe) {
             window.unarchiveOnMessage(conversationId);
-            window.notifyMessage(conversationId, senderName, preview, senderId);
+            window.notifyMessage(conversationId, senderName, preview, senderId, mentionsMe);
         }
     }
 
     // A message from someone else: a desktop notification unless its chat is
-    // in front of the reader, muted, or notifications are off. Through the
+    // in front of the reader, muted (a message that mentions the reader
+    // notifies even then), or notifications are off. Through the
     // desktop's notification service where it runs (GNOME has no tray), else
     // through the tray icon.
-    function notifyMessage(conversationId, senderName, preview, senderId) {
+    function notifyMessage(conversationId, senderName, preview, senderId, mentionsMe) {
         if (window.active && conversationId === window.currentConversationId && layout.chatVisible)
             return;
-        if (!settings.notificationsEnabled || KithClient.isMuted(conversationId))
+        if (!settings.notificationsEnabled || (KithClient.isMuted(conversationId) && !mentionsMe))
             return;
         const isGroup = conversationId.startsWith("g:");
         const title = conversationRole(conversationId, ConversationListModel.TitleRole) || senderName;
