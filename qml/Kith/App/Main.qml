@@ -405,6 +405,21 @@ ApplicationWindow {
         client: KithClient
         conversationId: groupDetails.opened ? window.currentConversationId : ""
     }
+    // The open group's other members, for "@" in the composer.
+    MemberListModel {
+        id: mentionMembers
+        client: KithClient
+        conversationId: window.current.isGroup ? window.currentConversationId : ""
+    }
+    readonly property var mentionNames: {
+        const names = [];
+        for (let i = 0; i < mentionMembers.count; ++i) {
+            const at = mentionMembers.index(i, 0);
+            if (mentionMembers.data(at, MemberListModel.IsMeRole) !== true)
+                names.push(mentionMembers.data(at, MemberListModel.UsernameRole));
+        }
+        return names;
+    }
 
     Shortcut {
         sequence: "Ctrl+K"
@@ -527,6 +542,7 @@ ApplicationWindow {
                 title: window.current.title
                 avatarKey: window.current.isGroup ? window.currentConversationId : String(window.current.peerUserId)
                 isGroup: window.current.isGroup
+                memberNames: window.mentionNames
                 // Presence is only as fresh as the connection: offline, nobody is shown online.
                 peerOnline: window.current.peerOnline && KithClient.online
                 statusText: {
