@@ -931,11 +931,12 @@ void AppEndToEnd::editReactAndDeleteFromTheBubbleReachTheCommandLine()
 }
 
 // ann's own settings of her chats, from the app: mute (no notification for
-// a muted chat), archive (the chat leaves the list for the Archived entry; a
-// message in it while muted keeps it there, one while unmuted brings it
-// back), pin from the bubble (the pinned bar, seen by carol's kith-cli too,
-// and unpinned from the bar), delete for me, and blocking bob (no composer,
-// bob's message is refused) and unblocking him.
+// a muted chat, unless the message mentions her), archive (the chat leaves
+// the list for the Archived entry; a message in it while muted keeps it
+// there, one while unmuted brings it back), pin from the bubble (the pinned
+// bar, seen by carol's kith-cli too, and unpinned from the bar), delete for
+// me, and blocking bob (no composer, bob's message is refused) and
+// unblocking him.
 void AppEndToEnd::chatStateFromTheChatMenuAndTheBubble()
 {
     m_window->setProperty("startTheme", QStringLiteral("light"));
@@ -986,6 +987,14 @@ void AppEndToEnd::chatStateFromTheChatMenuAndTheBubble()
     QTest::qWait(500); // what would have come by now
     QCOMPARE(m_notifications.shown.size(), shownBefore);
     QVERIFY(role(carolChat, "archived").toBool());
+    // One that names ann notifies all the same (and leaves it archived).
+    if (m_haveBus) {
+        carolSays(QStringLiteral("@ann are you there?"));
+        QTRY_COMPARE_WITH_TIMEOUT(m_notifications.shown.size(), shownBefore + 1, kUiTimeoutMs);
+        QVERIFY2(m_notifications.shown.constLast().body.contains(QStringLiteral("are you there")),
+                 qPrintable(m_notifications.shown.constLast().body));
+        QVERIFY(role(carolChat, "archived").toBool());
+    }
 
     // Unmuted, the next message brings it back into the list.
     QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, carolChat),
@@ -994,10 +1003,11 @@ void AppEndToEnd::chatStateFromTheChatMenuAndTheBubble()
     QTRY_VERIFY_WITH_TIMEOUT(!kith->isMuted(carolChat), kUiTimeoutMs);
     QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, bobChat),
                                       Q_ARG(QVariant, 0)));
+    const qsizetype shownUnmuted = m_notifications.shown.size();
     carolSays(QStringLiteral("Back in the list?"));
     QTRY_VERIFY_WITH_TIMEOUT(!role(carolChat, "archived").toBool(), kUiTimeoutMs);
     if (m_haveBus)
-        QTRY_VERIFY_WITH_TIMEOUT(m_notifications.shown.size() > shownBefore, kUiTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(m_notifications.shown.size() > shownUnmuted, kUiTimeoutMs);
 
     // Pin carol's message from its bubble: the pinned bar shows it, carol's
     // command line lists it, the bar takes it off again.

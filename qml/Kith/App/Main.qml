@@ -323,20 +323,21 @@ ApplicationWindow {
                 toast.show(message);
             }
         }
-        function onMessageReceived(conversationId, seq, senderName, preview, senderId) {
+        function onMessageReceived(conversationId, seq, senderName, preview, senderId, mentionsMe) {
             window.unarchiveOnMessage(conversationId);
-            window.notifyMessage(conversationId, senderName, preview, senderId);
+            window.notifyMessage(conversationId, senderName, preview, senderId, mentionsMe);
         }
     }
 
     // A message from someone else: a desktop notification unless its chat is
-    // in front of the reader, muted, or notifications are off. Through the
+    // in front of the reader, muted (a message that mentions the reader
+    // notifies even then), or notifications are off. Through the
     // desktop's notification service where it runs (GNOME has no tray), else
     // through the tray icon.
-    function notifyMessage(conversationId, senderName, preview, senderId) {
+    function notifyMessage(conversationId, senderName, preview, senderId, mentionsMe) {
         if (window.active && conversationId === window.currentConversationId && layout.chatVisible)
             return;
-        if (!settings.notificationsEnabled || KithClient.isMuted(conversationId))
+        if (!settings.notificationsEnabled || (KithClient.isMuted(conversationId) && !mentionsMe))
             return;
         const isGroup = conversationId.startsWith("g:");
         const title = conversationRole(conversationId, ConversationListModel.TitleRole) || senderName;
@@ -403,6 +404,21 @@ ApplicationWindow {
         id: members
         client: KithClient
         conversationId: groupDetails.opened ? window.currentConversationId : ""
+    }
+    // The open group's other members, for "@" in the composer.
+    MemberListModel {
+        id: mentionMembers
+        client: KithClient
+        conversationId: window.current.isGroup ? window.currentConversationId : ""
+    }
+    readonly property var mentionNames: {
+        const names = [];
+        for (let i = 0; i < mentionMembers.count; ++i) {
+            const at = mentionMembers.index(i, 0);
+            if (mentionMembers.data(at, MemberListModel.IsMeRole) !== true)
+                names.push(mentionMembers.data(at, MemberListModel.UsernameRole));
+        }
+        return names;
     }
 
     Shortcut {
@@ -526,6 +542,7 @@ ApplicationWindow {
                 title: window.current.title
                 avatarKey: window.current.isGroup ? window.currentConversationId : String(window.current.peerUserId)
                 isGroup: window.current.isGroup
+                memberNames: window.mentionNames
                 // Presence is only as fresh as the connection: offline, nobody is shown online.
                 peerOnline: window.current.peerOnline && KithClient.online
                 statusText: {

@@ -33,6 +33,8 @@ Rectangle {
     property bool ctrlEnterSends: false
     // Emoji used lately, most recent first (the composer's picker).
     property var recentEmoji: []
+    // Usernames the composer completes after "@".
+    property var memberNames: []
     signal emojiUsed(string emoji)
     // Why messages cannot be saved on this device right now; empty while they can.
     property string storageError
@@ -216,6 +218,7 @@ Rectangle {
             draftStore: chat.draftStore
             ctrlEnterSends: chat.ctrlEnterSends
             recentEmoji: chat.recentEmoji
+            memberNames: chat.memberNames
             onEmojiUsed: emoji => chat.emojiUsed(emoji)
             replyToSeq: chat.replyToSeq
             replySender: chat.replySender

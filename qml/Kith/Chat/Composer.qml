@@ -11,7 +11,8 @@ import Kith.Chat
 // saves it to `draftStore` (anything with draft(id) and setDraft(id, text),
 // e.g. the client facade), switching back restores it. The paper clip picks
 // files and Ctrl+V of an image pastes it: both come out as filesChosen, for
-// the preview before sending.
+// the preview before sending. Typing "@" in a group lists the members whose
+// username starts with what follows; Enter, Tab or a click puts "@username ".
 Rectangle {
     id: composer
 
@@ -34,6 +35,28 @@ Rectangle {
     readonly property alias inputItem: input
     // Emoji used lately, most recent first (the picker shows them first).
     property var recentEmoji: []
+    // The usernames "@" completes (the group's other members; none in a
+    // direct chat).
+    property var memberNames: []
+    // What follows the "@" being typed before the cursor (null: none).
+    readonly property var mentionQuery: {
+        const before = input.text.slice(0, input.cursorPosition);
+        const found = /(^|\s)@([A-Za-z0-9_.-]*)$/.exec(before);
+        return found ? found[2] : null;
+    }
+    readonly property var mentionMatches: {
+        if (mentionQuery === null || mentionDismissed)
+            return [];
+        const prefix = mentionQuery.toLowerCase();
+        return memberNames.filter(name => name.toLowerCase().startsWith(prefix)).slice(0, 8);
+    }
+    property bool mentionDismissed: false
+    property int mentionIndex: 0
+    onMentionQueryChanged: {
+        mentionIndex = 0;
+        if (mentionQuery === null)
+            mentionDismissed = false;
+    }
     readonly property alias emojiPicker: emojiPopup
 
     signal sendRequested(string text, int replyToSeq)
@@ -127,6 +150,56 @@ Rectangle {
     }
 
     // Ctrl+O, as in other chat apps.
+    // Puts "@username " in place of the "@" and what follows it.
+    function completeMention(name) {
+        const at = input.cursorPosition - mentionQuery.length - 1;
+        input.remove(at, input.cursorPosition);
+        input.insert(at, "@" + name + " ");
+    }
+
+    Rectangle {
+        id: mentionList
+        objectName: "mentionList"
+        visible: composer.mentionMatches.length > 0
+        x: Theme.spacingXl * 2
+        y: -height - Theme.spacingXs
+        z: 10
+        width: Math.min(260, composer.width - x - Theme.spacingS)
+        height: mentionColumn.implicitHeight + 2 * Theme.spacingXs
+        radius: Theme.radiusS
+        color: Theme.surface
+        border.color: Theme.border
+
+        Column {
+            id: mentionColumn
+            x: 0
+            y: Theme.spacingXs
+            width: parent.width
+            Repeater {
+                model: composer.mentionMatches
+                delegate: ItemDelegate {
+                    required property string modelData
+                    required property int index
+                    width: mentionColumn.width
+                    highlighted: index === composer.mentionIndex
+                    focusPolicy: Qt.NoFocus
+                    contentItem: Label {
+                        text: "@" + modelData
+                        color: Theme.text
+                        font.pixelSize: Theme.fontBody
+                    }
+                    background: Rectangle {
+                        color: parent.highlighted ? Theme.selection : parent.hovered ? Theme.hover : "transparent"
+                    }
+                    onClicked: {
+                        composer.completeMention(modelData);
+                        input.forceActiveFocus();
+                    }
+                }
+            }
+        }
+    }
+
     Shortcut {
         sequence: StandardKey.Open
         enabled: attachButton.enabled && composer.visible
@@ -293,6 +366,24 @@ Rectangle {
                         if (event.matches(StandardKey.Paste) && composer.pasteImage()) {
                             event.accepted = true;
                             return;
+                        }
+                        if (composer.mentionMatches.length > 0) {
+                            const count = composer.mentionMatches.length;
+                            if (event.key === Qt.Key_Return || event.key === Qt.Key_Enter || event.key === Qt.Key_Tab) {
+                                composer.completeMention(composer.mentionMatches[Math.min(composer.mentionIndex, count - 1)]);
+                                event.accepted = true;
+                                return;
+                            }
+                            if (event.key === Qt.Key_Up || event.key === Qt.Key_Down) {
+                                composer.mentionIndex = (composer.mentionIndex + (event.key === Qt.Key_Down ? 1 : count - 1)) % count;
+                                event.accepted = true;
+                                return;
+                            }
+                            if (event.key === Qt.Key_Escape) {
+                                composer.mentionDismissed = true;
+                                event.accepted = true;
+                                return;
+                            }
                         }
                         const page = event.key === Qt.Key_PageUp || event.key === Qt.Key_PageDown;
                         const ends = (event.key === Qt.Key_Home || event.key === Qt.Key_End) && (event.modifiers & Qt.ControlModifier);

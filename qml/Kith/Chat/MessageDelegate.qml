@@ -33,6 +33,9 @@ Item {
     // Folded operations: an "edited" mark, a deleted placeholder, reactions
     // ({emoji, count, mine, names} in order of first use).
     property bool edited: false
+    // Where the text names members ({start, length}): bold in the accent.
+    property var mentions: []
+    readonly property color mentionColor: own ? Theme.accentText : Theme.accentFg
     property bool deleted: false
     property var reactions: []
     property bool canEdit: false
@@ -310,7 +313,7 @@ Item {
                         width: message.isImage && attachmentLoader.active ? attachmentLoader.width : message.maxBubbleWidth - 2 * message.padX
                         leftPadding: message.isImage ? Theme.spacingM - message.padX : 0
                         rightPadding: leftPadding
-                        text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", message.emojiOnly > 0 ? 0 : Math.round(font.pixelSize * 1.3)) + (message.emojiOnly > 0 ? "" : " " + spacer)
+                        text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", message.emojiOnly > 0 ? 0 : Math.round(font.pixelSize * 1.3), message.mentions, message.mentionColor) + (message.emojiOnly > 0 ? "" : " " + spacer)
                         textFormat: rich ? Text.RichText : Text.StyledText
                         wrapMode: Text.Wrap
                         color: message.deleted ? (message.own ? Theme.accentTextMuted : Theme.textMuted) : message.own && message.emojiOnly === 0 ? Theme.accentText : Theme.text
@@ -342,7 +345,7 @@ Item {
                             persistentSelection: true
                             textFormat: TextEdit.RichText
                             wrapMode: TextEdit.Wrap
-                            text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", body.font.pixelSize === Theme.fontBody ? Math.round(Theme.fontBody * 1.3) : 0)
+                            text: MessageText.markup(message.text, message.own ? Theme.linkOwn : Theme.linkOther, "", "", body.font.pixelSize === Theme.fontBody ? Math.round(Theme.fontBody * 1.3) : 0, message.mentions, message.mentionColor)
                             color: body.color
                             selectionColor: message.own ? Theme.accentText : Theme.accent
                             selectedTextColor: message.own ? Theme.accent : Theme.accentText

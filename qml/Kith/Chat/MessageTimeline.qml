@@ -328,6 +328,7 @@ ListView {
         onLinkActivated: link => timeline.linkActivated(link)
         onQuoteActivated: timeline.quoteActivated(model.replyToSeq)
         edited: model.edited === true
+        mentions: model.mentions || []
         deleted: model.deleted === true
         reactions: model.reactions || []
         canEdit: model.isOwn && !model.isSystem && model.seq > 0

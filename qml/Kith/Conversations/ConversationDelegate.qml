@@ -5,6 +5,7 @@ import Kith.Theme
 
 // One row of the conversation list: avatar (with presence for direct peers),
 // name, time of the last activity, preview of the last message, unread badge
+// (with an "@" beside it while a message that mentions the reader is unread)
 // and a marker for messages still pending or failed.
 ItemDelegate {
     id: row
@@ -17,6 +18,7 @@ ItemDelegate {
     property string preview
     property real lastActivityMs: 0
     property int unreadCount: 0
+    property int unreadMentions: 0
     property bool muted: false
     // "", "pending" or "failed": the state of this device's unsent messages.
     property string outboxState
@@ -129,7 +131,26 @@ ItemDelegate {
                         }
                     }
                 }
+                // Accent even in a muted chat, as Telegram does: a mention
+                // is meant for the reader.
+                Rectangle {
+                    objectName: "mentionBadge"
+                    visible: row.unreadMentions > 0
+                    implicitWidth: 20
+                    implicitHeight: 20
+                    radius: height / 2
+                    color: Theme.accent
+                    Accessible.name: qsTr("Mentioned")
+                    Text {
+                        anchors.centerIn: parent
+                        text: "@"
+                        color: Theme.accentText
+                        font.pixelSize: Theme.fontSmall
+                        font.weight: Font.DemiBold
+                    }
+                }
                 Badge {
+                    objectName: "unreadBadge"
                     count: row.unreadCount
                     muted: row.muted
                 }

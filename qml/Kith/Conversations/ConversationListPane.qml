@@ -280,6 +280,7 @@ Rectangle {
                 preview: pane.preview(model.isGroup, model.lastSenderName, model.lastMessage)
                 lastActivityMs: Number(model.lastActivity)
                 unreadCount: model.unreadCount
+                unreadMentions: model.unreadMentions || 0
                 muted: model.muted === true
                 outboxState: model.failedCount > 0 ? "failed" : model.pendingCount > 0 ? "pending" : ""
                 lastStatus: ["", "", "sent", "read", "", "delivered"][model.lastStatus] || ""

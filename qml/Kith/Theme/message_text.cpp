@@ -7,6 +7,7 @@
 #include <QRegularExpression>
 #include <QTextBoundaryFinder>
 
+#include <algorithm>
 #include <vector>
 
 namespace kith::app {
@@ -195,6 +196,24 @@ QString escaped(QStringView run, bool inLink)
     return out;
 }
 
+// Per UTF-16 position: inside one of the mentions ({start, length} maps, as
+// MessageListModel's mentions role gives them); places outside the text are
+// cut to it.
+std::vector<bool> mentionMask(const QString &text, const QVariantList &mentions)
+{
+    std::vector<bool> mask(size_t(text.size()), false);
+    for (const QVariant &mention : mentions) {
+        const QVariantMap place = mention.toMap();
+        const qsizetype start =
+            std::max<qsizetype>(0, place.value(QStringLiteral("start")).toInt());
+        const qsizetype end = std::min<qsizetype>(
+            text.size(), start + std::max(0, place.value(QStringLiteral("length")).toInt()));
+        for (qsizetype p = start; p < end; ++p)
+            mask[size_t(p)] = true;
+    }
+    return mask;
+}
+
 } // namespace
 
 namespace {
@@ -259,10 +278,12 @@ bool MessageText::needsRichText(const QString &text, const QString &query) const
 }
 
 QString MessageText::markup(const QString &text, const QColor &linkColor, const QString &query,
-                            const QColor &matchColor, int emojiPixels) const
+                            const QColor &matchColor, int emojiPixels, const QVariantList &mentions,
+                            const QColor &mentionColor) const
 {
     const auto emoji = emojiMask(text);
     const auto match = matchMask(text, query);
+    const auto mention = mentionMask(text, mentionColor.isValid() ? mentions : QVariantList{});
     std::vector<int> linkAt(size_t(text.size()), -1);
     const QList<Link> links = findLinks(text);
     for (int l = 0; l < links.size(); ++l)
@@ -277,9 +298,10 @@ QString MessageText::markup(const QString &text, const QColor &linkColor, const 
         const int link = linkAt[size_t(i)];
         const bool isMatch = match[size_t(i)];
         const bool isEmoji = colourEmoji && emoji[size_t(i)];
+        const bool isMention = mention[size_t(i)];
         qsizetype end = i + 1;
         while (end < text.size() && linkAt[size_t(end)] == link && match[size_t(end)] == isMatch &&
-               (colourEmoji && emoji[size_t(end)]) == isEmoji)
+               (colourEmoji && emoji[size_t(end)]) == isEmoji && mention[size_t(end)] == isMention)
             ++end;
         // Every run closes what it opens, so the tags always nest.
         QString open;
@@ -290,6 +312,10 @@ QString MessageText::markup(const QString &text, const QColor &linkColor, const 
             open += QStringLiteral("<a href=\"%1\"><font color=\"%2\"><u>")
                         .arg(href, linkColor.name(QColor::HexRgb));
             close.prepend(QStringLiteral("</u></font></a>"));
+        }
+        if (isMention && link < 0) {
+            open += QStringLiteral("<font color=\"%1\"><b>").arg(mentionColor.name(QColor::HexRgb));
+            close.prepend(QStringLiteral("</b></font>"));
         }
         if (isMatch && matchColor.isValid()) {
             open += QStringLiteral("<span style=\"background-color:%1\">")

@@ -9,6 +9,7 @@
 #include <QColor>
 #include <QObject>
 #include <QStringList>
+#include <QVariantList>
 #include <QtQml/qqmlregistration.h>
 
 namespace kith::app {
@@ -42,9 +43,12 @@ public:
     // Links get linkColor and an underline; words of query (prefixes, as the
     // search matches them) get matchColor behind them; emoji are drawn at
     // emojiPixels (0: the text's size; colour emoji look small beside text).
+    // mentions ({start, length} in QString positions, as MessageListModel's
+    // mentions role gives them) are drawn bold in mentionColor.
     Q_INVOKABLE QString markup(const QString &text, const QColor &linkColor,
                                const QString &query = {}, const QColor &matchColor = {},
-                               int emojiPixels = 0) const;
+                               int emojiPixels = 0, const QVariantList &mentions = {},
+                               const QColor &mentionColor = {}) const;
     // Emoji (to put in the colour font) or search words (to mark) need
     // Text.RichText; anything else renders as StyledText, which is lighter.
     Q_INVOKABLE bool needsRichText(const QString &text, const QString &query = {}) const;

@@ -3,7 +3,8 @@ import QtTest
 import Kith.Chat
 
 // The composer's keys and drafts: Enter sends, Shift+Enter adds a line,
-// nothing empty is sent, drafts follow the conversation, Esc cancels a reply.
+// nothing empty is sent, drafts follow the conversation, Esc cancels a reply,
+// "@" completes a member's username.
 Item {
     id: root
     width: 600
@@ -64,6 +65,36 @@ Item {
             scrollSpy.clear();
             composer.focusInput();
             verify(composer.inputItem.activeFocus);
+        }
+
+        function test_atCompletesMembers() {
+            composer.memberNames = ["bob", "Bella", "carol"];
+            const list = findChild(composer, "mentionList");
+            keyClick(Qt.Key_H);
+            keyClick(Qt.Key_I);
+            keyClick(Qt.Key_Space);
+            verify(!list.visible);
+            keyClick("@");
+            verify(list.visible);
+            compare(composer.mentionMatches.length, 3);
+            keyClick(Qt.Key_B);
+            compare(composer.mentionMatches, ["bob", "Bella"]);
+            keyClick(Qt.Key_Down);
+            keyClick(Qt.Key_Tab);
+            compare(composer.text, "hi @Bella ");
+            verify(!list.visible);
+            // Enter takes the first, and sends nothing.
+            keyClick("@");
+            keyClick(Qt.Key_C);
+            keyClick(Qt.Key_Return);
+            compare(composer.text, "hi @Bella @carol ");
+            compare(sendSpy.count, 0);
+            // A name nobody has: no list, Enter sends; an e-mail address is no mention.
+            composer.text = "";
+            keyClick(Qt.Key_A);
+            keyClick("@");
+            verify(!list.visible);
+            composer.memberNames = [];
         }
 
         function test_enterSends() {

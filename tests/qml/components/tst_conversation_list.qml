@@ -1,10 +1,11 @@
 import QtQuick
 import QtTest
 import Kith.Conversations
+import Kith.Theme
 
 // The conversation list: the open chat is marked beside it on a wide window
 // but not on a phone; presence only while connected; the tick of one's own
-// last message.
+// last message; the "@" of an unread mention.
 Item {
     id: root
     width: 340
@@ -12,9 +13,9 @@ Item {
 
     ListModel {
         id: conversations
-        ListElement { conversationId: "d:1:2"; title: "bob"; isGroup: false; peerUserId: 2; peerOnline: true; lastMessage: "see you"; lastSenderName: "ann"; lastActivity: 0; unreadCount: 0; failedCount: 0; pendingCount: 0; lastStatus: 3 }
-        ListElement { conversationId: "g:5"; title: "Release crew"; isGroup: true; peerUserId: 0; peerOnline: false; lastMessage: "ok"; lastSenderName: "carol"; lastActivity: 0; unreadCount: 2; failedCount: 0; pendingCount: 0; lastStatus: 0 }
-        ListElement { conversationId: "d:1:3"; title: "carol"; isGroup: false; peerUserId: 3; peerOnline: false; lastMessage: "done 🎉"; lastSenderName: "ann"; lastActivity: 0; unreadCount: 0; failedCount: 0; pendingCount: 0; lastStatus: 2 }
+        ListElement { conversationId: "d:1:2"; title: "bob"; isGroup: false; peerUserId: 2; peerOnline: true; lastMessage: "see you"; lastSenderName: "ann"; lastActivity: 0; unreadCount: 0; unreadMentions: 0; muted: false; failedCount: 0; pendingCount: 0; lastStatus: 3 }
+        ListElement { conversationId: "g:5"; title: "Release crew"; isGroup: true; peerUserId: 0; peerOnline: false; lastMessage: "ok"; lastSenderName: "carol"; lastActivity: 0; unreadCount: 2; unreadMentions: 1; muted: true; failedCount: 0; pendingCount: 0; lastStatus: 0 }
+        ListElement { conversationId: "d:1:3"; title: "carol"; isGroup: false; peerUserId: 3; peerOnline: false; lastMessage: "done 🎉"; lastSenderName: "ann"; lastActivity: 0; unreadCount: 0; unreadMentions: 0; muted: false; failedCount: 0; pendingCount: 0; lastStatus: 2 }
     }
 
     ConversationListPane {
@@ -62,6 +63,19 @@ Item {
             compare(findChild(row(2), "lastStatusTicks").tickCount, 1);
             compare(row(1).lastStatus, "");
             verify(!findChild(row(1), "lastStatusTicks").visible);
+        }
+
+        // Beside the count, in the accent even though the chat is muted
+        // (the count itself is grey); none where nothing mentions the reader.
+        function test_mentionBadge() {
+            const badge = findChild(row(1), "mentionBadge");
+            verify(badge.visible);
+            compare(String(badge.color), String(Theme.accent));
+            verify(String(findChild(row(1), "unreadBadge").color) !== String(Theme.accent));
+            verify(!findChild(row(0), "mentionBadge").visible);
+            conversations.setProperty(1, "unreadMentions", 0);
+            verify(!badge.visible);
+            conversations.setProperty(1, "unreadMentions", 1);
         }
 
         function test_emojiPreviewInColour() {

@@ -55,6 +55,17 @@ Item {
             return drawn;
         }
 
+        // The member named in the text is bold in the accent, the rest is not.
+        function test_mentionHighlighted() {
+            const item = make({ text: "ping @bob now", mentions: [{ userId: 2, start: 5, length: 4 }] });
+            const body = findChild(item, "body");
+            const bold = "<font color=\"" + Qt.color(Theme.accentFg).toString() + "\"><b>@bob</b></font>";
+            verify(body.text.indexOf(bold) > 0, body.text);
+            verify(body.text.indexOf("ping ") === 0, body.text);
+            const plain = make({ text: "ping @bob now" });
+            verify(findChild(plain, "body").text.indexOf("<b>") < 0);
+        }
+
         function test_sent() {
             const item = make({ own: true, status: "sent" });
             compare(glyph(item).tickCount, 1);

@@ -36,6 +36,16 @@ TestCase {
         verify(m.indexOf("href=\"https://example.com/very/long/path\"") > 0, m);
     }
 
+    // A mention is bold in the colour given, only over its place; without a
+    // colour, or with places outside the text, nothing breaks.
+    function test_mentionsAreMarked() {
+        const text = "hi @ann & @bob!";
+        const m = MessageText.markup(text, "#000000", "", "", 0, [{ start: 3, length: 4 }, { start: 10, length: 4 }], "#123456");
+        compare(m, "hi <font color=\"#123456\"><b>@ann</b></font> &amp; <font color=\"#123456\"><b>@bob</b></font>!");
+        compare(MessageText.markup(text, "#000000", "", "", 0, [{ start: 3, length: 4 }]), "hi @ann &amp; @bob!");
+        compare(MessageText.markup("@ann", "#000000", "", "", 0, [{ start: 2, length: 40 }], "#123456"), "@a<font color=\"#123456\"><b>nn</b></font>");
+    }
+
     function test_emojiGoToTheColourFont() {
         if (MessageText.emojiFamily.length === 0)
             skip("no colour emoji font on this system");
