@@ -79,10 +79,24 @@ void TlsListener::look(QSslSocket *socket)
     const bool transfer = http::isTransferRequest(start);
     release(socket);
     socket->setReadBufferSize(0);
-    if (transfer)
-        emit transferRequested(socket);
-    else
+    if (!transfer) {
         emit upgradeRequested(socket);
+        return;
+    }
+    // This runs inside the socket's own signal, its code still on the stack;
+    // a transfer moves to another thread, so it is handed on from the event
+    // loop instead (moved at once, the socket's reading went on here while
+    // the transfer thread used it, and a transfer stalled or broke now and
+    // then). Until then what arrives waits in the socket's buffer, and the
+    // socket is this listener's, should the listener go first.
+    socket->setParent(this);
+    QMetaObject::invokeMethod(
+        this,
+        [this, socket] {
+            socket->setParent(nullptr);
+            emit transferRequested(socket);
+        },
+        Qt::QueuedConnection);
 }
 
 void TlsListener::drop(QSslSocket *socket)
