@@ -21,6 +21,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
+
 using namespace kith;
 using namespace kith::client;
 
@@ -227,6 +229,59 @@ private slots:
 
         QVERIFY(store()->removeConversation(kGroup));
         QCOMPARE(list->rowCount(), 1);
+    }
+
+    // A timed mute runs out with no change in the store: the row says so
+    // when it does (the badge turns from grey to the accent, the bell back on).
+    void aTimedMuteEndsByItself()
+    {
+        ConversationListModel *list = m_client->conversations();
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 4), {1, 4}));
+        v1::ChatState state;
+        state.set_conversation_id(toStd(kDirect));
+        state.set_muted_until_ms(QDateTime::currentMSecsSinceEpoch() + 400);
+        state.set_version(1);
+        QVERIFY(store()->applyChatState(state));
+        const int row = list->indexOf(kDirect);
+        QVERIFY(list->index(row).data(ConversationListModel::MutedRole).toBool());
+        QSignalSpy changed(list, &QAbstractItemModel::dataChanged);
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(changed.cbegin(), changed.cend(),
+                                             [&](const QList<QVariant> &args) {
+                                                 return args.at(0).toModelIndex().row() == row &&
+                                                        args.at(2).value<QList<int>>().contains(
+                                                            ConversationListModel::MutedRole);
+                                             }),
+                                 10000);
+        QVERIFY(!list->index(row).data(ConversationListModel::MutedRole).toBool());
+
+        // Muted until unmuted: nothing to wait for.
+        state.set_muted_until_ms(kMutedForever);
+        state.set_version(2);
+        QVERIFY(store()->applyChatState(state));
+        QVERIFY(list->index(row).data(ConversationListModel::MutedRole).toBool());
+    }
+
+    // A peer this user blocked shows no presence, whatever was last heard.
+    void aBlockedPeerShowsNoPresence()
+    {
+        ConversationListModel *list = m_client->conversations();
+        QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 4), {1, 4}));
+        QVERIFY(store()->setPresence(kPeer, true, kNoonMs));
+        const int row = list->indexOf(kDirect);
+        QVERIFY(list->index(row).data(ConversationListModel::PeerOnlineRole).toBool());
+        v1::ChatState block;
+        block.set_blocked_user_id(kPeer);
+        block.set_blocked(true);
+        block.set_version(1);
+        QVERIFY(store()->applyChatState(block));
+        QVERIFY(list->index(row).data(ConversationListModel::PeerBlockedRole).toBool());
+        QVERIFY(!list->index(row).data(ConversationListModel::PeerOnlineRole).toBool());
+        QVERIFY(
+            !list->index(row).data(ConversationListModel::PeerLastSeenRole).toDateTime().isValid());
+        block.set_blocked(false);
+        block.set_version(2);
+        QVERIFY(store()->applyChatState(block));
+        QVERIFY(list->index(row).data(ConversationListModel::PeerOnlineRole).toBool());
     }
 
     // The tick of one's own newest message: pending, sent, then read once the

@@ -1071,6 +1071,9 @@ void AppEndToEnd::chatStateFromTheChatMenuAndTheBubble()
     QTRY_VERIFY_WITH_TIMEOUT(notice->isVisible(), kUiTimeoutMs);
     QVERIFY(!item("composer")->isVisible());
     QVERIFY(kith->isBlocked(role(bobChat, "peerUserId").toLongLong()));
+    // The header says so instead of when bob was last seen.
+    QTRY_COMPARE_WITH_TIMEOUT(item("headerSubtitle")->property("text").toString(),
+                              QStringLiteral("Blocked"), kUiTimeoutMs);
     bob({QStringLiteral("send"), QStringLiteral("ann"), QStringLiteral("Can you hear me?")}, &ok);
     QVERIFY(!ok);
     QVERIFY(m_window->grabWindow().save(

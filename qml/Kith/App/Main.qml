@@ -548,6 +548,8 @@ ApplicationWindow {
                 statusText: {
                     if (window.current.isGroup)
                         return qsTr("%n members", "", window.current.memberCount);
+                    if (window.current.blocked)
+                        return qsTr("Blocked");
                     if (!KithClient.online)
                         return qsTr("waiting for the network…");
                     return Format.presence(window.current.peerOnline, window.current.peerLastSeenMs);

@@ -20,7 +20,38 @@ ConversationListModel::ConversationListModel(LocalStore *store, QObject *parent)
     connect(m_store, &LocalStore::conversationRemoved, this,
             &ConversationListModel::onConversationRemoved);
     connect(m_store, &LocalStore::userChanged, this, &ConversationListModel::onUserChanged);
+    m_muteEnds.setSingleShot(true);
+    connect(&m_muteEnds, &QTimer::timeout, this, &ConversationListModel::onMuteEnds);
     reload();
+}
+
+void ConversationListModel::watchMuteEnds()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    qint64 soonest = 0;
+    for (const auto &row : m_rows)
+        if (row.mutedUntilMs > now && (soonest == 0 || row.mutedUntilMs < soonest))
+            soonest = row.mutedUntilMs;
+    if (soonest == 0) {
+        m_muteEnds.stop();
+        return;
+    }
+    // A day at most: a timer's interval is an int, and the clock may be set.
+    constexpr qint64 kLongestWaitMs = 24 * 3600 * 1000;
+    m_muteEnds.start(int(std::min(soonest - now + 1, kLongestWaitMs)));
+}
+
+void ConversationListModel::onMuteEnds()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    for (int i = 0; i < m_rows.size(); ++i) {
+        Row &row = m_rows[i];
+        if (row.mutedUntilMs > 0 && row.mutedUntilMs <= now) {
+            row.mutedUntilMs = 0;
+            emit dataChanged(index(i), index(i), {MutedRole});
+        }
+    }
+    watchMuteEnds();
 }
 
 bool ConversationListModel::before(const Row &a, const Row &b)
@@ -93,6 +124,7 @@ void ConversationListModel::reload()
     endResetModel();
     emit countChanged();
     emit totalUnreadChanged();
+    watchMuteEnds();
 }
 
 int ConversationListModel::indexOf(const QString &conversationId) const
@@ -120,6 +152,7 @@ void ConversationListModel::onConversationChanged(const QString &conversationId)
         endInsertRows();
         emit countChanged();
         emit totalUnreadChanged();
+        watchMuteEnds();
         return;
     }
     const int oldUnread = m_rows.at(from).unread;
@@ -133,10 +166,13 @@ void ConversationListModel::onConversationChanged(const QString &conversationId)
         m_rows.move(from, to);
         endMoveRows();
     }
+    const bool muteChanged = m_rows.at(to).mutedUntilMs != row->mutedUntilMs;
     m_rows[to] = *row;
     emit dataChanged(index(to), index(to));
     if (oldUnread != row->unread)
         emit totalUnreadChanged();
+    if (muteChanged)
+        watchMuteEnds();
 }
 
 void ConversationListModel::onConversationRemoved(const QString &conversationId)
@@ -188,7 +224,7 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
     case PeerUserIdRole:
         return qint64(row.peerUserId);
     case PeerOnlineRole:
-        return row.peerOnline;
+        return row.peerOnline && !row.peerBlocked;
     case LastMessageRole:
         return row.lastMessage;
     case LastSenderNameRole:
@@ -220,8 +256,9 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
     case UnreadMentionsRole:
         return row.unreadMentions;
     case PeerLastSeenRole:
-        return row.peerLastSeenMs > 0 ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
-                                      : QDateTime();
+        return row.peerLastSeenMs > 0 && !row.peerBlocked
+                   ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
+                   : QDateTime();
     default:
         return {};
     }

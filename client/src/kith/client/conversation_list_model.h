@@ -6,6 +6,7 @@
 
 #include <QAbstractListModel>
 #include <QDateTime>
+#include <QTimer>
 #include <QtQml/qqmlregistration.h>
 
 namespace kith::client {
@@ -25,7 +26,8 @@ public:
         TitleRole,                             // QString: group name, or the peer's display name
         IsGroupRole,                           // bool
         PeerUserIdRole,                        // qint64: direct chats, else 0
-        PeerOnlineRole,                        // bool: direct chats, the peer's presence
+        PeerOnlineRole,                        // bool: direct chats, the peer's presence (false
+                                               // for a peer this user blocked)
         LastMessageRole,                       // QString: one-line preview of the newest message
         LastSenderNameRole,                    // QString: who wrote it ("" for system events)
         LastActivityRole,                      // QDateTime: newest message or pending send
@@ -36,7 +38,7 @@ public:
         FailedCountRole,                       // int: outgoing messages the server refused
         HasDraftRole,                          // bool
         PeerLastSeenRole,   // QDateTime: direct chats, when the peer was last online (invalid:
-                            // unknown)
+                            // unknown, or a peer this user blocked)
         LastStatusRole,     // int: the newest message is one's own: MessageListModel::SendStatus
                             // (Pending, Sent, Read, Failed); Received (0) when it is someone else's
         MutedRole,          // bool: this user muted it (forever, or until a time still to come)
@@ -92,9 +94,15 @@ private:
     void onConversationRemoved(const QString &conversationId);
     void onUserChanged(quint64 userId);
     [[nodiscard]] static bool before(const Row &a, const Row &b);
+    // Arms m_muteEnds for the soonest timed mute still to end.
+    void watchMuteEnds();
+    void onMuteEnds();
 
     LocalStore *m_store;
     QList<Row> m_rows;
+    // A timed mute ends without any change in the store: the rows whose mute
+    // ran out are announced when it does, so the badge and the bell follow.
+    QTimer m_muteEnds;
 };
 
 } // namespace kith::client
