@@ -218,6 +218,52 @@ private slots:
         QCOMPARE(m_store->message(kDirect, 2)->content.kind_case(), v1::Content::kDeleted);
     }
 
+    // The chat's line shows its newest message as it now is; an edit,
+    // deletion, reaction or pin is not a message of its own there.
+    void thePreviewIsTheNewestMessageAsItNowIs()
+    {
+        const auto preview = [this] { return m_store->conversation(kDirect)->lastPreview; };
+        QVERIFY(
+            m_store->storeMessages(kDirect,
+                                   {textMessage(kDirect, 1, kPeer, QStringLiteral("first")),
+                                    textMessage(kDirect, 2, kMe, QStringLiteral("see you at 5"))},
+                                   {1, 2}));
+        QCOMPARE(preview(), QStringLiteral("see you at 5"));
+        QVERIFY(m_store->storeMessages(
+            kDirect, {opMessage(kDirect, 3, kPeer, reactionTo(1, QStringLiteral("\u2B50")))},
+            {3, 3}));
+        QCOMPARE(preview(), QStringLiteral("see you at 5"));
+        QCOMPARE(m_store->conversation(kDirect)->lastSenderUserId, kMe);
+        v1::Content pin;
+        pin.mutable_pin()->set_target_seq(1);
+        QVERIFY(m_store->storeMessages(kDirect, {opMessage(kDirect, 4, kMe, pin)}, {4, 4}));
+        QCOMPARE(preview(), QStringLiteral("see you at 5"));
+        QVERIFY(m_store->storeMessages(
+            kDirect, {opMessage(kDirect, 5, kMe, editOf(2, QStringLiteral("see you at 6")))},
+            {5, 5}));
+        QCOMPARE(preview(), QStringLiteral("see you at 6"));
+        QVERIFY(
+            m_store->storeMessages(kDirect, {opMessage(kDirect, 6, kMe, deletionOf(2))}, {6, 6}));
+        QCOMPARE(preview(), QStringLiteral("Message deleted"));
+
+        // A new device whose sync names an operation as the newest entry and
+        // holds nothing yet shows the operation until the messages come.
+        const QString group = QStringLiteral("g:12");
+        v1::ConversationState state;
+        state.set_id(toStd(group));
+        state.set_kind(v1::GROUP);
+        state.set_title("Team");
+        state.set_max_seq(9);
+        *state.mutable_last_message() = opMessage(group, 9, kPeer, pin);
+        QVERIFY(m_store->applyConversationState(state));
+        QCOMPARE(m_store->conversation(group)->lastPreview, QStringLiteral("Pinned a message"));
+        QVERIFY(m_store->storeMessages(group,
+                                       {textMessage(group, 8, kPeer, QStringLiteral("agenda")),
+                                        opMessage(group, 9, kPeer, pin)},
+                                       {8, 9}));
+        QCOMPARE(m_store->conversation(group)->lastPreview, QStringLiteral("agenda"));
+    }
+
     void unreadMentionsFollowTheFoldedContent()
     {
         const QString group = QStringLiteral("g:9");

@@ -533,7 +533,7 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
         exists.finish();
         if (auto done = raiseMaxSeq(id, last); !done)
             return fail(done.error());
-        if (auto done = previewWithoutHidden(id); !done)
+        if (auto done = previewWithoutOps(id); !done)
             return fail(done.error());
     }
     if (auto done = recomputeUnread(id); !done)
@@ -706,6 +706,24 @@ Status LocalStore::setServerMaxSeq(const QString &conversationId, quint64 maxSeq
 
 Status LocalStore::raiseMaxSeq(const QString &conversationId, const v1::Message &newest)
 {
+    // An edit, deletion, reaction or pin is not what the chat's line shows:
+    // the message it changes is (previewWithoutOps reads it as it now is).
+    // Only a chat with nothing to show yet (a new device's first sync) shows
+    // the operation itself ("Reacted 👍") until its messages are pulled.
+    if (isOperation(newest.content())) {
+        auto &q = prepared(
+            "UPDATE conversations SET max_seq = MAX(max_seq, ?),"
+            " last_activity_ms = MAX(last_activity_ms, ?),"
+            " last_sender_user_id = CASE last_preview WHEN '' THEN ? ELSE last_sender_user_id END,"
+            " last_preview = CASE last_preview WHEN '' THEN COALESCE(?, '') ELSE last_preview END"
+            " WHERE id = ?");
+        q.addBindValue(toDb(newest.seq()));
+        q.addBindValue(qint64(newest.server_time_ms()));
+        q.addBindValue(toDb(newest.sender_user_id()));
+        q.addBindValue(previewText(newest.content()));
+        q.addBindValue(conversationId);
+        return exec(q);
+    }
     auto &q =
         prepared("UPDATE conversations SET max_seq = MAX(max_seq, ?),"
                  " last_activity_ms = MAX(last_activity_ms, ?), last_preview = COALESCE(?, ''),"
@@ -1044,7 +1062,7 @@ Status LocalStore::storeMessages(const QString &conversationId, const QList<v1::
         if (auto done = raiseMaxSeq(conversationId, *newest); !done)
             return fail(done.error());
     }
-    if (auto done = previewWithoutHidden(conversationId); !done)
+    if (auto done = previewWithoutOps(conversationId); !done)
         return fail(done.error());
     if (ownNewest > 0) {
         // Sending moves the sender's read marker (the server does the same).
@@ -1252,7 +1270,7 @@ Status LocalStore::applyChatState(const v1::ChatState &state)
         if (hidNow) {
             if (auto done = recomputeUnread(id); !done)
                 return fail(done.error());
-            if (auto done = previewWithoutHidden(id); !done)
+            if (auto done = previewWithoutOps(id); !done)
                 return fail(done.error());
         }
     } else {
@@ -1293,17 +1311,20 @@ Result<bool> LocalStore::hideHeld(const QString &conversationId, SeqRange range)
     return hid;
 }
 
-Status LocalStore::previewWithoutHidden(const QString &conversationId)
+Status LocalStore::previewWithoutOps(const QString &conversationId)
 {
-    // Only when the newest message held is hidden (the preview was its text).
-    auto &n = prepared("SELECT hidden FROM messages WHERE conversation_id = ?"
-                       " ORDER BY seq DESC LIMIT 1");
+    // Only when the newest entry held is hidden (the preview was its text) or
+    // an operation (the message it changed may be the newest, changed now).
+    auto &n = prepared("SELECT hidden, target_seq IS NOT NULL FROM messages"
+                       " WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1");
     n.addBindValue(conversationId);
     if (!n.exec())
         return makeError(v1::INTERNAL, n.lastError().text());
-    const bool newestHidden = n.next() && n.value(0).toBool();
+    const bool held = n.next();
+    const bool newestHidden = held && n.value(0).toBool();
+    const bool newestIsOp = held && n.value(1).toBool();
     n.finish();
-    if (!newestHidden)
+    if (!newestHidden && !newestIsOp)
         return Done{};
     QString preview;
     quint64 sender = 0;
@@ -1312,11 +1333,16 @@ Status LocalStore::previewWithoutHidden(const QString &conversationId)
     v.addBindValue(conversationId);
     if (!v.exec())
         return makeError(v1::INTERNAL, v.lastError().text());
-    if (v.next()) {
+    const bool found = v.next();
+    if (found) {
         preview = previewText(parseContent(v.value(0).toByteArray()));
         sender = v.value(1).toULongLong();
     }
     v.finish();
+    // Only the operation is held: what raiseMaxSeq left stands. A hidden
+    // message's text must go, even with nothing to show instead.
+    if (!found && !newestHidden)
+        return Done{};
     auto &u =
         prepared("UPDATE conversations SET last_preview = COALESCE(?, ''), last_sender_user_id = ?"
                  " WHERE id = ?");

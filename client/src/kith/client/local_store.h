@@ -313,9 +313,10 @@ private:
     // Clears the content of the held messages in range that are hidden for
     // this user; true when one was cleared.
     [[nodiscard]] Result<bool> hideHeld(const QString &conversationId, SeqRange range);
-    // When the newest message held is hidden: the preview becomes the newest
-    // visible one's.
-    [[nodiscard]] Status previewWithoutHidden(const QString &conversationId);
+    // When the newest entry held is hidden or an operation (edit, deletion,
+    // reaction, pin): the preview becomes the newest visible message's, as it
+    // now is.
+    [[nodiscard]] Status previewWithoutOps(const QString &conversationId);
     // After a deletion: merges the search index and clears the log.
     void scrubDeleted();
     [[nodiscard]] Status addRange(const QString &conversationId, SeqRange range);
