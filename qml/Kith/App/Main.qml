@@ -572,6 +572,7 @@ ApplicationWindow {
                     for (let i = 0; i < urls.length; ++i)
                         KithClient.sendFile(window.currentConversationId, urls[i], i === 0 ? caption : "");
                 }
+                onVoiceNoteSendRequested: (fileUrl, durationMs) => KithClient.sendVoiceNote(window.currentConversationId, fileUrl, durationMs)
                 onDiscardRequested: id => KithClient.discardMessage(id)
                 onTypingChanged: typing => KithClient.setTyping(window.currentConversationId, typing)
                 onReadRequested: readCheck.restart()
