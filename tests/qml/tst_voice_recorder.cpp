@@ -231,6 +231,7 @@ private slots:
         // A finished recording cancelled instead of sent.
         rig.engine->answerStop = true;
         QVERIFY(rig.recorder->start());
+        rig.engine->grow(700);
         rig.recorder->finish();
         QCOMPARE(rig.recorder->state(), VoiceRecorder::Finished);
         rig.recorder->cancel();
@@ -295,8 +296,18 @@ private slots:
             Rig rig;
             rig.engine->writeBytes = false;
             QVERIFY(rig.recorder->start());
+            rig.engine->grow(700);
             rig.recorder->finish();
             QCOMPARE(rig.recorder->state(), VoiceRecorder::Failed);
+            QVERIFY(rig.files().isEmpty());
+        }
+        {
+            // A file but not one sample in it (the length never moved).
+            Rig rig;
+            QVERIFY(rig.recorder->start());
+            rig.recorder->finish();
+            QCOMPARE(rig.recorder->state(), VoiceRecorder::Failed);
+            QVERIFY(rig.recorder->error().startsWith(QStringLiteral("Nothing was recorded")));
             QVERIFY(rig.files().isEmpty());
         }
         {

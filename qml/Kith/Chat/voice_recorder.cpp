@@ -5,6 +5,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QStandardPaths>
+#include <QUuid>
 
 #include <algorithm>
 #include <utility>
@@ -82,10 +83,25 @@ public:
             m_input = std::make_unique<QAudioInput>();
             m_session.setAudioInput(m_input.get());
             m_session.setRecorder(m_recorder.get());
-            connect(m_recorder.get(), &QMediaRecorder::durationChanged, this,
-                    &VoiceRecorderEngine::durationChanged);
+            m_firstSound.setSingleShot(true);
+            m_firstSound.setInterval(kFirstSoundMs);
+            connect(&m_firstSound, &QTimer::timeout, this, [this] {
+                // Qt 6.4's FFmpeg backend now and then starts a recording
+                // that never gets a sample: once more from the start.
+                if (++m_attempts >= kAttempts)
+                    return emit failed(tr("The microphone gave no sound."));
+                m_restarting = true;
+                m_recorder->stop();
+            });
+            connect(m_recorder.get(), &QMediaRecorder::durationChanged, this, [this](qint64 ms) {
+                if (m_restarting)
+                    return;
+                m_firstSound.stop();
+                emit durationChanged(ms);
+            });
             connect(m_recorder.get(), &QMediaRecorder::errorOccurred, this,
                     [this](QMediaRecorder::Error, const QString &message) {
+                        m_firstSound.stop();
                         emit failed(message.isEmpty() ? tr("The microphone could not be recorded.")
                                                       : message);
                     });
@@ -93,8 +109,12 @@ public:
                     [this](QMediaRecorder::RecorderState state) {
                         if (state != QMediaRecorder::StoppedState)
                             return;
-                        const QUrl actual = m_recorder->actualLocation();
-                        emit stopped(actual.isLocalFile() ? actual.toLocalFile() : m_path);
+                        if (std::exchange(m_restarting, false)) {
+                            QFile::remove(m_writePath);
+                            return record();
+                        }
+                        m_firstSound.stop();
+                        emit stopped(moveIntoPlace());
                     });
         }
         // The device that is the default now, not the one at the first recording.
@@ -103,23 +123,64 @@ public:
         format.setAudioCodec(m_format->codec);
         m_recorder->setMediaFormat(format);
         m_path = path;
-        m_recorder->setOutputLocation(QUrl::fromLocalFile(path));
-        m_recorder->record();
+        // Qt 6.4's FFmpeg backend opens the output URL's encoded form, so a
+        // path with a space or anything else URL-encoded is never written:
+        // such a recording is made in the temporary folder and moved.
+        m_writePath = path;
+        if (QUrl::fromLocalFile(path).toEncoded().contains('%'))
+            m_writePath = QDir(QDir::tempPath())
+                              .filePath(QStringLiteral("kith-voice-%1.%2")
+                                            .arg(QUuid::createUuid().toString(QUuid::Id128),
+                                                 m_format->suffix));
+        m_attempts = 0;
+        m_restarting = false;
+        record();
     }
 
     void stop() override
     {
+        m_firstSound.stop();
+        m_restarting = false;
         if (m_recorder)
             m_recorder->stop();
     }
 
 private:
+    // Without a sample this long after a start, it starts again, twice at most.
+    static constexpr int kFirstSoundMs = 2500;
+    static constexpr int kAttempts = 3;
+
+    void record()
+    {
+        m_recorder->setOutputLocation(QUrl::fromLocalFile(m_writePath));
+        m_firstSound.start();
+        m_recorder->record();
+    }
+
+    // Where the finished file is: the path asked for, once moved there.
+    QString moveIntoPlace()
+    {
+        const QUrl actual = m_recorder->actualLocation();
+        const QString written = actual.isLocalFile() ? actual.toLocalFile() : m_writePath;
+        if (written == m_path || !QFileInfo::exists(written))
+            return written;
+        QFile::remove(m_path);
+        if (QFile::rename(written, m_path) ||
+            (QFile::copy(written, m_path) && QFile::remove(written)))
+            return m_path;
+        return written;
+    }
+
     QMediaDevices m_devices;
     std::optional<VoiceFormat> m_format;
     QMediaCaptureSession m_session;
     std::unique_ptr<QAudioInput> m_input;
     std::unique_ptr<QMediaRecorder> m_recorder;
+    QTimer m_firstSound;
+    int m_attempts = 0;
+    bool m_restarting = false;
     QString m_path;
+    QString m_writePath;
 };
 } // namespace
 
@@ -219,12 +280,14 @@ void VoiceRecorder::fail(const QString &message)
 
 QString VoiceRecorder::newPath() const
 {
+    // Letters, digits and dashes only: Qt 6.4's FFmpeg backend writes to the
+    // output URL's encoded form, so a space would become "%20".
     const QString stamp =
-        QDateTime::currentDateTime().toString(QStringLiteral("yyyy-MM-dd hh.mm.ss.zzz"));
+        QDateTime::currentDateTime().toString(QStringLiteral("yyyy-MM-dd-hhmmss-zzz"));
     const QString suffix = m_engine->suffix();
-    QString path = QStringLiteral("%1/Voice note %2.%3").arg(m_folder, stamp, suffix);
+    QString path = QStringLiteral("%1/voice-note-%2.%3").arg(m_folder, stamp, suffix);
     for (int n = 2; QFileInfo::exists(path); ++n)
-        path = QStringLiteral("%1/Voice note %2 (%3).%4").arg(m_folder, stamp).arg(n).arg(suffix);
+        path = QStringLiteral("%1/voice-note-%2-%3.%4").arg(m_folder, stamp).arg(n).arg(suffix);
     return path;
 }
 
@@ -319,7 +382,7 @@ void VoiceRecorder::onStopped(const QString &path)
     }
     if (m_state != Stopping && m_state != Recording)
         return;
-    if (QFileInfo(m_path).size() <= 0) {
+    if (m_elapsed <= 0 || QFileInfo(m_path).size() <= 0) {
         QFile::remove(m_path);
         return fail(tr("Nothing was recorded: the microphone gave no sound."));
     }
