@@ -23,6 +23,7 @@ public:
     bool writeBytes = true;
     bool failOnStart = false;
     QString path;
+    qint64 tail = 0; // the length stopped() reports
     int starts = 0;
     int stops = 0;
 
@@ -44,11 +45,11 @@ public:
     {
         ++stops;
         if (answerStop)
-            emit stopped(path);
+            emit stopped(path, tail);
     }
 
     void grow(qint64 ms) { emit durationChanged(ms); }
-    void letGo() { emit stopped(path); }
+    void letGo() { emit stopped(path, tail); }
 };
 
 struct Rig
@@ -164,6 +165,17 @@ private slots:
         QCOMPARE(finished.first().at(1).toLongLong(), 1700);
         QVERIFY(!rig.recorder->limitReached());
 
+        // What was still on its way at the stop counts.
+        rig.recorder->reset();
+        rig.engine->tail = 2600;
+        QVERIFY(rig.recorder->start());
+        rig.engine->grow(1500);
+        rig.recorder->finish();
+        QCOMPARE(rig.recorder->state(), VoiceRecorder::Finished);
+        QCOMPARE(rig.recorder->elapsed(), 2600);
+        QCOMPARE(finished.last().at(1).toLongLong(), 2600);
+        rig.engine->tail = 0;
+
         // Sent: forgotten here, the file kept for the upload.
         rig.recorder->reset();
         QCOMPARE(rig.recorder->state(), VoiceRecorder::Idle);
@@ -174,7 +186,7 @@ private slots:
         QVERIFY(rig.recorder->start());
         QCOMPARE(rig.recorder->elapsed(), 0);
         QVERIFY(rig.engine->path != first);
-        QCOMPARE(rig.files().size(), 2);
+        QCOMPARE(rig.files().size(), 3);
     }
 
     void waitsForThePlatformToFinishTheFile()

@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QLoggingCategory>
 #include <QStandardPaths>
 #include <QUuid>
 
@@ -19,6 +20,8 @@
 #endif
 
 namespace kith::app {
+
+Q_LOGGING_CATEGORY(lcVoice, "kith.app.voice")
 
 #ifdef KITH_HAVE_MULTIMEDIA
 std::optional<VoiceFormat> chooseVoiceFormat(
@@ -90,6 +93,8 @@ public:
                 // that never gets a sample: once more from the start.
                 if (++m_attempts >= kAttempts)
                     return emit failed(tr("The microphone gave no sound."));
+                qCInfo(lcVoice) << "no sound" << kFirstSoundMs << "ms into the recording: try"
+                                << m_attempts + 1 << "of" << kAttempts;
                 m_restarting = true;
                 m_recorder->stop();
             });
@@ -114,7 +119,8 @@ public:
                             return record();
                         }
                         m_firstSound.stop();
-                        emit stopped(moveIntoPlace());
+                        qCInfo(lcVoice) << "recorded" << m_recorder->duration() << "ms";
+                        emit stopped(moveIntoPlace(), m_recorder->duration());
                     });
         }
         // The device that is the default now, not the one at the first recording.
@@ -368,7 +374,7 @@ void VoiceRecorder::onDuration(qint64 ms)
     }
 }
 
-void VoiceRecorder::onStopped(const QString &path)
+void VoiceRecorder::onStopped(const QString &path, qint64 durationMs)
 {
     if (!path.isEmpty() && path != m_path) {
         // The platform chose the name in the end (a suffix of its own).
@@ -382,6 +388,11 @@ void VoiceRecorder::onStopped(const QString &path)
     }
     if (m_state != Stopping && m_state != Recording)
         return;
+    // What was still on its way at the stop is in the file too.
+    if (durationMs > m_elapsed) {
+        m_elapsed = durationMs;
+        emit elapsedChanged();
+    }
     if (m_elapsed <= 0 || QFileInfo(m_path).size() <= 0) {
         QFile::remove(m_path);
         return fail(tr("Nothing was recorded: the microphone gave no sound."));

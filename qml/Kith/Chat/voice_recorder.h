@@ -43,15 +43,16 @@ public:
     // encode no audio format at all.
     [[nodiscard]] virtual QString suffix() const = 0;
     // Starts writing to `path`: durationChanged as the recording grows, then,
-    // after stop(), stopped() with where the complete file is; failed() at
-    // any point when it cannot go on.
+    // after stop(), stopped() with where the complete file is and its length
+    // (what was still on its way at the stop included; 0: not known);
+    // failed() at any point when it cannot go on.
     virtual void start(const QString &path) = 0;
     virtual void stop() = 0;
 
 signals:
     void inputsChanged();
     void durationChanged(qint64 ms);
-    void stopped(const QString &path);
+    void stopped(const QString &path, qint64 durationMs);
     void failed(const QString &message);
 };
 
@@ -141,7 +142,7 @@ private:
     void setState(State state);
     void fail(const QString &message);
     void onDuration(qint64 ms);
-    void onStopped(const QString &path);
+    void onStopped(const QString &path, qint64 durationMs);
     void onFailed(const QString &message);
     [[nodiscard]] QString newPath() const;
 
