@@ -149,7 +149,10 @@ bool AppVoice::startPulse(QString *whyNot)
     env.insert(QStringLiteral("XDG_CONFIG_HOME"), runtime + QStringLiteral("/config"));
     env.remove(QStringLiteral("PULSE_SERVER"));
     m_pulse.setProcessEnvironment(env);
+    // To a file, not a pipe nobody reads: a chatty daemon never blocks on it.
+    const QString log = runtime + QStringLiteral("/pulseaudio.log");
     m_pulse.setProcessChannelMode(QProcess::MergedChannels);
+    m_pulse.setStandardOutputFile(log);
     m_pulse.start(
         binary,
         {QStringLiteral("-n"), QStringLiteral("--daemonize=no"),
@@ -169,8 +172,11 @@ bool AppVoice::startPulse(QString *whyNot)
            !deadline.hasExpired())
         m_pulse.waitForFinished(100);
     if (!QFileInfo::exists(socket) || m_pulse.state() != QProcess::Running) {
+        QFile output(log);
         *whyNot = QStringLiteral("pulseaudio did not come up: ") +
-                  QString::fromLocal8Bit(m_pulse.readAll()).trimmed().right(400);
+                  (output.open(QIODevice::ReadOnly)
+                       ? QString::fromLocal8Bit(output.readAll()).trimmed().right(400)
+                       : QStringLiteral("no log"));
         return false;
     }
     // This process, and whatever it starts, speaks to that daemon only.
