@@ -421,6 +421,19 @@ void AppVoice::recordsSendsAndThePeerPlaysIt()
     QTRY_COMPARE(item("chatSlot")->x(), 0.0);
     shoot(QStringLiteral("bubbles-narrow"));
     m_window->setWidth(1000);
+    // Esc in the window drops a recording (and its file), not the chat.
+    const QDir recordings(recorder->property("folder").toString());
+    const QStringList kept = recordings.entryList(QDir::Files);
+    QCOMPARE(kept.size(), 1); // the one sent, until the upload is long done
+    click(item("micButton"));
+    QTRY_VERIFY(item("recordingBar")->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT(recordings.entryList(QDir::Files).size() == 2, kUiTimeoutMs);
+    QTest::keyClick(m_window, Qt::Key_Escape);
+    QTRY_VERIFY(!item("recordingBar")->isVisible());
+    QVERIFY(item("chatView")->isVisible());
+    QCOMPARE(m_window->property("currentConversationId").toString(), conversationId);
+    QTRY_COMPARE_WITH_TIMEOUT(recordings.entryList(QDir::Files), kept, kUiTimeoutMs);
+    QCOMPARE(lastVoiceNote(messages, true), own);
     qInfo("screenshots in %s", KITH_ARTIFACT_DIR);
 }
 
