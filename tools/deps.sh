@@ -18,6 +18,9 @@ KITH_APT_PACKAGES=(
   libavahi-client-dev avahi-daemon avahi-utils
   xvfb xauth dbus-daemon fonts-noto-color-emoji
   desktop-file-utils appstream qt6-qpa-plugins
+  # Voice notes: recording and playing (Qt Multimedia), and a PulseAudio
+  # daemon of the tests' own as their microphone.
+  qt6-multimedia-dev pulseaudio
 )
 # For tools/fuzz.sh and tools/sanitize.sh only (not CI): clang with libFuzzer
 # and the sanitizer runtimes, which Debian's clang only recommends.

@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 
 using namespace kith;
 using namespace kith::client;
@@ -41,7 +42,8 @@ constexpr auto kUsage = R"(commands:
                               "@name" of a member mentions them
   send PEER --stdin           send one message per line of standard input
   send-file PEER PATH         send a file, an image with its size and thumbnail (progress on
-                              stderr; prints the message's seq)
+                              stderr; prints the message's seq); --voice-note MS: as a voice
+                              note MS milliseconds long
   download PEER SEQ [OUTPUT]  save the file of message SEQ (--group ID: of a group)
   history PEER                print a conversation, oldest first, after syncing
                               (--seqs: each line starts with #SEQ)
@@ -92,6 +94,7 @@ public:
     }
 
     void setAllPages(bool all) { m_allPages = all; }
+    void setVoiceNoteMs(std::optional<quint32> ms) { m_voiceNoteMs = ms; }
 
     void start()
     {
@@ -500,6 +503,10 @@ private:
                 std::fputc('\n', stderr);
                 if (!file)
                     return fail(file.error().message);
+                if (m_voiceNoteMs) {
+                    file->set_voice_note(true);
+                    file->set_duration_ms(*m_voiceNoteMs);
+                }
                 if (image) {
                     file->set_width(quint32(imageSize.width()));
                     file->set_height(quint32(imageSize.height()));
@@ -754,6 +761,7 @@ private:
     }
 
     QString m_group;
+    std::optional<quint32> m_voiceNoteMs;
     std::unique_ptr<FileTransfer> m_transfer;
     KithClient m_client;
     QUrl m_server;
@@ -812,8 +820,12 @@ int main(int argc, char *argv[])
                                          QStringLiteral("ID"));
     const QCommandLineOption allOption(QStringLiteral("all"),
                                        QStringLiteral("users: every page of the answer."));
+    const QCommandLineOption voiceNoteOption(
+        QStringLiteral("voice-note"),
+        QStringLiteral("send-file: send it as a voice note this many milliseconds long."),
+        QStringLiteral("MS"));
     parser.addOptions({serverOption, userOption, passwordOption, stdinOption, trustOption,
-                       groupOption, seqsOption, allOption});
+                       groupOption, seqsOption, allOption, voiceNoteOption});
     parser.addPositionalArgument(QStringLiteral("command"), QStringLiteral("See above."));
     parser.process(app);
 
@@ -857,6 +869,16 @@ int main(int argc, char *argv[])
             parser.isSet(stdinOption), parser.isSet(seqsOption), trusted,
             parser.value(groupOption));
     cli.setAllPages(parser.isSet(allOption));
+    if (parser.isSet(voiceNoteOption)) {
+        bool isNumber = false;
+        const qulonglong ms = parser.value(voiceNoteOption).toULongLong(&isNumber);
+        if (!isNumber || ms > 24ULL * 3600 * 1000) {
+            std::fprintf(stderr, "kith-cli: --voice-note wants the length in milliseconds, "
+                                 "at most a day\n");
+            return 2;
+        }
+        cli.setVoiceNoteMs(quint32(ms));
+    }
     QMetaObject::invokeMethod(
         &cli, [&cli] { cli.start(); }, Qt::QueuedConnection);
     return app.exec();

@@ -4,7 +4,8 @@
 // a transfer that fails is marked failed with the reason, can be queued again,
 // paused and cancelled; an image goes with the size and thumbnail the app's
 // inspector read, the sender keeps a copy in its cache, and the receiver's
-// message model fetches it into its own.
+// message model fetches it into its own; a voice note goes marked so, with
+// its length.
 #include "client_fixture.h"
 #include "test_server.h"
 
@@ -103,6 +104,59 @@ private slots:
         QVERIFY(copy.open(QIODevice::ReadOnly));
         QVERIFY(copy.readAll() == bytes);
         QVERIFY(bobDevice->store()->transfers().isEmpty());
+    }
+
+    void voiceNoteGoesMarkedWithItsLength()
+    {
+        TestServer server;
+        QVERIFY(server.start());
+        QTemporaryDir dir;
+        ClientDevice alice(dir.filePath(QStringLiteral("alice")));
+        QVERIFY(alice.registerOn(server.url(), QStringLiteral("alice")));
+        TestClient bob;
+        QVERIFY(bob.connectAndRegister(server.url(), QStringLiteral("bob")));
+        const QString direct = directConversationId(quint64(alice->userId()), bob.userId());
+
+        const QByteArray bytes(24 * 1024, 'v');
+        const QString path = dir.filePath(QStringLiteral("voice.m4a"));
+        {
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            QCOMPARE(file.write(bytes), bytes.size());
+        }
+        MessageListModel aliceView(alice.get(), direct);
+        QVERIFY(alice->sendVoiceNote(direct, QUrl::fromLocalFile(path).toString(), 2345) > 0);
+        // The pending row is a voice note from the start.
+        QCOMPARE(aliceView.rowCount(), 1);
+        QVERIFY(aliceView.index(0).data(MessageListModel::IsVoiceNoteRole).toBool());
+        QCOMPARE(aliceView.index(0).data(MessageListModel::DurationMsRole).toInt(), 2345);
+        QTRY_VERIFY_WITH_TIMEOUT(alice->store()->transfers().isEmpty() && alice->outbox()->isIdle(),
+                                 kClientTimeoutMs);
+
+        const auto history = bob.pullAll(direct);
+        QVERIFY(history);
+        QCOMPARE(history->size(), 1);
+        QVERIFY(history->first().content().has_file());
+        const v1::FileRef &ref = history->first().content().file();
+        QVERIFY(ref.voice_note());
+        QCOMPARE(ref.duration_ms(), 2345u);
+        QCOMPARE(ref.size(), quint64(bytes.size()));
+        QCOMPARE(ref.name(), "voice.m4a");
+
+        // A plain file is not one; a length past a day is kept to a day.
+        QVERIFY(alice->sendFile(direct, path) > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(alice->store()->transfers().isEmpty() && alice->outbox()->isIdle(),
+                                 kClientTimeoutMs);
+        QVERIFY(alice->sendVoiceNote(direct, path, qint64(1) << 40) > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(alice->store()->transfers().isEmpty() && alice->outbox()->isIdle(),
+                                 kClientTimeoutMs);
+        const auto more = bob.pullAll(direct);
+        QVERIFY(more);
+        QCOMPARE(more->size(), 3);
+        QVERIFY(!(*more)[1].content().file().voice_note());
+        QCOMPARE((*more)[1].content().file().duration_ms(), 0u);
+        QVERIFY((*more)[2].content().file().voice_note());
+        QCOMPARE((*more)[2].content().file().duration_ms(), 24u * 3600 * 1000);
     }
 
     void failedIsMarkedAndCanBeRetriedPausedCancelled()

@@ -450,8 +450,16 @@ ApplicationWindow {
     Shortcut {
         sequence: "Esc"
         enabled: window.signedIn && window.currentConversationId.length > 0
-        // Esc first drops a reply being written, then closes the chat.
-        onActivated: chatView.replyToSeq > 0 ? chatView.cancelReply() : window.closeConversation()
+        // Esc first drops a voice note being recorded, then a reply being
+        // written, then closes the chat.
+        onActivated: {
+            if (chatView.composer.recording)
+                chatView.composer.cancelRecording();
+            else if (chatView.replyToSeq > 0)
+                chatView.cancelReply();
+            else
+                window.closeConversation();
+        }
     }
 
     // Kith servers announced on the LAN, looked for only while the login
@@ -574,6 +582,7 @@ ApplicationWindow {
                     for (let i = 0; i < urls.length; ++i)
                         KithClient.sendFile(window.currentConversationId, urls[i], i === 0 ? caption : "");
                 }
+                onVoiceNoteSendRequested: (fileUrl, durationMs) => KithClient.sendVoiceNote(window.currentConversationId, fileUrl, durationMs)
                 onDiscardRequested: id => KithClient.discardMessage(id)
                 onTypingChanged: typing => KithClient.setTyping(window.currentConversationId, typing)
                 onReadRequested: readCheck.restart()

@@ -66,6 +66,8 @@ Rectangle {
     signal storageRetryRequested
     // Files to send here, after the preview sheet: the caption goes with the first.
     signal filesSendRequested(var urls, string caption)
+    // A voice note recorded in the composer, to send here.
+    signal voiceNoteSendRequested(url fileUrl, int durationMs)
 
     // Picked, dropped or pasted files: the preview sheet first.
     function offerFiles(urls) {
@@ -239,6 +241,10 @@ Rectangle {
             onReplyCancelled: chat.cancelReply()
             onScrollKeyPressed: key => messageList.handleKey(key, 0)
             onFilesChosen: urls => chat.offerFiles(urls)
+            onVoiceNoteRecorded: (fileUrl, durationMs) => {
+                chat.voiceNoteSendRequested(fileUrl, durationMs);
+                messageList.scrollToBottom();
+            }
         }
     }
 

@@ -13,6 +13,10 @@ import Kith.Chat
 // files and Ctrl+V of an image pastes it: both come out as filesChosen, for
 // the preview before sending. Typing "@" in a group lists the members whose
 // username starts with what follows; Enter, Tab or a click puts "@username ".
+// While the message is empty the send button is a microphone (where the app
+// has Qt Multimedia): a click records a voice note, a bar with the time takes
+// the text field's place, Enter or Send sends it (voiceNoteRecorded), Esc or
+// the bin drops it. Switching chats drops a recording under way.
 Rectangle {
     id: composer
 
@@ -58,6 +62,17 @@ Rectangle {
             mentionDismissed = false;
     }
     readonly property alias emojiPicker: emojiPopup
+
+    // What records voice notes: the composer's own VoiceRecorder, or anything
+    // with its properties and methods (tests give a scripted one).
+    property var recorder: ownRecorder
+    readonly property bool canRecord: recorder !== null && recorder.available
+    // The recording bar shows instead of the text field.
+    readonly property bool recording: recorder !== null && recorder.state !== VoiceRecorder.Idle
+    // Send was asked for while the recording was being finished.
+    property bool sendWhenFinished: false
+    // A recording is finished: its file and length, to be sent.
+    signal voiceNoteRecorded(url fileUrl, int durationMs)
 
     signal sendRequested(string text, int replyToSeq)
     signal typingChanged(bool typing)
@@ -128,7 +143,61 @@ Rectangle {
         input.forceActiveFocus();
     }
 
+    function startRecording() {
+        if (!canRecord || !enabled || !canSend || recording)
+            return;
+        sendWhenFinished = false;
+        recorder.start();
+        recordingBar.forceActiveFocus();
+    }
+
+    // Send: at once when finished (the cap was reached), else once it is.
+    function sendRecording() {
+        if (recorder.state === VoiceRecorder.Finished) {
+            const url = recorder.fileUrl;
+            const ms = recorder.elapsed;
+            recorder.reset();
+            voiceNoteRecorded(url, ms);
+            input.forceActiveFocus();
+        } else if (recorder.state === VoiceRecorder.Recording) {
+            sendWhenFinished = true;
+            recorder.finish();
+        }
+    }
+
+    function cancelRecording() {
+        sendWhenFinished = false;
+        if (recorder.state === VoiceRecorder.Failed)
+            recorder.reset();
+        else
+            recorder.cancel();
+        input.forceActiveFocus();
+    }
+
+    function clock(ms) {
+        const s = Math.max(0, Math.floor(ms / 1000));
+        return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    }
+
+    VoiceRecorder {
+        id: ownRecorder
+    }
+
+    Connections {
+        target: composer.recorder
+        function onStateChanged() {
+            if (composer.recorder.state === VoiceRecorder.Finished && composer.sendWhenFinished) {
+                composer.sendWhenFinished = false;
+                composer.sendRecording();
+            } else if (composer.recorder.state === VoiceRecorder.Failed) {
+                composer.sendWhenFinished = false;
+            }
+        }
+    }
+
     onConversationIdChanged: {
+        if (recording)
+            cancelRecording();
         saveTimer.stop();
         saveDraft(loadedId);
         setTyping(false);
@@ -300,6 +369,7 @@ Rectangle {
             IconButton {
                 id: attachButton
                 objectName: "attachButton"
+                visible: !composer.recording
                 Layout.alignment: Qt.AlignBottom
                 Layout.bottomMargin: 2
                 enabled: composer.enabled && composer.canSend
@@ -311,6 +381,7 @@ Rectangle {
             IconButton {
                 id: emojiButton
                 objectName: "emojiButton"
+                visible: !composer.recording
                 Layout.alignment: Qt.AlignBottom
                 Layout.bottomMargin: 2
                 enabled: composer.enabled
@@ -322,6 +393,7 @@ Rectangle {
 
             ScrollView {
                 id: scroller
+                visible: !composer.recording
                 Layout.fillWidth: true
                 Layout.preferredHeight: Math.min(input.implicitHeight, 160)
                 ScrollBar.horizontal.policy: ScrollBar.AlwaysOff
@@ -410,16 +482,116 @@ Rectangle {
                 }
             }
 
+            // Recording: a bin, a red dot, the time, and what is going on.
+            FocusScope {
+                id: recordingBar
+                objectName: "recordingBar"
+                visible: composer.recording
+                Layout.fillWidth: true
+                Layout.preferredHeight: 40
+                Layout.alignment: Qt.AlignBottom
+                Accessible.name: qsTr("Recording a voice note")
+
+                Keys.onPressed: event => {
+                    if (event.key === Qt.Key_Escape) {
+                        composer.cancelRecording();
+                        event.accepted = true;
+                    } else if (event.key === Qt.Key_Return || event.key === Qt.Key_Enter) {
+                        composer.sendRecording();
+                        event.accepted = true;
+                    }
+                }
+
+                Rectangle {
+                    anchors.fill: parent
+                    radius: 20
+                    color: Theme.field
+                }
+                RowLayout {
+                    anchors.fill: parent
+                    anchors.leftMargin: Theme.spacingXs
+                    anchors.rightMargin: Theme.spacingM
+                    spacing: Theme.spacingS
+
+                    IconButton {
+                        objectName: "cancelRecording"
+                        iconName: "trash"
+                        iconColor: Theme.danger
+                        tip: qsTr("Cancel (Esc)")
+                        onClicked: composer.cancelRecording()
+                    }
+                    Rectangle {
+                        id: recordingDot
+                        objectName: "recordingDot"
+                        visible: composer.recorder.state !== VoiceRecorder.Failed
+                        Layout.preferredWidth: 10
+                        Layout.preferredHeight: 10
+                        radius: 5
+                        color: Theme.dangerFill
+                        SequentialAnimation on opacity {
+                            running: composer.recorder.state === VoiceRecorder.Recording && recordingBar.visible
+                            loops: Animation.Infinite
+                            alwaysRunToEnd: true
+                            NumberAnimation {
+                                to: 0.25
+                                duration: 600
+                                easing.type: Easing.InOutSine
+                            }
+                            NumberAnimation {
+                                to: 1
+                                duration: 600
+                                easing.type: Easing.InOutSine
+                            }
+                        }
+                    }
+                    Label {
+                        objectName: "recordingTime"
+                        visible: composer.recorder.state !== VoiceRecorder.Failed
+                        text: composer.clock(composer.recorder.elapsed)
+                        color: Theme.text
+                        font.pixelSize: Theme.fontBody
+                        // Wide enough for "00:00": the status beside it does not jitter.
+                        Layout.preferredWidth: Math.max(implicitWidth, timeMetrics.advanceWidth)
+                        TextMetrics {
+                            id: timeMetrics
+                            text: "00:00"
+                            font.pixelSize: Theme.fontBody
+                        }
+                    }
+                    Label {
+                        objectName: "recordingStatus"
+                        Layout.fillWidth: true
+                        text: {
+                            switch (composer.recorder.state) {
+                            case VoiceRecorder.Failed:
+                                return composer.recorder.error;
+                            case VoiceRecorder.Finished:
+                                return composer.recorder.limitReached ? qsTr("Limit of %1 reached").arg(composer.clock(composer.recorder.maxDurationMs)) : "";
+                            case VoiceRecorder.Stopping:
+                                return composer.sendWhenFinished ? qsTr("Sending…") : "";
+                            default:
+                                return qsTr("Recording…");
+                            }
+                        }
+                        color: composer.recorder.state === VoiceRecorder.Failed ? Theme.danger : Theme.textMuted
+                        font.pixelSize: Theme.fontSmall
+                        elide: Text.ElideRight
+                    }
+                }
+            }
+
             AbstractButton {
                 id: sendButton
                 objectName: "sendButton"
+                // The microphone takes its place while there is nothing to send.
+                visible: !micButton.visible
                 Layout.alignment: Qt.AlignBottom
                 implicitWidth: 40
                 implicitHeight: 40
-                enabled: composer.enabled && input.text.trim().length > 0
-                Accessible.name: qsTr("Send")
+                enabled: composer.recording ? composer.recorder.state === VoiceRecorder.Recording || composer.recorder.state === VoiceRecorder.Finished : composer.enabled && input.text.trim().length > 0
+                Accessible.name: composer.recording ? qsTr("Send voice note") : qsTr("Send")
                 focusPolicy: Qt.NoFocus
-                onClicked: composer.send()
+                onClicked: composer.recording ? composer.sendRecording() : composer.send()
                 background: Rectangle {
                     radius: width / 2
                     color: sendButton.enabled ? (sendButton.pressed ? Theme.accentPressed : Theme.accent) : Theme.field
@@ -432,6 +604,44 @@ Rectangle {
                         height: 20
                         name: "send"
                         color: sendButton.enabled ? Theme.accentText : Theme.placeholder
+                    }
+                }
+            }
+
+            // Disabled without an input device; the tooltip says why, so it
+            // hovers on the wrapper (a disabled button gets no hover).
+            Item {
+                id: micButton
+                visible: composer.canRecord && !composer.recording && input.text.trim().length === 0 && !composer.editing
+                Layout.alignment: Qt.AlignBottom
+                implicitWidth: 40
+                implicitHeight: 40
+                readonly property bool usable: composer.enabled && composer.canSend && composer.recorder.hasInput
+                HoverHandler {
+                    id: micHover
+                }
+                ToolTip.visible: micHover.hovered
+                ToolTip.delay: 600
+                ToolTip.text: composer.recorder.hasInput ? qsTr("Record a voice note") : qsTr("No microphone found")
+                AbstractButton {
+                    objectName: "micButton"
+                    anchors.fill: parent
+                    enabled: micButton.usable
+                    Accessible.name: micButton.ToolTip.text
+                    focusPolicy: Qt.NoFocus
+                    onClicked: composer.startRecording()
+                    background: Rectangle {
+                        radius: width / 2
+                        color: parent.enabled ? (parent.pressed ? Theme.accentPressed : Theme.accent) : Theme.field
+                    }
+                    contentItem: Item {
+                        Icon {
+                            anchors.centerIn: parent
+                            width: 20
+                            height: 20
+                            name: "mic"
+                            color: micButton.usable ? Theme.accentText : Theme.placeholder
+                        }
                     }
                 }
             }

@@ -21,6 +21,7 @@
 #include <QStandardPaths>
 #include <QSysInfo>
 
+#include <algorithm>
 #include <memory>
 
 namespace kith::client {
@@ -417,13 +418,28 @@ QString KithClient::sendMessage(const QString &conversationId, const QString &te
 qint64 KithClient::sendFile(const QString &conversationId, const QString &path,
                             const QString &caption)
 {
+    return queueUpload(conversationId, path, caption, std::nullopt);
+}
+
+qint64 KithClient::sendVoiceNote(const QString &conversationId, const QString &path,
+                                 qint64 durationMs)
+{
+    // duration_ms is 32 bits: a day at most, as receivers show it.
+    constexpr qint64 kMaxMs = 24LL * 3600 * 1000;
+    return queueUpload(conversationId, path, {},
+                       quint32(std::clamp<qint64>(durationMs, 0, kMaxMs)));
+}
+
+qint64 KithClient::queueUpload(const QString &conversationId, const QString &path,
+                               const QString &caption, std::optional<quint32> voiceNoteMs)
+{
     if (!m_store->isOpen()) {
         emit operationFailed(QStringLiteral("Not signed in"));
         return 0;
     }
     const QUrl url(path);
     const QString local = url.isLocalFile() ? url.toLocalFile() : path;
-    const Result<qint64> id = m_transfers->sendFile(conversationId, local, caption);
+    const Result<qint64> id = m_transfers->sendFile(conversationId, local, caption, voiceNoteMs);
     if (!id) {
         emit operationFailed(id.error().message);
         return 0;

@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace kith::client {
 
@@ -140,6 +141,10 @@ public:
     // Returns the transfer's id, 0 (with operationFailed) when refused.
     Q_INVOKABLE qint64 sendFile(const QString &conversationId, const QString &path,
                                 const QString &caption = {});
+    // Queues a recorded voice note (a path or a file: URL) of durationMs, as
+    // sendFile does; the bubble plays it with a seek bar.
+    Q_INVOKABLE qint64 sendVoiceNote(const QString &conversationId, const QString &path,
+                                     qint64 durationMs);
     // Pins (or unpins) the message for every member: an operation like a reaction.
     Q_INVOKABLE QString pinMessage(const QString &conversationId, qint64 seq, bool pin = true);
     // The pinned messages held, newest pin first: a list of {seq, text,
@@ -265,6 +270,8 @@ private:
     void requestChatState(v1::Envelope request, std::function<void(Status)> done);
     void sendPendingReadMarkers();
     void expireTyping();
+    [[nodiscard]] qint64 queueUpload(const QString &conversationId, const QString &path,
+                                     const QString &caption, std::optional<quint32> voiceNoteMs);
 
     QString m_dataDir;
     QString m_storePathOverride;

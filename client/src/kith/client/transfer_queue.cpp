@@ -46,7 +46,7 @@ TransferQueue::~TransferQueue()
 }
 
 Result<qint64> TransferQueue::sendFile(const QString &conversationId, const QString &path,
-                                       const QString &caption)
+                                       const QString &caption, std::optional<quint32> voiceNoteMs)
 {
     const QFileInfo info(path);
     if (!info.isFile() || !info.isReadable())
@@ -58,6 +58,10 @@ Result<qint64> TransferQueue::sendFile(const QString &conversationId, const QStr
     entry.file.set_caption(toStd(caption));
     entry.file.set_name(toStd(info.fileName()));
     entry.file.set_size(quint64(info.size()));
+    if (voiceNoteMs) {
+        entry.file.set_voice_note(true);
+        entry.file.set_duration_ms(*voiceNoteMs);
+    }
     QSize size;
     QByteArray thumbnail;
     if (imageInspector() && imageInspector()(entry.path, size, thumbnail) && !size.isEmpty()) {

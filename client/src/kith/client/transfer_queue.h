@@ -51,9 +51,12 @@ public:
     ~TransferQueue() override;
 
     // Queues the file at `path` for the conversation, with an optional
-    // caption; its message is sent once the bytes are on the server.
+    // caption; its message is sent once the bytes are on the server. With
+    // `voiceNoteMs` the file is a voice note of that length (FileRef's
+    // voice_note and duration_ms), played in the bubble.
     [[nodiscard]] Result<qint64> sendFile(const QString &conversationId, const QString &path,
-                                          const QString &caption = {});
+                                          const QString &caption = {},
+                                          std::optional<quint32> voiceNoteMs = std::nullopt);
     // Queues the file of `file` to be saved at `path`.
     [[nodiscard]] Result<qint64> download(const v1::FileRef &file, const QString &path);
 
