@@ -216,19 +216,36 @@ ListView {
     // down (a window of at most a few hundred rows either way).
     function fetchOlderIfNear() {
         if (!model || model.canFetchOlder === undefined || count === 0)
-            return;
-        if (contentY - startContentY < height && model.canFetchOlder())
+            return false;
+        if (contentY - startContentY < height && model.canFetchOlder()) {
             model.fetchOlder();
+            return true;
+        }
+        return false;
     }
     function fetchNewerIfNear() {
         if (!model || model.canFetchNewer === undefined || count === 0)
-            return;
-        if (endContentY - contentY < height && model.canFetchNewer())
+            return false;
+        if (endContentY - contentY < height && model.canFetchNewer()) {
             model.fetchNewer();
+            return true;
+        }
+        return false;
     }
     function fetchIfNear() {
-        fetchOlderIfNear();
-        fetchNewerIfNear();
+        // Looked at again once the new rows are laid out: a reader still at
+        // an end (a fling that stopped there) needs the next page too, and
+        // nothing else would ask for it while the view stands still.
+        if (fetchOlderIfNear() | fetchNewerIfNear())
+            fetchCheck.restart();
+    }
+    // Not Qt.callLater: a check asked for while one runs (the rows it adds
+    // move the view) was dropped, and a fling that ended at the top of a
+    // fresh page stayed there for good.
+    Timer {
+        id: fetchCheck
+        interval: 0
+        onTriggered: timeline.fetchIfNear()
     }
 
     clip: true
@@ -265,12 +282,12 @@ ListView {
                 stickToBottom = true;
         }
         lastContentY = contentY;
-        Qt.callLater(fetchIfNear);
+        fetchCheck.restart();
     }
     // Pages change the origin and the rows without moving contentY: a reader
     // held at either end (the end of a fling) still gets the next page.
-    onOriginYChanged: Qt.callLater(fetchIfNear)
-    onMovementEnded: Qt.callLater(fetchIfNear)
+    onOriginYChanged: fetchCheck.restart()
+    onMovementEnded: fetchCheck.restart()
     onAtBottomChanged: if (atBottom) reachedBottom()
     onEndContentYChanged: if (stickToBottom) Qt.callLater(followEnd)
     onCountChanged: if (stickToBottom) Qt.callLater(followEnd)
