@@ -6,7 +6,10 @@
 
 #include <QAbstractListModel>
 #include <QDateTime>
+#include <QUrl>
 #include <QtQml/qqmlregistration.h>
+
+#include <functional>
 
 namespace kith::client {
 
@@ -43,6 +46,10 @@ public:
         ArchivedRole,       // bool: this user archived it
         PeerBlockedRole,    // bool: direct chats, this user blocked the peer
         UnreadMentionsRole, // int: unread messages that mention this user (the "@" badge)
+        AvatarUrlRole,      // QUrl: direct chats, the peer's picture as a local file (empty:
+                            // none, or not fetched yet; asking fetches it)
+        AvatarColorRole,    // int: direct chats, the peer's avatar colour (0: from the id,
+                            // n: palette entry n - 1)
         LastRole
     };
     Q_ENUM(Roles)
@@ -56,6 +63,14 @@ public:
     [[nodiscard]] int totalUnread() const;
     // Row of a conversation, -1 when absent.
     Q_INVOKABLE int indexOf(const QString &conversationId) const;
+
+    // Where a picture's local file is (see KithClient::avatarUrlForFile).
+    void setAvatarUrls(std::function<QUrl(const QString &fileId)> urlOf)
+    {
+        m_avatarUrlOf = std::move(urlOf);
+    }
+    // A picture was fetched: rows showing one ask again.
+    void refreshAvatars();
 
 signals:
     void countChanged();
@@ -84,6 +99,8 @@ private:
         qint64 mutedUntilMs = 0;
         bool archived = false;
         bool peerBlocked = false;
+        QString peerAvatarFileId;
+        quint32 peerAvatarColor = 0;
     };
 
     void reload();
@@ -94,6 +111,7 @@ private:
     [[nodiscard]] static bool before(const Row &a, const Row &b);
 
     LocalStore *m_store;
+    std::function<QUrl(const QString &fileId)> m_avatarUrlOf;
     QList<Row> m_rows;
 };
 

@@ -84,6 +84,8 @@ void UserSearchModel::showKnownUsers()
             user.set_display_name(toStd(row.displayName));
             user.set_online(row.online);
             user.set_last_seen_ms(row.lastSeenMs);
+            user.set_avatar_file_id(toStd(row.avatarFileId));
+            user.set_avatar_color(row.avatarColor);
             m_users << user;
         }
     }
@@ -162,6 +164,12 @@ QVariant UserSearchModel::data(const QModelIndex &index, int role) const
                                            : toQString(user.display_name());
     case OnlineRole:
         return user.online();
+    case AvatarUrlRole:
+        return user.avatar_file_id().empty() || !m_avatarUrlOf
+                   ? QUrl()
+                   : m_avatarUrlOf(toQString(user.avatar_file_id()));
+    case AvatarColorRole:
+        return int(user.avatar_color());
     default:
         return {};
     }
@@ -169,10 +177,14 @@ QVariant UserSearchModel::data(const QModelIndex &index, int role) const
 
 QHash<int, QByteArray> UserSearchModel::roleNames() const
 {
-    return {{UserIdRole, "userId"},
-            {UsernameRole, "username"},
-            {DisplayNameRole, "displayName"},
-            {OnlineRole, "online"}};
+    return {{UserIdRole, "userId"}, {UsernameRole, "username"},   {DisplayNameRole, "displayName"},
+            {OnlineRole, "online"}, {AvatarUrlRole, "avatarUrl"}, {AvatarColorRole, "avatarColor"}};
+}
+
+void UserSearchModel::refreshAvatars()
+{
+    if (!m_users.isEmpty())
+        emit dataChanged(index(0), index(int(m_users.size()) - 1), {AvatarUrlRole});
 }
 
 } // namespace kith::client
