@@ -172,9 +172,24 @@ private slots:
         // The colour was kept with the new picture.
         QCOMPARE(rowColor((*m_bob)->conversations(), m_direct), 5);
 
+        // The people bob knows (the "new chat" list) show it too, and follow a change.
+        UserSearchModel *people = (*m_bob)->userSearch();
+        people->setQuery(QString());
+        const auto aliceInPeople = [&]() -> QUrl {
+            for (int i = 0; i < people->rowCount(); ++i) {
+                const QModelIndex at = people->index(i, 0);
+                if (people->data(at, UserSearchModel::UserIdRole).toLongLong() ==
+                    (*m_laptop)->userId())
+                    return people->data(at, UserSearchModel::AvatarUrlRole).toUrl();
+            }
+            return {};
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(aliceInPeople(), after, kClientTimeoutMs);
+
         (*m_laptop)->removeAvatarPicture();
         QTRY_VERIFY_WITH_TIMEOUT(rowAvatar((*m_bob)->conversations(), m_direct).isEmpty(),
                                  kClientTimeoutMs);
+        QTRY_VERIFY_WITH_TIMEOUT(aliceInPeople().isEmpty(), kClientTimeoutMs);
         QTRY_VERIFY_WITH_TIMEOUT((*m_phone)->ownAvatarUrl().isEmpty(), kClientTimeoutMs);
         QCOMPARE(rowColor((*m_bob)->conversations(), m_direct), 5);
     }

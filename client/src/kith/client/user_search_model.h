@@ -79,6 +79,7 @@ signals:
     void hasMoreChanged();
 
 private:
+    void onUserChanged(quint64 userId);
     void runQuery();
     void requestPage(const std::string &after);
     void setNextPage(const std::string &next);
@@ -90,6 +91,7 @@ private:
     QString m_query;
     QList<v1::User> m_users;
     std::function<QUrl(const QString &fileId)> m_avatarUrlOf;
+    bool m_filling = false; // rows being added from an answer
     QTimer m_debounce;
     std::string m_nextPage;    // the server's cursor of the next page; empty: none
     bool m_serverList = false; // the rows are the server's answer (pages may follow)
