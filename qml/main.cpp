@@ -1,6 +1,7 @@
 // kith: the desktop app. Parses the command line, makes sure only one
 // instance runs per user session, and loads the QML window.
 
+#include "kith/client/kith_client.h"
 #include "kith/client/transfer_queue.h"
 #include "media.h"
 #include "message_text.h"
@@ -70,6 +71,8 @@ int main(int argc, char *argv[])
     QImageReader::setAllocationLimit(kith::app::kImageAllocationLimitMiB);
     // Images sent get their size and a thumbnail, so the bubble has its shape at once.
     kith::client::TransferQueue::setImageInspector(&kith::app::inspectImage);
+    // A profile picture chosen is made a small square before it is sent.
+    kith::client::KithClient::setAvatarEncoder(&kith::app::avatarImage);
 
     kith::app::SingleInstance instance;
     if (!parser.isSet(newInstanceOption) && instance.notifyRunningInstance())

@@ -57,6 +57,9 @@ constexpr auto kUsage = R"(commands:
   archive PEER                archive the chat (unarchive: bring it back)
   chat-state PEER             print whether the chat is muted and archived
   block USER                  block USER (unblock: lift it); blocked: list whom you block
+  avatar PATH                 make your profile picture from an image (a 256 px square);
+                              avatar-remove: remove it
+  avatar-color N              your avatar colour: 0 from your id, 1..16 a palette entry
   users [QUERY]               search the server's directory (user and display names;
                               everyone without a query), 100 at a time (--all: all)
   tail                        print incoming messages as they arrive
@@ -209,6 +212,9 @@ private:
             return block(command == QLatin1String("block"));
         if (command == QLatin1String("blocked"))
             return blocked();
+        if (command == QLatin1String("avatar") || command == QLatin1String("avatar-remove") ||
+            command == QLatin1String("avatar-color"))
+            return avatar(command);
         if (command == QLatin1String("users"))
             return users();
         if (command == QLatin1String("chats"))
@@ -411,6 +417,24 @@ private:
                 finish();
             });
         });
+    }
+
+    void avatar(const QString &command)
+    {
+        bool isNumber = false;
+        const int color = m_args.value(1).toInt(&isNumber);
+        const bool remove = command == QLatin1String("avatar-remove");
+        const bool setColor = command == QLatin1String("avatar-color");
+        if (m_args.size() != (remove ? 1 : 2) || (setColor && !isNumber))
+            return fail(QStringLiteral("usage: avatar PATH, avatar-remove or avatar-color N"));
+        // The answer to this request is the next profile change.
+        connect(&m_client, &KithClient::profileChanged, this, [this] { finish(); });
+        if (remove)
+            m_client.removeAvatarPicture();
+        else if (setColor)
+            m_client.setAvatarColor(color);
+        else
+            m_client.setAvatarPicture(m_args.at(1));
     }
 
     void users()
@@ -786,6 +810,7 @@ int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
     QImageReader::setAllocationLimit(kith::images::kImageAllocationLimitMiB);
+    KithClient::setAvatarEncoder(&kith::images::avatarImage);
     QCoreApplication::setApplicationName(QStringLiteral("kith-cli"));
     QCoreApplication::setOrganizationName(QStringLiteral("kith"));
     QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));
@@ -831,14 +856,15 @@ int main(int argc, char *argv[])
 
     const QStringList args = parser.positionalArguments();
     const QStringList commands{
-        QStringLiteral("register"), QStringLiteral("send"),      QStringLiteral("history"),
-        QStringLiteral("tail"),     QStringLiteral("sync"),      QStringLiteral("groups"),
-        QStringLiteral("group"),    QStringLiteral("send-file"), QStringLiteral("download"),
-        QStringLiteral("edit"),     QStringLiteral("delete"),    QStringLiteral("react"),
-        QStringLiteral("pin"),      QStringLiteral("unpin"),     QStringLiteral("pins"),
-        QStringLiteral("hide"),     QStringLiteral("mute"),      QStringLiteral("unmute"),
-        QStringLiteral("archive"),  QStringLiteral("unarchive"), QStringLiteral("chat-state"),
-        QStringLiteral("block"),    QStringLiteral("unblock"),   QStringLiteral("blocked"),
+        QStringLiteral("register"), QStringLiteral("send"),          QStringLiteral("history"),
+        QStringLiteral("tail"),     QStringLiteral("sync"),          QStringLiteral("groups"),
+        QStringLiteral("group"),    QStringLiteral("send-file"),     QStringLiteral("download"),
+        QStringLiteral("edit"),     QStringLiteral("delete"),        QStringLiteral("react"),
+        QStringLiteral("pin"),      QStringLiteral("unpin"),         QStringLiteral("pins"),
+        QStringLiteral("hide"),     QStringLiteral("mute"),          QStringLiteral("unmute"),
+        QStringLiteral("archive"),  QStringLiteral("unarchive"),     QStringLiteral("chat-state"),
+        QStringLiteral("block"),    QStringLiteral("unblock"),       QStringLiteral("blocked"),
+        QStringLiteral("avatar"),   QStringLiteral("avatar-remove"), QStringLiteral("avatar-color"),
         QStringLiteral("users"),    QStringLiteral("chats")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",

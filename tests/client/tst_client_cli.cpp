@@ -313,6 +313,44 @@ private slots:
         QCOMPARE(out.size(), 1);
     }
 
+    // avatar PATH makes and sets a picture, avatar-color the colour,
+    // avatar-remove takes the picture away; others see each in the profile.
+    void theAvatarIsSetAndRemoved()
+    {
+        const QString face = m_dir.filePath(QStringLiteral("face.png"));
+        {
+            QImage image(500, 300, QImage::Format_RGB32);
+            image.fill(Qt::darkCyan);
+            QVERIFY(image.save(face, "PNG"));
+        }
+        TestClient bob;
+        QVERIFY(bob.connectAndLogin(m_server->url(), QStringLiteral("bob"), kPassword));
+        const auto aliceAsBobSees = [&bob]() {
+            v1::Envelope get;
+            get.mutable_get_profile()->set_username("alice");
+            const auto answer = bob.request(get);
+            return answer && answer->has_user_profile() ? answer->user_profile().user()
+                                                        : v1::User();
+        };
+        run(m_alice, {QStringLiteral("avatar"), face});
+        QCOMPARE(m_lastCode, 0);
+        const v1::User withPicture = aliceAsBobSees();
+        QVERIFY(isValidFileId(withPicture.avatar_file_id()));
+        run(m_alice, {QStringLiteral("avatar-color"), QStringLiteral("3")});
+        QCOMPARE(m_lastCode, 0);
+        QCOMPARE(aliceAsBobSees().avatar_color(), 3u);
+        QCOMPARE(aliceAsBobSees().avatar_file_id(), withPicture.avatar_file_id());
+        run(m_alice, {QStringLiteral("avatar-remove")});
+        QCOMPARE(m_lastCode, 0);
+        QVERIFY(aliceAsBobSees().avatar_file_id().empty());
+        QCOMPARE(aliceAsBobSees().avatar_color(), 3u);
+        // Not an image, a colour out of range: refused, non-zero.
+        run(m_alice, {QStringLiteral("avatar"), m_dir.filePath(QStringLiteral("nothing.png"))});
+        QVERIFY(m_lastCode != 0);
+        run(m_alice, {QStringLiteral("avatar-color"), QStringLiteral("99")});
+        QVERIFY(m_lastCode != 0);
+    }
+
     void failuresExitNonZeroWithOneLine_data()
     {
         QTest::addColumn<QString>("home");

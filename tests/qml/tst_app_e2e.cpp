@@ -211,6 +211,7 @@ void AppEndToEnd::initTestCase()
     QImageReader::setAllocationLimit(kith::app::kImageAllocationLimitMiB);
     kith::app::MessageText::preferColourEmoji();
     kith::client::TransferQueue::setImageInspector(&kith::app::inspectImage);
+    kith::client::KithClient::setAvatarEncoder(&kith::app::avatarImage);
 
     bool ok = false;
     bob({QStringLiteral("register"), QStringLiteral("bob"), kBobPassword}, &ok);

@@ -217,9 +217,10 @@ private slots:
         const std::set<std::string> notBudgeted = {
             // sent by the server only
             "error", "ok", "compressed", "hello_ok", "auth_ok", "device_list", "user_list",
-            "user_profile", "presence", "send_ack", "message", "pull_response", "sync_response",
-            "read", "typing_push", "conversation", "conversation_removed", "member_list",
-            "upload_ticket", "chat_state", "chat_state_push", "chat_state_sync_response",
+            "user_profile", "presence", "profile", "send_ack", "message", "pull_response",
+            "sync_response", "read", "typing_push", "conversation", "conversation_removed",
+            "member_list", "upload_ticket", "chat_state", "chat_state_push",
+            "chat_state_sync_response",
             // keep-alive, and before authentication
             "ping", "pong", "hello", "register", "login", "resume"};
         const auto *body = v1::Envelope::descriptor()->FindOneofByName("body");

@@ -511,6 +511,8 @@ private slots:
             << twice(make([&](auto &e) { e.mutable_leave_group()->set_conversation_id(group); }));
         QTest::addRow("set_display_name")
             << twice(make([](auto &e) { e.mutable_set_display_name()->set_display_name("B"); }));
+        QTest::addRow("set_avatar")
+            << twice(make([](auto &e) { e.mutable_set_avatar()->set_color(3); }));
         QTest::addRow("revoke_device")
             << twice(make([](auto &e) { e.mutable_revoke_device()->set_device_id(999); }));
         // A logout that went through would close the connection: another

@@ -1738,6 +1738,84 @@ private slots:
                 swept->blobs.isEmpty());
     }
 
+    Result<UserRecord> setAvatar(quint64 userId, const QString &fileId, quint32 color)
+    {
+        return wait<UserRecord>([&](QObject *ctx, Completion<UserRecord> done) {
+            m_store->setAvatar(userId, fileId, color, ctx, done);
+        });
+    }
+
+    // A user's picture is one of their own finished files; while it is
+    // someone's picture anyone may fetch it (but one who blocks them) and the
+    // sweep leaves it; the picture it replaced is collected like any file
+    // nothing refers to.
+    void avatarsAreOwnFilesHeldWhileCurrent()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats();
+        const FileRecord first = finishedFile(t.alice.id, 40, digestOf("first"), 1000);
+        const FileRecord second = finishedFile(t.alice.id, 50, digestOf("second"), 1000);
+        const FileRecord bobs = finishedFile(t.bob.id, 60, digestOf("bobs"), 1000);
+        const auto unfinished = upload(t.alice.id, 70, digestOf("unfinished"), 1000);
+        QVERIFY(!first.id.isEmpty() && !second.id.isEmpty() && !bobs.id.isEmpty());
+        QVERIFY(unfinished.ok());
+        QVERIFY(m_store->userById(t.alice.id)->avatarFileId.isEmpty());
+        QCOMPARE(m_store->userById(t.alice.id)->avatarColor, 0u);
+
+        const auto set = setAvatar(t.alice.id, first.id, 5);
+        QVERIFY2(set.ok(), qPrintable(set.ok() ? QString() : set.error().message));
+        QCOMPARE(set->avatarFileId, first.id);
+        QCOMPARE(set->avatarColor, 5u);
+        QCOMPARE(m_store->userById(t.alice.id)->avatarFileId, first.id);
+        QCOMPARE(m_store->userByName(QStringLiteral("alice"))->avatarColor, 5u);
+        // Read back the same way by every user read (search, list).
+        const auto found = m_store->searchUsersPage(QStringLiteral("alice"), 10, std::nullopt);
+        QVERIFY(found.ok() && !found->users.isEmpty());
+        QCOMPARE(found->users.first().avatarFileId, first.id);
+
+        // Someone else's file, an unfinished one, one that does not exist: NOT_FOUND, nothing
+        // changes.
+        QCOMPARE(setAvatar(t.alice.id, bobs.id, 1).error().code, v1::NOT_FOUND);
+        QCOMPARE(setAvatar(t.alice.id, unfinished->file.id, 1).error().code, v1::NOT_FOUND);
+        QCOMPARE(setAvatar(t.alice.id, QString::fromStdString(newFileId()), 1).error().code,
+                 v1::NOT_FOUND);
+        QCOMPARE(m_store->userById(t.alice.id)->avatarFileId, first.id);
+        QCOMPARE(m_store->userById(t.alice.id)->avatarColor, 5u);
+
+        // Anyone may fetch the current picture; carol blocks alice and may not.
+        QVERIFY(setBlocked(t.carol.id, t.alice.id, true).ok());
+        QVERIFY(m_store->downloadableFile(first.id, t.bob.id)->has_value());
+        QVERIFY(!m_store->downloadableFile(first.id, t.carol.id)->has_value());
+        QVERIFY(!m_store->downloadableFile(second.id, t.bob.id)->has_value());
+
+        // Replaced: the old one is nobody's any more.
+        QVERIFY(setAvatar(t.alice.id, second.id, 5).ok());
+        QVERIFY(!m_store->downloadableFile(first.id, t.bob.id)->has_value());
+        QVERIFY(m_store->downloadableFile(second.id, t.bob.id)->has_value());
+        QVERIFY(m_store->downloadableFile(first.id, t.alice.id)->has_value());
+
+        // Past the grace: the replaced picture and its blob go, the current one stays.
+        constexpr qint64 kHour = 3'600'000;
+        const auto swept = sweep(1002 + 10 * kHour, kHour);
+        QVERIFY(swept.ok());
+        QVERIFY(swept->unsentFiles.contains(first.id));
+        QVERIFY(!swept->unsentFiles.contains(second.id));
+        QVERIFY(swept->blobs.contains(digestOf("first")));
+        QVERIFY(!swept->blobs.contains(digestOf("second")));
+        QVERIFY(m_store->file(second.id)->has_value());
+        QVERIFY(!m_store->file(first.id)->has_value());
+
+        // Cleared: the picture is no longer held, the colour stays as given.
+        const auto cleared = setAvatar(t.alice.id, QString(), 0);
+        QVERIFY(cleared.ok());
+        QVERIFY(cleared->avatarFileId.isEmpty());
+        QCOMPARE(cleared->avatarColor, 0u);
+        QVERIFY(!m_store->downloadableFile(second.id, t.bob.id)->has_value());
+        const auto later = sweep(1002 + 20 * kHour, kHour);
+        QVERIFY(later.ok());
+        QVERIFY(later->unsentFiles.contains(second.id));
+        QCOMPARE(setAvatar(4040, QString(), 1).error().code, v1::NOT_FOUND);
+    }
+
     void sweepWorksInBoundedSteps()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

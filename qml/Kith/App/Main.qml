@@ -100,14 +100,28 @@ ApplicationWindow {
         property: "fontBody"
         value: settings.fontSize
     }
-    // One's own avatar in the colour chosen on the settings page.
+    // One's own avatar in the colour chosen on the settings page (kept by
+    // the server, so every device and every contact sees it), until the
+    // server is one that keeps it: the colour chosen on this device before.
     Binding {
         target: Theme
         property: "colorOverrides"
         value: {
             const overrides = {};
-            overrides[String(KithClient.userId)] = settings.avatarColorIndex;
+            overrides[String(KithClient.userId)] = KithClient.avatarsSupported ? KithClient.avatarColor - 1 : settings.avatarColorIndex;
             return overrides;
+        }
+    }
+    // A colour chosen on this device before the server kept colours goes to
+    // the server once, unless one was chosen there meanwhile.
+    Connections {
+        target: KithClient
+        function onProfileChanged() {
+            if (settings.avatarColorIndex >= 0 && KithClient.avatarsSupported && KithClient.online) {
+                if (KithClient.avatarColor === 0)
+                    KithClient.setAvatarColor(settings.avatarColorIndex + 1);
+                settings.avatarColorIndex = -1;
+            }
         }
     }
 
@@ -146,7 +160,9 @@ ApplicationWindow {
             unread: conversationRole(id, ConversationListModel.UnreadCountRole) || 0,
             muted: conversationRole(id, ConversationListModel.MutedRole) === true,
             archived: conversationRole(id, ConversationListModel.ArchivedRole) === true,
-            blocked: conversationRole(id, ConversationListModel.PeerBlockedRole) === true
+            blocked: conversationRole(id, ConversationListModel.PeerBlockedRole) === true,
+            avatarUrl: conversationRole(id, ConversationListModel.AvatarUrlRole) || "",
+            avatarColor: conversationRole(id, ConversationListModel.AvatarColorRole) || 0
         };
     }
 
@@ -519,6 +535,8 @@ ApplicationWindow {
             archivedUnread: window.archiveSummary.unread
             selfName: KithClient.username
             selfKey: String(KithClient.userId)
+            selfAvatarUrl: KithClient.avatarUrl
+            selfAvatarColor: KithClient.avatarColor
             online: KithClient.online
             connecting: KithClient.connectionState === KithClient.Connecting
             nextRetryIn: KithClient.nextRetryIn
@@ -549,6 +567,8 @@ ApplicationWindow {
                 conversationId: window.currentConversationId
                 title: window.current.title
                 avatarKey: window.current.isGroup ? window.currentConversationId : String(window.current.peerUserId)
+                avatarUrl: window.current.avatarUrl
+                avatarColor: window.current.avatarColor
                 isGroup: window.current.isGroup
                 memberNames: window.mentionNames
                 // Presence is only as fresh as the connection: offline, nobody is shown online.
@@ -670,7 +690,10 @@ ApplicationWindow {
         username: KithClient.username
         displayName: KithClient.displayName
         avatarKey: String(KithClient.userId)
-        colorIndex: settings.avatarColorIndex
+        colorIndex: KithClient.avatarsSupported ? KithClient.avatarColor - 1 : settings.avatarColorIndex
+        pictureUrl: KithClient.avatarUrl
+        hasPicture: String(KithClient.avatarUrl).length > 0
+        picturesSupported: KithClient.avatarsSupported
         devices: KithClient.devices
         serverUrl: settings.serverUrl
         notificationsEnabled: settings.notificationsEnabled
@@ -679,7 +702,14 @@ ApplicationWindow {
         fontSize: settings.fontSize
         ctrlEnterSends: settings.ctrlEnterSends
         onDisplayNameEdited: name => KithClient.setDisplayName(name)
-        onColorPicked: index => settings.avatarColorIndex = index
+        onColorPicked: index => {
+            if (KithClient.avatarsSupported)
+                KithClient.setAvatarColor(index + 1);
+            else
+                settings.avatarColorIndex = index;
+        }
+        onPictureChosen: file => KithClient.setAvatarPicture(file)
+        onPictureRemoved: KithClient.removeAvatarPicture()
         onDevicesRequested: if (KithClient.online) KithClient.refreshDevices()
         onRevokeRequested: deviceId => KithClient.revokeDevice(deviceId)
         onLogoutRequested: {

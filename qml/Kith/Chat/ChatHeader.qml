@@ -12,6 +12,8 @@ Rectangle {
 
     property string title
     property string avatarKey: title
+    property url avatarUrl
+    property int avatarColor: 0
     property bool isGroup: false
     property bool peerOnline: false
     property string statusText
@@ -55,7 +57,10 @@ Rectangle {
         Avatar {
             size: 36
             name: header.title
+            objectName: "headerAvatar"
             colorKey: header.avatarKey
+            source: header.avatarUrl
+            chosenColor: header.avatarColor
             showPresence: !header.isGroup
             online: header.peerOnline
             ringColor: Theme.window

@@ -14,6 +14,9 @@ Rectangle {
     property string conversationId
     property string title
     property string avatarKey: conversationId
+    // Direct chats: the peer's picture (a local file URL) and chosen colour.
+    property url avatarUrl
+    property int avatarColor: 0
     property bool isGroup: false
     property bool peerOnline: false
     property string statusText
@@ -119,6 +122,8 @@ Rectangle {
             Layout.fillWidth: true
             title: chat.title
             avatarKey: chat.avatarKey
+            avatarUrl: chat.avatarUrl
+            avatarColor: chat.avatarColor
             isGroup: chat.isGroup
             peerOnline: chat.peerOnline
             statusText: chat.statusText

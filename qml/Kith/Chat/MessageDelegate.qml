@@ -14,6 +14,9 @@ Item {
     property string text
     property string senderName
     property string senderKey: senderName
+    // The sender's picture (a local file URL; empty: none) and chosen colour.
+    property url senderAvatarUrl
+    property int senderAvatarColor: 0
     property bool own: false
     property real timeMs: 0
     // "pending", "sent", "delivered", "read" (direct chats) or "failed"; ""
@@ -184,6 +187,8 @@ Item {
                 size: 32
                 name: message.senderName
                 colorKey: message.senderKey
+                source: message.senderAvatarUrl
+                chosenColor: message.senderAvatarColor
                 anchors.left: parent.left
                 anchors.top: parent.top
             }

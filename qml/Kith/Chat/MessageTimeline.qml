@@ -302,6 +302,9 @@ ListView {
         text: model.isFile === true ? (model.caption || "") : model.text
         senderName: model.senderName
         senderKey: String(model.senderId)
+        // Only where the avatar shows (others in a group): asking fetches it.
+        senderAvatarUrl: timeline.isGroup && !model.isOwn ? model.senderAvatarUrl : ""
+        senderAvatarColor: model.senderAvatarColor || 0
         own: model.isOwn
         timeMs: Number(model.timestamp)
         status: timeline.statusNames[model.sendStatus] || ""

@@ -24,6 +24,7 @@ class QJSEngine;
 namespace kith::app {
 
 // The bounded image reading lives in kith::images (kith-cli uses it too).
+using images::avatarImage;
 using images::inspectImage;
 using images::kImageAllocationLimitMiB;
 using images::kMaxDecodePixels;

@@ -13,6 +13,9 @@ ItemDelegate {
     property string conversationId
     property string title
     property string avatarKey: conversationId
+    // The peer's picture (a local file URL) and chosen colour (0: from the key).
+    property url avatarUrl
+    property int avatarColor: 0
     property bool isGroup: false
     property bool peerOnline: false
     property string preview
@@ -49,6 +52,8 @@ ItemDelegate {
             size: 44
             name: row.title
             colorKey: row.avatarKey
+            source: row.avatarUrl
+            chosenColor: row.avatarColor
             showPresence: !row.isGroup
             online: row.peerOnline
             ringColor: row.selected ? Theme.selection : row.hovered ? Theme.hover : Theme.sidebar

@@ -24,6 +24,8 @@ Rectangle {
     onArchivedCountChanged: if (archivedCount === 0) showArchived = false
     property string selfName
     property string selfKey: selfName
+    property url selfAvatarUrl
+    property int selfAvatarColor: 0
 
     property bool online: false
     property bool connecting: false
@@ -85,6 +87,8 @@ Rectangle {
                 size: 32
                 name: pane.selfName
                 colorKey: pane.selfKey
+                source: pane.selfAvatarUrl
+                chosenColor: pane.selfAvatarColor
                 ringColor: Theme.sidebar
                 TapHandler {
                     onTapped: pane.settingsRequested()
@@ -273,6 +277,8 @@ Rectangle {
                 height: visible ? implicitHeight : 0
                 conversationId: model.conversationId
                 avatarKey: model.isGroup ? model.conversationId : String(model.peerUserId)
+                avatarUrl: model.avatarUrl
+                avatarColor: model.avatarColor || 0
                 title: model.title
                 isGroup: model.isGroup
                 // Presence is only as fresh as the connection.

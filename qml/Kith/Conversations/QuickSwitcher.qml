@@ -98,6 +98,8 @@ Popup {
                 height: visible ? 52 : 0
                 conversationId: model.conversationId
                 avatarKey: model.isGroup ? model.conversationId : String(model.peerUserId)
+                avatarUrl: model.avatarUrl
+                avatarColor: model.avatarColor || 0
                 title: model.title
                 isGroup: model.isGroup
                 peerOnline: model.peerOnline

@@ -106,6 +106,8 @@ Sheet {
                 width: ListView.view.width
                 name: model.displayName
                 colorKey: String(model.userId)
+                avatarUrl: model.avatarUrl || ""
+                avatarColor: model.avatarColor || 0
                 detail: "@" + model.username
                 online: model.online && sheet.presenceKnown
                 PrimaryButton {
@@ -133,6 +135,8 @@ Sheet {
                 name: model.displayName
                 nameSuffix: model.isMe ? qsTr("(you)") : ""
                 colorKey: String(model.userId)
+                avatarUrl: model.avatarUrl || ""
+                avatarColor: model.avatarColor || 0
                 detail: model.role >= 2 ? model.roleName : model.online && sheet.presenceKnown ? qsTr("online") : "@" + model.username
                 online: model.online && sheet.presenceKnown
                 IconButton {

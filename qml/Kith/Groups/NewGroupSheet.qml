@@ -126,6 +126,8 @@ Sheet {
                 width: ListView.view.width
                 name: model.displayName
                 colorKey: String(model.userId)
+                avatarUrl: model.avatarUrl || ""
+                avatarColor: model.avatarColor || 0
                 detail: "@" + model.username
                 online: model.online
                 selectable: true

@@ -91,6 +91,8 @@ Sheet {
                 width: ListView.view.width
                 name: model.displayName
                 colorKey: String(model.userId)
+                avatarUrl: model.avatarUrl || ""
+                avatarColor: model.avatarColor || 0
                 detail: model.online ? qsTr("online") : "@" + model.username
                 online: model.online
                 onClicked: sheet.userChosen(model.username)

@@ -1,9 +1,10 @@
 import QtQuick
 import QtQuick.Controls.Basic
+import QtQuick.Dialogs
 import QtQuick.Layouts
 import Kith.Theme
 
-// Profile and settings: the display name and avatar colour, this account's
+// Profile and settings: the display name, picture and avatar colour, this account's
 // devices (log one out), notifications, theme, text size, the send key and
 // the server address. Everything comes in as properties and leaves as
 // signals; the window keeps the values (settings file, server).
@@ -15,6 +16,11 @@ Sheet {
     property string avatarKey
     // Index into Theme.avatarPalette chosen for one's own avatar; -1: the default.
     property int colorIndex: -1
+    // One's picture as a local file URL (empty: none, or not fetched yet),
+    // whether there is one, and whether the server keeps pictures at all.
+    property url pictureUrl
+    property bool hasPicture: false
+    property bool picturesSupported: true
     // [{id, name, createdMs, lastSeenMs, current, online}]
     property var devices: []
     property string serverUrl
@@ -26,6 +32,8 @@ Sheet {
 
     signal displayNameEdited(string name)
     signal colorPicked(int index)
+    signal pictureChosen(url file)
+    signal pictureRemoved
     signal devicesRequested
     signal revokeRequested(real deviceId)
     signal logoutRequested
@@ -72,6 +80,8 @@ Sheet {
                     size: 64
                     name: nameField.text.length > 0 ? nameField.text : sheet.username
                     colorKey: sheet.avatarKey
+                    chosenColor: sheet.colorIndex + 1
+                    source: sheet.pictureUrl
                     ringColor: Theme.window
                 }
                 ColumnLayout {
@@ -90,6 +100,29 @@ Sheet {
                         color: Theme.textMuted
                         font.pixelSize: Theme.fontSmall
                     }
+                }
+            }
+            RowLayout {
+                Layout.fillWidth: true
+                spacing: Theme.spacingS
+                visible: sheet.picturesSupported
+                PrimaryButton {
+                    objectName: "changePictureButton"
+                    flat: true
+                    implicitHeight: 32
+                    font.pixelSize: Theme.fontSmall + 1
+                    text: qsTr("Change picture…")
+                    onClicked: pictureDialog.open()
+                }
+                PrimaryButton {
+                    objectName: "removePictureButton"
+                    visible: sheet.hasPicture
+                    flat: true
+                    destructive: true
+                    implicitHeight: 32
+                    font.pixelSize: Theme.fontSmall + 1
+                    text: qsTr("Remove picture")
+                    onClicked: sheet.pictureRemoved()
                 }
             }
             Label {
@@ -274,5 +307,14 @@ Sheet {
                 }
             }
         }
+    }
+
+    FileDialog {
+        id: pictureDialog
+        objectName: "pictureDialog"
+        title: qsTr("Choose a picture")
+        fileMode: FileDialog.OpenFile
+        nameFilters: [qsTr("Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp)")]
+        onAccepted: sheet.pictureChosen(selectedFile)
     }
 }

@@ -11,6 +11,9 @@ ItemDelegate {
     // After the name, muted ("(you)"); not part of the avatar's initials.
     property string nameSuffix
     property string colorKey: name
+    // The person's picture (a local file URL; empty: none) and chosen colour.
+    property url avatarUrl
+    property int avatarColor: 0
     property string detail
     property bool online: false
     property bool selected: false
@@ -33,6 +36,8 @@ ItemDelegate {
             size: 36
             name: row.name
             colorKey: row.colorKey
+            source: row.avatarUrl
+            chosenColor: row.avatarColor
             showPresence: true
             online: row.online
             ringColor: row.hovered ? Theme.hover : Theme.window

@@ -78,6 +78,16 @@ struct PresenceChanged
     QList<quint64> contacts; // who hears it
 };
 
+// A user changed their display name or avatar: their contacts (`contacts`,
+// who hear their presence, blockers left out) and their own other
+// connections are told.
+struct ProfileChanged
+{
+    v1::User user;
+    QList<quint64> contacts;
+    ConnectionRef origin;
+};
+
 // A device was logged out or revoked: its connections close.
 struct DeviceRevoked
 {

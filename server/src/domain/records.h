@@ -29,7 +29,9 @@ struct UserRecord
     QByteArray passwordHash; // libsodium crypto_pwhash_str output
     bool disabled = false;
     qint64 createdMs = 0;
-    bool hidden = false; // left out of the directory (search) by the admin
+    bool hidden = false;     // left out of the directory (search) by the admin
+    QString avatarFileId;    // the picture (a finished file of the user's); empty: none
+    quint32 avatarColor = 0; // 0: derived from the id; else the palette entry n - 1
 };
 
 // Where a page of the directory starts: after this user in the search's

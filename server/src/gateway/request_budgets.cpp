@@ -38,6 +38,7 @@ std::optional<RequestKind> RequestBudgets::kindOf(v1::Envelope::BodyCase body)
     case v1::Envelope::kMarkRead:
     case v1::Envelope::kLeaveGroup:
     case v1::Envelope::kSetDisplayName:
+    case v1::Envelope::kSetAvatar:
     case v1::Envelope::kRevokeDevice:
     case v1::Envelope::kLogout:
     case v1::Envelope::kCreateUpload: // and the file service's own budget of uploads

@@ -18,7 +18,7 @@ namespace kith::server {
 enum class RequestKind {
     Send,        // send
     Read,        // pull, sync, list_members, search_users, get_profile, list_devices
-    Write,       // mark_read, leave_group, set_display_name, revoke_device, logout,
+    Write,       // mark_read, leave_group, set_display_name, set_avatar, revoke_device, logout,
                  // create_upload, cancel_upload
     GroupChange, // create_group, add_members, remove_member, rename_group
     Typing,      // typing (also coalesced: see TypingCoalescer)

@@ -44,6 +44,7 @@ bool isServerOnly(v1::Envelope::BodyCase body)
     case v1::Envelope::kUserList:
     case v1::Envelope::kUserProfile:
     case v1::Envelope::kPresence:
+    case v1::Envelope::kProfile:
     case v1::Envelope::kSendAck:
     case v1::Envelope::kMessage:
     case v1::Envelope::kPullResponse:
@@ -525,6 +526,11 @@ void Session::handleReady(v1::Envelope &request)
                                                    answer(rid, result,
                                                           &v1::Envelope::mutable_user_profile);
                                                });
+    case v1::Envelope::kSetAvatar:
+        return m_services.users.setAvatar(
+            caller(), request.set_avatar(), this, [this, rid](Result<v1::UserProfile> result) {
+                answer(rid, result, &v1::Envelope::mutable_user_profile);
+            });
     case v1::Envelope::kListDevices:
         return answer(rid, m_services.auth.listDevices(caller()),
                       &v1::Envelope::mutable_device_list);

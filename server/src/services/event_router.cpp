@@ -104,6 +104,14 @@ int EventRouter::presenceChanged(const PresenceChanged &event)
     return m_router.pushToUsers(event.contacts, push);
 }
 
+void EventRouter::profileChanged(const ProfileChanged &event)
+{
+    v1::Envelope push;
+    *push.mutable_profile()->mutable_user() = event.user;
+    m_router.pushToUsers(event.contacts, push);
+    m_router.pushToUsers(QList<quint64>{event.user.id()}, push, event.origin);
+}
+
 void EventRouter::deviceRevoked(const DeviceRevoked &event)
 {
     m_router.closeDevice(event.deviceId, v1::TOKEN_INVALID,

@@ -28,6 +28,7 @@ public:
     void typingChanged(const TypingChanged &event);
     // Returns the deliveries on this node.
     int presenceChanged(const PresenceChanged &event);
+    void profileChanged(const ProfileChanged &event);
     void deviceRevoked(const DeviceRevoked &event);
     // Returns how many connections were closed on this node.
     int accountDisabled(const AccountDisabled &event);

@@ -43,13 +43,16 @@ v1::User PresenceService::toUser(const UserRecord &record) const
     user.set_display_name(toStd(record.displayName));
     user.set_online(isOnline(record.id));
     user.set_last_seen_ms(user.online() ? nowMs() : lastSeenMs(record.id));
+    user.set_avatar_file_id(toStd(record.avatarFileId));
+    user.set_avatar_color(record.avatarColor);
     return user;
 }
 
 Result<v1::User> PresenceService::toUserFor(const UserRecord &record, quint64 askerId) const
 {
     v1::User user = toUser(record);
-    if (record.id == askerId || (!user.online() && user.last_seen_ms() == 0))
+    if (record.id == askerId ||
+        (!user.online() && user.last_seen_ms() == 0 && user.avatar_file_id().empty()))
         return user;
     const Result<QList<quint64>> blockers = m_members.blockersOf(record.id);
     if (!blockers)
@@ -57,6 +60,7 @@ Result<v1::User> PresenceService::toUserFor(const UserRecord &record, quint64 as
     if (blockers->contains(askerId)) {
         user.set_online(false);
         user.set_last_seen_ms(0);
+        user.clear_avatar_file_id();
     }
     return user;
 }

@@ -39,8 +39,8 @@ public:
     // A protocol User from a record, with presence filled in.
     [[nodiscard]] v1::User toUser(const UserRecord &record) const;
     // The same as `askerId` may see it: a user the asker blocks shows no
-    // presence (offline, last seen unknown), as the asker gets no presence
-    // pushes of theirs either. Who blocks whom is read through the members'
+    // presence (offline, last seen unknown) and no picture, as the asker gets
+    // no presence or profile pushes of theirs either. Who blocks whom is read through the members'
     // cache, only for a user with presence to hide.
     [[nodiscard]] Result<v1::User> toUserFor(const UserRecord &record, quint64 askerId) const;
 

@@ -135,9 +135,10 @@ public:
 
     // Files: an upload or a finished file, by id.
     [[nodiscard]] virtual Result<std::optional<FileRecord>> file(const QString &fileId) = 0;
-    // The finished file if `userId` may fetch it: its uploader, or a member of
-    // a conversation where a message carries it; nullopt otherwise, exactly
-    // as for a file that does not exist.
+    // The finished file if `userId` may fetch it: its uploader, a member of
+    // a conversation where a message carries it, or anyone when it is some
+    // user's picture (avatar) unless `userId` blocks that user; nullopt
+    // otherwise, exactly as for a file that does not exist.
     [[nodiscard]] virtual Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
                                                                              quint64 userId) = 0;
     // Whether a finished file holds these bytes (the blob must stay).
@@ -150,6 +151,12 @@ public:
                             Completion<UserRecord> done) = 0;
     virtual void setDisplayName(quint64 userId, const QString &displayName, QObject *context,
                                 Completion<UserRecord> done) = 0;
+    // Sets the user's picture (a finished file the user uploaded; empty: none)
+    // and colour. NOT_FOUND when the file is not one of the user's finished
+    // files (whoever else's it is) or there is no such user. The file a
+    // picture replaces is no longer held by it (see sweepFiles).
+    virtual void setAvatar(quint64 userId, const QString &fileId, quint32 color, QObject *context,
+                           Completion<UserRecord> done) = 0;
     virtual void setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
                                  Completion<Done> done) = 0;
     // Replaces the hash only while it is still `expected`, so that a login's
@@ -247,8 +254,9 @@ public:
     virtual void dropUpload(const QString &fileId, quint64 userId, QObject *context,
                             Completion<Done> done) = 0;
     // Drops at most `limit` of each: uploads under way past their expiry,
-    // finished files that no message refers to and that finished before
-    // nowMs - unsentGraceMs, and then the blobs no finished file holds.
+    // finished files that no message refers to, that are nobody's picture and
+    // that finished before nowMs - unsentGraceMs, and then the blobs no
+    // finished file holds.
     virtual void sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
                             Completion<FileSweep> done) = 0;
 

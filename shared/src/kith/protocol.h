@@ -16,7 +16,8 @@ constexpr quint32 kProtocolMajor = 1;
 // 1: paged sync (SyncRequest.limit, after_conversation_id, held_through).
 // 2: pins, and one user's chat state (mute, archive, delete for me, block).
 // 3: mentions (Content.mentions), directory pages (SearchUsersRequest.page_after).
-constexpr quint32 kProtocolMinor = 3;
+// 4: avatars (User.avatar_file_id, avatar_color; SetAvatarRequest, ProfilePush).
+constexpr quint32 kProtocolMinor = 4;
 
 // One message (text up to kMaxTextBytes) plus envelope and metadata headroom.
 constexpr qint64 kMaxFrameBytes = 256 * 1024;
@@ -53,6 +54,10 @@ constexpr quint32 kMaxPullLimit = 200;
 constexpr quint32 kDefaultPullLimit = 50;
 constexpr int kMaxGroupNameChars = 100;
 constexpr int kMaxDisplayNameChars = 64;
+// An avatar picture: a small square image (the app sends 256 px), never a photo
+// at full size; its colour is 0 (derived from the id) or an entry 1..16.
+constexpr quint64 kMaxAvatarBytes = 1024 * 1024;
+constexpr quint32 kMaxAvatarColor = 16;
 constexpr int kMaxClientMsgIdBytes = 64;
 
 // Serialises an envelope for one WebSocket binary message.

@@ -78,6 +78,8 @@ ConversationListModel::readRow(const QString &conversationId) const
         row.peerOnline = peer && peer->online;
         row.peerLastSeenMs = peer ? peer->lastSeenMs : 0;
         row.peerBlocked = m_store->isBlocked(c->peerUserId);
+        row.peerAvatarFileId = peer ? peer->avatarFileId : QString();
+        row.peerAvatarColor = peer ? peer->avatarColor : 0;
     }
     row.lastMessage = c->lastPreview;
     if (c->lastSenderUserId != 0) {
@@ -197,10 +199,20 @@ void ConversationListModel::onUserChanged(quint64 userId)
             m_rows[i].peerOnline = row->peerOnline;
             m_rows[i].peerLastSeenMs = row->peerLastSeenMs;
             m_rows[i].peerBlocked = row->peerBlocked;
+            m_rows[i].peerAvatarFileId = row->peerAvatarFileId;
+            m_rows[i].peerAvatarColor = row->peerAvatarColor;
             emit dataChanged(index(i), index(i),
-                             {TitleRole, PeerOnlineRole, PeerLastSeenRole, PeerBlockedRole});
+                             {TitleRole, PeerOnlineRole, PeerLastSeenRole, PeerBlockedRole,
+                              AvatarUrlRole, AvatarColorRole});
         }
     }
+}
+
+void ConversationListModel::refreshAvatars()
+{
+    for (int i = 0; i < m_rows.size(); ++i)
+        if (!m_rows.at(i).peerAvatarFileId.isEmpty())
+            emit dataChanged(index(i), index(i), {AvatarUrlRole});
 }
 
 int ConversationListModel::rowCount(const QModelIndex &parent) const
@@ -255,6 +267,12 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
         return row.peerBlocked;
     case UnreadMentionsRole:
         return row.unreadMentions;
+    case AvatarUrlRole:
+        return row.peerAvatarFileId.isEmpty() || !m_avatarUrlOf
+                   ? QUrl()
+                   : m_avatarUrlOf(row.peerAvatarFileId);
+    case AvatarColorRole:
+        return int(row.peerAvatarColor);
     case PeerLastSeenRole:
         return row.peerLastSeenMs > 0 && !row.peerBlocked
                    ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)
@@ -287,6 +305,8 @@ QHash<int, QByteArray> ConversationListModel::roleNames() const
         {ArchivedRole, "archived"},
         {PeerBlockedRole, "peerBlocked"},
         {UnreadMentionsRole, "unreadMentions"},
+        {AvatarUrlRole, "avatarUrl"},
+        {AvatarColorRole, "avatarColor"},
     };
 }
 

@@ -7,7 +7,10 @@
 #include <QAbstractListModel>
 #include <QDateTime>
 #include <QTimer>
+#include <QUrl>
 #include <QtQml/qqmlregistration.h>
+
+#include <functional>
 
 namespace kith::client {
 
@@ -45,6 +48,10 @@ public:
         ArchivedRole,       // bool: this user archived it
         PeerBlockedRole,    // bool: direct chats, this user blocked the peer
         UnreadMentionsRole, // int: unread messages that mention this user (the "@" badge)
+        AvatarUrlRole,      // QUrl: direct chats, the peer's picture as a local file (empty:
+                            // none, or not fetched yet; asking fetches it)
+        AvatarColorRole,    // int: direct chats, the peer's avatar colour (0: from the id,
+                            // n: palette entry n - 1)
         LastRole
     };
     Q_ENUM(Roles)
@@ -58,6 +65,14 @@ public:
     [[nodiscard]] int totalUnread() const;
     // Row of a conversation, -1 when absent.
     Q_INVOKABLE int indexOf(const QString &conversationId) const;
+
+    // Where a picture's local file is (see KithClient::avatarUrlForFile).
+    void setAvatarUrls(std::function<QUrl(const QString &fileId)> urlOf)
+    {
+        m_avatarUrlOf = std::move(urlOf);
+    }
+    // A picture was fetched: rows showing one ask again.
+    void refreshAvatars();
 
 signals:
     void countChanged();
@@ -86,6 +101,8 @@ private:
         qint64 mutedUntilMs = 0;
         bool archived = false;
         bool peerBlocked = false;
+        QString peerAvatarFileId;
+        quint32 peerAvatarColor = 0;
     };
 
     void reload();
@@ -99,6 +116,7 @@ private:
     void onMuteEnds();
 
     LocalStore *m_store;
+    std::function<QUrl(const QString &fileId)> m_avatarUrlOf;
     QList<Row> m_rows;
     // A timed mute ends without any change in the store: the rows whose mute
     // ran out are announced when it does, so the badge and the bell follow.

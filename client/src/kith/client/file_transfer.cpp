@@ -293,6 +293,7 @@ void FileTransfer::download(const v1::FileRef &ref, const QString &outputPath,
     m_ref = ref;
     m_output = outputPath;
     m_total = qint64(ref.size());
+    m_unannounced = ref.size() == 0 && ref.sha256().empty();
     if (!isValidFileId(ref.file_id()))
         return finishDownload(makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not a file")));
     getFrom();
@@ -306,7 +307,7 @@ void FileTransfer::getFrom()
             v1::INVALID_ARGUMENT,
             QStringLiteral("Cannot write %1: %2").arg(m_file->fileName(), m_file->errorString())));
     qint64 have = m_file->size();
-    if (have > m_total) {
+    if (have > m_total || m_unannounced) {
         (void)m_file->resize(0);
         have = 0;
     }
@@ -322,6 +323,28 @@ void FileTransfer::getFrom()
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
         if (status != 200 && status != 206)
             return; // an error's text, read at the end
+        if (m_unannounced && m_file->pos() == 0) {
+            // What the server says the file is; checked as for an announced one.
+            const qint64 length = reply->header(QNetworkRequest::ContentLengthHeader).toLongLong();
+            if (status != 200 || length <= 0 || length > kMaxUnannouncedBytes) {
+                reply->disconnect(this);
+                reply->abort();
+                reply->deleteLater();
+                return finishDownload(
+                    makeError(v1::TOO_LARGE,
+                              QStringLiteral("The picture is not a small file of known size")));
+            }
+            m_total = length;
+            m_ref.set_size(quint64(length));
+            m_ref.set_sha256(QByteArray::fromHex(reply->rawHeader("Kith-Sha256")).toStdString());
+        }
+        if (m_unannounced && m_file->pos() + reply->bytesAvailable() > m_total) {
+            reply->disconnect(this);
+            reply->abort();
+            reply->deleteLater();
+            return finishDownload(
+                makeError(v1::TOO_LARGE, QStringLiteral("More bytes came than announced")));
+        }
         if (status == 200 && ranged && m_file->pos() != 0) {
             // The whole file came instead of the rest: start over.
             (void)m_file->resize(0);

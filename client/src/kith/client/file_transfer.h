@@ -37,6 +37,8 @@ class FileTransfer : public QObject
 public:
     // Tries per transfer before giving up (each after a pause, see above).
     static constexpr int kMaxAttempts = 6;
+    // The largest file fetched without a size announced beforehand (a picture).
+    static constexpr qint64 kMaxUnannouncedBytes = 1024 * 1024;
 
     FileTransfer(Connection *connection, QString token, QObject *parent = nullptr);
     ~FileTransfer() override;
@@ -46,6 +48,9 @@ public:
     void upload(const QString &path, std::function<void(Result<v1::FileRef>)> done);
     // Downloads the file of `ref` to `outputPath` (made anew; an existing
     // "<outputPath>.part" is resumed when it is a start of the same file).
+    // A ref with neither size nor checksum (a profile picture: the User names
+    // only its id) takes both from the answer (Content-Length, Kith-Sha256),
+    // is refused past kMaxUnannouncedBytes, and is fetched whole each try.
     void download(const v1::FileRef &ref, const QString &outputPath,
                   std::function<void(Status)> done);
     // Stops at once; `done` is not called. An upload under way stays on the
@@ -96,6 +101,7 @@ private:
     std::function<void(Result<v1::FileRef>)> m_uploadDone;
     // A download's.
     QString m_output;
+    bool m_unannounced = false; // size and checksum come with the answer
     std::function<void(Status)> m_downloadDone;
 };
 

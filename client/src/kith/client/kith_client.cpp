@@ -2,6 +2,7 @@
 
 #include "kith/client/connection.h"
 #include "kith/client/conversation_list_model.h"
+#include "kith/client/file_transfer.h"
 #include "kith/client/local_store.h"
 #include "kith/client/logging.h"
 #include "kith/client/outbox.h"
@@ -15,6 +16,7 @@
 #include "kith/protocol.h"
 
 #include <QDateTime>
+#include <QDir>
 #include <QFileInfo>
 #include <QRegularExpression>
 #include <QSettings>
@@ -31,6 +33,21 @@ namespace {
 constexpr qint64 kTypingLapseMs = 6'000;
 // sync_state keys of read markers set offline, sent after the next sign-in.
 const QString kPendingReadPrefix = QStringLiteral("pending_read:");
+
+KithClient::AvatarEncoder &avatarEncoder()
+{
+    static KithClient::AvatarEncoder encoder;
+    return encoder;
+}
+
+// The cache's name for a picture of that id (the name a download gets).
+v1::FileRef avatarRef(const QString &fileId)
+{
+    v1::FileRef ref;
+    ref.set_file_id(toStd(fileId));
+    ref.set_name("avatar");
+    return ref;
+}
 
 QString sessionIndexPath(const QString &dataDir)
 {
@@ -60,6 +77,23 @@ KithClient::KithClient(QObject *parent)
     connect(m_store.get(), &LocalStore::reset, m_transfers.get(), &TransferQueue::stop);
     m_conversations = std::make_unique<ConversationListModel>(m_store.get());
     m_userSearch = std::make_unique<UserSearchModel>(m_connection.get(), m_store.get());
+    const auto urlOf = [this](const QString &fileId) { return avatarUrlForFile(fileId); };
+    m_conversations->setAvatarUrls(urlOf);
+    m_userSearch->setAvatarUrls(urlOf);
+    // A fetched picture shows wherever it is asked for.
+    connect(m_transfers.get(), &TransferQueue::finished, this, &KithClient::avatarsChanged);
+    connect(this, &KithClient::avatarsChanged, m_conversations.get(),
+            &ConversationListModel::refreshAvatars);
+    connect(this, &KithClient::avatarsChanged, m_userSearch.get(),
+            &UserSearchModel::refreshAvatars);
+    connect(m_store.get(), &LocalStore::reset, this, [this] { m_avatarFetches.clear(); });
+    // One's own profile changed (from this device, or told of another's change).
+    connect(m_store.get(), &LocalStore::userChanged, this, [this](quint64 userId) {
+        if (userId != 0 && userId == m_store->myUserId()) {
+            emit profileChanged();
+            emit avatarsChanged();
+        }
+    });
 
     connect(m_connection.get(), &Connection::stateChanged, this,
             &KithClient::connectionStateChanged);
@@ -102,6 +136,9 @@ KithClient::KithClient(QObject *parent)
 
 KithClient::~KithClient()
 {
+    // The store closes after this object's other members are gone: what it
+    // tells on the way must not reach them.
+    disconnect(m_store.get(), nullptr, this, nullptr);
     m_transfers->stop();
     m_connection->stop();
 }
@@ -353,6 +390,165 @@ void KithClient::setDisplayName(const QString &name)
         if (answer->body_case() == v1::Envelope::kUserProfile)
             (void)m_store->upsertUser(answer->user_profile().user());
         emit profileChanged();
+    });
+}
+
+void KithClient::setAvatarEncoder(AvatarEncoder encoder)
+{
+    avatarEncoder() = std::move(encoder);
+}
+
+bool KithClient::avatarsSupported() const
+{
+    return m_connection->helloOk().protocol_minor() >= 4;
+}
+
+QUrl KithClient::avatarUrlForFile(const QString &fileId)
+{
+    if (fileId.isEmpty() || !m_store->isOpen())
+        return {};
+    const QString path = m_transfers->cachedPath(avatarRef(fileId));
+    if (path.isEmpty())
+        return {};
+    if (QFileInfo(path).isFile()) {
+        TransferQueue::markUsed(path);
+        return QUrl::fromLocalFile(path);
+    }
+    // Asked from a model's data(): the fetch is queued after it.
+    if (!m_avatarFetches.contains(fileId)) {
+        m_avatarFetches.insert(fileId);
+        QMetaObject::invokeMethod(
+            this, [this, fileId] { fetchAvatar(fileId); }, Qt::QueuedConnection);
+    }
+    return {};
+}
+
+void KithClient::fetchAvatar(const QString &fileId)
+{
+    if (!m_store->isOpen())
+        return;
+    const v1::FileRef ref = avatarRef(fileId);
+    const QString path = m_transfers->cachedPath(ref);
+    if (path.isEmpty() || QFileInfo(path).isFile() || m_transfers->downloadTo(path))
+        return;
+    QDir().mkpath(QFileInfo(path).absolutePath());
+    if (const Result<qint64> queued = m_transfers->download(ref, path); !queued)
+        qCInfo(lcClient).noquote() << "cannot fetch picture" << fileId << queued.error().message;
+}
+
+QUrl KithClient::avatarUrl(qint64 userId)
+{
+    if (!m_store->isOpen())
+        return {};
+    const auto user = m_store->user(quint64(userId));
+    return user ? avatarUrlForFile(user->avatarFileId) : QUrl();
+}
+
+int KithClient::avatarColor(qint64 userId)
+{
+    if (!m_store->isOpen())
+        return 0;
+    const auto user = m_store->user(quint64(userId));
+    return user ? int(user->avatarColor) : 0;
+}
+
+QUrl KithClient::ownAvatarUrl()
+{
+    return avatarUrl(qint64(m_store->isOpen() ? m_store->myUserId() : 0));
+}
+
+int KithClient::ownAvatarColor()
+{
+    return avatarColor(qint64(m_store->isOpen() ? m_store->myUserId() : 0));
+}
+
+void KithClient::requestAvatar(const QString &fileId, quint32 color)
+{
+    if (!avatarsSupported()) {
+        emit operationFailed(QStringLiteral("This server keeps no profile pictures or colours"));
+        return;
+    }
+    v1::Envelope env;
+    env.mutable_set_avatar()->set_file_id(toStd(fileId));
+    env.mutable_set_avatar()->set_color(color);
+    m_connection->request(env, [this](Result<v1::Envelope> answer) {
+        if (!answer) {
+            emit operationFailed(answer.error().message);
+            return;
+        }
+        if (answer->body_case() == v1::Envelope::kUserProfile)
+            (void)m_store->upsertUser(answer->user_profile().user());
+        emit profileChanged();
+        emit avatarsChanged();
+    });
+}
+
+void KithClient::setAvatarColor(int color)
+{
+    if (color < 0 || color > int(kMaxAvatarColor)) {
+        emit operationFailed(QStringLiteral("No such avatar colour"));
+        return;
+    }
+    const auto me = m_store->isOpen() ? m_store->user(m_store->myUserId()) : std::nullopt;
+    requestAvatar(me ? me->avatarFileId : QString(), quint32(color));
+}
+
+void KithClient::removeAvatarPicture()
+{
+    requestAvatar(QString(), quint32(ownAvatarColor()));
+}
+
+void KithClient::setAvatarPicture(const QString &path)
+{
+    const QString local = QUrl(path).isLocalFile() ? QUrl(path).toLocalFile() : path;
+    if (!avatarsSupported() || !m_store->isOpen() || m_transfers->cacheDirectory().isEmpty()) {
+        emit operationFailed(
+            QStringLiteral("Profile pictures can be set once signed in to a server that "
+                           "keeps them"));
+        return;
+    }
+    if (!avatarEncoder()) {
+        emit operationFailed(QStringLiteral("This program cannot read images"));
+        return;
+    }
+    QString format;
+    QString error;
+    const QByteArray bytes = avatarEncoder()(local, &format, &error);
+    if (bytes.isEmpty()) {
+        emit operationFailed(error);
+        return;
+    }
+    // Staged in the cache folder; the MIME type comes from its name.
+    const QString staged =
+        QDir(m_transfers->cacheDirectory()).filePath(QStringLiteral("avatar-upload.") + format);
+    QDir().mkpath(m_transfers->cacheDirectory());
+    {
+        QFile out(staged);
+        if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate) ||
+            out.write(bytes) != bytes.size() || !out.flush()) {
+            emit operationFailed(QStringLiteral("Cannot write %1").arg(staged));
+            return;
+        }
+    }
+    m_avatarUpload = std::make_shared<FileTransfer>(m_connection.get(), m_token);
+    m_avatarUpload->upload(staged, [this, staged](Result<v1::FileRef> file) {
+        // The transfer is still on the stack (this is its callback): it goes later.
+        QMetaObject::invokeMethod(
+            this, [transfer = std::move(m_avatarUpload)] {}, Qt::QueuedConnection);
+        if (!file) {
+            QFile::remove(staged);
+            emit operationFailed(file.error().message);
+            return;
+        }
+        // Kept where its download would go: one's own picture needs no fetch.
+        const QString kept = m_transfers->cachedPath(avatarRef(toQString(file->file_id())));
+        if (!kept.isEmpty() && !QFileInfo(kept).isFile()) {
+            QDir().mkpath(QFileInfo(kept).absolutePath());
+            if (!QFile::rename(staged, kept))
+                QFile::remove(staged);
+        }
+        QFile::remove(staged);
+        requestAvatar(toQString(file->file_id()), quint32(ownAvatarColor()));
     });
 }
 

@@ -13,6 +13,7 @@
 
 #include <QHash>
 #include <QObject>
+#include <QSet>
 #include <QTimer>
 #include <QUrl>
 #include <QVariantList>
@@ -50,6 +51,12 @@ class KithClient : public QObject
     Q_PROPERTY(QUrl serverUrl READ serverUrl NOTIFY sessionChanged)
     // The signed-in user's display name (the user name when none is set).
     Q_PROPERTY(QString displayName READ ownDisplayName NOTIFY profileChanged)
+    // The signed-in user's picture as a local file (empty: none, or not
+    // fetched yet) and avatar colour (0: from the id, n: palette entry n - 1).
+    Q_PROPERTY(QUrl avatarUrl READ ownAvatarUrl NOTIFY avatarsChanged)
+    Q_PROPERTY(int avatarColor READ ownAvatarColor NOTIFY profileChanged)
+    // Whether the server keeps avatars (protocol 1.4); false before a login.
+    Q_PROPERTY(bool avatarsSupported READ avatarsSupported NOTIFY profileChanged)
     // This account's devices after refreshDevices(): a list of {id, name,
     // createdMs, lastSeenMs, current, online}.
     Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
@@ -109,6 +116,17 @@ public:
     // Profile and devices (answers come as profileChanged / devicesChanged,
     // refusals as operationFailed).
     Q_INVOKABLE void setDisplayName(const QString &name);
+    // One's picture from an image file (a path or a file URL): made a
+    // 256 px square (see setAvatarEncoder), uploaded, then set. Answers as
+    // profileChanged, refusals and failures as operationFailed.
+    Q_INVOKABLE void setAvatarPicture(const QString &path);
+    Q_INVOKABLE void removeAvatarPicture();
+    // 0: the colour from the id; 1..16: a palette entry (n - 1).
+    Q_INVOKABLE void setAvatarColor(int color);
+    // A user's picture as a local file URL; empty without one or until it is
+    // fetched (asking starts the fetch; avatarsChanged tells when it is there).
+    Q_INVOKABLE QUrl avatarUrl(qint64 userId);
+    Q_INVOKABLE int avatarColor(qint64 userId);
     Q_INVOKABLE void refreshDevices();
     // Logs another device of this account out (its token is revoked).
     Q_INVOKABLE void revokeDevice(qint64 deviceId);
@@ -207,6 +225,18 @@ public:
     [[nodiscard]] qint64 userId() const;
     [[nodiscard]] QUrl serverUrl() const { return m_server; }
     [[nodiscard]] QString ownDisplayName();
+    [[nodiscard]] QUrl ownAvatarUrl();
+    [[nodiscard]] int ownAvatarColor();
+    [[nodiscard]] bool avatarsSupported() const;
+    // The picture of that file id in the cache, as a file URL; empty until
+    // fetched (the fetch is queued once per id, capped at 1 MiB).
+    [[nodiscard]] QUrl avatarUrlForFile(const QString &fileId);
+    // Makes a picture's bytes from an image file: `format` gets "png" or
+    // "jpeg". The library decodes no images itself (it links no Qt Gui): the
+    // app installs kith::images::avatarImage at start.
+    using AvatarEncoder =
+        std::function<QByteArray(const QString &path, QString *format, QString *error)>;
+    static void setAvatarEncoder(AvatarEncoder encoder);
     [[nodiscard]] QVariantList devices() const { return m_devices; }
     [[nodiscard]] ConversationListModel *conversations() const { return m_conversations.get(); }
     [[nodiscard]] UserSearchModel *userSearch() const { return m_userSearch.get(); }
@@ -244,6 +274,8 @@ signals:
     void storageErrorChanged();
     void sessionChanged();
     void profileChanged();
+    // A picture was fetched, or someone's picture changed.
+    void avatarsChanged();
     void devicesChanged();
     void trustChanged();
     // The server refused the login or the registration, or the stored session.
@@ -272,6 +304,8 @@ private:
     void expireTyping();
     [[nodiscard]] qint64 queueUpload(const QString &conversationId, const QString &path,
                                      const QString &caption, std::optional<quint32> voiceNoteMs);
+    void requestAvatar(const QString &fileId, quint32 color);
+    void fetchAvatar(const QString &fileId);
 
     QString m_dataDir;
     QString m_storePathOverride;
@@ -293,6 +327,8 @@ private:
     };
     QHash<QString, QList<TypingEntry>> m_typing;
     QVariantList m_devices;
+    QSet<QString> m_avatarFetches; // picture fetches asked for, queued once each
+    std::shared_ptr<class FileTransfer> m_avatarUpload;
     QTimer m_typingTimer;
     QString m_token;
     // Bumped per opened account: a late keychain answer for an account no

@@ -104,6 +104,11 @@ const QList<QList<const char *>> kMigrations = {
         "ALTER TABLE messages ADD COLUMN mentions_me INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE conversations ADD COLUMN unread_mentions INTEGER NOT NULL DEFAULT 0",
     },
+    {
+        // Each user's avatar: the picture's file id ('' for none) and colour.
+        "ALTER TABLE users ADD COLUMN avatar_file_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE users ADD COLUMN avatar_color INTEGER NOT NULL DEFAULT 0",
+    },
 };
 
 QByteArray serialize(const v1::Content &content)
@@ -1739,16 +1744,20 @@ Status LocalStore::upsertUser(const v1::User &user)
 {
     if (user.id() == 0)
         return makeError(v1::INVALID_ARGUMENT, QStringLiteral("User without an id"));
-    auto &q =
-        prepared("INSERT INTO users(id, username, display_name, online, last_seen_ms)"
-                 " VALUES(?, COALESCE(?, ''), COALESCE(?, ''), ?, ?) ON CONFLICT(id) DO UPDATE SET"
-                 " username = excluded.username, display_name = excluded.display_name,"
-                 " online = excluded.online, last_seen_ms = excluded.last_seen_ms");
+    auto &q = prepared(
+        "INSERT INTO users(id, username, display_name, online, last_seen_ms, avatar_file_id,"
+        " avatar_color) VALUES(?, COALESCE(?, ''), COALESCE(?, ''), ?, ?, COALESCE(?, ''), ?)"
+        " ON CONFLICT(id) DO UPDATE SET username = excluded.username,"
+        " display_name = excluded.display_name, online = excluded.online,"
+        " last_seen_ms = excluded.last_seen_ms, avatar_file_id = excluded.avatar_file_id,"
+        " avatar_color = excluded.avatar_color");
     q.addBindValue(toDb(user.id()));
     q.addBindValue(toQString(user.username()));
     q.addBindValue(toQString(user.display_name()));
     q.addBindValue(user.online() ? 1 : 0);
     q.addBindValue(qint64(user.last_seen_ms()));
+    q.addBindValue(toQString(user.avatar_file_id()));
+    q.addBindValue(qint64(user.avatar_color()));
     auto done = exec(q);
     if (done)
         emit userChanged(user.id());
@@ -1769,13 +1778,14 @@ Status LocalStore::setPresence(quint64 userId, bool online, qint64 lastSeenMs)
 
 std::optional<UserRow> LocalStore::user(quint64 userId)
 {
-    auto &q = prepared("SELECT id, username, display_name, online, last_seen_ms FROM users"
-                       " WHERE id = ?");
+    auto &q = prepared("SELECT id, username, display_name, online, last_seen_ms, avatar_file_id,"
+                       " avatar_color FROM users WHERE id = ?");
     q.addBindValue(toDb(userId));
     if (!q.exec() || !q.next())
         return std::nullopt;
-    UserRow row{q.value(0).toULongLong(), q.value(1).toString(), q.value(2).toString(),
-                q.value(3).toBool(), q.value(4).toLongLong()};
+    UserRow row{q.value(0).toULongLong(),    q.value(1).toString(),   q.value(2).toString(),
+                q.value(3).toBool(),         q.value(4).toLongLong(), q.value(5).toString(),
+                quint32(q.value(6).toUInt())};
     q.finish();
     return row;
 }
@@ -1783,8 +1793,8 @@ std::optional<UserRow> LocalStore::user(quint64 userId)
 QList<UserRow> LocalStore::knownUsers(int limit)
 {
     QList<UserRow> users;
-    auto &q = prepared("SELECT u.id, u.username, u.display_name, u.online, u.last_seen_ms"
-                       " FROM users u LEFT JOIN conversations c"
+    auto &q = prepared("SELECT u.id, u.username, u.display_name, u.online, u.last_seen_ms,"
+                       " u.avatar_file_id, u.avatar_color FROM users u LEFT JOIN conversations c"
                        " ON c.kind = 1 AND c.peer_user_id = u.id"
                        " WHERE u.id <> ? ORDER BY COALESCE(c.last_activity_ms, 0) DESC,"
                        " u.username LIMIT ?");
@@ -1795,8 +1805,10 @@ QList<UserRow> LocalStore::knownUsers(int limit)
         return users;
     }
     while (q.next())
-        users << UserRow{q.value(0).toULongLong(), q.value(1).toString(), q.value(2).toString(),
-                         q.value(3).toBool(), q.value(4).toLongLong()};
+        users << UserRow{q.value(0).toULongLong(),    q.value(1).toString(),
+                         q.value(2).toString(),       q.value(3).toBool(),
+                         q.value(4).toLongLong(),     q.value(5).toString(),
+                         quint32(q.value(6).toUInt())};
     return users;
 }
 

@@ -119,6 +119,8 @@ struct UserRow
     QString displayName;
     bool online = false;
     qint64 lastSeenMs = 0;
+    QString avatarFileId;    // empty: no picture
+    quint32 avatarColor = 0; // 0: derived from the id; else palette entry n - 1
 
     [[nodiscard]] QString shownName() const
     {
@@ -163,7 +165,7 @@ public:
     [[nodiscard]] bool isOpen() const { return m_db.isOpen(); }
     [[nodiscard]] QString path() const { return m_path; }
     [[nodiscard]] int schemaVersion();
-    static constexpr int kSchemaVersion = 5;
+    static constexpr int kSchemaVersion = 6;
 
     // Why the file cannot be written right now (a full disk, a read-only or
     // failing one), as a sentence for the user; empty while writes work. Set

@@ -34,10 +34,16 @@ void MemberListModel::setClient(KithClient *client)
                                      if (id == m_conversationId)
                                          reload();
                                  })
-                      << connect(s, &LocalStore::userChanged, this, [this](quint64 userId) {
-                             for (int i = 0; i < m_members.size(); ++i)
-                                 if (m_members.at(i).userId == userId)
-                                     emit dataChanged(index(i), index(i));
+                      << connect(s, &LocalStore::userChanged, this,
+                                 [this](quint64 userId) {
+                                     for (int i = 0; i < m_members.size(); ++i)
+                                         if (m_members.at(i).userId == userId)
+                                             emit dataChanged(index(i), index(i));
+                                 })
+                      << connect(client, &KithClient::avatarsChanged, this, [this] {
+                             if (!m_members.isEmpty())
+                                 emit dataChanged(index(0), index(int(m_members.size()) - 1),
+                                                  {AvatarUrlRole});
                          });
     }
     emit clientChanged();
@@ -108,6 +114,10 @@ QVariant MemberListModel::data(const QModelIndex &index, int role) const
         return QDateTime::fromMSecsSinceEpoch(member.joinedMs);
     case IsMeRole:
         return member.userId == s->myUserId();
+    case AvatarUrlRole:
+        return user ? m_client->avatarUrlForFile(user->avatarFileId) : QUrl();
+    case AvatarColorRole:
+        return user ? int(user->avatarColor) : 0;
     default:
         return {};
     }
@@ -115,9 +125,11 @@ QVariant MemberListModel::data(const QModelIndex &index, int role) const
 
 QHash<int, QByteArray> MemberListModel::roleNames() const
 {
-    return {{UserIdRole, "userId"}, {UsernameRole, "username"}, {DisplayNameRole, "displayName"},
-            {RoleRole, "role"},     {RoleNameRole, "roleName"}, {OnlineRole, "online"},
-            {JoinedRole, "joined"}, {IsMeRole, "isMe"}};
+    return {{UserIdRole, "userId"},           {UsernameRole, "username"},
+            {DisplayNameRole, "displayName"}, {RoleRole, "role"},
+            {RoleNameRole, "roleName"},       {OnlineRole, "online"},
+            {JoinedRole, "joined"},           {IsMeRole, "isMe"},
+            {AvatarUrlRole, "avatarUrl"},     {AvatarColorRole, "avatarColor"}};
 }
 
 } // namespace kith::client

@@ -31,6 +31,8 @@ public:
         OnlineRole,                    // bool
         JoinedRole,                    // QDateTime
         IsMeRole,                      // bool
+        AvatarUrlRole,                 // QUrl: the picture as a local file (empty: none or not yet)
+        AvatarColorRole,               // int: 0 from the id, n: palette entry n - 1
         LastRole
     };
     Q_ENUM(Roles)

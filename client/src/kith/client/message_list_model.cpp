@@ -83,6 +83,12 @@ void MessageListModel::setClient(KithClient *client)
             << connect(s, &LocalStore::conversationChanged, this,
                        &MessageListModel::onConversationChanged)
             << connect(s, &LocalStore::userChanged, this, &MessageListModel::onUserChanged)
+            << connect(client, &KithClient::avatarsChanged, this,
+                       [this] {
+                           if (!m_rows.isEmpty())
+                               emit dataChanged(index(0), index(int(m_rows.size()) - 1),
+                                                {SenderAvatarUrlRole});
+                       })
             << connect(s, &LocalStore::transfersChanged, this,
                        &MessageListModel::onTransfersChanged);
         TransferQueue *q = client->transfers();
@@ -603,8 +609,9 @@ void MessageListModel::onConversationChanged(const QString &conversationId)
 void MessageListModel::onUserChanged(quint64)
 {
     if (!m_rows.isEmpty())
-        emit dataChanged(index(0), index(int(m_rows.size()) - 1),
-                         {SenderNameRole, ReplySenderNameRole});
+        emit dataChanged(
+            index(0), index(int(m_rows.size()) - 1),
+            {SenderNameRole, ReplySenderNameRole, SenderAvatarUrlRole, SenderAvatarColorRole});
 }
 
 void MessageListModel::emitNeighbourChanged(int row)
@@ -696,6 +703,11 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         return qint64(m.senderUserId);
     case SenderNameRole:
         return senderName(m.senderUserId);
+    case SenderAvatarUrlRole:
+        return m.senderUserId == 0 || !m_client ? QUrl()
+                                                : m_client->avatarUrl(qint64(m.senderUserId));
+    case SenderAvatarColorRole:
+        return m.senderUserId == 0 || !m_client ? 0 : m_client->avatarColor(qint64(m.senderUserId));
     case IsOwnRole:
         return row.outgoing || (me != 0 && m.senderUserId == me);
     case Qt::DisplayRole:
@@ -794,6 +806,8 @@ QHash<int, QByteArray> MessageListModel::roleNames() const
         {ClientMsgIdRole, "clientMsgId"},
         {SenderIdRole, "senderId"},
         {SenderNameRole, "senderName"},
+        {SenderAvatarUrlRole, "senderAvatarUrl"},
+        {SenderAvatarColorRole, "senderAvatarColor"},
         {IsOwnRole, "isOwn"},
         {TextRole, "text"},
         {IsSystemRole, "isSystem"},

@@ -63,24 +63,27 @@ public:
         ReactionsRole,
         PinnedRole, // bool: pinned in the conversation (the pinned bar)
         // Files (an upload under way shows as an own pending row).
-        IsFileRole,       // bool
-        FileNameRole,     // QString: the sender's name, safe to show (displayFileName)
-        FileSizeRole,     // qint64: bytes
-        FileMimeRole,     // QString
-        IsImageRole,      // bool: an image type the app shows inline
-        ImageWidthRole,   // int: the sender's reading, clamped (see clampImageSize); 0 unknown
-        ImageHeightRole,  // int
-        ThumbnailRole,    // QByteArray: the sender's small preview, not decoded; may be empty
-        CaptionRole,      // QString: text sent with the file
-        FileUrlRole,      // QUrl: the file on this device once it is there, else empty
-        FileStateRole,    // FileState
-        FileProgressRole, // qreal: 0..1 of the transfer under way
-        IsVoiceNoteRole,  // bool: recorded in a chat, played inline
-        DurationMsRole,   // int: audio, the sender's word (0 unknown)
-        MentionsMeRole,   // bool: the message (as edited) mentions this user
-        MentionsRole,     // QVariantList of {userId, start, length}: where the text (or caption)
-                          // names members, in QString positions, for highlighting; mentions
-                          // sent without a place are left out (find "@name" instead)
+        IsFileRole,          // bool
+        FileNameRole,        // QString: the sender's name, safe to show (displayFileName)
+        FileSizeRole,        // qint64: bytes
+        FileMimeRole,        // QString
+        IsImageRole,         // bool: an image type the app shows inline
+        ImageWidthRole,      // int: the sender's reading, clamped (see clampImageSize); 0 unknown
+        ImageHeightRole,     // int
+        ThumbnailRole,       // QByteArray: the sender's small preview, not decoded; may be empty
+        CaptionRole,         // QString: text sent with the file
+        FileUrlRole,         // QUrl: the file on this device once it is there, else empty
+        FileStateRole,       // FileState
+        FileProgressRole,    // qreal: 0..1 of the transfer under way
+        IsVoiceNoteRole,     // bool: recorded in a chat, played inline
+        DurationMsRole,      // int: audio, the sender's word (0 unknown)
+        MentionsMeRole,      // bool: the message (as edited) mentions this user
+        MentionsRole,        // QVariantList of {userId, start, length}: where the text (or caption)
+                             // names members, in QString positions, for highlighting; mentions
+                             // sent without a place are left out (find "@name" instead)
+        SenderAvatarUrlRole, // QUrl: the sender's picture as a local file (empty: none, or
+                             // not fetched yet; asking fetches it)
+        SenderAvatarColorRole, // int: the sender's avatar colour (0: from the id)
         LastRole
     };
     Q_ENUM(Roles)

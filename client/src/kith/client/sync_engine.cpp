@@ -386,6 +386,11 @@ void SyncEngine::onPush(const v1::Envelope &env)
         emit typingChanged(toQString(typing.conversation_id()), typing.user_id(), typing.typing());
         break;
     }
+    case v1::Envelope::kProfile:
+        // A contact's (or one's own, from another device) new name or avatar.
+        if (env.profile().user().id() != 0)
+            (void)m_store->upsertUser(env.profile().user());
+        break;
     case v1::Envelope::kPresence: {
         const auto &presence = env.presence();
         if (m_store->user(presence.user_id()))

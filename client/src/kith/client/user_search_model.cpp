@@ -14,6 +14,27 @@ UserSearchModel::UserSearchModel(Connection *connection, LocalStore *store, QObj
     m_debounce.setSingleShot(true);
     m_debounce.setInterval(kDebounceMs);
     connect(&m_debounce, &QTimer::timeout, this, &UserSearchModel::runQuery);
+    // A name or avatar changed (a profile push): the rows showing that user follow.
+    connect(m_store, &LocalStore::userChanged, this, &UserSearchModel::onUserChanged);
+}
+
+void UserSearchModel::onUserChanged(quint64 userId)
+{
+    if (m_filling || !m_store->isOpen())
+        return;
+    for (int i = 0; i < m_users.size(); ++i) {
+        if (m_users.at(i).id() != userId)
+            continue;
+        const auto row = m_store->user(userId);
+        if (!row)
+            return;
+        v1::User &user = m_users[i];
+        user.set_display_name(toStd(row->displayName));
+        user.set_avatar_file_id(toStd(row->avatarFileId));
+        user.set_avatar_color(row->avatarColor);
+        emit dataChanged(index(i), index(i),
+                         {Qt::DisplayRole, DisplayNameRole, AvatarUrlRole, AvatarColorRole});
+    }
 }
 
 void UserSearchModel::setQuery(const QString &query)
@@ -84,6 +105,8 @@ void UserSearchModel::showKnownUsers()
             user.set_display_name(toStd(row.displayName));
             user.set_online(row.online);
             user.set_last_seen_ms(row.lastSeenMs);
+            user.set_avatar_file_id(toStd(row.avatarFileId));
+            user.set_avatar_color(row.avatarColor);
             m_users << user;
         }
     }
@@ -127,11 +150,13 @@ void UserSearchModel::requestPage(const std::string &after)
         } else if (list.users_size() > 0) {
             beginInsertRows({}, int(m_users.size()), int(m_users.size()) + list.users_size() - 1);
         }
+        m_filling = true; // the store tells of each user stored: they are rows already
         for (const auto &user : list.users()) {
             m_users << user;
             if (m_store->isOpen())
                 (void)m_store->upsertUser(user);
         }
+        m_filling = false;
         if (first)
             endResetModel();
         else if (list.users_size() > 0)
@@ -162,6 +187,12 @@ QVariant UserSearchModel::data(const QModelIndex &index, int role) const
                                            : toQString(user.display_name());
     case OnlineRole:
         return user.online();
+    case AvatarUrlRole:
+        return user.avatar_file_id().empty() || !m_avatarUrlOf
+                   ? QUrl()
+                   : m_avatarUrlOf(toQString(user.avatar_file_id()));
+    case AvatarColorRole:
+        return int(user.avatar_color());
     default:
         return {};
     }
@@ -169,10 +200,14 @@ QVariant UserSearchModel::data(const QModelIndex &index, int role) const
 
 QHash<int, QByteArray> UserSearchModel::roleNames() const
 {
-    return {{UserIdRole, "userId"},
-            {UsernameRole, "username"},
-            {DisplayNameRole, "displayName"},
-            {OnlineRole, "online"}};
+    return {{UserIdRole, "userId"}, {UsernameRole, "username"},   {DisplayNameRole, "displayName"},
+            {OnlineRole, "online"}, {AvatarUrlRole, "avatarUrl"}, {AvatarColorRole, "avatarColor"}};
+}
+
+void UserSearchModel::refreshAvatars()
+{
+    if (!m_users.isEmpty())
+        emit dataChanged(index(0), index(int(m_users.size()) - 1), {AvatarUrlRole});
 }
 
 } // namespace kith::client

@@ -10,9 +10,12 @@
 
 #include <QAbstractListModel>
 #include <QTimer>
+#include <QUrl>
 #include <QtQml/qqmlregistration.h>
 
 #include "kith/v1/envelope.pb.h"
+
+#include <functional>
 
 namespace kith::client {
 
@@ -34,6 +37,8 @@ public:
         UsernameRole,                  // QString
         DisplayNameRole,               // QString: falls back to the user name
         OnlineRole,                    // bool
+        AvatarUrlRole,                 // QUrl: the picture as a local file (empty: none or not yet)
+        AvatarColorRole,               // int: 0 from the id, n: palette entry n - 1
         LastRole
     };
     Q_ENUM(Roles)
@@ -59,6 +64,14 @@ public:
     [[nodiscard]] QVariant data(const QModelIndex &index, int role) const override;
     [[nodiscard]] QHash<int, QByteArray> roleNames() const override;
 
+    // Where a picture's local file is (see KithClient::avatarUrlForFile).
+    void setAvatarUrls(std::function<QUrl(const QString &fileId)> urlOf)
+    {
+        m_avatarUrlOf = std::move(urlOf);
+    }
+    // A picture was fetched: rows showing one ask again.
+    void refreshAvatars();
+
 signals:
     void queryChanged();
     void busyChanged();
@@ -66,6 +79,7 @@ signals:
     void hasMoreChanged();
 
 private:
+    void onUserChanged(quint64 userId);
     void runQuery();
     void requestPage(const std::string &after);
     void setNextPage(const std::string &next);
@@ -76,6 +90,8 @@ private:
     LocalStore *m_store;
     QString m_query;
     QList<v1::User> m_users;
+    std::function<QUrl(const QString &fileId)> m_avatarUrlOf;
+    bool m_filling = false; // rows being added from an answer
     QTimer m_debounce;
     std::string m_nextPage;    // the server's cursor of the next page; empty: none
     bool m_serverList = false; // the rows are the server's answer (pages may follow)

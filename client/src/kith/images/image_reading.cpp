@@ -1,11 +1,13 @@
 #include "image_reading.h"
 
 #include "kith/content.h"
+#include "kith/protocol.h"
 
 #include <QBuffer>
 #include <QImage>
 #include <QImageReader>
 #include <QImageWriter>
+#include <QPainter>
 
 namespace kith::images {
 
@@ -59,6 +61,55 @@ QImage readBounded(QImageReader &reader, const QSize &wanted, QSize *size)
     if (image.isNull())
         return {};
     return image;
+}
+
+QByteArray avatarImage(const QString &path, QString *format, QString *error)
+{
+    QImageReader reader(path);
+    QSize own;
+    QImage image;
+    if (reader.canRead()) {
+        // Decoded no bigger than needed: the shorter side at kAvatarSide.
+        const QSize claimed = orientedSize(reader, reader.size());
+        QSize wanted;
+        if (claimed.isValid() && !claimed.isEmpty()) {
+            const qreal scale =
+                qMin(1.0, qreal(kAvatarSide) / qMin(claimed.width(), claimed.height()));
+            wanted = QSize(qMax(1, qRound(claimed.width() * scale)),
+                           qMax(1, qRound(claimed.height() * scale)));
+        }
+        image = readBounded(reader, wanted, &own);
+    }
+    if (image.isNull()) {
+        if (error)
+            *error = QStringLiteral("%1 is not an image that can be read").arg(path);
+        return {};
+    }
+    const int side = qMin(image.width(), image.height());
+    const QImage square =
+        image.copy((image.width() - side) / 2, (image.height() - side) / 2, side, side)
+            .scaled(kAvatarSide, kAvatarSide, Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+    QByteArray bytes = encode(square, "png", -1);
+    if (!bytes.isEmpty() && quint64(bytes.size()) <= kMaxAvatarBytes) {
+        if (format)
+            *format = QStringLiteral("png");
+        return bytes;
+    }
+    QImage flat(square.size(), QImage::Format_RGB32);
+    flat.fill(Qt::white);
+    {
+        QPainter painter(&flat);
+        painter.drawImage(0, 0, square);
+    }
+    bytes = encode(flat, "jpeg", 90);
+    if (bytes.isEmpty() || quint64(bytes.size()) > kMaxAvatarBytes) {
+        if (error)
+            *error = QStringLiteral("Cannot make a picture of %1").arg(path);
+        return {};
+    }
+    if (format)
+        *format = QStringLiteral("jpeg");
+    return bytes;
 }
 
 bool inspectImage(const QString &path, QSize &size, QByteArray &thumbnail)

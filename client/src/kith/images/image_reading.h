@@ -30,6 +30,14 @@ bool inspectImage(const QString &path, QSize &size, QByteArray &thumbnail);
 // image on refusal or a decode error; `size` gets the image's own size.
 QImage readBounded(QImageReader &reader, const QSize &wanted, QSize *size = nullptr);
 
+// A profile picture from an image file: read bounded (as readBounded, at
+// about the size needed), the centred square of it, kAvatarSide pixels a
+// side, as PNG (JPEG when that would pass kith::kMaxAvatarBytes). `format`
+// gets "png" or "jpeg". Empty, with `error` set, for a file that is not an
+// image this can read.
+constexpr int kAvatarSide = 256;
+QByteArray avatarImage(const QString &path, QString *format, QString *error);
+
 // The image's size as shown: EXIF rotations by 90° swap the sides.
 QSize orientedSize(QImageReader &reader, QSize size);
 

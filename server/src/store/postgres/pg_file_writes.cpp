@@ -143,7 +143,9 @@ Result<FileSweep> sweepFiles(PgConnection &c, qint64 nowMs, qint64 unsentGraceMs
         auto r = c.query(QStringLiteral("DELETE FROM files WHERE id IN (SELECT f.id FROM files f"
                                         " WHERE f.complete AND f.completed_ms <= $1"
                                         " AND NOT EXISTS (SELECT 1 FROM message_files mf"
-                                        "  WHERE mf.file_id = f.id) LIMIT $2"
+                                        "  WHERE mf.file_id = f.id) AND NOT EXISTS"
+                                        " (SELECT 1 FROM users u WHERE u.avatar_file_id = f.id)"
+                                        " LIMIT $2"
                                         " FOR UPDATE SKIP LOCKED) RETURNING id"),
                          {nowMs - unsentGraceMs, limit}, "collect unsent files");
         if (!r)

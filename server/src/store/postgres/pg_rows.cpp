@@ -33,6 +33,8 @@ UserRecord userFromRow(const Rows &r)
     user.disabled = r.boolean(4);
     user.createdMs = r.i64(5);
     user.hidden = r.boolean(6);
+    user.avatarFileId = r.text(7);
+    user.avatarColor = quint32(r.i64(8));
     return user;
 }
 

@@ -15,8 +15,9 @@ namespace kith::server::pg {
 // Column lists, in the order the *FromRow functions read them (constants,
 // so that statements built at static initialisation can use them).
 inline constexpr QLatin1StringView kUserColumns{
-    "id, username, display_name, password_hash, disabled, created_ms, hidden"};
-constexpr int kUserColumnCount = 7;
+    "id, username, display_name, password_hash, disabled, created_ms, hidden,"
+    " COALESCE(avatar_file_id, ''), avatar_color"};
+constexpr int kUserColumnCount = 9;
 inline constexpr QLatin1StringView kDeviceColumns{
     "id, user_id, name, created_ms, last_seen_ms, revoked"};
 inline constexpr QLatin1StringView kFileColumns{

@@ -150,6 +150,15 @@ const std::vector<Migration> &migrations()
          {
              "ALTER TABLE users ADD COLUMN hidden boolean NOT NULL DEFAULT false",
          }},
+        {"avatars: a user's picture (one of their files) and colour",
+         {
+             // NULL: no picture. The foreign key holds the file's row lock
+             // while the picture is set, so a sweep on another node skips it.
+             "ALTER TABLE users ADD COLUMN avatar_file_id text REFERENCES files(id)",
+             "ALTER TABLE users ADD COLUMN avatar_color integer NOT NULL DEFAULT 0",
+             "CREATE INDEX users_by_avatar ON users (avatar_file_id)"
+             " WHERE avatar_file_id IS NOT NULL",
+         }},
     };
     return steps;
 }

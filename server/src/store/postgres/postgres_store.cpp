@@ -539,7 +539,11 @@ Result<std::optional<FileRecord>> PostgresStore::downloadableFile(const QString 
                                         " AND (f.uploader_id = $2 OR EXISTS (SELECT 1"
                                         "  FROM message_files mf JOIN members m"
                                         "  ON m.conversation_id = mf.conversation_id"
-                                        "  WHERE mf.file_id = f.id AND m.user_id = $2))")
+                                        "  WHERE mf.file_id = f.id AND m.user_id = $2)"
+                                        " OR EXISTS (SELECT 1 FROM users u"
+                                        "  WHERE u.avatar_file_id = f.id AND NOT EXISTS"
+                                        "  (SELECT 1 FROM blocks b WHERE b.user_id = $2"
+                                        "   AND b.blocked_user_id = u.id AND b.blocked)))")
                              .arg(kFileColumns),
                          {fileId, userId}, "downloadable file");
         if (!r)

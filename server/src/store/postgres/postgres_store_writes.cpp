@@ -478,6 +478,29 @@ void PostgresStore::setDisplayName(quint64 userId, const QString &displayName, Q
     });
 }
 
+void PostgresStore::setAvatar(quint64 userId, const QString &fileId, quint32 color,
+                              QObject *context, Completion<UserRecord> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) -> Result<UserRecord> {
+        // The file's row is locked (FOR KEY SHARE, as the foreign key would)
+        // so that a sweep cannot take it between the check and the update.
+        auto r = c.query(
+            QStringLiteral("UPDATE users SET avatar_file_id = NULLIF($1, ''),"
+                           " avatar_color = $2 WHERE id = $3 AND (COALESCE($1, '') = ''"
+                           " OR EXISTS (SELECT 1 FROM files WHERE id = $1"
+                           "  AND uploader_id = $3 AND complete FOR KEY SHARE))"
+                           " RETURNING %1")
+                .arg(kUserColumns),
+            {fileId.isEmpty() ? QStringLiteral("") : fileId, qint64(color), userId}, "set avatar");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return notFound(fileId.isEmpty() ? QStringLiteral("no such user")
+                                             : QStringLiteral("no such file"));
+        return userFromRow(*r);
+    });
+}
+
 void PostgresStore::setPasswordHash(quint64 userId, const QByteArray &passwordHash,
                                     QObject *context, Completion<Done> done)
 {

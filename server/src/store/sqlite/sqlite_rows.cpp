@@ -31,6 +31,8 @@ UserRecord userFromRow(const Stmt &s)
     user.disabled = s.i64(4) != 0;
     user.createdMs = s.i64(5);
     user.hidden = s.i64(6) != 0;
+    user.avatarFileId = s.text(7);
+    user.avatarColor = quint32(s.i64(8));
     return user;
 }
 

@@ -20,8 +20,9 @@ namespace kith::server::sqlite {
 [[nodiscard]] Error invalid(const QString &what);
 
 inline const QString kUserColumns =
-    QStringLiteral("id, username, display_name, password_hash, disabled, created_ms, hidden");
-constexpr int kUserColumnCount = 7;
+    QStringLiteral("id, username, display_name, password_hash, disabled, created_ms, hidden,"
+                   " COALESCE(avatar_file_id, ''), avatar_color");
+constexpr int kUserColumnCount = 9;
 inline const QString kDeviceColumns =
     QStringLiteral("id, user_id, name, created_ms, last_seen_ms, revoked");
 inline const QString kFileColumns =

@@ -151,6 +151,15 @@ const std::vector<Migration> &migrations()
          {
              "ALTER TABLE users ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
          }},
+        {"avatars: a user's picture (one of their files) and colour",
+         {
+             // NULL: no picture. A file that is someone's picture is not
+             // collected as unsent (see sweepFiles).
+             "ALTER TABLE users ADD COLUMN avatar_file_id TEXT REFERENCES files(id)",
+             "ALTER TABLE users ADD COLUMN avatar_color INTEGER NOT NULL DEFAULT 0",
+             "CREATE INDEX users_by_avatar ON users (avatar_file_id)"
+             " WHERE avatar_file_id IS NOT NULL",
+         }},
     };
     return steps;
 }

@@ -339,6 +339,12 @@ void SqliteStore::setDisplayName(quint64 userId, const QString &displayName, QOb
            [=](Writer &w) { return w.setDisplayName(userId, displayName); });
 }
 
+void SqliteStore::setAvatar(quint64 userId, const QString &fileId, quint32 color, QObject *context,
+                            Completion<UserRecord> done)
+{
+    submit(context, std::move(done), [=](Writer &w) { return w.setAvatar(userId, fileId, color); });
+}
+
 void SqliteStore::setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
                                   Completion<Done> done)
 {
@@ -859,9 +865,12 @@ Result<std::optional<FileRecord>> SqliteStore::downloadableFile(const QString &f
     Stmt s(**c, QStringLiteral("SELECT %1 FROM files f WHERE f.id = ? AND f.complete = 1"
                                " AND (f.uploader_id = ? OR EXISTS (SELECT 1 FROM message_files mf"
                                "  JOIN members m ON m.conversation_id = mf.conversation_id"
-                               "  WHERE mf.file_id = f.id AND m.user_id = ?))")
+                               "  WHERE mf.file_id = f.id AND m.user_id = ?)"
+                               " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_file_id = f.id"
+                               "  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = ?"
+                               "   AND b.blocked_user_id = u.id AND b.blocked = 1)))")
                     .arg(kFileColumns));
-    if (!s.exec({fileId, intValue(userId), intValue(userId)}))
+    if (!s.exec({fileId, intValue(userId), intValue(userId), intValue(userId)}))
         return s.error("downloadable file");
     if (!s.next())
         return std::optional<FileRecord>();

@@ -104,6 +104,8 @@ public:
                     Completion<UserRecord> done) override;
     void setDisplayName(quint64 userId, const QString &displayName, QObject *context,
                         Completion<UserRecord> done) override;
+    void setAvatar(quint64 userId, const QString &fileId, quint32 color, QObject *context,
+                   Completion<UserRecord> done) override;
     void setPasswordHash(quint64 userId, const QByteArray &passwordHash, QObject *context,
                          Completion<Done> done) override;
     void replacePasswordHash(quint64 userId, const QByteArray &expected,

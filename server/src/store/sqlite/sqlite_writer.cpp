@@ -426,6 +426,29 @@ Result<UserRecord> SqliteStore::Writer::setDisplayName(quint64 userId, const QSt
     return loadUser(*m_c, userId);
 }
 
+Result<UserRecord> SqliteStore::Writer::setAvatar(quint64 userId, const QString &fileId,
+                                                  quint32 color)
+{
+    if (!fileId.isEmpty()) {
+        Stmt s(*m_c, QStringLiteral("SELECT 1 FROM files WHERE id = ? AND uploader_id = ?"
+                                    " AND complete = 1"));
+        if (!s.exec({fileId, intValue(userId)}))
+            return s.error("avatar file");
+        if (!s.next())
+            return notFound(QStringLiteral("no such file"));
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE users SET avatar_file_id = ?, avatar_color = ?"
+                                    " WHERE id = ?"));
+        if (!s.exec({fileId.isEmpty() ? Value::null() : Value(fileId), qint64(color),
+                     intValue(userId)}))
+            return s.error("set avatar");
+        if (s.rowsAffected() == 0)
+            return notFound(QStringLiteral("no such user"));
+    }
+    return loadUser(*m_c, userId);
+}
+
 Status SqliteStore::Writer::setPasswordHash(quint64 userId, const QByteArray &passwordHash)
 {
     Stmt s(*m_c, QStringLiteral("UPDATE users SET password_hash = ? WHERE id = ?"));

@@ -54,6 +54,7 @@ public:
     Result<UserRecord> createUser(const QString &username, const QString &displayName,
                                   const QByteArray &passwordHash);
     Result<UserRecord> setDisplayName(quint64 userId, const QString &displayName);
+    Result<UserRecord> setAvatar(quint64 userId, const QString &fileId, quint32 color);
     Status setPasswordHash(quint64 userId, const QByteArray &passwordHash);
     Result<bool> replacePasswordHash(quint64 userId, const QByteArray &expected,
                                      const QByteArray &passwordHash);

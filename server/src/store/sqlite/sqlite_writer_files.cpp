@@ -132,11 +132,13 @@ Result<FileSweep> SqliteStore::Writer::sweepFiles(qint64 nowMs, qint64 unsentGra
             sweep.expiredUploads.append(s.text(0));
     }
     {
-        Stmt s(*m_c,
-               QStringLiteral("DELETE FROM files WHERE id IN (SELECT f.id FROM files f"
-                              " WHERE f.complete = 1 AND f.completed_ms <= ? AND NOT EXISTS"
-                              " (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id) LIMIT ?)"
-                              " RETURNING id"));
+        Stmt s(*m_c, QStringLiteral(
+                         "DELETE FROM files WHERE id IN (SELECT f.id FROM files f"
+                         " WHERE f.complete = 1 AND f.completed_ms <= ? AND NOT EXISTS"
+                         " (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id)"
+                         " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_file_id = f.id)"
+                         " LIMIT ?)"
+                         " RETURNING id"));
         if (!s.exec({nowMs - unsentGraceMs, limit}))
             return s.error("collect unsent files");
         while (s.next())
