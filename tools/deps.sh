@@ -48,5 +48,12 @@ kith_build() {
   local launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@"
-  cmake --build "$build" -j "$(nproc)"
+  # KITH_BUILD_TARGETS (space-separated): only these, e.g. what tools/run.sh runs.
+  local targets=()
+  [[ -n "${KITH_BUILD_TARGETS:-}" ]] && read -r -a targets <<<"$KITH_BUILD_TARGETS"
+  if ((${#targets[@]})); then
+    cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
+  else
+    cmake --build "$build" -j "$(nproc)"
+  fi
 }

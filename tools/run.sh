@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/deps.sh
 kith_install_deps
-kith_build
+# The server and the app, not the tests and tools: a newcomer waits for this.
+KITH_BUILD_TARGETS="kithd kith" kith_build
 exec ./build/server/kithd --data ./kith-data "$@"
