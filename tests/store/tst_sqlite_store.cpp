@@ -17,6 +17,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <future>
 #include <memory>
 #include <set>
 #include <thread>
@@ -34,12 +35,12 @@ namespace {
 class RawDb
 {
 public:
-    explicit RawDb(const QString &path)
+    explicit RawDb(const QString &path, int busyTimeoutMs = 10000)
         : m_name(QStringLiteral("raw-%1").arg(++s_serial))
     {
         auto db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_name);
         db.setDatabaseName(path);
-        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=10000"));
+        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(busyTimeoutMs));
         m_ok = db.open();
     }
     ~RawDb()
@@ -92,6 +93,14 @@ private:
 
     // Holds the writer at COMMIT while closed; opened again by cleanup().
     CommitGate m_gate;
+    // Holds the flusher before it syncs the log while closed.
+    CommitGate m_flushGate;
+    void reopenWithFlushGate()
+    {
+        SqliteStore::Options options;
+        options.beforeFlushForTesting = m_flushGate.hook();
+        reopen(options);
+    }
     void reopenWithGate()
     {
         SqliteStore::Options options;
@@ -118,6 +127,7 @@ private slots:
     void cleanup()
     {
         m_gate.open(); // a failed test may have left the writer held
+        m_flushGate.open();
         m_store.reset();
         m_dir.reset();
     }
@@ -311,6 +321,120 @@ private slots:
         QCOMPARE(acked.at(1).message.seq(), 3u);
         QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2, 3}));
         QCOMPARE(read->readSeq, 3u);
+    }
+
+    // COMMIT only writes the log; the flusher syncs it. Held before the sync,
+    // a committed batch is in the file (another connection reads it) but its
+    // ack has not come and the store's own reads of messages wait: a client
+    // must never be shown a seq that a power cut could take back and give to
+    // another message. Once synced, the ack comes and the reads return it.
+    void committedWritesWaitForTheSyncBeforeAnyoneIsTold()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(direct, alice.id, QStringLiteral("first")).ok());
+        reopenWithFlushGate();
+        const quint64 flushesBefore = sqlite()->logFlushes();
+
+        QList<AppendResult> acked;
+        QObject receiver; // after what its completions use: it goes first, and they with it
+        m_flushGate.close();
+        m_store->appendMessage(appendRequest(direct, alice.id, QStringLiteral("second")), &receiver,
+                               [&acked](Result<AppendResult> r) {
+                                   QVERIFY(r.ok());
+                                   acked.append(*r);
+                               });
+        QVERIFY(m_flushGate.waitHeld(kWaitMs));
+        {
+            RawDb other(dbPath());
+            QVERIFY(other.ok());
+            QCOMPARE(other.scalar(QStringLiteral("SELECT COUNT(*) FROM messages")).toInt(), 2);
+        }
+        // Reads from other threads, as the session loop's pool makes them.
+        auto pulled =
+            std::async(std::launch::async, [this, direct] { return pullAllSeqs(direct); });
+        auto listed = std::async(std::launch::async, [this, bob] {
+            const auto views = m_store->conversationsOf(bob.id, ConversationPage{});
+            return views.ok() && views->size() == 1 ? views->first().max_seq() : quint64(0);
+        });
+        auto byClientId = std::async(std::launch::async, [this, alice] {
+            const auto message = m_store->messageByClientId(alice.id, "second");
+            return message.ok() && message->has_value() ? (*message)->seq() : quint64(0);
+        });
+        // Nothing told while held: the ack is not posted and the reads wait.
+        QCoreApplication::sendPostedEvents();
+        QCOMPARE(acked.size(), 0);
+        QCOMPARE(pulled.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+        QCOMPARE(listed.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+        QCOMPARE(byClientId.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+
+        m_flushGate.open();
+        QTRY_COMPARE_WITH_TIMEOUT(acked.size(), 1, kWaitMs);
+        QCOMPARE(acked.at(0).message.seq(), 2u);
+        QCOMPARE(pulled.get(), (QList<quint64>{1, 2}));
+        QCOMPARE(listed.get(), 2u);
+        QCOMPARE(byClientId.get(), 2u);
+        QVERIFY(sqlite()->logFlushes() > flushesBefore);
+    }
+
+    // While the flusher syncs one batch, the writer keeps the next open and
+    // takes the writes that arrive into it, committing once the flusher is
+    // free: one commit per sync, not one per write. A job in it that fails
+    // is undone alone (the batch runs again with savepoints); the rest commit.
+    void writesArrivingDuringASyncShareTheNextCommit()
+    {
+        const UserRecord alice = addUser(QStringLiteral("alice"));
+        const UserRecord bob = addUser(QStringLiteral("bob"));
+        const QString direct = directConversationId(alice.id, bob.id);
+        QVERIFY(send(direct, alice.id, QStringLiteral("first")).ok());
+        const auto device = wait<DeviceRecord>([&](QObject *ctx, Completion<DeviceRecord> done) {
+            m_store->createDevice(alice.id, QStringLiteral("phone"), "token-1", ctx, done);
+        });
+        QVERIFY(device.ok());
+        reopenWithFlushGate();
+
+        QList<quint64> seqs;
+        std::optional<Result<DeviceRecord>> clash;
+        QObject receiver; // after what its completions use: it goes first, and they with it
+        auto append = [&](const char *id) {
+            m_store->appendMessage(appendRequest(direct, alice.id, QString::fromLatin1(id)),
+                                   &receiver, [&seqs](Result<AppendResult> r) {
+                                       QVERIFY(r.ok());
+                                       seqs.append(r->message.seq());
+                                   });
+        };
+        m_flushGate.close();
+        append("a");
+        QVERIFY(m_flushGate.waitHeld(kWaitMs)); // "a" committed, its sync held
+        const auto before = m_store->stats();
+        append("b");
+        // The writer holds "b" in an open transaction (the write lock) while
+        // the sync is held; without that it would have committed it alone.
+        RawDb probe(dbPath(), 0);
+        QVERIFY(probe.ok());
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&probe] {
+                if (!probe.exec(QStringLiteral("BEGIN IMMEDIATE")))
+                    return true;
+                (void)probe.exec(QStringLiteral("ROLLBACK"));
+                return false;
+            }(),
+            kWaitMs);
+        append("c");
+        append("d");
+        m_store->createDevice(alice.id, QStringLiteral("again"), "token-1", &receiver,
+                              [&clash](Result<DeviceRecord> r) { clash.emplace(std::move(r)); });
+        QCoreApplication::sendPostedEvents();
+        QCOMPARE(seqs.size(), 0);
+
+        m_flushGate.open();
+        QTRY_COMPARE_WITH_TIMEOUT(seqs.size(), 4, kWaitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(clash.has_value(), kWaitMs);
+        QVERIFY(!clash->ok());
+        QCOMPARE(seqs, (QList<quint64>{2, 3, 4, 5}));
+        QCOMPARE(m_store->stats().commits - before.commits, quint64(1));
+        QCOMPARE(pullAllSeqs(direct), (QList<quint64>{1, 2, 3, 4, 5}));
     }
 
     void failingWriteDoesNotRollBackItsBatch()

@@ -59,9 +59,10 @@ openConnection(const QString &path, const SqliteStore::Options &options, bool re
                            readOnly ? QStringLiteral("PRAGMA cache_size = -8192")
                                     : QStringLiteral("PRAGMA cache_size = -65536")};
     if (!readOnly) {
-        pragmas.append(options.synchronous == SqliteStore::Synchronous::Full
-                           ? QStringLiteral("PRAGMA synchronous = FULL")
-                           : QStringLiteral("PRAGMA synchronous = NORMAL"));
+        // COMMIT writes the log without syncing it; with Synchronous::Full the
+        // store's flusher syncs it before any completion runs. SQLite still
+        // syncs the log before a checkpoint and the database after one.
+        pragmas.append(QStringLiteral("PRAGMA synchronous = NORMAL"));
         const auto mode = pragmaText(*connection, QStringLiteral("PRAGMA journal_mode = WAL"));
         if (!mode)
             return mode.error();

@@ -8,6 +8,7 @@
 #include "store_logging.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 
 #include <algorithm>
@@ -103,10 +104,17 @@ void SqliteStore::writerMain(std::promise<Status> *started)
         return;
     }
     m_schemaVersion.store(version);
+    sqlite3 *const db = (*connection)->db;
     Writer writer(*this, std::move(*connection));
     if (Status loaded = writer.loadState(); !loaded) {
         started->set_value(loaded.error());
         return;
+    }
+    if (m_options.synchronous == Synchronous::Full) {
+        if (Status flushing = startFlusher(db); !flushing) {
+            started->set_value(flushing.error());
+            return;
+        }
     }
     started->set_value(Done{});
 
@@ -128,6 +136,182 @@ void SqliteStore::writerMain(std::promise<Status> *started)
         }
         writer.runBatch(batch);
     }
+    // Every batch has been handed on; the last completions go out once synced,
+    // before the connection closes.
+    stopFlusher();
+}
+
+// ---- SqliteStore: the flusher ----------------------------------------------------------
+
+Status SqliteStore::startFlusher(sqlite3 *db)
+{
+    // SQLite's own handle of the log, taken here on the writer's thread (the
+    // connection is not to be called from two threads). It lives as long as
+    // the connection, which closes after the flusher has stopped. Syncing
+    // through it keeps SQLite's VFS in the loop: its first sync of a new log
+    // also syncs the folder, so the log's name survives a power cut too.
+    sqlite3_file *log = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) != SQLITE_OK ||
+        log == nullptr || log->pMethods == nullptr)
+        return makeError(
+            v1::INTERNAL,
+            QStringLiteral("cannot reach the write-ahead log of %1 to sync it").arg(m_path));
+    m_log = log;
+    {
+        std::lock_guard lock(m_flushMutex);
+        m_flushStopping = false;
+        m_flushQueue.clear();
+    }
+    m_logBroken.store(false);
+    m_durableBatches.store(m_visibleBatches.load());
+    m_flushThread = std::thread([this] { flusherMain(); });
+    m_flusherRunning.store(true);
+    return Done{};
+}
+
+void SqliteStore::flusherMain()
+{
+    for (;;) {
+        std::deque<Flush> flushes;
+        {
+            std::unique_lock lock(m_flushMutex);
+            m_flushWake.wait(lock, [this] { return m_flushStopping || !m_flushQueue.empty(); });
+            if (m_flushQueue.empty())
+                return; // stopping, and everything handed on is synced and answered
+            flushes.swap(m_flushQueue);
+        }
+        const bool committed = std::any_of(flushes.begin(), flushes.end(),
+                                           [](const Flush &flush) { return !flush.failure; });
+        std::optional<Error> syncFailure;
+        if (m_logBroken.load()) {
+            syncFailure = brokenLogError();
+        } else if (committed) {
+            if (m_options.beforeFlushForTesting)
+                m_options.beforeFlushForTesting();
+            if (m_log->pMethods->xSync(m_log, SQLITE_SYNC_NORMAL) == SQLITE_OK) {
+                m_logFlushes.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                // After a failed sync the kernel may have dropped the pages it
+                // could not write and call them clean, so a second try would
+                // prove nothing, and these batches are visible in the file
+                // already. Nothing more is acknowledged or read until kithd
+                // restarts and reads back what the disk really holds; clients
+                // resend what was not acknowledged (sends are idempotent).
+                qCCritical(lcStore) << "cannot sync the write-ahead log of" << m_path
+                                    << "- refusing writes and message reads until kithd restarts";
+                m_logBroken.store(true);
+                syncFailure = brokenLogError();
+            }
+        }
+        {
+            std::lock_guard lock(m_flushMutex);
+            if (!syncFailure)
+                m_durableBatches.store(flushes.back().upTo);
+        }
+        m_durableWake.notify_all();
+        for (Flush &flush : flushes)
+            deliverBatch(std::move(flush.jobs), flush.failure ? flush.failure : syncFailure);
+        bool idle = false;
+        {
+            std::lock_guard lock(m_flushMutex);
+            idle = m_flushQueue.empty();
+            if (idle)
+                m_flushBusy.store(false);
+        }
+        if (idle) {
+            // The writer may be holding its batch open until now.
+            {
+                std::lock_guard lock(m_queueMutex);
+            }
+            m_queueReady.notify_all();
+        }
+    }
+}
+
+void SqliteStore::stopFlusher()
+{
+    if (!m_flushThread.joinable())
+        return;
+    {
+        std::lock_guard lock(m_flushMutex);
+        m_flushStopping = true;
+    }
+    m_flushWake.notify_all();
+    m_flushThread.join();
+    m_flusherRunning.store(false);
+    m_flushBusy.store(false);
+    m_durableWake.notify_all();
+    m_log = nullptr;
+}
+
+Error SqliteStore::brokenLogError()
+{
+    return makeError(v1::INTERNAL,
+                     QStringLiteral("storage could not be synced to disk; restart the server"));
+}
+
+// One event to each target thread for the whole batch.
+void SqliteStore::deliverBatch(std::deque<WriteJob> jobs, const std::optional<Error> &failure)
+{
+    CompletionRelay::Batch completions;
+    for (WriteJob &job : jobs)
+        job.deliver(failure, completions);
+    // The jobs were made on the session loop; they are freed there too, after
+    // their completions (freeing across threads costs the writer).
+    completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(jobs)));
+}
+
+void SqliteStore::finishBatch(std::deque<WriteJob> jobs, std::optional<Error> failure)
+{
+    if (!m_flusherRunning.load(std::memory_order_relaxed)) {
+        deliverBatch(std::move(jobs), failure); // Synchronous::Normal: answered now
+        return;
+    }
+    {
+        std::lock_guard lock(m_flushMutex);
+        m_flushQueue.push_back(Flush{m_visibleBatches.load(), std::move(jobs), std::move(failure)});
+        m_flushBusy.store(true);
+    }
+    m_flushWake.notify_one();
+}
+
+// A batch that has run all its jobs stays open while the flusher syncs the
+// one before it, and takes the writes that arrive meanwhile (up to maxBatch).
+// It commits once the flusher is free: one commit per sync, as many pages
+// written to the log as when each commit waited for its own sync, and the
+// writes' work done while the disk flushes. False: commit now.
+bool SqliteStore::takeMoreWhileSyncing(std::deque<WriteJob> &batch)
+{
+    const size_t cap = size_t(std::max(1, m_options.maxBatch));
+    if (!m_flusherRunning.load(std::memory_order_relaxed) || batch.size() >= cap)
+        return false;
+    std::unique_lock lock(m_queueMutex);
+    m_queueReady.wait(lock,
+                      [this] { return m_stopping || !m_queue.empty() || !m_flushBusy.load(); });
+    if (m_queue.empty())
+        return false; // the flusher is free (or kithd is stopping)
+    const size_t take = std::min(cap - batch.size(), m_queue.size());
+    std::move(m_queue.begin(), m_queue.begin() + qsizetype(take), std::back_inserter(batch));
+    m_queue.erase(m_queue.begin(), m_queue.begin() + qsizetype(take));
+    return true;
+}
+
+// Called by a read after its last statement: anything it saw was committed
+// by a batch numbered m_visibleBatches or lower at that moment. False when
+// the log could not be synced (what was seen may not be on disk).
+bool SqliteStore::waitUntilDurable()
+{
+    if (!m_flusherRunning.load())
+        return true;
+    const quint64 seen = m_visibleBatches.load();
+    if (m_durableBatches.load() < seen) {
+        std::unique_lock lock(m_flushMutex);
+        m_durableWake.wait(lock, [this, seen] {
+            return m_durableBatches.load() >= seen || m_logBroken.load() ||
+                   !m_flusherRunning.load();
+        });
+    }
+    return !m_logBroken.load();
 }
 
 namespace {
@@ -709,6 +893,8 @@ Result<QList<ConversationView>> SqliteStore::conversationsOf(quint64 userId,
         bool isMember = false;
         views.append(viewFromRow(s, &isMember));
     }
+    if (!waitUntilDurable())
+        return brokenLogError();
     return views;
 }
 
@@ -717,7 +903,10 @@ Result<ConversationView> SqliteStore::conversation(const QString &conversationId
     auto c = readConnection();
     if (!c)
         return c.error();
-    return loadView(**c, conversationId, userId, true);
+    Result<ConversationView> view = loadView(**c, conversationId, userId, true);
+    if (!waitUntilDurable())
+        return brokenLogError();
+    return view;
 }
 
 Result<QList<quint64>> SqliteStore::contactsOf(quint64 userId)
@@ -772,6 +961,8 @@ Result<ChatStatePage> SqliteStore::chatStateSince(quint64 userId, quint64 afterV
         state.set_blocked(s.integer(6) != 0);
         page.states.append(std::move(state));
     }
+    if (!waitUntilDurable())
+        return brokenLogError();
     return page;
 }
 
@@ -836,6 +1027,8 @@ Result<PullPage> SqliteStore::pull(const PullQuery &query)
     if (!s.exec({query.conversationId}))
         return s.error("pull max seq");
     page.maxSeq = s.next() ? s.u64(0) : 0;
+    if (!waitUntilDurable())
+        return brokenLogError();
     return page;
 }
 
@@ -845,7 +1038,11 @@ Result<std::optional<v1::Message>> SqliteStore::messageByClientId(quint64 sender
     auto c = readConnection();
     if (!c)
         return c.error();
-    return loadMessageByClientId(**c, senderUserId, clientMsgId);
+    Result<std::optional<v1::Message>> message =
+        loadMessageByClientId(**c, senderUserId, clientMsgId);
+    if (!waitUntilDurable())
+        return brokenLogError();
+    return message;
 }
 
 Result<std::optional<FileRecord>> SqliteStore::file(const QString &fileId)

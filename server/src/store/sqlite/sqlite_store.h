@@ -17,13 +17,17 @@
 #include <mutex>
 #include <thread>
 
+struct sqlite3;
+struct sqlite3_file;
+
 namespace kith::server {
 
 class SqliteStore final : public Store
 {
 public:
     enum class Synchronous {
-        Full,   // every commit is on disk before its completion runs (survives power loss)
+        Full,   // every commit is on disk before its completion runs (survives power loss):
+                // the flusher thread syncs the log after COMMIT, beside the next batch
         Normal, // WAL + NORMAL: survives a crash of kithd, may lose the last commits on power loss
     };
 
@@ -47,6 +51,10 @@ public:
         // writes and is about to COMMIT, so a test can hold it there (to show
         // that nothing is acknowledged or visible before the commit). Unset in kithd.
         std::function<void()> beforeCommitForTesting;
+        // Test hook: runs on the flusher thread before it syncs the log for
+        // the batches committed since its last sync, so a test can hold them
+        // committed but not yet durable. Unset in kithd.
+        std::function<void()> beforeFlushForTesting;
     };
 
     // The newest schema version this code knows (the number of migration steps).
@@ -157,7 +165,12 @@ public:
     {
         return m_backgroundCheckpoints.load(std::memory_order_relaxed);
     }
-    // Of those, the ones after which the checkpointer synced the database file.
+    // Syncs of the write-ahead log the flusher has made since open().
+    [[nodiscard]] quint64 logFlushes() const
+    {
+        return m_logFlushes.load(std::memory_order_relaxed);
+    }
+    // Of the checkpoints, the ones after which the checkpointer synced the database file.
     [[nodiscard]] quint64 backgroundSyncs() const
     {
         return m_backgroundSyncs.load(std::memory_order_relaxed);
@@ -189,6 +202,15 @@ private:
     void checkpointerMain(std::promise<bool> *started);
     void stopCheckpointer();
     [[nodiscard]] Result<Connection *> readConnection();
+    [[nodiscard]] Status startFlusher(sqlite3 *db);
+    void flusherMain();
+    void stopFlusher();
+    // Answers a finished batch: at once, or once the flusher has synced it.
+    void finishBatch(std::deque<WriteJob> jobs, std::optional<Error> failure);
+    static void deliverBatch(std::deque<WriteJob> jobs, const std::optional<Error> &failure);
+    [[nodiscard]] bool takeMoreWhileSyncing(std::deque<WriteJob> &batch);
+    [[nodiscard]] bool waitUntilDurable();
+    [[nodiscard]] static Error brokenLogError();
     void closeReadConnections();
 
     const QString m_path;
@@ -219,6 +241,38 @@ private:
     std::atomic<bool> m_checkpointerRunning{false};
     std::atomic<quint64> m_backgroundCheckpoints{0};
     std::atomic<quint64> m_backgroundSyncs{0};
+
+    // The flusher (Synchronous::Full). COMMIT only writes the log (the
+    // connection runs with synchronous = NORMAL); this thread makes it durable
+    // with one sync for every batch committed since its last one, and
+    // only then sends those batches' completions, while the writer goes on
+    // with the next batch. Batches are numbered before their COMMIT, so a
+    // read that may have seen one knows which number to wait for: reads that
+    // answer clients wait until what they saw is durable (waitUntilDurable),
+    // so no one is shown a seq that a power cut could take back and hand to
+    // another message.
+    struct Flush
+    {
+        quint64 upTo = 0; // batches numbered up to this one have committed (or failed)
+        std::deque<WriteJob> jobs;
+        std::optional<Error> failure; // the batch did not commit
+    };
+    std::thread m_flushThread;
+    std::mutex m_flushMutex;
+    std::condition_variable m_flushWake;   // the flusher: work or stop
+    std::condition_variable m_durableWake; // readers: m_durableBatches moved
+    std::deque<Flush> m_flushQueue;        // guarded by m_flushMutex
+    bool m_flushStopping = false;          // guarded by m_flushMutex
+    sqlite3_file *m_log = nullptr;         // the writer connection's log (SQLite's handle)
+    std::atomic<bool> m_flusherRunning{false};
+    // Set when a batch is handed on, cleared when the flusher has synced
+    // and answered everything handed to it.
+    std::atomic<bool> m_flushBusy{false};
+    // A sync failed: nothing more is acknowledged or read until a restart.
+    std::atomic<bool> m_logBroken{false};
+    std::atomic<quint64> m_visibleBatches{0};
+    std::atomic<quint64> m_durableBatches{0};
+    std::atomic<quint64> m_logFlushes{0};
 
     std::atomic<quint64> m_commits{0};
     std::atomic<quint64> m_writesCommitted{0};

@@ -195,9 +195,14 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
         failure = fresh.error();
     // Without savepoints the undo record spans the whole batch.
     m_undo = Undo{m_nextServerId, m_nextGroupId, 0, {}};
-    for (WriteJob &job : batch) {
+    for (size_t next = 0;; ++next) {
         if (failure)
             break;
+        // Run out of jobs: a plain batch takes the writes that arrive while
+        // the flusher syncs the last one (see takeMoreWhileSyncing).
+        if (next == batch.size() && (savepoints || !m_store.takeMoreWhileSyncing(batch)))
+            break;
+        WriteJob &job = batch[next];
         m_discard = false;
         if (!job.appendOnly || savepoints) {
             if (Status flushed = flushDeferred(); !flushed) {
@@ -243,6 +248,10 @@ std::optional<Error> SqliteStore::Writer::runTransaction(std::deque<WriteJob> &b
     }
     if (!failure && m_store.m_options.beforeCommitForTesting)
         m_store.m_options.beforeCommitForTesting();
+    // Numbered before COMMIT makes it visible: a reader that sees it then
+    // waits for this number to be synced (SqliteStore::waitUntilDurable).
+    if (!failure)
+        m_store.m_visibleBatches.fetch_add(1);
     if (!failure && !execControl(QStringLiteral("COMMIT")))
         failure = makeError(v1::INTERNAL, QStringLiteral("storage commit failed"));
     if (failure) {
@@ -288,7 +297,18 @@ void SqliteStore::Writer::maybeCheckpoint()
     if (frames < m_framesAtLastLook)
         m_requestedAtFrames = 0; // the log started over
     m_framesAtLastLook = frames;
+    const int limit = every * kWalFramesCapFactor;
     std::unique_lock lock(m_store.m_checkpointMutex);
+    if (m_store.m_checkpoint == Checkpoint::Requested && frames >= 2 * limit) {
+        // A writer that does not wait for its syncs can outrun the copies;
+        // the log's bound holds all the same: wait for the copy in progress
+        // (two checkpoints at once fail), then start the log over below.
+        while (m_store.m_checkpoint == Checkpoint::Requested) {
+            lock.unlock();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            lock.lock();
+        }
+    }
     if (m_store.m_checkpoint == Checkpoint::Copied)
         m_store.m_checkpoint = Checkpoint::Idle;
     if (m_store.m_checkpoint != Checkpoint::Idle)
@@ -296,7 +316,6 @@ void SqliteStore::Writer::maybeCheckpoint()
     // Starting over: right after a copy, so that only the last few batches'
     // frames are left for the writer (unless the log has grown to twice the
     // limit meanwhile, which bounds it under any load).
-    const int limit = every * kWalFramesCapFactor;
     const bool justCopied =
         m_requestedAtFrames > 0 && frames - m_requestedAtFrames <= every / kRecentCopyDivisor;
     if (frames >= limit && (justCopied || frames >= 2 * limit)) {
@@ -321,9 +340,14 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
     // pager savepoint per job) are paid only by a batch that has such a job:
     // it is rolled back and run again with them.
     bool retry = false;
-    std::optional<Error> failure = runTransaction(batch, false, &retry);
-    if (retry)
-        failure = runTransaction(batch, true, &retry);
+    std::optional<Error> failure;
+    if (m_store.m_logBroken.load()) {
+        failure = SqliteStore::brokenLogError();
+    } else {
+        failure = runTransaction(batch, false, &retry);
+        if (retry)
+            failure = runTransaction(batch, true, &retry);
+    }
 
     if (!failure) {
         const quint64 size = batch.size();
@@ -343,15 +367,9 @@ void SqliteStore::Writer::runBatch(std::deque<WriteJob> &batch)
         m_scrubPending = true;
     if (m_scrubPending)
         scrubDeletedContent();
-    // One event to the session loop for the whole batch.
-    {
-        CompletionRelay::Batch completions;
-        for (WriteJob &job : batch)
-            job.deliver(failure, completions);
-        // The jobs were made on the session loop; they are freed there too,
-        // after their completions (freeing across threads costs the writer).
-        completions.releaseAfter(std::make_shared<std::deque<WriteJob>>(std::move(batch)));
-    }
+    // Answered once the flusher has synced the log (failures too, so answers
+    // keep their order).
+    m_store.finishBatch(std::move(batch), std::move(failure));
     maybeCheckpoint();
 }
 
