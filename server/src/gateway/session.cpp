@@ -478,8 +478,14 @@ void Session::handleReady(v1::Envelope &request)
                 answer(rid, result, &v1::Envelope::mutable_chat_state);
             });
     case v1::Envelope::kChatStateSync:
-        return answer(rid, m_services.messages.chatStateSync(caller(), request.chat_state_sync()),
-                      &v1::Envelope::mutable_chat_state_sync_response);
+        // On the bulk lane, as sync: a read may wait for the store's next
+        // sync of its log, which the session loop must not.
+        return answerBulk<v1::ChatStateSyncResponse>(
+            rid,
+            [messages = &m_services.messages, who = caller(), sync = request.chat_state_sync()] {
+                return messages->chatStateSync(who, sync);
+            },
+            &v1::Envelope::mutable_chat_state_sync_response);
     case v1::Envelope::kTyping: {
         const Status status = m_services.messages.typing(caller(), request.typing());
         // Typing is fire and forget: with request_id 0 not even an error comes back.

@@ -288,8 +288,10 @@ bool SqliteStore::takeMoreWhileSyncing(std::deque<WriteJob> &batch)
     std::unique_lock lock(m_queueMutex);
     m_queueReady.wait(lock,
                       [this] { return m_stopping || !m_queue.empty() || !m_flushBusy.load(); });
-    if (m_queue.empty())
-        return false; // the flusher is free (or kithd is stopping)
+    // Commit at once when the flusher is free (with writes queued too: they
+    // are the next batch, and the disk would otherwise sit idle).
+    if (m_queue.empty() || !m_flushBusy.load() || m_stopping)
+        return false;
     const size_t take = std::min(cap - batch.size(), m_queue.size());
     std::move(m_queue.begin(), m_queue.begin() + qsizetype(take), std::back_inserter(batch));
     m_queue.erase(m_queue.begin(), m_queue.begin() + qsizetype(take));
