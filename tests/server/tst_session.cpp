@@ -10,9 +10,11 @@
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 
+#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QScopeGuard>
 #include <QSignalSpy>
+#include <QSslSocket>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QWebSocket>
@@ -39,8 +41,12 @@ constexpr int kAnsweringIdleTimeoutMs = 4000;
 class RawClient : public QObject
 {
 public:
-    explicit RawClient(quint16 port)
+    // `secure`: wss:// to a kithd with its own certificate, which is trusted
+    // unseen here (this test is not about the certificate).
+    explicit RawClient(quint16 port, bool secure = false)
     {
+        if (secure)
+            connect(&socket, &QWebSocket::sslErrors, this, [this] { socket.ignoreSslErrors(); });
         connect(&socket, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &frame) {
             if (auto envelope = decodeEnvelope(frame)) {
                 received.append(*envelope);
@@ -52,7 +58,9 @@ public:
                 }
             }
         });
-        socket.open(QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(port)));
+        socket.open(QUrl(QStringLiteral("%1://127.0.0.1:%2/")
+                             .arg(secure ? QStringLiteral("wss") : QStringLiteral("ws"))
+                             .arg(port)));
     }
 
     bool waitConnected()
@@ -199,7 +207,9 @@ class TestSession : public QObject
             config, std::make_unique<SqliteStore>(config.databasePath(), options));
         const Status started = m_server->start();
         QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().message));
-        QVERIFY(m_server->readyLine().startsWith(QLatin1String("kithd ready: ws://127.0.0.1:")));
+        QVERIFY(m_server->readyLine().startsWith(
+            config.plain ? QLatin1String("kithd ready: ws://127.0.0.1:")
+                         : QLatin1String("kithd ready: wss://127.0.0.1:")));
     }
 
 private slots:
@@ -579,33 +589,56 @@ private slots:
     // of each frame costing a refusal at once. After the burst, no two
     // refusals come in a row (each is followed by a hold that lasts until a
     // token is there); without the hold, every request after the burst was
-    // refused within the same moment.
+    // refused within the same moment. The same over wss://, where the hold
+    // is the TLS socket's; every request is answered, in order.
+    void refusedClientIsNotReadUntilItMaySend_data()
+    {
+        QTest::addColumn<bool>("secure");
+        // Large frames: more than a held socket takes, so that what follows
+        // a hold is still in TCP (or in TLS records not decrypted yet); small
+        // ones are all in the socket's buffer already.
+        QTest::addColumn<int>("padding");
+        QTest::addRow("ws") << false << 0;
+        QTest::addRow("ws, large frames") << false << 24 * 1024;
+        QTest::addRow("wss") << true << 0;
+        QTest::addRow("wss, large frames") << true << 24 * 1024;
+    }
     void refusedClientIsNotReadUntilItMaySend()
     {
-        startServer([](Config &config) {
+        QFETCH(bool, secure);
+        QFETCH(int, padding);
+        startServer([secure](Config &config) {
+            config.plain = !secure;
             config.typingRate = 4;
             config.typingBurst = 2;
+            // No ping (and pong) within the test: nothing else arrives to
+            // have what waits read.
+            config.idleTimeoutMs = 4 * kWaitMs;
         });
-        RawClient client(m_server->port());
+        RawClient client(m_server->port(), secure);
         QVERIFY(client.waitConnected());
         QVERIFY(client.helloAndRegister("eager"));
         constexpr quint32 kFirst = 100;
         constexpr quint32 kCount = 8;
+        const std::string conversation = "g:1" + std::string(size_t(padding), '1');
         for (quint32 id = kFirst; id < kFirst + kCount; ++id) {
             v1::Envelope typing;
             typing.set_request_id(id);
-            typing.mutable_typing()->set_conversation_id("g:1");
+            typing.mutable_typing()->set_conversation_id(conversation);
             typing.mutable_typing()->set_typing(true);
             client.send(typing);
         }
         QVERIFY(client.waitFor(
             [](const v1::Envelope &e) { return e.request_id() == kFirst + kCount - 1; }));
         QList<bool> refused;
+        auto previous = client.received.cbegin();
         for (quint32 id = kFirst; id < kFirst + kCount; ++id) {
             const auto answer =
                 std::find_if(client.received.cbegin(), client.received.cend(),
                              [id](const v1::Envelope &e) { return e.request_id() == id; });
             QVERIFY2(answer != client.received.cend(), qPrintable(QString::number(id)));
+            QVERIFY2(answer > previous, qPrintable(QString::number(id))); // in order
+            previous = answer;
             refused << (answer->has_error() && answer->error().code() == v1::RATE_LIMITED);
         }
         // The burst is taken, the next refused.
@@ -614,6 +647,59 @@ private slots:
             QVERIFY2(!(refused[i] && refused[i - 1]), qPrintable(QString::number(i)));
         QVERIFY(refused.count(false) >= 4);
         QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // A client that floods wss:// past its rate budget is held, not refused
+    // frame by frame: while held, kithd reads none of its frames (its TLS
+    // socket takes a few KiB, then TCP pushes back), so one refusal comes
+    // per hold (a second here) however much it wrote. Before, every frame
+    // was read and refused at once. A bystander is answered meanwhile.
+    void floodOverWssIsHeld()
+    {
+        startServer([](Config &config) {
+            config.plain = false;
+            config.typingRate = 0.001; // one token in over fifteen minutes
+            config.typingBurst = 1;
+            // Longer than the holds: a held client's pongs wait too.
+            config.idleTimeoutMs = kWaitMs;
+        });
+        RawClient flooder(m_server->port(), true);
+        RawClient bystander(m_server->port(), true);
+        QVERIFY(flooder.waitConnected());
+        QVERIFY(bystander.waitConnected());
+        QVERIFY(flooder.helloAndRegister("flooder"));
+        QVERIFY(bystander.helloAndRegister("bystander"));
+        const Metrics &metrics = m_server->metrics();
+        const quint64 readBefore = metrics.framesIn();
+        // About 4 MB in all: more than the socket buffers on both ends take.
+        constexpr quint32 kFlood = 20000;
+        v1::Envelope typing;
+        typing.mutable_typing()->set_conversation_id("g:" + std::string(200, '1'));
+        typing.mutable_typing()->set_typing(true);
+        QElapsedTimer elapsed;
+        elapsed.start();
+        for (quint32 i = 0; i < kFlood; ++i) {
+            typing.set_request_id(1000 + i);
+            flooder.send(typing);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(metrics.errorsSent(v1::RATE_LIMITED) >= 3, kWaitMs);
+        v1::Envelope ping;
+        ping.mutable_ping()->set_nonce(7);
+        const auto pong = bystander.ask(ping, 99);
+        QVERIFY(pong && pong->has_pong());
+
+        const quint64 refused = metrics.errorsSent(v1::RATE_LIMITED);
+        const quint64 read = metrics.framesIn() - readBefore;
+        const qint64 ms = elapsed.elapsed();
+        // Each refusal holds the reading for a second (the longest rate hold):
+        // a bound that grows with the time taken, however slow the machine.
+        QVERIFY2(refused <= quint64(ms / 1000 + 2),
+                 qPrintable(QStringLiteral("%1 refusals in %2 ms").arg(refused).arg(ms)));
+        // The flooder's frames read: the one the burst allowed and one per
+        // refusal (the bystander's ping and a frame being read now aside).
+        QVERIFY2(read <= refused + 3,
+                 qPrintable(QStringLiteral("%1 frames read, %2 refused").arg(read).arg(refused)));
+        QCOMPARE(flooder.socket.state(), QAbstractSocket::ConnectedState);
     }
 
     // A client that asks for pages of history and never reads its socket:
@@ -692,6 +778,92 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(m_server->metrics().slowConsumersDropped(), quint64(1),
                                   GatewayOptions{}.outputBudget.stallTimeoutMs + kWaitMs);
         // The writer, who reads, was never in trouble.
+        v1::Envelope ping;
+        ping.mutable_ping()->set_nonce(5);
+        const auto pong = writer.ask(ping, 999);
+        QVERIFY(pong && pong->has_pong());
+    }
+
+    // The same over wss://: the TLS socket stops reading past half the
+    // budget, and the client is dropped once nothing is taken in time (or
+    // past the budget). Before, a wss:// client's answers were not counted
+    // against the budget once encrypted, and all its requests were read.
+    void clientThatDoesNotReadIsDroppedOverWss()
+    {
+        startServer([](Config &config) {
+            config.plain = false;
+            config.maxQueuedBytes = 1024 * 1024;
+            config.drainTimeoutMs = 1000;
+        });
+        RawClient writer(m_server->port(), true);
+        QVERIFY(writer.waitConnected());
+        QVERIFY(writer.helloAndRegister("writer"));
+        v1::Envelope group;
+        group.mutable_create_group()->set_name("pages");
+        const auto created = writer.ask(group, 3);
+        QVERIFY(created && created->has_conversation());
+        const std::string conversation = created->conversation().state().id();
+        for (int i = 0; i < 16; ++i) {
+            v1::Envelope send;
+            send.mutable_send()->set_conversation_id(conversation);
+            send.mutable_send()->set_client_msg_id("big" + std::to_string(i));
+            send.mutable_send()->mutable_content()->mutable_text()->set_body(
+                std::string(60 * 1024, char('a' + i)));
+            const auto ack = writer.ask(send, quint32(10 + i));
+            QVERIFY(ack && ack->has_send_ack());
+        }
+
+        // The reader: TLS and the upgrade by hand, then requests, and it
+        // takes no more than a few KiB of what comes back.
+        QSslSocket reader;
+        reader.setReadBufferSize(4096);
+        connect(&reader, &QSslSocket::sslErrors, &reader, [&reader] { reader.ignoreSslErrors(); });
+        QSignalSpy encrypted(&reader, &QSslSocket::encrypted);
+        reader.connectToHostEncrypted(QStringLiteral("127.0.0.1"), m_server->port());
+        QVERIFY(encrypted.wait(kWaitMs));
+        // The upgrade first: QWebSocketServer drops what comes behind the
+        // request in the same read.
+        reader.write("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+        QTRY_VERIFY_WITH_TIMEOUT(reader.peek(512).contains("\r\n\r\n"), kWaitMs);
+        QVERIFY(reader.peek(512).startsWith("HTTP/1.1 101"));
+        QByteArray bytes;
+        const auto frame = [](const v1::Envelope &envelope) {
+            const QByteArray payload = encodeEnvelope(envelope);
+            QByteArray out;
+            out.append(char(0x82));
+            if (payload.size() < 126) {
+                out.append(char(0x80 | payload.size()));
+            } else {
+                out.append(char(0x80 | 126));
+                out.append(char(payload.size() >> 8)).append(char(payload.size() & 0xFF));
+            }
+            out.append(QByteArray(4, '\0')); // a zero mask leaves the payload as it is
+            return out + payload;
+        };
+        v1::Envelope hello;
+        hello.set_request_id(1);
+        hello.mutable_hello()->set_protocol_major(kProtocolMajor);
+        v1::Envelope resume;
+        resume.set_request_id(2);
+        resume.mutable_resume()->set_token(writer.token);
+        bytes += frame(hello) + frame(resume);
+        constexpr int kPulls = 200;
+        for (int i = 0; i < kPulls; ++i) {
+            v1::Envelope pull;
+            pull.set_request_id(quint32(100 + i));
+            pull.mutable_pull()->set_conversation_id(conversation);
+            pull.mutable_pull()->set_limit(200);
+            bytes += frame(pull);
+        }
+        const quint64 readBefore = m_server->metrics().framesIn();
+        QCOMPARE(reader.write(bytes), qint64(bytes.size()));
+        QTRY_COMPARE_WITH_TIMEOUT(m_server->metrics().slowConsumersDropped(), quint64(1),
+                                  GatewayOptions{}.outputBudget.stallTimeoutMs + kWaitMs);
+        // Its reading was held: most of its requests were never read.
+        const quint64 read = m_server->metrics().framesIn() - readBefore;
+        QVERIFY2(read < quint64(kPulls / 2), qPrintable(QString::number(read)));
         v1::Envelope ping;
         ping.mutable_ping()->set_nonce(5);
         const auto pong = writer.ask(ping, 999);

@@ -74,6 +74,8 @@ public:
     [[nodiscard]] quint64 transfersOpen() const { return m_transfersOpen; }
     [[nodiscard]] quint64 messagesPushed() const { return m_messagesPushed; }
     [[nodiscard]] quint64 slowConsumersDropped() const { return m_slowConsumersDropped; }
+    // WebSocket messages read from clients, in all.
+    [[nodiscard]] quint64 framesIn() const { return m_framesIn; }
     [[nodiscard]] quint64 errorsSent(v1::ErrorCode code) const;
 
     [[nodiscard]] QByteArray renderPrometheus(const Store::Stats &store,

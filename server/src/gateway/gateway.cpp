@@ -5,6 +5,7 @@
 #include "logging.h"
 #include "metrics.h"
 #include "tls_listener.h"
+#include "tls_socket.h"
 #include "ws_listener.h"
 #include "ws_socket.h"
 
@@ -180,8 +181,19 @@ Status Gateway::listenSecure()
     limits.timeoutMs = kHandshakeTimeoutMs;
     limits.maxPendingPerAddress = m_options.maxUnauthenticatedPerAddress;
     m_tls = std::make_unique<TlsListener>(*tls, limits);
-    connect(m_tls.get(), &TlsListener::upgradeRequested, this,
-            [this](QSslSocket *socket) { m_server->handleConnection(socket); });
+    connect(m_tls.get(), &TlsListener::upgradeRequested, this, [this](QSslSocket *socket) {
+        if (auto *tls = qobject_cast<TlsSocket *>(socket)) {
+            const std::pair key(socket->peerAddress().toString(), socket->peerPort());
+            m_upgrading.insert(key, tls);
+            // Gone before its upgrade (refused, timed out, closed by the peer).
+            connect(tls, &QObject::destroyed, this, [this, key, tls] {
+                const auto it = m_upgrading.constFind(key);
+                if (it != m_upgrading.cend() && *it == tls)
+                    m_upgrading.erase(it);
+            });
+        }
+        m_server->handleConnection(socket);
+    });
     connect(m_tls.get(), &TlsListener::transferRequested, this, [this](QSslSocket *socket) {
         if (m_transfers)
             m_transfers->adoptTls(socket);
@@ -219,7 +231,11 @@ void Gateway::onNewConnection()
             continue;
         }
         // Limits first: nothing has been read from this socket yet.
-        auto *wire = new QtWireSocket(socket);
+        TlsSocket *tls =
+            m_upgrading.take(std::pair(socket->peerAddress().toString(), socket->peerPort()));
+        if (tls)
+            disconnect(tls, &QObject::destroyed, this, nullptr);
+        auto *wire = new QtWireSocket(socket, tls);
         wire->setMaxMessageBytes(kMaxPreAuthFrameBytes);
         wire->setOutputBudget(m_options.outputBudget);
         if (!admitUnauthenticated(wire, socket->peerAddress())) {

@@ -42,6 +42,7 @@ struct GatewayOptions
 };
 
 class TlsListener;
+class TlsSocket;
 class WsListener;
 class WsSocket;
 
@@ -102,6 +103,10 @@ private:
     std::unique_ptr<QWebSocketServer> m_server; // wss: upgrades what m_tls hands it
     std::unique_ptr<TlsListener> m_tls;         // wss
     std::unique_ptr<WsListener> m_listener;     // ws
+    // wss: the TLS sockets handed to m_server and not upgraded yet, by their
+    // peer's address and port (QWebSocket does not say which socket it wraps;
+    // its session holds that socket's reading).
+    QHash<std::pair<QString, quint16>, TlsSocket *> m_upgrading;
     QSet<Session *> m_sessions;
     quint64 m_nextConnectionId = 1;
     bool m_stopping = false;

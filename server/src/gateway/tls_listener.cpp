@@ -2,6 +2,7 @@
 
 #include "http_head.h"
 #include "logging.h"
+#include "tls_socket.h"
 
 #include <QSslSocket>
 #include <QTimer>
@@ -34,7 +35,8 @@ TlsListener::~TlsListener()
 
 void TlsListener::incomingConnection(qintptr socketDescriptor)
 {
-    auto *socket = new QSslSocket;
+    // A TlsSocket, so that the session can hold its reading later.
+    auto *socket = new TlsSocket;
     if (!socket->setSocketDescriptor(socketDescriptor)) {
         delete socket;
         ::close(int(socketDescriptor));

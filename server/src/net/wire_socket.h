@@ -3,6 +3,7 @@
 // it: kithd's own (WsSocket, plain ws) or Qt's QWebSocket (wss, through
 // QtWireSocket below). The Session owns its WireSocket.
 
+#include <QBasicTimer>
 #include <QByteArray>
 #include <QHostAddress>
 #include <QObject>
@@ -15,6 +16,8 @@
 class QWebSocket;
 
 namespace kith::server {
+
+class TlsSocket;
 
 // Writes binary messages to a connection from a thread other than its owner's
 // (the bulk lane's, so that history pages do not pass through the session
@@ -87,8 +90,8 @@ public:
     // The owner's own reason to read no further requests for now (too much
     // of its work in flight); independent of the output budget's.
     virtual void holdReading(bool hold) { Q_UNUSED(hold); }
-    // False where holdReading cannot stop the peer's messages (Qt's sockets
-    // read ahead on their own).
+    // False where holdReading cannot stop the peer's messages (a QWebSocket
+    // over a socket kithd did not make: Qt's sockets read ahead on their own).
     [[nodiscard]] virtual bool canHoldReading() const { return false; }
 
     virtual void sendBinaryMessage(const QByteArray &message) = 0;
@@ -163,26 +166,48 @@ private:
 };
 
 // A QWebSocket (from QWebSocketServer) as a WireSocket; it becomes the
-// adapter's child.
+// adapter's child. Over the TlsSocket kithd's TLS listener made (wss://),
+// reading can be held as on ws://: by the owner, and past half the output
+// budget until the queue is down to a quarter. Without one it cannot be
+// held; the budget and its stall clock apply all the same.
 class QtWireSocket final : public WireSocket
 {
     Q_OBJECT
 public:
-    explicit QtWireSocket(QWebSocket *socket, QObject *parent = nullptr);
+    // `tls`: the socket under `socket`, when kithd made it (it is `socket`'s
+    // to delete, not this adapter's).
+    explicit QtWireSocket(QWebSocket *socket, TlsSocket *tls = nullptr, QObject *parent = nullptr);
 
-    // Only the budget's hard limit applies here: QWebSocket reads ahead by
-    // itself, so it cannot stop reading, and it has no stall clock.
-    void setOutputBudget(const OutputBudget &budget) override { m_budget = budget; }
+    void setOutputBudget(const OutputBudget &budget) override;
     void setMaxMessageBytes(qint64 bytes) override;
+    void holdReading(bool hold) override;
+    [[nodiscard]] bool canHoldReading() const override { return !m_tls.isNull(); }
     void sendBinaryMessage(const QByteArray &message) override;
+    // Plain bytes not yet encrypted and encrypted bytes not yet taken by the
+    // kernel (QWebSocket's own figure counts only the first, which the TLS
+    // layer empties at its next turn).
     [[nodiscard]] qint64 bytesToWrite() const override;
     void close(QWebSocketProtocol::CloseCode code, const QString &reason) override;
     void abort() override;
     [[nodiscard]] QHostAddress peerAddress() const override;
 
+protected:
+    void timerEvent(QTimerEvent *event) override;
+
 private:
+    void checkOutput();
+    void onWritten();
+    void applyHold();
+
     QPointer<QWebSocket> m_socket;
+    QPointer<TlsSocket> m_tls;
     OutputBudget m_budget;
+    bool m_holdByOwner = false;
+    bool m_holdByOutput = false;
+    bool m_dropped = false;
+    // Runs while bytes are queued: none taken for stallTimeoutMs, dropped.
+    QBasicTimer m_stallTimer;
+    qint64 m_lastProgressMs = 0;
 };
 
 } // namespace kith::server
