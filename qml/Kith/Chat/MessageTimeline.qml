@@ -252,6 +252,11 @@ ListView {
     spacing: 0
     boundsBehavior: Flickable.StopAtBounds
     cacheBuffer: 800
+    // Rows that leave the view are kept and shown again for the rows that
+    // come in (a page loading above, a fling): making a row anew costs far
+    // more than rebinding one, and a fling through a long chat would
+    // otherwise make a screenful of rows in one frame.
+    reuseItems: true
     // A short chat sits at the bottom, right above the composer: the top
     // margin takes up the room the rows leave (set, not bound: the margin
     // changes the view's layout, which changes the content height).
@@ -296,6 +301,11 @@ ListView {
         required property var model
         required property int index
         readonly property real rowSeq: model.seq
+        ListView.onPooled: {
+            pooled = true;
+            resetState();
+        }
+        ListView.onReused: pooled = false
         width: ListView.view.width - 2 * Theme.spacingL
         x: Theme.spacingL
         maxBubbleWidth: Math.max(200, ListView.view.width * 0.7)
