@@ -213,11 +213,16 @@ ListView {
 
     // Older pages as the reader nears the top, and the newer rows a long
     // scroll-back pushed out of the model's window as the reader comes back
-    // down (a window of at most a few hundred rows either way).
+    // down (a window of at most a few hundred rows either way). Asked for
+    // a screen before the rows kept made above and below the view
+    // (cacheBuffer) run out: a page then lands where no row is made yet, and
+    // its rows are made a few at a time as the view gets there, not all in
+    // the frame that inserts it.
+    readonly property real fetchAhead: height + cacheBuffer
     function fetchOlderIfNear() {
         if (!model || model.canFetchOlder === undefined || count === 0)
             return false;
-        if (contentY - startContentY < height && model.canFetchOlder()) {
+        if (contentY - startContentY < fetchAhead && model.canFetchOlder()) {
             model.fetchOlder();
             return true;
         }
@@ -226,7 +231,7 @@ ListView {
     function fetchNewerIfNear() {
         if (!model || model.canFetchNewer === undefined || count === 0)
             return false;
-        if (endContentY - contentY < height && model.canFetchNewer()) {
+        if (endContentY - contentY < fetchAhead && model.canFetchNewer()) {
             model.fetchNewer();
             return true;
         }
@@ -235,9 +240,16 @@ ListView {
     function fetchIfNear() {
         // Looked at again once the new rows are laid out: a reader still at
         // an end (a fling that stopped there) needs the next page too, and
-        // nothing else would ask for it while the view stands still.
-        if (fetchOlderIfNear() | fetchNewerIfNear())
+        // nothing else would ask for it while the view stands still. The
+        // view takes in model changes when it next lays out (before the next
+        // frame); until then its origin and height are those from before the
+        // page, so the layout is done first: checked too early, the page
+        // looked absent, and page after page came in before a frame, running
+        // the window through thousands of messages in one fling.
+        if (fetchOlderIfNear() | fetchNewerIfNear()) {
+            forceLayout();
             fetchCheck.restart();
+        }
     }
     // Not Qt.callLater: a check asked for while one runs (the rows it adds
     // move the view) was dropped, and a fling that ended at the top of a
