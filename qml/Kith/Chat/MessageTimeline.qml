@@ -213,12 +213,11 @@ ListView {
 
     // Older pages as the reader nears the top, and the newer rows a long
     // scroll-back pushed out of the model's window as the reader comes back
-    // down (a window of at most a few hundred rows either way). Asked for
-    // a screen before the rows kept made above and below the view
-    // (cacheBuffer) run out: a page then lands where no row is made yet, and
-    // its rows are made a few at a time as the view gets there, not all in
-    // the frame that inserts it.
-    readonly property real fetchAhead: height + cacheBuffer
+    // down (a window of at most a few hundred rows either way). Within a
+    // screen of either end: asked for further ahead, a window whose rows
+    // are few or tall could be near both ends at once, and each page would
+    // push out the other end's rows only for them to be asked back.
+    readonly property real fetchAhead: height
     function fetchOlderIfNear() {
         if (!model || model.canFetchOlder === undefined || count === 0)
             return false;
