@@ -94,6 +94,7 @@ Item {
     readonly property int padY: onImage ? 0 : isImage ? Theme.spacingXs : Theme.spacingS
     readonly property bool showIdentity: isGroup && !own && !isSystem
     readonly property bool showName: showIdentity && startsRun
+    readonly property int avatarSize: 32
     // A message of one to three emoji and nothing else is shown large,
     // without a bubble, as in every chat app.
     readonly property int emojiOnly: isSystem || isFile ? 0 : MessageText.emojiOnlyCount(text)
@@ -102,6 +103,23 @@ Item {
     property bool selecting: false
 
     readonly property var menu: contextMenu.item
+
+    // Set while a view keeps this row aside for reuse (ListView.reuseItems):
+    // the file part goes (a voice note stops, as it would with the row gone)
+    // and comes back made for the row it is reused for.
+    property bool pooled: false
+
+    // What a row shown for one message must not carry over to the next one
+    // when a view reuses it: a selection, an open menu or reaction picker.
+    function resetState() {
+        selecting = false;
+        if (contextMenu.item)
+            contextMenu.item.close();
+        contextMenu.active = false;
+        if (reactionPicker.item)
+            reactionPicker.item.close();
+        reactionPicker.active = false;
+    }
 
     function openReactions(x, y) {
         reactionPicker.active = true;
@@ -124,73 +142,88 @@ Item {
         anchors.bottom: parent.bottom
         spacing: 2
 
-        DayPill {
-            objectName: "dayPill"
-            visible: message.showDay
+        // The rarer parts of a row are made only where they show: a view
+        // flung through a long chat makes rows by the screenful, and each
+        // item it need not make is time the frame keeps.
+        Loader {
+            active: message.showDay
+            visible: active
             width: parent.width
-            text: message.dayLabel
+            sourceComponent: DayPill {
+                objectName: "dayPill"
+                text: message.dayLabel
+            }
         }
 
-        Item {
-            objectName: "unreadLine"
-            visible: message.showUnreadLine
+        Loader {
+            active: message.showUnreadLine
+            visible: active
             width: parent.width
-            height: 28
-            Rectangle {
-                anchors.left: parent.left
-                anchors.right: parent.right
-                anchors.verticalCenter: parent.verticalCenter
-                height: 1
-                color: Theme.accentFg
-                opacity: 0.6
-            }
-            Rectangle {
-                anchors.centerIn: parent
-                width: unreadLabel.implicitWidth + 2 * Theme.spacingM
-                height: 20
-                radius: 10
-                color: Theme.chatBackground
-                Text {
-                    id: unreadLabel
-                    anchors.centerIn: parent
-                    text: qsTr("New messages")
+            sourceComponent: Item {
+                objectName: "unreadLine"
+                height: 28
+                Rectangle {
+                    anchors.left: parent.left
+                    anchors.right: parent.right
+                    anchors.verticalCenter: parent.verticalCenter
+                    height: 1
                     color: Theme.accentFg
-                    font.pixelSize: Theme.fontSmall
-                    font.weight: Font.DemiBold
+                    opacity: 0.6
+                }
+                Rectangle {
+                    anchors.centerIn: parent
+                    width: unreadLabel.implicitWidth + 2 * Theme.spacingM
+                    height: 20
+                    radius: 10
+                    color: Theme.chatBackground
+                    Text {
+                        id: unreadLabel
+                        anchors.centerIn: parent
+                        text: qsTr("New messages")
+                        color: Theme.accentFg
+                        font.pixelSize: Theme.fontSmall
+                        font.weight: Font.DemiBold
+                    }
                 }
             }
         }
 
-        Text {
-            objectName: "systemLine"
-            visible: message.isSystem
+        Loader {
+            active: message.isSystem
+            visible: active
             width: parent.width
-            topPadding: Theme.spacingXs
-            bottomPadding: Theme.spacingXs
-            horizontalAlignment: Text.AlignHCenter
-            text: message.text
-            color: Theme.textMuted
-            font.pixelSize: Theme.fontSmall
-            font.italic: true
-            wrapMode: Text.Wrap
+            sourceComponent: Text {
+                objectName: "systemLine"
+                topPadding: Theme.spacingXs
+                bottomPadding: Theme.spacingXs
+                horizontalAlignment: Text.AlignHCenter
+                text: message.text
+                color: Theme.textMuted
+                font.pixelSize: Theme.fontSmall
+                font.italic: true
+                wrapMode: Text.Wrap
+            }
         }
 
         Item {
             id: bubbleRow
             visible: !message.isSystem
             width: parent.width
-            height: Math.max(bubble.height + (message.showName ? nameLabel.height + 2 : 0), message.showIdentity && message.startsRun ? 32 : 0) + (failedRow.visible ? failedRow.height + Theme.spacingXs : 0) + (reactionRow.visible ? reactionRow.height + 2 : 0)
+            height: Math.max(bubble.height + (message.showName ? nameLabel.height + 2 : 0), message.showIdentity && message.startsRun ? message.avatarSize : 0) + (failedRow.visible ? failedRow.height + Theme.spacingXs : 0) + (reactionRow.visible ? reactionRow.height + 2 : 0)
 
-            Avatar {
-                id: avatar
-                visible: message.showIdentity && message.startsRun
-                size: 32
-                name: message.senderName
-                colorKey: message.senderKey
-                source: message.senderAvatarUrl
-                chosenColor: message.senderAvatarColor
+            Loader {
+                active: message.showIdentity && message.startsRun
+                visible: active
                 anchors.left: parent.left
                 anchors.top: parent.top
+                sourceComponent: Avatar {
+                    objectName: "avatar"
+                    size: message.avatarSize
+                    name: message.senderName
+                    colorKey: message.senderKey
+                    source: message.senderAvatarUrl
+                    chosenColor: message.senderAvatarColor
+                }
             }
 
             Text {
@@ -209,8 +242,8 @@ Item {
                 objectName: "bubble"
                 // The body is laid out at the widest a bubble may be; its widest
                 // line (implicitWidth, once wrapped) sizes the bubble.
-                readonly property real contentWidth: Math.max(body.visible ? Math.min(body.implicitWidth, body.width) : 0, quote.visible ? quote.implicitWidth : 0, footer.implicitWidth, attachmentLoader.active ? attachmentLoader.width : 0)
-                x: message.own ? parent.width - width : (message.showIdentity ? avatar.size + Theme.spacingS : 0)
+                readonly property real contentWidth: Math.max(body.visible ? Math.min(body.implicitWidth, body.width) : 0, quoteLoader.item ? quoteLoader.item.implicitWidth : 0, footer.implicitWidth, attachmentLoader.active ? attachmentLoader.width : 0)
+                x: message.own ? parent.width - width : (message.showIdentity ? message.avatarSize + Theme.spacingS : 0)
                 y: message.showName ? nameLabel.height + 2 : 0
                 width: contentWidth + 2 * message.padX
                 height: bubbleColumn.implicitHeight + 2 * message.padY + (message.emojiOnly > 0 || (message.bare && !message.isImage) ? footer.height : 0)
@@ -226,58 +259,61 @@ Item {
                     y: message.padY
                     spacing: Theme.spacingXs
 
-                    Rectangle {
-                        id: quote
-                        objectName: "quote"
-                        visible: message.replyText.length > 0 || message.replySender.length > 0
-                        implicitWidth: Math.min(Math.max(quoteSender.implicitWidth, quoteText.implicitWidth) + Theme.spacingS + 3, message.maxBubbleWidth - 2 * message.padX)
+                    Loader {
+                        id: quoteLoader
+                        active: message.replyText.length > 0 || message.replySender.length > 0
+                        visible: active
                         width: bubble.contentWidth
-                        height: quoteColumn.implicitHeight + Theme.spacingXs * 2
-                        radius: 4
-                        color: message.own ? Qt.rgba(1, 1, 1, 0.16) : Theme.pill
+                        sourceComponent: Rectangle {
+                            objectName: "quote"
+                            implicitWidth: Math.min(Math.max(quoteSender.implicitWidth, quoteText.implicitWidth) + Theme.spacingS + 3, message.maxBubbleWidth - 2 * message.padX)
+                            height: quoteColumn.implicitHeight + Theme.spacingXs * 2
+                            radius: 4
+                            color: message.own ? Qt.rgba(1, 1, 1, 0.16) : Theme.pill
 
-                        Rectangle {
-                            width: 3
-                            height: parent.height
-                            radius: 1.5
-                            color: message.own ? Theme.accentText : Theme.accentFg
-                        }
-                        Column {
-                            id: quoteColumn
-                            x: Theme.spacingS + 3
-                            y: Theme.spacingXs
-                            width: parent.width - x - Theme.spacingXs
-                            Text {
-                                id: quoteSender
-                                visible: text.length > 0
-                                width: parent.width
-                                text: message.replySender
+                            Rectangle {
+                                width: 3
+                                height: parent.height
+                                radius: 1.5
                                 color: message.own ? Theme.accentText : Theme.accentFg
-                                font.pixelSize: Theme.fontSmall
-                                font.weight: Font.DemiBold
-                                elide: Text.ElideRight
                             }
-                            Text {
-                                id: quoteText
-                                width: parent.width
-                                text: message.replyText.replace(/\s+/g, " ")
-                                color: message.own ? Theme.accentTextMuted : Theme.textMuted
-                                font.pixelSize: Theme.fontSmall
-                                elide: Text.ElideRight
-                                maximumLineCount: 1
+                            Column {
+                                id: quoteColumn
+                                x: Theme.spacingS + 3
+                                y: Theme.spacingXs
+                                width: parent.width - x - Theme.spacingXs
+                                Text {
+                                    id: quoteSender
+                                    visible: text.length > 0
+                                    width: parent.width
+                                    text: message.replySender
+                                    color: message.own ? Theme.accentText : Theme.accentFg
+                                    font.pixelSize: Theme.fontSmall
+                                    font.weight: Font.DemiBold
+                                    elide: Text.ElideRight
+                                }
+                                Text {
+                                    id: quoteText
+                                    width: parent.width
+                                    text: message.replyText.replace(/\s+/g, " ")
+                                    color: message.own ? Theme.accentTextMuted : Theme.textMuted
+                                    font.pixelSize: Theme.fontSmall
+                                    elide: Text.ElideRight
+                                    maximumLineCount: 1
+                                }
                             }
-                        }
-                        MouseArea {
-                            anchors.fill: parent
-                            cursorShape: Qt.PointingHandCursor
-                            onClicked: message.quoteActivated()
+                            MouseArea {
+                                anchors.fill: parent
+                                cursorShape: Qt.PointingHandCursor
+                                onClicked: message.quoteActivated()
+                            }
                         }
                     }
 
                     Loader {
                         id: attachmentLoader
                         objectName: "attachmentLoader"
-                        active: message.isFile && !message.deleted
+                        active: message.isFile && !message.deleted && !message.pooled
                         visible: active
                         sourceComponent: FileAttachment {
                             objectName: "attachment"
@@ -426,122 +462,134 @@ Item {
                 }
             }
 
-            IconButton {
-                objectName: "replyButton"
-                visible: hover.hovered && message.status !== "pending" && message.status !== "failed"
-                width: 28
-                height: 28
+            // The hover actions: made while the pointer is on the row.
+            Loader {
+                active: hover.hovered && message.status !== "pending" && message.status !== "failed"
                 anchors.verticalCenter: bubble.verticalCenter
                 x: message.own ? bubble.x - width - Theme.spacingXs : bubble.x + bubble.width + Theme.spacingXs
-                iconName: "reply"
-                tip: qsTr("Reply")
-                onClicked: message.replyRequested()
+                sourceComponent: IconButton {
+                    objectName: "replyButton"
+                    width: 28
+                    height: 28
+                    iconName: "reply"
+                    tip: qsTr("Reply")
+                    onClicked: message.replyRequested()
+                }
             }
 
-            AbstractButton {
-                id: reactButton
-                objectName: "reactButton"
-                visible: hover.hovered && !message.deleted && message.status !== "pending" && message.status !== "failed"
-                width: 28
-                height: 28
+            Loader {
+                id: reactLoader
+                active: hover.hovered && !message.deleted && message.status !== "pending" && message.status !== "failed"
                 anchors.verticalCenter: bubble.verticalCenter
-                x: message.own ? bubble.x - 2 * (width + Theme.spacingXs) : bubble.x + bubble.width + width + 2 * Theme.spacingXs
-                hoverEnabled: true
-                Accessible.name: qsTr("React")
-                ToolTip.visible: hovered
-                ToolTip.delay: 600
-                ToolTip.text: qsTr("React")
-                background: Rectangle {
-                    radius: width / 2
-                    color: reactButton.hovered ? Theme.hover : "transparent"
+                x: message.own ? bubble.x - 2 * (28 + Theme.spacingXs) : bubble.x + bubble.width + 28 + 2 * Theme.spacingXs
+                sourceComponent: AbstractButton {
+                    id: reactButton
+                    objectName: "reactButton"
+                    width: 28
+                    height: 28
+                    hoverEnabled: true
+                    Accessible.name: qsTr("React")
+                    ToolTip.visible: hovered
+                    ToolTip.delay: 600
+                    ToolTip.text: qsTr("React")
+                    background: Rectangle {
+                        radius: width / 2
+                        color: reactButton.hovered ? Theme.hover : "transparent"
+                    }
+                    contentItem: Text {
+                        text: "\u{1F642}"
+                        font.pixelSize: 16
+                        horizontalAlignment: Text.AlignHCenter
+                        verticalAlignment: Text.AlignVCenter
+                    }
+                    onClicked: message.openReactions(reactLoader.x, bubble.y + bubble.height)
                 }
-                contentItem: Text {
-                    text: "\u{1F642}"
-                    font.pixelSize: 16
-                    horizontalAlignment: Text.AlignHCenter
-                    verticalAlignment: Text.AlignVCenter
-                }
-                onClicked: message.openReactions(x, bubble.y + bubble.height)
             }
 
-            Flow {
+            Loader {
                 id: reactionRow
-                objectName: "reactionRow"
-                visible: message.reactions.length > 0 && !message.deleted
+                active: message.reactions.length > 0 && !message.deleted
+                visible: active
                 anchors.top: bubble.bottom
                 anchors.topMargin: 2
                 x: message.own ? bubble.x + bubble.width - width : bubble.x
-                width: Math.min(implicitWidth, message.maxBubbleWidth)
-                spacing: Theme.spacingXs
+                sourceComponent: Flow {
+                    objectName: "reactionRow"
+                    width: Math.min(implicitWidth, message.maxBubbleWidth)
+                    spacing: Theme.spacingXs
 
-                Repeater {
-                    model: message.reactions
-                    delegate: AbstractButton {
-                        id: chip
-                        required property var modelData
-                        objectName: "reactionChip"
-                        height: 24
-                        width: chipLabel.implicitWidth + 2 * Theme.spacingS
-                        hoverEnabled: true
-                        Accessible.name: qsTr("%1 %2: %3").arg(modelData.emoji).arg(modelData.count).arg(modelData.names)
-                        ToolTip.visible: hovered
-                        ToolTip.delay: 400
-                        ToolTip.text: modelData.names
-                        onClicked: message.reactionToggled(modelData.emoji)
-                        background: Rectangle {
-                            radius: height / 2
-                            color: chip.modelData.mine ? Theme.selection : Theme.pill
-                            border.color: chip.modelData.mine ? Theme.accent : Theme.border
-                        }
-                        contentItem: Text {
-                            id: chipLabel
-                            text: chip.modelData.emoji + " " + chip.modelData.count
-                            color: Theme.text
-                            font.pixelSize: Theme.fontSmall
-                            horizontalAlignment: Text.AlignHCenter
-                            verticalAlignment: Text.AlignVCenter
+                    Repeater {
+                        model: message.reactions
+                        delegate: AbstractButton {
+                            id: chip
+                            required property var modelData
+                            objectName: "reactionChip"
+                            height: 24
+                            width: chipLabel.implicitWidth + 2 * Theme.spacingS
+                            hoverEnabled: true
+                            Accessible.name: qsTr("%1 %2: %3").arg(modelData.emoji).arg(modelData.count).arg(modelData.names)
+                            ToolTip.visible: hovered
+                            ToolTip.delay: 400
+                            ToolTip.text: modelData.names
+                            onClicked: message.reactionToggled(modelData.emoji)
+                            background: Rectangle {
+                                radius: height / 2
+                                color: chip.modelData.mine ? Theme.selection : Theme.pill
+                                border.color: chip.modelData.mine ? Theme.accent : Theme.border
+                            }
+                            contentItem: Text {
+                                id: chipLabel
+                                text: chip.modelData.emoji + " " + chip.modelData.count
+                                color: Theme.text
+                                font.pixelSize: Theme.fontSmall
+                                horizontalAlignment: Text.AlignHCenter
+                                verticalAlignment: Text.AlignVCenter
+                            }
                         }
                     }
                 }
             }
 
-            Row {
+            Loader {
                 id: failedRow
-                objectName: "failedRow"
-                visible: message.status === "failed"
+                active: message.status === "failed"
+                visible: active
                 anchors.right: parent.right
                 anchors.top: bubble.bottom
                 anchors.topMargin: Theme.spacingXs
-                spacing: Theme.spacingS
+                sourceComponent: Row {
+                    objectName: "failedRow"
+                    spacing: Theme.spacingS
 
-                Text {
-                    text: qsTr("Not sent")
-                    color: Theme.danger
-                    font.pixelSize: Theme.fontSmall
-                }
-                Text {
-                    objectName: "retryLink"
-                    text: qsTr("Retry")
-                    color: Theme.accentFg
-                    font.pixelSize: Theme.fontSmall
-                    font.weight: Font.DemiBold
-                    MouseArea {
-                        anchors.fill: parent
-                        anchors.margins: -Theme.spacingXs
-                        cursorShape: Qt.PointingHandCursor
-                        onClicked: message.retryRequested()
+                    Text {
+                        text: qsTr("Not sent")
+                        color: Theme.danger
+                        font.pixelSize: Theme.fontSmall
                     }
-                }
-                Text {
-                    objectName: "discardLink"
-                    text: qsTr("Discard")
-                    color: Theme.textMuted
-                    font.pixelSize: Theme.fontSmall
-                    MouseArea {
-                        anchors.fill: parent
-                        anchors.margins: -Theme.spacingXs
-                        cursorShape: Qt.PointingHandCursor
-                        onClicked: message.discardRequested()
+                    Text {
+                        objectName: "retryLink"
+                        text: qsTr("Retry")
+                        color: Theme.accentFg
+                        font.pixelSize: Theme.fontSmall
+                        font.weight: Font.DemiBold
+                        MouseArea {
+                            anchors.fill: parent
+                            anchors.margins: -Theme.spacingXs
+                            cursorShape: Qt.PointingHandCursor
+                            onClicked: message.retryRequested()
+                        }
+                    }
+                    Text {
+                        objectName: "discardLink"
+                        text: qsTr("Discard")
+                        color: Theme.textMuted
+                        font.pixelSize: Theme.fontSmall
+                        MouseArea {
+                            anchors.fill: parent
+                            anchors.margins: -Theme.spacingXs
+                            cursorShape: Qt.PointingHandCursor
+                            onClicked: message.discardRequested()
+                        }
                     }
                 }
             }

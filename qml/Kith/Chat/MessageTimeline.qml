@@ -213,11 +213,15 @@ ListView {
 
     // Older pages as the reader nears the top, and the newer rows a long
     // scroll-back pushed out of the model's window as the reader comes back
-    // down (a window of at most a few hundred rows either way).
+    // down (a window of at most a few hundred rows either way). Within a
+    // screen of either end: asked for further ahead, a window whose rows
+    // are few or tall could be near both ends at once, and each page would
+    // push out the other end's rows only for them to be asked back.
+    readonly property real fetchAhead: height
     function fetchOlderIfNear() {
         if (!model || model.canFetchOlder === undefined || count === 0)
             return false;
-        if (contentY - startContentY < height && model.canFetchOlder()) {
+        if (contentY - startContentY < fetchAhead && model.canFetchOlder()) {
             model.fetchOlder();
             return true;
         }
@@ -226,7 +230,7 @@ ListView {
     function fetchNewerIfNear() {
         if (!model || model.canFetchNewer === undefined || count === 0)
             return false;
-        if (endContentY - contentY < height && model.canFetchNewer()) {
+        if (endContentY - contentY < fetchAhead && model.canFetchNewer()) {
             model.fetchNewer();
             return true;
         }
@@ -235,9 +239,16 @@ ListView {
     function fetchIfNear() {
         // Looked at again once the new rows are laid out: a reader still at
         // an end (a fling that stopped there) needs the next page too, and
-        // nothing else would ask for it while the view stands still.
-        if (fetchOlderIfNear() | fetchNewerIfNear())
+        // nothing else would ask for it while the view stands still. The
+        // view takes in model changes when it next lays out (before the next
+        // frame); until then its origin and height are those from before the
+        // page, so the layout is done first: checked too early, the page
+        // looked absent, and page after page came in before a frame, running
+        // the window through thousands of messages in one fling.
+        if (fetchOlderIfNear() | fetchNewerIfNear()) {
+            forceLayout();
             fetchCheck.restart();
+        }
     }
     // Not Qt.callLater: a check asked for while one runs (the rows it adds
     // move the view) was dropped, and a fling that ended at the top of a
@@ -252,6 +263,11 @@ ListView {
     spacing: 0
     boundsBehavior: Flickable.StopAtBounds
     cacheBuffer: 800
+    // Rows that leave the view are kept and shown again for the rows that
+    // come in (a page loading above, a fling): making a row anew costs far
+    // more than rebinding one, and a fling through a long chat would
+    // otherwise make a screenful of rows in one frame.
+    reuseItems: true
     // A short chat sits at the bottom, right above the composer: the top
     // margin takes up the room the rows leave (set, not bound: the margin
     // changes the view's layout, which changes the content height).
@@ -296,6 +312,11 @@ ListView {
         required property var model
         required property int index
         readonly property real rowSeq: model.seq
+        ListView.onPooled: {
+            pooled = true;
+            resetState();
+        }
+        ListView.onReused: pooled = false
         width: ListView.view.width - 2 * Theme.spacingL
         x: Theme.spacingL
         maxBubbleWidth: Math.max(200, ListView.view.width * 0.7)

@@ -34,12 +34,19 @@ Item {
             return findChild(item, "statusTicks");
         }
 
+        // A part that shows; the rarer parts are not made at all where they
+        // do not (a row in a long chat stays cheap to make).
+        function shown(item, name) {
+            const part = findChild(item, name);
+            return part !== null && part.visible;
+        }
+
         function test_pending() {
             const item = make({ own: true, status: "pending" });
             verify(glyph(item).visible);
             compare(glyph(item).status, "pending");
             compare(glyph(item).tickCount, 0);
-            verify(!findChild(item, "failedRow").visible);
+            verify(!shown(item, "failedRow"));
         }
 
         // The ticks are drawn: some of their pixels differ from the bubble.
@@ -70,7 +77,7 @@ Item {
             const item = make({ own: true, status: "sent" });
             compare(glyph(item).tickCount, 1);
             verify(drawnPixels(glyph(item)) > 5, "the tick is not drawn");
-            verify(!findChild(item, "failedRow").visible);
+            verify(!shown(item, "failedRow"));
         }
 
         // Sent, delivered and read differ at a glance: the number of ticks
@@ -91,8 +98,7 @@ Item {
         function test_failedOffersRetryAndDiscard() {
             const item = make({ own: true, status: "failed" });
             compare(glyph(item).status, "failed");
-            const row = findChild(item, "failedRow");
-            verify(row.visible);
+            verify(shown(item, "failedRow"));
             const retry = createTemporaryObject(spyComponent, root, { target: item, signalName: "retryRequested" });
             const discard = createTemporaryObject(spyComponent, root, { target: item, signalName: "discardRequested" });
             mouseClick(findChild(item, "retryLink"));
@@ -127,19 +133,23 @@ Item {
 
         function test_daySeparatorAndUnreadLine() {
             const item = make({ showDay: true, dayLabel: "Yesterday", showUnreadLine: true });
-            const pill = findChild(item, "dayPill");
-            verify(pill.visible);
-            compare(pill.text, "Yesterday");
-            verify(findChild(item, "unreadLine").visible);
+            verify(shown(item, "dayPill"));
+            compare(findChild(item, "dayPill").text, "Yesterday");
+            verify(shown(item, "unreadLine"));
             const plain = make({});
-            verify(!findChild(plain, "dayPill").visible);
-            verify(!findChild(plain, "unreadLine").visible);
+            verify(!shown(plain, "dayPill"));
+            verify(!shown(plain, "unreadLine"));
+            // Turned on later (the unread line moves as the chat is read).
+            plain.showUnreadLine = true;
+            verify(shown(plain, "unreadLine"));
         }
 
         function test_systemEventIsALine() {
             const item = make({ isSystem: true, text: "Ann added Bob" });
-            verify(findChild(item, "systemLine").visible);
+            verify(shown(item, "systemLine"));
+            compare(findChild(item, "systemLine").text, "Ann added Bob");
             verify(!findChild(item, "bubble").visible);
+            verify(!shown(make({}), "systemLine"));
         }
 
         // One to three emoji alone are shown large and without a bubble.
@@ -202,8 +212,39 @@ Item {
 
         function test_quote() {
             const item = make({ replyText: "lunch?" });
-            verify(findChild(item, "quote").visible);
-            verify(!findChild(make({}), "quote").visible);
+            verify(shown(item, "quote"));
+            verify(!shown(make({}), "quote"));
+            // The bubble is as wide as the quote at least.
+            verify(findChild(item, "bubble").width >= findChild(item, "quote").implicitWidth);
+        }
+
+        // Reply and react show while the pointer is on the row, and work.
+        function test_hoverActions() {
+            const item = make({ own: false, status: "" });
+            const bubble = findChild(item, "bubble");
+            verify(!shown(item, "replyButton"));
+            verify(!shown(item, "reactButton"));
+            mouseMove(bubble, bubble.width / 2, bubble.height / 2);
+            tryVerify(() => shown(item, "replyButton") && shown(item, "reactButton"));
+            const reply = createTemporaryObject(spyComponent, root, { target: item, signalName: "replyRequested" });
+            mouseClick(findChild(item, "replyButton"));
+            compare(reply.count, 1);
+            mouseMove(root, root.width - 2, root.height - 2);
+            tryVerify(() => !shown(item, "replyButton"));
+        }
+
+        // The sender's avatar and the reactions under the bubble in a group.
+        function test_avatarAndReactions() {
+            const first = make({ isGroup: true, startsRun: true, reactions: [{ emoji: "👍", count: 2, mine: true, names: "ann, bob" }] });
+            verify(shown(first, "avatar"));
+            verify(shown(first, "reactionRow"));
+            compare(findChild(first, "reactionChip").Accessible.name, "👍 2: ann, bob");
+            const bubble = findChild(first, "bubble");
+            const row = findChild(first, "reactionRow");
+            verify(row.mapToItem(first, 0, 0).y >= bubble.mapToItem(first, 0, bubble.height).y - 1, "the reactions overlap the bubble");
+            const next = make({ isGroup: true, startsRun: false });
+            verify(!shown(next, "avatar"));
+            verify(!shown(next, "reactionRow"));
         }
     }
 

@@ -314,6 +314,45 @@ Item {
             compare(timeline.lastFullyVisibleSeq(), 2999);
         }
 
+        // Rows that scroll away are shown again for other messages: a reused
+        // row shows its new message and nothing of the old one (not its
+        // selection, not its menu).
+        function test_reusedRowsCarryNothingOver() {
+            root.fill(2801, 3000);
+            settle();
+            const item = timeline.itemAt(timeline.width / 2, timeline.contentY + timeline.height / 2);
+            verify(item);
+            const seq = item.rowSeq;
+            item.openMenu(10, 10);
+            tryCompare(item.menu, "opened", true);
+            const menu = item.menu;
+            item.selecting = true;
+            tryVerify(() => findChild(item, "selectableBody") !== null);
+            // Far enough up that the row leaves the view and its buffer, and
+            // rows are made (or reused) for a screenful of others.
+            for (let i = 0; i < 12; ++i)
+                keyClick(Qt.Key_PageUp);
+            settle();
+            tryVerify(() => item.rowSeq !== seq, 5000, "the row was neither reused nor moved");
+            for (let i = 0; i < 12; ++i)
+                keyClick(Qt.Key_PageDown);
+            settle();
+            verify(!menu.opened, "a menu stayed open for a row gone");
+            let rows = 0;
+            const children = timeline.contentItem.children;
+            for (let i = 0; i < children.length; ++i) {
+                const child = children[i];
+                if (child.rowSeq === undefined || !child.visible)
+                    continue;
+                ++rows;
+                verify(!child.selecting, "row " + child.rowSeq + " came back selecting");
+                verify(findChild(child, "selectableBody") === null);
+                verify(!child.menu || !child.menu.opened);
+                verify(child.text.indexOf("#" + child.rowSeq + " ") === 0, "row " + child.rowSeq + " shows " + child.text);
+            }
+            verify(rows > 5);
+        }
+
         // Two messages sit at the bottom, right above the composer.
         function test_shortChatSitsAtTheBottom() {
             root.fill(1, 2);
