@@ -537,13 +537,26 @@ Item {
                                 color: chip.modelData.mine ? Theme.selection : Theme.pill
                                 border.color: chip.modelData.mine ? Theme.accent : Theme.border
                             }
-                            contentItem: Text {
-                                id: chipLabel
-                                text: chip.modelData.emoji + " " + chip.modelData.count
-                                color: Theme.text
-                                font.pixelSize: Theme.fontSmall
-                                horizontalAlignment: Text.AlignHCenter
-                                verticalAlignment: Text.AlignVCenter
+                            // The emoji in the colour emoji font (the
+                            // default fallback picks a black-and-white one).
+                            contentItem: Item {
+                                Row {
+                                    id: chipLabel
+                                    anchors.centerIn: parent
+                                    spacing: 4
+                                    Text {
+                                        text: chip.modelData.emoji
+                                        font.pixelSize: Theme.fontSmall
+                                        font.family: MessageText.emojiFamily.length > 0 ? MessageText.emojiFamily : Qt.application.font.family
+                                        anchors.verticalCenter: parent.verticalCenter
+                                    }
+                                    Text {
+                                        text: chip.modelData.count
+                                        color: Theme.text
+                                        font.pixelSize: Theme.fontSmall
+                                        anchors.verticalCenter: parent.verticalCenter
+                                    }
+                                }
                             }
                         }
                     }
@@ -720,6 +733,7 @@ Item {
                         contentItem: Text {
                             text: parent.modelData
                             font.pixelSize: 20
+                            font.family: MessageText.emojiFamily.length > 0 ? MessageText.emojiFamily : Qt.application.font.family
                             horizontalAlignment: Text.AlignHCenter
                             verticalAlignment: Text.AlignVCenter
                         }
