@@ -50,12 +50,6 @@ public:
     // frames QWebSocket writes: the pongs among them take from the ping
     // budget. Off by default (a file transfer's bytes are no frames).
     void startPingBudget();
-    // WebSocket pongs per second and at once (default kWsPingRate and
-    // kWsPingBurst).
-    void setPingBudget(double ratePerSecond, double burst)
-    {
-        m_pings = TokenBucket(ratePerSecond, burst);
-    }
 
     // Nothing while held.
     [[nodiscard]] qint64 bytesAvailable() const override;

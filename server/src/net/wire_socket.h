@@ -58,8 +58,8 @@ struct OutputBudget
 
 // WebSocket ping frames answered per connection, on either path: a burst,
 // then a rate. Past it the connection is not read until the next is allowed
-// (the budget's own wait, within the two holds below), so a flood waits in
-// TCP instead of costing the loop a frame and a pong each.
+// (the budget's own wait, kept between the two holds below), so a flood
+// waits in TCP instead of costing the loop a frame and a pong each.
 inline constexpr double kWsPingRate = 5;
 inline constexpr double kWsPingBurst = 20;
 inline constexpr quint32 kMinPingHoldMs = 20;
