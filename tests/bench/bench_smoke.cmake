@@ -60,7 +60,7 @@ run_scenario(direct ARGS --pairs 4 --seconds 1 --window 8 --idle 10 --users 20 -
 execute_process(
   COMMAND "${KITH_BENCH}" latency --kithd "${KITHD}" --data "${WORK_DIR}/data" --tls
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc TIMEOUT 20)
-if(NOT rc EQUAL 2 OR NOT err MATCHES "--tls is for connect and direct only")
+if(NOT rc EQUAL 2 OR NOT err MATCHES "--tls is for connect, direct and hostile only")
   message(FATAL_ERROR "latency --tls: expected a refusal (exit 2), got ${rc}: ${out}${err}")
 endif()
 run_scenario(relay ARGS --pairs 4 --seconds 1
@@ -106,6 +106,10 @@ run_scenario(storm ARGS --clients 10 --missed 5 --workers 2
 # for people; they are measured at size on a quiet machine (docs/performance.md).
 run_scenario(hostile ARGS --clients 8 --seconds 2
   ZERO bystander_lost bystander_errors EQUAL hostile_connections=8)
+# The same over wss://: every hostile connection gets through the TLS
+# handshake and the upgrade before it does its worst.
+run_scenario(hostile ARGS --clients 8 --seconds 2 --tls
+  ZERO bystander_lost bystander_errors EQUAL hostile_connections=8 upgraded=8 tls=1)
 # files, tiny: an 8 MiB file up and down through kithd beside a plain
 # loopback copy, five clients uploading an image each at once (every one
 # fetched back and checked against its SHA-256), then the chat quiet, with the

@@ -44,6 +44,22 @@ private slots:
         QCOMPARE(hourly.take(3'600'000), 0u);
     }
 
+    // waitMs() answers as take() would, and takes nothing.
+    void waitingDoesNotTake()
+    {
+        TokenBucket bucket(5, 2);
+        QCOMPARE(bucket.waitMs(0), 0u);
+        QCOMPARE(bucket.take(0), 0u);
+        QCOMPARE(bucket.waitMs(0), 0u);
+        QCOMPARE(bucket.waitMs(0), 0u); // still the second token
+        QCOMPARE(bucket.take(0), 0u);
+        QCOMPARE(bucket.waitMs(0), 200u);
+        QCOMPARE(bucket.waitMs(150), 50u);
+        QCOMPARE(bucket.waitMs(200), 0u);
+        QCOMPARE(bucket.take(150), 50u);
+        QCOMPARE(bucket.take(200), 0u);
+    }
+
     void keyedBucketsAreIndependentAndForgetRefilledKeys()
     {
         KeyedBuckets buckets(1, 2); // 1/s, burst 2, per key

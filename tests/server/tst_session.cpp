@@ -6,6 +6,7 @@
 #include "gateway.h"
 #include "server.h"
 #include "sqlite_store.h"
+#include "wire_socket.h"
 
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
@@ -699,6 +700,68 @@ private slots:
         // refusal (the bystander's ping and a frame being read now aside).
         QVERIFY2(read <= refused + 3,
                  qPrintable(QStringLiteral("%1 frames read, %2 refused").arg(read).arg(refused)));
+        QCOMPARE(flooder.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // A flood of 10,000 WebSocket ping frames gets pongs within the budget
+    // (20 at once, then 5/s), not one each at once: past it kithd reads no
+    // more of the flooder until the next pong is allowed, so the flood waits
+    // in TCP. Over wss:// QWebSocket answers every ping it reads, so there
+    // the TLS socket counts the pongs and holds the reading; before, all
+    // 10,000 were answered within a second or so. Two bystanders go on
+    // chatting meanwhile.
+    void wsPingFloodIsAnsweredWithinItsBudget_data()
+    {
+        QTest::addColumn<bool>("secure");
+        QTest::addRow("ws") << false;
+        QTest::addRow("wss") << true;
+    }
+    void wsPingFloodIsAnsweredWithinItsBudget()
+    {
+        QFETCH(bool, secure);
+        startServer([secure](Config &config) {
+            config.plain = !secure;
+            // No protocol pings within the test.
+            config.idleTimeoutMs = 4 * kWaitMs;
+        });
+        RawClient flooder(m_server->port(), secure);
+        RawClient sender(m_server->port(), secure);
+        RawClient receiver(m_server->port(), secure);
+        QVERIFY(flooder.waitConnected());
+        QVERIFY(sender.waitConnected());
+        QVERIFY(receiver.waitConnected());
+        QVERIFY(flooder.hello());
+        QVERIFY(sender.helloAndRegister("sender"));
+        QVERIFY(receiver.helloAndRegister("receiver"));
+        int pongs = 0;
+        connect(&flooder.socket, &QWebSocket::pong, this, [&pongs] { ++pongs; });
+
+        QElapsedTimer elapsed;
+        elapsed.start();
+        constexpr int kPings = 10000;
+        for (int i = 0; i < kPings; ++i)
+            flooder.socket.ping(QByteArray::number(i));
+        const std::string chat = directConversationId(sender.userId, receiver.userId).toStdString();
+        for (quint32 i = 0; i < 3; ++i) {
+            const std::string id = "during-the-flood-" + std::to_string(i);
+            v1::Envelope send;
+            send.mutable_send()->set_conversation_id(chat);
+            send.mutable_send()->set_client_msg_id(id);
+            send.mutable_send()->mutable_content()->mutable_text()->set_body("still here");
+            const auto ack = sender.ask(send, 10 + i);
+            QVERIFY2(ack && ack->has_send_ack(), ack ? ack->DebugString().c_str() : "no answer");
+            QVERIFY(receiver.waitFor([&id](const v1::Envelope &e) {
+                return e.has_message() && e.message().message().client_msg_id() == id;
+            }));
+        }
+        // The burst, then more at the rate: the flooder is held, not dropped.
+        QTRY_VERIFY_WITH_TIMEOUT(pongs > int(kWsPingBurst) + 3, kWaitMs);
+        const qint64 ms = elapsed.elapsed();
+        // A bound that grows with the time taken, however slow the machine
+        // (and one more for a ping being read as the budget ran out).
+        const int bound = int(kWsPingBurst + kWsPingRate * double(ms) / 1000.0) + 2;
+        QVERIFY2(pongs <= bound,
+                 qPrintable(QStringLiteral("%1 pongs in %2 ms").arg(pongs).arg(ms)));
         QCOMPARE(flooder.socket.state(), QAbstractSocket::ConnectedState);
     }
 

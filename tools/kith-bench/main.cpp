@@ -232,9 +232,9 @@ int main(int argc, char **argv)
         QStringLiteral("N"), QStringLiteral("0"));
     const QCommandLineOption tls(
         QStringLiteral("tls"),
-        QStringLiteral("connect, direct: speak wss:// (TLS, the server's certificate not "
-                       "checked); with --kithd, kithd serves wss:// with its own certificate "
-                       "instead of plain ws://. A wss:// --url implies it."));
+        QStringLiteral("connect, direct, hostile: speak wss:// (TLS, the server's certificate "
+                       "not checked); with --kithd, kithd serves wss:// with its own "
+                       "certificate instead of plain ws://. A wss:// --url implies it."));
     const QCommandLineOption withRelay(
         QStringLiteral("with-relay"),
         QStringLiteral("direct: also run the bare relay and print the ratio."));
@@ -309,9 +309,10 @@ int main(int argc, char **argv)
     const bool useTls = parser.isSet(tls) || (!parser.isSet(kithd) && parser.isSet(url) &&
                                               parser.value(url).startsWith(QLatin1String("wss:")));
     if (useTls) {
-        if (scenario != QLatin1String("connect") && scenario != QLatin1String("direct")) {
-            std::fprintf(stderr, "kith-bench: --tls is for connect and direct only; the other "
-                                 "scenarios speak plain ws://\n");
+        if (scenario != QLatin1String("connect") && scenario != QLatin1String("direct") &&
+            scenario != QLatin1String("hostile")) {
+            std::fprintf(stderr, "kith-bench: --tls is for connect, direct and hostile only; the "
+                                 "other scenarios speak plain ws://\n");
             return 2;
         }
         if (o.withRelay) {

@@ -7,15 +7,24 @@
 // Reports kithd's resident memory against the bound the output budget
 // promises (baseline + N x (budget + 320 KiB)) and the bystanders' send ->
 // push latency. Fails only when a bystander's message is lost, never on time.
+// With --tls every connection speaks wss://: a hostile one finishes its TLS
+// handshake, sends the upgrade alone and reads the answer to it (kithd's
+// WebSocket server over TLS drops what comes behind the request in the same
+// read), then does its worst and reads nothing more.
 
 #include "scenario_common.h"
 
+#include "kith_session.h"
 #include "kithd_process.h"
 #include "latency_histogram.h"
+#include "ws_connection.h"
 
 #include "kith/conversation_id.h"
 #include "kith/protocol.h"
 #include "kith/ws_frame.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -59,12 +68,19 @@ std::string envelopeFrame(const v1::Envelope &envelope)
 }
 
 // One hostile socket: what it sends (all of it, as far as the kernel takes
-// it), and never a byte read.
+// it), and never a byte read (over TLS, none after the upgrade's answer).
 struct Hostile
 {
+    enum class Tls { Off, Handshake, Upgrade, Answer, Flood };
+
     int fd = -1;
     std::string out;
     size_t sent = 0;
+    SSL *ssl = nullptr;
+    Tls tls = Tls::Off;
+    size_t upgradeBytes = 0; // the head of `out` that goes alone over TLS
+    std::string answer;      // to the upgrade, as far as read
+    bool upgraded = false;   // the 101 came (TLS only)
 };
 
 std::string upgradeRequest()
@@ -127,8 +143,93 @@ std::string hostileBytes(int kind, const Credentials &user, const std::string &g
     return out;
 }
 
+void drop(Hostile &h)
+{
+    if (h.ssl) {
+        SSL_free(h.ssl);
+        h.ssl = nullptr;
+    }
+    ERR_clear_error();
+    if (h.fd >= 0)
+        ::close(h.fd);
+    h.fd = -1;
+}
+
+// Writes out[sent, end) through TLS as far as it goes; true when all of it went.
+bool writeTls(Hostile &h, size_t end)
+{
+    while (h.fd >= 0 && h.sent < end) {
+        ERR_clear_error();
+        const int n = SSL_write(h.ssl, h.out.data() + h.sent, int(end - h.sent));
+        if (n > 0) {
+            h.sent += size_t(n);
+            continue;
+        }
+        const int error = SSL_get_error(h.ssl, n);
+        if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ)
+            drop(h); // kithd dropped it: as it should
+        return false;
+    }
+    return h.fd >= 0;
+}
+
+void pushOutTls(Hostile &h)
+{
+    switch (h.tls) {
+    case Hostile::Tls::Off:
+        return;
+    case Hostile::Tls::Handshake: {
+        ERR_clear_error();
+        const int rc = SSL_do_handshake(h.ssl);
+        if (rc != 1) {
+            const int error = SSL_get_error(h.ssl, rc);
+            if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE)
+                drop(h);
+            return;
+        }
+        h.tls = Hostile::Tls::Upgrade;
+        [[fallthrough]];
+    }
+    case Hostile::Tls::Upgrade:
+        if (!writeTls(h, h.upgradeBytes))
+            return;
+        h.tls = Hostile::Tls::Answer;
+        [[fallthrough]];
+    case Hostile::Tls::Answer:
+        while (h.answer.find("\r\n\r\n") == std::string::npos) {
+            char chunk[512];
+            ERR_clear_error();
+            const int n = SSL_read(h.ssl, chunk, sizeof chunk);
+            if (n <= 0) {
+                const int error = SSL_get_error(h.ssl, n);
+                if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE)
+                    drop(h);
+                return;
+            }
+            h.answer.append(chunk, size_t(n));
+            if (h.answer.size() > 16 * 1024) {
+                drop(h);
+                return;
+            }
+        }
+        if (h.answer.rfind("HTTP/1.1 101", 0) != 0) {
+            drop(h); // refused (e.g. too many unauthenticated connections)
+            return;
+        }
+        h.upgraded = true;
+        h.answer = {};
+        h.tls = Hostile::Tls::Flood;
+        [[fallthrough]];
+    case Hostile::Tls::Flood:
+        writeTls(h, h.out.size());
+        return;
+    }
+}
+
 void pushOut(Hostile &h)
 {
+    if (h.ssl)
+        return pushOutTls(h);
     while (h.fd >= 0 && h.sent < h.out.size()) {
         const ssize_t n =
             ::send(h.fd, h.out.data() + h.sent, h.out.size() - h.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -231,7 +332,8 @@ int runHostile(const Options &o)
     // writing to a thousand of them never delays the bystanders' loop: the
     // latency measured is kithd's, not this tool's.
     std::atomic<bool> stopHostiles{false};
-    int refused = 0, open = 0;
+    int refused = 0, open = 0, upgraded = 0;
+    const bool tls = KithSession::usesTls();
     std::atomic<bool> hostilesBuilt{false};
     std::thread hostileThread([&] {
         // What each sends is made before the clock starts: making it is not
@@ -258,6 +360,19 @@ int runHostile(const Options &o)
                 ::close(h.fd);
                 h.fd = -1;
                 ++refused;
+                continue;
+            }
+            if (tls) {
+                SSL_CTX *context = clientTlsContext();
+                h.ssl = context ? SSL_new(context) : nullptr;
+                if (!h.ssl || SSL_set_fd(h.ssl, h.fd) != 1) {
+                    drop(h);
+                    ++refused;
+                    continue;
+                }
+                SSL_set_connect_state(h.ssl);
+                h.tls = Hostile::Tls::Handshake;
+                h.upgradeBytes = upgradeRequest().size(); // every kind begins with it
             }
         }
         while (!stopHostiles.load()) {
@@ -266,13 +381,14 @@ int runHostile(const Options &o)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
         for (Hostile &h : hostile) {
+            upgraded += h.upgraded ? 1 : 0;
             if (h.fd >= 0) {
                 // Still open from here: kithd may have dropped it (a reset
                 // shows on the next send).
                 const ssize_t n = ::send(h.fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT);
                 open += n == 0 ? 1 : 0;
-                ::close(h.fd);
             }
+            drop(h);
         }
     });
 
@@ -311,6 +427,10 @@ int runHostile(const Options &o)
     report.add("hostile_connections", int64_t(hostiles));
     report.add("refused_at_connect", int64_t(refused));
     report.add("still_open", int64_t(open));
+    // Over TLS: those that got their upgrade's answer (the others were
+    // refused or dropped before, by the handshake's limits).
+    if (tls)
+        report.add("upgraded", int64_t(upgraded));
     report.add("seconds", o.seconds);
     report.add("rss_before_kib", rssBefore);
     report.add("rss_max_kib", rssMax);

@@ -33,27 +33,6 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 using namespace kith::ws; // the opcodes
 
-// One client context per process (workers make their own after the fork if
-// the parent had none). No certificate check: see WsConnection::useTls().
-SSL_CTX *clientTlsContext()
-{
-    static SSL_CTX *const context = [] {
-        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-        if (!ctx)
-            return ctx;
-        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-        // Writes go out of a buffer that grows between retries; an idle
-        // connection gives its TLS buffers back; a peer that closes without
-        // close_notify reads as a plain end of stream.
-        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                  SSL_MODE_RELEASE_BUFFERS);
-        SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-        return ctx;
-    }();
-    return context;
-}
-
 std::string tlsErrorText()
 {
     const unsigned long code = ERR_get_error();
@@ -98,6 +77,27 @@ std::string headerValue(std::string_view head, std::string_view name)
     return {};
 }
 } // namespace
+
+// One client context per process (workers make their own after the fork if
+// the parent had none). No certificate check: see WsConnection::useTls().
+SSL_CTX *clientTlsContext()
+{
+    static SSL_CTX *const context = [] {
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx)
+            return ctx;
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+        // Writes go out of a buffer that grows between retries; an idle
+        // connection gives its TLS buffers back; a peer that closes without
+        // close_notify reads as a plain end of stream.
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+        return ctx;
+    }();
+    return context;
+}
 
 WsConnection::WsConnection(EventLoop &loop, Role role)
     : m_loop(loop)

@@ -18,8 +18,13 @@
 #include <string_view>
 
 struct ssl_st;
+struct ssl_ctx_st;
 
 namespace kith::bench {
+
+// The one TLS client context of the process (made on first use), as every
+// WsConnection with useTls() uses: no certificate check, see useTls().
+[[nodiscard]] ssl_ctx_st *clientTlsContext();
 
 class WsConnection final : public Pollable
 {

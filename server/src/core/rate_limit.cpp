@@ -45,6 +45,16 @@ quint32 TokenBucket::take(qint64 nowMs)
     return quint32(std::max(1.0, waitMs));
 }
 
+quint32 TokenBucket::waitMs(qint64 nowMs) const
+{
+    double tokens = m_tokens;
+    if (m_lastMs >= 0 && nowMs > m_lastMs)
+        tokens = std::min(m_burst, tokens + double(nowMs - m_lastMs) * m_rate / 1000.0);
+    if (tokens >= 1.0)
+        return 0;
+    return quint32(std::max(1.0, std::ceil((1.0 - tokens) * 1000.0 / m_rate)));
+}
+
 bool TokenBucket::fullAt(qint64 nowMs) const
 {
     if (m_lastMs < 0)

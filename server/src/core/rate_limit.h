@@ -30,6 +30,8 @@ public:
 
     // Takes one token: 0 when allowed, else how many ms until one is available.
     [[nodiscard]] quint32 take(qint64 nowMs);
+    // What take() would answer at nowMs, without taking anything.
+    [[nodiscard]] quint32 waitMs(qint64 nowMs) const;
     // Whether the bucket will have refilled by nowMs (it is then as good as new).
     [[nodiscard]] bool fullAt(qint64 nowMs) const;
     // When a token was last asked for (-1: never).

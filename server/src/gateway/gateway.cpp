@@ -183,6 +183,8 @@ Status Gateway::listenSecure()
     m_tls = std::make_unique<TlsListener>(*tls, limits);
     connect(m_tls.get(), &TlsListener::upgradeRequested, this, [this](QSslSocket *socket) {
         if (auto *tls = qobject_cast<TlsSocket *>(socket)) {
+            // QWebSocket answers every ping itself: the socket counts its pongs.
+            tls->startPingBudget();
             const std::pair key(socket->peerAddress().toString(), socket->peerPort());
             m_upgrading.insert(key, tls);
             // Gone before its upgrade (refused, timed out, closed by the peer).

@@ -56,6 +56,15 @@ struct OutputBudget
     int stallTimeoutMs = 0;    // 0: no limit
 };
 
+// WebSocket ping frames answered per connection, on either path: a burst,
+// then a rate. Past it the connection is not read until the next is allowed
+// (the budget's own wait, kept between the two holds below), so a flood
+// waits in TCP instead of costing the loop a frame and a pong each.
+inline constexpr double kWsPingRate = 5;
+inline constexpr double kWsPingBurst = 20;
+inline constexpr quint32 kMinPingHoldMs = 20;
+inline constexpr quint32 kMaxPingHoldMs = 1000;
+
 class WireSocket : public QObject
 {
     Q_OBJECT
@@ -168,8 +177,10 @@ private:
 // A QWebSocket (from QWebSocketServer) as a WireSocket; it becomes the
 // adapter's child. Over the TlsSocket kithd's TLS listener made (wss://),
 // reading can be held as on ws://: by the owner, and past half the output
-// budget until the queue is down to a quarter. Without one it cannot be
-// held; the budget and its stall clock apply all the same.
+// budget until the queue is down to a quarter; and WebSocket pings are
+// answered within the ping budget, as on ws:// (the TlsSocket keeps it, see
+// there). Without one it cannot be held and pings have no budget; the output
+// budget and its stall clock apply all the same.
 class QtWireSocket final : public WireSocket
 {
     Q_OBJECT

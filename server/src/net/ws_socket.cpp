@@ -39,10 +39,6 @@ constexpr int kCloseGraceMs = 5000;
 // One read takes at most this much; a busy peer waits for the next wake-up
 // while the others get their turn.
 constexpr qsizetype kReadChunkBytes = 64 * 1024;
-// How long a socket past its ping budget is not read (the budget's own wait,
-// within these).
-constexpr quint32 kMinPingHoldMs = 20;
-constexpr quint32 kMaxPingHoldMs = 1000;
 // Control frames carry at most this much payload (RFC 6455 section 5.5).
 constexpr qsizetype kMaxControlPayload = 125;
 // Queued chunks handed to the kernel in one sendmsg().

@@ -38,7 +38,8 @@ public:
     void setOutputBudget(const OutputBudget &budget) override;
     void setMaxMessageBytes(qint64 bytes) override { m_maxMessageBytes = bytes; }
     void holdReading(bool hold) override;
-    // WebSocket pings answered per second and at once (default 5 and 20).
+    // WebSocket pings answered per second and at once (default kWsPingRate
+    // and kWsPingBurst).
     void setPingBudget(double ratePerSecond, double burst)
     {
         m_pings = TokenBucket(ratePerSecond, burst);
@@ -174,9 +175,7 @@ private:
     // WebSocket pings get pongs within this budget; past it, the socket is
     // not read until the next is allowed (a flood waits in TCP instead of
     // costing the loop a frame each).
-    static constexpr double kPingRate = 5;
-    static constexpr double kPingBurst = 20;
-    TokenBucket m_pings{kPingRate, kPingBurst};
+    TokenBucket m_pings{kWsPingRate, kWsPingBurst};
     QBasicTimer m_pingHold;
     bool m_consumePosted = false;
     OutputBudget m_budget;
