@@ -302,6 +302,13 @@ void AppVoice::recordsSendsAndThePeerPlaysIt()
                                  recorder->property("state").toInt() ==
                                      kith::app::VoiceRecorder::Failed,
                              kUiTimeoutMs);
+    // The meter hears the sine (a silent or unreadable input reads 0).
+    QTRY_VERIFY_WITH_TIMEOUT(recorder->property("level").toDouble() > 0.2 ||
+                                 recorder->property("state").toInt() !=
+                                     kith::app::VoiceRecorder::Recording,
+                             kUiTimeoutMs);
+    QVERIFY2(item("levelMeter")->property("lit").toInt() > 0,
+             qPrintable(QString::number(recorder->property("level").toDouble())));
     shoot(QStringLiteral("recording-wide"));
     m_window->setWidth(400);
     QTRY_COMPARE(item("chatSlot")->x(), 0.0);

@@ -49,6 +49,7 @@ public:
     }
 
     void grow(qint64 ms) { emit durationChanged(ms); }
+    void sound(qreal level) { emit levelChanged(level); }
     void letGo() { emit stopped(path, tail); }
 };
 
@@ -136,6 +137,48 @@ private slots:
         QCOMPARE(chosen->suffix, suffix);
     }
 #endif
+
+    // The meter: silence and below -60 dBFS read 0, full scale 1, and the
+    // steps between are even in decibels.
+    void meterReadsDecibels()
+    {
+        QCOMPARE(meterLevel(0), 0.0);
+        QCOMPARE(meterLevel(-1), 0.0);
+        QCOMPARE(meterLevel(0.0001f), 0.0); // -80 dBFS
+        QCOMPARE(meterLevel(1), 1.0);
+        QCOMPARE(meterLevel(2), 1.0);
+        QVERIFY(qAbs(meterLevel(0.1f) - 2.0 / 3) < 1e-6);  // -20 dBFS
+        QVERIFY(qAbs(meterLevel(0.01f) - 1.0 / 3) < 1e-6); // -40 dBFS
+        QVERIFY(meterLevel(0.5f) > meterLevel(0.25f));
+    }
+
+    // The level follows the engine while recording, and reads 0 before,
+    // after, and for whatever the engine says once the recording stopped.
+    void levelFollowsTheInputWhileRecording()
+    {
+        Rig rig;
+        QSignalSpy levels(rig.recorder.get(), &VoiceRecorder::levelChanged);
+        rig.engine->sound(0.8); // before a recording: not shown
+        QCOMPARE(rig.recorder->level(), 0.0);
+        QVERIFY(rig.recorder->start());
+        rig.engine->grow(900);
+        rig.engine->sound(0.5);
+        QCOMPARE(rig.recorder->level(), 0.5);
+        rig.engine->sound(0.25);
+        QCOMPARE(rig.recorder->level(), 0.25);
+        rig.engine->sound(3); // out of range: clamped
+        QCOMPARE(rig.recorder->level(), 1.0);
+        rig.engine->answerStop = false;
+        rig.recorder->finish();
+        QCOMPARE(rig.recorder->state(), VoiceRecorder::Stopping);
+        QCOMPARE(rig.recorder->level(), 0.0);
+        rig.engine->sound(0.7); // the tail of the input while the file is finished
+        QCOMPARE(rig.recorder->level(), 0.0);
+        rig.engine->letGo();
+        QCOMPARE(rig.recorder->state(), VoiceRecorder::Finished);
+        QCOMPARE(rig.recorder->level(), 0.0);
+        QCOMPARE(levels.count(), 4);
+    }
 
     void recordsAndFinishes()
     {

@@ -558,6 +558,30 @@ Rectangle {
                             font.pixelSize: Theme.fontBody
                         }
                     }
+                    // How loud the microphone is: five bars, lit from the
+                    // left, so that a muted or wrong microphone shows at once.
+                    Row {
+                        id: levelMeter
+                        objectName: "levelMeter"
+                        readonly property real level: composer.recorder.level || 0
+                        readonly property int lit: composer.recorder.state === VoiceRecorder.Recording ? Math.round(level * 5) : 0
+                        visible: composer.recorder.state === VoiceRecorder.Recording
+                        Layout.alignment: Qt.AlignVCenter
+                        spacing: 2
+                        Accessible.role: Accessible.ProgressBar
+                        Accessible.name: qsTr("Microphone level")
+                        Repeater {
+                            model: 5
+                            Rectangle {
+                                required property int index
+                                anchors.bottom: parent ? parent.bottom : undefined
+                                width: 3
+                                height: 6 + index * 3
+                                radius: 1.5
+                                color: index < levelMeter.lit ? Theme.accent : Theme.border
+                            }
+                        }
+                    }
                     Label {
                         objectName: "recordingStatus"
                         Layout.fillWidth: true

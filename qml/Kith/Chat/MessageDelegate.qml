@@ -123,7 +123,7 @@ Item {
 
     function openReactions(x, y) {
         reactionPicker.active = true;
-        reactionPicker.item.x = Math.max(0, Math.min(x, message.width - reactionPicker.item.width));
+        reactionPicker.item.wantedX = x;
         reactionPicker.item.y = y;
         reactionPicker.item.open();
     }
@@ -232,7 +232,7 @@ Item {
                 visible: message.showName
                 x: bubble.x + Theme.spacingM
                 text: message.senderName
-                color: Theme.senderColor(message.senderKey)
+                color: Theme.senderColor(message.senderKey, message.senderAvatarColor)
                 font.pixelSize: Theme.fontSmall
                 font.weight: Font.DemiBold
             }
@@ -713,7 +713,10 @@ Item {
         objectName: "reactionPickerLoader"
         active: false
         sourceComponent: Popup {
+            // Where it was asked for; kept inside the row as the window narrows.
+            property real wantedX: 0
             objectName: "reactionPicker"
+            x: Math.max(0, Math.min(wantedX, message.width - width))
             padding: Theme.spacingXs
             background: Rectangle {
                 radius: height / 2

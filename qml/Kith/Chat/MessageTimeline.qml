@@ -116,6 +116,8 @@ ListView {
             scrollBy(48);
             return true;
         case Qt.Key_Home:
+            // The top of the rows held; older pages then load above it as
+            // they do for any reader at the top.
             cancelFlick();
             stickToBottom = false;
             positionViewAtBeginning();
@@ -148,9 +150,102 @@ ListView {
         return true;
     }
 
+    // A page that comes in above a view scrolled to its very top (Home, a
+    // fling or a drag that stopped there) would show in place of the rows the
+    // reader was on, the view still at the top, which asks for the next page
+    // at once: the window ran back to the first message. The row on top is
+    // held where it was instead, as it is anywhere else in the chat.
+    // The row held (its index, moved on by the rows that come in above it)
+    // and how far below the view's top it was; -1: none.
+    property int heldRow: -1
+    property real heldOffset: 0
+    // Puts the held row back where it was, once the rows have come in (a
+    // page can come as many inserts: the first one's view is held).
+    function restoreHeld() {
+        const row = heldRow;
+        heldRow = -1;
+        if (row < 0 || row >= count)
+            return;
+        cancelFlick();
+        positioning = true;
+        forceLayout();
+        positionViewAtIndex(row, ListView.Beginning);
+        forceLayout();
+        positioning = false;
+        placeHeld(row);
+        // The rows made above it settle their heights over the next frames,
+        // which moves it again: it is put back until the reader moves.
+        settledRow = row;
+        holdSettle.restart();
+    }
+    function placeHeld(row) {
+        const item = itemAtIndex(row);
+        if (!item)
+            return;
+        positioning = true;
+        contentY = item.y - heldOffset;
+        forceLayout();
+        positioning = false;
+        lastContentY = contentY;
+        settledContentY = contentY;
+    }
+    property int settledRow: -1
+    property real settledContentY: 0
+    Timer {
+        id: holdRestore
+        interval: 0
+        onTriggered: timeline.restoreHeld()
+    }
+    Timer {
+        id: holdSettle
+        interval: 16
+        repeat: true
+        property int rounds: 0
+        onRunningChanged: if (running) rounds = 0
+        onTriggered: {
+            if (Math.abs(timeline.contentY - timeline.settledContentY) > 0.5 || timeline.moving || ++rounds > 10) {
+                stop(); // the reader scrolled, or it has settled
+                return;
+            }
+            timeline.placeHeld(timeline.settledRow);
+        }
+    }
     Connections {
         target: timeline.model
         ignoreUnknownSignals: true
+        function onRowsAboutToBeInserted(parent, first, last) {
+            if (first !== 0 || timeline.heldRow >= 0 || timeline.count === 0 || timeline.stickToBottom)
+                return;
+            // Only while the first row shows: elsewhere the view keeps its rows.
+            const top = timeline.itemAtIndex(0);
+            if (!top || top.y + top.height <= timeline.contentY)
+                return;
+            const row = timeline.indexAt(timeline.width / 2, Math.max(timeline.contentY, top.y) + 1);
+            const item = row >= 0 ? timeline.itemAtIndex(row) : null;
+            if (!item)
+                return;
+            timeline.heldRow = row;
+            timeline.heldOffset = item.y - timeline.contentY;
+        }
+        function onRowsInserted(parent, first, last) {
+            if (timeline.heldRow < 0)
+                return;
+            if (first <= timeline.heldRow)
+                timeline.heldRow += last - first + 1;
+            holdRestore.restart();
+        }
+        function onRowsRemoved(parent, first, last) {
+            if (timeline.heldRow < 0)
+                return;
+            if (last < timeline.heldRow)
+                timeline.heldRow -= last - first + 1;
+            else if (first <= timeline.heldRow)
+                timeline.heldRow = -1; // it went
+        }
+        function onModelReset() {
+            timeline.heldRow = -1;
+            holdSettle.stop();
+        }
         function onLoadedAround(seq, row) {
             if (seq === timeline.highlightSeq && row >= 0) {
                 timeline.stickToBottom = false;
@@ -245,6 +340,8 @@ ListView {
         // page, so the layout is done first: checked too early, the page
         // looked absent, and page after page came in before a frame, running
         // the window through thousands of messages in one fling.
+        if (heldRow >= 0)
+            restoreHeld(); // before looking: the view is not where it will be
         if (fetchOlderIfNear() | fetchNewerIfNear()) {
             forceLayout();
             fetchCheck.restart();

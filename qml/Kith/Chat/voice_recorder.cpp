@@ -11,9 +11,12 @@
 #include <algorithm>
 #include <utility>
 
+#include <cmath>
+
 #ifdef KITH_HAVE_MULTIMEDIA
 #include <QAudioDevice>
 #include <QAudioInput>
+#include <QAudioSource>
 #include <QMediaCaptureSession>
 #include <QMediaDevices>
 #include <QMediaRecorder>
@@ -56,6 +59,82 @@ std::optional<VoiceFormat> chooseVoiceFormat(
 }
 
 namespace {
+// Reads the input a second time, only to tell how loud it is: Qt 6.4's
+// recorder reports no level. 8 kHz mono is plenty for a meter. Whatever
+// goes wrong here stays here: the meter shows nothing, the recording goes on.
+class InputMeter : public QObject
+{
+public:
+    // A member of `engine`, whose levelChanged it emits.
+    explicit InputMeter(VoiceRecorderEngine *engine)
+        : m_engine(engine)
+    {}
+
+    void start(const QAudioDevice &device)
+    {
+        stop();
+        QAudioFormat format;
+        format.setSampleRate(8000);
+        format.setChannelCount(1);
+        format.setSampleFormat(QAudioFormat::Int16);
+        if (!device.isFormatSupported(format))
+            format = device.preferredFormat();
+        if (!format.isValid() || format.bytesPerFrame() <= 0)
+            return;
+        m_format = format;
+        m_source = std::make_unique<QAudioSource>(device, format);
+        m_source->setBufferSize(format.bytesForDuration(kReadingUs * 4));
+        m_io = m_source->start();
+        if (!m_io) {
+            qCInfo(lcVoice) << "no input level: the input could not be opened a second time";
+            m_source.reset();
+            return;
+        }
+        connect(m_io, &QIODevice::readyRead, this, &InputMeter::read);
+    }
+
+    void stop()
+    {
+        if (!m_source)
+            return;
+        m_source->stop();
+        m_source.reset();
+        m_io = nullptr;
+        m_peak = 0;
+        m_frames = 0;
+        emit m_engine->levelChanged(0);
+    }
+
+private:
+    // One reading per this much sound (50 ms: 20 a second).
+    static constexpr qint64 kReadingUs = 50'000;
+
+    void read()
+    {
+        const QByteArray bytes = m_io->readAll();
+        const int frameBytes = m_format.bytesPerFrame();
+        const int sampleBytes = m_format.bytesPerSample();
+        const qint32 perReading = m_format.framesForDuration(kReadingUs);
+        for (qsizetype at = 0; at + frameBytes <= bytes.size(); at += frameBytes) {
+            for (int c = 0; c < m_format.channelCount(); ++c)
+                m_peak = std::max(m_peak, std::abs(m_format.normalizedSampleValue(
+                                              bytes.constData() + at + c * sampleBytes)));
+            if (++m_frames >= perReading) {
+                emit m_engine->levelChanged(meterLevel(m_peak));
+                m_peak = 0;
+                m_frames = 0;
+            }
+        }
+    }
+
+    VoiceRecorderEngine *m_engine;
+    QAudioFormat m_format;
+    std::unique_ptr<QAudioSource> m_source;
+    QIODevice *m_io = nullptr;
+    float m_peak = 0;
+    qint32 m_frames = 0;
+};
+
 // Qt Multimedia's recorder. The capture session is made at the first
 // recording, so that a composer that never records costs one device watcher.
 class MultimediaEngine : public VoiceRecorderEngine
@@ -107,6 +186,7 @@ public:
             connect(m_recorder.get(), &QMediaRecorder::errorOccurred, this,
                     [this](QMediaRecorder::Error, const QString &message) {
                         m_firstSound.stop();
+                        m_meter.stop();
                         emit failed(message.isEmpty() ? tr("The microphone could not be recorded.")
                                                       : message);
                     });
@@ -124,7 +204,9 @@ public:
                     });
         }
         // The device that is the default now, not the one at the first recording.
-        m_input->setDevice(QMediaDevices::defaultAudioInput());
+        const QAudioDevice device = QMediaDevices::defaultAudioInput();
+        m_input->setDevice(device);
+        m_meter.start(device);
         QMediaFormat format(m_format->fileFormat);
         format.setAudioCodec(m_format->codec);
         m_recorder->setMediaFormat(format);
@@ -145,6 +227,7 @@ public:
 
     void stop() override
     {
+        m_meter.stop();
         m_firstSound.stop();
         m_restarting = false;
         if (m_recorder)
@@ -183,6 +266,7 @@ private:
     std::unique_ptr<QAudioInput> m_input;
     std::unique_ptr<QMediaRecorder> m_recorder;
     QTimer m_firstSound;
+    InputMeter m_meter{this};
     int m_attempts = 0;
     bool m_restarting = false;
     QString m_path;
@@ -198,6 +282,15 @@ VoiceRecorder::VoiceRecorder(QObject *parent)
     : VoiceRecorder(nullptr, parent)
 {}
 #endif
+
+qreal meterLevel(float peak)
+{
+    constexpr qreal kFloorDb = -60;
+    if (!(peak > 0))
+        return 0;
+    const qreal db = 20 * std::log10(qreal(std::min(peak, 1.0f)));
+    return std::clamp((db - kFloorDb) / -kFloorDb, qreal(0), qreal(1));
+}
 
 VoiceRecorder::VoiceRecorder(std::unique_ptr<VoiceRecorderEngine> engine, QObject *parent)
     : QObject(parent)
@@ -222,6 +315,10 @@ VoiceRecorder::VoiceRecorder(std::unique_ptr<VoiceRecorderEngine> engine, QObjec
             &VoiceRecorder::onDuration);
     connect(m_engine.get(), &VoiceRecorderEngine::stopped, this, &VoiceRecorder::onStopped);
     connect(m_engine.get(), &VoiceRecorderEngine::failed, this, &VoiceRecorder::onFailed);
+    connect(m_engine.get(), &VoiceRecorderEngine::levelChanged, this, [this](qreal level) {
+        if (m_state == Recording)
+            setLevel(level);
+    });
 }
 
 VoiceRecorder::~VoiceRecorder()
@@ -271,7 +368,18 @@ void VoiceRecorder::setState(State state)
     if (m_state == state)
         return;
     m_state = state;
+    if (state != Recording)
+        setLevel(0);
     emit stateChanged();
+}
+
+void VoiceRecorder::setLevel(qreal level)
+{
+    level = std::clamp(level, qreal(0), qreal(1));
+    if (qFuzzyCompare(level + 1, m_level + 1))
+        return;
+    m_level = level;
+    emit levelChanged();
 }
 
 void VoiceRecorder::fail(const QString &message)

@@ -9,8 +9,10 @@
 // file and its length) or Failed (a sentence saying why). cancel() goes back
 // to Idle at once and removes the file once the platform lets go of it. At
 // maxDurationMs (15 min) the recording finishes by itself and keeps what it
-// has (limitReached). No input level: Qt 6.4's recorder reports none, and a
-// second capture only for a meter is not worth its cost.
+// has (limitReached). `level` is how loud the microphone is while recording
+// (0..1), so that a muted or wrong microphone shows before a minute of
+// silence is sent: Qt 6.4's recorder reports no level, so the Qt Multimedia
+// engine reads the same input a second time for it, at a low rate.
 
 #include <QObject>
 #include <QPointer>
@@ -52,6 +54,8 @@ public:
 signals:
     void inputsChanged();
     void durationChanged(qint64 ms);
+    // How loud the input is now, 0 (silence, or not known) to 1 (full scale).
+    void levelChanged(qreal level);
     void stopped(const QString &path, qint64 durationMs);
     void failed(const QString &message);
 };
@@ -74,6 +78,11 @@ struct VoiceFormat
     const std::function<QList<QMediaFormat::AudioCodec>(QMediaFormat::FileFormat)> &codecsOf);
 #endif
 
+// A meter's reading for `peak`, the largest magnitude of a stretch of
+// samples scaled to -1..1: 0 at -60 dBFS and below, 1 at full scale, even
+// in decibels (steps a person hears as even).
+[[nodiscard]] qreal meterLevel(float peak);
+
 class VoiceRecorder : public QObject
 {
     Q_OBJECT
@@ -82,6 +91,8 @@ class VoiceRecorder : public QObject
     Q_PROPERTY(bool hasInput READ hasInput NOTIFY hasInputChanged)
     Q_PROPERTY(State state READ state NOTIFY stateChanged)
     Q_PROPERTY(qint64 elapsed READ elapsed NOTIFY elapsedChanged)
+    // How loud the microphone is while recording (0..1); 0 otherwise.
+    Q_PROPERTY(qreal level READ level NOTIFY levelChanged)
     Q_PROPERTY(
         qint64 maxDurationMs READ maxDurationMs WRITE setMaxDurationMs NOTIFY maxDurationMsChanged)
     // The recording stopped by itself at maxDurationMs.
@@ -108,6 +119,7 @@ public:
     [[nodiscard]] bool hasInput() const;
     [[nodiscard]] State state() const { return m_state; }
     [[nodiscard]] qint64 elapsed() const { return m_elapsed; }
+    [[nodiscard]] qreal level() const { return m_level; }
     [[nodiscard]] qint64 maxDurationMs() const { return m_maxDurationMs; }
     void setMaxDurationMs(qint64 ms);
     [[nodiscard]] bool limitReached() const { return m_limitReached; }
@@ -133,6 +145,7 @@ signals:
     void hasInputChanged();
     void stateChanged();
     void elapsedChanged();
+    void levelChanged();
     void maxDurationMsChanged();
     void folderChanged();
     // The recording is complete: hand it on (durationMs: its length).
@@ -140,6 +153,7 @@ signals:
 
 private:
     void setState(State state);
+    void setLevel(qreal level);
     void fail(const QString &message);
     void onDuration(qint64 ms);
     void onStopped(const QString &path, qint64 durationMs);
@@ -149,6 +163,7 @@ private:
     std::unique_ptr<VoiceRecorderEngine> m_engine;
     State m_state = Idle;
     qint64 m_elapsed = 0;
+    qreal m_level = 0;
     qint64 m_maxDurationMs = kDefaultMaxDurationMs;
     bool m_limitReached = false;
     // The engine still holds a recording that was cancelled: it is removed

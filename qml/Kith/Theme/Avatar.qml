@@ -32,8 +32,7 @@ Item {
         anchors.fill: parent
         radius: width / 2
         visible: !picture.ready
-        color: avatar.chosenColor > 0 ? Theme.avatarPalette[(avatar.chosenColor - 1) % Theme.avatarPalette.length]
-                                      : Theme.avatarColor(avatar.colorKey)
+        color: Theme.avatarPalette[Theme.chosenIndex(avatar.colorKey, avatar.chosenColor)]
 
         Text {
             anchors.centerIn: parent

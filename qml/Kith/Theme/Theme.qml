@@ -118,9 +118,17 @@ QtObject {
         return avatarPalette[colorIndex(key)];
     }
 
-    // A sender's name over a bubble in a group.
-    function senderColor(key) {
-        return dark ? senderPaletteDark[colorIndex(key)] : avatarPalette[colorIndex(key)];
+    // The palette index of a colour a user chose (User.avatar_color 1..16),
+    // or of `key` when they chose none (0).
+    function chosenIndex(key, chosen) {
+        return chosen > 0 ? (chosen - 1) % avatarPalette.length : colorIndex(key);
+    }
+
+    // A sender's name over a bubble in a group: the hue of their avatar,
+    // the one they chose where they chose one.
+    function senderColor(key, chosen) {
+        const i = chosenIndex(key, chosen || 0);
+        return dark ? senderPaletteDark[i] : avatarPalette[i];
     }
 
     // "Ada Lovelace" -> "AL", "bob" -> "B", "alice (you)" -> "A": words

@@ -20,6 +20,7 @@ Item {
         property bool hasInput: true
         property int state: VoiceRecorder.Idle
         property real elapsed: 0
+        property real level: 0
         property real maxDurationMs: 15 * 60 * 1000
         property bool limitReached: false
         property url fileUrl
@@ -86,6 +87,7 @@ Item {
             fake.hasInput = true;
             fake.state = VoiceRecorder.Idle;
             fake.elapsed = 0;
+            fake.level = 0;
             fake.limitReached = false;
             fake.error = "";
             fake.calls = [];
@@ -151,6 +153,31 @@ Item {
             verify(!bar.visible);
             verify(item("composerInput").visible);
             verify(composer.inputItem.activeFocus);
+        }
+
+        // The meter lights as many of its five bars as the input is loud,
+        // and only while recording.
+        function test_levelMeterFollowsTheInput() {
+            record();
+            const meter = item("levelMeter");
+            verify(meter.visible);
+            const lit = () => meter.lit;
+            compare(lit(), 0);
+            fake.level = 0.62;
+            compare(lit(), 3);
+            fake.level = 1;
+            compare(lit(), 5);
+            fake.level = 0.05;
+            compare(lit(), 0);
+            fake.level = 0.9;
+            fake.finishLater = true;
+            fake.finish();
+            verify(!meter.visible);
+            compare(lit(), 0);
+            fake.complete();
+            fake.level = 0;
+            fake.finishLater = false;
+            composer.cancelRecording();
         }
 
         function test_sendButtonWaitsForTheFile() {

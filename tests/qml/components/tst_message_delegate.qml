@@ -131,6 +131,43 @@ Item {
             verify(!findChild(direct, "senderName").visible);
         }
 
+        // A member's name takes the colour they chose for their avatar, as
+        // their avatar does, in both themes; with none chosen, their id's.
+        function test_senderNameTakesTheChosenColour() {
+            const scheme = Theme.scheme;
+            for (const s of ["light", "dark"]) {
+                Theme.scheme = s;
+                const chosen = make({ isGroup: true, startsRun: true, senderKey: "17", senderAvatarColor: 4 });
+                const palette = Theme.dark ? Theme.senderPaletteDark : Theme.avatarPalette;
+                verify(Qt.colorEqual(findChild(chosen, "senderName").color, palette[3]), s);
+                verify(Qt.colorEqual(findChild(chosen, "initialsCircle").color, Theme.avatarPalette[3]), s);
+                const unchosen = make({ isGroup: true, startsRun: true, senderKey: "17", senderAvatarColor: 0 });
+                verify(Qt.colorEqual(findChild(unchosen, "senderName").color, palette[Theme.colorIndex("17")]), s);
+                verify(Theme.colorIndex("17") !== 3, "the test needs a key whose own colour differs");
+            }
+            Theme.scheme = scheme;
+        }
+
+        // The quick reactions stay inside the row when the window narrows
+        // under an open picker (a phone turned, a window dragged smaller).
+        function test_reactionPickerFollowsANarrowerRow() {
+            const item = make({ isGroup: true, startsRun: true });
+            item.openReactions(item.width - 40, 0);
+            const picker = findChild(item, "reactionPicker");
+            verify(picker);
+            tryVerify(() => picker.opened);
+            verify(picker.width > 100);
+            compare(picker.x, item.width - picker.width, "opened past the row's right edge");
+            picker.close();
+            item.openReactions(100, 0);
+            tryVerify(() => picker.opened);
+            compare(picker.x, 100);
+            item.width = picker.width + 50;
+            tryCompare(picker, "x", 50, 2000, "past the row's right edge after it narrowed");
+            item.width = 640;
+            tryCompare(picker, "x", 100, 2000, "not back where it was asked for");
+        }
+
         function test_daySeparatorAndUnreadLine() {
             const item = make({ showDay: true, dayLabel: "Yesterday", showUnreadLine: true });
             verify(shown(item, "dayPill"));

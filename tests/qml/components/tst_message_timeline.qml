@@ -209,9 +209,45 @@ Item {
             settle();
             verify(atNewest());
             verify(timeline.stickToBottom);
+            // Home: the top of the rows held, and the page that then comes in
+            // above leaves that row where it is (one page, not a run back to
+            // the first message).
+            const firstSeq = messages.get(0).seq;
+            const fetches = messages.fetches;
             keyClick(Qt.Key_Home);
             settle();
-            compare(timeline.indexAt(timeline.width / 2, timeline.contentY + timeline.topMargin + 2), 0);
+            verify(Math.abs(placeOf(firstSeq) - timeline.topMargin) < 16, "the page that came in moved the view: " + placeOf(firstSeq));
+            verify(messages.get(0).seq < firstSeq, "no older page came in");
+            compare(messages.fetches, fetches + 1);
+        }
+
+        function topRow() {
+            return timeline.itemAt(timeline.width / 2, timeline.contentY + timeline.topMargin + 2);
+        }
+
+        // Where the row of seq is in the view (its top, from the view's top).
+        function placeOf(seq) {
+            const item = timeline.itemAtIndex(messages.rowOfSeq(seq));
+            return item ? item.y - timeline.contentY : NaN;
+        }
+
+        // A reader who drags or flings to the very top stays on the row they
+        // reached while the older page comes in above it.
+        function test_theTopRowHoldsWhileAPageComesIn() {
+            root.fill(1001, 1200);
+            settle();
+            for (let round = 0; round < 3; ++round) {
+                const fetches = messages.fetches;
+                const seen = messages.get(0).seq;
+                timeline.contentY = timeline.startContentY;
+                const before = placeOf(seen);
+                settle();
+
+                verify(Math.abs(placeOf(seen) - before) < 16, "round " + round + ": " + before + " -> " + placeOf(seen));
+                compare(messages.fetches, fetches + 1, "round " + round);
+            }
+            verify(messages.oldest > 1);
+            verify(!timeline.stickToBottom);
         }
 
         // Older pages come in above while the reader stays on the same row.
