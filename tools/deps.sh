@@ -11,6 +11,8 @@ KITH_APT_PACKAGES=(
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtquick-dialogs
   qml6-module-qtqml-workerscript qml6-module-qttest qml6-module-qt-labs-platform
+  # Qt's own file dialog (where the desktop offers none) lists folders with it.
+  qml6-module-qt-labs-folderlistmodel
   qml6-module-qt-labs-settings qml6-module-qtqml-models qml6-module-qtquick-shapes
   qtkeychain-qt6-dev
   libprotobuf-dev protobuf-compiler libsodium-dev zlib1g-dev libssl-dev libsqlite3-dev sqlite3 openssl libjemalloc-dev

@@ -15,6 +15,7 @@
 #include "kith/fingerprint.h"
 #include "media.h"
 #include "message_text.h"
+#include "test_client.h"
 #include "test_server.h"
 
 #include <QAbstractItemModel>
@@ -35,6 +36,7 @@
 #include <QQuickWindow>
 #include <QSslCertificate>
 #include <QTemporaryDir>
+#include <QSignalSpy>
 #include <QTest>
 #include <QWheelEvent>
 #include <QtQml/qqmlextensionplugin.h>
@@ -156,6 +158,7 @@ private slots:
     void searchHitOpensItsChatOnTheHit();
     void editReactAndDeleteFromTheBubbleReachTheCommandLine();
     void chatStateFromTheChatMenuAndTheBubble();
+    void profilePictureFromTheSettingsPage();
     void retryNowReconnectsAtOnce();
     void trustPromptForAServerOfItsOwn();
     void cleanupTestCase();
@@ -1118,6 +1121,97 @@ void AppEndToEnd::chatStateFromTheChatMenuAndTheBubble()
     m_window->setProperty("startTheme", QStringLiteral("light"));
     m_window->setWidth(1000);
     QTRY_VERIFY(layout->property("wide").toBool());
+}
+
+// ann picks a picture through the settings page's "Change picture…" file
+// dialog: the page shows it and bob, asking the server, sees ann's picture;
+// "Remove picture" takes it away for him too.
+void AppEndToEnd::profilePictureFromTheSettingsPage()
+{
+    const QString path = m_home.filePath(QStringLiteral("ann-face.png"));
+    {
+        QImage face(640, 480, QImage::Format_RGB32);
+        face.fill(QColor(0x2e, 0x7d, 0x32));
+        QPainter painter(&face);
+        painter.setBrush(QColor(0xff, 0xd5, 0x4f));
+        painter.drawEllipse(QPoint(320, 240), 150, 150);
+        painter.end();
+        QVERIFY(face.save(path, "PNG"));
+    }
+    kith::test::TestClient bob;
+    QVERIFY(bob.connectTo(m_server.url()));
+    QVERIFY(bob.hello());
+    const auto login = bob.login(QStringLiteral("bob"), kBobPassword);
+    QVERIFY2(login && login->has_auth_ok(), kith::test::describe(login).constData());
+    // ann's picture as bob may see it ("" without one).
+    const auto annPicture = [&bob]() -> std::optional<std::string> {
+        kith::v1::Envelope ask;
+        ask.mutable_get_profile()->set_username("ann");
+        const auto answer = bob.request(ask);
+        if (!answer || !answer->has_user_profile())
+            return std::nullopt;
+        return answer->user_profile().user().avatar_file_id();
+    };
+    QCOMPARE(annPicture(), std::optional<std::string>(""));
+
+    QObject *sheet = m_window->findChild<QObject *>(QStringLiteral("settingsSheet"));
+    QVERIFY(sheet);
+    QVERIFY(QMetaObject::invokeMethod(sheet, "open"));
+    QTRY_VERIFY(sheet->property("opened").toBool());
+    QQuickItem *change = item("changePictureButton");
+    QVERIFY(change && change->isVisible());
+    QVERIFY(!item("removePictureButton")->isVisible());
+    click(change);
+    auto *dialog = sheet->findChild<QObject *>(QStringLiteral("pictureDialog"));
+    QVERIFY(dialog);
+    QTRY_VERIFY(dialog->property("visible").toBool());
+    // A person's pick: the dialog's own list (Qt's dialog, where the
+    // desktop has none) shows the folder; a click on the file, then Open.
+    QVERIFY(dialog->setProperty("currentFolder", QUrl::fromLocalFile(m_home.path())));
+    QQuickItem *list = nullptr;
+    QTRY_VERIFY((list = item("fileDialogListView")) && list->isVisible());
+    QQuickItem *row = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            row = nullptr;
+            const auto content = list->property("contentItem").value<QQuickItem *>();
+            for (QQuickItem *candidate : content ? content->childItems() : QList<QQuickItem *>())
+                if (candidate->property("fileName").toString() == QLatin1String("ann-face.png"))
+                    row = candidate;
+            return row != nullptr;
+        }(),
+        kUiTimeoutMs);
+    QMetaObject::invokeMethod(list, "positionViewAtIndex",
+                              Q_ARG(int, row->property("index").toInt()), Q_ARG(int, 0));
+    QTRY_VERIFY(row->isVisible());
+    click(row);
+    QTRY_COMPARE(dialog->property("selectedFile").toUrl(), QUrl::fromLocalFile(path));
+    QVERIFY(QMetaObject::invokeMethod(dialog, "accept"));
+    QTRY_VERIFY(!dialog->property("visible").toBool());
+
+    QTRY_VERIFY_WITH_TIMEOUT(!annPicture().value_or("").empty(), kUiTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(!client()->property("avatarUrl").toUrl().isEmpty(), kUiTimeoutMs);
+    QTRY_VERIFY(item("removePictureButton")->isVisible());
+    {
+        // The page shows the picture made of it: a square, the yellow disc
+        // in the middle.
+        const QImage shown(client()->property("avatarUrl").toUrl().toLocalFile());
+        QVERIFY(!shown.isNull());
+        QCOMPARE(shown.width(), shown.height());
+        const QColor middle = shown.pixelColor(shown.width() / 2, shown.height() / 2);
+        QVERIFY2(middle.red() > 200 && middle.green() > 160 && middle.blue() < 140,
+                 qPrintable(middle.name()));
+    }
+    QVERIFY(QDir().mkpath(QStringLiteral(KITH_ARTIFACT_DIR)));
+    QTest::qWait(300); // the picture decodes off the GUI thread
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-settings-picture.png")));
+
+    click(item("removePictureButton"));
+    QTRY_VERIFY_WITH_TIMEOUT(annPicture() == std::optional<std::string>(""), kUiTimeoutMs);
+    QTRY_VERIFY(!item("removePictureButton")->isVisible());
+    QVERIFY(QMetaObject::invokeMethod(sheet, "close"));
+    QTRY_VERIFY(!sheet->property("visible").toBool());
 }
 
 // The server goes away; "Retry now" in the banner tries at once instead of

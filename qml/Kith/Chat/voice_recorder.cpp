@@ -180,6 +180,11 @@ public:
             connect(m_recorder.get(), &QMediaRecorder::durationChanged, this, [this](qint64 ms) {
                 if (m_restarting)
                     return;
+                // The meter opens the input a second time only once the
+                // recorder has its sound: opened beside a recorder still
+                // starting, Qt 6.4's FFmpeg backend got none.
+                if (m_firstSound.isActive())
+                    m_meter.start(m_device);
                 m_firstSound.stop();
                 emit durationChanged(ms);
             });
@@ -204,9 +209,8 @@ public:
                     });
         }
         // The device that is the default now, not the one at the first recording.
-        const QAudioDevice device = QMediaDevices::defaultAudioInput();
-        m_input->setDevice(device);
-        m_meter.start(device);
+        m_device = QMediaDevices::defaultAudioInput();
+        m_input->setDevice(m_device);
         QMediaFormat format(m_format->fileFormat);
         format.setAudioCodec(m_format->codec);
         m_recorder->setMediaFormat(format);
@@ -267,6 +271,7 @@ private:
     std::unique_ptr<QMediaRecorder> m_recorder;
     QTimer m_firstSound;
     InputMeter m_meter{this};
+    QAudioDevice m_device;
     int m_attempts = 0;
     bool m_restarting = false;
     QString m_path;
