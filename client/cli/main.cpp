@@ -60,6 +60,9 @@ constexpr auto kUsage = R"(commands:
   avatar PATH                 make your profile picture from an image (a 256 px square);
                               avatar-remove: remove it
   avatar-color N              your avatar colour: 0 from your id, 1..16 a palette entry
+  group-avatar GROUP PATH     make the group's picture from an image (admins and owners);
+                              group-avatar-remove GROUP: remove it
+  group-avatar-color GROUP N  the group's avatar colour: 0 from its id, 1..16 a palette entry
   users [QUERY]               search the server's directory (user and display names;
                               everyone without a query), 100 at a time (--all: all)
   tail                        print incoming messages as they arrive
@@ -215,6 +218,10 @@ private:
         if (command == QLatin1String("avatar") || command == QLatin1String("avatar-remove") ||
             command == QLatin1String("avatar-color"))
             return avatar(command);
+        if (command == QLatin1String("group-avatar") ||
+            command == QLatin1String("group-avatar-remove") ||
+            command == QLatin1String("group-avatar-color"))
+            return groupAvatar(command);
         if (command == QLatin1String("users"))
             return users();
         if (command == QLatin1String("chats"))
@@ -435,6 +442,28 @@ private:
             m_client.setAvatarColor(color);
         else
             m_client.setAvatarPicture(m_args.at(1));
+    }
+
+    void groupAvatar(const QString &command)
+    {
+        bool isNumber = false;
+        const int color = m_args.value(2).toInt(&isNumber);
+        const bool remove = command == QLatin1String("group-avatar-remove");
+        const bool setColor = command == QLatin1String("group-avatar-color");
+        if (m_args.size() != (remove ? 2 : 3) || (setColor && !isNumber))
+            return fail(QStringLiteral("usage: group-avatar GROUP PATH, group-avatar-remove GROUP "
+                                       "or group-avatar-color GROUP N"));
+        resolvePeer(m_args.at(1), [this, remove, setColor, color](const QString &conversationId) {
+            if (!conversationId.startsWith(u'g'))
+                return fail(QStringLiteral("%1 is not a group").arg(m_args.at(1)));
+            connect(&m_client, &KithClient::groupAvatarSet, this, [this] { finish(); });
+            if (remove)
+                m_client.removeGroupPicture(conversationId);
+            else if (setColor)
+                m_client.setGroupColor(conversationId, color);
+            else
+                m_client.setGroupPicture(conversationId, m_args.at(2));
+        });
     }
 
     void users()
@@ -855,17 +884,38 @@ int main(int argc, char *argv[])
     parser.process(app);
 
     const QStringList args = parser.positionalArguments();
-    const QStringList commands{
-        QStringLiteral("register"), QStringLiteral("send"),          QStringLiteral("history"),
-        QStringLiteral("tail"),     QStringLiteral("sync"),          QStringLiteral("groups"),
-        QStringLiteral("group"),    QStringLiteral("send-file"),     QStringLiteral("download"),
-        QStringLiteral("edit"),     QStringLiteral("delete"),        QStringLiteral("react"),
-        QStringLiteral("pin"),      QStringLiteral("unpin"),         QStringLiteral("pins"),
-        QStringLiteral("hide"),     QStringLiteral("mute"),          QStringLiteral("unmute"),
-        QStringLiteral("archive"),  QStringLiteral("unarchive"),     QStringLiteral("chat-state"),
-        QStringLiteral("block"),    QStringLiteral("unblock"),       QStringLiteral("blocked"),
-        QStringLiteral("avatar"),   QStringLiteral("avatar-remove"), QStringLiteral("avatar-color"),
-        QStringLiteral("users"),    QStringLiteral("chats")};
+    const QStringList commands{QStringLiteral("register"),
+                               QStringLiteral("send"),
+                               QStringLiteral("history"),
+                               QStringLiteral("tail"),
+                               QStringLiteral("sync"),
+                               QStringLiteral("groups"),
+                               QStringLiteral("group"),
+                               QStringLiteral("send-file"),
+                               QStringLiteral("download"),
+                               QStringLiteral("edit"),
+                               QStringLiteral("delete"),
+                               QStringLiteral("react"),
+                               QStringLiteral("pin"),
+                               QStringLiteral("unpin"),
+                               QStringLiteral("pins"),
+                               QStringLiteral("hide"),
+                               QStringLiteral("mute"),
+                               QStringLiteral("unmute"),
+                               QStringLiteral("archive"),
+                               QStringLiteral("unarchive"),
+                               QStringLiteral("chat-state"),
+                               QStringLiteral("block"),
+                               QStringLiteral("unblock"),
+                               QStringLiteral("blocked"),
+                               QStringLiteral("avatar"),
+                               QStringLiteral("avatar-remove"),
+                               QStringLiteral("avatar-color"),
+                               QStringLiteral("group-avatar"),
+                               QStringLiteral("group-avatar-remove"),
+                               QStringLiteral("group-avatar-color"),
+                               QStringLiteral("users"),
+                               QStringLiteral("chats")};
     if (args.isEmpty() || !commands.contains(args.first())) {
         std::fprintf(stderr, "kith-cli: %s (see --help)\n",
                      args.isEmpty()

@@ -351,6 +351,56 @@ private slots:
         QVERIFY(m_lastCode != 0);
     }
 
+    // group-avatar GROUP PATH makes and sets the group's picture,
+    // group-avatar-color its colour, group-avatar-remove takes the picture
+    // away; a member sees each in the group's state. A plain member is refused.
+    void theGroupAvatarIsSetAndRemoved()
+    {
+        const QString face = m_dir.filePath(QStringLiteral("crest.png"));
+        {
+            QImage image(300, 500, QImage::Format_RGB32);
+            image.fill(Qt::darkYellow);
+            QVERIFY(image.save(face, "PNG"));
+        }
+        const QStringList created =
+            run(m_alice, {QStringLiteral("group"), QStringLiteral("create"),
+                          QStringLiteral("painters"), QStringLiteral("bob")});
+        QCOMPARE(m_lastCode, 0);
+        const QString group = created.value(0).trimmed();
+        QVERIFY2(group.startsWith(u'g'), qPrintable(group));
+        TestClient bob;
+        QVERIFY(bob.connectAndLogin(m_server->url(), QStringLiteral("bob"), kPassword));
+        const auto groupAsBobSees = [&bob, &group]() {
+            const auto answer = bob.sync();
+            if (answer && answer->has_sync_response())
+                for (const v1::ConversationState &state : answer->sync_response().changed())
+                    if (QString::fromStdString(state.id()) == group)
+                        return state;
+            return v1::ConversationState();
+        };
+        run(m_alice, {QStringLiteral("group-avatar"), group, face});
+        QCOMPARE(m_lastCode, 0);
+        const v1::ConversationState withPicture = groupAsBobSees();
+        QVERIFY(isValidFileId(withPicture.avatar_file_id()));
+        run(m_alice, {QStringLiteral("group-avatar-color"), QStringLiteral("painters"),
+                      QStringLiteral("4")});
+        QCOMPARE(m_lastCode, 0);
+        QCOMPARE(groupAsBobSees().avatar_color(), 4u);
+        QCOMPARE(groupAsBobSees().avatar_file_id(), withPicture.avatar_file_id());
+        run(m_alice, {QStringLiteral("group-avatar-remove"), group});
+        QCOMPARE(m_lastCode, 0);
+        QVERIFY(groupAsBobSees().avatar_file_id().empty());
+        QCOMPARE(groupAsBobSees().avatar_color(), 4u);
+        // A plain member, a colour out of range, a direct chat: refused, non-zero.
+        run(m_bob, {QStringLiteral("group-avatar-color"), group, QStringLiteral("2")});
+        QVERIFY(m_lastCode != 0);
+        run(m_alice, {QStringLiteral("group-avatar-color"), group, QStringLiteral("99")});
+        QVERIFY(m_lastCode != 0);
+        run(m_alice, {QStringLiteral("group-avatar-remove"), QStringLiteral("bob")});
+        QVERIFY(m_lastCode != 0);
+        QCOMPARE(groupAsBobSees().avatar_color(), 4u);
+    }
+
     void failuresExitNonZeroWithOneLine_data()
     {
         QTest::addColumn<QString>("home");

@@ -218,6 +218,49 @@ private slots:
         QCOMPARE(m_store->message(kDirect, 2)->content.kind_case(), v1::Content::kDeleted);
     }
 
+    // A group's avatar comes with its state and with a pushed group event
+    // (as does its name); an event for a direct chat changes nothing.
+    void aGroupsAvatarComesFromItsStateAndEvents()
+    {
+        const QString group = QStringLiteral("g:42");
+        v1::ConversationState state;
+        state.set_id(toStd(group));
+        state.set_kind(v1::GROUP);
+        state.set_title("crew");
+        state.set_avatar_file_id("f-first");
+        state.set_avatar_color(3);
+        QVERIFY(m_store->applyConversationState(state));
+        QCOMPARE(m_store->conversation(group)->avatarFileId, QStringLiteral("f-first"));
+        QCOMPARE(m_store->conversation(group)->avatarColor, 3u);
+        QSignalSpy changed(m_store.get(), &LocalStore::conversationChanged);
+        v1::SystemEvent event;
+        event.set_kind(v1::SystemEvent::GROUP_AVATAR_CHANGED);
+        event.set_avatar_file_id("f-second");
+        event.set_avatar_color(7);
+        QVERIFY(m_store->applyGroupEvent(group, event));
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(m_store->conversation(group)->avatarFileId, QStringLiteral("f-second"));
+        QCOMPARE(m_store->conversation(group)->avatarColor, 7u);
+        QCOMPARE(m_store->conversation(group)->title, QStringLiteral("crew"));
+        v1::SystemEvent renamed;
+        renamed.set_kind(v1::SystemEvent::GROUP_RENAMED);
+        renamed.set_name("new crew");
+        QVERIFY(m_store->applyGroupEvent(group, renamed));
+        QCOMPARE(m_store->conversation(group)->title, QStringLiteral("new crew"));
+        QCOMPARE(m_store->conversation(group)->avatarFileId, QStringLiteral("f-second"));
+        // Removed: no picture, the colour as told.
+        event.clear_avatar_file_id();
+        QVERIFY(m_store->applyGroupEvent(group, event));
+        QVERIFY(m_store->conversation(group)->avatarFileId.isEmpty());
+        QCOMPARE(m_store->conversation(group)->avatarColor, 7u);
+
+        QVERIFY(m_store->storeMessages(
+            kDirect, {textMessage(kDirect, 1, kPeer, QStringLiteral("hi"))}, {1, 1}));
+        event.set_avatar_file_id("f-third");
+        QVERIFY(m_store->applyGroupEvent(kDirect, event));
+        QVERIFY(m_store->conversation(kDirect)->avatarFileId.isEmpty());
+    }
+
     // The chat's line shows its newest message as it now is; an edit,
     // deletion, reaction or pin is not a message of its own there.
     void thePreviewIsTheNewestMessageAsItNowIs()

@@ -171,10 +171,11 @@ void TestAuthorization::everyRequestKindBeforeAuthIsRefused()
         tried << QString::fromStdString(field->name());
     }
     // The list is the protocol's, not an empty loop.
-    for (const char *kind : {"send", "pull", "sync", "mark_read", "typing", "create_group",
-                             "add_members", "remove_member", "leave_group", "rename_group",
-                             "list_members", "search_users", "get_profile", "set_display_name",
-                             "set_avatar", "list_devices", "revoke_device", "logout"})
+    for (const char *kind :
+         {"send", "pull", "sync", "mark_read", "typing", "create_group", "add_members",
+          "remove_member", "leave_group", "rename_group", "set_group_avatar", "list_members",
+          "search_users", "get_profile", "set_display_name", "set_avatar", "list_devices",
+          "revoke_device", "logout"})
         QVERIFY2(tried.contains(QLatin1String(kind)), kind);
     // Still able to log in afterwards.
     const auto login = client.login(QStringLiteral("carol"), QStringLiteral("password123"));

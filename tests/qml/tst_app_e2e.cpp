@@ -34,6 +34,7 @@
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QSignalSpy>
 #include <QSslCertificate>
 #include <QTemporaryDir>
 #include <QSignalSpy>
@@ -152,6 +153,7 @@ class AppEndToEnd : public QObject
 private slots:
     void initTestCase();
     void messagesFlowBothWays();
+    void groupPictureShowsInTheListHeaderAndDetails();
     void filesGoBothWaysByteIdentical();
     void notificationsGoThroughTheDesktopService();
     void longHistoryScrollsBackAndHoldsItsPlace();
@@ -457,6 +459,135 @@ void AppEndToEnd::messagesFlowBothWays()
     QVERIFY(
         m_window->grabWindow().save(QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-narrow-dark.png")));
     qInfo("screenshots in %s", KITH_ARTIFACT_DIR);
+}
+
+// bob, the owner of "Release crew", gives it a picture from the command
+// line: ann's list row and the chat header show it, and so does the group
+// details page, with no way to change it for ann (a plain member); a new
+// colour and the picture's removal bring the initials back on that colour.
+// Screenshots wide (1040 px) and narrow (380 px), with the details open.
+void AppEndToEnd::groupPictureShowsInTheListHeaderAndDetails()
+{
+    QVERIFY(m_window);
+    m_window->setWidth(1040);
+    m_window->setProperty("startTheme", QStringLiteral("light"));
+    QQuickItem *layout = item("adaptiveLayout");
+    QTRY_VERIFY(layout->property("wide").toBool());
+
+    // A crest: a diagonal gradient with a light ring, easy to tell from initials.
+    QImage crest(480, 360, QImage::Format_RGB32);
+    {
+        QPainter painter(&crest);
+        QLinearGradient gradient(0, 0, 480, 360);
+        gradient.setColorAt(0, QColor(0x1e, 0x88, 0xe5));
+        gradient.setColorAt(1, QColor(0x8e, 0x24, 0xaa));
+        painter.fillRect(crest.rect(), gradient);
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.setPen(QPen(QColor(0xff, 0xd5, 0x4f), 28));
+        painter.drawEllipse(QPoint(240, 180), 110, 110);
+    }
+    const QString crestPath = m_home.filePath(QStringLiteral("crest.png"));
+    QVERIFY(crest.save(crestPath));
+    bool ok = false;
+    bob({QStringLiteral("group-avatar"), QStringLiteral("Release crew"), crestPath}, &ok);
+    QVERIFY(ok);
+
+    QAbstractItemModel *conversations = client()->conversations();
+    const int row = findRow(conversations, "title", QStringLiteral("Release crew"));
+    QVERIFY(row >= 0);
+    const QString group = roleValue(conversations, row, "conversationId").toString();
+    const auto groupRole = [&](const QByteArray &role) {
+        return roleValue(conversations, findRow(conversations, "conversationId", group), role);
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(!groupRole("avatarUrl").toUrl().isEmpty(), kUiTimeoutMs);
+
+    // The chat open before (bob's), opened again at the end for the tests after this one.
+    const QVariant before = m_window->property("currentConversationId");
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, group),
+                                      Q_ARG(QVariant, 0)));
+    QQuickItem *headerAvatar = item("headerAvatar");
+    QVERIFY(headerAvatar);
+    QTRY_VERIFY_WITH_TIMEOUT(headerAvatar->property("showsPicture").toBool(), kUiTimeoutMs);
+
+    auto *details = m_window->findChild<QObject *>(QStringLiteral("groupDetails"));
+    QVERIFY(details);
+    QVERIFY(QMetaObject::invokeMethod(details, "open"));
+    QTRY_VERIFY(details->property("opened").toBool());
+    auto *detailsAvatar = details->findChild<QQuickItem *>(QStringLiteral("groupAvatar"));
+    QVERIFY(detailsAvatar);
+    QTRY_VERIFY_WITH_TIMEOUT(detailsAvatar->property("showsPicture").toBool(), kUiTimeoutMs);
+    auto *change = details->findChild<QQuickItem *>(QStringLiteral("changeGroupPictureButton"));
+    QVERIFY(change);
+    QVERIFY(!change->isVisible()); // ann is a plain member
+
+    QVERIFY(QDir().mkpath(QStringLiteral(KITH_ARTIFACT_DIR)));
+    QTest::qWait(300); // the sheet's opening transition
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-picture.png")));
+    QVERIFY(QMetaObject::invokeMethod(details, "close"));
+    QTRY_VERIFY(!details->property("opened").toBool());
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-picture-chat.png")));
+
+    m_window->setWidth(380);
+    QTRY_VERIFY(!layout->property("wide").toBool());
+    QTRY_COMPARE(item("chatSlot")->x(), 0.0); // the slide-in has finished
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-picture-narrow.png")));
+    QVERIFY(QMetaObject::invokeMethod(details, "open"));
+    QTRY_VERIFY(details->property("opened").toBool());
+    QTest::qWait(300);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-picture-details-narrow.png")));
+    QVERIFY(QMetaObject::invokeMethod(details, "close"));
+
+    // A colour, then no picture: the initials on that colour.
+    bob({QStringLiteral("group-avatar-color"), QStringLiteral("Release crew"), QStringLiteral("6")},
+        &ok);
+    QVERIFY(ok);
+    QTRY_COMPARE_WITH_TIMEOUT(groupRole("avatarColor").toInt(), 6, kUiTimeoutMs);
+    bob({QStringLiteral("group-avatar-remove"), QStringLiteral("Release crew")}, &ok);
+    QVERIFY(ok);
+    QTRY_VERIFY_WITH_TIMEOUT(groupRole("avatarUrl").toUrl().isEmpty(), kUiTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(!headerAvatar->property("showsPicture").toBool(), kUiTimeoutMs);
+    QCOMPARE(headerAvatar->property("chosenColor").toInt(), 6);
+
+    // ann's own group: as its owner she gets "Change picture…" and, with a
+    // picture, "Remove picture"; the picture she sets shows at once.
+    m_window->setWidth(1040);
+    QTRY_VERIFY(layout->property("wide").toBool());
+    QSignalSpy created(client(), &KithClient::groupCreated);
+    client()->createGroup(QStringLiteral("Design review"), {QStringLiteral("bob")});
+    QTRY_COMPARE_WITH_TIMEOUT(created.size(), 1, kUiTimeoutMs);
+    const QString own = created.first().first().toString();
+    QTRY_VERIFY_WITH_TIMEOUT(findRow(conversations, "conversationId", own) >= 0, kUiTimeoutMs);
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, own),
+                                      Q_ARG(QVariant, 0)));
+    QVERIFY(QMetaObject::invokeMethod(details, "open"));
+    QTRY_VERIFY(details->property("opened").toBool());
+    QTRY_VERIFY(change->isVisible());
+    auto *remove = details->findChild<QQuickItem *>(QStringLiteral("removeGroupPictureButton"));
+    QVERIFY(remove);
+    QVERIFY(!remove->isVisible());
+    // What the file dialog hands over when a picture is chosen.
+    QVERIFY(QMetaObject::invokeMethod(details, "pictureChosen",
+                                      Q_ARG(QUrl, QUrl::fromLocalFile(crestPath))));
+    QTRY_VERIFY_WITH_TIMEOUT(detailsAvatar->property("showsPicture").toBool(), kUiTimeoutMs);
+    QTRY_VERIFY(remove->isVisible());
+    QTest::qWait(300);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-picture-owner.png")));
+    m_window->setWidth(380);
+    QTRY_VERIFY(!layout->property("wide").toBool());
+    QTest::qWait(300);
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-picture-owner-narrow.png")));
+    QVERIFY(QMetaObject::invokeMethod(details, "close"));
+
+    m_window->setWidth(1000);
+    QTRY_VERIFY(layout->property("wide").toBool());
+    QVERIFY(QMetaObject::invokeMethod(m_window, "openConversation", Q_ARG(QVariant, before),
+                                      Q_ARG(QVariant, 0)));
 }
 
 // ann sends a picture from the app (through the preview sheet, with a

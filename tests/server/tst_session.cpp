@@ -546,6 +546,10 @@ private slots:
             e.mutable_rename_group()->set_conversation_id(group);
             e.mutable_rename_group()->set_name("n");
         }));
+        QTest::addRow("set_group_avatar") << twice(make([&](auto &e) {
+            e.mutable_set_group_avatar()->set_conversation_id(group);
+            e.mutable_set_group_avatar()->set_color(2);
+        }));
         QTest::addRow("set_chat_state") << twice(make([&](auto &e) {
             e.mutable_set_chat_state()->set_conversation_id(group);
             e.mutable_set_chat_state()->set_archived(true);
@@ -582,6 +586,46 @@ private slots:
         QVERIFY2(isError(second, v1::RATE_LIMITED),
                  second ? second->DebugString().c_str() : "none");
         QVERIFY(second->error().retry_after_ms() > 0);
+        QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // A hostile admin changing the group's picture over and over with the
+    // default budgets: the group changes' burst goes through, past it the
+    // requests get RATE_LIMITED with a wait, as renames do, and the
+    // connection stays.
+    void rapidGroupAvatarChangesAreLimited()
+    {
+        // Longer than the holds: a held client's pongs wait too.
+        startServer([](Config &config) { config.idleTimeoutMs = kWaitMs; });
+        RawClient client(m_server->port());
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.helloAndRegister("painter"));
+        v1::Envelope create;
+        create.mutable_create_group()->set_name("studio");
+        const auto created = client.ask(create, 10);
+        QVERIFY2(created && created->has_conversation(),
+                 created ? created->DebugString().c_str() : "none");
+        const std::string group = created->conversation().state().id();
+        const int burst = int(Config{}.groupChangeBurst);
+        int allowed = 0;
+        int limited = 0;
+        for (int i = 0; i < burst + 5; ++i) {
+            v1::Envelope change;
+            change.mutable_set_group_avatar()->set_conversation_id(group);
+            change.mutable_set_group_avatar()->set_color(quint32(i % 16) + 1);
+            const auto answer = client.ask(change, quint32(100 + i));
+            QVERIFY2(answer, qPrintable(QString::number(i)));
+            if (answer->has_ok()) {
+                ++allowed;
+            } else {
+                QVERIFY2(isError(answer, v1::RATE_LIMITED), answer->DebugString().c_str());
+                QVERIFY(answer->error().retry_after_ms() > 0);
+                ++limited;
+            }
+        }
+        // The group's creation took one token of the same budget.
+        QVERIFY2(allowed >= burst - 1 && allowed < burst + 5, qPrintable(QString::number(allowed)));
+        QVERIFY(limited > 0);
         QCOMPARE(client.socket.state(), QAbstractSocket::ConnectedState);
     }
 

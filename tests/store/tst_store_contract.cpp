@@ -1816,6 +1816,108 @@ private slots:
         QCOMPARE(setAvatar(4040, QString(), 1).error().code, v1::NOT_FOUND);
     }
 
+    Result<GroupChange> setGroupAvatar(const QString &group, quint64 actorId, const QString &fileId,
+                                       quint32 color)
+    {
+        return wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> done) {
+            m_store->setGroupAvatar(group, actorId, fileId, color, ctx, done);
+        });
+    }
+
+    // A group's picture is one of the acting admin's own finished files, set
+    // as a change of the group (its event, a new metadata version) by admins
+    // and owners only; while it is the group's picture its members may fetch
+    // it (others not) and the sweep leaves it; the one it replaced is
+    // collected like any file nothing refers to.
+    void groupAvatarsAreAdminFilesHeldWhileCurrent()
+    {
+        const ThreeUsers t = threeUsersAndTwoChats(); // team: alice (owner) and bob
+        const FileRecord first = finishedFile(t.alice.id, 40, digestOf("g first"), 1000);
+        const FileRecord second = finishedFile(t.alice.id, 50, digestOf("g second"), 1000);
+        const FileRecord bobs = finishedFile(t.bob.id, 60, digestOf("g bobs"), 1000);
+        const auto unfinished = upload(t.alice.id, 70, digestOf("g unfinished"), 1000);
+        QVERIFY(!first.id.isEmpty() && !second.id.isEmpty() && !bobs.id.isEmpty());
+        QVERIFY(unfinished.ok());
+        const v1::ConversationState before = *m_store->conversation(t.team, t.bob.id);
+        QVERIFY(before.avatar_file_id().empty());
+        QCOMPARE(before.avatar_color(), 0u);
+
+        const auto set = setGroupAvatar(t.team, t.alice.id, first.id, 5);
+        QVERIFY2(set.ok(), qPrintable(set.ok() ? QString() : set.error().message));
+        QCOMPARE(QString::fromStdString(set->state.avatar_file_id()), first.id);
+        QCOMPARE(set->state.avatar_color(), 5u);
+        QCOMPARE(set->state.metadata_version(), before.metadata_version() + 1);
+        QCOMPARE(set->event.seq(), before.max_seq() + 1);
+        const v1::SystemEvent &told = set->event.content().system();
+        QCOMPARE(told.kind(), v1::SystemEvent::GROUP_AVATAR_CHANGED);
+        QCOMPARE(QString::fromStdString(told.avatar_file_id()), first.id);
+        QCOMPARE(told.avatar_color(), 5u);
+        QCOMPARE(set->memberIds.size(), 2);
+        // Read back the same way by every conversation read (one, a page).
+        QCOMPARE(QString::fromStdString(m_store->conversation(t.team, t.bob.id)->avatar_file_id()),
+                 first.id);
+        const auto page = m_store->conversationsOf(t.bob.id);
+        QVERIFY(page.ok());
+        bool listed = false;
+        for (const ConversationView &view : *page) {
+            if (QString::fromStdString(view.id()) == t.team) {
+                listed = true;
+                QCOMPARE(QString::fromStdString(view.avatar_file_id()), first.id);
+                QCOMPARE(view.avatar_color(), 5u);
+            } else {
+                QVERIFY(view.avatar_file_id().empty()); // the direct chat has none
+            }
+        }
+        QVERIFY(listed);
+
+        // A plain member may not; someone else's file, an unfinished one and
+        // one that does not exist are INVALID_ARGUMENT alike; nothing changes.
+        QCOMPARE(setGroupAvatar(t.team, t.bob.id, bobs.id, 1).error().code, v1::PERMISSION_DENIED);
+        QCOMPARE(setGroupAvatar(t.team, t.carol.id, QString(), 1).error().code, v1::NOT_FOUND);
+        QCOMPARE(setGroupAvatar(t.team, t.alice.id, bobs.id, 1).error().code, v1::INVALID_ARGUMENT);
+        QCOMPARE(setGroupAvatar(t.team, t.alice.id, unfinished->file.id, 1).error().code,
+                 v1::INVALID_ARGUMENT);
+        QCOMPARE(
+            setGroupAvatar(t.team, t.alice.id, QString::fromStdString(newFileId()), 1).error().code,
+            v1::INVALID_ARGUMENT);
+        const v1::ConversationState kept = *m_store->conversation(t.team, t.alice.id);
+        QCOMPARE(QString::fromStdString(kept.avatar_file_id()), first.id);
+        QCOMPARE(kept.avatar_color(), 5u);
+        QCOMPARE(kept.max_seq(), set->event.seq());
+
+        // Members may fetch it; carol, outside the group, may not.
+        QVERIFY(m_store->downloadableFile(first.id, t.bob.id)->has_value());
+        QVERIFY(!m_store->downloadableFile(first.id, t.carol.id)->has_value());
+        QVERIFY(!m_store->downloadableFile(second.id, t.bob.id)->has_value());
+
+        // Replaced: the old one is the group's no more.
+        QVERIFY(setGroupAvatar(t.team, t.alice.id, second.id, 5).ok());
+        QVERIFY(!m_store->downloadableFile(first.id, t.bob.id)->has_value());
+        QVERIFY(m_store->downloadableFile(second.id, t.bob.id)->has_value());
+        QVERIFY(m_store->downloadableFile(first.id, t.alice.id)->has_value());
+
+        // Past the grace: the replaced picture and its blob go, the current one stays.
+        constexpr qint64 kHour = 3'600'000;
+        const auto swept = sweep(1002 + 10 * kHour, kHour);
+        QVERIFY(swept.ok());
+        QVERIFY(swept->unsentFiles.contains(first.id));
+        QVERIFY(!swept->unsentFiles.contains(second.id));
+        QVERIFY(swept->blobs.contains(digestOf("g first")));
+        QVERIFY(!swept->blobs.contains(digestOf("g second")));
+        QVERIFY(m_store->file(second.id)->has_value());
+
+        // Cleared: no longer held, the colour as given.
+        const auto cleared = setGroupAvatar(t.team, t.alice.id, QString(), 3);
+        QVERIFY(cleared.ok());
+        QVERIFY(cleared->state.avatar_file_id().empty());
+        QCOMPARE(cleared->state.avatar_color(), 3u);
+        QVERIFY(cleared->event.content().system().avatar_file_id().empty());
+        QVERIFY(!m_store->downloadableFile(second.id, t.bob.id)->has_value());
+        const auto later = sweep(1002 + 20 * kHour, kHour);
+        QVERIFY(later.ok());
+        QVERIFY(later->unsentFiles.contains(second.id));
+    }
+
     void sweepWorksInBoundedSteps()
     {
         const UserRecord alice = addUser(QStringLiteral("alice"));

@@ -667,12 +667,18 @@ ApplicationWindow {
 
     GroupDetailsSheet {
         id: groupDetails
+        objectName: "groupDetails"
         groupName: window.current.title
         conversationId: window.currentConversationId
         members: members
         searchModel: KithClient.userSearch
         myRole: window.current.myRole
+        avatarUrl: window.current.avatarUrl
+        avatarColor: window.current.avatarColor
+        picturesSupported: KithClient.groupAvatarsSupported
         presenceKnown: KithClient.online
+        onPictureChosen: file => KithClient.setGroupPicture(window.currentConversationId, file)
+        onPictureRemoved: KithClient.removeGroupPicture(window.currentConversationId)
         onQueryEdited: query => KithClient.userSearch.query = query
         onRenameRequested: name => KithClient.renameGroup(window.currentConversationId, name)
         onAddRequested: usernames => KithClient.addMembers(window.currentConversationId, usernames)

@@ -14,7 +14,7 @@ Rectangle {
     property string conversationId
     property string title
     property string avatarKey: conversationId
-    // Direct chats: the peer's picture (a local file URL) and chosen colour.
+    // The peer's or the group's picture (a local file URL) and chosen colour.
     property url avatarUrl
     property int avatarColor: 0
     property bool isGroup: false

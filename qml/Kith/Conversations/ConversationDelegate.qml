@@ -13,7 +13,8 @@ ItemDelegate {
     property string conversationId
     property string title
     property string avatarKey: conversationId
-    // The peer's picture (a local file URL) and chosen colour (0: from the key).
+    // The peer's or the group's picture (a local file URL) and chosen colour (0: from
+    // the key).
     property url avatarUrl
     property int avatarColor: 0
     property bool isGroup: false

@@ -1,10 +1,12 @@
 import QtQuick
 import QtQuick.Controls.Basic
+import QtQuick.Dialogs
 import QtQuick.Layouts
 import Kith.Theme
 
-// A group's name and members with their roles and presence. Admins and the
-// owner rename, add and remove; everyone can leave.
+// A group's name, picture and members with their roles and presence. Admins
+// and the owner rename, change or remove the picture, add and remove;
+// everyone can leave.
 Sheet {
     id: sheet
 
@@ -15,6 +17,13 @@ Sheet {
     property var searchModel
     // kith::v1::Role of this account: 1 member, 2 admin, 3 owner.
     property int myRole: 1
+    // The group's picture as a local file URL (empty: none, or not fetched
+    // yet) and chosen colour (0: from the id), and whether the server keeps
+    // group pictures at all.
+    property url avatarUrl
+    property int avatarColor: 0
+    property bool picturesSupported: true
+    readonly property bool hasPicture: String(avatarUrl).length > 0
 
     readonly property bool canManage: myRole >= 2
     // Presence is shown only while connected (it is stale otherwise).
@@ -26,6 +35,8 @@ Sheet {
     signal addRequested(var usernames)
     signal removeRequested(real userId)
     signal leaveRequested
+    signal pictureChosen(url file)
+    signal pictureRemoved
     signal queryEdited(string query)
 
     property bool adding: false
@@ -46,9 +57,12 @@ Sheet {
             Layout.margins: Theme.spacingL
             spacing: Theme.spacingM
             Avatar {
+                objectName: "groupAvatar"
                 size: 56
                 name: sheet.groupName
                 colorKey: sheet.conversationId
+                source: sheet.avatarUrl
+                chosenColor: sheet.avatarColor
                 ringColor: Theme.window
             }
             ColumnLayout {
@@ -75,6 +89,33 @@ Sheet {
                     color: Theme.textMuted
                     font.pixelSize: Theme.fontSmall
                 }
+            }
+        }
+
+        // The group's picture, as one's own on the settings page.
+        RowLayout {
+            Layout.fillWidth: true
+            Layout.leftMargin: Theme.spacingL
+            Layout.rightMargin: Theme.spacingL
+            spacing: Theme.spacingS
+            visible: sheet.canManage && sheet.picturesSupported
+            PrimaryButton {
+                objectName: "changeGroupPictureButton"
+                flat: true
+                implicitHeight: 32
+                font.pixelSize: Theme.fontSmall + 1
+                text: qsTr("Change picture…")
+                onClicked: groupPictureDialog.open()
+            }
+            PrimaryButton {
+                objectName: "removeGroupPictureButton"
+                visible: sheet.hasPicture
+                flat: true
+                destructive: true
+                implicitHeight: 32
+                font.pixelSize: Theme.fontSmall + 1
+                text: qsTr("Remove picture")
+                onClicked: sheet.pictureRemoved()
             }
         }
 
@@ -195,5 +236,14 @@ Sheet {
                 }
             }
         }
+    }
+
+    FileDialog {
+        id: groupPictureDialog
+        objectName: "groupPictureDialog"
+        title: qsTr("Choose a picture for the group")
+        fileMode: FileDialog.OpenFile
+        nameFilters: [qsTr("Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp)")]
+        onAccepted: sheet.pictureChosen(selectedFile)
     }
 }

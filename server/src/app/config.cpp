@@ -246,8 +246,8 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
          QStringLiteral("Other writes a user may burst. Default %1.").arg(defaults.writeBurst),
          QStringLiteral("N")},
         {QStringLiteral("group-change-rate"),
-         QStringLiteral("Group creations, member additions and removals and renames per second "
-                        "per user; 0: no limit. Default %1.")
+         QStringLiteral("Group creations, member additions and removals, renames and group "
+                        "picture changes per second per user; 0: no limit. Default %1.")
              .arg(defaults.groupChangeRate),
          QStringLiteral("N")},
         {QStringLiteral("group-change-burst"),

@@ -50,6 +50,7 @@ std::optional<RequestKind> RequestBudgets::kindOf(v1::Envelope::BodyCase body)
     case v1::Envelope::kAddMembers:
     case v1::Envelope::kRemoveMember:
     case v1::Envelope::kRenameGroup:
+    case v1::Envelope::kSetGroupAvatar:
         return RequestKind::GroupChange;
     case v1::Envelope::kTyping:
         return RequestKind::Typing;

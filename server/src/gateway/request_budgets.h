@@ -20,7 +20,7 @@ enum class RequestKind {
     Read,        // pull, sync, list_members, search_users, get_profile, list_devices
     Write,       // mark_read, leave_group, set_display_name, set_avatar, revoke_device, logout,
                  // create_upload, cancel_upload
-    GroupChange, // create_group, add_members, remove_member, rename_group
+    GroupChange, // create_group, add_members, remove_member, rename_group, set_group_avatar
     Typing,      // typing (also coalesced: see TypingCoalescer)
     Count
 };

@@ -517,6 +517,10 @@ void Session::handleReady(v1::Envelope &request)
     case v1::Envelope::kRenameGroup:
         return m_services.groups.renameGroup(caller(), request.rename_group(), this,
                                              [this, rid](Status status) { answerOk(rid, status); });
+    case v1::Envelope::kSetGroupAvatar:
+        return m_services.groups.setGroupAvatar(
+            caller(), request.set_group_avatar(), this,
+            [this, rid](Status status) { answerOk(rid, status); });
     case v1::Envelope::kListMembers:
         return answer(rid, m_services.groups.listMembers(caller(), request.list_members()),
                       &v1::Envelope::mutable_member_list);

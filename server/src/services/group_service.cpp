@@ -1,5 +1,6 @@
 #include "group_service.h"
 
+#include "avatar_check.h"
 #include "conversation_access.h"
 #include "event_router.h"
 #include "group_rules.h"
@@ -34,10 +35,12 @@ Result<QList<quint64>> cleanUserIds(const google::protobuf::RepeatedField<uint64
 }
 } // namespace
 
-GroupService::GroupService(Store &store, MembershipCache &members, EventRouter &events,
-                           PushRouter &router, PresenceService &presence, QObject *parent)
+GroupService::GroupService(Store &store, BlobStore &blobs, MembershipCache &members,
+                           EventRouter &events, PushRouter &router, PresenceService &presence,
+                           QObject *parent)
     : QObject(parent)
     , m_store(store)
+    , m_blobs(blobs)
     , m_members(members)
     , m_events(events)
     , m_router(router)
@@ -113,6 +116,28 @@ void GroupService::renameGroup(const Caller &caller, const v1::RenameGroupReques
         return done(name.error());
     m_store.renameGroup(toQString(request.conversation_id()), caller.userId, *name, this,
                         announceThen(caller, context, std::move(done)));
+}
+
+void GroupService::setGroupAvatar(const Caller &caller, const v1::SetGroupAvatarRequest &request,
+                                  QObject *context, Completion<Done> done)
+{
+    if (const Status ok = checkGroup(request.conversation_id(), caller.userId); !ok)
+        return done(ok.error());
+    if (const Status color = checkAvatarColor(request.color()); !color)
+        return done(color.error());
+    if (const Status picture =
+            checkAvatarPicture(m_store, m_blobs, caller.userId, request.file_id());
+        !picture)
+        return done(picture.error());
+    m_store.setGroupAvatar(
+        toQString(request.conversation_id()), caller.userId, toQString(request.file_id()),
+        request.color(), this,
+        [announce = announceThen(caller, context, std::move(done))](Result<GroupChange> change) {
+            // The file went meanwhile (the sweep): as for any file not there.
+            if (!change && change.error().code == v1::INVALID_ARGUMENT)
+                return announce(notOwnPicture());
+            announce(std::move(change));
+        });
 }
 
 Result<v1::MemberList> GroupService::listMembers(const Caller &caller,

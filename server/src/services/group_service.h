@@ -1,10 +1,12 @@
 #pragma once
-// Groups: create, add members, remove a member, leave, rename, list members.
+// Groups: create, add members, remove a member, leave, rename, set the
+// avatar, list members.
 // Role checks happen in the store (by the rules of domain/group_rules.h),
 // atomically with each change; this service validates input and emits the
 // committed change, which tells the members (event message, conversation and
 // conversation_removed pushes). Owned by Services; no socket code.
 
+#include "blob_store.h"
 #include "caller.h"
 
 #include <QObject>
@@ -20,8 +22,8 @@ class GroupService : public QObject
 {
     Q_OBJECT
 public:
-    GroupService(Store &store, MembershipCache &members, EventRouter &events, PushRouter &router,
-                 PresenceService &presence, QObject *parent = nullptr);
+    GroupService(Store &store, BlobStore &blobs, MembershipCache &members, EventRouter &events,
+                 PushRouter &router, PresenceService &presence, QObject *parent = nullptr);
 
     // Answers the new group's state as the creator sees it.
     void createGroup(const Caller &caller, const v1::CreateGroupRequest &request, QObject *context,
@@ -34,6 +36,11 @@ public:
                     Completion<Done> done);
     void renameGroup(const Caller &caller, const v1::RenameGroupRequest &request, QObject *context,
                      Completion<Done> done);
+    // The picture and colour, checked as a user's own (avatar_check.h):
+    // INVALID_ARGUMENT for a bad colour or a file that is not the caller's own
+    // finished image upload; PERMISSION_DENIED for a plain member, as rename.
+    void setGroupAvatar(const Caller &caller, const v1::SetGroupAvatarRequest &request,
+                        QObject *context, Completion<Done> done);
     [[nodiscard]] Result<v1::MemberList> listMembers(const Caller &caller,
                                                      const v1::ListMembersRequest &request);
 
@@ -46,6 +53,7 @@ private:
     void announce(GroupChange change, ConnectionRef origin);
 
     Store &m_store;
+    BlobStore &m_blobs;
     MembershipCache &m_members;
     EventRouter &m_events;
     PushRouter &m_router;

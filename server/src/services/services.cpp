@@ -13,7 +13,7 @@ Services::Services(Store &store_, BlobStore &blobs_, PushRouter &router_,
     , presence(members, router_, events)
     , auth(store_, router_, events, hasher, presence, options.auth)
     , messages(store_, members, events, options.messages)
-    , groups(store_, members, events, router_, presence)
+    , groups(store_, blobs_, members, events, router_, presence)
     , users(store_, blobs_, members, events, presence)
     , files(store_, blobs_, options.files)
 {}

@@ -1,5 +1,6 @@
 #include "user_service.h"
 
+#include "avatar_check.h"
 #include "conversation_access.h"
 #include "event_router.h"
 #include "kith/content.h"
@@ -149,67 +150,24 @@ void UserService::setDisplayName(const Caller &caller, const v1::SetDisplayNameR
         }));
 }
 
-Status UserService::checkPicture(const FileRecord &file)
-{
-    if (file.size > kMaxAvatarBytes)
-        return makeError(v1::INVALID_ARGUMENT,
-                         QStringLiteral("A picture is at most %1 KiB").arg(kMaxAvatarBytes / 1024));
-    const QString mime = file.mimeType.toLower();
-    const Error notImage =
-        makeError(v1::INVALID_ARGUMENT, QStringLiteral("A picture is a PNG, JPEG or WebP image"));
-    // The uploader's word for the type, and the bytes agreeing with it.
-    QByteArrayView magic;
-    qint64 at = 0;
-    if (mime == u"image/png") {
-        magic = "\x89PNG\r\n\x1a\n";
-    } else if (mime == u"image/jpeg") {
-        magic = "\xff\xd8\xff";
-    } else if (mime == u"image/webp") {
-        magic = "WEBP"; // after "RIFF" and the length
-        at = 8;
-    } else {
-        return notImage;
-    }
-    Result<std::unique_ptr<BlobStore::BlobReader>> reader = m_blobs.openBlob(file.sha256);
-    if (!reader)
-        return storeError(reader.error());
-    char head[12] = {};
-    const qint64 got = (*reader)->read(0, head, sizeof head);
-    if (got < at + magic.size() || QByteArrayView(head + at, magic.size()) != magic ||
-        (at > 0 && QByteArrayView(head, 4) != "RIFF"))
-        return notImage;
-    return Done{};
-}
-
 void UserService::setAvatar(const Caller &caller, const v1::SetAvatarRequest &request,
                             QObject *context, Completion<v1::UserProfile> done)
 {
     if (const quint32 wait = takeChange(caller.userId))
         return done(makeError(v1::RATE_LIMITED, QStringLiteral("Too many profile changes"), wait));
-    if (request.color() > kMaxAvatarColor)
-        return done(makeError(v1::INVALID_ARGUMENT,
-                              QStringLiteral("An avatar colour is 0 to %1").arg(kMaxAvatarColor)));
-    // Someone else's file and one that does not exist answer the same.
-    const Error notYours = makeError(
-        v1::INVALID_ARGUMENT, QStringLiteral("A picture must be a finished upload of yours"));
+    if (Status color = checkAvatarColor(request.color()); !color)
+        return done(color.error());
+    if (Status picture = checkAvatarPicture(m_store, m_blobs, caller.userId, request.file_id());
+        !picture)
+        return done(picture.error());
     const QString fileId = toQString(request.file_id());
-    if (!fileId.isEmpty()) {
-        if (!isValidFileId(request.file_id()))
-            return done(notYours);
-        const Result<std::optional<FileRecord>> file = m_store.file(fileId);
-        if (!file)
-            return done(storeError(file.error()));
-        if (!*file || (*file)->uploaderId != caller.userId || !(*file)->complete)
-            return done(notYours);
-        if (Status picture = checkPicture(**file); !picture)
-            return done(picture.error());
-    }
     m_store.setAvatar(
         caller.userId, fileId, request.color(), this,
-        whileAlive<UserRecord>(context, [this, caller, done, notYours](Result<UserRecord> record) {
+        whileAlive<UserRecord>(context, [this, caller, done](Result<UserRecord> record) {
             if (!record) // the file went meanwhile (the sweep): as for any file not there
-                return done(record.error().code == v1::NOT_FOUND ? Result<v1::UserProfile>(notYours)
-                                                                 : storeError(record.error()));
+                return done(record.error().code == v1::NOT_FOUND
+                                ? Result<v1::UserProfile>(notOwnPicture())
+                                : storeError(record.error()));
             changed(caller, *record, done);
         }));
 }

@@ -49,8 +49,6 @@ public:
 
 private:
     [[nodiscard]] quint32 takeChange(quint64 userId);
-    // What the file's first bytes and MIME type say; an error to answer otherwise.
-    [[nodiscard]] Status checkPicture(const FileRecord &file);
     // Answers the changed profile and tells the contacts and other connections.
     void changed(const Caller &caller, const UserRecord &record, Completion<v1::UserProfile> done);
 

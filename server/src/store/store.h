@@ -136,9 +136,10 @@ public:
     // Files: an upload or a finished file, by id.
     [[nodiscard]] virtual Result<std::optional<FileRecord>> file(const QString &fileId) = 0;
     // The finished file if `userId` may fetch it: its uploader, a member of
-    // a conversation where a message carries it, or anyone when it is some
-    // user's picture (avatar) unless `userId` blocks that user; nullopt
-    // otherwise, exactly as for a file that does not exist.
+    // a conversation where a message carries it, a member of a group whose
+    // picture it is, or anyone when it is some user's picture (avatar) unless
+    // `userId` blocks that user; nullopt otherwise, exactly as for a file
+    // that does not exist.
     [[nodiscard]] virtual Result<std::optional<FileRecord>> downloadableFile(const QString &fileId,
                                                                              quint64 userId) = 0;
     // Whether a finished file holds these bytes (the blob must stay).
@@ -238,6 +239,14 @@ public:
                             Completion<GroupChange> done) = 0;
     virtual void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                              QObject *context, Completion<GroupChange> done) = 0;
+    // Sets the group's picture (a finished file the actor uploaded; empty:
+    // none) and colour, as renameGroup: admins and owners, a SystemEvent
+    // GROUP_AVATAR_CHANGED. INVALID_ARGUMENT when the file is not one of the
+    // actor's finished files (whoever else's it is). The file a picture
+    // replaces is no longer held by it (see sweepFiles).
+    virtual void setGroupAvatar(const QString &conversationId, quint64 actorId,
+                                const QString &fileId, quint32 color, QObject *context,
+                                Completion<GroupChange> done) = 0;
 
     // Files. createUpload answers, for the same uploader, size and checksum,
     // with the finished file or the upload under way (existing); else it
@@ -254,9 +263,9 @@ public:
     virtual void dropUpload(const QString &fileId, quint64 userId, QObject *context,
                             Completion<Done> done) = 0;
     // Drops at most `limit` of each: uploads under way past their expiry,
-    // finished files that no message refers to, that are nobody's picture and
-    // that finished before nowMs - unsentGraceMs, and then the blobs no
-    // finished file holds.
+    // finished files that no message refers to, that are no user's or group's
+    // picture and that finished before nowMs - unsentGraceMs, and then the
+    // blobs no finished file holds.
     virtual void sweepFiles(qint64 nowMs, qint64 unsentGraceMs, int limit, QObject *context,
                             Completion<FileSweep> done) = 0;
 

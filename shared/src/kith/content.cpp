@@ -413,6 +413,8 @@ QString previewText(const v1::Content &content)
             return QStringLiteral("Member left");
         case v1::SystemEvent::GROUP_RENAMED:
             return QStringLiteral("Renamed to ") + toQString(content.system().name());
+        case v1::SystemEvent::GROUP_AVATAR_CHANGED:
+            return QStringLiteral("Group picture changed");
         default:
             return QStringLiteral("Group event");
         }

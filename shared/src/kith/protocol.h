@@ -17,7 +17,9 @@ constexpr quint32 kProtocolMajor = 1;
 // 2: pins, and one user's chat state (mute, archive, delete for me, block).
 // 3: mentions (Content.mentions), directory pages (SearchUsersRequest.page_after).
 // 4: avatars (User.avatar_file_id, avatar_color; SetAvatarRequest, ProfilePush).
-constexpr quint32 kProtocolMinor = 4;
+// 5: group avatars (ConversationState.avatar_file_id, avatar_color;
+//    SetGroupAvatarRequest, SystemEvent GROUP_AVATAR_CHANGED).
+constexpr quint32 kProtocolMinor = 5;
 
 // One message (text up to kMaxTextBytes) plus envelope and metadata headroom.
 constexpr qint64 kMaxFrameBytes = 256 * 1024;

@@ -78,8 +78,11 @@ ConversationListModel::readRow(const QString &conversationId) const
         row.peerOnline = peer && peer->online;
         row.peerLastSeenMs = peer ? peer->lastSeenMs : 0;
         row.peerBlocked = m_store->isBlocked(c->peerUserId);
-        row.peerAvatarFileId = peer ? peer->avatarFileId : QString();
-        row.peerAvatarColor = peer ? peer->avatarColor : 0;
+        row.avatarFileId = peer ? peer->avatarFileId : QString();
+        row.avatarColor = peer ? peer->avatarColor : 0;
+    } else {
+        row.avatarFileId = c->avatarFileId;
+        row.avatarColor = c->avatarColor;
     }
     row.lastMessage = c->lastPreview;
     if (c->lastSenderUserId != 0) {
@@ -199,8 +202,8 @@ void ConversationListModel::onUserChanged(quint64 userId)
             m_rows[i].peerOnline = row->peerOnline;
             m_rows[i].peerLastSeenMs = row->peerLastSeenMs;
             m_rows[i].peerBlocked = row->peerBlocked;
-            m_rows[i].peerAvatarFileId = row->peerAvatarFileId;
-            m_rows[i].peerAvatarColor = row->peerAvatarColor;
+            m_rows[i].avatarFileId = row->avatarFileId;
+            m_rows[i].avatarColor = row->avatarColor;
             emit dataChanged(index(i), index(i),
                              {TitleRole, PeerOnlineRole, PeerLastSeenRole, PeerBlockedRole,
                               AvatarUrlRole, AvatarColorRole});
@@ -211,7 +214,7 @@ void ConversationListModel::onUserChanged(quint64 userId)
 void ConversationListModel::refreshAvatars()
 {
     for (int i = 0; i < m_rows.size(); ++i)
-        if (!m_rows.at(i).peerAvatarFileId.isEmpty())
+        if (!m_rows.at(i).avatarFileId.isEmpty())
             emit dataChanged(index(i), index(i), {AvatarUrlRole});
 }
 
@@ -268,11 +271,10 @@ QVariant ConversationListModel::data(const QModelIndex &index, int role) const
     case UnreadMentionsRole:
         return row.unreadMentions;
     case AvatarUrlRole:
-        return row.peerAvatarFileId.isEmpty() || !m_avatarUrlOf
-                   ? QUrl()
-                   : m_avatarUrlOf(row.peerAvatarFileId);
+        return row.avatarFileId.isEmpty() || !m_avatarUrlOf ? QUrl()
+                                                            : m_avatarUrlOf(row.avatarFileId);
     case AvatarColorRole:
-        return int(row.peerAvatarColor);
+        return int(row.avatarColor);
     case PeerLastSeenRole:
         return row.peerLastSeenMs > 0 && !row.peerBlocked
                    ? QDateTime::fromMSecsSinceEpoch(row.peerLastSeenMs)

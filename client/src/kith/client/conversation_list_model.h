@@ -48,9 +48,9 @@ public:
         ArchivedRole,       // bool: this user archived it
         PeerBlockedRole,    // bool: direct chats, this user blocked the peer
         UnreadMentionsRole, // int: unread messages that mention this user (the "@" badge)
-        AvatarUrlRole,      // QUrl: direct chats, the peer's picture as a local file (empty:
-                            // none, or not fetched yet; asking fetches it)
-        AvatarColorRole,    // int: direct chats, the peer's avatar colour (0: from the id,
+        AvatarUrlRole,      // QUrl: the picture as a local file, a direct chat's peer's or a
+                            // group's (empty: none, or not fetched yet; asking fetches it)
+        AvatarColorRole,    // int: the peer's or the group's avatar colour (0: from the id,
                             // n: palette entry n - 1)
         LastRole
     };
@@ -101,8 +101,8 @@ private:
         qint64 mutedUntilMs = 0;
         bool archived = false;
         bool peerBlocked = false;
-        QString peerAvatarFileId;
-        quint32 peerAvatarColor = 0;
+        QString avatarFileId; // the peer's, or the group's
+        quint32 avatarColor = 0;
     };
 
     void reload();

@@ -500,15 +500,31 @@ void KithClient::removeAvatarPicture()
 
 void KithClient::setAvatarPicture(const QString &path)
 {
-    const QString local = QUrl(path).isLocalFile() ? QUrl(path).toLocalFile() : path;
-    if (!avatarsSupported() || !m_store->isOpen() || m_transfers->cacheDirectory().isEmpty()) {
+    if (!avatarsSupported()) {
         emit operationFailed(
             QStringLiteral("Profile pictures can be set once signed in to a server that "
                            "keeps them"));
         return;
     }
+    uploadAvatarImage(
+        path, [this](const QString &fileId) { requestAvatar(fileId, quint32(ownAvatarColor())); });
+}
+
+void KithClient::uploadAvatarImage(const QString &path,
+                                   std::function<void(const QString &fileId)> then)
+{
+    const QString local = QUrl(path).isLocalFile() ? QUrl(path).toLocalFile() : path;
+    if (!m_store->isOpen() || m_transfers->cacheDirectory().isEmpty()) {
+        emit operationFailed(QStringLiteral("Pictures can be set once signed in"));
+        return;
+    }
     if (!avatarEncoder()) {
         emit operationFailed(QStringLiteral("This program cannot read images"));
+        return;
+    }
+    // One at a time: the staged file and the transfer are single.
+    if (m_avatarUpload) {
+        emit operationFailed(QStringLiteral("A picture is still being sent"));
         return;
     }
     QString format;
@@ -531,25 +547,98 @@ void KithClient::setAvatarPicture(const QString &path)
         }
     }
     m_avatarUpload = std::make_shared<FileTransfer>(m_connection.get(), m_token);
-    m_avatarUpload->upload(staged, [this, staged](Result<v1::FileRef> file) {
-        // The transfer is still on the stack (this is its callback): it goes later.
-        QMetaObject::invokeMethod(
-            this, [transfer = std::move(m_avatarUpload)] {}, Qt::QueuedConnection);
-        if (!file) {
+    m_avatarUpload->upload(
+        staged, [this, staged, then = std::move(then)](Result<v1::FileRef> file) {
+            // The transfer is still on the stack (this is its callback): it goes later.
+            QMetaObject::invokeMethod(
+                this, [transfer = std::move(m_avatarUpload)] {}, Qt::QueuedConnection);
+            if (!file) {
+                QFile::remove(staged);
+                emit operationFailed(file.error().message);
+                return;
+            }
+            // Kept where its download would go: a picture one sent needs no fetch.
+            const QString kept = m_transfers->cachedPath(avatarRef(toQString(file->file_id())));
+            if (!kept.isEmpty() && !QFileInfo(kept).isFile()) {
+                QDir().mkpath(QFileInfo(kept).absolutePath());
+                if (!QFile::rename(staged, kept))
+                    QFile::remove(staged);
+            }
             QFile::remove(staged);
-            emit operationFailed(file.error().message);
+            then(toQString(file->file_id()));
+        });
+}
+
+bool KithClient::groupAvatarsSupported() const
+{
+    return m_connection->helloOk().protocol_minor() >= 5;
+}
+
+QUrl KithClient::groupAvatarUrl(const QString &conversationId)
+{
+    if (!m_store->isOpen())
+        return {};
+    const auto conversation = m_store->conversation(conversationId);
+    return conversation ? avatarUrlForFile(conversation->avatarFileId) : QUrl();
+}
+
+int KithClient::groupAvatarColor(const QString &conversationId)
+{
+    if (!m_store->isOpen())
+        return 0;
+    const auto conversation = m_store->conversation(conversationId);
+    return conversation ? int(conversation->avatarColor) : 0;
+}
+
+void KithClient::requestGroupAvatar(const QString &conversationId, const QString &fileId,
+                                    quint32 color)
+{
+    if (!groupAvatarsSupported()) {
+        emit operationFailed(QStringLiteral("This server keeps no group pictures or colours"));
+        return;
+    }
+    v1::Envelope env;
+    auto *set = env.mutable_set_group_avatar();
+    set->set_conversation_id(toStd(conversationId));
+    set->set_file_id(toStd(fileId));
+    set->set_color(color);
+    // The group's state changes with the event pushed to every member, this
+    // device too.
+    requestOk(env, [this, conversationId](Status s) {
+        if (!s) {
+            emit operationFailed(s.error().message);
             return;
         }
-        // Kept where its download would go: one's own picture needs no fetch.
-        const QString kept = m_transfers->cachedPath(avatarRef(toQString(file->file_id())));
-        if (!kept.isEmpty() && !QFileInfo(kept).isFile()) {
-            QDir().mkpath(QFileInfo(kept).absolutePath());
-            if (!QFile::rename(staged, kept))
-                QFile::remove(staged);
-        }
-        QFile::remove(staged);
-        requestAvatar(toQString(file->file_id()), quint32(ownAvatarColor()));
+        emit groupAvatarSet(conversationId);
     });
+}
+
+void KithClient::setGroupPicture(const QString &conversationId, const QString &path)
+{
+    if (!groupAvatarsSupported()) {
+        emit operationFailed(QStringLiteral("This server keeps no group pictures"));
+        return;
+    }
+    uploadAvatarImage(path, [this, conversationId](const QString &fileId) {
+        requestGroupAvatar(conversationId, fileId, quint32(groupAvatarColor(conversationId)));
+    });
+}
+
+void KithClient::removeGroupPicture(const QString &conversationId)
+{
+    requestGroupAvatar(conversationId, QString(), quint32(groupAvatarColor(conversationId)));
+}
+
+void KithClient::setGroupColor(const QString &conversationId, int color)
+{
+    if (color < 0 || color > int(kMaxAvatarColor)) {
+        emit operationFailed(QStringLiteral("No such avatar colour"));
+        return;
+    }
+    const auto conversation =
+        m_store->isOpen() ? m_store->conversation(conversationId) : std::nullopt;
+    requestGroupAvatar(conversationId, conversation ? conversation->avatarFileId : QString(),
+                       quint32(color));
 }
 
 void KithClient::refreshDevices()

@@ -57,6 +57,8 @@ class KithClient : public QObject
     Q_PROPERTY(int avatarColor READ ownAvatarColor NOTIFY profileChanged)
     // Whether the server keeps avatars (protocol 1.4); false before a login.
     Q_PROPERTY(bool avatarsSupported READ avatarsSupported NOTIFY profileChanged)
+    // Whether the server keeps group avatars (protocol 1.5); false before a login.
+    Q_PROPERTY(bool groupAvatarsSupported READ groupAvatarsSupported NOTIFY profileChanged)
     // This account's devices after refreshDevices(): a list of {id, name,
     // createdMs, lastSeenMs, current, online}.
     Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
@@ -127,6 +129,17 @@ public:
     // fetched (asking starts the fetch; avatarsChanged tells when it is there).
     Q_INVOKABLE QUrl avatarUrl(qint64 userId);
     Q_INVOKABLE int avatarColor(qint64 userId);
+    // A group's picture from an image file, made as one's own (admins and
+    // owners; refusals and failures as operationFailed). The group's rows
+    // change when the server tells its members (conversationChanged).
+    Q_INVOKABLE void setGroupPicture(const QString &conversationId, const QString &path);
+    Q_INVOKABLE void removeGroupPicture(const QString &conversationId);
+    // 0: the colour from the id; 1..16: a palette entry (n - 1).
+    Q_INVOKABLE void setGroupColor(const QString &conversationId, int color);
+    // A group's picture as a local file URL (empty: none, or until fetched)
+    // and colour, as for users.
+    Q_INVOKABLE QUrl groupAvatarUrl(const QString &conversationId);
+    Q_INVOKABLE int groupAvatarColor(const QString &conversationId);
     Q_INVOKABLE void refreshDevices();
     // Logs another device of this account out (its token is revoked).
     Q_INVOKABLE void revokeDevice(qint64 deviceId);
@@ -228,6 +241,7 @@ public:
     [[nodiscard]] QUrl ownAvatarUrl();
     [[nodiscard]] int ownAvatarColor();
     [[nodiscard]] bool avatarsSupported() const;
+    [[nodiscard]] bool groupAvatarsSupported() const;
     // The picture of that file id in the cache, as a file URL; empty until
     // fetched (the fetch is queued once per id, capped at 1 MiB).
     [[nodiscard]] QUrl avatarUrlForFile(const QString &fileId);
@@ -276,6 +290,9 @@ signals:
     void profileChanged();
     // A picture was fetched, or someone's picture changed.
     void avatarsChanged();
+    // The server took a change of this group's avatar (setGroupPicture,
+    // removeGroupPicture, setGroupColor); its members are told.
+    void groupAvatarSet(const QString &conversationId);
     void devicesChanged();
     void trustChanged();
     // The server refused the login or the registration, or the stored session.
@@ -305,6 +322,10 @@ private:
     [[nodiscard]] qint64 queueUpload(const QString &conversationId, const QString &path,
                                      const QString &caption, std::optional<quint32> voiceNoteMs);
     void requestAvatar(const QString &fileId, quint32 color);
+    void requestGroupAvatar(const QString &conversationId, const QString &fileId, quint32 color);
+    // Makes a picture of the image file, uploads it (kept in the cache as
+    // its download would be) and hands on its file id.
+    void uploadAvatarImage(const QString &path, std::function<void(const QString &fileId)> then);
     void fetchAvatar(const QString &fileId);
 
     QString m_dataDir;

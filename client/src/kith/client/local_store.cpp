@@ -109,6 +109,11 @@ const QList<QList<const char *>> kMigrations = {
         "ALTER TABLE users ADD COLUMN avatar_file_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE users ADD COLUMN avatar_color INTEGER NOT NULL DEFAULT 0",
     },
+    {
+        // Each group's avatar: the picture's file id ('' for none) and colour.
+        "ALTER TABLE conversations ADD COLUMN avatar_file_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE conversations ADD COLUMN avatar_color INTEGER NOT NULL DEFAULT 0",
+    },
 };
 
 QByteArray serialize(const v1::Content &content)
@@ -477,11 +482,12 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
     };
     if (auto done = ensureConversationRow(id); !done)
         return fail(done.error());
-    auto &q = prepared(
-        "UPDATE conversations SET kind = ?, title = COALESCE(?, ''), peer_user_id = ?,"
-        " max_seq = MAX(max_seq, ?), read_seq = MAX(read_seq, ?), unread_count = ?,"
-        " metadata_version = ?, last_activity_ms = MAX(last_activity_ms, ?),"
-        " peer_read_seq = MAX(peer_read_seq, ?), my_role = ?, member_count = ? WHERE id = ?");
+    auto &q =
+        prepared("UPDATE conversations SET kind = ?, title = COALESCE(?, ''), peer_user_id = ?,"
+                 " max_seq = MAX(max_seq, ?), read_seq = MAX(read_seq, ?), unread_count = ?,"
+                 " metadata_version = ?, last_activity_ms = MAX(last_activity_ms, ?),"
+                 " peer_read_seq = MAX(peer_read_seq, ?), my_role = ?, member_count = ?,"
+                 " avatar_file_id = COALESCE(?, ''), avatar_color = ? WHERE id = ?");
     q.addBindValue(int(state.kind()));
     q.addBindValue(toQString(state.title()));
     q.addBindValue(toDb(state.peer_user_id()));
@@ -493,6 +499,8 @@ Status LocalStore::applyConversationState(const v1::ConversationState &state)
     q.addBindValue(toDb(state.peer_read_seq()));
     q.addBindValue(int(state.my_role()));
     q.addBindValue(state.member_count());
+    q.addBindValue(toQString(state.avatar_file_id()));
+    q.addBindValue(qint64(state.avatar_color()));
     q.addBindValue(id);
     if (auto done = exec(q); !done)
         return fail(done.error());
@@ -598,6 +606,8 @@ ConversationRow readConversation(const QSqlQuery &q)
     row.mutedUntilMs = q.value(14).toLongLong();
     row.archived = q.value(15).toBool();
     row.unreadMentions = q.value(16).toULongLong();
+    row.avatarFileId = q.value(17).toString();
+    row.avatarColor = q.value(18).toUInt();
     return row;
 }
 #define KITH_CONVERSATION_COLUMNS                                                                  \
@@ -607,7 +617,7 @@ ConversationRow readConversation(const QSqlQuery &q)
     "conversations.id), 0),"                                                                       \
     " COALESCE((SELECT archived FROM chat_state s WHERE s.conversation_id = conversations.id), "   \
     "0),"                                                                                          \
-    " unread_mentions"
+    " unread_mentions, avatar_file_id, avatar_color"
 } // namespace
 
 std::optional<ConversationRow> LocalStore::conversation(const QString &conversationId)
@@ -693,6 +703,28 @@ Status LocalStore::setPeerReadSeq(const QString &conversationId, quint64 seq)
     q.addBindValue(toDb(seq));
     q.addBindValue(conversationId);
     auto done = exec(q);
+    if (done)
+        emit conversationChanged(conversationId);
+    return done;
+}
+
+Status LocalStore::applyGroupEvent(const QString &conversationId, const v1::SystemEvent &event)
+{
+    QSqlQuery *q = nullptr;
+    if (event.kind() == v1::SystemEvent::GROUP_RENAMED) {
+        q = &prepared("UPDATE conversations SET title = ? WHERE id = ? AND kind = ?");
+        q->addBindValue(toQString(event.name()));
+    } else if (event.kind() == v1::SystemEvent::GROUP_AVATAR_CHANGED) {
+        q = &prepared("UPDATE conversations SET avatar_file_id = ?, avatar_color = ?"
+                      " WHERE id = ? AND kind = ?");
+        q->addBindValue(toQString(event.avatar_file_id()));
+        q->addBindValue(qint64(event.avatar_color()));
+    } else {
+        return Done{};
+    }
+    q->addBindValue(conversationId);
+    q->addBindValue(int(v1::GROUP));
+    auto done = exec(*q);
     if (done)
         emit conversationChanged(conversationId);
     return done;

@@ -60,6 +60,8 @@ struct ConversationRow
     quint64 peerReadSeq = 0;
     v1::Role myRole = v1::ROLE_UNSPECIFIED;
     quint32 memberCount = 0;
+    QString avatarFileId;    // groups: the picture (empty: none)
+    quint32 avatarColor = 0; // groups: 0 derived from the id; else palette entry n - 1
     // This user's own settings (chat state), synced across their devices.
     qint64 mutedUntilMs = 0; // 0: not muted; -1: until unmuted; else until then
     bool archived = false;
@@ -165,7 +167,7 @@ public:
     [[nodiscard]] bool isOpen() const { return m_db.isOpen(); }
     [[nodiscard]] QString path() const { return m_path; }
     [[nodiscard]] int schemaVersion();
-    static constexpr int kSchemaVersion = 6;
+    static constexpr int kSchemaVersion = 7;
 
     // Why the file cannot be written right now (a full disk, a read-only or
     // failing one), as a sentence for the user; empty while writes work. Set
@@ -195,6 +197,10 @@ public:
     [[nodiscard]] Status setReadSeq(const QString &conversationId, quint64 readSeq,
                                     std::optional<quint64> unreadCount = std::nullopt);
     [[nodiscard]] Status setPeerReadSeq(const QString &conversationId, quint64 seq);
+    // A group's name or avatar as a pushed event says (the newest one: the
+    // state the next sync brings says the same).
+    [[nodiscard]] Status applyGroupEvent(const QString &conversationId,
+                                         const v1::SystemEvent &event);
     // The server says the conversation ends at maxSeq (clamps a stale higher value).
     [[nodiscard]] Status setServerMaxSeq(const QString &conversationId, quint64 maxSeq);
 

@@ -350,11 +350,16 @@ void SyncEngine::onPush(const v1::Envelope &env)
     case v1::Envelope::kMessage: {
         const auto &m = env.message().message();
         const QString id = toQString(m.conversation_id());
-        const bool known = m_store->conversation(id).has_value();
+        const std::optional<ConversationRow> before = m_store->conversation(id);
+        const bool known = before.has_value();
         if (auto done = m_store->storeMessages(id, {m}, {m.seq(), m.seq()}); !done) {
             qCWarning(lcSync) << "cannot store pushed message" << done.error().message;
             return;
         }
+        // A group's new name or avatar shows now, not at the next sync (whose
+        // state says the same): only from the newest event, as pushes come in order.
+        if (known && m.content().has_system() && m.seq() >= before->maxSeq)
+            (void)m_store->applyGroupEvent(id, m.content().system());
         QList<quint64> users{m.sender_user_id()};
         if (!known) {
             if (const auto ref = parseConversationId(id); ref && ref->isDirect())

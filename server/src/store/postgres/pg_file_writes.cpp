@@ -145,6 +145,8 @@ Result<FileSweep> sweepFiles(PgConnection &c, qint64 nowMs, qint64 unsentGraceMs
                                         " AND NOT EXISTS (SELECT 1 FROM message_files mf"
                                         "  WHERE mf.file_id = f.id) AND NOT EXISTS"
                                         " (SELECT 1 FROM users u WHERE u.avatar_file_id = f.id)"
+                                        " AND NOT EXISTS (SELECT 1 FROM conversations gc"
+                                        "  WHERE gc.avatar_file_id = f.id)"
                                         " LIMIT $2"
                                         " FOR UPDATE SKIP LOCKED) RETURNING id"),
                          {nowMs - unsentGraceMs, limit}, "collect unsent files");

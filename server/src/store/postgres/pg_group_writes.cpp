@@ -326,4 +326,42 @@ Result<GroupChange> renameGroup(PgConnection &c, const QString &conversationId, 
     return finishChange(c, conversationId, actorId, std::move(*stored), {}, {});
 }
 
+Result<GroupChange> setGroupAvatar(PgConnection &c, const QString &conversationId, quint64 actorId,
+                                   const QString &fileId, quint32 color)
+{
+    v1::Role actorRole = v1::ROLE_UNSPECIFIED;
+    const auto rows = groupMembers(c, conversationId, actorId, &actorRole);
+    if (!rows)
+        return rows.error();
+    if (!mayManageGroup(actorRole))
+        return makeError(v1::PERMISSION_DENIED,
+                         QStringLiteral("only admins may change the group's picture"));
+    if (!fileId.isEmpty()) {
+        // The file's row is locked (FOR KEY SHARE, as the foreign key would)
+        // so that a sweep cannot take it between the check and the update.
+        auto r = c.query(QStringLiteral("SELECT 1 FROM files WHERE id = $1 AND uploader_id = $2"
+                                        " AND complete FOR KEY SHARE"),
+                         {fileId, actorId}, "group avatar file");
+        if (!r)
+            return r.error();
+        if (!r->next())
+            return invalid(QStringLiteral("no such file"));
+    }
+    auto r =
+        c.query(QStringLiteral("UPDATE conversations SET avatar_file_id = NULLIF($1, ''),"
+                               " avatar_color = $2 WHERE id = $3"),
+                {fileId.isEmpty() ? QStringLiteral("") : fileId, qint64(color), conversationId},
+                "set group avatar");
+    if (!r)
+        return r.error();
+    v1::SystemEvent event;
+    event.set_kind(v1::SystemEvent::GROUP_AVATAR_CHANGED);
+    event.set_avatar_file_id(toStd(fileId));
+    event.set_avatar_color(color);
+    auto stored = appendSystemEvent(c, conversationId, actorId, std::move(event));
+    if (!stored)
+        return stored.error();
+    return finishChange(c, conversationId, actorId, std::move(*stored), {}, {});
+}
+
 } // namespace kith::server::pg

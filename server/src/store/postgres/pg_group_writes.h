@@ -20,5 +20,8 @@ namespace kith::server::pg {
                                              quint64 userId);
 [[nodiscard]] Result<GroupChange> renameGroup(PgConnection &c, const QString &conversationId,
                                               quint64 actorId, const QString &name);
+[[nodiscard]] Result<GroupChange> setGroupAvatar(PgConnection &c, const QString &conversationId,
+                                                 quint64 actorId, const QString &fileId,
+                                                 quint32 color);
 
 } // namespace kith::server::pg

@@ -6,7 +6,8 @@ namespace kith::server::pg {
 
 namespace {
 constexpr int kViewLastMessageColumn = 12;
-}
+constexpr int kViewAvatarColumn = 20; // a group's picture, then its colour
+} // namespace
 
 QString displayKey(const QString &displayName)
 {
@@ -119,6 +120,8 @@ ConversationView viewFromRow(const Rows &r, bool *isMember)
         }
     } else {
         view.set_member_count(quint32(r.u64(11)));
+        view.set_avatar_file_id(r.stdText(kViewAvatarColumn));
+        view.set_avatar_color(quint32(r.i64(kViewAvatarColumn + 1)));
     }
     if (!r.isNull(kViewLastMessageColumn))
         *view.mutable_last_message() = messageFromRow(r, kViewLastMessageColumn);

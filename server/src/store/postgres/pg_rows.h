@@ -34,7 +34,8 @@ inline constexpr QLatin1StringView kViewSelect{
     " m.user_id, m.role, m.read_seq, p.user_id, p.read_seq,"
     " (SELECT COUNT(*) FROM members mc WHERE mc.conversation_id = c.id),"
     " lm.conversation_id, lm.seq, lm.server_id, lm.sender_user_id, lm.sender_device_id,"
-    " lm.client_msg_id, lm.server_time_ms, lm.content "};
+    " lm.client_msg_id, lm.server_time_ms, lm.content,"
+    " COALESCE(c.avatar_file_id, ''), c.avatar_color "};
 
 [[nodiscard]] QString displayKey(const QString &displayName);
 

@@ -880,4 +880,13 @@ void PostgresStore::renameGroup(const QString &conversationId, quint64 actorId, 
            [=](PgConnection &c) { return pg::renameGroup(c, conversationId, actorId, name); });
 }
 
+void PostgresStore::setGroupAvatar(const QString &conversationId, quint64 actorId,
+                                   const QString &fileId, quint32 color, QObject *context,
+                                   Completion<GroupChange> done)
+{
+    submit(context, std::move(done), [=](PgConnection &c) {
+        return pg::setGroupAvatar(c, conversationId, actorId, fileId, color);
+    });
+}
+
 } // namespace kith::server

@@ -116,6 +116,8 @@ ConversationView viewFromRow(const Stmt &s, bool *isMember)
         }
     } else {
         view.set_member_count(quint32(s.u64(11)));
+        view.set_avatar_file_id(s.stdText(kViewAvatarColumn));
+        view.set_avatar_color(quint32(s.i64(kViewAvatarColumn + 1)));
     }
     if (!s.isNull(kViewLastMessageColumn))
         *view.mutable_last_message() = messageFromRow(s, kViewLastMessageColumn);

@@ -41,8 +41,10 @@ inline const QString kViewSelect = QStringLiteral(
     " m.user_id, m.role, m.read_seq, p.user_id, p.read_seq,"
     " (SELECT COUNT(*) FROM members mc WHERE mc.conversation_id = c.id),"
     " lm.conversation_id, lm.seq, lm.server_id, lm.sender_user_id, lm.sender_device_id,"
-    " lm.client_msg_id, lm.server_time_ms, lm.content ");
+    " lm.client_msg_id, lm.server_time_ms, lm.content,"
+    " COALESCE(c.avatar_file_id, ''), c.avatar_color ");
 inline constexpr int kViewLastMessageColumn = 12;
+inline constexpr int kViewAvatarColumn = 20; // a group's picture, then its colour
 static_assert(v1::DIRECT == 1, "the view joins spell DIRECT as 1");
 
 [[nodiscard]] UserRecord userFromRow(const Stmt &s);

@@ -160,6 +160,15 @@ const std::vector<Migration> &migrations()
              "CREATE INDEX users_by_avatar ON users (avatar_file_id)"
              " WHERE avatar_file_id IS NOT NULL",
          }},
+        {"group avatars: a group's picture (one of an admin's files) and colour",
+         {
+             // NULL: no picture. As for users, a file that is a group's
+             // picture is not collected as unsent (see sweepFiles).
+             "ALTER TABLE conversations ADD COLUMN avatar_file_id TEXT REFERENCES files(id)",
+             "ALTER TABLE conversations ADD COLUMN avatar_color INTEGER NOT NULL DEFAULT 0",
+             "CREATE INDEX conversations_by_avatar ON conversations (avatar_file_id)"
+             " WHERE avatar_file_id IS NOT NULL",
+         }},
     };
     return steps;
 }

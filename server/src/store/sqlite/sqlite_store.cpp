@@ -671,6 +671,14 @@ void SqliteStore::renameGroup(const QString &conversationId, quint64 actorId, co
            [=](Writer &w) { return w.renameGroup(conversationId, actorId, name); });
 }
 
+void SqliteStore::setGroupAvatar(const QString &conversationId, quint64 actorId,
+                                 const QString &fileId, quint32 color, QObject *context,
+                                 Completion<GroupChange> done)
+{
+    submit(context, std::move(done),
+           [=](Writer &w) { return w.setGroupAvatar(conversationId, actorId, fileId, color); });
+}
+
 void SqliteStore::createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done)
 {
     submit(context, std::move(done),
@@ -1065,11 +1073,14 @@ Result<std::optional<FileRecord>> SqliteStore::downloadableFile(const QString &f
                                " AND (f.uploader_id = ? OR EXISTS (SELECT 1 FROM message_files mf"
                                "  JOIN members m ON m.conversation_id = mf.conversation_id"
                                "  WHERE mf.file_id = f.id AND m.user_id = ?)"
+                               " OR EXISTS (SELECT 1 FROM conversations gc JOIN members gm"
+                               "  ON gm.conversation_id = gc.id"
+                               "  WHERE gc.avatar_file_id = f.id AND gm.user_id = ?)"
                                " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_file_id = f.id"
                                "  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = ?"
                                "   AND b.blocked_user_id = u.id AND b.blocked = 1)))")
                     .arg(kFileColumns));
-    if (!s.exec({fileId, intValue(userId), intValue(userId), intValue(userId)}))
+    if (!s.exec({fileId, intValue(userId), intValue(userId), intValue(userId), intValue(userId)}))
         return s.error("downloadable file");
     if (!s.next())
         return std::optional<FileRecord>();

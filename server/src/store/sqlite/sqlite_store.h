@@ -148,6 +148,8 @@ public:
                     Completion<GroupChange> done) override;
     void renameGroup(const QString &conversationId, quint64 actorId, const QString &name,
                      QObject *context, Completion<GroupChange> done) override;
+    void setGroupAvatar(const QString &conversationId, quint64 actorId, const QString &fileId,
+                        quint32 color, QObject *context, Completion<GroupChange> done) override;
 
     void createUpload(NewUpload upload, QObject *context, Completion<UploadGrant> done) override;
     void completeUpload(const QString &fileId, qint64 nowMs, QObject *context,

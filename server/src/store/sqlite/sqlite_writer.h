@@ -79,6 +79,8 @@ public:
     Result<GroupChange> leaveGroup(const QString &conversationId, quint64 userId);
     Result<GroupChange> renameGroup(const QString &conversationId, quint64 actorId,
                                     const QString &name);
+    Result<GroupChange> setGroupAvatar(const QString &conversationId, quint64 actorId,
+                                       const QString &fileId, quint32 color);
     Result<UploadGrant> createUpload(const NewUpload &upload);
     Result<FileRecord> completeUpload(const QString &fileId, qint64 nowMs);
     Status dropUpload(const QString &fileId, quint64 userId);

@@ -137,6 +137,8 @@ Result<FileSweep> SqliteStore::Writer::sweepFiles(qint64 nowMs, qint64 unsentGra
                          " WHERE f.complete = 1 AND f.completed_ms <= ? AND NOT EXISTS"
                          " (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id)"
                          " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_file_id = f.id)"
+                         " AND NOT EXISTS (SELECT 1 FROM conversations c"
+                         "  WHERE c.avatar_file_id = f.id)"
                          " LIMIT ?)"
                          " RETURNING id"));
         if (!s.exec({nowMs - unsentGraceMs, limit}))

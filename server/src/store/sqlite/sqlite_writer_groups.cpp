@@ -280,4 +280,40 @@ Result<GroupChange> SqliteStore::Writer::renameGroup(const QString &conversation
     return finishChange(conversationId, actorId, std::move(*stored), {}, {});
 }
 
+Result<GroupChange> SqliteStore::Writer::setGroupAvatar(const QString &conversationId,
+                                                        quint64 actorId, const QString &fileId,
+                                                        quint32 color)
+{
+    v1::Role actorRole = v1::ROLE_UNSPECIFIED;
+    const auto rows = groupMembers(conversationId, actorId, &actorRole);
+    if (!rows)
+        return rows.error();
+    if (!mayManageGroup(actorRole))
+        return makeError(v1::PERMISSION_DENIED,
+                         QStringLiteral("only admins may change the group's picture"));
+    if (!fileId.isEmpty()) {
+        Stmt s(*m_c, QStringLiteral("SELECT 1 FROM files WHERE id = ? AND uploader_id = ?"
+                                    " AND complete = 1"));
+        if (!s.exec({fileId, intValue(actorId)}))
+            return s.error("group avatar file");
+        if (!s.next())
+            return invalid(QStringLiteral("no such file"));
+    }
+    {
+        Stmt s(*m_c, QStringLiteral("UPDATE conversations SET avatar_file_id = ?, avatar_color = ?"
+                                    " WHERE id = ?"));
+        if (!s.exec(
+                {fileId.isEmpty() ? Value::null() : Value(fileId), qint64(color), conversationId}))
+            return s.error("set group avatar");
+    }
+    v1::SystemEvent event;
+    event.set_kind(v1::SystemEvent::GROUP_AVATAR_CHANGED);
+    event.set_avatar_file_id(toStd(fileId));
+    event.set_avatar_color(color);
+    auto stored = appendSystemEvent(conversationId, actorId, std::move(event));
+    if (!stored)
+        return stored.error();
+    return finishChange(conversationId, actorId, std::move(*stored), {}, {});
+}
+
 } // namespace kith::server
