@@ -18,13 +18,16 @@
 #include <QSslSocket>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 #include <QWebSocket>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
+#include <future>
 #include <optional>
 
 using namespace kith;
@@ -701,6 +704,47 @@ private slots:
         QVERIFY2(read <= refused + 3,
                  qPrintable(QStringLiteral("%1 frames read, %2 refused").arg(read).arg(refused)));
         QCOMPARE(flooder.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // The TLS handshakes run on a thread of their own, not on the loop that
+    // serves the sessions: a client's handshake completes while that loop
+    // (this test's thread) is stuck and runs nothing, and its upgrade is
+    // answered once the loop runs again. Before, the handshake waited for the
+    // loop, and 1,000 connections arriving over wss:// held every session
+    // back for a second or more (docs/performance.md, round 15).
+    void tlsHandshakeCompletesWhileTheSessionLoopIsBusy()
+    {
+        startServer([](Config &config) { config.plain = false; });
+        const quint16 port = m_server->port();
+        std::promise<bool> encrypted;
+        std::future<bool> handshake = encrypted.get_future();
+        std::atomic<bool> done{false};
+        QByteArray answer; // written by the client thread until `done`
+        std::unique_ptr<QThread> client(QThread::create([&] {
+            QSslSocket socket;
+            socket.setPeerVerifyMode(QSslSocket::VerifyNone);
+            socket.connectToHostEncrypted(QStringLiteral("127.0.0.1"), port);
+            const bool ok = socket.waitForEncrypted(kWaitMs);
+            encrypted.set_value(ok);
+            if (ok) {
+                socket.write(
+                    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n");
+                for (int i = 0; i < kWaitMs / 100 && !answer.contains("\r\n\r\n"); ++i)
+                    if (socket.waitForReadyRead(100) || socket.bytesAvailable() > 0)
+                        answer += socket.readAll();
+            }
+            done.store(true);
+        }));
+        const auto join = qScopeGuard([&client] { client->wait(); });
+        client->start();
+        // This thread runs no event until the handshake is over (or given up).
+        QCOMPARE(handshake.wait_for(std::chrono::milliseconds(2 * kWaitMs)),
+                 std::future_status::ready);
+        QVERIFY(handshake.get());
+        QTRY_VERIFY_WITH_TIMEOUT(done.load(), 2 * kWaitMs);
+        QVERIFY2(answer.startsWith("HTTP/1.1 101"), answer.constData());
     }
 
     // A flood of 10,000 WebSocket ping frames gets pongs within the budget
