@@ -16,15 +16,19 @@
 #include <QScopeGuard>
 #include <QSignalSpy>
 #include <QSslSocket>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 #include <QWebSocket>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
+#include <future>
 #include <optional>
 
 using namespace kith;
@@ -745,6 +749,95 @@ private slots:
         QVERIFY2(read <= refused + 3,
                  qPrintable(QStringLiteral("%1 frames read, %2 refused").arg(read).arg(refused)));
         QCOMPARE(flooder.socket.state(), QAbstractSocket::ConnectedState);
+    }
+
+    // The TLS handshakes run on a thread of their own, not on the loop that
+    // serves the sessions: a client's handshake completes while that loop
+    // (this test's thread) is stuck and runs nothing, and its upgrade is
+    // answered once the loop runs again. Before, the handshake waited for the
+    // loop, and 1,000 connections arriving over wss:// held every session
+    // back for a second or more (docs/performance.md, round 15).
+    void tlsHandshakeCompletesWhileTheSessionLoopIsBusy()
+    {
+        startServer([](Config &config) { config.plain = false; });
+        const quint16 port = m_server->port();
+        std::promise<bool> encrypted;
+        std::future<bool> handshake = encrypted.get_future();
+        std::atomic<bool> done{false};
+        QByteArray answer; // written by the client thread until `done`
+        std::unique_ptr<QThread> client(QThread::create([&] {
+            QSslSocket socket;
+            socket.setPeerVerifyMode(QSslSocket::VerifyNone);
+            socket.connectToHostEncrypted(QStringLiteral("127.0.0.1"), port);
+            const bool ok = socket.waitForEncrypted(kWaitMs);
+            encrypted.set_value(ok);
+            if (ok) {
+                socket.write(
+                    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n");
+                for (int i = 0; i < kWaitMs / 100 && !answer.contains("\r\n\r\n"); ++i)
+                    if (socket.waitForReadyRead(100) || socket.bytesAvailable() > 0)
+                        answer += socket.readAll();
+            }
+            done.store(true);
+        }));
+        const auto join = qScopeGuard([&client] { client->wait(); });
+        client->start();
+        // This thread runs no event until the handshake is over (or given up).
+        QCOMPARE(handshake.wait_for(std::chrono::milliseconds(2 * kWaitMs)),
+                 std::future_status::ready);
+        QVERIFY(handshake.get());
+        QTRY_VERIFY_WITH_TIMEOUT(done.load(), 2 * kWaitMs);
+        QVERIFY2(answer.startsWith("HTTP/1.1 101"), answer.constData());
+    }
+
+    // Connections that stall in their TLS handshake (half a ClientHello, then
+    // nothing) wait on the TLS thread within its budgets: a connected wss://
+    // client is answered meanwhile, the one past the per-address limit is
+    // closed at once, and the server shuts down with the others still
+    // pending (the TLS thread frees them as it ends, and they see the close).
+    void stalledTlsHandshakesAreHeldOffTheSessionLoop()
+    {
+        startServer([](Config &config) {
+            config.plain = false;
+            config.maxUnauthenticatedPerAddress = 8;
+        });
+        RawClient client(m_server->port(), true);
+        QVERIFY(client.waitConnected());
+        QVERIFY(client.hello());
+
+        // A TLS record head that promises 512 bytes of handshake, and 16 of them.
+        const QByteArray halfHello =
+            QByteArray("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + QByteArray(5, '\x5a');
+        std::vector<std::unique_ptr<QTcpSocket>> stalled;
+        for (int i = 0; i < 8; ++i) {
+            auto socket = std::make_unique<QTcpSocket>();
+            socket->connectToHost(QHostAddress::LocalHost, m_server->port());
+            QVERIFY(socket->waitForConnected(kWaitMs));
+            socket->write(halfHello);
+            stalled.push_back(std::move(socket));
+        }
+        // All eight are held: the server answers its client meanwhile.
+        v1::Envelope ping;
+        ping.set_request_id(77);
+        ping.mutable_ping()->set_nonce(12345);
+        client.send(ping);
+        QVERIFY(client.waitFor([](const v1::Envelope &e) {
+            return e.has_pong() && e.request_id() == 77 && e.pong().nonce() == 12345;
+        }));
+        // The ninth from the same address is past its limit, closed unread.
+        QTcpSocket refused;
+        refused.connectToHost(QHostAddress::LocalHost, m_server->port());
+        QVERIFY(refused.waitForConnected(kWaitMs));
+        refused.write(halfHello);
+        QTRY_COMPARE_WITH_TIMEOUT(refused.state(), QAbstractSocket::UnconnectedState, kWaitMs);
+        for (const auto &socket : stalled)
+            QCOMPARE(socket->state(), QAbstractSocket::ConnectedState);
+
+        m_server.reset();
+        for (const auto &socket : stalled)
+            QTRY_COMPARE_WITH_TIMEOUT(socket->state(), QAbstractSocket::UnconnectedState, kWaitMs);
     }
 
     // A flood of 10,000 WebSocket ping frames gets pongs within the budget

@@ -14,6 +14,7 @@
 #include <QSslConfiguration>
 #include <QSslKey>
 #include <QSslSocket>
+#include <QThread>
 #include <QTimer>
 #include <QWebSocket>
 
@@ -87,6 +88,7 @@ Gateway::Gateway(const ServiceSet &services, GatewayOptions options, QObject *pa
 
 Gateway::~Gateway()
 {
+    stopTlsThread();
     // Sessions detach from the router as they go; delete them before it does.
     const auto sessions = m_sessions;
     m_sessions.clear();
@@ -136,7 +138,10 @@ Status Gateway::listenPlain()
         return true;
     });
     connect(m_listener.get(), &WsListener::newWebSocket, this, &Gateway::onNewWebSocket);
-    connect(m_listener.get(), &WsListener::acceptError, this, &Gateway::onAcceptError);
+    connect(m_listener.get(), &WsListener::acceptError, this,
+            [this](QAbstractSocket::SocketError error) {
+                onAcceptError(error, m_listener->errorString());
+            });
     connect(m_listener.get(), &WsListener::refused, this, &Gateway::onRefused);
     m_listener->setConnectionLimit(m_options.maxConnections);
     // Requests under /v1/ are file transfers: their connection leaves for the
@@ -162,9 +167,9 @@ Status Gateway::listenPlain()
 
 Status Gateway::listenSecure()
 {
-    Result<QSslConfiguration> tls = loadTls(m_options.certFile, m_options.keyFile);
-    if (!tls)
-        return tls.error();
+    Result<QSslConfiguration> identity = loadTls(m_options.certFile, m_options.keyFile);
+    if (!identity)
+        return identity.error();
     // TLS ends here, in the listener; the upgrade and the transfers then run
     // as on ws:// (QWebSocketServer only upgrades the sockets it is handed).
     m_server = std::make_unique<QWebSocketServer>(QStringLiteral("kithd"),
@@ -180,8 +185,18 @@ Status Gateway::listenSecure()
     TlsListener::Limits limits;
     limits.timeoutMs = kHandshakeTimeoutMs;
     limits.maxPendingPerAddress = m_options.maxUnauthenticatedPerAddress;
-    m_tls = std::make_unique<TlsListener>(*tls, limits);
-    connect(m_tls.get(), &TlsListener::upgradeRequested, this, [this](QSslSocket *socket) {
+    // Made here, so that it hands its sockets to this thread; then moved to
+    // its own. Its signals reach this thread queued.
+    m_tls = new TlsListener(*identity, limits);
+    m_tlsThread = std::make_unique<QThread>();
+    m_tlsThread->setObjectName(QStringLiteral("kithd-tls"));
+    m_tls->moveToThread(m_tlsThread.get());
+    connect(m_tlsThread.get(), &QThread::finished, m_tls, &QObject::deleteLater);
+    connect(m_tls, &TlsListener::upgradeRequested, this, [this](QSslSocket *socket) {
+        if (m_stopping) {
+            delete socket;
+            return;
+        }
         if (auto *tls = qobject_cast<TlsSocket *>(socket)) {
             // QWebSocket answers every ping itself: the socket counts its pongs.
             tls->startPingBudget();
@@ -196,23 +211,37 @@ Status Gateway::listenSecure()
         }
         m_server->handleConnection(socket);
     });
-    connect(m_tls.get(), &TlsListener::transferRequested, this, [this](QSslSocket *socket) {
+    connect(m_tls, &TlsListener::transferRequested, this, [this](QSslSocket *socket) {
         if (m_transfers)
             m_transfers->adoptTls(socket);
         else
-            socket->deleteLater();
+            delete socket;
     });
-    connect(m_tls.get(), &TlsListener::refused, this,
+    connect(m_tls, &TlsListener::refused, this,
             [this] { m_services.metrics.unauthenticatedRefused(); });
-    connect(m_tls.get(), &TlsListener::acceptError, this, &Gateway::onAcceptError);
+    connect(m_tls, &TlsListener::acceptFailed, this, &Gateway::onAcceptError);
+    m_tlsThread->start();
     const Result<int> fd = openSocket();
     if (!fd)
         return fd.error();
-    if (!m_tls->setSocketDescriptor(*fd)) {
+    bool listening = false;
+    QString why;
+    QMetaObject::invokeMethod(
+        m_tls,
+        [this, fd = *fd, &listening, &why] {
+            listening = m_tls->setSocketDescriptor(fd);
+            if (!listening) {
+                why = m_tls->errorString();
+                return;
+            }
+            m_tlsPort = m_tls->serverPort();
+            setLowDelay(m_tls->socketDescriptor());
+        },
+        Qt::BlockingQueuedConnection);
+    if (!listening) {
         ::close(*fd);
-        return listenError(v1::INTERNAL, m_tls->errorString());
+        return listenError(v1::INTERNAL, why);
     }
-    setLowDelay(m_tls->socketDescriptor());
     return Done{};
 }
 
@@ -220,7 +249,7 @@ quint16 Gateway::port() const
 {
     if (m_listener)
         return m_listener->serverPort();
-    return m_tls ? m_tls->serverPort() : 0;
+    return m_tlsPort;
 }
 
 void Gateway::onNewConnection()
@@ -305,10 +334,9 @@ void Gateway::adopt(WireSocket *socket)
     });
 }
 
-void Gateway::onAcceptError(QAbstractSocket::SocketError error)
+void Gateway::onAcceptError(QAbstractSocket::SocketError error, const QString &reason)
 {
     m_services.metrics.acceptFailed();
-    const QString reason = m_listener ? m_listener->errorString() : m_tls->errorString();
     qCWarning(lcGateway) << "accept failed:" << error << reason << "- pausing for" << kAcceptPauseMs
                          << "ms";
     pauseAccepting();
@@ -336,7 +364,7 @@ void Gateway::pauseAccepting()
     if (m_listener)
         m_listener->pauseAccepting();
     if (m_tls)
-        m_tls->pauseAccepting();
+        QMetaObject::invokeMethod(m_tls, &TlsListener::pauseAccepting, Qt::QueuedConnection);
 }
 
 void Gateway::resumeAccepting()
@@ -344,7 +372,20 @@ void Gateway::resumeAccepting()
     if (m_listener)
         m_listener->resumeAccepting();
     if (m_tls)
-        m_tls->resumeAccepting();
+        QMetaObject::invokeMethod(m_tls, &TlsListener::resumeAccepting, Qt::QueuedConnection);
+}
+
+void Gateway::stopTlsThread()
+{
+    if (!m_tlsThread)
+        return;
+    // The listener is deleted on its thread as the thread ends (finished ->
+    // deleteLater), with every socket it still holds; joined before anything
+    // it hands sockets to goes.
+    m_tlsThread->quit();
+    m_tlsThread->wait();
+    m_tlsThread.reset();
+    m_tls = nullptr;
 }
 
 void Gateway::stopAccepting()
@@ -353,7 +394,8 @@ void Gateway::stopAccepting()
     if (m_listener)
         m_listener->close();
     if (m_tls)
-        m_tls->close();
+        // Blocking: once this returns, no connection is accepted any more.
+        QMetaObject::invokeMethod(m_tls, &TlsListener::close, Qt::BlockingQueuedConnection);
     if (m_transfers)
         m_transfers->stop();
 }

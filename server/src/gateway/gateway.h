@@ -17,6 +17,8 @@
 
 #include <memory>
 
+class QThread;
+
 namespace kith::server {
 
 struct GatewayOptions
@@ -83,10 +85,12 @@ private:
     void onNewWebSocket(WsSocket *socket);
     // Gives `socket` a Session, or closes it when the server is stopping.
     void adopt(WireSocket *socket);
-    void onAcceptError(QAbstractSocket::SocketError error);
+    void onAcceptError(QAbstractSocket::SocketError error, const QString &reason);
     void onRefused(int open);
     void pauseAccepting();
     void resumeAccepting();
+    // Ends the TLS thread; the listener and the sockets it holds go with it.
+    void stopTlsThread();
     // The per-address count of connections not yet authenticated: true
     // (counted) when `socket` may join it, false when its address is full.
     [[nodiscard]] bool admitUnauthenticated(QObject *socket, const QHostAddress &peer);
@@ -101,8 +105,13 @@ private:
     // Before the listeners, which hand connections to them.
     std::unique_ptr<TransferServer> m_transfers;
     std::unique_ptr<QWebSocketServer> m_server; // wss: upgrades what m_tls hands it
-    std::unique_ptr<TlsListener> m_tls;         // wss
-    std::unique_ptr<WsListener> m_listener;     // ws
+    // wss: the TLS handshakes run on a thread of their own, off the sessions'
+    // loop; m_tls lives on it (deleted there as it ends) and is spoken to with
+    // queued calls only.
+    std::unique_ptr<QThread> m_tlsThread;
+    TlsListener *m_tls = nullptr;
+    quint16 m_tlsPort = 0;
+    std::unique_ptr<WsListener> m_listener; // ws
     // wss: the TLS sockets handed to m_server and not upgraded yet, by their
     // peer's address and port (QWebSocket does not say which socket it wraps;
     // its session holds that socket's reading).

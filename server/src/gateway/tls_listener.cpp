@@ -5,6 +5,7 @@
 #include "tls_socket.h"
 
 #include <QSslSocket>
+#include <QThread>
 #include <QTimer>
 
 #include <unistd.h>
@@ -18,9 +19,14 @@ constexpr qint64 kPeekBytes = 512;
 
 TlsListener::TlsListener(QSslConfiguration tls, Limits limits, QObject *parent)
     : QTcpServer(parent)
+    , m_handTo(thread())
     , m_tls(std::move(tls))
     , m_limits(limits)
-{}
+{
+    connect(this, &QTcpServer::acceptError, this, [this](QAbstractSocket::SocketError error) {
+        emit acceptFailed(error, errorString());
+    });
+}
 
 TlsListener::~TlsListener()
 {
@@ -81,22 +87,27 @@ void TlsListener::look(QSslSocket *socket)
     const bool transfer = http::isTransferRequest(start);
     release(socket);
     socket->setReadBufferSize(0);
-    if (!transfer) {
-        emit upgradeRequested(socket);
-        return;
-    }
+    handOn(socket, transfer ? &TlsListener::transferRequested : &TlsListener::upgradeRequested);
+}
+
+void TlsListener::handOn(QSslSocket *socket, void (TlsListener::*signal)(QSslSocket *))
+{
     // This runs inside the socket's own signal, its code still on the stack;
-    // a transfer moves to another thread, so it is handed on from the event
+    // the socket moves to another thread, so it is handed on from the event
     // loop instead (moved at once, the socket's reading went on here while
-    // the transfer thread used it, and a transfer stalled or broke now and
+    // the other thread used it, and a transfer stalled or broke now and
     // then). Until then what arrives waits in the socket's buffer, and the
-    // socket is this listener's, should the listener go first.
+    // socket is this listener's, should the listener go first. No timer of
+    // the socket runs: its timeout went with release(), and a TlsSocket's
+    // own start on the gateway's thread (startPingBudget()).
     socket->setParent(this);
     QMetaObject::invokeMethod(
         this,
-        [this, socket] {
+        [this, socket, signal] {
             socket->setParent(nullptr);
-            emit transferRequested(socket);
+            socket->moveToThread(m_handTo);
+            // Queued: the receiver is on m_handTo.
+            emit(this->*signal)(socket);
         },
         Qt::QueuedConnection);
 }
