@@ -37,7 +37,6 @@
 #include <QSignalSpy>
 #include <QSslCertificate>
 #include <QTemporaryDir>
-#include <QSignalSpy>
 #include <QTest>
 #include <QWheelEvent>
 #include <QtQml/qqmlextensionplugin.h>
