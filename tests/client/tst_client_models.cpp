@@ -491,6 +491,66 @@ private slots:
                  int(MessageListModel::Read));
     }
 
+    // Group events say who did what, with "You" for the reader.
+    void groupEventsReadAsSentences()
+    {
+        const auto event = [](quint64 seq, quint64 actor, v1::SystemEvent::Kind kind,
+                              QList<quint64> users = {}) {
+            v1::Message m = textMessage(kGroup, seq, actor, kNoonMs + qint64(seq) * 1000);
+            v1::SystemEvent *e = m.mutable_content()->mutable_system();
+            e->set_kind(kind);
+            e->set_actor_user_id(actor);
+            for (quint64 user : users)
+                e->add_user_ids(user);
+            return m;
+        };
+        QList<v1::Message> msgs;
+        msgs << event(1, kMe, v1::SystemEvent::GROUP_CREATED, {kMe, kPeer});
+        msgs.last().mutable_content()->mutable_system()->set_name("  Trip  planning ");
+        msgs << event(2, kPeer, v1::SystemEvent::MEMBERS_ADDED, {kMe});
+        msgs << event(3, kMe, v1::SystemEvent::MEMBERS_ADDED, {kPeer, 7, 8, 9, 10});
+        msgs << event(4, kMe, v1::SystemEvent::MEMBER_REMOVED, {kPeer, 7});
+        msgs << event(5, kPeer, v1::SystemEvent::MEMBER_LEFT);
+        msgs << event(6, kPeer, v1::SystemEvent::GROUP_RENAMED);
+        msgs.last().mutable_content()->mutable_system()->set_name("Trip");
+        msgs << event(7, kPeer, v1::SystemEvent::GROUP_AVATAR_CHANGED);
+        msgs.last().mutable_content()->mutable_system()->set_avatar_file_id("f");
+        msgs << event(8, kPeer, v1::SystemEvent::GROUP_AVATAR_CHANGED);
+        msgs << event(9, kMe, v1::SystemEvent::GROUP_AVATAR_CHANGED);
+        msgs.last().mutable_content()->mutable_system()->set_color_only(true);
+        msgs << event(10, kPeer, v1::SystemEvent::MEMBERS_ADDED, {kMe, 7});
+        QVERIFY(store()->storeMessages(kGroup, msgs, {1, 10}));
+        MessageListModel model(m_client.get(), kGroup);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const auto text = [&](int r) {
+            return model.index(r).data(MessageListModel::TextRole).toString();
+        };
+        QCOMPARE(model.rowCount(), 10);
+        QCOMPARE(text(0), QStringLiteral("You created the group \u201CTrip planning\u201D"));
+        QCOMPARE(text(1), QStringLiteral("Peer Person added you"));
+        QCOMPARE(text(2), QStringLiteral("You added Peer Person, user 7, user 8 and 2 others"));
+        QCOMPARE(text(3), QStringLiteral("You removed Peer Person and user 7"));
+        QCOMPARE(text(4), QStringLiteral("Peer Person left"));
+        QCOMPARE(text(5), QStringLiteral("Peer Person renamed the group to \u201CTrip\u201D"));
+        QCOMPARE(text(6), QStringLiteral("Peer Person changed the group picture"));
+        QCOMPARE(text(7), QStringLiteral("Peer Person removed the group picture"));
+        QCOMPARE(text(8), QStringLiteral("You changed the group's colour"));
+        QCOMPARE(text(9), QStringLiteral("Peer Person added you and user 7"));
+        // The conversation list's preview stays short.
+        QCOMPARE(previewText(msgs.at(7).content()), QStringLiteral("Group picture removed"));
+        QCOMPARE(previewText(msgs.at(8).content()), QStringLiteral("Group colour changed"));
+        // A name learnt later shows in the events that name them.
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        v1::User seven;
+        seven.set_id(7);
+        seven.set_username("seven");
+        seven.set_display_name("Sev");
+        QVERIFY(store()->upsertUser(seven));
+        QVERIFY(!changed.isEmpty());
+        QCOMPARE(text(3), QStringLiteral("You removed Peer Person and Sev"));
+    }
+
     void outboxRowsFollowTheStoredOnes()
     {
         QVERIFY(store()->storeMessages(kDirect, page(kDirect, 1, 3), {1, 3}));

@@ -41,6 +41,8 @@
 #include <QWheelEvent>
 #include <QtQml/qqmlextensionplugin.h>
 
+#include <algorithm>
+
 Q_IMPORT_QML_PLUGIN(Kith_ClientPlugin)
 Q_IMPORT_QML_PLUGIN(Kith_ThemePlugin)
 Q_IMPORT_QML_PLUGIN(Kith_LoginPlugin)
@@ -528,6 +530,19 @@ void AppEndToEnd::groupPictureShowsInTheListHeaderAndDetails()
     QVERIFY(m_window->grabWindow().save(
         QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-picture-chat.png")));
 
+    // The quick switcher (Ctrl+K) shows the picture too.
+    QTest::keyClick(m_window, Qt::Key_K, Qt::ControlModifier);
+    QQuickItem *switcherField = item("switcherField");
+    QVERIFY(switcherField);
+    QTRY_VERIFY(switcherField->hasActiveFocus());
+    for (const char key : {'c', 'r', 'e', 'w'})
+        QTest::keyClick(m_window, key);
+    QTest::qWait(300); // the popup's opening transition
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-switcher-group-picture.png")));
+    QTest::keyClick(m_window, Qt::Key_Escape);
+    QTRY_VERIFY(!switcherField->isVisible());
+
     m_window->setWidth(380);
     QTRY_VERIFY(!layout->property("wide").toBool());
     QTRY_COMPARE(item("chatSlot")->x(), 0.0); // the slide-in has finished
@@ -550,6 +565,39 @@ void AppEndToEnd::groupPictureShowsInTheListHeaderAndDetails()
     QTRY_VERIFY_WITH_TIMEOUT(groupRole("avatarUrl").toUrl().isEmpty(), kUiTimeoutMs);
     QTRY_VERIFY_WITH_TIMEOUT(!headerAvatar->property("showsPicture").toBool(), kUiTimeoutMs);
     QCOMPARE(headerAvatar->property("chosenColor").toInt(), 6);
+    // The chat says what each change was, and who made it. (The timeline's
+    // rows are in the window's item tree, not among its QObject children.)
+    const auto systemLines = [this] {
+        QList<QQuickItem *> found;
+        QList<QQuickItem *> todo{m_window->contentItem()};
+        while (!todo.isEmpty()) {
+            QQuickItem *at = todo.takeLast();
+            if (at->objectName() == QLatin1String("systemLine") && at->isVisible())
+                found << at;
+            todo << at->childItems();
+        }
+        return found;
+    };
+    const auto systemLineSays = [&](const QString &text) {
+        const QList<QQuickItem *> lines = systemLines();
+        return std::any_of(lines.begin(), lines.end(), [&](QQuickItem *line) {
+            return line->property("text").toString() == text;
+        });
+    };
+    const auto shownLines = [&] {
+        QStringList texts;
+        for (QQuickItem *line : systemLines())
+            texts << line->property("text").toString();
+        return texts.join(QStringLiteral(" | "));
+    };
+    QTRY_VERIFY2_WITH_TIMEOUT(systemLineSays(QStringLiteral("bob changed the group picture")),
+                              qPrintable(shownLines()), kUiTimeoutMs);
+    QTRY_VERIFY(systemLineSays(QStringLiteral("bob changed the group's colour")));
+    QTRY_VERIFY(systemLineSays(QStringLiteral("bob removed the group picture")));
+    // Read at the bottom, the chat follows what comes in.
+    QTRY_VERIFY(item("messageList")->property("atYEnd").toBool());
+    QVERIFY(m_window->grabWindow().save(
+        QStringLiteral(KITH_ARTIFACT_DIR "/kith-e2e-group-events.png")));
 
     // ann's own group: as its owner she gets "Change picture…" and, with a
     // picture, "Remove picture"; the picture she sets shows at once.

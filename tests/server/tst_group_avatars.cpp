@@ -149,6 +149,7 @@ private slots:
         QCOMPARE(event.content().system().actor_user_id(), alice);
         QCOMPARE(toQString(event.content().system().avatar_file_id()), *picture);
         QCOMPARE(event.content().system().avatar_color(), 5u);
+        QVERIFY(!event.content().system().color_only());
         QCOMPARE(strangerPhone->frames.size(), 0);
 
         // A member may fetch it; someone outside the group may not.
@@ -167,8 +168,22 @@ private slots:
                      .system()
                      .avatar_file_id(),
                  "");
+        QVERIFY(!bobPhone->of(v1::Envelope::kMessage)
+                     .last()
+                     .message()
+                     .message()
+                     .content()
+                     .system()
+                     .color_only());
         QCOMPARE(fetchBy(f, bob, *picture), v1::NOT_FOUND);
         QCOMPARE(fetchBy(f, alice, *picture), v1::ERROR_UNSPECIFIED);
+
+        // Only the colour, with no picture before or after: said as such.
+        QVERIFY(setGroupAvatar(f, f.callerFor(alice), id, QString(), 9).ok());
+        const v1::SystemEvent recoloured =
+            bobPhone->of(v1::Envelope::kMessage).last().message().message().content().system();
+        QVERIFY(recoloured.color_only());
+        QCOMPARE(recoloured.avatar_color(), 9u);
     }
 
     // Admins and owners only, as rename: a plain member gets what a rename

@@ -1128,6 +1128,37 @@ private slots:
 
     // ---- groups ------------------------------------------------------------------------------
 
+    // The group's picture: the event says whether the picture changed, went,
+    // or stayed while only the colour changed.
+    void groupAvatarEventsSayWhatChanged()
+    {
+        const UserRecord owner = addUser(QStringLiteral("olga"));
+        const auto created = group(owner.id, QStringLiteral("Pictured"), {});
+        QVERIFY(created.ok());
+        const QString team = QString::fromStdString(created->state.id());
+        const FileRecord picture = finishedFile(owner.id, 41, digestOf("group picture"), 1000);
+        QVERIFY(!picture.id.isEmpty());
+        auto avatar = [&](const QString &fileId, quint32 color) {
+            return wait<GroupChange>([&](QObject *ctx, Completion<GroupChange> done) {
+                m_store->setGroupAvatar(team, owner.id, fileId, color, ctx, done);
+            });
+        };
+        const auto pictured = avatar(picture.id, 3);
+        QVERIFY(pictured.ok());
+        QCOMPARE(pictured->event.content().system().kind(), v1::SystemEvent::GROUP_AVATAR_CHANGED);
+        QVERIFY(!pictured->event.content().system().color_only());
+        const auto recoloured = avatar(picture.id, 4);
+        QVERIFY(recoloured.ok());
+        QVERIFY(recoloured->event.content().system().color_only());
+        const auto cleared = avatar(QString(), 4);
+        QVERIFY(cleared.ok());
+        QVERIFY(cleared->event.content().system().avatar_file_id().empty());
+        QVERIFY(!cleared->event.content().system().color_only());
+        const auto plain = avatar(QString(), 6);
+        QVERIFY(plain.ok());
+        QVERIFY(plain->event.content().system().color_only());
+    }
+
     void groupLifecycleAndPermissions()
     {
         const UserRecord owner = addUser(QStringLiteral("olga"));

@@ -414,7 +414,11 @@ QString previewText(const v1::Content &content)
         case v1::SystemEvent::GROUP_RENAMED:
             return QStringLiteral("Renamed to ") + toQString(content.system().name());
         case v1::SystemEvent::GROUP_AVATAR_CHANGED:
-            return QStringLiteral("Group picture changed");
+            if (content.system().color_only())
+                return QStringLiteral("Group colour changed");
+            return content.system().avatar_file_id().empty()
+                       ? QStringLiteral("Group picture removed")
+                       : QStringLiteral("Group picture changed");
         default:
             return QStringLiteral("Group event");
         }

@@ -612,6 +612,10 @@ void MessageListModel::onUserChanged(quint64)
         emit dataChanged(
             index(0), index(int(m_rows.size()) - 1),
             {SenderNameRole, ReplySenderNameRole, SenderAvatarUrlRole, SenderAvatarColorRole});
+    // Group events name people in their text; a message's text stays as it is.
+    for (int i = 0; i < m_rows.size(); ++i)
+        if (m_rows.at(i).message.content.kind_case() == v1::Content::kSystem)
+            emit dataChanged(index(i), index(i), {TextRole});
 }
 
 void MessageListModel::emitNeighbourChanged(int row)
@@ -623,6 +627,65 @@ void MessageListModel::emitNeighbourChanged(int row)
 QString MessageListModel::senderName(quint64 userId) const
 {
     return userId == 0 || !m_client ? QString() : m_client->displayName(qint64(userId));
+}
+
+// A group event as a sentence with the people in it, as other chat apps
+// write it: "alice added bob and carol", "You renamed the group to …".
+QString MessageListModel::systemSentence(const StoredMessage &message) const
+{
+    const v1::SystemEvent &event = message.content.system();
+    const quint64 me = store() ? store()->myUserId() : 0;
+    const quint64 actorId =
+        event.actor_user_id() != 0 ? event.actor_user_id() : message.senderUserId;
+    const auto name = [&](quint64 userId, bool first) {
+        if (me != 0 && userId == me)
+            return first ? QStringLiteral("You") : QStringLiteral("you");
+        return senderName(userId);
+    };
+    const QString actor = actorId != 0 ? name(actorId, true) : QString();
+    // "bob", "bob and carol", "bob, carol and dave", "bob, carol, dave and 3 others".
+    const auto people = [&]() {
+        constexpr int kNamed = 3;
+        const int count = event.user_ids_size();
+        QStringList names;
+        for (int i = 0; i < count && i < (count > kNamed + 1 ? kNamed : count); ++i)
+            names << name(event.user_ids(i), false);
+        if (count > kNamed + 1)
+            return names.join(QStringLiteral(", ")) +
+                   QStringLiteral(" and %1 others").arg(count - kNamed);
+        if (names.size() <= 1)
+            return names.value(0);
+        const QString last = names.takeLast();
+        return names.join(QStringLiteral(", ")) + QStringLiteral(" and ") + last;
+    };
+    const QString groupName = toQString(event.name()).simplified();
+    const auto quoted = [](const QString &text) { return QChar(0x201C) + text + QChar(0x201D); };
+    if (actor.isEmpty())
+        return previewText(message.content);
+    switch (event.kind()) {
+    case v1::SystemEvent::GROUP_CREATED:
+        return groupName.isEmpty()
+                   ? actor + QStringLiteral(" created the group")
+                   : actor + QStringLiteral(" created the group ") + quoted(groupName);
+    case v1::SystemEvent::MEMBERS_ADDED:
+        return event.user_ids_size() == 0 ? previewText(message.content)
+                                          : actor + QStringLiteral(" added ") + people();
+    case v1::SystemEvent::MEMBER_REMOVED:
+        return event.user_ids_size() == 0 ? previewText(message.content)
+                                          : actor + QStringLiteral(" removed ") + people();
+    case v1::SystemEvent::MEMBER_LEFT:
+        return actor + QStringLiteral(" left");
+    case v1::SystemEvent::GROUP_RENAMED:
+        return actor + QStringLiteral(" renamed the group to ") + quoted(groupName);
+    case v1::SystemEvent::GROUP_AVATAR_CHANGED:
+        if (event.color_only())
+            return actor + QStringLiteral(" changed the group's colour");
+        return event.avatar_file_id().empty()
+                   ? actor + QStringLiteral(" removed the group picture")
+                   : actor + QStringLiteral(" changed the group picture");
+    default:
+        return previewText(message.content);
+    }
 }
 
 int MessageListModel::rowCount(const QModelIndex &parent) const
@@ -712,7 +775,7 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         return row.outgoing || (me != 0 && m.senderUserId == me);
     case Qt::DisplayRole:
     case TextRole:
-        return m.text();
+        return isSystem ? systemSentence(m) : m.text();
     case IsSystemRole:
         return isSystem;
     case TimestampRole:

@@ -213,6 +213,7 @@ private:
     [[nodiscard]] int storedCount() const { return m_stored; }
     [[nodiscard]] LocalStore *store() const;
     [[nodiscard]] QString senderName(quint64 userId) const;
+    [[nodiscard]] QString systemSentence(const StoredMessage &message) const;
 
     QPointer<KithClient> m_client;
     QString m_conversationId;

@@ -347,6 +347,16 @@ Result<GroupChange> setGroupAvatar(PgConnection &c, const QString &conversationI
         if (!r->next())
             return invalid(QStringLiteral("no such file"));
     }
+    QString previousFileId;
+    {
+        auto before = c.query(QStringLiteral("SELECT COALESCE(avatar_file_id, '') FROM"
+                                             " conversations WHERE id = $1"),
+                              {conversationId}, "group avatar before");
+        if (!before)
+            return before.error();
+        if (before->next())
+            previousFileId = before->text(0);
+    }
     auto r =
         c.query(QStringLiteral("UPDATE conversations SET avatar_file_id = NULLIF($1, ''),"
                                " avatar_color = $2 WHERE id = $3"),
@@ -358,6 +368,7 @@ Result<GroupChange> setGroupAvatar(PgConnection &c, const QString &conversationI
     event.set_kind(v1::SystemEvent::GROUP_AVATAR_CHANGED);
     event.set_avatar_file_id(toStd(fileId));
     event.set_avatar_color(color);
+    event.set_color_only(previousFileId == fileId);
     auto stored = appendSystemEvent(c, conversationId, actorId, std::move(event));
     if (!stored)
         return stored.error();

@@ -299,6 +299,14 @@ Result<GroupChange> SqliteStore::Writer::setGroupAvatar(const QString &conversat
         if (!s.next())
             return invalid(QStringLiteral("no such file"));
     }
+    QString previousFileId;
+    {
+        Stmt s(*m_c, QStringLiteral("SELECT avatar_file_id FROM conversations WHERE id = ?"));
+        if (!s.exec({conversationId}))
+            return s.error("group avatar before");
+        if (s.next())
+            previousFileId = s.text(0);
+    }
     {
         Stmt s(*m_c, QStringLiteral("UPDATE conversations SET avatar_file_id = ?, avatar_color = ?"
                                     " WHERE id = ?"));
@@ -310,6 +318,7 @@ Result<GroupChange> SqliteStore::Writer::setGroupAvatar(const QString &conversat
     event.set_kind(v1::SystemEvent::GROUP_AVATAR_CHANGED);
     event.set_avatar_file_id(toStd(fileId));
     event.set_avatar_color(color);
+    event.set_color_only(previousFileId == fileId);
     auto stored = appendSystemEvent(conversationId, actorId, std::move(event));
     if (!stored)
         return stored.error();
