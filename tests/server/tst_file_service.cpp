@@ -12,6 +12,7 @@
 #include "kith/sha256.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QTest>
 
 using namespace kith;
@@ -194,6 +195,38 @@ private slots:
                 return !gone.ok() && gone.error().code == v1::NOT_FOUND;
             },
             kWaitMs));
+    }
+
+    // A cancelled upload's bytes go, a big part (freed in steps) as a small one.
+    void cancelledUploadsLeaveNoPart()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        for (const qsizetype held : {qsizetype(5'000), qsizetype(70 * 1024 * 1024 + 17)}) {
+            const QByteArray bytes = bytesOf('c', 90 * 1024 * 1024);
+            const Result<v1::UploadTicket> ticket = create(f, alice, bytes);
+            QVERIFY(ticket.ok());
+            const QString id = toQString(ticket->upload_id());
+            {
+                Result<std::unique_ptr<BlobStore::PartWriter>> part = f.blobs->openPart(id);
+                QVERIFY(part.ok());
+                QVERIFY((*part)->append(bytes.first(held)).ok());
+            }
+            QCOMPARE(QFileInfo(f.blobs->partPath(id)).size(), qint64(held));
+            v1::CancelUploadRequest cancel;
+            cancel.set_upload_id(id.toStdString());
+            const Result<Done> cancelled = await<Done>([&](QObject *context, auto done) {
+                f.files->cancelUpload(f.callerFor(alice), cancel, context, done);
+            });
+            QVERIFY(cancelled.ok());
+            QVERIFY(
+                QTest::qWaitFor([&] { return !QFile::exists(f.blobs->partPath(id)); }, kWaitMs));
+            QVERIFY(f.blobs->parts().isEmpty());
+            const Result<FileRecord> gone = f.files->uploadOf(Principal{alice, 0}, id);
+            QVERIFY(!gone.ok());
+            QCOMPARE(gone.error().code, v1::NOT_FOUND);
+        }
     }
 
     void onlyMembersAndTheUploaderMayFetch()

@@ -62,7 +62,8 @@ public:
     [[nodiscard]] virtual Result<qint64> partSize(const QString &uploadId) = 0;
     // The SHA-256 of the part's bytes, read back from where they are kept.
     [[nodiscard]] virtual Result<QByteArray> hashPart(const QString &uploadId) = 0;
-    // Removes a part (nothing to do when there is none).
+    // Removes a part (nothing to do when there is none). A big part may take
+    // a while (the filesystem backend frees it in steps): not on the session loop.
     [[nodiscard]] virtual Status removePart(const QString &uploadId) = 0;
     // The upload ids that have a part, for the sweep.
     [[nodiscard]] virtual QStringList parts() = 0;

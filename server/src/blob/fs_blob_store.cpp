@@ -28,6 +28,11 @@ constexpr qint64 kHashBlockBytes = 1024 * 1024;
 // on the same disk queue behind.
 constexpr qint64 kWriteBehindBytes = 8 * 1024 * 1024;
 
+// A big part is removed in steps of this much, this far apart (see
+// removeGradually).
+constexpr off_t kRemoveStepBytes = 32 * 1024 * 1024;
+constexpr useconds_t kRemoveStepPauseUs = 10'000;
+
 Error ioError(const QString &what, const QString &path, int error = errno)
 {
     qCWarning(lcFiles).noquote() << what << path << strerror(error);
@@ -51,6 +56,31 @@ bool syncFolder(const QString &folder)
     const bool ok = ::fsync(fd) == 0;
     ::close(fd);
     return ok;
+}
+
+// Removes a file, a big one in steps. Freed all at once, a gigabyte's blocks
+// go back in one journal commit, which on a disk mounted with `discard` (as
+// SSDs and virtual disks often are) tells the disk to discard all of them
+// while the database's next fsync waits behind it: 70-130 ms for a cancelled
+// 1 GiB upload here. Shrunk 32 MiB at a time, each commit frees a little.
+// About 10 ms a step: never on the session loop. False with errno set.
+bool removeGradually(const QByteArray &path)
+{
+    const int fd = ::open(path.constData(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        struct stat info
+        {};
+        if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+            for (off_t size = info.st_size; size > kRemoveStepBytes;) {
+                size -= kRemoveStepBytes;
+                if (::ftruncate(fd, size) != 0)
+                    break; // the unlink below still removes it
+                ::usleep(kRemoveStepPauseUs);
+            }
+        }
+        ::close(fd);
+    }
+    return ::unlink(path.constData()) == 0 || errno == ENOENT;
 }
 
 bool exists(const QString &path)
@@ -266,7 +296,7 @@ Status FsBlobStore::removePart(const QString &uploadId)
     if (!isValidFileId(uploadId.toStdString()))
         return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not an upload id"));
     const QString path = partPath(uploadId);
-    if (::unlink(localPath(path).constData()) != 0 && errno != ENOENT)
+    if (!removeGradually(localPath(path)))
         return ioError(QStringLiteral("remove part"), path);
     return Done{};
 }

@@ -139,8 +139,11 @@ void FileService::cancelUpload(const Caller &caller, const v1::CancelUploadReque
             }
             // Its row is gone, so no request can open the part again. A
             // request writing it right now finds the upload gone at its end.
-            if (const Status removed = m_blobs.removePart(id); !removed)
-                qCWarning(lcFiles) << "cannot remove the part of" << id;
+            // Its bytes go off the session loop: a big part goes in steps.
+            m_pool.start([this, id] {
+                if (const Status removed = m_blobs.removePart(id); !removed)
+                    qCWarning(lcFiles) << "cannot remove the part of" << id;
+            });
             done(Done{});
         });
 }
