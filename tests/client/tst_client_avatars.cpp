@@ -204,6 +204,11 @@ private slots:
         QSignalSpy failed(m_laptop->get(), &KithClient::operationFailed);
         (*m_laptop)->setAvatarPicture(text);
         QCOMPARE(failed.size(), 1);
+        QVERIFY(failed.at(0).at(0).toString().contains(QLatin1String("not an image")));
+        // Nothing chosen: said as such, not as a file that cannot be read.
+        (*m_laptop)->setAvatarPicture(QString());
+        QCOMPARE(failed.size(), 2);
+        QCOMPARE(failed.at(1).at(0).toString(), QStringLiteral("No picture was chosen"));
     }
 };
 

@@ -244,6 +244,8 @@ Sheet {
         title: qsTr("Choose a picture for the group")
         fileMode: FileDialog.OpenFile
         nameFilters: [qsTr("Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp)")]
-        onAccepted: sheet.pictureChosen(selectedFile)
+        // Open with nothing chosen: as Cancel.
+        onAccepted: if (String(selectedFile) !== "")
+            sheet.pictureChosen(selectedFile)
     }
 }

@@ -315,6 +315,8 @@ Sheet {
         title: qsTr("Choose a picture")
         fileMode: FileDialog.OpenFile
         nameFilters: [qsTr("Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp)")]
-        onAccepted: sheet.pictureChosen(selectedFile)
+        // Open with nothing chosen: as Cancel.
+        onAccepted: if (String(selectedFile) !== "")
+            sheet.pictureChosen(selectedFile)
     }
 }

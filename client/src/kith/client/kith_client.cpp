@@ -514,6 +514,10 @@ void KithClient::uploadAvatarImage(const QString &path,
                                    std::function<void(const QString &fileId)> then)
 {
     const QString local = QUrl(path).isLocalFile() ? QUrl(path).toLocalFile() : path;
+    if (local.isEmpty()) {
+        emit operationFailed(QStringLiteral("No picture was chosen"));
+        return;
+    }
     if (!m_store->isOpen() || m_transfers->cacheDirectory().isEmpty()) {
         emit operationFailed(QStringLiteral("Pictures can be set once signed in"));
         return;
