@@ -647,10 +647,12 @@ QString MessageListModel::systemSentence(const StoredMessage &message) const
     const auto people = [&]() {
         constexpr int kNamed = 3;
         const int count = event.user_ids_size();
+        // Four names are read as easily as "three and 1 other".
+        const bool cut = count > kNamed + 1;
         QStringList names;
-        for (int i = 0; i < count && i < (count > kNamed + 1 ? kNamed : count); ++i)
+        for (int i = 0; i < (cut ? kNamed : count); ++i)
             names << name(event.user_ids(i), false);
-        if (count > kNamed + 1)
+        if (cut)
             return names.join(QStringLiteral(", ")) +
                    QStringLiteral(" and %1 others").arg(count - kNamed);
         if (names.size() <= 1)
