@@ -176,6 +176,8 @@ private slots:
         // Let some acks through, then keep the server's answers from alice.
         QTRY_VERIFY_WITH_TIMEOUT(alice->store()->messageCount(direct) >= 3, kClientTimeoutMs);
         relay.holdServerToClient(true);
+        // An ack let through just before the hold reaches alice first.
+        QTRY_VERIFY_WITH_TIMEOUT(relay.bytesOnTheWayToClients() == 0, kClientTimeoutMs);
         // The outbox has one send on the wire: wait until the server has
         // stored it (bob sees it) while alice, whose ack is held, has not.
         QString inFlight;

@@ -294,8 +294,15 @@ private slots:
             [&](const v1::Envelope &push) { return isPresence(push, erinId, true); }));
         QVERIFY(TestClient::waitUntil([&] { return isOnlineFor(m_alice, erinId) == true; }));
 
+        // Node 1 claims erin in Redis after her login is answered: until node
+        // 2 has heard of the claim, her leaving node 2 could still be the last
+        // one out, and her coming to node 1 the first one in.
+        const double remoteOnTwo = m_cluster->metric(1, QStringLiteral("kith_bus_remote_users"));
         TestClient erinOnOne;
         QVERIFY(erinOnOne.connectAndLogin(url(0), QStringLiteral("erin")));
+        QVERIFY(TestClient::waitUntil([&] {
+            return m_cluster->metric(1, QStringLiteral("kith_bus_remote_users")) == remoteOnTwo + 1;
+        }));
         erinOnTwo.close();
         // Still online: her connection on node 1 holds her.
         QVERIFY(TestClient::waitUntil([&] {

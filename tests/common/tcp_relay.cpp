@@ -3,6 +3,9 @@
 #include <QHostAddress>
 #include <QTcpSocket>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 namespace kith::test {
 
 TcpRelay::TcpRelay(quint16 targetPort, QObject *parent)
@@ -48,6 +51,24 @@ qint64 TcpRelay::heldBytes() const
     qint64 bytes = 0;
     for (const auto &pair : m_pairs)
         bytes += pair->heldToClient.size();
+    return bytes;
+}
+
+qint64 TcpRelay::bytesOnTheWayToClients() const
+{
+    qint64 bytes = 0;
+    for (const auto &pair : m_pairs) {
+        if (pair->client->state() != QAbstractSocket::ConnectedState)
+            continue;
+        bytes += pair->client->bytesToWrite();
+        // Written to the kernel is not yet with the client: what the client
+        // has not taken into its receive queue is still in ours.
+        int unacknowledged = 0;
+        if (::ioctl(int(pair->client->socketDescriptor()), SIOCOUTQ, &unacknowledged) == 0)
+            bytes += unacknowledged;
+        else
+            bytes += 1; // unknown: not known to be there
+    }
     return bytes;
 }
 

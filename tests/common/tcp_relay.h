@@ -34,6 +34,11 @@ public:
     void holdServerToClient(bool held);
     // Bytes the server sent that are kept back right now.
     [[nodiscard]] qint64 heldBytes() const;
+    // Bytes let through before a hold that have not yet reached the client's
+    // receive queue (in the relay's buffer or its kernel send queue): a test
+    // that holds answers waits for this to reach 0 before it counts on
+    // nothing more reaching the client.
+    [[nodiscard]] qint64 bytesOnTheWayToClients() const;
 
 private:
     struct Pair
