@@ -52,6 +52,19 @@ bool isJoining(pid_t waiter, pid_t joined)
     return isNumber && value == qulonglong(joined);
 }
 
+// Polls `condition` without running this thread's events (what the lane
+// posted here stays untaken meanwhile), for up to 20 s.
+bool waitWithoutEvents(const std::function<bool()> &condition)
+{
+    const QDeadlineTimer deadline(20000);
+    while (!condition()) {
+        if (deadline.hasExpired())
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
 // The id of this process's thread named `name` (0 if there is none).
 pid_t threadNamed(const QByteArray &name)
 {
@@ -213,6 +226,91 @@ private slots:
         QTRY_COMPARE(answered.size(), 50);
         for (int i = 0; i < 50; ++i)
             QCOMPARE(answered.at(i), i);
+    }
+
+    // The lane waits while a megabyte of its answers waits for the session's
+    // thread to take it, so that one pass of that thread's loop meets at most
+    // that much bulk work; once they are taken it goes on, in order.
+    void laneWaitsWhileItsAnswersAreNotTaken()
+    {
+        constexpr int kJobs = 6;
+        constexpr qsizetype kBytes = 600 * 1024; // the second passes the megabyte
+        std::atomic<int> ran{0};
+        QList<int> answered;
+        BulkLane lane; // after what its jobs use: it runs what is left as it goes
+        for (int i = 0; i < kJobs; ++i) {
+            lane.post(
+                this,
+                [&ran, i] {
+                    ++ran;
+                    BulkAnswer answer;
+                    answer.frame = QByteArray(kBytes, char('a' + i));
+                    return answer;
+                },
+                [&answered](BulkAnswer answer) { answered << answer.frame.at(0) - 'a'; });
+        }
+        // This thread runs no events until further down: nothing is taken.
+        QVERIFY(waitWithoutEvents([&] { return lane.undeliveredBytes() == 2 * kBytes; }));
+        QCOMPARE(ran.load(), 2);
+        // And it stays so: a third job would have run by now if it could.
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        QCOMPARE(ran.load(), 2);
+        QVERIFY(answered.isEmpty());
+
+        QTRY_COMPARE(answered.size(), kJobs);
+        QCOMPARE(answered, QList<int>({0, 1, 2, 3, 4, 5}));
+        QTRY_COMPARE(lane.undeliveredBytes(), qint64(0));
+    }
+
+    // An answer dropped with its context counts as taken: the lane goes on.
+    void answersDroppedWithTheirContextLetTheLaneGoOn()
+    {
+        std::atomic<int> ran{0};
+        bool answered = false;
+        BulkLane lane;
+        auto context = std::make_unique<QObject>();
+        for (int i = 0; i < 4; ++i) {
+            lane.post(
+                context.get(),
+                [&ran] {
+                    ++ran;
+                    BulkAnswer answer;
+                    answer.frame = QByteArray(BulkLane::kMaxUndeliveredBytes, 'x');
+                    return answer;
+                },
+                [&answered](BulkAnswer) { answered = true; });
+        }
+        QVERIFY(waitWithoutEvents(
+            [&] { return lane.undeliveredBytes() == BulkLane::kMaxUndeliveredBytes; }));
+        QCOMPARE(ran.load(), 1);
+        context.reset(); // the session closed with its pages on their way
+        QTRY_COMPARE(ran.load(), 4);
+        QTRY_COMPARE(lane.undeliveredBytes(), qint64(0));
+        QVERIFY(!answered);
+    }
+
+    // Draining (kithd's stop) does not wait for answers to be taken: the
+    // thread that drains is often the one that would take them.
+    void drainDoesNotWaitForAnswersToBeTaken()
+    {
+        std::atomic<int> ran{0};
+        BulkLane lane;
+        for (int i = 0; i < 4; ++i) {
+            lane.post(
+                this,
+                [&ran] {
+                    ++ran;
+                    BulkAnswer answer;
+                    answer.frame = QByteArray(BulkLane::kMaxUndeliveredBytes, 'x');
+                    return answer;
+                },
+                [](BulkAnswer) {});
+        }
+        lane.drain();
+        QCOMPARE(ran.load(), 4);
+        QCOMPARE(lane.undeliveredBytes(), 4 * BulkLane::kMaxUndeliveredBytes);
+        QCoreApplication::sendPostedEvents();
+        QCOMPARE(lane.undeliveredBytes(), qint64(0));
     }
 
     void answerForADeadContextIsDropped()

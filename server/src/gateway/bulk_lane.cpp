@@ -54,9 +54,12 @@ void lowerThisThreadsPriority()
 } // namespace
 
 BulkLane::BulkLane()
-    : m_steady([this] { workerMain(Worker::Steady); })
+    : m_handle(std::make_shared<Handle>())
+    , m_steady([this] { workerMain(Worker::Steady); })
     , m_yielding([this] { workerMain(Worker::Yielding); })
-{}
+{
+    m_handle->lane = this;
+}
 
 BulkLane::~BulkLane()
 {
@@ -69,6 +72,23 @@ BulkLane::~BulkLane()
     m_wakeYielding.notify_all();
     m_steady.join();
     m_yielding.join();
+    std::lock_guard lock(m_handle->mutex);
+    m_handle->lane = nullptr; // answers still on their way count for nobody
+}
+
+qint64 BulkLane::undeliveredBytes()
+{
+    std::lock_guard lock(m_mutex);
+    return m_undelivered;
+}
+
+void BulkLane::delivered(qint64 bytes)
+{
+    {
+        std::lock_guard lock(m_mutex);
+        m_undelivered -= bytes;
+    }
+    wakeFor(whoseTurn());
 }
 
 void BulkLane::noteInteractive()
@@ -220,14 +240,15 @@ void BulkLane::workerMain(Worker self)
     std::unique_lock lock(m_mutex);
     for (;;) {
         const Worker turn = whoseTurn();
-        if (hasRunnable() && !m_running && (m_stopping || turn == self)) {
+        if (hasRunnable() && !m_running && (m_stopping || turn == self) && mayRunMore()) {
             Job job = takeNext();
             QObject *owner = job.owner;
             const quint64 generation = job.generation;
             m_running = true;
             lock.unlock();
-            run(job);
+            const qint64 posted = run(job);
             lock.lock();
+            m_undelivered += posted;
             m_running = false;
             jobEnded(owner, generation);
             if (m_queued == 0)
@@ -240,7 +261,7 @@ void BulkLane::workerMain(Worker self)
             wakeFor(self == Worker::Steady ? Worker::Yielding : Worker::Steady);
             return;
         }
-        if (hasRunnable() && !m_running && turn != self)
+        if (hasRunnable() && !m_running && turn != self && mayRunMore())
             wakeFor(turn);
         if (self == Worker::Steady && turn == Worker::Yielding && hasRunnable()) {
             const qint64 until = m_interactiveUntilNs.load(std::memory_order_relaxed);
@@ -252,24 +273,55 @@ void BulkLane::workerMain(Worker self)
     }
 }
 
-void BulkLane::run(Job &job)
+namespace {
+// Said once its answer was taken or dropped (with the lambda that holds it,
+// on whichever thread that happens).
+class Delivery
+{
+public:
+    Delivery(std::function<void(qint64)> taken, qint64 bytes)
+        : m_taken(std::move(taken))
+        , m_bytes(bytes)
+    {}
+    Delivery(const Delivery &) = delete;
+    Delivery &operator=(const Delivery &) = delete;
+    ~Delivery() { m_taken(m_bytes); }
+
+private:
+    std::function<void(qint64)> m_taken;
+    qint64 m_bytes;
+};
+} // namespace
+
+qint64 BulkLane::run(Job &job)
 {
     const qint64 started = monotonicNs();
     BulkAnswer answer = job.work();
     const qint64 took = monotonicNs() - started;
     // An answer the lane wrote whole leaves the session's thread nothing to
     // do, and that thread is not woken for it.
+    qint64 posted = 0;
     if (answer.needsSession()) {
-        CompletionRelay::post(job.target,
-                              [done = std::move(job.done), answer = std::move(answer)]() mutable {
-                                  done(std::move(answer));
-                              });
+        posted = answer.frame.size() + answer.rest.size();
+        auto delivery = std::make_shared<Delivery>(
+            [handle = m_handle](qint64 bytes) {
+                std::lock_guard lock(handle->mutex);
+                if (handle->lane)
+                    handle->lane->delivered(bytes);
+            },
+            posted);
+        CompletionRelay::post(job.target, [done = std::move(job.done), answer = std::move(answer),
+                                           delivery = std::move(delivery)]() mutable {
+            done(std::move(answer));
+            delivery.reset(); // taken: the lane may go on
+        });
     }
     job = Job{}; // the job's captures go here, off the session loop
     // The pause comes after the answer is on its way: it slows the next job,
     // not this one.
     if (started < m_interactiveUntilNs.load(std::memory_order_relaxed))
         std::this_thread::sleep_for(std::chrono::nanoseconds(took * kYieldFactor));
+    return posted;
 }
 
 } // namespace kith::server

@@ -11,6 +11,11 @@
 // and pushes; otherwise they run on a thread at kithd's own priority, so that
 // other busy programs on the machine cannot starve history and sync (an
 // unprivileged thread cannot raise its priority back, hence two threads).
+// The lane also waits while kMaxUndeliveredBytes of its answers are on their
+// way to a session thread and not yet taken there: each pass of the session
+// loop then meets at most that much bulk work (a wss:// answer is encrypted
+// there), and the sockets' events between passes are not kept waiting behind
+// a thousand pages posted at once.
 
 #include "completion_relay.h"
 
@@ -20,6 +25,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -80,6 +86,12 @@ public:
     // the cores back between jobs. Cheap; call on the session loop.
     void noteInteractive();
 
+    // Answer bytes handed to session threads that have not taken them yet
+    // (run, or dropped with their context). Past this the lane waits; one
+    // answer however big always goes.
+    static constexpr qint64 kMaxUndeliveredBytes = 1024 * 1024;
+    [[nodiscard]] qint64 undeliveredBytes();
+
 private:
     enum class Worker { Steady, Yielding };
     struct Job
@@ -117,7 +129,14 @@ private:
     void enqueueTurn(QObject *owner, Queue &queue);
     // Runs every paused queue's jobs too (drain, stop).
     void unpauseAll();
-    void run(Job &job);
+    // Returns the bytes of the answer posted to the session's thread.
+    qint64 run(Job &job);
+    // On whichever thread took (or dropped) an answer of `bytes`.
+    void delivered(qint64 bytes);
+    [[nodiscard]] bool mayRunMore() const
+    {
+        return m_undelivered < kMaxUndeliveredBytes || m_draining || m_stopping;
+    }
 
     std::mutex m_mutex;
     std::condition_variable m_wakeSteady;   // a job, its turn or the stop
@@ -131,6 +150,15 @@ private:
     bool m_draining = false; // paused queues run too
     bool m_running = false;  // a job (or its pacing pause) is under way
     bool m_stopping = false;
+    qint64 m_undelivered = 0; // may dip below 0 while an answer's post races its count
+    // What an answer on its way holds to say it was taken: outlives the lane,
+    // which clears it as it goes.
+    struct Handle
+    {
+        std::mutex mutex;
+        BulkLane *lane = nullptr;
+    };
+    std::shared_ptr<Handle> m_handle;
     std::atomic<qint64> m_interactiveUntilNs{0};
     std::thread m_steady;
     std::thread m_yielding;
