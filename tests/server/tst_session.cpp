@@ -6,6 +6,7 @@
 #include "gateway.h"
 #include "server.h"
 #include "sqlite_store.h"
+#include "tls_socket.h"
 #include "wire_socket.h"
 
 #include "kith/conversation_id.h"
@@ -982,6 +983,30 @@ private slots:
         ping.mutable_ping()->set_nonce(5);
         const auto pong = writer.ask(ping, 999);
         QVERIFY(pong && pong->has_pong());
+    }
+
+    // A wss:// connection's TLS socket takes from the kernel, and so
+    // decrypts in one turn of the loop, at most the largest frame its client
+    // may send and 16 KiB more, held or not; a ws:// socket reads 64 KiB a
+    // turn. (Before, it took all the kernel had: 512 connections flooding
+    // pings at once kept the loop busy for over half a second.)
+    void wssSocketReadsASliceBeyondTheLargestFrame()
+    {
+        auto *tls = new TlsSocket;
+        auto *webSocket = new QWebSocket;
+        tls->setParent(webSocket);
+        QtWireSocket wire(webSocket, tls);
+        wire.setMaxMessageBytes(kMaxPreAuthFrameBytes);
+        QCOMPARE(tls->readBufferSize(), kMaxPreAuthFrameBytes + 16 * 1024);
+        wire.holdReading(true);
+        QCOMPARE(tls->readBufferSize(), TlsSocket::kHeldBufferBytes);
+        wire.holdReading(false);
+        QCOMPARE(tls->readBufferSize(), kMaxPreAuthFrameBytes + 16 * 1024);
+        wire.setMaxMessageBytes(kMaxFrameBytes); // authenticated
+        QCOMPARE(tls->readBufferSize(), kMaxFrameBytes + 16 * 1024);
+        wire.holdReading(true);
+        wire.holdReading(false);
+        QCOMPARE(tls->readBufferSize(), kMaxFrameBytes + 16 * 1024);
     }
 
     // The same over wss://: the TLS socket stops reading past half the

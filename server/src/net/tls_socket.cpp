@@ -23,8 +23,8 @@ void TlsSocket::applyHold(bool wasHeld)
     const bool held = isHeld();
     if (held == wasHeld)
         return;
-    // 0 is no limit: the socket below reads from the kernel again at once.
-    setReadBufferSize(held ? kHeldBufferBytes : 0);
+    // The socket below reads from the kernel again at once.
+    setReadBufferSize(held ? kHeldBufferBytes : m_unheldBufferBytes);
     // Whole messages may wait from before the hold: no readyRead() would
     // come for them until the peer sent more. Announced from the event loop,
     // not from inside whoever released the hold (possibly QWebSocket's own
@@ -33,6 +33,13 @@ void TlsSocket::applyHold(bool wasHeld)
         m_announcePosted = true;
         QMetaObject::invokeMethod(this, &TlsSocket::announceBuffered, Qt::QueuedConnection);
     }
+}
+
+void TlsSocket::setUnheldReadLimit(qint64 bytes)
+{
+    m_unheldBufferBytes = bytes;
+    if (!isHeld())
+        setReadBufferSize(bytes);
 }
 
 void TlsSocket::startPingBudget()

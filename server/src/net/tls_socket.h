@@ -41,6 +41,11 @@ public:
     // (and as much again in the encrypted one below it).
     static constexpr qint64 kHeldBufferBytes = 16 * 1024;
 
+    // What the socket takes from the peer at most while not held (0, the
+    // default, is no limit), so what it decrypts in one turn of the loop.
+    // Set after the WebSocket upgrade: QWebSocket sets its own limit then.
+    void setUnheldReadLimit(qint64 bytes);
+
     // The owner's hold (independent of the ping budget's).
     void setHeld(bool held);
     // By the owner or by the ping budget.
@@ -76,6 +81,7 @@ private:
 
     bool m_held = false;
     bool m_announcePosted = false;
+    qint64 m_unheldBufferBytes = 0;
     Written m_written = Written::Unwatched;
     quint8 m_headBytes = 0;
     quint8 m_headEndMatched = 0;     // of the "\r\n\r\n" that ends the upgrade's answer

@@ -9,6 +9,10 @@
 
 namespace kith::server {
 
+namespace {
+constexpr qint64 kReadSliceBytes = 16 * 1024;
+} // namespace
+
 QtWireSocket::QtWireSocket(QWebSocket *socket, TlsSocket *tls, QObject *parent)
     : WireSocket(parent)
     , m_socket(socket)
@@ -39,6 +43,12 @@ void QtWireSocket::setMaxMessageBytes(qint64 bytes)
         return;
     m_socket->setMaxAllowedIncomingFrameSize(quint64(bytes));
     m_socket->setMaxAllowedIncomingMessageSize(quint64(bytes));
+    // A flood is read and decrypted a slice per turn of the loop, as a ws://
+    // socket reads a chunk per turn: the largest frame the client may send
+    // now (QWebSocket waits until a frame's whole payload is there) and a
+    // little more. 24 KiB before authentication, 272 KiB after.
+    if (m_tls)
+        m_tls->setUnheldReadLimit(bytes + kReadSliceBytes);
 }
 
 void QtWireSocket::holdReading(bool hold)
