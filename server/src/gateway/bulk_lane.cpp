@@ -273,25 +273,28 @@ void BulkLane::workerMain(Worker self)
     }
 }
 
-namespace {
-// Said once its answer was taken or dropped (with the lambda that holds it,
-// on whichever thread that happens).
-class Delivery
+// Tells the lane its answer was taken or dropped, as the lambda holding it
+// goes (on whichever thread that happens).
+class BulkLane::Delivery
 {
 public:
-    Delivery(std::function<void(qint64)> taken, qint64 bytes)
-        : m_taken(std::move(taken))
+    Delivery(std::shared_ptr<Handle> handle, qint64 bytes)
+        : m_handle(std::move(handle))
         , m_bytes(bytes)
     {}
     Delivery(const Delivery &) = delete;
     Delivery &operator=(const Delivery &) = delete;
-    ~Delivery() { m_taken(m_bytes); }
+    ~Delivery()
+    {
+        std::lock_guard lock(m_handle->mutex);
+        if (m_handle->lane)
+            m_handle->lane->delivered(m_bytes);
+    }
 
 private:
-    std::function<void(qint64)> m_taken;
+    std::shared_ptr<Handle> m_handle;
     qint64 m_bytes;
 };
-} // namespace
 
 qint64 BulkLane::run(Job &job)
 {
@@ -303,13 +306,7 @@ qint64 BulkLane::run(Job &job)
     qint64 posted = 0;
     if (answer.needsSession()) {
         posted = answer.frame.size() + answer.rest.size();
-        auto delivery = std::make_shared<Delivery>(
-            [handle = m_handle](qint64 bytes) {
-                std::lock_guard lock(handle->mutex);
-                if (handle->lane)
-                    handle->lane->delivered(bytes);
-            },
-            posted);
+        auto delivery = std::make_shared<Delivery>(m_handle, posted);
         CompletionRelay::post(job.target, [done = std::move(job.done), answer = std::move(answer),
                                            delivery = std::move(delivery)]() mutable {
             done(std::move(answer));

@@ -159,6 +159,7 @@ private:
         BulkLane *lane = nullptr;
     };
     std::shared_ptr<Handle> m_handle;
+    class Delivery;
     std::atomic<qint64> m_interactiveUntilNs{0};
     std::thread m_steady;
     std::thread m_yielding;
