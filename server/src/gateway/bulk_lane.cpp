@@ -1,12 +1,8 @@
 #include "bulk_lane.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <sys/resource.h>
-#include <unistd.h>
+#include "thread_priority.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -17,7 +13,6 @@ namespace {
 // when both want it; SCHED_IDLE, tried first, yields at once to any other
 // thread that wakes up. Either way the lane has all of a core the loop leaves idle.
 constexpr int kBulkNice = 10;
-constexpr int kMaxNice = 19;
 
 // Priority alone does not keep bulk work from slowing sends on a machine with
 // few cores (the lane's thread and its readers' still share caches and cores
@@ -35,21 +30,12 @@ qint64 monotonicNs()
         .count();
 }
 
-// Called once, by the yielding thread as it starts.
+// Called once, by the yielding thread as it starts: SCHED_IDLE first, else
+// kBulkNice levels lower.
 void lowerThisThreadsPriority()
 {
-    sched_param idle{};
-    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) == 0)
-        return;
-    // On Linux, PRIO_PROCESS with a thread id reads and sets that one
-    // thread's nice value; relative, so a kithd started under nice keeps the
-    // lane below its loop.
-    const id_t self = id_t(gettid());
-    errno = 0;
-    const int current = getpriority(PRIO_PROCESS, self);
-    if (current == -1 && errno != 0)
-        return;
-    setpriority(PRIO_PROCESS, self, std::min(kMaxNice, current + kBulkNice));
+    if (!threads::makeThisThreadIdle())
+        threads::lowerThisThreadsCpu(kBulkNice);
 }
 } // namespace
 
@@ -233,7 +219,7 @@ void BulkLane::wakeFor(Worker worker)
 // that finds the next job is the other's wakes that one.
 void BulkLane::workerMain(Worker self)
 {
-    pthread_setname_np(pthread_self(), self == Worker::Yielding ? "kithd-bulk-idle" : "kithd-bulk");
+    threads::nameThisThread(self == Worker::Yielding ? "kithd-bulk-idle" : "kithd-bulk");
     if (self == Worker::Yielding)
         lowerThisThreadsPriority();
     std::condition_variable &wake = self == Worker::Yielding ? m_wakeYielding : m_wakeSteady;

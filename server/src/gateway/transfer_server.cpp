@@ -3,19 +3,15 @@
 #include "kith/sha256.h"
 #include "logging.h"
 #include "metrics.h"
+#include "thread_priority.h"
 #include "transfer_connection.h"
 #include "transfer_stream.h"
 
 #include <QSslSocket>
 #include <QTimer>
 
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 
 namespace kith::server {
 
@@ -24,15 +20,10 @@ namespace {
 // when both want it: while chat flows, the session loop and the store's
 // writer come first; a transfer alone on an idle machine still gets all of a core.
 constexpr int kTransferNice = 10;
-constexpr int kMaxNice = 19;
 // The same for the disk: the transfer thread's own reads and writes (an
 // upload's write-behind, a part hashed on resume) go after the store's commits
-// in the disk's queue, best-effort class at its lowest level (linux/ioprio.h;
-// glibc has no wrapper). Not the idle class: an upload would then wait as long
-// as chat keeps the disk busy at all.
-constexpr int kIoprioWhoProcess = 1;
-constexpr int kIoprioClassShift = 13;
-constexpr int kIoprioClassBestEffort = 2;
+// in the disk's queue, best-effort class at its lowest level. Not the idle
+// class: an upload would then wait as long as chat keeps the disk busy at all.
 constexpr int kTransferIoLevel = 7;
 // Hashes of uploads cut off mid-way kept for a resume on this node; the
 // others read their part back at the end.
@@ -46,14 +37,8 @@ constexpr char kBusy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 
 void lowerThisThreadsPriority()
 {
-    const id_t self = id_t(gettid());
-    errno = 0;
-    const int current = getpriority(PRIO_PROCESS, self);
-    if (current == -1 && errno != 0)
-        return;
-    setpriority(PRIO_PROCESS, self, std::min(kMaxNice, current + kTransferNice));
-    ::syscall(SYS_ioprio_set, kIoprioWhoProcess, int(self),
-              (kIoprioClassBestEffort << kIoprioClassShift) | kTransferIoLevel);
+    threads::lowerThisThreadsCpu(kTransferNice);
+    threads::lowerThisThreadsDisk(kTransferIoLevel);
 }
 } // namespace
 
