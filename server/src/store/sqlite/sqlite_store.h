@@ -240,6 +240,9 @@ private:
     std::condition_variable m_checkpointWake;
     Checkpoint m_checkpoint = Checkpoint::Idle; // guarded by m_checkpointMutex
     bool m_checkpointStopping = false;          // guarded by m_checkpointMutex
+    // Frames of the log now in the database and synced there, as the last
+    // copy left it (0 once the log starts over); guarded by m_checkpointMutex.
+    int m_copiedFrames = 0;
     std::atomic<bool> m_checkpointerRunning{false};
     std::atomic<quint64> m_backgroundCheckpoints{0};
     std::atomic<quint64> m_backgroundSyncs{0};

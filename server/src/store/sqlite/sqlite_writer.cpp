@@ -18,11 +18,11 @@ namespace {
 constexpr qsizetype kMaxCachedRecipients = 65536;
 
 // The log starts over (the writer waits for the last copy and the database's
-// sync) when it holds this many times Options::checkpointFrames.
+// sync) when it holds this many times Options::checkpointFrames ...
 constexpr int kWalFramesCapFactor = 4;
-// ... right after a background copy that left at most checkpointFrames / this
-// many frames for the writer.
-constexpr int kRecentCopyDivisor = 8;
+// ... once the background copies have left at most this many frames for the
+// writer to copy and sync itself while sends wait (about a millisecond).
+constexpr int kRestartGapFrames = 64;
 } // namespace
 
 // Loads into locals and keeps them only whole: a half-loaded map would make
@@ -282,9 +282,11 @@ void SqliteStore::Writer::checkpointHere()
 // threshold and hold those acks back). Every checkpointFrames new frames the
 // checkpointer thread copies the log into the database beside the writer.
 // The log can only start over once all of it is in the database and synced,
-// which the writer must wait for (the sync alone takes milliseconds), so it
-// does that only when the log has grown kWalFramesCapFactor times as long;
-// by then the checkpointer has copied all but the last few batches.
+// which the writer must do itself, with sends waiting; so it does that only
+// when the log has grown kWalFramesCapFactor times as long, and then first
+// asks the checkpointer for more copies, each shorter than the one before
+// (what was appended while the last one ran), until at most
+// kRestartGapFrames are left for it.
 void SqliteStore::Writer::maybeCheckpoint()
 {
     const int every = m_store.m_options.checkpointFrames;
@@ -313,12 +315,11 @@ void SqliteStore::Writer::maybeCheckpoint()
         m_store.m_checkpoint = Checkpoint::Idle;
     if (m_store.m_checkpoint != Checkpoint::Idle)
         return;
-    // Starting over: right after a copy, so that only the last few batches'
-    // frames are left for the writer (unless the log has grown to twice the
-    // limit meanwhile, which bounds it under any load).
-    const bool justCopied =
-        m_requestedAtFrames > 0 && frames - m_requestedAtFrames <= every / kRecentCopyDivisor;
-    if (frames >= limit && (justCopied || frames >= 2 * limit)) {
+    // Starting over: once the copies have caught up (or the log has grown to
+    // twice the limit meanwhile, which bounds it under any load).
+    const bool caughtUp = frames - m_store.m_copiedFrames <= kRestartGapFrames;
+    if (frames >= limit && (caughtUp || frames >= 2 * limit)) {
+        m_store.m_copiedFrames = 0;
         lock.unlock();
         checkpointHere();
         m_requestedAtFrames = 0;
@@ -398,6 +399,7 @@ void SqliteStore::Writer::scrubDeletedContent()
         return;
     }
     m_c->walFrames = 0;
+    m_store.m_copiedFrames = 0; // still under the checkpointer's lock
     m_scrubPending = false;
 }
 
