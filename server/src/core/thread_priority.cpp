@@ -39,10 +39,11 @@ void lowerThisThreadsCpu(int steps)
     setpriority(PRIO_PROCESS, self, std::min(kMaxNice, current + steps));
 }
 
-bool makeThisThreadIdle()
+void makeThisThreadIdle(int fallbackSteps)
 {
     sched_param idle{};
-    return pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) == 0;
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
+        lowerThisThreadsCpu(fallbackSteps);
 }
 
 void lowerThisThreadsDisk(int level)
@@ -53,10 +54,7 @@ void lowerThisThreadsDisk(int level)
 #else
 void nameThisThread(const char *) {}
 void lowerThisThreadsCpu(int) {}
-bool makeThisThreadIdle()
-{
-    return false;
-}
+void makeThisThreadIdle(int) {}
 void lowerThisThreadsDisk(int) {}
 #endif
 

@@ -17,8 +17,9 @@ void nameThisThread(const char *name);
 void lowerThisThreadsCpu(int steps);
 
 // SCHED_IDLE for the calling thread: it runs only when no other thread of
-// the machine wants the CPU. False if refused (then nothing changed).
-bool makeThisThreadIdle();
+// the machine wants the CPU. Where that is refused, `fallbackSteps` nice
+// levels lower instead.
+void makeThisThreadIdle(int fallbackSteps);
 
 // The calling thread's disk requests go after others' in the disk's queue:
 // best-effort class at `level` (0 first .. 7 last), where the I/O scheduler

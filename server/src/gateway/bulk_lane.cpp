@@ -30,13 +30,6 @@ qint64 monotonicNs()
         .count();
 }
 
-// Called once, by the yielding thread as it starts: SCHED_IDLE first, else
-// kBulkNice levels lower.
-void lowerThisThreadsPriority()
-{
-    if (!threads::makeThisThreadIdle())
-        threads::lowerThisThreadsCpu(kBulkNice);
-}
 } // namespace
 
 BulkLane::BulkLane()
@@ -221,7 +214,7 @@ void BulkLane::workerMain(Worker self)
 {
     threads::nameThisThread(self == Worker::Yielding ? "kithd-bulk-idle" : "kithd-bulk");
     if (self == Worker::Yielding)
-        lowerThisThreadsPriority();
+        threads::makeThisThreadIdle(kBulkNice);
     std::condition_variable &wake = self == Worker::Yielding ? m_wakeYielding : m_wakeSteady;
     std::unique_lock lock(m_mutex);
     for (;;) {

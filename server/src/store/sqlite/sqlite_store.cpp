@@ -386,8 +386,7 @@ void SqliteStore::checkpointerMain(std::promise<bool> *started)
     // now runs only when nothing else wants the core, or ten levels lower.
     // Should it fall behind, the log's bound still holds: the writer then
     // copies what is left itself (see Writer::maybeCheckpoint).
-    if (!threads::makeThisThreadIdle())
-        threads::lowerThisThreadsCpu(kCheckpointerNice);
+    threads::makeThisThreadIdle(kCheckpointerNice);
     threads::lowerThisThreadsDisk(kCheckpointerDiskLevel);
     auto connection = openConnection(m_path, m_options, false);
     if (!connection) {
