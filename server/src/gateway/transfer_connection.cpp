@@ -14,9 +14,6 @@
 namespace kith::server {
 
 namespace {
-// One upload's bytes are read through a buffer of this size: what a
-// connection holds of them at a time.
-constexpr qint64 kBufferBytes = 256 * 1024;
 // Per wake-up, a connection moves at most this much; then the others on the
 // thread get their turn (the socket stays readable or writable, so it is
 // back soon).
@@ -134,7 +131,7 @@ void TransferConnection::timerEvent(QTimerEvent *event)
                            {}, true);
     case State::Body:
         qCDebug(lcFiles) << "upload" << m_upload.id << "stalled at" << m_part->size();
-        m_hub.keepHash(m_upload.id, m_part->size(), std::move(m_hash));
+        m_hub.keepHash(m_upload.id, m_part->size(), m_hash.release());
         return finish();
     case State::Sending:
     case State::Draining:
@@ -315,14 +312,14 @@ void TransferConnection::handlePut(const http::RequestHead &head, const Principa
                            {{"Upload-Offset", number((*part)->size())}}, bodyFollows);
     m_upload = std::move(*upload);
     m_part = std::move(*part);
-    m_hash = m_hub.takeHash(id, *offset);
+    m_hash = m_hub.onLane(m_hub.takeHash(id, *offset));
     m_bodyLeft = *length;
     if (bodyFollows && head.header("expect").toLower() == "100-continue")
         queue("HTTP/1.1 100 Continue\r\n\r\n");
     m_state = State::Body;
     touch();
     if (m_buffer.isEmpty())
-        m_buffer.resize(kBufferBytes);
+        m_buffer.resize(kTransferBufferBytes);
     readBody();
 }
 
@@ -338,8 +335,6 @@ void TransferConnection::readBody()
             answerError(stored.error(), {}, true);
             return false;
         }
-        if (m_hash)
-            m_hash->add(bytes);
         m_bodyLeft -= bytes.size();
         m_hub.metrics().uploadBytes(quint64(bytes.size()));
         return true;
@@ -348,6 +343,7 @@ void TransferConnection::readBody()
         const qsizetype take = qsizetype(std::min<qint64>(m_in.size(), m_bodyLeft));
         if (!store(QByteArrayView(m_in).first(take)))
             return;
+        m_hash.add(QByteArrayView(m_in).first(take));
         m_in.remove(0, take);
     }
     qint64 budget = kBytesPerTurn;
@@ -356,7 +352,7 @@ void TransferConnection::readBody()
             m_stream->read(m_buffer.data(), std::min<qint64>(m_buffer.size(), m_bodyLeft));
         if (got < 0) {
             // Cut off: what arrived is kept; the upload resumes from there.
-            m_hub.keepHash(m_upload.id, m_part->size(), std::move(m_hash));
+            m_hub.keepHash(m_upload.id, m_part->size(), m_hash.release());
             return finish();
         }
         if (got == 0) {
@@ -365,6 +361,7 @@ void TransferConnection::readBody()
         }
         if (!store(QByteArrayView(m_buffer.data(), got)))
             return;
+        m_hash.hand(m_buffer, qsizetype(got)); // hashed beside this thread
         budget -= got;
         touch();
     }
@@ -380,16 +377,15 @@ void TransferConnection::bodyDone()
     m_stream->setReadInterest(false);
     const qint64 held = m_part->size();
     if (quint64(held) < m_upload.size) {
-        m_hub.keepHash(m_upload.id, held, std::move(m_hash));
+        m_hub.keepHash(m_upload.id, held, m_hash.release());
         m_part.reset();
         return answer(204, {{"Upload-Offset", number(held)}});
     }
     m_state = State::Finishing;
     m_timer.stop();
     std::optional<QByteArray> digest;
-    if (m_hash)
-        digest = m_hash->result();
-    m_hash.reset();
+    if (const std::unique_ptr<Sha256> hash = m_hash.release())
+        digest = hash->result();
     m_hub.files().finishUpload(
         m_upload, std::move(m_part), std::move(digest), this,
         [this](Result<FileRecord> result) { onFinished(std::move(result)); });
@@ -513,8 +509,8 @@ void TransferConnection::sendMore()
                 m_stream->setWriteInterest(true);
                 return;
             }
-            if (m_buffer.size() < kBufferBytes)
-                m_buffer.resize(kBufferBytes);
+            if (m_buffer.size() < kTransferBufferBytes)
+                m_buffer.resize(kTransferBufferBytes);
             const qint64 got =
                 m_blob->read(m_sendAt, m_buffer.data(), std::min<qint64>(want, m_buffer.size()));
             if (got <= 0) {

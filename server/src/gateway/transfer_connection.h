@@ -84,7 +84,7 @@ private:
     // An upload's.
     FileRecord m_upload;
     std::unique_ptr<BlobStore::PartWriter> m_part;
-    std::unique_ptr<Sha256> m_hash; // of the part's bytes so far; none: read back at the end
+    LanedHash m_hash; // of the part's bytes so far; none: read back at the end
     qint64 m_bodyLeft = 0;
     QByteArray m_buffer;
     // A download's.

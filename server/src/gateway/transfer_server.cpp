@@ -28,6 +28,10 @@ constexpr int kTransferIoLevel = 7;
 // Hashes of uploads cut off mid-way kept for a resume on this node; the
 // others read their part back at the end.
 constexpr size_t kKeptHashes = 32;
+// Buffers on the hash lane, shared by every upload: the bytes stored but not
+// yet hashed are at most these (2 MiB), and the transfer thread is that far
+// ahead of the hash at most.
+constexpr int kHashLaneBuffers = 8;
 // Answered to a transfer past the connection limit, before reading anything.
 constexpr char kBusy[] = "HTTP/1.1 503 Service Unavailable\r\n"
                          "Retry-After: 5\r\n"
@@ -50,6 +54,7 @@ TransferHub::TransferHub(FileService &files, Metrics &metrics, TransferOptions o
     , m_open(open)
     , m_requests(options.requestRate, options.requestBurst)
     , m_failedAuth(options.failedAuthRate, options.failedAuthBurst)
+    , m_hashLane(std::make_shared<HashLane>(kHashLaneBuffers, kTransferBufferBytes, kTransferNice))
 {}
 
 TransferHub::~TransferHub()
@@ -144,6 +149,11 @@ void TransferHub::keepHash(const QString &uploadId, qint64 offset, std::unique_p
     m_hashes.push_front(KeptHash{uploadId, offset, std::move(hash)});
     while (m_hashes.size() > kKeptHashes)
         m_hashes.pop_back();
+}
+
+LanedHash TransferHub::onLane(std::unique_ptr<Sha256> hash)
+{
+    return LanedHash(m_hashLane, std::move(hash));
 }
 
 TransferServer::TransferServer(FileService &files, Metrics &metrics, TransferOptions options)

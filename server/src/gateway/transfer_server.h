@@ -13,6 +13,7 @@
 // Owned by the Gateway.
 
 #include "file_service.h"
+#include "hash_lane.h"
 #include "kith/sha256.h"
 
 #include <QByteArray>
@@ -31,6 +32,10 @@ namespace kith::server {
 class Metrics;
 class TransferConnection;
 class TransferStream;
+
+// One upload's bytes are read through a buffer of this size: what a
+// connection holds of them at a time.
+constexpr qsizetype kTransferBufferBytes = 256 * 1024;
 
 struct TransferOptions
 {
@@ -81,6 +86,8 @@ public:
     // The hash of an upload's first `offset` bytes, if this node kept it.
     [[nodiscard]] std::unique_ptr<Sha256> takeHash(const QString &uploadId, qint64 offset);
     void keepHash(const QString &uploadId, qint64 offset, std::unique_ptr<Sha256> hash);
+    // `hash`, its bytes added beside this thread.
+    [[nodiscard]] LanedHash onLane(std::unique_ptr<Sha256> hash);
 
 private:
     struct KeptHash
@@ -100,6 +107,7 @@ private:
     KeyedBuckets m_failedAuth; // by remote address
     QHash<quint64, int> m_downloads;
     std::list<KeptHash> m_hashes; // newest first, a few at most
+    std::shared_ptr<HashLane> m_hashLane;
 };
 
 class TransferServer
