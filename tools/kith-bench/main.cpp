@@ -374,6 +374,8 @@ int main(int argc, char **argv)
                 nodeDir = dataDir + "/node-" + std::to_string(n);
                 std::filesystem::create_directories(nodeDir);
             }
+            if (n == 1)
+                o.kithdData = nodeDir;
             servers.push_back(std::make_unique<KithdProcess>());
             servers.back()->setCpus(cpus);
             servers.back()->setTls(useTls);

@@ -3,7 +3,9 @@
 //  1. a --file-mib file uploaded (CreateUploadRequest, then one PUT streaming
 //     it) and downloaded (GET, bytes dropped), each against a plain copy of
 //     the same bytes over a loopback TCP socket made in the same run with the
-//     same buffer size; kithd's resident memory sampled meanwhile;
+//     same buffer size, and the upload also against the same bytes written
+//     into kithd's data folder and synced (what its disk can take durably);
+//     kithd's resident memory sampled meanwhile;
 //  2. --clients users each uploading a 1 MiB image at once, every one then
 //     fetched back and checked against its SHA-256;
 //  3. chat latency of --pairs at --rate for --seconds: quiet, then while the
@@ -482,6 +484,34 @@ double plainCopy(const BigFile &file)
     return received == file.size() ? mibPerSecond(received, endNs - start) : 0.0;
 }
 
+// What the disk under kithd's data folder can take: the big file written
+// there kChunkBytes at a time and made durable (fdatasync), as an upload must
+// be before its 201, then removed. MiB/s from the open to the end of the
+// sync; 0 when it could not be written, -1 with no folder known.
+double diskCopy(const BigFile &file, const std::string &folder)
+{
+    if (folder.empty())
+        return -1;
+    const std::string path = folder + "/kith-bench-disk-copy.bin";
+    const int64_t start = monoNs();
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 0;
+    std::vector<char> buffer(kChunkBytes);
+    int64_t written = 0;
+    while (written < file.size()) {
+        const ssize_t n = file.read(0, written, buffer.data(), buffer.size());
+        if (n <= 0 || ::pwrite(fd, buffer.data(), size_t(n), off_t(written)) != n)
+            break;
+        written += n;
+    }
+    const bool synced = ::fdatasync(fd) == 0;
+    const int64_t end = monoNs();
+    ::close(fd);
+    ::unlink(path.c_str());
+    return synced && written == file.size() ? mibPerSecond(written, end - start) : 0.0;
+}
+
 // kithd's resident set sampled on a thread of its own while it runs.
 class RssSampler
 {
@@ -871,6 +901,7 @@ int runFiles(const Options &o)
     const int64_t hwm = o.kithdPid > 0 ? statusKiB(o.kithdPid, "VmHWM:") : -1;
     const double plainAfter = plainCopy(file);
     const double plain = std::max(plainBefore, plainAfter);
+    const double disk = diskCopy(file, o.kithdData);
     const double upMiBs = mibPerSecond(fileBytes, upload.totalNs);
     const double downMiBs = mibPerSecond(download.bytes, download.totalNs);
     const bool downloadWhole =
@@ -940,6 +971,8 @@ int runFiles(const Options &o)
     report.add("upload_s", double(upload.totalNs) / 1e9);
     report.add("upload_mib_s", upMiBs);
     report.add("upload_ratio", plain > 0 ? upMiBs / plain : 0.0);
+    report.add("disk_copy_mib_s", disk);
+    report.add("upload_per_disk", disk > 0 ? upMiBs / disk : -1.0);
     report.add("download_status", int64_t(download.status));
     report.add("download_whole", int64_t(downloadWhole ? 1 : 0));
     report.add("download_s", double(download.totalNs) / 1e9);

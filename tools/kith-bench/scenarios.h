@@ -26,8 +26,9 @@ struct Node
 
 struct Options
 {
-    sockaddr_in target{}; // kithd's WebSocket address (loopback): the first node's
-    pid_t kithdPid = -1;  // for RSS; -1 when unknown
+    sockaddr_in target{};  // kithd's WebSocket address (loopback): the first node's
+    pid_t kithdPid = -1;   // for RSS; -1 when unknown
+    std::string kithdData; // the first node's data folder when kith-bench started it
     // Every node (one or more); clients are spread over them in turn.
     std::vector<Node> nodes;
     // storm: kill this node (an index into nodes) with the clients on it;
