@@ -870,6 +870,8 @@ int runFiles(const Options &o)
         return 2;
     }
     const double makeSeconds = double(monoNs() - makeStart) / 1e9;
+    // First: what it leaves for the disk to do settles before the runs that follow.
+    const double disk = diskCopy(file, o.kithdData);
     const double plainBefore = plainCopy(file);
 
     std::string error, fileId;
@@ -901,7 +903,6 @@ int runFiles(const Options &o)
     const int64_t hwm = o.kithdPid > 0 ? statusKiB(o.kithdPid, "VmHWM:") : -1;
     const double plainAfter = plainCopy(file);
     const double plain = std::max(plainBefore, plainAfter);
-    const double disk = diskCopy(file, o.kithdData);
     const double upMiBs = mibPerSecond(fileBytes, upload.totalNs);
     const double downMiBs = mibPerSecond(download.bytes, download.totalNs);
     const bool downloadWhole =
