@@ -96,6 +96,12 @@ int main(int argc, char **argv)
         QStringLiteral("With --kithd: a slow disk, every fsync kithd makes costs MS more "
                        "(e.g. 5, a slow SD card; fractions allowed)."),
         QStringLiteral("MS"));
+    const QCommandLineOption kithdFiles(
+        QStringLiteral("kithd-files"),
+        QStringLiteral("With --kithd: the folder kithd keeps the bytes of files in (its "
+                       "--files), e.g. on another disk than its database; shared by the "
+                       "nodes. Default: in the data folder."),
+        QStringLiteral("DIR"));
     const QCommandLineOption data(
         QStringLiteral("data"),
         QStringLiteral("Data folder for the kithd started with --kithd (kept, so users "
@@ -244,7 +250,7 @@ int main(int argc, char **argv)
                        rate,       members,    messages,     clients,    missed,
                        withRelay,  idle,       pullers,      pullDepth,  pullDeflate,
                        pullerNice, pullRounds, pullerIdle,   pullControl});
-    parser.addOptions({nodes, store, bus, killNode, fileMiB, transferNice, tls});
+    parser.addOptions({nodes, store, bus, killNode, fileMiB, transferNice, tls, kithdFiles});
     if (!parser.parse(arguments)) {
         std::fprintf(stderr, "kith-bench: %s\n", qPrintable(parser.errorText()));
         return 2;
@@ -366,6 +372,8 @@ int main(int argc, char **argv)
                                                int64_t(o.fileMiB) << 20, int64_t(100) << 20)),
                                            "--quota-bytes", "0"});
             std::string nodeDir = dataDir;
+            if (parser.isSet(kithdFiles))
+                extra.insert(extra.end(), {"--files", parser.value(kithdFiles).toStdString()});
             if (parser.isSet(store))
                 extra.insert(extra.end(), {"--store", parser.value(store).toStdString()});
             if (nodeCount > 1) {
@@ -375,7 +383,8 @@ int main(int argc, char **argv)
                 std::filesystem::create_directories(nodeDir);
             }
             if (n == 1)
-                o.kithdData = nodeDir;
+                o.kithdFiles =
+                    parser.isSet(kithdFiles) ? parser.value(kithdFiles).toStdString() : nodeDir;
             servers.push_back(std::make_unique<KithdProcess>());
             servers.back()->setCpus(cpus);
             servers.back()->setTls(useTls);

@@ -4,7 +4,8 @@
 //     it) and downloaded (GET, bytes dropped), each against a plain copy of
 //     the same bytes over a loopback TCP socket made in the same run with the
 //     same buffer size, and the upload also against the same bytes written
-//     into kithd's data folder and synced (what its disk can take durably);
+//     into the folder of kithd's files and synced (what that disk can take
+//     durably);
 //     kithd's resident memory sampled meanwhile;
 //  2. --clients users each uploading a 1 MiB image at once, every one then
 //     fetched back and checked against its SHA-256;
@@ -484,8 +485,8 @@ double plainCopy(const BigFile &file)
     return received == file.size() ? mibPerSecond(received, endNs - start) : 0.0;
 }
 
-// What the disk under kithd's data folder can take: the big file written
-// there kChunkBytes at a time and made durable (fdatasync), as an upload must
+// What the disk under kithd's files can take: the big file written into
+// the folder that holds them kChunkBytes at a time and made durable (fdatasync), as an upload must
 // be before its 201, then removed. MiB/s from the open to the end of the
 // sync; 0 when it could not be written, -1 with no folder known.
 double diskCopy(const BigFile &file, const std::string &folder)
@@ -871,7 +872,7 @@ int runFiles(const Options &o)
     }
     const double makeSeconds = double(monoNs() - makeStart) / 1e9;
     // First: what it leaves for the disk to do settles before the runs that follow.
-    const double disk = diskCopy(file, o.kithdData);
+    const double disk = diskCopy(file, o.kithdFiles);
     const double plainBefore = plainCopy(file);
 
     std::string error, fileId;

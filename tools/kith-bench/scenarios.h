@@ -26,9 +26,10 @@ struct Node
 
 struct Options
 {
-    sockaddr_in target{};  // kithd's WebSocket address (loopback): the first node's
-    pid_t kithdPid = -1;   // for RSS; -1 when unknown
-    std::string kithdData; // the first node's data folder when kith-bench started it
+    sockaddr_in target{}; // kithd's WebSocket address (loopback): the first node's
+    pid_t kithdPid = -1;  // for RSS; -1 when unknown
+    // Where the first node keeps the bytes of files, when kith-bench started it.
+    std::string kithdFiles;
     // Every node (one or more); clients are spread over them in turn.
     std::vector<Node> nodes;
     // storm: kill this node (an index into nodes) with the clients on it;
