@@ -832,15 +832,15 @@ QVariant MessageListModel::data(const QModelIndex &index, int role) const
         return m.content.pinned_ms() != 0;
     case ReactionsRole: {
         QVariantList list;
-        for (const v1::ReactionCount &r : m.content.reactions()) {
+        for (const v1::ReactionCount &reaction : m.content.reactions()) {
             QStringList names;
             bool mine = false;
-            for (quint64 user : r.user_ids()) {
+            for (quint64 user : reaction.user_ids()) {
                 names << senderName(user);
                 mine = mine || (me != 0 && user == me);
             }
-            list << QVariantMap{{QStringLiteral("emoji"), toQString(r.emoji())},
-                                {QStringLiteral("count"), int(r.user_ids_size())},
+            list << QVariantMap{{QStringLiteral("emoji"), toQString(reaction.emoji())},
+                                {QStringLiteral("count"), int(reaction.user_ids_size())},
                                 {QStringLiteral("mine"), mine},
                                 {QStringLiteral("names"), names.join(QStringLiteral(", "))}};
         }
