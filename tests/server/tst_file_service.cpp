@@ -11,6 +11,7 @@
 #include "kith/conversation_id.h"
 #include "kith/sha256.h"
 
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QTest>
@@ -97,6 +98,12 @@ class TestFileService : public QObject
     {
         return await<SweepReport>(
             [&](QObject *context, auto done) { f.files->sweep(atMs, context, done); });
+    }
+
+    static QStringList trashed(ServiceFixture &f)
+    {
+        return QDir(QDir(f.blobs->location()).filePath(QStringLiteral("trash")))
+            .entryList(QDir::Files | QDir::Hidden);
     }
 
 private slots:
@@ -324,6 +331,9 @@ private slots:
         QVERIFY(!QFile::exists(f.blobs->partPath(halfId)));
         QVERIFY(f.blobs->hasBlob(Sha256::of(sentBytes)));
         QVERIFY(!f.blobs->hasBlob(Sha256::of(unsentBytes)));
+        QVERIFY(!QFile::exists(f.blobs->blobPath(Sha256::of(unsentBytes))));
+        // The collected blob went by way of trash/ and is gone from there too.
+        QCOMPARE(trashed(f), QStringList());
         QVERIFY(f.blobs->hasBlob(Sha256::of(sharedBytes)));
         QCOMPARE(f.files->uploadOf(Principal{alice, 0}, halfId).error().code, v1::NOT_FOUND);
         QCOMPARE(f.files->downloadable(Principal{alice, 0}, *unsentId).error().code, v1::NOT_FOUND);
@@ -341,6 +351,24 @@ private slots:
         QVERIFY(strays.ok());
         QCOMPARE(strays->partsRemoved, 1);
         QVERIFY(!QFile::exists(f.blobs->partPath(stray)));
+    }
+
+    // A blob whose removal a crash cut short is in trash/ under a new name:
+    // it never counts as a blob, and the next open removes it.
+    void openEmptiesTheTrash()
+    {
+        ServiceFixture f;
+        QVERIFY(f.opened);
+        const QByteArray sum = Sha256::of("collected");
+        QFile left(f.blobs->trashPath(sum));
+        QVERIFY(left.open(QIODevice::WriteOnly));
+        QVERIFY(left.write("collected") == 9);
+        left.close();
+        QVERIFY(!f.blobs->hasBlob(sum));
+        QCOMPARE(trashed(f).size(), 1);
+        FsBlobStore again(f.blobs->location());
+        QVERIFY(again.open().ok());
+        QCOMPARE(trashed(f), QStringList());
     }
 };
 

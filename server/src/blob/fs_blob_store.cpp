@@ -3,9 +3,11 @@
 #include "kith/content.h"
 #include "kith/sha256.h"
 #include "logging.h"
+#include "thread_priority.h"
 
 #include <QDir>
 #include <QFile>
+#include <QRandomGenerator>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -13,7 +15,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <memory>
+#include <thread>
 
 namespace kith::server {
 
@@ -27,6 +33,14 @@ constexpr qint64 kHashBlockBytes = 1024 * 1024;
 // back in bursts (and in the final fsync) that the database's small commits
 // on the same disk queue behind.
 constexpr qint64 kWriteBehindBytes = 8 * 1024 * 1024;
+// Windows at the disk before the upload waits for the oldest: the disk gets
+// a queue to work through while the next bytes arrive (with one, a 1 GiB
+// upload's bytes took 1.0-1.3 s to arrive, with four 0.86-0.93 s), and an
+// upload's dirty pages stay under five windows.
+constexpr qint64 kWindowsInFlight = 4;
+// Every this much written back, a flush of the part starts beside the
+// upload (see PartFlusher).
+constexpr qint64 kFlushEveryBytes = 64 * 1024 * 1024;
 
 // A big part is removed in steps of this much, this far apart (see
 // removeGradually).
@@ -90,15 +104,105 @@ bool exists(const QString &path)
     return ::stat(localPath(path).constData(), &info) == 0;
 }
 
+} // namespace
+
+// Flushes parts to the disk beside the uploads, one flush at a time. A
+// virtual or cached disk takes written pages quickly and does the real work
+// at the flush: left to the answer's fsync, a 1 GiB upload waited 0.4-0.55 s
+// after its last byte; flushed every 64 MiB as it arrives, the work overlaps
+// the transfer (1 GiB in 1.01-1.29 s instead of 1.43-1.51).
+class PartFlusher
+{
+public:
+    // One part's flushes: at most one queued or running at a time.
+    struct Job
+    {
+        explicit Job(int fd)
+            : fd(fd)
+        {}
+        const int fd;
+        bool pending = false; // guarded by the flusher's mutex
+    };
+
+    PartFlusher()
+        : m_thread([this] { run(); })
+    {}
+    ~PartFlusher()
+    {
+        {
+            const std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_wake.notify_all();
+        m_thread.join();
+    }
+    PartFlusher(const PartFlusher &) = delete;
+    PartFlusher &operator=(const PartFlusher &) = delete;
+
+    // Queues a flush of the job's file unless one is queued or running.
+    void start(const std::shared_ptr<Job> &job)
+    {
+        {
+            const std::lock_guard lock(m_mutex);
+            if (job->pending)
+                return;
+            job->pending = true;
+            m_queue.push_back(job);
+        }
+        m_wake.notify_all();
+    }
+
+    // Returns once the job's flush (if any) is done: before its file closes.
+    void wait(Job &job)
+    {
+        std::unique_lock lock(m_mutex);
+        m_done.wait(lock, [&job] { return !job.pending; });
+    }
+
+private:
+    void run()
+    {
+        threads::nameThisThread("kithd-flush");
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
+            if (m_queue.empty())
+                return;
+            const std::shared_ptr<Job> job = std::move(m_queue.front());
+            m_queue.pop_front();
+            lock.unlock();
+            (void)::fdatasync(job->fd); // a hint: the answer's own sync reports errors
+            lock.lock();
+            job->pending = false;
+            m_done.notify_all();
+        }
+    }
+
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::condition_variable m_done;
+    std::deque<std::shared_ptr<Job>> m_queue;
+    bool m_stop = false;
+    std::thread m_thread;
+};
+
+namespace {
+
 class FsPartWriter final : public BlobStore::PartWriter
 {
 public:
-    FsPartWriter(int fd, qint64 size, QString path)
+    FsPartWriter(int fd, qint64 size, QString path, std::shared_ptr<PartFlusher> flusher)
         : m_fd(fd)
         , m_size(size)
         , m_path(std::move(path))
+        , m_flusher(std::move(flusher))
+        , m_flush(std::make_shared<PartFlusher::Job>(fd))
     {}
-    ~FsPartWriter() override { ::close(m_fd); } // the lock goes with the descriptor
+    ~FsPartWriter() override
+    {
+        m_flusher->wait(*m_flush);
+        ::close(m_fd); // the lock goes with the descriptor
+    }
 
     qint64 size() const override { return m_size; }
 
@@ -123,6 +227,7 @@ public:
 
     Status sync() override
     {
+        m_flusher->wait(*m_flush);
         if (::fdatasync(m_fd) != 0)
             return ioError(QStringLiteral("sync part"), m_path);
         return Done{};
@@ -130,9 +235,9 @@ public:
 
 private:
     // Starts writing the bytes since the last window to the disk, and waits
-    // for the window before it (started one window ago, so mostly written by
-    // now): the part's dirty pages stay under two windows, and the final
-    // fsync has little left to do. The pages stay in the page cache, clean:
+    // for the window kWindowsInFlight before it (mostly written by now): the
+    // part's dirty pages stay under kWindowsInFlight + 1 windows, and the
+    // final fsync has little left to do. The pages stay in the page cache, clean:
     // a file just sent is often fetched soon after, and dropping them sent
     // those downloads to the disk. Only a hint to the kernel: the answer's
     // fsync is what makes a part durable, so errors are left to it.
@@ -141,19 +246,28 @@ private:
         if (m_size - m_started < kWriteBehindBytes)
             return;
         ::sync_file_range(m_fd, m_started, m_size - m_started, SYNC_FILE_RANGE_WRITE);
-        if (m_started > m_written)
-            ::sync_file_range(m_fd, m_written, m_started - m_written,
+        const qint64 waitTo = m_started - (kWindowsInFlight - 1) * kWriteBehindBytes;
+        if (waitTo > m_written) {
+            ::sync_file_range(m_fd, m_written, waitTo - m_written,
                               SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                   SYNC_FILE_RANGE_WAIT_AFTER);
-        m_written = m_started;
+            m_written = waitTo;
+        }
         m_started = m_size;
+        if (m_written - m_flushed >= kFlushEveryBytes) {
+            m_flushed = m_written;
+            m_flusher->start(m_flush);
+        }
     }
 
     int m_fd;
     qint64 m_size;
     QString m_path;
     qint64 m_started = m_size; // writeback started up to here
-    qint64 m_written = m_size; // on disk up to here
+    qint64 m_written = m_size; // written back up to here
+    qint64 m_flushed = m_size; // a flush was asked for up to here
+    std::shared_ptr<PartFlusher> m_flusher;
+    std::shared_ptr<PartFlusher::Job> m_flush;
 };
 
 class FsBlobReader final : public BlobStore::BlobReader
@@ -195,15 +309,23 @@ private:
 
 FsBlobStore::FsBlobStore(QString root)
     : m_root(QDir(root).absolutePath())
+    , m_flusher(std::make_shared<PartFlusher>())
 {}
+
+FsBlobStore::~FsBlobStore() = default;
 
 Status FsBlobStore::open()
 {
-    for (const char *folder : {"blobs", "parts", "locks"}) {
+    for (const char *folder : {"blobs", "parts", "locks", "trash"}) {
         const QString path = QDir(m_root).filePath(QLatin1StringView(folder));
         if (!QDir().mkpath(path))
             return makeError(v1::INTERNAL, QStringLiteral("Cannot create the folder %1").arg(path));
     }
+    // Blobs a collection had taken the name of when kithd stopped: before
+    // any chat runs here, so at once.
+    QDir trash(QDir(m_root).filePath(QStringLiteral("trash")));
+    for (const QString &name : trash.entryList(QDir::Files | QDir::Hidden))
+        (void)::unlink(localPath(trash.filePath(name)).constData());
     // Other people's files: the owner only, like the rest of the data folder.
     QFile::setPermissions(m_root, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
     return Done{};
@@ -245,7 +367,7 @@ Result<std::unique_ptr<BlobStore::PartWriter>> FsBlobStore::openPart(const QStri
         return ioError(QStringLiteral("stat part"), path, error);
     }
     return std::unique_ptr<PartWriter>(
-        std::make_unique<FsPartWriter>(fd, qint64(info.st_size), path));
+        std::make_unique<FsPartWriter>(fd, qint64(info.st_size), path, m_flusher));
 }
 
 Result<qint64> FsBlobStore::partSize(const QString &uploadId)
@@ -416,22 +538,40 @@ Result<bool> FsBlobStore::removeBlobIf(const QByteArray &sha256,
 {
     if (sha256.size() != kSha256Bytes)
         return makeError(v1::INVALID_ARGUMENT, QStringLiteral("Not a checksum"));
-    bool removed = false;
+    QString doomed;
     const Status status = underLock(sha256, [&]() -> Status {
         if (!stillUnused())
             return Done{};
+        // Under the lock only the name goes (a rename): an upload of the same
+        // bytes finishing meanwhile stores a new blob, never a half-removed one.
         const QString blob = blobPath(sha256);
-        if (::unlink(localPath(blob).constData()) != 0) {
+        const QString trash = trashPath(sha256);
+        if (::rename(localPath(blob).constData(), localPath(trash).constData()) != 0) {
             if (errno == ENOENT)
                 return Done{};
             return ioError(QStringLiteral("remove blob"), blob);
         }
-        removed = true;
+        doomed = trash;
         return Done{};
     });
     if (!status)
         return status.error();
-    return removed;
+    if (doomed.isEmpty())
+        return false;
+    // The blocks go back a step at a time (see removeGradually); what a crash
+    // leaves in trash/ goes at the next open.
+    if (!removeGradually(localPath(doomed)))
+        qCWarning(lcFiles).noquote() << "cannot remove" << doomed << strerror(errno);
+    return true;
+}
+
+QString FsBlobStore::trashPath(const QByteArray &sha256) const
+{
+    // Unique across the nodes sharing the folder, each of which may collect
+    // the same bytes again after a new upload of them.
+    return QStringLiteral("%1/trash/%2.%3")
+        .arg(m_root, QString::fromLatin1(sha256.toHex()),
+             QString::number(QRandomGenerator::system()->generate64(), 36));
 }
 
 } // namespace kith::server
