@@ -138,22 +138,25 @@ private slots:
     }
 
     // A large part is written in pieces and handed to the disk as it grows
-    // (write-behind), and cut off once in between: the bytes the blob ends
+    // (write-behind, and a flush beside it every 64 MiB), and cut off once
+    // in between, just after a flush was asked for: the bytes the blob ends
     // up with are the ones sent, in order, and the resumed part counts on
     // from the size it had.
     void largePartWrittenInPiecesAndResumedIsWhole()
     {
-        ServiceFixture f;
+        FileOptions options;
+        options.maxFileBytes = 200ull * 1024 * 1024;
+        ServiceFixture f(AuthPolicy{}, options);
         QVERIFY(f.opened);
         const quint64 alice = f.addUser(QStringLiteral("alice"));
-        const QByteArray bytes = bytesOf('l', 21 * 1024 * 1024 + 12'345);
+        const QByteArray bytes = bytesOf('l', 150 * 1024 * 1024 + 12'345);
         const Result<v1::UploadTicket> ticket = create(f, alice, bytes);
         QVERIFY(ticket.ok());
         const QString id = toQString(ticket->upload_id());
         const Result<FileRecord> upload = f.files->uploadOf(Principal{alice, 0}, id);
         QVERIFY(upload.ok());
         constexpr qsizetype kPiece = 3 * 1024 * 1024 + 7;
-        const qsizetype cut = 11 * 1024 * 1024 + 3;
+        const qsizetype cut = 97 * 1024 * 1024 + 3;
         {
             Result<std::unique_ptr<BlobStore::PartWriter>> part = f.blobs->openPart(id);
             QVERIFY(part.ok());

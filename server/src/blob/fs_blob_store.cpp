@@ -152,10 +152,19 @@ public:
         m_wake.notify_all();
     }
 
-    // Returns once the job's flush (if any) is done: before its file closes.
+    // Returns once the job has no flush queued or running: before its file
+    // closes or its own sync. One still queued is dropped, not waited for
+    // (the caller syncs itself or gives the part up).
     void wait(Job &job)
     {
         std::unique_lock lock(m_mutex);
+        if (job.pending && m_running != &job) {
+            std::erase_if(m_queue, [&job](const std::shared_ptr<Job> &queued) {
+                return queued.get() == &job;
+            });
+            job.pending = false;
+            return;
+        }
         m_done.wait(lock, [&job] { return !job.pending; });
     }
 
@@ -170,9 +179,11 @@ private:
                 return;
             const std::shared_ptr<Job> job = std::move(m_queue.front());
             m_queue.pop_front();
+            m_running = job.get();
             lock.unlock();
             (void)::fdatasync(job->fd); // a hint: the answer's own sync reports errors
             lock.lock();
+            m_running = nullptr;
             job->pending = false;
             m_done.notify_all();
         }
@@ -182,6 +193,7 @@ private:
     std::condition_variable m_wake;
     std::condition_variable m_done;
     std::deque<std::shared_ptr<Job>> m_queue;
+    const Job *m_running = nullptr;
     bool m_stop = false;
     std::thread m_thread;
 };
