@@ -11,9 +11,7 @@ HashLane::HashLane(int buffers, qsizetype bufferBytes, int niceSteps)
     : m_bufferBytes(bufferBytes)
     , m_niceSteps(niceSteps)
 {
-    m_free.reserve(size_t(std::max(buffers, 1)));
-    for (int i = 0; i < std::max(buffers, 1); ++i)
-        m_free.emplace_back(); // allocated on first use
+    m_free.resize(size_t(std::max(buffers, 1))); // allocated on first use
     m_thread = std::thread([this] { run(); });
 }
 

@@ -36,14 +36,12 @@ public:
     HashLane &operator=(const HashLane &) = delete;
 
     // Queues the first `used` bytes of `full` for `hash` and returns an empty
-    // buffer of bufferBytes() in its place.
+    // buffer of the lane's size in its place.
     [[nodiscard]] QByteArray hand(Sha256 &hash, QByteArray full, qsizetype used);
     // Queues a copy of `bytes` for `hash`.
     void add(Sha256 &hash, QByteArrayView bytes);
     // Returns once every byte queued for `hash` has been added to it.
     void settle(const Sha256 &hash);
-
-    [[nodiscard]] qsizetype bufferBytes() const { return m_bufferBytes; }
 
 private:
     struct Item
