@@ -12,6 +12,7 @@
 #include "kith/content.h"
 #include "kith/conversation_id.h"
 #include "kith/fingerprint.h"
+#include "kith/message_id.h"
 #include "kith/protocol.h"
 
 #include "image_reading.h"
@@ -24,7 +25,6 @@
 #include <QLoggingCategory>
 #include <QSettings>
 #include <QTextStream>
-#include <QUuid>
 
 #include <cstdio>
 #include <functional>
@@ -569,7 +569,7 @@ private:
                 v1::Envelope envelope;
                 v1::SendMessageRequest *send = envelope.mutable_send();
                 send->set_conversation_id(toStd(conversationId));
-                send->set_client_msg_id(toStd(QUuid::createUuid().toString(QUuid::WithoutBraces)));
+                send->set_client_msg_id(toStd(newClientMessageId()));
                 *send->mutable_content()->mutable_file() = *file;
                 m_client.connection()->request(envelope, [this](Result<v1::Envelope> answer) {
                     if (!answer)

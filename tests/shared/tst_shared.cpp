@@ -1,9 +1,12 @@
 // The pieces both ends rely on: conversation ids, framing, content rules.
 #include "kith/content.h"
 #include "kith/conversation_id.h"
+#include "kith/message_id.h"
 #include "kith/protocol.h"
 
+#include <QSet>
 #include <QTest>
+#include <QUuid>
 
 using namespace kith;
 
@@ -135,6 +138,40 @@ private slots:
         QVERIFY(isValidClientMsgId("0b8f6c1e-1f1a-4c3b-9d1e-2a7d9c0f1e22"));
         QVERIFY(!isValidClientMsgId(""));
         QVERIFY(!isValidClientMsgId("has space"));
+    }
+
+    // The layout: the clock first, version 7, the variant, and what the
+    // server accepts as a client_msg_id.
+    void clientMessageIdLayout()
+    {
+        const QString id =
+            clientMessageIdFor(0x0123'4567'89ABULL, 0x0CDE, 0xFFFF'FFFF'FFFF'FFFFULL);
+        QCOMPARE(id, QStringLiteral("01234567-89ab-7cde-bfff-ffffffffffff"));
+        QCOMPARE(clientMessageIdFor(0, 0, 0),
+                 QStringLiteral("00000000-0000-7000-8000-000000000000"));
+        const QString made = newClientMessageId();
+        const QUuid uuid(made);
+        QVERIFY2(!uuid.isNull(), qPrintable(made));
+        QCOMPARE(uuid.variant(), QUuid::DCE);
+        QCOMPARE(made.at(14), u'7'); // the version (Qt 6.4's QUuid does not name 7 yet)
+        QVERIFY(isValidClientMsgId(made.toStdString()));
+    }
+
+    // Made one after another they sort in the order they were made (as
+    // strings, as the server's index compares them), several in one
+    // millisecond included, and none repeats.
+    void clientMessageIdsSortInTheOrderMade()
+    {
+        constexpr int kIds = 20000; // many in each millisecond
+        QStringList ids;
+        ids.reserve(kIds);
+        for (int i = 0; i < kIds; ++i)
+            ids.append(newClientMessageId());
+        for (int i = 1; i < kIds; ++i)
+            QVERIFY2(ids[i - 1] < ids[i], qPrintable(ids[i - 1] + u' ' + ids[i]));
+        QCOMPARE(QSet<QString>(ids.cbegin(), ids.cend()).size(), kIds);
+        // The random part differs between ids of the same clock reading.
+        QVERIFY(ids[0].right(12) != ids[1].right(12) || ids[1].right(12) != ids[2].right(12));
     }
 };
 

@@ -3,6 +3,7 @@
 #include "kith/client/logging.h"
 #include "kith/content.h"
 #include "kith/conversation_id.h"
+#include "kith/message_id.h"
 #include "kith/protocol.h"
 
 #include <QDir>
@@ -1485,8 +1486,8 @@ Result<OutboxEntry> LocalStore::enqueue(const QString &conversationId, const v1:
     OutboxEntry entry;
     entry.conversationId = conversationId;
     // Made once, here, and kept with the entry: every resend reuses it, so the
-    // server stores the message at most once.
-    entry.clientMsgId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    // server stores the message at most once. Time-ordered (see message_id.h).
+    entry.clientMsgId = newClientMessageId();
     entry.content = content;
     entry.createdMs = nowMs();
     auto &q = prepared("INSERT INTO outbox(conversation_id, client_msg_id, content, created_ms,"
