@@ -199,9 +199,9 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
     // seqs run 1..max without a gap.
     QHash<QString, v1::Message> storedBeforeResend; // client message id -> message
     for (const QString &conversation : {direct, group}) {
-        TestClient *reader =
+        TestClient *member =
             conversation == direct ? senders[0].client.get() : senders[2].client.get();
-        const auto history = reader->pullAll(conversation);
+        const auto history = member->pullAll(conversation);
         QVERIFY(history);
         QHash<QString, v1::Message> byClientId;
         for (qsizetype n = 0; n < history->size(); ++n) {
@@ -220,10 +220,10 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
             for (auto it = sender.acked.cbegin(); it != sender.acked.cend(); ++it) {
                 QVERIFY2(byClientId.contains(it.key()),
                          qPrintable(QStringLiteral("acked seq %1 lost").arg(it->seq())));
-                const auto &stored = byClientId.value(it.key());
-                QCOMPARE(stored.seq(), it->seq());
-                QCOMPARE(stored.server_id(), it->server_id());
-                QCOMPARE(toQString(stored.content().text().body()), sender.texts.value(it.key()));
+                const auto &kept = byClientId.value(it.key());
+                QCOMPARE(kept.seq(), it->seq());
+                QCOMPARE(kept.server_id(), it->server_id());
+                QCOMPARE(toQString(kept.content().text().body()), sender.texts.value(it.key()));
             }
         }
     }
@@ -238,12 +238,12 @@ void TestCrashRecovery::ackedMessagesSurviveKill9()
                 sender.client->send(sender.conversation, sender.texts.value(id), id);
             QVERIFY2(answer && answer->has_send_ack(), describe(answer).constData());
             const v1::SendAck &ack = answer->send_ack();
-            const auto stored = storedBeforeResend.constFind(id);
-            if (stored != storedBeforeResend.cend()) {
+            const auto original = storedBeforeResend.constFind(id);
+            if (original != storedBeforeResend.cend()) {
                 ++committedUnacked;
                 QVERIFY2(ack.duplicate(), "a resend of a stored message was not a duplicate");
-                QCOMPARE(ack.seq(), stored->seq());
-                QCOMPARE(ack.server_id(), stored->server_id());
+                QCOMPARE(ack.seq(), original->seq());
+                QCOMPARE(ack.server_id(), original->server_id());
             } else {
                 QVERIFY2(!ack.duplicate(), "a message never stored came back as a duplicate");
             }

@@ -953,7 +953,6 @@ void AppEndToEnd::longHistoryScrollsBackAndHoldsItsPlace()
     const int rowsBefore = messages->rowCount();
 
     for (int round = 0; round < 30 && messages->rowCount() == rowsBefore; ++round) {
-        const double y = timeline->property("contentY").toDouble();
         wheelUp(timeline, 6);
         QTRY_VERIFY(!timeline->property("moving").toBool());
     }
