@@ -198,7 +198,7 @@ private slots:
         QCOMPARE(next->message.seq(), 2u);
         QCOMPARE(next->message.server_id(), 8u);
         const auto resend = wait<AppendResult>([&](QObject *ctx, Completion<AppendResult> done) {
-            m_store->appendMessage(AppendRequest{direct, 1, 1, "c1", text(QStringLiteral("x"))},
+            m_store->appendMessage(AppendRequest{direct, 1, 1, "c1", text(QStringLiteral("x")), {}},
                                    ctx, done);
         });
         QVERIFY(resend.ok() && resend->duplicate);
@@ -611,6 +611,24 @@ private slots:
         QCOMPARE(m_store->conversation(direct, alice.id)->max_seq(), quint64(kMessages));
     }
 
+    // After a copy the checkpointer waits for the file's write-back a slice at
+    // a time: 256 KiB slices in a small file, and never more than 32 waits in
+    // a big one (a copy's pages lie all over it, a few to each 256 KiB).
+    void writeBackTakesAtMost32SlicesOfWholePages()
+    {
+        constexpr qint64 kMiB = 1024 * 1024;
+        QCOMPARE(SqliteStore::writeBackSliceBytes(0), 256 * 1024);
+        QCOMPARE(SqliteStore::writeBackSliceBytes(5 * kMiB), 256 * 1024);
+        QCOMPARE(SqliteStore::writeBackSliceBytes(150 * kMiB), 150 * kMiB / 32);
+        for (const qint64 bytes : {qint64(8 * kMiB), 8 * kMiB + 1, 32 * kMiB * 4096 + 1,
+                                   150 * kMiB - 4095, 10 * 1024 * kMiB + 7}) {
+            const qint64 slice = SqliteStore::writeBackSliceBytes(bytes);
+            QCOMPARE(slice % 4096, 0);
+            QVERIFY(slice >= 256 * 1024);
+            QVERIFY2((bytes + slice - 1) / slice <= 32, qPrintable(QString::number(bytes)));
+        }
+    }
+
     // An admin command opens the same file while kithd runs: each writer picks
     // up the other's commits before its next batch.
     void twoStoresOnOneFileKeepCountersInStep()
@@ -629,7 +647,7 @@ private slots:
         QObject receiver; // after what its completions use: it goes first, and they with it
         other.createGroup(bob.id, QStringLiteral("two"), {}, &receiver,
                           [&](Result<GroupChange> r) { otherGroup.emplace(r); });
-        other.appendMessage(AppendRequest{direct, bob.id, 9, "b1", text(QStringLiteral("b1"))},
+        other.appendMessage(AppendRequest{direct, bob.id, 9, "b1", text(QStringLiteral("b1")), {}},
                             &receiver, [&](Result<AppendResult> r) { otherSend.emplace(r); });
         QTRY_VERIFY_WITH_TIMEOUT(otherGroup && otherSend, kWaitMs);
         QVERIFY(otherGroup->ok() && otherSend->ok());

@@ -29,8 +29,15 @@ namespace {
 
 // How much of the database file the checkpointer sends to the disk at a time
 // (see writeBackInSlices): 256 KiB is half a millisecond of this machine's
-// disk; 1 MiB slices left twice as many late acks at 5,000 msgs/s.
-constexpr off_t kWriteBackSlice = 256 * 1024;
+// disk; 1 MiB slices left twice as many late acks at 5,000 msgs/s ...
+constexpr qint64 kWriteBackSlice = 256 * 1024;
+// ... and at most this many slices, each waited for, however big the file:
+// in a file of 150 MB a copy's pages lie a few to a 256 KiB slice, so 600
+// waits of a device round trip each made a copy take seconds, the copies
+// fell behind the writer, and it copied and synced the rest itself with
+// sends waiting (docs/performance.md, round 24: with a million messages,
+// p99.9 at 5,000 msgs/s on one core 54-58 ms, and 11-18 ms in 32 slices).
+constexpr qint64 kMaxWriteBackSlices = 32;
 // The checkpointer's priority where SCHED_IDLE is refused, and its place in
 // the disk's queue (best effort, last).
 constexpr int kCheckpointerNice = 10;
@@ -365,8 +372,9 @@ void writeBackInSlices(int fd)
     {};
     if (::fstat(fd, &st) != 0)
         return;
-    for (off_t at = 0; at < st.st_size; at += kWriteBackSlice) {
-        if (::sync_file_range(fd, at, kWriteBackSlice,
+    const off_t slice = off_t(SqliteStore::writeBackSliceBytes(st.st_size));
+    for (off_t at = 0; at < st.st_size; at += slice) {
+        if (::sync_file_range(fd, at, slice,
                               SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                   SYNC_FILE_RANGE_WAIT_AFTER) != 0)
             return; // the sync after reports what matters
@@ -377,6 +385,14 @@ void writeBackInSlices(int fd)
 }
 
 } // namespace
+
+qint64 SqliteStore::writeBackSliceBytes(qint64 fileBytes)
+{
+    constexpr qint64 kPage = 4096;
+    const qint64 share = (fileBytes + kMaxWriteBackSlices - 1) / kMaxWriteBackSlices;
+    const qint64 even = (share + kPage - 1) / kPage * kPage;
+    return std::max(kWriteBackSlice, even);
+}
 
 void SqliteStore::checkpointerMain(std::promise<bool> *started)
 {

@@ -162,6 +162,11 @@ public:
     [[nodiscard]] Stats stats() const override;
     // Read connections currently open (one per thread that has read and not yet exited).
     [[nodiscard]] int openReadConnections() const;
+    // How much of a database file of this size the checkpointer writes back
+    // at a time after a copy, waiting for each part before the next: 256 KiB,
+    // or a 32nd of a bigger file.
+    [[nodiscard]] static qint64 writeBackSliceBytes(qint64 fileBytes);
+
     // WAL checkpoints the checkpointer thread has run since open().
     [[nodiscard]] quint64 backgroundCheckpoints() const
     {
