@@ -773,9 +773,12 @@ private slots:
         const UserRecord bob = addUser(QStringLiteral("bob"));
         const QString direct = directConversationId(alice.id, bob.id);
         for (int i = 1; i <= 25; ++i)
-            m_store->appendMessage(AppendRequest{direct, alice.id, 1,
+            m_store->appendMessage(AppendRequest{direct,
+                                                 alice.id,
+                                                 1,
                                                  QStringLiteral("p%1").arg(i).toStdString(),
-                                                 text(QString::number(i))},
+                                                 text(QString::number(i)),
+                                                 {}},
                                    this, [](Result<AppendResult>) {});
         QVERIFY(send(direct, alice.id, QStringLiteral("flush")).ok()); // seq 26
 
@@ -850,9 +853,12 @@ private slots:
         const QString direct = directConversationId(alice.id, bob.id);
         const int total = int(kMaxPullLimit) + 5;
         for (int i = 1; i < total; ++i)
-            m_store->appendMessage(AppendRequest{direct, bob.id, 1,
+            m_store->appendMessage(AppendRequest{direct,
+                                                 bob.id,
+                                                 1,
                                                  QStringLiteral("c%1").arg(i).toStdString(),
-                                                 text(QStringLiteral("x"))},
+                                                 text(QStringLiteral("x")),
+                                                 {}},
                                    this, [](Result<AppendResult>) {});
         QVERIFY(send(direct, bob.id, QStringLiteral("last")).ok());
         PullQuery q;
@@ -1415,8 +1421,8 @@ private slots:
         bool called = false;
         auto context = std::make_unique<QObject>();
         m_store->appendMessage(
-            AppendRequest{direct, alice.id, 1, "orphan", text(QStringLiteral("x"))}, context.get(),
-            [&called](Result<AppendResult>) { called = true; });
+            AppendRequest{direct, alice.id, 1, "orphan", text(QStringLiteral("x")), {}},
+            context.get(), [&called](Result<AppendResult>) { called = true; });
         context.reset();
         // A later write completes after the first (one writer, in order).
         QVERIFY(send(direct, alice.id, QStringLiteral("later")).ok());
@@ -1475,9 +1481,12 @@ private slots:
         constexpr int kWrites = 300;
         constexpr int kDieAfter = 10;
         for (int i = 0; i < kWrites; ++i) {
-            m_store->appendMessage(AppendRequest{direct, alice.id, 1,
+            m_store->appendMessage(AppendRequest{direct,
+                                                 alice.id,
+                                                 1,
                                                  QStringLiteral("w%1").arg(i).toStdString(),
-                                                 text(QStringLiteral("x"))},
+                                                 text(QStringLiteral("x")),
+                                                 {}},
                                    context, [&, context](Result<AppendResult>) {
                                        if (deleted)
                                            ++callsAfterDeletion;
@@ -1509,14 +1518,18 @@ private slots:
         std::optional<Result<AppendResult>> refused;
         QObject receiver; // after what its completions use: it goes first, and they with it
         for (int i = 0; i < 100; ++i)
-            m_store->appendMessage(
-                AppendRequest{direct, bob.id, 1, QStringLiteral("q%1").arg(i).toStdString(),
-                              text(QStringLiteral("x"))},
-                &receiver, [&acked](Result<AppendResult> r) { acked += r.ok() ? 1 : 0; });
+            m_store->appendMessage(AppendRequest{direct,
+                                                 bob.id,
+                                                 1,
+                                                 QStringLiteral("q%1").arg(i).toStdString(),
+                                                 text(QStringLiteral("x")),
+                                                 {}},
+                                   &receiver,
+                                   [&acked](Result<AppendResult> r) { acked += r.ok() ? 1 : 0; });
         m_store->close();
-        m_store->appendMessage(AppendRequest{direct, bob.id, 1, "late", text(QStringLiteral("x"))},
-                               &receiver,
-                               [&refused](Result<AppendResult> r) { refused.emplace(r); });
+        m_store->appendMessage(
+            AppendRequest{direct, bob.id, 1, "late", text(QStringLiteral("x")), {}}, &receiver,
+            [&refused](Result<AppendResult> r) { refused.emplace(r); });
         QTRY_COMPARE_WITH_TIMEOUT(acked, 100, kWaitMs);
         QTRY_VERIFY_WITH_TIMEOUT(refused.has_value(), kWaitMs);
         QCOMPARE(refused->error().code, v1::SHUTTING_DOWN);
