@@ -494,7 +494,14 @@ private slots:
         }
         const bool cutOff = TestClient::waitUntil(
             [&] { return m_server->metric(dropped) > droppedBefore; }, kClientTimeoutMs);
-        const auto aliceAfter = findAlice();
+        // Shown offline once kithd's presence grace has passed.
+        std::optional<v1::User> aliceAfter;
+        TestClient::waitUntil(
+            [&] {
+                aliceAfter = findAlice();
+                return aliceAfter && !aliceAfter->online();
+            },
+            kClientTimeoutMs);
         ::kill(pid_t(tail.processId()), SIGCONT);
         tail.kill();
         tail.waitForFinished();

@@ -74,8 +74,9 @@ public:
     ServiceFixture(AuthPolicy policy, FileOptions fileOptions)
         : ServiceFixture(policy, MessagePolicy{}, fileOptions)
     {}
+    // Presence changes are told at once unless a test gives a grace.
     explicit ServiceFixture(AuthPolicy policy = {}, MessagePolicy messagePolicy = {},
-                            FileOptions fileOptions = {})
+                            FileOptions fileOptions = {}, qint64 presenceGraceMs = 0)
     {
         SqliteStore::Options options;
         // Durability is the store's own tests' business; these test rules.
@@ -90,6 +91,7 @@ public:
         wiring.auth = policy;
         wiring.messages = messagePolicy;
         wiring.files = fileOptions;
+        wiring.presenceGraceMs = presenceGraceMs;
         services = std::make_unique<Services>(*store, *blobs, *router, wiring);
         auth = &services->auth;
         messages = &services->messages;

@@ -239,6 +239,37 @@ private slots:
         QVERIFY(bobPhone->of(v1::Envelope::kPresence).last().presence().online());
     }
 
+    // With a grace: going away and coming back within it (a reconnect, a
+    // move to another node) tells the contacts nothing; staying away past it
+    // tells them once, with the time the last connection went.
+    void awayWithinTheGraceIsNotTold()
+    {
+        ServiceFixture f({}, {}, {}, 200);
+        const quint64 alice = f.addUser(QStringLiteral("alice"));
+        const quint64 bob = f.addUser(QStringLiteral("bob"));
+        QVERIFY(f.sendText(f.callerFor(alice), directConversationId(alice, bob), "p1", "hi").ok());
+        RecordingConnection *bobPhone = f.connect(bob, 2);
+        f.router->detach(f.connect(alice, 1));
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 1); // online, at once
+        // Away: still online to everyone until the grace has passed.
+        QVERIFY(f.presence->isOnline(alice));
+        QVERIFY(f.presence->lastSeenMs(alice) > 0);
+        // Back, away again, back: nothing told.
+        RecordingConnection *aliceAgain = f.connect(alice, 1);
+        f.router->detach(aliceAgain);
+        RecordingConnection *aliceLast = f.connect(alice, 3);
+        QVERIFY(f.presence->isOnline(alice));
+        QCOMPARE(bobPhone->of(v1::Envelope::kPresence).size(), 1);
+        // Away for good: told once, when the grace has passed.
+        f.router->detach(aliceLast);
+        const qint64 left = f.presence->lastSeenMs(alice);
+        QTRY_COMPARE_WITH_TIMEOUT(bobPhone->of(v1::Envelope::kPresence).size(), 2, kWaitMs);
+        const v1::PresencePush gone = bobPhone->of(v1::Envelope::kPresence).at(1).presence();
+        QVERIFY(!gone.online());
+        QCOMPARE(gone.last_seen_ms(), left);
+        QVERIFY(!f.presence->isOnline(alice));
+    }
+
     // The contacts a user's presence goes to are kept from committed events:
     // a first direct message and a group change show at once, with no store
     // read of their own.

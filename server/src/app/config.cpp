@@ -262,6 +262,11 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
         {QStringLiteral("typing-burst"),
          QStringLiteral("Typing signals a user may burst. Default %1.").arg(defaults.typingBurst),
          QStringLiteral("N")},
+        {QStringLiteral("presence-grace-ms"),
+         QStringLiteral("A user away for less than this (a reconnect, a move to another "
+                        "node) is not shown offline to their contacts; 0: at once. Default %1.")
+             .arg(defaults.presenceGraceMs),
+         QStringLiteral("MS")},
         {QStringLiteral("auth-rate"),
          QStringLiteral("Logins and resumes per second per remote address; 0: no limit. "
                         "Default %1.")
@@ -453,6 +458,8 @@ Result<CommandLine> parseCommandLine(const QStringList &args)
                         [&](double v) { config.typingRate = v; }),
              readDouble(source, QStringLiteral("typing-burst"), 1,
                         [&](double v) { config.typingBurst = v; }),
+             readInt(source, QStringLiteral("presence-grace-ms"), 0, 600 * 1000,
+                     [&](qint64 v) { config.presenceGraceMs = v; }),
              readDouble(source, QStringLiteral("auth-rate"), 0,
                         [&](double v) { config.authRate = v; }),
              readDouble(source, QStringLiteral("auth-burst"), 1,

@@ -44,6 +44,8 @@ struct Config
     double groupChangeBurst = 20;
     double typingRate = 5;
     double typingBurst = 20;
+    // How long a user may be away before their contacts hear "offline".
+    qint64 presenceGraceMs = 3000;
     // Logins and resumes per remote address.
     double authRate = 5;
     double authBurst = 50;

@@ -169,6 +169,7 @@ Status Server::start()
     services.files.quotaBytes = quint64(m_config.quotaBytes);
     services.files.uploadsPerUser = m_config.uploadsPerUser;
     services.files.uploadExpiryMs = m_config.uploadExpiryMs;
+    services.presenceGraceMs = m_config.presenceGraceMs;
     m_blobs = std::make_unique<FsBlobStore>(m_config.filesPath());
     if (const Status opened = m_blobs->open(); !opened)
         return opened;

@@ -9,20 +9,20 @@
 
 #include <QTimer>
 
+#include <algorithm>
+
 namespace kith::server {
 
 PresenceService::PresenceService(MembershipCache &members, PushRouter &router, EventRouter &events,
-                                 QObject *parent)
+                                 qint64 graceMs, QObject *parent)
     : QObject(parent)
     , m_members(members)
     , m_router(router)
     , m_events(events)
+    , m_graceMs(std::max<qint64>(0, graceMs))
 {
-    m_router.setPresenceListener([this](quint64 userId, bool online) {
-        if (!online)
-            m_lastSeen.insert(userId, nowMs());
-        changed(userId, online);
-    });
+    m_router.setPresenceListener(
+        [this](quint64 userId, bool online) { routerSays(userId, online); });
 }
 
 PresenceService::~PresenceService()
@@ -32,7 +32,33 @@ PresenceService::~PresenceService()
 
 bool PresenceService::isOnline(quint64 userId) const
 {
-    return m_router.isOnline(userId);
+    return m_router.isOnline(userId) || m_leaving.contains(userId);
+}
+
+void PresenceService::routerSays(quint64 userId, bool online)
+{
+    if (!online) {
+        m_lastSeen.insert(userId, nowMs());
+        if (m_graceMs > 0)
+            return leaving(userId);
+    } else if (m_leaving.remove(userId) > 0) {
+        return; // back within the grace: the contacts never heard otherwise
+    }
+    changed(userId, online);
+}
+
+void PresenceService::leaving(quint64 userId)
+{
+    const quint64 timer = ++m_leaveTimers;
+    m_leaving.insert(userId, timer);
+    QTimer::singleShot(int(m_graceMs), this, [this, userId, timer] {
+        const auto it = m_leaving.constFind(userId);
+        if (it == m_leaving.cend() || *it != timer)
+            return; // back meanwhile (and maybe away again, on a timer of its own)
+        m_leaving.erase(it);
+        if (!m_router.isOnline(userId))
+            changed(userId, false);
+    });
 }
 
 v1::User PresenceService::toUser(const UserRecord &record) const
@@ -85,7 +111,7 @@ void PresenceService::announceLater(quint64 userId)
         return;
     const bool believed = *it;
     m_deferred.erase(it);
-    const bool online = m_router.isOnline(userId);
+    const bool online = isOnline(userId); // away within the grace still counts as online
     if (online != believed)
         changed(userId, online);
 }
@@ -107,8 +133,9 @@ void PresenceService::announce(quint64 userId, bool online)
     }
     for (quint64 blocker : *blockers)
         contacts->removeAll(blocker);
-    const int deliveries =
-        m_events.presenceChanged(PresenceChanged{userId, online, nowMs(), *contacts});
+    // Gone: last seen when the last connection went, the grace before this.
+    const qint64 at = online || lastSeenMs(userId) == 0 ? nowMs() : lastSeenMs(userId);
+    const int deliveries = m_events.presenceChanged(PresenceChanged{userId, online, at, *contacts});
     qCDebug(lcPresence) << "user" << userId << (online ? "online" : "offline") << "told"
                         << deliveries << "connections";
 }

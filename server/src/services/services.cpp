@@ -10,7 +10,7 @@ Services::Services(Store &store_, BlobStore &blobs_, PushRouter &router_,
     , hasher(options.argon2)
     , members(store_)
     , events(router_, members)
-    , presence(members, router_, events)
+    , presence(members, router_, events, options.presenceGraceMs)
     , auth(store_, router_, events, hasher, presence, options.auth)
     , messages(store_, members, events, options.messages)
     , groups(store_, blobs_, members, events, router_, presence)

@@ -25,6 +25,7 @@ struct ServicesOptions
     Argon2Params argon2;
     MessagePolicy messages;
     FileOptions files;
+    qint64 presenceGraceMs = PresenceService::kDefaultGraceMs;
 };
 
 class Services
