@@ -41,7 +41,7 @@ void PresenceService::routerSays(quint64 userId, bool online)
         m_lastSeen.insert(userId, nowMs());
         if (m_graceMs > 0)
             return leaving(userId);
-    } else if (m_leaving.remove(userId) > 0) {
+    } else if (m_leaving.remove(userId)) {
         return; // back within the grace: the contacts never heard otherwise
     }
     changed(userId, online);
